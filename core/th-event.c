@@ -1,0 +1,301 @@
+/* th-event.c
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "th-private.h"
+
+struct _ThEvent
+{
+  gint      ref_count;
+  char     *name;
+  char     *symbol;
+  char     *timeframe;
+  GBytes   *bytes;     /* the envelope, NUL-terminated past its length */
+  JsonNode *data;      /* parsed on demand */
+};
+
+G_DEFINE_BOXED_TYPE (ThEvent, th_event, th_event_ref, th_event_unref)
+
+static ThEvent *
+event_alloc (const char *name,
+             const char *symbol,
+             const char *timeframe)
+{
+  ThEvent *event = g_new0 (ThEvent, 1);
+
+  event->ref_count = 1;
+  event->name = g_strdup (name);
+  event->symbol = g_strdup (symbol);
+  event->timeframe = g_strdup (timeframe);
+  return event;
+}
+
+static GBytes *
+bytes_from_string (GString *str)
+{
+  gsize len = str->len;
+
+  /* g_string_free keeps the trailing NUL: th_event_get_json() relies on it. */
+  return g_bytes_new_take (g_string_free (str, FALSE), len);
+}
+
+ThEvent *
+_th_event_new_take (const char *name,
+                    const char *symbol,
+                    const char *timeframe,
+                    GString    *envelope)
+{
+  ThEvent *event = event_alloc (name, symbol, timeframe);
+
+  event->bytes = bytes_from_string (envelope);
+  return event;
+}
+
+/**
+ * th_event_new:
+ * @name: the event name, such as `financial_data_update`
+ * @symbol: (nullable): the symbol the event is about, for routing to
+ *   `symbol_<SYMBOL>` rooms
+ * @data: (transfer none): the `data` member of the envelope
+ *
+ * Creates and serializes an event.
+ *
+ * Returns: (transfer full): a new #ThEvent
+ */
+ThEvent *
+th_event_new (const char *name,
+              const char *symbol,
+              JsonNode   *data)
+{
+  ThEvent *event;
+  GString *out;
+  g_autofree char *json = NULL;
+
+  g_return_val_if_fail (name != NULL, NULL);
+  g_return_val_if_fail (data != NULL, NULL);
+
+  event = event_alloc (name, symbol, NULL);
+  json = json_to_string (data, FALSE);
+  out = g_string_sized_new (strlen (json) + strlen (name) + 24);
+  g_string_append (out, "{\"event\":");
+  _th_json_append_string (out, name);
+  g_string_append (out, ",\"data\":");
+  g_string_append (out, json);
+  g_string_append_c (out, '}');
+  event->bytes = bytes_from_string (out);
+  event->data = json_node_copy (data);
+
+  if (JSON_NODE_HOLDS_OBJECT (data))
+    {
+      JsonObject *obj = json_node_get_object (data);
+      JsonNode *tf = json_object_get_member (obj, "timeframe");
+
+      if (tf != NULL && JSON_NODE_HOLDS_VALUE (tf) && json_node_get_value_type (tf) == G_TYPE_STRING)
+        event->timeframe = g_strdup (json_node_get_string (tf));
+    }
+  return event;
+}
+
+/**
+ * th_event_new_from_json:
+ * @json: an envelope `{"event": NAME, "data": ...}`
+ * @length: length of @json, or -1 if NUL-terminated
+ * @error: return location for a %TH_ERROR_BAD_INPUT error
+ *
+ * Parses an envelope, as received from a client or another node. The
+ * symbol is taken from `data.symbol` when it is a string.
+ *
+ * Returns: (transfer full) (nullable): the event, or %NULL on error
+ */
+ThEvent *
+th_event_new_from_json (const char *json,
+                        gssize      length,
+                        GError    **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(GError) local_error = NULL;
+  JsonNode *root;
+  JsonObject *obj;
+  JsonNode *name;
+  JsonNode *data;
+  JsonNode *symbol;
+  const char *symbol_str = NULL;
+
+  g_return_val_if_fail (json != NULL, NULL);
+
+  if (!json_parser_load_from_data (parser, json, length, &local_error))
+    {
+      g_set_error (error, TH_ERROR, TH_ERROR_BAD_INPUT, "not JSON: %s", local_error->message);
+      return NULL;
+    }
+
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_INPUT, "an event must be a JSON object");
+      return NULL;
+    }
+
+  obj = json_node_get_object (root);
+  name = json_object_get_member (obj, "event");
+  if (name == NULL || !JSON_NODE_HOLDS_VALUE (name) || json_node_get_value_type (name) != G_TYPE_STRING)
+    {
+      g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_INPUT, "an event needs an \"event\" string");
+      return NULL;
+    }
+
+  data = json_object_get_member (obj, "data");
+  if (data == NULL)
+    {
+      g_autoptr(JsonNode) empty = json_node_init_object (json_node_alloc (), json_object_new ());
+      return th_event_new (json_node_get_string (name), NULL, empty);
+    }
+
+  if (JSON_NODE_HOLDS_OBJECT (data))
+    {
+      symbol = json_object_get_member (json_node_get_object (data), "symbol");
+      if (symbol != NULL && JSON_NODE_HOLDS_VALUE (symbol) && json_node_get_value_type (symbol) == G_TYPE_STRING)
+        symbol_str = json_node_get_string (symbol);
+    }
+
+  return th_event_new (json_node_get_string (name), symbol_str, data);
+}
+
+/**
+ * th_event_ref:
+ * @event: a #ThEvent
+ *
+ * Returns: (transfer full): @event
+ */
+ThEvent *
+th_event_ref (ThEvent *event)
+{
+  g_return_val_if_fail (event != NULL, NULL);
+  g_atomic_int_inc (&event->ref_count);
+  return event;
+}
+
+/**
+ * th_event_unref:
+ * @event: (transfer full): a #ThEvent
+ */
+void
+th_event_unref (ThEvent *event)
+{
+  g_return_if_fail (event != NULL);
+
+  if (!g_atomic_int_dec_and_test (&event->ref_count))
+    return;
+
+  g_free (event->name);
+  g_free (event->symbol);
+  g_free (event->timeframe);
+  g_bytes_unref (event->bytes);
+  g_clear_pointer (&event->data, json_node_unref);
+  g_free (event);
+}
+
+/**
+ * th_event_get_name:
+ * @event: a #ThEvent
+ *
+ * Returns: the event name
+ */
+const char *
+th_event_get_name (ThEvent *event)
+{
+  g_return_val_if_fail (event != NULL, NULL);
+  return event->name;
+}
+
+/**
+ * th_event_get_symbol:
+ * @event: a #ThEvent
+ *
+ * Returns: (nullable): the symbol the event is about
+ */
+const char *
+th_event_get_symbol (ThEvent *event)
+{
+  g_return_val_if_fail (event != NULL, NULL);
+  return event->symbol;
+}
+
+/**
+ * th_event_get_timeframe:
+ * @event: a #ThEvent
+ *
+ * Returns: (nullable): the timeframe of a candle or indicator event, such
+ *   as `1m`
+ */
+const char *
+th_event_get_timeframe (ThEvent *event)
+{
+  g_return_val_if_fail (event != NULL, NULL);
+  return event->timeframe;
+}
+
+/**
+ * th_event_get_bytes:
+ * @event: a #ThEvent
+ *
+ * The serialized envelope, shared by every sink: send these bytes as they
+ * are, without copying.
+ *
+ * Returns: (transfer none): the JSON envelope
+ */
+GBytes *
+th_event_get_bytes (ThEvent *event)
+{
+  g_return_val_if_fail (event != NULL, NULL);
+  return event->bytes;
+}
+
+/**
+ * th_event_get_json:
+ * @event: a #ThEvent
+ *
+ * Returns: the JSON envelope as a string (the data of th_event_get_bytes())
+ */
+const char *
+th_event_get_json (ThEvent *event)
+{
+  g_return_val_if_fail (event != NULL, NULL);
+  return g_bytes_get_data (event->bytes, NULL);
+}
+
+/**
+ * th_event_get_data:
+ * @event: a #ThEvent
+ *
+ * The `data` member, parsed on first use. Call it from the thread that
+ * created the event.
+ *
+ * Returns: (transfer none): the event's data
+ */
+JsonNode *
+th_event_get_data (ThEvent *event)
+{
+  g_return_val_if_fail (event != NULL, NULL);
+
+  if (event->data == NULL)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+      gsize len;
+      const char *json = g_bytes_get_data (event->bytes, &len);
+
+      if (json_parser_load_from_data (parser, json, len, NULL))
+        {
+          JsonObject *obj = json_node_get_object (json_parser_get_root (parser));
+          event->data = json_node_ref (json_object_get_member (obj, "data"));
+        }
+      else
+        event->data = json_node_init_null (json_node_alloc ());
+    }
+
+  return event->data;
+}

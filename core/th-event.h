@@ -1,0 +1,45 @@
+/* th-event.h: the JSON envelope every sink shares
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#if !defined(TICKHUB_INSIDE) && !defined(TICKHUB_COMPILATION)
+# error "Only <tickhub.h> can be included directly."
+#endif
+
+#include <glib-object.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+#define TH_TYPE_EVENT (th_event_get_type ())
+
+/**
+ * ThEvent:
+ *
+ * An event, `{"event": NAME, "data": {...}}`, serialized once: every sink
+ * gets the same bytes from th_event_get_bytes(). Events are immutable and
+ * reference counted.
+ */
+typedef struct _ThEvent ThEvent;
+
+GType        th_event_get_type        (void) G_GNUC_CONST;
+ThEvent     *th_event_new             (const char *name,
+                                       const char *symbol,
+                                       JsonNode   *data);
+ThEvent     *th_event_new_from_json   (const char *json,
+                                       gssize      length,
+                                       GError    **error);
+ThEvent     *th_event_ref             (ThEvent    *event);
+void         th_event_unref           (ThEvent    *event);
+const char  *th_event_get_name        (ThEvent    *event);
+const char  *th_event_get_symbol      (ThEvent    *event);
+const char  *th_event_get_timeframe   (ThEvent    *event);
+GBytes      *th_event_get_bytes       (ThEvent    *event);
+const char  *th_event_get_json        (ThEvent    *event);
+JsonNode    *th_event_get_data        (ThEvent    *event);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ThEvent, th_event_unref)
+
+G_END_DECLS

@@ -1,0 +1,49 @@
+/* th-feed-source.h: the interface of feed plugins
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#if !defined(TICKHUB_INSIDE) && !defined(TICKHUB_COMPILATION)
+# error "Only <tickhub.h> can be included directly."
+#endif
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+#define TH_TYPE_FEED_SOURCE (th_feed_source_get_type ())
+G_DECLARE_INTERFACE (ThFeedSource, th_feed_source, TH, FEED_SOURCE, GObject)
+
+/**
+ * ThFeedSourceInterface:
+ * @g_iface: the parent interface
+ * @configure: reads and checks the plugin's own config group; optional
+ * @start: starts delivering ticks with th_hub_push_tick()
+ * @stop: stops; no tick may be pushed after it returns
+ * @request_price: asks for a fresh price of @symbol now, because no source
+ *   has a fresh one; optional, for sources that can fetch on demand
+ *
+ * A feed produces #ThTick values and hands them to the hub given in its
+ * construct-only #ThFeedSource:hub property.
+ */
+struct _ThFeedSourceInterface
+{
+  GTypeInterface g_iface;
+
+  gboolean (*configure)     (ThFeedSource *self,
+                             GError      **error);
+  void     (*start)         (ThFeedSource *self);
+  void     (*stop)          (ThFeedSource *self);
+  void     (*request_price) (ThFeedSource *self,
+                             const char   *symbol);
+};
+
+gboolean th_feed_source_configure     (ThFeedSource *self,
+                                       GError      **error);
+void     th_feed_source_start         (ThFeedSource *self);
+void     th_feed_source_stop          (ThFeedSource *self);
+void     th_feed_source_request_price (ThFeedSource *self,
+                                       const char   *symbol);
+
+G_END_DECLS

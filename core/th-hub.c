@@ -1,0 +1,1811 @@
+/* th-hub.c: plugins, routing and state of one tickhub instance
+ *
+ * The hub loads the plugins named in the config with a PeasEngine, then
+ * routes: feeds push ticks → the price book records them and picks one
+ * source per symbol → ticks of the selected source become
+ * `financial_data_update` events and go into the candle series of each
+ * timeframe → closed candles go through the indicators → every event goes
+ * to every sink, serialized once.
+ *
+ * A housekeeping deadline once a second (on the hub's clock) closes
+ * candles whose period is over when no tick came to close them, and
+ * publishes the forming candles and their provisional indicator values,
+ * so those go out at most once a second per symbol and timeframe.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <libpeas/peas.h>
+
+#include "th-private.h"
+
+#define DEFAULT_SYMBOLS   "BTC;ETH;SOL"
+#define DEFAULT_QUOTE     "USD"
+#define DEFAULT_TIMEFRAMES "1m;5m;1h"
+#define DEFAULT_ORDER     "binance;coincap;coinbase;coingecko"
+#define DEFAULT_HISTORY   500
+#define MAX_SPECS         64
+/* How long after its period a candle waits for late ticks before the
+ * housekeeping closes it. */
+#define CLOSE_GRACE       (2 * G_USEC_PER_SEC)
+
+typedef struct
+{
+  PeasPluginInfo *info;
+  const char     *module;
+  ThFeedSource   *feed;
+  ThSink         *sink;
+} Plugin;
+
+typedef struct
+{
+  char            *name;        /* output name: sma_20 */
+  char            *plugin;      /* module: sma */
+  char           **args;
+  char           **outputs;     /* full output names */
+  guint            n_outputs;
+  PeasPluginInfo  *info;
+} IndicatorSpec;
+
+typedef struct
+{
+  char   *name;
+  gint64  duration;
+} Timeframe;
+
+typedef struct
+{
+  ThCandleSeries     *series;
+  ThIndicator       **indicators;   /* one per spec */
+  ThIndicatorValues **values;       /* last published values, per spec */
+  gboolean            dirty;        /* forming changed since published */
+} Series;
+
+typedef struct
+{
+  const char *symbol;               /* interned */
+  Series     *series;               /* one per timeframe */
+  gint64      offset;               /* receive - exchange time of the last tick */
+  gboolean    has_offset;
+} SymbolState;
+
+typedef struct
+{
+  ThSourceState state;
+  char         *reason;
+  gint64        last_tick;
+  guint64       ticks;
+  guint64       rejected;
+  gboolean      warned;
+} SourceStatus;
+
+struct _ThHub
+{
+  GObject       parent_instance;
+
+  ThConfig     *config;
+  ThClock      *clock;
+  PeasEngine   *engine;
+  ThSymbolMap  *symbol_map;
+  ThPriceBook  *book;
+
+  char        **symbols;
+  char         *quote;
+  Timeframe    *timeframes;
+  guint         n_timeframes;
+  guint         history;
+
+  GPtrArray    *plugins;            /* Plugin* */
+  GPtrArray    *feeds;              /* ThFeedSource* */
+  GPtrArray    *sinks;              /* ThSink* */
+  GPtrArray    *specs;              /* IndicatorSpec* */
+  GHashTable   *states;             /* symbol → SymbolState* */
+  GHashTable   *sources;            /* source → SourceStatus* */
+
+  guint         housekeeping_id;
+  guint         quit_idle_id;
+  int           quit_code;
+  gboolean      loaded;
+  gboolean      started;
+  gboolean      stopping;
+  guint64       rejected;
+  GHashTable   *warned_symbols;     /* "source/symbol" */
+};
+
+enum {
+  PROP_0,
+  PROP_CONFIG,
+  PROP_CLOCK,
+  N_PROPS
+};
+
+enum {
+  SIGNAL_EVENT,
+  SIGNAL_QUIT_REQUESTED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (ThHub, th_hub, G_TYPE_OBJECT)
+
+static void on_source_changed (ThPriceBook *book,
+                               const char  *symbol,
+                               const char  *from,
+                               const char  *to,
+                               ThHub       *self);
+
+static void
+plugin_free (gpointer data)
+{
+  Plugin *plugin = data;
+
+  g_clear_object (&plugin->feed);
+  g_clear_object (&plugin->sink);
+  g_free (plugin);
+}
+
+static void
+spec_free (gpointer data)
+{
+  IndicatorSpec *spec = data;
+
+  g_free (spec->name);
+  g_free (spec->plugin);
+  g_strfreev (spec->args);
+  g_strfreev (spec->outputs);
+  g_free (spec);
+}
+
+static void
+source_status_free (gpointer data)
+{
+  SourceStatus *status = data;
+
+  g_free (status->reason);
+  g_free (status);
+}
+
+static void
+symbol_state_free (ThHub       *self,
+                   SymbolState *state)
+{
+  for (guint t = 0; t < self->n_timeframes; t++)
+    {
+      Series *s = &state->series[t];
+
+      for (guint i = 0; i < self->specs->len; i++)
+        {
+          g_clear_object (&s->indicators[i]);
+          g_clear_pointer (&s->values[i], th_indicator_values_free);
+        }
+      g_free (s->indicators);
+      g_free (s->values);
+      _th_candle_series_free (s->series);
+    }
+  g_free (state->series);
+  g_free (state);
+}
+
+static void
+th_hub_dispose (GObject *object)
+{
+  ThHub *self = TH_HUB (object);
+
+  if (self->housekeeping_id != 0)
+    {
+      th_clock_remove_deadline (self->clock, self->housekeeping_id);
+      self->housekeeping_id = 0;
+    }
+  g_clear_handle_id (&self->quit_idle_id, g_source_remove);
+
+  if (self->book != NULL)
+    g_signal_handlers_disconnect_by_func (self->book, on_source_changed, self);
+
+  if (self->states != NULL)
+    {
+      GHashTableIter iter;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, self->states);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        symbol_state_free (self, value);
+      g_clear_pointer (&self->states, g_hash_table_unref);
+    }
+
+  /* Extensions before the engine that made them. */
+  g_clear_pointer (&self->feeds, g_ptr_array_unref);
+  g_clear_pointer (&self->sinks, g_ptr_array_unref);
+  g_clear_pointer (&self->plugins, g_ptr_array_unref);
+  g_clear_object (&self->engine);
+  g_clear_object (&self->book);
+
+  G_OBJECT_CLASS (th_hub_parent_class)->dispose (object);
+}
+
+static void
+th_hub_finalize (GObject *object)
+{
+  ThHub *self = TH_HUB (object);
+
+  g_clear_object (&self->config);
+  g_clear_object (&self->clock);
+  g_clear_object (&self->symbol_map);
+  g_clear_pointer (&self->symbols, g_strfreev);
+  g_clear_pointer (&self->quote, g_free);
+  for (guint t = 0; t < self->n_timeframes; t++)
+    g_free (self->timeframes[t].name);
+  g_clear_pointer (&self->timeframes, g_free);
+  g_clear_pointer (&self->specs, g_ptr_array_unref);
+  g_clear_pointer (&self->sources, g_hash_table_unref);
+  g_clear_pointer (&self->warned_symbols, g_hash_table_unref);
+
+  G_OBJECT_CLASS (th_hub_parent_class)->finalize (object);
+}
+
+static void
+th_hub_get_property (GObject    *object,
+                     guint       prop_id,
+                     GValue     *value,
+                     GParamSpec *pspec)
+{
+  ThHub *self = TH_HUB (object);
+
+  switch (prop_id)
+    {
+    case PROP_CONFIG:
+      g_value_set_object (value, self->config);
+      break;
+    case PROP_CLOCK:
+      g_value_set_object (value, self->clock);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+th_hub_set_property (GObject      *object,
+                     guint         prop_id,
+                     const GValue *value,
+                     GParamSpec   *pspec)
+{
+  ThHub *self = TH_HUB (object);
+
+  switch (prop_id)
+    {
+    case PROP_CONFIG:
+      self->config = g_value_dup_object (value);
+      break;
+    case PROP_CLOCK:
+      self->clock = g_value_dup_object (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+th_hub_constructed (GObject *object)
+{
+  ThHub *self = TH_HUB (object);
+
+  G_OBJECT_CLASS (th_hub_parent_class)->constructed (object);
+
+  if (self->config == NULL)
+    self->config = th_config_new ();
+  if (self->clock == NULL)
+    self->clock = th_clock_new ();
+
+  self->book = th_price_book_new (self->clock);
+  g_signal_connect (self->book, "source-changed", G_CALLBACK (on_source_changed), self);
+}
+
+static void
+th_hub_class_init (ThHubClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = th_hub_dispose;
+  object_class->finalize = th_hub_finalize;
+  object_class->get_property = th_hub_get_property;
+  object_class->set_property = th_hub_set_property;
+  object_class->constructed = th_hub_constructed;
+
+  /**
+   * ThHub:config:
+   *
+   * The configuration.
+   */
+  properties[PROP_CONFIG] =
+    g_param_spec_object ("config", NULL, NULL, TH_TYPE_CONFIG,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * ThHub:clock:
+   *
+   * The clock of everything time-dependent in the hub.
+   */
+  properties[PROP_CLOCK] =
+    g_param_spec_object ("clock", NULL, NULL, TH_TYPE_CLOCK,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * ThHub::event:
+   * @self: the hub
+   * @event: the event
+   *
+   * Emitted for every event, after the sinks have consumed it.
+   */
+  signals[SIGNAL_EVENT] =
+    g_signal_new ("event", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1,
+                  TH_TYPE_EVENT | G_SIGNAL_TYPE_STATIC_SCOPE);
+
+  /**
+   * ThHub::quit-requested:
+   * @self: the hub
+   * @exit_code: the exit status asked for
+   *
+   * A plugin asked the program to stop, as the replay feed does at the end
+   * of its file with `exit-at-end=true`. Emitted from an idle callback.
+   */
+  signals[SIGNAL_QUIT_REQUESTED] =
+    g_signal_new ("quit-requested", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT);
+}
+
+static void
+th_hub_init (ThHub *self)
+{
+  self->plugins = g_ptr_array_new_with_free_func (plugin_free);
+  self->feeds = g_ptr_array_new_with_free_func (g_object_unref);
+  self->sinks = g_ptr_array_new_with_free_func (g_object_unref);
+  self->specs = g_ptr_array_new_with_free_func (spec_free);
+  self->states = g_hash_table_new (g_str_hash, g_str_equal);
+  self->sources = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, source_status_free);
+  self->warned_symbols = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->history = DEFAULT_HISTORY;
+}
+
+/**
+ * th_hub_new:
+ * @config: the configuration
+ * @clock: (nullable): the clock; %NULL for the real one
+ *
+ * Creates a hub. Nothing is loaded until th_hub_load().
+ *
+ * Returns: (transfer full): a new #ThHub
+ */
+ThHub *
+th_hub_new (ThConfig *config,
+            ThClock  *clock)
+{
+  g_return_val_if_fail (TH_IS_CONFIG (config), NULL);
+  g_return_val_if_fail (clock == NULL || TH_IS_CLOCK (clock), NULL);
+
+  return g_object_new (TH_TYPE_HUB, "config", config, "clock", clock, NULL);
+}
+
+/* Loading */
+
+static void
+add_problem (GPtrArray  *problems,
+             const char *format,
+             ...) G_GNUC_PRINTF (2, 3);
+
+static void
+add_problem (GPtrArray  *problems,
+             const char *format,
+             ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  g_ptr_array_add (problems, g_strdup_vprintf (format, args));
+  va_end (args);
+}
+
+static char **
+config_list (ThHub      *self,
+             const char *group,
+             const char *key,
+             const char *fallback)
+{
+  char **list = th_config_get_string_list (self->config, group, key);
+
+  if (list == NULL)
+    list = g_strsplit (fallback, ";", -1);
+  return list;
+}
+
+static void
+setup_search_path (ThHub     *self,
+                   GPtrArray *searched)
+{
+  g_auto(GStrv) dirs = th_config_get_string_list (self->config, "tickhub", "plugin-dirs");
+  const char *env = g_getenv ("TICKHUB_PLUGIN_PATH");
+  g_autofree char *user = g_build_filename (g_get_user_data_dir (), "tickhub", "plugins", NULL);
+
+  for (guint i = 0; dirs != NULL && dirs[i] != NULL; i++)
+    g_ptr_array_add (searched, g_strdup (dirs[i]));
+
+  if (env != NULL && *env != '\0')
+    {
+      g_auto(GStrv) parts = g_strsplit (env, G_SEARCHPATH_SEPARATOR_S, -1);
+
+      for (guint i = 0; parts[i] != NULL; i++)
+        if (*parts[i] != '\0')
+          g_ptr_array_add (searched, g_strdup (parts[i]));
+    }
+
+  g_ptr_array_add (searched, g_steal_pointer (&user));
+  g_ptr_array_add (searched, g_strdup (TH_PLUGINDIR));
+
+  for (guint i = 0; i < searched->len; i++)
+    peas_engine_add_search_path (self->engine, searched->pdata[i], NULL);
+}
+
+static char *
+available_plugins (ThHub *self)
+{
+  const GList *l;
+  g_autoptr(GString) out = g_string_new (NULL);
+
+  for (l = peas_engine_get_plugin_list (self->engine); l != NULL; l = l->next)
+    {
+      if (out->len > 0)
+        g_string_append (out, ", ");
+      g_string_append (out, peas_plugin_info_get_module_name (l->data));
+    }
+  if (out->len == 0)
+    g_string_append (out, "none");
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+static PeasPluginInfo *
+find_plugin (ThHub      *self,
+             const char *name,
+             const char *group,
+             const char *key,
+             GPtrArray  *searched,
+             GPtrArray  *problems)
+{
+  PeasPluginInfo *info = peas_engine_get_plugin_info (self->engine, name);
+
+  if (info == NULL)
+    {
+      g_autofree char *avail = available_plugins (self);
+      g_autofree char *dirs = NULL;
+
+      g_ptr_array_add (searched, NULL);
+      dirs = g_strjoinv (", ", (char **) searched->pdata);
+      g_ptr_array_remove_index (searched, searched->len - 1);
+      add_problem (problems,
+                   "[%s] %s: unknown plugin “%s”; the plugins found are %s (searched %s); "
+                   "fix the name or add the plugin's folder to [tickhub] plugin-dirs",
+                   group, key, name, avail, dirs);
+      return NULL;
+    }
+
+  if (!peas_plugin_info_is_loaded (info) && !peas_engine_load_plugin (self->engine, info))
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!peas_plugin_info_is_available (info, &error) && error != NULL)
+        add_problem (problems, "[%s] %s: plugin “%s” failed to load: %s", group, key, name, error->message);
+      else
+        add_problem (problems, "[%s] %s: plugin “%s” failed to load (see the messages above)", group, key, name);
+      return NULL;
+    }
+
+  if (!peas_plugin_info_is_loaded (info))
+    {
+      g_autoptr(GError) error = NULL;
+
+      peas_plugin_info_is_available (info, &error);
+      add_problem (problems, "[%s] %s: plugin “%s” failed to load: %s", group, key, name,
+                   error != NULL ? error->message : "unknown error");
+      return NULL;
+    }
+
+  return info;
+}
+
+static void
+check_plugin_group (ThHub          *self,
+                    PeasPluginInfo *info,
+                    gboolean        is_feed,
+                    GPtrArray      *problems)
+{
+  const char *spec = peas_plugin_info_get_external_data (info, "Tickhub-Config");
+  g_autofree char *full = NULL;
+
+  if (spec == NULL)
+    spec = "";
+  if (is_feed)
+    full = *spec != '\0' ? g_strconcat (spec, ",ttl:seconds", NULL) : g_strdup ("ttl:seconds");
+  else
+    full = g_strdup (spec);
+
+  _th_config_check_group (self->config, peas_plugin_info_get_module_name (info), full, problems);
+}
+
+static gint64
+default_ttl (const char *source)
+{
+  static const struct { const char *name; double seconds; } defaults[] = {
+    { "binance", 10 },
+    { "coincap", 5 },
+    { "coinbase", 10 },
+    { "coingecko", 90 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (defaults); i++)
+    if (g_str_equal (defaults[i].name, source))
+      return (gint64) (defaults[i].seconds * G_USEC_PER_SEC);
+  return TH_PRICE_BOOK_DEFAULT_TTL;
+}
+
+static void
+load_plugin (ThHub          *self,
+             PeasPluginInfo *info,
+             GPtrArray      *problems)
+{
+  const char *module = peas_plugin_info_get_module_name (info);
+  gboolean is_feed = peas_engine_provides_extension (self->engine, info, TH_TYPE_FEED_SOURCE);
+  gboolean is_sink = peas_engine_provides_extension (self->engine, info, TH_TYPE_SINK);
+  gboolean is_indicator = peas_engine_provides_extension (self->engine, info, TH_TYPE_INDICATOR);
+  Plugin *plugin;
+
+  for (guint i = 0; i < self->plugins->len; i++)
+    if (((Plugin *) self->plugins->pdata[i])->info == info)
+      return;
+
+  check_plugin_group (self, info, is_feed, problems);
+
+  if (!is_feed && !is_sink && !is_indicator)
+    {
+      add_problem (problems,
+                   "[tickhub] plugins: plugin “%s” provides no feed, sink or indicator; "
+                   "check that it implements Tickhub.FeedSource, Tickhub.Sink or Tickhub.Indicator",
+                   module);
+      return;
+    }
+
+  plugin = g_new0 (Plugin, 1);
+  plugin->info = info;
+  plugin->module = g_intern_string (module);
+  g_ptr_array_add (self->plugins, plugin);
+
+  if (is_feed)
+    {
+      g_autoptr(GError) error = NULL;
+      PeasExtension *ext = peas_engine_create_extension (self->engine, info, TH_TYPE_FEED_SOURCE,
+                                                         "hub", self, NULL);
+
+      if (ext == NULL)
+        add_problem (problems, "[tickhub] plugins: cannot create the feed of plugin “%s”", module);
+      else if (!th_feed_source_configure (TH_FEED_SOURCE (ext), &error))
+        {
+          add_problem (problems, "%s", error != NULL ? error->message : "feed configuration failed");
+          g_object_unref (ext);
+        }
+      else
+        {
+          plugin->feed = g_object_ref (TH_FEED_SOURCE (ext));
+          g_ptr_array_add (self->feeds, ext);
+        }
+    }
+
+  if (is_sink)
+    {
+      g_autoptr(GError) error = NULL;
+      PeasExtension *ext = peas_engine_create_extension (self->engine, info, TH_TYPE_SINK,
+                                                         "hub", self, NULL);
+
+      if (ext == NULL)
+        add_problem (problems, "[tickhub] plugins: cannot create the sink of plugin “%s”", module);
+      else if (!th_sink_configure (TH_SINK (ext), &error))
+        {
+          add_problem (problems, "%s", error != NULL ? error->message : "sink configuration failed");
+          g_object_unref (ext);
+        }
+      else
+        {
+          plugin->sink = g_object_ref (TH_SINK (ext));
+          g_ptr_array_add (self->sinks, ext);
+        }
+    }
+}
+
+static ThIndicator *
+create_indicator (ThHub          *self,
+                  IndicatorSpec  *spec,
+                  GError        **error)
+{
+  PeasExtension *ext = peas_engine_create_extension (self->engine, spec->info, TH_TYPE_INDICATOR,
+                                                     "hub", self, NULL);
+
+  if (ext == NULL)
+    {
+      g_set_error (error, TH_ERROR, TH_ERROR_PLUGIN, "cannot create indicator “%s”", spec->plugin);
+      return NULL;
+    }
+  if (!th_indicator_configure (TH_INDICATOR (ext), (const char *const *) spec->args, error))
+    {
+      g_object_unref (ext);
+      return NULL;
+    }
+  return TH_INDICATOR (ext);
+}
+
+static void
+load_indicators (ThHub     *self,
+                 GPtrArray *searched,
+                 GPtrArray *problems)
+{
+  g_auto(GStrv) keys = g_key_file_get_keys (th_config_get_key_file (self->config), "indicators", NULL, NULL);
+  g_autoptr(GHashTable) outputs = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
+    {
+      g_autofree char *value = th_config_get_string (self->config, "indicators", keys[i], "");
+      g_autofree char *plugin_name = NULL;
+      g_auto(GStrv) args = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(ThIndicator) probe = NULL;
+      g_auto(GStrv) suffixes = NULL;
+      PeasPluginInfo *info;
+      IndicatorSpec *spec;
+
+      if (!_th_parse_call (value, &plugin_name, &args))
+        continue;  /* reported by the core checks */
+      if (self->specs->len >= MAX_SPECS)
+        {
+          add_problem (problems, "[indicators] %s: more than %d indicators; remove some", keys[i], MAX_SPECS);
+          break;
+        }
+
+      info = find_plugin (self, plugin_name, "indicators", keys[i], searched, problems);
+      if (info == NULL)
+        continue;
+      if (!peas_engine_provides_extension (self->engine, info, TH_TYPE_INDICATOR))
+        {
+          add_problem (problems, "[indicators] %s: plugin “%s” is not an indicator", keys[i], plugin_name);
+          continue;
+        }
+      load_plugin (self, info, problems);
+
+      spec = g_new0 (IndicatorSpec, 1);
+      spec->name = g_strdup (keys[i]);
+      spec->plugin = g_steal_pointer (&plugin_name);
+      spec->args = g_steal_pointer (&args);
+      spec->info = info;
+
+      probe = create_indicator (self, spec, &error);
+      if (probe == NULL)
+        {
+          add_problem (problems, "[indicators] %s: %s", keys[i], error->message);
+          spec_free (spec);
+          continue;
+        }
+
+      suffixes = th_indicator_get_outputs (probe);
+      spec->n_outputs = MIN (g_strv_length (suffixes), TH_INDICATOR_MAX_OUTPUTS);
+      spec->outputs = g_new0 (char *, spec->n_outputs + 1);
+      for (guint j = 0; j < spec->n_outputs; j++)
+        {
+          spec->outputs[j] = g_strconcat (keys[i], suffixes[j], NULL);
+          if (g_hash_table_contains (outputs, spec->outputs[j]) || g_str_equal (spec->outputs[j], "timestamp"))
+            add_problem (problems, "[indicators] %s: output “%s” is already produced by another indicator; rename one",
+                         keys[i], spec->outputs[j]);
+          g_hash_table_add (outputs, spec->outputs[j]);
+        }
+      g_ptr_array_add (self->specs, spec);
+    }
+}
+
+static void
+check_groups (ThHub     *self,
+              char     **order,
+              GPtrArray *problems)
+{
+  g_auto(GStrv) groups = g_key_file_get_groups (th_config_get_key_file (self->config), NULL);
+  static const char *const core[] = { "tickhub", "prices", "indicators", "symbols", NULL };
+
+  for (guint i = 0; groups[i] != NULL; i++)
+    {
+      const char *group = groups[i];
+      gboolean known = g_strv_contains (core, group);
+
+      for (guint j = 0; !known && j < self->plugins->len; j++)
+        known = g_str_equal (((Plugin *) self->plugins->pdata[j])->module, group);
+
+      if (known)
+        continue;
+
+      if (g_strv_contains ((const char *const *) order, group))
+        {
+          /* A source of [prices] order without its plugin: only a ttl. */
+          _th_config_check_group (self->config, group, "ttl:seconds", problems);
+          continue;
+        }
+
+      if (self->engine != NULL && peas_engine_get_plugin_info (self->engine, group) != NULL)
+        add_problem (problems, "[%s]: plugin “%s” is not enabled; add it to [tickhub] plugins or remove this group",
+                     group, group);
+      else
+        add_problem (problems, "[%s]: unknown group; the groups are [tickhub], [prices], [indicators], "
+                     "[symbols] and one per plugin, named after it", group);
+    }
+}
+
+static void
+setup_timeframes (ThHub     *self,
+                  GPtrArray *problems)
+{
+  g_auto(GStrv) tfs = config_list (self, "tickhub", "timeframes", DEFAULT_TIMEFRAMES);
+  GArray *out = g_array_new (FALSE, TRUE, sizeof (Timeframe));
+
+  for (guint i = 0; tfs[i] != NULL; i++)
+    {
+      Timeframe tf = { NULL, 0 };
+      gboolean dup = FALSE;
+
+      if (!th_parse_timeframe (tfs[i], &tf.duration, NULL))
+        continue;  /* reported by the core checks */
+      for (guint j = 0; j < out->len; j++)
+        dup |= g_array_index (out, Timeframe, j).duration == tf.duration;
+      if (dup)
+        continue;
+      tf.name = g_strdup (tfs[i]);
+      g_array_append_val (out, tf);
+    }
+
+  self->n_timeframes = out->len;
+  self->timeframes = (Timeframe *) g_array_free (out, FALSE);
+}
+
+static void
+setup_states (ThHub *self)
+{
+  for (guint i = 0; self->symbols[i] != NULL; i++)
+    {
+      SymbolState *state;
+
+      if (g_hash_table_contains (self->states, self->symbols[i]))
+        continue;
+
+      state = g_new0 (SymbolState, 1);
+      state->symbol = g_intern_string (self->symbols[i]);
+      state->series = g_new0 (Series, self->n_timeframes);
+      for (guint t = 0; t < self->n_timeframes; t++)
+        {
+          Series *s = &state->series[t];
+
+          s->series = _th_candle_series_new (self->timeframes[t].duration, self->history);
+          s->indicators = g_new0 (ThIndicator *, self->specs->len);
+          s->values = g_new0 (ThIndicatorValues *, self->specs->len);
+          for (guint k = 0; k < self->specs->len; k++)
+            {
+              IndicatorSpec *spec = self->specs->pdata[k];
+
+              /* Configured successfully once already, so this cannot fail. */
+              s->indicators[k] = create_indicator (self, spec, NULL);
+              s->values[k] = th_indicator_values_new (spec->n_outputs);
+            }
+        }
+      g_hash_table_insert (self->states, (gpointer) state->symbol, state);
+    }
+}
+
+/**
+ * th_hub_load:
+ * @self: a #ThHub
+ * @error: return location for a %TH_ERROR_BAD_CONFIG error
+ *
+ * Checks the whole configuration, loads the symbol map and the plugins and
+ * lets each plugin check its own group. Every problem found is reported,
+ * one per line of the error message, each naming the group, the key and
+ * the fix. Nothing starts.
+ *
+ * Returns: %TRUE if everything is usable
+ */
+gboolean
+th_hub_load (ThHub   *self,
+             GError **error)
+{
+  g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) searched = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) local_error = NULL;
+  g_auto(GStrv) plugins = NULL;
+  g_auto(GStrv) order = NULL;
+  g_autofree char *map_path = NULL;
+  gint64 history;
+
+  g_return_val_if_fail (TH_IS_HUB (self), FALSE);
+  g_return_val_if_fail (!self->loaded, FALSE);
+
+  self->loaded = TRUE;
+
+  _th_config_check_core (self->config, problems);
+
+  self->symbols = config_list (self, "tickhub", "symbols", DEFAULT_SYMBOLS);
+  self->quote = th_config_get_string (self->config, "tickhub", "quote", DEFAULT_QUOTE);
+  history = th_config_get_int (self->config, "tickhub", "history", DEFAULT_HISTORY);
+  self->history = (guint) CLAMP (history, 1, 100000);
+  setup_timeframes (self, problems);
+
+  /* The symbol map: shipped, then [symbols] overrides. */
+  self->symbol_map = th_symbol_map_new ();
+  map_path = g_build_filename (_th_get_data_dir (), "symbols.conf", NULL);
+  if (!th_symbol_map_load_file (self->symbol_map, map_path, &local_error))
+    {
+      add_problem (problems, "the shipped symbol map cannot be read: %s; reinstall tickhub or set TICKHUB_DATADIR",
+                   local_error->message);
+      g_clear_error (&local_error);
+    }
+  if (th_config_has_group (self->config, "symbols"))
+    {
+      g_auto(GStrv) keys = g_key_file_get_keys (th_config_get_key_file (self->config), "symbols", NULL, NULL);
+
+      for (guint i = 0; keys[i] != NULL; i++)
+        {
+          g_autofree char *value = th_config_get_string (self->config, "symbols", keys[i], "");
+
+          /* Malformed entries are reported by the core checks. */
+          th_symbol_map_add (self->symbol_map, keys[i], value, NULL);
+        }
+    }
+
+  /* Plugins. */
+  self->engine = peas_engine_new ();
+  peas_engine_enable_loader (self->engine, "python3");
+  setup_search_path (self, searched);
+
+  plugins = th_config_get_string_list (self->config, "tickhub", "plugins");
+  if (plugins == NULL || plugins[0] == NULL)
+    add_problem (problems, "[tickhub] plugins: no plugins; list the feeds and sinks to run, "
+                 "such as plugins=binance;coinbase;server");
+
+  for (guint i = 0; plugins != NULL && plugins[i] != NULL; i++)
+    {
+      PeasPluginInfo *info = find_plugin (self, plugins[i], "tickhub", "plugins", searched, problems);
+
+      if (info != NULL)
+        load_plugin (self, info, problems);
+    }
+
+  load_indicators (self, searched, problems);
+
+  /* Price hierarchy: the order, then every feed plugin after it. */
+  order = config_list (self, "prices", "order", DEFAULT_ORDER);
+  th_price_book_set_order (self->book, (const char *const *) order);
+  for (guint i = 0; order[i] != NULL; i++)
+    {
+      double ttl = th_config_get_double (self->config, order[i], "ttl", default_ttl (order[i]) / 1e6);
+
+      if (ttl > 0)
+        th_price_book_set_ttl (self->book, order[i], (gint64) (ttl * G_USEC_PER_SEC));
+      else if (th_config_has_key (self->config, order[i], "ttl"))
+        add_problem (problems, "[%s] ttl: must be more than 0 seconds", order[i]);
+    }
+  for (guint i = 0; i < self->plugins->len; i++)
+    {
+      Plugin *plugin = self->plugins->pdata[i];
+      double ttl;
+
+      if (plugin->feed == NULL || g_strv_contains ((const char *const *) order, plugin->module))
+        continue;
+      ttl = th_config_get_double (self->config, plugin->module, "ttl", default_ttl (plugin->module) / 1e6);
+      if (ttl > 0)
+        th_price_book_set_ttl (self->book, plugin->module, (gint64) (ttl * G_USEC_PER_SEC));
+      else
+        add_problem (problems, "[%s] ttl: must be more than 0 seconds", plugin->module);
+    }
+
+  check_groups (self, order, problems);
+
+  if (problems->len > 0)
+    {
+      g_ptr_array_add (problems, NULL);
+      g_autofree char *msg = g_strjoinv ("\n", (char **) problems->pdata);
+
+      g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_CONFIG, msg);
+      return FALSE;
+    }
+
+  setup_states (self);
+  return TRUE;
+}
+
+/* Events */
+
+/**
+ * th_hub_emit_event:
+ * @self: a #ThHub
+ * @event: an event
+ *
+ * Hands @event to every sink, then emits #ThHub::event.
+ */
+void
+th_hub_emit_event (ThHub   *self,
+                   ThEvent *event)
+{
+  g_return_if_fail (TH_IS_HUB (self));
+  g_return_if_fail (event != NULL);
+
+  for (guint i = 0; i < self->sinks->len; i++)
+    th_sink_consume (self->sinks->pdata[i], event);
+
+  g_signal_emit (self, signals[SIGNAL_EVENT], 0, event);
+}
+
+static void
+emit_take (ThHub      *self,
+           const char *name,
+           const char *symbol,
+           const char *timeframe,
+           GString    *envelope)
+{
+  g_autoptr(ThEvent) event = _th_event_new_take (name, symbol, timeframe, envelope);
+
+  th_hub_emit_event (self, event);
+}
+
+static GString *
+envelope_begin (const char *name)
+{
+  GString *out = g_string_sized_new (256);
+
+  g_string_append (out, "{\"event\":\"");
+  g_string_append (out, name);
+  g_string_append (out, "\",\"data\":{");
+  return out;
+}
+
+static void
+envelope_end (GString *out)
+{
+  g_string_append (out, "}}");
+}
+
+static void
+emit_financial (ThHub        *self,
+                const ThTick *state)
+{
+  GString *out = envelope_begin ("financial_data_update");
+
+  g_string_append (out, "\"symbol\":");
+  _th_json_append_string (out, state->symbol);
+  g_string_append (out, ",\"data\":{\"price\":");
+  _th_json_append_double (out, state->price);
+  g_string_append (out, ",\"volume\":");
+  _th_json_append_double (out, state->volume_24h);
+  g_string_append (out, ",\"change\":");
+  _th_json_append_double (out, state->change_24h);
+  g_string_append (out, ",\"bid\":");
+  _th_json_append_double (out, state->bid);
+  g_string_append (out, ",\"ask\":");
+  _th_json_append_double (out, state->ask);
+  g_string_append (out, ",\"source\":");
+  _th_json_append_string (out, state->source);
+  g_string_append (out, ",\"timestamp\":");
+  _th_json_append_time (out, state->exchange_time);
+  g_string_append_c (out, '}');
+  envelope_end (out);
+
+  emit_take (self, "financial_data_update", state->symbol, NULL, out);
+}
+
+static void
+emit_candle (ThHub          *self,
+             const char     *symbol,
+             const char     *timeframe,
+             const ThCandle *candle)
+{
+  GString *out = envelope_begin ("candle_update");
+  g_autofree char *json = th_candle_to_json (candle);
+
+  g_string_append (out, "\"symbol\":");
+  _th_json_append_string (out, symbol);
+  g_string_append (out, ",\"timeframe\":");
+  _th_json_append_string (out, timeframe);
+  g_string_append (out, ",\"candle\":");
+  g_string_append (out, json);
+  envelope_end (out);
+
+  emit_take (self, "candle_update", symbol, timeframe, out);
+}
+
+static void
+emit_indicators (ThHub          *self,
+                 const char     *symbol,
+                 const char     *timeframe,
+                 const ThCandle *candle,
+                 Series         *s,
+                 ThIndicatorValues **values)
+{
+  GString *out;
+
+  if (self->specs->len == 0)
+    return;
+
+  out = envelope_begin ("technical_indicators_update");
+  g_string_append (out, "\"symbol\":");
+  _th_json_append_string (out, symbol);
+  g_string_append (out, ",\"timeframe\":");
+  _th_json_append_string (out, timeframe);
+  g_string_append_printf (out, ",\"closed\":%s,\"indicators\":{", candle->closed ? "true" : "false");
+  for (guint k = 0; k < self->specs->len; k++)
+    {
+      IndicatorSpec *spec = self->specs->pdata[k];
+
+      for (guint j = 0; j < spec->n_outputs; j++)
+        {
+          _th_json_append_string (out, spec->outputs[j]);
+          g_string_append_c (out, ':');
+          _th_json_append_double (out, th_indicator_values_get (values[k], j));
+          g_string_append_c (out, ',');
+        }
+    }
+  g_string_append (out, "\"timestamp\":");
+  _th_json_append_time (out, candle->start);
+  g_string_append_c (out, '}');
+  envelope_end (out);
+
+  emit_take (self, "technical_indicators_update", symbol, timeframe, out);
+}
+
+static void
+run_indicators (ThHub          *self,
+                SymbolState    *state,
+                guint           t,
+                const ThCandle *candle)
+{
+  Series *s = &state->series[t];
+  ThIndicatorValues *provisional[MAX_SPECS];
+  ThIndicatorValues **values = candle->closed ? s->values : provisional;
+  guint n = MIN (self->specs->len, MAX_SPECS);
+
+  if (self->specs->len == 0)
+    return;
+
+  for (guint k = 0; k < n; k++)
+    {
+      IndicatorSpec *spec = self->specs->pdata[k];
+
+      if (!candle->closed)
+        provisional[k] = th_indicator_values_new (spec->n_outputs);
+      else
+        th_indicator_values_reset (values[k]);
+      th_indicator_update (s->indicators[k], candle, candle->closed, values[k]);
+    }
+
+  emit_indicators (self, state->symbol, self->timeframes[t].name, candle, s, values);
+
+  if (!candle->closed)
+    for (guint k = 0; k < n; k++)
+      th_indicator_values_free (provisional[k]);
+}
+
+static void
+publish_closed (ThHub       *self,
+                SymbolState *state,
+                guint        t,
+                GPtrArray   *closed)
+{
+  for (guint i = 0; i < closed->len; i++)
+    {
+      const ThCandle *candle = closed->pdata[i];
+
+      emit_candle (self, state->symbol, self->timeframes[t].name, candle);
+      run_indicators (self, state, t, candle);
+    }
+  g_ptr_array_set_size (closed, 0);
+}
+
+static void
+on_source_changed (ThPriceBook *book,
+                   const char  *symbol,
+                   const char  *from,
+                   const char  *to,
+                   ThHub       *self)
+{
+  GString *out = envelope_begin ("price_source_changed");
+
+  g_string_append (out, "\"symbol\":");
+  _th_json_append_string (out, symbol);
+  g_string_append (out, ",\"from\":");
+  _th_json_append_string (out, from);
+  g_string_append (out, ",\"to\":");
+  _th_json_append_string (out, to);
+  envelope_end (out);
+
+  if (to != NULL)
+    g_info ("%s: price source %s → %s", symbol, from != NULL ? from : "(none)", to);
+  else
+    g_message ("%s: no fresh price from any source (was %s)", symbol, from != NULL ? from : "(none)");
+
+  emit_take (self, "price_source_changed", symbol, NULL, out);
+
+  if (to == NULL)
+    {
+      g_autofree char *why = th_price_book_explain (book, symbol);
+      g_autofree char *msg = g_strdup_printf ("no fresh price for %s: %s", symbol, why);
+
+      out = envelope_begin ("error");
+      g_string_append (out, "\"code\":\"no_source\",\"message\":");
+      _th_json_append_string (out, msg);
+      g_string_append (out, ",\"symbol\":");
+      _th_json_append_string (out, symbol);
+      envelope_end (out);
+      emit_take (self, "error", symbol, NULL, out);
+    }
+}
+
+/* Ticks */
+
+static SourceStatus *
+get_source_status (ThHub      *self,
+                   const char *source)
+{
+  SourceStatus *status = g_hash_table_lookup (self->sources, source);
+
+  if (status == NULL)
+    {
+      status = g_new0 (SourceStatus, 1);
+      status->state = TH_SOURCE_STATE_CONNECTING;
+      g_hash_table_insert (self->sources, g_strdup (source), status);
+    }
+  return status;
+}
+
+static void
+reject (ThHub        *self,
+        const ThTick *tick,
+        const char   *why)
+{
+  const char *source = tick->source != NULL ? tick->source : "(unknown)";
+  SourceStatus *status = get_source_status (self, source);
+
+  self->rejected++;
+  status->rejected++;
+  if (!status->warned)
+    {
+      status->warned = TRUE;
+      g_warning ("rejected a tick from %s: %s (further rejections from %s are counted, not logged)",
+                 source, why, source);
+    }
+  else
+    g_debug ("rejected a tick from %s: %s", source, why);
+}
+
+/**
+ * th_hub_push_tick:
+ * @self: a #ThHub
+ * @tick: a tick; the hub fills in its `quote` and `receive_time` when unset
+ *
+ * Takes a tick from a feed. A tick that fails th_tick_validate() or whose
+ * symbol is not configured is rejected: counted, and logged once per
+ * source.
+ */
+void
+th_hub_push_tick (ThHub  *self,
+                  ThTick *tick)
+{
+  g_autoptr(GError) error = NULL;
+  SymbolState *state;
+  SourceStatus *status;
+  ThTick *merged;
+  g_autoptr(GPtrArray) closed = NULL;
+
+  g_return_if_fail (TH_IS_HUB (self));
+  g_return_if_fail (tick != NULL);
+
+  if (!self->started || self->stopping)
+    return;
+
+  if (!th_tick_validate (tick, &error))
+    {
+      reject (self, tick, error->message);
+      return;
+    }
+
+  state = g_hash_table_lookup (self->states, tick->symbol);
+  if (state == NULL)
+    {
+      g_autofree char *key = g_strdup_printf ("%s/%s", tick->source, tick->symbol);
+
+      self->rejected++;
+      get_source_status (self, tick->source)->rejected++;
+      if (!g_hash_table_contains (self->warned_symbols, key))
+        {
+          g_hash_table_add (self->warned_symbols, g_steal_pointer (&key));
+          g_message ("ignoring %s from %s: not in [tickhub] symbols", tick->symbol, tick->source);
+        }
+      return;
+    }
+
+  if (tick->quote == NULL)
+    th_tick_set_quote (tick, self->quote);
+  if (tick->receive_time == 0)
+    tick->receive_time = th_clock_get_time (self->clock);
+
+  status = get_source_status (self, tick->source);
+  status->last_tick = tick->receive_time;
+  status->ticks++;
+
+  if (!th_price_book_update (self->book, tick))
+    return;
+
+  merged = th_price_book_get_latest (self->book, tick->symbol, tick->source);
+  emit_financial (self, merged);
+
+  state->offset = tick->receive_time - tick->exchange_time;
+  state->has_offset = TRUE;
+
+  closed = g_ptr_array_new_with_free_func ((GDestroyNotify) th_candle_free);
+  for (guint t = 0; t < self->n_timeframes; t++)
+    {
+      Series *s = &state->series[t];
+      double size = tick->kind == TH_TICK_KIND_TRADE ? tick->size : NAN;
+
+      if (_th_candle_series_add (s->series, tick->exchange_time, tick->price, size, closed) != NULL)
+        s->dirty = TRUE;
+      publish_closed (self, state, t, closed);
+    }
+}
+
+/* Housekeeping */
+
+static gboolean housekeeping (gpointer data);
+
+static void
+schedule_housekeeping (ThHub *self)
+{
+  gint64 now = th_clock_get_time (self->clock);
+  gint64 next = (now / G_USEC_PER_SEC + 1) * G_USEC_PER_SEC;
+
+  self->housekeeping_id = th_clock_add_deadline (self->clock, next, housekeeping, self, NULL);
+}
+
+static gboolean
+housekeeping (gpointer data)
+{
+  ThHub *self = data;
+  gint64 now = th_clock_get_time (self->clock);
+  GHashTableIter iter;
+  gpointer value;
+  g_autoptr(GPtrArray) closed = g_ptr_array_new_with_free_func ((GDestroyNotify) th_candle_free);
+
+  self->housekeeping_id = 0;
+
+  g_hash_table_iter_init (&iter, self->states);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      SymbolState *state = value;
+
+      for (guint t = 0; state->has_offset && t < self->n_timeframes; t++)
+        {
+          Series *s = &state->series[t];
+          const ThCandle *forming;
+
+          /* The exchange's clock, estimated from the last tick's delay. */
+          if (_th_candle_series_close_due (s->series, now - state->offset - CLOSE_GRACE, closed))
+            {
+              s->dirty = FALSE;
+              publish_closed (self, state, t, closed);
+              continue;
+            }
+
+          forming = _th_candle_series_get_forming (s->series);
+          if (s->dirty && forming != NULL)
+            {
+              s->dirty = FALSE;
+              emit_candle (self, state->symbol, self->timeframes[t].name, forming);
+              run_indicators (self, state, t, forming);
+            }
+        }
+    }
+
+  if (self->started && !self->stopping)
+    schedule_housekeeping (self);
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * th_hub_start:
+ * @self: a loaded #ThHub
+ *
+ * Starts the sinks, then the feeds.
+ */
+void
+th_hub_start (ThHub *self)
+{
+  g_return_if_fail (TH_IS_HUB (self));
+  g_return_if_fail (self->loaded && !self->started);
+
+  self->started = TRUE;
+
+  for (guint i = 0; i < self->sinks->len; i++)
+    th_sink_start (self->sinks->pdata[i]);
+  for (guint i = 0; i < self->feeds->len; i++)
+    th_feed_source_start (self->feeds->pdata[i]);
+
+  schedule_housekeeping (self);
+}
+
+/* Stopping */
+
+typedef struct
+{
+  guint    pending;
+  GError  *error;
+} StopData;
+
+static void
+stop_data_free (StopData *data)
+{
+  g_clear_error (&data->error);
+  g_free (data);
+}
+
+static void
+stop_done (GTask *task)
+{
+  ThHub *self = g_task_get_source_object (task);
+  StopData *data = g_task_get_task_data (task);
+
+  for (guint i = 0; i < self->sinks->len; i++)
+    th_sink_stop (self->sinks->pdata[i]);
+
+  if (data->error != NULL)
+    g_task_return_error (task, g_steal_pointer (&data->error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_sink_flushed (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  StopData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!th_sink_flush_finish (TH_SINK (source), result, &error))
+    {
+      g_warning ("flushing a sink failed: %s", error->message);
+      if (data->error == NULL)
+        data->error = g_steal_pointer (&error);
+    }
+
+  if (--data->pending == 0)
+    stop_done (task);
+}
+
+/**
+ * th_hub_stop_async:
+ * @self: a #ThHub
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when everything is stopped and flushed
+ * @user_data: data for @callback
+ *
+ * Stops the feeds, so no tick comes in any more, then flushes every sink
+ * and stops them.
+ */
+void
+th_hub_stop_async (ThHub               *self,
+                   GCancellable        *cancellable,
+                   GAsyncReadyCallback  callback,
+                   gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  StopData *data;
+
+  g_return_if_fail (TH_IS_HUB (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, th_hub_stop_async);
+
+  if (!self->started || self->stopping)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  self->stopping = TRUE;
+  if (self->housekeeping_id != 0)
+    {
+      th_clock_remove_deadline (self->clock, self->housekeeping_id);
+      self->housekeeping_id = 0;
+    }
+
+  for (guint i = 0; i < self->feeds->len; i++)
+    th_feed_source_stop (self->feeds->pdata[i]);
+
+  data = g_new0 (StopData, 1);
+  g_task_set_task_data (task, data, (GDestroyNotify) stop_data_free);
+
+  if (self->sinks->len == 0)
+    {
+      stop_done (task);
+      return;
+    }
+
+  data->pending = self->sinks->len;
+  for (guint i = 0; i < self->sinks->len; i++)
+    th_sink_flush_async (self->sinks->pdata[i], cancellable, on_sink_flushed, g_object_ref (task));
+}
+
+/**
+ * th_hub_stop_finish:
+ * @self: a #ThHub
+ * @result: the result
+ * @error: return location for the first flush error
+ *
+ * Returns: %TRUE if every sink flushed
+ */
+gboolean
+th_hub_stop_finish (ThHub         *self,
+                    GAsyncResult  *result,
+                    GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static gboolean
+emit_quit (gpointer data)
+{
+  ThHub *self = data;
+
+  self->quit_idle_id = 0;
+  g_signal_emit (self, signals[SIGNAL_QUIT_REQUESTED], 0, self->quit_code);
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * th_hub_request_quit:
+ * @self: a #ThHub
+ * @exit_code: the exit status to ask for
+ *
+ * Asks the program to stop: #ThHub::quit-requested is emitted from an idle
+ * callback, so the caller can finish what it is doing first.
+ */
+void
+th_hub_request_quit (ThHub *self,
+                     int    exit_code)
+{
+  g_return_if_fail (TH_IS_HUB (self));
+
+  self->quit_code = exit_code;
+  if (self->quit_idle_id == 0)
+    self->quit_idle_id = g_idle_add (emit_quit, self);
+}
+
+/* Status */
+
+/**
+ * th_hub_report_source_status:
+ * @self: a #ThHub
+ * @source: the source name
+ * @state: its state
+ * @reason: (nullable): a human reason, for any state but live
+ *
+ * Records the state of a source and, when it changed, emits a
+ * `source_status` event.
+ */
+void
+th_hub_report_source_status (ThHub         *self,
+                             const char    *source,
+                             ThSourceState  state,
+                             const char    *reason)
+{
+  SourceStatus *status;
+  GString *out;
+  gint64 now;
+
+  g_return_if_fail (TH_IS_HUB (self));
+  g_return_if_fail (source != NULL);
+
+  status = get_source_status (self, source);
+  if (status->state == state && g_strcmp0 (status->reason, reason) == 0 && status->ticks + status->rejected > 0)
+    return;
+
+  status->state = state;
+  g_free (status->reason);
+  status->reason = g_strdup (reason);
+  th_price_book_set_source_reason (self->book, source,
+                                   state == TH_SOURCE_STATE_LIVE ? NULL : (reason != NULL ? reason : th_source_state_to_string (state)));
+
+  if (state == TH_SOURCE_STATE_LIVE || state == TH_SOURCE_STATE_CONNECTING)
+    g_info ("source %s: %s%s%s", source, th_source_state_to_string (state),
+            reason != NULL ? ": " : "", reason != NULL ? reason : "");
+  else
+    g_message ("source %s: %s%s%s", source, th_source_state_to_string (state),
+               reason != NULL ? ": " : "", reason != NULL ? reason : "");
+
+  now = th_clock_get_time (self->clock);
+  out = envelope_begin ("source_status");
+  g_string_append (out, "\"source\":");
+  _th_json_append_string (out, source);
+  g_string_append (out, ",\"state\":");
+  _th_json_append_string (out, th_source_state_to_string (state));
+  g_string_append (out, ",\"reason\":");
+  _th_json_append_string (out, reason);
+  g_string_append (out, ",\"last_message_age_ms\":");
+  if (status->last_tick > 0)
+    g_string_append_printf (out, "%" G_GINT64_FORMAT, (now - status->last_tick) / 1000);
+  else
+    g_string_append (out, "null");
+  envelope_end (out);
+  emit_take (self, "source_status", NULL, NULL, out);
+}
+
+/**
+ * th_hub_get_source_state:
+ * @self: a #ThHub
+ * @source: a source name
+ * @reason: (out) (optional) (nullable) (transfer full): its reason
+ *
+ * Returns: the last state reported for @source; %TH_SOURCE_STATE_CONNECTING
+ *   if none was
+ */
+ThSourceState
+th_hub_get_source_state (ThHub       *self,
+                         const char  *source,
+                         char       **reason)
+{
+  SourceStatus *status;
+
+  g_return_val_if_fail (TH_IS_HUB (self), TH_SOURCE_STATE_DOWN);
+
+  status = g_hash_table_lookup (self->sources, source);
+  if (reason != NULL)
+    *reason = status != NULL ? g_strdup (status->reason) : NULL;
+  return status != NULL ? status->state : TH_SOURCE_STATE_CONNECTING;
+}
+
+/* Accessors */
+
+/**
+ * th_hub_get_config:
+ * @self: a #ThHub
+ *
+ * Returns: (transfer none): the configuration
+ */
+ThConfig *
+th_hub_get_config (ThHub *self)
+{
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+  return self->config;
+}
+
+/**
+ * th_hub_get_clock:
+ * @self: a #ThHub
+ *
+ * Returns: (transfer none): the clock; plugins use it for every time they
+ *   compare, so tests can drive them
+ */
+ThClock *
+th_hub_get_clock (ThHub *self)
+{
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+  return self->clock;
+}
+
+/**
+ * th_hub_get_symbol_map:
+ * @self: a loaded #ThHub
+ *
+ * Returns: (transfer none): the symbol map
+ */
+ThSymbolMap *
+th_hub_get_symbol_map (ThHub *self)
+{
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+  return self->symbol_map;
+}
+
+/**
+ * th_hub_get_price_book:
+ * @self: a #ThHub
+ *
+ * Returns: (transfer none): the price book
+ */
+ThPriceBook *
+th_hub_get_price_book (ThHub *self)
+{
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+  return self->book;
+}
+
+/**
+ * th_hub_get_symbols:
+ * @self: a loaded #ThHub
+ *
+ * Returns: (transfer none) (array zero-terminated=1): the configured symbols
+ */
+const char *const *
+th_hub_get_symbols (ThHub *self)
+{
+  static const char *const none[] = { NULL };
+
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+  return self->symbols != NULL ? (const char *const *) self->symbols : none;
+}
+
+/**
+ * th_hub_get_quote:
+ * @self: a loaded #ThHub
+ *
+ * Returns: the configured quote currency
+ */
+const char *
+th_hub_get_quote (ThHub *self)
+{
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+  return self->quote != NULL ? self->quote : DEFAULT_QUOTE;
+}
+
+/**
+ * th_hub_has_symbol:
+ * @self: a loaded #ThHub
+ * @symbol: a symbol
+ *
+ * Returns: whether @symbol is configured
+ */
+gboolean
+th_hub_has_symbol (ThHub      *self,
+                   const char *symbol)
+{
+  g_return_val_if_fail (TH_IS_HUB (self), FALSE);
+  return symbol != NULL && g_hash_table_contains (self->states, symbol);
+}
+
+/**
+ * th_hub_list_plugins:
+ * @self: a loaded #ThHub
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the module names of
+ *   the loaded plugins
+ */
+char **
+th_hub_list_plugins (ThHub *self)
+{
+  char **out;
+
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+
+  out = g_new0 (char *, self->plugins->len + 1);
+  for (guint i = 0; i < self->plugins->len; i++)
+    out[i] = g_strdup (((Plugin *) self->plugins->pdata[i])->module);
+  return out;
+}
+
+/**
+ * th_hub_list_sources:
+ * @self: a #ThHub
+ *
+ * Returns: (transfer full) (array zero-terminated=1): every price source
+ *   known, highest priority first
+ */
+char **
+th_hub_list_sources (ThHub *self)
+{
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+  return th_price_book_get_order (self->book);
+}
+
+/**
+ * th_hub_list_timeframes:
+ * @self: a loaded #ThHub
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the timeframe names
+ */
+char **
+th_hub_list_timeframes (ThHub *self)
+{
+  char **out;
+
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+
+  out = g_new0 (char *, self->n_timeframes + 1);
+  for (guint t = 0; t < self->n_timeframes; t++)
+    out[t] = g_strdup (self->timeframes[t].name);
+  return out;
+}
+
+/**
+ * th_hub_get_price:
+ * @self: a loaded #ThHub
+ * @symbol: a symbol
+ * @error: return location for %TH_ERROR_UNKNOWN_SYMBOL or
+ *   %TH_ERROR_NO_SOURCE
+ *
+ * The trustworthy price of @symbol: the latest state of the first fresh
+ * source in the priority order. When no source is fresh, the feeds that
+ * can fetch on demand are asked to, and this call fails with
+ * %TH_ERROR_NO_SOURCE naming each source's reason.
+ *
+ * Returns: (transfer full) (nullable): the price
+ */
+ThTick *
+th_hub_get_price (ThHub       *self,
+                  const char  *symbol,
+                  GError     **error)
+{
+  ThTick *tick;
+
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+  g_return_val_if_fail (symbol != NULL, NULL);
+
+  if (!th_hub_has_symbol (self, symbol))
+    {
+      g_set_error (error, TH_ERROR, TH_ERROR_UNKNOWN_SYMBOL,
+                   "unknown symbol “%s”; the symbols are those of [tickhub] symbols", symbol);
+      return NULL;
+    }
+
+  tick = th_price_book_lookup (self->book, symbol, error);
+  if (tick == NULL)
+    for (guint i = 0; i < self->feeds->len; i++)
+      th_feed_source_request_price (self->feeds->pdata[i], symbol);
+  return tick;
+}
+
+/**
+ * th_hub_get_candles:
+ * @self: a loaded #ThHub
+ * @symbol: a symbol
+ * @timeframe: the timeframe's length in µs
+ * @limit: the most candles to return
+ *
+ * Returns: (transfer full) (element-type ThCandle) (nullable): the last
+ *   @limit candles, oldest first, the forming one last; %NULL if @symbol
+ *   or @timeframe is not configured
+ */
+GPtrArray *
+th_hub_get_candles (ThHub      *self,
+                    const char *symbol,
+                    gint64      timeframe,
+                    guint       limit)
+{
+  SymbolState *state;
+
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+
+  state = g_hash_table_lookup (self->states, symbol);
+  if (state == NULL)
+    return NULL;
+
+  for (guint t = 0; t < self->n_timeframes; t++)
+    if (self->timeframes[t].duration == timeframe)
+      return _th_candle_series_get_history (state->series[t].series, limit);
+  return NULL;
+}
+
+/**
+ * th_hub_get_rejected_ticks:
+ * @self: a #ThHub
+ *
+ * Returns: how many ticks were rejected, all sources together
+ */
+guint64
+th_hub_get_rejected_ticks (ThHub *self)
+{
+  g_return_val_if_fail (TH_IS_HUB (self), 0);
+  return self->rejected;
+}

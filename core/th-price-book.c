@@ -1,0 +1,619 @@
+/* th-price-book.c: one trustworthy price per symbol
+ *
+ * The book keeps, per symbol, the latest state of every source (a merged
+ * tick: a trade updates the price and keeps the source's last bid, ask and
+ * 24 h figures). The selected source of a symbol is the first source of the
+ * order whose state is younger than that source's TTL, measured on the
+ * receive time. Sources not in the configured order rank after it, in the
+ * order they first appear.
+ *
+ * Expiry is noticed by a clock deadline, not by the next tick: one deadline
+ * at the earliest expiry of the selected sources. Refreshing a source only
+ * moves its expiry later, so the deadline is re-armed only when an earlier
+ * one is needed; a deadline that fires early just re-checks and re-arms.
+ *
+ * When no source is fresh, the symbol has no price: the book never answers
+ * with a stale or invented one.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <math.h>
+
+#include "th-private.h"
+
+typedef struct
+{
+  const char *name;      /* interned */
+  gint64      ttl;
+  char       *reason;    /* why the source is not live, or NULL */
+} Source;
+
+typedef struct
+{
+  const char *symbol;    /* interned */
+  GHashTable *entries;   /* source name (interned) → ThTick (merged state) */
+  const char *selected;  /* interned, or NULL */
+} Book;
+
+struct _ThPriceBook
+{
+  GObject     parent_instance;
+
+  ThClock    *clock;
+  GPtrArray  *order;     /* Source*, in priority order */
+  GHashTable *sources;   /* name → Source* */
+  GHashTable *books;     /* symbol → Book* */
+
+  guint       timer_id;
+  gint64      timer_at;
+};
+
+enum {
+  SOURCE_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (ThPriceBook, th_price_book, G_TYPE_OBJECT)
+
+static void
+source_free (gpointer data)
+{
+  Source *src = data;
+
+  g_free (src->reason);
+  g_free (src);
+}
+
+static void
+book_free (gpointer data)
+{
+  Book *book = data;
+
+  g_hash_table_unref (book->entries);
+  g_free (book);
+}
+
+static void
+th_price_book_dispose (GObject *object)
+{
+  ThPriceBook *self = TH_PRICE_BOOK (object);
+
+  if (self->timer_id != 0)
+    {
+      th_clock_remove_deadline (self->clock, self->timer_id);
+      self->timer_id = 0;
+    }
+  g_clear_object (&self->clock);
+  G_OBJECT_CLASS (th_price_book_parent_class)->dispose (object);
+}
+
+static void
+th_price_book_finalize (GObject *object)
+{
+  ThPriceBook *self = TH_PRICE_BOOK (object);
+
+  g_clear_pointer (&self->books, g_hash_table_unref);
+  g_clear_pointer (&self->sources, g_hash_table_unref);
+  g_clear_pointer (&self->order, g_ptr_array_unref);
+  G_OBJECT_CLASS (th_price_book_parent_class)->finalize (object);
+}
+
+static void
+th_price_book_class_init (ThPriceBookClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = th_price_book_dispose;
+  object_class->finalize = th_price_book_finalize;
+
+  /**
+   * ThPriceBook::source-changed:
+   * @self: the price book
+   * @symbol: the symbol
+   * @from: (nullable): the source selected until now
+   * @to: (nullable): the source selected from now on; %NULL when no source
+   *   is fresh any more
+   *
+   * The selected source of @symbol changed.
+   */
+  signals[SOURCE_CHANGED] =
+    g_signal_new ("source-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
+                  G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
+                  G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE);
+}
+
+static void
+th_price_book_init (ThPriceBook *self)
+{
+  self->order = g_ptr_array_new ();
+  self->sources = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, source_free);
+  self->books = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, book_free);
+}
+
+/**
+ * th_price_book_new:
+ * @clock: (nullable): the clock; %NULL for the real one
+ *
+ * Returns: (transfer full): a new, empty price book
+ */
+ThPriceBook *
+th_price_book_new (ThClock *clock)
+{
+  ThPriceBook *self = g_object_new (TH_TYPE_PRICE_BOOK, NULL);
+
+  self->clock = clock != NULL ? g_object_ref (clock) : th_clock_new ();
+  return self;
+}
+
+static Source *
+get_source (ThPriceBook *self,
+            const char  *name)
+{
+  Source *src = g_hash_table_lookup (self->sources, name);
+
+  if (src == NULL)
+    {
+      src = g_new0 (Source, 1);
+      src->name = g_intern_string (name);
+      src->ttl = TH_PRICE_BOOK_DEFAULT_TTL;
+      g_hash_table_insert (self->sources, (gpointer) src->name, src);
+      g_ptr_array_add (self->order, src);
+    }
+  return src;
+}
+
+/**
+ * th_price_book_set_order:
+ * @self: a #ThPriceBook
+ * @order: (array zero-terminated=1): source names, highest priority first
+ *
+ * Sets the priority order. Sources seen before and not in @order keep
+ * their place after it.
+ */
+void
+th_price_book_set_order (ThPriceBook       *self,
+                         const char *const *order)
+{
+  g_autoptr(GPtrArray) rest = NULL;
+
+  g_return_if_fail (TH_IS_PRICE_BOOK (self));
+
+  rest = g_ptr_array_copy (self->order, NULL, NULL);
+  g_ptr_array_set_size (self->order, 0);
+
+  for (guint i = 0; order != NULL && order[i] != NULL; i++)
+    {
+      Source *src = g_hash_table_lookup (self->sources, order[i]);
+
+      if (src == NULL)
+        {
+          get_source (self, order[i]);
+          continue;
+        }
+      if (!g_ptr_array_find (self->order, src, NULL))
+        g_ptr_array_add (self->order, src);
+    }
+
+  for (guint i = 0; i < rest->len; i++)
+    if (!g_ptr_array_find (self->order, rest->pdata[i], NULL))
+      g_ptr_array_add (self->order, rest->pdata[i]);
+
+  th_price_book_check (self);
+}
+
+/**
+ * th_price_book_get_order:
+ * @self: a #ThPriceBook
+ *
+ * Returns: (transfer full) (array zero-terminated=1): every source known,
+ *   highest priority first
+ */
+char **
+th_price_book_get_order (ThPriceBook *self)
+{
+  char **out;
+
+  g_return_val_if_fail (TH_IS_PRICE_BOOK (self), NULL);
+
+  out = g_new0 (char *, self->order->len + 1);
+  for (guint i = 0; i < self->order->len; i++)
+    out[i] = g_strdup (((Source *) self->order->pdata[i])->name);
+  return out;
+}
+
+/**
+ * th_price_book_set_ttl:
+ * @self: a #ThPriceBook
+ * @source: a source name
+ * @ttl: how long, in µs, a price from @source stays fresh
+ */
+void
+th_price_book_set_ttl (ThPriceBook *self,
+                       const char  *source,
+                       gint64       ttl)
+{
+  g_return_if_fail (TH_IS_PRICE_BOOK (self));
+  g_return_if_fail (ttl > 0);
+
+  get_source (self, source)->ttl = ttl;
+  th_price_book_check (self);
+}
+
+/**
+ * th_price_book_get_ttl:
+ * @self: a #ThPriceBook
+ * @source: a source name
+ *
+ * Returns: the TTL of @source in µs
+ */
+gint64
+th_price_book_get_ttl (ThPriceBook *self,
+                       const char  *source)
+{
+  Source *src;
+
+  g_return_val_if_fail (TH_IS_PRICE_BOOK (self), 0);
+
+  src = g_hash_table_lookup (self->sources, source);
+  return src != NULL ? src->ttl : TH_PRICE_BOOK_DEFAULT_TTL;
+}
+
+static gboolean on_deadline (gpointer data);
+
+static void
+arm (ThPriceBook *self,
+     gint64       deadline)
+{
+  if (self->timer_id != 0 && self->timer_at <= deadline)
+    return;
+
+  if (self->timer_id != 0)
+    th_clock_remove_deadline (self->clock, self->timer_id);
+  self->timer_at = deadline;
+  self->timer_id = th_clock_add_deadline (self->clock, deadline, on_deadline, self, NULL);
+}
+
+/* Picks the selected source of @book at @now; emits source-changed. */
+static void
+resolve (ThPriceBook *self,
+         Book        *book,
+         gint64       now)
+{
+  const char *chosen = NULL;
+  gint64 expiry = 0;
+
+  for (guint i = 0; i < self->order->len; i++)
+    {
+      Source *src = self->order->pdata[i];
+      ThTick *state = g_hash_table_lookup (book->entries, src->name);
+
+      if (state != NULL && now - state->receive_time < src->ttl)
+        {
+          chosen = src->name;
+          expiry = state->receive_time + src->ttl;
+          break;
+        }
+    }
+
+  if (chosen != NULL)
+    arm (self, expiry);
+
+  if (chosen != book->selected)
+    {
+      const char *from = book->selected;
+
+      book->selected = chosen;
+      g_signal_emit (self, signals[SOURCE_CHANGED], 0, book->symbol, from, chosen);
+    }
+}
+
+static gboolean
+on_deadline (gpointer data)
+{
+  ThPriceBook *self = data;
+
+  self->timer_id = 0;
+  th_price_book_check (self);
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * th_price_book_check:
+ * @self: a #ThPriceBook
+ *
+ * Re-resolves every symbol at the clock's current time. The book does this
+ * by itself when a selected source expires; call it after changing the
+ * clock in a way its deadlines do not see.
+ */
+void
+th_price_book_check (ThPriceBook *self)
+{
+  g_autoptr(GPtrArray) books = NULL;
+  gint64 now;
+
+  g_return_if_fail (TH_IS_PRICE_BOOK (self));
+
+  now = th_clock_get_time (self->clock);
+  /* A signal handler may add symbols: iterate a copy. */
+  books = g_ptr_array_new ();
+  {
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init (&iter, self->books);
+    while (g_hash_table_iter_next (&iter, NULL, &value))
+      g_ptr_array_add (books, value);
+  }
+  for (guint i = 0; i < books->len; i++)
+    resolve (self, books->pdata[i], now);
+}
+
+static Book *
+get_book (ThPriceBook *self,
+          const char  *symbol)
+{
+  Book *book = g_hash_table_lookup (self->books, symbol);
+
+  if (book == NULL)
+    {
+      book = g_new0 (Book, 1);
+      book->symbol = g_intern_string (symbol);
+      book->entries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) th_tick_unref);
+      g_hash_table_insert (self->books, (gpointer) book->symbol, book);
+    }
+  return book;
+}
+
+static void
+merge (ThTick       *state,
+       const ThTick *tick)
+{
+  state->kind = tick->kind;
+  state->price = tick->price;
+  state->size = tick->size;
+  if (!isnan (tick->bid))
+    state->bid = tick->bid;
+  if (!isnan (tick->ask))
+    state->ask = tick->ask;
+  if (!isnan (tick->volume_24h))
+    state->volume_24h = tick->volume_24h;
+  if (!isnan (tick->change_24h))
+    state->change_24h = tick->change_24h;
+  state->exchange_time = tick->exchange_time;
+  state->receive_time = tick->receive_time;
+  if (tick->quote != NULL && g_strcmp0 (state->quote, tick->quote) != 0)
+    th_tick_set_quote (state, tick->quote);
+}
+
+/**
+ * th_price_book_update:
+ * @self: a #ThPriceBook
+ * @tick: a validated tick; its `receive_time` is set from the clock when 0
+ *
+ * Records @tick as the latest state of its source and re-resolves its
+ * symbol.
+ *
+ * Returns: %TRUE if the tick's source is the selected source of its symbol
+ *   after the update
+ */
+gboolean
+th_price_book_update (ThPriceBook *self,
+                      ThTick      *tick)
+{
+  Source *src;
+  Book *book;
+  ThTick *state;
+  gint64 now;
+
+  g_return_val_if_fail (TH_IS_PRICE_BOOK (self), FALSE);
+  g_return_val_if_fail (tick != NULL && tick->symbol != NULL && tick->source != NULL, FALSE);
+
+  now = th_clock_get_time (self->clock);
+  if (tick->receive_time == 0)
+    tick->receive_time = now;
+
+  src = get_source (self, tick->source);
+  book = get_book (self, tick->symbol);
+
+  state = g_hash_table_lookup (book->entries, src->name);
+  if (state == NULL)
+    {
+      state = th_tick_copy (tick);
+      g_hash_table_insert (book->entries, (gpointer) src->name, state);
+    }
+  else if (g_atomic_int_get (&state->ref_count) == 1)
+    merge (state, tick);
+  else
+    {
+      /* Someone holds the old state (a lookup): copy on write. */
+      ThTick *fresh = th_tick_copy (state);
+
+      merge (fresh, tick);
+      g_hash_table_insert (book->entries, (gpointer) src->name, fresh);
+    }
+
+  resolve (self, book, now);
+  return book->selected == src->name;
+}
+
+/**
+ * th_price_book_get_selected:
+ * @self: a #ThPriceBook
+ * @symbol: a symbol
+ *
+ * Returns: (nullable): the source selected for @symbol, or %NULL when none
+ *   is fresh
+ */
+const char *
+th_price_book_get_selected (ThPriceBook *self,
+                            const char  *symbol)
+{
+  Book *book;
+
+  g_return_val_if_fail (TH_IS_PRICE_BOOK (self), NULL);
+
+  book = g_hash_table_lookup (self->books, symbol);
+  return book != NULL ? book->selected : NULL;
+}
+
+/**
+ * th_price_book_get_latest:
+ * @self: a #ThPriceBook
+ * @symbol: a symbol
+ * @source: a source name
+ *
+ * The latest state of @source for @symbol, fresh or not.
+ *
+ * Returns: (transfer none) (nullable): the merged tick
+ */
+ThTick *
+th_price_book_get_latest (ThPriceBook *self,
+                          const char  *symbol,
+                          const char  *source)
+{
+  Book *book;
+
+  g_return_val_if_fail (TH_IS_PRICE_BOOK (self), NULL);
+
+  book = g_hash_table_lookup (self->books, symbol);
+  return book != NULL ? g_hash_table_lookup (book->entries, source) : NULL;
+}
+
+/**
+ * th_price_book_set_source_reason:
+ * @self: a #ThPriceBook
+ * @source: a source name
+ * @reason: (nullable): why the source is not live, or %NULL when it is
+ *
+ * Records the reason reported with a source's state; it is quoted when no
+ * source has a price.
+ */
+void
+th_price_book_set_source_reason (ThPriceBook *self,
+                                 const char  *source,
+                                 const char  *reason)
+{
+  Source *src;
+
+  g_return_if_fail (TH_IS_PRICE_BOOK (self));
+
+  src = get_source (self, source);
+  g_free (src->reason);
+  src->reason = g_strdup (reason);
+}
+
+/**
+ * th_price_book_explain:
+ * @self: a #ThPriceBook
+ * @symbol: a symbol
+ *
+ * Describes, source by source in priority order, why each one does or
+ * does not have a fresh price of @symbol:
+ * `binance: last price 12.0 s old (ttl 10 s); coinbase: no price yet`.
+ *
+ * Returns: (transfer full): the explanation
+ */
+char *
+th_price_book_explain (ThPriceBook *self,
+                       const char  *symbol)
+{
+  GString *out = g_string_new (NULL);
+  Book *book;
+  gint64 now;
+
+  g_return_val_if_fail (TH_IS_PRICE_BOOK (self), NULL);
+
+  book = g_hash_table_lookup (self->books, symbol);
+  now = th_clock_get_time (self->clock);
+
+  for (guint i = 0; i < self->order->len; i++)
+    {
+      Source *src = self->order->pdata[i];
+      ThTick *state = book != NULL ? g_hash_table_lookup (book->entries, src->name) : NULL;
+
+      if (out->len > 0)
+        g_string_append (out, "; ");
+      g_string_append_printf (out, "%s: ", src->name);
+
+      if (state != NULL && now - state->receive_time < src->ttl)
+        g_string_append_printf (out, "fresh (%.1f s old)", (now - state->receive_time) / 1e6);
+      else if (state != NULL)
+        g_string_append_printf (out, "last price %.1f s old (ttl %g s)",
+                                (now - state->receive_time) / 1e6, src->ttl / 1e6);
+      else
+        g_string_append (out, "no price yet");
+
+      if (src->reason != NULL)
+        g_string_append_printf (out, ", %s", src->reason);
+    }
+
+  if (out->len == 0)
+    g_string_append (out, "no source is configured");
+
+  return g_string_free (out, FALSE);
+}
+
+/**
+ * th_price_book_lookup:
+ * @self: a #ThPriceBook
+ * @symbol: a symbol
+ * @error: return location for a %TH_ERROR_NO_SOURCE error
+ *
+ * The merged state of the selected source of @symbol, checked against the
+ * clock now.
+ *
+ * Returns: (transfer full) (nullable): the price, or %NULL with
+ *   %TH_ERROR_NO_SOURCE naming each source's reason
+ */
+ThTick *
+th_price_book_lookup (ThPriceBook *self,
+                      const char  *symbol,
+                      GError     **error)
+{
+  Book *book;
+  g_autofree char *why = NULL;
+
+  g_return_val_if_fail (TH_IS_PRICE_BOOK (self), NULL);
+  g_return_val_if_fail (symbol != NULL, NULL);
+
+  book = g_hash_table_lookup (self->books, symbol);
+  if (book != NULL)
+    {
+      resolve (self, book, th_clock_get_time (self->clock));
+      if (book->selected != NULL)
+        return th_tick_ref (g_hash_table_lookup (book->entries, book->selected));
+    }
+
+  why = th_price_book_explain (self, symbol);
+  g_set_error (error, TH_ERROR, TH_ERROR_NO_SOURCE, "no fresh price for %s: %s", symbol, why);
+  return NULL;
+}
+
+/**
+ * th_price_book_list_symbols:
+ * @self: a #ThPriceBook
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the symbols that have
+ *   had at least one tick
+ */
+char **
+th_price_book_list_symbols (ThPriceBook *self)
+{
+  GHashTableIter iter;
+  gpointer key;
+  GPtrArray *out = g_ptr_array_new ();
+
+  g_return_val_if_fail (TH_IS_PRICE_BOOK (self), NULL);
+
+  g_hash_table_iter_init (&iter, self->books);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (out, g_strdup (key));
+  g_ptr_array_add (out, NULL);
+  return (char **) g_ptr_array_free (out, FALSE);
+}

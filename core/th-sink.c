@@ -1,0 +1,168 @@
+/* th-sink.c
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "th-private.h"
+
+/**
+ * ThSink:
+ *
+ * A consumer of events: a file, the WebSocket server, a bridge. Sinks are
+ * libpeas extensions that receive the #ThHub in the construct-only
+ * #ThSink:hub property.
+ */
+G_DEFINE_INTERFACE (ThSink, th_sink, G_TYPE_OBJECT)
+
+static void
+th_sink_default_init (ThSinkInterface *iface)
+{
+  /**
+   * ThSink:hub:
+   *
+   * The hub that created the sink.
+   */
+  g_object_interface_install_property (iface,
+    g_param_spec_object ("hub", NULL, NULL, TH_TYPE_HUB,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
+}
+
+/**
+ * th_sink_configure:
+ * @self: a #ThSink
+ * @error: return location for a %TH_ERROR_BAD_CONFIG error
+ *
+ * Returns: %TRUE if the sink's configuration is usable
+ */
+gboolean
+th_sink_configure (ThSink  *self,
+                   GError **error)
+{
+  ThSinkInterface *iface;
+
+  g_return_val_if_fail (TH_IS_SINK (self), FALSE);
+
+  iface = TH_SINK_GET_IFACE (self);
+  if (iface->configure == NULL)
+    return TRUE;
+  return iface->configure (self, error);
+}
+
+/**
+ * th_sink_start:
+ * @self: a #ThSink
+ */
+void
+th_sink_start (ThSink *self)
+{
+  ThSinkInterface *iface;
+
+  g_return_if_fail (TH_IS_SINK (self));
+
+  iface = TH_SINK_GET_IFACE (self);
+  if (iface->start != NULL)
+    iface->start (self);
+}
+
+/**
+ * th_sink_consume:
+ * @self: a #ThSink
+ * @event: an event
+ *
+ * Hands @event to the sink, which takes its own reference if it keeps it.
+ */
+void
+th_sink_consume (ThSink  *self,
+                 ThEvent *event)
+{
+  ThSinkInterface *iface;
+
+  g_return_if_fail (TH_IS_SINK (self));
+  g_return_if_fail (event != NULL);
+
+  iface = TH_SINK_GET_IFACE (self);
+  if (iface->consume != NULL)
+    iface->consume (self, event);
+}
+
+static void
+flush_noop (ThSink              *self,
+            GCancellable        *cancellable,
+            GAsyncReadyCallback  callback,
+            gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, th_sink_flush_async);
+  g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * th_sink_flush_async:
+ * @self: a #ThSink
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when everything consumed so far is written out
+ * @user_data: data for @callback
+ *
+ * Flushes the sink without blocking.
+ */
+void
+th_sink_flush_async (ThSink              *self,
+                     GCancellable        *cancellable,
+                     GAsyncReadyCallback  callback,
+                     gpointer             user_data)
+{
+  ThSinkInterface *iface;
+
+  g_return_if_fail (TH_IS_SINK (self));
+
+  iface = TH_SINK_GET_IFACE (self);
+  if (iface->flush_async != NULL)
+    iface->flush_async (self, cancellable, callback, user_data);
+  else
+    flush_noop (self, cancellable, callback, user_data);
+}
+
+/**
+ * th_sink_flush_finish:
+ * @self: a #ThSink
+ * @result: the result
+ * @error: return location for an error
+ *
+ * Returns: %TRUE if everything was written
+ */
+gboolean
+th_sink_flush_finish (ThSink        *self,
+                      GAsyncResult  *result,
+                      GError       **error)
+{
+  ThSinkInterface *iface;
+
+  g_return_val_if_fail (TH_IS_SINK (self), FALSE);
+
+  if (g_task_is_valid (result, self) && g_task_get_source_tag (G_TASK (result)) == th_sink_flush_async)
+    return g_task_propagate_boolean (G_TASK (result), error);
+
+  iface = TH_SINK_GET_IFACE (self);
+  g_return_val_if_fail (iface->flush_finish != NULL, FALSE);
+  return iface->flush_finish (self, result, error);
+}
+
+/**
+ * th_sink_stop:
+ * @self: a #ThSink
+ *
+ * Stops the sink; the hub calls it after the final flush.
+ */
+void
+th_sink_stop (ThSink *self)
+{
+  ThSinkInterface *iface;
+
+  g_return_if_fail (TH_IS_SINK (self));
+
+  iface = TH_SINK_GET_IFACE (self);
+  if (iface->stop != NULL)
+    iface->stop (self);
+}

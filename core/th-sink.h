@@ -1,0 +1,65 @@
+/* th-sink.h: the interface of sink plugins
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#if !defined(TICKHUB_INSIDE) && !defined(TICKHUB_COMPILATION)
+# error "Only <tickhub.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+#include "th-event.h"
+
+G_BEGIN_DECLS
+
+#define TH_TYPE_SINK (th_sink_get_type ())
+G_DECLARE_INTERFACE (ThSink, th_sink, TH, SINK, GObject)
+
+/**
+ * ThSinkInterface:
+ * @g_iface: the parent interface
+ * @configure: reads and checks the plugin's own config group; optional
+ * @start: starts the sink (opens files, listens); optional
+ * @consume: takes one event; must not block the main loop
+ * @flush_async: writes out everything consumed so far; optional
+ * @flush_finish: finishes @flush_async
+ * @stop: stops the sink; called after the final flush; optional
+ *
+ * A sink receives every #ThEvent the hub emits, in order, from the main
+ * context of the hub. The same event (and the same bytes) goes to every sink.
+ */
+struct _ThSinkInterface
+{
+  GTypeInterface g_iface;
+
+  gboolean (*configure)    (ThSink              *self,
+                            GError             **error);
+  void     (*start)        (ThSink              *self);
+  void     (*consume)      (ThSink              *self,
+                            ThEvent             *event);
+  void     (*flush_async)  (ThSink              *self,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data);
+  gboolean (*flush_finish) (ThSink              *self,
+                            GAsyncResult        *result,
+                            GError             **error);
+  void     (*stop)         (ThSink              *self);
+};
+
+gboolean th_sink_configure    (ThSink              *self,
+                               GError             **error);
+void     th_sink_start        (ThSink              *self);
+void     th_sink_consume      (ThSink              *self,
+                               ThEvent             *event);
+void     th_sink_flush_async  (ThSink              *self,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data);
+gboolean th_sink_flush_finish (ThSink              *self,
+                               GAsyncResult        *result,
+                               GError             **error);
+void     th_sink_stop         (ThSink              *self);
+
+G_END_DECLS

@@ -1,0 +1,80 @@
+/* th-tick.h: one normalized market-data update
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#if !defined(TICKHUB_INSIDE) && !defined(TICKHUB_COMPILATION)
+# error "Only <tickhub.h> can be included directly."
+#endif
+
+#include "th-types.h"
+
+G_BEGIN_DECLS
+
+#define TH_TYPE_TICK (th_tick_get_type ())
+
+typedef struct _ThTick ThTick;
+
+/**
+ * ThTick:
+ * @symbol: canonical base asset, such as `BTC`
+ * @quote: (nullable): quote currency, such as `USD`; %NULL means the
+ *   configured `[tickhub] quote`
+ * @source: the source that produced the tick, such as `binance`
+ * @kind: a trade or a quote
+ * @price: last or traded price; always finite and positive once accepted
+ * @size: traded size for a trade, NaN otherwise
+ * @bid: best bid, NaN when unknown
+ * @ask: best ask, NaN when unknown
+ * @volume_24h: 24 h volume in the base asset, NaN when unknown
+ * @change_24h: 24 h change in percent, NaN when unknown
+ * @exchange_time: the exchange's timestamp, µs since the Unix epoch (UTC)
+ * @receive_time: when tickhub received it, µs since the Unix epoch, set by
+ *   the hub from its clock when 0
+ *
+ * A normalized tick. Fields a source does not provide are NaN, and appear as
+ * `null` in events. Ticks are reference counted and must not be changed once
+ * handed to th_hub_push_tick().
+ */
+struct _ThTick
+{
+  char       *symbol;
+  char       *quote;
+  char       *source;
+  ThTickKind  kind;
+  double      price;
+  double      size;
+  double      bid;
+  double      ask;
+  double      volume_24h;
+  double      change_24h;
+  gint64      exchange_time;
+  gint64      receive_time;
+
+  /*< private >*/
+  gint        ref_count;
+};
+
+GType   th_tick_get_type   (void) G_GNUC_CONST;
+ThTick *th_tick_new        (const char *symbol,
+                            const char *source,
+                            ThTickKind  kind,
+                            double      price,
+                            gint64      exchange_time);
+ThTick *th_tick_ref        (ThTick     *tick);
+void    th_tick_unref      (ThTick     *tick);
+ThTick *th_tick_copy       (const ThTick *tick);
+void    th_tick_set_symbol (ThTick     *tick,
+                            const char *symbol);
+void    th_tick_set_quote  (ThTick     *tick,
+                            const char *quote);
+void    th_tick_set_source (ThTick     *tick,
+                            const char *source);
+gboolean th_tick_validate  (const ThTick *tick,
+                            GError      **error);
+char   *th_tick_to_json    (const ThTick *tick);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ThTick, th_tick_unref)
+
+G_END_DECLS
