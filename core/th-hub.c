@@ -81,6 +81,7 @@ typedef struct
   guint64       ticks;
   guint64       rejected;
   gboolean      warned;
+  gboolean      reported;
 } SourceStatus;
 
 struct _ThHub
@@ -1520,9 +1521,10 @@ th_hub_report_source_status (ThHub         *self,
   g_return_if_fail (source != NULL);
 
   status = get_source_status (self, source);
-  if (status->state == state && g_strcmp0 (status->reason, reason) == 0 && status->ticks + status->rejected > 0)
+  if (status->reported && status->state == state && g_strcmp0 (status->reason, reason) == 0)
     return;
 
+  status->reported = TRUE;
   status->state = state;
   g_free (status->reason);
   status->reason = g_strdup (reason);

@@ -1,0 +1,257 @@
+/* test-config.c: parsing, lookup and the checks that name group, key and fix
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "th-private.h"
+
+static ThConfig *
+config_from (const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  ThConfig *config = th_config_new ();
+
+  th_config_load_from_data (config, text, -1, &error);
+  g_assert_no_error (error);
+  return config;
+}
+
+/* Loads a hub on @text and returns its error message (NULL when valid). */
+static char *
+load_problems (const char *text)
+{
+  g_autoptr(ThConfig) config = config_from (text);
+  g_autoptr(ThHub) hub = th_hub_new (config, NULL);
+  g_autoptr(GError) error = NULL;
+
+  if (th_hub_load (hub, &error))
+    return NULL;
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
+  return g_strdup (error->message);
+}
+
+static void
+assert_has (const char *haystack,
+            const char *needle)
+{
+  if (haystack == NULL || strstr (haystack, needle) == NULL)
+    g_error ("expected “%s” in:\n%s", needle, haystack != NULL ? haystack : "(nothing)");
+}
+
+static void
+test_inline_comments (void)
+{
+  g_autoptr(ThConfig) config = config_from (
+    "[tickhub]                      # the core\n"
+    "plugins=sma;jsonl   # module names\n"
+    "symbols = BTC ; ETH;;SOL\n"
+    "# a comment line\n"
+    "[binance]\n"
+    "url=wss://host/path#fragment\n");
+  g_auto(GStrv) plugins = th_config_get_string_list (config, "tickhub", "plugins");
+  g_auto(GStrv) symbols = th_config_get_string_list (config, "tickhub", "symbols");
+  g_autofree char *url = th_config_get_string (config, "binance", "url", NULL);
+
+  g_assert_cmpuint (g_strv_length (plugins), ==, 2);
+  g_assert_cmpstr (plugins[1], ==, "jsonl");
+  g_assert_cmpuint (g_strv_length (symbols), ==, 3);
+  g_assert_cmpstr (symbols[2], ==, "SOL");
+  g_assert_cmpstr (url, ==, "wss://host/path#fragment");
+}
+
+static void
+test_getters (void)
+{
+  g_autoptr(ThConfig) config = config_from (
+    "[a]\nb=yes\ni=-12\nd=2.5\nbad=x\nempty=\n");
+  g_autofree char *missing = th_config_get_string (config, "a", "nope", "dflt");
+  g_autofree char *empty = th_config_get_string (config, "a", "empty", "dflt");
+
+  g_assert_true (th_config_get_boolean (config, "a", "b", FALSE));
+  g_assert_cmpint (th_config_get_int (config, "a", "i", 0), ==, -12);
+  g_assert_cmpfloat (th_config_get_double (config, "a", "d", 0), ==, 2.5);
+  g_assert_cmpfloat (th_config_get_double (config, "a", "bad", 7), ==, 7);
+  g_assert_cmpstr (missing, ==, "dflt");
+  g_assert_cmpstr (empty, ==, "dflt");
+  g_assert_null (th_config_get_string_list (config, "a", "nope"));
+}
+
+static void
+test_syntax_error (void)
+{
+  g_autoptr(ThConfig) config = th_config_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (th_config_load_from_data (config, "[tickhub\nplugins=x\n", -1, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
+}
+
+static void
+test_every_problem_is_reported (void)
+{
+  g_autofree char *msg = load_problems (
+    "[tickhub]\n"
+    "plugins=sma;nosuchplugin\n"
+    "symbols=BTC;btc\n"
+    "timeframes=1m;7x;1m\n"
+    "frobnicate=1\n"
+    "[prices]\n"
+    "order=binance\n"
+    "[binance]\n"
+    "ttl=soon\n"
+    "[indicators]\n"
+    "sma_0=sma(0)\n"
+    "sma_x=sma(x)\n"
+    "broken=sma(20\n"
+    "what=nosuch(3)\n"
+    "[symbols]\n"
+    "BTC=binance\n"
+    "[nonsense]\n"
+    "a=b\n");
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_nonnull (msg);
+  lines = g_strsplit (msg, "\n", -1);
+  if (g_test_verbose ())
+    g_printerr ("%s\n", msg);
+
+  assert_has (msg, "[tickhub] plugins: unknown plugin “nosuchplugin”");
+  assert_has (msg, "add the plugin's folder to [tickhub] plugin-dirs");
+  assert_has (msg, "[tickhub] symbols: “btc” is not a symbol");
+  assert_has (msg, "[tickhub] timeframes: “7x” is not a timeframe");
+  assert_has (msg, "[tickhub] timeframes: “1m” is listed twice");
+  assert_has (msg, "[tickhub] frobnicate: unknown key; the keys of [tickhub] are plugins, symbols");
+  assert_has (msg, "[binance] ttl: “soon” is not a duration");
+  assert_has (msg, "[indicators] sma_0: sma period “0” is not a whole number from 1 to 10000");
+  assert_has (msg, "[indicators] sma_x: sma period “x”");
+  assert_has (msg, "[indicators] broken: “sma(20” is not plugin(arguments)");
+  assert_has (msg, "[indicators] what: unknown plugin “nosuch”");
+  assert_has (msg, "[symbols] BTC: “binance” is not venue:code");
+  assert_has (msg, "[nonsense]: unknown group");
+  g_assert_cmpuint (g_strv_length (lines), ==, 12);
+}
+
+static void
+test_disabled_plugin_group (void)
+{
+  g_autofree char *msg = load_problems (
+    "[tickhub]\nplugins=simulator\n[sma]\nperiod=3\n");
+
+  /* sma exists but is not enabled: say so rather than "unknown group". */
+  assert_has (msg, "[sma]: plugin “sma” is not enabled; add it to [tickhub] plugins or remove this group");
+}
+
+static void
+test_no_plugins (void)
+{
+  g_autofree char *msg = load_problems ("[tickhub]\nsymbols=BTC\n");
+
+  assert_has (msg, "[tickhub] plugins: no plugins");
+}
+
+static void
+test_valid (void)
+{
+  g_autofree char *msg = load_problems (
+    "[tickhub]\nplugins=sma\nsymbols=BTC;ETH\ntimeframes=1m;1h\n"
+    "[prices]\norder=binance;coinbase\n[binance]\nttl=2.5\n"
+    "[indicators]\nsma_20=sma(20)\nfast = sma( 5 )\n");
+
+  g_assert_null (msg);
+}
+
+static void
+test_lookup_order (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("tickhub-config-XXXXXX", NULL);
+  g_autofree char *user = g_build_filename (dir, "user", "tickhub", NULL);
+  g_autofree char *sys = g_build_filename (dir, "sys", "tickhub", NULL);
+  g_autofree char *user_file = g_build_filename (user, "tickhub.conf", NULL);
+  g_autofree char *sys_file = g_build_filename (sys, "tickhub.conf", NULL);
+  g_autofree char *found = NULL;
+
+  if (g_test_subprocess ())
+    {
+      /* Only here: GLib caches the XDG directories on first use. */
+      g_setenv ("XDG_CONFIG_HOME", g_getenv ("TEST_USER_DIR"), TRUE);
+      g_setenv ("XDG_CONFIG_DIRS", g_getenv ("TEST_SYS_DIR"), TRUE);
+      found = th_config_find_file ();
+      g_print ("%s", found);
+      return;
+    }
+
+  g_mkdir_with_parents (user, 0700);
+  g_mkdir_with_parents (sys, 0700);
+  g_file_set_contents (sys_file, "", 0, NULL);
+
+  {
+    g_autofree char *user_root = g_build_filename (dir, "user", NULL);
+    g_autofree char *sys_root = g_build_filename (dir, "sys", NULL);
+
+    g_setenv ("TEST_USER_DIR", user_root, TRUE);
+    g_setenv ("TEST_SYS_DIR", sys_root, TRUE);
+  }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stdout (sys_file);
+
+  g_file_set_contents (user_file, "", 0, NULL);
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stdout (user_file);
+
+  g_remove (user_file);
+  g_remove (sys_file);
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stdout ("*tickhub.conf");
+}
+
+static void
+test_parse_call (void)
+{
+  g_autofree char *name = NULL;
+  g_auto(GStrv) args = NULL;
+
+  g_assert_true (_th_parse_call ("macd( 12, 26 ,9 )", &name, &args));
+  g_assert_cmpstr (name, ==, "macd");
+  g_assert_cmpuint (g_strv_length (args), ==, 3);
+  g_assert_cmpstr (args[1], ==, "26");
+  g_clear_pointer (&name, g_free);
+  g_clear_pointer (&args, g_strfreev);
+
+  g_assert_true (_th_parse_call ("obv", &name, &args));
+  g_assert_cmpuint (g_strv_length (args), ==, 0);
+  g_clear_pointer (&name, g_free);
+  g_clear_pointer (&args, g_strfreev);
+
+  g_assert_false (_th_parse_call ("sma(1,,2)", &name, &args));
+  g_assert_false (_th_parse_call ("(2)", &name, &args));
+  g_assert_false (_th_parse_call ("sma(2) x", &name, &args));
+  g_assert_false (_th_parse_call ("a b", &name, &args));
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/config/inline-comments", test_inline_comments);
+  g_test_add_func ("/config/getters", test_getters);
+  g_test_add_func ("/config/syntax-error", test_syntax_error);
+  g_test_add_func ("/config/every-problem-is-reported", test_every_problem_is_reported);
+  g_test_add_func ("/config/disabled-plugin-group", test_disabled_plugin_group);
+  g_test_add_func ("/config/no-plugins", test_no_plugins);
+  g_test_add_func ("/config/valid", test_valid);
+  g_test_add_func ("/config/lookup-order", test_lookup_order);
+  g_test_add_func ("/config/parse-call", test_parse_call);
+
+  return g_test_run ();
+}

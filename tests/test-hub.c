@@ -1,0 +1,317 @@
+/* test-hub.c: routing from ticks to events, on a manual clock
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "th-private.h"
+
+#define SEC G_USEC_PER_SEC
+#define MIN_US (G_GINT64_CONSTANT (60) * SEC)
+/* 2024-01-01T00:00:00Z */
+#define T0 G_GINT64_CONSTANT (1704067200000000)
+
+typedef struct
+{
+  ThClock   *clock;
+  ThHub     *hub;
+  GPtrArray *events;   /* ThEvent */
+} Fixture;
+
+static void
+on_event (ThHub   *hub,
+          ThEvent *event,
+          Fixture *fx)
+{
+  g_ptr_array_add (fx->events, th_event_ref (event));
+}
+
+static void
+fixture_setup (Fixture       *fx,
+               gconstpointer  data)
+{
+  const char *text = data != NULL ? data :
+    "[tickhub]\nplugins=sma\nsymbols=BTC;ETH\ntimeframes=1m\n"
+    "[prices]\norder=binance;coinbase\n[binance]\nttl=10\n[coinbase]\nttl=10\n"
+    "[indicators]\nsma_3=sma(3)\n";
+  g_autoptr(ThConfig) config = th_config_new ();
+  g_autoptr(GError) error = NULL;
+
+  th_config_load_from_data (config, text, -1, &error);
+  g_assert_no_error (error);
+  fx->clock = th_manual_clock_new (T0);
+  fx->hub = th_hub_new (config, fx->clock);
+  th_hub_load (fx->hub, &error);
+  g_assert_no_error (error);
+  fx->events = g_ptr_array_new_with_free_func ((GDestroyNotify) th_event_unref);
+  g_signal_connect (fx->hub, "event", G_CALLBACK (on_event), fx);
+  th_hub_start (fx->hub);
+}
+
+static void
+fixture_teardown (Fixture       *fx,
+                  gconstpointer  data)
+{
+  g_clear_object (&fx->hub);
+  g_clear_object (&fx->clock);
+  g_clear_pointer (&fx->events, g_ptr_array_unref);
+}
+
+static void
+push (Fixture    *fx,
+      const char *symbol,
+      const char *source,
+      ThTickKind  kind,
+      double      price,
+      gint64      exchange_time)
+{
+  g_autoptr(ThTick) tick = th_tick_new (symbol, source, kind, price, exchange_time);
+
+  if (kind == TH_TICK_KIND_TRADE)
+    tick->size = 1;
+  th_hub_push_tick (fx->hub, tick);
+}
+
+/* The events named @name, as JSON, joined by newlines. */
+static char *
+events_named (Fixture    *fx,
+              const char *name)
+{
+  GString *out = g_string_new (NULL);
+
+  for (guint i = 0; i < fx->events->len; i++)
+    {
+      ThEvent *ev = fx->events->pdata[i];
+
+      if (g_strcmp0 (th_event_get_name (ev), name) != 0)
+        continue;
+      if (out->len > 0)
+        g_string_append_c (out, '\n');
+      g_string_append (out, th_event_get_json (ev));
+    }
+  return g_string_free (out, FALSE);
+}
+
+static void
+test_financial_update (Fixture       *fx,
+                       gconstpointer  data)
+{
+  g_autoptr(ThTick) tick = th_tick_new ("BTC", "binance", TH_TICK_KIND_QUOTE, 42000.5, T0 + 1500);
+  g_autofree char *json = NULL;
+
+  tick->bid = 42000;
+  tick->ask = 42001;
+  tick->volume_24h = 1234.5;
+  tick->change_24h = -2.25;
+  th_hub_push_tick (fx->hub, tick);
+
+  json = events_named (fx, "financial_data_update");
+  g_assert_cmpstr (json, ==,
+    "{\"event\":\"financial_data_update\",\"data\":{\"symbol\":\"BTC\",\"data\":"
+    "{\"price\":42000.5,\"volume\":1234.5,\"change\":-2.25,\"bid\":42000,\"ask\":42001,"
+    "\"source\":\"binance\",\"timestamp\":\"2024-01-01T00:00:00.001Z\"}}}");
+  g_assert_cmpstr (th_event_get_symbol (fx->events->pdata[1]), ==, "BTC");
+}
+
+static void
+test_only_selected_source_publishes (Fixture       *fx,
+                                     gconstpointer  data)
+{
+  g_autofree char *json = NULL;
+  g_autofree char *changes = NULL;
+
+  push (fx, "BTC", "coinbase", TH_TICK_KIND_QUOTE, 100, T0);
+  push (fx, "BTC", "binance", TH_TICK_KIND_QUOTE, 101, T0);
+  push (fx, "BTC", "coinbase", TH_TICK_KIND_QUOTE, 102, T0);   /* not selected */
+  push (fx, "BTC", "binance", TH_TICK_KIND_QUOTE, 103, T0);
+
+  json = events_named (fx, "financial_data_update");
+  g_assert_nonnull (strstr (json, "\"price\":100,"));
+  g_assert_nonnull (strstr (json, "\"price\":101,"));
+  g_assert_null (strstr (json, "\"price\":102,"));
+  g_assert_nonnull (strstr (json, "\"price\":103,"));
+
+  changes = events_named (fx, "price_source_changed");
+  g_assert_cmpstr (changes, ==,
+    "{\"event\":\"price_source_changed\",\"data\":{\"symbol\":\"BTC\",\"from\":null,\"to\":\"coinbase\"}}\n"
+    "{\"event\":\"price_source_changed\",\"data\":{\"symbol\":\"BTC\",\"from\":\"coinbase\",\"to\":\"binance\"}}");
+}
+
+static void
+test_no_source_event (Fixture       *fx,
+                      gconstpointer  data)
+{
+  g_autofree char *changes = NULL;
+  g_autofree char *errors = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ThTick) price = NULL;
+
+  push (fx, "ETH", "binance", TH_TICK_KIND_QUOTE, 2000, T0);
+  th_hub_report_source_status (fx->hub, "coinbase", TH_SOURCE_STATE_DOWN, "connection refused");
+  th_manual_clock_advance (TH_MANUAL_CLOCK (fx->clock), 10 * SEC);
+
+  changes = events_named (fx, "price_source_changed");
+  g_assert_nonnull (strstr (changes, "{\"symbol\":\"ETH\",\"from\":\"binance\",\"to\":null}"));
+  errors = events_named (fx, "error");
+  g_assert_nonnull (strstr (errors, "\"code\":\"no_source\""));
+  g_assert_nonnull (strstr (errors, "binance: last price 10.0 s old (ttl 10 s)"));
+  g_assert_nonnull (strstr (errors, "coinbase: no price yet, connection refused"));
+
+  price = th_hub_get_price (fx->hub, "ETH", &error);
+  g_assert_null (price);
+  g_assert_error (error, TH_ERROR, TH_ERROR_NO_SOURCE);
+  g_clear_error (&error);
+
+  g_assert_null (th_hub_get_price (fx->hub, "DOGE", &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_UNKNOWN_SYMBOL);
+}
+
+static void
+test_candles_and_sma (Fixture       *fx,
+                      gconstpointer  data)
+{
+  g_autofree char *candles = NULL;
+  g_autofree char *indicators = NULL;
+  const double closes[] = { 10, 11, 12, 13, 14 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (closes); i++)
+    {
+      push (fx, "BTC", "binance", TH_TICK_KIND_TRADE, closes[i] - 1, T0 + i * MIN_US + 1000);
+      push (fx, "BTC", "binance", TH_TICK_KIND_TRADE, closes[i], T0 + i * MIN_US + 2000);
+    }
+
+  candles = events_named (fx, "candle_update");
+  indicators = events_named (fx, "technical_indicators_update");
+
+  g_assert_nonnull (strstr (candles,
+    "{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"candle\":{\"start\":\"2024-01-01T00:00:00.000Z\","
+    "\"open\":9,\"high\":10,\"low\":9,\"close\":10,\"volume\":2,\"ticks\":2,\"closed\":true}}"));
+  /* Four candles closed; SMA(3) of closes 10, 11, 12, 13. */
+  g_assert_cmpstr (indicators, ==,
+    "{\"event\":\"technical_indicators_update\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":null,\"timestamp\":\"2024-01-01T00:00:00.000Z\"}}}\n"
+    "{\"event\":\"technical_indicators_update\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":null,\"timestamp\":\"2024-01-01T00:01:00.000Z\"}}}\n"
+    "{\"event\":\"technical_indicators_update\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":11,\"timestamp\":\"2024-01-01T00:02:00.000Z\"}}}\n"
+    "{\"event\":\"technical_indicators_update\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":12,\"timestamp\":\"2024-01-01T00:03:00.000Z\"}}}");
+
+  {
+    g_autoptr(GPtrArray) hist = th_hub_get_candles (fx->hub, "BTC", MIN_US, 10);
+
+    g_assert_cmpuint (hist->len, ==, 5);
+    g_assert_false (((ThCandle *) hist->pdata[4])->closed);
+    g_assert_null (th_hub_get_candles (fx->hub, "BTC", 5 * MIN_US, 10));
+  }
+}
+
+static void
+test_provisional_at_most_once_a_second (Fixture       *fx,
+                                        gconstpointer  data)
+{
+  g_autofree char *candles = NULL;
+  g_autofree char *indicators = NULL;
+
+  for (int i = 0; i < 3; i++)
+    push (fx, "BTC", "binance", TH_TICK_KIND_TRADE, 10 + i, T0 - MIN_US * (3 - i));
+
+  /* Three ticks within one second of the clock: one provisional update.
+   * (The first closes the candle of 23:59.) */
+  push (fx, "BTC", "binance", TH_TICK_KIND_TRADE, 20, T0);
+  g_ptr_array_set_size (fx->events, 0);
+  for (int i = 1; i < 3; i++)
+    push (fx, "BTC", "binance", TH_TICK_KIND_TRADE, 20 + i, T0 + i * 1000);
+  th_manual_clock_advance (TH_MANUAL_CLOCK (fx->clock), SEC);
+  th_manual_clock_advance (TH_MANUAL_CLOCK (fx->clock), SEC);  /* nothing new */
+
+  candles = events_named (fx, "candle_update");
+  indicators = events_named (fx, "technical_indicators_update");
+  g_assert_cmpstr (candles, ==,
+    "{\"event\":\"candle_update\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"candle\":{\"start\":\"2024-01-01T00:00:00.000Z\","
+    "\"open\":20,\"high\":22,\"low\":20,\"close\":22,\"volume\":3,\"ticks\":3,\"closed\":false}}}");
+  /* closes 11, 12 committed, 22 provisional: (11 + 12 + 22) / 3 = 15 */
+  g_assert_nonnull (strstr (indicators, "\"closed\":false,\"indicators\":{\"sma_3\":15,"));
+  g_assert_null (strchr (indicators, '\n'));
+}
+
+static void
+test_quiet_candle_closes_by_time (Fixture       *fx,
+                                  gconstpointer  data)
+{
+  g_autofree char *candles = NULL;
+
+  /* Live: exchange time = clock time. */
+  push (fx, "BTC", "binance", TH_TICK_KIND_TRADE, 10, T0 + 30 * SEC);
+  g_ptr_array_set_size (fx->events, 0);
+  th_manual_clock_advance (TH_MANUAL_CLOCK (fx->clock), 60 * SEC);
+  g_assert_cmpuint (fx->events->len, >, 0);
+  candles = events_named (fx, "candle_update");
+  g_assert_nonnull (strstr (candles, "\"closed\":true"));
+}
+
+static void
+test_rejects_are_counted (Fixture       *fx,
+                          gconstpointer  data)
+{
+  g_autoptr(ThTick) bad = th_tick_new ("BTC", "binance", TH_TICK_KIND_QUOTE, -5, T0);
+  g_autoptr(ThTick) nan = th_tick_new ("BTC", "binance", TH_TICK_KIND_QUOTE, NAN, T0);
+  g_autoptr(ThTick) unknown = th_tick_new ("XYZ", "binance", TH_TICK_KIND_QUOTE, 5, T0);
+
+  if (!g_test_subprocess ())
+    {
+      /* Structured logging bypasses g_test_expect_message(): check the
+       * child's stderr instead. */
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_passed ();
+      g_test_trap_assert_stderr ("*rejected a tick from binance: BTC tick from binance: price -5 is not a finite positive number*");
+      g_test_trap_assert_stderr_unmatched ("*price nan*");
+      g_test_trap_assert_stderr ("*ignoring XYZ from binance: not in [tickhub] symbols*");
+      return;
+    }
+
+  /* A rejected tick is a warning, not a bug: not fatal here. */
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  th_hub_push_tick (fx->hub, bad);
+  th_hub_push_tick (fx->hub, nan);        /* counted, not logged again */
+  th_hub_push_tick (fx->hub, unknown);
+  th_hub_push_tick (fx->hub, unknown);
+  g_assert_cmpuint (th_hub_get_rejected_ticks (fx->hub), ==, 4);
+  g_assert_cmpuint (fx->events->len, ==, 0);
+}
+
+static void
+test_source_status_event (Fixture       *fx,
+                          gconstpointer  data)
+{
+  g_autofree char *json = NULL;
+  g_autofree char *reason = NULL;
+
+  th_hub_report_source_status (fx->hub, "binance", TH_SOURCE_STATE_STALE, "silent for 30 s");
+  th_hub_report_source_status (fx->hub, "binance", TH_SOURCE_STATE_STALE, "silent for 30 s");
+  json = events_named (fx, "source_status");
+  g_assert_cmpstr (json, ==,
+    "{\"event\":\"source_status\",\"data\":{\"source\":\"binance\",\"state\":\"stale\","
+    "\"reason\":\"silent for 30 s\",\"last_message_age_ms\":null}}");
+  g_assert_cmpint (th_hub_get_source_state (fx->hub, "binance", &reason), ==, TH_SOURCE_STATE_STALE);
+  g_assert_cmpstr (reason, ==, "silent for 30 s");
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+  ADD ("/hub/financial-update", test_financial_update);
+  ADD ("/hub/only-selected-source-publishes", test_only_selected_source_publishes);
+  ADD ("/hub/no-source-event", test_no_source_event);
+  ADD ("/hub/candles-and-sma", test_candles_and_sma);
+  ADD ("/hub/provisional-at-most-once-a-second", test_provisional_at_most_once_a_second);
+  ADD ("/hub/quiet-candle-closes-by-time", test_quiet_candle_closes_by_time);
+  ADD ("/hub/rejects-are-counted", test_rejects_are_counted);
+  ADD ("/hub/source-status-event", test_source_status_event);
+#undef ADD
+
+  return g_test_run ();
+}

@@ -1,0 +1,175 @@
+/* test-json.c: number and time formatting, events
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <math.h>
+
+#include "th-private.h"
+
+static char *
+fmt_double (double v)
+{
+  GString *s = g_string_new (NULL);
+
+  _th_json_append_double (s, v);
+  return g_string_free (s, FALSE);
+}
+
+static char *
+fmt_time (gint64 us)
+{
+  GString *s = g_string_new (NULL);
+
+  _th_json_append_time (s, us);
+  return g_string_free (s, FALSE);
+}
+
+static void
+test_doubles (void)
+{
+  static const struct { double v; const char *s; } cases[] = {
+    { 42000.5, "42000.5" },
+    { 0.1, "0.1" },
+    { 1e-8, "1e-08" },
+    { 67187.3358936566, "67187.3358936566" },
+    { 3, "3" },
+    { -2.5, "-2.5" },
+    { 0.30000000000000004, "0.30000000000000004" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *s = fmt_double (cases[i].v);
+
+      g_assert_cmpstr (s, ==, cases[i].s);
+      g_assert_cmpfloat (g_ascii_strtod (s, NULL), ==, cases[i].v);
+    }
+
+  {
+    g_autofree char *n = fmt_double (NAN);
+    g_autofree char *inf = fmt_double (INFINITY);
+
+    g_assert_cmpstr (n, ==, "null");
+    g_assert_cmpstr (inf, ==, "null");
+  }
+}
+
+static void
+test_round_trip_random (void)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (7);
+
+  for (int i = 0; i < 100000; i++)
+    {
+      double v = g_rand_double_range (rand, -1e6, 1e6) * pow (10, g_rand_int_range (rand, -12, 6));
+      g_autofree char *s = fmt_double (v);
+
+      g_assert_cmpfloat (g_ascii_strtod (s, NULL), ==, v);
+    }
+}
+
+static void
+test_times (void)
+{
+  g_autofree char *a = fmt_time (G_GINT64_CONSTANT (1704067200000000));
+  g_autofree char *b = fmt_time (G_GINT64_CONSTANT (1672515782136000) + 999);
+  g_autofree char *c = fmt_time (G_GINT64_CONSTANT (951782400000000)); /* 2000-02-29 */
+  gint64 us;
+
+  g_assert_cmpstr (a, ==, "\"2024-01-01T00:00:00.000Z\"");
+  g_assert_cmpstr (b, ==, "\"2022-12-31T19:43:02.136Z\"");
+  g_assert_cmpstr (c, ==, "\"2000-02-29T00:00:00.000Z\"");
+
+  g_assert_true (_th_parse_time ("2024-01-01T00:00:00.000Z", &us));
+  g_assert_cmpint (us, ==, G_GINT64_CONSTANT (1704067200000000));
+  g_assert_true (_th_parse_time ("2022-10-19T23:28:22.061769Z", &us));
+  g_assert_cmpint (us % G_USEC_PER_SEC, ==, 61769);
+  g_assert_true (_th_parse_time ("2024-01-01T02:00:00+02:00", &us));
+  g_assert_cmpint (us, ==, G_GINT64_CONSTANT (1704067200000000));
+  g_assert_true (_th_parse_time ("1672515782136", &us));
+  g_assert_cmpint (us, ==, G_GINT64_CONSTANT (1672515782136000));
+  g_assert_false (_th_parse_time ("yesterday", &us));
+  g_assert_false (_th_parse_time ("", &us));
+}
+
+static void
+test_strings (void)
+{
+  GString *s = g_string_new (NULL);
+
+  _th_json_append_string (s, "a\"b\\c\n\x01é");
+  g_assert_cmpstr (s->str, ==, "\"a\\\"b\\\\c\\n\\u0001é\"");
+  g_string_free (s, TRUE);
+}
+
+static void
+test_event_round_trip (void)
+{
+  g_autoptr(GError) error = NULL;
+  const char *json = "{\"event\":\"financial_data_update\",\"data\":{\"symbol\":\"BTC\",\"data\":{\"price\":1.5}}}";
+  g_autoptr(ThEvent) ev = th_event_new_from_json (json, -1, &error);
+  g_autoptr(ThEvent) bad = NULL;
+  JsonNode *data;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (th_event_get_name (ev), ==, "financial_data_update");
+  g_assert_cmpstr (th_event_get_symbol (ev), ==, "BTC");
+  g_assert_cmpstr (th_event_get_json (ev), ==, json);
+  data = th_event_get_data (ev);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (data));
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (data), "symbol"), ==, "BTC");
+
+  bad = th_event_new_from_json ("[1,2]", -1, &error);
+  g_assert_null (bad);
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_INPUT);
+  g_clear_error (&error);
+  g_assert_null (th_event_new_from_json ("{\"event\":", -1, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_INPUT);
+}
+
+static void
+test_tick_json (void)
+{
+  g_autoptr(ThTick) t = th_tick_new ("BTC", "binance", TH_TICK_KIND_TRADE, 42000.5, G_GINT64_CONSTANT (1704067200000000));
+  g_autofree char *json = NULL;
+  g_autoptr(GError) error = NULL;
+
+  t->size = 0.1;
+  t->bid = 42000;
+  json = th_tick_to_json (t);
+  g_assert_cmpstr (json, ==,
+                   "{\"symbol\":\"BTC\",\"price\":42000.5,\"size\":0.1,\"bid\":42000,"
+                   "\"timestamp\":\"2024-01-01T00:00:00.000Z\",\"source\":\"binance\"}");
+  g_assert_true (th_tick_validate (t, &error));
+
+  t->price = -1;
+  g_assert_false (th_tick_validate (t, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_INPUT);
+  g_clear_error (&error);
+  t->price = NAN;
+  g_assert_false (th_tick_validate (t, NULL));
+  t->price = 1;
+  t->bid = INFINITY;
+  g_assert_false (th_tick_validate (t, NULL));
+  t->bid = NAN;
+  t->size = NAN;
+  g_assert_false (th_tick_validate (t, NULL));  /* a trade needs a size */
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/json/doubles", test_doubles);
+  g_test_add_func ("/json/doubles-round-trip", test_round_trip_random);
+  g_test_add_func ("/json/times", test_times);
+  g_test_add_func ("/json/strings", test_strings);
+  g_test_add_func ("/json/event-round-trip", test_event_round_trip);
+  g_test_add_func ("/json/tick", test_tick_json);
+
+  return g_test_run ();
+}
