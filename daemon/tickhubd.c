@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,9 @@ main (int   argc,
   g_autoptr(GMainLoop) loop = NULL;
   Daemon daemon = { 0 };
   guint sigint_id, sigterm_id;
+
+  /* Messages are UTF-8; GLib converts them to the terminal's charset. */
+  setlocale (LC_ALL, "");
 
   /* A sink writing to a closed pipe or socket gets EPIPE, not a signal. */
   signal (SIGPIPE, SIG_IGN);

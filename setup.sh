@@ -1,0 +1,104 @@
+#!/bin/bash
+# tickhub's one entry point for a fresh Debian 12 machine.
+#
+#   ./setup.sh daemon [tickhubd options]   install what is missing, build, run tickhubd
+#                                          (with no options: the offline demo, --demo)
+#   ./setup.sh test                        install what is missing, build with -Werror,
+#                                          run the whole suite, then again under
+#                                          AddressSanitizer + UndefinedBehaviorSanitizer
+#   ./setup.sh deps                        only install the packages
+#   ./setup.sh build                       only build (in ./build)
+#
+# Packages are installed with apt-get (through sudo when not root).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$here"
+
+# Build and run time (PLATFORM.md): keep this list the one place that says
+# what tickhub needs.
+packages=(
+  gcc libc6-dev meson ninja-build pkg-config
+  libglib2.0-dev libglib2.0-bin gobject-introspection libgirepository1.0-dev
+  libsoup-3.0-dev libjson-glib-dev libpeas-dev libgjs-dev gjs
+  python3-gi gir1.2-json-1.0 gir1.2-soup-3.0 dbus-daemon
+)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+deps() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    log "all packages present"
+    return
+  fi
+  log "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# build DIR [meson options]
+build() {
+  local dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    log "configuring $dir"
+    meson setup "$dir" "$@"
+  elif [ $# -gt 0 ]; then
+    meson configure "$dir" "$@"
+  fi
+  log "building $dir"
+  ninja -C "$dir"
+}
+
+run_suite() {
+  local dir=$1; shift
+  log "testing $dir"
+  meson test -C "$dir" --print-errorlogs --num-processes 2 "$@"
+}
+
+cmd=${1:-help}
+[ $# -gt 0 ] && shift
+
+case "$cmd" in
+  deps)
+    deps
+    ;;
+  build)
+    deps
+    build build
+    ;;
+  daemon)
+    deps
+    build build
+    [ $# -eq 0 ] && set -- --demo
+    log "starting tickhubd $* (Ctrl-C stops it)"
+    exec meson devenv -C build tickhubd "$@"
+    ;;
+  test)
+    deps
+    status=0
+    build build -Dwerror=true
+    run_suite build || status=1
+    # ASan + UBSan: a leak or undefined behaviour fails the suite.
+    build build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      run_suite build-asan || status=1
+    exit $status
+    ;;
+  help|-h|--help)
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    ;;
+  *)
+    echo "setup.sh: unknown command “$cmd”; try ./setup.sh help" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,322 @@
+/* test-daemon.c: tickhubd end to end, as a separate process
+ *
+ * A replay file through tickhubd to the jsonl sink: exact, repeatable
+ * candles and SMA values; --check-config listing every problem; --demo
+ * printing live simulator events; a clean stop on SIGTERM.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "th-private.h"
+
+static const char *
+tickhubd (void)
+{
+  const char *path = g_getenv ("TICKHUBD");
+
+  g_assert_nonnull (path);
+  return path;
+}
+
+static gboolean
+on_timeout (gpointer data)
+{
+  g_error ("timed out waiting for tickhubd");
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs tickhubd with @argv (NULL-terminated, without the program) and
+ * returns its exit status; stdout and stderr go to the out parameters. */
+static int
+run_daemon (const char *const *args,
+            char              **out,
+            char              **err)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  guint timeout;
+
+  g_ptr_array_add (argv, (gpointer) tickhubd ());
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+
+  proc = g_subprocess_newv ((const char *const *) argv->pdata,
+                            G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+
+  timeout = g_timeout_add_seconds (60, on_timeout, NULL);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, out, err, &error);
+  g_assert_no_error (error);
+  g_source_remove (timeout);
+
+  if (g_test_verbose () && err != NULL && *err != NULL)
+    g_printerr ("%s", *err);
+
+  return g_subprocess_get_if_exited (proc) ? g_subprocess_get_exit_status (proc) : -1;
+}
+
+static char *
+write_config (const char *dir,
+              const char *text)
+{
+  char *path = g_build_filename (dir, "tickhub.conf", NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (path, text, -1, &error);
+  g_assert_no_error (error);
+  return path;
+}
+
+/* The closed candles and indicator values of an output file, one per
+ * line, in order: what must be identical between two runs. */
+static char *
+closed_events (const char *path)
+{
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  GString *out = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_file_get_contents (path, &contents, NULL, &error);
+  g_assert_no_error (error);
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+
+      if (*lines[i] == '\0')
+        continue;
+      /* Every line is one valid envelope. */
+      json_parser_load_from_data (parser, lines[i], -1, &error);
+      g_assert_no_error (error);
+      g_assert_true (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
+
+      if ((g_str_has_prefix (lines[i], "{\"event\":\"candle_update\"") ||
+           g_str_has_prefix (lines[i], "{\"event\":\"technical_indicators_update\"")) &&
+          strstr (lines[i], "\"closed\":true") != NULL)
+        {
+          g_string_append (out, lines[i]);
+          g_string_append_c (out, '\n');
+        }
+    }
+  return g_string_free (out, FALSE);
+}
+
+static void
+assert_contains (const char *haystack,
+                 const char *needle)
+{
+  if (strstr (haystack, needle) == NULL)
+    g_error ("expected “%s” in:\n%s", needle, haystack);
+}
+
+static void
+test_replay_end_to_end (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("tickhub-e2e-XXXXXX", NULL);
+  g_autofree char *replay = g_test_build_filename (G_TEST_DIST, "data", "replay-e2e.jsonl", NULL);
+  g_autofree char *out1 = g_build_filename (dir, "out1.jsonl", NULL);
+  g_autofree char *out2 = g_build_filename (dir, "out2.jsonl", NULL);
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+
+  for (int run = 0; run < 2; run++)
+    {
+      g_autofree char *text = g_strdup_printf (
+        "[tickhub]\nplugins=replay;jsonl\nsymbols=BTC;ETH\ntimeframes=1m;5m\n"
+        "[replay]\npath=%s\nspeed=0\nexit-at-end=true\n"
+        "[jsonl]\npath=%s\n"
+        "[indicators]\nsma_3=sma(3)\n",
+        replay, run == 0 ? "out1.jsonl" : "out2.jsonl");
+      g_autofree char *conf = write_config (dir, text);
+      const char *args[] = { "--config", conf, NULL };
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+
+      g_assert_cmpint (run_daemon (args, &out, &err), ==, 0);
+      /* Bad lines are reported with their line numbers. */
+      assert_contains (err, ":6:");
+      assert_contains (err, ":9:");
+    }
+
+  first = closed_events (out1);
+  second = closed_events (out2);
+  g_assert_cmpstr (first, ==, second);
+
+  /* The 1m candles, by hand from the file (minute 3 is empty: filled). */
+  assert_contains (first, "{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"candle\":{\"start\":\"2024-01-01T00:00:00.000Z\","
+                          "\"open\":100,\"high\":102,\"low\":100,\"close\":101,\"volume\":1.75,\"ticks\":3,\"closed\":true}}");
+  assert_contains (first, "{\"start\":\"2024-01-01T00:01:00.000Z\",\"open\":103,\"high\":103,\"low\":99,\"close\":99,\"volume\":3,\"ticks\":2,\"closed\":true}");
+  assert_contains (first, "{\"start\":\"2024-01-01T00:02:00.000Z\",\"open\":104,\"high\":104,\"low\":104,\"close\":104,\"volume\":1,\"ticks\":1,\"closed\":true}");
+  assert_contains (first, "{\"start\":\"2024-01-01T00:03:00.000Z\",\"open\":104,\"high\":104,\"low\":104,\"close\":104,\"volume\":0,\"ticks\":0,\"closed\":true}");
+  assert_contains (first, "{\"start\":\"2024-01-01T00:04:00.000Z\",\"open\":105,\"high\":106,\"low\":105,\"close\":106,\"volume\":2,\"ticks\":2,\"closed\":true}");
+  /* The 5m candle. */
+  assert_contains (first, "{\"symbol\":\"BTC\",\"timeframe\":\"5m\",\"candle\":{\"start\":\"2024-01-01T00:00:00.000Z\","
+                          "\"open\":100,\"high\":106,\"low\":99,\"close\":106,\"volume\":7.75,\"ticks\":8,\"closed\":true}}");
+  /* ETH: quotes only, price-only candles. */
+  assert_contains (first, "{\"symbol\":\"ETH\",\"timeframe\":\"1m\",\"candle\":{\"start\":\"2024-01-01T00:00:00.000Z\","
+                          "\"open\":2300.5,\"high\":2300.5,\"low\":2300.5,\"close\":2300.5,\"volume\":null,\"ticks\":1,\"closed\":true}}");
+
+  /* SMA(3) of the 1m closes 101, 99, 104, 104, 106. */
+  assert_contains (first, "\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":null,\"timestamp\":\"2024-01-01T00:01:00.000Z\"}");
+  assert_contains (first, "\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":101.33333333333333,\"timestamp\":\"2024-01-01T00:02:00.000Z\"}");
+  assert_contains (first, "\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":102.33333333333333,\"timestamp\":\"2024-01-01T00:03:00.000Z\"}");
+  assert_contains (first, "\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":104.66666666666667,\"timestamp\":\"2024-01-01T00:04:00.000Z\"}");
+
+  {
+    g_autofree char *all = NULL;
+
+    g_file_get_contents (out1, &all, NULL, NULL);
+    /* The first price, and the last one: nothing lost at exit. */
+    assert_contains (all, "{\"event\":\"financial_data_update\",\"data\":{\"symbol\":\"BTC\",\"data\":{\"price\":100,\"volume\":null,\"change\":null,"
+                          "\"bid\":null,\"ask\":null,\"source\":\"binance\",\"timestamp\":\"2024-01-01T00:00:05.000Z\"}}}");
+    assert_contains (all, "\"price\":107,");
+    assert_contains (all, "{\"symbol\":\"ETH\",\"data\":{\"price\":2299.25,\"volume\":1234.5,\"change\":-1.5,\"bid\":2300,\"ask\":2302,\"source\":\"coinbase\"");
+  }
+
+  g_remove (out1);
+  g_remove (out2);
+  {
+    g_autofree char *conf = g_build_filename (dir, "tickhub.conf", NULL);
+    g_remove (conf);
+  }
+  g_rmdir (dir);
+}
+
+static void
+test_check_config_lists_every_problem (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("tickhub-check-XXXXXX", NULL);
+  g_autofree char *conf = write_config (dir,
+    "[tickhub]\nplugins=simulator;nosuch\ntimeframes=1m;7x\n"
+    "[simulator]\ninterval=-1\ncolour=blue\n"
+    "[indicators]\nsma_0=sma(0)\n");
+  const char *args[] = { "--check-config", "--config", conf, NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (run_daemon (args, &out, &err), ==, 78);
+  assert_contains (err, "has 5 problems:");
+  assert_contains (err, "[tickhub] plugins: unknown plugin “nosuch”");
+  assert_contains (err, "[tickhub] timeframes: “7x” is not a timeframe");
+  assert_contains (err, "[simulator] interval: “-1” is not a duration");
+  assert_contains (err, "[simulator] colour: unknown key; the keys of [simulator] are");
+  assert_contains (err, "[indicators] sma_0: sma period “0”");
+  g_remove (conf);
+  g_rmdir (dir);
+}
+
+static void
+test_check_config_ok (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("tickhub-check-XXXXXX", NULL);
+  g_autofree char *conf = write_config (dir, "[tickhub]\nplugins=simulator\n");
+  const char *args[] = { "--check-config", "--config", conf, NULL };
+  const char *version[] = { "--version", NULL };
+  const char *missing[] = { "--config", "/nonexistent/tickhub.conf", NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (run_daemon (args, &out, &err), ==, 0);
+  assert_contains (out, ": OK (plugins: simulator)");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (run_daemon (version, &out, &err), ==, 0);
+  g_assert_true (g_str_has_prefix (out, "tickhubd "));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (run_daemon (missing, &out, &err), ==, 78);
+  assert_contains (err, "cannot read config");
+  g_remove (conf);
+  g_rmdir (dir);
+}
+
+typedef struct
+{
+  GString  *out;
+  gboolean  done;
+} DemoRead;
+
+static void
+on_line (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  DemoRead *rd = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL, &error);
+
+  if (line == NULL)
+    {
+      rd->done = TRUE;
+      return;
+    }
+  g_string_append (rd->out, line);
+  g_string_append_c (rd->out, '\n');
+  /* Enough once the simulator has published prices of several symbols. */
+  if (strstr (rd->out->str, "\"symbol\":\"AAPL\"") != NULL &&
+      strstr (rd->out->str, "\"symbol\":\"BTC\"") != NULL)
+    {
+      rd->done = TRUE;
+      return;
+    }
+  g_data_input_stream_read_line_async (G_DATA_INPUT_STREAM (source), G_PRIORITY_DEFAULT, NULL, on_line, rd);
+}
+
+static void
+test_demo_and_sigterm (void)
+{
+  const char *argv[] = { tickhubd (), "--demo", NULL };
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GDataInputStream) in = NULL;
+  g_autoptr(GError) error = NULL;
+  DemoRead rd = { g_string_new (NULL), FALSE };
+  guint timeout;
+
+  proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+  g_assert_no_error (error);
+  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
+
+  timeout = g_timeout_add_seconds (30, on_timeout, NULL);
+  g_data_input_stream_read_line_async (in, G_PRIORITY_DEFAULT, NULL, on_line, &rd);
+  while (!rd.done)
+    g_main_context_iteration (NULL, TRUE);
+
+  assert_contains (rd.out->str, "{\"event\":\"financial_data_update\",\"data\":{\"symbol\":\"BTC\"");
+  assert_contains (rd.out->str, "\"source\":\"simulator\"");
+  /* Made-up prices never claim another source. */
+  g_assert_null (strstr (rd.out->str, "\"source\":\"binance\""));
+
+  g_subprocess_send_signal (proc, SIGTERM);
+  g_subprocess_wait (proc, NULL, &error);
+  g_assert_no_error (error);
+  g_source_remove (timeout);
+  g_assert_true (g_subprocess_get_if_exited (proc));
+  g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 0);
+  g_string_free (rd.out, TRUE);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/daemon/replay-end-to-end", test_replay_end_to_end);
+  g_test_add_func ("/daemon/check-config-lists-every-problem", test_check_config_lists_every_problem);
+  g_test_add_func ("/daemon/check-config-ok", test_check_config_ok);
+  g_test_add_func ("/daemon/demo-and-sigterm", test_demo_and_sigterm);
+
+  return g_test_run ();
+}
