@@ -8,7 +8,10 @@
  */
 #include "config.h"
 
+#include <locale.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "th-private.h"
@@ -50,11 +53,33 @@ _th_json_append_string (GString    *out,
   g_string_append_c (out, '"');
 }
 
+static const double pow10_table[] = {
+  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+};
+
+/* Appends the decimal digits of @m. */
+static void
+append_uint (GString *out,
+             guint64  m)
+{
+  char buf[24];
+  int i = sizeof buf;
+
+  do
+    {
+      buf[--i] = (char) ('0' + m % 10);
+      m /= 10;
+    }
+  while (m > 0);
+  g_string_append_len (out, buf + i, sizeof buf - i);
+}
+
 void
 _th_json_append_double (GString *out,
                         double   value)
 {
   char buf[G_ASCII_DTOSTR_BUF_SIZE];
+  double a;
 
   if (!isfinite (value))
     {
@@ -62,22 +87,63 @@ _th_json_append_double (GString *out,
       return;
     }
 
-  if (value == floor (value) && fabs (value) < 1e15)
+  /* Fast path, for prices and sizes: the fewest decimals k (up to 9) with
+   * m / 10^k == value for an integer m below 2^53. Both m and 10^k are
+   * exact doubles and the division is correctly rounded, so the text
+   * "m·10^-k" reads back as the same double, exactly like the slow path. */
+  a = fabs (value);
+  for (int k = 0; k <= 9; k++)
     {
-      g_string_append_printf (out, "%" G_GINT64_FORMAT, (gint64) value);
-      return;
-    }
+      double scaled = a * pow10_table[k];
+      double m;
 
-  /* The shortest of 15, 16 or 17 significant digits that round-trips. */
-  for (int precision = 15; precision <= 17; precision++)
-    {
-      char format[8];
-
-      g_snprintf (format, sizeof format, "%%.%dg", precision);
-      g_ascii_formatd (buf, sizeof buf, format, value);
-      if (precision == 17 || g_ascii_strtod (buf, NULL) == value)
+      if (scaled >= 9007199254740992.0)
         break;
+      m = nearbyint (scaled);
+      if (m / pow10_table[k] == a)
+        {
+          guint64 im = (guint64) m;
+          guint64 ip = im / (guint64) pow10_table[k];
+          guint64 frac = im % (guint64) pow10_table[k];
+
+          if (value < 0 && im != 0)
+            g_string_append_c (out, '-');
+          append_uint (out, ip);
+          if (k > 0)
+            {
+              char digits[16];
+
+              for (int i = k - 1; i >= 0; i--)
+                {
+                  digits[i] = (char) ('0' + frac % 10);
+                  frac /= 10;
+                }
+              /* m / 10^k is the shortest: no trailing zero to strip. */
+              g_string_append_c (out, '.');
+              g_string_append_len (out, digits, k);
+            }
+          return;
+        }
     }
+
+  /* The shortest of 15, 16 or 17 significant digits that round-trips,
+   * in the C locale whatever the program's LC_NUMERIC. */
+  {
+    static locale_t c_locale;
+    locale_t old;
+
+    if (g_once_init_enter (&c_locale))
+      g_once_init_leave (&c_locale, newlocale (LC_ALL_MASK, "C", (locale_t) 0));
+
+    old = uselocale (c_locale);
+    for (int precision = 15; precision <= 17; precision++)
+      {
+        snprintf (buf, sizeof buf, "%.*g", precision, value);
+        if (precision == 17 || strtod (buf, NULL) == value)
+          break;
+      }
+    uselocale (old);
+  }
   g_string_append (out, buf);
 }
 
@@ -115,12 +181,33 @@ _th_json_append_time (GString *out,
       return;
     }
 
-  g_string_append_printf (out, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"",
-                          year, month, day,
-                          (int) (rem / 3600000),
-                          (int) (rem / 60000 % 60),
-                          (int) (rem / 1000 % 60),
-                          (int) (rem % 1000));
+  {
+    char buf[26];
+    int hh = (int) (rem / 3600000), mi = (int) (rem / 60000 % 60);
+    int ss = (int) (rem / 1000 % 60), milli = (int) (rem % 1000);
+
+#define D2(p, v) ((p)[0] = (char) ('0' + (v) / 10), (p)[1] = (char) ('0' + (v) % 10))
+    buf[0] = '"';
+    D2 (buf + 1, year / 100);
+    D2 (buf + 3, year % 100);
+    buf[5] = '-';
+    D2 (buf + 6, month);
+    buf[8] = '-';
+    D2 (buf + 9, day);
+    buf[11] = 'T';
+    D2 (buf + 12, hh);
+    buf[14] = ':';
+    D2 (buf + 15, mi);
+    buf[17] = ':';
+    D2 (buf + 18, ss);
+    buf[20] = '.';
+    buf[21] = (char) ('0' + milli / 100);
+    D2 (buf + 22, milli % 100);
+    buf[24] = 'Z';
+    buf[25] = '"';
+#undef D2
+    g_string_append_len (out, buf, sizeof buf);
+  }
 }
 
 /* ISO 8601 with a zone (Z or ±hh:mm), or epoch milliseconds as digits. */
