@@ -806,8 +806,6 @@ void
 _th_config_check_core (ThConfig  *self,
                        GPtrArray *problems)
 {
-  g_auto(GStrv) groups = NULL;
-
   _th_config_check_group (self, "tickhub",
                           "plugins:list,symbols:list,quote:string,timeframes:list,plugin-dirs:list,history:uint",
                           problems);

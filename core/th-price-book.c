@@ -27,7 +27,6 @@ typedef struct
 {
   const char *name;      /* interned */
   gint64      ttl;
-  char       *reason;    /* why the source is not live, or NULL */
 } Source;
 
 typedef struct
@@ -45,6 +44,7 @@ struct _ThPriceBook
   GPtrArray  *order;     /* Source*, in priority order */
   GHashTable *sources;   /* name → Source* */
   GHashTable *books;     /* symbol → Book* */
+  GHashTable *reasons;   /* source → why it is not live; not itself a price source */
 
   guint       timer_id;
   gint64      timer_at;
@@ -62,10 +62,7 @@ G_DEFINE_FINAL_TYPE (ThPriceBook, th_price_book, G_TYPE_OBJECT)
 static void
 source_free (gpointer data)
 {
-  Source *src = data;
-
-  g_free (src->reason);
-  g_free (src);
+  g_free (data);
 }
 
 static void
@@ -98,6 +95,7 @@ th_price_book_finalize (GObject *object)
 
   g_clear_pointer (&self->books, g_hash_table_unref);
   g_clear_pointer (&self->sources, g_hash_table_unref);
+  g_clear_pointer (&self->reasons, g_hash_table_unref);
   g_clear_pointer (&self->order, g_ptr_array_unref);
   G_OBJECT_CLASS (th_price_book_parent_class)->finalize (object);
 }
@@ -134,6 +132,7 @@ th_price_book_init (ThPriceBook *self)
   self->order = g_ptr_array_new ();
   self->sources = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, source_free);
   self->books = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, book_free);
+  self->reasons = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 /**
@@ -491,21 +490,22 @@ th_price_book_get_latest (ThPriceBook *self,
  * @source: a source name
  * @reason: (nullable): why the source is not live, or %NULL when it is
  *
- * Records the reason reported with a source's state; it is quoted when no
- * source has a price.
+ * Records the reason reported with a source's state; it is quoted next to
+ * that source when no source has a price. Reporting a reason does not make
+ * a name a price source: only ticks do (or th_price_book_set_order()).
  */
 void
 th_price_book_set_source_reason (ThPriceBook *self,
                                  const char  *source,
                                  const char  *reason)
 {
-  Source *src;
-
   g_return_if_fail (TH_IS_PRICE_BOOK (self));
+  g_return_if_fail (source != NULL);
 
-  src = get_source (self, source);
-  g_free (src->reason);
-  src->reason = g_strdup (reason);
+  if (reason != NULL)
+    g_hash_table_insert (self->reasons, g_strdup (source), g_strdup (reason));
+  else
+    g_hash_table_remove (self->reasons, source);
 }
 
 /**
@@ -536,6 +536,7 @@ th_price_book_explain (ThPriceBook *self,
     {
       Source *src = self->order->pdata[i];
       ThTick *state = book != NULL ? g_hash_table_lookup (book->entries, src->name) : NULL;
+      const char *reason = g_hash_table_lookup (self->reasons, src->name);
 
       if (out->len > 0)
         g_string_append (out, "; ");
@@ -549,8 +550,8 @@ th_price_book_explain (ThPriceBook *self,
       else
         g_string_append (out, "no price yet");
 
-      if (src->reason != NULL)
-        g_string_append_printf (out, ", %s", src->reason);
+      if (reason != NULL)
+        g_string_append_printf (out, ", %s", reason);
     }
 
   if (out->len == 0)
