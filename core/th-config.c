@@ -163,7 +163,8 @@ th_config_load_from_file (ThConfig    *self,
     }
 
   g_free (self->path);
-  self->path = g_strdup (path);
+  /* Absolute: plugins resolve relative paths against its folder. */
+  self->path = g_canonicalize_filename (path, NULL);
   return th_config_load_from_data (self, data, length, error);
 }
 

@@ -113,6 +113,8 @@ struct _ThHub
   gboolean      loaded;
   gboolean      started;
   gboolean      stopping;
+  gboolean      stopped;
+  GPtrArray    *stop_waiters;       /* GTask: stops asked for while stopping */
   guint64       rejected;
   GHashTable   *warned_symbols;     /* "source/symbol" */
 };
@@ -245,6 +247,7 @@ th_hub_finalize (GObject *object)
   g_clear_pointer (&self->specs, g_ptr_array_unref);
   g_clear_pointer (&self->sources, g_hash_table_unref);
   g_clear_pointer (&self->warned_symbols, g_hash_table_unref);
+  g_clear_pointer (&self->stop_waiters, g_ptr_array_unref);
 
   G_OBJECT_CLASS (th_hub_parent_class)->finalize (object);
 }
@@ -374,6 +377,7 @@ th_hub_init (ThHub *self)
   self->sources = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, source_status_free);
   self->warned_symbols = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->history = DEFAULT_HISTORY;
+  self->stop_waiters = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 /**
@@ -1366,8 +1370,20 @@ stop_done (GTask *task)
   ThHub *self = g_task_get_source_object (task);
   StopData *data = g_task_get_task_data (task);
 
+  g_autoptr(GPtrArray) waiters = g_steal_pointer (&self->stop_waiters);
+
   for (guint i = 0; i < self->sinks->len; i++)
     th_sink_stop (self->sinks->pdata[i]);
+  self->stopped = TRUE;
+  self->stop_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+
+  for (guint i = 0; i < waiters->len; i++)
+    {
+      if (data->error != NULL)
+        g_task_return_error (waiters->pdata[i], g_error_copy (data->error));
+      else
+        g_task_return_boolean (waiters->pdata[i], TRUE);
+    }
 
   if (data->error != NULL)
     g_task_return_error (task, g_steal_pointer (&data->error));
@@ -1403,7 +1419,9 @@ on_sink_flushed (GObject      *source,
  * @user_data: data for @callback
  *
  * Stops the feeds, so no tick comes in any more, then flushes every sink
- * and stops them.
+ * and stops them. A second call while stopping completes with the first;
+ * cancelling @cancellable makes the sinks give up what they could not
+ * write yet.
  */
 void
 th_hub_stop_async (ThHub               *self,
@@ -1418,6 +1436,13 @@ th_hub_stop_async (ThHub               *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, th_hub_stop_async);
+
+  if (self->stopping && !self->stopped)
+    {
+      /* Completes with the stop under way. */
+      g_ptr_array_add (self->stop_waiters, g_steal_pointer (&task));
+      return;
+    }
 
   if (!self->started || self->stopping)
     {

@@ -28,6 +28,7 @@ typedef struct
   int        exit_code;
   gboolean   stopping;
   guint      stop_timeout_id;
+  GCancellable *stop_cancellable;
 } Daemon;
 
 static void
@@ -38,12 +39,9 @@ on_stopped (GObject      *source,
   Daemon *daemon = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (!th_hub_stop_finish (TH_HUB (source), result, &error))
-    {
-      g_warning ("stopped with an error: %s", error->message);
-      if (daemon->exit_code == 0)
-        daemon->exit_code = EXIT_FAILURE;
-    }
+  /* The hub has logged what went wrong. */
+  if (!th_hub_stop_finish (TH_HUB (source), result, &error) && daemon->exit_code == 0)
+    daemon->exit_code = EXIT_FAILURE;
   g_clear_handle_id (&daemon->stop_timeout_id, g_source_remove);
   g_main_loop_quit (daemon->loop);
 }
@@ -54,8 +52,16 @@ on_stop_timeout (gpointer user_data)
   Daemon *daemon = user_data;
 
   daemon->stop_timeout_id = 0;
-  g_warning ("the sinks did not flush within %d s; exiting anyway", STOP_TIMEOUT_SECONDS);
   daemon->exit_code = EXIT_FAILURE;
+  if (!g_cancellable_is_cancelled (daemon->stop_cancellable))
+    {
+      /* Cancelling completes the stop: the sinks give up their writes. */
+      g_warning ("the sinks did not flush within %d s; giving up on them", STOP_TIMEOUT_SECONDS);
+      g_cancellable_cancel (daemon->stop_cancellable);
+      daemon->stop_timeout_id = g_timeout_add_seconds (5, on_stop_timeout, daemon);
+      return G_SOURCE_REMOVE;
+    }
+  g_warning ("a sink ignored the cancellation; exiting without it");
   g_main_loop_quit (daemon->loop);
   return G_SOURCE_REMOVE;
 }
@@ -70,7 +76,8 @@ daemon_stop (Daemon *daemon,
   daemon->stopping = TRUE;
   daemon->exit_code = exit_code;
   daemon->stop_timeout_id = g_timeout_add_seconds (STOP_TIMEOUT_SECONDS, on_stop_timeout, daemon);
-  th_hub_stop_async (daemon->hub, NULL, on_stopped, daemon);
+  daemon->stop_cancellable = g_cancellable_new ();
+  th_hub_stop_async (daemon->hub, daemon->stop_cancellable, on_stopped, daemon);
 }
 
 static gboolean
@@ -219,6 +226,7 @@ main (int   argc,
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
   g_clear_handle_id (&daemon.stop_timeout_id, g_source_remove);
+  g_clear_object (&daemon.stop_cancellable);
   g_signal_handlers_disconnect_by_data (hub, &daemon);
 
   return daemon.exit_code;
