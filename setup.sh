@@ -58,6 +58,21 @@ build() {
   ninja -C "$dir"
 }
 
+summary() {
+  local passed=0 failed=0 skipped=0 r
+  for log in "$@"; do
+    [ -f "$log" ] || { failed=$((failed + 1)); continue; }
+    while read -r r; do
+      case "$r" in
+        OK|EXPECTEDFAIL) passed=$((passed + 1)) ;;
+        SKIP) skipped=$((skipped + 1)) ;;
+        *) failed=$((failed + 1)) ;;
+      esac
+    done < <(grep -o '"result": *"[A-Z]*"' "$log" | sed 's/.*"\([A-Z]*\)"$/\1/')
+  done
+  echo "$passed passed, $failed failed, $skipped skipped"
+}
+
 run_suite() {
   local dir=$1; shift
   log "testing $dir"
@@ -92,6 +107,8 @@ case "$cmd" in
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       run_suite build-asan || status=1
+    # One closing line for both runs, counted from meson's own logs.
+    summary build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
     exit $status
     ;;
   help|-h|--help)
