@@ -110,3 +110,31 @@ th_feed_source_request_price (ThFeedSource *self,
   if (iface->request_price != NULL)
     iface->request_price (self, symbol);
 }
+
+/**
+ * th_feed_source_get_stats:
+ * @self: a #ThFeedSource
+ *
+ * The feed's counters, for monitoring (`/metrics`, D-Bus): an `a{sv}`
+ * dictionary; counters are `t` (guint64) values named in snake case, such
+ * as `messages`, `bytes`, `parse_errors`, `unknown_messages`,
+ * `reconnects`, `gaps`.
+ *
+ * Returns: (transfer full): an `a{sv}` #GVariant, empty for feeds without
+ *   counters
+ */
+GVariant *
+th_feed_source_get_stats (ThFeedSource *self)
+{
+  ThFeedSourceInterface *iface;
+  GVariant *stats = NULL;
+
+  g_return_val_if_fail (TH_IS_FEED_SOURCE (self), NULL);
+
+  iface = TH_FEED_SOURCE_GET_IFACE (self);
+  if (iface->get_stats != NULL)
+    stats = iface->get_stats (self);
+  if (stats == NULL)
+    stats = g_variant_new ("a{sv}", NULL);
+  return g_variant_ref_sink (stats);
+}

@@ -23,6 +23,9 @@ G_DECLARE_INTERFACE (ThFeedSource, th_feed_source, TH, FEED_SOURCE, GObject)
  * @stop: stops; no tick may be pushed after it returns
  * @request_price: asks for a fresh price of @symbol now, because no source
  *   has a fresh one; optional, for sources that can fetch on demand
+ * @get_stats: returns counters and facts about the feed as an `a{sv}`
+ *   dictionary (for example `messages`, `bytes`, `parse_errors`,
+ *   `reconnects` as `t`); optional
  *
  * A feed produces #ThTick values and hands them to the hub given in its
  * construct-only #ThFeedSource:hub property.
@@ -37,6 +40,7 @@ struct _ThFeedSourceInterface
   void     (*stop)          (ThFeedSource *self);
   void     (*request_price) (ThFeedSource *self,
                              const char   *symbol);
+  GVariant *(*get_stats)    (ThFeedSource *self);
 };
 
 gboolean th_feed_source_configure     (ThFeedSource *self,
@@ -45,5 +49,6 @@ void     th_feed_source_start         (ThFeedSource *self);
 void     th_feed_source_stop          (ThFeedSource *self);
 void     th_feed_source_request_price (ThFeedSource *self,
                                        const char   *symbol);
+GVariant *th_feed_source_get_stats    (ThFeedSource *self);
 
 G_END_DECLS

@@ -1723,6 +1723,33 @@ th_hub_list_plugins (ThHub *self)
 }
 
 /**
+ * th_hub_get_feeds:
+ * @self: a loaded #ThHub
+ *
+ * Returns: (transfer full) (element-type ThFeedSource): the feeds, in
+ *   the order of `[tickhub] plugins`
+ */
+GPtrArray *
+th_hub_get_feeds (ThHub *self)
+{
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+  return g_ptr_array_copy (self->feeds, (GCopyFunc) (void (*) (void)) g_object_ref, NULL);
+}
+
+/**
+ * th_hub_get_sinks:
+ * @self: a loaded #ThHub
+ *
+ * Returns: (transfer full) (element-type ThSink): the sinks
+ */
+GPtrArray *
+th_hub_get_sinks (ThHub *self)
+{
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+  return g_ptr_array_copy (self->sinks, (GCopyFunc) (void (*) (void)) g_object_ref, NULL);
+}
+
+/**
  * th_hub_list_sources:
  * @self: a #ThHub
  *
