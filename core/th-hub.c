@@ -532,9 +532,19 @@ check_plugin_group (ThHub          *self,
 {
   const char *spec = peas_plugin_info_get_external_data (info, "Tickhub-Config");
   g_autofree char *full = NULL;
+  g_autofree char *expanded = NULL;
 
   if (spec == NULL)
     spec = "";
+  /* The keys every WebSocket feed takes (ThWsFeed). */
+  if (strstr (spec, "@websocket") != NULL)
+    {
+      g_auto(GStrv) parts = g_strsplit (spec, "@websocket", -1);
+
+      expanded = g_strjoinv ("url:ws-url,stale-after:seconds,reconnect-max:seconds,connect-timeout:seconds,"
+                             "max-frame:uint,record:path,connect:bool", parts);
+      spec = expanded;
+    }
   if (is_feed)
     full = *spec != '\0' ? g_strconcat (spec, ",ttl:seconds", NULL) : g_strdup ("ttl:seconds");
   else

@@ -18,4 +18,5 @@
 #include "th-indicator.h"
 #include "th-sink.h"
 #include "th-hub.h"
+#include "th-ws-feed.h"
 #undef TICKHUB_INSIDE

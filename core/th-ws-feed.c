@@ -1,0 +1,1015 @@
+/* th-ws-feed.c: the base class of WebSocket exchange feeds
+ *
+ * States, as published in `source_status`:
+ *   connecting  an attempt is under way, or the connection is open but has
+ *               not delivered a price yet (subscribing)
+ *   live        prices arrive
+ *   stale       the connection went silent for `stale-after` seconds; it
+ *               is replaced at once
+ *   down        the connection failed or closed; the reason says when the
+ *               next attempt is
+ *   disabled    switched off (a missing API key, `connect=false`); no retry
+ *
+ * Reconnecting: 1 s, doubling up to `reconnect-max`, each delay with ±20 %
+ * jitter so that many clients do not come back in step; the backoff starts
+ * over once a connection has stayed up for a minute. A class may also cap
+ * connection attempts per 5 minutes (Binance: 300). A subclass can ask for
+ * an immediate reconnection (Binance's serverShutdown) or a long pause
+ * (CoinCap's Unauthorized).
+ *
+ * Network timers run on real time (the main loop), not on the hub's clock:
+ * sockets do not wait for a manual clock.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "th-private.h"
+#include "th-ws-client.h"
+
+#define DEFAULT_MAX_FRAME       (4 * 1024 * 1024)
+#define DEFAULT_RECONNECT_MAX   60.0
+#define DEFAULT_CONNECT_TIMEOUT 10.0
+#define BACKOFF_START           1.0
+#define STABLE_AFTER            (60 * G_USEC_PER_SEC)
+#define ATTEMPT_WINDOW          (G_GINT64_CONSTANT (300) * G_USEC_PER_SEC)
+
+typedef struct
+{
+  ThHub         *hub;            /* not a reference: the hub owns its feeds */
+
+  /* config */
+  char          *url;
+  double         stale_after;
+  double         reconnect_max;
+  double         connect_timeout;
+  guint64        max_frame;
+  gboolean       connect;
+  FILE          *record;
+  char          *record_path;
+
+  /* connection */
+  ThWsClient    *client;
+  ThWsClient    *renewing;       /* the replacement, while it opens */
+  gboolean       started;
+  gboolean       disabled;
+  gint64         connected_at;   /* monotonic, 0 when not open */
+  gint64         last_data;      /* monotonic time of the last data message */
+  double         backoff;
+  guint          retry_id;
+  guint          watchdog_id;
+  guint          max_age_id;
+  GQueue         attempts;       /* monotonic times, for max_attempts */
+  gint64         inject_time;    /* receive time of an injected frame */
+
+  ThSourceState  state;
+  char          *reason;
+
+  /* counters */
+  guint64        messages;
+  guint64        bytes;
+  guint64        rejected[3];
+  gboolean       warned[3];
+  guint64        oversize;
+  guint64        ticks;
+  guint64        gaps;
+  guint64        connects;
+  guint64        reconnects;
+} ThWsFeedPrivate;
+
+enum {
+  PROP_0,
+  PROP_HUB,
+};
+
+static void th_ws_feed_feed_source_init (ThFeedSourceInterface *iface);
+
+G_DEFINE_ABSTRACT_TYPE_WITH_CODE (ThWsFeed, th_ws_feed, G_TYPE_OBJECT,
+                                  G_ADD_PRIVATE (ThWsFeed)
+                                  G_IMPLEMENT_INTERFACE (TH_TYPE_FEED_SOURCE, th_ws_feed_feed_source_init))
+
+static void connect_now (ThWsFeed *self);
+
+static const char *
+feed_name (ThWsFeed *self)
+{
+  const char *name = TH_WS_FEED_GET_CLASS (self)->name;
+
+  return name != NULL ? name : G_OBJECT_TYPE_NAME (self);
+}
+
+static void
+drop_client (ThWsClient **client)
+{
+  if (*client != NULL)
+    {
+      th_ws_client_abort (*client);
+      g_clear_object (client);
+    }
+}
+
+static void
+th_ws_feed_dispose (GObject *object)
+{
+  ThWsFeed *self = TH_WS_FEED (object);
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  drop_client (&priv->client);
+  drop_client (&priv->renewing);
+  g_clear_handle_id (&priv->retry_id, g_source_remove);
+  g_clear_handle_id (&priv->watchdog_id, g_source_remove);
+  g_clear_handle_id (&priv->max_age_id, g_source_remove);
+  if (priv->record != NULL)
+    {
+      fclose (priv->record);
+      priv->record = NULL;
+    }
+  G_OBJECT_CLASS (th_ws_feed_parent_class)->dispose (object);
+}
+
+static void
+th_ws_feed_finalize (GObject *object)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (TH_WS_FEED (object));
+
+  g_free (priv->url);
+  g_free (priv->record_path);
+  g_free (priv->reason);
+  g_queue_clear_full (&priv->attempts, g_free);
+  G_OBJECT_CLASS (th_ws_feed_parent_class)->finalize (object);
+}
+
+static void
+th_ws_feed_get_property (GObject    *object,
+                         guint       prop_id,
+                         GValue     *value,
+                         GParamSpec *pspec)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (TH_WS_FEED (object));
+
+  switch (prop_id)
+    {
+    case PROP_HUB:
+      g_value_set_object (value, priv->hub);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+th_ws_feed_set_property (GObject      *object,
+                         guint         prop_id,
+                         const GValue *value,
+                         GParamSpec   *pspec)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (TH_WS_FEED (object));
+
+  switch (prop_id)
+    {
+    case PROP_HUB:
+      priv->hub = g_value_get_object (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static char *
+th_ws_feed_real_build_url (ThWsFeed  *self,
+                           GError   **error)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  if (priv->url == NULL)
+    {
+      g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                   "[%s] url: missing; give the venue's WebSocket URL (ws:// or wss://)", feed_name (self));
+      return NULL;
+    }
+  return g_strdup (priv->url);
+}
+
+static gboolean
+th_ws_feed_real_configure (ThWsFeed  *self,
+                           GError   **error)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+  ThWsFeedClass *klass = TH_WS_FEED_GET_CLASS (self);
+  ThConfig *config = th_hub_get_config (priv->hub);
+  const char *group = feed_name (self);
+  g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *record = NULL;
+
+  priv->url = th_config_get_string (config, group, "url", NULL);
+  priv->stale_after = th_config_get_double (config, group, "stale-after",
+                                            klass->stale_after > 0 ? klass->stale_after : 30);
+  priv->reconnect_max = th_config_get_double (config, group, "reconnect-max", DEFAULT_RECONNECT_MAX);
+  priv->connect_timeout = th_config_get_double (config, group, "connect-timeout", DEFAULT_CONNECT_TIMEOUT);
+  priv->max_frame = (guint64) th_config_get_int (config, group, "max-frame", DEFAULT_MAX_FRAME);
+  priv->connect = th_config_get_boolean (config, group, "connect", TRUE);
+
+  if (priv->stale_after <= 0)
+    g_ptr_array_add (problems, g_strdup_printf ("[%s] stale-after: must be more than 0 seconds", group));
+  if (priv->reconnect_max < BACKOFF_START)
+    g_ptr_array_add (problems, g_strdup_printf ("[%s] reconnect-max: must be at least %g seconds", group, BACKOFF_START));
+  if (priv->connect_timeout <= 0)
+    g_ptr_array_add (problems, g_strdup_printf ("[%s] connect-timeout: must be more than 0 seconds", group));
+  if (priv->max_frame < 1024)
+    g_ptr_array_add (problems, g_strdup_printf ("[%s] max-frame: must be at least 1024 bytes", group));
+
+  record = th_config_get_string (config, group, "record", NULL);
+  if (record != NULL)
+    {
+      const char *conf = th_config_get_path (config);
+      g_autofree char *dir = conf != NULL ? g_path_get_dirname (conf) : g_get_current_dir ();
+
+      priv->record_path = g_path_is_absolute (record) ? g_strdup (record) : g_build_filename (dir, record, NULL);
+      priv->record = fopen (priv->record_path, "ae");
+      if (priv->record == NULL)
+        g_ptr_array_add (problems, g_strdup_printf ("[%s] record: cannot open “%s”: %s; check the directory exists and is writable",
+                                                    group, priv->record_path, g_strerror (errno)));
+      else
+        setvbuf (priv->record, NULL, _IOFBF, 64 * 1024);
+    }
+
+  if (problems->len > 0)
+    {
+      g_autofree char *msg = NULL;
+
+      g_ptr_array_add (problems, NULL);
+      msg = g_strjoinv ("\n", (char **) problems->pdata);
+      g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_CONFIG, msg);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+th_ws_feed_class_init (ThWsFeedClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = th_ws_feed_dispose;
+  object_class->finalize = th_ws_feed_finalize;
+  object_class->get_property = th_ws_feed_get_property;
+  object_class->set_property = th_ws_feed_set_property;
+  g_object_class_override_property (object_class, PROP_HUB, "hub");
+
+  klass->stale_after = 30;
+  klass->configure = th_ws_feed_real_configure;
+  klass->build_url = th_ws_feed_real_build_url;
+}
+
+static void
+th_ws_feed_init (ThWsFeed *self)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  priv->state = TH_SOURCE_STATE_CONNECTING;
+  priv->backoff = BACKOFF_START;
+  priv->connect = TRUE;
+  g_queue_init (&priv->attempts);
+}
+
+/* State */
+
+/**
+ * th_ws_feed_set_state:
+ * @self: a #ThWsFeed
+ * @state: the new state
+ * @reason: (nullable): a human reason
+ *
+ * Sets and reports the source's state, for example the reason from an
+ * `error` message of the venue.
+ */
+void
+th_ws_feed_set_state (ThWsFeed      *self,
+                      ThSourceState  state,
+                      const char    *reason)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  g_return_if_fail (TH_IS_WS_FEED (self));
+
+  if (priv->state == state && g_strcmp0 (priv->reason, reason) == 0)
+    return;
+  priv->state = state;
+  g_free (priv->reason);
+  priv->reason = g_strdup (reason);
+  if (priv->hub != NULL)
+    th_hub_report_source_status (priv->hub, feed_name (self), state, reason);
+}
+
+/**
+ * th_ws_feed_get_state:
+ * @self: a #ThWsFeed
+ *
+ * Returns: the source's state
+ */
+ThSourceState
+th_ws_feed_get_state (ThWsFeed *self)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  g_return_val_if_fail (TH_IS_WS_FEED (self), TH_SOURCE_STATE_DOWN);
+  return priv->state;
+}
+
+/**
+ * th_ws_feed_get_hub:
+ * @self: a #ThWsFeed
+ *
+ * Returns: (transfer none): the hub
+ */
+ThHub *
+th_ws_feed_get_hub (ThWsFeed *self)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  g_return_val_if_fail (TH_IS_WS_FEED (self), NULL);
+  return priv->hub;
+}
+
+/**
+ * th_ws_feed_get_name:
+ * @self: a #ThWsFeed
+ *
+ * Returns: the source name, which is also the config group
+ */
+const char *
+th_ws_feed_get_name (ThWsFeed *self)
+{
+  g_return_val_if_fail (TH_IS_WS_FEED (self), NULL);
+  return feed_name (self);
+}
+
+/**
+ * th_ws_feed_is_open:
+ * @self: a #ThWsFeed
+ *
+ * Returns: whether a connection is open
+ */
+gboolean
+th_ws_feed_is_open (ThWsFeed *self)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  g_return_val_if_fail (TH_IS_WS_FEED (self), FALSE);
+  return priv->client != NULL && priv->connected_at > 0;
+}
+
+/* Reconnecting */
+
+static void
+on_retry (gpointer data)
+{
+  ThWsFeed *self = data;
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  priv->retry_id = 0;
+  connect_now (self);
+}
+
+static void
+schedule_retry (ThWsFeed      *self,
+                ThSourceState  state,
+                const char    *why,
+                double         min_delay)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+  g_autofree char *reason = NULL;
+  double delay;
+
+  drop_client (&priv->client);
+  drop_client (&priv->renewing);
+  g_clear_handle_id (&priv->max_age_id, g_source_remove);
+  if (TH_WS_FEED_GET_CLASS (self)->closed != NULL)
+    TH_WS_FEED_GET_CLASS (self)->closed (self);
+
+  if (!priv->started || priv->disabled)
+    return;
+
+  /* A connection that stayed up a while starts the backoff over. */
+  if (priv->connected_at > 0 && g_get_monotonic_time () - priv->connected_at >= STABLE_AFTER)
+    priv->backoff = BACKOFF_START;
+  priv->connected_at = 0;
+
+  if (min_delay == 0)
+    delay = 0;
+  else
+    {
+      delay = priv->backoff * g_random_double_range (0.8, 1.2);
+      priv->backoff = MIN (priv->backoff * 2, priv->reconnect_max);
+      if (min_delay > delay)
+        delay = min_delay;
+    }
+
+  priv->reconnects++;
+  if (delay > 0)
+    reason = g_strdup_printf ("%s; retrying in %.0f s", why, ceil (delay));
+  else
+    reason = g_strdup_printf ("%s; reconnecting now", why);
+  th_ws_feed_set_state (self, state, reason);
+
+  g_clear_handle_id (&priv->retry_id, g_source_remove);
+  priv->retry_id = g_timeout_add_once ((guint) (delay * 1000), on_retry, self);
+}
+
+/**
+ * th_ws_feed_reconnect:
+ * @self: a #ThWsFeed
+ * @reason: why, for the source's status
+ * @delay: 0 to reconnect at once; a negative number for the usual
+ *   backoff; otherwise the least number of seconds to wait
+ *
+ * Drops the connection and connects again.
+ */
+void
+th_ws_feed_reconnect (ThWsFeed   *self,
+                      const char *reason,
+                      double      delay)
+{
+  g_return_if_fail (TH_IS_WS_FEED (self));
+  schedule_retry (self, TH_SOURCE_STATE_DOWN, reason, delay < 0 ? -1 : delay);
+}
+
+/**
+ * th_ws_feed_disable:
+ * @self: a #ThWsFeed
+ * @reason: why, for the source's status
+ *
+ * Drops the connection for good: the source is `disabled` until the
+ * daemon restarts.
+ */
+void
+th_ws_feed_disable (ThWsFeed   *self,
+                    const char *reason)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  g_return_if_fail (TH_IS_WS_FEED (self));
+
+  priv->disabled = TRUE;
+  drop_client (&priv->client);
+  drop_client (&priv->renewing);
+  g_clear_handle_id (&priv->retry_id, g_source_remove);
+  g_clear_handle_id (&priv->max_age_id, g_source_remove);
+  th_ws_feed_set_state (self, TH_SOURCE_STATE_DISABLED, reason);
+}
+
+/* Messages */
+
+static void
+record_frame (ThWsFeed   *self,
+              const char *data,
+              gsize       length,
+              gboolean    text)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+  g_autoptr(GString) line = g_string_sized_new (length + 64);
+
+  g_string_append_printf (line, "{\"t\":%" G_GINT64_FORMAT ",\"source\":", th_clock_get_time (th_hub_get_clock (priv->hub)));
+  _th_json_append_string (line, feed_name (self));
+  if (text)
+    {
+      g_string_append (line, ",\"text\":");
+      _th_json_append_string (line, data);
+    }
+  else
+    {
+      g_autofree char *b64 = g_base64_encode ((const guchar *) data, length);
+
+      g_string_append_printf (line, ",\"base64\":\"%s\"", b64);
+    }
+  g_string_append (line, "}\n");
+  fwrite (line->str, 1, line->len, priv->record);
+}
+
+/**
+ * th_ws_feed_reject:
+ * @self: a #ThWsFeed
+ * @kind: what was wrong
+ * @detail: what exactly, for the log
+ *
+ * Counts a rejected message; the first of each kind is logged as a
+ * warning, the others at debug level.
+ */
+void
+th_ws_feed_reject (ThWsFeed       *self,
+                   ThWsFeedReject  kind,
+                   const char     *detail)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+  static const char *const what[] = { "unreadable message", "unknown message", "bad value" };
+
+  g_return_if_fail (TH_IS_WS_FEED (self));
+  g_return_if_fail (kind <= TH_WS_FEED_REJECT_VALUE);
+
+  priv->rejected[kind]++;
+  if (!priv->warned[kind])
+    {
+      priv->warned[kind] = TRUE;
+      g_warning ("%s: rejected a %s: %s (further ones are counted, not logged)",
+                 feed_name (self), what[kind], detail);
+    }
+  else
+    g_debug ("%s: rejected a %s: %s", feed_name (self), what[kind], detail);
+}
+
+/**
+ * th_ws_feed_count_gap:
+ * @self: a #ThWsFeed
+ * @missing: how many messages were missed
+ * @detail: where, for the log
+ *
+ * Counts a gap in the venue's sequence numbers.
+ */
+void
+th_ws_feed_count_gap (ThWsFeed   *self,
+                      guint64     missing,
+                      const char *detail)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  g_return_if_fail (TH_IS_WS_FEED (self));
+
+  priv->gaps++;
+  g_message ("%s: sequence gap, %" G_GUINT64_FORMAT " message%s missed: %s",
+             feed_name (self), missing, missing == 1 ? "" : "s", detail);
+}
+
+/**
+ * th_ws_feed_get_receive_time:
+ * @self: a #ThWsFeed
+ *
+ * The receive time of the message being parsed: the hub's clock for a
+ * live message, the recorded time for an injected one.
+ *
+ * Returns: µs since the Unix epoch
+ */
+gint64
+th_ws_feed_get_receive_time (ThWsFeed *self)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  g_return_val_if_fail (TH_IS_WS_FEED (self), 0);
+  if (priv->inject_time > 0)
+    return priv->inject_time;
+  return th_clock_get_time (th_hub_get_clock (priv->hub));
+}
+
+/**
+ * th_ws_feed_push_tick:
+ * @self: a #ThWsFeed
+ * @tick: a tick parsed from the current message
+ *
+ * Hands a tick to the hub, stamped with the message's receive time, and
+ * marks the source live.
+ */
+void
+th_ws_feed_push_tick (ThWsFeed *self,
+                      ThTick   *tick)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  g_return_if_fail (TH_IS_WS_FEED (self));
+  g_return_if_fail (tick != NULL);
+
+  if (tick->source == NULL)
+    th_tick_set_source (tick, feed_name (self));
+  if (tick->receive_time == 0)
+    tick->receive_time = th_ws_feed_get_receive_time (self);
+  priv->ticks++;
+  th_hub_push_tick (priv->hub, tick);
+
+  if (priv->state != TH_SOURCE_STATE_LIVE && priv->inject_time == 0)
+    th_ws_feed_set_state (self, TH_SOURCE_STATE_LIVE, NULL);
+}
+
+static void
+handle_message (ThWsFeed   *self,
+                const char *data,
+                gsize       length,
+                gboolean    text)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  priv->messages++;
+  priv->bytes += length;
+  priv->last_data = g_get_monotonic_time ();
+
+  if (priv->record != NULL && priv->inject_time == 0)
+    record_frame (self, data, length, text && g_utf8_validate_len (data, length, NULL));
+
+  if (!text)
+    {
+      th_ws_feed_reject (self, TH_WS_FEED_REJECT_PARSE, "a binary frame");
+      return;
+    }
+  if (!g_utf8_validate_len (data, length, NULL))
+    {
+      th_ws_feed_reject (self, TH_WS_FEED_REJECT_PARSE, "a text frame that is not UTF-8");
+      return;
+    }
+  if (length != strlen (data))
+    {
+      th_ws_feed_reject (self, TH_WS_FEED_REJECT_PARSE, "a text frame with a NUL byte");
+      return;
+    }
+
+  TH_WS_FEED_GET_CLASS (self)->message (self, data, length);
+}
+
+/**
+ * th_ws_feed_inject:
+ * @self: a #ThWsFeed
+ * @text: a frame as the venue sent it
+ * @length: its length, or -1 if NUL-terminated
+ * @receive_time: when it was received, µs since the Unix epoch
+ *
+ * Parses a recorded frame exactly as a live one, without a connection:
+ * how a recording (`record=`) is replayed, and how benchmarks measure the
+ * parser.
+ */
+void
+th_ws_feed_inject (ThWsFeed   *self,
+                   const char *text,
+                   gssize      length,
+                   gint64      receive_time)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+  g_autofree char *copy = NULL;
+
+  g_return_if_fail (TH_IS_WS_FEED (self));
+  g_return_if_fail (text != NULL);
+
+  if (length < 0)
+    length = strlen (text);
+  else if (text[length] != '\0')
+    text = copy = g_strndup (text, length);
+
+  priv->inject_time = receive_time > 0 ? receive_time : th_clock_get_time (th_hub_get_clock (priv->hub));
+  handle_message (self, text, (gsize) length, TRUE);
+  priv->inject_time = 0;
+}
+
+/* Connections */
+
+static void
+on_client_message (ThWsClient         *client,
+                   ThWsClientDataType  type,
+                   const char         *data,
+                   gsize               length,
+                   gpointer            user_data)
+{
+  ThWsFeed *self = user_data;
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  if (client == priv->renewing)
+    {
+      /* The replacement delivers: it takes over, the old one goes. */
+      g_info ("%s: renewed connection takes over", feed_name (self));
+      drop_client (&priv->client);
+      priv->client = g_steal_pointer (&priv->renewing);
+      priv->connected_at = g_get_monotonic_time ();
+    }
+  else if (client != priv->client)
+    return;
+
+  handle_message (self, data, length, type == TH_WS_CLIENT_TEXT);
+}
+
+static void
+on_client_oversize (ThWsClient *client,
+                    guint64     length,
+                    gpointer    user_data)
+{
+  ThWsFeed *self = user_data;
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+  g_autofree char *detail = g_strdup_printf ("a message of %" G_GUINT64_FORMAT " bytes, over max-frame (%" G_GUINT64_FORMAT ")",
+                                             length, priv->max_frame);
+
+  priv->oversize++;
+  priv->messages++;
+  priv->last_data = g_get_monotonic_time ();
+  th_ws_feed_reject (self, TH_WS_FEED_REJECT_PARSE, detail);
+}
+
+static void
+on_client_closed (ThWsClient   *client,
+                  gushort       code,
+                  const char   *reason,
+                  const GError *error,
+                  gpointer      user_data)
+{
+  ThWsFeed *self = user_data;
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+  g_autofree char *why = NULL;
+
+  if (client == priv->renewing)
+    {
+      g_message ("%s: the renewing connection closed before taking over", feed_name (self));
+      drop_client (&priv->renewing);
+      return;
+    }
+  if (client != priv->client)
+    return;
+
+  if (error != NULL)
+    why = g_strdup_printf ("connection lost: %s", error->message);
+  else
+    why = g_strdup_printf ("closed by the server (%u%s%s)", code,
+                           reason != NULL && *reason != '\0' ? " " : "", reason != NULL ? reason : "");
+  g_message ("%s: %s", feed_name (self), why);
+  schedule_retry (self, TH_SOURCE_STATE_DOWN, why, -1);
+}
+
+static void
+on_max_age (gpointer data)
+{
+  ThWsFeed *self = data;
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  priv->max_age_id = 0;
+  th_ws_feed_renew (self);
+}
+
+static void
+on_connected (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(ThWsFeed) self = user_data;
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+  ThWsClient *client = TH_WS_CLIENT (source);
+  g_autoptr(GError) error = NULL;
+  ThWsFeedClass *klass = TH_WS_FEED_GET_CLASS (self);
+  gboolean ok = th_ws_client_connect_finish (client, result, &error);
+
+  if (client != priv->client && client != priv->renewing)
+    return;  /* dropped meanwhile */
+
+  if (!ok)
+    {
+      g_autofree char *why = g_strdup_printf ("cannot connect: %s", error->message);
+
+      if (client == priv->renewing)
+        {
+          g_message ("%s: renewing the connection failed: %s; keeping the current one", feed_name (self), error->message);
+          drop_client (&priv->renewing);
+          priv->max_age_id = g_timeout_add_once (60 * 1000, on_max_age, self);
+          return;
+        }
+      g_message ("%s: %s", feed_name (self), why);
+      schedule_retry (self, TH_SOURCE_STATE_DOWN, why, -1);
+      return;
+    }
+
+  priv->connects++;
+  if (client == priv->client)
+    {
+      priv->connected_at = g_get_monotonic_time ();
+      priv->last_data = priv->connected_at;
+      th_ws_feed_set_state (self, TH_SOURCE_STATE_CONNECTING, "connected, subscribing");
+    }
+  if (klass->max_age > 0 && priv->max_age_id == 0)
+    priv->max_age_id = g_timeout_add_once ((guint) (klass->max_age * 1000), on_max_age, self);
+
+  /* Subscriptions go to the connection that just opened. */
+  if (klass->opened != NULL)
+    {
+      ThWsClient *current = priv->client;
+
+      priv->client = client;
+      klass->opened (self);
+      if (priv->client == client)
+        priv->client = current;
+    }
+}
+
+/* How long to wait before another attempt is allowed, in µs. */
+static gint64
+attempt_delay (ThWsFeed *self)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+  guint max = TH_WS_FEED_GET_CLASS (self)->max_attempts;
+  gint64 now = g_get_monotonic_time ();
+
+  while (!g_queue_is_empty (&priv->attempts) &&
+         now - *(gint64 *) g_queue_peek_head (&priv->attempts) >= ATTEMPT_WINDOW)
+    g_free (g_queue_pop_head (&priv->attempts));
+
+  if (max == 0 || g_queue_get_length (&priv->attempts) < max)
+    return 0;
+  return *(gint64 *) g_queue_peek_head (&priv->attempts) + ATTEMPT_WINDOW - now;
+}
+
+static ThWsClient *
+open_client (ThWsFeed  *self,
+             GError   **error)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+  g_autofree char *url = TH_WS_FEED_GET_CLASS (self)->build_url (self, error);
+  g_autoptr(GUri) uri = NULL;
+  ThWsClient *client;
+
+  if (url == NULL)
+    return NULL;
+  uri = g_uri_parse (url, G_URI_FLAGS_ENCODED, error);
+  if (uri == NULL)
+    return NULL;
+
+  if (TH_WS_FEED_GET_CLASS (self)->max_attempts > 0)
+    {
+      gint64 *t = g_new (gint64, 1);
+
+      *t = g_get_monotonic_time ();
+      g_queue_push_tail (&priv->attempts, t);
+    }
+
+  client = th_ws_client_new (uri, priv->max_frame);
+  th_ws_client_set_handlers (client, on_client_message, on_client_oversize, on_client_closed, self);
+  th_ws_client_connect_async (client, (guint) ceil (priv->connect_timeout), NULL, on_connected, g_object_ref (self));
+  return client;
+}
+
+static void
+connect_now (ThWsFeed *self)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+  g_autoptr(GError) error = NULL;
+  gint64 wait = attempt_delay (self);
+
+  if (!priv->started || priv->disabled)
+    return;
+
+  if (wait > 0)
+    {
+      g_autofree char *why = g_strdup_printf ("connection attempts limited to %u per 5 minutes",
+                                              TH_WS_FEED_GET_CLASS (self)->max_attempts);
+
+      schedule_retry (self, TH_SOURCE_STATE_DOWN, why, wait / 1e6);
+      return;
+    }
+
+  drop_client (&priv->client);
+  th_ws_feed_set_state (self, TH_SOURCE_STATE_CONNECTING, "connecting");
+  priv->client = open_client (self, &error);
+  if (priv->client == NULL)
+    schedule_retry (self, TH_SOURCE_STATE_DOWN, error->message, -1);
+}
+
+/**
+ * th_ws_feed_renew:
+ * @self: a #ThWsFeed
+ *
+ * Opens a new connection and, once it delivers its first message, closes
+ * the current one: no gap. Done by itself after the class's `max_age`.
+ */
+void
+th_ws_feed_renew (ThWsFeed *self)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+  g_autoptr(GError) error = NULL;
+
+  g_return_if_fail (TH_IS_WS_FEED (self));
+
+  if (!priv->started || priv->disabled || priv->renewing != NULL)
+    return;
+  if (priv->client == NULL || priv->connected_at == 0)
+    {
+      connect_now (self);
+      return;
+    }
+
+  g_info ("%s: renewing the connection", feed_name (self));
+  priv->renewing = open_client (self, &error);
+  if (priv->renewing == NULL)
+    g_message ("%s: cannot renew the connection: %s", feed_name (self), error->message);
+}
+
+static gboolean
+on_watchdog (gpointer data)
+{
+  ThWsFeed *self = data;
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  if (priv->client != NULL && priv->connected_at > 0 &&
+      g_get_monotonic_time () - priv->last_data > (gint64) (priv->stale_after * G_USEC_PER_SEC))
+    {
+      g_autofree char *why = g_strdup_printf ("no data for %g s", priv->stale_after);
+
+      g_message ("%s: %s", feed_name (self), why);
+      schedule_retry (self, TH_SOURCE_STATE_STALE, why, 0);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/**
+ * th_ws_feed_send_text:
+ * @self: a #ThWsFeed
+ * @text: a message
+ *
+ * Sends a text message on the current connection (during #ThWsFeedClass.opened,
+ * on the connection that just opened).
+ */
+void
+th_ws_feed_send_text (ThWsFeed   *self,
+                      const char *text)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  g_return_if_fail (TH_IS_WS_FEED (self));
+
+  if (priv->client != NULL)
+    th_ws_client_send_text (priv->client, text, -1);
+}
+
+/* ThFeedSource */
+
+static gboolean
+th_ws_feed_configure (ThFeedSource  *source,
+                      GError       **error)
+{
+  return TH_WS_FEED_GET_CLASS (source)->configure (TH_WS_FEED (source), error);
+}
+
+static void
+th_ws_feed_start (ThFeedSource *source)
+{
+  ThWsFeed *self = TH_WS_FEED (source);
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  if (priv->started)
+    return;
+  priv->started = TRUE;
+
+  if (priv->disabled)
+    return;
+  if (!priv->connect)
+    {
+      th_ws_feed_set_state (self, TH_SOURCE_STATE_DISABLED, "connect=false: parsing recorded frames only");
+      return;
+    }
+
+  priv->watchdog_id = g_timeout_add (MAX (100, (guint) (priv->stale_after * 1000 / 4)), on_watchdog, self);
+  connect_now (self);
+}
+
+static void
+th_ws_feed_stop (ThFeedSource *source)
+{
+  ThWsFeed *self = TH_WS_FEED (source);
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  priv->started = FALSE;
+  g_clear_handle_id (&priv->retry_id, g_source_remove);
+  g_clear_handle_id (&priv->watchdog_id, g_source_remove);
+  g_clear_handle_id (&priv->max_age_id, g_source_remove);
+  if (priv->client != NULL)
+    {
+      /* An orderly close; nothing more reaches the hub. */
+      th_ws_client_set_handlers (priv->client, NULL, NULL, NULL, NULL);
+      th_ws_client_close (priv->client, 1000, "tickhub stopping");
+      g_clear_object (&priv->client);
+    }
+  drop_client (&priv->renewing);
+  if (priv->record != NULL)
+    fflush (priv->record);
+}
+
+static GVariant *
+th_ws_feed_get_stats (ThFeedSource *source)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (TH_WS_FEED (source));
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
+  g_variant_builder_add (&b, "{sv}", "messages", g_variant_new_uint64 (priv->messages));
+  g_variant_builder_add (&b, "{sv}", "bytes", g_variant_new_uint64 (priv->bytes));
+  g_variant_builder_add (&b, "{sv}", "parse_errors", g_variant_new_uint64 (priv->rejected[TH_WS_FEED_REJECT_PARSE]));
+  g_variant_builder_add (&b, "{sv}", "unknown_messages", g_variant_new_uint64 (priv->rejected[TH_WS_FEED_REJECT_UNKNOWN]));
+  g_variant_builder_add (&b, "{sv}", "bad_values", g_variant_new_uint64 (priv->rejected[TH_WS_FEED_REJECT_VALUE]));
+  g_variant_builder_add (&b, "{sv}", "oversize", g_variant_new_uint64 (priv->oversize));
+  g_variant_builder_add (&b, "{sv}", "ticks", g_variant_new_uint64 (priv->ticks));
+  g_variant_builder_add (&b, "{sv}", "gaps", g_variant_new_uint64 (priv->gaps));
+  g_variant_builder_add (&b, "{sv}", "connects", g_variant_new_uint64 (priv->connects));
+  g_variant_builder_add (&b, "{sv}", "reconnects", g_variant_new_uint64 (priv->reconnects));
+  g_variant_builder_add (&b, "{sv}", "state", g_variant_new_string (th_source_state_to_string (priv->state)));
+  return g_variant_builder_end (&b);
+}
+
+static void
+th_ws_feed_feed_source_init (ThFeedSourceInterface *iface)
+{
+  iface->configure = th_ws_feed_configure;
+  iface->start = th_ws_feed_start;
+  iface->stop = th_ws_feed_stop;
+  iface->get_stats = th_ws_feed_get_stats;
+}

@@ -1,0 +1,315 @@
+/* test-binance.c: the binance feed against a local server speaking
+ * Binance's combined-stream protocol
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "th-private.h"
+#include "fake-ws-server.h"
+
+#define TICKER_BTC \
+  "{\"stream\":\"btcusdt@ticker\",\"data\":{\"e\":\"24hrTicker\",\"E\":1672515782136,\"s\":\"BTCUSDT\"," \
+  "\"p\":\"120.5\",\"P\":\"0.28\",\"w\":\"43000\",\"x\":\"42880\",\"c\":\"43000.50\",\"Q\":\"0.01\"," \
+  "\"b\":\"43000.10\",\"B\":\"1.2\",\"a\":\"43000.90\",\"A\":\"0.5\",\"o\":\"42880\",\"h\":\"43100\"," \
+  "\"l\":\"42700\",\"v\":\"12345.678\",\"q\":\"530000000\",\"O\":0,\"C\":86400000,\"F\":0,\"L\":18150,\"n\":18151}}"
+/* Fields in another order, as the venue is free to send them. */
+#define TRADE_ETH \
+  "{\"data\":{\"q\":\"0.25\",\"T\":1672515782200,\"p\":\"2300.5\",\"s\":\"ETHUSDT\",\"e\":\"aggTrade\"," \
+  "\"E\":1672515782210,\"a\":12345,\"f\":100,\"l\":105,\"m\":true,\"M\":true},\"stream\":\"ethusdt@aggTrade\"}"
+
+typedef struct
+{
+  FakeWs    *ws;
+  ThHub     *hub;
+  GPtrArray *events;
+} Fixture;
+
+static void
+on_event (ThHub   *hub,
+          ThEvent *event,
+          Fixture *fx)
+{
+  g_ptr_array_add (fx->events, th_event_ref (event));
+}
+
+static void
+fixture_setup (Fixture       *fx,
+               gconstpointer  data)
+{
+  g_autofree char *url = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(ThConfig) config = th_config_new ();
+  g_autoptr(GError) error = NULL;
+
+  fx->ws = fake_ws_new ("/stream");
+  url = fake_ws_url (fx->ws);
+  text = g_strdup_printf ("[tickhub]\nplugins=binance\nsymbols=BTC;ETH\ntimeframes=1m\n"
+                          "[prices]\norder=binance;coinbase\n[coinbase]\nttl=30\n"
+                          "[binance]\nurl=%s\nstale-after=1\nreconnect-max=2\nmax-frame=4096\nttl=1.5\n%s",
+                          url, data != NULL ? (const char *) data : "");
+  th_config_load_from_data (config, text, -1, &error);
+  g_assert_no_error (error);
+  fx->hub = th_hub_new (config, NULL);
+  th_hub_load (fx->hub, &error);
+  g_assert_no_error (error);
+  fx->events = g_ptr_array_new_with_free_func ((GDestroyNotify) th_event_unref);
+  g_signal_connect (fx->hub, "event", G_CALLBACK (on_event), fx);
+  /* Rejections are warnings, not test failures. */
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  th_hub_start (fx->hub);
+}
+
+static void
+fixture_teardown (Fixture       *fx,
+                  gconstpointer  data)
+{
+  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (fx->hub);
+
+  for (guint i = 0; i < feeds->len; i++)
+    th_feed_source_stop (feeds->pdata[i]);
+  g_clear_pointer (&feeds, g_ptr_array_unref);
+  g_clear_object (&fx->hub);
+  fake_ws_free (fx->ws);
+  g_ptr_array_unref (fx->events);
+  /* Let closing connections finish. */
+  for (int i = 0; i < 10; i++)
+    g_main_context_iteration (NULL, FALSE);
+}
+
+static guint
+count_events (Fixture    *fx,
+              const char *name,
+              const char *needle)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < fx->events->len; i++)
+    {
+      ThEvent *ev = fx->events->pdata[i];
+
+      if (g_strcmp0 (th_event_get_name (ev), name) == 0 &&
+          (needle == NULL || strstr (th_event_get_json (ev), needle) != NULL))
+        n++;
+    }
+  return n;
+}
+
+static guint64
+stat (Fixture    *fx,
+      const char *name)
+{
+  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (fx->hub);
+  g_autoptr(GVariant) stats = th_feed_source_get_stats (feeds->pdata[0]);
+  guint64 v = 0;
+
+  g_variant_lookup (stats, name, "t", &v);
+  return v;
+}
+
+static void
+test_prices_normalized (Fixture       *fx,
+                        gconstpointer  data)
+{
+  g_autoptr(ThTick) btc = NULL;
+  g_autoptr(GError) error = NULL;
+
+  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  g_assert_cmpstr (fake_ws_last_query (fx->ws), ==,
+                   "streams=btcusdt@ticker/btcusdt@aggTrade/ethusdt@ticker/ethusdt@aggTrade");
+
+  fake_ws_send (fx->ws, TICKER_BTC);
+  fake_ws_send (fx->ws, TRADE_ETH);
+  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 2, 5000);
+
+  g_assert_cmpuint (count_events (fx, "financial_data_update",
+    "{\"symbol\":\"BTC\",\"data\":{\"price\":43000.5,\"volume\":12345.678,\"change\":0.28,\"bid\":43000.1,"
+    "\"ask\":43000.9,\"source\":\"binance\",\"timestamp\":\"2022-12-31T19:43:02.136Z\"}"), ==, 1);
+  g_assert_cmpuint (count_events (fx, "financial_data_update",
+    "{\"symbol\":\"ETH\",\"data\":{\"price\":2300.5,\"volume\":null,\"change\":null,\"bid\":null,"
+    "\"ask\":null,\"source\":\"binance\",\"timestamp\":\"2022-12-31T19:43:02.200Z\"}"), ==, 1);
+  g_assert_cmpuint (count_events (fx, "source_status", "\"state\":\"live\""), ==, 1);
+
+  btc = th_hub_get_price (fx->hub, "BTC", &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (btc->price, ==, 43000.5);
+  g_assert_cmpuint (stat (fx, "ticks"), ==, 2);
+  /* Nothing was sent: the streams are in the URL. */
+  g_assert_cmpuint (fake_ws_received (fx->ws)->len, ==, 0);
+}
+
+static void
+test_reconnects_after_drop (Fixture       *fx,
+                            gconstpointer  data)
+{
+  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  fake_ws_send (fx->ws, TICKER_BTC);
+  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 1, 5000);
+
+  fake_ws_drop (fx->ws);
+  fake_ws_wait_until (count_events (fx, "source_status", "\"state\":\"down\"") >= 1, 5000);
+  /* Backoff 1 s ± 20 %: back within 2 s, same streams. */
+  fake_ws_wait_until (fake_ws_n_accepted (fx->ws) == 2 && fake_ws_n_open (fx->ws) == 1, 2500);
+  g_assert_cmpstr (fake_ws_last_query (fx->ws), ==,
+                   "streams=btcusdt@ticker/btcusdt@aggTrade/ethusdt@ticker/ethusdt@aggTrade");
+
+  fake_ws_send (fx->ws, TRADE_ETH);
+  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 2, 5000);
+  /* No tick twice. */
+  g_assert_cmpuint (stat (fx, "ticks"), ==, 2);
+  g_assert_cmpuint (stat (fx, "reconnects"), ==, 1);
+}
+
+static void
+test_server_close_and_shutdown (Fixture       *fx,
+                                gconstpointer  data)
+{
+  gint64 t0;
+
+  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  fake_ws_close (fx->ws, 1001, "going away");
+  fake_ws_wait_until (fake_ws_n_accepted (fx->ws) == 2 && fake_ws_n_open (fx->ws) == 1, 3000);
+  g_assert_cmpuint (count_events (fx, "source_status", "closed by the server (1001 going away)"), ==, 1);
+
+  /* serverShutdown: at once, no backoff. */
+  t0 = g_get_monotonic_time ();
+  fake_ws_send (fx->ws, "{\"stream\":\"!serverShutdown\",\"data\":{\"e\":\"serverShutdown\",\"E\":1672515782136}}");
+  fake_ws_wait_until (fake_ws_n_accepted (fx->ws) == 3, 3000);
+  g_assert_cmpint (g_get_monotonic_time () - t0, <, 500000);
+}
+
+static void
+test_silent_goes_stale_and_falls_back (Fixture       *fx,
+                                       gconstpointer  data)
+{
+  g_autoptr(ThTick) gecko = th_tick_new ("BTC", "coinbase", TH_TICK_KIND_QUOTE, 42999, g_get_real_time ());
+  g_autoptr(ThTick) price = NULL;
+
+  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  th_hub_push_tick (fx->hub, gecko);
+  fake_ws_send (fx->ws, TICKER_BTC);
+  fake_ws_wait_until (count_events (fx, "price_source_changed", "\"to\":\"binance\"") == 1, 5000);
+
+  /* Silence: stale after 1 s, reconnect; the price falls back to coinbase
+   * once binance's 1.5 s TTL is over. */
+  fake_ws_wait_until (count_events (fx, "source_status", "\"state\":\"stale\"") == 1, 3000);
+  fake_ws_wait_until (count_events (fx, "price_source_changed", "\"from\":\"binance\",\"to\":\"coinbase\"") == 1, 3000);
+  price = th_hub_get_price (fx->hub, "BTC", NULL);
+  g_assert_cmpstr (price->source, ==, "coinbase");
+
+  /* Binance delivers again: it takes over. */
+  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1 && fake_ws_n_accepted (fx->ws) >= 2, 3000);
+  fake_ws_send (fx->ws, TICKER_BTC);
+  fake_ws_wait_until (count_events (fx, "price_source_changed", "\"from\":\"coinbase\",\"to\":\"binance\"") == 1, 3000);
+}
+
+static void
+test_garbage (Fixture       *fx,
+              gconstpointer  data)
+{
+  static const char *const garbage[] = {
+    "not json at all",
+    "{\"stream\":\"btcusdt@ticker\",\"data\":{\"e\":\"24hrTicker\",\"E\":1672515782136,\"s\":\"BTC",  /* truncated */
+    "[1,2,3]",
+    "{\"stream\":\"btcusdt@ticker\",\"data\":{\"e\":\"24hrTicker\",\"E\":1672515782136,\"s\":\"BTCUSDT\",\"c\":{}}}",
+    "{\"stream\":\"btcusdt@ticker\",\"data\":{\"e\":\"24hrTicker\",\"E\":1672515782136,\"s\":\"BTCUSDT\",\"c\":\"NaN\"}}",
+    "{\"stream\":\"btcusdt@ticker\",\"data\":{\"e\":\"24hrTicker\",\"E\":1672515782136,\"s\":\"BTCUSDT\",\"c\":\"-5\"}}",
+    "{\"stream\":\"btcusdt@ticker\",\"data\":{\"e\":\"24hrTicker\",\"E\":1672515782136,\"s\":\"BTCUSDT\",\"c\":\"1e400\"}}",
+    "{\"stream\":\"btcusdt@ticker\",\"data\":{\"e\":\"24hrTicker\",\"E\":\"yesterday\",\"s\":\"BTCUSDT\",\"c\":\"1\"}}",
+    "{\"stream\":\"btcusdt@depth\",\"data\":{\"e\":\"depthUpdate\",\"E\":1672515782136,\"s\":\"BTCUSDT\"}}",
+    "{\"stream\":\"dogeusdt@ticker\",\"data\":{\"e\":\"24hrTicker\",\"E\":1672515782136,\"s\":\"DOGEUSDT\",\"c\":\"0.1\"}}",
+    "{\"code\":2,\"msg\":\"Invalid request: unknown stream\",\"id\":7}",
+    "{\"result\":null,\"id\":1}",
+  };
+  static const guint8 bad_utf8[] = "{\"stream\":\"\xff\xfe\",\"data\":{}}";
+  g_autofree char *huge = NULL;
+
+  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  for (guint i = 0; i < G_N_ELEMENTS (garbage); i++)
+    fake_ws_send (fx->ws, garbage[i]);
+  fake_ws_send_raw (fx->ws, SOUP_WEBSOCKET_DATA_BINARY, "\x00\x01\x02", 3);
+  fake_ws_send_raw (fx->ws, SOUP_WEBSOCKET_DATA_TEXT, bad_utf8, sizeof bad_utf8 - 1);
+  huge = g_strnfill (10000, 'x');   /* over max-frame=4096 */
+  fake_ws_send (fx->ws, huge);
+  fake_ws_send (fx->ws, TICKER_BTC);
+
+  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 1, 5000);
+  /* Every piece of garbage was counted, the connection carried on. */
+  g_assert_cmpuint (stat (fx, "parse_errors"), ==, 3 + 3);    /* not JSON, truncated, array; binary, UTF-8, huge */
+  g_assert_cmpuint (stat (fx, "bad_values"), ==, 6);          /* {}, NaN, -5, 1e400, bad time, unknown symbol */
+  g_assert_cmpuint (stat (fx, "unknown_messages"), ==, 2);    /* depthUpdate, error reply */
+  g_assert_cmpuint (stat (fx, "oversize"), ==, 1);
+  g_assert_cmpuint (stat (fx, "ticks"), ==, 1);
+  g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 1);
+  g_assert_cmpuint (fake_ws_n_open (fx->ws), ==, 1);
+}
+
+static void
+test_pings_answered (Fixture       *fx,
+                     gconstpointer  data)
+{
+  /* The server pings every second (Binance: every 20 s). */
+  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  fake_ws_ping_every (fx->ws, 1);
+  fake_ws_wait_until (fake_ws_n_pongs (fx->ws) >= 2, 5000);
+  /* Pings are not data: the watchdog still counts the connection silent. */
+}
+
+static void
+test_handshake_refused (Fixture       *fx,
+                        gconstpointer  data)
+{
+  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  fake_ws_refuse (fx->ws, 429, "{\"code\":-1003,\"msg\":\"Too many requests\"}");
+  fake_ws_drop (fx->ws);
+  fake_ws_wait_until (count_events (fx, "source_status", "handshake refused: 429") >= 1, 5000);
+  fake_ws_refuse (fx->ws, 0, NULL);
+  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 6000);
+}
+
+static void
+test_bad_config (void)
+{
+  static const struct { const char *conf; const char *expect; } cases[] = {
+    { "[binance]\nurl=http://x/stream\n", "[binance] url: “http://x/stream” is not a ws:// or wss:// URL" },
+    { "[binance]\nurl=ws://x/stream\nstreams=ticker;depth\n", "[binance] streams: unknown stream “depth”" },
+    { "[binance]\nurl=ws://x/stream\nstale-after=0\n", "[binance] stale-after: must be more than 0 seconds" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=binance\nsymbols=BTC\n%s", cases[i].conf);
+      g_autoptr(ThConfig) config = th_config_new ();
+      g_autoptr(ThHub) hub = NULL;
+      g_autoptr(GError) error = NULL;
+
+      th_config_load_from_data (config, text, -1, NULL);
+      hub = th_hub_new (config, NULL);
+      g_assert_false (th_hub_load (hub, &error));
+      if (strstr (error->message, cases[i].expect) == NULL)
+        g_error ("expected “%s” in “%s”", cases[i].expect, error->message);
+    }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, fn, extra) g_test_add (path, Fixture, extra, fixture_setup, fn, fixture_teardown)
+  ADD ("/binance/prices-normalized", test_prices_normalized, NULL);
+  ADD ("/binance/reconnects-after-drop", test_reconnects_after_drop, NULL);
+  ADD ("/binance/server-close-and-shutdown", test_server_close_and_shutdown, NULL);
+  ADD ("/binance/silent-goes-stale-and-falls-back", test_silent_goes_stale_and_falls_back, NULL);
+  ADD ("/binance/garbage", test_garbage, NULL);
+  ADD ("/binance/handshake-refused", test_handshake_refused, NULL);
+#undef ADD
+  g_test_add ("/binance/pings-answered", Fixture, NULL, fixture_setup, test_pings_answered, fixture_teardown);
+  g_test_add_func ("/binance/bad-config", test_bad_config);
+
+  return g_test_run ();
+}
