@@ -549,7 +549,9 @@ th_ws_feed_count_gap (ThWsFeed   *self,
  * @self: a #ThWsFeed
  *
  * The receive time of the message being parsed: the hub's clock for a
- * live message, the recorded time for an injected one.
+ * live message, the recorded time for an injected one. Venues that send
+ * no timestamp (CoinCap, Binance's bookTicker) use it as the exchange
+ * time, so a replayed recording keeps its times.
  *
  * Returns: µs since the Unix epoch
  */
@@ -569,8 +571,7 @@ th_ws_feed_get_receive_time (ThWsFeed *self)
  * @self: a #ThWsFeed
  * @tick: a tick parsed from the current message
  *
- * Hands a tick to the hub, stamped with the message's receive time, and
- * marks the source live.
+ * Hands a tick to the hub and marks the source live.
  */
 void
 th_ws_feed_push_tick (ThWsFeed *self,
@@ -583,8 +584,8 @@ th_ws_feed_push_tick (ThWsFeed *self,
 
   if (tick->source == NULL)
     th_tick_set_source (tick, feed_name (self));
-  if (tick->receive_time == 0)
-    tick->receive_time = th_ws_feed_get_receive_time (self);
+  /* Freshness is about now, even for a replayed frame: the hub stamps the
+   * receive time from its clock. */
   priv->ticks++;
   th_hub_push_tick (priv->hub, tick);
 

@@ -8,6 +8,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include "th-private.h"
 #include "fake-ws-server.h"
 
@@ -99,7 +101,7 @@ count_events (Fixture    *fx,
 }
 
 static guint64
-stat (Fixture    *fx,
+feed_stat (Fixture    *fx,
       const char *name)
 {
   g_autoptr(GPtrArray) feeds = th_hub_get_feeds (fx->hub);
@@ -136,7 +138,7 @@ test_prices_normalized (Fixture       *fx,
   btc = th_hub_get_price (fx->hub, "BTC", &error);
   g_assert_no_error (error);
   g_assert_cmpfloat (btc->price, ==, 43000.5);
-  g_assert_cmpuint (stat (fx, "ticks"), ==, 2);
+  g_assert_cmpuint (feed_stat (fx, "ticks"), ==, 2);
   /* Nothing was sent: the streams are in the URL. */
   g_assert_cmpuint (fake_ws_received (fx->ws)->len, ==, 0);
 }
@@ -159,8 +161,8 @@ test_reconnects_after_drop (Fixture       *fx,
   fake_ws_send (fx->ws, TRADE_ETH);
   fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 2, 5000);
   /* No tick twice. */
-  g_assert_cmpuint (stat (fx, "ticks"), ==, 2);
-  g_assert_cmpuint (stat (fx, "reconnects"), ==, 1);
+  g_assert_cmpuint (feed_stat (fx, "ticks"), ==, 2);
+  g_assert_cmpuint (feed_stat (fx, "reconnects"), ==, 1);
 }
 
 static void
@@ -238,11 +240,11 @@ test_garbage (Fixture       *fx,
 
   fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 1, 5000);
   /* Every piece of garbage was counted, the connection carried on. */
-  g_assert_cmpuint (stat (fx, "parse_errors"), ==, 3 + 3);    /* not JSON, truncated, array; binary, UTF-8, huge */
-  g_assert_cmpuint (stat (fx, "bad_values"), ==, 6);          /* {}, NaN, -5, 1e400, bad time, unknown symbol */
-  g_assert_cmpuint (stat (fx, "unknown_messages"), ==, 2);    /* depthUpdate, error reply */
-  g_assert_cmpuint (stat (fx, "oversize"), ==, 1);
-  g_assert_cmpuint (stat (fx, "ticks"), ==, 1);
+  g_assert_cmpuint (feed_stat (fx, "parse_errors"), ==, 3 + 3);    /* not JSON, truncated, array; binary, UTF-8, huge */
+  g_assert_cmpuint (feed_stat (fx, "bad_values"), ==, 6);          /* {}, NaN, -5, 1e400, bad time, unknown symbol */
+  g_assert_cmpuint (feed_stat (fx, "unknown_messages"), ==, 2);    /* depthUpdate, error reply */
+  g_assert_cmpuint (feed_stat (fx, "oversize"), ==, 1);
+  g_assert_cmpuint (feed_stat (fx, "ticks"), ==, 1);
   g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 1);
   g_assert_cmpuint (fake_ws_n_open (fx->ws), ==, 1);
 }
@@ -268,6 +270,86 @@ test_handshake_refused (Fixture       *fx,
   fake_ws_wait_until (count_events (fx, "source_status", "handshake refused: 429") >= 1, 5000);
   fake_ws_refuse (fx->ws, 0, NULL);
   fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 6000);
+}
+
+static char *
+financial_json (GPtrArray *events)
+{
+  GString *out = g_string_new (NULL);
+
+  for (guint i = 0; i < events->len; i++)
+    if (g_str_equal (th_event_get_name (events->pdata[i]), "financial_data_update"))
+      {
+        g_string_append (out, th_event_get_json (events->pdata[i]));
+        g_string_append_c (out, '\n');
+      }
+  return g_string_free (out, FALSE);
+}
+
+static void
+on_quit (ThHub    *hub,
+         int       code,
+         gboolean *done)
+{
+  *done = TRUE;
+}
+
+/* record= writes the raw frames; [replay] format=raw plays them through
+ * the same parser: the same ticks, the same rejections. */
+static void
+test_record_and_replay (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("tickhub-record-XXXXXX", NULL);
+  g_autofree char *rec = g_build_filename (dir, "binance.rec", NULL);
+  g_autofree char *live = NULL;
+  g_autofree char *replayed = NULL;
+  Fixture fx = { 0 };
+  g_autofree char *extra = g_strdup_printf ("record=%s\n", rec);
+
+  fixture_setup (&fx, extra);
+  fake_ws_wait_until (fake_ws_n_open (fx.ws) == 1, 5000);
+  fake_ws_send (fx.ws, TICKER_BTC);
+  fake_ws_send (fx.ws, "garbage");
+  fake_ws_send (fx.ws, TRADE_ETH);
+  fake_ws_wait_until (count_events (&fx, "financial_data_update", NULL) == 2, 5000);
+  live = financial_json (fx.events);
+  fixture_teardown (&fx, NULL);
+
+  {
+    g_autofree char *text = g_strdup_printf (
+      "[tickhub]\nplugins=binance;replay\nsymbols=BTC;ETH\ntimeframes=1m\n"
+      "[binance]\nconnect=false\n[replay]\npath=%s\nformat=raw\nexit-at-end=true\n", rec);
+    g_autoptr(ThConfig) config = th_config_new ();
+    g_autoptr(ThHub) hub = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify) th_event_unref);
+    g_autoptr(GPtrArray) feeds = NULL;
+    g_autoptr(GVariant) stats = NULL;
+    gboolean done = FALSE;
+    guint64 parse_errors = 0;
+    Fixture sink = { .events = events };
+
+    th_config_load_from_data (config, text, -1, NULL);
+    hub = th_hub_new (config, NULL);
+    th_hub_load (hub, &error);
+    g_assert_no_error (error);
+    g_signal_connect (hub, "event", G_CALLBACK (on_event), &sink);
+    g_signal_connect (hub, "quit-requested", G_CALLBACK (on_quit), &done);
+    th_hub_start (hub);
+    fake_ws_wait_until (done, 5000);
+    replayed = financial_json (events);
+
+    feeds = th_hub_get_feeds (hub);
+    for (guint i = 0; i < feeds->len; i++)
+      if (TH_IS_WS_FEED (feeds->pdata[i]))
+        stats = th_feed_source_get_stats (feeds->pdata[i]);
+    g_variant_lookup (stats, "parse_errors", "t", &parse_errors);
+    g_assert_cmpuint (parse_errors, ==, 1);
+  }
+
+  g_assert_cmpstr (replayed, ==, live);
+  g_remove (rec);
+  g_rmdir (dir);
 }
 
 static void
@@ -310,6 +392,7 @@ main (int   argc,
 #undef ADD
   g_test_add ("/binance/pings-answered", Fixture, NULL, fixture_setup, test_pings_answered, fixture_teardown);
   g_test_add_func ("/binance/bad-config", test_bad_config);
+  g_test_add_func ("/binance/record-and-replay", test_record_and_replay);
 
   return g_test_run ();
 }

@@ -563,7 +563,7 @@ test_bad_config (void)
   g_autofree char *conf = conf_for (missing, "");
   g_autofree char *needle = g_strdup_printf ("[replay] path: cannot read “%s”: %s", missing, g_strerror (ENOENT));
   g_autofree char *loop = conf_for (path, "loop=true\nexit-at-end=true\n");
-  g_autofree char *raw = conf_for (path, "format=raw\n");
+  g_autofree char *raw = conf_for (path, "format=raw\nspeed=1\n");
   g_autofree char *csv = conf_for (path, "format=csv\n");
   g_autofree char *jsonl = conf_for (path, "format=jsonl\n");
   g_autofree char *speed = conf_for (path, "speed=-1\n");
@@ -574,7 +574,7 @@ test_bad_config (void)
   assert_config_error (conf, needle);
   assert_config_error ("[tickhub]\nplugins=replay\nsymbols=BTC\n", "[replay] path: no file to play");
   assert_config_error (loop, "[replay] loop: a loop never reaches the end of the file");
-  assert_config_error (raw, "[replay] format: “raw” is not supported yet");
+  assert_config_error (raw, "[replay] speed: format=raw plays recorded frames as fast as possible");
   assert_config_error (csv, "[replay] format: “csv” is not one of jsonl, raw");
   assert_config_error (speed, "[replay] speed: “-1” is negative");
   assert_config_error (folder, "is a folder");

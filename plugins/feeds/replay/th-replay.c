@@ -116,6 +116,10 @@ struct _ThReplay
   guint64        ticks;
   guint64        bad;
   guint          warned;
+
+  /* format=raw: recorded frames, parsed by the venue's own feed. */
+  gboolean       raw;
+  GHashTable    *parsers;       /* source name → ThWsFeed (borrowed from the hub) */
 };
 
 enum {
@@ -705,6 +709,85 @@ next_line (ThReplay    *self,
     }
 }
 
+/* The feed that parses @source's frames: a loaded ThWsFeed of that name
+ * (run it with connect=false). */
+static ThWsFeed *
+find_parser (ThReplay   *self,
+             const char *source)
+{
+  g_autoptr(GPtrArray) feeds = NULL;
+
+  if (self->parsers == NULL)
+    {
+      self->parsers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      feeds = th_hub_get_feeds (self->hub);
+      for (guint i = 0; i < feeds->len; i++)
+        if (TH_IS_WS_FEED (feeds->pdata[i]))
+          g_hash_table_insert (self->parsers, g_strdup (th_ws_feed_get_name (feeds->pdata[i])), feeds->pdata[i]);
+    }
+  return g_hash_table_lookup (self->parsers, source);
+}
+
+/* One recorded frame, as a WebSocket feed's `record=` writes them:
+ * {"t": receive time in µs, "source": "binance", "text": "<frame>"}
+ * (or "base64" for a frame that was not UTF-8 text). */
+static void
+handle_frame (ThReplay   *self,
+              const char *line,
+              gsize       length)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  JsonObject *obj;
+  JsonNode *root;
+  const char *source;
+  const char *text;
+  ThWsFeed *feed;
+  gint64 t;
+
+  if (!json_parser_load_from_data (parser, line, (gssize) length, NULL) ||
+      (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      bad_line (self, "not a JSON object");
+      return;
+    }
+  obj = json_node_get_object (root);
+  source = json_object_get_string_member_with_default (obj, "source", NULL);
+  t = json_object_get_int_member_with_default (obj, "t", 0);
+  if (source == NULL || t <= 0)
+    {
+      bad_line (self, "a recorded frame needs \"source\" and \"t\"");
+      return;
+    }
+
+  feed = find_parser (self, source);
+  if (feed == NULL)
+    {
+      g_autofree char *why = g_strdup_printf ("no loaded feed parses “%s” frames; add %s to [tickhub] plugins "
+                                              "with [%s] connect=false", source, source, source);
+      bad_line (self, why);
+      return;
+    }
+
+  text = json_object_get_string_member_with_default (obj, "text", NULL);
+  if (text != NULL)
+    th_ws_feed_inject (feed, text, -1, t);
+  else if (json_object_has_member (obj, "base64"))
+    {
+      /* A frame that was not UTF-8 text: the feed rejects it as it did live. */
+      gsize len;
+      g_autofree guchar *data = g_base64_decode (json_object_get_string_member_with_default (obj, "base64", ""), &len);
+      g_autofree char *copy = g_strndup ((const char *) data, len);
+
+      th_ws_feed_inject (feed, copy, (gssize) len, t);
+    }
+  else
+    {
+      bad_line (self, "a recorded frame needs \"text\" or \"base64\"");
+      return;
+    }
+  self->ticks++;
+}
+
 static void
 handle_line (ThReplay   *self,
              const char *line,
@@ -719,6 +802,12 @@ handle_line (ThReplay   *self,
     line++, length--;
   if (length == 0 || *line == '#')
     return;
+
+  if (self->raw)
+    {
+      handle_frame (self, line, length);
+      return;
+    }
 
   tick = parse_line (self, line, length, &why);
   if (tick == NULL)
@@ -979,9 +1068,10 @@ th_replay_configure (ThFeedSource  *feed,
                  "with exit-at-end=true; set one of them to false");
 
   format = th_config_get_string (config, GROUP, "format", "jsonl");
-  if (g_str_equal (format, "raw"))
-    add_problem (problems, "[" GROUP "] format: “raw” is not supported yet; use format=jsonl, "
-                 "one JSON tick per line");
+  self->raw = g_str_equal (format, "raw");
+  if (self->raw && speed > 0)
+    add_problem (problems, "[" GROUP "] speed: format=raw plays recorded frames as fast as possible; "
+                 "set speed=0");
 
   if (problems->len > 0)
     {
@@ -1104,6 +1194,7 @@ th_replay_finalize (GObject *object)
 {
   ThReplay *self = TH_REPLAY (object);
 
+  g_clear_pointer (&self->parsers, g_hash_table_unref);
   g_clear_pointer (&self->buffer, g_byte_array_unref);
   g_clear_pointer (&self->utc, g_time_zone_unref);
   g_free (self->name);
