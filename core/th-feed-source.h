@@ -18,11 +18,18 @@ G_DECLARE_INTERFACE (ThFeedSource, th_feed_source, TH, FEED_SOURCE, GObject)
 /**
  * ThFeedSourceInterface:
  * @g_iface: the parent interface
- * @configure: reads and checks the plugin's own config group; optional
+ * @configure: reads and checks the plugin's own config group; optional.
+ *   The hub has already checked each key against the plugin's
+ *   `X-Tickhub-Config` types and reported malformed values, and calls
+ *   configure anyway, so that every problem is found in one pass: read
+ *   values with a default and do not report a malformed one again. Report
+ *   several problems as one %TH_ERROR_BAD_CONFIG error, one per line. The
+ *   price book's order and TTLs are set before configure runs.
  * @start: starts delivering ticks with th_hub_push_tick()
  * @stop: stops; no tick may be pushed after it returns
  * @request_price: asks for a fresh price of @symbol now, because no source
- *   has a fresh one; optional, for sources that can fetch on demand
+ *   has a fresh one; optional, for sources that can fetch on demand. The
+ *   hub calls it on every miss of every client: coalesce and rate-limit.
  * @get_stats: returns counters and facts about the feed as an `a{sv}`
  *   dictionary (for example `messages`, `bytes`, `parse_errors`,
  *   `reconnects` as `t`); optional

@@ -881,6 +881,19 @@ th_hub_load (ThHub   *self,
         }
     }
 
+  /* Price hierarchy: the order and its TTLs first, so that feeds can read
+   * them while they configure; feeds outside the order after loading. */
+  order = config_list (self, "prices", "order", DEFAULT_ORDER);
+  th_price_book_set_order (self->book, (const char *const *) order);
+  for (guint i = 0; order[i] != NULL; i++)
+    {
+      double ttl = th_config_get_double (self->config, order[i], "ttl", default_ttl (order[i]) / 1e6);
+
+      if (ttl > 0)
+        th_price_book_set_ttl (self->book, order[i], (gint64) (ttl * G_USEC_PER_SEC));
+      else if (th_config_has_key (self->config, order[i], "ttl"))
+        add_problem (problems, "[%s] ttl: must be more than 0 seconds", order[i]);
+    }
   /* Plugins. */
   self->engine = peas_engine_new ();
   peas_engine_enable_loader (self->engine, "python3");
@@ -901,18 +914,6 @@ th_hub_load (ThHub   *self,
 
   load_indicators (self, searched, problems);
 
-  /* Price hierarchy: the order, then every feed plugin after it. */
-  order = config_list (self, "prices", "order", DEFAULT_ORDER);
-  th_price_book_set_order (self->book, (const char *const *) order);
-  for (guint i = 0; order[i] != NULL; i++)
-    {
-      double ttl = th_config_get_double (self->config, order[i], "ttl", default_ttl (order[i]) / 1e6);
-
-      if (ttl > 0)
-        th_price_book_set_ttl (self->book, order[i], (gint64) (ttl * G_USEC_PER_SEC));
-      else if (th_config_has_key (self->config, order[i], "ttl"))
-        add_problem (problems, "[%s] ttl: must be more than 0 seconds", order[i]);
-    }
   for (guint i = 0; i < self->plugins->len; i++)
     {
       Plugin *plugin = self->plugins->pdata[i];

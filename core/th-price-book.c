@@ -263,6 +263,29 @@ th_price_book_get_ttl (ThPriceBook *self,
   return src != NULL ? src->ttl : TH_PRICE_BOOK_DEFAULT_TTL;
 }
 
+/**
+ * th_price_book_get_rank:
+ * @self: a #ThPriceBook
+ * @source: a source name
+ *
+ * Returns: the position of @source in the priority order, 0 for the
+ *   highest; -1 for a source the book does not know
+ */
+int
+th_price_book_get_rank (ThPriceBook *self,
+                        const char  *source)
+{
+  Source *src;
+  guint index;
+
+  g_return_val_if_fail (TH_IS_PRICE_BOOK (self), -1);
+
+  src = source != NULL ? g_hash_table_lookup (self->sources, source) : NULL;
+  if (src == NULL || !g_ptr_array_find (self->order, src, &index))
+    return -1;
+  return (int) index;
+}
+
 static gboolean on_deadline (gpointer data);
 
 static void

@@ -33,6 +33,8 @@ void         th_price_book_set_ttl           (ThPriceBook       *self,
                                               gint64             ttl);
 gint64       th_price_book_get_ttl           (ThPriceBook       *self,
                                               const char        *source);
+int          th_price_book_get_rank          (ThPriceBook       *self,
+                                              const char        *source);
 gboolean     th_price_book_update            (ThPriceBook       *self,
                                               ThTick            *tick);
 const char  *th_price_book_get_selected      (ThPriceBook       *self,

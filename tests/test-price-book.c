@@ -195,6 +195,10 @@ test_unknown_source_ranks_last (Fixture       *fx,
   push (fx, "BTC", "coingecko", 2);
   g_assert_cmpstr (th_price_book_get_selected (fx->book, "BTC"), ==, "coingecko");
   g_assert_cmpint (th_price_book_get_ttl (fx->book, "simulator"), ==, TH_PRICE_BOOK_DEFAULT_TTL);
+  g_assert_cmpint (th_price_book_get_rank (fx->book, "binance"), ==, 0);
+  g_assert_cmpint (th_price_book_get_rank (fx->book, "coingecko"), ==, 3);
+  g_assert_cmpint (th_price_book_get_rank (fx->book, "simulator"), ==, 4);
+  g_assert_cmpint (th_price_book_get_rank (fx->book, "nobody"), ==, -1);
 }
 
 static void
