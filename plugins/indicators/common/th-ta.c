@@ -1,0 +1,205 @@
+/* th-ta.c
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <math.h>
+
+#include "th-ta.h"
+
+gboolean
+th_ta_check_arg_count (const char         *usage,
+                       const char *const  *args,
+                       guint               min,
+                       guint               max,
+                       GError            **error)
+{
+  guint n = args != NULL ? g_strv_length ((char **) args) : 0;
+
+  if (n < min || n > max)
+    {
+      if (min == max)
+        g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG, "takes %u argument%s, not %u; write it like %s",
+                     min, min == 1 ? "" : "s", n, usage);
+      else
+        g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG, "takes %u to %u arguments, not %u; write it like %s",
+                     min, max, n, usage);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+th_ta_parse_period (const char  *usage,
+                    const char  *what,
+                    const char  *text,
+                    guint        min,
+                    guint        max,
+                    guint       *out,
+                    GError     **error)
+{
+  guint64 v;
+
+  if (text == NULL || !g_ascii_string_to_unsigned (text, 10, min, max, &v, NULL))
+    {
+      g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                   "%s “%s” is not a whole number from %u to %u; write it like %s",
+                   what, text != NULL ? text : "", min, max, usage);
+      return FALSE;
+    }
+  *out = (guint) v;
+  return TRUE;
+}
+
+gboolean
+th_ta_parse_number (const char  *usage,
+                    const char  *what,
+                    const char  *text,
+                    double       min,
+                    double       max,
+                    double      *out,
+                    GError     **error)
+{
+  char *end = NULL;
+  double v = text != NULL ? g_ascii_strtod (text, &end) : NAN;
+
+  if (text == NULL || end == text || *end != '\0' || !isfinite (v) || v < min || v > max)
+    {
+      g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                   "%s “%s” is not a number from %g to %g; write it like %s",
+                   what, text != NULL ? text : "", min, max, usage);
+      return FALSE;
+    }
+  *out = v;
+  return TRUE;
+}
+
+void
+th_ta_window_init (ThTaWindow *w,
+                   guint       size)
+{
+  g_free (w->values);
+  *w = (ThTaWindow) { 0 };
+  w->size = MAX (size, 1);
+  w->values = g_new0 (double, w->size);
+}
+
+void
+th_ta_window_clear (ThTaWindow *w)
+{
+  g_clear_pointer (&w->values, g_free);
+  *w = (ThTaWindow) { 0 };
+}
+
+gboolean
+th_ta_window_full (const ThTaWindow *w)
+{
+  return w->count == w->size;
+}
+
+double
+th_ta_window_oldest (const ThTaWindow *w)
+{
+  return w->count == w->size ? w->values[w->head] : NAN;
+}
+
+double
+th_ta_window_get (const ThTaWindow *w,
+                  guint             age)
+{
+  if (age >= w->count)
+    return NAN;
+  return w->values[(w->head + w->size - 1 - age) % w->size];
+}
+
+static void
+recompute (ThTaWindow *w)
+{
+  double sum = 0, sumsq = 0;
+
+  for (guint i = 0; i < w->count; i++)
+    {
+      sum += w->values[i];
+      sumsq += w->values[i] * w->values[i];
+    }
+  w->sum = sum;
+  w->sumsq = sumsq;
+  w->since = 0;
+}
+
+void
+th_ta_window_push (ThTaWindow *w,
+                   double      x)
+{
+  double old = th_ta_window_oldest (w);
+
+  w->values[w->head] = x;
+  w->head = (w->head + 1) % w->size;
+  if (w->count < w->size)
+    {
+      w->count++;
+      w->sum += x;
+      w->sumsq += x * x;
+    }
+  else
+    {
+      w->sum += x - old;
+      w->sumsq += x * x - old * old;
+    }
+  if (++w->since >= w->size)
+    recompute (w);
+}
+
+double
+th_ta_window_peek_sum (const ThTaWindow *w,
+                       double            x)
+{
+  return w->sum + x - (w->count == w->size ? w->values[w->head] : 0.0);
+}
+
+double
+th_ta_window_peek_sumsq (const ThTaWindow *w,
+                         double            x)
+{
+  double old = w->count == w->size ? w->values[w->head] : 0.0;
+
+  return w->sumsq + x * x - old * old;
+}
+
+void
+th_ta_ema_init (ThTaEma *e,
+                guint    period,
+                double   alpha)
+{
+  *e = (ThTaEma) { .period = MAX (period, 1), .alpha = alpha, .value = NAN };
+}
+
+gboolean
+th_ta_ema_ready (const ThTaEma *e)
+{
+  return e->count >= e->period;
+}
+
+double
+th_ta_ema_peek (const ThTaEma *e,
+                double         x)
+{
+  if (e->count + 1 < e->period)
+    return NAN;
+  if (e->count + 1 == e->period)
+    return (e->seed_sum + x) / e->period;
+  return e->value + e->alpha * (x - e->value);
+}
+
+double
+th_ta_ema_update (ThTaEma *e,
+                  double   x)
+{
+  double v = th_ta_ema_peek (e, x);
+
+  if (e->count < e->period)
+    e->seed_sum += x;
+  e->count++;
+  if (!isnan (v))
+    e->value = v;
+  return v;
+}
