@@ -1,0 +1,135 @@
+/* indicators.c: the cost of one indicator update, through the plugin call
+ * path (th_indicator_update → the plugin's vfunc), per indicator and for
+ * the default set together; committed (closed candle) and provisional.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#include <libpeas/peas.h>
+
+#include "th-private.h"
+
+#define N_CANDLES 4096
+
+static PeasEngine *engine;
+static ThCandle candles[N_CANDLES];
+
+static double
+now_s (void)
+{
+  return g_get_monotonic_time () / 1e6;
+}
+
+static ThIndicator *
+make (const char *plugin,
+      const char *args)
+{
+  PeasPluginInfo *info = peas_engine_get_plugin_info (engine, plugin);
+  g_auto(GStrv) argv = g_strsplit (args, ",", -1);
+  g_autoptr(GError) error = NULL;
+  ThIndicator *ind;
+
+  if (info == NULL || !peas_engine_load_plugin (engine, info))
+    return NULL;
+  ind = TH_INDICATOR (peas_engine_create_extension (engine, info, TH_TYPE_INDICATOR, "hub", NULL, NULL));
+  if (!th_indicator_configure (ind, *args != '\0' ? (const char *const *) argv : NULL, &error))
+    {
+      g_printerr ("%s(%s): %s\n", plugin, args, error->message);
+      g_object_unref (ind);
+      return NULL;
+    }
+  return ind;
+}
+
+static double
+run (ThIndicator **inds,
+     guint         n_inds,
+     guint         n,
+     gboolean      commit)
+{
+  g_autoptr(ThIndicatorValues) values = th_indicator_values_new (TH_INDICATOR_MAX_OUTPUTS);
+  double t0 = now_s ();
+  volatile double sink = 0;
+
+  for (guint i = 0; i < n; i++)
+    for (guint k = 0; k < n_inds; k++)
+      {
+        th_indicator_values_reset (values);
+        th_indicator_update (inds[k], &candles[i % N_CANDLES], commit, values);
+        sink += th_indicator_values_get (values, 0);
+      }
+  (void) sink;
+  return (now_s () - t0) * 1e9 / n;
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  static const struct { const char *plugin, *args; gboolean in_default; } set[] = {
+    { "sma", "20", TRUE }, { "ema", "20", TRUE }, { "rsi", "14", TRUE }, { "macd", "12,26,9", TRUE },
+    { "bollinger", "20,2", TRUE }, { "wma", "20", FALSE }, { "stoch", "14,3,3", FALSE },
+    { "atr", "14", FALSE }, { "vwap", "", FALSE }, { "obv", "", FALSE },
+  };
+  guint n = argc > 1 ? (guint) atoi (argv[1]) : 2000000;
+  g_auto(GStrv) dirs = g_strsplit (g_getenv ("TICKHUB_PLUGIN_PATH") != NULL ? g_getenv ("TICKHUB_PLUGIN_PATH") : "", ":", -1);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (3);
+  ThIndicator *defaults[G_N_ELEMENTS (set)];
+  guint n_defaults = 0;
+  double price = 43000;
+
+  engine = peas_engine_new ();
+  for (guint i = 0; dirs[i] != NULL; i++)
+    if (*dirs[i] != '\0')
+      peas_engine_add_search_path (engine, dirs[i], NULL);
+
+  for (guint i = 0; i < N_CANDLES; i++)
+    {
+      double open = price;
+
+      price *= exp (g_rand_double_range (rand, -0.002, 0.002));
+      candles[i] = (ThCandle) {
+        .start = G_GINT64_CONSTANT (1704067200000000) + (gint64) i * 60000000, .duration = 60000000,
+        .open = open, .high = MAX (open, price) * 1.0005, .low = MIN (open, price) * 0.9995, .close = price,
+        .volume = g_rand_double_range (rand, 0.1, 10), .ticks = 10, .closed = TRUE,
+      };
+    }
+
+  printf ("tickhub indicator benchmark: %u updates each, through the plugin call path\n", n);
+  printf ("%-22s %10s %12s %12s\n", "indicator", "ns/update", "updates/s", "provisional");
+  for (guint i = 0; i < G_N_ELEMENTS (set); i++)
+    {
+      ThIndicator *ind = make (set[i].plugin, set[i].args);
+      g_autofree char *label = g_strdup_printf ("%s(%s)", set[i].plugin, set[i].args);
+      double ns, pns;
+
+      if (ind == NULL)
+        {
+          printf ("%-22s %10s\n", label, "(missing)");
+          continue;
+        }
+      ns = run (&ind, 1, n, TRUE);
+      pns = run (&ind, 1, n / 4, FALSE);
+      printf ("%-22s %10.1f %12.0f %9.1f ns\n", label, ns, 1e9 / ns, pns);
+      if (set[i].in_default)
+        defaults[n_defaults++] = ind;
+      else
+        g_object_unref (ind);
+    }
+
+  if (n_defaults > 0)
+    {
+      double ns = run (defaults, n_defaults, n, TRUE);
+
+      printf ("%-22s %10.1f %12.0f   (%u indicators per candle)\n",
+              "default set together", ns, 1e9 / ns, n_defaults);
+    }
+  for (guint i = 0; i < n_defaults; i++)
+    g_object_unref (defaults[i]);
+  g_object_unref (engine);
+  return 0;
+}
