@@ -78,6 +78,8 @@ typedef struct
   guint64        oversize;
   guint64        ticks;
   guint64        gaps;
+  gboolean       warned_gap;
+  guint64        ticks_at_connect;
   guint64        connects;
   guint64        reconnects;
 } ThWsFeedPrivate;
@@ -214,6 +216,9 @@ th_ws_feed_real_configure (ThWsFeed  *self,
   priv->max_frame = (guint64) th_config_get_int (config, group, "max-frame", DEFAULT_MAX_FRAME);
   priv->connect = th_config_get_boolean (config, group, "connect", TRUE);
 
+  if (priv->connect && priv->url == NULL)
+    g_ptr_array_add (problems, g_strdup_printf ("[%s] url: missing; give the venue's WebSocket URL (ws:// or wss://), "
+                                                "or connect=false to parse recordings only", group));
   if (priv->stale_after <= 0)
     g_ptr_array_add (problems, g_strdup_printf ("[%s] stale-after: must be more than 0 seconds", group));
   if (priv->reconnect_max < BACKOFF_START)
@@ -506,7 +511,7 @@ th_ws_feed_reject (ThWsFeed       *self,
                    const char     *detail)
 {
   ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
-  static const char *const what[] = { "unreadable message", "unknown message", "bad value" };
+  static const char *const what[] = { "an unreadable message", "an unknown message", "a bad value" };
 
   g_return_if_fail (TH_IS_WS_FEED (self));
   g_return_if_fail (kind <= TH_WS_FEED_REJECT_VALUE);
@@ -515,11 +520,11 @@ th_ws_feed_reject (ThWsFeed       *self,
   if (!priv->warned[kind])
     {
       priv->warned[kind] = TRUE;
-      g_warning ("%s: rejected a %s: %s (further ones are counted, not logged)",
+      g_warning ("%s: rejected %s: %s (further ones are counted, not logged)",
                  feed_name (self), what[kind], detail);
     }
   else
-    g_debug ("%s: rejected a %s: %s", feed_name (self), what[kind], detail);
+    g_debug ("%s: rejected %s: %s", feed_name (self), what[kind], detail);
 }
 
 /**
@@ -540,8 +545,15 @@ th_ws_feed_count_gap (ThWsFeed   *self,
   g_return_if_fail (TH_IS_WS_FEED (self));
 
   priv->gaps++;
-  g_message ("%s: sequence gap, %" G_GUINT64_FORMAT " message%s missed: %s",
-             feed_name (self), missing, missing == 1 ? "" : "s", detail);
+  if (!priv->warned_gap)
+    {
+      priv->warned_gap = TRUE;
+      g_message ("%s: sequence gap, %" G_GUINT64_FORMAT " message%s missed: %s "
+                 "(further gaps are counted, not logged)",
+                 feed_name (self), missing, missing == 1 ? "" : "s", detail);
+    }
+  else
+    g_debug ("%s: sequence gap, %" G_GUINT64_FORMAT " missed: %s", feed_name (self), missing, detail);
 }
 
 /**
@@ -677,6 +689,8 @@ on_client_message (ThWsClient         *client,
       /* The replacement delivers: it takes over, the old one goes. */
       g_info ("%s: renewed connection takes over", feed_name (self));
       drop_client (&priv->client);
+      if (TH_WS_FEED_GET_CLASS (self)->closed != NULL)
+        TH_WS_FEED_GET_CLASS (self)->closed (self);
       priv->client = g_steal_pointer (&priv->renewing);
       priv->connected_at = g_get_monotonic_time ();
     }
@@ -777,6 +791,7 @@ on_connected (GObject      *source,
     {
       priv->connected_at = g_get_monotonic_time ();
       priv->last_data = priv->connected_at;
+      priv->ticks_at_connect = priv->ticks;
       th_ws_feed_set_state (self, TH_SOURCE_STATE_CONNECTING, "connected, subscribing");
     }
   if (klass->max_age > 0 && priv->max_age_id == 0)
@@ -905,9 +920,12 @@ on_watchdog (gpointer data)
       g_get_monotonic_time () - priv->last_data > (gint64) (priv->stale_after * G_USEC_PER_SEC))
     {
       g_autofree char *why = g_strdup_printf ("no data for %g s", priv->stale_after);
+      /* A connection that never delivered a price (say, a subscription
+       * the venue ignored) backs off instead of looping. */
+      gboolean delivered = priv->ticks > priv->ticks_at_connect;
 
       g_message ("%s: %s", feed_name (self), why);
-      schedule_retry (self, TH_SOURCE_STATE_STALE, why, 0);
+      schedule_retry (self, TH_SOURCE_STATE_STALE, why, delivered ? 0 : -1);
     }
   return G_SOURCE_CONTINUE;
 }

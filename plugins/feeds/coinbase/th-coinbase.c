@@ -1,0 +1,828 @@
+/* th-coinbase.c: Coinbase Exchange market data
+ *
+ * One connection to `url` (wss://ws-feed.exchange.coinbase.com). Coinbase
+ * sends nothing until it gets a subscribe, and disconnects a client that
+ * has not sent one within 5 s, so `opened` sends it at once:
+ *
+ *   {"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channels":["ticker","heartbeat"]}
+ *
+ * Each subscribe is answered by the cumulative list of what is subscribed,
+ * {"type":"subscriptions","channels":[{"name":"ticker","product_ids":[...]},...]};
+ * a requested product missing from it is logged and given as the reason
+ * while the source waits for its first price. Channels come from
+ * `channels=` (default ticker;heartbeat):
+ *
+ *   ticker        `ticker` on every trade (cascading matches batched): last
+ *                 price, best bid and ask, 24 h base volume, 24 h open (the
+ *                 change is computed from it): a quote tick
+ *   ticker_batch  the same `ticker` messages, at most every 5 s
+ *   heartbeat     `heartbeat` every second per product: liveness only
+ *   matches       `last_match` once on subscribing, then `match` per trade:
+ *                 trade ticks (price and size), for candle volume
+ *
+ * `level2`, `level3` and `full` need API keys since 2023 and are refused
+ * in configure. An `error` message ({"message","reason"}) becomes the
+ * source's reason, state down; the connection stays, and the first price
+ * after it makes the source live again. Other types (`status`, types added
+ * later) are counted as unknown and ignored, as Coinbase asks.
+ *
+ * Numbers are decimal strings; times are ISO 8601 UTC with microseconds.
+ *
+ * Sequences: ticker, heartbeat and match messages carry a `sequence` per
+ * product. The last one is kept per product and channel (match and
+ * last_match share the matches channel; ticker and ticker_batch, which
+ * cannot be subscribed together, share the ticker channel):
+ *   - a jump of more than one is a gap: counted (stats `gaps`) and logged;
+ *     the message is used;
+ *   - a sequence equal to or lower than the last one on the same
+ *     connection is a duplicate or a message out of order: dropped (no
+ *     second tick for the same trade) and counted as a bad value. A
+ *     heartbeat that repeats the last sequence is not: a product with no
+ *     activity in that second repeats it;
+ *   - a new connection starts over: the first message of each product and
+ *     channel counts no gap (what came during the reconnection is lost by
+ *     nature). If it repeats the last sequence of the previous connection
+ *     it is the snapshot Coinbase sends on subscribing (the latest ticker,
+ *     `last_match`) of a message already used, and is dropped silently. If
+ *     it is lower, the venue started over and it is used.
+ *
+ * Limits (PROTOCOLS.md): subscribe within 5 s (done in `opened`), 8
+ * requests/s per IP with bursts of 20 and 100 client messages/s (we send
+ * one message per connection; reconnections back off from 1 s), no
+ * connection age limit (max_age 0).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <math.h>
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+#include <libpeas/peas.h>
+#include <tickhub.h>
+
+#define TH_TYPE_COINBASE (th_coinbase_get_type ())
+G_DECLARE_FINAL_TYPE (ThCoinbase, th_coinbase, TH, COINBASE, ThWsFeed)
+
+typedef enum {
+  SEQ_TICKER,
+  SEQ_HEARTBEAT,
+  SEQ_MATCHES,
+  N_SEQ
+} SeqChannel;
+
+static const char *const seq_channel_names[N_SEQ] = { "ticker", "heartbeat", "matches" };
+
+typedef struct
+{
+  gint64   last;       /* the last sequence used, -1 before the first */
+  gboolean resumed;    /* the connection changed since `last` */
+} Sequence;
+
+typedef struct
+{
+  char     *product_id;   /* Coinbase's code, such as BTC-USD */
+  char     *symbol;       /* canonical, such as BTC */
+  Sequence  seq[N_SEQ];
+} Product;
+
+struct _ThCoinbase
+{
+  ThWsFeed    parent_instance;
+  char      **channels;     /* as subscribed */
+  GPtrArray  *products;     /* Product, in the order of [tickhub] symbols */
+  GHashTable *by_id;        /* product_id → Product, borrowed from products */
+  char       *subscribe;    /* the subscribe message, built once */
+  JsonParser *parser;
+};
+
+G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThCoinbase, th_coinbase, TH_TYPE_WS_FEED, G_TYPE_FLAG_FINAL, {})
+
+#define KNOWN_CHANNELS "ticker, heartbeat, matches, ticker_batch"
+static const char *const known_channels[] = { "ticker", "heartbeat", "matches", "ticker_batch", NULL };
+static const char *const auth_channels[] = { "level2", "level3", "full", NULL };
+
+static void
+product_free (gpointer data)
+{
+  Product *p = data;
+
+  g_free (p->product_id);
+  g_free (p->symbol);
+  g_free (p);
+}
+
+static char *
+build_subscribe (ThCoinbase *self)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new_immutable ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "type");
+  json_builder_add_string_value (b, "subscribe");
+  json_builder_set_member_name (b, "product_ids");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < self->products->len; i++)
+    json_builder_add_string_value (b, ((Product *) self->products->pdata[i])->product_id);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "channels");
+  json_builder_begin_array (b);
+  for (guint i = 0; self->channels[i] != NULL; i++)
+    json_builder_add_string_value (b, self->channels[i]);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+
+  root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+static gboolean
+th_coinbase_configure (ThWsFeed  *feed,
+                       GError   **error)
+{
+  ThCoinbase *self = TH_COINBASE (feed);
+  ThHub *hub = th_ws_feed_get_hub (feed);
+  ThConfig *config = th_hub_get_config (hub);
+  ThSymbolMap *map = th_hub_get_symbol_map (hub);
+  const char *const *symbols = th_hub_get_symbols (hub);
+  g_autofree char *url = NULL;
+  g_auto(GStrv) channels = NULL;
+
+  if (!TH_WS_FEED_CLASS (th_coinbase_parent_class)->configure (feed, error))
+    return FALSE;
+
+  /* Required: said here, so that --check-config tells, rather than the
+   * first connection attempt. */
+  url = th_config_get_string (config, "coinbase", "url", NULL);
+  if (url == NULL || *url == '\0')
+    {
+      g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                           "[coinbase] url: missing; give Coinbase's WebSocket URL, wss://ws-feed.exchange.coinbase.com");
+      return FALSE;
+    }
+
+  channels = th_config_get_string_list (config, "coinbase", "channels");
+  if (channels == NULL)
+    channels = g_strsplit ("ticker;heartbeat", ";", -1);
+  if (channels[0] == NULL)
+    {
+      g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                   "[coinbase] channels: empty; list some of %s", KNOWN_CHANNELS);
+      return FALSE;
+    }
+  for (guint i = 0; channels[i] != NULL; i++)
+    {
+      if (g_strv_contains (auth_channels, channels[i]))
+        {
+          g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                       "[coinbase] channels: “%s” needs authentication (Coinbase API keys) since 2023, "
+                       "which tickhub does not do; use %s", channels[i], KNOWN_CHANNELS);
+          return FALSE;
+        }
+      if (!g_strv_contains (known_channels, channels[i]))
+        {
+          g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                       "[coinbase] channels: unknown channel “%s”; the channels are %s", channels[i], KNOWN_CHANNELS);
+          return FALSE;
+        }
+      for (guint j = 0; j < i; j++)
+        if (g_str_equal (channels[i], channels[j]))
+          {
+            g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                         "[coinbase] channels: “%s” is listed twice; remove one", channels[i]);
+            return FALSE;
+          }
+    }
+  if (g_strv_contains ((const char *const *) channels, "ticker") &&
+      g_strv_contains ((const char *const *) channels, "ticker_batch"))
+    {
+      g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                           "[coinbase] channels: ticker and ticker_batch send the same ticker messages; keep one");
+      return FALSE;
+    }
+  if (!g_strv_contains ((const char *const *) channels, "heartbeat"))
+    g_message ("[coinbase] channels: without heartbeat a quiet market sends nothing for long stretches, "
+               "and the connection is replaced after stale-after seconds of silence; add heartbeat to keep it");
+
+  g_ptr_array_set_size (self->products, 0);
+  g_hash_table_remove_all (self->by_id);
+  for (guint s = 0; symbols[s] != NULL; s++)
+    {
+      const char *code = th_symbol_map_lookup (map, symbols[s], "coinbase");
+      Product *p;
+
+      if (code == NULL)
+        {
+          g_message ("coinbase has no code for %s; add [symbols] %s=coinbase:<CODE> to follow it there",
+                     symbols[s], symbols[s]);
+          continue;
+        }
+      if (g_hash_table_contains (self->by_id, code))
+        {
+          g_message ("coinbase: %s maps to %s, as %s does; it is followed once, as %s",
+                     symbols[s], code, ((Product *) g_hash_table_lookup (self->by_id, code))->symbol,
+                     ((Product *) g_hash_table_lookup (self->by_id, code))->symbol);
+          continue;
+        }
+
+      p = g_new0 (Product, 1);
+      p->product_id = g_strdup (code);
+      p->symbol = g_strdup (symbols[s]);
+      for (guint c = 0; c < N_SEQ; c++)
+        p->seq[c].last = -1;
+      g_ptr_array_add (self->products, p);
+      g_hash_table_insert (self->by_id, p->product_id, p);
+    }
+
+  g_strfreev (self->channels);
+  self->channels = g_steal_pointer (&channels);
+  g_free (self->subscribe);
+  self->subscribe = build_subscribe (self);
+  return TRUE;
+}
+
+static char *
+th_coinbase_build_url (ThWsFeed  *feed,
+                       GError   **error)
+{
+  ThCoinbase *self = TH_COINBASE (feed);
+  g_autofree char *base = TH_WS_FEED_CLASS (th_coinbase_parent_class)->build_url (feed, error);
+
+  if (base == NULL)
+    return NULL;
+  if (self->products->len == 0)
+    {
+      g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                           "no configured symbol has a Coinbase code; see [symbols]");
+      return NULL;
+    }
+  return g_steal_pointer (&base);
+}
+
+static void
+th_coinbase_opened (ThWsFeed *feed)
+{
+  ThCoinbase *self = TH_COINBASE (feed);
+
+  /* Coinbase disconnects a client that does not subscribe within 5 s. */
+  th_ws_feed_send_text (feed, self->subscribe);
+}
+
+static void
+th_coinbase_closed (ThWsFeed *feed)
+{
+  ThCoinbase *self = TH_COINBASE (feed);
+
+  /* A new connection starts over; the last sequences stay, to recognize
+   * the snapshot Coinbase sends on subscribing. */
+  for (guint i = 0; i < self->products->len; i++)
+    {
+      Product *p = self->products->pdata[i];
+
+      for (guint c = 0; c < N_SEQ; c++)
+        p->seq[c].resumed = p->seq[c].last >= 0;
+    }
+}
+
+/* Helpers for fields */
+
+/* A Coinbase number: a decimal string (or, leniently, a JSON number). */
+static gboolean
+get_number (JsonObject *obj,
+            const char *member,
+            double     *out)
+{
+  JsonNode *node = json_object_get_member (obj, member);
+  char *end = NULL;
+  const char *s;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
+    return FALSE;
+  switch (json_node_get_value_type (node))
+    {
+    case G_TYPE_STRING:
+      s = json_node_get_string (node);
+      if (s == NULL || *s == '\0')
+        return FALSE;
+      *out = g_ascii_strtod (s, &end);
+      return *end == '\0' && isfinite (*out);
+    case G_TYPE_INT64:
+      *out = (double) json_node_get_int (node);
+      return TRUE;
+    case G_TYPE_DOUBLE:
+      *out = json_node_get_double (node);
+      return isfinite (*out);
+    default:
+      return FALSE;
+    }
+}
+
+/* ISO 8601 with a zone, such as 2022-10-19T23:28:22.061769Z, to µs since
+ * the epoch. (g_date_time_to_unix_usec() is GLib 2.80.) */
+static gboolean
+get_time (JsonObject *obj,
+          const char *member,
+          gint64     *out)
+{
+  JsonNode *node = json_object_get_member (obj, member);
+  g_autoptr(GDateTime) dt = NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return FALSE;
+  dt = g_date_time_new_from_iso8601 (json_node_get_string (node), NULL);
+  if (dt == NULL)
+    return FALSE;
+  *out = g_date_time_to_unix (dt) * G_USEC_PER_SEC + g_date_time_get_microsecond (dt);
+  return *out > 0;
+}
+
+/* The sequence: absent is fine (*present FALSE), anything but a whole
+ * number ≥ 0 is not. */
+static gboolean
+get_sequence (JsonObject *obj,
+              const char *member,
+              gint64     *out,
+              gboolean   *present)
+{
+  JsonNode *node = json_object_get_member (obj, member);
+
+  *present = node != NULL;
+  if (node == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    return FALSE;
+  *out = json_node_get_int (node);
+  return *out >= 0;
+}
+
+static void
+bad (ThCoinbase *self,
+     const char *what,
+     const char *type)
+{
+  g_autofree char *detail = g_strdup_printf ("%s in a %s message", what, type);
+
+  th_ws_feed_reject (TH_WS_FEED (self), TH_WS_FEED_REJECT_VALUE, detail);
+}
+
+/* The followed product of a message, or NULL (counted). */
+static Product *
+product_of (ThCoinbase *self,
+            JsonObject *obj,
+            const char *type)
+{
+  const char *id = NULL;
+  JsonNode *node = json_object_get_member (obj, "product_id");
+  Product *p;
+
+  if (node != NULL && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+    id = json_node_get_string (node);
+  if (id == NULL)
+    {
+      bad (self, "no product_id", type);
+      return NULL;
+    }
+  p = g_hash_table_lookup (self->by_id, id);
+  if (p == NULL)
+    {
+      /* Only what we follow: a product we did not ask for is not ours to trust. */
+      g_autofree char *what = g_strdup_printf ("a product that is not followed (“%s”)", id);
+
+      bad (self, what, type);
+    }
+  return p;
+}
+
+typedef enum {
+  SEQ_NEXT,       /* newer: use it */
+  SEQ_SNAPSHOT,   /* first on a new connection, same as the last one used */
+  SEQ_REPEAT,     /* same as the last one, on the same connection */
+  SEQ_OLD,        /* lower than the last one, on the same connection */
+} SeqVerdict;
+
+static SeqVerdict
+check_sequence (ThCoinbase *self,
+                Product    *p,
+                SeqChannel  channel,
+                gint64      seq)
+{
+  Sequence *s = &p->seq[channel];
+  gboolean resumed = s->resumed;
+
+  s->resumed = FALSE;
+  if (s->last < 0)
+    {
+      s->last = seq;
+      return SEQ_NEXT;
+    }
+  if (seq == s->last)
+    return resumed ? SEQ_SNAPSHOT : SEQ_REPEAT;
+  if (resumed)
+    {
+      if (seq < s->last)
+        g_message ("coinbase: %s %s sequence started over on the new connection (%" G_GINT64_FORMAT
+                   " after %" G_GINT64_FORMAT ")", p->product_id, seq_channel_names[channel], seq, s->last);
+      s->last = seq;
+      return SEQ_NEXT;
+    }
+  if (seq < s->last)
+    return SEQ_OLD;
+  /* Both are ≥ 0: no overflow. Only trade ids count one by one: the
+   * `sequence` of ticker and heartbeat messages is the product's order-book
+   * sequence, so it jumps by design (a ticker only comes with a trade); it
+   * only orders them. */
+  if (channel == SEQ_MATCHES && seq - s->last > 1)
+    {
+      g_autofree char *detail = g_strdup_printf ("%s: %" G_GINT64_FORMAT " after %" G_GINT64_FORMAT,
+                                                 p->product_id, seq, s->last);
+
+      th_ws_feed_count_gap (TH_WS_FEED (self), (guint64) (seq - s->last - 1), detail);
+    }
+  s->last = seq;
+  return SEQ_NEXT;
+}
+
+/* Whether a tick-making message is new; duplicates are dropped. */
+static gboolean
+is_new (ThCoinbase *self,
+        Product    *p,
+        SeqChannel  channel,
+        gint64      seq,
+        const char *type)
+{
+  gint64 last = p->seq[channel].last;
+  g_autofree char *what = NULL;
+
+  switch (check_sequence (self, p, channel, seq))
+    {
+    case SEQ_NEXT:
+      return TRUE;
+    case SEQ_SNAPSHOT:
+      g_debug ("coinbase: %s %s %" G_GINT64_FORMAT " already used before the reconnection",
+               p->product_id, type, seq);
+      return FALSE;
+    case SEQ_REPEAT:
+      what = g_strdup_printf ("%s: sequence %" G_GINT64_FORMAT " again (a duplicate)", p->product_id, seq);
+      break;
+    case SEQ_OLD:
+    default:
+      what = g_strdup_printf ("%s: sequence %" G_GINT64_FORMAT " after %" G_GINT64_FORMAT " (out of order)",
+                              p->product_id, seq, last);
+      break;
+    }
+  bad (self, what, type);
+  return FALSE;
+}
+
+/* Messages */
+
+static void
+parse_ticker (ThCoinbase *self,
+              JsonObject *obj)
+{
+  Product *p = product_of (self, obj, "ticker");
+  g_autoptr(ThTick) tick = NULL;
+  double price, v;
+  gint64 time, seq = 0;
+  gboolean has_seq;
+
+  if (p == NULL)
+    return;
+  if (!get_number (obj, "price", &price) || price <= 0)
+    {
+      bad (self, "no positive price", "ticker");
+      return;
+    }
+  if (!get_time (obj, "time", &time))
+    {
+      bad (self, "no ISO 8601 time", "ticker");
+      return;
+    }
+  if (!get_sequence (obj, "sequence", &seq, &has_seq))
+    {
+      bad (self, "a sequence that is not a whole number", "ticker");
+      return;
+    }
+  /* Checked last: a message rejected above leaves the sequence alone. */
+  if (has_seq && !is_new (self, p, SEQ_TICKER, seq, "ticker"))
+    return;
+
+  tick = th_tick_new (p->symbol, "coinbase", TH_TICK_KIND_QUOTE, price, time);
+  if (get_number (obj, "best_bid", &v) && v > 0)
+    tick->bid = v;
+  if (get_number (obj, "best_ask", &v) && v > 0)
+    tick->ask = v;
+  if (get_number (obj, "volume_24h", &v) && v >= 0)
+    tick->volume_24h = v;
+  if (get_number (obj, "open_24h", &v) && v > 0)
+    tick->change_24h = (price - v) / v * 100;
+  th_ws_feed_push_tick (TH_WS_FEED (self), tick);
+}
+
+static void
+parse_match (ThCoinbase *self,
+             JsonObject *obj,
+             const char *type)
+{
+  Product *p = product_of (self, obj, type);
+  g_autoptr(ThTick) tick = NULL;
+  double price, size;
+  gint64 time, seq = 0;
+  gboolean has_seq;
+
+  if (p == NULL)
+    return;
+  if (!get_number (obj, "price", &price) || price <= 0)
+    {
+      bad (self, "no positive price", type);
+      return;
+    }
+  if (!get_number (obj, "size", &size) || size < 0)
+    {
+      bad (self, "no size", type);
+      return;
+    }
+  if (!get_time (obj, "time", &time))
+    {
+      bad (self, "no ISO 8601 time", type);
+      return;
+    }
+  /* Trades are numbered by trade_id, one by one per product: that is what
+   * shows a missed trade. (`sequence` is the product's order-book sequence,
+   * which jumps between two trades.) */
+  if (!get_sequence (obj, "trade_id", &seq, &has_seq))
+    {
+      bad (self, "a trade_id that is not a whole number", type);
+      return;
+    }
+  if (has_seq && !is_new (self, p, SEQ_MATCHES, seq, type))
+    return;
+
+  /* `side` is the MAKER's side: a "sell" match is a taker buy (an uptick),
+   * the opposite of the ticker's and most venues' taker side. Candles need
+   * only the price and the size, so it is not used. */
+  tick = th_tick_new (p->symbol, "coinbase", TH_TICK_KIND_TRADE, price, time);
+  tick->size = size;
+  th_ws_feed_push_tick (TH_WS_FEED (self), tick);
+}
+
+static void
+parse_heartbeat (ThCoinbase *self,
+                 JsonObject *obj)
+{
+  Product *p = product_of (self, obj, "heartbeat");
+  gint64 seq = 0;
+  gboolean has_seq;
+
+  if (p == NULL)
+    return;
+  if (!get_sequence (obj, "sequence", &seq, &has_seq))
+    {
+      bad (self, "a sequence that is not a whole number", "heartbeat");
+      return;
+    }
+  if (!has_seq)
+    return;
+
+  /* Liveness only (the base class saw data). A heartbeat repeats the last
+   * sequence when the product was quiet for that second: that is fine. */
+  if (check_sequence (self, p, SEQ_HEARTBEAT, seq) == SEQ_OLD)
+    {
+      g_autofree char *what = g_strdup_printf ("%s: sequence %" G_GINT64_FORMAT " after %" G_GINT64_FORMAT " (out of order)",
+                                               p->product_id, seq, p->seq[SEQ_HEARTBEAT].last);
+
+      bad (self, what, "heartbeat");
+    }
+}
+
+/* The product ids of channel @name in a subscriptions message, or NULL. */
+static JsonArray *
+subscribed_products (JsonArray  *channels,
+                     const char *name)
+{
+  for (guint i = 0; i < json_array_get_length (channels); i++)
+    {
+      JsonNode *node = json_array_get_element (channels, i);
+      JsonObject *ch;
+      JsonNode *ids;
+
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        continue;
+      ch = json_node_get_object (node);
+      if (g_strcmp0 (json_object_get_string_member_with_default (ch, "name", NULL), name) != 0)
+        continue;
+      ids = json_object_get_member (ch, "product_ids");
+      return ids != NULL && JSON_NODE_HOLDS_ARRAY (ids) ? json_node_get_array (ids) : NULL;
+    }
+  return NULL;
+}
+
+static gboolean
+array_has_string (JsonArray  *array,
+                  const char *s)
+{
+  for (guint i = 0; array != NULL && i < json_array_get_length (array); i++)
+    {
+      JsonNode *node = json_array_get_element (array, i);
+
+      if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING &&
+          g_strcmp0 (json_node_get_string (node), s) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* The cumulative answer to our subscribe: is everything there? */
+static void
+parse_subscriptions (ThCoinbase *self,
+                     JsonObject *obj)
+{
+  ThWsFeed *feed = TH_WS_FEED (self);
+  JsonNode *node = json_object_get_member (obj, "channels");
+  JsonArray *channels;
+  g_autoptr(GString) missing = g_string_new (NULL);
+  guint n_ok = 0;
+
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    {
+      bad (self, "no channel list", "subscriptions");
+      return;
+    }
+  channels = json_node_get_array (node);
+
+  /* missing: "ticker ETH-USD, SOL-USD; heartbeat ETH-USD" */
+  for (guint c = 0; self->channels[c] != NULL; c++)
+    {
+      JsonArray *ids = subscribed_products (channels, self->channels[c]);
+      gsize start = missing->len;
+
+      for (guint i = 0; i < self->products->len; i++)
+        {
+          const char *id = ((Product *) self->products->pdata[i])->product_id;
+
+          if (array_has_string (ids, id))
+            n_ok++;
+          else if (missing->len == start)
+            g_string_append_printf (missing, "%s%s %s", start > 0 ? "; " : "", self->channels[c], id);
+          else
+            g_string_append_printf (missing, ", %s", id);
+        }
+    }
+
+  /* A subscriptions message parsed from a recording changes no state. */
+  if (!th_ws_feed_is_open (feed))
+    return;
+
+  if (missing->len == 0)
+    {
+      if (th_ws_feed_get_state (feed) == TH_SOURCE_STATE_CONNECTING)
+        th_ws_feed_set_state (feed, TH_SOURCE_STATE_CONNECTING, "subscribed; waiting for the first price");
+      return;
+    }
+
+  g_message ("coinbase: Coinbase did not subscribe %s", missing->str);
+  if (n_ok == 0)
+    {
+      g_autofree char *reason = g_strdup_printf ("Coinbase subscribed nothing of what was asked (missing %s)", missing->str);
+
+      th_ws_feed_set_state (feed, TH_SOURCE_STATE_DOWN, reason);
+    }
+  else if (th_ws_feed_get_state (feed) == TH_SOURCE_STATE_CONNECTING)
+    {
+      g_autofree char *reason = g_strdup_printf ("subscribed, but Coinbase left out %s", missing->str);
+
+      th_ws_feed_set_state (feed, TH_SOURCE_STATE_CONNECTING, reason);
+    }
+}
+
+static void
+parse_error (ThCoinbase *self,
+             JsonObject *obj)
+{
+  ThWsFeed *feed = TH_WS_FEED (self);
+  const char *message = json_object_get_string_member_with_default (obj, "message", NULL);
+  const char *reason = json_object_get_string_member_with_default (obj, "reason", NULL);
+  g_autofree char *text = NULL;
+
+  if (message == NULL || *message == '\0')
+    message = "an error without a message";
+  if (reason != NULL && *reason != '\0')
+    text = g_strdup_printf ("Coinbase: %s: %s", message, reason);
+  else
+    text = g_strdup_printf ("Coinbase: %s", message);
+
+  /* The connection stays: what was subscribed keeps coming, and the first
+   * price makes the source live again. */
+  if (th_ws_feed_is_open (feed))
+    th_ws_feed_set_state (feed, TH_SOURCE_STATE_DOWN, text);
+  else
+    g_message ("coinbase: %s", text);
+}
+
+static void
+th_coinbase_message (ThWsFeed   *feed,
+                     const char *text,
+                     gsize       length)
+{
+  ThCoinbase *self = TH_COINBASE (feed);
+  g_autoptr(GError) error = NULL;
+  JsonNode *root;
+  JsonObject *obj;
+  JsonNode *type_node;
+  const char *type = NULL;
+
+  if (!json_parser_load_from_data (self->parser, text, (gssize) length, &error))
+    {
+      g_autofree char *detail = g_strdup_printf ("not JSON (%s)", error->message);
+
+      th_ws_feed_reject (feed, TH_WS_FEED_REJECT_PARSE, detail);
+      return;
+    }
+
+  root = json_parser_get_root (self->parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      th_ws_feed_reject (feed, TH_WS_FEED_REJECT_PARSE, "not a JSON object");
+      return;
+    }
+  obj = json_node_get_object (root);
+
+  type_node = json_object_get_member (obj, "type");
+  if (type_node != NULL && JSON_NODE_HOLDS_VALUE (type_node) && json_node_get_value_type (type_node) == G_TYPE_STRING)
+    type = json_node_get_string (type_node);
+  if (type == NULL)
+    {
+      th_ws_feed_reject (feed, TH_WS_FEED_REJECT_UNKNOWN, "a message without a type");
+      return;
+    }
+
+  if (g_str_equal (type, "ticker"))
+    parse_ticker (self, obj);
+  else if (g_str_equal (type, "heartbeat"))
+    parse_heartbeat (self, obj);
+  else if (g_str_equal (type, "match") || g_str_equal (type, "last_match"))
+    parse_match (self, obj, type);
+  else if (g_str_equal (type, "subscriptions"))
+    parse_subscriptions (self, obj);
+  else if (g_str_equal (type, "error"))
+    parse_error (self, obj);
+  else
+    {
+      /* `status`, and whatever Coinbase adds: ignored, as it asks. */
+      g_autofree char *detail = g_strdup_printf ("message type “%s”", type);
+
+      th_ws_feed_reject (feed, TH_WS_FEED_REJECT_UNKNOWN, detail);
+    }
+}
+
+static void
+th_coinbase_finalize (GObject *object)
+{
+  ThCoinbase *self = TH_COINBASE (object);
+
+  g_strfreev (self->channels);
+  g_clear_pointer (&self->by_id, g_hash_table_unref);
+  g_clear_pointer (&self->products, g_ptr_array_unref);
+  g_free (self->subscribe);
+  g_clear_object (&self->parser);
+  G_OBJECT_CLASS (th_coinbase_parent_class)->finalize (object);
+}
+
+static void
+th_coinbase_class_init (ThCoinbaseClass *klass)
+{
+  ThWsFeedClass *feed_class = TH_WS_FEED_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = th_coinbase_finalize;
+  feed_class->name = "coinbase";
+  feed_class->stale_after = 10;     /* heartbeats come every second */
+  feed_class->max_age = 0;
+  feed_class->max_attempts = 0;
+  feed_class->configure = th_coinbase_configure;
+  feed_class->build_url = th_coinbase_build_url;
+  feed_class->opened = th_coinbase_opened;
+  feed_class->message = th_coinbase_message;
+  feed_class->closed = th_coinbase_closed;
+}
+
+static void
+th_coinbase_class_finalize (ThCoinbaseClass *klass)
+{
+}
+
+static void
+th_coinbase_init (ThCoinbase *self)
+{
+  self->products = g_ptr_array_new_with_free_func (product_free);
+  self->by_id = g_hash_table_new (g_str_hash, g_str_equal);
+  self->parser = json_parser_new_immutable ();
+}
+
+G_MODULE_EXPORT void peas_register_types (PeasObjectModule *module);
+
+G_MODULE_EXPORT void
+peas_register_types (PeasObjectModule *module)
+{
+  th_coinbase_register_type (G_TYPE_MODULE (module));
+  peas_object_module_register_extension_type (module, TH_TYPE_FEED_SOURCE, TH_TYPE_COINBASE);
+}
