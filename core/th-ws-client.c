@@ -58,6 +58,7 @@ struct _ThWsClient
 
   gint64                 last_frame_time;
   guint64                bytes_in;
+  guint                  http_status;    /* of a refused handshake */
 
   ThWsClientMessageFunc  on_message;
   ThWsClientOversizeFunc on_oversize;
@@ -138,6 +139,13 @@ gint64
 th_ws_client_get_last_frame_time (ThWsClient *self)
 {
   return self->last_frame_time;
+}
+
+/* The HTTP status of a refused handshake (not 101), or 0. */
+guint
+th_ws_client_get_http_status (ThWsClient *self)
+{
+  return self->http_status;
 }
 
 guint64
@@ -700,6 +708,7 @@ check_handshake (ThWsClient  *self,
     }
   if (status != 101)
     {
+      self->http_status = status;
       g_autofree char *snippet = g_utf8_make_valid (body, (gssize) MIN (body_len, 200));
 
       g_strdelimit (snippet, "\r\n", ' ');

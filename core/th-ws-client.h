@@ -62,6 +62,7 @@ void        th_ws_client_close          (ThWsClient             *self,
                                          const char             *reason);
 void        th_ws_client_abort          (ThWsClient             *self);
 gint64      th_ws_client_get_last_frame_time (ThWsClient        *self);
+guint       th_ws_client_get_http_status     (ThWsClient        *self);
 guint64     th_ws_client_get_bytes_received  (ThWsClient        *self);
 
 /* Frame codec, shared with the server side. */

@@ -66,6 +66,7 @@ typedef struct
   guint          max_age_id;
   GQueue         attempts;       /* monotonic times, for max_attempts */
   gint64         inject_time;    /* receive time of an injected frame */
+  gint64         message_time;   /* receive time of the message being parsed */
 
   ThSourceState  state;
   char          *reason;
@@ -307,7 +308,9 @@ th_ws_feed_set_state (ThWsFeed      *self,
   priv->state = state;
   g_free (priv->reason);
   priv->reason = g_strdup (reason);
-  if (priv->hub != NULL)
+  /* Before start (say, disabled in configure) the state is kept and
+   * published when the feed starts, once sinks listen. */
+  if (priv->hub != NULL && priv->started)
     th_hub_report_source_status (priv->hub, feed_name (self), state, reason);
 }
 
@@ -397,7 +400,7 @@ schedule_retry (ThWsFeed      *self,
   if (TH_WS_FEED_GET_CLASS (self)->closed != NULL)
     TH_WS_FEED_GET_CLASS (self)->closed (self);
 
-  if (!priv->started || priv->disabled)
+  if (!priv->started || priv->disabled || !priv->connect)
     return;
 
   /* A connection that stayed up a while starts the backoff over. */
@@ -464,6 +467,7 @@ th_ws_feed_disable (ThWsFeed   *self,
   drop_client (&priv->client);
   drop_client (&priv->renewing);
   g_clear_handle_id (&priv->retry_id, g_source_remove);
+  g_clear_handle_id (&priv->watchdog_id, g_source_remove);
   g_clear_handle_id (&priv->max_age_id, g_source_remove);
   th_ws_feed_set_state (self, TH_SOURCE_STATE_DISABLED, reason);
 }
@@ -479,7 +483,7 @@ record_frame (ThWsFeed   *self,
   ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
   g_autoptr(GString) line = g_string_sized_new (length + 64);
 
-  g_string_append_printf (line, "{\"t\":%" G_GINT64_FORMAT ",\"source\":", th_clock_get_time (th_hub_get_clock (priv->hub)));
+  g_string_append_printf (line, "{\"t\":%" G_GINT64_FORMAT ",\"source\":", priv->message_time);
   _th_json_append_string (line, feed_name (self));
   if (text)
     {
@@ -575,6 +579,8 @@ th_ws_feed_get_receive_time (ThWsFeed *self)
   g_return_val_if_fail (TH_IS_WS_FEED (self), 0);
   if (priv->inject_time > 0)
     return priv->inject_time;
+  if (priv->message_time > 0)
+    return priv->message_time;
   return th_clock_get_time (th_hub_get_clock (priv->hub));
 }
 
@@ -616,6 +622,9 @@ handle_message (ThWsFeed   *self,
   priv->messages++;
   priv->bytes += length;
   priv->last_data = g_get_monotonic_time ();
+  /* One reading of the clock per message: what is recorded is what the
+   * parser sees, so a replay gives the same times. */
+  priv->message_time = priv->inject_time > 0 ? priv->inject_time : th_clock_get_time (th_hub_get_clock (priv->hub));
 
   if (priv->record != NULL && priv->inject_time == 0)
     record_frame (self, data, length, text && g_utf8_validate_len (data, length, NULL));
@@ -623,20 +632,24 @@ handle_message (ThWsFeed   *self,
   if (!text)
     {
       th_ws_feed_reject (self, TH_WS_FEED_REJECT_PARSE, "a binary frame");
+      priv->message_time = 0;
       return;
     }
   if (!g_utf8_validate_len (data, length, NULL))
     {
       th_ws_feed_reject (self, TH_WS_FEED_REJECT_PARSE, "a text frame that is not UTF-8");
+      priv->message_time = 0;
       return;
     }
   if (length != strlen (data))
     {
       th_ws_feed_reject (self, TH_WS_FEED_REJECT_PARSE, "a text frame with a NUL byte");
+      priv->message_time = 0;
       return;
     }
 
   TH_WS_FEED_GET_CLASS (self)->message (self, data, length);
+  priv->message_time = 0;
 }
 
 /**
@@ -782,6 +795,13 @@ on_connected (GObject      *source,
           return;
         }
       g_message ("%s: %s", feed_name (self), why);
+      if (klass->handshake_refused != NULL && th_ws_client_get_http_status (client) != 0)
+        {
+          /* The subclass may pause longer (a bad key) or disable. */
+          klass->handshake_refused (self, th_ws_client_get_http_status (client), error->message);
+          if (priv->disabled || priv->retry_id != 0)
+            return;
+        }
       schedule_retry (self, TH_SOURCE_STATE_DOWN, why, -1);
       return;
     }
@@ -862,7 +882,7 @@ connect_now (ThWsFeed *self)
   g_autoptr(GError) error = NULL;
   gint64 wait = attempt_delay (self);
 
-  if (!priv->started || priv->disabled)
+  if (!priv->started || priv->disabled || !priv->connect)
     return;
 
   if (wait > 0)
@@ -970,7 +990,10 @@ th_ws_feed_start (ThFeedSource *source)
   priv->started = TRUE;
 
   if (priv->disabled)
-    return;
+    {
+      th_hub_report_source_status (priv->hub, feed_name (self), priv->state, priv->reason);
+      return;
+    }
   if (!priv->connect)
     {
       th_ws_feed_set_state (self, TH_SOURCE_STATE_DISABLED, "connect=false: parsing recorded frames only");

@@ -54,6 +54,10 @@ G_DECLARE_DERIVABLE_TYPE (ThWsFeed, th_ws_feed, TH, WS_FEED, GObject)
  * @message: one text message, valid UTF-8, NUL-terminated; parse it and
  *   call th_ws_feed_push_tick() or th_ws_feed_reject()
  * @closed: the connection is over: forget per-connection state
+ * @handshake_refused: the server answered the opening handshake with HTTP
+ *   @status (401, 403, 429...) instead of 101; call th_ws_feed_reconnect()
+ *   with a longer delay, or th_ws_feed_disable(), to override the usual
+ *   backoff; optional
  *
  * The base class does what every WebSocket venue needs: connecting to the
  * configured URL, reconnecting with exponential backoff and jitter,
@@ -80,9 +84,12 @@ struct _ThWsFeedClass
                          const char  *text,
                          gsize        length);
   void     (*closed)    (ThWsFeed    *self);
+  void     (*handshake_refused) (ThWsFeed   *self,
+                                 guint       status,
+                                 const char *message);
 
   /*< private >*/
-  gpointer padding[8];
+  gpointer padding[7];
 };
 
 ThHub       *th_ws_feed_get_hub       (ThWsFeed       *self);

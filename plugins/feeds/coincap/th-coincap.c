@@ -1,0 +1,333 @@
+/* th-coincap.c: CoinCap v3 prices
+ *
+ * One connection, `{url}?assets=bitcoin,ethereum&apiKey=KEY`; nothing is
+ * sent after it opens. Each frame is one flat JSON object, asset id → USD
+ * price as a decimal string, holding only the assets whose price changed:
+ * {"bitcoin":"6929.82","ethereum":"404.97"}. Each asset becomes one quote
+ * tick. Asset ids are CoinCap slugs from the symbol map (coincap:bitcoin).
+ *
+ * The keyless v2 API (ws.coincap.io) was shut down in 2025; v3 needs a key
+ * (`api-key`). Without one the source is `disabled`, with a reason that
+ * says so: a valid configuration, not a failure, and nothing is attempted.
+ * A bad key is answered with a text frame "Unauthorized" (then a close):
+ * the source goes down and the next attempt waits UNAUTHORIZED_RETRY
+ * instead of the usual backoff, since retrying every minute with the same
+ * key cannot succeed and only spends the key's quota.
+ *
+ * The watchdog (`stale-after`, 30 s by default) watches the connection,
+ * not an asset: CoinCap sends only changes, so one quiet asset may be
+ * silent for minutes, but the followed set as a whole (BTC and ETH change
+ * several times a second) is not silent for 30 s on a live connection.
+ * Raise `stale-after` when following only quiet assets. Pings are
+ * answered by the base; CoinCap does not close connections on a schedule
+ * (no max_age) nor publish a connection-rate limit (no max_attempts).
+ *
+ * The key goes only into the request line: it is never logged.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <math.h>
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+#include <libpeas/peas.h>
+#include <tickhub.h>
+
+/* Seconds before trying again after CoinCap rejected the key: a constant,
+ * not a key, since a bad key needs a person, not a faster retry. */
+#define UNAUTHORIZED_RETRY  300.0
+#define UNAUTHORIZED_REASON "CoinCap rejected the API key (Unauthorized)"
+#define NO_KEY_REASON       "CoinCap v3 needs an API key: set [coincap] api-key"
+#define NO_ASSET_REASON     "no configured symbol has a CoinCap asset id; add them as [symbols] BTC=coincap:bitcoin"
+
+/* No asset trades above a trillion dollars a unit: a bigger number is a
+ * corrupt frame, not a price. */
+#define MAX_PRICE 1e12
+
+#define TH_TYPE_COINCAP (th_coincap_get_type ())
+G_DECLARE_FINAL_TYPE (ThCoinCap, th_coincap, TH, COINCAP, ThWsFeed)
+
+struct _ThCoinCap
+{
+  ThWsFeed    parent_instance;
+  char       *assets;      /* asset ids, URL-escaped, comma-separated; NULL for none */
+  char       *api_key;     /* as configured; NULL for none; never logged */
+  JsonParser *parser;
+};
+
+G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThCoinCap, th_coincap, TH_TYPE_WS_FEED, G_TYPE_FLAG_FINAL, {})
+
+/* A key is pasted, not typed: a space or a control character in it is a
+ * mistake, not something to escape and send. */
+static gboolean
+is_plain_key (const char *key)
+{
+  for (const char *p = key; *p != '\0'; p++)
+    if (g_ascii_isspace (*p) || g_ascii_iscntrl (*p))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+th_coincap_configure (ThWsFeed  *feed,
+                      GError   **error)
+{
+  ThCoinCap *self = TH_COINCAP (feed);
+  ThHub *hub = th_ws_feed_get_hub (feed);
+  ThConfig *config = th_hub_get_config (hub);
+  ThSymbolMap *map = th_hub_get_symbol_map (hub);
+  const char *const *symbols = th_hub_get_symbols (hub);
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *key = NULL;
+
+  if (!TH_WS_FEED_CLASS (th_coincap_parent_class)->configure (feed, error))
+    return FALSE;
+
+  /* Empty or absent: valid, the source is disabled when it starts. */
+  key = th_config_get_string (config, "coincap", "api-key", NULL);
+  if (key != NULL && !is_plain_key (key))
+    {
+      g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                           "[coincap] api-key: the key has spaces or control characters; "
+                           "paste it exactly as CoinCap shows it");
+      return FALSE;
+    }
+
+  for (guint s = 0; symbols[s] != NULL; s++)
+    {
+      const char *id = th_symbol_map_lookup (map, symbols[s], "coincap");
+
+      if (id == NULL)
+        {
+          g_message ("coincap has no asset id for %s; add [symbols] %s=coincap:<ID> to follow it there",
+                     symbols[s], symbols[s]);
+          continue;
+        }
+      g_ptr_array_add (ids, g_uri_escape_string (id, NULL, FALSE));
+    }
+
+  g_clear_pointer (&self->assets, g_free);
+  if (ids->len > 0)
+    {
+      g_ptr_array_add (ids, NULL);
+      self->assets = g_strjoinv (",", (char **) ids->pdata);
+    }
+  g_free (self->api_key);
+  self->api_key = g_steal_pointer (&key);
+
+  /* Nothing to connect with: disabled, not down, and no retry. The base
+   * publishes the state when the feed starts. */
+  if (self->api_key == NULL)
+    th_ws_feed_disable (feed, NO_KEY_REASON);
+  else if (self->assets == NULL)
+    th_ws_feed_disable (feed, NO_ASSET_REASON);
+  return TRUE;
+}
+
+/* Some deployments refuse a bad key in the handshake itself. */
+static void
+th_coincap_handshake_refused (ThWsFeed   *feed,
+                              guint       status,
+                              const char *message)
+{
+  if (status == 401 || status == 403)
+    th_ws_feed_reconnect (feed, "CoinCap refused the API key (HTTP 401/403)", UNAUTHORIZED_RETRY);
+}
+
+static char *
+th_coincap_build_url (ThWsFeed  *feed,
+                      GError   **error)
+{
+  ThCoinCap *self = TH_COINCAP (feed);
+  g_autofree char *base = NULL;
+  g_autofree char *key = NULL;
+
+  if (self->api_key == NULL || self->assets == NULL)
+    {
+      /* Disabled in configure: never reached. */
+      g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                           self->api_key == NULL ? NO_KEY_REASON : NO_ASSET_REASON);
+      return NULL;
+    }
+
+  base = TH_WS_FEED_CLASS (th_coincap_parent_class)->build_url (feed, error);
+  if (base == NULL)
+    return NULL;
+  key = g_uri_escape_string (self->api_key, NULL, FALSE);
+  return g_strdup_printf ("%s%sassets=%s&apiKey=%s", base, strchr (base, '?') != NULL ? "&" : "?",
+                          self->assets, key);
+}
+
+/* A CoinCap price: a plain positive decimal string such as "6929.82"
+ * (or, leniently, a JSON number). No sign, no spaces, no "NaN" or "inf",
+ * no hexadecimal, nothing absurd. */
+static gboolean
+get_price (JsonNode *node,
+           double   *out)
+{
+  const char *s;
+  char *end = NULL;
+
+  if (!JSON_NODE_HOLDS_VALUE (node))
+    return FALSE;
+  switch (json_node_get_value_type (node))
+    {
+    case G_TYPE_STRING:
+      s = json_node_get_string (node);
+      if (s == NULL || !g_ascii_isdigit (*s) || s[strspn (s, "0123456789.eE+-")] != '\0')
+        return FALSE;
+      *out = g_ascii_strtod (s, &end);
+      if (*end != '\0')
+        return FALSE;
+      break;
+    case G_TYPE_INT64:
+      *out = (double) json_node_get_int (node);
+      break;
+    case G_TYPE_DOUBLE:
+      *out = json_node_get_double (node);
+      break;
+    default:
+      return FALSE;
+    }
+  return isfinite (*out) && *out > 0 && *out < MAX_PRICE;
+}
+
+static void
+bad (ThCoinCap  *self,
+     const char *id,
+     const char *what)
+{
+  g_autofree char *detail = g_strdup_printf ("asset “%s”: %s", id, what);
+
+  th_ws_feed_reject (TH_WS_FEED (self), TH_WS_FEED_REJECT_VALUE, detail);
+}
+
+static void
+th_coincap_message (ThWsFeed   *feed,
+                    const char *text,
+                    gsize       length)
+{
+  ThCoinCap *self = TH_COINCAP (feed);
+  ThHub *hub = th_ws_feed_get_hub (feed);
+  ThSymbolMap *map = th_hub_get_symbol_map (hub);
+  g_autoptr(GError) error = NULL;
+  JsonObjectIter iter;
+  const char *id;
+  JsonNode *node;
+  JsonNode *root;
+  JsonObject *obj;
+  gboolean flat = FALSE;
+  gint64 time;
+
+  /* The whole answer to a bad key, in plain text; a close follows. */
+  if (g_str_has_prefix (text, "Unauthorized"))
+    {
+      /* A replayed recording has no connection to drop. */
+      if (th_ws_feed_is_open (feed))
+        th_ws_feed_reconnect (feed, UNAUTHORIZED_REASON, UNAUTHORIZED_RETRY);
+      return;
+    }
+
+  if (!json_parser_load_from_data (self->parser, text, (gssize) length, &error))
+    {
+      g_autofree char *detail = g_strdup_printf ("not JSON (%s)", error->message);
+
+      th_ws_feed_reject (feed, TH_WS_FEED_REJECT_PARSE, detail);
+      return;
+    }
+
+  root = json_parser_get_root (self->parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      th_ws_feed_reject (feed, TH_WS_FEED_REJECT_PARSE, "not a JSON object");
+      return;
+    }
+  obj = json_node_get_object (root);
+
+  /* A price frame has at least one scalar member; an object of objects
+   * ({"data":{...}}) or an empty one is some other message. */
+  json_object_iter_init_ordered (&iter, obj);
+  while (!flat && json_object_iter_next_ordered (&iter, &id, &node))
+    flat = !JSON_NODE_HOLDS_OBJECT (node) && !JSON_NODE_HOLDS_ARRAY (node);
+  if (!flat)
+    {
+      th_ws_feed_reject (feed, TH_WS_FEED_REJECT_UNKNOWN,
+                         json_object_get_size (obj) == 0 ? "an empty object" : "an object without asset prices");
+      return;
+    }
+
+  /* CoinCap sends no timestamp: the receive time stands in as the
+   * exchange time, the same for every asset of the frame (and the
+   * recorded one when a recording is replayed). */
+  time = th_ws_feed_get_receive_time (feed);
+
+  /* One bad asset does not spoil the others. */
+  json_object_iter_init_ordered (&iter, obj);
+  while (json_object_iter_next_ordered (&iter, &id, &node))
+    {
+      const char *symbol = th_symbol_map_reverse (map, "coincap", id);
+      g_autoptr(ThTick) tick = NULL;
+      double price;
+
+      /* Only what we follow: an asset we did not ask for is not ours to trust. */
+      if (symbol == NULL || !th_hub_has_symbol (hub, symbol))
+        {
+          bad (self, id, "not followed");
+          continue;
+        }
+      if (!get_price (node, &price))
+        {
+          bad (self, id, "not a positive decimal price");
+          continue;
+        }
+      tick = th_tick_new (symbol, "coincap", TH_TICK_KIND_QUOTE, price, time);
+      th_ws_feed_push_tick (feed, tick);
+    }
+}
+
+static void
+th_coincap_finalize (GObject *object)
+{
+  ThCoinCap *self = TH_COINCAP (object);
+
+  g_free (self->assets);
+  g_free (self->api_key);
+  g_clear_object (&self->parser);
+  G_OBJECT_CLASS (th_coincap_parent_class)->finalize (object);
+}
+
+static void
+th_coincap_class_init (ThCoinCapClass *klass)
+{
+  ThWsFeedClass *feed_class = TH_WS_FEED_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = th_coincap_finalize;
+  feed_class->name = "coincap";
+  feed_class->stale_after = 30;
+  feed_class->max_age = 0;
+  feed_class->max_attempts = 0;
+  feed_class->configure = th_coincap_configure;
+  feed_class->build_url = th_coincap_build_url;
+  feed_class->handshake_refused = th_coincap_handshake_refused;
+  feed_class->message = th_coincap_message;
+}
+
+static void
+th_coincap_class_finalize (ThCoinCapClass *klass)
+{
+}
+
+static void
+th_coincap_init (ThCoinCap *self)
+{
+  self->parser = json_parser_new_immutable ();
+}
+
+G_MODULE_EXPORT void peas_register_types (PeasObjectModule *module);
+
+G_MODULE_EXPORT void
+peas_register_types (PeasObjectModule *module)
+{
+  th_coincap_register_type (G_TYPE_MODULE (module));
+  peas_object_module_register_extension_type (module, TH_TYPE_FEED_SOURCE, TH_TYPE_COINCAP);
+}
