@@ -2,7 +2,8 @@
 # tickhub's one entry point for a fresh Debian 12 machine.
 #
 #   ./setup.sh daemon [tickhubd options]   install what is missing, build, run tickhubd
-#                                          (with no options: the offline demo, --demo)
+#                                          (with no options: the shipped config, real
+#                                          venues; add --demo for the offline simulator)
 #   ./setup.sh test                        install what is missing, build with -Werror,
 #                                          run the whole suite, then again under
 #                                          AddressSanitizer + UndefinedBehaviorSanitizer
@@ -18,7 +19,7 @@ cd "$here"
 # Build and run time (PLATFORM.md): keep this list the one place that says
 # what tickhub needs.
 packages=(
-  gcc libc6-dev meson ninja-build pkg-config
+  gcc libc6-dev meson ninja-build pkg-config glib-networking ca-certificates
   libglib2.0-dev libglib2.0-bin gobject-introspection libgirepository1.0-dev
   libsoup-3.0-dev libjson-glib-dev libpeas-dev libgjs-dev gjs
   python3-gi gir1.2-json-1.0 gir1.2-soup-3.0 dbus-daemon
@@ -93,7 +94,6 @@ case "$cmd" in
   daemon)
     deps
     build build
-    [ $# -eq 0 ] && set -- --demo
     log "starting tickhubd $* (Ctrl-C stops it)"
     exec meson devenv -C build tickhubd "$@"
     ;;

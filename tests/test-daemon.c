@@ -215,6 +215,25 @@ test_check_config_lists_every_problem (void)
   g_rmdir (dir);
 }
 
+/* What we ship must pass our own checks. */
+static void
+test_shipped_configs_are_valid (void)
+{
+  const char *names[] = { "tickhub.conf", "demo.conf" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *path = g_build_filename (g_getenv ("TICKHUB_DATADIR"), names[i], NULL);
+      const char *args[] = { "--check-config", "--config", path, NULL };
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+
+      if (run_daemon (args, &out, &err) != 0)
+        g_error ("%s: %s", names[i], err);
+      assert_contains (out, ": OK");
+    }
+}
+
 static void
 test_check_config_ok (void)
 {
@@ -316,6 +335,7 @@ main (int   argc,
   g_test_add_func ("/daemon/replay-end-to-end", test_replay_end_to_end);
   g_test_add_func ("/daemon/check-config-lists-every-problem", test_check_config_lists_every_problem);
   g_test_add_func ("/daemon/check-config-ok", test_check_config_ok);
+  g_test_add_func ("/daemon/shipped-configs-are-valid", test_shipped_configs_are_valid);
   g_test_add_func ("/daemon/demo-and-sigterm", test_demo_and_sigterm);
 
   return g_test_run ();
