@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "th-private.h"
@@ -298,4 +299,62 @@ th_event_get_data (ThEvent *event)
     }
 
   return event->data;
+}
+
+/**
+ * th_json_object_get_number:
+ * @object: a JSON object, as parsed from a venue's message
+ * @member: the member's name
+ * @strings: whether a string holding a number counts (exchanges send
+ *   prices as strings to keep their digits)
+ * @value: (out): the number, when %TH_JSON_FIELD_OK
+ *
+ * Reads a finite number. A string must be a plain decimal number: digits,
+ * a sign, a point and an exponent, nothing else (no spaces, no `NaN`, no
+ * `inf`, no hexadecimal).
+ *
+ * Returns: what the member holds
+ */
+ThJsonField
+th_json_object_get_number (JsonObject *object,
+                           const char *member,
+                           gboolean    strings,
+                           double     *value)
+{
+  JsonNode *node;
+  const char *text;
+  char *end = NULL;
+
+  g_return_val_if_fail (object != NULL && member != NULL && value != NULL, TH_JSON_FIELD_BAD);
+
+  node = json_object_get_member (object, member);
+  if (node == NULL)
+    return TH_JSON_FIELD_ABSENT;
+  if (JSON_NODE_HOLDS_NULL (node))
+    return TH_JSON_FIELD_NULL;
+  if (!JSON_NODE_HOLDS_VALUE (node))
+    return TH_JSON_FIELD_BAD;
+
+  switch (json_node_get_value_type (node))
+    {
+    case G_TYPE_INT64:
+      *value = (double) json_node_get_int (node);
+      return TH_JSON_FIELD_OK;
+    case G_TYPE_DOUBLE:
+      *value = json_node_get_double (node);
+      return isfinite (*value) ? TH_JSON_FIELD_OK : TH_JSON_FIELD_BAD;
+    case G_TYPE_STRING:
+      if (!strings)
+        return TH_JSON_FIELD_BAD;
+      text = json_node_get_string (node);
+      if (text == NULL || *text == '\0')
+        return TH_JSON_FIELD_BAD;
+      for (const char *p = text; *p != '\0'; p++)
+        if (!g_ascii_isdigit (*p) && strchr ("+-.eE", *p) == NULL)
+          return TH_JSON_FIELD_BAD;
+      *value = g_ascii_strtod (text, &end);
+      return *end == '\0' && isfinite (*value) ? TH_JSON_FIELD_OK : TH_JSON_FIELD_BAD;
+    default:
+      return TH_JSON_FIELD_BAD;
+    }
 }

@@ -42,4 +42,11 @@ JsonNode    *th_event_get_data        (ThEvent    *event);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ThEvent, th_event_unref)
 
+#include "th-types.h"
+
+ThJsonField  th_json_object_get_number (JsonObject *object,
+                                        const char *member,
+                                        gboolean    strings,
+                                        double     *value);
+
 G_END_DECLS

@@ -45,6 +45,22 @@ typedef enum {
 } ThSourceState;
 
 /**
+ * ThJsonField:
+ * @TH_JSON_FIELD_ABSENT: the member is not there
+ * @TH_JSON_FIELD_NULL: the member is `null`
+ * @TH_JSON_FIELD_OK: the member holds what was asked for
+ * @TH_JSON_FIELD_BAD: the member holds something else
+ *
+ * What th_json_object_get_number() found.
+ */
+typedef enum {
+  TH_JSON_FIELD_ABSENT,
+  TH_JSON_FIELD_NULL,
+  TH_JSON_FIELD_OK,
+  TH_JSON_FIELD_BAD,
+} ThJsonField;
+
+/**
  * ThError:
  * @TH_ERROR_FAILED: generic failure
  * @TH_ERROR_BAD_CONFIG: the configuration is invalid; the message names the

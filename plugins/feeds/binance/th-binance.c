@@ -128,35 +128,13 @@ th_binance_build_url (ThWsFeed  *feed,
   return g_strdup_printf ("%s%sstreams=%s", base, strchr (base, '?') != NULL ? "&" : "?", joined);
 }
 
-/* A Binance number: a decimal string (or, leniently, a JSON number). */
+/* A venue number: a decimal string (or, leniently, a JSON number). */
 static gboolean
 get_number (JsonObject *obj,
             const char *member,
             double     *out)
 {
-  JsonNode *node = json_object_get_member (obj, member);
-  char *end = NULL;
-  const char *s;
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
-    return FALSE;
-  switch (json_node_get_value_type (node))
-    {
-    case G_TYPE_STRING:
-      s = json_node_get_string (node);
-      if (s == NULL || *s == '\0')
-        return FALSE;
-      *out = g_ascii_strtod (s, &end);
-      return *end == '\0' && isfinite (*out);
-    case G_TYPE_INT64:
-      *out = (double) json_node_get_int (node);
-      return TRUE;
-    case G_TYPE_DOUBLE:
-      *out = json_node_get_double (node);
-      return isfinite (*out);
-    default:
-      return FALSE;
-    }
+  return th_json_object_get_number (obj, member, TRUE, out) == TH_JSON_FIELD_OK;
 }
 
 static gboolean

@@ -264,23 +264,15 @@ get_number (JsonObject *obj,
             const char *name,
             double     *out)
 {
-  JsonNode *node = json_object_get_member (obj, name);
-
-  if (node == NULL)
-    return FIELD_ABSENT;
-  if (JSON_NODE_HOLDS_NULL (node))
-    return FIELD_NULL;
-  if (!JSON_NODE_HOLDS_VALUE (node))
-    return FIELD_BAD;
-
-  switch (json_node_get_value_type (node))
+  switch (th_json_object_get_number (obj, name, FALSE, out))
     {
-    case G_TYPE_INT64:
-      *out = (double) json_node_get_int (node);
+    case TH_JSON_FIELD_OK:
       return FIELD_OK;
-    case G_TYPE_DOUBLE:
-      *out = json_node_get_double (node);
-      return isfinite (*out) ? FIELD_OK : FIELD_BAD;
+    case TH_JSON_FIELD_ABSENT:
+      return FIELD_ABSENT;
+    case TH_JSON_FIELD_NULL:
+      return FIELD_NULL;
+    case TH_JSON_FIELD_BAD:
     default:
       return FIELD_BAD;
     }
