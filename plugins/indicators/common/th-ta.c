@@ -203,3 +203,134 @@ th_ta_ema_update (ThTaEma *e,
     e->value = v;
   return v;
 }
+
+void
+th_ta_sum_reset (ThTaSum *s)
+{
+  *s = (ThTaSum) { 0 };
+}
+
+static inline void
+neumaier_add (double *sum,
+              double *comp,
+              double  x)
+{
+  double t = *sum + x;
+
+  if (fabs (*sum) >= fabs (x))
+    *comp += (*sum - t) + x;
+  else
+    *comp += (x - t) + *sum;
+  *sum = t;
+}
+
+void
+th_ta_sum_add (ThTaSum *s,
+               double   x)
+{
+  neumaier_add (&s->sum, &s->comp, x);
+}
+
+double
+th_ta_sum_value (const ThTaSum *s)
+{
+  return s->sum + s->comp;
+}
+
+double
+th_ta_sum_peek (const ThTaSum *s,
+                double         x)
+{
+  double sum = s->sum, comp = s->comp;
+
+  neumaier_add (&sum, &comp, x);
+  return sum + comp;
+}
+
+void
+th_ta_extreme_init (ThTaExtreme *e,
+                    guint        size,
+                    gboolean     highest)
+{
+  th_ta_extreme_clear (e);
+  e->size = MAX (size, 1);
+  e->highest = highest;
+  e->index = g_new0 (guint64, e->size);
+  e->value = g_new0 (double, e->size);
+}
+
+void
+th_ta_extreme_clear (ThTaExtreme *e)
+{
+  g_clear_pointer (&e->index, g_free);
+  g_clear_pointer (&e->value, g_free);
+  *e = (ThTaExtreme) { 0 };
+}
+
+gboolean
+th_ta_extreme_full (const ThTaExtreme *e)
+{
+  return e->pushed >= e->size;
+}
+
+/* @a displaces @b from the back of the deque. */
+static inline gboolean
+extreme_dominates (const ThTaExtreme *e,
+                   double             a,
+                   double             b)
+{
+  return e->highest ? a >= b : a <= b;
+}
+
+void
+th_ta_extreme_push (ThTaExtreme *e,
+                    double       x)
+{
+  guint64 n = e->pushed;
+  guint slot;
+
+  /* The entry that leaves the window (at most one, the front). */
+  if (e->len > 0 && n >= e->size && e->index[e->front] <= n - e->size)
+    {
+      e->front = (e->front + 1) % e->size;
+      e->len--;
+    }
+  /* Entries that can never be the extreme again. */
+  while (e->len > 0)
+    {
+      guint back = (e->front + e->len - 1) % e->size;
+
+      if (!extreme_dominates (e, x, e->value[back]))
+        break;
+      e->len--;
+    }
+  slot = (e->front + e->len) % e->size;
+  e->index[slot] = n;
+  e->value[slot] = x;
+  e->len++;
+  e->pushed = n + 1;
+}
+
+double
+th_ta_extreme_get (const ThTaExtreme *e)
+{
+  return e->len > 0 ? e->value[e->front] : NAN;
+}
+
+double
+th_ta_extreme_peek (const ThTaExtreme *e,
+                    double             x)
+{
+  guint64 n = e->pushed;
+  guint first = 0;
+  double best;
+
+  /* Skip the front if @x would push it out of the window; the next entry
+   * is then the extreme of the rest. */
+  if (e->len > 0 && n >= e->size && e->index[e->front] <= n - e->size)
+    first = 1;
+  if (first >= e->len)
+    return x;
+  best = e->value[(e->front + first) % e->size];
+  return extreme_dominates (e, x, best) ? x : best;
+}

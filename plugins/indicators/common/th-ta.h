@@ -85,4 +85,47 @@ double   th_ta_ema_update      (ThTaEma       *e,
 double   th_ta_ema_peek        (const ThTaEma *e,
                                 double         x);      /* the same, without committing */
 
+/* A compensated (Neumaier) running sum: after a million additions it is
+ * still within a few ulps of the exact sum (unless the terms cancel out
+ * almost entirely), where a plain sum loses every term smaller than half
+ * an ulp of the total. */
+typedef struct
+{
+  double sum;
+  double comp;       /* the low-order bits lost by `sum` */
+} ThTaSum;
+
+void     th_ta_sum_reset       (ThTaSum       *s);
+void     th_ta_sum_add         (ThTaSum       *s,
+                                double         x);
+double   th_ta_sum_value       (const ThTaSum *s);
+double   th_ta_sum_peek        (const ThTaSum *s,
+                                double         x);      /* the value as if @x had been added */
+
+/* The highest (or lowest) of the last `size` values, O(1) amortized: a
+ * monotonic deque of (index, value) in a ring of `size` slots. Each value
+ * enters and leaves the deque once. Like th_ta_window_init(), init takes a
+ * zeroed or already initialized struct and can be called again. */
+typedef struct
+{
+  guint64 *index;
+  double  *value;
+  guint    size;
+  guint    front;     /* slot of the oldest entry */
+  guint    len;       /* entries in the deque */
+  guint64  pushed;    /* values pushed so far; the next gets this index */
+  gboolean highest;
+} ThTaExtreme;
+
+void     th_ta_extreme_init    (ThTaExtreme       *e,
+                                guint              size,
+                                gboolean           highest);
+void     th_ta_extreme_clear   (ThTaExtreme       *e);
+gboolean th_ta_extreme_full    (const ThTaExtreme *e);   /* `size` values pushed */
+void     th_ta_extreme_push    (ThTaExtreme       *e,
+                                double             x);
+double   th_ta_extreme_get     (const ThTaExtreme *e);   /* of the last `size` values; NaN if none */
+double   th_ta_extreme_peek    (const ThTaExtreme *e,
+                                double             x);   /* as if @x had been pushed */
+
 G_END_DECLS
