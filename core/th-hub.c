@@ -61,6 +61,7 @@ typedef struct
 {
   ThCandleSeries     *series;
   ThIndicator       **indicators;   /* one per spec */
+  ThIndicatorInterface **ifaces;    /* their interfaces, looked up once */
   ThIndicatorValues **values;       /* last published values, per spec */
   gboolean            dirty;        /* forming changed since published */
 } Series;
@@ -188,6 +189,7 @@ symbol_state_free (ThHub       *self,
           g_clear_pointer (&s->values[i], th_indicator_values_free);
         }
       g_free (s->indicators);
+      g_free (s->ifaces);
       g_free (s->values);
       _th_candle_series_free (s->series);
     }
@@ -808,6 +810,7 @@ setup_states (ThHub *self)
 
           s->series = _th_candle_series_new (self->timeframes[t].duration, self->history);
           s->indicators = g_new0 (ThIndicator *, self->specs->len);
+          s->ifaces = g_new0 (ThIndicatorInterface *, self->specs->len);
           s->values = g_new0 (ThIndicatorValues *, self->specs->len);
           for (guint k = 0; k < self->specs->len; k++)
             {
@@ -815,6 +818,7 @@ setup_states (ThHub *self)
 
               /* Configured successfully once already, so this cannot fail. */
               s->indicators[k] = create_indicator (self, spec, NULL);
+              s->ifaces[k] = TH_INDICATOR_GET_IFACE (s->indicators[k]);
               s->values[k] = th_indicator_values_new (spec->n_outputs);
             }
         }
@@ -1103,7 +1107,10 @@ run_indicators (ThHub          *self,
         provisional[k] = th_indicator_values_new (spec->n_outputs);
       else
         th_indicator_values_reset (values[k]);
-      th_indicator_update (s->indicators[k], candle, candle->closed, values[k]);
+      /* The vfunc itself: this runs for every closed candle of every
+       * series, and the interface was looked up once. */
+      if (s->ifaces[k]->update != NULL)
+        s->ifaces[k]->update (s->indicators[k], candle, candle->closed, values[k]);
     }
 
   emit_indicators (self, state->symbol, self->timeframes[t].name, candle, s, values);
