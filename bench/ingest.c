@@ -58,7 +58,9 @@ first_ws_feed (ThHub *hub)
   return NULL;
 }
 
-/* @format has one %s (a price) and one %lld (a time in ms or a sequence). */
+/* @format has one %s (a price) and one %lld (a time in ms or an id). The
+ * 1024 frames are played in a loop, so no sequence number is given (it
+ * would go backwards at the wrap and be dropped as out of order). */
 static void
 bench_inject (const char *label,
               const char *plugin,
@@ -232,7 +234,7 @@ main (int   argc,
     "{\"stream\":\"btcusdt@aggTrade\",\"data\":{\"e\":\"aggTrade\",\"E\":%2$lld,\"s\":\"BTCUSDT\",\"a\":12345,"
     "\"p\":\"%1$s\",\"q\":\"0.25\",\"f\":100,\"l\":105,\"T\":%2$lld,\"m\":true,\"M\":true}}", n);
   bench_inject ("coinbase ticker", "coinbase",
-    "{\"type\":\"ticker\",\"sequence\":%2$lld,\"product_id\":\"BTC-USD\",\"price\":\"%1$s\","
+    "{\"type\":\"ticker\",\"trade_id\":%2$lld,\"product_id\":\"BTC-USD\",\"price\":\"%1$s\","
     "\"open_24h\":\"42880\",\"volume_24h\":\"245532.79269678\",\"low_24h\":\"42700\",\"high_24h\":\"43100\","
     "\"volume_30d\":\"9788783.60117027\",\"best_bid\":\"43000.10\",\"best_bid_size\":\"0.46688654\","
     "\"best_ask\":\"43000.90\",\"best_ask_size\":\"1.56637040\",\"side\":\"buy\","

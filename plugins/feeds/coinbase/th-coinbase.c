@@ -145,22 +145,12 @@ th_coinbase_configure (ThWsFeed  *feed,
   ThConfig *config = th_hub_get_config (hub);
   ThSymbolMap *map = th_hub_get_symbol_map (hub);
   const char *const *symbols = th_hub_get_symbols (hub);
-  g_autofree char *url = NULL;
   g_auto(GStrv) channels = NULL;
 
   if (!TH_WS_FEED_CLASS (th_coinbase_parent_class)->configure (feed, error))
     return FALSE;
 
-  /* Required: said here, so that --check-config tells, rather than the
-   * first connection attempt. */
-  url = th_config_get_string (config, "coinbase", "url", NULL);
-  if (url == NULL || *url == '\0')
-    {
-      g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
-                           "[coinbase] url: missing; give Coinbase's WebSocket URL, wss://ws-feed.exchange.coinbase.com");
-      return FALSE;
-    }
-
+  /* A missing url is reported by the base (unless connect=false). */
   channels = th_config_get_string_list (config, "coinbase", "channels");
   if (channels == NULL)
     channels = g_strsplit ("ticker;heartbeat", ";", -1);
