@@ -420,7 +420,7 @@ schedule_retry (ThWsFeed      *self,
 
   priv->reconnects++;
   if (delay > 0)
-    reason = g_strdup_printf ("%s; retrying in %.0f s", why, ceil (delay));
+    reason = g_strdup_printf ("%s; retrying in %.3g s", why, delay);
   else
     reason = g_strdup_printf ("%s; reconnecting now", why);
   th_ws_feed_set_state (self, state, reason);
@@ -754,7 +754,7 @@ on_client_closed (ThWsClient   *client,
   else
     why = g_strdup_printf ("closed by the server (%u%s%s)", code,
                            reason != NULL && *reason != '\0' ? " " : "", reason != NULL ? reason : "");
-  g_message ("%s: %s", feed_name (self), why);
+  /* The hub logs the state change that follows, with this reason. */
   schedule_retry (self, TH_SOURCE_STATE_DOWN, why, -1);
 }
 
@@ -794,7 +794,7 @@ on_connected (GObject      *source,
           priv->max_age_id = g_timeout_add_once (60 * 1000, on_max_age, self);
           return;
         }
-      g_message ("%s: %s", feed_name (self), why);
+      g_debug ("%s: %s", feed_name (self), why);
       if (klass->handshake_refused != NULL && th_ws_client_get_http_status (client) != 0)
         {
           /* The subclass may pause longer (a bad key) or disable. */
@@ -944,7 +944,7 @@ on_watchdog (gpointer data)
        * the venue ignored) backs off instead of looping. */
       gboolean delivered = priv->ticks > priv->ticks_at_connect;
 
-      g_message ("%s: %s", feed_name (self), why);
+      g_debug ("%s: %s", feed_name (self), why);
       schedule_retry (self, TH_SOURCE_STATE_STALE, why, delivered ? 0 : -1);
     }
   return G_SOURCE_CONTINUE;
