@@ -66,6 +66,9 @@ typedef struct
   guint          max_age_id;
   GQueue         attempts;       /* monotonic times, for max_attempts */
   gint64         inject_time;    /* receive time of an injected frame */
+  GHashTable    *overlap;        /* hashes of frames seen on the old connection while renewing */
+  gint64         overlap_until;  /* monotonic: drop repeats of those until then */
+  guint64        duplicates;
   gint64         message_time;   /* receive time of the message being parsed */
 
   ThSourceState  state;
@@ -140,6 +143,7 @@ th_ws_feed_finalize (GObject *object)
 {
   ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (TH_WS_FEED (object));
 
+  g_clear_pointer (&priv->overlap, g_hash_table_unref);
   g_free (priv->url);
   g_free (priv->record_path);
   g_free (priv->reason);
@@ -687,6 +691,59 @@ th_ws_feed_inject (ThWsFeed   *self,
 
 /* Connections */
 
+#define OVERLAP_WINDOW   (10 * G_USEC_PER_SEC)
+#define OVERLAP_MAX      8192
+
+/* FNV-1a, 64 bits, with the length: the same frame on two connections. */
+static gpointer
+frame_key (const char *data,
+           gsize       length)
+{
+  guint64 h = G_GUINT64_CONSTANT (14695981039346656037) ^ length;
+
+  for (gsize i = 0; i < length; i++)
+    {
+      h ^= (guchar) data[i];
+      h *= G_GUINT64_CONSTANT (1099511628211);
+    }
+  return GSIZE_TO_POINTER ((gsize) h);
+}
+
+/* While a renewed connection overlaps the old one, both deliver the same
+ * frames: remember the old one's, drop their repeats on the new one. */
+static gboolean
+is_repeat (ThWsFeed   *self,
+           ThWsClient *client,
+           const char *data,
+           gsize       length)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+  gint64 now = g_get_monotonic_time ();
+
+  if (priv->renewing != NULL && client == priv->client)
+    {
+      if (priv->overlap == NULL)
+        priv->overlap = g_hash_table_new (g_direct_hash, g_direct_equal);
+      if (g_hash_table_size (priv->overlap) < OVERLAP_MAX)
+        g_hash_table_add (priv->overlap, frame_key (data, length));
+      return FALSE;
+    }
+
+  if (priv->overlap == NULL)
+    return FALSE;
+  if (now > priv->overlap_until && priv->renewing == NULL)
+    {
+      g_clear_pointer (&priv->overlap, g_hash_table_unref);
+      return FALSE;
+    }
+  if (g_hash_table_remove (priv->overlap, frame_key (data, length)))
+    {
+      priv->duplicates++;
+      return TRUE;
+    }
+  return FALSE;
+}
+
 static void
 on_client_message (ThWsClient         *client,
                    ThWsClientDataType  type,
@@ -706,10 +763,13 @@ on_client_message (ThWsClient         *client,
         TH_WS_FEED_GET_CLASS (self)->closed (self);
       priv->client = g_steal_pointer (&priv->renewing);
       priv->connected_at = g_get_monotonic_time ();
+      priv->overlap_until = priv->connected_at + OVERLAP_WINDOW;
     }
   else if (client != priv->client)
     return;
 
+  if (is_repeat (self, client, data, length))
+    return;
   handle_message (self, data, length, type == TH_WS_CLIENT_TEXT);
 }
 
@@ -1043,6 +1103,7 @@ th_ws_feed_get_stats (ThFeedSource *source)
   g_variant_builder_add (&b, "{sv}", "gaps", g_variant_new_uint64 (priv->gaps));
   g_variant_builder_add (&b, "{sv}", "connects", g_variant_new_uint64 (priv->connects));
   g_variant_builder_add (&b, "{sv}", "reconnects", g_variant_new_uint64 (priv->reconnects));
+  g_variant_builder_add (&b, "{sv}", "duplicates", g_variant_new_uint64 (priv->duplicates));
   g_variant_builder_add (&b, "{sv}", "state", g_variant_new_string (th_source_state_to_string (priv->state)));
   return g_variant_builder_end (&b);
 }

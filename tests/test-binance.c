@@ -249,6 +249,36 @@ test_garbage (Fixture       *fx,
   g_assert_cmpuint (fake_ws_n_open (fx->ws), ==, 1);
 }
 
+/* Binance closes connections after 24 h: the feed opens the next one
+ * first, and the old one goes once the new one delivers. */
+static void
+test_renewal_without_gap (Fixture       *fx,
+                          gconstpointer  data)
+{
+  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (fx->hub);
+
+  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  fake_ws_send (fx->ws, TICKER_BTC);
+  fake_ws_wait_until (feed_stat (fx, "ticks") == 1, 5000);
+
+  th_ws_feed_renew (TH_WS_FEED (feeds->pdata[0]));
+  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 2, 5000);
+  /* Both open: nothing lost while the new one subscribes. */
+  g_assert_cmpuint (count_events (fx, "source_status", "\"state\":\"down\""), ==, 0);
+
+  /* The first message on the new connection makes it take over; the old
+   * one is closed, and the feed never went down. */
+  fake_ws_send (fx->ws, TRADE_ETH);
+  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 2);
+  g_assert_cmpuint (count_events (fx, "source_status", "\"state\":\"down\""), ==, 0);
+  g_assert_cmpuint (feed_stat (fx, "reconnects"), ==, 0);
+  /* The frame went to both connections: one tick, the repeat dropped. */
+  fake_ws_wait_until (feed_stat (fx, "duplicates") == 1, 5000);
+  g_assert_cmpuint (count_events (fx, "financial_data_update", "\"symbol\":\"ETH\""), ==, 1);
+  g_assert_cmpuint (feed_stat (fx, "ticks"), ==, 2);
+}
+
 static void
 test_pings_answered (Fixture       *fx,
                      gconstpointer  data)
@@ -389,6 +419,7 @@ main (int   argc,
   ADD ("/binance/silent-goes-stale-and-falls-back", test_silent_goes_stale_and_falls_back, NULL);
   ADD ("/binance/garbage", test_garbage, NULL);
   ADD ("/binance/handshake-refused", test_handshake_refused, NULL);
+  ADD ("/binance/renewal-without-gap", test_renewal_without_gap, "stale-after=60\n");
 #undef ADD
   /* A later key wins in GKeyFile: no watchdog replacing the connection. */
   g_test_add ("/binance/pings-answered", Fixture, "stale-after=60\n", fixture_setup, test_pings_answered, fixture_teardown);
