@@ -658,6 +658,10 @@ create_indicator (ThHub          *self,
     }
   if (!th_indicator_configure (TH_INDICATOR (ext), (const char *const *) spec->args, error))
     {
+      /* A script's exception may come back as FALSE without an error. */
+      if (error != NULL && *error == NULL)
+        g_set_error (error, TH_ERROR, TH_ERROR_PLUGIN,
+                     "indicator “%s” failed to configure (see the messages above)", spec->plugin);
       g_object_unref (ext);
       return NULL;
     }
@@ -736,7 +740,12 @@ check_groups (ThHub     *self,
               GPtrArray *problems)
 {
   g_auto(GStrv) groups = g_key_file_get_groups (th_config_get_key_file (self->config), NULL);
-  static const char *const core[] = { "tickhub", "prices", "indicators", "symbols", NULL };
+  static const char *const core[] = { "tickhub", "prices", "indicators", "symbols", "dbus", NULL };
+
+  /* [dbus] is read by tickhubd (daemon/th-service.c); checked with the core
+   * groups so that --check-config and every host see it. */
+  _th_config_check_group (self->config, "dbus",
+                          "idle-timeout:seconds,signal-rate:number,price-wait:seconds", problems);
 
   for (guint i = 0; groups[i] != NULL; i++)
     {
@@ -761,7 +770,7 @@ check_groups (ThHub     *self,
                      group, group);
       else
         add_problem (problems, "[%s]: unknown group; the groups are [tickhub], [prices], [indicators], "
-                     "[symbols] and one per plugin, named after it", group);
+                     "[symbols], [dbus] and one per plugin, named after it", group);
     }
 }
 
@@ -1744,27 +1753,44 @@ th_hub_list_plugins (ThHub *self)
  * th_hub_get_feeds:
  * @self: a loaded #ThHub
  *
- * Returns: (transfer full) (element-type ThFeedSource): the feeds, in
- *   the order of `[tickhub] plugins`
+ * Returns: (transfer container) (element-type ThFeedSource): the feeds, in
+ *   the order of `[tickhub] plugins`; the hub keeps them
  */
 GPtrArray *
 th_hub_get_feeds (ThHub *self)
 {
+  GPtrArray *out;
+
   g_return_val_if_fail (TH_IS_HUB (self), NULL);
-  return g_ptr_array_copy (self->feeds, (GCopyFunc) (void (*) (void)) g_object_ref, NULL);
+
+  /* The objects stay the hub's: a container without a free function, so
+   * that bindings do not unref what they do not own. */
+  out = g_ptr_array_sized_new (self->feeds->len);
+  for (guint i = 0; i < self->feeds->len; i++)
+    g_ptr_array_add (out, self->feeds->pdata[i]);
+  return out;
 }
 
 /**
  * th_hub_get_sinks:
  * @self: a loaded #ThHub
  *
- * Returns: (transfer full) (element-type ThSink): the sinks
+ * Returns: (transfer container) (element-type ThSink): the sinks; the hub
+ *   keeps them
  */
 GPtrArray *
 th_hub_get_sinks (ThHub *self)
 {
+  GPtrArray *out;
+
   g_return_val_if_fail (TH_IS_HUB (self), NULL);
-  return g_ptr_array_copy (self->sinks, (GCopyFunc) (void (*) (void)) g_object_ref, NULL);
+
+  /* The objects stay the hub's: a container without a free function, so
+   * that bindings do not unref what they do not own. */
+  out = g_ptr_array_sized_new (self->sinks->len);
+  for (guint i = 0; i < self->sinks->len; i++)
+    g_ptr_array_add (out, self->sinks->pdata[i]);
+  return out;
 }
 
 /**
