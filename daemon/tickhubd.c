@@ -4,11 +4,22 @@
  * SIGTERM (or until a plugin asks to quit, as the replay feed does with
  * exit-at-end=true): then it stops the feeds, flushes the sinks and exits.
  *
+ * On D-Bus it is org.tickhub.Tickhub: a GApplication with
+ * G_APPLICATION_IS_SERVICE on the session bus, exporting the
+ * org.tickhub.Tickhub1 object (th-service.c) in dbus_register; with
+ * --system it owns the name on the system bus instead (GApplication only
+ * knows the session bus). Without a bus it runs as before, a plain main
+ * loop, so that it works from a shell, a container or a test without a
+ * session. In service mode (--service, or started by D-Bus activation) it
+ * exits after [dbus] idle-timeout seconds without a method call, unless a
+ * sink must keep running.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
 #include <locale.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,20 +27,200 @@
 #include <glib-unix.h>
 #include <tickhub.h>
 
+#include "th-service.h"
+
 /* sysexits.h: a configuration error. */
 #define EXIT_CONFIG 78
 /* How long the sinks get to flush on exit. */
 #define STOP_TIMEOUT_SECONDS 15
+/* GetPrice must answer well within D-Bus's default call timeout (25 s). */
+#define MAX_PRICE_WAIT 20.0
+#define MAX_SIGNAL_RATE 1000.0
 
 typedef struct
 {
-  GMainLoop *loop;
-  ThHub     *hub;
-  int        exit_code;
-  gboolean   stopping;
-  guint      stop_timeout_id;
+  GMainLoop    *loop;           /* without a GApplication */
+  GApplication *app;            /* on the session bus */
+  ThHub        *hub;
+  int           exit_code;
+  gboolean      stopping;
+  gboolean      held;
+  guint         stop_timeout_id;
   GCancellable *stop_cancellable;
+
+  /* D-Bus */
+  ThService       *service;
+  GDBusConnection *exported_on;
+  GDBusConnection *system_bus;
+  guint            owner_id;
+  gboolean         service_mode;  /* started on demand: idle exit applies */
+  guint            idle_timeout;  /* s; 0 for never */
+  guint            idle_id;
+  gulong           activity_id;
 } Daemon;
+
+/* The GApplication: only here for its D-Bus life cycle. */
+#define TH_TYPE_DAEMON_APP (th_daemon_app_get_type ())
+G_DECLARE_FINAL_TYPE (ThDaemonApp, th_daemon_app, TH, DAEMON_APP, GApplication)
+
+struct _ThDaemonApp
+{
+  GApplication  parent_instance;
+  Daemon       *daemon;
+};
+
+G_DEFINE_FINAL_TYPE (ThDaemonApp, th_daemon_app, G_TYPE_APPLICATION)
+
+static void daemon_stop (Daemon *daemon,
+                         int     exit_code);
+
+static void
+daemon_quit (Daemon *daemon)
+{
+  if (daemon->loop != NULL)
+    g_main_loop_quit (daemon->loop);
+  if (daemon->app != NULL)
+    {
+      if (daemon->held)
+        g_application_release (daemon->app);
+      daemon->held = FALSE;
+      g_application_quit (daemon->app);
+    }
+}
+
+/* Idle exit */
+
+static gboolean
+on_idle_timeout (gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  daemon->idle_id = 0;
+  if (daemon->service != NULL && th_service_is_busy (daemon->service))
+    {
+      daemon->idle_id = g_timeout_add_seconds (1, on_idle_timeout, daemon);
+      return G_SOURCE_REMOVE;
+    }
+  g_message ("no D-Bus activity for %u s: exiting ([dbus] idle-timeout)", daemon->idle_timeout);
+  daemon_stop (daemon, EXIT_SUCCESS);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+idle_rearm (Daemon *daemon)
+{
+  g_clear_handle_id (&daemon->idle_id, g_source_remove);
+  if (daemon->service_mode && daemon->idle_timeout > 0 && !daemon->stopping)
+    daemon->idle_id = g_timeout_add_seconds (daemon->idle_timeout, on_idle_timeout, daemon);
+}
+
+static void
+on_activity (ThService *service,
+             Daemon    *daemon)
+{
+  idle_rearm (daemon);
+}
+
+/* D-Bus */
+
+static gboolean
+daemon_export (Daemon          *daemon,
+               GDBusConnection *connection,
+               GError         **error)
+{
+  if (daemon->exported_on != NULL)
+    return TRUE;
+  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (daemon->service), connection,
+                                         TH_SERVICE_OBJECT_PATH, error))
+    return FALSE;
+  daemon->exported_on = g_object_ref (connection);
+  g_info ("serving %s at %s", TH_SERVICE_BUS_NAME, TH_SERVICE_OBJECT_PATH);
+  return TRUE;
+}
+
+static void
+daemon_unexport (Daemon *daemon)
+{
+  if (daemon->exported_on == NULL)
+    return;
+  g_dbus_interface_skeleton_unexport_from_connection (G_DBUS_INTERFACE_SKELETON (daemon->service),
+                                                      daemon->exported_on);
+  g_clear_object (&daemon->exported_on);
+}
+
+static gboolean
+th_daemon_app_dbus_register (GApplication    *app,
+                             GDBusConnection *connection,
+                             const char      *object_path,
+                             GError         **error)
+{
+  ThDaemonApp *self = TH_DAEMON_APP (app);
+
+  if (!G_APPLICATION_CLASS (th_daemon_app_parent_class)->dbus_register (app, connection, object_path, error))
+    return FALSE;
+  return daemon_export (self->daemon, connection, error);
+}
+
+static void
+th_daemon_app_dbus_unregister (GApplication    *app,
+                               GDBusConnection *connection,
+                               const char      *object_path)
+{
+  ThDaemonApp *self = TH_DAEMON_APP (app);
+
+  if (self->daemon->exported_on == connection)
+    daemon_unexport (self->daemon);
+  G_APPLICATION_CLASS (th_daemon_app_parent_class)->dbus_unregister (app, connection, object_path);
+}
+
+static void
+th_daemon_app_activate (GApplication *app)
+{
+  /* A service: activation only means "be running", which it is. */
+}
+
+static void
+th_daemon_app_class_init (ThDaemonAppClass *klass)
+{
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  app_class->dbus_register = th_daemon_app_dbus_register;
+  app_class->dbus_unregister = th_daemon_app_dbus_unregister;
+  app_class->activate = th_daemon_app_activate;
+}
+
+static void
+th_daemon_app_init (ThDaemonApp *self)
+{
+}
+
+static void
+on_name_acquired (GDBusConnection *connection,
+                  const char      *name,
+                  gpointer         user_data)
+{
+  g_info ("owning %s on the system bus", name);
+}
+
+static void
+on_name_lost (GDBusConnection *connection,
+              const char      *name,
+              gpointer         user_data)
+{
+  Daemon *daemon = user_data;
+
+  if (daemon->service_mode)
+    {
+      g_warning ("cannot own %s on the system bus (another tickhubd, or the bus policy "
+                 "org.tickhub.Tickhub.conf is not installed); exiting", name);
+      daemon_stop (daemon, EXIT_FAILURE);
+    }
+  else
+    g_warning ("cannot own %s on the system bus (another tickhubd, or the bus policy "
+               "org.tickhub.Tickhub.conf is not installed); running without D-Bus", name);
+}
+
+/* Stopping */
 
 static void
 on_stopped (GObject      *source,
@@ -43,7 +234,7 @@ on_stopped (GObject      *source,
   if (!th_hub_stop_finish (TH_HUB (source), result, &error) && daemon->exit_code == 0)
     daemon->exit_code = EXIT_FAILURE;
   g_clear_handle_id (&daemon->stop_timeout_id, g_source_remove);
-  g_main_loop_quit (daemon->loop);
+  daemon_quit (daemon);
 }
 
 static gboolean
@@ -62,7 +253,7 @@ on_stop_timeout (gpointer user_data)
       return G_SOURCE_REMOVE;
     }
   g_warning ("a sink ignored the cancellation; exiting without it");
-  g_main_loop_quit (daemon->loop);
+  daemon_quit (daemon);
   return G_SOURCE_REMOVE;
 }
 
@@ -75,6 +266,7 @@ daemon_stop (Daemon *daemon,
 
   daemon->stopping = TRUE;
   daemon->exit_code = exit_code;
+  g_clear_handle_id (&daemon->idle_id, g_source_remove);
   daemon->stop_timeout_id = g_timeout_add_seconds (STOP_TIMEOUT_SECONDS, on_stop_timeout, daemon);
   daemon->stop_cancellable = g_cancellable_new ();
   th_hub_stop_async (daemon->hub, daemon->stop_cancellable, on_stopped, daemon);
@@ -114,6 +306,50 @@ demo_config_path (void)
                            "demo.conf", NULL);
 }
 
+/* [dbus]: the types are checked with the core groups (th-hub.c); the
+ * ranges here. */
+static void
+check_dbus_group (ThConfig  *config,
+                  GPtrArray *problems)
+{
+  double rate = th_config_get_double (config, "dbus", "signal-rate", TH_SERVICE_DEFAULT_SIGNAL_RATE);
+  double wait = th_config_get_double (config, "dbus", "price-wait", TH_SERVICE_DEFAULT_PRICE_WAIT);
+
+  if (th_config_has_key (config, "dbus", "signal-rate") && isfinite (rate) &&
+      (rate <= 0 || rate > MAX_SIGNAL_RATE))
+    g_ptr_array_add (problems, g_strdup_printf ("[dbus] signal-rate: %g is out of range; use a number of "
+                                                "PriceChanged signals per symbol per second, more than 0 and "
+                                                "at most %g, such as 1", rate, MAX_SIGNAL_RATE));
+  if (th_config_has_key (config, "dbus", "price-wait") && isfinite (wait) && wait > MAX_PRICE_WAIT)
+    g_ptr_array_add (problems, g_strdup_printf ("[dbus] price-wait: %g s is too long; D-Bus callers give up "
+                                                "after 25 s, use at most %g", wait, MAX_PRICE_WAIT));
+}
+
+/* Whether a sink must keep the daemon running although nobody calls it:
+ * every sink does (a server has its own clients, a file records), except
+ * jsonl writing to standard output, which nobody reads in a started-on-
+ * demand service. */
+static gboolean
+has_keep_alive_sink (ThHub *hub)
+{
+  g_autoptr(GPtrArray) sinks = th_hub_get_sinks (hub);
+
+  for (guint i = 0; i < sinks->len; i++)
+    {
+      g_autofree char *module = th_service_plugin_module (sinks->pdata[i]);
+
+      if (g_strcmp0 (module, "jsonl") == 0)
+        {
+          g_autofree char *path = th_config_get_string (th_hub_get_config (hub), "jsonl", "path", "-");
+
+          if (g_str_equal (path, "-"))
+            continue;
+        }
+      return TRUE;
+    }
+  return FALSE;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -123,21 +359,33 @@ main (int   argc,
   gboolean demo = FALSE;
   gboolean version = FALSE;
   gboolean verbose = FALSE;
+  gboolean system_bus = FALSE;
+  gboolean no_dbus = FALSE;
+  gboolean service = FALSE;
+  gboolean gapplication_service = FALSE;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Read the configuration from FILE", "FILE" },
     { "check-config", 0, 0, G_OPTION_ARG_NONE, &check_config, "Check the configuration and exit", NULL },
     { "demo", 0, 0, G_OPTION_ARG_NONE, &demo, "Run the offline demo (simulated prices, labelled as such)", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages (same as G_MESSAGES_DEBUG=all)", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+    { "service", 0, 0, G_OPTION_ARG_NONE, &service,
+      "Run as a D-Bus service started on demand: exit after [dbus] idle-timeout seconds without calls", NULL },
+    { "gapplication-service", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &gapplication_service, NULL, NULL },
+    { "system", 0, 0, G_OPTION_ARG_NONE, &system_bus, "Serve on the system bus instead of the session bus", NULL },
+    { "no-dbus", 0, 0, G_OPTION_ARG_NONE, &no_dbus, "Do not serve on D-Bus", NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(ThConfig) config = NULL;
   g_autoptr(ThHub) hub = NULL;
-  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(ThDaemonApp) app = NULL;
   Daemon daemon = { 0 };
   guint sigint_id, sigterm_id;
+  gboolean hub_ok;
+  double idle_timeout, signal_rate, price_wait;
 
   /* Messages are UTF-8; GLib converts them to the terminal's charset. */
   setlocale (LC_ALL, "");
@@ -152,7 +400,10 @@ main (int   argc,
   g_option_context_set_description (context,
     "Without --config, the configuration is the first of\n"
     "  $XDG_CONFIG_HOME/tickhub/tickhub.conf, $XDG_CONFIG_DIRS/tickhub/tickhub.conf\n"
-    "and the shipped default.\n");
+    "and the shipped default.\n"
+    "\n"
+    "On D-Bus it is org.tickhub.Tickhub (session bus; --system for the system bus),\n"
+    "when a bus is available; query it with the tickhub command.\n");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -174,6 +425,11 @@ main (int   argc,
       g_printerr ("tickhubd: --demo and --config exclude each other\n");
       return EXIT_FAILURE;
     }
+  if (no_dbus && (system_bus || service || gapplication_service))
+    {
+      g_printerr ("tickhubd: --no-dbus excludes --system and --service\n");
+      return EXIT_FAILURE;
+    }
 
   if (demo)
     config_path = demo_config_path ();
@@ -188,14 +444,18 @@ main (int   argc,
     }
 
   hub = th_hub_new (config, NULL);
-  if (!th_hub_load (hub, &error))
+  hub_ok = th_hub_load (hub, &error);
+  check_dbus_group (config, problems);
+  if (!hub_ok || problems->len > 0)
     {
-      g_auto(GStrv) lines = g_strsplit (error->message, "\n", -1);
+      g_auto(GStrv) lines = hub_ok ? g_new0 (char *, 1) : g_strsplit (error->message, "\n", -1);
+      guint n = g_strv_length (lines) + problems->len;
 
-      g_printerr ("tickhubd: %s has %u problem%s:\n", config_path,
-                  g_strv_length (lines), g_strv_length (lines) == 1 ? "" : "s");
+      g_printerr ("tickhubd: %s has %u problem%s:\n", config_path, n, n == 1 ? "" : "s");
       for (guint i = 0; lines[i] != NULL; i++)
         g_printerr ("  %s\n", lines[i]);
+      for (guint i = 0; i < problems->len; i++)
+        g_printerr ("  %s\n", (char *) problems->pdata[i]);
       return EXIT_CONFIG;
     }
 
@@ -212,22 +472,128 @@ main (int   argc,
     g_message ("demo mode: every price is simulated and labelled \"source\":\"simulator\"");
   g_info ("configuration %s", config_path);
 
-  loop = g_main_loop_new (NULL, FALSE);
-  daemon.loop = loop;
   daemon.hub = hub;
+
+  /* D-Bus: settings, and the service object. */
+  idle_timeout = th_config_get_double (config, "dbus", "idle-timeout", TH_SERVICE_DEFAULT_IDLE_TIMEOUT);
+  signal_rate = th_config_get_double (config, "dbus", "signal-rate", TH_SERVICE_DEFAULT_SIGNAL_RATE);
+  price_wait = th_config_get_double (config, "dbus", "price-wait", TH_SERVICE_DEFAULT_PRICE_WAIT);
+  daemon.service_mode = service || gapplication_service || g_getenv ("DBUS_STARTER_BUS_TYPE") != NULL;
+  daemon.idle_timeout = (guint) ceil (CLAMP (idle_timeout, 0, G_MAXUINT / 2));
+  if (daemon.service_mode && daemon.idle_timeout > 0 && has_keep_alive_sink (hub))
+    {
+      g_info ("a sink keeps the service running: no idle exit");
+      daemon.idle_timeout = 0;
+    }
+  if (!no_dbus)
+    {
+      th_service_register_errors ();
+      daemon.service = th_service_new (hub, signal_rate, (gint64) (price_wait * G_USEC_PER_SEC));
+      th_service_set_status_info (daemon.service, config_path,
+                                  daemon.service_mode ? daemon.idle_timeout : 0);
+      daemon.activity_id = g_signal_connect (daemon.service, "activity", G_CALLBACK (on_activity), &daemon);
+    }
+
+  if (no_dbus)
+    ;
+  else if (system_bus)
+    {
+      daemon.system_bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
+      if (daemon.system_bus == NULL || !daemon_export (&daemon, daemon.system_bus, &error))
+        {
+          if (daemon.service_mode)
+            {
+              g_printerr ("tickhubd: cannot serve on the system bus: %s\n", error->message);
+              return EXIT_FAILURE;
+            }
+          g_warning ("no D-Bus system bus (%s): running without D-Bus", error->message);
+          g_clear_error (&error);
+        }
+      else
+        daemon.owner_id = g_bus_own_name_on_connection (daemon.system_bus, TH_SERVICE_BUS_NAME,
+                                                        G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
+                                                        on_name_acquired, on_name_lost, &daemon, NULL);
+    }
+  else
+    {
+      app = g_object_new (TH_TYPE_DAEMON_APP,
+                          "application-id", TH_SERVICE_BUS_NAME,
+                          "flags", G_APPLICATION_IS_SERVICE,
+                          NULL);
+      app->daemon = &daemon;
+      /* Registering owns the name and calls dbus_register, which exports
+       * the service; without a session bus it succeeds without either. */
+      if (!g_application_register (G_APPLICATION (app), NULL, &error) || daemon.exported_on == NULL)
+        {
+          const char *why = error != NULL ? error->message : "no session bus";
+
+          if (daemon.service_mode)
+            {
+              g_printerr ("tickhubd: cannot serve %s on the session bus: %s\n", TH_SERVICE_BUS_NAME, why);
+              return EXIT_FAILURE;
+            }
+          if (error != NULL)
+            g_warning ("cannot serve %s on the session bus (%s): running without D-Bus", TH_SERVICE_BUS_NAME, why);
+          else
+            g_info ("no D-Bus session bus: running without D-Bus");
+          g_clear_error (&error);
+          app->daemon = NULL;
+          g_clear_object (&app);
+        }
+      else
+        {
+          daemon.app = G_APPLICATION (app);
+          /* The hub holds the application until it has stopped. */
+          g_application_hold (daemon.app);
+          daemon.held = TRUE;
+        }
+    }
+
+  if (daemon.app == NULL)
+    daemon.loop = g_main_loop_new (NULL, FALSE);
 
   sigint_id = g_unix_signal_add (SIGINT, on_signal, &daemon);
   sigterm_id = g_unix_signal_add (SIGTERM, on_signal, &daemon);
   g_signal_connect (hub, "quit-requested", G_CALLBACK (on_quit_requested), &daemon);
 
   th_hub_start (hub);
-  g_main_loop_run (loop);
+  if (daemon.exported_on != NULL && daemon.service_mode)
+    {
+      if (daemon.idle_timeout > 0)
+        g_info ("started on demand: exiting after %u s without D-Bus calls", daemon.idle_timeout);
+      idle_rearm (&daemon);
+    }
+
+  if (daemon.app != NULL)
+    {
+      /* Our options are parsed: GApplication's service mode takes none. */
+      char *app_argv[] = { argv[0], NULL };
+
+      g_application_run (daemon.app, 1, app_argv);
+    }
+  else
+    g_main_loop_run (daemon.loop);
 
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
   g_clear_handle_id (&daemon.stop_timeout_id, g_source_remove);
+  g_clear_handle_id (&daemon.idle_id, g_source_remove);
   g_clear_object (&daemon.stop_cancellable);
   g_signal_handlers_disconnect_by_data (hub, &daemon);
+
+  if (daemon.owner_id != 0)
+    g_bus_unown_name (daemon.owner_id);
+  daemon_unexport (&daemon);
+  if (daemon.service != NULL)
+    {
+      g_clear_signal_handler (&daemon.activity_id, daemon.service);
+      g_object_run_dispose (G_OBJECT (daemon.service));
+      g_clear_object (&daemon.service);
+    }
+  if (daemon.system_bus != NULL)
+    g_dbus_connection_flush_sync (daemon.system_bus, NULL, NULL);
+  g_clear_object (&daemon.system_bus);
+  g_clear_pointer (&daemon.loop, g_main_loop_unref);
 
   return daemon.exit_code;
 }

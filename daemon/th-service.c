@@ -1,0 +1,727 @@
+/* th-service.c: the org.tickhub.Tickhub1 D-Bus object of tickhubd
+ *
+ * A subclass of the generated skeleton (GeoClue's service manager is the
+ * model): it answers the methods from the hub's price book and state, and
+ * turns the hub's events into signals.
+ *
+ * - GetPrice never blocks: when no source is fresh, th_hub_get_price() has
+ *   asked the feeds that can fetch on demand, and the call waits for the
+ *   symbol's next financial_data_update or [dbus] price-wait seconds,
+ *   whichever comes first; then it answers with the price or NoSource and
+ *   the reasons. The same wait covers the first seconds after activation,
+ *   before the first price has arrived.
+ * - PriceChanged is throttled per symbol: at most signal-rate a second;
+ *   an update inside the interval arms a timer that sends the latest price
+ *   when the interval is over (latest value wins).
+ * - SourceStatusChanged follows every source_status event.
+ *
+ * The object emits ::activity on every method call and reply, so that the
+ * daemon can count D-Bus activity for its idle exit.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "th-service.h"
+
+typedef struct
+{
+  ThService             *self;        /* not a reference: the service owns us */
+  GDBusMethodInvocation *invocation;
+  char                  *symbol;
+  guint                  timeout_id;
+} PendingPrice;
+
+typedef struct
+{
+  ThService *self;                    /* not a reference */
+  char      *symbol;
+  gint64     last_emit;               /* monotonic µs; 0 for never */
+  guint      timer_id;
+} Throttle;
+
+struct _ThService
+{
+  ThTickhub1Skeleton parent_instance;
+
+  ThHub      *hub;
+  gulong      event_id;
+  double      signal_rate;
+  gint64      price_wait;             /* µs */
+  gint64      started;                /* monotonic µs */
+  char       *config_path;
+  guint       idle_timeout;           /* s, for GetStatus; 0 for none */
+
+  GPtrArray  *pending;                /* PendingPrice* */
+  GHashTable *throttles;              /* symbol → Throttle* */
+};
+
+enum {
+  SIGNAL_ACTIVITY,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void th_service_tickhub1_init (ThTickhub1Iface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (ThService, th_service, TH_TYPE_TICKHUB1_SKELETON,
+                               G_IMPLEMENT_INTERFACE (TH_TYPE_TICKHUB1, th_service_tickhub1_init))
+
+/* Errors */
+
+static const GDBusErrorEntry error_entries[] = {
+  { TH_ERROR_FAILED, "org.tickhub.Tickhub1.Error.Failed" },
+  { TH_ERROR_BAD_CONFIG, "org.tickhub.Tickhub1.Error.BadConfig" },
+  { TH_ERROR_PLUGIN, "org.tickhub.Tickhub1.Error.Plugin" },
+  { TH_ERROR_NO_SOURCE, "org.tickhub.Tickhub1.Error.NoSource" },
+  { TH_ERROR_UNKNOWN_SYMBOL, "org.tickhub.Tickhub1.Error.UnknownSymbol" },
+  { TH_ERROR_BAD_INPUT, "org.tickhub.Tickhub1.Error.BadInput" },
+};
+
+/**
+ * th_service_register_errors:
+ *
+ * Maps the codes of %TH_ERROR to `org.tickhub.Tickhub1.Error.*` names, so
+ * that a #GError returned to a method call keeps its meaning on the bus.
+ */
+void
+th_service_register_errors (void)
+{
+  static gsize quark = 0;
+
+  /* TH_ERROR is G_DEFINE_QUARK (th-error-quark, th_error). */
+  g_dbus_error_register_error_domain ("th-error-quark", &quark,
+                                      error_entries, G_N_ELEMENTS (error_entries));
+  g_assert (quark == TH_ERROR);
+}
+
+/* Plugin names */
+
+/**
+ * th_service_plugin_module:
+ * @extension: an extension created by libpeas
+ *
+ * The module name of the plugin that registered @extension's type (C
+ * plugins register their types in a #PeasObjectModule, whose
+ * `module-name` says which).
+ *
+ * Returns: (transfer full) (nullable): the module name, or %NULL when it
+ *   cannot be told (a Python or JavaScript extension)
+ */
+char *
+th_service_plugin_module (GObject *extension)
+{
+  GTypePlugin *plugin = g_type_get_plugin (G_OBJECT_TYPE (extension));
+  char *name = NULL;
+
+  if (plugin == NULL || !G_IS_OBJECT (plugin) ||
+      g_object_class_find_property (G_OBJECT_GET_CLASS (plugin), "module-name") == NULL)
+    return NULL;
+  g_object_get (plugin, "module-name", &name, NULL);
+  return name;
+}
+
+/**
+ * th_service_feed_name:
+ * @feed: a feed
+ *
+ * Returns: (transfer full) (nullable): the source name of @feed
+ */
+char *
+th_service_feed_name (ThFeedSource *feed)
+{
+  if (TH_IS_WS_FEED (feed))
+    return g_strdup (th_ws_feed_get_name (TH_WS_FEED (feed)));
+  /* The other feeds are named after their module (coingecko, replay,
+   * simulator); a replay's ticks keep their recorded sources. */
+  return th_service_plugin_module (G_OBJECT (feed));
+}
+
+/* Prices */
+
+static void
+dict_add_number (GVariantDict *dict,
+                 const char   *key,
+                 double        value)
+{
+  /* Unknown numbers (NaN) are left out rather than sent as NaN. */
+  if (isfinite (value))
+    g_variant_dict_insert_value (dict, key, g_variant_new_double (value));
+}
+
+static GVariant *
+price_to_variant (ThService    *self,
+                  const ThTick *tick)
+{
+  GVariantDict dict;
+  gint64 now = th_clock_get_time (th_hub_get_clock (self->hub));
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "symbol", "s", tick->symbol);
+  dict_add_number (&dict, "price", tick->price);
+  dict_add_number (&dict, "bid", tick->bid);
+  dict_add_number (&dict, "ask", tick->ask);
+  dict_add_number (&dict, "volume", tick->volume_24h);
+  dict_add_number (&dict, "change", tick->change_24h);
+  if (tick->source != NULL)
+    g_variant_dict_insert (&dict, "source", "s", tick->source);
+  if (tick->quote != NULL)
+    g_variant_dict_insert (&dict, "quote", "s", tick->quote);
+  if (tick->exchange_time != 0)
+    g_variant_dict_insert (&dict, "timestamp", "x", tick->exchange_time);
+  if (tick->receive_time != 0)
+    g_variant_dict_insert (&dict, "age_ms", "x", MAX (now - tick->receive_time, 0) / 1000);
+  return g_variant_dict_end (&dict);
+}
+
+static void
+activity (ThService *self)
+{
+  g_signal_emit (self, signals[SIGNAL_ACTIVITY], 0);
+}
+
+static void
+pending_price_free (gpointer data)
+{
+  PendingPrice *pending = data;
+
+  g_clear_handle_id (&pending->timeout_id, g_source_remove);
+  g_clear_object (&pending->invocation);
+  g_free (pending->symbol);
+  g_free (pending);
+}
+
+/* Answers @pending with the price of its symbol, or, when @final, with the
+ * error; returns whether it answered. */
+static gboolean
+pending_price_try (PendingPrice *pending,
+                   gboolean      final)
+{
+  ThService *self = pending->self;
+  g_autoptr(GError) error = NULL;
+  ThTick *tick = th_price_book_lookup (th_hub_get_price_book (self->hub), pending->symbol, &error);
+
+  if (tick != NULL)
+    {
+      th_tickhub1_complete_get_price (TH_TICKHUB1 (self), g_steal_pointer (&pending->invocation),
+                                      price_to_variant (self, tick));
+      th_tick_unref (tick);
+    }
+  else if (final)
+    g_dbus_method_invocation_return_gerror (g_steal_pointer (&pending->invocation), error);
+  else
+    return FALSE;
+
+  activity (self);
+  return TRUE;
+}
+
+static gboolean
+on_pending_timeout (gpointer data)
+{
+  PendingPrice *pending = data;
+  ThService *self = pending->self;
+
+  pending->timeout_id = 0;
+  pending_price_try (pending, TRUE);
+  g_ptr_array_remove_fast (self->pending, pending);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+handle_get_price (ThTickhub1            *object,
+                  GDBusMethodInvocation *invocation,
+                  const char            *symbol)
+{
+  ThService *self = TH_SERVICE (object);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ThTick) tick = NULL;
+  PendingPrice *pending;
+
+  activity (self);
+
+  tick = th_hub_get_price (self->hub, symbol, &error);
+  if (tick != NULL)
+    {
+      th_tickhub1_complete_get_price (object, invocation, price_to_variant (self, tick));
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  if (!g_error_matches (error, TH_ERROR, TH_ERROR_NO_SOURCE) || self->price_wait <= 0)
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+
+  /* th_hub_get_price() has asked the feeds that fetch on demand: wait,
+   * without blocking, for the symbol's next price. */
+  g_debug ("GetPrice %s: no fresh price yet; waiting up to %.1f s", symbol, self->price_wait / 1e6);
+  pending = g_new0 (PendingPrice, 1);
+  pending->self = self;
+  pending->invocation = invocation;     /* ours to answer now */
+  pending->symbol = g_strdup (symbol);
+  pending->timeout_id = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) (self->price_wait / 1000),
+                                            on_pending_timeout, pending, NULL);
+  g_ptr_array_add (self->pending, pending);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+answer_pending (ThService  *self,
+                const char *symbol)
+{
+  for (guint i = 0; i < self->pending->len;)
+    {
+      PendingPrice *pending = self->pending->pdata[i];
+
+      if (g_str_equal (pending->symbol, symbol) && pending_price_try (pending, FALSE))
+        g_ptr_array_remove_index_fast (self->pending, i);
+      else
+        i++;
+    }
+}
+
+static gboolean
+handle_get_prices (ThTickhub1            *object,
+                   GDBusMethodInvocation *invocation)
+{
+  ThService *self = TH_SERVICE (object);
+  ThPriceBook *book = th_hub_get_price_book (self->hub);
+  const char *const *symbols = th_hub_get_symbols (self->hub);
+  GVariantBuilder builder;
+
+  activity (self);
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{sa{sv}}"));
+  for (guint i = 0; symbols[i] != NULL; i++)
+    {
+      g_autoptr(ThTick) tick = th_price_book_lookup (book, symbols[i], NULL);
+
+      if (tick != NULL)
+        g_variant_builder_add (&builder, "{s@a{sv}}", symbols[i], price_to_variant (self, tick));
+    }
+  th_tickhub1_complete_get_prices (object, invocation, g_variant_builder_end (&builder));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* Sources and plugins */
+
+static GVariant *
+strv_variant (const char *const *strv)
+{
+  return g_variant_new_strv (strv, -1);
+}
+
+static gboolean
+handle_get_status (ThTickhub1            *object,
+                   GDBusMethodInvocation *invocation)
+{
+  ThService *self = TH_SERVICE (object);
+  ThPriceBook *book = th_hub_get_price_book (self->hub);
+  const char *const *symbols = th_hub_get_symbols (self->hub);
+  g_auto(GStrv) sources = th_hub_list_sources (self->hub);
+  g_auto(GStrv) plugins = th_hub_list_plugins (self->hub);
+  g_auto(GStrv) timeframes = th_hub_list_timeframes (self->hub);
+  g_autoptr(GPtrArray) priced = g_ptr_array_new ();
+  GVariantBuilder states;
+  GVariantDict dict;
+
+  activity (self);
+
+  for (guint i = 0; symbols[i] != NULL; i++)
+    if (th_price_book_get_selected (book, symbols[i]) != NULL)
+      g_ptr_array_add (priced, (gpointer) symbols[i]);
+  g_ptr_array_add (priced, NULL);
+
+  g_variant_builder_init (&states, G_VARIANT_TYPE ("a{ss}"));
+  for (guint i = 0; sources[i] != NULL; i++)
+    g_variant_builder_add (&states, "{ss}", sources[i],
+                           th_source_state_to_string (th_hub_get_source_state (self->hub, sources[i], NULL)));
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "version", "s", PACKAGE_VERSION);
+  g_variant_dict_insert (&dict, "pid", "u", (guint32) getpid ());
+  g_variant_dict_insert (&dict, "uptime", "d", (g_get_monotonic_time () - self->started) / 1e6);
+  if (self->config_path != NULL)
+    g_variant_dict_insert (&dict, "config", "s", self->config_path);
+  g_variant_dict_insert_value (&dict, "symbols", strv_variant (symbols));
+  g_variant_dict_insert_value (&dict, "priced_symbols", strv_variant ((const char *const *) priced->pdata));
+  g_variant_dict_insert (&dict, "quote", "s", th_hub_get_quote (self->hub));
+  g_variant_dict_insert_value (&dict, "timeframes", strv_variant ((const char *const *) timeframes));
+  g_variant_dict_insert_value (&dict, "plugins", strv_variant ((const char *const *) plugins));
+  g_variant_dict_insert_value (&dict, "sources", g_variant_builder_end (&states));
+  g_variant_dict_insert (&dict, "rejected_ticks", "t", (guint64) th_hub_get_rejected_ticks (self->hub));
+  g_variant_dict_insert (&dict, "idle_timeout", "u", (guint32) self->idle_timeout);
+  g_variant_dict_insert (&dict, "signal_rate", "d", self->signal_rate);
+
+  th_tickhub1_complete_get_status (object, invocation, g_variant_dict_end (&dict));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_list_sources (ThTickhub1            *object,
+                     GDBusMethodInvocation *invocation)
+{
+  ThService *self = TH_SERVICE (object);
+  ThPriceBook *book = th_hub_get_price_book (self->hub);
+  const char *const *symbols = th_hub_get_symbols (self->hub);
+  g_auto(GStrv) sources = th_hub_list_sources (self->hub);
+  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (self->hub);
+  g_autoptr(GHashTable) stats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                       (GDestroyNotify) g_variant_unref);
+  gint64 now = th_clock_get_time (th_hub_get_clock (self->hub));
+  GVariantBuilder builder;
+
+  activity (self);
+
+  for (guint i = 0; i < feeds->len; i++)
+    {
+      char *name = th_service_feed_name (feeds->pdata[i]);
+
+      if (name != NULL)
+        g_hash_table_insert (stats, name, th_feed_source_get_stats (feeds->pdata[i]));
+    }
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; sources[i] != NULL; i++)
+    {
+      const char *name = sources[i];
+      g_autofree char *reason = NULL;
+      ThSourceState state = th_hub_get_source_state (self->hub, name, &reason);
+      g_autoptr(GPtrArray) selected = g_ptr_array_new ();
+      gint64 last = 0;
+      GVariant *feed_stats = g_hash_table_lookup (stats, name);
+      GVariantDict dict;
+
+      for (guint j = 0; symbols[j] != NULL; j++)
+        {
+          ThTick *latest = th_price_book_get_latest (book, symbols[j], name);
+
+          if (latest != NULL)
+            last = MAX (last, latest->receive_time);
+          if (g_strcmp0 (th_price_book_get_selected (book, symbols[j]), name) == 0)
+            g_ptr_array_add (selected, (gpointer) symbols[j]);
+        }
+      g_ptr_array_add (selected, NULL);
+
+      g_variant_dict_init (&dict, NULL);
+      g_variant_dict_insert (&dict, "name", "s", name);
+      g_variant_dict_insert (&dict, "rank", "i", (gint32) th_price_book_get_rank (book, name));
+      g_variant_dict_insert (&dict, "state", "s", th_source_state_to_string (state));
+      if (reason != NULL)
+        g_variant_dict_insert (&dict, "reason", "s", reason);
+      g_variant_dict_insert (&dict, "ttl_ms", "x", th_price_book_get_ttl (book, name) / 1000);
+      if (last > 0)
+        g_variant_dict_insert (&dict, "last_message_age_ms", "x", MAX (now - last, 0) / 1000);
+      g_variant_dict_insert_value (&dict, "selected_for", strv_variant ((const char *const *) selected->pdata));
+      /* Sources in [prices] order without a loaded feed (or whose ticks
+       * come from a replay) have none. */
+      g_variant_dict_insert (&dict, "feed", "b", feed_stats != NULL);
+      if (feed_stats != NULL && g_variant_n_children (feed_stats) > 0)
+        g_variant_dict_insert_value (&dict, "stats", feed_stats);
+      g_variant_builder_add_value (&builder, g_variant_dict_end (&dict));
+    }
+
+  th_tickhub1_complete_list_sources (object, invocation, g_variant_builder_end (&builder));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+is_indicator_plugin (ThHub      *hub,
+                     const char *module)
+{
+  GKeyFile *kf = th_config_get_key_file (th_hub_get_config (hub));
+  g_auto(GStrv) keys = g_key_file_get_keys (kf, "indicators", NULL, NULL);
+
+  for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
+    {
+      g_autofree char *value = th_config_get_string (th_hub_get_config (hub), "indicators", keys[i], "");
+      char *paren = strchr (value, '(');
+
+      if (paren != NULL)
+        *paren = '\0';
+      g_strstrip (value);
+      if (g_str_equal (value, module))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+handle_list_plugins (ThTickhub1            *object,
+                     GDBusMethodInvocation *invocation)
+{
+  ThService *self = TH_SERVICE (object);
+  g_auto(GStrv) plugins = th_hub_list_plugins (self->hub);
+  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (self->hub);
+  g_autoptr(GPtrArray) sinks = th_hub_get_sinks (self->hub);
+  g_autoptr(GHashTable) kinds = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GVariantBuilder builder;
+
+  activity (self);
+
+  for (guint i = 0; i < feeds->len; i++)
+    {
+      char *module = th_service_plugin_module (feeds->pdata[i]);
+
+      if (module == NULL)
+        module = th_service_feed_name (feeds->pdata[i]);
+      if (module != NULL)
+        g_hash_table_insert (kinds, module, (gpointer) "feed");
+    }
+  for (guint i = 0; i < sinks->len; i++)
+    {
+      char *module = th_service_plugin_module (sinks->pdata[i]);
+
+      if (module != NULL)
+        g_hash_table_insert (kinds, module, (gpointer) "sink");
+    }
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; plugins[i] != NULL; i++)
+    {
+      const char *kind = g_hash_table_lookup (kinds, plugins[i]);
+      GVariantDict dict;
+
+      if (kind == NULL)
+        kind = is_indicator_plugin (self->hub, plugins[i]) ? "indicator" : "unknown";
+      g_variant_dict_init (&dict, NULL);
+      g_variant_dict_insert (&dict, "name", "s", plugins[i]);
+      g_variant_dict_insert (&dict, "kind", "s", kind);
+      g_variant_builder_add_value (&builder, g_variant_dict_end (&dict));
+    }
+
+  th_tickhub1_complete_list_plugins (object, invocation, g_variant_builder_end (&builder));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* Signals */
+
+static void
+throttle_free (gpointer data)
+{
+  Throttle *throttle = data;
+
+  g_clear_handle_id (&throttle->timer_id, g_source_remove);
+  g_free (throttle->symbol);
+  g_free (throttle);
+}
+
+static void
+emit_price_changed (Throttle *throttle)
+{
+  ThService *self = throttle->self;
+  g_autoptr(ThTick) tick = th_price_book_lookup (th_hub_get_price_book (self->hub), throttle->symbol, NULL);
+
+  throttle->last_emit = g_get_monotonic_time ();
+  /* Gone stale meanwhile: nothing to announce (SourceStatusChanged and
+   * GetPrice say why). */
+  if (tick != NULL)
+    th_tickhub1_emit_price_changed (TH_TICKHUB1 (self), throttle->symbol, price_to_variant (self, tick));
+}
+
+static gboolean
+on_throttle_timer (gpointer data)
+{
+  Throttle *throttle = data;
+
+  throttle->timer_id = 0;
+  emit_price_changed (throttle);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+price_changed (ThService  *self,
+               const char *symbol)
+{
+  Throttle *throttle = g_hash_table_lookup (self->throttles, symbol);
+  gint64 interval = (gint64) (G_USEC_PER_SEC / self->signal_rate);
+  gint64 now = g_get_monotonic_time ();
+
+  if (throttle == NULL)
+    {
+      throttle = g_new0 (Throttle, 1);
+      throttle->self = self;
+      throttle->symbol = g_strdup (symbol);
+      g_hash_table_insert (self->throttles, throttle->symbol, throttle);
+    }
+
+  /* A timer is armed: it will send the latest price. */
+  if (throttle->timer_id != 0)
+    return;
+
+  if (throttle->last_emit == 0 || now - throttle->last_emit >= interval)
+    emit_price_changed (throttle);
+  else
+    throttle->timer_id = g_timeout_add_full (G_PRIORITY_DEFAULT,
+                                             (guint) ((throttle->last_emit + interval - now + 999) / 1000),
+                                             on_throttle_timer, throttle, NULL);
+}
+
+static void
+source_status (ThService *self,
+               ThEvent   *event)
+{
+  JsonNode *data = th_event_get_data (event);
+  JsonObject *object;
+  const char *source, *state;
+
+  if (data == NULL || !JSON_NODE_HOLDS_OBJECT (data))
+    return;
+  object = json_node_get_object (data);
+  source = json_object_get_string_member_with_default (object, "source", NULL);
+  state = json_object_get_string_member_with_default (object, "state", NULL);
+  if (source != NULL && state != NULL)
+    th_tickhub1_emit_source_status_changed (TH_TICKHUB1 (self), source, state);
+}
+
+static void
+on_event (ThHub     *hub,
+          ThEvent   *event,
+          ThService *self)
+{
+  const char *name = th_event_get_name (event);
+  const char *symbol = th_event_get_symbol (event);
+
+  if (g_str_equal (name, "financial_data_update") && symbol != NULL)
+    {
+      if (self->pending->len > 0)
+        answer_pending (self, symbol);
+      price_changed (self, symbol);
+    }
+  else if (g_str_equal (name, "source_status"))
+    source_status (self, event);
+}
+
+/* GObject */
+
+static void
+th_service_dispose (GObject *object)
+{
+  ThService *self = TH_SERVICE (object);
+
+  /* Calls still waiting get an answer rather than a timeout. */
+  while (self->pending != NULL && self->pending->len > 0)
+    {
+      PendingPrice *pending = g_ptr_array_steal_index_fast (self->pending, self->pending->len - 1);
+
+      g_dbus_method_invocation_return_error_literal (g_steal_pointer (&pending->invocation),
+                                                     TH_ERROR, TH_ERROR_FAILED, "the tickhub daemon is stopping");
+      pending_price_free (pending);
+    }
+  g_clear_pointer (&self->throttles, g_hash_table_unref);
+  if (self->hub != NULL)
+    g_clear_signal_handler (&self->event_id, self->hub);
+  g_clear_object (&self->hub);
+
+  G_OBJECT_CLASS (th_service_parent_class)->dispose (object);
+}
+
+static void
+th_service_finalize (GObject *object)
+{
+  ThService *self = TH_SERVICE (object);
+
+  g_clear_pointer (&self->pending, g_ptr_array_unref);
+  g_free (self->config_path);
+
+  G_OBJECT_CLASS (th_service_parent_class)->finalize (object);
+}
+
+static void
+th_service_class_init (ThServiceClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = th_service_dispose;
+  object_class->finalize = th_service_finalize;
+
+  /**
+   * ThService::activity:
+   *
+   * A method was called or answered: D-Bus activity, for the idle exit.
+   */
+  signals[SIGNAL_ACTIVITY] =
+    g_signal_new ("activity", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+th_service_tickhub1_init (ThTickhub1Iface *iface)
+{
+  iface->handle_get_price = handle_get_price;
+  iface->handle_get_prices = handle_get_prices;
+  iface->handle_get_status = handle_get_status;
+  iface->handle_list_sources = handle_list_sources;
+  iface->handle_list_plugins = handle_list_plugins;
+}
+
+static void
+th_service_init (ThService *self)
+{
+  self->started = g_get_monotonic_time ();
+  self->pending = g_ptr_array_new_with_free_func (pending_price_free);
+  self->throttles = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, throttle_free);
+}
+
+/**
+ * th_service_new:
+ * @hub: a loaded hub
+ * @signal_rate: the most PriceChanged signals per symbol per second (> 0)
+ * @price_wait: how long, in µs, GetPrice waits for a price when no source
+ *   is fresh; 0 to fail at once
+ *
+ * Returns: (transfer full): the service object, to export at
+ *   %TH_SERVICE_OBJECT_PATH
+ */
+ThService *
+th_service_new (ThHub  *hub,
+                double  signal_rate,
+                gint64  price_wait)
+{
+  ThService *self;
+
+  g_return_val_if_fail (TH_IS_HUB (hub), NULL);
+  g_return_val_if_fail (signal_rate > 0, NULL);
+
+  self = g_object_new (TH_TYPE_SERVICE, NULL);
+  self->hub = g_object_ref (hub);
+  self->signal_rate = signal_rate;
+  self->price_wait = MAX (price_wait, 0);
+  self->event_id = g_signal_connect_object (hub, "event", G_CALLBACK (on_event), self, 0);
+  return self;
+}
+
+/**
+ * th_service_set_status_info:
+ * @self: a #ThService
+ * @config_path: (nullable): the configuration file, for GetStatus
+ * @idle_timeout: the idle exit in seconds, for GetStatus; 0 for none
+ */
+void
+th_service_set_status_info (ThService  *self,
+                            const char *config_path,
+                            guint       idle_timeout)
+{
+  g_return_if_fail (TH_IS_SERVICE (self));
+
+  g_free (self->config_path);
+  self->config_path = g_strdup (config_path);
+  self->idle_timeout = idle_timeout;
+}
+
+/**
+ * th_service_is_busy:
+ * @self: a #ThService
+ *
+ * Returns: whether calls are waiting for an answer
+ */
+gboolean
+th_service_is_busy (ThService *self)
+{
+  g_return_val_if_fail (TH_IS_SERVICE (self), FALSE);
+  return self->pending->len > 0;
+}

@@ -1,0 +1,1158 @@
+/* tickhub: the command-line client of tickhubd, over D-Bus
+ *
+ *   tickhub [--json] [--system] price SYMBOL...
+ *   tickhub [--json] [--system] prices | status | sources | plugins
+ *   tickhub [--json] [--system] watch [SYMBOL...]
+ *
+ * The first method call starts the daemon through D-Bus activation when it
+ * is not running. Readable, aligned tables by default; --json prints one
+ * JSON document (watch: one JSON event per line, in the envelope of the
+ * event stream). Errors go to stderr with a non-zero exit status:
+ * 1 for an error from the daemon (no source, unknown symbol), 2 for a
+ * usage error, 69 when the daemon cannot be reached or started.
+ *
+ * A CLI may block: the calls here are synchronous, except in watch, which
+ * runs a main loop for the signals.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <locale.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib-unix.h>
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "th-dbus-generated.h"
+
+#define BUS_NAME    "org.tickhub.Tickhub"
+#define OBJECT_PATH "/org/tickhub/Tickhub"
+#define ERROR_PREFIX "org.tickhub.Tickhub1.Error."
+
+#define EXIT_ERROR       1
+#define EXIT_USAGE       2
+#define EXIT_UNAVAILABLE 69   /* sysexits.h EX_UNAVAILABLE */
+
+static gboolean opt_json;
+static gboolean opt_system;
+
+static const GOptionEntry common_entries[] = {
+  { "json", 0, 0, G_OPTION_ARG_NONE, &opt_json, "Print JSON for scripts", NULL },
+  { "system", 0, 0, G_OPTION_ARG_NONE, &opt_system, "Talk to the daemon on the system bus", NULL },
+  { NULL }
+};
+
+/* Errors */
+
+static const char *
+bus_name (void)
+{
+  return opt_system ? "system" : "session";
+}
+
+/* Prints @error for @what on stderr; returns the exit status. */
+static int
+report_error (const char *what,
+              GError     *error)
+{
+  g_autofree char *remote = g_dbus_error_get_remote_error (error);
+
+  g_dbus_error_strip_remote_error (error);
+
+  if (remote != NULL && g_str_has_prefix (remote, ERROR_PREFIX))
+    {
+      /* NoSource, UnknownSymbol...: the daemon's message says it all. */
+      g_printerr ("tickhub: %s%s%s\n", what != NULL ? what : "", what != NULL ? ": " : "", error->message);
+      return EXIT_ERROR;
+    }
+
+  if (remote != NULL && g_str_has_prefix (remote, "org.freedesktop.DBus.Error.Spawn."))
+    {
+      g_printerr ("tickhub: the tickhub daemon (%s) could not be started: %s\n"
+                  "tickhub: check its configuration with “tickhubd --check-config”, or its log "
+                  "(journalctl --user -u tickhubd)\n", BUS_NAME, error->message);
+      return EXIT_UNAVAILABLE;
+    }
+
+  if (remote != NULL &&
+      (g_str_equal (remote, "org.freedesktop.DBus.Error.ServiceUnknown") ||
+       g_str_equal (remote, "org.freedesktop.DBus.Error.NameHasNoOwner") ||
+       g_str_equal (remote, "org.freedesktop.DBus.Error.NoReply") ||
+       g_str_equal (remote, "org.freedesktop.DBus.Error.TimedOut") ||
+       g_str_equal (remote, "org.freedesktop.DBus.Error.UnknownObject") ||
+       g_str_equal (remote, "org.freedesktop.DBus.Error.UnknownMethod") ||
+       g_str_equal (remote, "org.freedesktop.DBus.Error.AccessDenied")))
+    {
+      g_printerr ("tickhub: cannot reach the tickhub daemon (%s on the %s bus): %s\n",
+                  BUS_NAME, bus_name (), error->message);
+      if (g_str_equal (remote, "org.freedesktop.DBus.Error.ServiceUnknown"))
+        g_printerr ("tickhub: is tickhub installed (%s.service in a dbus-1/services directory)? "
+                    "Or start it: tickhubd\n", BUS_NAME);
+      return EXIT_UNAVAILABLE;
+    }
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    {
+      g_printerr ("tickhub: the tickhub daemon did not answer in time: %s\n", error->message);
+      return EXIT_UNAVAILABLE;
+    }
+
+  g_printerr ("tickhub: %s%s%s\n", what != NULL ? what : "", what != NULL ? ": " : "", error->message);
+  return remote != NULL ? EXIT_ERROR : EXIT_UNAVAILABLE;
+}
+
+static ThTickhub1 *
+connect_daemon (int *status)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDBusConnection) bus = g_bus_get_sync (opt_system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION,
+                                                   NULL, &error);
+  ThTickhub1 *proxy;
+
+  if (bus == NULL)
+    {
+      g_printerr ("tickhub: no D-Bus %s bus: %s\n", bus_name (), error->message);
+      *status = EXIT_UNAVAILABLE;
+      return NULL;
+    }
+  /* No properties to load: the proxy is only a way to call and listen. */
+  proxy = th_tickhub1_proxy_new_sync (bus, G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES,
+                                      BUS_NAME, OBJECT_PATH, NULL, &error);
+  if (proxy == NULL)
+    *status = report_error (NULL, error);
+  return proxy;
+}
+
+/* Formatting */
+
+static gboolean
+lookup_double (GVariant   *dict,
+               const char *key,
+               double     *value)
+{
+  return g_variant_lookup (dict, key, "d", value);
+}
+
+/* A price with as many decimals as it needs, at least two: 43062.18,
+ * 2307.33, 0.5123, 0.00001234. */
+static char *
+format_price (double value)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+  char format[16];
+  int decimals = 2;
+  char *out, *dot;
+  gsize len;
+
+  if (!isfinite (value))
+    return g_strdup ("-");
+  if (value != 0)
+    decimals = CLAMP (5 - (int) floor (log10 (fabs (value))), 2, 12);
+  g_snprintf (format, sizeof format, "%%.%df", decimals);
+  out = g_strdup (g_ascii_formatd (buf, sizeof buf, format, value));
+  dot = strchr (out, '.');
+  len = strlen (out);
+  while (dot != NULL && len > (gsize) (dot - out) + 3 && out[len - 1] == '0')
+    out[--len] = '\0';
+  return out;
+}
+
+static char *
+format_number (GVariant   *dict,
+               const char *key)
+{
+  double value;
+
+  if (!lookup_double (dict, key, &value))
+    return g_strdup ("-");
+  return format_price (value);
+}
+
+static char *
+format_time (gint64 usec)
+{
+  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (usec / G_USEC_PER_SEC);
+  g_autofree char *base = NULL;
+
+  if (dt == NULL)
+    return g_strdup ("-");
+  base = g_date_time_format (dt, "%Y-%m-%dT%H:%M:%S");
+  return g_strdup_printf ("%s.%03dZ", base, (int) ((usec % G_USEC_PER_SEC) / 1000));
+}
+
+static char *
+format_age (gint64 ms)
+{
+  if (ms < 10000)
+    return g_strdup_printf ("%.1f s", ms / 1000.0);
+  if (ms < 120000)
+    return g_strdup_printf ("%" G_GINT64_FORMAT " s", ms / 1000);
+  if (ms < 7200000)
+    return g_strdup_printf ("%" G_GINT64_FORMAT " min", ms / 60000);
+  return g_strdup_printf ("%" G_GINT64_FORMAT " h", ms / 3600000);
+}
+
+/* Tables: rows of cells, printed with aligned columns. */
+
+typedef struct
+{
+  GPtrArray *rows;          /* GStrv */
+  guint      n_columns;
+  guint64    right;         /* bit i: column i is right-aligned */
+} Table;
+
+static Table *
+table_new (guint64 right, ...)
+{
+  Table *table = g_new0 (Table, 1);
+  GPtrArray *header = g_ptr_array_new ();
+  va_list args;
+  const char *title;
+
+  va_start (args, right);
+  while ((title = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (header, g_strdup (title));
+  va_end (args);
+  table->n_columns = header->len;
+  g_ptr_array_add (header, NULL);
+  table->rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+  g_ptr_array_add (table->rows, g_ptr_array_free (header, FALSE));
+  table->right = right;
+  return table;
+}
+
+/* Takes the cells (n_columns of them). */
+static void
+table_add (Table *table,
+           ...)
+{
+  char **row = g_new0 (char *, table->n_columns + 1);
+  va_list args;
+
+  va_start (args, table);
+  for (guint i = 0; i < table->n_columns; i++)
+    {
+      char *cell = va_arg (args, char *);
+
+      row[i] = cell != NULL ? cell : g_strdup ("-");
+    }
+  va_end (args);
+  g_ptr_array_add (table->rows, row);
+}
+
+static void
+table_print_free (Table *table)
+{
+  g_autofree gsize *widths = g_new0 (gsize, table->n_columns);
+
+  for (guint r = 0; r < table->rows->len; r++)
+    {
+      char **row = table->rows->pdata[r];
+
+      for (guint c = 0; c < table->n_columns; c++)
+        widths[c] = MAX (widths[c], (gsize) g_utf8_strlen (row[c], -1));
+    }
+
+  for (guint r = 0; r < table->rows->len; r++)
+    {
+      char **row = table->rows->pdata[r];
+      g_autoptr(GString) line = g_string_new (NULL);
+
+      for (guint c = 0; c < table->n_columns; c++)
+        {
+          gsize pad = widths[c] - g_utf8_strlen (row[c], -1);
+          gboolean last = c + 1 == table->n_columns;
+
+          if (c > 0)
+            g_string_append (line, "  ");
+          if (table->right & (G_GUINT64_CONSTANT (1) << c))
+            {
+              for (gsize i = 0; i < pad; i++)
+                g_string_append_c (line, ' ');
+              g_string_append (line, row[c]);
+            }
+          else
+            {
+              g_string_append (line, row[c]);
+              for (gsize i = 0; !last && i < pad; i++)
+                g_string_append_c (line, ' ');
+            }
+        }
+      while (line->len > 0 && line->str[line->len - 1] == ' ')
+        g_string_truncate (line, line->len - 1);
+      g_print ("%s\n", line->str);
+    }
+
+  g_ptr_array_unref (table->rows);
+  g_free (table);
+}
+
+/* JSON */
+
+/* json-glib 1.6 writes doubles with 17 digits (43103.599999999999): write
+ * the shortest text that reads back as the same double instead. */
+static void
+append_json_double (GString *out,
+                    double   value)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (!isfinite (value))
+    {
+      g_string_append (out, "null");
+      return;
+    }
+  for (int digits = 15; digits <= 17; digits++)
+    {
+      char format[8];
+
+      g_snprintf (format, sizeof format, "%%.%dg", digits);
+      g_ascii_formatd (buf, sizeof buf, format, value);
+      if (g_ascii_strtod (buf, NULL) == value)
+        break;
+    }
+  g_string_append (out, buf);
+}
+
+static void
+append_json_string (GString    *out,
+                    const char *text)
+{
+  g_string_append_c (out, '"');
+  for (const char *p = text; *p != '\0'; p++)
+    {
+      guchar c = (guchar) *p;
+
+      if (c == '"' || c == '\\')
+        g_string_append_printf (out, "\\%c", c);
+      else if (c == '\n')
+        g_string_append (out, "\\n");
+      else if (c < 0x20)
+        g_string_append_printf (out, "\\u%04x", c);
+      else
+        g_string_append_c (out, (char) c);
+    }
+  g_string_append_c (out, '"');
+}
+
+static void
+append_json (GString  *out,
+             JsonNode *node,
+             int       indent)     /* -1: compact */
+{
+  gboolean pretty = indent >= 0;
+
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_NULL:
+      g_string_append (out, "null");
+      break;
+    case JSON_NODE_VALUE:
+      if (json_node_get_value_type (node) == G_TYPE_STRING)
+        append_json_string (out, json_node_get_string (node));
+      else if (json_node_get_value_type (node) == G_TYPE_BOOLEAN)
+        g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
+      else if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
+        append_json_double (out, json_node_get_double (node));
+      else
+        g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
+      break;
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+        guint n = json_array_get_length (array);
+
+        g_string_append_c (out, '[');
+        for (guint i = 0; i < n; i++)
+          {
+            if (i > 0)
+              g_string_append_c (out, ',');
+            if (pretty)
+              g_string_append_printf (out, "\n%*s", indent + 2, "");
+            append_json (out, json_array_get_element (array, i), pretty ? indent + 2 : -1);
+          }
+        if (pretty && n > 0)
+          g_string_append_printf (out, "\n%*s", indent, "");
+        g_string_append_c (out, ']');
+      }
+      break;
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *object = json_node_get_object (node);
+        g_autoptr(GList) members = json_object_get_members (object);
+        gboolean first = TRUE;
+
+        g_string_append_c (out, '{');
+        for (GList *l = members; l != NULL; l = l->next)
+          {
+            if (!first)
+              g_string_append_c (out, ',');
+            first = FALSE;
+            if (pretty)
+              g_string_append_printf (out, "\n%*s", indent + 2, "");
+            append_json_string (out, l->data);
+            g_string_append (out, pretty ? ": " : ":");
+            append_json (out, json_object_get_member (object, l->data), pretty ? indent + 2 : -1);
+          }
+        if (pretty && !first)
+          g_string_append_printf (out, "\n%*s", indent, "");
+        g_string_append_c (out, '}');
+      }
+      break;
+    }
+}
+
+/* One document, pretty; watch prints one compact line per event. */
+static void
+print_json_node (JsonNode *node,
+                 gboolean  pretty)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+
+  append_json (out, node, pretty ? 0 : -1);
+  g_print ("%s\n", out->str);
+}
+
+static void
+print_json (JsonNode *node)
+{
+  print_json_node (node, TRUE);
+}
+
+static void
+print_json_builder (JsonBuilder *builder,
+                    gboolean     pretty)
+{
+  g_autoptr(JsonNode) root = json_builder_get_root (builder);
+
+  print_json_node (root, pretty);
+}
+
+static void
+json_add_number (JsonBuilder *builder,
+                 GVariant    *dict,
+                 const char  *key)
+{
+  double value;
+
+  json_builder_set_member_name (builder, key);
+  if (lookup_double (dict, key, &value) && isfinite (value))
+    json_builder_add_double_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
+}
+
+/* The REST price object: symbol, price, bid, ask, volume, change, source,
+ * timestamp (ISO 8601), age_ms; null where unknown. */
+static void
+json_add_price (JsonBuilder *builder,
+                GVariant    *price)
+{
+  const char *text;
+  gint64 number;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "symbol");
+  if (g_variant_lookup (price, "symbol", "&s", &text))
+    json_builder_add_string_value (builder, text);
+  else
+    json_builder_add_null_value (builder);
+  json_add_number (builder, price, "price");
+  json_add_number (builder, price, "bid");
+  json_add_number (builder, price, "ask");
+  json_add_number (builder, price, "volume");
+  json_add_number (builder, price, "change");
+  json_builder_set_member_name (builder, "source");
+  if (g_variant_lookup (price, "source", "&s", &text))
+    json_builder_add_string_value (builder, text);
+  else
+    json_builder_add_null_value (builder);
+  json_builder_set_member_name (builder, "timestamp");
+  if (g_variant_lookup (price, "timestamp", "x", &number))
+    {
+      g_autofree char *iso = format_time (number);
+      json_builder_add_string_value (builder, iso);
+    }
+  else
+    json_builder_add_null_value (builder);
+  json_builder_set_member_name (builder, "age_ms");
+  if (g_variant_lookup (price, "age_ms", "x", &number))
+    json_builder_add_int_value (builder, number);
+  else
+    json_builder_add_null_value (builder);
+  json_builder_end_object (builder);
+}
+
+static Table *
+price_table_new (void)
+{
+  /* Right-aligned: price, bid, ask, change, volume, age. */
+  return table_new (0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x80,
+                    "SYMBOL", "PRICE", "BID", "ASK", "CHANGE", "VOLUME", "SOURCE", "AGE", NULL);
+}
+
+static void
+price_table_add (Table    *table,
+                 GVariant *price)
+{
+  const char *symbol = "?", *source = NULL;
+  double change;
+  gint64 age;
+
+  g_variant_lookup (price, "symbol", "&s", &symbol);
+  g_variant_lookup (price, "source", "&s", &source);
+  table_add (table,
+             g_strdup (symbol),
+             format_number (price, "price"),
+             format_number (price, "bid"),
+             format_number (price, "ask"),
+             lookup_double (price, "change", &change) ? g_strdup_printf ("%+.2f%%", change) : NULL,
+             format_number (price, "volume"),
+             g_strdup (source),
+             g_variant_lookup (price, "age_ms", "x", &age) ? format_age (age) : NULL);
+}
+
+/* Commands */
+
+typedef struct
+{
+  const char *name;
+  const char *args;
+  const char *summary;
+  int       (*run) (ThTickhub1 *proxy, char **args);
+  int         min_args;
+  int         max_args;   /* -1: any */
+} Command;
+
+static int
+cmd_price (ThTickhub1 *proxy,
+           char      **args)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  Table *table = price_table_new ();
+  guint n = g_strv_length (args);
+  guint ok = 0;
+  int status = 0;
+
+  if (n > 1)
+    json_builder_begin_object (builder);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *symbol = g_ascii_strup (args[i], -1);
+      g_autoptr(GVariant) price = NULL;
+      g_autoptr(GError) error = NULL;
+
+      if (!th_tickhub1_call_get_price_sync (proxy, symbol, &price, NULL, &error))
+        {
+          int s = report_error (symbol, error);
+
+          status = MAX (status, s);
+          if (s == EXIT_UNAVAILABLE)
+            break;
+          continue;
+        }
+      ok++;
+      if (n > 1)
+        json_builder_set_member_name (builder, symbol);
+      json_add_price (builder, price);
+      price_table_add (table, price);
+    }
+  if (n > 1)
+    json_builder_end_object (builder);
+
+  if (opt_json && (ok > 0 || n > 1) && status != EXIT_UNAVAILABLE)
+    {
+      g_autoptr(JsonNode) root = json_builder_get_root (builder);
+      print_json (root);
+    }
+  if (!opt_json && ok > 0)
+    table_print_free (table);
+  else
+    {
+      /* Nothing to print. */
+      g_ptr_array_unref (table->rows);
+      g_free (table);
+    }
+  return status;
+}
+
+static int
+cmd_prices (ThTickhub1 *proxy,
+            char      **args)
+{
+  g_autoptr(GVariant) prices = NULL;
+  g_autoptr(GError) error = NULL;
+  GVariantIter iter;
+  const char *symbol;
+  GVariant *price;
+
+  if (!th_tickhub1_call_get_prices_sync (proxy, &prices, NULL, &error))
+    return report_error (NULL, error);
+
+  if (opt_json)
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+
+      json_builder_begin_object (builder);
+      g_variant_iter_init (&iter, prices);
+      while (g_variant_iter_loop (&iter, "{&s@a{sv}}", &symbol, &price))
+        {
+          json_builder_set_member_name (builder, symbol);
+          json_add_price (builder, price);
+        }
+      json_builder_end_object (builder);
+      root = json_builder_get_root (builder);
+      print_json (root);
+    }
+  else if (g_variant_n_children (prices) == 0)
+    g_print ("no symbol has a fresh price (see “tickhub sources”)\n");
+  else
+    {
+      Table *table = price_table_new ();
+
+      g_variant_iter_init (&iter, prices);
+      while (g_variant_iter_loop (&iter, "{&s@a{sv}}", &symbol, &price))
+        price_table_add (table, price);
+      table_print_free (table);
+    }
+  return 0;
+}
+
+static char *
+format_value (GVariant *value)
+{
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+    return g_variant_dup_string (value, NULL);
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING_ARRAY))
+    {
+      g_autofree const char **strv = g_variant_get_strv (value, NULL);
+      return strv[0] != NULL ? g_strjoinv (", ", (char **) strv) : g_strdup ("-");
+    }
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
+    return g_strdup_printf ("%.1f", g_variant_get_double (value));
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE ("a{ss}")))
+    {
+      GString *out = g_string_new (NULL);
+      GVariantIter iter;
+      const char *k, *v;
+
+      g_variant_iter_init (&iter, value);
+      while (g_variant_iter_next (&iter, "{&s&s}", &k, &v))
+        g_string_append_printf (out, "%s%s %s", out->len > 0 ? ", " : "", k, v);
+      return g_string_free (out, FALSE);
+    }
+  return g_variant_print (value, FALSE);
+}
+
+static JsonNode *
+variant_to_json (GVariant *value)
+{
+  /* json-glib writes a{sv} as objects, as arrays and numbers as numbers. */
+  return json_gvariant_serialize (value);
+}
+
+static int
+cmd_status (ThTickhub1 *proxy,
+            char      **args)
+{
+  static const char *const order[] = {
+    "version", "pid", "uptime", "config", "symbols", "priced_symbols", "quote", "timeframes",
+    "plugins", "sources", "rejected_ticks", "idle_timeout", "signal_rate", NULL
+  };
+  g_autoptr(GVariant) status = NULL;
+  g_autoptr(GError) error = NULL;
+  Table *table;
+
+  if (!th_tickhub1_call_get_status_sync (proxy, &status, NULL, &error))
+    return report_error (NULL, error);
+
+  if (opt_json)
+    {
+      g_autoptr(JsonNode) root = variant_to_json (status);
+      print_json (root);
+      return 0;
+    }
+
+  table = table_new (0, "KEY", "VALUE", NULL);
+  for (guint i = 0; order[i] != NULL; i++)
+    {
+      g_autoptr(GVariant) value = g_variant_lookup_value (status, order[i], NULL);
+
+      if (value != NULL)
+        table_add (table, g_strdup (order[i]), format_value (value));
+    }
+  /* Keys newer than this client. */
+  {
+    GVariantIter iter;
+    const char *key;
+    GVariant *value;
+
+    g_variant_iter_init (&iter, status);
+    while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
+      if (!g_strv_contains (order, key))
+        table_add (table, g_strdup (key), format_value (value));
+  }
+  /* No header for a key: value list. */
+  g_strfreev (g_ptr_array_steal_index (table->rows, 0));
+  table_print_free (table);
+  return 0;
+}
+
+static int
+cmd_sources (ThTickhub1 *proxy,
+             char      **args)
+{
+  g_autoptr(GVariant) sources = NULL;
+  g_autoptr(GError) error = NULL;
+  GVariantIter iter;
+  GVariant *source;
+  Table *table;
+
+  if (!th_tickhub1_call_list_sources_sync (proxy, &sources, NULL, &error))
+    return report_error (NULL, error);
+
+  if (opt_json)
+    {
+      g_autoptr(JsonNode) root = variant_to_json (sources);
+      print_json (root);
+      return 0;
+    }
+
+  table = table_new (0x1 | 0x8 | 0x10, "RANK", "SOURCE", "STATE", "LAST", "TTL", "SELECTED FOR", "REASON", NULL);
+  g_variant_iter_init (&iter, sources);
+  while (g_variant_iter_loop (&iter, "@a{sv}", &source))
+    {
+      const char *name = "?", *state = "?", *reason = NULL;
+      gboolean feed = TRUE;
+      gint32 rank = -1;
+      gint64 age, ttl;
+      g_autofree const char **selected = NULL;
+      g_autoptr(GVariant) selected_v = g_variant_lookup_value (source, "selected_for", G_VARIANT_TYPE_STRING_ARRAY);
+
+      g_variant_lookup (source, "name", "&s", &name);
+      g_variant_lookup (source, "state", "&s", &state);
+      g_variant_lookup (source, "reason", "&s", &reason);
+      g_variant_lookup (source, "rank", "i", &rank);
+      g_variant_lookup (source, "feed", "b", &feed);
+      /* In [prices] order, but no plugin delivers it. */
+      if (!feed && g_str_equal (state, "connecting") &&
+          !g_variant_lookup (source, "last_message_age_ms", "x", &age))
+        state = "no feed";
+      if (selected_v != NULL)
+        selected = g_variant_get_strv (selected_v, NULL);
+      table_add (table,
+                 g_strdup_printf ("%d", rank + 1),
+                 g_strdup (name),
+                 g_strdup (state),
+                 g_variant_lookup (source, "last_message_age_ms", "x", &age) ? format_age (age) : NULL,
+                 g_variant_lookup (source, "ttl_ms", "x", &ttl) ? format_age (ttl) : NULL,
+                 selected != NULL && selected[0] != NULL ? g_strjoinv (",", (char **) selected) : NULL,
+                 g_strdup (reason));
+    }
+  table_print_free (table);
+  return 0;
+}
+
+static int
+cmd_plugins (ThTickhub1 *proxy,
+             char      **args)
+{
+  g_autoptr(GVariant) plugins = NULL;
+  g_autoptr(GError) error = NULL;
+  GVariantIter iter;
+  GVariant *plugin;
+  Table *table;
+
+  if (!th_tickhub1_call_list_plugins_sync (proxy, &plugins, NULL, &error))
+    return report_error (NULL, error);
+
+  if (opt_json)
+    {
+      g_autoptr(JsonNode) root = variant_to_json (plugins);
+      print_json (root);
+      return 0;
+    }
+
+  table = table_new (0, "PLUGIN", "KIND", NULL);
+  g_variant_iter_init (&iter, plugins);
+  while (g_variant_iter_loop (&iter, "@a{sv}", &plugin))
+    {
+      const char *name = "?", *kind = "?";
+
+      g_variant_lookup (plugin, "name", "&s", &name);
+      g_variant_lookup (plugin, "kind", "&s", &kind);
+      table_add (table, g_strdup (name), g_strdup (kind));
+    }
+  table_print_free (table);
+  return 0;
+}
+
+/* watch */
+
+typedef struct
+{
+  GMainLoop  *loop;
+  ThTickhub1 *proxy;
+  char      **symbols;      /* NULL or empty: all */
+  int         status;
+  guint       keepalive_id;
+  GHashTable *printed;      /* symbol → timestamp of the last price printed */
+} Watch;
+
+static gboolean
+watching (Watch      *watch,
+          const char *symbol)
+{
+  return watch->symbols == NULL || watch->symbols[0] == NULL ||
+         g_strv_contains ((const char *const *) watch->symbols, symbol);
+}
+
+static void
+watch_print_price (const char *symbol,
+                   GVariant   *price)
+{
+  if (opt_json)
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new ();
+
+      /* The envelope of the event stream (financial_data_update). */
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "event");
+      json_builder_add_string_value (builder, "financial_data_update");
+      json_builder_set_member_name (builder, "data");
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "symbol");
+      json_builder_add_string_value (builder, symbol);
+      json_builder_set_member_name (builder, "data");
+      json_add_price (builder, price);
+      json_builder_end_object (builder);
+      json_builder_end_object (builder);
+      print_json_builder (builder, FALSE);
+    }
+  else
+    {
+      g_autofree char *value = format_number (price, "price");
+      g_autofree char *when = NULL;
+      const char *source = "?";
+      gint64 timestamp;
+      double change;
+      g_autofree char *change_text = NULL;
+
+      g_variant_lookup (price, "source", "&s", &source);
+      when = g_variant_lookup (price, "timestamp", "x", &timestamp) ? format_time (timestamp) : g_strdup ("-");
+      change_text = lookup_double (price, "change", &change) ? g_strdup_printf ("%+.2f%%", change) : g_strdup ("");
+      g_print ("%s  %-6s %14s %9s  %s\n", when, symbol, value, change_text, source);
+    }
+  fflush (stdout);
+}
+
+static void
+watch_price (Watch      *watch,
+             const char *symbol,
+             GVariant   *price)
+{
+  gint64 timestamp = 0;
+  gpointer last;
+
+  if (!watching (watch, symbol))
+    return;
+  /* The first signal may repeat the price GetPrices gave. */
+  g_variant_lookup (price, "timestamp", "x", &timestamp);
+  if (g_hash_table_lookup_extended (watch->printed, symbol, NULL, &last) &&
+      timestamp != 0 && *(gint64 *) last == timestamp)
+    return;
+  g_hash_table_insert (watch->printed, g_strdup (symbol), g_memdup2 (&timestamp, sizeof timestamp));
+  watch_print_price (symbol, price);
+}
+
+static void
+on_price_changed (ThTickhub1 *proxy,
+                  const char *symbol,
+                  GVariant   *price,
+                  Watch      *watch)
+{
+  watch_price (watch, symbol, price);
+}
+
+static void
+on_source_status_changed (ThTickhub1 *proxy,
+                          const char *source,
+                          const char *state,
+                          Watch      *watch)
+{
+  if (opt_json)
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new ();
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "event");
+      json_builder_add_string_value (builder, "source_status");
+      json_builder_set_member_name (builder, "data");
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "source");
+      json_builder_add_string_value (builder, source);
+      json_builder_set_member_name (builder, "state");
+      json_builder_add_string_value (builder, state);
+      json_builder_end_object (builder);
+      json_builder_end_object (builder);
+      print_json_builder (builder, FALSE);
+    }
+  else
+    {
+      g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+      g_autofree char *when = format_time (g_date_time_to_unix (now) * G_USEC_PER_SEC +
+                                           g_date_time_get_microsecond (now));
+
+      g_print ("%s  source %s: %s\n", when, source, state);
+    }
+  fflush (stdout);
+}
+
+static void
+on_owner_changed (GObject    *object,
+                  GParamSpec *pspec,
+                  Watch      *watch)
+{
+  g_autofree char *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (object));
+
+  if (owner == NULL)
+    {
+      g_printerr ("tickhub: the tickhub daemon stopped\n");
+      watch->status = EXIT_UNAVAILABLE;
+      g_main_loop_quit (watch->loop);
+    }
+}
+
+static void
+on_keepalive_done (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GVariant) status = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* A failure shows as the owner going away. */
+  th_tickhub1_call_get_status_finish (TH_TICKHUB1 (source), &status, result, &error);
+}
+
+/* A started-on-demand daemon exits after idle-timeout seconds without
+ * calls; listening to signals is not a call, so watch calls now and then. */
+static gboolean
+on_keepalive (gpointer user_data)
+{
+  Watch *watch = user_data;
+
+  th_tickhub1_call_get_status (watch->proxy, NULL, on_keepalive_done, NULL);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_sigint (gpointer user_data)
+{
+  Watch *watch = user_data;
+
+  g_main_loop_quit (watch->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static int
+cmd_watch (ThTickhub1 *proxy,
+           char      **args)
+{
+  Watch watch = { 0 };
+  g_autoptr(GVariant) status = NULL;
+  g_autoptr(GVariant) prices = NULL;
+  g_autoptr(GError) error = NULL;
+  guint32 idle_timeout = 0;
+  guint sigint_id, sigterm_id;
+  GVariantIter iter;
+  const char *symbol;
+  GVariant *price;
+
+  watch.proxy = proxy;
+  watch.printed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  watch.symbols = g_new0 (char *, g_strv_length (args) + 1);
+  for (guint i = 0; args[i] != NULL; i++)
+    watch.symbols[i] = g_ascii_strup (args[i], -1);
+
+  /* The proxy has subscribed to the signals since its creation: those
+   * arriving during the calls below wait in the main context. The first
+   * call starts the daemon if needed. */
+  if (!th_tickhub1_call_get_status_sync (proxy, &status, NULL, &error))
+    {
+      g_strfreev (watch.symbols);
+      g_hash_table_unref (watch.printed);
+      return report_error (NULL, error);
+    }
+  g_variant_lookup (status, "idle_timeout", "u", &idle_timeout);
+
+  /* Unknown symbols are an error now rather than silence forever. */
+  {
+    g_autofree const char **known = NULL;
+    g_autoptr(GVariant) symbols = g_variant_lookup_value (status, "symbols", G_VARIANT_TYPE_STRING_ARRAY);
+
+    if (symbols != NULL)
+      known = g_variant_get_strv (symbols, NULL);
+    for (guint i = 0; known != NULL && watch.symbols[i] != NULL; i++)
+      if (!g_strv_contains (known, watch.symbols[i]))
+        {
+          g_autofree char *list = g_strjoinv (", ", (char **) known);
+
+          g_printerr ("tickhub: unknown symbol “%s”; the daemon follows %s\n",
+                      watch.symbols[i], *list != '\0' ? list : "no symbols");
+          g_strfreev (watch.symbols);
+          g_hash_table_unref (watch.printed);
+          return EXIT_ERROR;
+        }
+  }
+
+  /* The current prices first. */
+  if (th_tickhub1_call_get_prices_sync (proxy, &prices, NULL, NULL))
+    {
+      g_variant_iter_init (&iter, prices);
+      while (g_variant_iter_loop (&iter, "{&s@a{sv}}", &symbol, &price))
+        watch_price (&watch, symbol, price);
+    }
+
+  watch.loop = g_main_loop_new (NULL, FALSE);
+  g_signal_connect (proxy, "price-changed", G_CALLBACK (on_price_changed), &watch);
+  g_signal_connect (proxy, "source-status-changed", G_CALLBACK (on_source_status_changed), &watch);
+  g_signal_connect (proxy, "notify::g-name-owner", G_CALLBACK (on_owner_changed), &watch);
+  if (idle_timeout > 0)
+    watch.keepalive_id = g_timeout_add_seconds (MAX (idle_timeout / 2, 1), on_keepalive, &watch);
+  sigint_id = g_unix_signal_add (SIGINT, on_sigint, &watch);
+  sigterm_id = g_unix_signal_add (SIGTERM, on_sigint, &watch);
+
+  g_main_loop_run (watch.loop);
+
+  g_source_remove (sigint_id);
+  g_source_remove (sigterm_id);
+  g_clear_handle_id (&watch.keepalive_id, g_source_remove);
+  g_signal_handlers_disconnect_by_data (proxy, &watch);
+  g_main_loop_unref (watch.loop);
+  g_strfreev (watch.symbols);
+  g_hash_table_unref (watch.printed);
+  return watch.status;
+}
+
+static const Command commands[] = {
+  { "price", "SYMBOL…", "The price of each SYMBOL, from its selected source", cmd_price, 1, -1 },
+  { "prices", "", "The price of every symbol that has a fresh one", cmd_prices, 0, 0 },
+  { "status", "", "The daemon's status", cmd_status, 0, 0 },
+  { "sources", "", "The price sources, highest priority first, with their state", cmd_sources, 0, 0 },
+  { "plugins", "", "The loaded plugins", cmd_plugins, 0, 0 },
+  { "watch", "[SYMBOL…]", "Print prices (of each SYMBOL, or all) and source changes as they happen, until Ctrl-C",
+    cmd_watch, 0, -1 },
+};
+
+static void
+usage (FILE *out)
+{
+  fprintf (out,
+           "Usage: tickhub [--json] [--system] COMMAND [ARGS…]\n"
+           "\n"
+           "Query the tickhub daemon over D-Bus (started on demand).\n"
+           "\n"
+           "Commands:\n");
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      /* Padded by characters, not bytes (“…” is three bytes). */
+      int pad = 11 - (int) g_utf8_strlen (commands[i].args, -1);
+
+      fprintf (out, "  %-8s %s%*s %s\n", commands[i].name, commands[i].args, MAX (pad, 0), "",
+               commands[i].summary);
+    }
+  fprintf (out,
+           "\n"
+           "Options:\n"
+           "  --json     print JSON for scripts\n"
+           "  --system   talk to the daemon on the system bus\n"
+           "  --version  print the version\n"
+           "\n"
+           "“tickhub COMMAND --help” describes a command. Exit status: 0, 1 for an error\n"
+           "from the daemon (no source, unknown symbol), 2 for a usage error, 69 when the\n"
+           "daemon cannot be reached or started.\n");
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  const Command *command = NULL;
+  g_autoptr(GPtrArray) rest = g_ptr_array_new ();
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ThTickhub1) proxy = NULL;
+  g_autofree char *parameter = NULL;
+  char **args;
+  int n_args, status = 0;
+
+  setlocale (LC_ALL, "");
+
+  /* The command is the first argument that is not an option; options may
+   * come before or after it. */
+  g_ptr_array_add (rest, argv[0]);
+  for (int i = 1; i < argc; i++)
+    {
+      if (command == NULL && argv[i][0] != '-')
+        {
+          for (guint j = 0; j < G_N_ELEMENTS (commands); j++)
+            if (g_str_equal (argv[i], commands[j].name))
+              command = &commands[j];
+          if (command == NULL)
+            {
+              g_printerr ("tickhub: unknown command “%s”\n", argv[i]);
+              usage (stderr);
+              return EXIT_USAGE;
+            }
+          continue;
+        }
+      if (command == NULL && (g_str_equal (argv[i], "--help") || g_str_equal (argv[i], "-h")))
+        {
+          usage (stdout);
+          return 0;
+        }
+      if (command == NULL && g_str_equal (argv[i], "--version"))
+        {
+          g_print ("tickhub %s\n", PACKAGE_VERSION);
+          return 0;
+        }
+      g_ptr_array_add (rest, argv[i]);
+    }
+  if (command == NULL)
+    {
+      usage (stderr);
+      return EXIT_USAGE;
+    }
+
+  parameter = g_strdup_printf ("%s%s%s", command->name, *command->args ? " " : "", command->args);
+  context = g_option_context_new (parameter);
+  g_option_context_set_summary (context, command->summary);
+  g_option_context_add_main_entries (context, common_entries, NULL);
+  g_ptr_array_add (rest, NULL);
+  args = (char **) rest->pdata;
+  n_args = (int) rest->len - 1;
+  if (!g_option_context_parse (context, &n_args, &args, &error))
+    {
+      g_printerr ("tickhub %s: %s\nTry “tickhub %s --help”.\n", command->name, error->message, command->name);
+      return EXIT_USAGE;
+    }
+  if (n_args - 1 < command->min_args || (command->max_args >= 0 && n_args - 1 > command->max_args))
+    {
+      g_printerr ("tickhub %s: %s\nUsage: tickhub %s\n", command->name,
+                  n_args - 1 < command->min_args ? "missing arguments" : "too many arguments", parameter);
+      return EXIT_USAGE;
+    }
+
+  proxy = connect_daemon (&status);
+  if (proxy == NULL)
+    return status;
+
+  return command->run (proxy, args + 1);
+}
