@@ -1,0 +1,271 @@
+/* th-server-metrics.c: GET /metrics in the Prometheus text format, and the
+ * process figures of system_status_update
+ *
+ * Feeds are labelled by their plugin's type name without the "Th" prefix,
+ * lower case (ThBinance → binance): the feed interface has no name of its
+ * own. Sources (the price hierarchy) are labelled by source name.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "th-server-private.h"
+
+/* Seconds; the last bucket is +Inf. */
+const double th_server_latency_bounds[TH_SERVER_LATENCY_BUCKETS] = {
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+  0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+};
+
+void
+th_server_observe_latency (ThServerStats *stats,
+                           gint64         usec)
+{
+  double s = MAX (usec, 0) / (double) G_USEC_PER_SEC;
+  guint i = 0;
+
+  while (i < TH_SERVER_LATENCY_BUCKETS && s > th_server_latency_bounds[i])
+    i++;
+  stats->latency_counts[i]++;
+  stats->latency_sum += s;
+  stats->latency_count++;
+}
+
+/* Resident memory (bytes) from /proc/self/statm and CPU time (user +
+ * system, seconds) from getrusage(). */
+gboolean
+th_server_process_figures (gint64 *rss_bytes,
+                           double *cpu_seconds)
+{
+  struct rusage ru;
+  g_autofree char *statm = NULL;
+  gboolean ok = TRUE;
+
+  *rss_bytes = 0;
+  *cpu_seconds = 0;
+  if (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL))
+    {
+      char **fields = g_strsplit (statm, " ", 3);
+
+      if (fields[0] != NULL && fields[1] != NULL)
+        *rss_bytes = g_ascii_strtoll (fields[1], NULL, 10) * sysconf (_SC_PAGESIZE);
+      g_strfreev (fields);
+    }
+  else
+    ok = FALSE;
+  if (getrusage (RUSAGE_SELF, &ru) == 0)
+    *cpu_seconds = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+                   (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  else
+    ok = FALSE;
+  return ok;
+}
+
+static void
+header (GString    *out,
+        const char *name,
+        const char *type,
+        const char *help)
+{
+  g_string_append_printf (out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Label values here are plugin, source, event and room names: checked
+ * names without quotes or backslashes; escaped anyway. */
+static void
+label (GString    *out,
+       const char *value)
+{
+  for (const char *p = value; *p != '\0'; p++)
+    {
+      if (*p == '\\' || *p == '"')
+        g_string_append_c (out, '\\');
+      if (*p == '\n')
+        g_string_append (out, "\\n");
+      else
+        g_string_append_c (out, *p);
+    }
+}
+
+static char *
+feed_name (GObject *feed)
+{
+  const char *type = G_OBJECT_TYPE_NAME (feed);
+
+  if (g_str_has_prefix (type, "Th") && type[2] != '\0')
+    type += 2;
+  return g_ascii_strdown (type, -1);
+}
+
+static guint64
+stat_u64 (GVariant   *stats,
+          const char *key,
+          gboolean   *found)
+{
+  guint64 v = 0;
+
+  *found = stats != NULL && g_variant_lookup (stats, key, "t", &v);
+  return v;
+}
+
+static void
+feed_counter (GString    *out,
+              GPtrArray  *feeds,
+              GVariant  **stats,
+              const char *metric,
+              const char *key,
+              const char *help)
+{
+  header (out, metric, "counter", help);
+  for (guint i = 0; i < feeds->len; i++)
+    {
+      g_autofree char *name = feed_name (feeds->pdata[i]);
+      gboolean found;
+      guint64 v = stat_u64 (stats[i], key, &found);
+
+      if (!found)
+        continue;
+      g_string_append_printf (out, "%s{feed=\"", metric);
+      label (out, name);
+      g_string_append_printf (out, "\"} %" G_GUINT64_FORMAT "\n", v);
+    }
+}
+
+char *
+th_server_render_metrics (ThServer *self)
+{
+  static const char *const states[] = { "connecting", "live", "stale", "down", "disabled" };
+  ThHub *hub = th_server_get_hub (self);
+  ThServerStats *st = th_server_get_stats (self);
+  GString *out = g_string_sized_new (4096);
+  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (hub);
+  g_auto(GStrv) sources = th_hub_list_sources (hub);
+  GVariant **stats = g_new0 (GVariant *, feeds->len + 1);
+  GList *rooms = th_server_list_rooms (self);
+  GList *clients = th_server_list_clients (self);
+  g_autoptr(GList) events = NULL;
+  gsize queued = 0;
+  guint64 cumulative = 0;
+  gint64 rss;
+  double cpu;
+
+  for (guint i = 0; i < feeds->len; i++)
+    {
+      stats[i] = th_feed_source_get_stats (feeds->pdata[i]);
+      if (stats[i] != NULL)
+        g_variant_ref_sink (stats[i]);
+    }
+
+  feed_counter (out, feeds, stats, "tickhub_feed_messages_total", "messages", "Messages received from the venue.");
+  feed_counter (out, feeds, stats, "tickhub_feed_bytes_total", "bytes", "Bytes received from the venue.");
+  feed_counter (out, feeds, stats, "tickhub_feed_parse_errors_total", "parse_errors", "Messages that could not be parsed.");
+  feed_counter (out, feeds, stats, "tickhub_feed_reconnects_total", "reconnects", "Reconnections to the venue.");
+  feed_counter (out, feeds, stats, "tickhub_feed_ticks_total", "ticks", "Ticks the feed produced.");
+
+  header (out, "tickhub_source_state", "gauge", "1 for the current state of each price source.");
+  for (guint i = 0; sources != NULL && sources[i] != NULL; i++)
+    {
+      ThSourceState state = th_hub_get_source_state (hub, sources[i], NULL);
+
+      for (guint s = 0; s < G_N_ELEMENTS (states); s++)
+        {
+          g_string_append (out, "tickhub_source_state{source=\"");
+          label (out, sources[i]);
+          g_string_append_printf (out, "\",state=\"%s\"} %d\n", states[s],
+                                  g_str_equal (th_source_state_to_string (state), states[s]));
+        }
+    }
+
+  header (out, "tickhub_ticks_rejected_total", "counter", "Ticks the hub rejected (bad values, unknown symbols).");
+  g_string_append_printf (out, "tickhub_ticks_rejected_total %" G_GUINT64_FORMAT "\n", th_hub_get_rejected_ticks (hub));
+
+  header (out, "tickhub_events_total", "counter", "Events the server sink received from the hub, by name.");
+  events = g_list_sort (g_hash_table_get_keys (st->events), (GCompareFunc) strcmp);
+  for (GList *l = events; l != NULL; l = l->next)
+    {
+      g_string_append (out, "tickhub_events_total{event=\"");
+      label (out, l->data);
+      g_string_append_printf (out, "\"} %" G_GUINT64_FORMAT "\n", *(guint64 *) g_hash_table_lookup (st->events, l->data));
+    }
+
+  for (GList *l = clients; l != NULL; l = l->next)
+    queued += ((ThServerClient *) l->data)->transport->get_queued (l->data);
+
+  header (out, "tickhub_server_clients", "gauge", "Connected clients.");
+  g_string_append_printf (out, "tickhub_server_clients{transport=\"websocket\"} %u\n", g_list_length (clients));
+  header (out, "tickhub_server_connections_total", "counter", "Connections accepted.");
+  g_string_append_printf (out, "tickhub_server_connections_total %" G_GUINT64_FORMAT "\n", st->connections);
+  header (out, "tickhub_server_refused_total", "counter", "Handshakes refused (max-connections, allowed-origins).");
+  g_string_append_printf (out, "tickhub_server_refused_total %" G_GUINT64_FORMAT "\n", st->refused);
+  header (out, "tickhub_server_disconnects_total", "counter", "Clients the server disconnected, by reason.");
+  g_string_append_printf (out, "tickhub_server_disconnects_total{reason=\"slow\"} %" G_GUINT64_FORMAT "\n", st->disconnects_slow);
+  g_string_append_printf (out, "tickhub_server_disconnects_total{reason=\"rate_limited\"} %" G_GUINT64_FORMAT "\n", st->disconnects_rate);
+  g_string_append_printf (out, "tickhub_server_disconnects_total{reason=\"message_too_big\"} %" G_GUINT64_FORMAT "\n", st->disconnects_size);
+  header (out, "tickhub_server_rooms", "gauge", "Rooms, the four fixed ones included.");
+  g_string_append_printf (out, "tickhub_server_rooms %u\n", g_list_length (rooms));
+  header (out, "tickhub_server_room_members", "gauge", "Clients in each room.");
+  for (GList *l = rooms; l != NULL; l = l->next)
+    {
+      g_string_append (out, "tickhub_server_room_members{room=\"");
+      label (out, l->data);
+      g_string_append_printf (out, "\"} %u\n", th_server_count_room (self, l->data));
+    }
+  header (out, "tickhub_server_sent_messages_total", "counter", "Events written to clients.");
+  g_string_append_printf (out, "tickhub_server_sent_messages_total %" G_GUINT64_FORMAT "\n", st->sent_messages);
+  header (out, "tickhub_server_sent_bytes_total", "counter", "Bytes of events written to clients, framing included.");
+  g_string_append_printf (out, "tickhub_server_sent_bytes_total %" G_GUINT64_FORMAT "\n", st->sent_bytes);
+  header (out, "tickhub_server_dropped_total", "counter", "Events dropped because a client read too slowly.");
+  g_string_append_printf (out, "tickhub_server_dropped_total %" G_GUINT64_FORMAT "\n", st->dropped);
+  header (out, "tickhub_server_conflated_total", "counter", "Updates replaced by a newer one (conflate-ms).");
+  g_string_append_printf (out, "tickhub_server_conflated_total %" G_GUINT64_FORMAT "\n", st->conflated);
+  header (out, "tickhub_server_queued_bytes", "gauge", "Bytes waiting to be written, all clients.");
+  g_string_append_printf (out, "tickhub_server_queued_bytes %" G_GSIZE_FORMAT "\n", queued);
+  header (out, "tickhub_server_client_messages_total", "counter", "Messages received from clients.");
+  g_string_append_printf (out, "tickhub_server_client_messages_total %" G_GUINT64_FORMAT "\n", st->client_messages);
+  header (out, "tickhub_server_http_requests_total", "counter", "HTTP requests answered.");
+  g_string_append_printf (out, "tickhub_server_http_requests_total %" G_GUINT64_FORMAT "\n", st->http_requests);
+
+  header (out, "tickhub_server_send_latency_seconds", "histogram",
+          "From the hub handing an event to the server to its last byte written to the client's socket.");
+  for (guint i = 0; i < TH_SERVER_LATENCY_BUCKETS; i++)
+    {
+      char bound[G_ASCII_DTOSTR_BUF_SIZE];
+
+      cumulative += st->latency_counts[i];
+      g_ascii_formatd (bound, sizeof bound, "%g", th_server_latency_bounds[i]);
+      g_string_append_printf (out, "tickhub_server_send_latency_seconds_bucket{le=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                              bound, cumulative);
+    }
+  cumulative += st->latency_counts[TH_SERVER_LATENCY_BUCKETS];
+  g_string_append_printf (out, "tickhub_server_send_latency_seconds_bucket{le=\"+Inf\"} %" G_GUINT64_FORMAT "\n", cumulative);
+  {
+    char sum[G_ASCII_DTOSTR_BUF_SIZE];
+
+    g_ascii_formatd (sum, sizeof sum, "%.9g", st->latency_sum);
+    g_string_append_printf (out, "tickhub_server_send_latency_seconds_sum %s\n", sum);
+  }
+  g_string_append_printf (out, "tickhub_server_send_latency_seconds_count %" G_GUINT64_FORMAT "\n", st->latency_count);
+
+  th_server_process_figures (&rss, &cpu);
+  header (out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+  g_string_append_printf (out, "process_resident_memory_bytes %" G_GINT64_FORMAT "\n", rss);
+  header (out, "process_cpu_seconds_total", "counter", "User and system CPU time in seconds.");
+  {
+    char v[G_ASCII_DTOSTR_BUF_SIZE];
+
+    g_ascii_formatd (v, sizeof v, "%.6f", cpu);
+    g_string_append_printf (out, "process_cpu_seconds_total %s\n", v);
+  }
+  header (out, "process_start_time_seconds", "gauge", "Start time of the server since the Unix epoch, in seconds.");
+  g_string_append_printf (out, "process_start_time_seconds %" G_GINT64_FORMAT "\n",
+                          th_server_get_start_time (self) / G_USEC_PER_SEC);
+
+  for (guint i = 0; i < feeds->len; i++)
+    g_clear_pointer (&stats[i], g_variant_unref);
+  g_free (stats);
+  g_list_free (rooms);
+  g_list_free (clients);
+  return g_string_free (out, FALSE);
+}

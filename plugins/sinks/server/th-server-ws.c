@@ -1,0 +1,866 @@
+/* th-server-ws.c: the plain WebSocket transport at /ws
+ *
+ * libsoup does the HTTP part: the request, the handshake checks and the
+ * 101 response (soup_websocket_server_process_handshake). Then we steal
+ * the connection and speak RFC 6455 ourselves, instead of handing it to a
+ * SoupWebsocketConnection. The reason is the outgoing side: libsoup copies
+ * every frame, writes each on its own, keeps an unbounded queue and does
+ * not say how much of it is still waiting, so a slow reader grows memory
+ * without bound and 1,000 recipients cost 1,000 copies and 1,000 writes.
+ *
+ * Here each client has a ring of frames. A frame is a small header of our
+ * own and the event's GBytes, shared by every recipient (no copy). Writes
+ * are g_pollable_output_stream_writev_nonblocking() on the stolen stream,
+ * up to 64 frames per call, started from one idle callback per main-loop
+ * iteration for all clients that have something new (so events consumed
+ * in one iteration are coalesced). We count the bytes we queue and the
+ * bytes the kernel takes, so the per-client budget (client-buffer) is
+ * exact: over it, queued conflatable updates (financial_data_update) are
+ * dropped first, then the client is disconnected with 1013. A client that
+ * has taken nothing for STALL_USEC while it has something queued is
+ * disconnected too, so a reader that never reads cannot stay forever on a
+ * stream of droppable updates. One slow client costs at most its budget
+ * and never delays the others: nothing waits on its socket.
+ *
+ * Incoming: frames must be masked; fragmented messages are reassembled up
+ * to max-message (over it: close 1009); text must be UTF-8 (else 1007);
+ * binary frames get an error event; pings are answered; a close is
+ * echoed. permessage-deflate is not negotiated.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <string.h>
+
+#include "th-server-private.h"
+
+#define RING_MIN            16
+#define FRAMES_PER_WRITE    64
+#define WRITE_SLICE         (512 * 1024)          /* bytes per client per iteration */
+#define READ_CHUNK          (16 * 1024)
+#define CLOSE_WAIT_MSEC     1000
+#define STALL_USEC          (30 * G_USEC_PER_SEC)
+
+enum {
+  OP_CONTINUATION = 0x0,
+  OP_TEXT = 0x1,
+  OP_BINARY = 0x2,
+  OP_CLOSE = 0x8,
+  OP_PING = 0x9,
+  OP_PONG = 0xA,
+};
+
+typedef struct
+{
+  guint8   head[10];
+  guint8   head_len;
+  guint8   conflatable : 1;
+  guint8   is_close : 1;
+  GBytes  *body;        /* nullable */
+  gsize    size;        /* head_len + body size */
+  gsize    sent;
+  gint64   queued_at;   /* monotonic µs; 0 for replies */
+} Frame;
+
+typedef struct
+{
+  ThServerClient  base;
+  GIOStream      *stream;
+  GInputStream   *in;
+  GOutputStream  *out;
+  GSource        *in_source;
+  GSource        *out_source;
+  guint           close_timer;
+
+  Frame          *ring;
+  guint           ring_cap;   /* a power of two */
+  guint           ring_head;
+  guint           ring_len;
+  gsize           queued;     /* bytes not yet taken by the kernel */
+  gint64          last_progress;
+
+  GByteArray     *rbuf;       /* nullable: the start of a frame not yet complete */
+  GByteArray     *message;    /* a fragmented message being reassembled */
+  guint8          message_op;
+
+  gboolean        close_queued;
+  gboolean        close_written;
+  gboolean        close_received;
+  gboolean        broken;     /* a protocol error: input is discarded */
+  gboolean        destroyed;
+} WsClient;
+
+static void ws_send_event (ThServerClient *client, ThEvent *event, gboolean conflatable, gint64 queued_at);
+static void ws_send_text  (ThServerClient *client, GBytes *json);
+static void ws_close      (ThServerClient *client, guint16 code, const char *reason);
+static gsize ws_get_queued (ThServerClient *client);
+static void ws_flush      (ThServerClient *client);
+static void ws_destroy    (WsClient *c);
+
+static const ThServerTransport ws_transport = {
+  .name = "websocket",
+  .send_event = ws_send_event,
+  .send_text = ws_send_text,
+  .close = ws_close,
+  .get_queued = ws_get_queued,
+  .flush = ws_flush,
+};
+
+/* The ring of outgoing frames */
+
+static Frame *
+ring_at (WsClient *c,
+         guint     i)
+{
+  return &c->ring[(c->ring_head + i) & (c->ring_cap - 1)];
+}
+
+static void
+ring_grow (WsClient *c)
+{
+  guint cap = MAX (RING_MIN, c->ring_cap * 2);
+  Frame *ring = g_new (Frame, cap);
+
+  for (guint i = 0; i < c->ring_len; i++)
+    ring[i] = *ring_at (c, i);
+  g_free (c->ring);
+  c->ring = ring;
+  c->ring_cap = cap;
+  c->ring_head = 0;
+}
+
+static void
+push_frame (WsClient *c,
+            guint8    opcode,
+            GBytes   *body,          /* transfer full, nullable */
+            gboolean  conflatable,
+            gint64    queued_at)
+{
+  gsize len = body != NULL ? g_bytes_get_size (body) : 0;
+  Frame *f;
+
+  if (c->ring_len == c->ring_cap)
+    ring_grow (c);
+  f = ring_at (c, c->ring_len++);
+  memset (f, 0, sizeof *f);
+  f->head[0] = 0x80 | opcode;
+  if (len < 126)
+    {
+      f->head[1] = (guint8) len;
+      f->head_len = 2;
+    }
+  else if (len < 65536)
+    {
+      f->head[1] = 126;
+      f->head[2] = (guint8) (len >> 8);
+      f->head[3] = (guint8) len;
+      f->head_len = 4;
+    }
+  else
+    {
+      f->head[1] = 127;
+      for (int i = 0; i < 8; i++)
+        f->head[2 + i] = (guint8) ((guint64) len >> (56 - 8 * i));
+      f->head_len = 10;
+    }
+  f->body = body;
+  f->size = f->head_len + len;
+  f->conflatable = conflatable;
+  f->is_close = opcode == OP_CLOSE;
+  f->queued_at = queued_at;
+  if (c->queued == 0)
+    c->last_progress = g_get_monotonic_time ();
+  c->queued += f->size;
+  th_server_mark_dirty (c->base.server, &c->base);
+}
+
+/* Drops the frames nobody has started to write, keeping those @keep says. */
+static guint
+ring_drop (WsClient *c,
+           gboolean  conflatable_only)
+{
+  guint kept = 0;
+  guint dropped = 0;
+
+  for (guint i = 0; i < c->ring_len; i++)
+    {
+      Frame f = *ring_at (c, i);
+
+      if (f.sent == 0 && (!conflatable_only || f.conflatable))
+        {
+          c->queued -= f.size;
+          g_clear_pointer (&f.body, g_bytes_unref);
+          dropped++;
+          continue;
+        }
+      *ring_at (c, kept++) = f;
+    }
+  c->ring_len = kept;
+  return dropped;
+}
+
+static gsize
+ws_get_queued (ThServerClient *client)
+{
+  return ((WsClient *) client)->queued;
+}
+
+/* Back-pressure */
+
+static void
+disconnect_slow (WsClient   *c,
+                 const char *why)
+{
+  ThServerStats *stats = th_server_get_stats (c->base.server);
+
+  g_message ("server: client %s (%s) is too slow: %s; disconnecting it (close 1013)",
+             c->base.id, c->base.remote, why);
+  stats->disconnects_slow++;
+  /* Its backlog is given up at once: that is the memory we protect. */
+  stats->dropped += ring_drop (c, FALSE);
+  ws_close (&c->base, 1013, "too slow: send buffer full");
+}
+
+static void
+ws_send_event (ThServerClient *client,
+               ThEvent        *event,
+               gboolean        conflatable,
+               gint64          queued_at)
+{
+  WsClient *c = (WsClient *) client;
+  ThServer *server = client->server;
+  ThServerStats *stats = th_server_get_stats (server);
+  GBytes *body = th_event_get_bytes (event);
+  gsize size = g_bytes_get_size (body) + 10;
+  gsize budget = th_server_get_client_buffer (server);
+
+  if (client->closing)
+    return;
+
+  if (c->queued > 0 && queued_at - c->last_progress > STALL_USEC)
+    {
+      g_autofree char *why = g_strdup_printf ("it has read nothing for %d s with %" G_GSIZE_FORMAT " bytes waiting",
+                                              (int) (STALL_USEC / G_USEC_PER_SEC), c->queued);
+      disconnect_slow (c, why);
+      return;
+    }
+
+  if (c->queued + size > budget)
+    {
+      guint dropped = ring_drop (c, TRUE);
+
+      stats->dropped += dropped;
+      client->dropped += dropped;
+      if (c->queued + size > budget)
+        {
+          if (!conflatable)
+            {
+              g_autofree char *why = g_strdup_printf ("%" G_GSIZE_FORMAT " bytes waiting, over client-buffer (%"
+                                                      G_GSIZE_FORMAT ")", c->queued, budget);
+              disconnect_slow (c, why);
+              return;
+            }
+          stats->dropped++;
+          client->dropped++;
+          dropped++;
+        }
+      if (dropped > 0 && !client->dropping)
+        {
+          client->dropping = TRUE;
+          g_message ("server: client %s (%s) reads slower than updates come; dropping its price updates "
+                     "(client-buffer %" G_GSIZE_FORMAT " bytes)", client->id, client->remote, budget);
+        }
+      if (c->queued + size > budget)
+        return;
+    }
+  else if (client->dropping && c->queued < budget / 2)
+    {
+      client->dropping = FALSE;
+      g_message ("server: client %s caught up; %" G_GUINT64_FORMAT " updates dropped so far",
+                 client->id, client->dropped);
+    }
+
+  push_frame (c, OP_TEXT, g_bytes_ref (body), conflatable, queued_at);
+}
+
+/* Replies are small and never dropped; a client that does not read its
+ * replies is bounded by the rate limit and, in the end, by client-buffer. */
+static void
+ws_send_text (ThServerClient *client,
+              GBytes         *json)
+{
+  WsClient *c = (WsClient *) client;
+
+  if (client->closing)
+    {
+      g_bytes_unref (json);
+      return;
+    }
+  if (c->queued + g_bytes_get_size (json) > th_server_get_client_buffer (client->server))
+    {
+      g_bytes_unref (json);
+      disconnect_slow (c, "its replies are not read");
+      return;
+    }
+  push_frame (c, OP_TEXT, json, FALSE, 0);
+}
+
+/* Writing */
+
+static gboolean on_writable (GObject *stream, gpointer data);
+
+static void
+frame_done (WsClient      *c,
+            Frame         *f,
+            ThServerStats *stats,
+            gint64         now)
+{
+  if (f->queued_at > 0)
+    {
+      stats->sent_messages++;
+      stats->sent_bytes += f->size;
+      c->base.sent_messages++;
+      c->base.sent_bytes += f->size;
+      th_server_observe_latency (stats, now - f->queued_at);
+    }
+  if (f->is_close)
+    c->close_written = TRUE;
+  g_clear_pointer (&f->body, g_bytes_unref);
+}
+
+static gboolean
+close_timeout (gpointer data)
+{
+  WsClient *c = data;
+
+  c->close_timer = 0;
+  ws_destroy (c);
+  return G_SOURCE_REMOVE;
+}
+
+/* Writes until the kernel takes no more or the slice is used; returns
+ * FALSE if the client was destroyed. */
+static gboolean
+write_some (WsClient *c)
+{
+  ThServerStats *stats = th_server_get_stats (c->base.server);
+  gsize slice = 0;
+
+  while (c->ring_len > 0 && slice < WRITE_SLICE)
+    {
+      GOutputVector vec[2 * FRAMES_PER_WRITE];
+      guint n = 0;
+      gsize written = 0;
+      g_autoptr(GError) error = NULL;
+      GPollableReturn r;
+      gint64 now;
+
+      for (guint i = 0; i < c->ring_len && i < FRAMES_PER_WRITE; i++)
+        {
+          Frame *f = ring_at (c, i);
+          gsize off = f->sent;
+
+          if (off < f->head_len)
+            {
+              vec[n++] = (GOutputVector) { f->head + off, f->head_len - off };
+              off = f->head_len;
+            }
+          if (f->body != NULL)
+            {
+              gsize blen;
+              const guint8 *b = g_bytes_get_data (f->body, &blen);
+
+              if (off - f->head_len < blen)
+                vec[n++] = (GOutputVector) { b + (off - f->head_len), blen - (off - f->head_len) };
+            }
+        }
+
+      r = g_pollable_output_stream_writev_nonblocking (G_POLLABLE_OUTPUT_STREAM (c->out), vec, n,
+                                                       &written, NULL, &error);
+      if (r == G_POLLABLE_RETURN_WOULD_BLOCK)
+        {
+          if (c->out_source == NULL)
+            {
+              c->out_source = g_pollable_output_stream_create_source (G_POLLABLE_OUTPUT_STREAM (c->out), NULL);
+              g_source_set_static_name (c->out_source, "[server] client writable");
+              g_source_set_callback (c->out_source, G_SOURCE_FUNC (on_writable), c, NULL);
+              g_source_attach (c->out_source, NULL);
+            }
+          return TRUE;
+        }
+      if (r == G_POLLABLE_RETURN_FAILED)
+        {
+          g_debug ("server: client %s: write failed: %s", c->base.id, error != NULL ? error->message : "?");
+          ws_destroy (c);
+          return FALSE;
+        }
+
+      now = g_get_monotonic_time ();
+      c->queued -= written;
+      c->last_progress = now;
+      slice += written;
+      while (written > 0)
+        {
+          Frame *f = ring_at (c, 0);
+          gsize left = f->size - f->sent;
+
+          if (written < left)
+            {
+              f->sent += written;
+              break;
+            }
+          written -= left;
+          frame_done (c, f, stats, now);
+          c->ring_head = (c->ring_head + 1) & (c->ring_cap - 1);
+          c->ring_len--;
+        }
+    }
+
+  if (c->ring_len > 0)
+    th_server_mark_dirty (c->base.server, &c->base);   /* the rest next iteration */
+  else if (c->close_written && c->close_received)
+    {
+      ws_destroy (c);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+on_writable (GObject  *stream,
+             gpointer  data)
+{
+  WsClient *c = data;
+
+  g_source_destroy (c->out_source);
+  g_clear_pointer (&c->out_source, g_source_unref);
+  write_some (c);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+ws_flush (ThServerClient *client)
+{
+  WsClient *c = (WsClient *) client;
+
+  /* Waiting for the socket already: on_writable will continue. */
+  if (c->out_source == NULL)
+    write_some (c);
+}
+
+/* Closing */
+
+static void
+ws_close (ThServerClient *client,
+          guint16         code,
+          const char      *reason)
+{
+  WsClient *c = (WsClient *) client;
+
+  if (!c->close_queued)
+    {
+      gsize rlen = MIN (strlen (reason), 123);
+      guint8 *payload = g_malloc (2 + rlen);
+
+      c->close_queued = TRUE;
+      client->closing = TRUE;
+      payload[0] = (guint8) (code >> 8);
+      payload[1] = (guint8) code;
+      memcpy (payload + 2, reason, rlen);
+      push_frame (c, OP_CLOSE, g_bytes_new_take (payload, 2 + rlen), FALSE, 0);
+    }
+
+  if (th_server_is_stopped (client->server))
+    {
+      /* Stopping: one attempt to write what the kernel takes now, and
+       * the end, even for a client that was closing already. */
+      if (write_some (c))
+        ws_destroy (c);
+      return;
+    }
+  if (c->close_timer == 0)
+    c->close_timer = g_timeout_add (CLOSE_WAIT_MSEC, close_timeout, c);
+}
+
+static void
+ws_destroy (WsClient *c)
+{
+  if (c->destroyed)
+    return;
+  c->destroyed = TRUE;
+
+  th_server_client_gone (c->base.server, &c->base);
+  g_clear_handle_id (&c->close_timer, g_source_remove);
+  if (c->in_source != NULL)
+    {
+      g_source_destroy (c->in_source);
+      g_clear_pointer (&c->in_source, g_source_unref);
+    }
+  if (c->out_source != NULL)
+    {
+      g_source_destroy (c->out_source);
+      g_clear_pointer (&c->out_source, g_source_unref);
+    }
+  /* A socket's close does not block. */
+  g_io_stream_close (c->stream, NULL, NULL);
+  g_clear_object (&c->stream);
+  ring_drop (c, FALSE);
+  for (guint i = 0; i < c->ring_len; i++)
+    g_clear_pointer (&ring_at (c, i)->body, g_bytes_unref);
+  g_free (c->ring);
+  g_clear_pointer (&c->rbuf, g_byte_array_unref);
+  g_clear_pointer (&c->message, g_byte_array_unref);
+  /* Callers up the stack (flush_dirty, route) check that a client is
+   * still known before they touch it again. */
+  g_free (c);
+}
+
+/* Reading */
+
+static void
+protocol_close (WsClient   *c,
+                guint16     code,
+                const char *reason)
+{
+  g_debug ("server: client %s: %s; closing (%u)", c->base.id, reason, code);
+  c->broken = TRUE;
+  ws_close (&c->base, code, reason);
+}
+
+static void
+handle_message (WsClient     *c,
+                guint8        opcode,
+                const guint8 *data,
+                gsize         len)
+{
+  if (c->base.closing)
+    return;
+  if (opcode == OP_BINARY)
+    {
+      th_server_client_error (&c->base, "bad_request", "binary messages are not accepted; send JSON text");
+      return;
+    }
+  if (!g_utf8_validate_len ((const char *) data, len, NULL))
+    {
+      protocol_close (c, 1007, "text message is not UTF-8");
+      return;
+    }
+  th_server_client_message (c->base.server, &c->base, (const char *) data, len);
+}
+
+/* Parses the frames in @buf (unmasking them in place); returns how many
+ * bytes were used. While closing, only control frames count. */
+static gsize
+parse_frames (WsClient *c,
+              guint8   *buf,
+              gsize     buf_len)
+{
+  gsize max = th_server_get_max_message (c->base.server);
+  gsize pos = 0;
+  gboolean go_on = TRUE;
+
+  while (go_on && !c->broken)
+    {
+      const guint8 *p = buf + pos;
+      gsize avail = buf_len - pos;
+      gboolean fin;
+      guint8 opcode;
+      guint64 len;
+      gsize hlen = 2;
+      guint8 mask[4];
+      guint8 *payload;
+
+      if (avail < 2)
+        break;
+      fin = (p[0] & 0x80) != 0;
+      opcode = p[0] & 0x0F;
+      if ((p[0] & 0x70) != 0 || (p[1] & 0x80) == 0)
+        {
+          protocol_close (c, 1002, "reserved bits set or unmasked frame");
+          break;
+        }
+      len = p[1] & 0x7F;
+      if (len == 126)
+        {
+          if (avail < 4)
+            break;
+          len = ((guint64) p[2] << 8) | p[3];
+          hlen = 4;
+        }
+      else if (len == 127)
+        {
+          if (avail < 10)
+            break;
+          len = 0;
+          for (int i = 0; i < 8; i++)
+            len = (len << 8) | p[2 + i];
+          hlen = 10;
+        }
+      if ((opcode & 0x8) != 0 && (len > 125 || !fin))
+        {
+          protocol_close (c, 1002, "bad control frame");
+          break;
+        }
+      if (len > max || (c->message != NULL && c->message->len + len > max))
+        {
+          g_autofree char *why = g_strdup_printf ("message over max-message (%" G_GSIZE_FORMAT " bytes)", max);
+
+          th_server_get_stats (c->base.server)->disconnects_size++;
+          protocol_close (c, 1009, why);
+          break;
+        }
+      if (avail < hlen + 4 + len)
+        break;
+
+      memcpy (mask, p + hlen, 4);
+      payload = (guint8 *) p + hlen + 4;
+      for (guint64 i = 0; i < len; i++)
+        payload[i] ^= mask[i & 3];
+      pos += hlen + 4 + len;
+
+      switch (opcode)
+        {
+        case OP_TEXT:
+        case OP_BINARY:
+          if (c->message != NULL)
+            {
+              protocol_close (c, 1002, "new message inside a fragmented one");
+              go_on = FALSE;
+            }
+          else if (fin)
+            handle_message (c, opcode, payload, len);
+          else
+            {
+              c->message = g_byte_array_sized_new (len);
+              c->message_op = opcode;
+              g_byte_array_append (c->message, payload, len);
+            }
+          break;
+        case OP_CONTINUATION:
+          if (c->message == NULL)
+            {
+              protocol_close (c, 1002, "continuation without a message");
+              go_on = FALSE;
+              break;
+            }
+          g_byte_array_append (c->message, payload, len);
+          if (fin)
+            {
+              g_autoptr(GByteArray) m = g_steal_pointer (&c->message);
+
+              handle_message (c, c->message_op, m->data, m->len);
+            }
+          break;
+        case OP_PING:
+          push_frame (c, OP_PONG, g_bytes_new (payload, len), FALSE, 0);
+          break;
+        case OP_PONG:
+          break;
+        case OP_CLOSE:
+          c->close_received = TRUE;
+          if (!c->close_queued)
+            {
+              guint16 code = len >= 2 ? (guint16) ((payload[0] << 8) | payload[1]) : 1000;
+
+              ws_close (&c->base, code == 1005 || code == 1006 || code == 1015 ? 1000 : code, "");
+            }
+          go_on = FALSE;
+          break;
+        default:
+          protocol_close (c, 1002, "unknown opcode");
+          go_on = FALSE;
+        }
+    }
+  return c->broken ? buf_len : pos;
+}
+
+static gboolean
+on_readable (GObject  *stream,
+             gpointer  data)
+{
+  /* One read buffer for every client (main thread only): a client keeps
+   * bytes of its own only for a frame cut in two by the network. */
+  static guint8 scratch[READ_CHUNK];
+  WsClient *c = data;
+
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      gssize n;
+      guint8 *buf;
+      gsize len;
+      gsize used;
+
+      n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (c->in),
+                                                    scratch, sizeof scratch, NULL, &error);
+      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        return G_SOURCE_CONTINUE;
+      if (n <= 0)
+        {
+          /* EOF or a reset: the peer is gone. */
+          if (n < 0)
+            g_debug ("server: client %s: read failed: %s", c->base.id, error->message);
+          g_clear_pointer (&c->in_source, g_source_unref);
+          ws_destroy (c);
+          return G_SOURCE_REMOVE;
+        }
+      if (c->broken)
+        continue;   /* after a protocol error, input is only read to see the end */
+
+      if (c->rbuf != NULL && c->rbuf->len > 0)
+        {
+          g_byte_array_append (c->rbuf, scratch, n);
+          buf = c->rbuf->data;
+          len = c->rbuf->len;
+        }
+      else
+        {
+          buf = scratch;
+          len = n;
+        }
+      used = parse_frames (c, buf, len);
+      if (buf == scratch)
+        {
+          if (used < len)
+            {
+              if (c->rbuf == NULL)
+                c->rbuf = g_byte_array_new ();
+              g_byte_array_append (c->rbuf, scratch + used, len - used);
+            }
+        }
+      else if (used == len)
+        g_clear_pointer (&c->rbuf, g_byte_array_unref);   /* give the memory back */
+      else
+        g_byte_array_remove_range (c->rbuf, 0, used);
+
+      if (c->close_received)
+        {
+          g_clear_pointer (&c->in_source, g_source_unref);
+          if (c->close_written)
+            ws_destroy (c);
+          /* else write_some() ends it once our close frame is out */
+          return G_SOURCE_REMOVE;
+        }
+    }
+}
+
+/* The handshake */
+
+typedef struct
+{
+  ThServer *server;
+  char     *remote;
+  char     *origin;
+} Upgrade;
+
+static void
+upgrade_free (gpointer data,
+              GClosure *closure)
+{
+  Upgrade *u = data;
+
+  g_free (u->remote);
+  g_free (u->origin);
+  g_free (u);
+}
+
+static void
+on_wrote_informational (SoupServerMessage *msg,
+                        gpointer           data)
+{
+  Upgrade *u = data;
+  ThServer *self = u->server;
+  g_autoptr(GIOStream) stream = NULL;
+  WsClient *c;
+
+  if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS)
+    return;
+
+  g_object_ref (msg);
+  stream = soup_server_message_steal_connection (msg);
+  g_object_unref (msg);
+  if (stream == NULL)
+    return;
+  if (th_server_is_stopped (self) ||
+      !G_IS_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (stream)) ||
+      !G_IS_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (stream)))
+    {
+      g_io_stream_close (stream, NULL, NULL);
+      return;
+    }
+
+  c = g_new0 (WsClient, 1);
+  th_server_client_init (self, &c->base, &ws_transport, u->remote, u->origin);
+  c->stream = g_steal_pointer (&stream);
+  c->in = g_io_stream_get_input_stream (c->stream);
+  c->out = g_io_stream_get_output_stream (c->stream);
+  c->last_progress = g_get_monotonic_time ();
+
+  c->in_source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (c->in), NULL);
+  g_source_set_static_name (c->in_source, "[server] client readable");
+  g_source_set_callback (c->in_source, G_SOURCE_FUNC (on_readable), c, NULL);
+  g_source_attach (c->in_source, NULL);
+
+  th_server_client_added (self, &c->base);
+}
+
+void
+th_server_ws_handle (ThServer          *self,
+                     SoupServerMessage *msg)
+{
+  ThServerStats *stats = th_server_get_stats (self);
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const char *origin = soup_message_headers_get_one (headers, "Origin");
+  g_autoptr(GError) error = NULL;
+  Upgrade *u;
+
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_GET)
+    {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow", "GET");
+      th_server_send_error (self, msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method_not_allowed",
+                            "the WebSocket endpoint takes GET with an Upgrade: websocket header");
+      return;
+    }
+  if (th_server_is_stopped (self))
+    {
+      th_server_send_error (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "unavailable", "the server is stopping");
+      return;
+    }
+  if (th_server_count_clients (self) >= th_server_get_max_connections (self))
+    {
+      g_autofree char *text = g_strdup_printf ("the server has its maximum of %u connections "
+                                               "([server] max-connections); try again later",
+                                               th_server_get_max_connections (self));
+
+      stats->refused++;
+      g_message ("server: refused a WebSocket connection from %s: %u connections already",
+                 soup_server_message_get_remote_host (msg), th_server_get_max_connections (self));
+      th_server_send_error (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "too_many_connections", text);
+      return;
+    }
+  if (!th_server_origin_allowed (self, origin))
+    {
+      stats->refused++;
+      g_message ("server: refused a WebSocket connection from %s: origin “%s” is not in [server] allowed-origins",
+                 soup_server_message_get_remote_host (msg), origin);
+      th_server_send_error (self, msg, SOUP_STATUS_FORBIDDEN, "forbidden_origin",
+                            "this origin is not allowed");
+      return;
+    }
+  if (!soup_websocket_server_check_handshake (msg, NULL, NULL, NULL, &error))
+    {
+      th_server_send_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_request",
+                            "not a WebSocket handshake: connect with a WebSocket client");
+      return;
+    }
+  /* No extensions: permessage-deflate would cost a compression per client
+   * and defeat sending the same bytes to everyone. */
+  if (!soup_websocket_server_process_handshake (msg, NULL, NULL, NULL, NULL))
+    return;
+
+  u = g_new0 (Upgrade, 1);
+  u->server = self;
+  u->remote = g_strdup (soup_server_message_get_remote_host (msg));
+  u->origin = g_strdup (origin);
+  g_signal_connect_data (msg, "wrote-informational", G_CALLBACK (on_wrote_informational), u,
+                         upgrade_free, 0);
+}

@@ -1,0 +1,1479 @@
+/* th-server.c: the server sink: config, lifecycle, rooms, routing, protocol
+ *
+ * Clients join rooms; each event the hub hands to consume() goes to the
+ * members of the rooms it belongs to, once per client even when the client
+ * is in several of them, as the same GBytes the hub serialized:
+ *
+ *   financial_data_update        financial_data + symbol_<S>
+ *   technical_indicators_update  technical_indicators + symbol_<S>
+ *   candle_update                symbol_<S>
+ *   price_source_changed         system_status + symbol_<S>
+ *   source_status                system_status
+ *   error                        system_status + symbol_<S> when it names one
+ *   system_status_update         system_status
+ *
+ * Nothing publishes to price_alerts yet; it can be joined.
+ *
+ * Sending is batched: consume() appends to the recipients' queues and
+ * marks them dirty; one idle callback then writes every dirty client, many
+ * frames per writev(). Per-client limits (client-buffer, rate-limit,
+ * max-message) live in the transport (th-server-ws.c) and here.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpeas/peas.h>
+
+#include "th-server-private.h"
+
+#define DEFAULT_LISTEN          "127.0.0.1:5001"
+#define DEFAULT_MAX_CONNECTIONS 1000
+#define DEFAULT_MAX_MESSAGE     (64 * 1024)
+#define DEFAULT_RATE_LIMIT      20.0
+#define DEFAULT_STATUS_INTERVAL 5.0
+#define DEFAULT_CLIENT_BUFFER   (1024 * 1024)
+#define DEFAULT_PRICE_WAIT      2.0
+#define FLUSH_BOUND_USEC        (2 * G_USEC_PER_SEC)
+
+static const char *const fixed_rooms[] = {
+  "financial_data",
+  "technical_indicators",
+  "price_alerts",
+  "system_status",
+  NULL
+};
+
+typedef struct
+{
+  char       *name;
+  GHashTable *members;   /* ThServerClient* set */
+  gboolean    fixed;
+} Room;
+
+struct _ThServer
+{
+  GObject        parent_instance;
+  ThHub         *hub;              /* not a reference: the hub owns its sinks */
+
+  /* Config */
+  char          *host;
+  guint          port;
+  guint          max_connections;
+  gsize          max_message;
+  double         rate_limit;
+  char         **allowed_origins;  /* NULL: any */
+  double         status_interval;
+  guint          conflate_ms;
+  gsize          client_buffer;
+  double         price_wait;
+
+  SoupServer    *soup;
+  guint          bound_port;
+  GHashTable    *clients;          /* ThServerClient* set */
+  GHashTable    *rooms;            /* name → Room* */
+  GHashTable    *indicators;       /* symbol → (timeframe → ThEvent*) */
+  GPtrArray     *dirty;            /* ThServerClient* to write */
+  guint          flush_id;
+  guint          status_id;
+  guint          conflate_id;
+  gint64         start_time;       /* real time, µs */
+  gint64         cpu_at;           /* monotonic µs of the last CPU sample */
+  double         cpu_seconds;
+  double         cpu_usage;        /* percent of one core over the last interval */
+  guint64        client_serial;
+  ThServerStats  stats;
+  GPtrArray     *price_waiters;    /* REST requests waiting for a price (th-server-rest.c) */
+  gboolean       started;
+  gboolean       stopped;
+};
+
+enum {
+  PROP_0,
+  PROP_HUB,
+  PROP_PORT,
+};
+
+static void th_server_sink_init (ThSinkInterface *iface);
+
+G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThServer, th_server, G_TYPE_OBJECT, G_TYPE_FLAG_FINAL,
+                                G_IMPLEMENT_INTERFACE_DYNAMIC (TH_TYPE_SINK, th_server_sink_init))
+
+/* JSON helpers */
+
+void
+th_server_json_add_number (JsonBuilder *builder,
+                           const char  *name,
+                           double       value)
+{
+  json_builder_set_member_name (builder, name);
+  if (isfinite (value))
+    json_builder_add_double_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
+}
+
+char *
+th_server_format_time (gint64 usec)
+{
+  time_t secs = (time_t) (usec / G_USEC_PER_SEC);
+  int ms = (int) ((usec % G_USEC_PER_SEC) / 1000);
+  struct tm tm;
+
+  if (ms < 0)
+    {
+      secs--;
+      ms += 1000;
+    }
+  gmtime_r (&secs, &tm);
+  return g_strdup_printf ("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                          tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                          tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+/* The REST price object: symbol, price, bid, ask, volume, change, source,
+ * timestamp, age_ms. @now is the hub clock's time. */
+JsonNode *
+th_server_tick_to_node (ThTick *tick,
+                        gint64  now)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autofree char *ts = th_server_format_time (tick->exchange_time);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "symbol");
+  json_builder_add_string_value (b, tick->symbol);
+  th_server_json_add_number (b, "price", tick->price);
+  th_server_json_add_number (b, "bid", tick->bid);
+  th_server_json_add_number (b, "ask", tick->ask);
+  th_server_json_add_number (b, "volume", tick->volume_24h);
+  th_server_json_add_number (b, "change", tick->change_24h);
+  json_builder_set_member_name (b, "source");
+  json_builder_add_string_value (b, tick->source);
+  json_builder_set_member_name (b, "timestamp");
+  json_builder_add_string_value (b, ts);
+  json_builder_set_member_name (b, "age_ms");
+  json_builder_add_int_value (b, MAX (0, (now - tick->receive_time) / 1000));
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+/* Accessors for the other files */
+
+ThHub *
+th_server_get_hub (ThServer *self)
+{
+  return self->hub;
+}
+
+SoupServer *
+th_server_get_soup (ThServer *self)
+{
+  return self->soup;
+}
+
+ThServerStats *
+th_server_get_stats (ThServer *self)
+{
+  return &self->stats;
+}
+
+gsize
+th_server_get_client_buffer (ThServer *self)
+{
+  return self->client_buffer;
+}
+
+gsize
+th_server_get_max_message (ThServer *self)
+{
+  return self->max_message;
+}
+
+guint
+th_server_get_max_connections (ThServer *self)
+{
+  return self->max_connections;
+}
+
+guint
+th_server_count_clients (ThServer *self)
+{
+  return g_hash_table_size (self->clients);
+}
+
+GList *
+th_server_list_clients (ThServer *self)
+{
+  return g_hash_table_get_keys (self->clients);
+}
+
+GList *
+th_server_list_rooms (ThServer *self)
+{
+  return g_list_sort (g_hash_table_get_keys (self->rooms), (GCompareFunc) strcmp);
+}
+
+guint
+th_server_count_room (ThServer   *self,
+                      const char *name)
+{
+  Room *room = g_hash_table_lookup (self->rooms, name);
+
+  return room != NULL ? g_hash_table_size (room->members) : 0;
+}
+
+gboolean
+th_server_is_stopped (ThServer *self)
+{
+  return self->stopped;
+}
+
+gint64
+th_server_get_start_time (ThServer *self)
+{
+  return self->start_time;
+}
+
+/* An Origin header is allowed when allowed-origins is empty, or lists it
+ * (compared without case, as origins are), or lists `*`. A request
+ * without an Origin (not from a browser) is always allowed. */
+gboolean
+th_server_origin_allowed (ThServer   *self,
+                          const char *origin)
+{
+  if (self->allowed_origins == NULL || origin == NULL)
+    return TRUE;
+  for (guint i = 0; self->allowed_origins[i] != NULL; i++)
+    if (g_str_equal (self->allowed_origins[i], "*") ||
+        g_ascii_strcasecmp (self->allowed_origins[i], origin) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Rooms */
+
+static void
+room_free (gpointer data)
+{
+  Room *room = data;
+
+  g_hash_table_unref (room->members);
+  g_free (room->name);
+  g_free (room);
+}
+
+static Room *
+room_ensure (ThServer   *self,
+             const char *name,
+             gboolean    fixed)
+{
+  Room *room = g_hash_table_lookup (self->rooms, name);
+
+  if (room == NULL)
+    {
+      room = g_new0 (Room, 1);
+      room->name = g_strdup (name);
+      room->members = g_hash_table_new (NULL, NULL);
+      room->fixed = fixed;
+      g_hash_table_insert (self->rooms, room->name, room);
+    }
+  return room;
+}
+
+static void
+room_join (ThServer       *self,
+           ThServerClient *client,
+           const char     *name)
+{
+  Room *room = room_ensure (self, name, FALSE);
+
+  g_hash_table_add (room->members, client);
+  g_hash_table_insert (client->rooms, room->name, room);
+}
+
+static void
+room_leave (ThServer       *self,
+            ThServerClient *client,
+            const char     *name)
+{
+  Room *room = g_hash_table_lookup (self->rooms, name);
+
+  if (room == NULL || !g_hash_table_remove (room->members, client))
+    return;
+  g_hash_table_remove (client->rooms, name);
+  if (!room->fixed && g_hash_table_size (room->members) == 0)
+    g_hash_table_remove (self->rooms, name);   /* frees the room and its name */
+}
+
+/* The canonical form of a symbol a client sent, or NULL if it is not
+ * configured. */
+static char *
+canonical_symbol (ThServer   *self,
+                  const char *symbol)
+{
+  g_autofree char *up = NULL;
+
+  if (symbol == NULL || *symbol == '\0' || strlen (symbol) > 32)
+    return NULL;
+  up = g_ascii_strup (symbol, -1);
+  if (!th_hub_has_symbol (self->hub, up))
+    return NULL;
+  return g_steal_pointer (&up);
+}
+
+/* Clients */
+
+void
+th_server_client_init (ThServer                *self,
+                       ThServerClient          *client,
+                       const ThServerTransport *transport,
+                       const char              *remote,
+                       const char              *origin)
+{
+  client->transport = transport;
+  client->server = self;
+  client->id = g_strdup_printf ("%08" G_GINT32_MODIFIER "x%016" G_GINT64_MODIFIER "x",
+                                g_random_int (), (gint64) ++self->client_serial);
+  client->remote = g_strdup (remote);
+  client->origin = g_strdup (origin);
+  client->connected_at = g_get_real_time ();
+  client->rooms = g_hash_table_new (g_str_hash, g_str_equal);
+  client->tokens = MAX (1.0, 2 * self->rate_limit);
+  client->tokens_at = g_get_monotonic_time ();
+}
+
+void
+th_server_client_added (ThServer       *self,
+                        ThServerClient *client)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) data = NULL;
+
+  g_hash_table_add (self->clients, client);
+  self->stats.connections++;
+  g_debug ("server: client %s connected from %s (%u connected)",
+           client->id, client->remote, g_hash_table_size (self->clients));
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "client_id");
+  json_builder_add_string_value (b, client->id);
+  json_builder_set_member_name (b, "server");
+  json_builder_add_string_value (b, "tickhub");
+  json_builder_set_member_name (b, "version");
+  json_builder_add_string_value (b, "0.1.0");
+  json_builder_end_object (b);
+  data = json_builder_get_root (b);
+  th_server_client_send (client, "connected", data);
+}
+
+/* The transport is done with @client: it leaves every room. The transport
+ * frees its own memory afterwards. */
+void
+th_server_client_gone (ThServer       *self,
+                       ThServerClient *client)
+{
+  GHashTableIter iter;
+  gpointer key;
+  GPtrArray *names;
+
+  if (!g_hash_table_remove (self->clients, client))
+    return;
+
+  names = g_ptr_array_new_with_free_func (g_free);
+  g_hash_table_iter_init (&iter, client->rooms);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (names, g_strdup (key));
+  for (guint i = 0; i < names->len; i++)
+    room_leave (self, client, names->pdata[i]);
+  g_ptr_array_unref (names);
+
+  if (client->in_dirty)
+    {
+      g_ptr_array_remove_fast (self->dirty, client);
+      client->in_dirty = FALSE;
+    }
+
+  g_debug ("server: client %s gone (%u connected)", client->id, g_hash_table_size (self->clients));
+  g_clear_pointer (&client->rooms, g_hash_table_unref);
+  g_clear_pointer (&client->pending, g_hash_table_unref);
+  g_clear_pointer (&client->id, g_free);
+  g_clear_pointer (&client->remote, g_free);
+  g_clear_pointer (&client->origin, g_free);
+}
+
+static gboolean
+flush_dirty (gpointer data)
+{
+  ThServer *self = data;
+  GPtrArray *dirty;
+
+  self->flush_id = 0;
+  dirty = g_steal_pointer (&self->dirty);
+  self->dirty = g_ptr_array_new ();
+  self->price_waiters = g_ptr_array_new ();
+  for (guint i = 0; i < dirty->len; i++)
+    ((ThServerClient *) dirty->pdata[i])->in_dirty = FALSE;
+  /* A write may end a client (th_server_client_gone), which is then no
+   * longer in self->clients: check before each. */
+  for (guint i = 0; i < dirty->len; i++)
+    if (g_hash_table_contains (self->clients, dirty->pdata[i]))
+      ((ThServerClient *) dirty->pdata[i])->transport->flush (dirty->pdata[i]);
+  g_ptr_array_unref (dirty);
+  return G_SOURCE_REMOVE;
+}
+
+void
+th_server_mark_dirty (ThServer       *self,
+                      ThServerClient *client)
+{
+  if (client->in_dirty)
+    return;
+  client->in_dirty = TRUE;
+  g_ptr_array_add (self->dirty, client);
+  if (self->flush_id == 0)
+    {
+      self->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_dirty, self, NULL);
+      g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->flush_id),
+                                "[server] write");
+    }
+}
+
+void
+th_server_client_send (ThServerClient *client,
+                       const char     *event,
+                       JsonNode       *data)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  gsize length;
+  char *text;
+
+  if (client->closing)
+    return;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "event");
+  json_builder_add_string_value (b, event);
+  json_builder_set_member_name (b, "data");
+  if (data != NULL)
+    json_builder_add_value (b, json_node_copy (data));
+  else
+    json_builder_add_null_value (b);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  text = json_generator_to_data (gen, &length);
+  client->transport->send_text (client, g_bytes_new_take (text, length));
+}
+
+void
+th_server_client_error (ThServerClient *client,
+                        const char     *code,
+                        const char     *message)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) data = NULL;
+
+  client->server->stats.client_errors++;
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "code");
+  json_builder_add_string_value (b, code);
+  json_builder_set_member_name (b, "message");
+  json_builder_add_string_value (b, message);
+  json_builder_end_object (b);
+  data = json_builder_get_root (b);
+  th_server_client_send (client, "error", data);
+}
+
+static JsonNode *
+object_node (const char *key,
+             const char *value)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, key);
+  json_builder_add_string_value (b, value);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+/* The latest indicator values of @symbol for @timeframe, or NULL. */
+JsonNode *
+th_server_get_indicators (ThServer   *self,
+                          const char *symbol,
+                          const char *timeframe)
+{
+  GHashTable *per_tf = g_hash_table_lookup (self->indicators, symbol);
+  ThEvent *event = per_tf != NULL ? g_hash_table_lookup (per_tf, timeframe) : NULL;
+  JsonNode *data;
+  JsonObject *obj;
+
+  if (event == NULL)
+    return NULL;
+  data = th_event_get_data (event);
+  if (data == NULL || !JSON_NODE_HOLDS_OBJECT (data))
+    return NULL;
+  obj = json_node_get_object (data);
+  if (!json_object_has_member (obj, "indicators"))
+    return NULL;
+  return json_node_copy (json_object_get_member (obj, "indicators"));
+}
+
+/* symbol_data: {"symbol", "financial_data": {...} | null, "reason" (when
+ * null), "indicators": {"1m": {...}, ...}} */
+static JsonNode *
+build_snapshot (ThServer   *self,
+                const char *symbol)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ThTick) tick = th_hub_get_price (self->hub, symbol, &error);
+  g_auto(GStrv) timeframes = th_hub_list_timeframes (self->hub);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "symbol");
+  json_builder_add_string_value (b, symbol);
+  json_builder_set_member_name (b, "financial_data");
+  if (tick != NULL)
+    json_builder_add_value (b, th_server_tick_to_node (tick, th_clock_get_time (th_hub_get_clock (self->hub))));
+  else
+    {
+      json_builder_add_null_value (b);
+      json_builder_set_member_name (b, "reason");
+      json_builder_add_string_value (b, error != NULL ? error->message : "no price");
+    }
+  json_builder_set_member_name (b, "indicators");
+  json_builder_begin_object (b);
+  for (guint i = 0; timeframes[i] != NULL; i++)
+    {
+      JsonNode *values = th_server_get_indicators (self, symbol, timeframes[i]);
+
+      json_builder_set_member_name (b, timeframes[i]);
+      if (values != NULL)
+        json_builder_add_value (b, values);
+      else
+        json_builder_add_null_value (b);
+    }
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+JsonNode *
+th_server_build_status (ThServer *self)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_auto(GStrv) sources = th_hub_list_sources (self->hub);
+  g_autofree char *ts = th_server_format_time (g_get_real_time ());
+  const char *const *symbols = th_hub_get_symbols (self->hub);
+  gboolean streaming = FALSE;
+  gint64 rss = 0;
+  double cpu = 0;
+
+  for (guint i = 0; sources != NULL && sources[i] != NULL && !streaming; i++)
+    streaming = th_hub_get_source_state (self->hub, sources[i], NULL) == TH_SOURCE_STATE_LIVE;
+  th_server_process_figures (&rss, &cpu);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "timestamp");
+  json_builder_add_string_value (b, ts);
+  json_builder_set_member_name (b, "active_connections");
+  json_builder_add_int_value (b, g_hash_table_size (self->clients));
+  json_builder_set_member_name (b, "monitored_symbols");
+  json_builder_add_int_value (b, symbols != NULL ? g_strv_length ((char **) symbols) : 0);
+  json_builder_set_member_name (b, "streaming_active");
+  json_builder_add_boolean_value (b, streaming);
+  json_builder_set_member_name (b, "uptime");
+  json_builder_add_double_value (b, (g_get_real_time () - self->start_time) / (double) G_USEC_PER_SEC);
+  json_builder_set_member_name (b, "memory_usage");
+  json_builder_add_int_value (b, rss);
+  json_builder_set_member_name (b, "cpu_usage");
+  json_builder_add_double_value (b, round (self->cpu_usage * 100) / 100);
+  json_builder_set_member_name (b, "status");
+  json_builder_add_string_value (b, "ok");
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+/* The client protocol */
+
+/* A token bucket: rate-limit messages per second, bursts of twice that. */
+static gboolean
+take_token (ThServer       *self,
+            ThServerClient *client)
+{
+  gint64 now = g_get_monotonic_time ();
+  double burst = MAX (1.0, 2 * self->rate_limit);
+
+  if (self->rate_limit <= 0)
+    return TRUE;
+  client->tokens = MIN (burst, client->tokens + (now - client->tokens_at) * self->rate_limit / G_USEC_PER_SEC);
+  client->tokens_at = now;
+  if (client->tokens < 1.0)
+    return FALSE;
+  client->tokens -= 1.0;
+  return TRUE;
+}
+
+static const char *
+get_string_member (JsonNode   *data,
+                   const char *member)
+{
+  JsonNode *node;
+
+  if (data == NULL || !JSON_NODE_HOLDS_OBJECT (data))
+    return NULL;
+  node = json_object_get_member (json_node_get_object (data), member);
+  if (node == NULL || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+static gboolean
+is_fixed_room (const char *name)
+{
+  return g_strv_contains (fixed_rooms, name);
+}
+
+static void
+handle_room (ThServer       *self,
+             ThServerClient *client,
+             const char     *event,
+             JsonNode       *data,
+             gboolean        join)
+{
+  const char *room = get_string_member (data, "room");
+  g_autofree char *msg = NULL;
+  g_autofree char *symbol = NULL;
+  g_autofree char *canonical = NULL;
+  g_autoptr(JsonNode) reply = NULL;
+
+  if (room == NULL)
+    {
+      msg = g_strdup_printf ("%s needs {\"room\": NAME}", event);
+      th_server_client_error (client, "bad_request", msg);
+      return;
+    }
+  if (g_str_has_prefix (room, "symbol_"))
+    {
+      symbol = canonical_symbol (self, room + strlen ("symbol_"));
+      if (symbol == NULL)
+        {
+          msg = g_strdup_printf ("unknown symbol in room “%.64s”", room);
+          th_server_client_error (client, "unknown_symbol", msg);
+          return;
+        }
+      canonical = g_strconcat ("symbol_", symbol, NULL);
+    }
+  else if (is_fixed_room (room))
+    canonical = g_strdup (room);
+  else
+    {
+      msg = g_strdup_printf ("unknown room “%.64s”; the rooms are financial_data, technical_indicators, "
+                             "price_alerts, system_status and symbol_<SYMBOL>", room);
+      th_server_client_error (client, "unknown_room", msg);
+      return;
+    }
+
+  if (join)
+    room_join (self, client, canonical);
+  else
+    room_leave (self, client, canonical);
+  reply = object_node ("room", canonical);
+  th_server_client_send (client, join ? "room_joined" : "room_left", reply);
+}
+
+static void
+handle_symbol (ThServer       *self,
+               ThServerClient *client,
+               const char     *event,
+               JsonNode       *data,
+               gboolean        subscribe)
+{
+  const char *raw = get_string_member (data, "symbol");
+  g_autofree char *symbol = NULL;
+  g_autofree char *room = NULL;
+  g_autofree char *msg = NULL;
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) reply = NULL;
+
+  if (raw == NULL)
+    {
+      msg = g_strdup_printf ("%s needs {\"symbol\": SYMBOL}", event);
+      th_server_client_error (client, "bad_request", msg);
+      return;
+    }
+  symbol = canonical_symbol (self, raw);
+  if (symbol == NULL)
+    {
+      msg = g_strdup_printf ("unknown symbol “%.32s”", raw);
+      th_server_client_error (client, "unknown_symbol", msg);
+      return;
+    }
+
+  room = g_strconcat ("symbol_", symbol, NULL);
+  if (subscribe)
+    room_join (self, client, room);
+  else
+    room_leave (self, client, room);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "symbol");
+  json_builder_add_string_value (b, symbol);
+  json_builder_set_member_name (b, "room");
+  json_builder_add_string_value (b, room);
+  json_builder_end_object (b);
+  reply = json_builder_get_root (b);
+  th_server_client_send (client, subscribe ? "symbol_subscribed" : "symbol_unsubscribed", reply);
+
+  if (subscribe)
+    {
+      g_autoptr(JsonNode) snapshot = build_snapshot (self, symbol);
+
+      th_server_client_send (client, "symbol_data", snapshot);
+    }
+}
+
+static void
+handle_get_status (ThServer       *self,
+                   ThServerClient *client)
+{
+  g_autoptr(JsonNode) status = th_server_build_status (self);
+  JsonObject *obj = json_node_get_object (status);
+  JsonArray *rooms = json_array_new ();
+  GList *names = g_list_sort (g_hash_table_get_keys (client->rooms), (GCompareFunc) strcmp);
+
+  for (GList *l = names; l != NULL; l = l->next)
+    json_array_add_string_element (rooms, l->data);
+  g_list_free (names);
+  json_object_set_string_member (obj, "client_id", client->id);
+  json_object_set_array_member (obj, "rooms", rooms);
+  th_server_client_send (client, "server_status", status);
+}
+
+/* A text message from a client, whatever the transport. */
+void
+th_server_client_message (ThServer       *self,
+                          ThServerClient *client,
+                          const char     *text,
+                          gsize           length)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonNode *root;
+  JsonObject *obj;
+  JsonNode *event_node;
+  JsonNode *data;
+  const char *event;
+  g_autofree char *msg = NULL;
+
+  if (client->closing)
+    return;
+  self->stats.client_messages++;
+
+  if (!take_token (self, client))
+    {
+      g_autofree char *reason = g_strdup_printf ("more than %g messages per second", self->rate_limit);
+
+      g_message ("server: client %s (%s) is over the rate limit (%s); closing it",
+                 client->id, client->remote, reason);
+      self->stats.disconnects_rate++;
+      th_server_client_error (client, "rate_limited", reason);
+      client->transport->close (client, 1008, "rate limit exceeded");
+      return;
+    }
+
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, text, (gssize) length, &error) ||
+      (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      th_server_client_error (client, "bad_request",
+                              "a message is a JSON object {\"event\": NAME, \"data\": {...}}");
+      return;
+    }
+  obj = json_node_get_object (root);
+  event_node = json_object_get_member (obj, "event");
+  if (event_node == NULL || json_node_get_value_type (event_node) != G_TYPE_STRING)
+    {
+      th_server_client_error (client, "bad_request", "the message has no \"event\" string");
+      return;
+    }
+  event = json_node_get_string (event_node);
+  data = json_object_get_member (obj, "data");
+
+  if (g_str_equal (event, "join_room"))
+    handle_room (self, client, event, data, TRUE);
+  else if (g_str_equal (event, "leave_room"))
+    handle_room (self, client, event, data, FALSE);
+  else if (g_str_equal (event, "subscribe_symbol"))
+    handle_symbol (self, client, event, data, TRUE);
+  else if (g_str_equal (event, "unsubscribe_symbol"))
+    handle_symbol (self, client, event, data, FALSE);
+  else if (g_str_equal (event, "get_status"))
+    handle_get_status (self, client);
+  else if (g_str_equal (event, "ping"))
+    {
+      g_autoptr(JsonNode) empty = NULL;
+
+      if (data == NULL)
+        empty = json_node_init_object (json_node_alloc (), json_object_new ());
+      th_server_client_send (client, "pong", data != NULL ? data : empty);
+    }
+  else
+    {
+      msg = g_strdup_printf ("unknown event “%.64s”; the events are join_room, leave_room, "
+                             "subscribe_symbol, unsubscribe_symbol, get_status and ping", event);
+      th_server_client_error (client, "bad_request", msg);
+    }
+}
+
+/* Routing */
+
+static void
+deliver (ThServer       *self,
+         ThServerClient *client,
+         ThEvent        *event,
+         gboolean        conflatable,
+         gint64          now)
+{
+  const char *symbol;
+
+  if (client->closing)
+    return;
+
+  symbol = th_event_get_symbol (event);
+  if (self->conflate_ms > 0 && conflatable && symbol != NULL)
+    {
+      if (client->pending == NULL)
+        client->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                 (GDestroyNotify) th_event_unref);
+      if (g_hash_table_size (client->pending) == 0)
+        client->pending_since = now;
+      if (!g_hash_table_replace (client->pending, g_strdup (symbol), th_event_ref (event)))
+        self->stats.conflated++;
+      return;
+    }
+  client->transport->send_event (client, event, conflatable, now);
+}
+
+/* conflate-ms: every interval, the updates held back go out, latest only.
+ * They keep the time they were consumed, for the latency histogram. */
+static gboolean
+release_conflated (gpointer data)
+{
+  ThServer *self = data;
+  GList *clients = g_hash_table_get_keys (self->clients);
+
+  for (GList *l = clients; l != NULL; l = l->next)
+    {
+      ThServerClient *client = l->data;
+      GHashTableIter iter;
+      gpointer value;
+
+      if (client->pending == NULL || g_hash_table_size (client->pending) == 0 || client->closing)
+        continue;
+      g_hash_table_iter_init (&iter, client->pending);
+      while (g_hash_table_iter_next (&iter, NULL, &value) && !client->closing)
+        client->transport->send_event (client, value, TRUE, client->pending_since);
+      if (client->pending != NULL)
+        g_hash_table_remove_all (client->pending);
+    }
+  g_list_free (clients);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+route (ThServer   *self,
+       ThEvent    *event,
+       const char *room1,
+       const char *room2,
+       gboolean    conflatable)
+{
+  Room *r1 = room1 != NULL ? g_hash_table_lookup (self->rooms, room1) : NULL;
+  Room *r2 = room2 != NULL ? g_hash_table_lookup (self->rooms, room2) : NULL;
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  gpointer client;
+  GPtrArray *targets;
+
+  if (r1 == NULL && r2 == NULL)
+    return;
+
+  /* Collected first: a delivery can end a client (over its buffer), which
+   * changes the rooms. */
+  targets = g_ptr_array_sized_new ((r1 != NULL ? g_hash_table_size (r1->members) : 0) +
+                                   (r2 != NULL ? g_hash_table_size (r2->members) : 0));
+  if (r1 != NULL)
+    {
+      g_hash_table_iter_init (&iter, r1->members);
+      while (g_hash_table_iter_next (&iter, &client, NULL))
+        g_ptr_array_add (targets, client);
+    }
+  if (r2 != NULL)
+    {
+      g_hash_table_iter_init (&iter, r2->members);
+      while (g_hash_table_iter_next (&iter, &client, NULL))
+        if (r1 == NULL || !g_hash_table_contains (r1->members, client))
+          g_ptr_array_add (targets, client);
+    }
+  for (guint i = 0; i < targets->len; i++)
+    if (g_hash_table_contains (self->clients, targets->pdata[i]))
+      deliver (self, targets->pdata[i], event, conflatable, now);
+  g_ptr_array_unref (targets);
+}
+
+static void
+remember_indicators (ThServer *self,
+                     ThEvent  *event)
+{
+  const char *symbol = th_event_get_symbol (event);
+  const char *timeframe = th_event_get_timeframe (event);
+  GHashTable *per_tf;
+
+  if (symbol == NULL || timeframe == NULL)
+    return;
+  per_tf = g_hash_table_lookup (self->indicators, symbol);
+  if (per_tf == NULL)
+    {
+      per_tf = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) th_event_unref);
+      g_hash_table_insert (self->indicators, g_strdup (symbol), per_tf);
+    }
+  g_hash_table_replace (per_tf, g_strdup (timeframe), th_event_ref (event));
+}
+
+static void
+th_server_consume (ThSink  *sink,
+                   ThEvent *event)
+{
+  ThServer *self = TH_SERVER (sink);
+  const char *name = th_event_get_name (event);
+  const char *symbol = th_event_get_symbol (event);
+  g_autofree char *symbol_room = symbol != NULL ? g_strconcat ("symbol_", symbol, NULL) : NULL;
+  guint64 *count;
+
+  if (self->stopped)
+    return;
+
+  count = g_hash_table_lookup (self->stats.events, name);
+  if (count == NULL)
+    {
+      count = g_new0 (guint64, 1);
+      g_hash_table_insert (self->stats.events, g_strdup (name), count);
+    }
+  (*count)++;
+
+  if (g_str_equal (name, "financial_data_update"))
+    {
+      route (self, event, "financial_data", symbol_room, TRUE);
+      if (symbol != NULL)
+        th_server_rest_price_arrived (self, symbol);
+    }
+  else if (g_str_equal (name, "technical_indicators_update"))
+    {
+      remember_indicators (self, event);
+      route (self, event, "technical_indicators", symbol_room, FALSE);
+    }
+  else if (g_str_equal (name, "candle_update"))
+    route (self, event, symbol_room, NULL, FALSE);
+  else if (g_str_equal (name, "price_source_changed") || g_str_equal (name, "error"))
+    route (self, event, "system_status", symbol_room, FALSE);
+  else if (g_str_equal (name, "source_status") || g_str_equal (name, "system_status_update"))
+    route (self, event, "system_status", NULL, FALSE);
+  else
+    route (self, event, symbol_room, NULL, FALSE);
+}
+
+/* system_status_update */
+
+static void
+sample_cpu (ThServer *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 rss;
+  double cpu;
+
+  if (!th_server_process_figures (&rss, &cpu))
+    return;
+  if (self->cpu_at > 0 && now > self->cpu_at)
+    self->cpu_usage = 100.0 * (cpu - self->cpu_seconds) / ((now - self->cpu_at) / (double) G_USEC_PER_SEC);
+  self->cpu_at = now;
+  self->cpu_seconds = cpu;
+}
+
+static gboolean
+emit_status (gpointer data)
+{
+  ThServer *self = data;
+  g_autoptr(JsonNode) status = NULL;
+  g_autoptr(ThEvent) event = NULL;
+
+  sample_cpu (self);
+  status = th_server_build_status (self);
+  event = th_event_new ("system_status_update", NULL, status);
+  /* Through the hub, so that every sink sees it; it comes back to
+   * consume() and goes to the system_status room. */
+  th_hub_emit_event (self->hub, event);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Configuration */
+
+static gboolean
+parse_listen (const char  *text,
+              char       **host,
+              guint       *port)
+{
+  const char *colon = strrchr (text, ':');
+  g_autofree char *h = NULL;
+  guint64 p;
+
+  if (colon == NULL || colon == text)
+    return FALSE;
+  if (!g_ascii_string_to_unsigned (colon + 1, 10, 0, 65535, &p, NULL))
+    return FALSE;
+  h = g_strndup (text, colon - text);
+  if (h[0] == '[' && h[strlen (h) - 1] == ']')
+    {
+      char *inner = g_strndup (h + 1, strlen (h) - 2);
+
+      g_free (h);
+      h = inner;
+    }
+  if (!g_hostname_is_ip_address (h) && !g_str_equal (h, "localhost"))
+    return FALSE;
+  *host = g_steal_pointer (&h);
+  *port = (guint) p;
+  return TRUE;
+}
+
+static gboolean
+th_server_configure (ThSink  *sink,
+                     GError **error)
+{
+  ThServer *self = TH_SERVER (sink);
+  ThConfig *config = th_hub_get_config (self->hub);
+  g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *listen = th_config_get_string (config, "server", "listen", DEFAULT_LISTEN);
+  g_auto(GStrv) origins = th_config_get_string_list (config, "server", "allowed-origins");
+  gint64 v;
+  double d;
+
+  g_clear_pointer (&self->host, g_free);
+  if (!parse_listen (listen, &self->host, &self->port))
+    {
+      g_ptr_array_add (problems,
+                       g_strdup_printf ("[server] listen: “%s” is not HOST:PORT; use an IP address and a port "
+                                        "from 0 to 65535, such as 127.0.0.1:5001 or [::1]:5001 (0 picks a free port)",
+                                        listen));
+      self->host = g_strdup ("127.0.0.1");
+    }
+
+  v = th_config_get_int (config, "server", "max-connections", DEFAULT_MAX_CONNECTIONS);
+  if (v < 1 || v > 1000000)
+    g_ptr_array_add (problems, g_strdup_printf ("[server] max-connections: %" G_GINT64_FORMAT
+                                                " is out of range; give 1 to 1000000 (the default is %d)",
+                                                v, DEFAULT_MAX_CONNECTIONS));
+  self->max_connections = (guint) CLAMP (v, 1, 1000000);
+
+  v = th_config_get_int (config, "server", "max-message", DEFAULT_MAX_MESSAGE);
+  if (v < 64 || v > 16 * 1024 * 1024)
+    g_ptr_array_add (problems, g_strdup_printf ("[server] max-message: %" G_GINT64_FORMAT
+                                                " bytes is out of range; give 64 to 16777216 (the default is %d)",
+                                                v, DEFAULT_MAX_MESSAGE));
+  self->max_message = (gsize) CLAMP (v, 64, 16 * 1024 * 1024);
+
+  d = th_config_get_double (config, "server", "rate-limit", DEFAULT_RATE_LIMIT);
+  if (!(d >= 0) || d > 1e6)
+    g_ptr_array_add (problems, g_strdup_printf ("[server] rate-limit: %g is out of range; give messages per "
+                                                "second from 0 (no limit) to 1000000 (the default is %g)",
+                                                d, DEFAULT_RATE_LIMIT));
+  self->rate_limit = (d >= 0 && d <= 1e6) ? d : DEFAULT_RATE_LIMIT;
+
+  g_clear_pointer (&self->allowed_origins, g_strfreev);
+  if (origins != NULL && origins[0] != NULL)
+    {
+      for (guint i = 0; origins[i] != NULL; i++)
+        {
+          g_autoptr(GUri) uri = NULL;
+
+          if (g_str_equal (origins[i], "*"))
+            continue;
+          uri = g_uri_parse (origins[i], G_URI_FLAGS_NONE, NULL);
+          if (uri == NULL || g_uri_get_host (uri) == NULL ||
+              (g_strcmp0 (g_uri_get_path (uri), "") != 0 && g_strcmp0 (g_uri_get_path (uri), "/") != 0))
+            g_ptr_array_add (problems, g_strdup_printf ("[server] allowed-origins: “%s” is not an origin; "
+                                                        "write it as a browser sends it, such as "
+                                                        "https://example.com or http://localhost:8080",
+                                                        origins[i]));
+          else if (g_str_has_suffix (origins[i], "/"))
+            origins[i][strlen (origins[i]) - 1] = '\0';
+        }
+      self->allowed_origins = g_steal_pointer (&origins);
+    }
+
+  d = th_config_get_double (config, "server", "status-interval", DEFAULT_STATUS_INTERVAL);
+  if (d < 0.1 && d != 0)
+    g_ptr_array_add (problems, g_strdup_printf ("[server] status-interval: %g s is too short; give at least 0.1 "
+                                                "(or 0 for no system_status_update)", d));
+  self->status_interval = d >= 0.1 ? d : (d == 0 ? 0 : DEFAULT_STATUS_INTERVAL);
+
+  v = th_config_get_int (config, "server", "conflate-ms", 0);
+  if (v < 0 || v > 60000)
+    g_ptr_array_add (problems, g_strdup_printf ("[server] conflate-ms: %" G_GINT64_FORMAT
+                                                " is out of range; give 0 (off) to 60000", v));
+  self->conflate_ms = (guint) CLAMP (v, 0, 60000);
+
+  v = th_config_get_int (config, "server", "client-buffer", DEFAULT_CLIENT_BUFFER);
+  if (v < 4096 || v > G_GINT64_CONSTANT (1) << 32)
+    g_ptr_array_add (problems, g_strdup_printf ("[server] client-buffer: %" G_GINT64_FORMAT
+                                                " bytes is out of range; give 4096 to 4294967296 (the default is %d)",
+                                                v, DEFAULT_CLIENT_BUFFER));
+  self->client_buffer = (gsize) CLAMP (v, 4096, G_GINT64_CONSTANT (1) << 32);
+
+  d = th_config_get_double (config, "server", "price-wait", DEFAULT_PRICE_WAIT);
+  if (d > 30)
+    g_ptr_array_add (problems, g_strdup_printf ("[server] price-wait: %g s is too long; give 0 to 30 "
+                                                "(the default is %g)", d, DEFAULT_PRICE_WAIT));
+  self->price_wait = CLAMP (d, 0, 30);
+
+  if (problems->len > 0)
+    {
+      g_autofree char *msg = NULL;
+
+      g_ptr_array_add (problems, NULL);
+      msg = g_strjoinv ("\n", (char **) problems->pdata);
+      g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_CONFIG, msg);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+GPtrArray *
+th_server_get_price_waiters (ThServer *self)
+{
+  return self->price_waiters;
+}
+
+double
+th_server_get_price_wait (ThServer *self)
+{
+  return self->price_wait;
+}
+
+/* Running */
+
+static void
+ws_handler (SoupServer        *soup,
+            SoupServerMessage *msg,
+            const char        *path,
+            GHashTable        *query,
+            gpointer           user_data)
+{
+  th_server_ws_handle (user_data, msg);
+}
+
+static void
+th_server_start (ThSink *sink)
+{
+  ThServer *self = TH_SERVER (sink);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) address = NULL;
+  g_autoptr(GSocketAddress) sockaddr = NULL;
+  GSList *uris;
+
+  if (self->started || self->stopped)
+    return;
+  self->started = TRUE;
+  self->start_time = g_get_real_time ();
+
+  self->soup = soup_server_new ("server-header", "tickhub/0.1 ", NULL);
+  soup_server_add_handler (self->soup, "/ws", ws_handler, self, NULL);
+  th_server_rest_register (self);
+
+  address = g_str_equal (self->host, "localhost")
+    ? g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4)
+    : g_inet_address_new_from_string (self->host);
+  sockaddr = g_inet_socket_address_new (address, self->port);
+  if (!soup_server_listen (self->soup, sockaddr, 0, &error))
+    {
+      g_warning ("server: cannot listen on %s:%u: %s; check [server] listen (another program may use the port)",
+                 self->host, self->port, error->message);
+      th_hub_request_quit (self->hub, 1);
+      return;
+    }
+
+  uris = soup_server_get_uris (self->soup);
+  if (uris != NULL)
+    {
+      g_autofree char *url = g_uri_to_string (uris->data);
+
+      self->bound_port = (guint) g_uri_get_port (uris->data);
+      g_message ("server: listening on %s (WebSocket at %sws, REST at %sapi/v1/, metrics at %smetrics)",
+                 url, url, url, url);
+      g_object_notify (G_OBJECT (self), "port");
+    }
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+
+  if (self->status_interval > 0)
+    {
+      self->status_id = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) (self->status_interval * 1000),
+                                            emit_status, self, NULL);
+      g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->status_id), "[server] status");
+    }
+  if (self->conflate_ms > 0)
+    {
+      self->conflate_id = g_timeout_add_full (G_PRIORITY_DEFAULT, self->conflate_ms, release_conflated, self, NULL);
+      g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->conflate_id), "[server] conflate");
+    }
+  sample_cpu (self);
+}
+
+static gsize
+total_queued (ThServer *self)
+{
+  GHashTableIter iter;
+  gpointer client;
+  gsize total = 0;
+
+  g_hash_table_iter_init (&iter, self->clients);
+  while (g_hash_table_iter_next (&iter, &client, NULL))
+    total += ((ThServerClient *) client)->transport->get_queued (client);
+  return total;
+}
+
+typedef struct
+{
+  gint64 deadline;
+} FlushData;
+
+static gboolean
+flush_check (gpointer data)
+{
+  GTask *task = data;
+  ThServer *self = g_task_get_source_object (task);
+  FlushData *fd = g_task_get_task_data (task);
+
+  if (g_task_return_error_if_cancelled (task))
+    return G_SOURCE_REMOVE;
+  if (self->stopped || total_queued (self) == 0 || g_get_monotonic_time () >= fd->deadline)
+    {
+      /* Clients that do not read are not waited for: a bound, not an error. */
+      g_task_return_boolean (task, TRUE);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+th_server_flush_async (ThSink              *sink,
+                       GCancellable        *cancellable,
+                       GAsyncReadyCallback  callback,
+                       gpointer             user_data)
+{
+  ThServer *self = TH_SERVER (sink);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  FlushData *fd = g_new0 (FlushData, 1);
+  GSource *source;
+
+  g_task_set_source_tag (task, th_server_flush_async);
+  g_task_set_name (task, "[server] flush");
+  fd->deadline = g_get_monotonic_time () + FLUSH_BOUND_USEC;
+  g_task_set_task_data (task, fd, g_free);
+
+  /* Conflated updates go out now, and the writes are started at once. */
+  if (self->conflate_ms > 0 && !self->stopped)
+    release_conflated (self);
+  if (self->flush_id != 0)
+    {
+      g_clear_handle_id (&self->flush_id, g_source_remove);
+      flush_dirty (self);
+    }
+  if (flush_check (task) == G_SOURCE_REMOVE)
+    return;
+
+  source = g_timeout_source_new (10);
+  g_source_set_static_name (source, "[server] flush wait");
+  g_source_set_callback (source, flush_check, g_object_ref (task), g_object_unref);
+  g_source_attach (source, g_task_get_context (task));
+  g_source_unref (source);
+}
+
+static gboolean
+th_server_flush_finish (ThSink        *sink,
+                        GAsyncResult  *result,
+                        GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, sink), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+th_server_stop (ThSink *sink)
+{
+  ThServer *self = TH_SERVER (sink);
+  GList *clients;
+
+  if (self->stopped)
+    return;
+  self->stopped = TRUE;
+
+  g_clear_handle_id (&self->status_id, g_source_remove);
+  g_clear_handle_id (&self->conflate_id, g_source_remove);
+  th_server_rest_stop (self);
+
+  /* Every client gets a close frame (1001 going away), written without
+   * waiting: stop never waits for a client that does not read. */
+  clients = g_hash_table_get_keys (self->clients);
+  for (GList *l = clients; l != NULL; l = l->next)
+    if (g_hash_table_contains (self->clients, l->data))
+      ((ThServerClient *) l->data)->transport->close (l->data, 1001, "server stopping");
+  g_list_free (clients);
+
+  if (self->soup != NULL)
+    soup_server_disconnect (self->soup);
+  g_clear_handle_id (&self->flush_id, g_source_remove);
+  if (self->started)
+    g_message ("server: stopped; %" G_GUINT64_FORMAT " connections served, %" G_GUINT64_FORMAT
+               " messages sent, %" G_GUINT64_FORMAT " dropped",
+               self->stats.connections, self->stats.sent_messages, self->stats.dropped);
+}
+
+static void
+th_server_sink_init (ThSinkInterface *iface)
+{
+  iface->configure = th_server_configure;
+  iface->start = th_server_start;
+  iface->consume = th_server_consume;
+  iface->flush_async = th_server_flush_async;
+  iface->flush_finish = th_server_flush_finish;
+  iface->stop = th_server_stop;
+}
+
+/* GObject */
+
+static void
+th_server_get_property (GObject    *object,
+                        guint       prop_id,
+                        GValue     *value,
+                        GParamSpec *pspec)
+{
+  ThServer *self = TH_SERVER (object);
+
+  switch (prop_id)
+    {
+    case PROP_HUB:
+      g_value_set_object (value, self->hub);
+      break;
+    case PROP_PORT:
+      g_value_set_uint (value, self->bound_port);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+th_server_set_property (GObject      *object,
+                        guint         prop_id,
+                        const GValue *value,
+                        GParamSpec   *pspec)
+{
+  switch (prop_id)
+    {
+    case PROP_HUB:
+      TH_SERVER (object)->hub = g_value_get_object (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+th_server_dispose (GObject *object)
+{
+  ThServer *self = TH_SERVER (object);
+
+  th_server_stop (TH_SINK (self));
+  g_clear_object (&self->soup);
+
+  G_OBJECT_CLASS (th_server_parent_class)->dispose (object);
+}
+
+static void
+th_server_finalize (GObject *object)
+{
+  ThServer *self = TH_SERVER (object);
+
+  g_hash_table_unref (self->clients);
+  g_hash_table_unref (self->rooms);
+  g_hash_table_unref (self->indicators);
+  g_hash_table_unref (self->stats.events);
+  g_ptr_array_unref (self->dirty);
+  g_ptr_array_unref (self->price_waiters);
+  g_strfreev (self->allowed_origins);
+  g_free (self->host);
+
+  G_OBJECT_CLASS (th_server_parent_class)->finalize (object);
+}
+
+static void
+th_server_class_init (ThServerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = th_server_get_property;
+  object_class->set_property = th_server_set_property;
+  object_class->dispose = th_server_dispose;
+  object_class->finalize = th_server_finalize;
+  g_object_class_override_property (object_class, PROP_HUB, "hub");
+
+  /**
+   * ThServer:port:
+   *
+   * The TCP port the server listens on once started (useful with
+   * `listen=127.0.0.1:0`); 0 before.
+   */
+  g_object_class_install_property (object_class, PROP_PORT,
+    g_param_spec_uint ("port", NULL, NULL, 0, 65535, 0,
+                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY));
+}
+
+static void
+th_server_class_finalize (ThServerClass *klass)
+{
+}
+
+static void
+th_server_init (ThServer *self)
+{
+  self->host = g_strdup ("127.0.0.1");
+  self->port = 5001;
+  self->max_connections = DEFAULT_MAX_CONNECTIONS;
+  self->max_message = DEFAULT_MAX_MESSAGE;
+  self->rate_limit = DEFAULT_RATE_LIMIT;
+  self->status_interval = DEFAULT_STATUS_INTERVAL;
+  self->client_buffer = DEFAULT_CLIENT_BUFFER;
+  self->price_wait = DEFAULT_PRICE_WAIT;
+  self->clients = g_hash_table_new (NULL, NULL);
+  self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, room_free);
+  self->indicators = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
+  self->stats.events = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->dirty = g_ptr_array_new ();
+  self->price_waiters = g_ptr_array_new ();
+  for (guint i = 0; fixed_rooms[i] != NULL; i++)
+    room_ensure (self, fixed_rooms[i], TRUE);
+}
+
+G_MODULE_EXPORT void peas_register_types (PeasObjectModule *module);
+
+G_MODULE_EXPORT void
+peas_register_types (PeasObjectModule *module)
+{
+  th_server_register_type (G_TYPE_MODULE (module));
+  peas_object_module_register_extension_type (module, TH_TYPE_SINK, TH_TYPE_SERVER);
+}

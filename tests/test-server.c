@@ -1,0 +1,1113 @@
+/* test-server.c: the server sink, with real clients on 127.0.0.1
+ *
+ * Each test loads a hub with the server sink listening on 127.0.0.1:0,
+ * reads the bound port from the sink's "port" property, and talks to it
+ * with libsoup's WebSocket client and SoupSession, or with a raw socket
+ * for a client that never reads. Ticks go in with th_hub_push_tick(),
+ * other events with th_hub_emit_event().
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <libsoup/soup.h>
+
+#include "th-private.h"
+
+#define WAIT_USEC (10 * G_USEC_PER_SEC)
+
+typedef struct
+{
+  ThHub       *hub;
+  guint        port;
+  SoupSession *session;
+  GPtrArray   *events;      /* ThEvent*: every event the hub emitted */
+  gboolean     stopped;
+} Fixture;
+
+typedef struct
+{
+  SoupWebsocketConnection *conn;
+  GQueue                   messages;   /* char* */
+  GQueue                   times;      /* receive times, monotonic µs, as gint64* */
+  gboolean                 done;       /* connect finished */
+  gboolean                 closed;
+  gushort                  close_code;
+  GError                  *error;
+  guint                    status;     /* of a refused handshake */
+} Client;
+
+static void
+on_event (ThHub   *hub,
+          ThEvent *event,
+          Fixture *fx)
+{
+  g_ptr_array_add (fx->events, th_event_ref (event));
+}
+
+static void
+fixture_setup (Fixture       *fx,
+               gconstpointer  data)
+{
+  const char *server_group = data != NULL ? data : "";
+  g_autofree char *text = g_strdup_printf (
+    "[tickhub]\nplugins=server\nsymbols=BTC;ETH;SOL\ntimeframes=1m;5m\n"
+    "[prices]\norder=binance;coinbase\n"
+    "[server]\nlisten=127.0.0.1:0\nstatus-interval=0\nprice-wait=0.3\n%s\n", server_group);
+  g_autoptr(ThConfig) config = th_config_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) sinks = NULL;
+
+  th_config_load_from_data (config, text, -1, &error);
+  g_assert_no_error (error);
+  fx->hub = th_hub_new (config, NULL);
+  th_hub_load (fx->hub, &error);
+  g_assert_no_error (error);
+  fx->events = g_ptr_array_new_with_free_func ((GDestroyNotify) th_event_unref);
+  g_signal_connect (fx->hub, "event", G_CALLBACK (on_event), fx);
+  th_hub_start (fx->hub);
+
+  sinks = th_hub_get_sinks (fx->hub);
+  g_assert_cmpuint (sinks->len, ==, 1);
+  g_object_get (sinks->pdata[0], "port", &fx->port, NULL);
+  g_assert_cmpuint (fx->port, >, 0);
+
+  fx->session = soup_session_new_with_options ("max-conns-per-host", 100, "max-conns", 200, NULL);
+}
+
+static void
+on_stopped (GObject      *source,
+            GAsyncResult *result,
+            gpointer      data)
+{
+  g_autoptr(GError) error = NULL;
+
+  th_hub_stop_finish (TH_HUB (source), result, &error);
+  g_assert_no_error (error);
+  *(gboolean *) data = TRUE;
+}
+
+static void
+hub_stop (Fixture *fx)
+{
+  gboolean done = FALSE;
+
+  if (fx->stopped)
+    return;
+  fx->stopped = TRUE;
+  th_hub_stop_async (fx->hub, NULL, on_stopped, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static void
+fixture_teardown (Fixture       *fx,
+                  gconstpointer  data)
+{
+  hub_stop (fx);
+  g_clear_object (&fx->session);
+  g_clear_object (&fx->hub);
+  g_clear_pointer (&fx->events, g_ptr_array_unref);
+  /* Let closed connections finish in the main loop. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+/* Waiting */
+
+static void
+wait_until (gboolean (*cond) (gpointer),
+            gpointer    data)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_USEC;
+
+  while (!cond (data))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      if (!cond (data))
+        g_usleep (200);
+    }
+}
+
+static void
+spin (guint msec)
+{
+  gint64 end = g_get_monotonic_time () + msec * 1000;
+
+  while (g_get_monotonic_time () < end)
+    {
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (500);
+    }
+}
+
+/* WebSocket clients */
+
+static void
+on_message (SoupWebsocketConnection *conn,
+            gint                     type,
+            GBytes                  *message,
+            Client                  *c)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (message, &len);
+  gint64 *t = g_new (gint64, 1);
+
+  g_assert_cmpint (type, ==, SOUP_WEBSOCKET_DATA_TEXT);
+  *t = g_get_monotonic_time ();
+  g_queue_push_tail (&c->messages, g_strndup (data, len));
+  g_queue_push_tail (&c->times, t);
+}
+
+static void
+on_closed (SoupWebsocketConnection *conn,
+           Client                  *c)
+{
+  c->closed = TRUE;
+  c->close_code = soup_websocket_connection_get_close_code (conn);
+}
+
+static void
+on_connected (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  Client *c = data;
+
+  c->conn = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &c->error);
+  if (c->conn != NULL)
+    {
+      soup_websocket_connection_set_max_incoming_payload_size (c->conn, 16 * 1024 * 1024);
+      g_signal_connect (c->conn, "message", G_CALLBACK (on_message), c);
+      g_signal_connect (c->conn, "closed", G_CALLBACK (on_closed), c);
+    }
+  c->done = TRUE;
+}
+
+static gboolean
+client_done (gpointer data)
+{
+  return ((Client *) data)->done;
+}
+
+static Client *
+client_try (Fixture    *fx,
+            const char *origin)
+{
+  g_autofree char *url = g_strdup_printf ("ws://127.0.0.1:%u/ws", fx->port);
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+  Client *c = g_new0 (Client, 1);
+
+  soup_session_websocket_connect_async (fx->session, msg, origin, NULL, G_PRIORITY_DEFAULT, NULL,
+                                        on_connected, c);
+  wait_until (client_done, c);
+  c->status = soup_message_get_status (msg);
+  return c;
+}
+
+static void
+client_free (Client *c)
+{
+  if (c->conn != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (c->conn, c);
+      if (soup_websocket_connection_get_state (c->conn) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close (c->conn, 1000, NULL);
+      g_object_unref (c->conn);
+    }
+  g_queue_clear_full (&c->messages, g_free);
+  g_queue_clear_full (&c->times, g_free);
+  g_clear_error (&c->error);
+  g_free (c);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Client, client_free)
+
+static gboolean
+has_message (gpointer data)
+{
+  Client *c = data;
+
+  return !g_queue_is_empty (&c->messages) || c->closed;
+}
+
+/* The next message, which must be @event; returns the whole text. */
+static char *
+next_text (Client     *c,
+           const char *event)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  char *text = NULL;
+  JsonObject *obj;
+
+  /* price_source_changed goes to symbol rooms too: skipped unless asked. */
+  do
+    {
+      g_free (text);
+      wait_until (has_message, c);
+      text = g_queue_pop_head (&c->messages);
+      g_free (g_queue_pop_head (&c->times));
+      g_assert_nonnull (text);
+      json_parser_load_from_data (parser, text, -1, &error);
+      g_assert_no_error (error);
+      obj = json_node_get_object (json_parser_get_root (parser));
+    }
+  while (!g_str_equal (event, "price_source_changed") &&
+         g_strcmp0 (json_object_get_string_member (obj, "event"), "price_source_changed") == 0);
+  if (g_strcmp0 (json_object_get_string_member (obj, "event"), event) != 0)
+    g_error ("expected %s, got %s", event, text);
+  g_assert_true (json_object_has_member (obj, "data"));
+  return text;
+}
+
+/* The data of the next message, which must be @event. */
+static JsonNode *
+next_event (Client     *c,
+            const char *event)
+{
+  g_autofree char *text = next_text (c, event);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+
+  json_parser_load_from_data (parser, text, -1, NULL);
+  return json_node_copy (json_object_get_member (json_node_get_object (json_parser_get_root (parser)), "data"));
+}
+
+static void
+send_json (Client     *c,
+           const char *text)
+{
+  soup_websocket_connection_send_text (c->conn, text);
+}
+
+static Client *
+client_new (Fixture *fx)
+{
+  Client *c = client_try (fx, NULL);
+  g_autoptr(JsonNode) data = NULL;
+
+  g_assert_no_error (c->error);
+  data = next_event (c, "connected");
+  g_assert_nonnull (json_object_get_string_member (json_node_get_object (data), "client_id"));
+  return c;
+}
+
+static void
+join (Client     *c,
+      const char *room)
+{
+  g_autofree char *text = g_strdup_printf ("{\"event\":\"join_room\",\"data\":{\"room\":\"%s\"}}", room);
+  g_autoptr(JsonNode) data = NULL;
+
+  send_json (c, text);
+  data = next_event (c, "room_joined");
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (data), "room"), ==, room);
+}
+
+static const char *
+error_code (JsonNode *data)
+{
+  return json_object_get_string_member (json_node_get_object (data), "code");
+}
+
+static void
+push_tick (Fixture    *fx,
+           const char *symbol,
+           double      price)
+{
+  g_autoptr(ThTick) tick = th_tick_new (symbol, "binance", TH_TICK_KIND_QUOTE, price, g_get_real_time ());
+
+  tick->bid = price - 1;
+  tick->ask = price + 1;
+  th_hub_push_tick (fx->hub, tick);
+}
+
+/* The JSON of the last event @name the hub emitted. */
+static const char *
+last_event_json (Fixture    *fx,
+                 const char *name)
+{
+  for (guint i = fx->events->len; i > 0; i--)
+    if (g_str_equal (th_event_get_name (fx->events->pdata[i - 1]), name))
+      return th_event_get_json (fx->events->pdata[i - 1]);
+  return NULL;
+}
+
+/* HTTP */
+
+typedef struct
+{
+  GBytes   *body;
+  gboolean  done;
+} Http;
+
+static void
+on_http (GObject      *source,
+         GAsyncResult *result,
+         gpointer      data)
+{
+  Http *h = data;
+  g_autoptr(GError) error = NULL;
+
+  h->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+  g_assert_no_error (error);
+  h->done = TRUE;
+}
+
+static gboolean
+http_done (gpointer data)
+{
+  return ((Http *) data)->done;
+}
+
+/* Sends @msg and returns the body as a string; the status is in @msg. */
+static char *
+http_send (Fixture     *fx,
+           SoupMessage *msg)
+{
+  Http h = { 0 };
+  gsize len;
+  const char *data;
+  char *text;
+
+  soup_session_send_and_read_async (fx->session, msg, G_PRIORITY_DEFAULT, NULL, on_http, &h);
+  wait_until (http_done, &h);
+  data = g_bytes_get_data (h.body, &len);
+  text = g_strndup (data, len);
+  g_bytes_unref (h.body);
+  return text;
+}
+
+static char *
+http_get (Fixture     *fx,
+          const char  *path,
+          guint       *status)
+{
+  g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u%s", fx->port, path);
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+  char *body = http_send (fx, msg);
+
+  *status = soup_message_get_status (msg);
+  if (*status != 204 && !g_str_equal (path, "/metrics"))
+    g_assert_cmpstr (soup_message_headers_get_content_type (soup_message_get_response_headers (msg), NULL), ==,
+                     "application/json");
+  return body;
+}
+
+static JsonNode *
+parse (const char *text)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+
+  json_parser_load_from_data (parser, text, -1, &error);
+  g_assert_no_error (error);
+  return json_node_copy (json_parser_get_root (parser));
+}
+
+static const char *
+http_error_code (JsonNode *root)
+{
+  return json_object_get_string_member (json_object_get_object_member (json_node_get_object (root), "error"), "code");
+}
+
+/* Tests: WebSocket */
+
+static void
+test_connect_and_rooms (Fixture       *fx,
+                        gconstpointer  data)
+{
+  g_autoptr(Client) a = client_new (fx);
+  g_autoptr(Client) b = client_new (fx);
+  g_autofree char *text = NULL;
+  g_autoptr(JsonNode) pong = NULL;
+
+  join (a, "financial_data");
+  join (a, "symbol_BTC");        /* both rooms match: the event comes once */
+  join (b, "symbol_ETH");
+
+  push_tick (fx, "BTC", 42000.5);
+  text = next_text (a, "financial_data_update");
+  /* The very bytes the hub serialized. */
+  g_assert_cmpstr (text, ==, last_event_json (fx, "financial_data_update"));
+
+  g_clear_pointer (&text, g_free);
+  push_tick (fx, "ETH", 2500.25);
+  text = next_text (b, "financial_data_update");
+  g_assert_cmpstr (text, ==, last_event_json (fx, "financial_data_update"));
+  g_assert_nonnull (strstr (text, "\"ETH\""));
+
+  g_clear_pointer (&text, g_free);
+  text = next_text (a, "financial_data_update");   /* the ETH one, through financial_data */
+  g_assert_nonnull (strstr (text, "\"ETH\""));
+
+  /* No duplicate of the BTC update is pending for a: the next is the pong. */
+  send_json (a, "{\"event\":\"ping\",\"data\":{\"n\":7,\"s\":\"x\"}}");
+  pong = next_event (a, "pong");
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (pong), "n"), ==, 7);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (pong), "s"), ==, "x");
+
+  /* b never got the BTC update. */
+  g_assert_true (g_queue_is_empty (&b->messages));
+
+  /* leave_room */
+  send_json (a, "{\"event\":\"leave_room\",\"data\":{\"room\":\"financial_data\"}}");
+  g_clear_pointer (&pong, json_node_unref);
+  pong = next_event (a, "room_left");
+  push_tick (fx, "ETH", 2501.25);
+  send_json (a, "{\"event\":\"ping\"}");
+  g_clear_pointer (&pong, json_node_unref);
+  pong = next_event (a, "pong");   /* and not the ETH update */
+}
+
+static void
+test_subscribe_snapshot (Fixture       *fx,
+                         gconstpointer  data)
+{
+  g_autoptr(Client) c = client_new (fx);
+  g_autoptr(JsonNode) sub = NULL;
+  g_autoptr(JsonNode) snap = NULL;
+  g_autoptr(ThEvent) ind = NULL;
+  g_autoptr(ThEvent) candle = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  JsonObject *obj;
+  JsonObject *indicators;
+
+  /* Before any price: financial_data is null, with the reason. */
+  send_json (c, "{\"event\":\"subscribe_symbol\",\"data\":{\"symbol\":\"sol\"}}");
+  sub = next_event (c, "symbol_subscribed");
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (sub), "symbol"), ==, "SOL");
+  snap = next_event (c, "symbol_data");
+  obj = json_node_get_object (snap);
+  g_assert_true (json_object_get_null_member (obj, "financial_data"));
+  g_assert_nonnull (strstr (json_object_get_string_member (obj, "reason"), "SOL"));
+
+  push_tick (fx, "BTC", 50000);
+  ind = th_event_new_from_json ("{\"event\":\"technical_indicators_update\",\"data\":{\"symbol\":\"BTC\","
+                                "\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"rsi\":55.5,"
+                                "\"timestamp\":\"2024-01-01T00:00:00.000Z\"}}}", -1, &error);
+  g_assert_no_error (error);
+  th_hub_emit_event (fx->hub, ind);
+
+  send_json (c, "{\"event\":\"subscribe_symbol\",\"data\":{\"symbol\":\"BTC\"}}");
+  g_clear_pointer (&sub, json_node_unref);
+  sub = next_event (c, "symbol_subscribed");
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (sub), "room"), ==, "symbol_BTC");
+  g_clear_pointer (&snap, json_node_unref);
+  snap = next_event (c, "symbol_data");
+  obj = json_node_get_object (snap);
+  g_assert_cmpfloat (json_object_get_double_member (json_object_get_object_member (obj, "financial_data"), "price"),
+                     ==, 50000);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (obj, "financial_data"), "source"),
+                   ==, "binance");
+  indicators = json_object_get_object_member (obj, "indicators");
+  g_assert_cmpfloat (json_object_get_double_member (json_object_get_object_member (indicators, "1m"), "rsi"), ==, 55.5);
+  g_assert_true (json_object_get_null_member (indicators, "5m"));
+
+  /* Then every event about the symbol. */
+  push_tick (fx, "BTC", 50001);
+  text = next_text (c, "financial_data_update");
+  g_assert_cmpstr (text, ==, last_event_json (fx, "financial_data_update"));
+  candle = th_event_new_from_json ("{\"event\":\"candle_update\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\","
+                                   "\"candle\":{\"close\":1}}}", -1, &error);
+  g_assert_no_error (error);
+  th_hub_emit_event (fx->hub, candle);
+  g_clear_pointer (&text, g_free);
+  text = next_text (c, "candle_update");
+  g_assert_cmpstr (text, ==, th_event_get_json (candle));
+  th_hub_emit_event (fx->hub, ind);
+  g_clear_pointer (&text, g_free);
+  text = next_text (c, "technical_indicators_update");
+
+  send_json (c, "{\"event\":\"unsubscribe_symbol\",\"data\":{\"symbol\":\"BTC\"}}");
+  g_clear_pointer (&sub, json_node_unref);
+  sub = next_event (c, "symbol_unsubscribed");
+  push_tick (fx, "BTC", 50002);
+  send_json (c, "{\"event\":\"get_status\",\"data\":{}}");
+  g_clear_pointer (&sub, json_node_unref);
+  sub = next_event (c, "server_status");
+  obj = json_node_get_object (sub);
+  g_assert_cmpint (json_object_get_int_member (obj, "active_connections"), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (obj, "status"), ==, "ok");
+  g_assert_cmpint (json_object_get_int_member (obj, "memory_usage"), >, 0);
+}
+
+static void
+test_bad_messages (Fixture       *fx,
+                   gconstpointer  data)
+{
+  g_autoptr(Client) c = client_new (fx);
+  static const struct { const char *text; const char *code; } cases[] = {
+    { "{\"event\":\"join_room\",\"data\":{\"room\":\"nope\"}}", "unknown_room" },
+    { "{\"event\":\"join_room\",\"data\":{\"room\":\"symbol_XYZ\"}}", "unknown_symbol" },
+    { "{\"event\":\"subscribe_symbol\",\"data\":{\"symbol\":\"XYZ\"}}", "unknown_symbol" },
+    { "{\"event\":\"subscribe_symbol\",\"data\":{}}", "bad_request" },
+    { "not json", "bad_request" },
+    { "[1,2]", "bad_request" },
+    { "{\"data\":{}}", "bad_request" },
+    { "{\"event\":\"dance\",\"data\":{}}", "bad_request" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(JsonNode) err = NULL;
+
+      send_json (c, cases[i].text);
+      err = next_event (c, "error");
+      g_assert_cmpstr (error_code (err), ==, cases[i].code);
+    }
+  /* Still up. */
+  join (c, "price_alerts");
+  g_assert_false (c->closed);
+}
+
+static void
+test_rate_limit (Fixture       *fx,
+                 gconstpointer  data)
+{
+  g_autoptr(Client) c = client_new (fx);
+  guint pongs = 0;
+  gboolean limited = FALSE;
+
+  for (guint i = 0; i < 40; i++)
+    send_json (c, "{\"event\":\"ping\",\"data\":{}}");
+  while (!c->closed || !g_queue_is_empty (&c->messages))
+    {
+      g_autofree char *text = NULL;
+
+      wait_until (has_message, c);
+      if (g_queue_is_empty (&c->messages))
+        continue;
+      text = g_queue_pop_head (&c->messages);
+      g_free (g_queue_pop_head (&c->times));
+      if (strstr (text, "\"pong\"") != NULL)
+        {
+          g_assert_false (limited);
+          pongs++;
+        }
+      else
+        {
+          g_assert_nonnull (strstr (text, "\"rate_limited\""));
+          limited = TRUE;
+        }
+    }
+  g_assert_true (limited);
+  /* rate-limit=5: a burst of 10 */
+  g_assert_cmpuint (pongs, >=, 10);
+  g_assert_cmpuint (pongs, <, 15);
+  g_assert_cmpuint (c->close_code, ==, 1008);
+}
+
+static void
+test_max_connections (Fixture       *fx,
+                      gconstpointer  data)
+{
+  g_autoptr(Client) a = client_new (fx);
+  g_autoptr(Client) b = client_new (fx);
+  g_autoptr(Client) c = client_try (fx, NULL);
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *body = NULL;
+  guint status;
+
+  g_assert_nonnull (c->error);
+  g_assert_null (c->conn);
+  g_assert_cmpuint (c->status, ==, 503);
+
+  body = http_get (fx, "/ws", &status);
+  g_assert_cmpuint (status, ==, 503);
+  root = parse (body);
+  g_assert_cmpstr (http_error_code (root), ==, "too_many_connections");
+
+  /* One leaves: there is room again. */
+  soup_websocket_connection_close (a->conn, 1000, NULL);
+  while (!a->closed)
+    g_main_context_iteration (NULL, TRUE);
+  spin (50);
+  {
+    g_autoptr(Client) d = client_new (fx);
+  }
+}
+
+static void
+test_origins (Fixture       *fx,
+              gconstpointer  data)
+{
+  g_autoptr(Client) bad = client_try (fx, "http://evil.example");
+  g_autoptr(Client) good = client_try (fx, "http://good.example");
+  g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/api/v1/prices", fx->port);
+  g_autoptr(SoupMessage) get_good = soup_message_new ("GET", url);
+  g_autoptr(SoupMessage) get_bad = soup_message_new ("GET", url);
+  g_autoptr(SoupMessage) options = soup_message_new ("OPTIONS", url);
+  g_autofree char *b1 = NULL;
+  g_autofree char *b2 = NULL;
+  g_autofree char *b3 = NULL;
+
+  g_assert_nonnull (bad->error);
+  g_assert_cmpuint (bad->status, ==, 403);
+  g_assert_no_error (good->error);
+  g_free (next_text (good, "connected"));
+
+  soup_message_headers_replace (soup_message_get_request_headers (get_good), "Origin", "http://good.example");
+  b1 = http_send (fx, get_good);
+  g_assert_cmpuint (soup_message_get_status (get_good), ==, 200);
+  g_assert_cmpstr (soup_message_headers_get_one (soup_message_get_response_headers (get_good),
+                                                 "Access-Control-Allow-Origin"), ==, "http://good.example");
+
+  soup_message_headers_replace (soup_message_get_request_headers (get_bad), "Origin", "http://evil.example");
+  b2 = http_send (fx, get_bad);
+  g_assert_null (soup_message_headers_get_one (soup_message_get_response_headers (get_bad),
+                                               "Access-Control-Allow-Origin"));
+
+  soup_message_headers_replace (soup_message_get_request_headers (options), "Origin", "http://good.example");
+  soup_message_headers_replace (soup_message_get_request_headers (options), "Access-Control-Request-Method", "GET");
+  b3 = http_send (fx, options);
+  g_assert_cmpuint (soup_message_get_status (options), ==, 204);
+  g_assert_nonnull (strstr (soup_message_headers_get_one (soup_message_get_response_headers (options),
+                                                          "Access-Control-Allow-Methods"), "GET"));
+  g_assert_cmpstr (soup_message_headers_get_one (soup_message_get_response_headers (options),
+                                                 "Access-Control-Allow-Origin"), ==, "http://good.example");
+}
+
+static void
+test_system_status (Fixture       *fx,
+                    gconstpointer  data)
+{
+  g_autoptr(Client) c = client_new (fx);
+  g_autoptr(JsonNode) status = NULL;
+  JsonObject *obj;
+
+  join (c, "system_status");
+  status = next_event (c, "system_status_update");
+  obj = json_node_get_object (status);
+  g_assert_cmpint (json_object_get_int_member (obj, "active_connections"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (obj, "monitored_symbols"), ==, 3);
+  g_assert_cmpint (json_object_get_int_member (obj, "memory_usage"), >, 1024 * 1024);
+  g_assert_true (json_object_has_member (obj, "cpu_usage"));
+  g_assert_cmpfloat (json_object_get_double_member (obj, "uptime"), >, 0);
+  g_assert_false (json_object_get_boolean_member (obj, "streaming_active"));
+  g_assert_cmpstr (json_object_get_string_member (obj, "status"), ==, "ok");
+}
+
+static gboolean
+client_closed (gpointer data)
+{
+  return ((Client *) data)->closed;
+}
+
+static void
+test_stop_closes (Fixture       *fx,
+                  gconstpointer  data)
+{
+  Client *c = client_new (fx);
+
+  hub_stop (fx);
+  wait_until (client_closed, c);
+  g_assert_cmpuint (c->close_code, ==, 1001);
+  client_free (c);
+}
+
+static void
+test_conflate (Fixture       *fx,
+               gconstpointer  data)
+{
+  g_autoptr(Client) c = client_new (fx);
+  g_autofree char *text = NULL;
+  g_autoptr(JsonNode) pong = NULL;
+
+  join (c, "financial_data");
+  for (guint i = 0; i < 50; i++)
+    push_tick (fx, "BTC", 100 + i);
+  push_tick (fx, "ETH", 7);
+  /* 200 ms windows: the latest of each symbol, once. */
+  spin (450);
+  send_json (c, "{\"event\":\"ping\"}");
+  for (guint i = 0; i < 2; i++)
+    {
+      g_clear_pointer (&text, g_free);
+      text = next_text (c, "financial_data_update");
+      if (strstr (text, "BTC") != NULL)
+        g_assert_nonnull (strstr (text, "\"price\":149"));
+    }
+  pong = next_event (c, "pong");
+}
+
+/* A raw client that does the handshake, subscribes, and never reads. */
+static int
+raw_client (Fixture    *fx,
+            const char *subscribe)
+{
+  struct sockaddr_in sa = { 0 };
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int small = 4096;
+  g_autofree char *req = NULL;
+  char buf[4096];
+  gsize got = 0;
+  gint64 deadline = g_get_monotonic_time () + WAIT_USEC;
+  guint8 frame[256];
+  gsize len = strlen (subscribe);
+  guint8 mask[4] = { 1, 2, 3, 4 };
+
+  g_assert_cmpint (fd, >=, 0);
+  setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons (fx->port);
+  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  g_assert_no_errno (connect (fd, (struct sockaddr *) &sa, sizeof sa));
+  g_unix_set_fd_nonblocking (fd, TRUE, NULL);
+
+  req = g_strdup_printf ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nUpgrade: websocket\r\n"
+                         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                         "Sec-WebSocket-Version: 13\r\n\r\n", fx->port);
+  g_assert_cmpint (write (fd, req, strlen (req)), ==, (gssize) strlen (req));
+  /* The 101 and the connected event. */
+  while (got < 4 || memmem (buf, got, "\r\n\r\n", 4) == NULL || memmem (buf, got, "connected", 9) == NULL)
+    {
+      gssize n = read (fd, buf + got, sizeof buf - got);
+
+      if (n > 0)
+        got += n;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_assert_nonnull (g_strstr_len (buf, got, " 101 "));
+
+  g_assert_cmpuint (len, <, 126);
+  frame[0] = 0x81;
+  frame[1] = 0x80 | (guint8) len;
+  memcpy (frame + 2, mask, 4);
+  for (gsize i = 0; i < len; i++)
+    frame[6 + i] = subscribe[i] ^ mask[i & 3];
+  g_assert_cmpint (write (fd, frame, 6 + len), ==, (gssize) (6 + len));
+  return fd;
+}
+
+static guint
+count_connections (Fixture *fx)
+{
+  guint status;
+  g_autofree char *body = http_get (fx, "/websocket/status", &status);
+  g_autoptr(JsonNode) root = parse (body);
+
+  return (guint) json_object_get_int_member (json_node_get_object (root), "active_connections");
+}
+
+static void
+test_slow_client (Fixture       *fx,
+                  gconstpointer  data)
+{
+  g_autoptr(Client) fast = client_new (fx);
+  int slow = raw_client (fx, "{\"event\":\"subscribe_symbol\",\"data\":{\"symbol\":\"BTC\"}}");
+  g_autofree char *pad = g_strnfill (1000, 'x');
+  guint sent = 0;
+  guint received = 0;
+  gint64 worst = 0;
+  GArray *sent_at = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  join (fast, "symbol_BTC");
+  spin (50);   /* the raw client's subscription is in */
+  g_assert_cmpuint (count_connections (fx), ==, 2);
+
+  /* 1 KB candle updates (not conflatable) until the slow one is cut off:
+   * client-buffer is 64 KiB, plus what the kernel buffers. */
+  while (sent < 50000)
+    {
+      for (guint i = 0; i < 50; i++, sent++)
+        {
+          g_autofree char *json = g_strdup_printf ("{\"event\":\"candle_update\",\"data\":{\"symbol\":\"BTC\","
+                                                   "\"timeframe\":\"1m\",\"seq\":%u,\"pad\":\"%s\"}}", sent, pad);
+          g_autoptr(ThEvent) ev = th_event_new_from_json (json, -1, NULL);
+          gint64 now = g_get_monotonic_time ();
+
+          g_array_append_val (sent_at, now);
+          th_hub_emit_event (fx->hub, ev);
+        }
+      spin (2);
+      /* The fast client keeps up. */
+      while (!g_queue_is_empty (&fast->messages))
+        {
+          g_autofree char *text = g_queue_pop_head (&fast->messages);
+          g_autofree gint64 *t = g_queue_pop_head (&fast->times);
+          g_autofree char *expect = g_strdup_printf ("\"seq\":%u,", received);
+
+          g_assert_nonnull (strstr (text, expect));
+          worst = MAX (worst, *t - g_array_index (sent_at, gint64, received));
+          received++;
+        }
+      if (sent % 1000 == 0 && count_connections (fx) == 1)
+        break;
+    }
+  g_assert_cmpuint (count_connections (fx), ==, 1);
+  g_test_message ("slow client cut off after %u events; the fast one got them all, worst latency %.1f ms",
+                  sent, worst / 1000.0);
+
+  while (received < sent)
+    {
+      g_autofree char *text = NULL;
+      g_autofree gint64 *t = NULL;
+      g_autofree char *expect = g_strdup_printf ("\"seq\":%u,", received);
+
+      wait_until (has_message, fast);
+      text = g_queue_pop_head (&fast->messages);
+      t = g_queue_pop_head (&fast->times);
+      g_assert_nonnull (strstr (text, expect));
+      received++;
+    }
+  g_assert_false (fast->closed);
+  /* Prompt: well under a second even while the slow one was being cut off. */
+  g_assert_cmpint (worst, <, G_USEC_PER_SEC / 2);
+  g_array_unref (sent_at);
+  close (slow);
+}
+
+static void
+test_max_message (Fixture       *fx,
+                  gconstpointer  data)
+{
+  g_autoptr(Client) c = client_new (fx);
+  g_autofree char *big = g_strnfill (2000, 'a');
+  g_autofree char *text = g_strdup_printf ("{\"event\":\"ping\",\"data\":{\"x\":\"%s\"}}", big);
+
+  send_json (c, text);
+  wait_until (client_closed, c);
+  g_assert_cmpuint (c->close_code, ==, 1009);
+}
+
+/* Tests: REST */
+
+static void
+test_rest_price (Fixture       *fx,
+                 gconstpointer  data)
+{
+  guint status;
+  g_autofree char *body = http_get (fx, "/api/v1/price/BTC", &status);
+  g_autoptr(JsonNode) root = parse (body);
+  gint64 t0;
+  JsonObject *obj;
+
+  /* No price: 503 after the wait (price-wait=0.3). */
+  g_assert_cmpuint (status, ==, 503);
+  g_assert_cmpstr (http_error_code (root), ==, "no_source");
+
+  g_clear_pointer (&body, g_free);
+  g_clear_pointer (&root, json_node_unref);
+  body = http_get (fx, "/api/v1/price/DOGE", &status);
+  root = parse (body);
+  g_assert_cmpuint (status, ==, 404);
+  g_assert_cmpstr (http_error_code (root), ==, "unknown_symbol");
+
+  push_tick (fx, "BTC", 61000.5);
+  g_clear_pointer (&body, g_free);
+  g_clear_pointer (&root, json_node_unref);
+  body = http_get (fx, "/api/v1/price/btc", &status);
+  root = parse (body);
+  g_assert_cmpuint (status, ==, 200);
+  obj = json_node_get_object (root);
+  g_assert_cmpstr (json_object_get_string_member (obj, "symbol"), ==, "BTC");
+  g_assert_cmpfloat (json_object_get_double_member (obj, "price"), ==, 61000.5);
+  g_assert_cmpfloat (json_object_get_double_member (obj, "bid"), ==, 60999.5);
+  g_assert_true (json_object_get_null_member (obj, "volume"));
+  g_assert_cmpstr (json_object_get_string_member (obj, "source"), ==, "binance");
+  g_assert_true (json_object_has_member (obj, "timestamp"));
+  g_assert_cmpint (json_object_get_int_member (obj, "age_ms"), >=, 0);
+
+  /* A price that arrives while the request waits answers it. */
+  {
+    g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/api/v1/price/ETH", fx->port);
+    g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+    Http h = { 0 };
+
+    t0 = g_get_monotonic_time ();
+    soup_session_send_and_read_async (fx->session, msg, G_PRIORITY_DEFAULT, NULL, on_http, &h);
+    spin (60);
+    push_tick (fx, "ETH", 3000);
+    wait_until (http_done, &h);
+    g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+    g_assert_cmpint (g_get_monotonic_time () - t0, <, 250000);
+    g_bytes_unref (h.body);
+  }
+
+  g_clear_pointer (&body, g_free);
+  g_clear_pointer (&root, json_node_unref);
+  body = http_get (fx, "/api/v1/prices", &status);
+  root = parse (body);
+  g_assert_cmpuint (status, ==, 200);
+  obj = json_node_get_object (root);
+  g_assert_cmpfloat (json_object_get_double_member (json_object_get_object_member (
+                       json_object_get_object_member (obj, "prices"), "BTC"), "price"), ==, 61000.5);
+  g_assert_true (json_object_has_member (json_object_get_object_member (obj, "unavailable"), "SOL"));
+
+  g_clear_pointer (&body, g_free);
+  g_clear_pointer (&root, json_node_unref);
+  body = http_get (fx, "/api/v1/sources", &status);
+  root = parse (body);
+  g_assert_cmpuint (status, ==, 200);
+  obj = json_node_get_object (root);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (
+                     json_object_get_array_member (obj, "sources"), 0), "name"), ==, "binance");
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (obj, "selected"), "BTC"), ==, "binance");
+}
+
+static void
+test_rest_candles (Fixture       *fx,
+                   gconstpointer  data)
+{
+  static const struct { const char *path; guint status; } cases[] = {
+    { "/api/v1/candles/BTC?timeframe=7x", 400 },
+    { "/api/v1/candles/BTC?timeframe=1h", 400 },     /* not configured */
+    { "/api/v1/candles/BTC?limit=0", 400 },
+    { "/api/v1/candles/BTC?limit=abc", 400 },
+    { "/api/v1/candles/BTC?limit=100000", 400 },
+    { "/api/v1/candles/NOPE", 404 },
+    { "/api/v1/indicators/BTC?timeframe=2m", 400 },
+    { "/api/v1/nothing", 404 },
+    { "/", 404 },
+  };
+  guint status;
+  g_autofree char *body = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  JsonArray *candles;
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *b = http_get (fx, cases[i].path, &status);
+      g_autoptr(JsonNode) r = parse (b);
+
+      g_assert_cmpuint (status, ==, cases[i].status);
+      g_assert_nonnull (http_error_code (r));
+    }
+
+  push_tick (fx, "BTC", 100);
+  push_tick (fx, "BTC", 101);
+  body = http_get (fx, "/api/v1/candles/BTC?timeframe=1m&limit=5", &status);
+  g_assert_cmpuint (status, ==, 200);
+  root = parse (body);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (root), "timeframe"), ==, "1m");
+  candles = json_object_get_array_member (json_node_get_object (root), "candles");
+  g_assert_cmpuint (json_array_get_length (candles), ==, 1);
+  g_assert_cmpfloat (json_object_get_double_member (json_array_get_object_element (candles, 0), "close"), ==, 101);
+
+  g_clear_pointer (&body, g_free);
+  g_clear_pointer (&root, json_node_unref);
+  body = http_get (fx, "/api/v1/indicators/BTC?timeframe=5m", &status);
+  g_assert_cmpuint (status, ==, 200);
+  root = parse (body);
+  g_assert_true (json_object_get_null_member (json_node_get_object (root), "indicators"));
+
+  /* Wrong method */
+  {
+    g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/api/v1/prices", fx->port);
+    g_autoptr(SoupMessage) msg = soup_message_new ("POST", url);
+    g_autofree char *b = http_send (fx, msg);
+    g_autoptr(JsonNode) r = parse (b);
+
+    g_assert_cmpuint (soup_message_get_status (msg), ==, 405);
+    g_assert_cmpstr (http_error_code (r), ==, "method_not_allowed");
+    g_assert_nonnull (soup_message_headers_get_one (soup_message_get_response_headers (msg), "Allow"));
+  }
+}
+
+static void
+test_rest_monitoring (Fixture       *fx,
+                      gconstpointer  data)
+{
+  g_autoptr(Client) c = client_new (fx);
+  guint status;
+  g_autofree char *body = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *obj;
+
+  join (c, "financial_data");
+  push_tick (fx, "BTC", 100);
+  g_free (next_text (c, "financial_data_update"));
+
+  body = http_get (fx, "/metrics", &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_nonnull (strstr (body, "tickhub_server_clients{transport=\"websocket\"} 1\n"));
+  g_assert_nonnull (strstr (body, "tickhub_events_total{event=\"financial_data_update\"} 1\n"));
+  g_assert_nonnull (strstr (body, "tickhub_source_state{source=\"binance\",state=\"live\"}"));
+  g_assert_nonnull (strstr (body, "tickhub_server_sent_messages_total 1\n"));
+  g_assert_nonnull (strstr (body, "tickhub_server_send_latency_seconds_bucket{le=\"+Inf\"} 1\n"));
+  g_assert_nonnull (strstr (body, "tickhub_server_send_latency_seconds_count 1\n"));
+  g_assert_nonnull (strstr (body, "tickhub_server_room_members{room=\"financial_data\"} 1\n"));
+  g_assert_nonnull (strstr (body, "tickhub_server_dropped_total 0\n"));
+  g_assert_nonnull (strstr (body, "process_resident_memory_bytes "));
+
+  g_clear_pointer (&body, g_free);
+  body = http_get (fx, "/healthz", &status);
+  g_assert_cmpuint (status, ==, 200);
+  root = parse (body);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (root), "status"), ==, "ok");
+
+  g_clear_pointer (&body, g_free);
+  g_clear_pointer (&root, json_node_unref);
+  body = http_get (fx, "/websocket/connections", &status);
+  root = parse (body);
+  obj = json_array_get_object_element (json_object_get_array_member (json_node_get_object (root), "connections"), 0);
+  g_assert_cmpstr (json_object_get_string_member (obj, "transport"), ==, "websocket");
+  g_assert_cmpint (json_object_get_int_member (obj, "messages_sent"), ==, 1);
+
+  g_clear_pointer (&body, g_free);
+  g_clear_pointer (&root, json_node_unref);
+  body = http_get (fx, "/websocket/rooms", &status);
+  root = parse (body);
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (json_object_get_object_member (
+                     json_node_get_object (root), "rooms"), "financial_data"), "members"), ==, 1);
+}
+
+static void
+test_bad_config (void)
+{
+  g_autoptr(ThConfig) config = th_config_new ();
+  g_autoptr(ThHub) hub = NULL;
+  g_autoptr(GError) error = NULL;
+
+  th_config_load_from_data (config,
+                            "[tickhub]\nplugins=server\nsymbols=BTC\n"
+                            "[server]\nlisten=nowhere\nmax-connections=0\nallowed-origins=not an origin\n"
+                            "client-buffer=10\n", -1, &error);
+  g_assert_no_error (error);
+  hub = th_hub_new (config, NULL);
+  g_assert_false (th_hub_load (hub, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
+  g_assert_nonnull (strstr (error->message, "[server] listen: “nowhere”"));
+  g_assert_nonnull (strstr (error->message, "[server] max-connections:"));
+  g_assert_nonnull (strstr (error->message, "[server] allowed-origins:"));
+  g_assert_nonnull (strstr (error->message, "[server] client-buffer:"));
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, group, func) \
+  g_test_add (path, Fixture, group, fixture_setup, func, fixture_teardown)
+
+  ADD ("/server/ws/connect-and-rooms", NULL, test_connect_and_rooms);
+  ADD ("/server/ws/subscribe-snapshot", NULL, test_subscribe_snapshot);
+  ADD ("/server/ws/bad-messages-keep-the-connection", NULL, test_bad_messages);
+  ADD ("/server/ws/rate-limit", "rate-limit=5", test_rate_limit);
+  ADD ("/server/ws/max-connections", "max-connections=2", test_max_connections);
+  ADD ("/server/ws/allowed-origins", "allowed-origins=http://good.example", test_origins);
+  ADD ("/server/ws/max-message", "max-message=1024", test_max_message);
+  ADD ("/server/ws/system-status", "status-interval=0.2", test_system_status);
+  ADD ("/server/ws/stop-closes-with-1001", NULL, test_stop_closes);
+  ADD ("/server/ws/conflate", "conflate-ms=200", test_conflate);
+  ADD ("/server/ws/slow-client-is-cut-off", "client-buffer=65536", test_slow_client);
+  ADD ("/server/rest/price", NULL, test_rest_price);
+  ADD ("/server/rest/candles-and-errors", NULL, test_rest_candles);
+  ADD ("/server/rest/monitoring", NULL, test_rest_monitoring);
+  g_test_add_func ("/server/config/problems", test_bad_config);
+
+  return g_test_run ();
+}
