@@ -1772,6 +1772,34 @@ th_hub_get_feeds (ThHub *self)
 }
 
 /**
+ * th_hub_get_plugin_name:
+ * @self: a loaded #ThHub
+ * @extension: (type GObject): a feed or sink of this hub
+ *
+ * The module name of the plugin that made @extension, in any language:
+ * its config group, and the name of a feed's source for the feeds named
+ * after their plugin.
+ *
+ * Returns: (nullable): the plugin's module name, or %NULL if @extension is
+ *   not one of the hub's feeds or sinks
+ */
+const char *
+th_hub_get_plugin_name (ThHub    *self,
+                        gpointer  extension)
+{
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+
+  for (guint i = 0; i < self->plugins->len; i++)
+    {
+      Plugin *plugin = self->plugins->pdata[i];
+
+      if ((gpointer) plugin->feed == extension || (gpointer) plugin->sink == extension)
+        return plugin->module;
+    }
+  return NULL;
+}
+
+/**
  * th_hub_get_sinks:
  * @self: a loaded #ThHub
  *

@@ -45,6 +45,8 @@ gboolean      th_hub_has_symbol            (ThHub         *self,
                                             const char    *symbol);
 char        **th_hub_list_plugins          (ThHub         *self);
 GPtrArray    *th_hub_get_feeds             (ThHub         *self);
+const char   *th_hub_get_plugin_name       (ThHub         *self,
+                                            gpointer       extension);
 GPtrArray    *th_hub_get_sinks             (ThHub         *self);
 char        **th_hub_list_sources          (ThHub         *self);
 char        **th_hub_list_timeframes       (ThHub         *self);

@@ -104,42 +104,35 @@ th_service_register_errors (void)
 
 /**
  * th_service_plugin_module:
- * @extension: an extension created by libpeas
+ * @hub: the hub
+ * @extension: one of its feeds or sinks
  *
- * The module name of the plugin that registered @extension's type (C
- * plugins register their types in a #PeasObjectModule, whose
- * `module-name` says which).
- *
- * Returns: (transfer full) (nullable): the module name, or %NULL when it
- *   cannot be told (a Python or JavaScript extension)
+ * Returns: (transfer full) (nullable): the module name of the plugin that
+ *   made @extension, in any language
  */
 char *
-th_service_plugin_module (GObject *extension)
+th_service_plugin_module (ThHub   *hub,
+                          GObject *extension)
 {
-  GTypePlugin *plugin = g_type_get_plugin (G_OBJECT_TYPE (extension));
-  char *name = NULL;
-
-  if (plugin == NULL || !G_IS_OBJECT (plugin) ||
-      g_object_class_find_property (G_OBJECT_GET_CLASS (plugin), "module-name") == NULL)
-    return NULL;
-  g_object_get (plugin, "module-name", &name, NULL);
-  return name;
+  return g_strdup (th_hub_get_plugin_name (hub, extension));
 }
 
 /**
  * th_service_feed_name:
+ * @hub: the hub
  * @feed: a feed
  *
  * Returns: (transfer full) (nullable): the source name of @feed
  */
 char *
-th_service_feed_name (ThFeedSource *feed)
+th_service_feed_name (ThHub        *hub,
+                      ThFeedSource *feed)
 {
   if (TH_IS_WS_FEED (feed))
     return g_strdup (th_ws_feed_get_name (TH_WS_FEED (feed)));
   /* The other feeds are named after their module (coingecko, replay,
    * simulator); a replay's ticks keep their recorded sources. */
-  return th_service_plugin_module (G_OBJECT (feed));
+  return th_service_plugin_module (hub, G_OBJECT (feed));
 }
 
 /* Prices */
@@ -379,7 +372,7 @@ handle_list_sources (ThTickhub1            *object,
 
   for (guint i = 0; i < feeds->len; i++)
     {
-      char *name = th_service_feed_name (feeds->pdata[i]);
+      char *name = th_service_feed_name (self->hub, feeds->pdata[i]);
 
       if (name != NULL)
         g_hash_table_insert (stats, name, th_feed_source_get_stats (feeds->pdata[i]));
@@ -465,16 +458,16 @@ handle_list_plugins (ThTickhub1            *object,
 
   for (guint i = 0; i < feeds->len; i++)
     {
-      char *module = th_service_plugin_module (feeds->pdata[i]);
+      char *module = th_service_plugin_module (self->hub, feeds->pdata[i]);
 
       if (module == NULL)
-        module = th_service_feed_name (feeds->pdata[i]);
+        module = th_service_feed_name (self->hub, feeds->pdata[i]);
       if (module != NULL)
         g_hash_table_insert (kinds, module, (gpointer) "feed");
     }
   for (guint i = 0; i < sinks->len; i++)
     {
-      char *module = th_service_plugin_module (sinks->pdata[i]);
+      char *module = th_service_plugin_module (self->hub, sinks->pdata[i]);
 
       if (module != NULL)
         g_hash_table_insert (kinds, module, (gpointer) "sink");

@@ -33,7 +33,9 @@ gboolean   th_service_is_busy          (ThService  *self);
 
 void       th_service_register_errors  (void);
 
-char      *th_service_feed_name        (ThFeedSource *feed);
-char      *th_service_plugin_module    (GObject      *extension);
+char      *th_service_feed_name        (ThHub        *hub,
+                                        ThFeedSource *feed);
+char      *th_service_plugin_module    (ThHub        *hub,
+                                        GObject      *extension);
 
 G_END_DECLS

@@ -336,7 +336,7 @@ has_keep_alive_sink (ThHub *hub)
 
   for (guint i = 0; i < sinks->len; i++)
     {
-      g_autofree char *module = th_service_plugin_module (sinks->pdata[i]);
+      g_autofree char *module = th_service_plugin_module (hub, sinks->pdata[i]);
 
       if (g_strcmp0 (module, "jsonl") == 0)
         {

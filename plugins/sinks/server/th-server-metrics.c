@@ -1,9 +1,9 @@
 /* th-server-metrics.c: GET /metrics in the Prometheus text format, and the
  * process figures of system_status_update
  *
- * Feeds are labelled by their plugin's type name without the "Th" prefix,
- * lower case (ThBinance → binance): the feed interface has no name of its
- * own. Sources (the price hierarchy) are labelled by source name.
+ * Feeds are labelled by their plugin's name (th_hub_get_plugin_name:
+ * binance, coingecko, rest_poll_py), sources (the price hierarchy) by
+ * source name.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -89,14 +89,14 @@ label (GString    *out,
     }
 }
 
+/* The plugin's name: binance, coingecko, rest_poll_py... */
 static char *
-feed_name (GObject *feed)
+feed_name (ThHub   *hub,
+           GObject *feed)
 {
-  const char *type = G_OBJECT_TYPE_NAME (feed);
+  const char *name = th_hub_get_plugin_name (hub, feed);
 
-  if (g_str_has_prefix (type, "Th") && type[2] != '\0')
-    type += 2;
-  return g_ascii_strdown (type, -1);
+  return g_strdup (name != NULL ? name : G_OBJECT_TYPE_NAME (feed));
 }
 
 static guint64
@@ -112,6 +112,7 @@ stat_u64 (GVariant   *stats,
 
 static void
 feed_counter (GString    *out,
+              ThHub      *hub,
               GPtrArray  *feeds,
               GVariant  **stats,
               const char *metric,
@@ -121,7 +122,7 @@ feed_counter (GString    *out,
   header (out, metric, "counter", help);
   for (guint i = 0; i < feeds->len; i++)
     {
-      g_autofree char *name = feed_name (feeds->pdata[i]);
+      g_autofree char *name = feed_name (hub, feeds->pdata[i]);
       gboolean found;
       guint64 v = stat_u64 (stats[i], key, &found);
 
@@ -158,11 +159,11 @@ th_server_render_metrics (ThServer *self)
         g_variant_ref_sink (stats[i]);
     }
 
-  feed_counter (out, feeds, stats, "tickhub_feed_messages_total", "messages", "Messages received from the venue.");
-  feed_counter (out, feeds, stats, "tickhub_feed_bytes_total", "bytes", "Bytes received from the venue.");
-  feed_counter (out, feeds, stats, "tickhub_feed_parse_errors_total", "parse_errors", "Messages that could not be parsed.");
-  feed_counter (out, feeds, stats, "tickhub_feed_reconnects_total", "reconnects", "Reconnections to the venue.");
-  feed_counter (out, feeds, stats, "tickhub_feed_ticks_total", "ticks", "Ticks the feed produced.");
+  feed_counter (out, hub, feeds, stats, "tickhub_feed_messages_total", "messages", "Messages received from the venue.");
+  feed_counter (out, hub, feeds, stats, "tickhub_feed_bytes_total", "bytes", "Bytes received from the venue.");
+  feed_counter (out, hub, feeds, stats, "tickhub_feed_parse_errors_total", "parse_errors", "Messages that could not be parsed.");
+  feed_counter (out, hub, feeds, stats, "tickhub_feed_reconnects_total", "reconnects", "Reconnections to the venue.");
+  feed_counter (out, hub, feeds, stats, "tickhub_feed_ticks_total", "ticks", "Ticks the feed produced.");
 
   header (out, "tickhub_source_state", "gauge", "1 for the current state of each price source.");
   for (guint i = 0; sources != NULL && sources[i] != NULL; i++)
