@@ -358,3 +358,27 @@ th_json_object_get_number (JsonObject *object,
       return TH_JSON_FIELD_BAD;
     }
 }
+
+/**
+ * th_format_time:
+ * @usec: µs since the Unix epoch
+ *
+ * Formats a time as events carry them: ISO 8601, UTC, milliseconds,
+ * `2024-01-01T00:00:00.000Z`.
+ *
+ * Returns: (transfer full): the text; `null` for a year outside 0-9999
+ */
+char *
+th_format_time (gint64 usec)
+{
+  GString *out = g_string_sized_new (32);
+
+  _th_json_append_time (out, usec);
+  /* Without the quotes of the JSON string. */
+  if (out->len > 2 && out->str[0] == '"')
+    {
+      g_string_truncate (out, out->len - 1);
+      g_string_erase (out, 0, 1);
+    }
+  return g_string_free (out, FALSE);
+}

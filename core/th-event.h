@@ -44,6 +44,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (ThEvent, th_event_unref)
 
 #include "th-types.h"
 
+char        *th_format_time            (gint64      usec);
 ThJsonField  th_json_object_get_number (JsonObject *object,
                                         const char *member,
                                         gboolean    strings,

@@ -94,6 +94,12 @@ test_times (void)
   g_assert_true (_th_parse_time ("1672515782136", &us));
   g_assert_cmpint (us, ==, G_GINT64_CONSTANT (1672515782136000));
   g_assert_false (_th_parse_time ("yesterday", &us));
+
+  {
+    g_autofree char *text = th_format_time (G_GINT64_CONSTANT (1704067200123456));
+
+    g_assert_cmpstr (text, ==, "2024-01-01T00:00:00.123Z");
+  }
   g_assert_false (_th_parse_time ("", &us));
 }
 

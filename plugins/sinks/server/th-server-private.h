@@ -174,7 +174,6 @@ gboolean       th_server_process_figures    (gint64            *rss_bytes,
 void           th_server_json_add_number    (JsonBuilder       *builder,
                                              const char        *name,
                                              double             value);
-char          *th_server_format_time        (gint64             usec);
 JsonNode      *th_server_tick_to_node       (ThTick            *tick,
                                              gint64             now);
 

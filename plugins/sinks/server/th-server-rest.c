@@ -249,7 +249,7 @@ get_prices (ThServer          *self,
   g_autoptr(JsonNode) root = NULL;
   g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func (g_free);
-  g_autofree char *ts = th_server_format_time (g_get_real_time ());
+  g_autofree char *ts = th_format_time (g_get_real_time ());
   gint64 now = hub_now (self);
 
   json_builder_begin_object (b);
@@ -535,7 +535,7 @@ get_ws_connections (ThServer          *self,
   for (GList *l = clients; l != NULL; l = l->next)
     {
       ThServerClient *c = l->data;
-      g_autofree char *since = th_server_format_time (c->connected_at);
+      g_autofree char *since = th_format_time (c->connected_at);
       GList *rooms = g_list_sort (g_hash_table_get_keys (c->rooms), (GCompareFunc) strcmp);
 
       json_builder_begin_object (b);

@@ -115,23 +115,6 @@ th_server_json_add_number (JsonBuilder *builder,
     json_builder_add_null_value (builder);
 }
 
-char *
-th_server_format_time (gint64 usec)
-{
-  time_t secs = (time_t) (usec / G_USEC_PER_SEC);
-  int ms = (int) ((usec % G_USEC_PER_SEC) / 1000);
-  struct tm tm;
-
-  if (ms < 0)
-    {
-      secs--;
-      ms += 1000;
-    }
-  gmtime_r (&secs, &tm);
-  return g_strdup_printf ("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                          tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                          tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-}
 
 /* The REST price object: symbol, price, bid, ask, volume, change, source,
  * timestamp, age_ms. @now is the hub clock's time. */
@@ -140,7 +123,7 @@ th_server_tick_to_node (ThTick *tick,
                         gint64  now)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autofree char *ts = th_server_format_time (tick->exchange_time);
+  g_autofree char *ts = th_format_time (tick->exchange_time);
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "symbol");
@@ -569,7 +552,7 @@ th_server_build_status (ThServer *self)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_auto(GStrv) sources = th_hub_list_sources (self->hub);
-  g_autofree char *ts = th_server_format_time (g_get_real_time ());
+  g_autofree char *ts = th_format_time (g_get_real_time ());
   const char *const *symbols = th_hub_get_symbols (self->hub);
   gboolean streaming = FALSE;
   gint64 rss = 0;
