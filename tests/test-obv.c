@@ -10,6 +10,7 @@
 #include <libpeas/peas.h>
 
 #include "th-private.h"
+#include "indicator-test.h"
 
 #define MINUTE (G_GINT64_CONSTANT (60) * G_USEC_PER_SEC)
 
@@ -19,15 +20,7 @@ static ThIndicator *
 make_obv (const char *const *args,
           GError            **error)
 {
-  PeasPluginInfo *info = peas_engine_get_plugin_info (engine, "obv");
-  ThIndicator *ind;
-
-  g_assert_nonnull (info);
-  g_assert_true (peas_engine_load_plugin (engine, info));
-  ind = TH_INDICATOR (peas_engine_create_extension (engine, info, TH_TYPE_INDICATOR, "hub", NULL, NULL));
-  if (!th_indicator_configure (ind, args, error))
-    g_clear_object (&ind);
-  return ind;
+  return indicator_test_new (engine, "obv", args, error);
 }
 
 static ThIndicator *

@@ -10,6 +10,7 @@
 #include <libpeas/peas.h>
 
 #include "th-private.h"
+#include "indicator-test.h"
 
 static PeasEngine *engine;
 
@@ -18,16 +19,9 @@ static ThIndicator *
 make_rsi (const char  *args,
           GError     **error)
 {
-  PeasPluginInfo *info = peas_engine_get_plugin_info (engine, "rsi");
   g_auto(GStrv) argv = g_strsplit (args, ",", -1);
-  ThIndicator *ind;
 
-  g_assert_nonnull (info);
-  g_assert_true (peas_engine_load_plugin (engine, info));
-  ind = TH_INDICATOR (peas_engine_create_extension (engine, info, TH_TYPE_INDICATOR, "hub", NULL, NULL));
-  if (!th_indicator_configure (ind, (const char *const *) argv, error))
-    g_clear_object (&ind);
-  return ind;
+  return indicator_test_new (engine, "rsi", (const char *const *) argv, error);
 }
 
 static double

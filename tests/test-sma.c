@@ -9,6 +9,7 @@
 #include <libpeas/peas.h>
 
 #include "th-private.h"
+#include "indicator-test.h"
 
 static PeasEngine *engine;
 
@@ -16,16 +17,9 @@ static ThIndicator *
 make_sma (const char  *arg,
           GError     **error)
 {
-  PeasPluginInfo *info = peas_engine_get_plugin_info (engine, "sma");
   const char *args[] = { arg, NULL };
-  ThIndicator *ind;
 
-  g_assert_nonnull (info);
-  g_assert_true (peas_engine_load_plugin (engine, info));
-  ind = TH_INDICATOR (peas_engine_create_extension (engine, info, TH_TYPE_INDICATOR, "hub", NULL, NULL));
-  if (!th_indicator_configure (ind, args, error))
-    g_clear_object (&ind);
-  return ind;
+  return indicator_test_new (engine, "sma", args, error);
 }
 
 static double
