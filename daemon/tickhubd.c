@@ -350,6 +350,16 @@ has_keep_alive_sink (ThHub *hub)
   return FALSE;
 }
 
+/* Whether a session bus can be reached; GApplication would otherwise
+ * register without one and warn when it is dropped. */
+static gboolean
+session_bus_available (void)
+{
+  g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+
+  return bus != NULL;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -514,6 +524,8 @@ main (int   argc,
                                                         G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
                                                         on_name_acquired, on_name_lost, &daemon, NULL);
     }
+  else if (!daemon.service_mode && !session_bus_available ())
+    g_info ("no D-Bus session bus: running without D-Bus");
   else
     {
       app = g_object_new (TH_TYPE_DAEMON_APP,
