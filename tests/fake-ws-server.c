@@ -244,3 +244,49 @@ fake_ws_ping_every (FakeWs *ws,
   for (guint i = 0; i < ws->conns->len; i++)
     soup_websocket_connection_set_keepalive_interval (ws->conns->pdata[i], seconds);
 }
+
+/* How many of @events are called @name and contain @needle (any if NULL). */
+guint
+venue_count_events (GPtrArray  *events,
+                    const char *name,
+                    const char *needle)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < events->len; i++)
+    {
+      ThEvent *ev = events->pdata[i];
+
+      if (g_strcmp0 (th_event_get_name (ev), name) == 0 &&
+          (needle == NULL || strstr (th_event_get_json (ev), needle) != NULL))
+        n++;
+    }
+  return n;
+}
+
+/* Counter @name of the hub's first feed, 0 if it has none. */
+guint64
+venue_feed_stat (ThHub      *hub,
+                 const char *name)
+{
+  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (hub);
+  g_autoptr(GVariant) stats = th_feed_source_get_stats (feeds->pdata[0]);
+  guint64 v = 0;
+
+  g_variant_lookup (stats, name, "t", &v);
+  return v;
+}
+
+/* Stops the feeds, drops the hub and lets closing connections finish. */
+void
+venue_stop_hub (ThHub **hub)
+{
+  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (*hub);
+
+  for (guint i = 0; i < feeds->len; i++)
+    th_feed_source_stop (feeds->pdata[i]);
+  g_clear_pointer (&feeds, g_ptr_array_unref);
+  g_clear_object (hub);
+  for (int i = 0; i < 10; i++)
+    g_main_context_iteration (NULL, FALSE);
+}

@@ -11,6 +11,8 @@
 
 #include <libsoup/soup.h>
 
+#include "th-private.h"
+
 typedef struct _FakeWs FakeWs;
 
 typedef void (*FakeWsConnected) (FakeWs *ws, SoupWebsocketConnection *conn, const char *query, gpointer data);
@@ -44,6 +46,14 @@ void        fake_ws_refuse         (FakeWs          *ws,
                                     const char      *body);
 void        fake_ws_ping_every     (FakeWs          *ws,
                                     guint            seconds);
+
+/* What the venue tests share on the hub side. */
+guint       venue_count_events     (GPtrArray       *events,
+                                    const char      *name,
+                                    const char      *needle);
+guint64     venue_feed_stat        (ThHub           *hub,
+                                    const char      *name);
+void        venue_stop_hub         (ThHub          **hub);
 
 /* Iterates the default main context until @cond (evaluated each time)
  * holds, or fails the test after @timeout_ms. */

@@ -69,17 +69,9 @@ static void
 fixture_teardown (Fixture       *fx,
                   gconstpointer  data)
 {
-  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (fx->hub);
-
-  for (guint i = 0; i < feeds->len; i++)
-    th_feed_source_stop (feeds->pdata[i]);
-  g_clear_pointer (&feeds, g_ptr_array_unref);
-  g_clear_object (&fx->hub);
+  venue_stop_hub (&fx->hub);
   fake_ws_free (fx->ws);
   g_ptr_array_unref (fx->events);
-  /* Let closing connections finish. */
-  for (int i = 0; i < 10; i++)
-    g_main_context_iteration (NULL, FALSE);
 }
 
 static guint
@@ -87,29 +79,14 @@ count_events (Fixture    *fx,
               const char *name,
               const char *needle)
 {
-  guint n = 0;
-
-  for (guint i = 0; i < fx->events->len; i++)
-    {
-      ThEvent *ev = fx->events->pdata[i];
-
-      if (g_strcmp0 (th_event_get_name (ev), name) == 0 &&
-          (needle == NULL || strstr (th_event_get_json (ev), needle) != NULL))
-        n++;
-    }
-  return n;
+  return venue_count_events (fx->events, name, needle);
 }
 
 static guint64
 feed_stat (Fixture    *fx,
       const char *name)
 {
-  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (fx->hub);
-  g_autoptr(GVariant) stats = th_feed_source_get_stats (feeds->pdata[0]);
-  guint64 v = 0;
-
-  g_variant_lookup (stats, name, "t", &v);
-  return v;
+  return venue_feed_stat (fx->hub, name);
 }
 
 static void

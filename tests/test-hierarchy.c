@@ -63,13 +63,7 @@ count (Fixture    *fx,
        const char *name,
        const char *needle)
 {
-  guint n = 0;
-
-  for (guint i = 0; i < fx->events->len; i++)
-    if (g_str_equal (th_event_get_name (fx->events->pdata[i]), name) &&
-        (needle == NULL || strstr (th_event_get_json (fx->events->pdata[i]), needle) != NULL))
-      n++;
-  return n;
+  return venue_count_events (fx->events, name, needle);
 }
 
 static void
