@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <glib-unix.h>
+#include <glib/gstdio.h>
 #include <libsoup/soup.h>
 
 #include "th-private.h"
@@ -56,7 +57,9 @@ static void
 fixture_setup (Fixture       *fx,
                gconstpointer  data)
 {
-  const char *server_group = data != NULL ? data : "";
+  /* @SRCDIR@ in a test's [server] lines: the tests/ folder. */
+  g_autoptr(GString) group = g_string_new (data != NULL ? data : "");
+  const char *server_group = (g_string_replace (group, "@SRCDIR@", g_test_get_dir (G_TEST_DIST), 0), group->str);
   g_autofree char *text = g_strdup_printf (
     "[tickhub]\nplugins=server\nsymbols=BTC;ETH;SOL\ntimeframes=1m;5m\n"
     "[prices]\norder=binance;coinbase\n"
@@ -1063,6 +1066,420 @@ test_rest_monitoring (Fixture       *fx,
                      json_node_get_object (root), "rooms"), "financial_data"), "members"), ==, 1);
 }
 
+/* Authentication */
+
+/* A WebSocket connection to /ws@query with an optional Authorization. */
+static Client *
+client_try_auth (Fixture    *fx,
+                 const char *query,
+                 const char *authorization)
+{
+  g_autofree char *url = g_strdup_printf ("ws://127.0.0.1:%u/ws%s", fx->port, query);
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+  Client *c = g_new0 (Client, 1);
+
+  if (authorization != NULL)
+    soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", authorization);
+  soup_session_websocket_connect_async (fx->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+                                        on_connected, c);
+  wait_until (client_done, c);
+  c->status = soup_message_get_status (msg);
+  return c;
+}
+
+/* GET @path with an optional Authorization header; the status. A 401 is
+ * checked to say nothing but "unauthorized". */
+static guint
+http_get_auth (Fixture     *fx,
+               const char  *path,
+               const char  *authorization)
+{
+  g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u%s", fx->port, path);
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+  g_autofree char *body = NULL;
+  guint status;
+
+  if (authorization != NULL)
+    soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", authorization);
+  body = http_send (fx, msg);
+  status = soup_message_get_status (msg);
+  if (status == 401)
+    {
+      g_autoptr(JsonNode) root = parse (body);
+
+      /* Nothing but "unauthorized": the client never learns why. */
+      g_assert_cmpstr (http_error_code (root), ==, "unauthorized");
+      g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (
+                         json_node_get_object (root), "error"), "message"), ==, "authentication required");
+      g_assert_cmpstr (soup_message_headers_get_one (soup_message_get_response_headers (msg), "WWW-Authenticate"),
+                       ==, "Bearer realm=\"tickhub\"");
+    }
+  return status;
+}
+
+static guint64
+metric_value (Fixture    *fx,
+              const char *name)
+{
+  g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/metrics", fx->port);
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+  g_autofree char *body = NULL;
+  g_autofree char *prefix = g_strdup_printf ("\n%s ", name);
+  const char *at;
+
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
+                                "Bearer alpha-token-0123456789");
+  body = http_send (fx, msg);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  at = strstr (body, prefix);
+  g_assert_nonnull (at);
+  return g_ascii_strtoull (at + strlen (prefix), NULL, 10);
+}
+
+/* A token file only its owner reads (the server warns otherwise). */
+static char *
+write_tokens (const char *dir,
+              const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  char *path = g_build_filename (dir, "tokens", NULL);
+
+  g_file_set_contents (path, text, -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (path, 0600), ==, 0);
+  return path;
+}
+
+static void
+test_auth_tokens (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("tickhub-tokens-XXXXXX", &error);
+  g_autofree char *path = write_tokens (dir, "# tokens of the test\n\nalpha-token-0123456789\n"
+                                              "  beta-token-9876543210  \n");
+  g_autofree char *group = g_strdup_printf ("tokens=%s", path);
+  Fixture fixture = { 0 }, *fx = &fixture;
+  Client *none, *wrong, *by_query, *by_header;
+
+  fixture_setup (fx, group);
+  none = client_try_auth (fx, "", NULL);
+  wrong = client_try_auth (fx, "?token=nope", NULL);
+  by_query = client_try_auth (fx, "?token=alpha-token-0123456789", NULL);
+  by_header = client_try_auth (fx, "", "Bearer beta-token-9876543210");
+  {
+  g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/api/v1/prices", fx->port);
+  g_autoptr(SoupMessage) options = soup_message_new ("OPTIONS", url);
+  g_autofree char *body = NULL;
+
+
+  /* WebSocket: refused before the upgrade without a valid token. */
+  g_assert_nonnull (none->error);
+  g_assert_cmpuint (none->status, ==, 401);
+  g_assert_nonnull (wrong->error);
+  g_assert_cmpuint (wrong->status, ==, 401);
+  g_assert_no_error (by_query->error);
+  g_free (next_text (by_query, "connected"));
+  g_assert_no_error (by_header->error);
+  g_free (next_text (by_header, "connected"));
+
+  /* REST: the header only (tokens in URLs end up in logs). */
+  g_assert_cmpuint (http_get_auth (fx, "/api/v1/prices", NULL), ==, 401);
+  g_assert_cmpuint (http_get_auth (fx, "/api/v1/prices?token=alpha-token-0123456789", NULL), ==, 401);
+  g_assert_cmpuint (http_get_auth (fx, "/api/v1/prices", "Bearer alpha-token-012345678"), ==, 401);
+  g_assert_cmpuint (http_get_auth (fx, "/api/v1/prices", "Basic YWxwaGE6eA=="), ==, 401);
+  g_assert_cmpuint (http_get_auth (fx, "/websocket/status", NULL), ==, 401);
+  g_assert_cmpuint (http_get_auth (fx, "/api/v1/prices", "Bearer alpha-token-0123456789"), ==, 200);
+  g_assert_cmpuint (http_get_auth (fx, "/api/v1/sources", "bearer   beta-token-9876543210"), ==, 200);
+  /* Not found stays not found, without a token too. */
+  g_assert_cmpuint (http_get_auth (fx, "/nowhere", NULL), ==, 404);
+  /* /healthz is open, and so are CORS preflights. */
+  g_assert_cmpuint (http_get_auth (fx, "/healthz", NULL), ==, 200);
+  soup_message_headers_replace (soup_message_get_request_headers (options), "Origin", "http://page.example");
+  soup_message_headers_replace (soup_message_get_request_headers (options), "Access-Control-Request-Method", "GET");
+  body = http_send (fx, options);
+  g_assert_cmpuint (soup_message_get_status (options), ==, 204);
+
+  /* Counted: 2 WebSocket refusals + 5 HTTP ones. */
+  g_assert_cmpuint (metric_value (fx, "tickhub_server_auth_failures_total"), ==, 7);
+  }
+  client_free (none);
+  client_free (wrong);
+  client_free (by_query);
+  client_free (by_header);
+  fixture_teardown (fx, NULL);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+/* A token file edited while the server runs: the new token works, the
+ * removed one stops working. */
+static void
+test_auth_tokens_reload (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("tickhub-tokens-XXXXXX", &error);
+  g_autofree char *path = write_tokens (dir, "alpha-token-0123456789\nold-token\n");
+  g_autofree char *group = NULL;
+  Fixture fx = { 0 };
+  gint64 deadline;
+
+  group = g_strdup_printf ("tokens=%s", path);
+  fixture_setup (&fx, group);
+
+  g_assert_cmpuint (http_get_auth (&fx, "/api/v1/prices", "Bearer old-token"), ==, 200);
+  g_assert_cmpuint (http_get_auth (&fx, "/api/v1/prices", "Bearer new-token"), ==, 401);
+
+  /* Written as editors do: a new file renamed over the old one. */
+  g_file_set_contents (path, "alpha-token-0123456789\nnew-token\n", -1, &error);
+  g_assert_no_error (error);
+  deadline = g_get_monotonic_time () + WAIT_USEC;
+  while (http_get_auth (&fx, "/api/v1/prices", "Bearer new-token") != 200)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      spin (20);
+    }
+  g_assert_cmpuint (http_get_auth (&fx, "/api/v1/prices", "Bearer old-token"), ==, 401);
+
+  /* A file that becomes unreadable keeps the tokens read before (with a
+   * warning, which must not abort this test). */
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  spin (300);
+  g_assert_cmpuint (http_get_auth (&fx, "/api/v1/prices", "Bearer new-token"), ==, 200);
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+
+  fixture_teardown (&fx, NULL);
+  g_rmdir (dir);
+}
+
+#define JWT_SECRET "0123456789abcdef0123456789abcdef-tickhub"
+
+static char *
+b64url (const char *data,
+        gsize       len)
+{
+  char *text = g_base64_encode ((const guchar *) data, len);
+  char *p;
+
+  for (p = text; *p != '\0'; p++)
+    if (*p == '+')
+      *p = '-';
+    else if (*p == '/')
+      *p = '_';
+  if ((p = strchr (text, '=')) != NULL)
+    *p = '\0';
+  return text;
+}
+
+/* A JWT of @header and @claims signed with @secret (HS256). */
+static char *
+make_jwt (const char *header,
+          const char *claims,
+          const char *secret)
+{
+  g_autofree char *h = b64url (header, strlen (header));
+  g_autofree char *c = b64url (claims, strlen (claims));
+  g_autofree char *signed_part = g_strdup_printf ("%s.%s", h, c);
+  g_autoptr(GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA256, (const guchar *) secret, strlen (secret));
+  guint8 digest[32];
+  gsize len = sizeof digest;
+  g_autofree char *sig = NULL;
+
+  g_hmac_update (hmac, (const guchar *) signed_part, -1);
+  g_hmac_get_digest (hmac, digest, &len);
+  sig = b64url ((const char *) digest, len);
+  return g_strdup_printf ("%s.%s", signed_part, sig);
+}
+
+static guint
+jwt_status (Fixture    *fx,
+            const char *token)
+{
+  g_autofree char *auth = g_strdup_printf ("Bearer %s", token);
+
+  return http_get_auth (fx, "/api/v1/prices", auth);
+}
+
+static void
+test_auth_jwt (Fixture       *fx,
+               gconstpointer  data)
+{
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  const char *hs256 = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+  g_autofree char *later = g_strdup_printf ("{\"sub\":\"dash\",\"exp\":%" G_GINT64_FORMAT "}", now + 60);
+  g_autofree char *earlier = g_strdup_printf ("{\"sub\":\"dash\",\"exp\":%" G_GINT64_FORMAT "}", now - 1);
+  g_autofree char *not_yet = g_strdup_printf ("{\"exp\":%" G_GINT64_FORMAT ",\"nbf\":%" G_GINT64_FORMAT "}",
+                                              now + 600, now + 300);
+  g_autofree char *good = make_jwt (hs256, later, JWT_SECRET);
+  g_autofree char *expired = make_jwt (hs256, earlier, JWT_SECRET);
+  g_autofree char *early = make_jwt (hs256, not_yet, JWT_SECRET);
+  g_autofree char *no_exp = make_jwt (hs256, "{\"sub\":\"dash\"}", JWT_SECRET);
+  g_autofree char *string_exp = make_jwt (hs256, "{\"exp\":\"tomorrow\"}", JWT_SECRET);
+  g_autofree char *forged = make_jwt (hs256, later, "another secret of enough length, but wrong");
+  g_autofree char *hs512 = make_jwt ("{\"alg\":\"HS512\"}", later, JWT_SECRET);
+  g_autofree char *none_alg = NULL;
+  g_autofree char *tampered = NULL;
+  g_autofree char *query = g_strdup_printf ("?token=%s", good);
+  g_autoptr(Client) ws = client_try_auth (fx, query, NULL);
+  g_autoptr(Client) ws_expired = NULL;
+  char *dot;
+
+  /* alg "none" with an empty signature: the classic forgery. */
+  {
+    g_autofree char *h = b64url ("{\"alg\":\"none\"}", strlen ("{\"alg\":\"none\"}"));
+    g_autofree char *c = b64url (later, strlen (later));
+
+    none_alg = g_strdup_printf ("%s.%s.", h, c);
+  }
+  /* The claims of one token with the signature of another. */
+  tampered = g_strdup (good);
+  dot = strrchr (tampered, '.');
+  {
+    const char *claims = "{\"sub\":\"admin\",\"exp\":99999999999}";
+    g_autofree char *c = b64url (claims, strlen (claims));
+    g_autofree char *h = b64url (hs256, strlen (hs256));
+    g_autofree char *t = g_strdup_printf ("%s.%s%s", h, c, dot);
+
+    g_free (tampered);
+    tampered = g_steal_pointer (&t);
+  }
+
+  g_assert_cmpuint (jwt_status (fx, good), ==, 200);
+  g_assert_cmpuint (jwt_status (fx, expired), ==, 401);
+  g_assert_cmpuint (jwt_status (fx, early), ==, 401);
+  g_assert_cmpuint (jwt_status (fx, no_exp), ==, 401);
+  g_assert_cmpuint (jwt_status (fx, string_exp), ==, 401);
+  g_assert_cmpuint (jwt_status (fx, forged), ==, 401);
+  g_assert_cmpuint (jwt_status (fx, hs512), ==, 401);
+  g_assert_cmpuint (jwt_status (fx, none_alg), ==, 401);
+  g_assert_cmpuint (jwt_status (fx, tampered), ==, 401);
+  g_assert_cmpuint (jwt_status (fx, "a.b.c"), ==, 401);
+  g_assert_cmpuint (jwt_status (fx, "..."), ==, 401);
+  g_assert_cmpuint (jwt_status (fx, "not-a-jwt"), ==, 401);
+
+  g_assert_no_error (ws->error);
+  g_free (next_text (ws, "connected"));
+  g_free (query);
+  query = g_strdup_printf ("?token=%s", expired);
+  ws_expired = client_try_auth (fx, query, NULL);
+  g_assert_cmpuint (ws_expired->status, ==, 401);
+}
+
+static void
+test_auth_config (void)
+{
+  g_autoptr(ThConfig) config = th_config_new ();
+  g_autoptr(ThHub) hub = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=server\nsymbols=BTC\n"
+                                           "[server]\ntokens=%s/no-such-tokens\njwt-secret=short\n"
+                                           "tls-certificate=%s/data/tls/cert.pem\n",
+                                           g_test_get_dir (G_TEST_BUILT), g_test_get_dir (G_TEST_DIST));
+
+  th_config_load_from_data (config, text, -1, &error);
+  g_assert_no_error (error);
+  hub = th_hub_new (config, NULL);
+  g_assert_false (th_hub_load (hub, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
+  g_assert_nonnull (strstr (error->message, "[server] tokens: cannot use "));
+  g_assert_nonnull (strstr (error->message, "no-such-tokens"));
+  g_assert_nonnull (strstr (error->message, "[server] jwt-secret: 5 characters is too short"));
+  g_assert_nonnull (strstr (error->message, "[server] tls-certificate: set without tls-key"));
+}
+
+static void
+test_tls_config (void)
+{
+  g_autoptr(ThConfig) config = th_config_new ();
+  g_autoptr(ThHub) hub = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=server\nsymbols=BTC\n"
+                                           "[server]\ntls-certificate=%s/data/tls/cert.pem\n"
+                                           "tls-key=%s/data/tls/other-key.pem\n",
+                                           g_test_get_dir (G_TEST_DIST), g_test_get_dir (G_TEST_DIST));
+
+  th_config_load_from_data (config, text, -1, &error);
+  g_assert_no_error (error);
+  hub = th_hub_new (config, NULL);
+  g_assert_false (th_hub_load (hub, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
+  g_assert_nonnull (strstr (error->message, "[server] tls-certificate: cannot load "));
+  g_test_message ("%s", error->message);
+}
+
+static gboolean
+accept_any_certificate (SoupMessage          *msg,
+                        GTlsCertificate      *certificate,
+                        GTlsCertificateFlags  errors,
+                        gpointer              data)
+{
+  /* The test certificate is self-signed: accept it, but only it. */
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "tls", "cert.pem", NULL);
+  g_autoptr(GTlsCertificate) expected = g_tls_certificate_new_from_file (path, NULL);
+
+  return expected != NULL && g_tls_certificate_is_same (certificate, expected);
+}
+
+static void
+on_http_any (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  Http *h = data;
+  g_autoptr(GError) error = NULL;
+
+  h->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+  h->done = TRUE;
+}
+
+static void
+test_tls (Fixture       *fx,
+          gconstpointer  data)
+{
+  g_autofree char *https = g_strdup_printf ("https://127.0.0.1:%u/api/v1/prices", fx->port);
+  g_autofree char *http = g_strdup_printf ("http://127.0.0.1:%u/api/v1/prices", fx->port);
+  g_autofree char *wss = g_strdup_printf ("wss://127.0.0.1:%u/ws", fx->port);
+  g_autoptr(SoupMessage) get = soup_message_new ("GET", https);
+  g_autoptr(SoupMessage) untrusted = soup_message_new ("GET", https);
+  g_autoptr(SoupMessage) plain = soup_message_new ("GET", http);
+  g_autoptr(SoupMessage) upgrade = soup_message_new ("GET", wss);
+  g_autoptr(SoupSession) fresh = soup_session_new ();
+  Http h1 = { 0 }, h2 = { 0 }, h3 = { 0 };
+  Client *c = g_new0 (Client, 1);
+  g_autoptr(Client) client = c;
+
+  g_signal_connect (get, "accept-certificate", G_CALLBACK (accept_any_certificate), NULL);
+  soup_session_send_and_read_async (fx->session, get, G_PRIORITY_DEFAULT, NULL, on_http_any, &h1);
+  wait_until (http_done, &h1);
+  g_assert_nonnull (h1.body);
+  g_assert_cmpuint (soup_message_get_status (get), ==, 200);
+  g_assert_nonnull (soup_message_get_tls_peer_certificate (get));
+  g_bytes_unref (h1.body);
+
+  /* Without accepting the self-signed certificate (a new session, so no
+   * connection that was accepted before): no answer. */
+  soup_session_send_and_read_async (fresh, untrusted, G_PRIORITY_DEFAULT, NULL, on_http_any, &h2);
+  wait_until (http_done, &h2);
+  g_assert_null (h2.body);
+
+  /* Plain HTTP to the TLS port gets nothing useful either. */
+  soup_session_send_and_read_async (fx->session, plain, G_PRIORITY_DEFAULT, NULL, on_http_any, &h3);
+  wait_until (http_done, &h3);
+  g_assert_cmpuint (soup_message_get_status (plain), !=, 200);
+  g_clear_pointer (&h3.body, g_bytes_unref);
+
+  /* wss:// through the sink's own framing over the TLS stream. */
+  g_signal_connect (upgrade, "accept-certificate", G_CALLBACK (accept_any_certificate), NULL);
+  soup_session_websocket_connect_async (fx->session, upgrade, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+                                        on_connected, c);
+  wait_until (client_done, c);
+  g_assert_no_error (c->error);
+  g_free (next_text (c, "connected"));
+  join (c, "financial_data");
+  push_tick (fx, "BTC", 42000.5);
+  g_free (next_text (c, "financial_data_update"));
+}
+
 static void
 test_bad_config (void)
 {
@@ -1107,6 +1524,12 @@ main (int   argc,
   ADD ("/server/rest/price", NULL, test_rest_price);
   ADD ("/server/rest/candles-and-errors", NULL, test_rest_candles);
   ADD ("/server/rest/monitoring", NULL, test_rest_monitoring);
+  g_test_add_func ("/server/auth/tokens", test_auth_tokens);
+  ADD ("/server/auth/jwt", "jwt-secret=" JWT_SECRET, test_auth_jwt);
+  ADD ("/server/tls", "tls-certificate=@SRCDIR@/data/tls/cert.pem\ntls-key=@SRCDIR@/data/tls/key.pem", test_tls);
+  g_test_add_func ("/server/auth/tokens-reload", test_auth_tokens_reload);
+  g_test_add_func ("/server/auth/config-problems", test_auth_config);
+  g_test_add_func ("/server/tls/config-problems", test_tls_config);
   g_test_add_func ("/server/config/problems", test_bad_config);
 
   return g_test_run ();

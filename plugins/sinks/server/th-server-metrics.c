@@ -225,6 +225,10 @@ th_server_render_metrics (ThServer *self)
   g_string_append_printf (out, "tickhub_server_queued_bytes %" G_GSIZE_FORMAT "\n", queued);
   header (out, "tickhub_server_client_messages_total", "counter", "Messages received from clients.");
   g_string_append_printf (out, "tickhub_server_client_messages_total %" G_GUINT64_FORMAT "\n", st->client_messages);
+  header (out, "tickhub_server_auth_failures_total", "counter",
+          "Requests and connections refused for a missing or invalid token.");
+  g_string_append_printf (out, "tickhub_server_auth_failures_total %" G_GUINT64_FORMAT "\n",
+                          th_server_auth_get_failures (th_server_get_auth (self)));
   header (out, "tickhub_server_http_requests_total", "counter", "HTTP requests answered.");
   g_string_append_printf (out, "tickhub_server_http_requests_total %" G_GUINT64_FORMAT "\n", st->http_requests);
 

@@ -27,6 +27,20 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (ThServer, th_server, TH, SERVER, GObject)
 
 typedef struct _ThServerClient ThServerClient;
+typedef struct _ThServerAuth ThServerAuth;
+
+typedef enum
+{
+  TH_SERVER_AUTH_OK,
+  TH_SERVER_AUTH_MISSING,
+  TH_SERVER_AUTH_UNKNOWN,
+  TH_SERVER_AUTH_MALFORMED,
+  TH_SERVER_AUTH_BAD_ALG,
+  TH_SERVER_AUTH_BAD_SIGNATURE,
+  TH_SERVER_AUTH_EXPIRED,
+  TH_SERVER_AUTH_NOT_YET_VALID,
+  TH_SERVER_AUTH_NO_EXP,
+} ThServerAuthResult;
 
 /* How a transport sends. Every call is on the main thread. */
 typedef struct
@@ -113,6 +127,8 @@ guint          th_server_count_room         (ThServer       *self,
 gboolean       th_server_origin_allowed     (ThServer       *self,
                                              const char     *origin);
 gboolean       th_server_is_stopped         (ThServer       *self);
+ThServerAuth  *th_server_get_auth           (ThServer       *self);   /* NULL: no authentication */
+gboolean       th_server_is_tls             (ThServer       *self);
 double         th_server_get_price_wait     (ThServer       *self);
 GPtrArray     *th_server_get_price_waiters  (ThServer       *self);
 gint64         th_server_get_start_time     (ThServer       *self);
@@ -141,6 +157,34 @@ JsonNode      *th_server_build_status       (ThServer       *self);
 JsonNode      *th_server_get_indicators     (ThServer       *self,
                                              const char     *symbol,
                                              const char     *timeframe);
+
+/* th-server-auth.c */
+char          *th_server_config_file        (ThConfig          *config,
+                                             const char        *path);
+ThServerAuth  *th_server_auth_new           (ThConfig          *config,
+                                             GPtrArray         *problems);
+void           th_server_auth_start         (ThServerAuth      *auth);
+void           th_server_auth_free          (ThServerAuth      *auth);
+guint64        th_server_auth_get_failures  (ThServerAuth      *auth);
+const char    *th_server_auth_reason_to_string (ThServerAuthResult result);
+ThServerAuthResult th_server_auth_verify    (ThServerAuth      *auth,
+                                             const char        *token,
+                                             gint64             now_usec);
+void           th_server_auth_failed        (ThServerAuth      *auth,
+                                             ThServerAuthResult result,
+                                             const char        *what,
+                                             const char        *remote);
+char          *th_server_auth_request_token (SoupServerMessage *msg,
+                                             GHashTable        *query,
+                                             gboolean           allow_query);
+/* TRUE when authentication is off or @token is valid (Socket.IO CONNECT). */
+gboolean       th_server_auth_check         (ThServer          *self,
+                                             const char        *token);
+gboolean       th_server_auth_check_request (ThServer          *self,
+                                             SoupServerMessage *msg,
+                                             GHashTable        *query,
+                                             gboolean           allow_query,
+                                             const char        *what);
 
 /* th-server-ws.c */
 void           th_server_ws_handle          (ThServer          *self,

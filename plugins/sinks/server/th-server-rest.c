@@ -691,6 +691,15 @@ rest_handler (SoupServer        *soup,
       return;
     }
 
+  /* Everything but /healthz (for load balancers and systemd) needs the
+   * token when authentication is on; preflights never carry one. */
+  if (!g_str_equal (path, "/healthz") &&
+      !th_server_auth_check_request (self, msg, query, FALSE, "an HTTP request"))
+    {
+      th_server_get_stats (self)->http_requests++;
+      return;
+    }
+
   if (g_str_has_prefix (path, "/api/v1/price/"))
     get_price (self, msg, rest);
   else if (g_str_has_prefix (path, "/api/v1/candles/"))

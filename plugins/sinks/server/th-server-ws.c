@@ -846,6 +846,13 @@ th_server_ws_handle (ThServer          *self,
                             "this origin is not allowed");
       return;
     }
+  /* After the origin check: a page from a foreign origin learns nothing,
+   * not even whether authentication is on. */
+  if (!th_server_auth_check_request (self, msg, NULL, TRUE, "a WebSocket connection"))
+    {
+      stats->refused++;
+      return;
+    }
   if (!soup_websocket_server_check_handshake (msg, NULL, NULL, NULL, &error))
     {
       th_server_send_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_request",

@@ -27,6 +27,9 @@
 
 #include <libpeas/peas.h>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "th-server-private.h"
 
 #define DEFAULT_LISTEN          "127.0.0.1:5001"
@@ -69,6 +72,8 @@ struct _ThServer
   guint          conflate_ms;
   gsize          client_buffer;
   double         price_wait;
+  ThServerAuth  *auth;             /* NULL: no authentication */
+  GTlsCertificate *tls_certificate; /* NULL: plain HTTP */
 
   SoupServer    *soup;
   guint          bound_port;
@@ -212,6 +217,18 @@ gboolean
 th_server_is_stopped (ThServer *self)
 {
   return self->stopped;
+}
+
+ThServerAuth *
+th_server_get_auth (ThServer *self)
+{
+  return self->auth;
+}
+
+gboolean
+th_server_is_tls (ThServer *self)
+{
+  return self->tls_certificate != NULL;
 }
 
 gint64
@@ -1034,6 +1051,153 @@ parse_listen (const char  *text,
   return TRUE;
 }
 
+typedef struct
+{
+  GError       *error;
+  GCancellable *cancellable;
+  guint         pending;
+} SelfTest;
+
+static void
+on_self_handshake (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      data)
+{
+  SelfTest *t = data;
+  g_autoptr(GError) error = NULL;
+
+  /* The first failure of either side is the answer; the other side
+   * would wait for its peer until the timeout. */
+  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error) && t->error == NULL)
+    {
+      t->error = g_steal_pointer (&error);
+      g_cancellable_cancel (t->cancellable);
+    }
+  t->pending--;
+}
+
+static gboolean
+cancel_self_test (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+accept_own (GTlsConnection       *conn,
+            GTlsCertificate      *peer,
+            GTlsCertificateFlags  errors,
+            gpointer              data)
+{
+  return TRUE;
+}
+
+/* GLib loads a certificate and a key that do not belong together without
+ * a word; every client would then fail its handshake. So one handshake
+ * with ourselves over a socket pair, at configure time, turns that into a
+ * config error. */
+static gboolean
+tls_self_test (GTlsCertificate  *certificate,
+               GError          **error)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GSocket) a = NULL;
+  g_autoptr(GSocket) b = NULL;
+  g_autoptr(GSocketConnection) ca = NULL;
+  g_autoptr(GSocketConnection) cb = NULL;
+  g_autoptr(GIOStream) server = NULL;
+  g_autoptr(GIOStream) client = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GSource) timeout = NULL;
+  SelfTest t = { NULL, cancellable, 2 };
+  int fds[2];
+
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    return TRUE;   /* cannot check: the first client will tell */
+  a = g_socket_new_from_fd (fds[0], NULL);
+  b = g_socket_new_from_fd (fds[1], NULL);
+  if (a == NULL || b == NULL)
+    {
+      if (a == NULL)
+        close (fds[0]);
+      if (b == NULL)
+        close (fds[1]);
+      return TRUE;
+    }
+  ca = g_socket_connection_factory_create_connection (a);
+  cb = g_socket_connection_factory_create_connection (b);
+  server = g_tls_server_connection_new (G_IO_STREAM (ca), certificate, error);
+  if (server == NULL)
+    return FALSE;
+  client = g_tls_client_connection_new (G_IO_STREAM (cb), NULL, error);
+  if (client == NULL)
+    return FALSE;
+  g_signal_connect (client, "accept-certificate", G_CALLBACK (accept_own), NULL);
+
+  g_main_context_push_thread_default (context);
+  timeout = g_timeout_source_new_seconds (5);
+  g_source_set_callback (timeout, cancel_self_test, cancellable, NULL);
+  g_source_attach (timeout, context);
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (server), G_PRIORITY_DEFAULT, cancellable,
+                                    on_self_handshake, &t);
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (client), G_PRIORITY_DEFAULT, cancellable,
+                                    on_self_handshake, &t);
+  while (t.pending > 0)
+    g_main_context_iteration (context, TRUE);
+  g_source_destroy (timeout);
+  g_main_context_pop_thread_default (context);
+
+  if (t.error != NULL)
+    {
+      g_propagate_error (error, t.error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* [server] tls-certificate= and tls-key=: both or neither. The key may
+ * also be in the certificate's file (tls-key= then names the same file). */
+static void
+configure_tls (ThServer  *self,
+               ThConfig  *config,
+               GPtrArray *problems)
+{
+  g_autofree char *cert = th_config_get_string (config, "server", "tls-certificate", NULL);
+  g_autofree char *key = th_config_get_string (config, "server", "tls-key", NULL);
+  g_autofree char *cert_full = NULL;
+  g_autofree char *key_full = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean has_cert = cert != NULL && cert[0] != '\0';
+  gboolean has_key = key != NULL && key[0] != '\0';
+
+  if (!has_cert && !has_key)
+    return;
+  if (has_cert != has_key)
+    {
+      g_ptr_array_add (problems, g_strdup_printf ("[server] %s: set without %s; give both tls-certificate= "
+                                                  "(a PEM certificate, with its chain) and tls-key= (its PEM "
+                                                  "private key), or neither for plain HTTP",
+                                                  has_cert ? "tls-certificate" : "tls-key",
+                                                  has_cert ? "tls-key" : "tls-certificate"));
+      return;
+    }
+  cert_full = th_server_config_file (config, cert);
+  key_full = th_server_config_file (config, key);
+  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    {
+      g_ptr_array_add (problems, g_strdup ("[server] tls-certificate: this GLib has no TLS backend; install "
+                                           "glib-networking, or remove tls-certificate= and tls-key="));
+      return;
+    }
+  self->tls_certificate = g_tls_certificate_new_from_files (cert_full, key_full, &error);
+  if (self->tls_certificate != NULL && !tls_self_test (self->tls_certificate, &error))
+    g_clear_object (&self->tls_certificate);
+  if (self->tls_certificate == NULL)
+    g_ptr_array_add (problems, g_strdup_printf ("[server] tls-certificate: cannot load %s with the key %s: %s; "
+                                                "give a PEM certificate and the PEM private key that matches it",
+                                                cert_full, key_full, error->message));
+}
+
 static gboolean
 th_server_configure (ThSink  *sink,
                      GError **error)
@@ -1124,6 +1288,12 @@ th_server_configure (ThSink  *sink,
                                                 "(the default is %g)", d, DEFAULT_PRICE_WAIT));
   self->price_wait = CLAMP (d, 0, 30);
 
+  g_clear_pointer (&self->auth, th_server_auth_free);
+  self->auth = th_server_auth_new (config, problems);
+
+  g_clear_object (&self->tls_certificate);
+  configure_tls (self, config, problems);
+
   if (problems->len > 0)
     {
       g_autofree char *msg = NULL;
@@ -1174,7 +1344,9 @@ th_server_start (ThSink *sink)
   self->started = TRUE;
   self->start_time = g_get_real_time ();
 
-  self->soup = soup_server_new ("server-header", "tickhub/0.1 ", NULL);
+  self->soup = soup_server_new ("server-header", "tickhub/0.1 ",
+                                "tls-certificate", self->tls_certificate,
+                                NULL);
   soup_server_add_handler (self->soup, "/ws", ws_handler, self, NULL);
   th_server_rest_register (self);
 
@@ -1182,7 +1354,8 @@ th_server_start (ThSink *sink)
     ? g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4)
     : g_inet_address_new_from_string (self->host);
   sockaddr = g_inet_socket_address_new (address, self->port);
-  if (!soup_server_listen (self->soup, sockaddr, 0, &error))
+  if (!soup_server_listen (self->soup, sockaddr,
+                           self->tls_certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0, &error))
     {
       g_warning ("server: cannot listen on %s:%u: %s; check [server] listen (another program may use the port)",
                  self->host, self->port, error->message);
@@ -1194,10 +1367,11 @@ th_server_start (ThSink *sink)
   if (uris != NULL)
     {
       g_autofree char *url = g_uri_to_string (uris->data);
+      g_autofree char *ws_url = g_strconcat (self->tls_certificate != NULL ? "wss" : "ws", strchr (url, ':'), NULL);
 
       self->bound_port = (guint) g_uri_get_port (uris->data);
-      g_message ("server: listening on %s (WebSocket at %sws, REST at %sapi/v1/, metrics at %smetrics)",
-                 url, url, url, url);
+      g_message ("server: listening on %s (WebSocket at %sws, REST at %sapi/v1/, metrics at %smetrics)%s",
+                 url, ws_url, url, url, self->auth != NULL ? "; clients must authenticate" : "");
       g_object_notify (G_OBJECT (self), "port");
     }
   g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
@@ -1213,6 +1387,7 @@ th_server_start (ThSink *sink)
       self->conflate_id = g_timeout_add_full (G_PRIORITY_DEFAULT, self->conflate_ms, release_conflated, self, NULL);
       g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->conflate_id), "[server] conflate");
     }
+  th_server_auth_start (self->auth);
   sample_cpu (self);
 }
 
@@ -1400,6 +1575,8 @@ th_server_finalize (GObject *object)
   g_ptr_array_unref (self->price_waiters);
   g_strfreev (self->allowed_origins);
   g_free (self->host);
+  th_server_auth_free (self->auth);
+  g_clear_object (&self->tls_certificate);
 
   G_OBJECT_CLASS (th_server_parent_class)->finalize (object);
 }
