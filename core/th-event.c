@@ -80,7 +80,7 @@ th_event_new (const char *name,
   g_return_val_if_fail (data != NULL, NULL);
 
   event = event_alloc (name, symbol, NULL);
-  json = json_to_string (data, FALSE);
+  json = th_json_to_string (data, NULL);
   out = g_string_sized_new (strlen (json) + strlen (name) + 24);
   g_string_append (out, "{\"event\":");
   _th_json_append_string (out, name);
@@ -380,5 +380,99 @@ th_format_time (gint64 usec)
       g_string_truncate (out, out->len - 1);
       g_string_erase (out, 0, 1);
     }
+  return g_string_free (out, FALSE);
+}
+
+static void
+append_node (GString  *out,
+             JsonNode *node)
+{
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *obj = json_node_get_object (node);
+        /* In insertion order (json-glib 1.6 has no ordered iterator). */
+        g_autoptr(GList) names = json_object_get_members (obj);
+
+        g_string_append_c (out, '{');
+        for (GList *l = names; l != NULL; l = l->next)
+          {
+            if (l != names)
+              g_string_append_c (out, ',');
+            _th_json_append_string (out, l->data);
+            g_string_append_c (out, ':');
+            append_node (out, json_object_get_member (obj, l->data));
+          }
+        g_string_append_c (out, '}');
+      }
+      break;
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+        guint n = json_array_get_length (array);
+
+        g_string_append_c (out, '[');
+        for (guint i = 0; i < n; i++)
+          {
+            if (i > 0)
+              g_string_append_c (out, ',');
+            append_node (out, json_array_get_element (array, i));
+          }
+        g_string_append_c (out, ']');
+      }
+      break;
+    case JSON_NODE_NULL:
+      g_string_append_len (out, "null", 4);
+      break;
+    case JSON_NODE_VALUE:
+      switch (json_node_get_value_type (node))
+        {
+        case G_TYPE_INT64:
+          g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
+          break;
+        case G_TYPE_DOUBLE:
+          _th_json_append_double (out, json_node_get_double (node));
+          break;
+        case G_TYPE_BOOLEAN:
+          if (json_node_get_boolean (node))
+            g_string_append_len (out, "true", 4);
+          else
+            g_string_append_len (out, "false", 5);
+          break;
+        case G_TYPE_STRING:
+          _th_json_append_string (out, json_node_get_string (node));
+          break;
+        default:
+          g_string_append_len (out, "null", 4);
+          break;
+        }
+      break;
+    }
+}
+
+/**
+ * th_json_to_string:
+ * @node: a JSON tree
+ * @length: (out) (optional): the length of the text
+ *
+ * Writes @node as compact JSON the way events are written: each double
+ * with the fewest digits that read back as the same double (`43023.9`,
+ * not json-glib's `43023.900000000001`), NaN and infinities as `null`,
+ * object members in insertion order.
+ *
+ * Returns: (transfer full): the text
+ */
+char *
+th_json_to_string (JsonNode *node,
+                   gsize    *length)
+{
+  GString *out = g_string_sized_new (256);
+
+  g_return_val_if_fail (node != NULL, NULL);
+
+  append_node (out, node);
+  if (length != NULL)
+    *length = out->len;
   return g_string_free (out, FALSE);
 }

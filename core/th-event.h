@@ -49,5 +49,7 @@ ThJsonField  th_json_object_get_number (JsonObject *object,
                                         const char *member,
                                         gboolean    strings,
                                         double     *value);
+char        *th_json_to_string         (JsonNode   *node,
+                                        gsize      *length);
 
 G_END_DECLS

@@ -167,6 +167,50 @@ test_tick_json (void)
   g_assert_false (th_tick_validate (t, NULL));  /* a trade needs a size */
 }
 
+/* th_json_to_string(): trees (REST bodies, replies, events built from a
+ * JsonNode) get the same shortest doubles as the hot path. */
+static void
+test_tree (void)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *again = NULL;
+  gsize length;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "z");        /* insertion order, not sorted */
+  json_builder_add_double_value (b, 43023.9);
+  json_builder_set_member_name (b, "a");
+  json_builder_begin_array (b);
+  json_builder_add_int_value (b, -42);
+  json_builder_add_double_value (b, 0.1 + 0.2);
+  json_builder_add_double_value (b, NAN);
+  json_builder_add_boolean_value (b, TRUE);
+  json_builder_add_boolean_value (b, FALSE);
+  json_builder_add_null_value (b);
+  json_builder_add_string_value (b, "q\"\n\u00e9");
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "empty");
+  json_builder_begin_object (b);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+
+  text = th_json_to_string (root, &length);
+  g_assert_cmpstr (text, ==,
+                   "{\"z\":43023.9,\"a\":[-42,0.30000000000000004,null,true,false,null,\"q\\\"\\n\u00e9\"],\"empty\":{}}");
+  g_assert_cmpuint (length, ==, strlen (text));
+
+  /* And it reads back as the same tree. */
+  json_parser_load_from_data (parser, text, -1, &error);
+  g_assert_no_error (error);
+  again = th_json_to_string (json_parser_get_root (parser), NULL);
+  g_assert_cmpstr (again, ==, text);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -179,6 +223,7 @@ main (int   argc,
   g_test_add_func ("/json/strings", test_strings);
   g_test_add_func ("/json/event-round-trip", test_event_round_trip);
   g_test_add_func ("/json/tick", test_tick_json);
+  g_test_add_func ("/json/tree", test_tree);
 
   return g_test_run ();
 }

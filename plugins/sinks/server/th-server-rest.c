@@ -73,12 +73,9 @@ th_server_send_json (ThServer          *self,
                      guint              status,
                      JsonNode          *body)
 {
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
   gsize length;
-  char *text;
+  char *text = th_json_to_string (body, &length);
 
-  json_generator_set_root (gen, body);
-  text = json_generator_to_data (gen, &length);
   set_body (self, msg, status, "application/json", text, length);
 }
 
