@@ -1297,6 +1297,37 @@ th_hub_push_tick (ThHub  *self,
     }
 }
 
+/**
+ * th_hub_confirm_price:
+ * @self: a #ThHub
+ * @source: the feed's source name
+ * @symbol: a canonical symbol
+ *
+ * Tells the hub that @source's latest price for @symbol is still current
+ * now, without a new tick: for a venue heartbeat that names the last trade
+ * the feed already pushed. The price book keeps the source fresh (see
+ * th_price_book_confirm()); no event goes out, no candle changes, unless the
+ * source was not selected and becomes it again (then a
+ * `financial_data_update` with its price says so). A feed must only call
+ * this when the venue vouches that nothing happened since its last tick.
+ */
+void
+th_hub_confirm_price (ThHub      *self,
+                      const char *source,
+                      const char *symbol)
+{
+  const char *before;
+
+  g_return_if_fail (TH_IS_HUB (self));
+  g_return_if_fail (source != NULL && symbol != NULL);
+
+  if (!self->started || self->stopping || !g_hash_table_contains (self->states, symbol))
+    return;
+  before = th_price_book_get_selected (self->book, symbol);
+  if (th_price_book_confirm (self->book, source, symbol, 0) && g_strcmp0 (before, source) != 0)
+    emit_financial (self, th_price_book_get_latest (self->book, symbol, source));
+}
+
 /* Housekeeping */
 
 static gboolean housekeeping (gpointer data);

@@ -53,6 +53,9 @@ char        **th_hub_list_timeframes       (ThHub         *self);
 
 void          th_hub_push_tick             (ThHub         *self,
                                             ThTick        *tick);
+void          th_hub_confirm_price         (ThHub         *self,
+                                            const char    *source,
+                                            const char    *symbol);
 void          th_hub_report_source_status  (ThHub         *self,
                                             const char    *source,
                                             ThSourceState  state,

@@ -465,6 +465,61 @@ th_price_book_update (ThPriceBook *self,
 }
 
 /**
+ * th_price_book_confirm:
+ * @self: a #ThPriceBook
+ * @source: a source name
+ * @symbol: a symbol
+ * @receive_time: when the confirmation arrived (µs, the book's clock), or
+ *   0 for now
+ *
+ * Records that @source says its latest price for @symbol is still current
+ * at @receive_time: a venue's heartbeat naming the last trade the source
+ * already gave. The price, its exchange time and everything else stay;
+ * only the freshness moves, so a quiet market keeps its source instead of
+ * expiring between trades. Nothing happens when @source has no price for
+ * @symbol yet.
+ *
+ * Returns: %TRUE if @source is the selected source of @symbol afterwards
+ */
+gboolean
+th_price_book_confirm (ThPriceBook *self,
+                       const char  *source,
+                       const char  *symbol,
+                       gint64       receive_time)
+{
+  Book *book;
+  ThTick *state;
+  gint64 now;
+
+  g_return_val_if_fail (TH_IS_PRICE_BOOK (self), FALSE);
+  g_return_val_if_fail (source != NULL && symbol != NULL, FALSE);
+
+  book = g_hash_table_lookup (self->books, symbol);
+  state = book != NULL ? g_hash_table_lookup (book->entries, source) : NULL;
+  if (state == NULL)
+    return FALSE;
+
+  now = th_clock_get_time (self->clock);
+  if (receive_time == 0)
+    receive_time = now;
+  if (receive_time > state->receive_time)
+    {
+      if (g_atomic_int_get (&state->ref_count) == 1)
+        state->receive_time = receive_time;
+      else
+        {
+          /* Someone holds the old state (a lookup): copy on write. */
+          ThTick *fresh = th_tick_copy (state);
+
+          fresh->receive_time = receive_time;
+          g_hash_table_insert (book->entries, (gpointer) g_intern_string (source), fresh);
+        }
+    }
+  resolve (self, book, now);
+  return g_strcmp0 (book->selected, source) == 0;
+}
+
+/**
  * th_price_book_get_selected:
  * @self: a #ThPriceBook
  * @symbol: a symbol

@@ -37,6 +37,10 @@ int          th_price_book_get_rank          (ThPriceBook       *self,
                                               const char        *source);
 gboolean     th_price_book_update            (ThPriceBook       *self,
                                               ThTick            *tick);
+gboolean     th_price_book_confirm           (ThPriceBook       *self,
+                                              const char        *source,
+                                              const char        *symbol,
+                                              gint64             receive_time);
 const char  *th_price_book_get_selected      (ThPriceBook       *self,
                                               const char        *symbol);
 ThTick      *th_price_book_lookup            (ThPriceBook       *self,

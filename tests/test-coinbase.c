@@ -561,6 +561,61 @@ test_heartbeats_keep_it_alive (Fixture       *fx,
   g_assert_cmpuint (stat (fx, "gaps"), ==, 0);
 }
 
+/* Sends heartbeats for BTC-USD naming @last_trade_id every 100 ms for
+ * @msec; returns the next sequence. */
+static guint
+send_heartbeats (Fixture *fx,
+                 guint    seq,
+                 guint    last_trade_id,
+                 guint    msec)
+{
+  gint64 end = g_get_monotonic_time () + msec * 1000;
+
+  while (g_get_monotonic_time () < end)
+    {
+      g_autofree char *hb = g_strdup_printf ("{\"type\":\"heartbeat\",\"last_trade_id\":%u,\"product_id\":\"BTC-USD\","
+                                             "\"sequence\":%u,\"time\":\"2022-10-19T23:28:24.464459Z\"}",
+                                             last_trade_id, seq++);
+      gint64 next = g_get_monotonic_time () + 100 * 1000;
+
+      fake_ws_send (fx->ws, hb);
+      fake_ws_wait_until (g_get_monotonic_time () >= next, 1000);
+    }
+  return seq;
+}
+
+/* A quiet product: its ticker (trade 1) is older than ttl=1.5 s, but the
+ * heartbeats say trade 1 is still the last one, so the price stays fresh.
+ * Once they name a trade the feed never saw, the price expires. */
+static void
+test_heartbeats_keep_the_price_fresh (Fixture       *fx,
+                                      gconstpointer  data)
+{
+  g_autoptr(ThTick) price = NULL;
+  g_autoptr(GError) error = NULL;
+  guint seq;
+
+  wait_subscribed (fx, 1);
+  fake_ws_send (fx->ws, TICKER_BTC);
+  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 1, 5000);
+
+  seq = send_heartbeats (fx, 1, 1, 3000);
+  g_assert_cmpuint (count_events (fx, "price_source_changed", "\"from\":\"coinbase\""), ==, 0);
+  price = th_hub_get_price (fx->hub, "BTC", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (price->source, ==, "coinbase");
+  g_assert_cmpfloat (price->price, ==, 43000.5);
+  /* No event per heartbeat: the price did not change. */
+  g_assert_cmpuint (count_events (fx, "financial_data_update", NULL), ==, 1);
+
+  send_heartbeats (fx, seq, 2, 2000);
+  g_assert_cmpuint (count_events (fx, "price_source_changed", "\"from\":\"coinbase\",\"to\":null"), ==, 1);
+  g_clear_pointer (&price, th_tick_unref);
+  price = th_hub_get_price (fx->hub, "BTC", &error);
+  g_assert_null (price);
+  g_assert_error (error, TH_ERROR, TH_ERROR_NO_SOURCE);
+}
+
 static void
 test_error_keeps_connection (Fixture       *fx,
                              gconstpointer  data)
@@ -710,6 +765,7 @@ main (int   argc,
   ADD ("/coinbase/reconnects-after-drop", test_reconnects_after_drop, &with_snapshot);
   ADD ("/coinbase/silent-goes-stale-and-falls-back", test_silent_goes_stale_and_falls_back, NULL);
   ADD ("/coinbase/heartbeats-keep-it-alive", test_heartbeats_keep_it_alive, NULL);
+  ADD ("/coinbase/heartbeats-keep-the-price-fresh", test_heartbeats_keep_the_price_fresh, NULL);
   ADD ("/coinbase/error-keeps-connection", test_error_keeps_connection, &with_bad_product);
   ADD ("/coinbase/subscriptions-checked", test_subscriptions_checked, &with_eth_left_out);
   ADD ("/coinbase/garbage", test_garbage, NULL);

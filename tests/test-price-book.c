@@ -147,6 +147,48 @@ test_recovered_source_takes_over (Fixture       *fx,
   assert_changes (fx, "BTC:->binance BTC:binance>coinbase BTC:coinbase>binance");
 }
 
+/* A confirmation (a venue heartbeat naming the last trade) moves the
+ * freshness, not the price. */
+static void
+test_confirm_keeps_fresh (Fixture       *fx,
+                          gconstpointer  data)
+{
+  g_autoptr(ThTick) held = NULL;
+  g_autoptr(GError) error = NULL;
+  ThTick *latest;
+
+  /* Nothing to confirm before a first price. */
+  g_assert_false (th_price_book_confirm (fx->book, "coinbase", "BTC", 0));
+  g_assert_null (th_price_book_get_latest (fx->book, "BTC", "coinbase"));
+
+  push (fx, "BTC", "coinbase", 99);
+  push (fx, "BTC", "coingecko", 98);
+  held = th_price_book_lookup (fx->book, "BTC", &error);   /* forces copy on write */
+  g_assert_no_error (error);
+  for (int i = 0; i < 30; i++)
+    {
+      advance (fx, 9 * SEC);   /* under coinbase's 10 s each time */
+      g_assert_true (th_price_book_confirm (fx->book, "coinbase", "BTC", 0));
+    }
+  g_assert_cmpstr (th_price_book_get_selected (fx->book, "BTC"), ==, "coinbase");
+  latest = th_price_book_get_latest (fx->book, "BTC", "coinbase");
+  g_assert_cmpfloat (latest->price, ==, 99);
+  g_assert_cmpint (latest->exchange_time, ==, T0);              /* the trade's time stays */
+  g_assert_cmpint (latest->receive_time, ==, T0 + 270 * SEC);
+  g_assert_cmpint (held->receive_time, ==, T0);                  /* the holder's copy did not move */
+
+  /* Without confirmations it expires like any price... */
+  advance (fx, 10 * SEC);
+  g_assert_cmpstr (th_price_book_get_selected (fx->book, "BTC"), ==, NULL);
+  /* ...and a late confirmation brings it back (the venue vouches for it). */
+  g_assert_true (th_price_book_confirm (fx->book, "coinbase", "BTC", 0));
+  g_assert_cmpstr (th_price_book_get_selected (fx->book, "BTC"), ==, "coinbase");
+  /* A confirmation from the past changes nothing. */
+  g_assert_true (th_price_book_confirm (fx->book, "coinbase", "BTC", T0));
+  g_assert_cmpint (th_price_book_get_latest (fx->book, "BTC", "coinbase")->receive_time, ==, T0 + 280 * SEC);
+  assert_changes (fx, "BTC:->coinbase BTC:coinbase>- BTC:->coinbase");
+}
+
 static void
 test_every_ttl_is_its_own (Fixture       *fx,
                            gconstpointer  data)
@@ -258,6 +300,7 @@ main (int   argc,
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("/price-book/highest-priority-wins", test_highest_priority_wins);
   ADD ("/price-book/stale-source-falls-back", test_stale_source_falls_back);
+  ADD ("/price-book/confirm-keeps-fresh", test_confirm_keeps_fresh);
   ADD ("/price-book/recovered-source-takes-over", test_recovered_source_takes_over);
   ADD ("/price-book/every-ttl-is-its-own", test_every_ttl_is_its_own);
   ADD ("/price-book/no-source-is-an-error", test_no_source_is_an_error);

@@ -16,7 +16,9 @@
  *                 price, best bid and ask, 24 h base volume, 24 h open (the
  *                 change is computed from it): a quote tick
  *   ticker_batch  the same `ticker` messages, at most every 5 s
- *   heartbeat     `heartbeat` every second per product: liveness only
+ *   heartbeat     `heartbeat` every second per product: liveness, and a
+ *                 quiet product's price stays fresh while the heartbeat's
+ *                 `last_trade_id` is the trade that price came from
  *   matches       `last_match` once on subscribing, then `match` per trade:
  *                 trade ticks (price and size), for candle volume
  *
@@ -83,6 +85,7 @@ typedef struct
   char     *product_id;   /* Coinbase's code, such as BTC-USD */
   char     *symbol;       /* canonical, such as BTC */
   Sequence  seq[N_SEQ];
+  gint64    trade_id;     /* of the last price pushed, -1 when unknown */
 } Product;
 
 struct _ThCoinbase
@@ -220,6 +223,7 @@ th_coinbase_configure (ThWsFeed  *feed,
       p->symbol = g_strdup (symbols[s]);
       for (guint c = 0; c < N_SEQ; c++)
         p->seq[c].last = -1;
+      p->trade_id = -1;
       g_ptr_array_add (self->products, p);
       g_hash_table_insert (self->by_id, p->product_id, p);
     }
@@ -451,8 +455,8 @@ parse_ticker (ThCoinbase *self,
   Product *p = product_of (self, obj, "ticker");
   g_autoptr(ThTick) tick = NULL;
   double price, v;
-  gint64 time, seq = 0;
-  gboolean has_seq;
+  gint64 time, seq = 0, trade_id = -1;
+  gboolean has_seq, has_trade_id;
 
   if (p == NULL)
     return;
@@ -475,6 +479,10 @@ parse_ticker (ThCoinbase *self,
   if (has_seq && !is_new (self, p, SEQ_TICKER, seq, "ticker"))
     return;
 
+  /* The trade this price comes from, for the heartbeats (below). */
+  if (!get_sequence (obj, "trade_id", &trade_id, &has_trade_id) || !has_trade_id)
+    trade_id = -1;
+
   tick = th_tick_new (p->symbol, "coinbase", TH_TICK_KIND_QUOTE, price, time);
   if (get_number (obj, "best_bid", &v) && v > 0)
     tick->bid = v;
@@ -485,6 +493,7 @@ parse_ticker (ThCoinbase *self,
   if (get_number (obj, "open_24h", &v) && v > 0)
     tick->change_24h = (price - v) / v * 100;
   th_ws_feed_push_tick (TH_WS_FEED (self), tick);
+  p->trade_id = trade_id;
 }
 
 static void
@@ -532,6 +541,7 @@ parse_match (ThCoinbase *self,
   tick = th_tick_new (p->symbol, "coinbase", TH_TICK_KIND_TRADE, price, time);
   tick->size = size;
   th_ws_feed_push_tick (TH_WS_FEED (self), tick);
+  p->trade_id = has_seq ? seq : -1;
 }
 
 static void
@@ -539,8 +549,8 @@ parse_heartbeat (ThCoinbase *self,
                  JsonObject *obj)
 {
   Product *p = product_of (self, obj, "heartbeat");
-  gint64 seq = 0;
-  gboolean has_seq;
+  gint64 seq = 0, last_trade_id = 0;
+  gboolean has_seq, has_trade_id;
 
   if (p == NULL)
     return;
@@ -552,15 +562,24 @@ parse_heartbeat (ThCoinbase *self,
   if (!has_seq)
     return;
 
-  /* Liveness only (the base class saw data). A heartbeat repeats the last
-   * sequence when the product was quiet for that second: that is fine. */
+  /* A heartbeat repeats the last sequence when the product was quiet for
+   * that second: that is fine. */
   if (check_sequence (self, p, SEQ_HEARTBEAT, seq) == SEQ_OLD)
     {
       g_autofree char *what = g_strdup_printf ("%s: sequence %" G_GINT64_FORMAT " after %" G_GINT64_FORMAT " (out of order)",
                                                p->product_id, seq, p->seq[SEQ_HEARTBEAT].last);
 
       bad (self, what, "heartbeat");
+      return;
     }
+
+  /* The ticker only comes with a trade, so a quiet product would expire
+   * against its ttl between trades. A heartbeat naming the very trade our
+   * last price came from says that price is still the latest: it stays
+   * fresh. A later last_trade_id means we missed a trade: no such claim. */
+  if (p->trade_id >= 0 && get_sequence (obj, "last_trade_id", &last_trade_id, &has_trade_id) &&
+      has_trade_id && last_trade_id == p->trade_id)
+    th_hub_confirm_price (th_ws_feed_get_hub (TH_WS_FEED (self)), "coinbase", p->symbol);
 }
 
 /* The product ids of channel @name in a subscriptions message, or NULL. */
