@@ -363,12 +363,30 @@ on_quit_requested (ThHub  *hub,
 }
 
 static char *
-demo_config_path (void)
+shipped_config_path (const char *name)
 {
   const char *datadir = g_getenv ("TICKHUB_DATADIR");
 
-  return g_build_filename (datadir != NULL && *datadir != '\0' ? datadir : TH_PKGDATADIR,
-                           "demo.conf", NULL);
+  return g_build_filename (datadir != NULL && *datadir != '\0' ? datadir : TH_PKGDATADIR, name, NULL);
+}
+
+/* A system-wide daemon (--system) is configured by the administrator: the
+ * first tickhub/tickhub.conf of $XDG_CONFIG_DIRS (/etc/xdg when unset),
+ * then the shipped default. The per-user folder is not searched: it would
+ * be the home of the service's user. */
+static char *
+system_config_find_file (void)
+{
+  const char *const *dirs = g_get_system_config_dirs ();
+
+  for (guint i = 0; dirs[i] != NULL; i++)
+    {
+      g_autofree char *path = g_build_filename (dirs[i], "tickhub", "tickhub.conf", NULL);
+
+      if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
+        return g_steal_pointer (&path);
+    }
+  return shipped_config_path ("tickhub.conf");
 }
 
 /* [dbus]: the types are checked with the core groups (th-hub.c); the
@@ -475,7 +493,8 @@ main (int   argc,
   g_option_context_set_description (context,
     "Without --config, the configuration is the first of\n"
     "  $XDG_CONFIG_HOME/tickhub/tickhub.conf, $XDG_CONFIG_DIRS/tickhub/tickhub.conf\n"
-    "and the shipped default.\n"
+    "and the shipped default; with --system, $XDG_CONFIG_HOME is not searched\n"
+    "(system-wide: /etc/xdg/tickhub/tickhub.conf).\n"
     "\n"
     "On D-Bus it is org.tickhub.Tickhub (session bus; --system for the system bus),\n"
     "when a bus is available; query it with the tickhub command.\n");
@@ -507,7 +526,9 @@ main (int   argc,
     }
 
   if (demo)
-    config_path = demo_config_path ();
+    config_path = shipped_config_path ("demo.conf");
+  else if (config_path == NULL && system_bus)
+    config_path = system_config_find_file ();
   else if (config_path == NULL)
     config_path = th_config_find_file ();
 

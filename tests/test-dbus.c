@@ -1463,6 +1463,247 @@ test_system_policy (Fixture       *fixture,
   policy_bus_stop (&pb);
 }
 
+
+/* The installed files: activation files, units, sysusers and the bus
+ * policy agree with each other; systemd-analyze (when there) and
+ * dbus-daemon accept them. */
+
+static GKeyFile *
+load_built_keyfile (const char *first,
+                    ...)
+{
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) parts = g_ptr_array_new ();
+  g_autofree char *path = NULL;
+  va_list args;
+
+  g_ptr_array_add (parts, (gpointer) g_getenv ("G_TEST_BUILDDIR"));
+  g_ptr_array_add (parts, (gpointer) "..");
+  g_ptr_array_add (parts, (gpointer) "data");
+  va_start (args, first);
+  for (const char *part = first; part != NULL; part = va_arg (args, const char *))
+    g_ptr_array_add (parts, (gpointer) part);
+  va_end (args);
+  g_ptr_array_add (parts, NULL);
+  path = g_build_filenamev ((char **) parts->pdata);
+  g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&kf);
+}
+
+static void
+assert_key (GKeyFile   *kf,
+            const char *group,
+            const char *key,
+            const char *expected)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *value = g_key_file_get_value (kf, group, key, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (value, ==, expected);
+}
+
+static char *
+get_key (GKeyFile   *kf,
+         const char *group,
+         const char *key)
+{
+  g_autoptr(GError) error = NULL;
+  char *value = g_key_file_get_value (kf, group, key, &error);
+
+  g_assert_no_error (error);
+  return value;
+}
+
+typedef struct
+{
+  char       *policy;     /* "user=X", "context=default" */
+  GHashTable *owners;     /* policies that may own the name */
+  gboolean    calls;      /* the default context may call the interface */
+  gboolean    signals;    /* ...and receive its signals */
+} PolicyScan;
+
+static void
+policy_start (GMarkupParseContext *context,
+              const char          *element,
+              const char         **names,
+              const char         **values,
+              gpointer             data,
+              GError             **error)
+{
+  PolicyScan *scan = data;
+
+  if (g_str_equal (element, "policy"))
+    {
+      g_free (scan->policy);
+      scan->policy = g_strdup_printf ("%s=%s", names[0], values[0]);
+      return;
+    }
+  if (!g_str_equal (element, "allow") || scan->policy == NULL)
+    return;
+  for (guint i = 0; names[i] != NULL; i++)
+    {
+      if (g_str_equal (names[i], "own") && g_str_equal (values[i], BUS_NAME))
+        g_hash_table_add (scan->owners, g_strdup (scan->policy));
+      if (g_str_equal (scan->policy, "context=default") && g_str_equal (names[i], "send_interface") &&
+          g_str_equal (values[i], IFACE))
+        scan->calls = TRUE;
+      if (g_str_equal (scan->policy, "context=default") && g_str_equal (names[i], "receive_sender") &&
+          g_str_equal (values[i], BUS_NAME))
+        scan->signals = TRUE;
+    }
+}
+
+/* systemd-analyze verify on a copy of @unit whose ExecStart is the
+ * build-tree daemon (verify wants the program to exist): no complaint
+ * about the unit. */
+static void
+verify_unit (const char *unit,
+             const char *dir,
+             gboolean    user)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *copy = NULL;
+  g_autofree char *path = g_build_filename (dir, user ? "user" : "system", NULL);
+  g_autofree char *file = NULL;
+  g_autofree char *runtime = g_build_filename (dir, "runtime", NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr(GRegex) exec = g_regex_new ("^ExecStart=\\S+/tickhubd", G_REGEX_MULTILINE, 0, NULL);
+  g_autofree char *replacement = g_strdup_printf ("ExecStart=%s", g_getenv ("TICKHUBD"));
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                       G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_file_get_contents (unit, &text, NULL, &error);
+  g_assert_no_error (error);
+  copy = g_regex_replace_literal (exec, text, -1, 0, replacement, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (copy, !=, text);
+  g_mkdir_with_parents (path, 0755);
+  g_mkdir_with_parents (runtime, 0700);
+  file = g_build_filename (path, "tickhubd.service", NULL);
+  g_file_set_contents (file, copy, -1, &error);
+  g_assert_no_error (error);
+
+  /* A user manager needs a runtime folder, even to verify. */
+  g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", runtime, TRUE);
+  proc = g_subprocess_launcher_spawn (launcher, &error, "systemd-analyze", user ? "--user" : "--system",
+                                      "verify", file, NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  if (g_subprocess_get_exit_status (proc) != 0 || strstr (out, "tickhubd.service") != NULL ||
+      strstr (err, "tickhubd.service") != NULL)
+    g_error ("systemd-analyze verify %s (%s):\n%s%s", unit, user ? "user" : "system", out, err);
+}
+
+static void
+test_install_files (Fixture       *fixture,
+                    gconstpointer  config)
+{
+  g_autoptr(GKeyFile) session = load_built_keyfile ("org.tickhub.Tickhub.service", NULL);
+  g_autoptr(GKeyFile) user_unit = load_built_keyfile ("tickhubd.service", NULL);
+  g_autoptr(GKeyFile) system = load_built_keyfile ("system", "org.tickhub.Tickhub.service", NULL);
+  g_autoptr(GKeyFile) unit = load_built_keyfile ("system", "tickhubd.service", NULL);
+  g_autofree char *user = get_key (system, "D-BUS Service", "User");
+  g_autofree char *exec = NULL;
+  g_autofree char *sysusers = NULL;
+  g_autofree char *sysusers_path = g_build_filename (g_getenv ("G_TEST_BUILDDIR"), "..", "data", "system",
+                                                     "tickhub.conf", NULL);
+  g_autofree char *policy_path = g_test_build_filename (G_TEST_DIST, "..", "data", "org.tickhub.Tickhub.conf", NULL);
+  g_autofree char *policy = NULL;
+  g_autofree char *user_policy = NULL;
+  g_autoptr(GMarkupParseContext) context = NULL;
+  GMarkupParser parser = { policy_start, NULL, NULL, NULL, NULL };
+  PolicyScan scan = { NULL, g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL), FALSE, FALSE };
+  g_autofree char *analyze = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* The session bus: activation through the systemd user unit. */
+  assert_key (session, "D-BUS Service", "Name", BUS_NAME);
+  assert_key (session, "D-BUS Service", "SystemdService", "tickhubd.service");
+  assert_key (user_unit, "Service", "Type", "dbus");
+  assert_key (user_unit, "Service", "BusName", BUS_NAME);
+
+  /* The system bus: the same, as a dedicated user, in a sandbox. */
+  assert_key (system, "D-BUS Service", "Name", BUS_NAME);
+  assert_key (system, "D-BUS Service", "SystemdService", "tickhubd.service");
+  exec = get_key (system, "D-BUS Service", "Exec");
+  g_assert_true (g_str_has_suffix (exec, "/tickhubd --system --service"));
+  g_assert_cmpstr (user, !=, "root");
+  assert_key (unit, "Service", "Type", "dbus");
+  assert_key (unit, "Service", "BusName", BUS_NAME);
+  assert_key (unit, "Service", "User", user);
+  g_clear_pointer (&exec, g_free);
+  exec = get_key (unit, "Service", "ExecStart");
+  g_assert_true (g_str_has_suffix (exec, "/tickhubd --system --service"));
+  assert_key (unit, "Service", "NoNewPrivileges", "yes");
+  assert_key (unit, "Service", "ProtectSystem", "strict");
+  assert_key (unit, "Service", "ProtectHome", "yes");
+  assert_key (unit, "Service", "PrivateTmp", "yes");
+  assert_key (unit, "Service", "StateDirectory", "tickhub");
+  assert_key (unit, "Service", "CapabilityBoundingSet", "");
+  assert_key (unit, "Service", "RestartPreventExitStatus", "78");
+  assert_key (unit, "Install", "WantedBy", "multi-user.target");
+
+  /* sysusers.d creates that user... */
+  g_file_get_contents (sysusers_path, &sysusers, NULL, &error);
+  g_assert_no_error (error);
+  {
+    g_autofree char *line = g_strdup_printf ("\nu %s ", user);
+    assert_contains (sysusers, line);
+  }
+
+  /* ...and the bus policy lets it (and root) own the name, and everyone
+   * call the interface and receive its signals. */
+  g_file_get_contents (policy_path, &policy, NULL, &error);
+  g_assert_no_error (error);
+  context = g_markup_parse_context_new (&parser, 0, &scan, NULL);
+  g_markup_parse_context_parse (context, policy, -1, &error);
+  g_assert_no_error (error);
+  g_markup_parse_context_end_parse (context, &error);
+  g_assert_no_error (error);
+  user_policy = g_strdup_printf ("user=%s", user);
+  g_assert_true (g_hash_table_contains (scan.owners, user_policy));
+  g_assert_true (g_hash_table_contains (scan.owners, "user=root"));
+  g_assert_false (g_hash_table_contains (scan.owners, "context=default"));
+  g_assert_true (scan.calls);
+  g_assert_true (scan.signals);
+  g_hash_table_unref (scan.owners);
+  g_free (scan.policy);
+
+  /* dbus-daemon loads a system bus configuration that includes it. */
+  {
+    g_autofree char *dir = g_build_filename (fixture->tmpdir, "bus", NULL);
+    PolicyBus pb = { 0 };
+
+    g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+    policy_bus_start (&pb, dir, TRUE);
+    g_assert_true (g_str_has_prefix (pb.address, "unix:"));
+    policy_bus_stop (&pb);
+  }
+
+  /* systemd's own checks. */
+  analyze = g_find_program_in_path ("systemd-analyze");
+  if (analyze == NULL)
+    {
+      g_test_message ("no systemd-analyze: the units are checked as keyfiles only");
+      return;
+    }
+  {
+    g_autofree char *system_unit = g_build_filename (g_getenv ("G_TEST_BUILDDIR"), "..", "data", "system",
+                                                     "tickhubd.service", NULL);
+    g_autofree char *session_unit = g_build_filename (g_getenv ("G_TEST_BUILDDIR"), "..", "data",
+                                                      "tickhubd.service", NULL);
+
+    verify_unit (system_unit, fixture->tmpdir, FALSE);
+    verify_unit (session_unit, fixture->tmpdir, TRUE);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1498,6 +1739,8 @@ main (int   argc,
   g_test_add ("/dbus/system-bus", Fixture, stays, fixture_set_up_no_activation, test_system_bus,
               fixture_tear_down);
   g_test_add ("/dbus/system-policy", Fixture, stays, fixture_set_up_no_activation, test_system_policy,
+              fixture_tear_down);
+  g_test_add ("/dbus/install-files", Fixture, stays, fixture_set_up_no_activation, test_install_files,
               fixture_tear_down);
 
   status = g_test_run ();
