@@ -1704,6 +1704,50 @@ test_install_files (Fixture       *fixture,
   }
 }
 
+
+/* --system reads $XDG_CONFIG_DIRS (/etc/xdg), never the service user's
+ * own $XDG_CONFIG_HOME; without --system the user's file wins. */
+static void
+test_system_config_lookup (Fixture       *fixture,
+                           gconstpointer  config)
+{
+  g_autofree char *home = g_build_filename (fixture->tmpdir, "home", NULL);
+  g_autofree char *etc = g_build_filename (fixture->tmpdir, "etc", NULL);
+  g_autofree char *home_conf = g_build_filename (home, "tickhub", "tickhub.conf", NULL);
+  g_autofree char *etc_conf = g_build_filename (etc, "tickhub", "tickhub.conf", NULL);
+  const char *conf[] = { home_conf, etc_conf };
+
+  for (guint i = 0; i < G_N_ELEMENTS (conf); i++)
+    {
+      g_autofree char *dir = g_path_get_dirname (conf[i]);
+      g_autoptr(GError) error = NULL;
+
+      g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+      g_file_set_contents (conf[i], config, -1, &error);
+      g_assert_no_error (error);
+    }
+
+  for (guint system = 0; system < 2; system++)
+    {
+      g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+      g_autoptr(GSubprocess) proc = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autofree char *out = NULL;
+      g_autofree char *expected = NULL;
+
+      g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", home, TRUE);
+      g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_DIRS", etc, TRUE);
+      proc = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("TICKHUBD"), "--check-config",
+                                          system ? "--system" : "--no-dbus", NULL);
+      g_assert_no_error (error);
+      g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 0);
+      expected = g_strdup_printf ("%s: OK", system ? etc_conf : home_conf);
+      assert_contains (out, expected);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1740,6 +1784,8 @@ main (int   argc,
               fixture_tear_down);
   g_test_add ("/dbus/system-policy", Fixture, stays, fixture_set_up_no_activation, test_system_policy,
               fixture_tear_down);
+  g_test_add ("/dbus/system-config-lookup", Fixture, stays, fixture_set_up_no_activation,
+              test_system_config_lookup, fixture_tear_down);
   g_test_add ("/dbus/install-files", Fixture, stays, fixture_set_up_no_activation, test_install_files,
               fixture_tear_down);
 
