@@ -24,6 +24,7 @@ packages=(
   libsoup-3.0-dev libjson-glib-dev libpeas-dev libgjs-dev gjs
   python3-gi gir1.2-json-1.0 gir1.2-soup-3.0 dbus-daemon
   valac gi-docgen
+  systemd   # systemd-analyze checks the shipped units in the tests (not run as init)
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -13,7 +13,9 @@
  * - PriceChanged is throttled per symbol: at most signal-rate a second;
  *   an update inside the interval arms a timer that sends the latest price
  *   when the interval is over (latest value wins).
- * - SourceStatusChanged follows every source_status event.
+ * - SourceStatusChanged follows the source_status events that change a
+ *   source's state (an event that only changes the reason, such as
+ *   "connecting" then "connected, subscribing", is not a new state).
  *
  * The object emits ::activity on every method call and reply, so that the
  * daemon can count D-Bus activity for its idle exit.
@@ -58,6 +60,7 @@ struct _ThService
 
   GPtrArray  *pending;                /* PendingPrice* */
   GHashTable *throttles;              /* symbol → Throttle* */
+  GHashTable *states;                 /* source → last state signalled */
 };
 
 enum {
@@ -567,8 +570,11 @@ source_status (ThService *self,
   object = json_node_get_object (data);
   source = json_object_get_string_member_with_default (object, "source", NULL);
   state = json_object_get_string_member_with_default (object, "state", NULL);
-  if (source != NULL && state != NULL)
-    th_tickhub1_emit_source_status_changed (TH_TICKHUB1 (self), source, state);
+  if (source == NULL || state == NULL ||
+      g_strcmp0 (g_hash_table_lookup (self->states, source), state) == 0)
+    return;
+  g_hash_table_insert (self->states, g_strdup (source), g_strdup (state));
+  th_tickhub1_emit_source_status_changed (TH_TICKHUB1 (self), source, state);
 }
 
 static void
@@ -606,6 +612,7 @@ th_service_dispose (GObject *object)
       pending_price_free (pending);
     }
   g_clear_pointer (&self->throttles, g_hash_table_unref);
+  g_clear_pointer (&self->states, g_hash_table_unref);
   if (self->hub != NULL)
     g_clear_signal_handler (&self->event_id, self->hub);
   g_clear_object (&self->hub);
@@ -658,6 +665,7 @@ th_service_init (ThService *self)
   self->started = g_get_monotonic_time ();
   self->pending = g_ptr_array_new_with_free_func (pending_price_free);
   self->throttles = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, throttle_free);
+  self->states = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 /**
@@ -717,4 +725,26 @@ th_service_is_busy (ThService *self)
 {
   g_return_val_if_fail (TH_IS_SERVICE (self), FALSE);
   return self->pending->len > 0;
+}
+
+/**
+ * th_service_answer_pending:
+ * @self: a #ThService
+ *
+ * Answers every GetPrice call still waiting for a price with what the
+ * price book says now: the price, or NoSource and each source's reason.
+ * The daemon calls it before it exits.
+ */
+void
+th_service_answer_pending (ThService *self)
+{
+  g_return_if_fail (TH_IS_SERVICE (self));
+
+  while (self->pending->len > 0)
+    {
+      PendingPrice *pending = g_ptr_array_steal_index_fast (self->pending, self->pending->len - 1);
+
+      pending_price_try (pending, TRUE);
+      pending_price_free (pending);
+    }
 }

@@ -30,6 +30,7 @@ void       th_service_set_status_info  (ThService  *self,
                                         const char *config_path,
                                         guint       idle_timeout);
 gboolean   th_service_is_busy          (ThService  *self);
+void       th_service_answer_pending   (ThService  *self);
 
 void       th_service_register_errors  (void);
 

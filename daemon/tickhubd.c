@@ -57,6 +57,7 @@ typedef struct
   guint            idle_timeout;  /* s; 0 for never */
   guint            idle_id;
   gulong           activity_id;
+  gboolean         releasing;     /* idle exit decided: giving the name up */
 } Daemon;
 
 /* The GApplication: only here for its D-Bus life cycle. */
@@ -77,6 +78,10 @@ static void daemon_stop (Daemon *daemon,
 static void
 daemon_quit (Daemon *daemon)
 {
+  /* GetPrice calls still waiting for a price get the answer of the moment
+   * (the price, or NoSource and why), not a timeout. */
+  if (daemon->service != NULL)
+    th_service_answer_pending (daemon->service);
   if (daemon->loop != NULL)
     g_main_loop_quit (daemon->loop);
   if (daemon->app != NULL)
@@ -88,7 +93,64 @@ daemon_quit (Daemon *daemon)
     }
 }
 
-/* Idle exit */
+/* Idle exit
+ *
+ * The order matters for callers. While tickhubd owns org.tickhub.Tickhub,
+ * the bus routes every call to it; a daemon that stopped listening but
+ * still owned the name would leave those calls unanswered (NoReply), and a
+ * daemon that exited without releasing it would turn the calls in flight
+ * into errors. So, when the timer fires and no call is waiting:
+ *
+ *   1. the decision is final: activity no longer re-arms the timer, but
+ *      the object stays exported and every call that reaches us is
+ *      answered, until we exit;
+ *   2. ReleaseName: from the bus's answer on, a call to the name starts a
+ *      fresh instance (D-Bus activation) instead of reaching this one. The
+ *      bus sends us the messages it routed to us before the release ahead
+ *      of its answer, on the same socket, so they are dispatched first;
+ *   3. stop the feeds and flush the sinks (th_hub_stop_async);
+ *   4. answer the GetPrice calls still waiting for a price, flush the
+ *      connection, exit 0.
+ *
+ * A caller that addressed our unique name itself (a GDBusProxy caches the
+ * owner) still reaches this instance until it exits: that is what a
+ * unique name means. The tickhub client addresses the well-known name. */
+
+static void
+on_name_released (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  Daemon *daemon = user_data;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  guint32 code = 0;
+
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (reply != NULL)
+    g_variant_get (reply, "(u)", &code);
+  /* 1: released; 2, 3: not ours any more (the bus went away, or a
+   * replacement). Either way nothing new reaches us through the name. */
+  if (reply == NULL)
+    g_info ("releasing %s: %s; stopping anyway", TH_SERVICE_BUS_NAME, error->message);
+  else
+    g_info ("released %s (%u): new calls start a new instance", TH_SERVICE_BUS_NAME, code);
+  daemon_stop (daemon, EXIT_SUCCESS);
+}
+
+static void
+daemon_release_name (Daemon *daemon)
+{
+  daemon->releasing = TRUE;
+  /* On the system bus our GDBusNameOwner would take the release for a
+   * loss (and exit with a failure): let it go first. Its own ReleaseName
+   * goes out before ours, so our answer covers both. */
+  g_clear_handle_id (&daemon->owner_id, g_bus_unown_name);
+  g_dbus_connection_call (daemon->exported_on, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                          "org.freedesktop.DBus", "ReleaseName",
+                          g_variant_new ("(s)", TH_SERVICE_BUS_NAME), G_VARIANT_TYPE ("(u)"),
+                          G_DBUS_CALL_FLAGS_NONE, -1, NULL, on_name_released, daemon);
+}
 
 static gboolean
 on_idle_timeout (gpointer user_data)
@@ -102,7 +164,10 @@ on_idle_timeout (gpointer user_data)
       return G_SOURCE_REMOVE;
     }
   g_message ("no D-Bus activity for %u s: exiting ([dbus] idle-timeout)", daemon->idle_timeout);
-  daemon_stop (daemon, EXIT_SUCCESS);
+  if (daemon->exported_on != NULL)
+    daemon_release_name (daemon);
+  else
+    daemon_stop (daemon, EXIT_SUCCESS);
   return G_SOURCE_REMOVE;
 }
 
@@ -110,7 +175,7 @@ static void
 idle_rearm (Daemon *daemon)
 {
   g_clear_handle_id (&daemon->idle_id, g_source_remove);
-  if (daemon->service_mode && daemon->idle_timeout > 0 && !daemon->stopping)
+  if (daemon->service_mode && daemon->idle_timeout > 0 && !daemon->stopping && !daemon->releasing)
     daemon->idle_id = g_timeout_add_seconds (daemon->idle_timeout, on_idle_timeout, daemon);
 }
 
@@ -298,12 +363,30 @@ on_quit_requested (ThHub  *hub,
 }
 
 static char *
-demo_config_path (void)
+shipped_config_path (const char *name)
 {
   const char *datadir = g_getenv ("TICKHUB_DATADIR");
 
-  return g_build_filename (datadir != NULL && *datadir != '\0' ? datadir : TH_PKGDATADIR,
-                           "demo.conf", NULL);
+  return g_build_filename (datadir != NULL && *datadir != '\0' ? datadir : TH_PKGDATADIR, name, NULL);
+}
+
+/* A system-wide daemon (--system) is configured by the administrator: the
+ * first tickhub/tickhub.conf of $XDG_CONFIG_DIRS (/etc/xdg when unset),
+ * then the shipped default. The per-user folder is not searched: it would
+ * be the home of the service's user. */
+static char *
+system_config_find_file (void)
+{
+  const char *const *dirs = g_get_system_config_dirs ();
+
+  for (guint i = 0; dirs[i] != NULL; i++)
+    {
+      g_autofree char *path = g_build_filename (dirs[i], "tickhub", "tickhub.conf", NULL);
+
+      if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
+        return g_steal_pointer (&path);
+    }
+  return shipped_config_path ("tickhub.conf");
 }
 
 /* [dbus]: the types are checked with the core groups (th-hub.c); the
@@ -410,7 +493,8 @@ main (int   argc,
   g_option_context_set_description (context,
     "Without --config, the configuration is the first of\n"
     "  $XDG_CONFIG_HOME/tickhub/tickhub.conf, $XDG_CONFIG_DIRS/tickhub/tickhub.conf\n"
-    "and the shipped default.\n"
+    "and the shipped default; with --system, $XDG_CONFIG_HOME is not searched\n"
+    "(system-wide: /etc/xdg/tickhub/tickhub.conf).\n"
     "\n"
     "On D-Bus it is org.tickhub.Tickhub (session bus; --system for the system bus),\n"
     "when a bus is available; query it with the tickhub command.\n");
@@ -442,7 +526,9 @@ main (int   argc,
     }
 
   if (demo)
-    config_path = demo_config_path ();
+    config_path = shipped_config_path ("demo.conf");
+  else if (config_path == NULL && system_bus)
+    config_path = system_config_find_file ();
   else if (config_path == NULL)
     config_path = th_config_find_file ();
 

@@ -106,26 +106,41 @@ report_error (const char *what,
   return remote != NULL ? EXIT_ERROR : EXIT_UNAVAILABLE;
 }
 
-static ThTickhub1 *
-connect_daemon (int *status)
+static GDBusConnection *
+connect_bus (int *status)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GDBusConnection) bus = g_bus_get_sync (opt_system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION,
-                                                   NULL, &error);
-  ThTickhub1 *proxy;
+  GDBusConnection *bus = g_bus_get_sync (opt_system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION, NULL, &error);
 
   if (bus == NULL)
     {
       g_printerr ("tickhub: no D-Bus %s bus: %s\n", bus_name (), error->message);
       *status = EXIT_UNAVAILABLE;
-      return NULL;
     }
-  /* No properties to load: the proxy is only a way to call and listen. */
-  proxy = th_tickhub1_proxy_new_sync (bus, G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES,
-                                      BUS_NAME, OBJECT_PATH, NULL, &error);
-  if (proxy == NULL)
-    *status = report_error (NULL, error);
-  return proxy;
+  return bus;
+}
+
+/* Calls @method and returns the first value of its reply.
+ *
+ * Every call is addressed to the well-known name, never to the unique name
+ * of its current owner (a GDBusProxy would cache that owner): the bus then
+ * picks the owner when it delivers the call, or starts the daemon. A
+ * started-on-demand daemon releases the name before it exits on idle, so a
+ * call made at that moment reaches either the old instance, which still
+ * answers, or a new one; a call to the old unique name could find it gone. */
+static GVariant *
+call_daemon (GDBusConnection *bus,
+             const char      *method,
+             GVariant        *parameters,
+             const char      *reply_type,
+             GError         **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = g_dbus_connection_call_sync (bus, BUS_NAME, OBJECT_PATH, "org.tickhub.Tickhub1", method,
+                                       parameters, G_VARIANT_TYPE (reply_type),
+                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
+  return reply != NULL ? g_variant_get_child_value (reply, 0) : NULL;
 }
 
 /* Formatting */
@@ -524,13 +539,13 @@ typedef struct
   const char *name;
   const char *args;
   const char *summary;
-  int       (*run) (ThTickhub1 *proxy, char **args);
+  int       (*run) (GDBusConnection *bus, char **args);
   int         min_args;
   int         max_args;   /* -1: any */
 } Command;
 
 static int
-cmd_price (ThTickhub1 *proxy,
+cmd_price (GDBusConnection *bus,
            char      **args)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
@@ -547,7 +562,8 @@ cmd_price (ThTickhub1 *proxy,
       g_autoptr(GVariant) price = NULL;
       g_autoptr(GError) error = NULL;
 
-      if (!th_tickhub1_call_get_price_sync (proxy, symbol, &price, NULL, &error))
+      price = call_daemon (bus, "GetPrice", g_variant_new ("(s)", symbol), "(a{sv})", &error);
+      if (price == NULL)
         {
           int s = report_error (symbol, error);
 
@@ -582,7 +598,7 @@ cmd_price (ThTickhub1 *proxy,
 }
 
 static int
-cmd_prices (ThTickhub1 *proxy,
+cmd_prices (GDBusConnection *bus,
             char      **args)
 {
   g_autoptr(GVariant) prices = NULL;
@@ -591,7 +607,8 @@ cmd_prices (ThTickhub1 *proxy,
   const char *symbol;
   GVariant *price;
 
-  if (!th_tickhub1_call_get_prices_sync (proxy, &prices, NULL, &error))
+  prices = call_daemon (bus, "GetPrices", NULL, "(a{sa{sv}})", &error);
+  if (prices == NULL)
     return report_error (NULL, error);
 
   if (opt_json)
@@ -658,7 +675,7 @@ variant_to_json (GVariant *value)
 }
 
 static int
-cmd_status (ThTickhub1 *proxy,
+cmd_status (GDBusConnection *bus,
             char      **args)
 {
   static const char *const order[] = {
@@ -669,7 +686,8 @@ cmd_status (ThTickhub1 *proxy,
   g_autoptr(GError) error = NULL;
   Table *table;
 
-  if (!th_tickhub1_call_get_status_sync (proxy, &status, NULL, &error))
+  status = call_daemon (bus, "GetStatus", NULL, "(a{sv})", &error);
+  if (status == NULL)
     return report_error (NULL, error);
 
   if (opt_json)
@@ -705,7 +723,7 @@ cmd_status (ThTickhub1 *proxy,
 }
 
 static int
-cmd_sources (ThTickhub1 *proxy,
+cmd_sources (GDBusConnection *bus,
              char      **args)
 {
   g_autoptr(GVariant) sources = NULL;
@@ -714,7 +732,8 @@ cmd_sources (ThTickhub1 *proxy,
   GVariant *source;
   Table *table;
 
-  if (!th_tickhub1_call_list_sources_sync (proxy, &sources, NULL, &error))
+  sources = call_daemon (bus, "ListSources", NULL, "(aa{sv})", &error);
+  if (sources == NULL)
     return report_error (NULL, error);
 
   if (opt_json)
@@ -760,7 +779,7 @@ cmd_sources (ThTickhub1 *proxy,
 }
 
 static int
-cmd_plugins (ThTickhub1 *proxy,
+cmd_plugins (GDBusConnection *bus,
              char      **args)
 {
   g_autoptr(GVariant) plugins = NULL;
@@ -769,7 +788,8 @@ cmd_plugins (ThTickhub1 *proxy,
   GVariant *plugin;
   Table *table;
 
-  if (!th_tickhub1_call_list_plugins_sync (proxy, &plugins, NULL, &error))
+  plugins = call_daemon (bus, "ListPlugins", NULL, "(aa{sv})", &error);
+  if (plugins == NULL)
     return report_error (NULL, error);
 
   if (opt_json)
@@ -797,8 +817,9 @@ cmd_plugins (ThTickhub1 *proxy,
 
 typedef struct
 {
-  GMainLoop  *loop;
-  ThTickhub1 *proxy;
+  GMainLoop       *loop;
+  GDBusConnection *bus;
+  ThTickhub1      *proxy;     /* for the signals */
   char      **symbols;      /* NULL or empty: all */
   int         status;
   guint       keepalive_id;
@@ -938,7 +959,7 @@ on_keepalive_done (GObject      *source,
   g_autoptr(GError) error = NULL;
 
   /* A failure shows as the owner going away. */
-  th_tickhub1_call_get_status_finish (TH_TICKHUB1 (source), &status, result, &error);
+  status = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
 }
 
 /* A started-on-demand daemon exits after idle-timeout seconds without
@@ -948,7 +969,9 @@ on_keepalive (gpointer user_data)
 {
   Watch *watch = user_data;
 
-  th_tickhub1_call_get_status (watch->proxy, NULL, on_keepalive_done, NULL);
+  g_dbus_connection_call (watch->bus, BUS_NAME, OBJECT_PATH, "org.tickhub.Tickhub1", "GetStatus",
+                          NULL, G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                          on_keepalive_done, NULL);
   return G_SOURCE_CONTINUE;
 }
 
@@ -962,7 +985,7 @@ on_sigint (gpointer user_data)
 }
 
 static int
-cmd_watch (ThTickhub1 *proxy,
+cmd_watch (GDBusConnection *bus,
            char      **args)
 {
   Watch watch = { 0 };
@@ -975,17 +998,23 @@ cmd_watch (ThTickhub1 *proxy,
   const char *symbol;
   GVariant *price;
 
-  watch.proxy = proxy;
+  watch.bus = bus;
   watch.printed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   watch.symbols = g_new0 (char *, g_strv_length (args) + 1);
   for (guint i = 0; args[i] != NULL; i++)
     watch.symbols[i] = g_ascii_strup (args[i], -1);
 
-  /* The proxy has subscribed to the signals since its creation: those
-   * arriving during the calls below wait in the main context. The first
-   * call starts the daemon if needed. */
-  if (!th_tickhub1_call_get_status_sync (proxy, &status, NULL, &error))
+  /* The proxy subscribes to the signals when it is made, before the
+   * calls below: signals arriving meanwhile wait in the main context. It
+   * starts nothing itself; the first call starts the daemon if needed. */
+  watch.proxy = th_tickhub1_proxy_new_sync (bus, G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES |
+                                            G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START_AT_CONSTRUCTION,
+                                            BUS_NAME, OBJECT_PATH, NULL, &error);
+  if (watch.proxy != NULL)
+    status = call_daemon (bus, "GetStatus", NULL, "(a{sv})", &error);
+  if (status == NULL)
     {
+      g_clear_object (&watch.proxy);
       g_strfreev (watch.symbols);
       g_hash_table_unref (watch.printed);
       return report_error (NULL, error);
@@ -1006,6 +1035,7 @@ cmd_watch (ThTickhub1 *proxy,
 
           g_printerr ("tickhub: unknown symbol “%s”; the daemon follows %s\n",
                       watch.symbols[i], *list != '\0' ? list : "no symbols");
+          g_clear_object (&watch.proxy);
           g_strfreev (watch.symbols);
           g_hash_table_unref (watch.printed);
           return EXIT_ERROR;
@@ -1013,7 +1043,8 @@ cmd_watch (ThTickhub1 *proxy,
   }
 
   /* The current prices first. */
-  if (th_tickhub1_call_get_prices_sync (proxy, &prices, NULL, NULL))
+  prices = call_daemon (bus, "GetPrices", NULL, "(a{sa{sv}})", NULL);
+  if (prices != NULL)
     {
       g_variant_iter_init (&iter, prices);
       while (g_variant_iter_loop (&iter, "{&s@a{sv}}", &symbol, &price))
@@ -1021,11 +1052,13 @@ cmd_watch (ThTickhub1 *proxy,
     }
 
   watch.loop = g_main_loop_new (NULL, FALSE);
-  g_signal_connect (proxy, "price-changed", G_CALLBACK (on_price_changed), &watch);
-  g_signal_connect (proxy, "source-status-changed", G_CALLBACK (on_source_status_changed), &watch);
-  g_signal_connect (proxy, "notify::g-name-owner", G_CALLBACK (on_owner_changed), &watch);
+  g_signal_connect (watch.proxy, "price-changed", G_CALLBACK (on_price_changed), &watch);
+  g_signal_connect (watch.proxy, "source-status-changed", G_CALLBACK (on_source_status_changed), &watch);
+  g_signal_connect (watch.proxy, "notify::g-name-owner", G_CALLBACK (on_owner_changed), &watch);
+  /* Three calls per idle period: one late or lost call does not let the
+   * daemon go (g_timeout_add_seconds would be too coarse for 1 s). */
   if (idle_timeout > 0)
-    watch.keepalive_id = g_timeout_add_seconds (MAX (idle_timeout / 2, 1), on_keepalive, &watch);
+    watch.keepalive_id = g_timeout_add (MAX (idle_timeout * 1000 / 3, 200), on_keepalive, &watch);
   sigint_id = g_unix_signal_add (SIGINT, on_sigint, &watch);
   sigterm_id = g_unix_signal_add (SIGTERM, on_sigint, &watch);
 
@@ -1034,7 +1067,8 @@ cmd_watch (ThTickhub1 *proxy,
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
   g_clear_handle_id (&watch.keepalive_id, g_source_remove);
-  g_signal_handlers_disconnect_by_data (proxy, &watch);
+  g_signal_handlers_disconnect_by_data (watch.proxy, &watch);
+  g_clear_object (&watch.proxy);
   g_main_loop_unref (watch.loop);
   g_strfreev (watch.symbols);
   g_hash_table_unref (watch.printed);
@@ -1088,7 +1122,7 @@ main (int   argc,
   g_autoptr(GPtrArray) rest = g_ptr_array_new ();
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(ThTickhub1) proxy = NULL;
+  g_autoptr(GDBusConnection) bus = NULL;
   g_autofree char *parameter = NULL;
   char **args;
   int n_args, status = 0;
@@ -1150,9 +1184,9 @@ main (int   argc,
       return EXIT_USAGE;
     }
 
-  proxy = connect_daemon (&status);
-  if (proxy == NULL)
+  bus = connect_bus (&status);
+  if (bus == NULL)
     return status;
 
-  return command->run (proxy, args + 1);
+  return command->run (bus, args + 1);
 }
