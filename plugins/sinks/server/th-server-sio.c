@@ -85,6 +85,7 @@ typedef struct
   GQueue             packets;      /* Packet* */
   gsize              queued;       /* their bytes, separators included */
   SoupServerMessage *poll;         /* the held GET (a reference) */
+  gboolean           poll_paused;  /* held past its handler: unpause it to answer */
   SoupServerMessage *inflight;     /* an answered GET libsoup is writing (a reference) */
   gsize              inflight_bytes;
   guint              close_timer;
@@ -344,6 +345,7 @@ on_poll_gone (SoupServerMessage *msg,
    * went away, or will poll again; the heartbeat decides. */
   g_signal_handlers_disconnect_by_data (msg, s);
   g_clear_object (&s->poll);
+  s->poll_paused = FALSE;
 }
 
 /* Answers the held GET with everything queued, the packets' own GBytes
@@ -398,7 +400,11 @@ poll_answer (Session *s)
   s->inflight = msg;
   s->inflight_bytes = total;
   g_signal_connect (msg, "finished", G_CALLBACK (on_inflight_finished), s);
-  soup_server_message_unpause (msg);
+  /* Answered inside its handler, a request is not paused (and must not
+   * be unpaused there). */
+  if (s->poll_paused)
+    soup_server_message_unpause (msg);
+  s->poll_paused = FALSE;
 }
 
 static gboolean
@@ -1139,10 +1145,14 @@ handle_poll (Session           *s,
       return;
     }
   s->poll = g_object_ref (msg);
-  g_signal_connect (msg, "disconnected", G_CALLBACK (on_poll_gone), s);
-  soup_server_message_pause (msg);
   if (s->packets.length > 0)
     poll_answer (s);
+  else
+    {
+      g_signal_connect (msg, "disconnected", G_CALLBACK (on_poll_gone), s);
+      soup_server_message_pause (msg);
+      s->poll_paused = TRUE;
+    }
   /* Closing: it took the close packet, and the session ends. */
   if (s->base.closing && s->close_timer != 0)
     session_destroy (s);
