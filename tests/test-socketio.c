@@ -890,13 +890,14 @@ test_budget (Fixture       *fx,
   {
     g_autoptr(JsonNode) big = json_node_init_object (json_node_alloc (), json_object_new ());
     g_autofree char *filler = g_strnfill (3000, 'x');
-    g_autoptr(ThEvent) event = NULL;
+    g_autoptr(ThEvent) first = NULL;
+    g_autoptr(ThEvent) second = NULL;
 
     json_object_set_string_member (json_node_get_object (big), "filler", filler);
-    event = th_event_new ("system_status_update", NULL, big);
-    th_hub_emit_event (fx->hub, event);
-    event = th_event_new ("system_status_update", NULL, big);
-    th_hub_emit_event (fx->hub, event);
+    first = th_event_new ("system_status_update", NULL, big);
+    th_hub_emit_event (fx->hub, first);
+    second = th_event_new ("system_status_update", NULL, big);
+    th_hub_emit_event (fx->hub, second);
   }
   g_assert_cmpuint (metric (fx, "tickhub_server_disconnects_total{reason=\"slow\"}"), ==, 1);
   end = http (fx, "GET", query, NULL);
