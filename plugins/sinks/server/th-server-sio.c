@@ -269,9 +269,10 @@ sio_flush (ThServerClient *client)
 {
   Session *s = (Session *) client;
 
-  /* The probe first: flushing the main connection may end the session. */
-  if (s->probe != NULL && !th_ws_conn_flush (s->probe))
-    return;
+  /* The probe first: flushing the main connection may end the session
+   * (a failed probe only ends itself). */
+  if (s->probe != NULL)
+    th_ws_conn_flush (s->probe);
   if (s->ws != NULL)
     th_ws_conn_flush (s->ws);
   else if (s->poll != NULL && s->packets.length > 0)
