@@ -908,6 +908,35 @@ test_budget (Fixture       *fx,
 }
 
 static void
+test_conflate (Fixture       *fx,
+               gconstpointer  data)
+{
+  g_autofree char *sid = polling_client (fx);
+  g_auto(GStrv) packets = NULL;
+  guint updates = 0;
+  const char *last = NULL;
+
+  post (fx, sid, "42[\"join_room\",{\"room\":\"financial_data\"}]");
+  g_free (poll_until (fx, sid, "42[\"room_joined\""));
+
+  /* [server] conflate-ms=300: twenty updates at once become the latest. */
+  for (guint i = 0; i < 20; i++)
+    push_tick (fx, "BTC", 40000 + i);
+  spin (700);
+  packets = poll_packets (fx, sid);
+  for (guint i = 0; packets[i] != NULL; i++)
+    if (g_str_has_prefix (packets[i], "42[\"financial_data_update\""))
+      {
+        updates++;
+        last = packets[i];
+      }
+  g_assert_cmpuint (updates, >=, 1);
+  g_assert_cmpuint (updates, <=, 2);
+  g_assert_nonnull (strstr (last, "\"price\":40019"));
+  g_assert_cmpuint (metric (fx, "tickhub_server_conflated_total"), >=, 18);
+}
+
+static void
 test_origins_and_limits (Fixture       *fx,
                          gconstpointer  data)
 {
@@ -975,6 +1004,7 @@ main (int   argc,
   ADD ("/socketio/bad-packets", NULL, test_bad_packets);
   ADD ("/socketio/serialize-once", NULL, test_serialize_once);
   ADD ("/socketio/budget", "client-buffer=4096", test_budget);
+  ADD ("/socketio/conflate", "conflate-ms=300", test_conflate);
   ADD ("/socketio/origins-and-limits", "allowed-origins=http://good.example\nmax-message=1024",
        test_origins_and_limits);
   ADD ("/socketio/disabled", "socketio=false", test_disabled);
