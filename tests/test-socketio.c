@@ -446,6 +446,12 @@ ws_open (Fixture    *fx,
 }
 
 static gboolean
+ws_is_closed (gpointer data)
+{
+  return ((Ws *) data)->closed;
+}
+
+static gboolean
 ws_has_packet (gpointer data)
 {
   Ws *w = data;
@@ -937,6 +943,26 @@ test_conflate (Fixture       *fx,
 }
 
 static void
+test_rate_limit (Fixture       *fx,
+                 gconstpointer  data)
+{
+  g_autoptr(Ws) w = ws_client (fx);
+  g_autofree char *error = NULL;
+  g_autofree char *disconnect = NULL;
+
+  /* [server] rate-limit=2 (bursts of 4): the client is told, gets 41 (so
+   * socket.io clients do not reconnect by themselves) and is closed. */
+  for (guint i = 0; i < 10; i++)
+    ws_send (w, "42[\"ping\",{}]");
+  error = ws_next (w, "42[\"error\"");
+  g_assert_nonnull (strstr (error, "\"code\":\"rate_limited\""));
+  disconnect = ws_next (w, "41");
+  g_assert_cmpstr (disconnect, ==, "41");
+  wait_until (ws_is_closed, w);
+  g_assert_cmpuint (metric (fx, "tickhub_server_disconnects_total{reason=\"rate_limited\"}"), ==, 1);
+}
+
+static void
 test_origins_and_limits (Fixture       *fx,
                          gconstpointer  data)
 {
@@ -1005,6 +1031,7 @@ main (int   argc,
   ADD ("/socketio/serialize-once", NULL, test_serialize_once);
   ADD ("/socketio/budget", "client-buffer=4096", test_budget);
   ADD ("/socketio/conflate", "conflate-ms=300", test_conflate);
+  ADD ("/socketio/rate-limit", "rate-limit=2", test_rate_limit);
   ADD ("/socketio/origins-and-limits", "allowed-origins=http://good.example\nmax-message=1024",
        test_origins_and_limits);
   ADD ("/socketio/disabled", "socketio=false", test_disabled);

@@ -79,6 +79,7 @@ typedef struct
   gboolean           destroyed;
   guint              busy;         /* handling the client's input: the memory stays */
   gboolean           logged_bad;   /* a bad packet was logged (once per session) */
+  gboolean           logged_unauthorized;
   guint              skip_binary;  /* attachments of a rejected binary packet */
 
   /* polling */
@@ -492,6 +493,8 @@ sio_close (ThServerClient *client,
    * Other closes (stop, too slow, ping timeout) let them reconnect. */
   if (code == 1008 && s->connected)
     session_push_static (s, "41");
+  else if (code == 1008)
+    session_push_static (s, "44{\"message\":\"rate limit exceeded\"}");
 
   if (s->ws != NULL)
     {
@@ -621,7 +624,10 @@ handle_connect (Session    *s,
   if (!th_server_auth_check (server, token))
     {
       th_server_get_stats (server)->sio_unauthorized++;
-      g_message ("server: Socket.IO client %s (%s): connect refused: not authorized", s->base.id, s->base.remote);
+      if (!s->logged_unauthorized)
+        g_message ("server: Socket.IO client %s (%s): connect refused: not authorized (logged once per client)",
+                   s->base.id, s->base.remote);
+      s->logged_unauthorized = TRUE;
       session_push_static (s, "44{\"message\":\"unauthorized\"}");
       return;
     }
@@ -661,9 +667,6 @@ handle_event (Session    *s,
         }
     }
 
-  if (!th_server_client_take_token (&s->base))
-    return;
-
   /* Whatever happens below, the first reply is the ack's answer. */
   s->base.ack = has_id ? &ack : NULL;
   parser = json_parser_new_immutable ();
@@ -691,6 +694,10 @@ handle_sio_packet (Session    *s,
   g_autofree char *nsp = NULL;
   char type;
 
+  /* Every Socket.IO packet counts against the rate limit (CONNECTs with
+   * bad tokens included); Engine.IO pongs do not. */
+  if (!th_server_client_take_token (&s->base))
+    return;
   if (len == 0)
     {
       bad_packet (s, "an empty Socket.IO packet");
