@@ -25,6 +25,7 @@ packages=(
   python3-gi gir1.2-json-1.0 gir1.2-soup-3.0 dbus-daemon
   valac gi-docgen
   systemd   # systemd-analyze checks the shipped units in the tests (not run as init)
+  python3-socketio python3-websocket python3-requests
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -46,6 +47,23 @@ deps() {
   export DEBIAN_FRONTEND=noninteractive
   as_root apt-get update -qq
   as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# The npm socket.io-client of the Socket.IO tests (tests/js): node from
+# Debian when there is none, then `npm ci` from the committed lockfile when
+# node_modules is missing or older than it.
+js_deps() {
+  if ! command -v node >/dev/null; then
+    log "installing nodejs and npm"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq --no-install-recommends nodejs npm
+  fi
+  if [ ! -d tests/js/node_modules ] || [ tests/js/package-lock.json -nt tests/js/node_modules ]; then
+    log "npm ci in tests/js"
+    (cd tests/js && npm ci --no-audit --no-fund)
+    touch tests/js/node_modules
+  fi
 }
 
 # build DIR [meson options]
@@ -101,6 +119,7 @@ case "$cmd" in
     ;;
   test)
     deps
+    js_deps
     status=0
     build build -Dwerror=true
     run_suite build || status=1

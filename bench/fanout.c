@@ -11,7 +11,11 @@
  *   - server memory per connection: RSS growth / N (user space; the
  *     clients' buffers are allocated before the baseline)
  *
- *   meson devenv -C build bench/fanout [N...]     (default: 100 1000 10000)
+ *   meson devenv -C build bench/fanout [--socketio] [N...]     (default: 100 1000 10000)
+ *
+ * With --socketio the clients are Socket.IO clients on the websocket
+ * transport (/socket.io/?EIO=4&transport=websocket, 40, then 42[...]
+ * events) instead of /ws.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -33,6 +37,8 @@
 #include "th-private.h"
 
 #define CLIENT_BUF 4096
+
+static gboolean use_socketio;
 
 typedef struct
 {
@@ -89,6 +95,40 @@ write_all (int fd, const void *data, gsize len)
   return TRUE;
 }
 
+/* Reads until @needle has come. */
+static gboolean
+read_until (Conn       *c,
+            const char *needle)
+{
+  while (c->len < 4 || memmem (c->buf, c->len, needle, strlen (needle)) == NULL)
+    {
+      ssize_t n = read (c->fd, c->buf + c->len, CLIENT_BUF - c->len);
+
+      if (n <= 0)
+        return FALSE;
+      c->len += n;
+    }
+  return TRUE;
+}
+
+/* A masked text frame, as a client sends. */
+static gboolean
+send_text (int         fd,
+           const char *text)
+{
+  guint8 frame[128];
+  guint8 mask[4] = { 0x11, 0x22, 0x33, 0x44 };
+  gsize len = strlen (text);
+
+  g_assert (len < 126);
+  frame[0] = 0x81;
+  frame[1] = 0x80 | (guint8) len;
+  memcpy (frame + 2, mask, 4);
+  for (gsize i = 0; i < len; i++)
+    frame[6 + i] = text[i] ^ mask[i & 3];
+  return write_all (fd, frame, 6 + len);
+}
+
 static gboolean
 client_connect (Bench *b,
                 Conn  *c)
@@ -96,9 +136,7 @@ client_connect (Bench *b,
   struct sockaddr_in sa = { 0 };
   char req[512];
   static const char sub[] = "{\"event\":\"subscribe_symbol\",\"data\":{\"symbol\":\"BTC\"}}";
-  guint8 frame[128];
-  guint8 mask[4] = { 0x11, 0x22, 0x33, 0x44 };
-  gsize len = strlen (sub);
+  static const char sio_sub[] = "42[\"subscribe_symbol\",{\"symbol\":\"BTC\"}]";
   int one = 1;
 
   c->fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -111,27 +149,23 @@ client_connect (Bench *b,
     return FALSE;
   setsockopt (c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   g_snprintf (req, sizeof req,
-              "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", b->port);
+              "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+              use_socketio ? "/socket.io/?EIO=4&transport=websocket" : "/ws", b->port);
   if (!write_all (c->fd, req, strlen (req)))
     return FALSE;
-  /* The 101 response, then the connected event. */
   c->len = 0;
-  while (c->len < 4 || memmem (c->buf, c->len, "\"connected\"", 11) == NULL)
+  if (use_socketio)
     {
-      ssize_t n = read (c->fd, c->buf + c->len, CLIENT_BUF - c->len);
-
-      if (n <= 0)
+      /* The 101 response and the open packet; then the namespace. */
+      if (!read_until (c, "\"pingTimeout\"") || !send_text (c->fd, "40"))
         return FALSE;
-      c->len += n;
     }
+  /* The connected event */
+  if (!read_until (c, "\"connected\""))
+    return FALSE;
   c->len = 0;
-  frame[0] = 0x81;
-  frame[1] = 0x80 | (guint8) len;
-  memcpy (frame + 2, mask, 4);
-  for (gsize i = 0; i < len; i++)
-    frame[6 + i] = sub[i] ^ mask[i & 3];
-  return write_all (c->fd, frame, 6 + len);
+  return send_text (c->fd, use_socketio ? sio_sub : sub);
 }
 
 static void
@@ -163,7 +197,8 @@ client_frames (Bench *b,
       if (avail < hlen + len)
         break;
       if ((p[0] & 0x0F) == 1 && len > 40 &&
-          memcmp (p + hlen, "{\"event\":\"financial_data_update\"", 32) == 0)
+          (use_socketio ? memcmp (p + hlen, "42[\"financial_data_update\"", 26) == 0
+                        : memcmp (p + hlen, "{\"event\":\"financial_data_update\"", 32) == 0))
         {
           const char *price = memmem (p + hlen, len, "\"price\":", 8);
 
@@ -269,7 +304,9 @@ run (guint n)
   g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=server\nsymbols=BTC\ntimeframes=1m\n"
                                            "[prices]\norder=binance\n[binance]\nttl=3600\n"
                                            "[server]\nlisten=127.0.0.1:0\nmax-connections=%u\nrate-limit=0\n"
-                                           "status-interval=0\nclient-buffer=4194304\n", n + 10);
+                                           "status-interval=0\nclient-buffer=4194304\n"
+                                           /* the bench's clients do not answer pings */
+                                           "ping-interval=3600\n", n + 10);
   g_autoptr(ThConfig) config = th_config_new ();
   g_autoptr(ThHub) hub = NULL;
   g_autoptr(GError) error = NULL;
@@ -353,10 +390,10 @@ run (guint n)
   g_thread_join (thread);
 
   qsort (b.samples, b.n_samples, sizeof (gint64), compare_i64);
-  printf ("%6u clients: %9.0f deliveries/s (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " in %.2f s); "
+  printf ("%s %6u clients: %9.0f deliveries/s (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " in %.2f s); "
           "latency at %u ticks/s p50 %.2f ms p99 %.2f ms p99.9 %.2f ms (%" G_GUINT64_FORMAT " samples); "
           "server memory %.1f KB per connection\n",
-          n, MIN ((guint64) b.received, expected) / ((t1 - t0) / 1e6), MIN ((guint64) b.received, expected),
+          use_socketio ? "socket.io" : "websocket", n, MIN ((guint64) b.received, expected) / ((t1 - t0) / 1e6), MIN ((guint64) b.received, expected),
           expected, (t1 - t0) / 1e6, 1000000 / 10000,
           b.n_samples ? b.samples[b.n_samples / 2] / 1000.0 : 0,
           b.n_samples ? b.samples[b.n_samples * 99 / 100] / 1000.0 : 0,
@@ -389,6 +426,13 @@ main (int   argc,
   g_log_set_writer_func (g_log_writer_default, NULL, NULL);
   g_setenv ("G_MESSAGES_DEBUG", "", TRUE);
 
+  if (argc > 1 && g_str_equal (argv[1], "--socketio"))
+    {
+      use_socketio = TRUE;
+      argv[1] = argv[0];
+      argv++;
+      argc--;
+    }
   if (argc > 1)
     for (int i = 1; i < argc; i++)
       {

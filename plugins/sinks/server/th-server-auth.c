@@ -504,11 +504,20 @@ th_server_auth_request_token (SoupServerMessage *msg,
 
 gboolean
 th_server_auth_check (ThServer   *self,
-                      const char *token)
+                      const char *token,
+                      const char *what,
+                      const char *remote)
 {
   ThServerAuth *auth = th_server_get_auth (self);
+  ThServerAuthResult result;
 
-  return th_server_auth_verify (auth, token, g_get_real_time ()) == TH_SERVER_AUTH_OK;
+  if (auth == NULL)
+    return TRUE;
+  result = th_server_auth_verify (auth, token, g_get_real_time ());
+  if (result == TH_SERVER_AUTH_OK)
+    return TRUE;
+  th_server_auth_failed (auth, result, what, remote);
+  return FALSE;
 }
 
 /* Checks a REST or WebSocket request; on failure answers it with a bare

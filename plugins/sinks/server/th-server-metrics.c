@@ -194,8 +194,20 @@ th_server_render_metrics (ThServer *self)
   for (GList *l = clients; l != NULL; l = l->next)
     queued += ((ThServerClient *) l->data)->transport->get_queued (l->data);
 
-  header (out, "tickhub_server_clients", "gauge", "Connected clients.");
-  g_string_append_printf (out, "tickhub_server_clients{transport=\"websocket\"} %u\n", g_list_length (clients));
+  header (out, "tickhub_server_clients", "gauge", "Connected clients, by transport.");
+  {
+    /* Every transport, with 0 for those nobody uses now. */
+    static const char *const transports[] = { "websocket", "socket.io/polling", "socket.io/websocket", NULL };
+
+    for (guint i = 0; transports[i] != NULL; i++)
+      {
+        guint n = 0;
+
+        for (GList *l = clients; l != NULL; l = l->next)
+          n += g_str_equal (th_server_client_transport_name (l->data), transports[i]);
+        g_string_append_printf (out, "tickhub_server_clients{transport=\"%s\"} %u\n", transports[i], n);
+      }
+  }
   header (out, "tickhub_server_connections_total", "counter", "Connections accepted.");
   g_string_append_printf (out, "tickhub_server_connections_total %" G_GUINT64_FORMAT "\n", st->connections);
   header (out, "tickhub_server_refused_total", "counter", "Handshakes refused (max-connections, allowed-origins).");
@@ -229,6 +241,16 @@ th_server_render_metrics (ThServer *self)
           "Requests and connections refused for a missing or invalid token.");
   g_string_append_printf (out, "tickhub_server_auth_failures_total %" G_GUINT64_FORMAT "\n",
                           th_server_auth_get_failures (th_server_get_auth (self)));
+  header (out, "tickhub_server_socketio_encodings_total", "counter",
+          "Events turned into Socket.IO packets (once per event, shared by every Socket.IO client).");
+  g_string_append_printf (out, "tickhub_server_socketio_encodings_total %" G_GUINT64_FORMAT "\n", st->sio_encodings);
+  header (out, "tickhub_server_socketio_bad_packets_total", "counter",
+          "Malformed or unsupported Socket.IO / Engine.IO packets (binary, unknown types, bad JSON, overlapping polls).");
+  g_string_append_printf (out, "tickhub_server_socketio_bad_packets_total %" G_GUINT64_FORMAT "\n", st->sio_bad_packets);
+  header (out, "tickhub_server_socketio_unauthorized_total", "counter", "Socket.IO namespace connects refused by authentication.");
+  g_string_append_printf (out, "tickhub_server_socketio_unauthorized_total %" G_GUINT64_FORMAT "\n", st->sio_unauthorized);
+  header (out, "tickhub_server_socketio_ping_timeouts_total", "counter", "Socket.IO sessions closed because no pong came within ping-timeout.");
+  g_string_append_printf (out, "tickhub_server_socketio_ping_timeouts_total %" G_GUINT64_FORMAT "\n", st->sio_timeouts);
   header (out, "tickhub_server_http_requests_total", "counter", "HTTP requests answered.");
   g_string_append_printf (out, "tickhub_server_http_requests_total %" G_GUINT64_FORMAT "\n", st->http_requests);
 

@@ -4,15 +4,18 @@
  *   th-server.c          the plugin: config, start/stop/flush, rooms, routing,
  *                        the client protocol (join_room, subscribe_symbol...),
  *                        the symbol snapshot cache, system_status_update
- *   th-server-ws.c       the plain WebSocket transport at /ws: handshake,
- *                        RFC 6455 framing, the per-client outgoing queue and
- *                        its back-pressure
+ *   th-server-ws.c       RFC 6455 on a stolen connection (ThWsConn: framing,
+ *                        the outgoing ring, writev) and the plain WebSocket
+ *                        transport at /ws
+ *   th-server-sio.c      Socket.IO v4 / Engine.IO 4 at /socket.io/: polling,
+ *                        websocket (a ThWsConn), the upgrade, heartbeats,
+ *                        namespace connect, events and acks
  *   th-server-rest.c     REST, CORS, /healthz
  *   th-server-metrics.c  /metrics, the latency histogram, process figures
  *
- * Clients are transport-neutral (ThServerClient) with a small vtable, so a
- * Socket.IO transport only has to implement ThServerTransport: rooms,
- * routing, rate limiting and the protocol are shared.
+ * Clients are transport-neutral (ThServerClient) with a small vtable: rooms,
+ * routing, rate limiting, back-pressure (th_server_client_admit) and the
+ * protocol are shared by every transport.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -62,9 +65,16 @@ typedef struct
                        guint16         code,
                        const char     *reason);
   gsize (*get_queued) (ThServerClient *client);
+  /* Drops queued messages that nobody has started to write (only the
+   * conflatable ones if @conflatable_only); returns how many. */
+  guint (*drop)       (ThServerClient *client,
+                       gboolean        conflatable_only);
   /* Writes what is queued, without blocking (called once per main-loop
    * iteration for the clients marked dirty). */
   void  (*flush)      (ThServerClient *client);
+  /* Optional: the transport's name right now (Socket.IO's changes on
+   * upgrade); @name otherwise. */
+  const char *(*get_name) (ThServerClient *client);
 } ThServerTransport;
 
 struct _ThServerClient
@@ -83,6 +93,10 @@ struct _ThServerClient
   guint64     sent_messages;
   guint64     sent_bytes;
   guint64     dropped;
+  gint64      last_progress;   /* monotonic µs: the peer last took bytes, or
+                                * the queue last became non-empty */
+  JsonNode  **ack;             /* nullable: where the first reply's data goes
+                                * (a Socket.IO ack), see th_server_client_send */
   gboolean    dropping;        /* in an episode of drops, logged once */
   gboolean    closing;
   gboolean    in_dirty;        /* in the server's list of clients to flush */
@@ -106,6 +120,10 @@ typedef struct
   guint64 client_messages;     /* messages received from clients */
   guint64 client_errors;       /* error events sent back */
   guint64 http_requests;
+  guint64 sio_encodings;       /* events turned into Socket.IO packets */
+  guint64 sio_bad_packets;     /* malformed or unsupported Socket.IO packets */
+  guint64 sio_unauthorized;    /* Socket.IO connects refused by auth */
+  guint64 sio_timeouts;        /* sessions closed for a missed pong */
   GHashTable *events;          /* event name → guint64* (events consumed) */
   guint64 latency_counts[TH_SERVER_LATENCY_BUCKETS + 1];
   double  latency_sum;
@@ -139,12 +157,32 @@ void           th_server_client_init        (ThServer       *self,
                                              const char     *origin);
 void           th_server_client_added       (ThServer       *self,
                                              ThServerClient *client);
+void           th_server_client_register    (ThServer       *self,
+                                             ThServerClient *client);
+void           th_server_client_welcome     (ThServerClient *client);
 void           th_server_client_gone        (ThServer       *self,
                                              ThServerClient *client);
 void           th_server_client_message     (ThServer       *self,
                                              ThServerClient *client,
                                              const char     *text,
                                              gsize           length);
+gboolean       th_server_client_take_token  (ThServerClient *client);
+void           th_server_client_dispatch    (ThServerClient *client,
+                                             const char     *event,
+                                             JsonNode       *data);
+gboolean       th_server_client_admit       (ThServerClient *client,
+                                             gsize           size,
+                                             gboolean        conflatable,
+                                             gint64          now);
+gboolean       th_server_client_admit_reply (ThServerClient *client,
+                                             gsize           size);
+const char    *th_server_client_transport_name (ThServerClient *client);
+gboolean       th_server_get_socketio       (ThServer       *self);
+guint          th_server_get_ping_interval  (ThServer       *self);   /* ms */
+guint          th_server_get_ping_timeout   (ThServer       *self);   /* ms */
+GBytes        *th_server_sio_event_bytes    (ThServer       *self,
+                                             ThEvent        *event);
+GBytes        *th_server_sio_encode_reply   (GBytes         *json);
 void           th_server_client_error       (ThServerClient *client,
                                              const char     *code,
                                              const char     *message);
@@ -177,9 +215,12 @@ void           th_server_auth_failed        (ThServerAuth      *auth,
 char          *th_server_auth_request_token (SoupServerMessage *msg,
                                              GHashTable        *query,
                                              gboolean           allow_query);
-/* TRUE when authentication is off or @token is valid (Socket.IO CONNECT). */
+/* TRUE when authentication is off or @token (nullable) is valid; a
+ * refusal is counted and logged (Socket.IO CONNECT). */
 gboolean       th_server_auth_check         (ThServer          *self,
-                                             const char        *token);
+                                             const char        *token,
+                                             const char        *what,
+                                             const char        *remote);
 gboolean       th_server_auth_check_request (ThServer          *self,
                                              SoupServerMessage *msg,
                                              GHashTable        *query,
@@ -187,8 +228,72 @@ gboolean       th_server_auth_check_request (ThServer          *self,
                                              const char        *what);
 
 /* th-server-ws.c */
+typedef struct _ThWsConn ThWsConn;
+
+/* What a connection tells its owner. Every call is on the main thread. */
+typedef struct
+{
+  /* A complete message; text is valid UTF-8. */
+  void (*message) (ThWsConn   *conn,
+                   gboolean    binary,
+                   const char *data,
+                   gsize       length,
+                   gpointer    user_data);
+  /* The peer closed, or broke the protocol: the owner closes (usually
+   * with th_ws_conn_close, @code and @reason). */
+  void (*close)   (ThWsConn   *conn,
+                   guint16     code,
+                   const char *reason,
+                   gpointer    user_data);
+  /* The connection ends; its memory goes right after. */
+  void (*gone)    (ThWsConn   *conn,
+                   gpointer    user_data);
+} ThWsConnCallbacks;
+
+typedef void (*ThWsAcceptedFunc) (ThServer  *self,
+                                  GIOStream *stream,
+                                  gpointer   data);
+
+ThWsConn      *th_ws_conn_new               (ThServerClient    *owner,
+                                             GIOStream         *stream,
+                                             const ThWsConnCallbacks *cb,
+                                             gpointer           user_data);
+void           th_ws_conn_set_owner         (ThWsConn          *conn,
+                                             ThServerClient    *owner,
+                                             const ThWsConnCallbacks *cb,
+                                             gpointer           user_data);
+void           th_ws_conn_push              (ThWsConn          *conn,
+                                             GBytes            *body,
+                                             gboolean           conflatable,
+                                             gint64             queued_at);
+guint          th_ws_conn_drop              (ThWsConn          *conn,
+                                             gboolean           conflatable_only);
+gsize          th_ws_conn_get_queued        (ThWsConn          *conn);
+gboolean       th_ws_conn_flush             (ThWsConn          *conn);
+void           th_ws_conn_close             (ThWsConn          *conn,
+                                             guint16            code,
+                                             const char        *reason);
+gboolean       th_ws_conn_is_closing        (ThWsConn          *conn);
+void           th_ws_conn_destroy           (ThWsConn          *conn);
+gboolean       th_server_ws_upgrade         (ThServer          *self,
+                                             SoupServerMessage *msg,
+                                             ThWsAcceptedFunc   accepted,
+                                             gpointer           data,
+                                             GDestroyNotify     destroy);
+gboolean       th_server_admit_connection   (ThServer          *self,
+                                             SoupServerMessage *msg,
+                                             guint              pending,
+                                             const char        *what);
 void           th_server_ws_handle          (ThServer          *self,
                                              SoupServerMessage *msg);
+
+/* th-server-sio.c */
+typedef struct _ThServerSio ThServerSio;
+
+ThServerSio   *th_server_sio_new            (ThServer          *self);
+void           th_server_sio_free           (ThServerSio       *sio);
+void           th_server_sio_register       (ThServerSio       *sio);
+void           th_server_sio_stop           (ThServerSio       *sio);
 
 /* th-server-rest.c */
 void           th_server_rest_register      (ThServer          *self);

@@ -475,6 +475,11 @@ get_ws_status (ThServer          *self,
   json_builder_set_member_name (b, "transports");
   json_builder_begin_array (b);
   json_builder_add_string_value (b, "websocket");
+  if (th_server_get_socketio (self))
+    {
+      json_builder_add_string_value (b, "socket.io/polling");
+      json_builder_add_string_value (b, "socket.io/websocket");
+    }
   json_builder_end_array (b);
   json_builder_set_member_name (b, "active_connections");
   json_builder_add_int_value (b, th_server_count_clients (self));
@@ -539,7 +544,7 @@ get_ws_connections (ThServer          *self,
       json_builder_set_member_name (b, "client_id");
       json_builder_add_string_value (b, c->id);
       json_builder_set_member_name (b, "transport");
-      json_builder_add_string_value (b, c->transport->name);
+      json_builder_add_string_value (b, th_server_client_transport_name (c));
       json_builder_set_member_name (b, "remote_address");
       json_builder_add_string_value (b, c->remote);
       json_builder_set_member_name (b, "origin");

@@ -1,4 +1,4 @@
-/* th-server-ws.c: the plain WebSocket transport at /ws
+/* th-server-ws.c: RFC 6455 on a stolen connection, and the /ws transport
  *
  * libsoup does the HTTP part: the request, the handshake checks and the
  * 101 response (soup_websocket_server_process_handshake). Then we steal
@@ -8,24 +8,22 @@
  * not say how much of it is still waiting, so a slow reader grows memory
  * without bound and 1,000 recipients cost 1,000 copies and 1,000 writes.
  *
- * Here each client has a ring of frames. A frame is a small header of our
- * own and the event's GBytes, shared by every recipient (no copy). Writes
- * are g_pollable_output_stream_writev_nonblocking() on the stolen stream,
- * up to 64 frames per call, started from one idle callback per main-loop
+ * The connection (ThWsConn) is shared by two transports: the plain /ws
+ * protocol below, and Socket.IO's websocket transport (th-server-sio.c).
+ * Each connection has a ring of frames. A frame is a small header of our
+ * own and a GBytes body, shared by every recipient (no copy). Writes are
+ * g_pollable_output_stream_writev_nonblocking() on the stolen stream, up
+ * to 64 frames per call, started from one idle callback per main-loop
  * iteration for all clients that have something new (so events consumed
  * in one iteration are coalesced). We count the bytes we queue and the
- * bytes the kernel takes, so the per-client budget (client-buffer) is
- * exact: over it, queued conflatable updates (financial_data_update) are
- * dropped first, then the client is disconnected with 1013. A client that
- * has taken nothing for STALL_USEC while it has something queued is
- * disconnected too, so a reader that never reads cannot stay forever on a
- * stream of droppable updates. One slow client costs at most its budget
- * and never delays the others: nothing waits on its socket.
+ * bytes the kernel takes, so the per-client budget (client-buffer, whose
+ * policy is th_server_client_admit(), the same for every transport) is
+ * exact.
  *
  * Incoming: frames must be masked; fragmented messages are reassembled up
  * to max-message (over it: close 1009); text must be UTF-8 (else 1007);
- * binary frames get an error event; pings are answered; a close is
- * echoed. permessage-deflate is not negotiated.
+ * complete messages go to the owner's callback; pings are answered; a
+ * close is echoed. permessage-deflate is not negotiated.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -38,7 +36,6 @@
 #define WRITE_SLICE         (512 * 1024)          /* bytes per client per iteration */
 #define READ_CHUNK          (16 * 1024)
 #define CLOSE_WAIT_MSEC     1000
-#define STALL_USEC          (30 * G_USEC_PER_SEC)
 
 enum {
   OP_CONTINUATION = 0x0,
@@ -61,9 +58,12 @@ typedef struct
   gint64   queued_at;   /* monotonic µs; 0 for replies */
 } Frame;
 
-typedef struct
+struct _ThWsConn
 {
-  ThServerClient  base;
+  ThServerClient          *owner;      /* counts what is sent; marked dirty */
+  const ThWsConnCallbacks *cb;
+  gpointer                 user_data;
+
   GIOStream      *stream;
   GInputStream   *in;
   GOutputStream  *out;
@@ -76,7 +76,6 @@ typedef struct
   guint           ring_head;
   guint           ring_len;
   gsize           queued;     /* bytes not yet taken by the kernel */
-  gint64          last_progress;
 
   GByteArray     *rbuf;       /* nullable: the start of a frame not yet complete */
   GByteArray     *message;    /* a fragmented message being reassembled */
@@ -87,35 +86,20 @@ typedef struct
   gboolean        close_received;
   gboolean        broken;     /* a protocol error: input is discarded */
   gboolean        destroyed;
-} WsClient;
-
-static void ws_send_event (ThServerClient *client, ThEvent *event, gboolean conflatable, gint64 queued_at);
-static void ws_send_text  (ThServerClient *client, GBytes *json);
-static void ws_close      (ThServerClient *client, guint16 code, const char *reason);
-static gsize ws_get_queued (ThServerClient *client);
-static void ws_flush      (ThServerClient *client);
-static void ws_destroy    (WsClient *c);
-
-static const ThServerTransport ws_transport = {
-  .name = "websocket",
-  .send_event = ws_send_event,
-  .send_text = ws_send_text,
-  .close = ws_close,
-  .get_queued = ws_get_queued,
-  .flush = ws_flush,
+  gboolean        in_read;    /* in on_readable(): it frees the memory */
 };
 
 /* The ring of outgoing frames */
 
 static Frame *
-ring_at (WsClient *c,
+ring_at (ThWsConn *c,
          guint     i)
 {
   return &c->ring[(c->ring_head + i) & (c->ring_cap - 1)];
 }
 
 static void
-ring_grow (WsClient *c)
+ring_grow (ThWsConn *c)
 {
   guint cap = MAX (RING_MIN, c->ring_cap * 2);
   Frame *ring = g_new (Frame, cap);
@@ -129,7 +113,7 @@ ring_grow (WsClient *c)
 }
 
 static void
-push_frame (WsClient *c,
+push_frame (ThWsConn *c,
             guint8    opcode,
             GBytes   *body,          /* transfer full, nullable */
             gboolean  conflatable,
@@ -168,15 +152,31 @@ push_frame (WsClient *c,
   f->is_close = opcode == OP_CLOSE;
   f->queued_at = queued_at;
   if (c->queued == 0)
-    c->last_progress = g_get_monotonic_time ();
+    c->owner->last_progress = g_get_monotonic_time ();
   c->queued += f->size;
-  th_server_mark_dirty (c->base.server, &c->base);
+  th_server_mark_dirty (c->owner->server, c->owner);
 }
 
-/* Drops the frames nobody has started to write, keeping those @keep says. */
-static guint
-ring_drop (WsClient *c,
-           gboolean  conflatable_only)
+/* Queues a text message; @body is shared, never copied. */
+void
+th_ws_conn_push (ThWsConn *c,
+                 GBytes   *body,
+                 gboolean  conflatable,
+                 gint64    queued_at)
+{
+  if (c->close_queued)
+    {
+      g_bytes_unref (body);
+      return;
+    }
+  push_frame (c, OP_TEXT, body, conflatable, queued_at);
+}
+
+/* Drops the frames nobody has started to write (only the conflatable ones
+ * if @conflatable_only); returns how many. */
+guint
+th_ws_conn_drop (ThWsConn *c,
+                 gboolean  conflatable_only)
 {
   guint kept = 0;
   guint dropped = 0;
@@ -185,7 +185,7 @@ ring_drop (WsClient *c,
     {
       Frame f = *ring_at (c, i);
 
-      if (f.sent == 0 && (!conflatable_only || f.conflatable))
+      if (f.sent == 0 && !f.is_close && (!conflatable_only || f.conflatable))
         {
           c->queued -= f.size;
           g_clear_pointer (&f.body, g_bytes_unref);
@@ -198,110 +198,21 @@ ring_drop (WsClient *c,
   return dropped;
 }
 
-static gsize
-ws_get_queued (ThServerClient *client)
+gsize
+th_ws_conn_get_queued (ThWsConn *c)
 {
-  return ((WsClient *) client)->queued;
+  return c->queued;
 }
 
-/* Back-pressure */
-
-static void
-disconnect_slow (WsClient   *c,
-                 const char *why)
+void
+th_ws_conn_set_owner (ThWsConn                *c,
+                      ThServerClient          *owner,
+                      const ThWsConnCallbacks *cb,
+                      gpointer                 user_data)
 {
-  ThServerStats *stats = th_server_get_stats (c->base.server);
-
-  g_message ("server: client %s (%s) is too slow: %s; disconnecting it (close 1013)",
-             c->base.id, c->base.remote, why);
-  stats->disconnects_slow++;
-  /* Its backlog is given up at once: that is the memory we protect. */
-  stats->dropped += ring_drop (c, FALSE);
-  ws_close (&c->base, 1013, "too slow: send buffer full");
-}
-
-static void
-ws_send_event (ThServerClient *client,
-               ThEvent        *event,
-               gboolean        conflatable,
-               gint64          queued_at)
-{
-  WsClient *c = (WsClient *) client;
-  ThServer *server = client->server;
-  ThServerStats *stats = th_server_get_stats (server);
-  GBytes *body = th_event_get_bytes (event);
-  gsize size = g_bytes_get_size (body) + 10;
-  gsize budget = th_server_get_client_buffer (server);
-
-  if (client->closing)
-    return;
-
-  if (c->queued > 0 && queued_at - c->last_progress > STALL_USEC)
-    {
-      g_autofree char *why = g_strdup_printf ("it has read nothing for %d s with %" G_GSIZE_FORMAT " bytes waiting",
-                                              (int) (STALL_USEC / G_USEC_PER_SEC), c->queued);
-      disconnect_slow (c, why);
-      return;
-    }
-
-  if (c->queued + size > budget)
-    {
-      guint dropped = ring_drop (c, TRUE);
-
-      stats->dropped += dropped;
-      client->dropped += dropped;
-      if (c->queued + size > budget)
-        {
-          if (!conflatable)
-            {
-              g_autofree char *why = g_strdup_printf ("%" G_GSIZE_FORMAT " bytes waiting, over client-buffer (%"
-                                                      G_GSIZE_FORMAT ")", c->queued, budget);
-              disconnect_slow (c, why);
-              return;
-            }
-          stats->dropped++;
-          client->dropped++;
-          dropped++;
-        }
-      if (dropped > 0 && !client->dropping)
-        {
-          client->dropping = TRUE;
-          g_message ("server: client %s (%s) reads slower than updates come; dropping its price updates "
-                     "(client-buffer %" G_GSIZE_FORMAT " bytes)", client->id, client->remote, budget);
-        }
-      if (c->queued + size > budget)
-        return;
-    }
-  else if (client->dropping && c->queued < budget / 2)
-    {
-      client->dropping = FALSE;
-      g_message ("server: client %s caught up; %" G_GUINT64_FORMAT " updates dropped so far",
-                 client->id, client->dropped);
-    }
-
-  push_frame (c, OP_TEXT, g_bytes_ref (body), conflatable, queued_at);
-}
-
-/* Replies are small and never dropped; a client that does not read its
- * replies is bounded by the rate limit and, in the end, by client-buffer. */
-static void
-ws_send_text (ThServerClient *client,
-              GBytes         *json)
-{
-  WsClient *c = (WsClient *) client;
-
-  if (client->closing)
-    {
-      g_bytes_unref (json);
-      return;
-    }
-  if (c->queued + g_bytes_get_size (json) > th_server_get_client_buffer (client->server))
-    {
-      g_bytes_unref (json);
-      disconnect_slow (c, "its replies are not read");
-      return;
-    }
-  push_frame (c, OP_TEXT, json, FALSE, 0);
+  c->owner = owner;
+  c->cb = cb;
+  c->user_data = user_data;
 }
 
 /* Writing */
@@ -309,7 +220,7 @@ ws_send_text (ThServerClient *client,
 static gboolean on_writable (GObject *stream, gpointer data);
 
 static void
-frame_done (WsClient      *c,
+frame_done (ThWsConn      *c,
             Frame         *f,
             ThServerStats *stats,
             gint64         now)
@@ -318,8 +229,8 @@ frame_done (WsClient      *c,
     {
       stats->sent_messages++;
       stats->sent_bytes += f->size;
-      c->base.sent_messages++;
-      c->base.sent_bytes += f->size;
+      c->owner->sent_messages++;
+      c->owner->sent_bytes += f->size;
       th_server_observe_latency (stats, now - f->queued_at);
     }
   if (f->is_close)
@@ -330,19 +241,19 @@ frame_done (WsClient      *c,
 static gboolean
 close_timeout (gpointer data)
 {
-  WsClient *c = data;
+  ThWsConn *c = data;
 
   c->close_timer = 0;
-  ws_destroy (c);
+  th_ws_conn_destroy (c);
   return G_SOURCE_REMOVE;
 }
 
 /* Writes until the kernel takes no more or the slice is used; returns
- * FALSE if the client was destroyed. */
+ * FALSE if the connection was destroyed. */
 static gboolean
-write_some (WsClient *c)
+write_some (ThWsConn *c)
 {
-  ThServerStats *stats = th_server_get_stats (c->base.server);
+  ThServerStats *stats = th_server_get_stats (c->owner->server);
   gsize slice = 0;
 
   while (c->ring_len > 0 && slice < WRITE_SLICE)
@@ -389,14 +300,14 @@ write_some (WsClient *c)
         }
       if (r == G_POLLABLE_RETURN_FAILED)
         {
-          g_debug ("server: client %s: write failed: %s", c->base.id, error != NULL ? error->message : "?");
-          ws_destroy (c);
+          g_debug ("server: client %s: write failed: %s", c->owner->id, error != NULL ? error->message : "?");
+          th_ws_conn_destroy (c);
           return FALSE;
         }
 
       now = g_get_monotonic_time ();
       c->queued -= written;
-      c->last_progress = now;
+      c->owner->last_progress = now;
       slice += written;
       while (written > 0)
         {
@@ -416,10 +327,10 @@ write_some (WsClient *c)
     }
 
   if (c->ring_len > 0)
-    th_server_mark_dirty (c->base.server, &c->base);   /* the rest next iteration */
+    th_server_mark_dirty (c->owner->server, c->owner);   /* the rest next iteration */
   else if (c->close_written && c->close_received)
     {
-      ws_destroy (c);
+      th_ws_conn_destroy (c);
       return FALSE;
     }
   return TRUE;
@@ -429,7 +340,7 @@ static gboolean
 on_writable (GObject  *stream,
              gpointer  data)
 {
-  WsClient *c = data;
+  ThWsConn *c = data;
 
   g_source_destroy (c->out_source);
   g_clear_pointer (&c->out_source, g_source_unref);
@@ -437,58 +348,63 @@ on_writable (GObject  *stream,
   return G_SOURCE_REMOVE;
 }
 
-static void
-ws_flush (ThServerClient *client)
+/* Returns FALSE if the connection was destroyed. */
+gboolean
+th_ws_conn_flush (ThWsConn *c)
 {
-  WsClient *c = (WsClient *) client;
-
   /* Waiting for the socket already: on_writable will continue. */
   if (c->out_source == NULL)
-    write_some (c);
+    return write_some (c);
+  return TRUE;
 }
 
 /* Closing */
 
-static void
-ws_close (ThServerClient *client,
-          guint16         code,
-          const char      *reason)
+void
+th_ws_conn_close (ThWsConn   *c,
+                  guint16     code,
+                  const char *reason)
 {
-  WsClient *c = (WsClient *) client;
-
   if (!c->close_queued)
     {
       gsize rlen = MIN (strlen (reason), 123);
       guint8 *payload = g_malloc (2 + rlen);
 
       c->close_queued = TRUE;
-      client->closing = TRUE;
       payload[0] = (guint8) (code >> 8);
       payload[1] = (guint8) code;
       memcpy (payload + 2, reason, rlen);
       push_frame (c, OP_CLOSE, g_bytes_new_take (payload, 2 + rlen), FALSE, 0);
     }
 
-  if (th_server_is_stopped (client->server))
+  if (th_server_is_stopped (c->owner->server))
     {
       /* Stopping: one attempt to write what the kernel takes now, and
-       * the end, even for a client that was closing already. */
+       * the end, even for a connection that was closing already. */
       if (write_some (c))
-        ws_destroy (c);
+        th_ws_conn_destroy (c);
       return;
     }
   if (c->close_timer == 0)
     c->close_timer = g_timeout_add (CLOSE_WAIT_MSEC, close_timeout, c);
 }
 
-static void
-ws_destroy (WsClient *c)
+gboolean
+th_ws_conn_is_closing (ThWsConn *c)
+{
+  return c->close_queued;
+}
+
+/* Ends the connection now; the owner's gone() callback runs first. */
+void
+th_ws_conn_destroy (ThWsConn *c)
 {
   if (c->destroyed)
     return;
   c->destroyed = TRUE;
 
-  th_server_client_gone (c->base.server, &c->base);
+  if (c->cb != NULL && c->cb->gone != NULL)
+    c->cb->gone (c, c->user_data);
   g_clear_handle_id (&c->close_timer, g_source_remove);
   if (c->in_source != NULL)
     {
@@ -503,62 +419,60 @@ ws_destroy (WsClient *c)
   /* A socket's close does not block. */
   g_io_stream_close (c->stream, NULL, NULL);
   g_clear_object (&c->stream);
-  ring_drop (c, FALSE);
   for (guint i = 0; i < c->ring_len; i++)
     g_clear_pointer (&ring_at (c, i)->body, g_bytes_unref);
   g_free (c->ring);
   g_clear_pointer (&c->rbuf, g_byte_array_unref);
   g_clear_pointer (&c->message, g_byte_array_unref);
   /* Callers up the stack (flush_dirty, route) check that a client is
-   * still known before they touch it again. */
-  g_free (c);
+   * still known before they touch it again; the reader checks
+   * c->destroyed. */
+  if (!c->in_read)
+    g_free (c);
 }
 
 /* Reading */
 
 static void
-protocol_close (WsClient   *c,
+protocol_close (ThWsConn   *c,
                 guint16     code,
                 const char *reason)
 {
-  g_debug ("server: client %s: %s; closing (%u)", c->base.id, reason, code);
+  g_debug ("server: client %s: %s; closing (%u)", c->owner->id, reason, code);
   c->broken = TRUE;
-  ws_close (&c->base, code, reason);
+  c->cb->close (c, code, reason, c->user_data);
 }
 
 static void
-handle_message (WsClient     *c,
+handle_message (ThWsConn     *c,
                 guint8        opcode,
                 const guint8 *data,
                 gsize         len)
 {
-  if (c->base.closing)
+  if (c->close_queued)
     return;
-  if (opcode == OP_BINARY)
-    {
-      th_server_client_error (&c->base, "bad_request", "binary messages are not accepted; send JSON text");
-      return;
-    }
-  if (!g_utf8_validate_len ((const char *) data, len, NULL))
+  if (opcode == OP_TEXT && !g_utf8_validate_len ((const char *) data, len, NULL))
     {
       protocol_close (c, 1007, "text message is not UTF-8");
       return;
     }
-  th_server_client_message (c->base.server, &c->base, (const char *) data, len);
+  c->cb->message (c, opcode == OP_BINARY, (const char *) data, len, c->user_data);
 }
 
 /* Parses the frames in @buf (unmasking them in place); returns how many
- * bytes were used. While closing, only control frames count. */
+ * bytes were used. While closing, only control frames count. A callback
+ * may destroy the connection: *@destroyed says so. */
 static gsize
-parse_frames (WsClient *c,
+parse_frames (ThWsConn *c,
               guint8   *buf,
-              gsize     buf_len)
+              gsize     buf_len,
+              gboolean *destroyed)
 {
-  gsize max = th_server_get_max_message (c->base.server);
+  gsize max = th_server_get_max_message (c->owner->server);
   gsize pos = 0;
   gboolean go_on = TRUE;
 
-  while (go_on && !c->broken)
+  while (go_on && !c->broken && !c->destroyed)
     {
       const guint8 *p = buf + pos;
       gsize avail = buf_len - pos;
@@ -604,7 +518,7 @@ parse_frames (WsClient *c,
         {
           g_autofree char *why = g_strdup_printf ("message over max-message (%" G_GSIZE_FORMAT " bytes)", max);
 
-          th_server_get_stats (c->base.server)->disconnects_size++;
+          th_server_get_stats (c->owner->server)->disconnects_size++;
           protocol_close (c, 1009, why);
           break;
         }
@@ -661,7 +575,7 @@ parse_frames (WsClient *c,
             {
               guint16 code = len >= 2 ? (guint16) ((payload[0] << 8) | payload[1]) : 1000;
 
-              ws_close (&c->base, code == 1005 || code == 1006 || code == 1015 ? 1000 : code, "");
+              c->cb->close (c, code == 1005 || code == 1006 || code == 1015 ? 1000 : code, "", c->user_data);
             }
           go_on = FALSE;
           break;
@@ -670,6 +584,7 @@ parse_frames (WsClient *c,
           go_on = FALSE;
         }
     }
+  *destroyed = c->destroyed;
   return c->broken ? buf_len : pos;
 }
 
@@ -680,7 +595,7 @@ on_readable (GObject  *stream,
   /* One read buffer for every client (main thread only): a client keeps
    * bytes of its own only for a frame cut in two by the network. */
   static guint8 scratch[READ_CHUNK];
-  WsClient *c = data;
+  ThWsConn *c = data;
 
   for (;;)
     {
@@ -689,6 +604,7 @@ on_readable (GObject  *stream,
       guint8 *buf;
       gsize len;
       gsize used;
+      gboolean destroyed = FALSE;
 
       n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (c->in),
                                                     scratch, sizeof scratch, NULL, &error);
@@ -698,9 +614,9 @@ on_readable (GObject  *stream,
         {
           /* EOF or a reset: the peer is gone. */
           if (n < 0)
-            g_debug ("server: client %s: read failed: %s", c->base.id, error->message);
+            g_debug ("server: client %s: read failed: %s", c->owner->id, error->message);
           g_clear_pointer (&c->in_source, g_source_unref);
-          ws_destroy (c);
+          th_ws_conn_destroy (c);
           return G_SOURCE_REMOVE;
         }
       if (c->broken)
@@ -717,7 +633,16 @@ on_readable (GObject  *stream,
           buf = scratch;
           len = n;
         }
-      used = parse_frames (c, buf, len);
+      /* A callback may end the connection: its memory stays until we
+       * are out of the parser. */
+      c->in_read = TRUE;
+      used = parse_frames (c, buf, len, &destroyed);
+      c->in_read = FALSE;
+      if (destroyed)
+        {
+          g_free (c);
+          return G_SOURCE_REMOVE;
+        }
       if (buf == scratch)
         {
           if (used < len)
@@ -736,20 +661,54 @@ on_readable (GObject  *stream,
         {
           g_clear_pointer (&c->in_source, g_source_unref);
           if (c->close_written)
-            ws_destroy (c);
+            th_ws_conn_destroy (c);
           /* else write_some() ends it once our close frame is out */
           return G_SOURCE_REMOVE;
         }
     }
 }
 
-/* The handshake */
+/* Takes over a stolen connection. Returns NULL (and closes @stream) if it
+ * cannot be polled. */
+ThWsConn *
+th_ws_conn_new (ThServerClient          *owner,
+                GIOStream               *stream,
+                const ThWsConnCallbacks *cb,
+                gpointer                 user_data)
+{
+  ThWsConn *c;
+
+  if (!G_IS_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (stream)) ||
+      !G_IS_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (stream)))
+    {
+      g_io_stream_close (stream, NULL, NULL);
+      return NULL;
+    }
+  c = g_new0 (ThWsConn, 1);
+  c->owner = owner;
+  c->cb = cb;
+  c->user_data = user_data;
+  c->stream = g_object_ref (stream);
+  c->in = g_io_stream_get_input_stream (c->stream);
+  c->out = g_io_stream_get_output_stream (c->stream);
+  c->in_source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (c->in), NULL);
+  g_source_set_static_name (c->in_source, "[server] client readable");
+  g_source_set_callback (c->in_source, G_SOURCE_FUNC (on_readable), c, NULL);
+  g_source_attach (c->in_source, NULL);
+  return c;
+}
+
+/* The WebSocket handshake, for /ws and /socket.io/?transport=websocket:
+ * libsoup checks it and answers 101; once the 101 is written the
+ * connection is stolen and handed to @accepted (or closed when the
+ * server stopped meanwhile). */
 
 typedef struct
 {
-  ThServer *server;
-  char     *remote;
-  char     *origin;
+  ThServer         *server;
+  ThWsAcceptedFunc  accepted;
+  gpointer          data;
+  GDestroyNotify    destroy;
 } Upgrade;
 
 static void
@@ -758,8 +717,8 @@ upgrade_free (gpointer data,
 {
   Upgrade *u = data;
 
-  g_free (u->remote);
-  g_free (u->origin);
+  if (u->destroy != NULL)
+    u->destroy (u->data);
   g_free (u);
 }
 
@@ -768,9 +727,7 @@ on_wrote_informational (SoupServerMessage *msg,
                         gpointer           data)
 {
   Upgrade *u = data;
-  ThServer *self = u->server;
   g_autoptr(GIOStream) stream = NULL;
-  WsClient *c;
 
   if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS)
     return;
@@ -780,38 +737,258 @@ on_wrote_informational (SoupServerMessage *msg,
   g_object_unref (msg);
   if (stream == NULL)
     return;
-  if (th_server_is_stopped (self) ||
-      !G_IS_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (stream)) ||
-      !G_IS_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (stream)))
+  if (th_server_is_stopped (u->server))
     {
       g_io_stream_close (stream, NULL, NULL);
       return;
     }
+  u->accepted (u->server, stream, u->data);
+}
 
-  c = g_new0 (WsClient, 1);
-  th_server_client_init (self, &c->base, &ws_transport, u->remote, u->origin);
-  c->stream = g_steal_pointer (&stream);
-  c->in = g_io_stream_get_input_stream (c->stream);
-  c->out = g_io_stream_get_output_stream (c->stream);
-  c->last_progress = g_get_monotonic_time ();
+/* Returns FALSE, with an error response set on @msg, if @msg is not a
+ * WebSocket handshake. */
+gboolean
+th_server_ws_upgrade (ThServer          *self,
+                      SoupServerMessage *msg,
+                      ThWsAcceptedFunc   accepted,
+                      gpointer           data,
+                      GDestroyNotify     destroy)
+{
+  g_autoptr(GError) error = NULL;
+  Upgrade *u;
 
-  c->in_source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (c->in), NULL);
-  g_source_set_static_name (c->in_source, "[server] client readable");
-  g_source_set_callback (c->in_source, G_SOURCE_FUNC (on_readable), c, NULL);
-  g_source_attach (c->in_source, NULL);
+  if (!soup_websocket_server_check_handshake (msg, NULL, NULL, NULL, &error))
+    {
+      if (destroy != NULL)
+        destroy (data);
+      return FALSE;
+    }
+  /* No extensions: permessage-deflate would cost a compression per client
+   * and defeat sending the same bytes to everyone. */
+  if (!soup_websocket_server_process_handshake (msg, NULL, NULL, NULL, NULL))
+    {
+      if (destroy != NULL)
+        destroy (data);
+      return FALSE;
+    }
 
+  u = g_new0 (Upgrade, 1);
+  u->server = self;
+  u->accepted = accepted;
+  u->data = data;
+  u->destroy = destroy;
+  g_signal_connect_data (msg, "wrote-informational", G_CALLBACK (on_wrote_informational), u,
+                         upgrade_free, 0);
+  return TRUE;
+}
+
+/* The /ws transport: one ThWsConn, the envelope as it is */
+
+typedef struct
+{
+  ThServerClient  base;
+  ThWsConn       *conn;
+} WsClient;
+
+static void
+ws_send_event (ThServerClient *client,
+               ThEvent        *event,
+               gboolean        conflatable,
+               gint64          queued_at)
+{
+  WsClient *c = (WsClient *) client;
+  GBytes *body = th_event_get_bytes (event);
+
+  if (client->closing)
+    return;
+  if (!th_server_client_admit (client, g_bytes_get_size (body) + 10, conflatable, queued_at))
+    return;
+  th_ws_conn_push (c->conn, g_bytes_ref (body), conflatable, queued_at);
+}
+
+/* Replies are small and never dropped; a client that does not read its
+ * replies is bounded by the rate limit and, in the end, by client-buffer. */
+static void
+ws_send_text (ThServerClient *client,
+              GBytes         *json)
+{
+  WsClient *c = (WsClient *) client;
+
+  if (client->closing || !th_server_client_admit_reply (client, g_bytes_get_size (json) + 10))
+    {
+      g_bytes_unref (json);
+      return;
+    }
+  th_ws_conn_push (c->conn, json, FALSE, 0);
+}
+
+static void
+ws_close (ThServerClient *client,
+          guint16         code,
+          const char     *reason)
+{
+  WsClient *c = (WsClient *) client;
+
+  client->closing = TRUE;
+  th_ws_conn_close (c->conn, code, reason);
+}
+
+static gsize
+ws_get_queued (ThServerClient *client)
+{
+  return th_ws_conn_get_queued (((WsClient *) client)->conn);
+}
+
+static guint
+ws_drop (ThServerClient *client,
+         gboolean        conflatable_only)
+{
+  return th_ws_conn_drop (((WsClient *) client)->conn, conflatable_only);
+}
+
+static void
+ws_flush (ThServerClient *client)
+{
+  th_ws_conn_flush (((WsClient *) client)->conn);
+}
+
+static const ThServerTransport ws_transport = {
+  .name = "websocket",
+  .send_event = ws_send_event,
+  .send_text = ws_send_text,
+  .close = ws_close,
+  .get_queued = ws_get_queued,
+  .drop = ws_drop,
+  .flush = ws_flush,
+};
+
+static void
+on_ws_message (ThWsConn   *conn,
+               gboolean    binary,
+               const char *data,
+               gsize       len,
+               gpointer    user_data)
+{
+  WsClient *c = user_data;
+
+  if (c->base.closing)
+    return;
+  if (binary)
+    {
+      th_server_client_error (&c->base, "bad_request", "binary messages are not accepted; send JSON text");
+      return;
+    }
+  th_server_client_message (c->base.server, &c->base, data, len);
+}
+
+static void
+on_ws_close (ThWsConn   *conn,
+             guint16     code,
+             const char *reason,
+             gpointer    user_data)
+{
+  ws_close (user_data, code, reason);
+}
+
+static void
+on_ws_gone (ThWsConn *conn,
+            gpointer  user_data)
+{
+  WsClient *c = user_data;
+
+  th_server_client_gone (c->base.server, &c->base);
+  g_free (c);
+}
+
+static const ThWsConnCallbacks ws_callbacks = {
+  .message = on_ws_message,
+  .close = on_ws_close,
+  .gone = on_ws_gone,
+};
+
+typedef struct
+{
+  char *remote;
+  char *origin;
+} WsPeer;
+
+static void
+ws_peer_free (gpointer data)
+{
+  WsPeer *p = data;
+
+  g_free (p->remote);
+  g_free (p->origin);
+  g_free (p);
+}
+
+static void
+ws_accepted (ThServer  *self,
+             GIOStream *stream,
+             gpointer   data)
+{
+  WsPeer *p = data;
+  WsClient *c = g_new0 (WsClient, 1);
+
+  th_server_client_init (self, &c->base, &ws_transport, p->remote, p->origin);
+  c->base.last_progress = g_get_monotonic_time ();
+  c->conn = th_ws_conn_new (&c->base, stream, &ws_callbacks, c);
+  if (c->conn == NULL)
+    {
+      th_server_client_gone (self, &c->base);
+      g_free (c);
+      return;
+    }
   th_server_client_added (self, &c->base);
+}
+
+/* Refuses a new connection of any transport when the server stops, is
+ * full or the origin is not allowed; returns FALSE with @msg answered. */
+gboolean
+th_server_admit_connection (ThServer          *self,
+                            SoupServerMessage *msg,
+                            guint              pending,
+                            const char        *what)
+{
+  ThServerStats *stats = th_server_get_stats (self);
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const char *origin = soup_message_headers_get_one (headers, "Origin");
+
+  if (th_server_is_stopped (self))
+    {
+      th_server_send_error (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "unavailable", "the server is stopping");
+      return FALSE;
+    }
+  if (th_server_count_clients (self) + pending >= th_server_get_max_connections (self))
+    {
+      g_autofree char *text = g_strdup_printf ("the server has its maximum of %u connections "
+                                               "([server] max-connections); try again later",
+                                               th_server_get_max_connections (self));
+
+      stats->refused++;
+      g_message ("server: refused a %s connection from %s: %u connections already",
+                 what, soup_server_message_get_remote_host (msg), th_server_get_max_connections (self));
+      th_server_send_error (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "too_many_connections", text);
+      return FALSE;
+    }
+  if (!th_server_origin_allowed (self, origin))
+    {
+      stats->refused++;
+      g_message ("server: refused a %s connection from %s: origin “%s” is not in [server] allowed-origins",
+                 what, soup_server_message_get_remote_host (msg), origin);
+      th_server_send_error (self, msg, SOUP_STATUS_FORBIDDEN, "forbidden_origin",
+                            "this origin is not allowed");
+      return FALSE;
+    }
+  return TRUE;
 }
 
 void
 th_server_ws_handle (ThServer          *self,
                      SoupServerMessage *msg)
 {
-  ThServerStats *stats = th_server_get_stats (self);
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-  const char *origin = soup_message_headers_get_one (headers, "Origin");
-  g_autoptr(GError) error = NULL;
-  Upgrade *u;
+  WsPeer *p;
 
   if (soup_server_message_get_method (msg) != SOUP_METHOD_GET)
     {
@@ -820,54 +997,20 @@ th_server_ws_handle (ThServer          *self,
                             "the WebSocket endpoint takes GET with an Upgrade: websocket header");
       return;
     }
-  if (th_server_is_stopped (self))
-    {
-      th_server_send_error (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "unavailable", "the server is stopping");
-      return;
-    }
-  if (th_server_count_clients (self) >= th_server_get_max_connections (self))
-    {
-      g_autofree char *text = g_strdup_printf ("the server has its maximum of %u connections "
-                                               "([server] max-connections); try again later",
-                                               th_server_get_max_connections (self));
-
-      stats->refused++;
-      g_message ("server: refused a WebSocket connection from %s: %u connections already",
-                 soup_server_message_get_remote_host (msg), th_server_get_max_connections (self));
-      th_server_send_error (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "too_many_connections", text);
-      return;
-    }
-  if (!th_server_origin_allowed (self, origin))
-    {
-      stats->refused++;
-      g_message ("server: refused a WebSocket connection from %s: origin “%s” is not in [server] allowed-origins",
-                 soup_server_message_get_remote_host (msg), origin);
-      th_server_send_error (self, msg, SOUP_STATUS_FORBIDDEN, "forbidden_origin",
-                            "this origin is not allowed");
-      return;
-    }
-  /* After the origin check: a page from a foreign origin learns nothing,
-   * not even whether authentication is on. */
+  if (!th_server_admit_connection (self, msg, 0, "WebSocket"))
+    return;
+  /* After the admission checks (origin first: a page from a foreign
+   * origin learns nothing, not even whether authentication is on). */
   if (!th_server_auth_check_request (self, msg, NULL, TRUE, "a WebSocket connection"))
     {
-      stats->refused++;
+      th_server_get_stats (self)->refused++;
       return;
     }
-  if (!soup_websocket_server_check_handshake (msg, NULL, NULL, NULL, &error))
-    {
-      th_server_send_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_request",
-                            "not a WebSocket handshake: connect with a WebSocket client");
-      return;
-    }
-  /* No extensions: permessage-deflate would cost a compression per client
-   * and defeat sending the same bytes to everyone. */
-  if (!soup_websocket_server_process_handshake (msg, NULL, NULL, NULL, NULL))
-    return;
 
-  u = g_new0 (Upgrade, 1);
-  u->server = self;
-  u->remote = g_strdup (soup_server_message_get_remote_host (msg));
-  u->origin = g_strdup (origin);
-  g_signal_connect_data (msg, "wrote-informational", G_CALLBACK (on_wrote_informational), u,
-                         upgrade_free, 0);
+  p = g_new0 (WsPeer, 1);
+  p->remote = g_strdup (soup_server_message_get_remote_host (msg));
+  p->origin = g_strdup (soup_message_headers_get_one (headers, "Origin"));
+  if (!th_server_ws_upgrade (self, msg, ws_accepted, p, ws_peer_free))
+    th_server_send_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_request",
+                          "not a WebSocket handshake: connect with a WebSocket client");
 }

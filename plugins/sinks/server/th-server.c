@@ -14,6 +14,10 @@
  *
  * Nothing publishes to price_alerts yet; it can be joined.
  *
+ * Socket.IO clients get the same events as `42["name",{...}]`: that form
+ * is made once per event (th_server_sio_event_bytes) and shared by every
+ * Socket.IO recipient, as the envelope is shared by every /ws client.
+ *
  * Sending is batched: consume() appends to the recipients' queues and
  * marks them dirty; one idle callback then writes every dirty client, many
  * frames per writev(). Per-client limits (client-buffer, rate-limit,
@@ -40,6 +44,10 @@
 #define DEFAULT_CLIENT_BUFFER   (1024 * 1024)
 #define DEFAULT_PRICE_WAIT      2.0
 #define FLUSH_BOUND_USEC        (2 * G_USEC_PER_SEC)
+#define DEFAULT_PING_INTERVAL   25.0    /* socket.io's defaults */
+#define DEFAULT_PING_TIMEOUT    20.0
+#define STALL_USEC              (30 * G_USEC_PER_SEC)
+#define SIO_CACHE_MAX           64
 
 static const char *const fixed_rooms[] = {
   "financial_data",
@@ -74,8 +82,13 @@ struct _ThServer
   double         price_wait;
   ThServerAuth  *auth;             /* NULL: no authentication */
   GTlsCertificate *tls_certificate; /* NULL: plain HTTP */
+  gboolean       socketio;
+  guint          ping_interval;    /* ms */
+  guint          ping_timeout;     /* ms */
 
   SoupServer    *soup;
+  ThServerSio   *sio;
+  GHashTable    *sio_cache;        /* ThEvent* → GBytes*: this iteration's Socket.IO packets */
   guint          bound_port;
   GHashTable    *clients;          /* ThServerClient* set */
   GHashTable    *rooms;            /* name → Room* */
@@ -237,6 +250,24 @@ th_server_get_start_time (ThServer *self)
   return self->start_time;
 }
 
+gboolean
+th_server_get_socketio (ThServer *self)
+{
+  return self->socketio;
+}
+
+guint
+th_server_get_ping_interval (ThServer *self)
+{
+  return self->ping_interval;
+}
+
+guint
+th_server_get_ping_timeout (ThServer *self)
+{
+  return self->ping_timeout;
+}
+
 /* An Origin header is allowed when allowed-origins is empty, or lists it
  * (compared without case, as origins are), or lists `*`. A request
  * without an Origin (not from a browser) is always allowed. */
@@ -345,17 +376,34 @@ th_server_client_init (ThServer                *self,
   client->tokens_at = g_get_monotonic_time ();
 }
 
+/* @client counts as connected: listed, counted against max-connections,
+ * closed when the server stops, written when marked dirty. */
+void
+th_server_client_register (ThServer       *self,
+                           ThServerClient *client)
+{
+  g_hash_table_add (self->clients, client);
+  self->stats.connections++;
+  g_debug ("server: client %s (%s) connected from %s (%u connected)",
+           client->id, th_server_client_transport_name (client), client->remote,
+           g_hash_table_size (self->clients));
+}
+
 void
 th_server_client_added (ThServer       *self,
                         ThServerClient *client)
 {
+  th_server_client_register (self, client);
+  th_server_client_welcome (client);
+}
+
+/* The `connected` event: the first a client gets from the protocol (a
+ * Socket.IO client gets it after its namespace CONNECT). */
+void
+th_server_client_welcome (ThServerClient *client)
+{
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) data = NULL;
-
-  g_hash_table_add (self->clients, client);
-  self->stats.connections++;
-  g_debug ("server: client %s connected from %s (%u connected)",
-           client->id, client->remote, g_hash_table_size (self->clients));
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "client_id");
@@ -379,8 +427,21 @@ th_server_client_gone (ThServer       *self,
   gpointer key;
   GPtrArray *names;
 
+  if (client->in_dirty)
+    {
+      g_ptr_array_remove_fast (self->dirty, client);
+      client->in_dirty = FALSE;
+    }
   if (!g_hash_table_remove (self->clients, client))
-    return;
+    {
+      /* Never registered (its connection failed early): only memory. */
+      g_clear_pointer (&client->rooms, g_hash_table_unref);
+      g_clear_pointer (&client->pending, g_hash_table_unref);
+      g_clear_pointer (&client->id, g_free);
+      g_clear_pointer (&client->remote, g_free);
+      g_clear_pointer (&client->origin, g_free);
+      return;
+    }
 
   names = g_ptr_array_new_with_free_func (g_free);
   g_hash_table_iter_init (&iter, client->rooms);
@@ -390,18 +451,219 @@ th_server_client_gone (ThServer       *self,
     room_leave (self, client, names->pdata[i]);
   g_ptr_array_unref (names);
 
-  if (client->in_dirty)
-    {
-      g_ptr_array_remove_fast (self->dirty, client);
-      client->in_dirty = FALSE;
-    }
-
   g_debug ("server: client %s gone (%u connected)", client->id, g_hash_table_size (self->clients));
   g_clear_pointer (&client->rooms, g_hash_table_unref);
   g_clear_pointer (&client->pending, g_hash_table_unref);
   g_clear_pointer (&client->id, g_free);
   g_clear_pointer (&client->remote, g_free);
   g_clear_pointer (&client->origin, g_free);
+}
+
+const char *
+th_server_client_transport_name (ThServerClient *client)
+{
+  if (client->transport->get_name != NULL)
+    return client->transport->get_name (client);
+  return client->transport->name;
+}
+
+/* Back-pressure, the same for every transport */
+
+static void
+disconnect_slow (ThServerClient *client,
+                 const char     *why)
+{
+  ThServerStats *stats = &client->server->stats;
+
+  g_message ("server: client %s (%s) is too slow: %s; disconnecting it (close 1013)",
+             client->id, client->remote, why);
+  stats->disconnects_slow++;
+  /* Its backlog is given up at once: that is the memory we protect. */
+  stats->dropped += client->transport->drop (client, FALSE);
+  client->transport->close (client, 1013, "too slow: send buffer full");
+}
+
+/* Whether an event of @size bytes (framing included) may be queued for
+ * @client. Over client-buffer, queued conflatable updates are dropped
+ * first, then the new one if it is conflatable too; a non-conflatable
+ * event that still does not fit disconnects the client. A client that
+ * has taken nothing for STALL_USEC while it has something queued is
+ * disconnected too, so a reader that never reads cannot stay forever on
+ * a stream of droppable updates. */
+gboolean
+th_server_client_admit (ThServerClient *client,
+                        gsize           size,
+                        gboolean        conflatable,
+                        gint64          now)
+{
+  ThServerStats *stats = &client->server->stats;
+  gsize budget = client->server->client_buffer;
+  gsize queued = client->transport->get_queued (client);
+
+  if (client->closing)
+    return FALSE;
+
+  if (queued > 0 && now - client->last_progress > STALL_USEC)
+    {
+      g_autofree char *why = g_strdup_printf ("it has read nothing for %d s with %" G_GSIZE_FORMAT " bytes waiting",
+                                              (int) (STALL_USEC / G_USEC_PER_SEC), queued);
+      disconnect_slow (client, why);
+      return FALSE;
+    }
+
+  if (queued + size > budget)
+    {
+      guint dropped = client->transport->drop (client, TRUE);
+
+      stats->dropped += dropped;
+      client->dropped += dropped;
+      queued = client->transport->get_queued (client);
+      if (queued + size > budget)
+        {
+          if (!conflatable)
+            {
+              g_autofree char *why = g_strdup_printf ("%" G_GSIZE_FORMAT " bytes waiting, over client-buffer (%"
+                                                      G_GSIZE_FORMAT ")", queued, budget);
+              disconnect_slow (client, why);
+              return FALSE;
+            }
+          stats->dropped++;
+          client->dropped++;
+          dropped++;
+        }
+      if (dropped > 0 && !client->dropping)
+        {
+          client->dropping = TRUE;
+          g_message ("server: client %s (%s) reads slower than updates come; dropping its price updates "
+                     "(client-buffer %" G_GSIZE_FORMAT " bytes)", client->id, client->remote, budget);
+        }
+      return queued + size <= budget;
+    }
+  else if (client->dropping && queued < budget / 2)
+    {
+      client->dropping = FALSE;
+      g_message ("server: client %s caught up; %" G_GUINT64_FORMAT " updates dropped so far",
+                 client->id, client->dropped);
+    }
+  return TRUE;
+}
+
+/* Replies are small and never dropped; a client that does not read its
+ * replies is bounded by the rate limit and, in the end, by client-buffer. */
+gboolean
+th_server_client_admit_reply (ThServerClient *client,
+                              gsize           size)
+{
+  if (client->closing)
+    return FALSE;
+  if (client->transport->get_queued (client) + size > client->server->client_buffer)
+    {
+      disconnect_slow (client, "its replies are not read");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Socket.IO's form of an event, `42["name",{...}]`, made from the
+ * envelope `{"event":"name","data":{...}}` by copying two slices of it
+ * (the hub and th_event_new write envelopes in that form); anything else
+ * goes through json-glib. NULL if @json is not an envelope. */
+static GBytes *
+sio_encode (const char *json,
+            gsize       len)
+{
+  static const char prefix[] = "{\"event\":\"";
+  static const char middle[] = "\",\"data\":";
+  const char *end = json + len;
+
+  if (len > sizeof prefix && memcmp (json, prefix, sizeof prefix - 1) == 0 && end[-1] == '}')
+    {
+      const char *name = json + sizeof prefix - 2;     /* its opening quote */
+      const char *p = name + 1;
+
+      while (p < end && *p != '"')
+        p += *p == '\\' ? 2 : 1;
+      if (p < end && (gsize) (end - p) > sizeof middle &&
+          memcmp (p, middle, sizeof middle - 1) == 0)
+        {
+          const char *data = p + sizeof middle - 1;
+          GString *out = g_string_sized_new (len);
+
+          g_string_append (out, "42[");
+          g_string_append_len (out, name, p + 1 - name);
+          g_string_append_c (out, ',');
+          g_string_append_len (out, data, end - 1 - data);
+          g_string_append_c (out, ']');
+          return g_string_free_to_bytes (out);
+        }
+    }
+
+  {
+    g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+    g_autoptr(JsonNode) array = NULL;
+    JsonNode *root;
+    JsonNode *event;
+    JsonNode *data;
+    JsonArray *a;
+    g_autofree char *text = NULL;
+    g_autofree char *packet = NULL;
+
+    if (!json_parser_load_from_data (parser, json, (gssize) len, NULL) ||
+        (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+      return NULL;
+    event = json_object_get_member (json_node_get_object (root), "event");
+    data = json_object_get_member (json_node_get_object (root), "data");
+    if (event == NULL || json_node_get_value_type (event) != G_TYPE_STRING)
+      return NULL;
+    a = json_array_new ();
+    json_array_add_string_element (a, json_node_get_string (event));
+    json_array_add_element (a, data != NULL ? json_node_copy (data) : json_node_new (JSON_NODE_NULL));
+    array = json_node_init_array (json_node_alloc (), a);
+    json_array_unref (a);
+    text = th_json_to_string (array, NULL);
+    packet = g_strconcat ("42", text, NULL);
+    return g_bytes_new_take (g_steal_pointer (&packet), strlen (text) + 2);
+  }
+}
+
+/* The Socket.IO packet of @event, made once and shared by every
+ * Socket.IO recipient (borrowed: ref it to keep it). */
+GBytes *
+th_server_sio_event_bytes (ThServer *self,
+                           ThEvent  *event)
+{
+  GBytes *bytes = g_hash_table_lookup (self->sio_cache, event);
+  gsize len;
+  const char *json;
+
+  if (bytes != NULL)
+    return bytes;
+  json = g_bytes_get_data (th_event_get_bytes (event), &len);
+  bytes = sio_encode (json, len);
+  if (bytes == NULL)   /* not from the hub: say so rather than send garbage */
+    {
+      g_autofree char *escaped = g_strescape (th_event_get_name (event), NULL);
+      char *packet = g_strdup_printf ("42[\"%s\",null]", escaped);
+
+      bytes = g_bytes_new_take (packet, strlen (packet));
+    }
+  self->stats.sio_encodings++;
+  /* Bounded even if no flush comes between dispatches (every recipient
+   * over its budget). */
+  if (g_hash_table_size (self->sio_cache) >= SIO_CACHE_MAX)
+    g_hash_table_remove_all (self->sio_cache);
+  g_hash_table_insert (self->sio_cache, th_event_ref (event), bytes);
+  return bytes;
+}
+
+/* The Socket.IO form of a reply built by th_server_client_send (). */
+GBytes *
+th_server_sio_encode_reply (GBytes *json)
+{
+  gsize len;
+  const char *text = g_bytes_get_data (json, &len);
+
+  return sio_encode (text, len);
 }
 
 static gboolean
@@ -413,7 +675,9 @@ flush_dirty (gpointer data)
   self->flush_id = 0;
   dirty = g_steal_pointer (&self->dirty);
   self->dirty = g_ptr_array_new ();
-  self->price_waiters = g_ptr_array_new ();
+  /* The Socket.IO packets of the events routed so far are in the queues
+   * now: the cache is only for one dispatch (and conflation's release). */
+  g_hash_table_remove_all (self->sio_cache);
   for (guint i = 0; i < dirty->len; i++)
     ((ThServerClient *) dirty->pdata[i])->in_dirty = FALSE;
   /* A write may end a client (th_server_client_gone), which is then no
@@ -448,12 +712,14 @@ th_server_client_send (ThServerClient *client,
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) root = NULL;
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
   gsize length;
   char *text;
 
   if (client->closing)
     return;
+  /* A Socket.IO event with an ack id: the first reply is its answer too. */
+  if (client->ack != NULL && *client->ack == NULL)
+    *client->ack = data != NULL ? json_node_copy (data) : json_node_new (JSON_NODE_NULL);
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "event");
@@ -465,8 +731,7 @@ th_server_client_send (ThServerClient *client,
     json_builder_add_null_value (b);
   json_builder_end_object (b);
   root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  text = json_generator_to_data (gen, &length);
+  text = th_json_to_string (root, &length);
   client->transport->send_text (client, g_bytes_new_take (text, length));
 }
 
@@ -756,7 +1021,63 @@ handle_get_status (ThServer       *self,
   th_server_client_send (client, "server_status", status);
 }
 
-/* A text message from a client, whatever the transport. */
+/* Counts a message from @client against the rate limit; over it, the
+ * client gets a rate_limited error and is closed, and FALSE is returned. */
+gboolean
+th_server_client_take_token (ThServerClient *client)
+{
+  ThServer *self = client->server;
+  g_autofree char *reason = NULL;
+
+  self->stats.client_messages++;
+  if (take_token (self, client))
+    return TRUE;
+
+  reason = g_strdup_printf ("more than %g messages per second", self->rate_limit);
+  g_message ("server: client %s (%s) is over the rate limit (%s); closing it",
+             client->id, client->remote, reason);
+  self->stats.disconnects_rate++;
+  th_server_client_error (client, "rate_limited", reason);
+  client->transport->close (client, 1008, "rate limit exceeded");
+  return FALSE;
+}
+
+/* One client event, whatever the transport: @data is nullable. */
+void
+th_server_client_dispatch (ThServerClient *client,
+                           const char     *event,
+                           JsonNode       *data)
+{
+  ThServer *self = client->server;
+  g_autofree char *msg = NULL;
+
+  if (g_str_equal (event, "join_room"))
+    handle_room (self, client, event, data, TRUE);
+  else if (g_str_equal (event, "leave_room"))
+    handle_room (self, client, event, data, FALSE);
+  else if (g_str_equal (event, "subscribe_symbol"))
+    handle_symbol (self, client, event, data, TRUE);
+  else if (g_str_equal (event, "unsubscribe_symbol"))
+    handle_symbol (self, client, event, data, FALSE);
+  else if (g_str_equal (event, "get_status"))
+    handle_get_status (self, client);
+  else if (g_str_equal (event, "ping"))
+    {
+      g_autoptr(JsonNode) empty = NULL;
+
+      if (data == NULL || JSON_NODE_HOLDS_NULL (data))
+        empty = json_node_init_object (json_node_alloc (), json_object_new ());
+      th_server_client_send (client, "pong", empty != NULL ? empty : data);
+    }
+  else
+    {
+      msg = g_strdup_printf ("unknown event “%.64s”; the events are join_room, leave_room, "
+                             "subscribe_symbol, unsubscribe_symbol, get_status and ping", event);
+      th_server_client_error (client, "bad_request", msg);
+    }
+}
+
+/* A text message from a /ws client: the envelope {"event", "data"}. */
 void
 th_server_client_message (ThServer       *self,
                           ThServerClient *client,
@@ -768,25 +1089,9 @@ th_server_client_message (ThServer       *self,
   JsonNode *root;
   JsonObject *obj;
   JsonNode *event_node;
-  JsonNode *data;
-  const char *event;
-  g_autofree char *msg = NULL;
 
-  if (client->closing)
+  if (client->closing || !th_server_client_take_token (client))
     return;
-  self->stats.client_messages++;
-
-  if (!take_token (self, client))
-    {
-      g_autofree char *reason = g_strdup_printf ("more than %g messages per second", self->rate_limit);
-
-      g_message ("server: client %s (%s) is over the rate limit (%s); closing it",
-                 client->id, client->remote, reason);
-      self->stats.disconnects_rate++;
-      th_server_client_error (client, "rate_limited", reason);
-      client->transport->close (client, 1008, "rate limit exceeded");
-      return;
-    }
 
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, text, (gssize) length, &error) ||
@@ -803,33 +1108,7 @@ th_server_client_message (ThServer       *self,
       th_server_client_error (client, "bad_request", "the message has no \"event\" string");
       return;
     }
-  event = json_node_get_string (event_node);
-  data = json_object_get_member (obj, "data");
-
-  if (g_str_equal (event, "join_room"))
-    handle_room (self, client, event, data, TRUE);
-  else if (g_str_equal (event, "leave_room"))
-    handle_room (self, client, event, data, FALSE);
-  else if (g_str_equal (event, "subscribe_symbol"))
-    handle_symbol (self, client, event, data, TRUE);
-  else if (g_str_equal (event, "unsubscribe_symbol"))
-    handle_symbol (self, client, event, data, FALSE);
-  else if (g_str_equal (event, "get_status"))
-    handle_get_status (self, client);
-  else if (g_str_equal (event, "ping"))
-    {
-      g_autoptr(JsonNode) empty = NULL;
-
-      if (data == NULL)
-        empty = json_node_init_object (json_node_alloc (), json_object_new ());
-      th_server_client_send (client, "pong", data != NULL ? data : empty);
-    }
-  else
-    {
-      msg = g_strdup_printf ("unknown event “%.64s”; the events are join_room, leave_room, "
-                             "subscribe_symbol, unsubscribe_symbol, get_status and ping", event);
-      th_server_client_error (client, "bad_request", msg);
-    }
+  th_server_client_dispatch (client, json_node_get_string (event_node), json_object_get_member (obj, "data"));
 }
 
 /* Routing */
@@ -1294,6 +1573,18 @@ th_server_configure (ThSink  *sink,
   g_clear_object (&self->tls_certificate);
   configure_tls (self, config, problems);
 
+  self->socketio = th_config_get_boolean (config, "server", "socketio", TRUE);
+  d = th_config_get_double (config, "server", "ping-interval", DEFAULT_PING_INTERVAL);
+  if (d < 0.05 || d > 3600)
+    g_ptr_array_add (problems, g_strdup_printf ("[server] ping-interval: %g s is out of range; give 0.05 to 3600 "
+                                                "(the default is %g, as socket.io's)", d, DEFAULT_PING_INTERVAL));
+  self->ping_interval = (guint) (CLAMP (d, 0.05, 3600) * 1000);
+  d = th_config_get_double (config, "server", "ping-timeout", DEFAULT_PING_TIMEOUT);
+  if (d < 0.05 || d > 3600)
+    g_ptr_array_add (problems, g_strdup_printf ("[server] ping-timeout: %g s is out of range; give 0.05 to 3600 "
+                                                "(the default is %g, as socket.io's)", d, DEFAULT_PING_TIMEOUT));
+  self->ping_timeout = (guint) (CLAMP (d, 0.05, 3600) * 1000);
+
   if (problems->len > 0)
     {
       g_autofree char *msg = NULL;
@@ -1348,6 +1639,8 @@ th_server_start (ThSink *sink)
                                 "tls-certificate", self->tls_certificate,
                                 NULL);
   soup_server_add_handler (self->soup, "/ws", ws_handler, self, NULL);
+  if (self->socketio)
+    th_server_sio_register (self->sio);
   th_server_rest_register (self);
 
   address = g_str_equal (self->host, "localhost")
@@ -1370,8 +1663,10 @@ th_server_start (ThSink *sink)
       g_autofree char *ws_url = g_strconcat (self->tls_certificate != NULL ? "wss" : "ws", strchr (url, ':'), NULL);
 
       self->bound_port = (guint) g_uri_get_port (uris->data);
-      g_message ("server: listening on %s (WebSocket at %sws, REST at %sapi/v1/, metrics at %smetrics)%s",
-                 url, ws_url, url, url, self->auth != NULL ? "; clients must authenticate" : "");
+      g_message ("server: listening on %s (WebSocket at %sws,%s%s%s REST at %sapi/v1/, metrics at %smetrics)%s",
+                 url, ws_url, self->socketio ? " Socket.IO at " : "", self->socketio ? url : "",
+                 self->socketio ? "socket.io/," : "", url, url,
+                 self->auth != NULL ? "; clients must authenticate" : "");
       g_object_notify (G_OBJECT (self), "port");
     }
   g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
@@ -1491,6 +1786,10 @@ th_server_stop (ThSink *sink)
     if (g_hash_table_contains (self->clients, l->data))
       ((ThServerClient *) l->data)->transport->close (l->data, 1001, "server stopping");
   g_list_free (clients);
+  /* Socket.IO sessions that have not connected the namespace yet, and
+   * the held polling requests. */
+  th_server_sio_stop (self->sio);
+  g_hash_table_remove_all (self->sio_cache);
 
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
@@ -1571,6 +1870,8 @@ th_server_finalize (GObject *object)
   g_hash_table_unref (self->rooms);
   g_hash_table_unref (self->indicators);
   g_hash_table_unref (self->stats.events);
+  g_hash_table_unref (self->sio_cache);
+  th_server_sio_free (self->sio);
   g_ptr_array_unref (self->dirty);
   g_ptr_array_unref (self->price_waiters);
   g_strfreev (self->allowed_origins);
@@ -1619,6 +1920,11 @@ th_server_init (ThServer *self)
   self->status_interval = DEFAULT_STATUS_INTERVAL;
   self->client_buffer = DEFAULT_CLIENT_BUFFER;
   self->price_wait = DEFAULT_PRICE_WAIT;
+  self->socketio = TRUE;
+  self->ping_interval = (guint) (DEFAULT_PING_INTERVAL * 1000);
+  self->ping_timeout = (guint) (DEFAULT_PING_TIMEOUT * 1000);
+  self->sio = th_server_sio_new (self);
+  self->sio_cache = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) th_event_unref, (GDestroyNotify) g_bytes_unref);
   self->clients = g_hash_table_new (NULL, NULL);
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, room_free);
   self->indicators = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
