@@ -20,6 +20,9 @@ G_DEFINE_BOXED_TYPE (ThCandle, th_candle, th_candle_copy, th_candle_free)
  * @close: close price
  * @volume: traded volume, NaN if unknown
  *
+ * Creates a candle from known values, such as a test's fixture. It counts
+ * one tick and is closed.
+ *
  * Returns: (transfer full): a new, closed #ThCandle
  */
 ThCandle *
@@ -49,7 +52,9 @@ th_candle_new (gint64 start,
  * th_candle_copy:
  * @candle: a #ThCandle
  *
- * Returns: (transfer full): a copy of @candle
+ * Copies a candle, a plain value without references.
+ *
+ * Returns: (transfer full): a copy of @candle; free it with th_candle_free()
  */
 ThCandle *
 th_candle_copy (const ThCandle *candle)
@@ -61,6 +66,8 @@ th_candle_copy (const ThCandle *candle)
 /**
  * th_candle_free:
  * @candle: (transfer full): a #ThCandle
+ *
+ * Frees a candle made by th_candle_new() or th_candle_copy().
  */
 void
 th_candle_free (ThCandle *candle)
@@ -72,8 +79,13 @@ th_candle_free (ThCandle *candle)
  * th_candle_to_json:
  * @candle: a #ThCandle
  *
+ * Serializes @candle as the `candle` member of `candle_update` events: the
+ * start as an ISO 8601 UTC time with milliseconds, each price with the
+ * fewest digits that read back as the same double, an unknown (NaN) volume
+ * as `null`. The duration is not written; the event's `timeframe` gives it.
+ *
  * Returns: (transfer full): the candle as in `candle_update` events:
- *   `{"start":"..","open":..,"high":..,"low":..,"close":..,"volume":..,"closed":true}`
+ *   `{"start":"..","open":..,"high":..,"low":..,"close":..,"volume":..,"ticks":..,"closed":true}`
  */
 char *
 th_candle_to_json (const ThCandle *candle)

@@ -36,6 +36,26 @@ deadline_dispatch (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/**
+ * ThClock:
+ *
+ * The source of time and deadlines for everything in the hub that depends
+ * on time.
+ *
+ * The price book's expiry deadline, candle closing, the hub's housekeeping
+ * once a second and the feeds that poll or pace themselves (CoinGecko, the
+ * simulator, the replay) read the time with th_clock_get_time() and
+ * schedule with th_clock_add_deadline(), on the clock returned by
+ * th_hub_get_clock(), instead of calling g_get_real_time() and
+ * g_timeout_add(). Network timers (reconnection, watchdogs) do not use it:
+ * sockets do not wait for a manual clock.
+ *
+ * The clock made by th_clock_new() is the system's real-time clock, with
+ * deadlines run from the thread-default main context. Tests give the hub a
+ * #ThManualClock instead, and move time exactly rather than sleeping. A
+ * subclass providing another time base overrides the three vfuncs of
+ * #ThClockClass.
+ */
 G_DEFINE_TYPE (ThClock, th_clock, G_TYPE_OBJECT)
 
 static gint64
@@ -92,6 +112,9 @@ th_clock_init (ThClock *self)
 /**
  * th_clock_new:
  *
+ * Creates a clock that reads g_get_real_time() and runs its deadlines from
+ * the thread-default main context of the thread that adds them.
+ *
  * Returns: (transfer full): the system's real-time clock
  */
 ThClock *
@@ -103,6 +126,9 @@ th_clock_new (void)
 /**
  * th_clock_get_time:
  * @self: a #ThClock
+ *
+ * Reads the clock: the system's real time for the default clock, the time
+ * last set for a #ThManualClock.
  *
  * Returns: the wall-clock time in µs since the Unix epoch
  */
@@ -142,7 +168,11 @@ th_clock_add_deadline (ThClock       *self,
 /**
  * th_clock_remove_deadline:
  * @self: a #ThClock
- * @id: an id from th_clock_add_deadline() that has not fired
+ * @id: an id from th_clock_add_deadline() that has not fired, or 0
+ *
+ * Cancels a deadline: its function is not called, and its @notify, if
+ * any, is called at once. An @id of 0 is ignored, so a cleared id can be
+ * passed as it is.
  */
 void
 th_clock_remove_deadline (ThClock *self,
@@ -170,6 +200,18 @@ typedef struct
   Deadline *d;
 } ManualDeadline;
 
+/**
+ * ThManualClock:
+ *
+ * A #ThClock that moves only when told to, for tests.
+ *
+ * Its time starts at the value given to th_manual_clock_new() and changes
+ * only with th_manual_clock_set_time() and th_manual_clock_advance(), which
+ * fire the deadlines that fall due, in order, each one seeing the clock at
+ * its own deadline (or at the current time, for a deadline added in the
+ * past). Nothing fires from the main loop: a test that drives the hub with
+ * a manual clock decides exactly when candles close and prices expire.
+ */
 G_DEFINE_FINAL_TYPE (ThManualClock, th_manual_clock, TH_TYPE_CLOCK)
 
 static void

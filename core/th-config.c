@@ -21,6 +21,21 @@ struct _ThConfig
   char     *path;
 };
 
+/**
+ * ThConfig:
+ *
+ * The configuration of a hub: a #GKeyFile with tickhub's conventions.
+ *
+ * th_config_find_file() finds the file in the XDG configuration
+ * directories; loading strips inline comments (a `#` after whitespace ends
+ * a value), so the examples of the documentation can be pasted as they
+ * are. The typed getters return the default they are given when a key is
+ * absent or malformed: they never fail. Checking is the hub's job:
+ * th_hub_load() checks the core groups, each plugin's group against the
+ * key types its `.plugin` file declares, and the plugins' own `configure`
+ * vfuncs, then reports every problem at once. A plugin reads its own group,
+ * named after its module, through th_hub_get_config().
+ */
 G_DEFINE_FINAL_TYPE (ThConfig, th_config, G_TYPE_OBJECT)
 
 static void
@@ -47,6 +62,10 @@ th_config_init (ThConfig *self)
 
 /**
  * th_config_new:
+ *
+ * Creates an empty configuration, without a path: every getter returns its
+ * default until th_config_load_from_file() or th_config_load_from_data()
+ * fills it, or th_config_set_string() sets a value.
  *
  * Returns: (transfer full): an empty configuration
  */
@@ -140,7 +159,13 @@ th_config_load_from_data (ThConfig    *self,
  * th_config_load_from_file:
  * @self: a #ThConfig
  * @path: (type filename): a keyfile
- * @error: return location for an error
+ * @error: return location for a %TH_ERROR_BAD_CONFIG error
+ *
+ * Reads @path and replaces the configuration with its contents, as
+ * th_config_load_from_data() does. The path, made absolute, is remembered
+ * for th_config_get_path(): plugins resolve relative file names against its
+ * folder. A file that cannot be read or is not a valid keyfile is a
+ * %TH_ERROR_BAD_CONFIG error, and the values stay as they were.
  *
  * Returns: %TRUE on success
  */
@@ -209,7 +234,10 @@ th_config_find_file (void)
  * th_config_get_path:
  * @self: a #ThConfig
  *
- * Returns: (nullable) (type filename): the file the config was loaded from
+ * The file given to th_config_load_from_file(), as an absolute path.
+ *
+ * Returns: (nullable) (type filename): the file the config was loaded from,
+ *   or %NULL if it was never loaded from a file
  */
 const char *
 th_config_get_path (ThConfig *self)
@@ -221,6 +249,11 @@ th_config_get_path (ThConfig *self)
 /**
  * th_config_get_key_file:
  * @self: a #ThConfig
+ *
+ * The keyfile that holds the values, for what the typed getters do not
+ * cover, such as listing the groups or the keys of a group. Its values are
+ * as loaded, with inline comments already removed. Each successful load
+ * replaces it with a new one: do not keep it across a load.
  *
  * Returns: (transfer none): the underlying keyfile
  */
@@ -235,6 +268,9 @@ th_config_get_key_file (ThConfig *self)
  * th_config_has_group:
  * @self: a #ThConfig
  * @group: a group name
+ *
+ * Checks whether the configuration has a `[group]` group, even an empty
+ * one.
  *
  * Returns: whether @group is present
  */
@@ -251,6 +287,9 @@ th_config_has_group (ThConfig   *self,
  * @self: a #ThConfig
  * @group: a group name
  * @key: a key name
+ *
+ * Checks whether @key is set in @group, whatever its value, an empty one
+ * included.
  *
  * Returns: whether @key is set in @group
  */
@@ -280,7 +319,12 @@ raw_value (ThConfig   *self,
  * @key: a key name
  * @default_value: (nullable): returned when the key is absent or empty
  *
- * Returns: (transfer full) (nullable): the value, without surrounding spaces
+ * Reads a value as text, with surrounding whitespace removed. An empty
+ * value counts as absent.
+ *
+ * Returns: (transfer full) (nullable): the value, without surrounding spaces,
+ *   or a copy of @default_value (%NULL when @default_value is %NULL); free
+ *   it with g_free()
  */
 char *
 th_config_get_string (ThConfig   *self,
@@ -399,7 +443,10 @@ th_config_get_boolean (ThConfig   *self,
  * @key: a key name
  * @default_value: returned when the key is absent or not an integer
  *
- * Returns: the value
+ * Reads a signed 64-bit decimal integer: an optional sign and digits,
+ * nothing else (`10`, `-3`; not `1e3`, `0x10` or `10 s`).
+ *
+ * Returns: the value, or @default_value
  */
 gint64
 th_config_get_int (ThConfig   *self,
@@ -422,7 +469,10 @@ th_config_get_int (ThConfig   *self,
  * @key: a key name
  * @default_value: returned when the key is absent or not a number
  *
- * Returns: the value
+ * Reads a finite number, written with a `.` whatever the locale (`1.5`,
+ * `2e-3`). NaN and infinities are not numbers here.
+ *
+ * Returns: the value, or @default_value
  */
 double
 th_config_get_double (ThConfig   *self,
@@ -464,7 +514,12 @@ th_config_set_string (ThConfig   *self,
  * @duration: (out): the length in µs
  * @error: return location for a %TH_ERROR_BAD_CONFIG error
  *
- * Returns: %TRUE if @text is a timeframe
+ * Parses a timeframe as written in `[tickhub] timeframes`. The number is 1
+ * or more, without a sign, spaces or decimals, and the whole timeframe is
+ * at most 3650 days.
+ *
+ * Returns: %TRUE if @text is a timeframe; otherwise %FALSE, with @error
+ *   set and @duration untouched
  */
 gboolean
 th_parse_timeframe (const char *text,
@@ -512,8 +567,13 @@ bad:
  * th_format_timeframe:
  * @duration: a length in µs
  *
+ * Names a timeframe, the inverse of th_parse_timeframe(): @duration in the
+ * largest of `d`, `h`, `m` and `s` that divides it. Only whole seconds
+ * count: a remainder below a second is dropped, and a @duration under a
+ * second gives `0s`, which th_parse_timeframe() does not accept.
+ *
  * Returns: (transfer full): the shortest timeframe name for @duration,
- *   such as `1m` for 60 s
+ *   such as `1m` for 60 s or `90s` for 90 s
  */
 char *
 th_format_timeframe (gint64 duration)

@@ -170,6 +170,9 @@ th_event_new_from_json (const char *json,
  * th_event_ref:
  * @event: a #ThEvent
  *
+ * Adds a reference to @event. The count is atomic; the event itself never
+ * changes once made, except for th_event_get_data() parsing on first use.
+ *
  * Returns: (transfer full): @event
  */
 ThEvent *
@@ -183,6 +186,9 @@ th_event_ref (ThEvent *event)
 /**
  * th_event_unref:
  * @event: (transfer full): a #ThEvent
+ *
+ * Drops a reference to @event; the last one frees it. Its bytes live on
+ * for whoever took a reference to them from th_event_get_bytes().
  */
 void
 th_event_unref (ThEvent *event)
@@ -204,6 +210,9 @@ th_event_unref (ThEvent *event)
  * th_event_get_name:
  * @event: a #ThEvent
  *
+ * The event's name, the `event` member of its envelope, such as
+ * `financial_data_update` or `candle_update`.
+ *
  * Returns: the event name
  */
 const char *
@@ -217,7 +226,12 @@ th_event_get_name (ThEvent *event)
  * th_event_get_symbol:
  * @event: a #ThEvent
  *
- * Returns: (nullable): the symbol the event is about
+ * The symbol the event is about, which routes it to the `symbol_<SYMBOL>`
+ * rooms of the server. For an event parsed with th_event_new_from_json(),
+ * it is `data.symbol` when that is a string.
+ *
+ * Returns: (nullable): the symbol the event is about, or %NULL for an
+ *   event about no symbol, such as `source_status`
  */
 const char *
 th_event_get_symbol (ThEvent *event)
@@ -229,6 +243,11 @@ th_event_get_symbol (ThEvent *event)
 /**
  * th_event_get_timeframe:
  * @event: a #ThEvent
+ *
+ * The timeframe an event is about: set by the hub on its `candle_update`
+ * and `technical_indicators_update` events, and taken from `data.timeframe`
+ * when that is a string for events made with th_event_new() or
+ * th_event_new_from_json().
  *
  * Returns: (nullable): the timeframe of a candle or indicator event, such
  *   as `1m`
@@ -259,6 +278,9 @@ th_event_get_bytes (ThEvent *event)
 /**
  * th_event_get_json:
  * @event: a #ThEvent
+ *
+ * The serialized envelope as a NUL-terminated string: the memory of
+ * th_event_get_bytes() itself, not a copy, valid as long as @event is.
  *
  * Returns: the JSON envelope as a string (the data of th_event_get_bytes())
  */

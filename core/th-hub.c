@@ -136,6 +136,35 @@ enum {
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
+/**
+ * ThHub:
+ *
+ * One tickhub instance: it loads the plugins, checks the configuration and
+ * routes data from the feeds to the sinks.
+ *
+ * th_hub_new() takes a #ThConfig and a #ThClock. th_hub_load() checks the
+ * whole configuration, builds the #ThSymbolMap, sets the order and TTLs of
+ * the #ThPriceBook, loads the plugins of `[tickhub] plugins` and
+ * `[indicators]` with libpeas and lets each one check its own group,
+ * reporting every problem at once. th_hub_start() starts the sinks, then
+ * the feeds; th_hub_stop_async() stops the feeds, then flushes and stops
+ * the sinks.
+ *
+ * Data goes one way. A feed pushes #ThTick values with th_hub_push_tick();
+ * the hub validates each tick and records it in the price book. Only ticks
+ * of the symbol's selected source become `financial_data_update` events
+ * and go into the candle series, one per symbol and timeframe, bucketed by
+ * exchange time; closed candles go through the indicator instances, one
+ * per symbol, timeframe and configured name. Every event is serialized
+ * once into a #ThEvent, handed to every sink in order, then emitted as
+ * #ThHub::event.
+ *
+ * A housekeeping deadline once a second, on the hub's clock, closes the
+ * candles whose period is over when no tick came to close them, and
+ * publishes the forming candles and their provisional indicator values, at
+ * most once a second per symbol and timeframe. Plugins run in the hub's
+ * main context and must not block it.
+ */
 G_DEFINE_FINAL_TYPE (ThHub, th_hub, G_TYPE_OBJECT)
 
 static void on_source_changed (ThPriceBook *book,
@@ -1538,6 +1567,12 @@ th_hub_stop_async (ThHub               *self,
  * @result: the result
  * @error: return location for the first flush error
  *
+ * Finishes th_hub_stop_async(). Whether it succeeds or not, the feeds and
+ * sinks are stopped and the hub takes no more ticks. A hub that was not
+ * started, or is already stopped, completes with %TRUE. If the
+ * cancellable given to th_hub_stop_async() was cancelled, this fails with
+ * %G_IO_ERROR_CANCELLED.
+ *
  * Returns: %TRUE if every sink flushed
  */
 gboolean
@@ -1644,6 +1679,10 @@ th_hub_report_source_status (ThHub         *self,
  * @source: a source name
  * @reason: (out) (optional) (nullable) (transfer full): its reason
  *
+ * The state a source last reported with th_hub_report_source_status(),
+ * and the reason that came with it (%NULL when there was none, or when
+ * the source never reported).
+ *
  * Returns: the last state reported for @source; %TH_SOURCE_STATE_CONNECTING
  *   if none was
  */
@@ -1668,6 +1707,9 @@ th_hub_get_source_state (ThHub       *self,
  * th_hub_get_config:
  * @self: a #ThHub
  *
+ * The configuration given to th_hub_new(). Plugins read their own group,
+ * named after their module, from it.
+ *
  * Returns: (transfer none): the configuration
  */
 ThConfig *
@@ -1680,6 +1722,9 @@ th_hub_get_config (ThHub *self)
 /**
  * th_hub_get_clock:
  * @self: a #ThHub
+ *
+ * The clock given to th_hub_new(), or the real-time clock the hub made
+ * when it was given none.
  *
  * Returns: (transfer none): the clock; plugins use it for every time they
  *   compare, so tests can drive them
@@ -1695,6 +1740,10 @@ th_hub_get_clock (ThHub *self)
  * th_hub_get_symbol_map:
  * @self: a loaded #ThHub
  *
+ * The symbol map th_hub_load() built: the shipped `symbols.conf` with the
+ * `[symbols]` overrides of the configuration. It does not exist before
+ * th_hub_load(), which makes it: this returns %NULL until then.
+ *
  * Returns: (transfer none): the symbol map
  */
 ThSymbolMap *
@@ -1708,6 +1757,9 @@ th_hub_get_symbol_map (ThHub *self)
  * th_hub_get_price_book:
  * @self: a #ThHub
  *
+ * The hub's price book, on the hub's clock. It exists from th_hub_new()
+ * on; th_hub_load() sets its order and TTLs.
+ *
  * Returns: (transfer none): the price book
  */
 ThPriceBook *
@@ -1720,6 +1772,10 @@ th_hub_get_price_book (ThHub *self)
 /**
  * th_hub_get_symbols:
  * @self: a loaded #ThHub
+ *
+ * The symbols of `[tickhub] symbols` (`BTC`, `ETH` and `SOL` when the key
+ * is absent), in the configured order, as read by th_hub_load(); an empty
+ * array before it.
  *
  * Returns: (transfer none) (array zero-terminated=1): the configured symbols
  */
@@ -1736,6 +1792,10 @@ th_hub_get_symbols (ThHub *self)
  * th_hub_get_quote:
  * @self: a loaded #ThHub
  *
+ * The quote currency of `[tickhub] quote`, which th_hub_push_tick() gives
+ * to ticks pushed without one; `USD` when the key is absent, and before
+ * th_hub_load().
+ *
  * Returns: the configured quote currency
  */
 const char *
@@ -1750,6 +1810,10 @@ th_hub_get_quote (ThHub *self)
  * @self: a loaded #ThHub
  * @symbol: a symbol
  *
+ * Checks whether the hub follows @symbol: whether it is one of
+ * th_hub_get_symbols(). Always %FALSE until th_hub_load() has succeeded,
+ * and for a %NULL @symbol.
+ *
  * Returns: whether @symbol is configured
  */
 gboolean
@@ -1763,6 +1827,10 @@ th_hub_has_symbol (ThHub      *self,
 /**
  * th_hub_list_plugins:
  * @self: a loaded #ThHub
+ *
+ * The plugins th_hub_load() loaded, feeds, sinks and indicators, each
+ * once, in the order they were loaded: those of `[tickhub] plugins`, then
+ * the indicator plugins of `[indicators]`.
  *
  * Returns: (transfer full) (array zero-terminated=1): the module names of
  *   the loaded plugins
@@ -1783,6 +1851,9 @@ th_hub_list_plugins (ThHub *self)
 /**
  * th_hub_get_feeds:
  * @self: a loaded #ThHub
+ *
+ * The feeds th_hub_load() created and configured successfully. Free the
+ * array with g_ptr_array_unref(); it holds no reference to the feeds.
  *
  * Returns: (transfer container) (element-type ThFeedSource): the feeds, in
  *   the order of `[tickhub] plugins`; the hub keeps them
@@ -1834,6 +1905,11 @@ th_hub_get_plugin_name (ThHub    *self,
  * th_hub_get_sinks:
  * @self: a loaded #ThHub
  *
+ * The sinks th_hub_load() created and configured successfully, in the
+ * order of `[tickhub] plugins`, which is the order they receive events
+ * in. Free the array with g_ptr_array_unref(); it holds no reference to
+ * the sinks.
+ *
  * Returns: (transfer container) (element-type ThSink): the sinks; the hub
  *   keeps them
  */
@@ -1856,6 +1932,10 @@ th_hub_get_sinks (ThHub *self)
  * th_hub_list_sources:
  * @self: a #ThHub
  *
+ * The price sources in the price book's priority order (see
+ * th_price_book_get_order()): those of `[prices] order`, then the feeds
+ * not listed there, then any other source whose ticks reached the book.
+ *
  * Returns: (transfer full) (array zero-terminated=1): every price source
  *   known, highest priority first
  */
@@ -1869,6 +1949,11 @@ th_hub_list_sources (ThHub *self)
 /**
  * th_hub_list_timeframes:
  * @self: a loaded #ThHub
+ *
+ * The timeframes of `[tickhub] timeframes` (`1m`, `5m` and `1h` when the
+ * key is absent), written as there, in that order, without invalid
+ * entries or repeated durations; empty before th_hub_load().
+ * th_parse_timeframe() gives the length of each.
  *
  * Returns: (transfer full) (array zero-terminated=1): the timeframe names
  */
@@ -1930,6 +2015,11 @@ th_hub_get_price (ThHub       *self,
  * @timeframe: the timeframe's length in µs
  * @limit: the most candles to return
  *
+ * Copies the recent candles of one series: up to @limit of them, among the
+ * closed candles the series keeps (`[tickhub] history`, 500 by default)
+ * and the forming one. @timeframe must be the exact length of a configured
+ * timeframe. The array frees its candles when it is freed.
+ *
  * Returns: (transfer full) (element-type ThCandle) (nullable): the last
  *   @limit candles, oldest first, the forming one last; %NULL if @symbol
  *   or @timeframe is not configured
@@ -1957,6 +2047,11 @@ th_hub_get_candles (ThHub      *self,
 /**
  * th_hub_get_rejected_ticks:
  * @self: a #ThHub
+ *
+ * How many ticks th_hub_push_tick() rejected since the hub was made: ticks
+ * that failed th_tick_validate() and ticks of symbols the hub does not
+ * follow. Ticks pushed before th_hub_start() or after th_hub_stop_async()
+ * are dropped without being counted.
  *
  * Returns: how many ticks were rejected, all sources together
  */

@@ -21,7 +21,11 @@ G_DEFINE_BOXED_TYPE (ThIndicatorValues, th_indicator_values,
  * th_indicator_values_new:
  * @n_values: number of outputs, at most %TH_INDICATOR_MAX_OUTPUTS
  *
- * Returns: (transfer full): values, all NaN
+ * Creates room for the outputs of one indicator. A larger @n_values is
+ * capped to %TH_INDICATOR_MAX_OUTPUTS.
+ *
+ * Returns: (transfer full): values, all NaN; free them with
+ *   th_indicator_values_free()
  */
 ThIndicatorValues *
 th_indicator_values_new (guint n_values)
@@ -37,6 +41,8 @@ th_indicator_values_new (guint n_values)
  * th_indicator_values_copy:
  * @values: a #ThIndicatorValues
  *
+ * Copies @values, a plain value without references.
+ *
  * Returns: (transfer full): a copy
  */
 ThIndicatorValues *
@@ -48,6 +54,8 @@ th_indicator_values_copy (const ThIndicatorValues *values)
 /**
  * th_indicator_values_free:
  * @values: (transfer full): a #ThIndicatorValues
+ *
+ * Frees @values.
  */
 void
 th_indicator_values_free (ThIndicatorValues *values)
@@ -58,6 +66,9 @@ th_indicator_values_free (ThIndicatorValues *values)
 /**
  * th_indicator_values_get_n_values:
  * @values: a #ThIndicatorValues
+ *
+ * How many outputs @values holds: the number given to
+ * th_indicator_values_new(), capped to %TH_INDICATOR_MAX_OUTPUTS.
  *
  * Returns: the number of outputs
  */
@@ -90,6 +101,8 @@ th_indicator_values_set (ThIndicatorValues *values,
  * th_indicator_values_get:
  * @values: a #ThIndicatorValues
  * @index: the output
+ *
+ * Reads an output, in the order of th_indicator_get_outputs().
  *
  * Returns: the value of output @index, NaN if unset or out of range
  */
@@ -143,6 +156,13 @@ th_indicator_default_init (ThIndicatorInterface *iface)
  * @args: (array zero-terminated=1): the arguments of `plugin(arg,...)`
  * @error: return location for a %TH_ERROR_BAD_CONFIG error
  *
+ * Gives the indicator the arguments of its `[indicators]` entry, as
+ * strings with surrounding spaces removed: `{"12", "26", "9"}` for
+ * `macd(12,26,9)`, an empty array for `obv` or `obv()`. The indicator
+ * checks and keeps them. The hub calls it once per instance, right after
+ * creating it and before any update. An indicator without a `configure`
+ * vfunc accepts any arguments.
+ *
  * Returns: %TRUE if the arguments are valid
  */
 gboolean
@@ -163,6 +183,13 @@ th_indicator_configure (ThIndicator       *self,
 /**
  * th_indicator_get_outputs:
  * @self: a #ThIndicator
+ *
+ * The suffixes the hub appends to the configured name to name each output
+ * in `technical_indicators_update` events: `{"", "_signal", "_histogram"}`
+ * for `macd=macd(12,26,9)` gives `macd`, `macd_signal` and
+ * `macd_histogram`. An indicator without a `get_outputs` vfunc, or that
+ * returns no suffix, has one output, named as configured. The hub uses at
+ * most %TH_INDICATOR_MAX_OUTPUTS of them.
  *
  * Returns: (transfer full) (array zero-terminated=1): the output suffixes;
  *   `{""}` for a single output

@@ -57,6 +57,30 @@ enum {
 
 static guint signals[N_SIGNALS];
 
+/**
+ * ThPriceBook:
+ *
+ * The resolver: one trustworthy price per symbol, or an explicit none.
+ *
+ * The book keeps, per symbol, the latest state of every source: a merged
+ * #ThTick, in which a trade updates the price and keeps the source's last
+ * bid, ask and 24 h figures. The selected source of a symbol is the first
+ * source of the priority order whose state is younger than that source's
+ * TTL, measured on the receive time with the book's clock. The order is the
+ * one given to th_price_book_set_order() (the hub's `[prices] order`),
+ * followed by the other sources in the order they first appear.
+ *
+ * #ThPriceBook::source-changed tells when the selection changes, including
+ * when the selected source expires and no other one is fresh: the book
+ * never answers with a stale or invented price (th_price_book_lookup()
+ * fails with %TH_ERROR_NO_SOURCE and says why, source by source). Expiry
+ * is noticed with a single clock deadline at the earliest expiry of the
+ * selected sources, not by the next tick.
+ *
+ * The hub owns one book (th_hub_get_price_book()), fed by
+ * th_hub_push_tick(); only ticks of the selected source go on to candles
+ * and `financial_data_update` events.
+ */
 G_DEFINE_FINAL_TYPE (ThPriceBook, th_price_book, G_TYPE_OBJECT)
 
 static void
@@ -139,6 +163,11 @@ th_price_book_init (ThPriceBook *self)
  * th_price_book_new:
  * @clock: (nullable): the clock; %NULL for the real one
  *
+ * Creates a price book that measures freshness and schedules its expiry
+ * deadline with @clock. It knows no source and no symbol until
+ * th_price_book_set_order(), th_price_book_set_ttl() or
+ * th_price_book_update() adds them.
+ *
  * Returns: (transfer full): a new, empty price book
  */
 ThPriceBook *
@@ -210,8 +239,12 @@ th_price_book_set_order (ThPriceBook       *self,
  * th_price_book_get_order:
  * @self: a #ThPriceBook
  *
+ * The priority order: the sources given to th_price_book_set_order(), then
+ * the other sources the book knows (from a tick or th_price_book_set_ttl()),
+ * in the order they first appeared.
+ *
  * Returns: (transfer full) (array zero-terminated=1): every source known,
- *   highest priority first
+ *   highest priority first; free with g_strfreev()
  */
 char **
 th_price_book_get_order (ThPriceBook *self)
@@ -230,7 +263,11 @@ th_price_book_get_order (ThPriceBook *self)
  * th_price_book_set_ttl:
  * @self: a #ThPriceBook
  * @source: a source name
- * @ttl: how long, in µs, a price from @source stays fresh
+ * @ttl: how long, in µs, a price from @source stays fresh; more than 0
+ *
+ * Sets the TTL of @source and re-resolves every symbol at once, so a
+ * shorter TTL can expire the selected source immediately. A source the
+ * book does not know yet is added at the end of the priority order.
  */
 void
 th_price_book_set_ttl (ThPriceBook *self,
@@ -249,7 +286,10 @@ th_price_book_set_ttl (ThPriceBook *self,
  * @self: a #ThPriceBook
  * @source: a source name
  *
- * Returns: the TTL of @source in µs
+ * How long a price from @source stays fresh.
+ *
+ * Returns: the TTL of @source in µs; %TH_PRICE_BOOK_DEFAULT_TTL for a
+ *   source without one set
  */
 gint64
 th_price_book_get_ttl (ThPriceBook *self,
@@ -267,6 +307,8 @@ th_price_book_get_ttl (ThPriceBook *self,
  * th_price_book_get_rank:
  * @self: a #ThPriceBook
  * @source: a source name
+ *
+ * The position of @source in th_price_book_get_order().
  *
  * Returns: the position of @source in the priority order, 0 for the
  *   highest; -1 for a source the book does not know
@@ -524,8 +566,12 @@ th_price_book_confirm (ThPriceBook *self,
  * @self: a #ThPriceBook
  * @symbol: a symbol
  *
+ * The source whose price th_price_book_lookup() returns for @symbol, as
+ * resolved at the last update, expiry deadline or check; unlike
+ * th_price_book_lookup(), this does not check the clock again.
+ *
  * Returns: (nullable): the source selected for @symbol, or %NULL when none
- *   is fresh
+ *   is fresh or @symbol has had no tick; an interned string
  */
 const char *
 th_price_book_get_selected (ThPriceBook *self,
@@ -678,8 +724,10 @@ th_price_book_lookup (ThPriceBook *self,
  * th_price_book_list_symbols:
  * @self: a #ThPriceBook
  *
+ * Lists the symbols the book has a state for, fresh or not.
+ *
  * Returns: (transfer full) (array zero-terminated=1): the symbols that have
- *   had at least one tick
+ *   had at least one tick, in no particular order; free with g_strfreev()
  */
 char **
 th_price_book_list_symbols (ThPriceBook *self)

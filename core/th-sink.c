@@ -33,6 +33,10 @@ th_sink_default_init (ThSinkInterface *iface)
  * @self: a #ThSink
  * @error: return location for a %TH_ERROR_BAD_CONFIG error
  *
+ * Lets the sink read and check its config group before anything starts;
+ * th_hub_load() calls it once. A sink without a `configure` vfunc has
+ * nothing to check.
+ *
  * Returns: %TRUE if the sink's configuration is usable
  */
 gboolean
@@ -52,6 +56,9 @@ th_sink_configure (ThSink  *self,
 /**
  * th_sink_start:
  * @self: a #ThSink
+ *
+ * Starts the sink: it opens its files or starts listening. th_hub_start()
+ * starts every sink before any feed, so sinks see the first events.
  */
 void
 th_sink_start (ThSink *self)
@@ -130,7 +137,11 @@ th_sink_flush_async (ThSink              *self,
  * @result: the result
  * @error: return location for an error
  *
- * Returns: %TRUE if everything was written
+ * Finishes th_sink_flush_async(). For a sink without a `flush_async`
+ * vfunc, the flush always succeeds.
+ *
+ * Returns: %TRUE if everything was written; %FALSE with @error set
+ *   otherwise
  */
 gboolean
 th_sink_flush_finish (ThSink        *self,

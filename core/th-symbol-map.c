@@ -21,6 +21,22 @@ struct _ThSymbolMap
   GHashTable *reverse;   /* venue → (code → symbol) */
 };
 
+/**
+ * ThSymbolMap:
+ *
+ * Canonical symbols and what each venue calls them.
+ *
+ * Events, the price book and clients name an asset by its canonical symbol
+ * (`BTC`, see th_symbol_is_valid()); each venue has its own code for it
+ * (`BTCUSDT` on Binance, `BTC-USD` on Coinbase, `bitcoin` on CoinCap and
+ * CoinGecko). Feeds subscribe with th_symbol_map_lookup() and name what
+ * they receive with th_symbol_map_reverse().
+ *
+ * The hub's map (th_hub_get_symbol_map()) is built by th_hub_load(): the
+ * shipped `symbols.conf` first, then the `[symbols]` group of the
+ * configuration, whose entries replace a symbol's code for the venues they
+ * name and keep the others.
+ */
 G_DEFINE_FINAL_TYPE (ThSymbolMap, th_symbol_map, G_TYPE_OBJECT)
 
 static void
@@ -54,6 +70,8 @@ th_symbol_map_init (ThSymbolMap *self)
 
 /**
  * th_symbol_map_new:
+ *
+ * Creates a map without any symbol.
  *
  * Returns: (transfer full): an empty map
  */
@@ -91,6 +109,13 @@ th_symbol_is_valid (const char *symbol)
  * @symbol: canonical symbol
  * @venue: venue (feed) name, such as `binance`
  * @code: (nullable): the venue's code, or %NULL to remove it
+ *
+ * Sets the code of @symbol on @venue, replacing the one it had, or removes
+ * it. The reverse direction follows: the old code no longer resolves, and
+ * @code resolves to @symbol on @venue (if another symbol had the same code
+ * there, the last one set wins). @symbol is known to the map afterwards,
+ * even when @code is %NULL. @symbol is not checked here; see
+ * th_symbol_map_add().
  */
 void
 th_symbol_map_set (ThSymbolMap *self,
@@ -199,7 +224,13 @@ th_symbol_map_add (ThSymbolMap *self,
  * th_symbol_map_load_file:
  * @self: a #ThSymbolMap
  * @path: (type filename): a keyfile with a `[symbols]` group
- * @error: return location for an error
+ * @error: return location for a %TH_ERROR_BAD_CONFIG error
+ *
+ * Adds every entry `SYMBOL=venue:code;venue:code` of the `[symbols]` group
+ * of @path, as th_symbol_map_add() does; a file without that group adds
+ * nothing. A file that cannot be read or parsed, or a malformed entry, is a
+ * %TH_ERROR_BAD_CONFIG error naming @path; the entries before a malformed
+ * one stay added.
  *
  * Returns: %TRUE on success
  */
@@ -240,7 +271,10 @@ th_symbol_map_load_file (ThSymbolMap *self,
  * @symbol: canonical symbol
  * @venue: venue name
  *
- * Returns: (nullable): the venue's code for @symbol
+ * The code @venue uses for @symbol, for subscribing.
+ *
+ * Returns: (nullable): the venue's code for @symbol, or %NULL if it has
+ *   none; owned by the map until that code is set again
  */
 const char *
 th_symbol_map_lookup (ThSymbolMap *self,
@@ -261,7 +295,12 @@ th_symbol_map_lookup (ThSymbolMap *self,
  * @venue: venue name
  * @code: the venue's code
  *
- * Returns: (nullable): the canonical symbol of @code on @venue
+ * The canonical symbol of a code received from @venue. Codes are compared
+ * exactly, case included.
+ *
+ * Returns: (nullable): the canonical symbol of @code on @venue, or %NULL if
+ *   @code is not mapped there; owned by the map until that code is set
+ *   again
  */
 const char *
 th_symbol_map_reverse (ThSymbolMap *self,
@@ -280,6 +319,8 @@ th_symbol_map_reverse (ThSymbolMap *self,
  * th_symbol_map_contains:
  * @self: a #ThSymbolMap
  * @symbol: canonical symbol
+ *
+ * Checks whether @symbol was ever added or set, with codes or without.
  *
  * Returns: whether @symbol is known
  */
@@ -302,7 +343,12 @@ compare_strings (gconstpointer a,
  * th_symbol_map_list:
  * @self: a #ThSymbolMap
  *
- * Returns: (transfer full) (array zero-terminated=1): the known symbols, sorted
+ * Lists every symbol of the map. For the hub's map that is every symbol of
+ * the shipped map and of `[symbols]`, not only the configured ones (see
+ * th_hub_get_symbols()).
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the known symbols,
+ *   sorted by strcmp(); free with g_strfreev()
  */
 char **
 th_symbol_map_list (ThSymbolMap *self)

@@ -49,6 +49,8 @@ th_tick_new (const char *symbol,
  * th_tick_ref:
  * @tick: a #ThTick
  *
+ * Adds a reference to @tick. The count is atomic.
+ *
  * Returns: (transfer full): @tick
  */
 ThTick *
@@ -83,6 +85,9 @@ th_tick_unref (ThTick *tick)
  * th_tick_copy:
  * @tick: a #ThTick
  *
+ * Copies every field of @tick, strings included, into a new tick with a
+ * reference count of its own, which can be changed while @tick is shared.
+ *
  * Returns: (transfer full): a new tick with the same values
  */
 ThTick *
@@ -104,6 +109,10 @@ th_tick_copy (const ThTick *tick)
  * th_tick_set_symbol:
  * @tick: a #ThTick
  * @symbol: the canonical symbol
+ *
+ * Replaces the symbol of @tick with a copy of @symbol. Like the other
+ * setters, for a tick no one else holds yet: a tick handed to
+ * th_hub_push_tick() must not change.
  */
 void
 th_tick_set_symbol (ThTick     *tick,
@@ -118,6 +127,9 @@ th_tick_set_symbol (ThTick     *tick,
  * th_tick_set_quote:
  * @tick: a #ThTick
  * @quote: (nullable): the quote currency
+ *
+ * Replaces the quote currency of @tick with a copy of @quote. %NULL means
+ * the configured `[tickhub] quote`, which th_hub_push_tick() fills in.
  */
 void
 th_tick_set_quote (ThTick     *tick,
@@ -132,6 +144,9 @@ th_tick_set_quote (ThTick     *tick,
  * th_tick_set_source:
  * @tick: a #ThTick
  * @source: the source name
+ *
+ * Replaces the source of @tick with a copy of @source.
+ * th_ws_feed_push_tick() sets it to the feed's name when it is unset.
  */
 void
 th_tick_set_source (ThTick     *tick,

@@ -5,14 +5,25 @@
 #include "config.h"
 #include "th-private.h"
 
+/**
+ * th_error_quark:
+ *
+ * The error domain of libtickhub, also available as %TH_ERROR; its codes
+ * are #ThError.
+ *
+ * Returns: the #GQuark of the `th-error-quark` domain
+ */
 G_DEFINE_QUARK (th-error-quark, th_error)
 
 /**
  * th_source_state_to_string:
  * @state: a #ThSourceState
  *
- * Returns: the name of @state as used in events: `connecting`, `live`,
- *   `stale`, `down` or `disabled`
+ * The name of a source state, as written in the `state` member of
+ * `source_status` events and in feed statistics.
+ *
+ * Returns: `connecting`, `live`, `stale`, `down` or `disabled`; `unknown`
+ *   for a value outside the enumeration. The string is static.
  */
 const char *
 th_source_state_to_string (ThSourceState state)
@@ -32,7 +43,10 @@ th_source_state_to_string (ThSourceState state)
  * th_tick_kind_to_string:
  * @kind: a #ThTickKind
  *
- * Returns: `quote` or `trade`
+ * The name of a tick kind, in lower case.
+ *
+ * Returns: `trade` for %TH_TICK_KIND_TRADE, `quote` for any other value.
+ *   The string is static.
  */
 const char *
 th_tick_kind_to_string (ThTickKind kind)

@@ -95,6 +95,34 @@ enum {
 
 static void th_ws_feed_feed_source_init (ThFeedSourceInterface *iface);
 
+/**
+ * ThWsFeed:
+ *
+ * The abstract base class of the WebSocket exchange feeds; it implements
+ * #ThFeedSource.
+ *
+ * A venue plugin (binance, coinbase, coincap) subclasses it: in its
+ * class_init it sets the `name` of its #ThWsFeedClass and a few limits,
+ * and it builds its URL (the `build_url` vfunc) or sends its subscriptions
+ * (`opened`), then parses one message at a time (`message`), handing ticks
+ * to th_ws_feed_push_tick() and bad messages to th_ws_feed_reject().
+ *
+ * The base class owns the connection's life. It reads the keys every
+ * WebSocket venue takes from the feed's group (`url`, `stale-after`,
+ * `reconnect-max`, `connect-timeout`, `max-frame`, `record`, `connect`),
+ * connects, reconnects with exponential backoff and jitter, replaces a
+ * connection that stays silent for `stale-after` seconds, renews old
+ * connections without a gap (th_ws_feed_renew()), skips frames over
+ * `max-frame` bytes, records each frame with its receive time to the
+ * `record` file, counts messages, rejections, gaps and reconnections for
+ * th_feed_source_get_stats(), and reports the source's state to the hub.
+ * With `connect=false` it does not connect at all: a replay hands it
+ * recorded frames with th_ws_feed_inject(), which go through the same
+ * parser as live ones.
+ *
+ * Network timers (backoff, watchdog, renewal) run on the main loop's real
+ * time; freshness and candles run on the hub's #ThClock.
+ */
 G_DEFINE_ABSTRACT_TYPE_WITH_CODE (ThWsFeed, th_ws_feed, G_TYPE_OBJECT,
                                   G_ADD_PRIVATE (ThWsFeed)
                                   G_IMPLEMENT_INTERFACE (TH_TYPE_FEED_SOURCE, th_ws_feed_feed_source_init))
@@ -322,7 +350,10 @@ th_ws_feed_set_state (ThWsFeed      *self,
  * th_ws_feed_get_state:
  * @self: a #ThWsFeed
  *
- * Returns: the source's state
+ * The state last set with th_ws_feed_set_state(), by the subclass or by
+ * the base class as the connection comes and goes.
+ *
+ * Returns: the source's state; %TH_SOURCE_STATE_CONNECTING until one is set
  */
 ThSourceState
 th_ws_feed_get_state (ThWsFeed *self)
@@ -336,6 +367,9 @@ th_ws_feed_get_state (ThWsFeed *self)
 /**
  * th_ws_feed_get_hub:
  * @self: a #ThWsFeed
+ *
+ * The hub given in the construct-only #ThFeedSource:hub property. The feed
+ * holds no reference to it: the hub owns its feeds.
  *
  * Returns: (transfer none): the hub
  */
@@ -352,6 +386,10 @@ th_ws_feed_get_hub (ThWsFeed *self)
  * th_ws_feed_get_name:
  * @self: a #ThWsFeed
  *
+ * The name of the source: the `name` field of the #ThWsFeedClass, or the
+ * type name when the class sets none. Ticks pushed without a source get
+ * it.
+ *
  * Returns: the source name, which is also the config group
  */
 const char *
@@ -364,6 +402,10 @@ th_ws_feed_get_name (ThWsFeed *self)
 /**
  * th_ws_feed_is_open:
  * @self: a #ThWsFeed
+ *
+ * Checks whether the current connection has completed its opening
+ * handshake. While th_ws_feed_renew() opens a replacement, the current
+ * connection is still the old one.
  *
  * Returns: whether a connection is open
  */
