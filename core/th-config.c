@@ -511,7 +511,7 @@ th_config_set_string (ThConfig   *self,
  * th_parse_timeframe:
  * @text: a timeframe: a positive integer and a unit, `s`, `m`, `h` or `d`
  *   (`15s`, `1m`, `4h`, `1d`)
- * @duration: (out): the length in µs
+ * @duration: (out) (optional): the length in µs
  * @error: return location for a %TH_ERROR_BAD_CONFIG error
  *
  * Parses a timeframe as written in `[tickhub] timeframes`. The number is 1

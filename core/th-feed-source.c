@@ -136,5 +136,7 @@ th_feed_source_get_stats (ThFeedSource *self)
     stats = iface->get_stats (self);
   if (stats == NULL)
     stats = g_variant_new ("a{sv}", NULL);
-  return g_variant_ref_sink (stats);
+  /* Transfer full either way: a floating value (g_variant_new) becomes the
+   * caller's reference, a full one (from a binding) is already it. */
+  return g_variant_take_ref (stats);
 }

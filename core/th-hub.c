@@ -1744,7 +1744,7 @@ th_hub_get_clock (ThHub *self)
  * `[symbols]` overrides of the configuration. It does not exist before
  * th_hub_load(), which makes it: this returns %NULL until then.
  *
- * Returns: (transfer none): the symbol map
+ * Returns: (transfer none) (nullable): the symbol map
  */
 ThSymbolMap *
 th_hub_get_symbol_map (ThHub *self)
