@@ -204,7 +204,7 @@ def test_zscore_bad_period():
         assert ("[indicators] z: zscore_py period “0” is not a whole number from 2 to 10000; "
                 "write it like zscore_py(20)") in err, err
         assert "[indicators] z2: zscore_py takes one argument" in err, err
-        assert "z3" not in err, err
+        assert "[indicators] z3" not in err, err
     finally:
         wd.cleanup()
 
