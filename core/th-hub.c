@@ -39,6 +39,8 @@ typedef struct
   const char     *module;
   ThFeedSource   *feed;
   ThSink         *sink;
+  gboolean        disabled;     /* by th_hub_disable_plugin() */
+  gboolean        stop_pending; /* its feed or sink still to be stopped */
 } Plugin;
 
 typedef struct
@@ -49,6 +51,7 @@ typedef struct
   char           **outputs;     /* full output names */
   guint            n_outputs;
   PeasPluginInfo  *info;
+  gboolean         disabled;    /* its plugin failed */
 } IndicatorSpec;
 
 typedef struct
@@ -118,6 +121,11 @@ struct _ThHub
   GPtrArray    *stop_waiters;       /* GTask: stops asked for while stopping */
   guint64       rejected;
   GHashTable   *warned_symbols;     /* "source/symbol" */
+  GHashTable   *disabled;           /* module → reason: plugins that failed */
+  GHashTable   *js_types;           /* PeasPluginInfo → GType[3] of a JavaScript plugin */
+  guint         n_disabled_sinks;
+  guint         disabled_idle_id;   /* stops the feeds and sinks of failed plugins */
+  gboolean      uses_gjs;           /* holds the GJS bridge's context */
 };
 
 enum {
@@ -237,6 +245,7 @@ th_hub_dispose (GObject *object)
       self->housekeeping_id = 0;
     }
   g_clear_handle_id (&self->quit_idle_id, g_source_remove);
+  g_clear_handle_id (&self->disabled_idle_id, g_source_remove);
 
   if (self->book != NULL)
     g_signal_handlers_disconnect_by_func (self->book, on_source_changed, self);
@@ -256,8 +265,18 @@ th_hub_dispose (GObject *object)
   g_clear_pointer (&self->feeds, g_ptr_array_unref);
   g_clear_pointer (&self->sinks, g_ptr_array_unref);
   g_clear_pointer (&self->plugins, g_ptr_array_unref);
+  if (self->js_types != NULL)
+    g_hash_table_remove_all (self->js_types);
   g_clear_object (&self->engine);
   g_clear_object (&self->book);
+
+  /* The JavaScript context goes last, once no C reference to a JS object
+   * is left (th-gjs-bridge.c). */
+  if (self->uses_gjs)
+    {
+      self->uses_gjs = FALSE;
+      _th_gjs_bridge_release (self);
+    }
 
   G_OBJECT_CLASS (th_hub_parent_class)->dispose (object);
 }
@@ -278,6 +297,8 @@ th_hub_finalize (GObject *object)
   g_clear_pointer (&self->specs, g_ptr_array_unref);
   g_clear_pointer (&self->sources, g_hash_table_unref);
   g_clear_pointer (&self->warned_symbols, g_hash_table_unref);
+  g_clear_pointer (&self->disabled, g_hash_table_unref);
+  g_clear_pointer (&self->js_types, g_hash_table_unref);
   g_clear_pointer (&self->stop_waiters, g_ptr_array_unref);
 
   G_OBJECT_CLASS (th_hub_parent_class)->finalize (object);
@@ -407,6 +428,8 @@ th_hub_init (ThHub *self)
   self->states = g_hash_table_new (g_str_hash, g_str_equal);
   self->sources = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, source_status_free);
   self->warned_symbols = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->disabled = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->js_types = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->history = DEFAULT_HISTORY;
   self->stop_waiters = g_ptr_array_new_with_free_func (g_object_unref);
 }
@@ -531,28 +554,100 @@ find_plugin (ThHub      *self,
       return NULL;
     }
 
+  /* A plugin that is there but whose code fails is not a mistake in the
+   * config: it is disabled, logged, and everything else runs. */
+  if (g_hash_table_contains (self->disabled, name))
+    return NULL;
+
+  /* JavaScript: libpeas read the .plugin file, the GJS bridge runs the
+   * script (th-gjs-loader.c). */
+  if (peas_plugin_info_get_external_data (info, "Tickhub-JavaScript") != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *file = NULL;
+      GType *types;
+
+      if (g_hash_table_contains (self->js_types, info))
+        return info;
+      file = g_build_filename (peas_plugin_info_get_module_dir (info),
+                               peas_plugin_info_get_external_data (info, "Tickhub-JavaScript"), NULL);
+      types = g_new0 (GType, 3);
+      self->uses_gjs = TRUE;
+      if (!_th_gjs_bridge_load (self, name, file, types, &error))
+        {
+          g_autofree char *reason = g_strdup_printf ("failed to load: %s", error->message);
+
+          g_free (types);
+          th_hub_disable_plugin (self, name, reason);
+          return NULL;
+        }
+      g_hash_table_insert (self->js_types, info, types);
+      return info;
+    }
+
   if (!peas_plugin_info_is_loaded (info) && !peas_engine_load_plugin (self->engine, info))
     {
       g_autoptr(GError) error = NULL;
+      g_autofree char *reason = NULL;
 
       if (!peas_plugin_info_is_available (info, &error) && error != NULL)
-        add_problem (problems, "[%s] %s: plugin “%s” failed to load: %s", group, key, name, error->message);
+        reason = g_strdup_printf ("failed to load: %s (see its loader's messages above)", error->message);
       else
-        add_problem (problems, "[%s] %s: plugin “%s” failed to load (see the messages above)", group, key, name);
+        reason = g_strdup ("failed to load (see its loader's messages above)");
+      th_hub_disable_plugin (self, name, reason);
       return NULL;
     }
 
   if (!peas_plugin_info_is_loaded (info))
     {
       g_autoptr(GError) error = NULL;
+      g_autofree char *reason = NULL;
 
       peas_plugin_info_is_available (info, &error);
-      add_problem (problems, "[%s] %s: plugin “%s” failed to load: %s", group, key, name,
-                   error != NULL ? error->message : "unknown error");
+      reason = g_strdup_printf ("failed to load: %s", error != NULL ? error->message : "unknown error");
+      th_hub_disable_plugin (self, name, reason);
       return NULL;
     }
 
   return info;
+}
+
+/* Whether a plugin provides an interface, and an object of it: libpeas's,
+ * or for a JavaScript plugin the class its script registered. */
+static GType
+js_type (ThHub          *self,
+         PeasPluginInfo *info,
+         GType           iface)
+{
+  GType *types = g_hash_table_lookup (self->js_types, info);
+
+  if (types == NULL)
+    return G_TYPE_INVALID;
+  if (iface == TH_TYPE_FEED_SOURCE)
+    return types[0];
+  if (iface == TH_TYPE_SINK)
+    return types[1];
+  return types[2];
+}
+
+static gboolean
+provides (ThHub          *self,
+          PeasPluginInfo *info,
+          GType           iface)
+{
+  if (g_hash_table_contains (self->js_types, info))
+    return js_type (self, info, iface) != G_TYPE_INVALID;
+  return peas_engine_provides_extension (self->engine, info, iface);
+}
+
+static GObject *
+create_extension (ThHub          *self,
+                  PeasPluginInfo *info,
+                  GType           iface)
+{
+  if (g_hash_table_contains (self->js_types, info))
+    return g_object_new (js_type (self, info, iface), "hub", self, NULL);
+  return (GObject *) peas_engine_create_extension (self->engine, info, iface, "hub", self, NULL);
 }
 
 static void
@@ -600,15 +695,32 @@ default_ttl (const char *source)
   return TH_PRICE_BOOK_DEFAULT_TTL;
 }
 
+/* A configure vfunc said no. With a GError that is a config problem (the
+ * user's to fix); without one, or when the script's guard already disabled
+ * the plugin, the code failed (an exception), and the plugin is disabled. */
+static void
+configure_failed (ThHub      *self,
+                  const char *module,
+                  GError     *error,
+                  GPtrArray  *problems)
+{
+  if (g_hash_table_contains (self->disabled, module))
+    return;
+  if (error != NULL)
+    add_problem (problems, "%s", error->message);
+  else
+    th_hub_disable_plugin (self, module, "failed to configure without saying why (an exception in a script?)");
+}
+
 static void
 load_plugin (ThHub          *self,
              PeasPluginInfo *info,
              GPtrArray      *problems)
 {
   const char *module = peas_plugin_info_get_module_name (info);
-  gboolean is_feed = peas_engine_provides_extension (self->engine, info, TH_TYPE_FEED_SOURCE);
-  gboolean is_sink = peas_engine_provides_extension (self->engine, info, TH_TYPE_SINK);
-  gboolean is_indicator = peas_engine_provides_extension (self->engine, info, TH_TYPE_INDICATOR);
+  gboolean is_feed = provides (self, info, TH_TYPE_FEED_SOURCE);
+  gboolean is_sink = provides (self, info, TH_TYPE_SINK);
+  gboolean is_indicator = provides (self, info, TH_TYPE_INDICATOR);
   Plugin *plugin;
 
   for (guint i = 0; i < self->plugins->len; i++)
@@ -616,6 +728,9 @@ load_plugin (ThHub          *self,
       return;
 
   check_plugin_group (self, info, is_feed, problems);
+
+  if (g_hash_table_contains (self->disabled, module))
+    return;
 
   if (!is_feed && !is_sink && !is_indicator)
     {
@@ -634,14 +749,13 @@ load_plugin (ThHub          *self,
   if (is_feed)
     {
       g_autoptr(GError) error = NULL;
-      PeasExtension *ext = peas_engine_create_extension (self->engine, info, TH_TYPE_FEED_SOURCE,
-                                                         "hub", self, NULL);
+      GObject *ext = create_extension (self, info, TH_TYPE_FEED_SOURCE);
 
       if (ext == NULL)
-        add_problem (problems, "[tickhub] plugins: cannot create the feed of plugin “%s”", module);
+        th_hub_disable_plugin (self, module, "failed to create its feed (see the messages above)");
       else if (!th_feed_source_configure (TH_FEED_SOURCE (ext), &error))
         {
-          add_problem (problems, "%s", error != NULL ? error->message : "feed configuration failed");
+          configure_failed (self, module, error, problems);
           g_object_unref (ext);
         }
       else
@@ -654,14 +768,13 @@ load_plugin (ThHub          *self,
   if (is_sink)
     {
       g_autoptr(GError) error = NULL;
-      PeasExtension *ext = peas_engine_create_extension (self->engine, info, TH_TYPE_SINK,
-                                                         "hub", self, NULL);
+      GObject *ext = create_extension (self, info, TH_TYPE_SINK);
 
       if (ext == NULL)
-        add_problem (problems, "[tickhub] plugins: cannot create the sink of plugin “%s”", module);
+        th_hub_disable_plugin (self, module, "failed to create its sink (see the messages above)");
       else if (!th_sink_configure (TH_SINK (ext), &error))
         {
-          add_problem (problems, "%s", error != NULL ? error->message : "sink configuration failed");
+          configure_failed (self, module, error, problems);
           g_object_unref (ext);
         }
       else
@@ -677,20 +790,24 @@ create_indicator (ThHub          *self,
                   IndicatorSpec  *spec,
                   GError        **error)
 {
-  PeasExtension *ext = peas_engine_create_extension (self->engine, spec->info, TH_TYPE_INDICATOR,
-                                                     "hub", self, NULL);
+  GObject *ext = create_extension (self, spec->info, TH_TYPE_INDICATOR);
+
+  g_autoptr(GError) local_error = NULL;
 
   if (ext == NULL)
     {
-      g_set_error (error, TH_ERROR, TH_ERROR_PLUGIN, "cannot create indicator “%s”", spec->plugin);
+      th_hub_disable_plugin (self, spec->plugin, "failed to create an indicator (see the messages above)");
       return NULL;
     }
-  if (!th_indicator_configure (TH_INDICATOR (ext), (const char *const *) spec->args, error))
+  if (!th_indicator_configure (TH_INDICATOR (ext), (const char *const *) spec->args, &local_error))
     {
-      /* A script's exception may come back as FALSE without an error. */
-      if (error != NULL && *error == NULL)
-        g_set_error (error, TH_ERROR, TH_ERROR_PLUGIN,
-                     "indicator “%s” failed to configure (see the messages above)", spec->plugin);
+      /* A GError is a config problem; a script's exception comes back as
+       * FALSE without one, after its guard disabled the plugin. */
+      if (local_error == NULL && !g_hash_table_contains (self->disabled, spec->plugin))
+        th_hub_disable_plugin (self, spec->plugin,
+                               "failed to configure without saying why (an exception in a script?)");
+      if (local_error != NULL)
+        g_propagate_error (error, g_steal_pointer (&local_error));
       g_object_unref (ext);
       return NULL;
     }
@@ -727,7 +844,9 @@ load_indicators (ThHub     *self,
       info = find_plugin (self, plugin_name, "indicators", keys[i], searched, problems);
       if (info == NULL)
         continue;
-      if (!peas_engine_provides_extension (self->engine, info, TH_TYPE_INDICATOR))
+      if (g_hash_table_contains (self->disabled, plugin_name))
+        continue;
+      if (!provides (self, info, TH_TYPE_INDICATOR))
         {
           add_problem (problems, "[indicators] %s: plugin “%s” is not an indicator", keys[i], plugin_name);
           continue;
@@ -743,12 +862,20 @@ load_indicators (ThHub     *self,
       probe = create_indicator (self, spec, &error);
       if (probe == NULL)
         {
-          add_problem (problems, "[indicators] %s: %s", keys[i], error->message);
+          if (error != NULL)
+            add_problem (problems, "[indicators] %s: %s", keys[i], error->message);
           spec_free (spec);
           continue;
         }
 
       suffixes = th_indicator_get_outputs (probe);
+      if (suffixes == NULL && !g_hash_table_contains (self->disabled, spec->plugin))
+        th_hub_disable_plugin (self, spec->plugin, "get_outputs returned no list of output names");
+      if (g_hash_table_contains (self->disabled, spec->plugin))
+        {
+          spec_free (spec);
+          continue;
+        }
       spec->n_outputs = MIN (g_strv_length (suffixes), TH_INDICATOR_MAX_OUTPUTS);
       spec->outputs = g_new0 (char *, spec->n_outputs + 1);
       for (guint j = 0; j < spec->n_outputs; j++)
@@ -783,6 +910,8 @@ check_groups (ThHub     *self,
 
       for (guint j = 0; !known && j < self->plugins->len; j++)
         known = g_str_equal (((Plugin *) self->plugins->pdata[j])->module, group);
+      /* A plugin that failed to load cannot say which keys it takes. */
+      known = known || g_hash_table_contains (self->disabled, group);
 
       if (known)
         continue;
@@ -854,9 +983,14 @@ setup_states (ThHub *self)
             {
               IndicatorSpec *spec = self->specs->pdata[k];
 
-              /* Configured successfully once already, so this cannot fail. */
-              s->indicators[k] = create_indicator (self, spec, NULL);
-              s->ifaces[k] = TH_INDICATOR_GET_IFACE (s->indicators[k]);
+              /* Configured successfully once already: a failure now is the
+               * script's, and disables the plugin. */
+              if (!spec->disabled)
+                s->indicators[k] = create_indicator (self, spec, NULL);
+              if (s->indicators[k] != NULL)
+                s->ifaces[k] = TH_INDICATOR_GET_IFACE (s->indicators[k]);
+              else if (!spec->disabled)
+                th_hub_disable_plugin (self, spec->plugin, "failed to configure an indicator that configured before");
               s->values[k] = th_indicator_values_new (spec->n_outputs);
             }
         }
@@ -985,6 +1119,207 @@ th_hub_load (ThHub   *self,
   return TRUE;
 }
 
+/* Plugin faults */
+
+static SourceStatus *get_source_status (ThHub      *self,
+                                        const char *source);
+
+static int
+compare_strings (gconstpointer a,
+                 gconstpointer b,
+                 gpointer      user_data)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+static gboolean
+sink_is_disabled (ThHub  *self,
+                  ThSink *sink)
+{
+  for (guint i = 0; i < self->plugins->len; i++)
+    {
+      Plugin *plugin = self->plugins->pdata[i];
+
+      if (plugin->sink == sink)
+        return plugin->disabled;
+    }
+  return FALSE;
+}
+
+static gboolean
+feed_is_disabled (ThHub        *self,
+                  ThFeedSource *feed)
+{
+  for (guint i = 0; i < self->plugins->len; i++)
+    {
+      Plugin *plugin = self->plugins->pdata[i];
+
+      if (plugin->feed == feed)
+        return plugin->disabled;
+    }
+  return FALSE;
+}
+
+/* Stops the feeds and sinks of failed plugins, outside the call that
+ * failed (which may be inside the hub's own loops). */
+static gboolean
+stop_disabled (gpointer data)
+{
+  ThHub *self = data;
+
+  self->disabled_idle_id = 0;
+  for (guint i = 0; i < self->plugins->len; i++)
+    {
+      Plugin *plugin = self->plugins->pdata[i];
+
+      if (!plugin->stop_pending)
+        continue;
+      plugin->stop_pending = FALSE;
+      if (self->stopping)
+        continue;
+      if (plugin->feed != NULL)
+        th_feed_source_stop (plugin->feed);
+      if (plugin->sink != NULL)
+        th_sink_stop (plugin->sink);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static char *
+first_line (const char *text)
+{
+  const char *end = strchr (text, '\n');
+
+  return end != NULL ? g_strndup (text, end - text) : g_strdup (text);
+}
+
+/**
+ * th_hub_disable_plugin:
+ * @self: a #ThHub
+ * @plugin: the module name of a plugin
+ * @reason: (nullable): what went wrong, for the log and the status; it may
+ *   run over several lines (a traceback)
+ *
+ * Switches off a plugin whose code failed, for the rest of the hub's life:
+ * its indicators stop computing (their outputs stay null), its sinks get no
+ * more events, its feeds are stopped, their ticks are refused and their
+ * source shows as `disabled` with the first line of @reason. The hub logs
+ * @reason once; a second call for the same plugin does nothing.
+ *
+ * The Python and JavaScript bindings call it when a script raises in one
+ * of the interface's methods (with the traceback), and the hub when a
+ * plugin fails to load; a plugin may call it on itself when it cannot go
+ * on. A mistake in the config is not a plugin failure: it is a #GError of
+ * the plugin's `configure`.
+ */
+void
+th_hub_disable_plugin (ThHub      *self,
+                       const char *plugin,
+                       const char *reason)
+{
+  g_autofree char *status = NULL;
+  gboolean is_feed = FALSE;
+
+  g_return_if_fail (TH_IS_HUB (self));
+  g_return_if_fail (plugin != NULL);
+
+  if (g_hash_table_contains (self->disabled, plugin))
+    return;
+  if (reason == NULL || *reason == '\0')
+    reason = "disabled";
+
+  g_hash_table_insert (self->disabled, g_strdup (plugin), g_strdup (reason));
+  g_warning ("plugin “%s” disabled: %s", plugin, reason);
+
+  for (guint i = 0; i < self->specs->len; i++)
+    {
+      IndicatorSpec *spec = self->specs->pdata[i];
+
+      if (g_str_equal (spec->plugin, plugin))
+        spec->disabled = TRUE;
+    }
+
+  for (guint i = 0; i < self->plugins->len; i++)
+    {
+      Plugin *p = self->plugins->pdata[i];
+
+      if (!g_str_equal (p->module, plugin) || p->disabled)
+        continue;
+      p->disabled = TRUE;
+      if (p->sink != NULL)
+        self->n_disabled_sinks++;
+      is_feed = is_feed || p->feed != NULL;
+      if ((p->feed != NULL || p->sink != NULL) && self->started && !self->stopping)
+        {
+          p->stop_pending = TRUE;
+          if (self->disabled_idle_id == 0)
+            self->disabled_idle_id = g_idle_add (stop_disabled, self);
+        }
+    }
+
+  if (is_feed)
+    {
+      g_autofree char *line = first_line (reason);
+
+      status = g_strdup_printf ("plugin failed: %s", line);
+      if (self->started)
+        th_hub_report_source_status (self, plugin, TH_SOURCE_STATE_DISABLED, status);
+      else
+        {
+          SourceStatus *s = get_source_status (self, plugin);
+
+          s->state = TH_SOURCE_STATE_DISABLED;
+          g_free (s->reason);
+          s->reason = g_strdup (status);
+          th_price_book_set_source_reason (self->book, plugin, status);
+        }
+    }
+}
+
+/**
+ * th_hub_get_plugin_error:
+ * @self: a #ThHub
+ * @plugin: the module name of a plugin
+ *
+ * Why @plugin was disabled (see th_hub_disable_plugin()).
+ *
+ * Returns: (nullable): the reason, or %NULL if @plugin is not disabled
+ */
+const char *
+th_hub_get_plugin_error (ThHub      *self,
+                         const char *plugin)
+{
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+  g_return_val_if_fail (plugin != NULL, NULL);
+  return g_hash_table_lookup (self->disabled, plugin);
+}
+
+/**
+ * th_hub_list_disabled_plugins:
+ * @self: a #ThHub
+ *
+ * The plugins that failed (to load, or later) and were disabled, sorted by
+ * name; th_hub_get_plugin_error() tells why.
+ *
+ * Returns: (transfer full) (array zero-terminated=1): their module names
+ */
+char **
+th_hub_list_disabled_plugins (ThHub *self)
+{
+  g_autofree gpointer *keys = NULL;
+  char **out;
+  guint n;
+
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+
+  keys = g_hash_table_get_keys_as_array (self->disabled, &n);
+  out = g_new0 (char *, n + 1);
+  for (guint i = 0; i < n; i++)
+    out[i] = g_strdup (keys[i]);
+  g_qsort_with_data (out, n, sizeof (char *), compare_strings, NULL);
+  return out;
+}
+
 /* Events */
 
 /**
@@ -1002,7 +1337,11 @@ th_hub_emit_event (ThHub   *self,
   g_return_if_fail (event != NULL);
 
   for (guint i = 0; i < self->sinks->len; i++)
-    th_sink_consume (self->sinks->pdata[i], event);
+    {
+      if (G_UNLIKELY (self->n_disabled_sinks > 0) && sink_is_disabled (self, self->sinks->pdata[i]))
+        continue;
+      th_sink_consume (self->sinks->pdata[i], event);
+    }
 
   g_signal_emit (self, signals[SIGNAL_EVENT], 0, event);
 }
@@ -1145,6 +1484,9 @@ run_indicators (ThHub          *self,
         provisional[k] = th_indicator_values_new (spec->n_outputs);
       else
         th_indicator_values_reset (values[k]);
+      /* A failed plugin's outputs stay null. */
+      if (G_UNLIKELY (spec->disabled || s->indicators[k] == NULL))
+        continue;
       /* The vfunc itself: this runs for every closed candle of every
        * series, and the interface was looked up once. */
       if (s->ifaces[k]->update != NULL)
@@ -1273,6 +1615,11 @@ th_hub_push_tick (ThHub  *self,
   g_return_if_fail (tick != NULL);
 
   if (!self->started || self->stopping)
+    return;
+
+  /* A failed feed's late callbacks. */
+  if (G_UNLIKELY (g_hash_table_size (self->disabled) > 0) && tick->source != NULL &&
+      g_hash_table_contains (self->disabled, tick->source))
     return;
 
   if (!th_tick_validate (tick, &error))
@@ -1429,9 +1776,11 @@ th_hub_start (ThHub *self)
   self->started = TRUE;
 
   for (guint i = 0; i < self->sinks->len; i++)
-    th_sink_start (self->sinks->pdata[i]);
+    if (!sink_is_disabled (self, self->sinks->pdata[i]))
+      th_sink_start (self->sinks->pdata[i]);
   for (guint i = 0; i < self->feeds->len; i++)
-    th_feed_source_start (self->feeds->pdata[i]);
+    if (!feed_is_disabled (self, self->feeds->pdata[i]))
+      th_feed_source_start (self->feeds->pdata[i]);
 
   schedule_housekeeping (self);
 }
@@ -1460,7 +1809,8 @@ stop_done (GTask *task)
   g_autoptr(GPtrArray) waiters = g_steal_pointer (&self->stop_waiters);
 
   for (guint i = 0; i < self->sinks->len; i++)
-    th_sink_stop (self->sinks->pdata[i]);
+    if (!sink_is_disabled (self, self->sinks->pdata[i]))
+      th_sink_stop (self->sinks->pdata[i]);
   self->stopped = TRUE;
   self->stop_waiters = g_ptr_array_new_with_free_func (g_object_unref);
 
@@ -1545,20 +1895,23 @@ th_hub_stop_async (ThHub               *self,
     }
 
   for (guint i = 0; i < self->feeds->len; i++)
-    th_feed_source_stop (self->feeds->pdata[i]);
+    if (!feed_is_disabled (self, self->feeds->pdata[i]))
+      th_feed_source_stop (self->feeds->pdata[i]);
 
   data = g_new0 (StopData, 1);
   g_task_set_task_data (task, data, (GDestroyNotify) stop_data_free);
 
-  if (self->sinks->len == 0)
+  /* Failed plugins are not called again: nothing to flush there. */
+  data->pending = self->sinks->len - self->n_disabled_sinks;
+  if (data->pending == 0)
     {
       stop_done (task);
       return;
     }
 
-  data->pending = self->sinks->len;
   for (guint i = 0; i < self->sinks->len; i++)
-    th_sink_flush_async (self->sinks->pdata[i], cancellable, on_sink_flushed, g_object_ref (task));
+    if (!sink_is_disabled (self, self->sinks->pdata[i]))
+      th_sink_flush_async (self->sinks->pdata[i], cancellable, on_sink_flushed, g_object_ref (task));
 }
 
 /**

@@ -76,5 +76,11 @@ GPtrArray    *th_hub_get_candles           (ThHub         *self,
                                             gint64         timeframe,
                                             guint          limit);
 guint64       th_hub_get_rejected_ticks    (ThHub         *self);
+void          th_hub_disable_plugin        (ThHub         *self,
+                                            const char    *plugin,
+                                            const char    *reason);
+const char   *th_hub_get_plugin_error      (ThHub         *self,
+                                            const char    *plugin);
+char        **th_hub_list_disabled_plugins (ThHub         *self);
 
 G_END_DECLS

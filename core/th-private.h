@@ -59,4 +59,12 @@ gboolean _th_parse_call          (const char  *text,
                                   char       **name,
                                   char      ***args);
 
+/* th-gjs-loader.c */
+gboolean _th_gjs_bridge_load     (ThHub       *hub,
+                                  const char  *module,
+                                  const char  *file,
+                                  GType       *types,
+                                  GError     **error);
+void     _th_gjs_bridge_release  (ThHub       *hub);
+
 G_END_DECLS

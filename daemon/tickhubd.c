@@ -557,7 +557,28 @@ main (int   argc,
 
   if (check_config)
     {
+      g_auto(GStrv) failed = th_hub_list_disabled_plugins (hub);
       g_auto(GStrv) plugins = th_hub_list_plugins (hub);
+
+      /* A run would go on without them; a check says so and fails. */
+      if (failed[0] != NULL)
+        {
+          guint n = g_strv_length (failed);
+
+          g_printerr ("tickhubd: %s has %u plugin%s that failed:\n", config_path, n, n == 1 ? "" : "s");
+          for (guint i = 0; failed[i] != NULL; i++)
+            {
+              g_autofree char *reason = g_strdup (th_hub_get_plugin_error (hub, failed[i]));
+              char *nl = strchr (reason, '\n');
+
+              if (nl != NULL)
+                *nl = '\0';
+              g_printerr ("  [tickhub] plugins: plugin “%s” %s; tickhubd would run without it\n",
+                          failed[i], reason);
+            }
+          return EXIT_CONFIG;
+        }
+
       g_autofree char *list = g_strjoinv (", ", plugins);
 
       g_print ("%s: OK (plugins: %s)\n", config_path, list);

@@ -407,6 +407,7 @@ def test_broken_plugin_is_a_config_error():
         status, _, err = tickhubd(["--check-config", "--config", conf])
         assert status == 78, (status, err)
         assert "[tickhub] plugins: plugin “broken_py” failed to load" in err, err
+        assert "tickhubd would run without it" in err, err
         # libpeas's loader logs the traceback.
         assert "Error importing plugin 'broken_py'" in err, err
         assert "RuntimeError: broken_py is broken on purpose" in err, err
@@ -414,25 +415,83 @@ def test_broken_plugin_is_a_config_error():
         wd.cleanup()
 
 
-def test_raising_indicator_does_not_stop_the_daemon():
+def raising_run(mode, closes=(10.0, 20.0, 30.0, 40.0)):
+    """tickhubd with raising_py(mode) beside sma(2); (status, stderr, indicator values)."""
     wd = Workdir()
     try:
         conf = wd.file("r.conf",
                        "[tickhub]\nplugins=replay;jsonl\nsymbols=BTC\ntimeframes=1m\nplugin-dirs=%s\n"
                        "[replay]\npath=%s\nexit-at-end=true\n"
                        "[jsonl]\npath=out.jsonl\nevents=technical_indicators_update\n"
-                       "[indicators]\nbad=raising_py(raise)\nworse=raising_py(set)\nodd=raising_py(outputs)\nsma_2=sma(2)\n"
-                       % (TEST_PLUGINS, replay_file(wd, [10.0, 20.0, 30.0, 40.0])))
+                       "[indicators]\nbad=raising_py(%s)\nsma_2=sma(2)\n"
+                       % (TEST_PLUGINS, replay_file(wd, list(closes)), mode))
+        status, _, err = tickhubd(["--config", conf])
+        return status, err, [e["data"]["indicators"] for e in wd.events()]
+    finally:
+        wd.cleanup()
+
+
+def test_raising_indicator_is_disabled():
+    status, err, values = raising_run("raise")
+    assert status == 0, (status, err)
+    # Logged once, by the hub, with the plugin's name and the traceback.
+    assert err.count("plugin “raising_py” disabled") == 1, err
+    assert ("plugin “raising_py” disabled: Raising.do_update raised ZeroDivisionError: "
+            "raising_py fails on purpose") in err, err
+    assert "Traceback (most recent call last)" in err and "raising_py.py" in err, err
+    # Its output stays null, the others go on.
+    assert [v["sma_2"] for v in values] == [None, 15, 25], values
+    assert all(v["bad"] is None for v in values), values
+
+
+def test_indicator_writing_a_string_is_disabled():
+    status, err, values = raising_run("set")
+    assert status == 0, (status, err)
+    assert "plugin “raising_py” disabled: Raising.do_update raised TypeError" in err, err
+    assert err.count("plugin “raising_py” disabled") == 1, err
+    assert [v["sma_2"] for v in values] == [None, 15, 25], values
+    assert all(v["bad"] is None for v in values), values
+
+
+def test_wrong_return_type_disables_at_load():
+    status, err, values = raising_run("outputs")
+    assert status == 0, (status, err)
+    assert ("plugin “raising_py” disabled: Raising.do_get_outputs raised TypeError: "
+            "get_outputs must return a list of strings, not 42") in err, err
+    # Its outputs are unknown, so absent; the rest runs.
+    assert [v["sma_2"] for v in values] == [None, 15, 25], values
+    assert all("bad" not in v for v in values), values
+
+
+def test_raising_configure_disables_and_check_config_fails():
+    status, err, values = raising_run("configure")
+    assert status == 0, (status, err)
+    assert "plugin “raising_py” disabled: Raising.do_configure raised ValueError" in err, err
+    assert [v["sma_2"] for v in values] == [None, 15, 25], values
+    wd = Workdir()
+    try:
+        conf = wd.file("c.conf", "[tickhub]\nplugins=jsonl\nsymbols=BTC\nplugin-dirs=%s\n[jsonl]\npath=-\n"
+                                 "[indicators]\nbad=raising_py(configure)\n" % TEST_PLUGINS)
+        status, _, err = tickhubd(["--check-config", "--config", conf])
+        assert status == 78, (status, err)
+        assert ("[tickhub] plugins: plugin “raising_py” Raising.do_configure raised ValueError: "
+                "raising_py fails on purpose in configure; tickhubd would run without it") in err, err
+    finally:
+        wd.cleanup()
+
+
+def test_broken_plugin_is_disabled_and_the_daemon_runs():
+    wd = Workdir()
+    try:
+        conf = wd.file("b.conf", "[tickhub]\nplugins=replay;jsonl;broken_py\nsymbols=BTC\nplugin-dirs=%s\n"
+                                 "[replay]\npath=%s\nexit-at-end=true\n[jsonl]\npath=out.jsonl\n"
+                                 "events=financial_data_update\n"
+                                 % (TEST_PLUGINS, replay_file(wd, [1.0, 2.0])))
         status, _, err = tickhubd(["--config", conf])
         assert status == 0, (status, err)
-        # PyGObject prints the traceback, naming the plugin's file.
-        assert "raising_py.py" in err and "ZeroDivisionError: raising_py fails on purpose" in err, err
-        assert "TypeError: Must be number, not str" in err, err
-        # A wrong return type: PyGObject says so (without naming the plugin).
-        assert "TypeError: Must be sequence, not int" in err, err
-        values = [e["data"]["indicators"] for e in wd.events()]
-        assert [v["sma_2"] for v in values] == [None, 15, 25], values
-        assert all(v["bad"] is None and v["worse"] is None for v in values), values
+        assert "plugin “broken_py” disabled: failed to load" in err, err
+        assert "RuntimeError: broken_py is broken on purpose" in err, err
+        assert [e["data"]["data"]["price"] for e in wd.events()] == [1.0, 2.0]
     finally:
         wd.cleanup()
 
@@ -498,7 +557,11 @@ def main():
         test_rest_poll_reports_down,
         test_rest_poll_stats_in_process,
         test_broken_plugin_is_a_config_error,
-        test_raising_indicator_does_not_stop_the_daemon,
+        test_raising_indicator_is_disabled,
+        test_indicator_writing_a_string_is_disabled,
+        test_wrong_return_type_disables_at_load,
+        test_raising_configure_disables_and_check_config_fails,
+        test_broken_plugin_is_disabled_and_the_daemon_runs,
         test_overrides,
     ]
     only = sys.argv[1:]

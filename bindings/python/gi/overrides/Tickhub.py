@@ -158,3 +158,97 @@ class Hub(Tickhub.Hub):
 
 Hub = override(Hub)
 __all__.append("Hub")
+
+
+# -- guards on the plugin interfaces -------------------------------------
+#
+# PyGObject prints an exception raised in a vfunc and returns a default
+# value, again at every call, without saying which plugin it was. A class
+# that implements Tickhub.FeedSource, Tickhub.Sink or Tickhub.Indicator gets
+# each of its do_* methods wrapped instead: an exception disables the plugin
+# through Hub.disable_plugin() with the method, the exception and the
+# traceback (logged once by the hub), and the call returns what the hub
+# reads as "nothing" (False from configure, None from get_outputs and
+# get_stats). A GLib.Error raised by configure or flush_finish is not a
+# fault but the method's answer (a config problem, a failed flush): it goes
+# through to C as the GError.
+#
+# The plugin is named after the Python module that defines the class: the
+# module name libpeas imported, the one of [tickhub] plugins.
+
+import functools  # noqa: E402
+import traceback  # noqa: E402
+
+from gi.repository import GLib  # noqa: E402
+
+_FALLBACK = {"do_configure": False, "do_get_outputs": None, "do_get_stats": None,
+             "do_flush_finish": False}
+_ANSWERS_WITH_GERROR = ("do_configure", "do_flush_finish")
+
+
+def _hub_of(obj):
+    try:
+        hub = obj.get_property("hub")
+    except Exception:  # noqa: BLE001 - a broken property is one more fault
+        return None
+    return hub if isinstance(hub, Tickhub.Hub) else None
+
+
+def _check_outputs(result):
+    if isinstance(result, (list, tuple)) and all(isinstance(s, str) for s in result):
+        return result
+    raise TypeError("get_outputs must return a list of strings, not %r" % (result,))
+
+
+def _guard(cls, name, method):
+    fallback = _FALLBACK.get(name)
+    answers = name in _ANSWERS_WITH_GERROR
+    checked = name == "do_get_outputs"
+    where = "%s.%s" % (cls.__qualname__, name)
+
+    @functools.wraps(method)
+    def guarded(self, *args):
+        try:
+            result = method(self, *args)
+            return _check_outputs(result) if checked else result
+        except GLib.Error:
+            if answers:
+                raise
+            error = traceback.format_exc()
+        except Exception:  # noqa: BLE001 - every fault of a script is reported
+            error = traceback.format_exc()
+        lines = error.rstrip().splitlines()
+        reason = "%s raised %s\n%s" % (where, lines[-1], "\n".join(lines[:-1]))
+        hub = _hub_of(self)
+        plugin = type(self).__module__
+        if hub is not None:
+            hub.disable_plugin(plugin, reason)
+        else:
+            GLib.log_default_handler("Tickhub", GLib.LogLevelFlags.LEVEL_WARNING,
+                                     "plugin “%s” (no hub to disable it): %s" % (plugin, reason))
+        return fallback
+
+    guarded._tickhub_guarded = True
+    return guarded
+
+
+def _guard_class(cls):
+    for name, value in list(vars(cls).items()):
+        if name.startswith("do_") and callable(value) and not getattr(value, "_tickhub_guarded", False):
+            setattr(cls, name, _guard(cls, name, value))
+
+
+def _guarded_interface(iface):
+    class Guarded(iface):
+        def __init_subclass__(cls, **kwargs):
+            super().__init_subclass__(**kwargs)
+            _guard_class(cls)
+
+    Guarded.__name__ = Guarded.__qualname__ = iface.__name__
+    return Guarded
+
+
+FeedSource = override(_guarded_interface(Tickhub.FeedSource))
+Sink = override(_guarded_interface(Tickhub.Sink))
+Indicator = override(_guarded_interface(Tickhub.Indicator))
+__all__ += ["FeedSource", "Sink", "Indicator"]
