@@ -714,5 +714,10 @@ main (int   argc,
   g_clear_object (&daemon.system_bus);
   g_clear_pointer (&daemon.loop, g_main_loop_unref);
 
+  /* Plugins in Python or JavaScript may hold the hub (their `hub`
+   * property) while it holds them: dispose breaks the cycle, drops every
+   * plugin and then the JavaScript context, in that order. */
+  g_object_run_dispose (G_OBJECT (hub));
+
   return daemon.exit_code;
 }

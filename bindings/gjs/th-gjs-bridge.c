@@ -34,6 +34,8 @@
  */
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include <gjs/gjs.h>
 #include <gmodule.h>
 #include <tickhub.h>
@@ -46,6 +48,7 @@ static GjsContext *context;
 static GPtrArray  *hubs;          /* ThHub*, those that hold the context (no refs) */
 static GHashTable *evaluated;     /* file → GType[3]: scripts evaluated by this context */
 static GHashTable *dead_files;    /* files evaluated by a destroyed context */
+static char       *scratch;       /* private folder of the loader modules */
 static GType       interfaces[3];
 
 G_MODULE_EXPORT gboolean th_gjs_bridge_load    (ThHub       *hub,
@@ -112,6 +115,11 @@ th_gjs_bridge_release (ThHub *hub)
     g_hash_table_add (dead_files, g_strdup (key));
   g_clear_pointer (&evaluated, g_hash_table_unref);
   g_clear_pointer (&hubs, g_ptr_array_unref);
+  if (scratch != NULL)
+    {
+      g_rmdir (scratch);
+      g_clear_pointer (&scratch, g_free);
+    }
 }
 
 static gboolean
@@ -137,34 +145,96 @@ collect_types (GType       type,
     collect_types (children[i], out);
 }
 
-static gboolean
-set_current_plugin (const char *module)
+static char *
+js_string (const char *text)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *script = NULL;
-  int status = 0;
+  g_autoptr(GString) out = g_string_new ("\"");
 
-  /* Module names are file names; quoted as a JSON string anyway. */
-  if (module != NULL)
+  for (const char *c = text; *c != '\0'; c++)
     {
-      g_autoptr(GString) quoted = g_string_new ("\"");
-
-      for (const char *c = module; *c != '\0'; c++)
-        {
-          if (*c == '"' || *c == '\\')
-            g_string_append_c (quoted, '\\');
-          if ((guchar) *c >= 0x20)
-            g_string_append_c (quoted, *c);
-        }
-      g_string_append_c (quoted, '"');
-      script = g_strdup_printf ("globalThis.__tickhubPlugin = %s;", quoted->str);
+      if (*c == '"' || *c == '\\')
+        g_string_append_c (out, '\\');
+      if ((guchar) *c >= 0x20)
+        g_string_append_c (out, *c);
     }
-  else
-    script = g_strdup ("globalThis.__tickhubPlugin = null;");
+  g_string_append_c (out, '"');
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
 
-  if (!gjs_context_eval (context, script, -1, "<tickhub>", &status, &error))
+/* Evaluates @file for @module; TRUE if its evaluation completed.
+ *
+ * GJS 1.74 reports every evaluation after the first module that threw as
+ * failed too (its "unhandled exception" flag stays set), so the return
+ * value of gjs_context_eval_module_file() cannot tell. The plugin is
+ * evaluated from a small loader module instead, in a private folder:
+ *
+ *   import '<name-N.js>';     sets globalThis.__tickhubPlugin for guard.js
+ *   import '<the plugin>';
+ *   <registers the GType ThGjsLoadedN>
+ *
+ * Imports run in order and the body only when they all completed, so the
+ * marker type exists if and only if the plugin's module did not throw. */
+static gboolean
+evaluate (const char  *module,
+          const char  *file,
+          GError     **error)
+{
+  static guint counter;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *name_path = NULL;
+  g_autofree char *loader_path = NULL;
+  g_autofree char *name_uri = NULL;
+  g_autofree char *plugin_uri = NULL;
+  g_autofree char *loader_uri = NULL;
+  g_autofree char *marker = NULL;
+  g_autofree char *name_js = NULL;
+  g_autofree char *name_src = NULL;
+  g_autofree char *loader_src = NULL;
+  g_autofree char *q_name = NULL;
+  g_autofree char *q_plugin = NULL;
+  uint8_t status = 0;
+  guint n = ++counter;
+
+  if (scratch == NULL)
     {
-      g_warning ("cannot tell the JavaScript guard the plugin's name: %s", error->message);
+      scratch = g_dir_make_tmp ("tickhub-gjs-XXXXXX", error);
+      if (scratch == NULL)
+        return FALSE;
+    }
+
+  name_path = g_strdup_printf ("%s/name-%u.js", scratch, n);
+  loader_path = g_strdup_printf ("%s/load-%u.js", scratch, n);
+  name_uri = g_filename_to_uri (name_path, NULL, error);
+  plugin_uri = name_uri != NULL ? g_filename_to_uri (file, NULL, error) : NULL;
+  if (plugin_uri == NULL)
+    return FALSE;
+  marker = g_strdup_printf ("ThGjsLoaded%u", n);
+
+  name_js = js_string (module);
+  name_src = g_strdup_printf ("globalThis.__tickhubPlugin = %s;\n", name_js);
+  q_name = js_string (name_uri);
+  q_plugin = js_string (plugin_uri);
+  loader_src = g_strdup_printf ("import %s;\n"
+                                "import %s;\n"
+                                "import GObject from 'gi://GObject';\n"
+                                "globalThis.__tickhubPlugin = null;\n"
+                                "GObject.registerClass({GTypeName: '%s'}, class extends GObject.Object {});\n",
+                                q_name, q_plugin, marker);
+  if (!g_file_set_contents (name_path, name_src, -1, error) ||
+      !g_file_set_contents (loader_path, loader_src, -1, error))
+    return FALSE;
+
+  loader_uri = g_filename_to_uri (loader_path, NULL, NULL);
+  /* Its answer is not to be trusted (above): the marker tells. */
+  if (!gjs_context_eval_module_file (context, loader_path, &status, &local_error))
+    g_debug ("GJS says %s: %s", loader_path, local_error->message);
+  g_unlink (name_path);
+  g_unlink (loader_path);
+
+  if (g_type_from_name (marker) == 0)
+    {
+      g_set_error (error, TH_ERROR, TH_ERROR_PLUGIN,
+                   "%s threw while it was evaluated (GJS logged the exception and its stack above)", file);
       return FALSE;
     }
   return TRUE;
@@ -194,11 +264,9 @@ th_gjs_bridge_load (ThHub       *hub,
 {
   g_autoptr(GHashTable) before = g_hash_table_new (NULL, NULL);
   g_autoptr(GHashTable) after = g_hash_table_new (NULL, NULL);
-  g_autoptr(GError) local_error = NULL;
   GHashTableIter iter;
   gpointer key;
   GType *cached;
-  uint8_t status = 0;
   gboolean ok;
   guint n_found = 0;
 
@@ -237,19 +305,11 @@ th_gjs_bridge_load (ThHub       *hub,
     }
 
   collect_types (G_TYPE_OBJECT, before);
-  set_current_plugin (module);
-  ok = gjs_context_eval_module_file (context, file, &status, &local_error);
-  set_current_plugin (NULL);
+  ok = evaluate (module, file, error);
   cached = g_new0 (GType, G_N_ELEMENTS (interfaces));
   g_hash_table_insert (evaluated, g_strdup (file), cached);
-
   if (!ok)
-    {
-      /* GJS logged the exception with its stack just before. */
-      g_set_error (error, TH_ERROR, TH_ERROR_PLUGIN, "%s (its stack is logged above)",
-                   local_error != NULL ? local_error->message : "the script threw");
-      return FALSE;
-    }
+    return FALSE;
 
   collect_types (G_TYPE_OBJECT, after);
   g_hash_table_iter_init (&iter, after);

@@ -1,7 +1,11 @@
 #!/usr/bin/python3
-# test-python-plugins.py: the Python plugins, loaded by tickhubd from a
-# keyfile, each producing the events it should; a Python plugin that fails
-# at import or in a call; the PyGObject overrides. Prints TAP.
+# test-script-plugins.py: the Python or the JavaScript plugins (the first
+# argument: --lang=py or --lang=js), loaded by tickhubd from a keyfile,
+# each producing the events it should; a plugin that fails at load or in a
+# call is disabled and the daemon carries on; the PyGObject overrides.
+# The examples of both languages are twins (zscore, webhook, rest_poll):
+# the same tests, with the plugin names of the language, hold for both.
+# Prints TAP.
 #
 # Run with Debian's /usr/bin/python3 (it has gi). The daemon comes from
 # $TICKHUBD and finds the plugins through $TICKHUB_PLUGIN_PATH (the build
@@ -46,6 +50,21 @@ gi.require_version("Tickhub", "1.0")
 from gi.repository import GLib, Tickhub  # noqa: E402
 
 TEST_PLUGINS = os.path.join(SRCDIR, "data", "plugins")
+
+LANG = "py"
+for _arg in sys.argv[1:]:
+    if _arg.startswith("--lang="):
+        LANG = _arg[len("--lang="):]
+assert LANG in ("py", "js"), LANG
+NAMES = {"@Z@": "zscore_" + LANG, "@W@": "webhook_" + LANG, "@R@": "rest_poll_" + LANG,
+         "@RAISING@": "raising_" + LANG, "@BROKEN@": "broken_" + LANG}
+
+
+def S(text):
+    """The text with the plugin names of the language under test."""
+    for k, v in NAMES.items():
+        text = text.replace(k, v)
+    return text
 T0 = 1704067200 * 1000  # 2024-01-01T00:00:00Z in ms
 
 
@@ -59,7 +78,7 @@ class Workdir:
         path = os.path.join(self.path, name)
         if text is not None:
             with open(path, "w") as f:
-                f.write(text)
+                f.write(S(text))
         return path
 
     def events(self, name="out.jsonl"):
@@ -157,7 +176,7 @@ def zscores(closes, n):
     return out
 
 
-# -- zscore_py -----------------------------------------------------------
+# -- zscore --------------------------------------------------------------
 
 def test_zscore_matches_recomputation():
     wd = Workdir()
@@ -170,7 +189,7 @@ def test_zscore_matches_recomputation():
                        "[tickhub]\nplugins=replay;jsonl\nsymbols=BTC\ntimeframes=1m\n"
                        "[replay]\npath=%s\nexit-at-end=true\n"
                        "[jsonl]\npath=out.jsonl\nevents=technical_indicators_update;candle_update\n"
-                       "[indicators]\nz=zscore_py(%d)\n" % (replay_file(wd, closes), n))
+                       "[indicators]\nz=@Z@(%d)\n" % (replay_file(wd, closes), n))
         status, _, err = tickhubd(["--config", conf])
         assert status == 0, err
         events = wd.events()
@@ -198,27 +217,27 @@ def test_zscore_bad_period():
     try:
         conf = wd.file("bad.conf",
                        "[tickhub]\nplugins=jsonl\nsymbols=BTC\n[jsonl]\npath=-\n"
-                       "[indicators]\nz=zscore_py(0)\nz2=zscore_py(20,1)\nz3=zscore_py(20)\n")
+                       "[indicators]\nz=@Z@(0)\nz2=@Z@(20,1)\nz3=@Z@(20)\n")
         status, _, err = tickhubd(["--check-config", "--config", conf])
         assert status == 78, (status, err)
-        assert ("[indicators] z: zscore_py period “0” is not a whole number from 2 to 10000; "
-                "write it like zscore_py(20)") in err, err
-        assert "[indicators] z2: zscore_py takes one argument" in err, err
+        assert S("[indicators] z: @Z@ period “0” is not a whole number from 2 to 10000; "
+                 "write it like @Z@(20)") in err, err
+        assert S("[indicators] z2: @Z@ takes one argument") in err, err
         assert "[indicators] z3" not in err, err
     finally:
         wd.cleanup()
 
 
-# -- webhook_py ----------------------------------------------------------
+# -- webhook -------------------------------------------------------------
 
 def webhook_run(server, extra="", closes=(100.0, 101.0, 102.0, 103.0)):
     wd = Workdir()
     try:
         conf = wd.file("w.conf",
-                       "[tickhub]\nplugins=replay;jsonl;webhook_py\nsymbols=BTC\ntimeframes=1m\n"
+                       "[tickhub]\nplugins=replay;jsonl;@W@\nsymbols=BTC\ntimeframes=1m\n"
                        "[replay]\npath=%s\nexit-at-end=true\n"
                        "[jsonl]\npath=out.jsonl\n"
-                       "[webhook_py]\nurl=%s/hook\nevents=financial_data_update;price_source_changed\n"
+                       "[@W@]\nurl=%s/hook\nevents=financial_data_update;price_source_changed\n"
                        "interval=0.1\n%s" % (replay_file(wd, list(closes)), server.url, extra))
         status, _, err = tickhubd(["--config", conf])
         return status, err, wd.events()
@@ -282,9 +301,9 @@ def test_webhook_unreachable_fails_flush():
     wd = Workdir()
     try:
         conf = wd.file("w.conf",
-                       "[tickhub]\nplugins=replay;webhook_py\nsymbols=BTC\ntimeframes=1m\n"
+                       "[tickhub]\nplugins=replay;@W@\nsymbols=BTC\ntimeframes=1m\n"
                        "[replay]\npath=%s\nexit-at-end=true\n"
-                       "[webhook_py]\nurl=%s/hook\nevents=financial_data_update\ntimeout=2\n"
+                       "[@W@]\nurl=%s/hook\nevents=financial_data_update\ntimeout=2\n"
                        % (replay_file(wd, [1.0, 2.0]), url))
         started = time.monotonic()
         status, _, err = tickhubd(["--config", conf])
@@ -300,24 +319,24 @@ def test_webhook_unreachable_fails_flush():
 def test_webhook_bad_config():
     wd = Workdir()
     try:
-        conf = wd.file("w.conf", "[tickhub]\nplugins=webhook_py\nsymbols=BTC\n"
-                                 "[webhook_py]\ninterval=0\nurl=ftp://example.org\n")
+        conf = wd.file("w.conf", "[tickhub]\nplugins=@W@\nsymbols=BTC\n"
+                                 "[@W@]\ninterval=0\nurl=ftp://example.org\n")
         status, _, err = tickhubd(["--check-config", "--config", conf])
         assert status == 78, (status, err)
-        assert "[webhook_py] url:" in err and "[webhook_py] interval: 0 is out of range" in err, err
+        assert S("[@W@] url:") in err and S("[@W@] interval: 0 is out of range") in err, err
     finally:
         wd.cleanup()
 
 
-# -- rest_poll_py --------------------------------------------------------
+# -- rest_poll -----------------------------------------------------------
 
 def rest_run(server, seconds=1.5, extra=""):
     wd = Workdir()
     try:
         conf = wd.file("r.conf",
-                       "[tickhub]\nplugins=rest_poll_py;jsonl\nsymbols=BTC;ETH;SOL\ntimeframes=1m\n"
+                       "[tickhub]\nplugins=@R@;jsonl\nsymbols=BTC;ETH;SOL\ntimeframes=1m\n"
                        "[prices]\norder=tickhub_test\n"
-                       "[rest_poll_py]\nurl=%s/prices\ninterval=0.2\n%s"
+                       "[@R@]\nurl=%s/prices\ninterval=0.2\n%s"
                        "[jsonl]\npath=out.jsonl\n" % (server.url, extra))
         proc = start_tickhubd(["--config", conf])
         time.sleep(seconds)
@@ -366,8 +385,8 @@ def test_rest_poll_stats_in_process():
     server = Server(get_body=lambda: (200, body))
     try:
         config = Tickhub.Config.new()
-        config.load_from_data("[tickhub]\nplugins=rest_poll_py\nsymbols=BTC;ETH\ntimeframes=1m\n"
-                              "[rest_poll_py]\nurl=%s/p\ninterval=0.1\n" % server.url, -1)
+        config.load_from_data(S("[tickhub]\nplugins=@R@\nsymbols=BTC;ETH\ntimeframes=1m\n"
+                                "[@R@]\nurl=%s/p\ninterval=0.1\n" % server.url), -1)
         hub = Tickhub.Hub.new(config, Tickhub.Clock.new())
         hub.load()
         prices = []
@@ -398,32 +417,39 @@ def test_rest_poll_stats_in_process():
 
 
 # -- failures --------------------------------------------------------------
+#
+# tests/data/plugins: raising_py / raising_js, an indicator that fails as
+# its argument says, and broken_py / broken_js, which throw at load.
 
-def test_broken_plugin_is_a_config_error():
-    wd = Workdir()
-    try:
-        conf = wd.file("b.conf", "[tickhub]\nplugins=jsonl;broken_py\nsymbols=BTC\nplugin-dirs=%s\n"
-                                 "[jsonl]\npath=-\n" % TEST_PLUGINS)
-        status, _, err = tickhubd(["--check-config", "--config", conf])
-        assert status == 78, (status, err)
-        assert "[tickhub] plugins: plugin “broken_py” failed to load" in err, err
-        assert "tickhubd would run without it" in err, err
-        # libpeas's loader logs the traceback.
-        assert "Error importing plugin 'broken_py'" in err, err
-        assert "RuntimeError: broken_py is broken on purpose" in err, err
-    finally:
-        wd.cleanup()
+FAULTS = {
+    "py": {
+        "raise": "Raising.do_update raised ZeroDivisionError: raising_py fails on purpose",
+        "set": "Raising.do_update raised TypeError",
+        "outputs": "Raising.do_get_outputs raised TypeError: get_outputs must return a list of strings, not 42",
+        "configure": "Raising.do_configure raised ValueError: raising_py fails on purpose in configure",
+        "trace": ["Traceback (most recent call last)", "raising_py.py\", line"],
+        "broken": ["RuntimeError: broken_py is broken on purpose", "broken_py.py"],
+    },
+    "js": {
+        "raise": "Raising.vfunc_update threw RangeError: raising_js fails on purpose",
+        "set": "Raising.vfunc_update threw TypeError",
+        "outputs": "Raising.vfunc_get_outputs threw TypeError: get_outputs must return an array of strings, not 42",
+        "configure": "Raising.vfunc_configure threw TypeError: raising_js fails on purpose in configure",
+        "trace": ["vfunc_update@file://", "raising_js.js:"],
+        "broken": ["Error: broken_js is broken on purpose", "broken_js.js:"],
+    },
+}[LANG]
 
 
 def raising_run(mode, closes=(10.0, 20.0, 30.0, 40.0)):
-    """tickhubd with raising_py(mode) beside sma(2); (status, stderr, indicator values)."""
+    """tickhubd with raising_X(mode) beside sma(2); (status, stderr, indicator values)."""
     wd = Workdir()
     try:
         conf = wd.file("r.conf",
                        "[tickhub]\nplugins=replay;jsonl\nsymbols=BTC\ntimeframes=1m\nplugin-dirs=%s\n"
                        "[replay]\npath=%s\nexit-at-end=true\n"
                        "[jsonl]\npath=out.jsonl\nevents=technical_indicators_update\n"
-                       "[indicators]\nbad=raising_py(%s)\nsma_2=sma(2)\n"
+                       "[indicators]\nbad=@RAISING@(%s)\nsma_2=sma(2)\n"
                        % (TEST_PLUGINS, replay_file(wd, list(closes)), mode))
         status, _, err = tickhubd(["--config", conf])
         return status, err, [e["data"]["indicators"] for e in wd.events()]
@@ -431,14 +457,19 @@ def raising_run(mode, closes=(10.0, 20.0, 30.0, 40.0)):
         wd.cleanup()
 
 
+def assert_disabled_once(err, what):
+    line = S("plugin “@RAISING@” disabled: ") + what
+    assert line in err, err
+    assert err.count(S("plugin “@RAISING@” disabled")) == 1, err
+
+
 def test_raising_indicator_is_disabled():
     status, err, values = raising_run("raise")
     assert status == 0, (status, err)
     # Logged once, by the hub, with the plugin's name and the traceback.
-    assert err.count("plugin “raising_py” disabled") == 1, err
-    assert ("plugin “raising_py” disabled: Raising.do_update raised ZeroDivisionError: "
-            "raising_py fails on purpose") in err, err
-    assert "Traceback (most recent call last)" in err and "raising_py.py" in err, err
+    assert_disabled_once(err, FAULTS["raise"])
+    for where in FAULTS["trace"]:
+        assert where in err, (where, err)
     # Its output stays null, the others go on.
     assert [v["sma_2"] for v in values] == [None, 15, 25], values
     assert all(v["bad"] is None for v in values), values
@@ -447,8 +478,7 @@ def test_raising_indicator_is_disabled():
 def test_indicator_writing_a_string_is_disabled():
     status, err, values = raising_run("set")
     assert status == 0, (status, err)
-    assert "plugin “raising_py” disabled: Raising.do_update raised TypeError" in err, err
-    assert err.count("plugin “raising_py” disabled") == 1, err
+    assert_disabled_once(err, FAULTS["set"])
     assert [v["sma_2"] for v in values] == [None, 15, 25], values
     assert all(v["bad"] is None for v in values), values
 
@@ -456,8 +486,7 @@ def test_indicator_writing_a_string_is_disabled():
 def test_wrong_return_type_disables_at_load():
     status, err, values = raising_run("outputs")
     assert status == 0, (status, err)
-    assert ("plugin “raising_py” disabled: Raising.do_get_outputs raised TypeError: "
-            "get_outputs must return a list of strings, not 42") in err, err
+    assert_disabled_once(err, FAULTS["outputs"])
     # Its outputs are unknown, so absent; the rest runs.
     assert [v["sma_2"] for v in values] == [None, 15, 25], values
     assert all("bad" not in v for v in values), values
@@ -466,16 +495,32 @@ def test_wrong_return_type_disables_at_load():
 def test_raising_configure_disables_and_check_config_fails():
     status, err, values = raising_run("configure")
     assert status == 0, (status, err)
-    assert "plugin “raising_py” disabled: Raising.do_configure raised ValueError" in err, err
+    assert_disabled_once(err, FAULTS["configure"])
     assert [v["sma_2"] for v in values] == [None, 15, 25], values
     wd = Workdir()
     try:
         conf = wd.file("c.conf", "[tickhub]\nplugins=jsonl\nsymbols=BTC\nplugin-dirs=%s\n[jsonl]\npath=-\n"
-                                 "[indicators]\nbad=raising_py(configure)\n" % TEST_PLUGINS)
+                                 "[indicators]\nbad=@RAISING@(configure)\n" % TEST_PLUGINS)
         status, _, err = tickhubd(["--check-config", "--config", conf])
         assert status == 78, (status, err)
-        assert ("[tickhub] plugins: plugin “raising_py” Raising.do_configure raised ValueError: "
-                "raising_py fails on purpose in configure; tickhubd would run without it") in err, err
+        assert (S("[tickhub] plugins: plugin “@RAISING@” ") + FAULTS["configure"]
+                + "; tickhubd would run without it") in err, err
+    finally:
+        wd.cleanup()
+
+
+def test_broken_plugin_is_a_check_config_error():
+    wd = Workdir()
+    try:
+        conf = wd.file("b.conf", "[tickhub]\nplugins=jsonl;@BROKEN@\nsymbols=BTC\nplugin-dirs=%s\n"
+                                 "[jsonl]\npath=-\n" % TEST_PLUGINS)
+        status, _, err = tickhubd(["--check-config", "--config", conf])
+        assert status == 78, (status, err)
+        assert S("[tickhub] plugins: plugin “@BROKEN@” failed to load") in err, err
+        assert "tickhubd would run without it" in err, err
+        # The loader logs the traceback.
+        for where in FAULTS["broken"]:
+            assert where in err, (where, err)
     finally:
         wd.cleanup()
 
@@ -483,14 +528,15 @@ def test_raising_configure_disables_and_check_config_fails():
 def test_broken_plugin_is_disabled_and_the_daemon_runs():
     wd = Workdir()
     try:
-        conf = wd.file("b.conf", "[tickhub]\nplugins=replay;jsonl;broken_py\nsymbols=BTC\nplugin-dirs=%s\n"
+        conf = wd.file("b.conf", "[tickhub]\nplugins=replay;jsonl;@BROKEN@\nsymbols=BTC\nplugin-dirs=%s\n"
                                  "[replay]\npath=%s\nexit-at-end=true\n[jsonl]\npath=out.jsonl\n"
                                  "events=financial_data_update\n"
                                  % (TEST_PLUGINS, replay_file(wd, [1.0, 2.0])))
         status, _, err = tickhubd(["--config", conf])
         assert status == 0, (status, err)
-        assert "plugin “broken_py” disabled: failed to load" in err, err
-        assert "RuntimeError: broken_py is broken on purpose" in err, err
+        assert S("plugin “@BROKEN@” disabled: failed to load") in err, err
+        for where in FAULTS["broken"]:
+            assert where in err, (where, err)
         assert [e["data"]["data"]["price"] for e in wd.events()] == [1.0, 2.0]
     finally:
         wd.cleanup()
@@ -556,7 +602,7 @@ def main():
         test_rest_poll_pushes_ticks,
         test_rest_poll_reports_down,
         test_rest_poll_stats_in_process,
-        test_broken_plugin_is_a_config_error,
+        test_broken_plugin_is_a_check_config_error,
         test_raising_indicator_is_disabled,
         test_indicator_writing_a_string_is_disabled,
         test_wrong_return_type_disables_at_load,
@@ -564,12 +610,17 @@ def main():
         test_broken_plugin_is_disabled_and_the_daemon_runs,
         test_overrides,
     ]
-    only = sys.argv[1:]
+    # In-process checks of the Python side (PyGObject, libpeas's loader).
+    python_only = (test_rest_poll_stats_in_process, test_overrides)
+    only = [a for a in sys.argv[1:] if not a.startswith("--")]
     print("1..%d" % len(tests))
     failed = 0
     for i, t in enumerate(tests, 1):
         if only and t.__name__ not in only:
             print("ok %d %s # SKIP not selected" % (i, t.__name__))
+            continue
+        if LANG != "py" and t in python_only:
+            print("ok %d %s # SKIP Python only" % (i, t.__name__))
             continue
         try:
             t()
