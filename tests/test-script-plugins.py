@@ -212,6 +212,27 @@ def test_zscore_matches_recomputation():
         wd.cleanup()
 
 
+def test_zscore_twins_agree():
+    """The C zscore and the script's twin: the same operations, the same values."""
+    wd = Workdir()
+    try:
+        closes = [43000.0 + 0.37 * ((i * 7919) % 23) - 0.11 * i for i in range(60)] + [43001.5] * 7 + [43002.0]
+        conf = wd.file("t.conf",
+                       "[tickhub]\nplugins=replay;jsonl\nsymbols=BTC\ntimeframes=1m\n"
+                       "[replay]\npath=%s\nexit-at-end=true\n"
+                       "[jsonl]\npath=out.jsonl\nevents=technical_indicators_update\n"
+                       "[indicators]\nc=zscore(7)\ns=@Z@(7)\n" % replay_file(wd, closes))
+        status, _, err = tickhubd(["--config", conf])
+        assert status == 0, err
+        values = [e["data"]["indicators"] for e in wd.events()]
+        assert len(values) >= len(closes) - 1, values
+        assert sum(v["c"] is not None for v in values) > 40, values
+        for v in values:
+            assert v["c"] == v["s"], v
+    finally:
+        wd.cleanup()
+
+
 def test_zscore_bad_period():
     wd = Workdir()
     try:
@@ -593,6 +614,7 @@ def test_overrides():
 def main():
     tests = [
         test_zscore_matches_recomputation,
+        test_zscore_twins_agree,
         test_zscore_bad_period,
         test_webhook_posts_selected_events,
         test_webhook_retries_failed_posts,

@@ -95,6 +95,8 @@ export const ZScore = GObject.registerClass({
         const x = candle.close;
         if (n === 0 || !Number.isFinite(x))
             return;
+        if (this._count === 0)
+            this._shift = x;       // the first close of the window, until a recomputation
         const full = this._count === n;
         const oldest = full ? this._ring[this._head] - this._shift : 0;
         const d = x - this._shift;

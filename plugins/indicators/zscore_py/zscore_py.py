@@ -6,8 +6,9 @@
 # none while the window is flat (std = 0: the z-score is undefined).
 #
 # O(1) per update: a ring of the last N closes and running sums of
-# (x - shift) and (x - shift)^2, where shift is a close of the window (so a
-# price that moves only in its last digits keeps its precision). The sums
+# (x - shift) and (x - shift)^2, where shift is a close of the window (the
+# first one, then the newest at each recomputation), so a price that moves
+# only in its last digits keeps its precision. The sums
 # are recomputed from the ring every N updates, so rounding cannot add up.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
@@ -92,6 +93,8 @@ class ZScore(GObject.Object, Tickhub.Indicator):
         x = candle.close
         if n == 0 or not math.isfinite(x):
             return
+        if self._count == 0:
+            self._shift = x  # the first close of the window, until a recomputation
         full = self._count == n
         oldest = self._ring[self._head] - self._shift if full else 0.0
         d = x - self._shift
