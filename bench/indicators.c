@@ -1,6 +1,10 @@
 /* indicators.c: the cost of one indicator update, through the plugin call
  * path (th_indicator_update → the plugin's vfunc), per indicator and for
  * the default set together; committed (closed candle) and provisional.
+ * Then the same indicator, the rolling z-score, in C (zscore), Python
+ * (zscore_py, through libpeas's python3 loader and our overrides' guard)
+ * and JavaScript (zscore_js, through the GJS bridge): what a language
+ * costs per update.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -24,18 +28,58 @@ now_s (void)
   return g_get_monotonic_time () / 1e6;
 }
 
+static ThIndicator *configure (ThIndicator *ind,
+                               const char  *plugin,
+                               const char  *args);
+
 static ThIndicator *
 make (const char *plugin,
       const char *args)
 {
   PeasPluginInfo *info = peas_engine_get_plugin_info (engine, plugin);
-  g_auto(GStrv) argv = g_strsplit (args, ",", -1);
-  g_autoptr(GError) error = NULL;
   ThIndicator *ind;
 
   if (info == NULL || !peas_engine_load_plugin (engine, info))
     return NULL;
   ind = TH_INDICATOR (peas_engine_create_extension (engine, info, TH_TYPE_INDICATOR, "hub", NULL, NULL));
+  return configure (ind, plugin, args);
+}
+
+/* A JavaScript plugin through the GJS bridge, as the hub loads it. */
+static ThIndicator *
+make_js (ThHub      *hub,
+         const char *plugin,
+         const char *args)
+{
+  g_auto(GStrv) dirs = g_strsplit (g_getenv ("TICKHUB_PLUGIN_PATH") != NULL ? g_getenv ("TICKHUB_PLUGIN_PATH") : "", ":", -1);
+  g_autofree char *script = g_strconcat (plugin, ".js", NULL);
+  g_autoptr(GError) error = NULL;
+  GType types[3];
+
+  for (guint i = 0; dirs[i] != NULL; i++)
+    {
+      g_autofree char *file = g_build_filename (dirs[i], plugin, script, NULL);
+
+      if (!g_file_test (file, G_FILE_TEST_IS_REGULAR))
+        continue;
+      if (!_th_gjs_bridge_load (hub, plugin, file, types, &error))
+        {
+          g_printerr ("%s: %s\n", plugin, error->message);
+          return NULL;
+        }
+      return configure (g_object_new (types[2], "hub", hub, NULL), plugin, args);
+    }
+  return NULL;
+}
+
+static ThIndicator *
+configure (ThIndicator *ind,
+           const char  *plugin,
+           const char  *args)
+{
+  g_auto(GStrv) argv = g_strsplit (args, ",", -1);
+  g_autoptr(GError) error = NULL;
+
   if (!th_indicator_configure (ind, *args != '\0' ? (const char *const *) argv : NULL, &error))
     {
       g_printerr ("%s(%s): %s\n", plugin, args, error->message);
@@ -109,6 +153,7 @@ main (int   argc,
   double price = 43000;
 
   engine = peas_engine_new ();
+  peas_engine_enable_loader (engine, "python3");
   for (guint i = 0; dirs[i] != NULL; i++)
     if (*dirs[i] != '\0')
       peas_engine_add_search_path (engine, dirs[i], NULL);
@@ -159,6 +204,40 @@ main (int   argc,
     }
   for (guint i = 0; i < n_defaults; i++)
     g_object_unref (defaults[i]);
+
+  /* One indicator, three languages. Scripts run far fewer updates. */
+  {
+    g_autoptr(ThConfig) config = th_config_new ();
+    g_autoptr(ThHub) hub = th_hub_new (config, NULL);
+    struct { const char *label; ThIndicator *ind; guint n; } langs[3] = {
+      { "C           zscore(20)", make ("zscore", "20"), n },
+      { "Python   zscore_py(20)", make ("zscore_py", "20"), MAX (n / 20, 1000) },
+      { "JS       zscore_js(20)", make_js (hub, "zscore_js", "20"), MAX (n / 20, 1000) },
+    };
+    double c_ns = 0;
+
+    printf ("\nthe same indicator in three languages (th_indicator_update, committed)\n");
+    printf ("%-22s %10s %12s %12s\n", "indicator", "ns/update", "updates/s", "vs C");
+    for (guint i = 0; i < G_N_ELEMENTS (langs); i++)
+      {
+        double ns;
+
+        if (langs[i].ind == NULL)
+          {
+            printf ("%-22s %10s\n", langs[i].label, "(missing)");
+            continue;
+          }
+        ns = run (&langs[i].ind, 1, langs[i].n, TRUE);
+        if (i == 0)
+          c_ns = ns;
+        printf ("%-22s %10.1f %12.0f %10.1fx\n", langs[i].label, ns, 1e9 / ns, c_ns > 0 ? ns / c_ns : 0);
+      }
+    for (guint i = 0; i < G_N_ELEMENTS (langs); i++)
+      g_clear_object (&langs[i].ind);
+    /* The JavaScript context goes after its last object. */
+    _th_gjs_bridge_release (hub);
+  }
+
   g_object_unref (engine);
   return 0;
 }
