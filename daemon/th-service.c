@@ -446,12 +446,26 @@ is_indicator_plugin (ThHub      *hub,
   return FALSE;
 }
 
+/* state: "enabled", or "disabled" with the error (th_hub_disable_plugin). */
+static void
+add_plugin_state (ThHub        *hub,
+                  GVariantDict *dict,
+                  const char   *plugin)
+{
+  const char *error = th_hub_get_plugin_error (hub, plugin);
+
+  g_variant_dict_insert (dict, "state", "s", error != NULL ? "disabled" : "enabled");
+  if (error != NULL)
+    g_variant_dict_insert (dict, "error", "s", error);
+}
+
 static gboolean
 handle_list_plugins (ThTickhub1            *object,
                      GDBusMethodInvocation *invocation)
 {
   ThService *self = TH_SERVICE (object);
   g_auto(GStrv) plugins = th_hub_list_plugins (self->hub);
+  g_auto(GStrv) failed = th_hub_list_disabled_plugins (self->hub);
   g_autoptr(GPtrArray) feeds = th_hub_get_feeds (self->hub);
   g_autoptr(GPtrArray) sinks = th_hub_get_sinks (self->hub);
   g_autoptr(GHashTable) kinds = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -487,6 +501,20 @@ handle_list_plugins (ThTickhub1            *object,
       g_variant_dict_init (&dict, NULL);
       g_variant_dict_insert (&dict, "name", "s", plugins[i]);
       g_variant_dict_insert (&dict, "kind", "s", kind);
+      add_plugin_state (self->hub, &dict, plugins[i]);
+      g_variant_builder_add_value (&builder, g_variant_dict_end (&dict));
+    }
+  /* Those that failed to load, so never made anything. */
+  for (guint i = 0; failed[i] != NULL; i++)
+    {
+      GVariantDict dict;
+
+      if (g_strv_contains ((const char *const *) plugins, failed[i]))
+        continue;
+      g_variant_dict_init (&dict, NULL);
+      g_variant_dict_insert (&dict, "name", "s", failed[i]);
+      g_variant_dict_insert (&dict, "kind", "s", "unknown");
+      add_plugin_state (self->hub, &dict, failed[i]);
       g_variant_builder_add_value (&builder, g_variant_dict_end (&dict));
     }
 

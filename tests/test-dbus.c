@@ -389,6 +389,9 @@ test_methods (Fixture       *fixture,
   g_assert_cmpstr (text, ==, "simulator");
   g_assert_true (g_variant_lookup (plugin, "kind", "&s", &text));
   g_assert_cmpstr (text, ==, "feed");
+  g_assert_true (g_variant_lookup (plugin, "state", "&s", &text));
+  g_assert_cmpstr (text, ==, "enabled");
+  g_assert_false (g_variant_lookup (plugin, "error", "&s", &text));
 }
 
 static void

@@ -799,15 +799,21 @@ cmd_plugins (GDBusConnection *bus,
       return 0;
     }
 
-  table = table_new (0, "PLUGIN", "KIND", NULL);
+  table = table_new (0, "PLUGIN", "KIND", "STATE", NULL);
   g_variant_iter_init (&iter, plugins);
   while (g_variant_iter_loop (&iter, "@a{sv}", &plugin))
     {
-      const char *name = "?", *kind = "?";
+      const char *name = "?", *kind = "?", *state = "enabled", *why = NULL;
+      g_autofree char *line = NULL;
 
       g_variant_lookup (plugin, "name", "&s", &name);
       g_variant_lookup (plugin, "kind", "&s", &kind);
-      table_add (table, g_strdup (name), g_strdup (kind));
+      g_variant_lookup (plugin, "state", "&s", &state);
+      g_variant_lookup (plugin, "error", "&s", &why);
+      /* The first line of the error: its traceback is in the daemon's log. */
+      if (why != NULL)
+        line = g_strdup_printf ("%s: %.*s", state, (int) strcspn (why, "\n"), why);
+      table_add (table, g_strdup (name), g_strdup (kind), line != NULL ? g_steal_pointer (&line) : g_strdup (state));
     }
   table_print_free (table);
   return 0;
