@@ -296,6 +296,88 @@ test_source_status_event (Fixture       *fx,
   g_assert_cmpstr (reason, ==, "silent for 30 s");
 }
 
+static void
+on_stopped (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  gboolean *done = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (th_hub_stop_finish (TH_HUB (source), result, &error));
+  g_assert_no_error (error);
+  *done = TRUE;
+}
+
+static void
+test_disable_plugin (Fixture       *fx,
+                     gconstpointer  data)
+{
+  g_autofree char *indicators = NULL;
+  g_autofree char *reason = NULL;
+  g_auto(GStrv) disabled = NULL;
+  gboolean done = FALSE;
+
+  if (!g_test_subprocess ())
+    {
+      /* Structured logging bypasses g_test_expect_message(): check the
+       * child's stderr instead ('?' for the quotes: no locale is set). */
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_passed ();
+      g_test_trap_assert_stderr ("*plugin ?sma? disabled: Sma.update raised ZeroDivisionError\nTraceback: ...*");
+      g_test_trap_assert_stderr_unmatched ("*a second time*");
+      g_test_trap_assert_stderr ("*plugin ?simulator? disabled: it broke\nand the rest of the story*");
+      g_test_trap_assert_stderr ("*source simulator: disabled: plugin failed: it broke*");
+      g_test_trap_assert_stderr ("*plugin ?jsonl? disabled: disabled*");
+      return;
+    }
+
+  /* A failed plugin is a warning, not a bug: not fatal here. */
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  g_assert_null (th_hub_get_plugin_error (fx->hub, "sma"));
+
+  /* An indicator: its outputs stay null from now on, logged once. */
+  th_hub_disable_plugin (fx->hub, "sma", "Sma.update raised ZeroDivisionError\nTraceback: ...");
+  th_hub_disable_plugin (fx->hub, "sma", "a second time: not logged");
+  g_assert_cmpstr (th_hub_get_plugin_error (fx->hub, "sma"), ==, "Sma.update raised ZeroDivisionError\nTraceback: ...");
+
+  for (guint i = 0; i < 5; i++)
+    push (fx, "BTC", "binance", TH_TICK_KIND_TRADE, 10 + i, T0 + i * MIN_US + 1000);
+  indicators = events_named (fx, "technical_indicators_update");
+  g_assert_nonnull (strstr (indicators, "\"sma_3\":null,\"timestamp\":\"2024-01-01T00:03:00.000Z\""));
+  g_assert_null (strstr (indicators, "\"sma_3\":1"));
+
+  /* A feed: stopped, its source disabled with the first line, its ticks
+   * refused. */
+  th_hub_disable_plugin (fx->hub, "simulator", "it broke\nand the rest of the story");
+  g_assert_cmpint (th_hub_get_source_state (fx->hub, "simulator", &reason), ==, TH_SOURCE_STATE_DISABLED);
+  g_assert_cmpstr (reason, ==, "plugin failed: it broke");
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  {
+    g_autoptr(ThTick) tick = th_tick_new ("BTC", "simulator", TH_TICK_KIND_QUOTE, 1, T0 + 10 * MIN_US);
+    guint64 rejected = th_hub_get_rejected_ticks (fx->hub);
+
+    th_hub_push_tick (fx->hub, tick);
+    const ThTick *latest;
+
+    latest = th_price_book_get_latest (th_hub_get_price_book (fx->hub), "BTC", "simulator");
+    g_assert_null (latest);
+    g_assert_cmpuint (th_hub_get_rejected_ticks (fx->hub), ==, rejected);
+  }
+
+  /* A sink: no more events, not flushed at stop. */
+  th_hub_disable_plugin (fx->hub, "jsonl", NULL);
+  g_assert_cmpstr (th_hub_get_plugin_error (fx->hub, "jsonl"), ==, "disabled");
+
+  disabled = th_hub_list_disabled_plugins (fx->hub);
+  g_assert_cmpstrv (disabled, ((const char *const[]) { "jsonl", "simulator", "sma", NULL }));
+
+  th_hub_stop_async (fx->hub, NULL, on_stopped, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -311,6 +393,12 @@ main (int   argc,
   ADD ("/hub/quiet-candle-closes-by-time", test_quiet_candle_closes_by_time);
   ADD ("/hub/rejects-are-counted", test_rejects_are_counted);
   ADD ("/hub/source-status-event", test_source_status_event);
+  g_test_add ("/hub/disable-plugin", Fixture,
+              "[tickhub]\nplugins=simulator;jsonl\nsymbols=BTC;ETH\ntimeframes=1m\n"
+              "[prices]\norder=binance;simulator\n[binance]\nttl=10\n"
+              "[simulator]\ninterval=3600\nttl=7200\n[jsonl]\npath=/dev/null\n"
+              "[indicators]\nsma_3=sma(3)\n",
+              fixture_setup, test_disable_plugin, fixture_teardown);
 #undef ADD
 
   return g_test_run ();
