@@ -127,8 +127,43 @@ th_sink_flush_async (ThSink              *self,
   iface = TH_SINK_GET_IFACE (self);
   if (iface->flush_async != NULL)
     iface->flush_async (self, cancellable, callback, user_data);
+  else if (iface->flush != NULL)
+    {
+      g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+      g_task_set_source_tag (task, th_sink_flush_async);
+      iface->flush (self, task);
+    }
   else
     flush_noop (self, cancellable, callback, user_data);
+}
+
+/**
+ * th_sink_flush:
+ * @self: a #ThSink
+ * @task: (transfer none): the task of a th_sink_flush_async() call
+ *
+ * Calls the `flush` vfunc: the form of flush_async for bindings that cannot
+ * implement a vfunc taking a callback (GJS). The sink completes @task with
+ * g_task_return_boolean() or g_task_return_error(), now or later, keeping a
+ * reference to it meanwhile. Hosts call th_sink_flush_async(), which uses
+ * this when the sink has no `flush_async`; a sink without either completes
+ * @task at once.
+ */
+void
+th_sink_flush (ThSink *self,
+               GTask  *task)
+{
+  ThSinkInterface *iface;
+
+  g_return_if_fail (TH_IS_SINK (self));
+  g_return_if_fail (G_IS_TASK (task));
+
+  iface = TH_SINK_GET_IFACE (self);
+  if (iface->flush != NULL)
+    iface->flush (self, task);
+  else
+    g_task_return_boolean (task, TRUE);
 }
 
 /**
@@ -138,7 +173,8 @@ th_sink_flush_async (ThSink              *self,
  * @error: return location for an error
  *
  * Finishes th_sink_flush_async(). For a sink without a `flush_async`
- * vfunc, the flush always succeeds.
+ * vfunc, the flush is what its `flush` vfunc gave the task, and always
+ * succeeds for a sink with neither.
  *
  * Returns: %TRUE if everything was written; %FALSE with @error set
  *   otherwise

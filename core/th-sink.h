@@ -25,6 +25,11 @@ G_DECLARE_INTERFACE (ThSink, th_sink, TH, SINK, GObject)
  * @flush_async: writes out everything consumed so far; optional
  * @flush_finish: finishes @flush_async
  * @stop: stops the sink; called after the final flush; optional
+ * @flush: flush_async for bindings that cannot implement a vfunc taking a
+ *   callback (GJS): completes @task, made by th_sink_flush_async(), with
+ *   g_task_return_boolean() or g_task_return_error(), keeping a reference
+ *   while the flush runs; th_sink_flush_finish() propagates it. Used when
+ *   @flush_async is %NULL; optional
  *
  * A sink receives every #ThEvent the hub emits, in order, from the main
  * context of the hub. The same event (and the same bytes) goes to every sink.
@@ -46,6 +51,8 @@ struct _ThSinkInterface
                             GAsyncResult        *result,
                             GError             **error);
   void     (*stop)         (ThSink              *self);
+  void     (*flush)        (ThSink              *self,
+                            GTask               *task);
 };
 
 gboolean th_sink_configure    (ThSink              *self,
@@ -61,5 +68,7 @@ gboolean th_sink_flush_finish (ThSink              *self,
                                GAsyncResult        *result,
                                GError             **error);
 void     th_sink_stop         (ThSink              *self);
+void     th_sink_flush        (ThSink              *self,
+                               GTask               *task);
 
 G_END_DECLS

@@ -8,7 +8,9 @@
 // Tickhub.Sink or Tickhub.Indicator runs inside a guard. An exception there
 // disables the plugin with the method, the exception and its stack
 // (Tickhub.Hub.disable_plugin), and the call returns what the hub reads as
-// "nothing": false from configure, null from get_outputs and get_stats.
+// "nothing": false from configure, null from get_outputs and get_stats; a
+// flush that throws completes its task with the error, so that the hub's
+// stop does not wait for it.
 // A GLib.Error thrown by configure or flush_finish is not a fault but the
 // method's answer (a config problem, a failed flush): it goes through to C
 // as the GError.
@@ -49,6 +51,15 @@ function report(self, plugin, where, error) {
         logError(error, `plugin “${plugin}”: ${where} (no hub to disable it)`);
 }
 
+function failTask(task, where, error) {
+    try {
+        task.return_error(error instanceof GLib.Error ? error
+            : new GLib.Error(Tickhub.error_quark(), Tickhub.Error.PLUGIN, `${where} threw ${error}`));
+    } catch {
+        // already completed
+    }
+}
+
 function checkOutputs(result) {
     if (Array.isArray(result) && result.every(s => typeof s === 'string'))
         return result;
@@ -76,6 +87,8 @@ function guard(klass, plugin) {
                 if (answers && e instanceof GLib.Error)
                     throw e;
                 report(this, plugin, where, e);
+                if (name === 'vfunc_flush')
+                    failTask(args[0], where, e);
                 return fallback;
             }
         };
