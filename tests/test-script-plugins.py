@@ -192,6 +192,8 @@ def test_zscore_matches_recomputation():
                        "[indicators]\nz=@Z@(%d)\n" % (replay_file(wd, closes), n))
         status, _, err = tickhubd(["--config", conf])
         assert status == 0, err
+        # Loaded, run and torn down without a complaint from the runtime.
+        assert "CRITICAL" not in err and "WARNING" not in err, err
         events = wd.events()
         candles = [e["data"]["candle"]["close"] for e in events
                    if e["event"] == "candle_update" and e["data"]["candle"]["closed"]]
