@@ -791,7 +791,6 @@ create_indicator (ThHub          *self,
                   GError        **error)
 {
   GObject *ext = create_extension (self, spec->info, TH_TYPE_INDICATOR);
-
   g_autoptr(GError) local_error = NULL;
 
   if (ext == NULL)
