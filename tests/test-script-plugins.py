@@ -235,6 +235,36 @@ def test_zscore_twins_agree():
         wd.cleanup()
 
 
+def test_zscore_in_process():
+    """The plugin loaded by a hub in this Python process: any GI host can."""
+    closes = [100.0, 101.0, 103.0, 102.0, 105.0, 107.0, 104.0, 108.0]
+    config = Tickhub.Config.new()
+    config.load_from_data(S("[tickhub]\nplugins=jsonl\nsymbols=BTC\ntimeframes=1m\n[jsonl]\npath=/dev/null\n"
+                            "[indicators]\nz=@Z@(3)\n"), -1)
+    hub = Tickhub.Hub.new(config, Tickhub.Clock.new())
+    hub.load()
+    assert S("@Z@") in hub.list_plugins() and not hub.list_disabled_plugins()
+    values = []
+
+    def on_event(h, ev):
+        if ev.get_name() == "technical_indicators_update" and ev.data["closed"]:
+            values.append(ev.data["indicators"]["z"])
+
+    hub.connect("event", on_event)
+    hub.start()
+    for i, c in enumerate(closes):
+        tick = Tickhub.Tick.new("BTC", "here", Tickhub.TickKind.TRADE, c, T0 * 1000 + i * 60000000 + 1000000)
+        tick.size = 1.0
+        hub.push_tick(tick)
+    expected = zscores(closes[:-1], 3)
+    assert len(values) == len(expected), (values, expected)
+    for got, want in zip(values, expected):
+        assert (got is None and want is None) or abs(got - want) < 1e-9, (values, expected)
+    # Breaks the cycle hub → plugin → hub, then drops the plugins (and, for
+    # JavaScript, the context after them).
+    hub.run_dispose()
+
+
 def test_zscore_bad_period():
     wd = Workdir()
     try:
@@ -617,6 +647,7 @@ def main():
     tests = [
         test_zscore_matches_recomputation,
         test_zscore_twins_agree,
+        test_zscore_in_process,
         test_zscore_bad_period,
         test_webhook_posts_selected_events,
         test_webhook_retries_failed_posts,
