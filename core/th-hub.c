@@ -1131,32 +1131,37 @@ compare_strings (gconstpointer a,
   return strcmp (*(char *const *) a, *(char *const *) b);
 }
 
-static gboolean
-sink_is_disabled (ThHub  *self,
-                  ThSink *sink)
+/* The plugin that made a feed or a sink. */
+static Plugin *
+plugin_of (ThHub    *self,
+           gpointer  extension)
 {
   for (guint i = 0; i < self->plugins->len; i++)
     {
       Plugin *plugin = self->plugins->pdata[i];
 
-      if (plugin->sink == sink)
-        return plugin->disabled;
+      if ((gpointer) plugin->feed == extension || (gpointer) plugin->sink == extension)
+        return plugin;
     }
-  return FALSE;
+  return NULL;
+}
+
+static gboolean
+sink_is_disabled (ThHub  *self,
+                  ThSink *sink)
+{
+  Plugin *plugin = plugin_of (self, sink);
+
+  return plugin != NULL && plugin->disabled;
 }
 
 static gboolean
 feed_is_disabled (ThHub        *self,
                   ThFeedSource *feed)
 {
-  for (guint i = 0; i < self->plugins->len; i++)
-    {
-      Plugin *plugin = self->plugins->pdata[i];
+  Plugin *plugin = plugin_of (self, feed);
 
-      if (plugin->feed == feed)
-        return plugin->disabled;
-    }
-  return FALSE;
+  return plugin != NULL && plugin->disabled;
 }
 
 /* Stops the feeds and sinks of failed plugins, outside the call that
@@ -2241,16 +2246,12 @@ const char *
 th_hub_get_plugin_name (ThHub    *self,
                         gpointer  extension)
 {
+  Plugin *plugin;
+
   g_return_val_if_fail (TH_IS_HUB (self), NULL);
 
-  for (guint i = 0; i < self->plugins->len; i++)
-    {
-      Plugin *plugin = self->plugins->pdata[i];
-
-      if ((gpointer) plugin->feed == extension || (gpointer) plugin->sink == extension)
-        return plugin->module;
-    }
-  return NULL;
+  plugin = plugin_of (self, extension);
+  return plugin != NULL ? plugin->module : NULL;
 }
 
 /**
