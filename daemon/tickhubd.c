@@ -443,6 +443,91 @@ session_bus_available (void)
   return bus != NULL;
 }
 
+/* Started on demand with a configuration that cannot run: without this
+ * the caller would only learn "exited with status 78". For a while, own
+ * the name and answer every call with org.tickhub.Tickhub1.Error.BadConfig
+ * and the problems, then exit with EXIT_CONFIG. */
+#define CONFIG_ERROR_LINGER 5   /* seconds without a call */
+
+typedef struct
+{
+  GMainLoop *loop;
+  char      *message;
+  guint      timeout_id;
+} ConfigError;
+
+static gboolean
+config_error_done (gpointer data)
+{
+  ConfigError *ce = data;
+
+  ce->timeout_id = 0;
+  g_main_loop_quit (ce->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+config_error_call (GDBusConnection       *connection,
+                   const char            *sender,
+                   const char            *object_path,
+                   const char            *interface_name,
+                   const char            *method_name,
+                   GVariant              *parameters,
+                   GDBusMethodInvocation *invocation,
+                   gpointer               data)
+{
+  ConfigError *ce = data;
+
+  g_dbus_method_invocation_return_dbus_error (invocation, "org.tickhub.Tickhub1.Error.BadConfig", ce->message);
+  g_clear_handle_id (&ce->timeout_id, g_source_remove);
+  ce->timeout_id = g_timeout_add_seconds (CONFIG_ERROR_LINGER, config_error_done, ce);
+}
+
+static void
+config_error_name_lost (GDBusConnection *connection,
+                        const char      *name,
+                        gpointer         data)
+{
+  config_error_done (data);
+}
+
+static int
+serve_config_error (gboolean    system_bus,
+                    const char *message)
+{
+  static const GDBusInterfaceVTable vtable = { config_error_call, NULL, NULL, { 0 } };
+  g_autoptr(GDBusConnection) bus = NULL;
+  g_autoptr(GError) error = NULL;
+  ConfigError ce = { 0 };
+  guint registration, owner;
+
+  /* Before any main loop runs: nothing else waits on this. */
+  bus = g_bus_get_sync (system_bus ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION, NULL, &error);
+  if (bus == NULL)
+    return EXIT_CONFIG;
+  /* A bus that goes away ends the wait (the name is lost), not the process. */
+  g_dbus_connection_set_exit_on_close (bus, FALSE);
+  registration = g_dbus_connection_register_object (bus, TH_SERVICE_OBJECT_PATH, th_tickhub1_interface_info (),
+                                                    &vtable, &ce, NULL, &error);
+  if (registration == 0)
+    return EXIT_CONFIG;
+
+  ce.loop = g_main_loop_new (NULL, FALSE);
+  ce.message = g_strdup (message);
+  ce.timeout_id = g_timeout_add_seconds (CONFIG_ERROR_LINGER, config_error_done, &ce);
+  owner = g_bus_own_name_on_connection (bus, TH_SERVICE_BUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE,
+                                        NULL, config_error_name_lost, &ce, NULL);
+  g_main_loop_run (ce.loop);
+
+  g_bus_unown_name (owner);
+  g_dbus_connection_unregister_object (bus, registration);
+  g_dbus_connection_flush_sync (bus, NULL, NULL);
+  g_clear_handle_id (&ce.timeout_id, g_source_remove);
+  g_main_loop_unref (ce.loop);
+  g_free (ce.message);
+  return EXIT_CONFIG;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -478,6 +563,7 @@ main (int   argc,
   Daemon daemon = { 0 };
   guint sigint_id, sigterm_id;
   gboolean hub_ok;
+  gboolean activated;
   double idle_timeout, signal_rate, price_wait;
 
   /* Messages are UTF-8; GLib converts them to the terminal's charset. */
@@ -532,11 +618,18 @@ main (int   argc,
   else if (config_path == NULL)
     config_path = th_config_find_file ();
 
+  /* Started by D-Bus (or told to act as its service): a config that
+   * cannot run is said to the caller too. */
+  activated = !check_config && !no_dbus &&
+              (service || gapplication_service || g_getenv ("DBUS_STARTER_BUS_TYPE") != NULL);
+
   config = th_config_new ();
   if (!th_config_load_from_file (config, config_path, &error))
     {
+      g_autofree char *message = g_strdup_printf ("tickhubd cannot start: %s", error->message);
+
       g_printerr ("tickhubd: %s\n", error->message);
-      return EXIT_CONFIG;
+      return activated ? serve_config_error (system_bus, message) : EXIT_CONFIG;
     }
 
   hub = th_hub_new (config, NULL);
@@ -546,12 +639,22 @@ main (int   argc,
     {
       g_auto(GStrv) lines = hub_ok ? g_new0 (char *, 1) : g_strsplit (error->message, "\n", -1);
       guint n = g_strv_length (lines) + problems->len;
+      g_autoptr(GString) report = g_string_new (NULL);
 
-      g_printerr ("tickhubd: %s has %u problem%s:\n", config_path, n, n == 1 ? "" : "s");
+      g_string_append_printf (report, "%s has %u problem%s:", config_path, n, n == 1 ? "" : "s");
       for (guint i = 0; lines[i] != NULL; i++)
-        g_printerr ("  %s\n", lines[i]);
+        g_string_append_printf (report, "\n  %s", lines[i]);
       for (guint i = 0; i < problems->len; i++)
-        g_printerr ("  %s\n", (char *) problems->pdata[i]);
+        g_string_append_printf (report, "\n  %s", (char *) problems->pdata[i]);
+      g_printerr ("tickhubd: %s\n", report->str);
+      if (activated)
+        {
+          g_autofree char *message = g_strdup_printf ("tickhubd cannot start: %s", report->str);
+
+          /* The plugins' objects go before the wait. */
+          g_object_run_dispose (G_OBJECT (hub));
+          return serve_config_error (system_bus, message);
+        }
       return EXIT_CONFIG;
     }
 

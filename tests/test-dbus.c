@@ -606,6 +606,20 @@ test_cli (Fixture       *fixture,
   }
 }
 
+/* No source, through the client: an error on stderr, nothing on stdout. */
+static void
+test_cli_no_source (Fixture       *fixture,
+                    gconstpointer  config)
+{
+  const char *price[] = { "price", "BTC", NULL };
+  g_autofree char *out = NULL, *err = NULL;
+
+  g_assert_cmpint (run_cli (price, &out, &err), ==, 1);
+  assert_contains (err, "no fresh price for BTC");
+  assert_contains (err, "binance");
+  g_assert_cmpstr (out, ==, "");
+}
+
 /* The daemon cannot start: the client says why. */
 static void
 test_cli_bad_config (Fixture       *fixture,
@@ -617,6 +631,9 @@ test_cli_bad_config (Fixture       *fixture,
   g_assert_cmpint (run_cli (price, &out, &err), ==, 69);
   assert_contains (err, "could not be started");
   assert_contains (err, "tickhubd --check-config");
+  /* The daemon's own reason, not just an exit status. */
+  assert_contains (err, "nosuch");
+  assert_contains (err, "[tickhub] plugins: unknown plugin");
 }
 
 /* A port nothing listens on. */
@@ -1778,6 +1795,7 @@ main (int   argc,
   g_test_add ("/dbus/no-source", Fixture, no_source, fixture_set_up, test_no_source, fixture_tear_down);
   g_test_add ("/dbus/price-changed-rate", Fixture, rate, fixture_set_up, test_price_changed_rate, fixture_tear_down);
   g_test_add ("/dbus/cli", Fixture, stays, fixture_set_up, test_cli, fixture_tear_down);
+  g_test_add ("/dbus/cli-no-source", Fixture, no_source, fixture_set_up, test_cli_no_source, fixture_tear_down);
   g_test_add ("/dbus/cli-bad-config", Fixture, bad, fixture_set_up, test_cli_bad_config, fixture_tear_down);
   g_test_add ("/dbus/cli-watch", Fixture, watch, fixture_set_up, test_cli_watch, fixture_tear_down);
   g_test_add ("/dbus/source-status-changed", Fixture, NULL, fixture_set_up_venue, test_source_status_changed,

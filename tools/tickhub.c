@@ -64,6 +64,15 @@ report_error (const char *what,
 
   g_dbus_error_strip_remote_error (error);
 
+  if (remote != NULL && g_str_equal (remote, ERROR_PREFIX "BadConfig"))
+    {
+      /* Started on demand with a configuration it cannot run. */
+      g_printerr ("tickhub: the tickhub daemon (%s) could not be started: %s\n"
+                  "tickhub: fix its configuration (check it with “tickhubd --check-config”)\n",
+                  BUS_NAME, error->message);
+      return EXIT_UNAVAILABLE;
+    }
+
   if (remote != NULL && g_str_has_prefix (remote, ERROR_PREFIX))
     {
       /* NoSource, UnknownSymbol...: the daemon's message says it all. */
