@@ -333,6 +333,35 @@ test_activation (Fixture       *fixture,
   }
 }
 
+/* A sink that serves clients keeps the activated daemon: no idle exit. */
+static void
+test_keep_alive_sink (Fixture       *fixture,
+                      gconstpointer  config)
+{
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) status = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *owner = NULL;
+  g_autofree char *later = NULL;
+  gboolean timed_out = FALSE;
+  guint32 idle_timeout = 1;
+
+  reply = call (fixture, "GetStatus", NULL, "(a{sv})", &error);
+  g_assert_no_error (error);
+  status = g_variant_get_child_value (reply, 0);
+  g_assert_true (g_variant_lookup (status, "idle_timeout", "u", &idle_timeout));
+  g_assert_cmpuint (idle_timeout, ==, 0);
+  owner = name_owner (fixture);
+  g_assert_nonnull (owner);
+
+  /* Three times its idle-timeout (1 s) without a call: the same instance. */
+  g_timeout_add (3000, on_timeout, &timed_out);
+  while (!timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  later = name_owner (fixture);
+  g_assert_cmpstr (later, ==, owner);
+}
+
 static void
 test_methods (Fixture       *fixture,
               gconstpointer  config)
@@ -1790,6 +1819,10 @@ main (int   argc,
 
   g_test_add ("/dbus/activation-price-and-idle-exit", Fixture, activation,
               fixture_set_up, test_activation, fixture_tear_down);
+  g_test_add ("/dbus/keep-alive-sink", Fixture,
+              "[tickhub]\nplugins=simulator;server\nsymbols=BTC\n[prices]\norder=simulator\n"
+              "[simulator]\ninterval=0.5\n[server]\nlisten=127.0.0.1:0\n[dbus]\nidle-timeout=1\n",
+              fixture_set_up, test_keep_alive_sink, fixture_tear_down);
   g_test_add ("/dbus/methods", Fixture, stays, fixture_set_up, test_methods, fixture_tear_down);
   g_test_add ("/dbus/unknown-symbol", Fixture, stays, fixture_set_up, test_unknown_symbol, fixture_tear_down);
   g_test_add ("/dbus/no-source", Fixture, no_source, fixture_set_up, test_no_source, fixture_tear_down);
