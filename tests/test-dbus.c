@@ -1095,6 +1095,44 @@ test_source_status_changed (Fixture       *fixture,
   g_ptr_array_unref (log.states);
 }
 
+static void
+on_price_reply (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  GVariant **price = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+
+  g_assert_no_error (error);
+  *price = g_variant_get_child_value (reply, 0);
+}
+
+/* The first call activates the daemon, which connects to a local Binance
+ * and answers with the venue's price once its first ticker came. */
+static void
+test_price_from_venue (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  g_autoptr(GVariant) price = NULL;
+  const char *text;
+  double value;
+
+  g_dbus_connection_call (fixture->connection, BUS_NAME, OBJECT_PATH, IFACE, "GetPrice",
+                          g_variant_new ("(s)", "BTC"), G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
+                          30000, NULL, on_price_reply, &price);
+  fake_ws_wait_until (price != NULL, 20000);
+  g_assert_nonnull (price);
+  g_assert_true (g_variant_lookup (price, "source", "&s", &text));
+  g_assert_cmpstr (text, ==, "binance");
+  g_assert_true (g_variant_lookup (price, "price", "d", &value));
+  g_assert_cmpfloat (value, ==, 43000.5);
+  g_assert_true (g_variant_lookup (price, "bid", "d", &value));
+  g_assert_cmpfloat (value, ==, 43000.1);
+  g_assert_true (g_variant_lookup (price, "ask", "d", &value));
+  g_assert_cmpfloat (value, ==, 43000.9);
+}
+
 typedef struct
 {
   GHashTable *times;        /* symbol → GArray of gint64 receive times (µs) */
@@ -1831,6 +1869,8 @@ main (int   argc,
   g_test_add ("/dbus/cli-no-source", Fixture, no_source, fixture_set_up, test_cli_no_source, fixture_tear_down);
   g_test_add ("/dbus/cli-bad-config", Fixture, bad, fixture_set_up, test_cli_bad_config, fixture_tear_down);
   g_test_add ("/dbus/cli-watch", Fixture, watch, fixture_set_up, test_cli_watch, fixture_tear_down);
+  g_test_add ("/dbus/price-from-venue", Fixture, NULL, fixture_set_up_venue, test_price_from_venue,
+              fixture_tear_down);
   g_test_add ("/dbus/source-status-changed", Fixture, NULL, fixture_set_up_venue, test_source_status_changed,
               fixture_tear_down);
   g_test_add ("/dbus/idle-exit-race", Fixture, race, fixture_set_up, test_idle_exit_race, fixture_tear_down);
