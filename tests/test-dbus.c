@@ -123,6 +123,13 @@ fixture_set_up_venue (Fixture       *fixture,
   fixture_bus_up (fixture, config, TRUE);
 }
 
+/* The test brings up the bus itself, once it knows the config. */
+static void
+fixture_set_up_later (Fixture       *fixture,
+                      gconstpointer  data)
+{
+}
+
 /* A session bus that cannot start tickhubd. */
 static void
 fixture_set_up_no_activation (Fixture       *fixture,
@@ -1133,6 +1140,79 @@ test_price_from_venue (Fixture       *fixture,
   g_assert_cmpfloat (value, ==, 43000.9);
 }
 
+/* A local CoinGecko: its first answer has no price, the next ones do. */
+static void
+on_coingecko_request (SoupServer        *server,
+                      SoupServerMessage *msg,
+                      const char        *path,
+                      GHashTable        *query,
+                      gpointer           data)
+{
+  guint *hits = data;
+  const char *body = ++*hits == 1 ? "{}"
+    : "{\"bitcoin\":{\"usd\":42123.25,\"usd_24h_vol\":1.5e9,\"usd_24h_change\":1.25,"
+      "\"last_updated_at\":1711356280}}";
+
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, body, strlen (body));
+}
+
+/* No WebSocket source, and the REST fallback's first poll had no price:
+ * GetPrice asks it for one at once (an on-demand fetch) and answers with
+ * it, instead of waiting for the next poll or failing. */
+static void
+test_rest_fallback (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autoptr(SoupServer) server = soup_server_new (NULL, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) price = NULL;
+  g_autofree char *config = NULL;
+  GSList *uris;
+  gboolean activated = FALSE, waited = FALSE;
+  guint hits = 0;
+  guint port;
+  const char *text;
+  double value;
+
+  soup_server_add_handler (server, "/api/v3/simple/price", on_coingecko_request, &hits, NULL);
+  soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (server);
+  port = g_uri_get_port (uris->data);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+
+  config = g_strdup_printf ("[tickhub]\nplugins=binance;coingecko\nsymbols=BTC\n"
+                            "[prices]\norder=binance;coingecko\n"
+                            "[binance]\nurl=ws://127.0.0.1:%u/stream\n"
+                            "[coingecko]\nurl=http://127.0.0.1:%u/api/v3\npoll-interval=600\nttl=900\n"
+                            "[dbus]\nprice-wait=4\nidle-timeout=30\n", closed_port (), port);
+  fixture_bus_up (fixture, config, TRUE);
+
+  /* Started; its first poll finds no price. */
+  g_dbus_connection_call (fixture->connection, BUS_NAME, OBJECT_PATH, IFACE, "GetStatus", NULL,
+                          G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, 30000, NULL,
+                          on_activated, &activated);
+  fake_ws_wait_until (activated && hits >= 1, 20000);
+  g_assert_cmpuint (hits, ==, 1);
+
+  /* Past the gap between two requests (5 s), well before the next poll. */
+  g_timeout_add (5500, on_timeout, &waited);
+  fake_ws_wait_until (waited, 10000);
+
+  g_dbus_connection_call (fixture->connection, BUS_NAME, OBJECT_PATH, IFACE, "GetPrice",
+                          g_variant_new ("(s)", "BTC"), G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
+                          30000, NULL, on_price_reply, &price);
+  fake_ws_wait_until (price != NULL, 20000);
+  g_assert_nonnull (price);
+  g_assert_cmpuint (hits, ==, 2);
+  g_assert_true (g_variant_lookup (price, "source", "&s", &text));
+  g_assert_cmpstr (text, ==, "coingecko");
+  g_assert_true (g_variant_lookup (price, "price", "d", &value));
+  g_assert_cmpfloat (value, ==, 42123.25);
+  soup_server_disconnect (server);
+}
+
 typedef struct
 {
   GHashTable *times;        /* symbol → GArray of gint64 receive times (µs) */
@@ -1869,6 +1949,7 @@ main (int   argc,
   g_test_add ("/dbus/cli-no-source", Fixture, no_source, fixture_set_up, test_cli_no_source, fixture_tear_down);
   g_test_add ("/dbus/cli-bad-config", Fixture, bad, fixture_set_up, test_cli_bad_config, fixture_tear_down);
   g_test_add ("/dbus/cli-watch", Fixture, watch, fixture_set_up, test_cli_watch, fixture_tear_down);
+  g_test_add ("/dbus/rest-fallback", Fixture, NULL, fixture_set_up_later, test_rest_fallback, fixture_tear_down);
   g_test_add ("/dbus/price-from-venue", Fixture, NULL, fixture_set_up_venue, test_price_from_venue,
               fixture_tear_down);
   g_test_add ("/dbus/source-status-changed", Fixture, NULL, fixture_set_up_venue, test_source_status_changed,
