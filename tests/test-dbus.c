@@ -555,7 +555,42 @@ test_cli (Fixture       *fixture,
   const char *unknown[] = { "price", "NOPE", NULL };
   const char *usage[] = { "price", NULL };
   const char *bad_command[] = { "frobnicate", NULL };
+  const char *help[] = { "watch", "--help", NULL };
+  const char *plugins[] = { "plugins", NULL };
 
+  {
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (run_cli (help, &out, &err), ==, 0);
+    assert_contains (out, "watch [SYMBOL");
+    assert_contains (out, "--json");
+  }
+  {
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (run_cli (plugins, &out, &err), ==, 0);
+    assert_contains (out, "PLUGIN");
+    assert_contains (out, "STATE");
+    assert_contains (out, "simulator");
+    assert_contains (out, "enabled");
+  }
+  {
+    /* The shipped bash completion: commands, and the symbols of the
+     * running daemon (asked on the bus the command line names). */
+    g_autofree char *completion = g_test_build_filename (G_TEST_DIST, "..", "data", "tickhub.bash-completion", NULL);
+    g_autofree char *script = g_strdup_printf (
+      "source '%s'; "
+      "COMP_WORDS=(tickhub pr); COMP_CWORD=1; _tickhub; echo \"[${COMPREPLY[*]}]\"; "
+      "COMP_WORDS=(tickhub --json price ''); COMP_CWORD=3; _tickhub; echo \"[${COMPREPLY[*]}]\"", completion);
+    const char *argv[] = { "bash", "-c", script, NULL };
+    g_autofree char *out = NULL;
+    g_autoptr(GError) error = NULL;
+    int wait_status = 0;
+
+    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, NULL, &wait_status, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (out, ==, "[price prices]\n[BTC ETH]\n");
+  }
   {
     g_autofree char *out = NULL, *err = NULL;
 
