@@ -744,6 +744,99 @@ test_conflate (Fixture       *fx,
 }
 
 /* A raw client that does the handshake, subscribes, and never reads. */
+/* A request that announces a chunked body, of which only the first chunk
+ * is ever sent: the answer must come without the rest being read. */
+#define CHUNK 65536
+
+static gsize
+rss_bytes (void)
+{
+  g_autofree char *statm = NULL;
+  unsigned long size = 0, resident = 0;
+
+  if (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL))
+    sscanf (statm, "%lu %lu", &size, &resident);
+  return resident * (gsize) sysconf (_SC_PAGESIZE);
+}
+
+static char *
+chunked_request (Fixture    *fx,
+                 const char *method_path)
+{
+  struct sockaddr_in sa = { 0 };
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_autofree char *req = NULL;
+  char buf[4096];
+  gsize got = 0;
+  gint64 deadline = g_get_monotonic_time () + WAIT_USEC;
+
+  g_assert_cmpint (fd, >=, 0);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons (fx->port);
+  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  g_assert_no_errno (connect (fd, (struct sockaddr *) &sa, sizeof sa));
+  g_unix_set_fd_nonblocking (fd, TRUE, NULL);
+  req = g_strdup_printf ("%s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nContent-Type: text/plain\r\n"
+                         "Transfer-Encoding: chunked\r\n\r\n", method_path, fx->port);
+  g_assert_cmpint (write (fd, req, strlen (req)), ==, (gssize) strlen (req));
+  /* 16 MB in 64 KB chunks, then the last chunk; the server keeps none. */
+  {
+    g_autofree char *chunk = g_malloc (CHUNK + 16);
+    gsize head = g_snprintf (chunk, 16, "%x\r\n", CHUNK);
+    gsize sent = 0;
+
+    memset (chunk + head, 'x', CHUNK);
+    memcpy (chunk + head + CHUNK, "\r\n", 2);
+    for (guint i = 0; i < 256; i++)
+      {
+        gsize total = head + CHUNK + 2;
+
+        for (sent = 0; sent < total;)
+          {
+            gssize n = write (fd, chunk + sent, total - sent);
+
+            if (n > 0)
+              sent += n;
+            else
+              g_main_context_iteration (NULL, FALSE);
+            g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+          }
+      }
+    g_assert_cmpint (write (fd, "0\r\n\r\n", 5), ==, 5);
+  }
+  while (memmem (buf, got, "\r\n\r\n", 4) == NULL)
+    {
+      gssize n = read (fd, buf + got, sizeof buf - 1 - got);
+
+      if (n > 0)
+        got += n;
+      else if (n == 0)
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+    }
+  close (fd);
+  buf[got] = '\0';
+  return g_strdup (buf);
+}
+
+static void
+test_request_bodies (Fixture       *fx,
+                     gconstpointer  data)
+{
+  gsize before = rss_bytes ();
+  g_autofree char *rest = chunked_request (fx, "POST /api/v1/prices");
+  g_autofree char *sio = chunked_request (fx, "POST /socket.io/?EIO=4&transport=polling&sid=nope");
+  g_autofree char *metrics = chunked_request (fx, "PUT /metrics");
+
+  /* 48 MB went through; the server (this process) kept none of it. */
+  g_test_message ("RSS grew by %" G_GSIZE_FORMAT " KB", (rss_bytes () - MIN (before, rss_bytes ())) / 1024);
+  g_assert_cmpuint (rss_bytes (), <, before + 8 * 1024 * 1024);
+  g_assert_true (g_str_has_prefix (rest, "HTTP/1.1 413 "));
+  g_assert_true (g_str_has_prefix (sio, "HTTP/1.1 411 "));
+  g_assert_true (g_str_has_prefix (metrics, "HTTP/1.1 413 "));
+}
+
 static int
 raw_client (Fixture    *fx,
             const char *subscribe)
@@ -1520,6 +1613,7 @@ main (int   argc,
   ADD ("/server/ws/system-status", "status-interval=0.2", test_system_status);
   ADD ("/server/ws/stop-closes-with-1001", NULL, test_stop_closes);
   ADD ("/server/ws/conflate", "conflate-ms=200", test_conflate);
+  ADD ("/server/http/request-bodies-are-not-read", NULL, test_request_bodies);
   ADD ("/server/ws/slow-client-is-cut-off", "client-buffer=65536", test_slow_client);
   ADD ("/server/rest/price", NULL, test_rest_price);
   ADD ("/server/rest/candles-and-errors", NULL, test_rest_candles);

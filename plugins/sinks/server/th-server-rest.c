@@ -724,8 +724,35 @@ rest_handler (SoupServer        *soup,
     get_metrics (self, msg);
 }
 
+
+/* Before any body is read: REST, /metrics and the WebSocket handshakes take
+ * none, so a request that comes with one is refused (413). libsoup reads
+ * the body before it answers; it is dropped as it comes, never kept (an
+ * unbounded chunked upload was buffered in full before). Socket.IO has its
+ * own early handler. */
+static void
+rest_early_handler (SoupServer        *soup,
+                    SoupServerMessage *msg,
+                    const char        *path,
+                    GHashTable        *query,
+                    gpointer           user_data)
+{
+  ThServer *self = user_data;
+  SoupMessageHeaders *req = soup_server_message_get_request_headers (msg);
+  SoupEncoding encoding = soup_message_headers_get_encoding (req);
+
+  if (encoding == SOUP_ENCODING_NONE ||
+      (encoding == SOUP_ENCODING_CONTENT_LENGTH && soup_message_headers_get_content_length (req) == 0))
+    return;
+  /* libsoup reads a body whatever the answer: drop it as it comes. */
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+  th_server_send_error (self, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "bad_request",
+                        "this endpoint takes no request body");
+}
+
 void
 th_server_rest_register (ThServer *self)
 {
+  soup_server_add_early_handler (th_server_get_soup (self), NULL, rest_early_handler, self, NULL);
   soup_server_add_handler (th_server_get_soup (self), NULL, rest_handler, self, NULL);
 }

@@ -1308,8 +1308,10 @@ sio_handler (SoupServer        *soup,
   }
 }
 
-/* Before the body is read: a POST over max-message is refused without
- * reading it, as the reference does (413), and its session ends. */
+/* Before the body is read: a POST over max-message is refused, as the
+ * reference does (413), and its session ends; one without a Content-Length
+ * (chunked) is refused (411). libsoup still reads such a body before it
+ * answers, so it is dropped as it comes, never kept. */
 static void
 sio_early_handler (SoupServer        *soup,
                    SoupServerMessage *msg,
@@ -1322,10 +1324,20 @@ sio_early_handler (SoupServer        *soup,
   const char *sid = query != NULL ? g_hash_table_lookup (query, "sid") : NULL;
   Session *s;
 
-  if (soup_server_message_get_method (msg) != SOUP_METHOD_POST ||
-      soup_message_headers_get_encoding (req) != SOUP_ENCODING_CONTENT_LENGTH ||
-      soup_message_headers_get_content_length (req) <= (goffset) th_server_get_max_message (sio->server))
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
     return;
+  /* Without a length the body could only be bounded by reading it: the
+   * Engine.IO clients always send one. */
+  if (soup_message_headers_get_encoding (req) != SOUP_ENCODING_CONTENT_LENGTH)
+    {
+      /* libsoup reads a body whatever the answer: drop it as it comes. */
+      soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+      engine_error (sio->server, msg, SOUP_STATUS_LENGTH_REQUIRED, 3, "Bad request");
+      return;
+    }
+  if (soup_message_headers_get_content_length (req) <= (goffset) th_server_get_max_message (sio->server))
+    return;
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
   engine_error (sio->server, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, 3, "Bad request");
   s = sid != NULL ? g_hash_table_lookup (sio->sessions, sid) : NULL;
   if (s != NULL && !s->websocket && !s->base.closing)
