@@ -837,6 +837,9 @@ test_request_bodies (Fixture       *fx,
   g_assert_true (g_str_has_prefix (metrics, "HTTP/1.1 413 "));
 }
 
+/* Unless set, raw clients get a tiny receive buffer (a slow reader). */
+static gboolean raw_client_default_buffers;
+
 static int
 raw_client (Fixture    *fx,
             const char *subscribe)
@@ -853,7 +856,8 @@ raw_client (Fixture    *fx,
   guint8 mask[4] = { 1, 2, 3, 4 };
 
   g_assert_cmpint (fd, >=, 0);
-  setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  if (!raw_client_default_buffers)
+    setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   sa.sin_family = AF_INET;
   sa.sin_port = htons (fx->port);
   sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
@@ -894,6 +898,83 @@ count_connections (Fixture *fx)
   g_autoptr(JsonNode) root = parse (body);
 
   return (guint) json_object_get_int_member (json_node_get_object (root), "active_connections");
+}
+
+/* A client that stops reading price updates: they wait in the server's
+ * queue (the kernel's unsent part is kept small), where they are dropped,
+ * not in the kernel; the client stays connected, and when it reads again
+ * it gets a little of what was sent before it stopped, then the latest
+ * price. */
+static void
+test_slow_reader_gets_the_latest_price (Fixture       *fx,
+                                        gconstpointer  data)
+{
+  int slow;
+  g_autoptr(GString) got = g_string_new (NULL);
+  g_autofree char *metrics = NULL;
+  const guint n = 20000;
+  gint64 quiet_since;
+  const char *last;
+  guint status;
+  char buf[65536];
+
+  /* An ordinary client: default buffers, and it reads briskly at first,
+   * so that the kernel grows the connection's buffers, as it does live. */
+  raw_client_default_buffers = TRUE;
+  slow = raw_client (fx, "{\"event\":\"subscribe_symbol\",\"data\":{\"symbol\":\"BTC\"}}");
+  raw_client_default_buffers = FALSE;
+  spin (50);
+  for (guint i = 1; i <= 5000; i++)
+    {
+      push_tick (fx, "BTC", 30000 + i);
+      if (i % 50 == 0)
+        {
+          spin (1);
+          while (read (slow, buf, sizeof buf) > 0)
+            ;
+        }
+    }
+  spin (50);
+  while (read (slow, buf, sizeof buf) > 0)
+    ;
+
+  /* Then it stops reading. */
+  for (guint i = 1; i <= n; i++)
+    {
+      push_tick (fx, "BTC", 40000 + i);
+      if (i % 100 == 0)
+        spin (1);
+    }
+  spin (100);
+  g_assert_cmpuint (count_connections (fx), ==, 1);
+
+  /* Read again, until nothing comes for 300 ms. */
+  quiet_since = g_get_monotonic_time ();
+  while (g_get_monotonic_time () - quiet_since < 300 * 1000)
+    {
+      gssize r = read (slow, buf, sizeof buf);
+
+      if (r > 0)
+        {
+          g_string_append_len (got, buf, r);
+          quiet_since = g_get_monotonic_time ();
+        }
+      g_main_context_iteration (NULL, FALSE);
+    }
+  /* Frame headers hold NUL bytes: search the bytes, not a string. */
+  for (gsize i = 0; i < got->len; i++)
+    if (got->str[i] == '\0')
+      got->str[i] = ' ';
+  last = g_strrstr (got->str, "\"price\":");
+  g_assert_nonnull (last);
+  g_assert_true (g_str_has_prefix (last, "\"price\":60000,"));
+  g_test_message ("%u updates of ~300 bytes pushed, %" G_GSIZE_FORMAT " bytes read", n, got->len);
+  /* About 4 MB was pushed: the client got what its receive buffer, the
+   * kernel's small unsent part and the client budget (64 KiB) hold. */
+  g_assert_cmpuint (got->len, <, 400 * 1024);
+  metrics = http_get (fx, "/metrics", &status);
+  g_assert_null (strstr (metrics, "tickhub_server_dropped_total 0\n"));
+  close (slow);
 }
 
 static void
@@ -1615,6 +1696,7 @@ main (int   argc,
   ADD ("/server/ws/conflate", "conflate-ms=200", test_conflate);
   ADD ("/server/http/request-bodies-are-not-read", NULL, test_request_bodies);
   ADD ("/server/ws/slow-client-is-cut-off", "client-buffer=65536", test_slow_client);
+  ADD ("/server/ws/slow-reader-gets-the-latest-price", "client-buffer=65536", test_slow_reader_gets_the_latest_price);
   ADD ("/server/rest/price", NULL, test_rest_price);
   ADD ("/server/rest/candles-and-errors", NULL, test_rest_candles);
   ADD ("/server/rest/monitoring", NULL, test_rest_monitoring);
