@@ -901,10 +901,10 @@ count_connections (Fixture *fx)
 }
 
 /* A client that stops reading price updates: they wait in the server's
- * queue (the kernel's unsent part is kept small), where they are dropped,
- * not in the kernel; the client stays connected, and when it reads again
- * it gets a little of what was sent before it stopped, then the latest
- * price. */
+ * queue (the kernel's unsent part is kept small), where the superseded
+ * ones are dropped; the client stays connected, and when it reads again it
+ * gets a little of what was sent before it stopped, then the latest price
+ * of each symbol. */
 static void
 test_slow_reader_gets_the_latest_price (Fixture       *fx,
                                         gconstpointer  data)
@@ -921,7 +921,7 @@ test_slow_reader_gets_the_latest_price (Fixture       *fx,
   /* An ordinary client: default buffers, and it reads briskly at first,
    * so that the kernel grows the connection's buffers, as it does live. */
   raw_client_default_buffers = TRUE;
-  slow = raw_client (fx, "{\"event\":\"subscribe_symbol\",\"data\":{\"symbol\":\"BTC\"}}");
+  slow = raw_client (fx, "{\"event\":\"join_room\",\"data\":{\"room\":\"financial_data\"}}");
   raw_client_default_buffers = FALSE;
   spin (50);
   for (guint i = 1; i <= 5000; i++)
@@ -938,10 +938,13 @@ test_slow_reader_gets_the_latest_price (Fixture       *fx,
   while (read (slow, buf, sizeof buf) > 0)
     ;
 
-  /* Then it stops reading. */
+  /* Then it stops reading. One ETH update comes while it is backlogged
+   * with BTC ones: dropping BTC updates must not lose it. */
   for (guint i = 1; i <= n; i++)
     {
       push_tick (fx, "BTC", 40000 + i);
+      if (i == n / 2)
+        push_tick (fx, "ETH", 3001);
       if (i % 100 == 0)
         spin (1);
     }
@@ -968,6 +971,8 @@ test_slow_reader_gets_the_latest_price (Fixture       *fx,
   last = g_strrstr (got->str, "\"price\":");
   g_assert_nonnull (last);
   g_assert_true (g_str_has_prefix (last, "\"price\":60000,"));
+  /* The latest price of every symbol, not only of the busiest. */
+  g_assert_nonnull (strstr (got->str, "\"symbol\":\"ETH\",\"data\":{\"price\":3001,"));
   g_test_message ("%u updates of ~300 bytes pushed, %" G_GSIZE_FORMAT " bytes read", n, got->len);
   /* About 4 MB was pushed: the client got what its receive buffer, the
    * kernel's small unsent part and the client budget (64 KiB) hold. */

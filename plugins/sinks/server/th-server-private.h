@@ -45,16 +45,33 @@ typedef enum
   TH_SERVER_AUTH_NO_EXP,
 } ThServerAuthResult;
 
+/* What a transport drops under back-pressure, from the gentlest. */
+typedef enum
+{
+  /* Updates another one of the same key supersedes: those of the incoming
+   * update's key, and all but the newest of every other key. A slow client
+   * keeps the latest price of each symbol. */
+  TH_DROP_SUPERSEDED,
+  TH_DROP_CONFLATABLE,        /* every update that may be dropped */
+  TH_DROP_ALL,                /* everything not yet being written */
+} ThDropMode;
+
+gboolean th_server_drop_frame (const char  *key,
+                               gboolean     superseded_later,
+                               const char  *incoming,
+                               ThDropMode   mode);
+
 /* How a transport sends. Every call is on the main thread. */
 typedef struct
 {
   const char *name;
   /* Queues @event's bytes (shared, never copied by the plain transport).
-   * @conflatable: the event may be dropped under back-pressure.
+   * @conflate: NULL, or the key (an interned symbol) of an update that may
+   *   be dropped under back-pressure, superseded by a newer one of its key.
    * @queued_at: monotonic µs when the hub handed it over (for latency). */
   void  (*send_event) (ThServerClient *client,
                        ThEvent        *event,
-                       gboolean        conflatable,
+                       const char     *conflate,
                        gint64          queued_at);
   /* Queues a reply built for this client only (takes @json). */
   void  (*send_text)  (ThServerClient *client,
@@ -65,10 +82,12 @@ typedef struct
                        guint16         code,
                        const char     *reason);
   gsize (*get_queued) (ThServerClient *client);
-  /* Drops queued messages that nobody has started to write (only the
-   * conflatable ones if @conflatable_only); returns how many. */
+  /* Drops queued messages that nobody has started to write, as @mode
+   * says (@incoming: the key of the update about to be queued, or NULL);
+   * returns how many. */
   guint (*drop)       (ThServerClient *client,
-                       gboolean        conflatable_only);
+                       const char     *incoming,
+                       ThDropMode      mode);
   /* Writes what is queued, without blocking (called once per main-loop
    * iteration for the clients marked dirty). */
   void  (*flush)      (ThServerClient *client);
@@ -172,7 +191,7 @@ void           th_server_client_dispatch    (ThServerClient *client,
                                              JsonNode       *data);
 gboolean       th_server_client_admit       (ThServerClient *client,
                                              gsize           size,
-                                             gboolean        conflatable,
+                                             const char     *conflate,
                                              gint64          now);
 gboolean       th_server_client_admit_reply (ThServerClient *client,
                                              gsize           size);
@@ -264,10 +283,11 @@ void           th_ws_conn_set_owner         (ThWsConn          *conn,
                                              gpointer           user_data);
 void           th_ws_conn_push              (ThWsConn          *conn,
                                              GBytes            *body,
-                                             gboolean           conflatable,
+                                             const char        *conflate,
                                              gint64             queued_at);
 guint          th_ws_conn_drop              (ThWsConn          *conn,
-                                             gboolean           conflatable_only);
+                                             const char        *incoming,
+                                             ThDropMode         mode);
 gsize          th_ws_conn_get_queued        (ThWsConn          *conn);
 gboolean       th_ws_conn_flush             (ThWsConn          *conn);
 void           th_ws_conn_close             (ThWsConn          *conn,

@@ -64,7 +64,7 @@ struct _ThServerSio
 typedef struct
 {
   GBytes   *bytes;        /* one Engine.IO packet */
-  gboolean  conflatable;
+  const char *conflate;   /* interned key of a droppable update, or NULL */
   gint64    queued_at;    /* monotonic µs; 0 for replies and control packets */
 } Packet;
 
@@ -102,7 +102,7 @@ typedef struct
 } Session;
 
 static void session_destroy (Session *s);
-static void session_push    (Session *s, GBytes *bytes, gboolean conflatable, gint64 queued_at);
+static void session_push    (Session *s, GBytes *bytes, const char *conflate, gint64 queued_at);
 static void sio_close       (ThServerClient *client, guint16 code, const char *reason);
 static void poll_answer     (Session *s);
 
@@ -200,21 +200,38 @@ sio_get_queued (ThServerClient *client)
 
 static guint
 sio_drop (ThServerClient *client,
-          gboolean        conflatable_only)
+          const char     *incoming,
+          ThDropMode      mode)
 {
   Session *s = (Session *) client;
+  g_autoptr(GPtrArray) seen = g_ptr_array_new ();
+  g_autoptr(GHashTable) later = g_hash_table_new (NULL, NULL);
   guint dropped = 0;
-  GList *l = s->packets.head;
+  GList *l;
 
   if (s->ws != NULL)
-    return th_ws_conn_drop (s->ws, conflatable_only);
+    return th_ws_conn_drop (s->ws, incoming, mode);
+  /* From the newest: is a packet superseded by a later one of its key? */
+  for (l = s->packets.tail; mode == TH_DROP_SUPERSEDED && l != NULL; l = l->prev)
+    {
+      Packet *p = l->data;
+
+      if (p->conflate == NULL)
+        continue;
+      if (g_ptr_array_find (seen, p->conflate, NULL))
+        g_hash_table_add (later, p);
+      else
+        g_ptr_array_add (seen, (gpointer) p->conflate);
+    }
+  l = s->packets.head;
   while (l != NULL)
     {
       GList *next = l->next;
       Packet *p = l->data;
 
       /* Control packets (ping, close) and replies stay. */
-      if (p->queued_at > 0 && (!conflatable_only || p->conflatable))
+      if (p->queued_at > 0 &&
+          th_server_drop_frame (p->conflate, g_hash_table_contains (later, p), incoming, mode))
         {
           s->queued -= g_bytes_get_size (p->bytes) + 1;
           packet_free (p);
@@ -229,7 +246,7 @@ sio_drop (ThServerClient *client,
 static void
 sio_send_event (ThServerClient *client,
                 ThEvent        *event,
-                gboolean        conflatable,
+                const char     *conflate,
                 gint64          queued_at)
 {
   Session *s = (Session *) client;
@@ -238,9 +255,9 @@ sio_send_event (ThServerClient *client,
   if (client->closing || !s->connected)
     return;
   bytes = th_server_sio_event_bytes (client->server, event);
-  if (!th_server_client_admit (client, g_bytes_get_size (bytes) + 10, conflatable, queued_at))
+  if (!th_server_client_admit (client, g_bytes_get_size (bytes) + 10, conflate, queued_at))
     return;
-  session_push (s, g_bytes_ref (bytes), conflatable, queued_at);
+  session_push (s, g_bytes_ref (bytes), conflate, queued_at);
 }
 
 static void
@@ -261,7 +278,7 @@ sio_send_text (ThServerClient *client,
       g_bytes_unref (packet);
       return;
     }
-  session_push (s, packet, FALSE, 0);
+  session_push (s, packet, NULL, 0);
 }
 
 static void
@@ -294,19 +311,19 @@ static const ThServerTransport sio_transport = {
 static void
 session_push (Session  *s,
               GBytes   *bytes,
-              gboolean  conflatable,
+              const char *conflate,
               gint64    queued_at)
 {
   Packet *p;
 
   if (s->ws != NULL)
     {
-      th_ws_conn_push (s->ws, bytes, conflatable, queued_at);
+      th_ws_conn_push (s->ws, bytes, conflate, queued_at);
       return;
     }
   p = g_new0 (Packet, 1);
   p->bytes = bytes;
-  p->conflatable = conflatable;
+  p->conflate = conflate;
   p->queued_at = queued_at;
   if (s->queued == 0 && s->inflight_bytes == 0)
     s->base.last_progress = g_get_monotonic_time ();
@@ -319,7 +336,7 @@ static void
 session_push_static (Session    *s,
                      const char *packet)
 {
-  session_push (s, g_bytes_new_static (packet, strlen (packet)), FALSE, 0);
+  session_push (s, g_bytes_new_static (packet, strlen (packet)), NULL, 0);
 }
 
 /* Polling */
@@ -584,7 +601,7 @@ send_ack (Session  *s,
     text = th_json_to_string (reply, NULL);
   if (s->base.closing)
     return;
-  session_push (s, bytes_printf ("43%" G_GUINT64_FORMAT "[%s]", id, text != NULL ? text : "null"), FALSE, 0);
+  session_push (s, bytes_printf ("43%" G_GUINT64_FORMAT "[%s]", id, text != NULL ? text : "null"), NULL, 0);
 }
 
 static void
@@ -629,7 +646,7 @@ handle_connect (Session    *s,
       g_autofree char *sid = random_id ();
 
       s->connected = TRUE;
-      session_push (s, bytes_printf ("40{\"sid\":\"%s\"}", sid), FALSE, 0);
+      session_push (s, bytes_printf ("40{\"sid\":\"%s\"}", sid), NULL, 0);
       th_server_client_welcome (&s->base);
     }
 }
@@ -727,7 +744,7 @@ handle_sio_packet (Session    *s,
 
       bad_packet (s, "only the default namespace “/” exists");
       if (type == '0' && strchr (nsp, ',') == NULL)
-        session_push (s, bytes_printf ("44%s,{\"message\":\"Invalid namespace\"}", inner), FALSE, 0);
+        session_push (s, bytes_printf ("44%s,{\"message\":\"Invalid namespace\"}", inner), NULL, 0);
       return;
     }
 
@@ -780,7 +797,7 @@ handle_engine_packet (Session    *s,
       break;
     case '2':
       /* Clients of Engine.IO 4 do not ping; answered all the same. */
-      session_push (s, bytes_printf ("3%.*s", (int) MIN (len - 1, 64), data + 1), FALSE, 0);
+      session_push (s, bytes_printf ("3%.*s", (int) MIN (len - 1, 64), data + 1), NULL, 0);
       break;
     case '1':
       g_debug ("server: Socket.IO client %s closed its session", s->base.id);
@@ -907,7 +924,7 @@ upgrade (Session *s)
   s->websocket = TRUE;
   while ((p = g_queue_pop_head (&s->packets)) != NULL)
     {
-      th_ws_conn_push (s->ws, g_bytes_ref (p->bytes), p->conflatable, p->queued_at);
+      th_ws_conn_push (s->ws, g_bytes_ref (p->bytes), p->conflate, p->queued_at);
       packet_free (p);
     }
   s->queued = 0;
@@ -927,7 +944,7 @@ on_probe_message (ThWsConn   *conn,
     return;
   if (!binary && len == 6 && memcmp (data, "2probe", 6) == 0)
     {
-      th_ws_conn_push (conn, g_bytes_new_static ("3probe", 6), FALSE, 0);
+      th_ws_conn_push (conn, g_bytes_new_static ("3probe", 6), NULL, 0);
       if (s->noop_timer == 0)
         s->noop_timer = g_timeout_add (NOOP_CHECK_MSEC, noop_check, s);
       noop_check (s);
@@ -1058,7 +1075,7 @@ ws_accepted (ThServer  *server,
       return;
     }
   th_server_client_register (server, &s->base);
-  th_ws_conn_push (s->ws, open_packet (s, FALSE), FALSE, 0);
+  th_ws_conn_push (s->ws, open_packet (s, FALSE), NULL, 0);
   schedule_ping (s);
 }
 

@@ -54,8 +54,8 @@ typedef struct
 {
   guint8   head[10];
   guint8   head_len;
-  guint8   conflatable : 1;
   guint8   is_close : 1;
+  const char *conflate; /* interned key of a droppable update, or NULL */
   GBytes  *body;        /* nullable */
   gsize    size;        /* head_len + body size */
   gsize    sent;
@@ -120,7 +120,7 @@ static void
 push_frame (ThWsConn *c,
             guint8    opcode,
             GBytes   *body,          /* transfer full, nullable */
-            gboolean  conflatable,
+            const char *conflate,
             gint64    queued_at)
 {
   gsize len = body != NULL ? g_bytes_get_size (body) : 0;
@@ -152,7 +152,7 @@ push_frame (ThWsConn *c,
     }
   f->body = body;
   f->size = f->head_len + len;
-  f->conflatable = conflatable;
+  f->conflate = conflate;
   f->is_close = opcode == OP_CLOSE;
   f->queued_at = queued_at;
   if (c->queued == 0)
@@ -163,33 +163,49 @@ push_frame (ThWsConn *c,
 
 /* Queues a text message; @body is shared, never copied. */
 void
-th_ws_conn_push (ThWsConn *c,
-                 GBytes   *body,
-                 gboolean  conflatable,
-                 gint64    queued_at)
+th_ws_conn_push (ThWsConn   *c,
+                 GBytes     *body,
+                 const char *conflate,
+                 gint64      queued_at)
 {
   if (c->close_queued)
     {
       g_bytes_unref (body);
       return;
     }
-  push_frame (c, OP_TEXT, body, conflatable, queued_at);
+  push_frame (c, OP_TEXT, body, conflate, queued_at);
 }
 
-/* Drops the frames nobody has started to write (only the conflatable ones
- * if @conflatable_only); returns how many. */
+/* Drops the frames nobody has started to write, as @mode says (see
+ * ThDropMode); returns how many. */
 guint
-th_ws_conn_drop (ThWsConn *c,
-                 gboolean  conflatable_only)
+th_ws_conn_drop (ThWsConn   *c,
+                 const char *incoming,
+                 ThDropMode  mode)
 {
+  g_autoptr(GPtrArray) seen = g_ptr_array_new ();
+  g_autofree gboolean *later = g_new0 (gboolean, c->ring_len + 1);
   guint kept = 0;
   guint dropped = 0;
+
+  /* From the newest: is a frame superseded by a later one of its key? */
+  for (guint i = c->ring_len; mode == TH_DROP_SUPERSEDED && i > 0; i--)
+    {
+      const char *key = ring_at (c, i - 1)->conflate;
+
+      if (key == NULL)
+        continue;
+      if (g_ptr_array_find (seen, key, NULL))
+        later[i - 1] = TRUE;
+      else
+        g_ptr_array_add (seen, (gpointer) key);
+    }
 
   for (guint i = 0; i < c->ring_len; i++)
     {
       Frame f = *ring_at (c, i);
 
-      if (f.sent == 0 && !f.is_close && (!conflatable_only || f.conflatable))
+      if (f.sent == 0 && !f.is_close && th_server_drop_frame (f.conflate, later[i], incoming, mode))
         {
           c->queued -= f.size;
           g_clear_pointer (&f.body, g_bytes_unref);
@@ -378,7 +394,7 @@ th_ws_conn_close (ThWsConn   *c,
       payload[0] = (guint8) (code >> 8);
       payload[1] = (guint8) code;
       memcpy (payload + 2, reason, rlen);
-      push_frame (c, OP_CLOSE, g_bytes_new_take (payload, 2 + rlen), FALSE, 0);
+      push_frame (c, OP_CLOSE, g_bytes_new_take (payload, 2 + rlen), NULL, 0);
     }
 
   if (th_server_is_stopped (c->owner->server))
@@ -569,7 +585,7 @@ parse_frames (ThWsConn *c,
             }
           break;
         case OP_PING:
-          push_frame (c, OP_PONG, g_bytes_new (payload, len), FALSE, 0);
+          push_frame (c, OP_PONG, g_bytes_new (payload, len), NULL, 0);
           break;
         case OP_PONG:
           break;
@@ -822,7 +838,7 @@ typedef struct
 static void
 ws_send_event (ThServerClient *client,
                ThEvent        *event,
-               gboolean        conflatable,
+               const char     *conflate,
                gint64          queued_at)
 {
   WsClient *c = (WsClient *) client;
@@ -830,9 +846,9 @@ ws_send_event (ThServerClient *client,
 
   if (client->closing)
     return;
-  if (!th_server_client_admit (client, g_bytes_get_size (body) + 10, conflatable, queued_at))
+  if (!th_server_client_admit (client, g_bytes_get_size (body) + 10, conflate, queued_at))
     return;
-  th_ws_conn_push (c->conn, g_bytes_ref (body), conflatable, queued_at);
+  th_ws_conn_push (c->conn, g_bytes_ref (body), conflate, queued_at);
 }
 
 /* Replies are small and never dropped; a client that does not read its
@@ -848,7 +864,7 @@ ws_send_text (ThServerClient *client,
       g_bytes_unref (json);
       return;
     }
-  th_ws_conn_push (c->conn, json, FALSE, 0);
+  th_ws_conn_push (c->conn, json, NULL, 0);
 }
 
 static void
@@ -870,9 +886,10 @@ ws_get_queued (ThServerClient *client)
 
 static guint
 ws_drop (ThServerClient *client,
-         gboolean        conflatable_only)
+         const char     *incoming,
+         ThDropMode      mode)
 {
-  return th_ws_conn_drop (((WsClient *) client)->conn, conflatable_only);
+  return th_ws_conn_drop (((WsClient *) client)->conn, incoming, mode);
 }
 
 static void

@@ -479,21 +479,44 @@ disconnect_slow (ThServerClient *client,
              client->id, client->remote, why);
   stats->disconnects_slow++;
   /* Its backlog is given up at once: that is the memory we protect. */
-  stats->dropped += client->transport->drop (client, FALSE);
+  stats->dropped += client->transport->drop (client, NULL, TH_DROP_ALL);
   client->transport->close (client, 1013, "too slow: send buffer full");
 }
 
+/* Whether a queued message goes under back-pressure (see ThDropMode):
+ * @key, its conflation key (NULL: never dropped but by TH_DROP_ALL);
+ * @superseded_later, whether a later queued update has the same key. */
+gboolean
+th_server_drop_frame (const char *key,
+                      gboolean    superseded_later,
+                      const char *incoming,
+                      ThDropMode  mode)
+{
+  switch (mode)
+    {
+    case TH_DROP_SUPERSEDED:
+      return key != NULL && (superseded_later || key == incoming);
+    case TH_DROP_CONFLATABLE:
+      return key != NULL;
+    case TH_DROP_ALL:
+    default:
+      return TRUE;
+    }
+}
+
 /* Whether an event of @size bytes (framing included) may be queued for
- * @client. Over client-buffer, queued conflatable updates are dropped
- * first, then the new one if it is conflatable too; a non-conflatable
- * event that still does not fit disconnects the client. A client that
+ * @client. Over client-buffer, queued updates that a newer one of the same
+ * symbol supersedes are dropped first (so a slow client keeps the latest
+ * price of each symbol), then every droppable update, then the new one if
+ * it is droppable too; a non-droppable event that still does not fit
+ * disconnects the client. A client that
  * has taken nothing for STALL_USEC while it has something queued is
  * disconnected too, so a reader that never reads cannot stay forever on
  * a stream of droppable updates. */
 gboolean
 th_server_client_admit (ThServerClient *client,
                         gsize           size,
-                        gboolean        conflatable,
+                        const char     *conflate,
                         gint64          now)
 {
   ThServerStats *stats = &client->server->stats;
@@ -513,14 +536,19 @@ th_server_client_admit (ThServerClient *client,
 
   if (queued + size > budget)
     {
-      guint dropped = client->transport->drop (client, TRUE);
+      guint dropped = client->transport->drop (client, conflate, TH_DROP_SUPERSEDED);
 
-      stats->dropped += dropped;
-      client->dropped += dropped;
       queued = client->transport->get_queued (client);
       if (queued + size > budget)
         {
-          if (!conflatable)
+          dropped += client->transport->drop (client, conflate, TH_DROP_CONFLATABLE);
+          queued = client->transport->get_queued (client);
+        }
+      stats->dropped += dropped;
+      client->dropped += dropped;
+      if (queued + size > budget)
+        {
+          if (conflate == NULL)
             {
               g_autofree char *why = g_strdup_printf ("%" G_GSIZE_FORMAT " bytes waiting, over client-buffer (%"
                                                       G_GSIZE_FORMAT ")", queued, budget);
@@ -1117,27 +1145,23 @@ static void
 deliver (ThServer       *self,
          ThServerClient *client,
          ThEvent        *event,
-         gboolean        conflatable,
+         const char     *conflate,
          gint64          now)
 {
-  const char *symbol;
-
   if (client->closing)
     return;
 
-  symbol = th_event_get_symbol (event);
-  if (self->conflate_ms > 0 && conflatable && symbol != NULL)
+  if (self->conflate_ms > 0 && conflate != NULL)
     {
       if (client->pending == NULL)
-        client->pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                                 (GDestroyNotify) th_event_unref);
+        client->pending = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) th_event_unref);
       if (g_hash_table_size (client->pending) == 0)
         client->pending_since = now;
-      if (!g_hash_table_replace (client->pending, g_strdup (symbol), th_event_ref (event)))
+      if (!g_hash_table_replace (client->pending, (gpointer) conflate, th_event_ref (event)))
         self->stats.conflated++;
       return;
     }
-  client->transport->send_event (client, event, conflatable, now);
+  client->transport->send_event (client, event, conflate, now);
 }
 
 /* conflate-ms: every interval, the updates held back go out, latest only.
@@ -1152,13 +1176,13 @@ release_conflated (gpointer data)
     {
       ThServerClient *client = l->data;
       GHashTableIter iter;
-      gpointer value;
+      gpointer key, value;
 
       if (client->pending == NULL || g_hash_table_size (client->pending) == 0 || client->closing)
         continue;
       g_hash_table_iter_init (&iter, client->pending);
-      while (g_hash_table_iter_next (&iter, NULL, &value) && !client->closing)
-        client->transport->send_event (client, value, TRUE, client->pending_since);
+      while (g_hash_table_iter_next (&iter, &key, &value) && !client->closing)
+        client->transport->send_event (client, value, key, client->pending_since);
       if (client->pending != NULL)
         g_hash_table_remove_all (client->pending);
     }
@@ -1173,6 +1197,9 @@ route (ThServer   *self,
        const char *room2,
        gboolean    conflatable)
 {
+  /* The conflation key: the symbol, interned once per event. */
+  const char *conflate = conflatable && th_event_get_symbol (event) != NULL
+                         ? g_intern_string (th_event_get_symbol (event)) : NULL;
   Room *r1 = room1 != NULL ? g_hash_table_lookup (self->rooms, room1) : NULL;
   Room *r2 = room2 != NULL ? g_hash_table_lookup (self->rooms, room2) : NULL;
   gint64 now = g_get_monotonic_time ();
@@ -1202,7 +1229,7 @@ route (ThServer   *self,
     }
   for (guint i = 0; i < targets->len; i++)
     if (g_hash_table_contains (self->clients, targets->pdata[i]))
-      deliver (self, targets->pdata[i], event, conflatable, now);
+      deliver (self, targets->pdata[i], event, conflate, now);
   g_ptr_array_unref (targets);
 }
 
