@@ -2398,6 +2398,29 @@ th_hub_get_candles (ThHub      *self,
 }
 
 /**
+ * th_hub_get_source_ticks:
+ * @self: a #ThHub
+ * @source: a source name
+ *
+ * How many ticks from @source the hub took in (valid, for a configured
+ * symbol), whether they moved the price or not.
+ *
+ * Returns: the count; 0 for a source never heard from
+ */
+guint64
+th_hub_get_source_ticks (ThHub      *self,
+                         const char *source)
+{
+  SourceStatus *status;
+
+  g_return_val_if_fail (TH_IS_HUB (self), 0);
+  g_return_val_if_fail (source != NULL, 0);
+
+  status = g_hash_table_lookup (self->sources, source);
+  return status != NULL ? status->ticks : 0;
+}
+
+/**
  * th_hub_get_rejected_ticks:
  * @self: a #ThHub
  *

@@ -76,6 +76,8 @@ GPtrArray    *th_hub_get_candles           (ThHub         *self,
                                             gint64         timeframe,
                                             guint          limit);
 guint64       th_hub_get_rejected_ticks    (ThHub         *self);
+guint64       th_hub_get_source_ticks      (ThHub         *self,
+                                            const char    *source);
 void          th_hub_disable_plugin        (ThHub         *self,
                                             const char    *plugin,
                                             const char    *reason);

@@ -20,6 +20,7 @@
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 
+#include "fake-ws-server.h"
 #include "th-private.h"
 
 #define WAIT_USEC (10 * G_USEC_PER_SEC)
@@ -1198,6 +1199,74 @@ test_rest_candles (Fixture       *fx,
 }
 
 static void
+on_metrics_venue (FakeWs                  *ws,
+                  SoupWebsocketConnection *conn,
+                  const char              *query,
+                  gpointer                 data)
+{
+  soup_websocket_connection_send_text (conn,
+    "{\"stream\":\"btcusdt@ticker\",\"data\":{\"e\":\"24hrTicker\",\"E\":1672515782136,\"s\":\"BTCUSDT\","
+    "\"P\":\"0.28\",\"c\":\"43000.50\",\"b\":\"43000.10\",\"a\":\"43000.90\",\"v\":\"12345.678\"}}");
+  soup_websocket_connection_send_text (conn, "{not json");
+}
+
+/* The per-feed series, from a Binance feed on a local venue: one ticker
+ * and one message that is not JSON. */
+static void
+test_metrics_feeds (void)
+{
+  FakeWs *venue = fake_ws_new ("/stream");
+  g_autofree char *url = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *body = NULL;
+  g_autoptr(ThConfig) config = th_config_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) sinks = NULL;
+  Fixture f = { 0 };
+  gint64 deadline = g_get_monotonic_time () + WAIT_USEC;
+  guint status;
+
+  /* The feed's warning about the bad message is expected, not a bug. */
+  GLogLevelFlags fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+
+  fake_ws_set_handlers (venue, on_metrics_venue, NULL, NULL);
+  url = fake_ws_url (venue);
+  text = g_strdup_printf ("[tickhub]\nplugins=binance;server\nsymbols=BTC\n[prices]\norder=binance\n"
+                          "[binance]\nurl=%s\nstreams=ticker\n"
+                          "[server]\nlisten=127.0.0.1:0\nstatus-interval=0\n", url);
+  th_config_load_from_data (config, text, -1, &error);
+  g_assert_no_error (error);
+  f.hub = th_hub_new (config, NULL);
+  th_hub_load (f.hub, &error);
+  g_assert_no_error (error);
+  f.events = g_ptr_array_new_with_free_func ((GDestroyNotify) th_event_unref);
+  th_hub_start (f.hub);
+  sinks = th_hub_get_sinks (f.hub);
+  g_object_get (sinks->pdata[0], "port", &f.port, NULL);
+  f.session = soup_session_new ();
+
+  /* Until both messages are in. */
+  while (body == NULL || strstr (body, "tickhub_feed_parse_errors_total{feed=\"binance\"} 1\n") == NULL)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_free (body);
+      body = http_get (&f, "/metrics", &status);
+      g_assert_cmpuint (status, ==, 200);
+      spin (20);
+    }
+  g_assert_nonnull (strstr (body, "tickhub_feed_messages_total{feed=\"binance\"} 2\n"));
+  g_assert_nonnull (strstr (body, "tickhub_feed_ticks_total{feed=\"binance\"} 1\n"));
+  g_assert_nonnull (strstr (body, "tickhub_feed_reconnects_total{feed=\"binance\"} 0\n"));
+  g_assert_nonnull (strstr (body, "tickhub_feed_bytes_total{feed=\"binance\"} "));
+  g_assert_nonnull (strstr (body, "tickhub_ticks_total{source=\"binance\"} 1\n"));
+  g_assert_nonnull (strstr (body, "tickhub_source_state{source=\"binance\",state=\"live\"} 1\n"));
+
+  fixture_teardown (&f, NULL);
+  fake_ws_free (venue);
+  g_log_set_always_fatal (fatal);
+}
+
+static void
 test_rest_monitoring (Fixture       *fx,
                       gconstpointer  data)
 {
@@ -1221,6 +1290,9 @@ test_rest_monitoring (Fixture       *fx,
   g_assert_nonnull (strstr (body, "tickhub_server_send_latency_seconds_count 1\n"));
   g_assert_nonnull (strstr (body, "tickhub_server_room_members{room=\"financial_data\"} 1\n"));
   g_assert_nonnull (strstr (body, "tickhub_server_dropped_total 0\n"));
+  g_assert_nonnull (strstr (body, "tickhub_ticks_total{source=\"binance\"} 1\n"));
+  g_assert_nonnull (strstr (body, "tickhub_server_rooms "));
+  g_assert_nonnull (strstr (body, "tickhub_server_sent_bytes_total "));
   g_assert_nonnull (strstr (body, "process_resident_memory_bytes "));
 
   g_clear_pointer (&body, g_free);
@@ -1705,6 +1777,7 @@ main (int   argc,
   ADD ("/server/rest/price", NULL, test_rest_price);
   ADD ("/server/rest/candles-and-errors", NULL, test_rest_candles);
   ADD ("/server/rest/monitoring", NULL, test_rest_monitoring);
+  g_test_add_func ("/server/metrics/feeds", test_metrics_feeds);
   g_test_add_func ("/server/auth/tokens", test_auth_tokens);
   ADD ("/server/auth/jwt", "jwt-secret=" JWT_SECRET, test_auth_jwt);
   ADD ("/server/tls", "tls-certificate=@SRCDIR@/data/tls/cert.pem\ntls-key=@SRCDIR@/data/tls/key.pem", test_tls);

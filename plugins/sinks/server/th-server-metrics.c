@@ -179,6 +179,14 @@ th_server_render_metrics (ThServer *self)
         }
     }
 
+  header (out, "tickhub_ticks_total", "counter", "Ticks the hub took in, by price source.");
+  for (guint i = 0; sources != NULL && sources[i] != NULL; i++)
+    {
+      g_string_append (out, "tickhub_ticks_total{source=\"");
+      label (out, sources[i]);
+      g_string_append_printf (out, "\"} %" G_GUINT64_FORMAT "\n", th_hub_get_source_ticks (hub, sources[i]));
+    }
+
   header (out, "tickhub_ticks_rejected_total", "counter", "Ticks the hub rejected (bad values, unknown symbols).");
   g_string_append_printf (out, "tickhub_ticks_rejected_total %" G_GUINT64_FORMAT "\n", th_hub_get_rejected_ticks (hub));
 
