@@ -120,6 +120,8 @@ case "$cmd" in
   test)
     deps
     js_deps
+    # The real Socket.IO clients are installed now: missing is a failure.
+    export TICKHUB_TEST_REQUIRE_CLIENTS=1
     status=0
     build build -Dwerror=true
     run_suite build || status=1
