@@ -830,9 +830,15 @@ test_request_bodies (Fixture       *fx,
   g_autofree char *sio = chunked_request (fx, "POST /socket.io/?EIO=4&transport=polling&sid=nope");
   g_autofree char *metrics = chunked_request (fx, "PUT /metrics");
 
-  /* 48 MB went through; the server (this process) kept none of it. */
+  /* 48 MB went through; the server (this process) kept none of it.
+   * AddressSanitizer keeps freed memory in quarantine, so there the RSS
+   * says nothing (and ASan itself would report what leaked). */
   g_test_message ("RSS grew by %" G_GSIZE_FORMAT " KB", (rss_bytes () - MIN (before, rss_bytes ())) / 1024);
+#ifndef __SANITIZE_ADDRESS__
   g_assert_cmpuint (rss_bytes (), <, before + 8 * 1024 * 1024);
+#else
+  (void) before;
+#endif
   g_assert_true (g_str_has_prefix (rest, "HTTP/1.1 413 "));
   g_assert_true (g_str_has_prefix (sio, "HTTP/1.1 411 "));
   g_assert_true (g_str_has_prefix (metrics, "HTTP/1.1 413 "));
