@@ -1179,8 +1179,7 @@ stop_disabled (gpointer data)
       if (!plugin->stop_pending)
         continue;
       plugin->stop_pending = FALSE;
-      if (self->stopping)
-        continue;
+      /* Even while the hub stops: its stop skips failed plugins. */
       if (plugin->feed != NULL)
         th_feed_source_stop (plugin->feed);
       if (plugin->sink != NULL)

@@ -86,7 +86,7 @@ ensure_context (GError **error)
 
 /**
  * th_gjs_bridge_release:
- * @hub: a hub that called th_gjs_bridge_prepare()
+ * @hub: a hub that called th_gjs_bridge_load()
  *
  * Called at the end of the hub's dispose, when it holds no JavaScript
  * object any more. The last hub out destroys the context.
@@ -185,7 +185,6 @@ evaluate (const char  *module,
   g_autofree char *loader_path = NULL;
   g_autofree char *name_uri = NULL;
   g_autofree char *plugin_uri = NULL;
-  g_autofree char *loader_uri = NULL;
   g_autofree char *marker = NULL;
   g_autofree char *name_js = NULL;
   g_autofree char *name_src = NULL;
@@ -224,7 +223,6 @@ evaluate (const char  *module,
       !g_file_set_contents (loader_path, loader_src, -1, error))
     return FALSE;
 
-  loader_uri = g_filename_to_uri (loader_path, NULL, NULL);
   /* Its answer is not to be trusted (above): the marker tells. */
   if (!gjs_context_eval_module_file (context, loader_path, &status, &local_error))
     g_debug ("GJS says %s: %s", loader_path, local_error->message);
