@@ -600,6 +600,8 @@ test_prices_normalized (Fixture       *f,
   g_assert_cmpuint (stat (f, "responses_ok"), ==, 1);
   g_assert_cmpuint (stat (f, "ticks"), ==, 2);
   g_assert_cmpuint (stat (f, "parse_errors"), ==, 0);
+  g_assert_cmpuint (stat (f, "messages"), ==, 1);
+  g_assert_cmpuint (stat (f, "bytes"), >, 100);
 
   /* Polls every interval, not before. */
   advance (f, 9.9);

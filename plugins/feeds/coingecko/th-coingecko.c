@@ -83,6 +83,8 @@ G_DECLARE_FINAL_TYPE (ThCoinGecko, th_coingecko, TH, COINGECKO, GObject)
 typedef struct
 {
   guint64 requests;
+  guint64 messages;     /* HTTP answers read, whatever their status */
+  guint64 bytes;        /* their bodies */
   guint64 on_demand;
   guint64 responses_ok;
   guint64 http_errors;
@@ -667,6 +669,8 @@ on_response (GObject      *source,
       return;
     }
 
+  self->stats.messages++;
+  self->stats.bytes += body != NULL ? g_bytes_get_size (body) : 0;
   status = soup_message_get_status (msg);
   if (status == HTTP_TOO_MANY_REQUESTS)
     rate_limited (self, msg, body);
@@ -1004,6 +1008,8 @@ th_coingecko_get_stats (ThFeedSource *feed)
   GVariantBuilder builder;
   const struct { const char *name; guint64 value; } counters[] = {
     { "requests", self->stats.requests },
+    { "messages", self->stats.messages },
+    { "bytes", self->stats.bytes },
     { "on_demand", self->stats.on_demand },
     { "responses_ok", self->stats.responses_ok },
     { "http_errors", self->stats.http_errors },
