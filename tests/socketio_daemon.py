@@ -48,8 +48,10 @@ def child_env():
 
 
 class Daemon:
-    def __init__(self):
+    def __init__(self, server_extra=''):
+        """server_extra: more [server] lines (auth, say)."""
         self.dir = tempfile.TemporaryDirectory(prefix='tickhub-sio-')
+        self.server_extra = server_extra
         self.port = 0
         self.proc = None
         self.log = []
@@ -57,7 +59,7 @@ class Daemon:
     def start(self):
         path = os.path.join(self.dir.name, 'tickhub.conf')
         with open(path, 'w') as f:
-            f.write(CONFIG.format(port=self.port))
+            f.write(CONFIG.format(port=self.port) + self.server_extra)
         self.proc = subprocess.Popen([os.environ['TICKHUBD'], '--config', path], env=child_env(),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         found = threading.Event()

@@ -12,6 +12,10 @@
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
+import base64
+import hashlib
+import hmac
+import json
 import logging
 import os
 import sys
@@ -141,9 +145,51 @@ def run(daemon, transports):
         sio.disconnect()
 
 
+def jwt_hs256(secret, claims):
+    """A JSON Web Token, as any HS256 library makes it."""
+    def b64(data):
+        return base64.urlsafe_b64encode(data).rstrip(b'=').decode()
+    head = b64(json.dumps({'alg': 'HS256', 'typ': 'JWT'}).encode())
+    body = b64(json.dumps(claims).encode())
+    sig = hmac.new(secret.encode(), f'{head}.{body}'.encode(), hashlib.sha256).digest()
+    return f'{head}.{body}.{b64(sig)}'
+
+
+def auth_run(daemon, good, bad):
+    """With authentication on: the `auth` payload's token lets the client
+    in on both transports; a wrong one, or none, is refused."""
+    for transports in (['polling'], ['websocket']):
+        sio = socketio.Client(reconnection=False)
+        got = []
+        sio.on('connected', lambda data: got.append(data))
+        try:
+            sio.connect(daemon.url, auth={'token': good}, transports=transports, wait_timeout=TIMEOUT)
+            wait_for(lambda: got, f'the connected event ({transports[0]})')
+            assert sio.call('ping', {'n': 1}, timeout=TIMEOUT) == {'n': 1}
+        finally:
+            sio.disconnect()
+        for auth in ({'token': bad}, None):
+            sio = socketio.Client(reconnection=False)
+            # The server answers 44 at once; python-socketio 5 still waits
+            # out wait_timeout before it raises: keep that short.
+            try:
+                sio.connect(daemon.url, auth=auth, transports=transports, wait_timeout=2)
+            except socketio.exceptions.ConnectionError:
+                pass
+            else:
+                sio.disconnect()
+                raise AssertionError(f'connected with auth={auth!r} over {transports[0]}')
+
+
 def main():
     modes = [('polling', ['polling']), ('websocket', ['websocket']), ('default', None)]
-    print(f'1..{len(modes)}')
+    secret = 'a-test-secret-of-at-least-32-characters'
+    auths = [
+        ('tokens', 'tokens=tokens.txt\n', 's3cret-token', 'wrong-token'),
+        ('jwt', f'jwt-secret={secret}\n', jwt_hs256(secret, {'sub': 'dash', 'exp': int(time.time()) + 3600}),
+         jwt_hs256(secret, {'sub': 'dash', 'exp': int(time.time()) - 10})),
+    ]
+    print(f'1..{len(modes) + len(auths)}')
     failed = 0
     for i, (name, transports) in enumerate(modes, 1):
         daemon = Daemon()
@@ -154,6 +200,27 @@ def main():
         except Exception as e:  # noqa: BLE001 - reported as a TAP failure
             failed += 1
             print(f'not ok {i} python-socketio {name}: {type(e).__name__}: {e}')
+            for line in daemon.log[-15:]:
+                print('# ' + line.rstrip())
+        finally:
+            try:
+                daemon.close()
+            except Exception as e:  # noqa: BLE001
+                failed += 1
+                print(f'# tickhubd: {e}')
+        sys.stdout.flush()
+    for i, (name, extra, good, bad) in enumerate(auths, len(modes) + 1):
+        daemon = Daemon(extra)
+        try:
+            with open(os.path.join(daemon.dir.name, 'tokens.txt'), 'w') as f:
+                f.write('# the dashboard\ns3cret-token\n')
+            os.chmod(os.path.join(daemon.dir.name, 'tokens.txt'), 0o600)
+            daemon.start()
+            auth_run(daemon, good, bad)
+            print(f'ok {i} python-socketio auth ({name}): the auth payload lets it in, a bad or no token is refused')
+        except Exception as e:  # noqa: BLE001 - reported as a TAP failure
+            failed += 1
+            print(f'not ok {i} python-socketio auth ({name}): {type(e).__name__}: {e}')
             for line in daemon.log[-15:]:
                 print('# ' + line.rstrip())
         finally:
