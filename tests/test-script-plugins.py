@@ -57,7 +57,7 @@ for _arg in sys.argv[1:]:
         LANG = _arg[len("--lang="):]
 assert LANG in ("py", "js"), LANG
 NAMES = {"@Z@": "zscore_" + LANG, "@W@": "webhook_" + LANG, "@R@": "rest_poll_" + LANG,
-         "@RAISING@": "raising_" + LANG, "@BROKEN@": "broken_" + LANG}
+         "@RAISING@": "raising_" + LANG, "@BROKEN@": "broken_" + LANG, "@RSINK@": "raising_sink_" + LANG}
 
 
 def S(text):
@@ -482,6 +482,8 @@ FAULTS = {
         "configure": "Raising.do_configure raised ValueError: raising_py fails on purpose in configure",
         "trace": ["Traceback (most recent call last)", "raising_py.py\", line"],
         "broken": ["RuntimeError: broken_py is broken on purpose", "broken_py.py"],
+        "consume": "RaisingSink.do_consume raised KeyError: 'raising_sink_py fails on purpose in consume'",
+        "flush": "RaisingSink.do_flush_async raised RuntimeError: raising_sink_py fails on purpose in flush",
     },
     "js": {
         "raise": "Raising.vfunc_update threw RangeError: raising_js fails on purpose",
@@ -490,6 +492,8 @@ FAULTS = {
         "configure": "Raising.vfunc_configure threw TypeError: raising_js fails on purpose in configure",
         "trace": ["vfunc_update@file://", "raising_js.js:"],
         "broken": ["Error: broken_js is broken on purpose", "broken_js.js:"],
+        "consume": "RaisingSink.vfunc_consume threw ReferenceError: raising_sink_js fails on purpose in consume",
+        "flush": "RaisingSink.vfunc_flush threw Error: raising_sink_js fails on purpose in flush",
     },
 }[LANG]
 
@@ -560,6 +564,41 @@ def test_raising_configure_disables_and_check_config_fails():
                 + "; tickhubd would run without it") in err, err
     finally:
         wd.cleanup()
+
+
+def raising_sink_run(mode):
+    wd = Workdir()
+    try:
+        conf = wd.file("s.conf",
+                       "[tickhub]\nplugins=replay;jsonl;@RSINK@\nsymbols=BTC\ntimeframes=1m\nplugin-dirs=%s\n"
+                       "[replay]\npath=%s\nexit-at-end=true\n"
+                       "[jsonl]\npath=out.jsonl\nevents=financial_data_update\n"
+                       "[@RSINK@]\nmode=%s\n" % (TEST_PLUGINS, replay_file(wd, [1.0, 2.0, 3.0]), mode))
+        started = time.monotonic()
+        status, _, err = tickhubd(["--config", conf])
+        return status, err, wd.events(), time.monotonic() - started
+    finally:
+        wd.cleanup()
+
+
+def test_raising_sink_is_disabled():
+    status, err, events, _ = raising_sink_run("consume")
+    # Disabled at the first event; the other sink got every one, and the
+    # failed one is not flushed at exit.
+    assert status == 0, (status, err)
+    assert (S("plugin “@RSINK@” disabled: ") + FAULTS["consume"]) in err, err
+    assert err.count(S("plugin “@RSINK@” disabled")) == 1, err
+    assert [e["data"]["data"]["price"] for e in events] == [1.0, 2.0, 3.0], events
+
+
+def test_raising_flush_does_not_hang_the_exit():
+    status, err, events, seconds = raising_sink_run("flush")
+    # The flush's failure ends the stop at once, as a failed flush.
+    assert status == 1, (status, err)
+    assert (S("plugin “@RSINK@” disabled: ") + FAULTS["flush"]) in err, err
+    assert "flushing a sink failed" in err, err
+    assert seconds < 10, seconds
+    assert len(events) == 3, events
 
 
 def test_broken_plugin_is_a_check_config_error():
@@ -658,6 +697,8 @@ def main():
         test_rest_poll_reports_down,
         test_rest_poll_stats_in_process,
         test_broken_plugin_is_a_check_config_error,
+        test_raising_sink_is_disabled,
+        test_raising_flush_does_not_hang_the_exit,
         test_raising_indicator_is_disabled,
         test_indicator_writing_a_string_is_disabled,
         test_wrong_return_type_disables_at_load,

@@ -169,9 +169,10 @@ __all__.append("Hub")
 # through Hub.disable_plugin() with the method, the exception and the
 # traceback (logged once by the hub), and the call returns what the hub
 # reads as "nothing" (False from configure, None from get_outputs and
-# get_stats). A GLib.Error raised by configure or flush_finish is not a
-# fault but the method's answer (a config problem, a failed flush): it goes
-# through to C as the GError.
+# get_stats; a flush_async that raises completes the caller's task with the
+# error, so a shutdown does not wait for it). A GLib.Error raised by
+# configure or flush_finish is not a fault but the method's answer (a
+# config problem, a failed flush): it goes through to C as the GError.
 #
 # The plugin is named after the Python module that defines the class: the
 # module name libpeas imported, the one of [tickhub] plugins.
@@ -179,7 +180,7 @@ __all__.append("Hub")
 import functools  # noqa: E402
 import traceback  # noqa: E402
 
-from gi.repository import GLib  # noqa: E402
+from gi.repository import Gio, GLib  # noqa: E402
 
 _FALLBACK = {"do_configure": False, "do_get_outputs": None, "do_get_stats": None,
              "do_flush_finish": False}
@@ -226,6 +227,11 @@ def _guard(cls, name, method):
         else:
             GLib.log_default_handler("Tickhub", GLib.LogLevelFlags.LEVEL_WARNING,
                                      "plugin “%s” (no hub to disable it): %s" % (plugin, reason))
+        if name == "do_flush_async" and len(args) >= 2 and callable(args[1]):
+            # The caller waits for its callback: give it the failure.
+            task = Gio.Task.new(self, args[0], args[1])
+            task.return_error(GLib.Error("%s: %s" % (where, lines[-1]),
+                                         GLib.quark_to_string(Tickhub.error_quark()), Tickhub.Error.PLUGIN))
         return fallback
 
     guarded._tickhub_guarded = True
