@@ -982,8 +982,9 @@ test_slow_reader_gets_the_latest_price (Fixture       *fx,
   g_assert_nonnull (strstr (got->str, "\"symbol\":\"ETH\",\"data\":{\"price\":3001,"));
   g_test_message ("%u updates of ~300 bytes pushed, %" G_GSIZE_FORMAT " bytes read", n, got->len);
   /* About 4 MB was pushed: the client got what its receive buffer, the
-   * kernel's small unsent part and the client budget (64 KiB) hold. */
-  g_assert_cmpuint (got->len, <, 400 * 1024);
+   * kernel's small unsent part and the client budget (64 KiB) hold (about
+   * 220 KB here; the bound leaves room for larger kernel buffers). */
+  g_assert_cmpuint (got->len, <, 1536 * 1024);
   metrics = http_get (fx, "/metrics", &status);
   g_assert_null (strstr (metrics, "tickhub_server_dropped_total 0\n"));
   close (slow);
