@@ -54,6 +54,9 @@ on_event (ThHub   *hub,
   g_ptr_array_add (fx->events, th_event_ref (event));
 }
 
+static void fixture_hub_up (Fixture    *fx,
+                            const char *text);
+
 static void
 fixture_setup (Fixture       *fx,
                gconstpointer  data)
@@ -65,6 +68,15 @@ fixture_setup (Fixture       *fx,
     "[tickhub]\nplugins=server\nsymbols=BTC;ETH;SOL\ntimeframes=1m;5m\n"
     "[prices]\norder=binance;coinbase\n"
     "[server]\nlisten=127.0.0.1:0\nstatus-interval=0\nprice-wait=0.3\n%s\n", server_group);
+
+  fixture_hub_up (fx, text);
+}
+
+/* A started hub on @text, whose only sink is the server. */
+static void
+fixture_hub_up (Fixture    *fx,
+                const char *text)
+{
   g_autoptr(ThConfig) config = th_config_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) sinks = NULL;
@@ -1226,9 +1238,6 @@ test_metrics_feeds (void)
   g_autofree char *url = NULL;
   g_autofree char *text = NULL;
   g_autofree char *body = NULL;
-  g_autoptr(ThConfig) config = th_config_new ();
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) sinks = NULL;
   Fixture f = { 0 };
   gint64 deadline = g_get_monotonic_time () + WAIT_USEC;
   guint status;
@@ -1241,16 +1250,7 @@ test_metrics_feeds (void)
   text = g_strdup_printf ("[tickhub]\nplugins=binance;server\nsymbols=BTC\n[prices]\norder=binance\n"
                           "[binance]\nurl=%s\nstreams=ticker\n"
                           "[server]\nlisten=127.0.0.1:0\nstatus-interval=0\n", url);
-  th_config_load_from_data (config, text, -1, &error);
-  g_assert_no_error (error);
-  f.hub = th_hub_new (config, NULL);
-  th_hub_load (f.hub, &error);
-  g_assert_no_error (error);
-  f.events = g_ptr_array_new_with_free_func ((GDestroyNotify) th_event_unref);
-  th_hub_start (f.hub);
-  sinks = th_hub_get_sinks (f.hub);
-  g_object_get (sinks->pdata[0], "port", &f.port, NULL);
-  f.session = soup_session_new ();
+  fixture_hub_up (&f, text);
 
   /* Until both messages are in. */
   while (body == NULL || strstr (body, "tickhub_feed_parse_errors_total{feed=\"binance\"} 1\n") == NULL)

@@ -181,6 +181,34 @@ def auth_run(daemon, good, bad):
                 raise AssertionError(f'connected with auth={auth!r} over {transports[0]}')
 
 
+def case(number, title, daemon, body, tokens=False):
+    """Runs body(daemon) on a started daemon and prints its TAP line;
+    returns how many failures it counted."""
+    failed = 0
+    try:
+        if tokens:
+            path = os.path.join(daemon.dir.name, 'tokens.txt')
+            with open(path, 'w') as f:
+                f.write('# the dashboard\ns3cret-token\n')
+            os.chmod(path, 0o600)
+        daemon.start()
+        body(daemon)
+        print(f'ok {number} {title}')
+    except Exception as e:  # noqa: BLE001 - reported as a TAP failure
+        failed += 1
+        print(f'not ok {number} {title.split(":")[0]}: {type(e).__name__}: {e}')
+        for line in daemon.log[-15:]:
+            print('# ' + line.rstrip())
+    finally:
+        try:
+            daemon.close()
+        except Exception as e:  # noqa: BLE001
+            failed += 1
+            print(f'# tickhubd: {e}')
+    sys.stdout.flush()
+    return failed
+
+
 def main():
     modes = [('polling', ['polling']), ('websocket', ['websocket']), ('default', None)]
     secret = 'a-test-secret-of-at-least-32-characters'
@@ -192,44 +220,11 @@ def main():
     print(f'1..{len(modes) + len(auths)}')
     failed = 0
     for i, (name, transports) in enumerate(modes, 1):
-        daemon = Daemon()
-        try:
-            daemon.start()
-            run(daemon, transports)
-            print(f'ok {i} python-socketio {name}: connect, rooms, symbol_data, events, ack, reconnect')
-        except Exception as e:  # noqa: BLE001 - reported as a TAP failure
-            failed += 1
-            print(f'not ok {i} python-socketio {name}: {type(e).__name__}: {e}')
-            for line in daemon.log[-15:]:
-                print('# ' + line.rstrip())
-        finally:
-            try:
-                daemon.close()
-            except Exception as e:  # noqa: BLE001
-                failed += 1
-                print(f'# tickhubd: {e}')
-        sys.stdout.flush()
+        failed += case(i, f'python-socketio {name}: connect, rooms, symbol_data, events, ack, reconnect',
+                       Daemon(), lambda daemon, t=transports: run(daemon, t))
     for i, (name, extra, good, bad) in enumerate(auths, len(modes) + 1):
-        daemon = Daemon(extra)
-        try:
-            with open(os.path.join(daemon.dir.name, 'tokens.txt'), 'w') as f:
-                f.write('# the dashboard\ns3cret-token\n')
-            os.chmod(os.path.join(daemon.dir.name, 'tokens.txt'), 0o600)
-            daemon.start()
-            auth_run(daemon, good, bad)
-            print(f'ok {i} python-socketio auth ({name}): the auth payload lets it in, a bad or no token is refused')
-        except Exception as e:  # noqa: BLE001 - reported as a TAP failure
-            failed += 1
-            print(f'not ok {i} python-socketio auth ({name}): {type(e).__name__}: {e}')
-            for line in daemon.log[-15:]:
-                print('# ' + line.rstrip())
-        finally:
-            try:
-                daemon.close()
-            except Exception as e:  # noqa: BLE001
-                failed += 1
-                print(f'# tickhubd: {e}')
-        sys.stdout.flush()
+        failed += case(i, f'python-socketio auth ({name}): the auth payload lets it in, a bad or no token is refused',
+                       Daemon(extra), lambda daemon, g=good, b=bad: auth_run(daemon, g, b), tokens=True)
     return 1 if failed else 0
 
 
