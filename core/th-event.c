@@ -128,7 +128,7 @@ th_event_new_from_json (const char *json,
 
   g_return_val_if_fail (json != NULL, NULL);
 
-  if (!json_parser_load_from_data (parser, json, length, &local_error))
+  if (!th_json_parser_load (parser, json, length, &local_error))
     {
       g_set_error (error, TH_ERROR, TH_ERROR_BAD_INPUT, "not JSON: %s", local_error->message);
       return NULL;
@@ -311,7 +311,7 @@ th_event_get_data (ThEvent *event)
       gsize len;
       const char *json = g_bytes_get_data (event->bytes, &len);
 
-      if (json_parser_load_from_data (parser, json, len, NULL))
+      if (th_json_parser_load (parser, json, len, NULL))
         {
           JsonObject *obj = json_node_get_object (json_parser_get_root (parser));
           event->data = json_node_ref (json_object_get_member (obj, "data"));

@@ -52,4 +52,21 @@ ThJsonField  th_json_object_get_number (JsonObject *object,
 char        *th_json_to_string         (JsonNode   *node,
                                         gsize      *length);
 
+/**
+ * TH_JSON_MAX_DEPTH:
+ *
+ * How deeply arrays and objects may nest in a JSON text that
+ * th_json_parser_load() accepts. tickhub's own messages and every venue's
+ * need fewer than 10 levels.
+ */
+#define TH_JSON_MAX_DEPTH 64
+
+gboolean     th_json_parser_load       (JsonParser *parser,
+                                        const char *data,
+                                        gssize      length,
+                                        GError    **error);
+JsonNode    *th_json_parse             (const char *data,
+                                        gssize      length,
+                                        GError    **error);
+
 G_END_DECLS

@@ -1,8 +1,15 @@
-/* th-json.c: the few JSON writing helpers of the hot path
+/* th-json.c: the few JSON helpers of the hot path, and the guard in front
+ * of json-glib's parser
  *
  * json-glib builds a tree and formats doubles with 17 digits; events are
  * written here directly instead, with the shortest digits that read back as
  * the same double.
+ *
+ * json-glib 1.6 parses recursively with no depth limit: 100,000 nested
+ * brackets overflow the stack. Every JSON text that comes from outside
+ * (venues, clients, files) goes through th_json_parser_load(), which scans
+ * the bytes once first (about 0.3 ns a byte) and refuses what is nested too
+ * deep, or holds a NUL in a string, before json-glib sees it.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -15,6 +22,8 @@
 #include <string.h>
 
 #include "th-private.h"
+
+G_STATIC_ASSERT (TH_JSON_MAX_DEPTH > 0);
 
 void
 _th_json_append_string (GString    *out,
@@ -238,4 +247,143 @@ _th_parse_time (const char *text,
 
   *usec = g_date_time_to_unix (dt) * G_USEC_PER_SEC + g_date_time_get_microsecond (dt);
   return TRUE;
+}
+
+/* Fails with %TH_ERROR_BAD_INPUT. The scan follows json-glib's tokenizer
+ * only as far as needed to count nesting exactly on any input json-glib
+ * would accept up to its first error: strings are double-quoted with
+ * backslash escapes. json-glib's scanner also knows single-quoted strings
+ * and comments (`#`, `//`, C comments), inside which a `"` would make the
+ * two disagree on what is a string; none of them is JSON, so a `'`, `/` or
+ * `#` outside a string is refused here. */
+static gboolean
+check_json (const char *data,
+            gsize       length,
+            guint       max_depth,
+            GError    **error)
+{
+  const guchar *p = (const guchar *) data;
+  const guchar *end = p + length;
+  guint depth = 0;
+
+  while (p < end)
+    {
+      guchar c = *p++;
+
+      switch (c)
+        {
+        case '"':
+          while (p < end)
+            {
+              c = *p++;
+              if (c == '"')
+                break;
+              if (c == '\\')
+                {
+                  if (p == end)
+                    break;
+                  if (end - p >= 5 && memcmp (p, "u0000", 5) == 0)
+                    goto nul;
+                  p++;
+                }
+              else if (c == '\0')
+                goto nul;
+            }
+          break;
+        case '[':
+        case '{':
+          if (++depth > max_depth)
+            {
+              g_set_error (error, TH_ERROR, TH_ERROR_BAD_INPUT,
+                           "nested deeper than %u levels", max_depth);
+              return FALSE;
+            }
+          break;
+        case ']':
+        case '}':
+          if (depth > 0)
+            depth--;
+          break;
+        case '\'':
+        case '/':
+        case '#':
+          g_set_error (error, TH_ERROR, TH_ERROR_BAD_INPUT,
+                       "unexpected “%c” outside a string", c);
+          return FALSE;
+        case '\0':
+          g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_INPUT, "a NUL byte");
+          return FALSE;
+        default:
+          break;
+        }
+    }
+  return TRUE;
+
+nul:
+  g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_INPUT, "a string holds a NUL character");
+  return FALSE;
+}
+
+/**
+ * th_json_parser_load:
+ * @parser: a #JsonParser
+ * @data: (array length=length) (element-type guint8): JSON text
+ * @length: length of @data in bytes, or -1 if NUL-terminated
+ * @error: return location for a #GError
+ *
+ * json_parser_load_from_data() for text from outside the process: a text
+ * nested deeper than %TH_JSON_MAX_DEPTH arrays and objects, or with a NUL
+ * in a string (`\u0000` or a raw byte), is refused with
+ * %TH_ERROR_BAD_INPUT before json-glib parses it (json-glib has no depth
+ * limit of its own and overflows the stack on deep nesting). Other
+ * malformed text fails with json-glib's own error. Parse every venue
+ * message, client message, file line or body with this function.
+ *
+ * Returns: whether @parser now holds the parsed text
+ */
+gboolean
+th_json_parser_load (JsonParser  *parser,
+                     const char  *data,
+                     gssize       length,
+                     GError     **error)
+{
+  g_return_val_if_fail (JSON_IS_PARSER (parser), FALSE);
+  g_return_val_if_fail (data != NULL || length == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (length < 0)
+    length = (gssize) strlen (data);
+  if (!check_json (data, (gsize) length, TH_JSON_MAX_DEPTH, error))
+    return FALSE;
+  return json_parser_load_from_data (parser, data, length, error);
+}
+
+/**
+ * th_json_parse:
+ * @data: (array length=length) (element-type guint8): JSON text
+ * @length: length of @data in bytes, or -1 if NUL-terminated
+ * @error: return location for a #GError
+ *
+ * Parses a JSON text from outside the process with the limits of
+ * th_json_parser_load().
+ *
+ * Returns: (transfer full) (nullable): the root node, or %NULL on error
+ */
+JsonNode *
+th_json_parse (const char  *data,
+               gssize       length,
+               GError     **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  JsonNode *root;
+
+  if (!th_json_parser_load (parser, data, length, error))
+    return NULL;
+  root = json_parser_get_root (parser);
+  if (root == NULL)
+    {
+      g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_INPUT, "empty JSON text");
+      return NULL;
+    }
+  return json_node_ref (root);
 }

@@ -290,3 +290,17 @@ venue_stop_hub (ThHub **hub)
   for (int i = 0; i < 10; i++)
     g_main_context_iteration (NULL, FALSE);
 }
+
+/* "[[[...]]]", @depth levels: what overflowed json-glib's stack before the
+ * depth limit. */
+char *
+venue_nested_array (guint depth)
+{
+  GString *s = g_string_sized_new (2 * depth);
+
+  for (guint i = 0; i < depth; i++)
+    g_string_append_c (s, '[');
+  for (guint i = 0; i < depth; i++)
+    g_string_append_c (s, ']');
+  return g_string_free (s, FALSE);
+}

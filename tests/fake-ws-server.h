@@ -54,6 +54,7 @@ guint       venue_count_events     (GPtrArray       *events,
 guint64     venue_feed_stat        (ThHub           *hub,
                                     const char      *name);
 void        venue_stop_hub         (ThHub          **hub);
+char       *venue_nested_array     (guint            depth);
 
 /* Iterates the default main context until @cond (evaluated each time)
  * holds, or fails the test after @timeout_ms. */

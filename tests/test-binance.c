@@ -359,6 +359,66 @@ test_record_and_replay (void)
   g_rmdir (dir);
 }
 
+/* A recording is input like any other: a frame nested 100,000 deep reaches
+ * the venue's parser through the replay and is refused there, a recorded
+ * line that deep is refused by the replay; the frames around them play. */
+static void
+test_replay_deep_json (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("tickhub-record-XXXXXX", NULL);
+  g_autofree char *rec = g_build_filename (dir, "binance.rec", NULL);
+  g_autofree char *deep = venue_nested_array (100000);
+  g_autoptr(GString) contents = g_string_new (NULL);
+  g_autoptr(JsonNode) ticker = json_node_init_string (json_node_alloc (), TICKER_BTC);
+  g_autoptr(JsonNode) trade = json_node_init_string (json_node_alloc (), TRADE_ETH);
+  g_autofree char *ticker_json = th_json_to_string (ticker, NULL);
+  g_autofree char *trade_json = th_json_to_string (trade, NULL);
+  g_autofree char *text = g_strdup_printf (
+    "[tickhub]\nplugins=binance;replay\nsymbols=BTC;ETH\ntimeframes=1m\n"
+    "[binance]\nconnect=false\n[replay]\npath=%s\nformat=raw\nexit-at-end=true\n", rec);
+  g_autoptr(ThConfig) config = th_config_new ();
+  g_autoptr(ThHub) hub = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify) th_event_unref);
+  g_autoptr(GPtrArray) feeds = NULL;
+  g_autoptr(GVariant) stats = NULL;
+  gboolean done = FALSE;
+  guint64 parse_errors = 0;
+  Fixture sink = { .events = events };
+
+  g_string_append_printf (contents, "{\"t\":1672515782136000,\"source\":\"binance\",\"text\":%s}\n", ticker_json);
+  g_string_append_printf (contents, "{\"t\":1672515782137000,\"source\":\"binance\",\"text\":\"%s\"}\n", deep);
+  g_string_append_printf (contents, "{\"t\":1672515782138000,\"source\":\"binance\",\"x\":%s}\n", deep);
+  g_string_append_printf (contents, "%s\n", deep);
+  g_string_append_printf (contents, "{\"t\":1672515782139000,\"source\":\"binance\",\"text\":%s}\n", trade_json);
+  g_assert_true (g_file_set_contents (rec, contents->str, (gssize) contents->len, NULL));
+
+  th_config_load_from_data (config, text, -1, NULL);
+  hub = th_hub_new (config, NULL);
+  th_hub_load (hub, &error);
+  g_assert_no_error (error);
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  g_signal_connect (hub, "event", G_CALLBACK (on_event), &sink);
+  g_signal_connect (hub, "quit-requested", G_CALLBACK (on_quit), &done);
+  th_hub_start (hub);
+  fake_ws_wait_until (done, 10000);
+
+  g_assert_cmpuint (venue_count_events (events, "financial_data_update", NULL), ==, 2);
+  g_assert_cmpuint (venue_count_events (events, "financial_data_update", "\"symbol\":\"BTC\""), ==, 1);
+  g_assert_cmpuint (venue_count_events (events, "financial_data_update", "\"symbol\":\"ETH\""), ==, 1);
+  feeds = th_hub_get_feeds (hub);
+  for (guint i = 0; i < feeds->len; i++)
+    if (TH_IS_WS_FEED (feeds->pdata[i]))
+      stats = th_feed_source_get_stats (feeds->pdata[i]);
+  g_variant_lookup (stats, "parse_errors", "t", &parse_errors);
+  g_assert_cmpuint (parse_errors, ==, 1);
+
+  g_clear_pointer (&feeds, g_ptr_array_unref);
+  venue_stop_hub (&hub);
+  g_remove (rec);
+  g_rmdir (dir);
+}
+
 static void
 test_bad_config (void)
 {
@@ -383,6 +443,33 @@ test_bad_config (void)
     }
 }
 
+/* A message nested past the depth limit is garbage like any other: a valid
+ * ticker carrying a deep member is refused whole (json-glib alone would
+ * have taken it), a bare deep array too, and a NUL in a string. */
+static void
+test_deep_json (Fixture       *fx,
+                gconstpointer  data)
+{
+  g_autofree char *deep = venue_nested_array (100);
+  g_autofree char *deeper = venue_nested_array (2000);   /* under max-frame=4096 */
+  g_autofree char *ticker_deep = g_strdup_printf ("{\"stream\":\"btcusdt@ticker\",\"data\":{\"e\":\"24hrTicker\","
+                                                  "\"E\":1672515782136,\"s\":\"BTCUSDT\",\"c\":\"43000.50\",\"z\":%s}}", deep);
+
+  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  fake_ws_send (fx->ws, ticker_deep);
+  fake_ws_send (fx->ws, deeper);
+  fake_ws_send (fx->ws, "{\"stream\":\"btcusdt@ticker\",\"data\":{\"e\":\"24hrTicker\","
+                        "\"E\":1672515782136,\"s\":\"BTCUSDT\\u0000X\",\"c\":\"43000.50\"}}");
+  fake_ws_send (fx->ws, TICKER_BTC);
+
+  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 1, 5000);
+  g_assert_cmpuint (feed_stat (fx, "parse_errors"), ==, 3);
+  g_assert_cmpuint (feed_stat (fx, "ticks"), ==, 1);
+  g_assert_cmpuint (count_events (fx, "financial_data_update", "\"price\":43000.5,\"volume\":12345.678"), ==, 1);
+  g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 1);
+  g_assert_cmpuint (fake_ws_n_open (fx->ws), ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -395,6 +482,7 @@ main (int   argc,
   ADD ("/binance/server-close-and-shutdown", test_server_close_and_shutdown, NULL);
   ADD ("/binance/silent-goes-stale-and-falls-back", test_silent_goes_stale_and_falls_back, NULL);
   ADD ("/binance/garbage", test_garbage, NULL);
+  ADD ("/binance/deep-json", test_deep_json, NULL);
   ADD ("/binance/handshake-refused", test_handshake_refused, NULL);
   ADD ("/binance/renewal-without-gap", test_renewal_without_gap, "stale-after=60\n");
 #undef ADD
@@ -402,6 +490,7 @@ main (int   argc,
   g_test_add ("/binance/pings-answered", Fixture, "stale-after=60\n", fixture_setup, test_pings_answered, fixture_teardown);
   g_test_add_func ("/binance/bad-config", test_bad_config);
   g_test_add_func ("/binance/record-and-replay", test_record_and_replay);
+  g_test_add_func ("/binance/replay-deep-json", test_replay_deep_json);
 
   return g_test_run ();
 }

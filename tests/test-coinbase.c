@@ -751,6 +751,32 @@ test_bad_config (void)
     }
 }
 
+/* Nested past the depth limit, or a NUL in a string: refused and counted,
+ * the connection carries on. */
+static void
+test_deep_json (Fixture       *fx,
+                gconstpointer  data)
+{
+  g_autofree char *deep = venue_nested_array (100);
+  g_autofree char *deeper = venue_nested_array (2000);   /* under max-frame=4096 */
+  g_autofree char *ticker_deep = g_strdup_printf ("{\"type\":\"ticker\",\"sequence\":999,\"product_id\":\"BTC-USD\","
+                                                  "\"price\":\"1\",\"time\":\"2022-10-19T23:28:23Z\",\"z\":%s}", deep);
+
+  wait_subscribed (fx, 1);
+  fake_ws_send (fx->ws, ticker_deep);
+  fake_ws_send (fx->ws, deeper);
+  fake_ws_send (fx->ws, "{\"type\":\"ticker\",\"sequence\":999,\"product_id\":\"BTC-USD\\u0000\","
+                        "\"price\":\"1\",\"time\":\"2022-10-19T23:28:23Z\"}");
+  fake_ws_send (fx->ws, TICKER_BTC);
+
+  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 1, 5000);
+  g_assert_cmpuint (stat (fx, "parse_errors"), ==, 3);
+  g_assert_cmpuint (stat (fx, "ticks"), ==, 1);
+  g_assert_cmpuint (count_events (fx, "financial_data_update", "\"price\":43000.5,"), ==, 1);
+  g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 1);
+  g_assert_cmpuint (fake_ws_n_open (fx->ws), ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -769,6 +795,7 @@ main (int   argc,
   ADD ("/coinbase/error-keeps-connection", test_error_keeps_connection, &with_bad_product);
   ADD ("/coinbase/subscriptions-checked", test_subscriptions_checked, &with_eth_left_out);
   ADD ("/coinbase/garbage", test_garbage, NULL);
+  ADD ("/coinbase/deep-json", test_deep_json, NULL);
 #undef ADD
   g_test_add_func ("/coinbase/bad-config", test_bad_config);
 

@@ -505,6 +505,29 @@ test_bad_config (void)
     }
 }
 
+/* Nested past the depth limit, or a NUL in a string: refused and counted,
+ * the connection carries on. */
+static void
+test_deep_json (Fixture       *fx,
+                gconstpointer  data)
+{
+  g_autofree char *deep = venue_nested_array (100);
+  g_autofree char *deeper = venue_nested_array (2000);   /* under max-frame=4096 */
+  g_autofree char *prices_deep = g_strdup_printf ("{\"bitcoin\":\"1\",\"z\":%s}", deep);
+
+  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  fake_ws_send (fx->ws, prices_deep);
+  fake_ws_send (fx->ws, deeper);
+  fake_ws_send (fx->ws, "{\"bitcoin\":\"1\\u0000\"}");
+  fake_ws_send (fx->ws, PRICES_BTC);
+
+  fake_ws_wait_until (count_events (fx, "financial_data_update", "\"symbol\":\"BTC\"") == 1, 5000);
+  g_assert_cmpuint (feed_stat (fx, "parse_errors"), ==, 3);
+  g_assert_cmpuint (feed_stat (fx, "ticks"), ==, 1);
+  g_assert_cmpuint (count_events (fx, "financial_data_update", "\"price\":6930.01,"), ==, 1);
+  g_assert_cmpuint (fake_ws_n_open (fx->ws), ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -520,6 +543,7 @@ main (int   argc,
   ADD ("/coincap/bad-key-long-backoff", test_bad_key_long_backoff, "api-key=wrong\n");
   ADD ("/coincap/handshake-refused", test_handshake_refused, WITH_KEY);
   ADD ("/coincap/garbage", test_garbage, WITH_KEY);
+  ADD ("/coincap/deep-json", test_deep_json, WITH_KEY);
   /* A later key wins in GKeyFile: no watchdog replacing the connection. */
   ADD ("/coincap/pings-answered", test_pings_answered, WITH_KEY "stale-after=60\n");
 #undef ADD

@@ -34,6 +34,7 @@ typedef enum {
   MODE_RATE_LIMIT,       /* 429 with retry-after: 2 */
   MODE_RATE_LIMIT_BARE,  /* 429 without retry-after */
   MODE_INVALID_JSON,
+  MODE_DEEP_JSON,        /* 500,000 nested arrays */
   MODE_500,
   MODE_DELAY,            /* answers after 2 s */
 } Mode;
@@ -235,6 +236,19 @@ server_callback (SoupServer        *server,
 
         soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
         soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC, body, strlen (body));
+      }
+      break;
+    case MODE_DEEP_JSON:
+      {
+        GString *body = g_string_sized_new (1000000);
+
+        for (guint i = 0; i < 500000; i++)
+          g_string_append_c (body, '[');
+        for (guint i = 0; i < 500000; i++)
+          g_string_append_c (body, ']');
+        soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+        soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, body->str, body->len);
+        g_string_free (body, FALSE);
       }
       break;
     case MODE_500:
@@ -760,6 +774,26 @@ is_down (Fixture *f)
   return g_strcmp0 (last_status (f, NULL), "down") == 0;
 }
 
+/* A body nested 500,000 deep used to overflow json-glib's stack. */
+static void
+test_deep_json_recovers (Fixture       *f,
+                         gconstpointer  data)
+{
+  f->mode = MODE_DEEP_JSON;
+  start_with (f, NULL, NULL, NULL);
+  run_until (f, is_down);
+
+  assert_status (f, "down", "invalid JSON from CoinGecko: nested deeper than 64 levels");
+  g_assert_cmpuint (stat (f, "parse_errors"), ==, 1);
+  g_assert_cmpuint (count_updates (f, NULL), ==, 0);
+
+  f->mode = MODE_OK;
+  advance (f, 10);
+  wait_answers (f, 1);
+  assert_status (f, "live", NULL);
+  g_assert_cmpuint (count_updates (f, "BTC"), ==, 1);
+}
+
 static void
 test_invalid_json_recovers (Fixture       *f,
                             gconstpointer  data)
@@ -1082,6 +1116,7 @@ main (int   argc,
   ADD ("/coingecko/rate-limited-honours-retry-after", test_rate_limited);
   ADD ("/coingecko/rate-limited-without-retry-after", test_rate_limited_without_retry_after);
   ADD ("/coingecko/invalid-json-recovers", test_invalid_json_recovers);
+  ADD ("/coingecko/deep-json-recovers", test_deep_json_recovers);
   ADD ("/coingecko/http-500-recovers", test_http_500_recovers);
   ADD ("/coingecko/timeout", test_timeout);
   ADD ("/coingecko/connection-refused", test_connection_refused);

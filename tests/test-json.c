@@ -211,6 +211,137 @@ test_tree (void)
   g_assert_cmpstr (again, ==, text);
 }
 
+static char *
+nested (const char *open,
+        const char *close,
+        guint       depth)
+{
+  GString *s = g_string_sized_new (depth * 2 + 2);
+
+  for (guint i = 0; i < depth; i++)
+    g_string_append (s, open);
+  for (guint i = 0; i < depth; i++)
+    g_string_append (s, close);
+  return g_string_free (s, FALSE);
+}
+
+static void
+assert_refused (const char *text,
+                gssize      length,
+                const char *message)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (th_json_parser_load (parser, text, length, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_INPUT);
+  if (message != NULL)
+    g_assert_cmpstr (error->message, ==, message);
+}
+
+static void
+assert_parses (const char *text)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (th_json_parser_load (parser, text, -1, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (json_parser_get_root (parser));
+}
+
+/* json-glib has no depth limit and overflows the stack on deep nesting:
+ * th_json_parser_load() refuses it before json-glib sees it. */
+static void
+test_depth_limit (void)
+{
+  g_autofree char *at_limit = nested ("[", "]", TH_JSON_MAX_DEPTH);
+  g_autofree char *over = nested ("[", "]", TH_JSON_MAX_DEPTH + 1);
+  g_autofree char *huge = nested ("[", "]", 500000);
+  g_autofree char *objects = NULL;
+  g_autofree char *open_only = g_strnfill (200000, '{');
+  g_autofree char *inside = NULL;
+  g_autofree char *unbalanced = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+
+  assert_parses (at_limit);
+  assert_refused (over, -1, "nested deeper than 64 levels");
+  assert_refused (huge, -1, "nested deeper than 64 levels");
+  assert_refused (open_only, -1, "nested deeper than 64 levels");
+
+  /* Objects count the same, mixed with arrays. */
+  {
+    GString *s = g_string_new (NULL);
+    for (guint i = 0; i < 100; i++)
+      g_string_append (s, i % 2 ? "[" : "{\"a\":");
+    g_string_append (s, "1");
+    for (guint i = 100; i > 0; i--)
+      g_string_append (s, (i - 1) % 2 ? "]" : "}");
+    objects = g_string_free (s, FALSE);
+  }
+  assert_refused (objects, -1, "nested deeper than 64 levels");
+
+  /* Brackets inside strings are text, escaped quotes do not end them. */
+  {
+    g_autofree char *brackets = g_strnfill (1000, '[');
+    inside = g_strdup_printf ("{\"a\":\"%s\\\"%s\",\"b\":[1]}", brackets, brackets);
+  }
+  assert_parses (inside);
+
+  /* Closing brackets first do not buy depth for later ones. */
+  {
+    g_autofree char *closers = g_strnfill (100, ']');
+    g_autofree char *deep = nested ("[", "]", 100);
+    unbalanced = g_strconcat (closers, deep, NULL);
+  }
+  assert_refused (unbalanced, -1, NULL);
+
+  /* A length shorter than the text: only that part counts. */
+  assert_parses ("[1]");
+  {
+    g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+    g_assert_true (th_json_parser_load (parser, "[1]]]]", 3, &error));
+    g_assert_no_error (error);
+  }
+
+  node = th_json_parse (huge, -1, &error);
+  g_assert_null (node);
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_INPUT);
+  g_clear_error (&error);
+  node = th_json_parse ("{\"x\":[1,2]}", -1, &error);
+  g_assert_no_error (error);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (node));
+}
+
+/* What is not JSON but json-glib's scanner might take, and NUL. */
+static void
+test_refused_text (void)
+{
+  static const char with_nul[] = "{\"a\":\"BTC\0X\"}";
+
+  assert_refused ("{\"symbol\":\"BTC\\u0000X\"}", -1, "a string holds a NUL character");
+  assert_refused ("{\"room\":\"financial_data\\u0000zzz\"}", -1, "a string holds a NUL character");
+  assert_refused ("[\"42000.5\\u0000\"]", -1, "a string holds a NUL character");
+  assert_refused (with_nul, sizeof with_nul - 1, "a string holds a NUL character");
+  assert_refused ("[1]\0", 4, "a NUL byte");
+  /* A single-quoted string or a comment could hide a quote from the
+   * depth count: none is JSON. */
+  assert_refused ("['\"', [[1]]]", -1, "unexpected “'” outside a string");
+  assert_refused ("/* \" */ [1]", -1, "unexpected “/” outside a string");
+  assert_refused ("# \"\n[1]", -1, "unexpected “#” outside a string");
+  /* Inside strings they are text; other escapes of NUL's neighbours too. */
+  assert_parses ("{\"a\":\"it's /* # \\u0001 \\u0010\"}");
+  assert_parses ("{\"a\":\"\\\\u0000\"}");
+  /* Malformed text keeps json-glib's error. */
+  {
+    g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+    g_autoptr(GError) error = NULL;
+    g_assert_false (th_json_parser_load (parser, "{\"a\":", -1, &error));
+    g_assert_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -224,6 +355,8 @@ main (int   argc,
   g_test_add_func ("/json/event-round-trip", test_event_round_trip);
   g_test_add_func ("/json/tick", test_tick_json);
   g_test_add_func ("/json/tree", test_tree);
+  g_test_add_func ("/json/depth-limit", test_depth_limit);
+  g_test_add_func ("/json/refused-text", test_refused_text);
 
   return g_test_run ();
 }

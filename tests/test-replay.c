@@ -416,6 +416,41 @@ test_bad_lines_skipped (Fixture       *f,
   g_assert_cmpuint (th_hub_get_rejected_ticks (f->hub), ==, 0);
 }
 
+/* A line nested 100,000 deep overflowed json-glib's stack: it is a bad
+ * line like any other, and so is a NUL in a symbol. */
+static void
+test_deep_lines_skipped (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GString) contents = g_string_new ("{\"symbol\":\"BTC\",\"price\":1,\"timestamp\":1704067200000}\n");
+  g_autoptr(GPtrArray) updates = NULL;
+
+  for (guint i = 0; i < 100000; i++)
+    g_string_append_c (contents, '[');
+  for (guint i = 0; i < 100000; i++)
+    g_string_append_c (contents, ']');
+  g_string_append (contents, "\n{\"symbol\":\"BTC\",\"price\":3,\"timestamp\":1704067200500,\"x\":");
+  for (guint i = 0; i < 65; i++)
+    g_string_append_c (contents, '{');
+  for (guint i = 0; i < 65; i++)
+    g_string_append_c (contents, '}');
+  g_string_append (contents, "}\n{\"event\":\"financial_data_update\",\"data\":{\"symbol\":\"BTC\\u0000X\","
+                             "\"data\":{\"price\":4,\"source\":\"binance\",\"timestamp\":\"2024-01-01T00:00:00.600Z\"}}}\n");
+  g_string_append (contents, "{\"symbol\":\"BTC\",\"price\":2,\"timestamp\":1704067201000}\n");
+
+  start_file (f, write_tmp (f, contents->str), "exit-at-end=true\n");
+  run_until (f, quit_requested);
+
+  updates = events_named (f, "financial_data_update");
+  g_assert_cmpuint (updates->len, ==, 2);
+  assert_number (json_object_get_object_member (updates->pdata[0], "data"), "price", 1);
+  assert_number (json_object_get_object_member (updates->pdata[1], "data"), "price", 2);
+  g_assert_true (log_contains (":2: not JSON: nested deeper than 64 levels"));
+  g_assert_true (log_contains (":3: not JSON: nested deeper than 64 levels"));
+  g_assert_true (log_contains (":4: not JSON: a string holds a NUL character"));
+  g_assert_true (log_contains (": 5 lines, 2 ticks, 3 bad lines skipped"));
+}
+
 static void
 test_timestamps (Fixture       *f,
                  gconstpointer  data)
@@ -781,6 +816,7 @@ main (int   argc,
   ADD ("/replay/basic-in-file-order", test_basic_in_file_order);
   ADD ("/replay/closed-candles", test_closed_candles);
   ADD ("/replay/bad-lines-skipped", test_bad_lines_skipped);
+  ADD ("/replay/deep-lines-skipped", test_deep_lines_skipped);
   ADD ("/replay/long-line-skipped", test_long_line);
   ADD ("/replay/timestamps-iso-and-epoch-ms", test_timestamps);
   ADD ("/replay/event-lines", test_event_lines);

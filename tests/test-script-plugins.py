@@ -431,6 +431,26 @@ def test_rest_poll_reports_down():
         server.close()
 
 
+def test_rest_poll_deep_json():
+    # 100,000 nested arrays: Python's json raises RecursionError, not
+    # ValueError; the plugin reports the source down and keeps polling.
+    body = b"[" * 100000 + b"]" * 100000
+    server = Server(get_body=lambda: (200, body))
+    try:
+        status, err, events = rest_run(server, seconds=1.0)
+        assert status == 0, err
+        states = [e["data"] for e in events if e["event"] == "source_status"
+                  and e["data"]["source"] != "tickhub_test"]
+        down = [s for s in states if s["state"] == "down"]
+        assert down, states
+        # Disabled only by the stop at the end, not by a plugin failure.
+        assert not [s for s in states if s["state"] == "disabled" and s["reason"] != "stopped"], states
+        assert server.gets >= 2, server.gets  # still polling
+        assert not [e for e in events if e["event"] == "financial_data_update"]
+    finally:
+        server.close()
+
+
 def test_rest_poll_stats_in_process():
     # The same plugin in this process: the hub enables libpeas's python3
     # loader, which uses the interpreter that is already running.
@@ -695,6 +715,7 @@ def main():
         test_webhook_bad_config,
         test_rest_poll_pushes_ticks,
         test_rest_poll_reports_down,
+        test_rest_poll_deep_json,
         test_rest_poll_stats_in_process,
         test_broken_plugin_is_a_check_config_error,
         test_raising_sink_is_disabled,

@@ -1083,6 +1083,56 @@ test_max_message (Fixture       *fx,
   g_assert_cmpuint (c->close_code, ==, 1009);
 }
 
+static guint64 metric_value (Fixture    *fx,
+                             const char *name);
+
+/* With max-message=1048576 one text frame of 500,000 levels used to
+ * overflow the stack in json-glib's parser: now it is a bad message,
+ * answered, counted and logged once, and the client stays. */
+static void
+test_deep_json (Fixture       *fx,
+                gconstpointer  data)
+{
+  g_autoptr(Client) c = client_new (fx);
+  g_autoptr(GString) deep = g_string_sized_new (1000000);
+  g_autoptr(GString) deep_data = g_string_new ("{\"event\":\"join_room\",\"data\":{\"room\":\"financial_data\",\"x\":");
+  static const char *const nul_room = "{\"event\":\"join_room\",\"data\":{\"room\":\"financial_data\\u0000zzz\"}}";
+  guint64 before = metric_value (fx, "tickhub_server_ws_bad_messages_total");
+
+  for (guint i = 0; i < 500000; i++)
+    g_string_append_c (deep, '[');
+  for (guint i = 0; i < 500000; i++)
+    g_string_append_c (deep, ']');
+  for (guint i = 0; i < 65; i++)
+    g_string_append_c (deep_data, '[');
+  for (guint i = 0; i < 65; i++)
+    g_string_append_c (deep_data, ']');
+  g_string_append (deep_data, "}}");
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(JsonNode) err = NULL;
+
+      send_json (c, i == 0 ? deep->str : i == 1 ? deep_data->str : nul_room);
+      err = next_event (c, "error");
+      g_assert_cmpstr (error_code (err), ==, "bad_request");
+    }
+  g_assert_cmpuint (metric_value (fx, "tickhub_server_ws_bad_messages_total"), ==, before + 3);
+  /* Still up, and the refused messages joined no room. */
+  {
+    guint status;
+    g_autofree char *body = http_get (fx, "/websocket/rooms", &status);
+    g_autoptr(JsonNode) root = parse (body);
+    JsonObject *rooms = json_object_get_object_member (json_node_get_object (root), "rooms");
+
+    g_assert_cmpuint (status, ==, 200);
+    g_assert_false (json_object_has_member (rooms, "financial_data") &&
+                    json_object_get_int_member (json_object_get_object_member (rooms, "financial_data"), "members") > 0);
+  }
+  join (c, "financial_data");
+  g_assert_false (c->closed);
+}
+
 /* Tests: REST */
 
 static void
@@ -1558,6 +1608,41 @@ jwt_status (Fixture    *fx,
   return http_get_auth (fx, "/api/v1/prices", auth);
 }
 
+/* A token's header is read before its signature is checked, so anyone can
+ * send one: nested past the limit it is malformed (signed correctly, so
+ * only the depth refuses it), and the claims are held to the same limit. */
+static void
+test_auth_jwt_deep (Fixture       *fx,
+                    gconstpointer  data)
+{
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  g_autoptr(GString) deep_header = g_string_new ("{\"alg\":\"HS256\",\"x\":");
+  g_autoptr(GString) deep_claims = g_string_new (NULL);
+  g_autofree char *claims = g_strdup_printf ("{\"sub\":\"dash\",\"exp\":%" G_GINT64_FORMAT "}", now + 60);
+  g_autofree char *good = make_jwt ("{\"alg\":\"HS256\",\"x\":[[1]]}", claims, JWT_SECRET);
+  g_autofree char *bad_header = NULL;
+  g_autofree char *bad_claims = NULL;
+
+  for (guint i = 0; i < 65; i++)
+    g_string_append_c (deep_header, '[');
+  for (guint i = 0; i < 65; i++)
+    g_string_append_c (deep_header, ']');
+  g_string_append_c (deep_header, '}');
+  g_string_append_printf (deep_claims, "{\"sub\":\"dash\",\"exp\":%" G_GINT64_FORMAT ",\"x\":", now + 60);
+  for (guint i = 0; i < 65; i++)
+    g_string_append_c (deep_claims, '{');
+  for (guint i = 0; i < 65; i++)
+    g_string_append_c (deep_claims, '}');
+  g_string_append_c (deep_claims, '}');
+  bad_header = make_jwt (deep_header->str, claims, JWT_SECRET);
+  bad_claims = make_jwt ("{\"alg\":\"HS256\"}", deep_claims->str, JWT_SECRET);
+
+  g_assert_cmpuint (jwt_status (fx, good), ==, 200);
+  g_assert_cmpuint (jwt_status (fx, bad_header), ==, 401);
+  g_assert_cmpuint (jwt_status (fx, bad_claims), ==, 401);
+  g_assert_cmpuint (jwt_status (fx, good), ==, 200);
+}
+
 static void
 test_auth_jwt (Fixture       *fx,
                gconstpointer  data)
@@ -1775,6 +1860,7 @@ main (int   argc,
   ADD ("/server/ws/max-connections", "max-connections=2", test_max_connections);
   ADD ("/server/ws/allowed-origins", "allowed-origins=http://good.example", test_origins);
   ADD ("/server/ws/max-message", "max-message=1024", test_max_message);
+  ADD ("/server/ws/deep-json", "max-message=1048576", test_deep_json);
   ADD ("/server/ws/system-status", "status-interval=0.2", test_system_status);
   ADD ("/server/ws/stop-closes-with-1001", NULL, test_stop_closes);
   ADD ("/server/ws/conflate", "conflate-ms=200", test_conflate);
@@ -1787,6 +1873,7 @@ main (int   argc,
   g_test_add_func ("/server/metrics/feeds", test_metrics_feeds);
   g_test_add_func ("/server/auth/tokens", test_auth_tokens);
   ADD ("/server/auth/jwt", "jwt-secret=" JWT_SECRET, test_auth_jwt);
+  ADD ("/server/auth/jwt-deep", "jwt-secret=" JWT_SECRET, test_auth_jwt_deep);
   ADD ("/server/tls", "tls-certificate=@SRCDIR@/data/tls/cert.pem\ntls-key=@SRCDIR@/data/tls/key.pem", test_tls);
   g_test_add_func ("/server/auth/tokens-reload", test_auth_tokens_reload);
   g_test_add_func ("/server/auth/config-problems", test_auth_config);

@@ -759,6 +759,49 @@ test_acks (Fixture       *fx,
   g_assert_true (g_str_has_prefix (ack4, "435[{\"code\":\"bad_request\""));
 }
 
+/* An event or a CONNECT payload nested 500,000 deep (max-message=1048576)
+ * used to overflow json-glib's stack: a bad packet now, like any other. */
+static void
+test_deep_json (Fixture       *fx,
+                gconstpointer  data)
+{
+  g_autoptr(Ws) w = ws_client (fx);
+  g_autoptr(Ws) other = ws_open (fx, NULL);
+  g_autoptr(GString) deep = g_string_new ("42[\"join_room\",");
+  g_autoptr(GString) deep_connect = g_string_new ("40");
+  g_autofree char *status = NULL;
+  g_autofree char *refused = NULL;
+  g_autofree char *error = NULL;
+  guint64 bad = metric (fx, "tickhub_server_socketio_bad_packets_total");
+
+  for (guint i = 0; i < 500000; i++)
+    g_string_append_c (deep, '[');
+  for (guint i = 0; i < 500000; i++)
+    g_string_append_c (deep, ']');
+  g_string_append_c (deep, ']');
+  ws_send (w, deep->str);
+  error = ws_next (w, "42[\"error\"");
+  g_assert_nonnull (strstr (error, "\"code\":\"bad_request\""));
+  g_clear_pointer (&error, g_free);
+  ws_send (w, "42[\"join_room\",{\"room\":\"financial_data\\u0000zzz\"}]");
+  error = ws_next (w, "42[\"error\"");
+  g_assert_nonnull (strstr (error, "\"code\":\"bad_request\""));
+  ws_send (w, "42[\"get_status\",{}]");
+  status = ws_next (w, "42[");
+  g_assert_true (g_str_has_prefix (status, "42[\"server_status\""));
+
+  /* The auth payload of a CONNECT. */
+  g_free (ws_next (other, "0{"));
+  g_string_append (deep_connect, "{\"token\":");
+  for (guint i = 0; i < 100000; i++)
+    g_string_append_c (deep_connect, '{');
+  g_string_append_c (deep_connect, '}');
+  ws_send (other, deep_connect->str);
+  refused = ws_next (other, "44");
+  g_assert_cmpstr (refused, ==, "44{\"message\":\"the auth payload must be a JSON object\"}");
+  g_assert_cmpuint (metric (fx, "tickhub_server_socketio_bad_packets_total"), ==, bad + 3);
+}
+
 static void
 test_bad_packets (Fixture       *fx,
                   gconstpointer  data)
@@ -1075,6 +1118,7 @@ main (int   argc,
   ADD ("/socketio/polling-ping-timeout", "ping-interval=0.2\nping-timeout=0.2", test_polling_ping_timeout);
   ADD ("/socketio/acks", NULL, test_acks);
   ADD ("/socketio/bad-packets", NULL, test_bad_packets);
+  ADD ("/socketio/deep-json", "max-message=1048576", test_deep_json);
   ADD ("/socketio/serialize-once", NULL, test_serialize_once);
   ADD ("/socketio/budget", "client-buffer=4096", test_budget);
   ADD ("/socketio/conflate", "conflate-ms=300", test_conflate);

@@ -291,7 +291,7 @@ th_binance_message (ThWsFeed   *feed,
   JsonObject *obj;
   JsonNode *data;
 
-  if (!json_parser_load_from_data (self->parser, text, (gssize) length, &error))
+  if (!th_json_parser_load (self->parser, text, (gssize) length, &error))
     {
       g_autofree char *detail = g_strdup_printf ("not JSON (%s)", error->message);
 

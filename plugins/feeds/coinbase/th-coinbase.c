@@ -718,7 +718,7 @@ th_coinbase_message (ThWsFeed   *feed,
   JsonNode *type_node;
   const char *type = NULL;
 
-  if (!json_parser_load_from_data (self->parser, text, (gssize) length, &error))
+  if (!th_json_parser_load (self->parser, text, (gssize) length, &error))
     {
       g_autofree char *detail = g_strdup_printf ("not JSON (%s)", error->message);
 

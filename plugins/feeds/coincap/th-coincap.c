@@ -228,7 +228,7 @@ th_coincap_message (ThWsFeed   *feed,
       return;
     }
 
-  if (!json_parser_load_from_data (self->parser, text, (gssize) length, &error))
+  if (!th_json_parser_load (self->parser, text, (gssize) length, &error))
     {
       g_autofree char *detail = g_strdup_printf ("not JSON (%s)", error->message);
 

@@ -386,7 +386,7 @@ error_message_of (GBytes *body)
   JsonObject *obj;
   const char *msg = NULL;
 
-  if (data == NULL || size == 0 || !json_parser_load_from_data (parser, data, (gssize) size, NULL))
+  if (data == NULL || size == 0 || !th_json_parser_load (parser, data, (gssize) size, NULL))
     return NULL;
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
@@ -559,7 +559,7 @@ handle_answer (ThCoinGecko *self,
       fail (self, "invalid JSON from CoinGecko: the answer is empty");
       return;
     }
-  if (!json_parser_load_from_data (parser, data, (gssize) size, &error))
+  if (!th_json_parser_load (parser, data, (gssize) size, &error))
     {
       const char *msg = error->message;
       const char *rest;

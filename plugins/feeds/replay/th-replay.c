@@ -306,7 +306,7 @@ parse_line (ThReplay   *self,
 
   *why = NULL;
 
-  if (!json_parser_load_from_data (self->parser, line, (gssize) length, &error))
+  if (!th_json_parser_load (self->parser, line, (gssize) length, &error))
     {
       const char *msg = error->message;
       const char *rest;
@@ -736,7 +736,7 @@ handle_frame (ThReplay   *self,
   ThWsFeed *feed;
   gint64 t;
 
-  if (!json_parser_load_from_data (parser, line, (gssize) length, NULL) ||
+  if (!th_json_parser_load (parser, line, (gssize) length, NULL) ||
       (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
       bad_line (self, "not a JSON object");

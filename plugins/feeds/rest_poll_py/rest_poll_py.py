@@ -160,6 +160,9 @@ class RestPollFeed(GObject.Object, Tickhub.FeedSource):
             return
         try:
             prices = json.loads(body.get_data() or b"")
+        except RecursionError:  # nested deeper than the interpreter's stack
+            self._fail("invalid JSON: nested too deeply")
+            return
         except ValueError as e:
             self._fail("invalid JSON: %s" % e)
             return

@@ -293,7 +293,7 @@ decode_json_object (const char *text,
   if (size == 0 || !g_utf8_validate (data, size, NULL))
     return NULL;
   parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, data, size, NULL))
+  if (!th_json_parser_load (parser, data, size, NULL))
     return NULL;
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))

@@ -252,6 +252,9 @@ th_server_render_metrics (ThServer *self)
   header (out, "tickhub_server_socketio_encodings_total", "counter",
           "Events turned into Socket.IO packets (once per event, shared by every Socket.IO client).");
   g_string_append_printf (out, "tickhub_server_socketio_encodings_total %" G_GUINT64_FORMAT "\n", st->sio_encodings);
+  header (out, "tickhub_server_ws_bad_messages_total", "counter",
+          "/ws messages that are not a JSON envelope (not JSON, nested too deeply, a NUL in a string, no event).");
+  g_string_append_printf (out, "tickhub_server_ws_bad_messages_total %" G_GUINT64_FORMAT "\n", st->ws_bad_messages);
   header (out, "tickhub_server_socketio_bad_packets_total", "counter",
           "Malformed or unsupported Socket.IO / Engine.IO packets (binary, unknown types, bad JSON, overlapping polls).");
   g_string_append_printf (out, "tickhub_server_socketio_bad_packets_total %" G_GUINT64_FORMAT "\n", st->sio_bad_packets);

@@ -117,6 +117,7 @@ struct _ThServerClient
   JsonNode  **ack;             /* nullable: where the first reply's data goes
                                 * (a Socket.IO ack), see th_server_client_send */
   gboolean    dropping;        /* in an episode of drops, logged once */
+  gboolean    logged_bad;      /* a malformed /ws message was logged */
   gboolean    closing;
   gboolean    in_dirty;        /* in the server's list of clients to flush */
 };
@@ -138,6 +139,7 @@ typedef struct
   guint64 conflated;           /* updates replaced by a newer one (conflate-ms) */
   guint64 client_messages;     /* messages received from clients */
   guint64 client_errors;       /* error events sent back */
+  guint64 ws_bad_messages;     /* /ws messages that are not an envelope */
   guint64 http_requests;
   guint64 sio_encodings;       /* events turned into Socket.IO packets */
   guint64 sio_bad_packets;     /* malformed or unsupported Socket.IO packets */

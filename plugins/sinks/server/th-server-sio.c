@@ -619,7 +619,7 @@ handle_connect (Session    *s,
       JsonNode *t;
 
       parser = json_parser_new_immutable ();
-      if (!json_parser_load_from_data (parser, payload, (gssize) len, NULL) ||
+      if (!th_json_parser_load (parser, payload, (gssize) len, NULL) ||
           (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
         {
           bad_packet (s, "the CONNECT payload (auth) is not a JSON object");
@@ -679,7 +679,7 @@ handle_event (Session    *s,
   /* Whatever happens below, the first reply is the ack's answer. */
   s->base.ack = has_id ? &ack : NULL;
   parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, p, end - p, NULL) ||
+  if (!th_json_parser_load (parser, p, end - p, NULL) ||
       (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_ARRAY (root) ||
       json_array_get_length (array = json_node_get_array (root)) == 0 ||
       json_node_get_value_type (name = json_array_get_element (array, 0)) != G_TYPE_STRING)

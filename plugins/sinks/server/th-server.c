@@ -636,7 +636,7 @@ sio_encode (const char *json,
     g_autofree char *text = NULL;
     g_autofree char *packet = NULL;
 
-    if (!json_parser_load_from_data (parser, json, (gssize) len, NULL) ||
+    if (!th_json_parser_load (parser, json, (gssize) len, NULL) ||
         (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
       return NULL;
     event = json_object_get_member (json_node_get_object (root), "event");
@@ -1106,6 +1106,24 @@ th_server_client_dispatch (ThServerClient *client,
 }
 
 /* A text message from a /ws client: the envelope {"event", "data"}. */
+/* A /ws message that is not an envelope: counted, logged once per client
+ * (at most one line per client, whatever it sends), answered. */
+static void
+bad_message (ThServer       *self,
+             ThServerClient *client,
+             const char     *why,
+             const char     *answer)
+{
+  self->stats.ws_bad_messages++;
+  if (!client->logged_bad)
+    {
+      client->logged_bad = TRUE;
+      g_message ("server: client %s (%s) sent a malformed message: %s "
+                 "(logged once per client; counted in /metrics)", client->id, client->remote, why);
+    }
+  th_server_client_error (client, "bad_request", answer);
+}
+
 void
 th_server_client_message (ThServer       *self,
                           ThServerClient *client,
@@ -1122,18 +1140,18 @@ th_server_client_message (ThServer       *self,
     return;
 
   parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, text, (gssize) length, &error) ||
+  if (!th_json_parser_load (parser, text, (gssize) length, &error) ||
       (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
-      th_server_client_error (client, "bad_request",
-                              "a message is a JSON object {\"event\": NAME, \"data\": {...}}");
+      bad_message (self, client, error != NULL ? error->message : "not a JSON object",
+                   "a message is a JSON object {\"event\": NAME, \"data\": {...}}");
       return;
     }
   obj = json_node_get_object (root);
   event_node = json_object_get_member (obj, "event");
   if (event_node == NULL || json_node_get_value_type (event_node) != G_TYPE_STRING)
     {
-      th_server_client_error (client, "bad_request", "the message has no \"event\" string");
+      bad_message (self, client, "no \"event\" string", "the message has no \"event\" string");
       return;
     }
   th_server_client_dispatch (client, json_node_get_string (event_node), json_object_get_member (obj, "data"));
