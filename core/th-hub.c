@@ -65,7 +65,11 @@ typedef struct
   ThCandleSeries     *series;
   ThIndicator       **indicators;   /* one per spec */
   ThIndicatorInterface **ifaces;    /* their interfaces, looked up once */
-  ThIndicatorValues **values;       /* last published values, per spec */
+  ThIndicatorValues **values;       /* values of the last closed candle, per spec */
+  ThIndicatorValues **provisional;  /* values of the forming candle, per spec */
+  GVariant           *published_values; /* a{sd}: last technical_indicators_update */
+  gint64              published_start;  /* ... its candle's start */
+  gboolean            published_closed; /* ... whether that candle was closed */
   gboolean            dirty;        /* forming changed since published */
 } Series;
 
@@ -126,6 +130,7 @@ struct _ThHub
   guint         n_disabled_sinks;
   guint         disabled_idle_id;   /* stops the feeds and sinks of failed plugins */
   gboolean      uses_gjs;           /* holds the GJS bridge's context */
+  GPtrArray    *price_waits;        /* PriceWait*: th_hub_get_price_async() */
 };
 
 enum {
@@ -138,8 +143,24 @@ enum {
 enum {
   SIGNAL_EVENT,
   SIGNAL_QUIT_REQUESTED,
+  SIGNAL_PRICE_CHANGED,
+  SIGNAL_SOURCE_STATUS_CHANGED,
+  SIGNAL_CANDLE_CLOSED,
+  SIGNAL_INDICATORS_UPDATED,
   N_SIGNALS
 };
+
+typedef struct
+{
+  ThHub   *hub;                     /* not a reference: the task holds one */
+  GTask   *task;
+  char    *symbol;
+  GSource *timeout;
+  GSource *cancelled;
+} PriceWait;
+
+static void price_waits_complete (ThHub      *self,
+                                  const char *symbol);
 
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
@@ -224,10 +245,13 @@ symbol_state_free (ThHub       *self,
         {
           g_clear_object (&s->indicators[i]);
           g_clear_pointer (&s->values[i], th_indicator_values_free);
+          g_clear_pointer (&s->provisional[i], th_indicator_values_free);
         }
       g_free (s->indicators);
       g_free (s->ifaces);
       g_free (s->values);
+      g_free (s->provisional);
+      g_clear_pointer (&s->published_values, g_variant_unref);
       _th_candle_series_free (s->series);
     }
   g_free (state->series);
@@ -246,6 +270,10 @@ th_hub_dispose (GObject *object)
     }
   g_clear_handle_id (&self->quit_idle_id, g_source_remove);
   g_clear_handle_id (&self->disabled_idle_id, g_source_remove);
+
+  /* No price will come any more: waiting calls get their answer now. */
+  if (self->price_waits != NULL && self->book != NULL)
+    price_waits_complete (self, NULL);
 
   if (self->book != NULL)
     g_signal_handlers_disconnect_by_func (self->book, on_source_changed, self);
@@ -300,6 +328,7 @@ th_hub_finalize (GObject *object)
   g_clear_pointer (&self->disabled, g_hash_table_unref);
   g_clear_pointer (&self->js_types, g_hash_table_unref);
   g_clear_pointer (&self->stop_waiters, g_ptr_array_unref);
+  g_clear_pointer (&self->price_waits, g_ptr_array_unref);
 
   G_OBJECT_CLASS (th_hub_parent_class)->finalize (object);
 }
@@ -416,6 +445,82 @@ th_hub_class_init (ThHubClass *klass)
   signals[SIGNAL_QUIT_REQUESTED] =
     g_signal_new ("quit-requested", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT);
+
+  /**
+   * ThHub::price-changed:
+   * @self: the hub
+   * @symbol: the canonical symbol
+   * @price: the symbol's trusted price now: the selected source's latest
+   *   state, as th_hub_get_price() would return it
+   *
+   * Emitted whenever the trusted price of a symbol changes: a tick of the
+   * selected source, or another source taking over. It follows the
+   * `financial_data_update` event of the same change. @price is only
+   * valid during the emission: take a reference to keep it.
+   */
+  signals[SIGNAL_PRICE_CHANGED] =
+    g_signal_new ("price-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2,
+                  G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
+                  TH_TYPE_TICK | G_SIGNAL_TYPE_STATIC_SCOPE);
+
+  /**
+   * ThHub::source-status-changed:
+   * @self: the hub
+   * @source: the source's name
+   * @state: its state
+   * @reason: (nullable): why, in words
+   *
+   * Emitted when a source reports a new state or a new reason (see
+   * th_hub_report_source_status()), after the `source_status` event. A
+   * handler that only cares about states compares with the last one it saw.
+   */
+  signals[SIGNAL_SOURCE_STATUS_CHANGED] =
+    g_signal_new ("source-status-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
+                  TH_TYPE_SOURCE_STATE,
+                  G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE);
+
+  /**
+   * ThHub::candle-closed:
+   * @self: the hub
+   * @symbol: the canonical symbol
+   * @timeframe: the timeframe's name, as configured (`1m`)
+   * @candle: the closed candle
+   *
+   * Emitted for every candle that closes, in order, after its
+   * `candle_update` event and before the indicators run on it. Empty
+   * periods close as flat candles. @candle is only valid during the
+   * emission: copy it to keep it.
+   */
+  signals[SIGNAL_CANDLE_CLOSED] =
+    g_signal_new ("candle-closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
+                  G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
+                  TH_TYPE_CANDLE | G_SIGNAL_TYPE_STATIC_SCOPE);
+
+  /**
+   * ThHub::indicators-updated:
+   * @self: the hub
+   * @symbol: the canonical symbol
+   * @timeframe: the timeframe's name
+   * @candle: the candle the values were computed on: closed, or the
+   *   forming one (provisional values, at most once a second)
+   * @values: every configured output, `a{sd}` in the configured order;
+   *   NaN for an output with no value yet
+   *
+   * Emitted after each `technical_indicators_update` event, with the same
+   * values. th_hub_get_indicators() returns the latest ones at any time.
+   */
+  signals[SIGNAL_INDICATORS_UPDATED] =
+    g_signal_new ("indicators-updated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 4,
+                  G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
+                  G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
+                  TH_TYPE_CANDLE | G_SIGNAL_TYPE_STATIC_SCOPE,
+                  G_TYPE_VARIANT);
 }
 
 static void
@@ -432,6 +537,7 @@ th_hub_init (ThHub *self)
   self->js_types = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->history = DEFAULT_HISTORY;
   self->stop_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+  self->price_waits = g_ptr_array_new ();
 }
 
 /**
@@ -978,6 +1084,7 @@ setup_states (ThHub *self)
           s->indicators = g_new0 (ThIndicator *, self->specs->len);
           s->ifaces = g_new0 (ThIndicatorInterface *, self->specs->len);
           s->values = g_new0 (ThIndicatorValues *, self->specs->len);
+          s->provisional = g_new0 (ThIndicatorValues *, self->specs->len);
           for (guint k = 0; k < self->specs->len; k++)
             {
               IndicatorSpec *spec = self->specs->pdata[k];
@@ -991,6 +1098,7 @@ setup_states (ThHub *self)
               else if (!spec->disabled)
                 th_hub_disable_plugin (self, spec->plugin, "failed to configure an indicator that configured before");
               s->values[k] = th_indicator_values_new (spec->n_outputs);
+              s->provisional[k] = th_indicator_values_new (spec->n_outputs);
             }
         }
       g_hash_table_insert (self->states, (gpointer) state->symbol, state);
@@ -1404,6 +1512,10 @@ emit_financial (ThHub        *self,
   envelope_end (out);
 
   emit_take (self, "financial_data_update", state->symbol, NULL, out);
+
+  g_signal_emit (self, signals[SIGNAL_PRICE_CHANGED], 0, state->symbol, state);
+  if (G_UNLIKELY (self->price_waits->len > 0))
+    price_waits_complete (self, state->symbol);
 }
 
 static void
@@ -1426,43 +1538,69 @@ emit_candle (ThHub          *self,
   emit_take (self, "candle_update", symbol, timeframe, out);
 }
 
-static void
-emit_indicators (ThHub          *self,
-                 const char     *symbol,
-                 const char     *timeframe,
-                 const ThCandle *candle,
-                 Series         *s,
-                 ThIndicatorValues **values)
+/* The outputs of @values (one per spec) as `a{sd}`, in the configured
+ * order. */
+static GVariant *
+values_to_variant (ThHub              *self,
+                   ThIndicatorValues **values)
 {
-  GString *out;
+  GVariantBuilder builder;
 
-  if (self->specs->len == 0)
-    return;
-
-  out = envelope_begin ("technical_indicators_update");
-  g_string_append (out, "\"symbol\":");
-  _th_json_append_string (out, symbol);
-  g_string_append (out, ",\"timeframe\":");
-  _th_json_append_string (out, timeframe);
-  g_string_append_printf (out, ",\"closed\":%s,\"indicators\":{", candle->closed ? "true" : "false");
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{sd}"));
   for (guint k = 0; k < self->specs->len; k++)
     {
       IndicatorSpec *spec = self->specs->pdata[k];
 
       for (guint j = 0; j < spec->n_outputs; j++)
-        {
-          _th_json_append_string (out, spec->outputs[j]);
-          g_string_append_c (out, ':');
-          _th_json_append_double (out, th_indicator_values_get (values[k], j));
-          g_string_append_c (out, ',');
-        }
+        g_variant_builder_add (&builder, "{sd}", spec->outputs[j], th_indicator_values_get (values[k], j));
+    }
+  return g_variant_builder_end (&builder);
+}
+
+/* technical_indicators_update, the values kept for th_hub_get_indicators()
+ * and ::indicators-updated: one path for the hub's own indicators and
+ * th_hub_publish_indicators(). Takes @values (a{sd}, floating or not). */
+static void
+publish_indicators (ThHub          *self,
+                    SymbolState    *state,
+                    guint           t,
+                    const ThCandle *candle,
+                    GVariant       *values)
+{
+  Series *s = &state->series[t];
+  const char *timeframe = self->timeframes[t].name;
+  GString *out;
+  GVariantIter iter;
+  const char *name;
+  double value;
+
+  g_clear_pointer (&s->published_values, g_variant_unref);
+  s->published_values = g_variant_ref_sink (values);
+  s->published_start = candle->start;
+  s->published_closed = candle->closed;
+
+  out = envelope_begin ("technical_indicators_update");
+  g_string_append (out, "\"symbol\":");
+  _th_json_append_string (out, state->symbol);
+  g_string_append (out, ",\"timeframe\":");
+  _th_json_append_string (out, timeframe);
+  g_string_append_printf (out, ",\"closed\":%s,\"indicators\":{", candle->closed ? "true" : "false");
+  g_variant_iter_init (&iter, s->published_values);
+  while (g_variant_iter_next (&iter, "{&sd}", &name, &value))
+    {
+      _th_json_append_string (out, name);
+      g_string_append_c (out, ':');
+      _th_json_append_double (out, value);
+      g_string_append_c (out, ',');
     }
   g_string_append (out, "\"timestamp\":");
   _th_json_append_time (out, candle->start);
   g_string_append_c (out, '}');
   envelope_end (out);
+  emit_take (self, "technical_indicators_update", state->symbol, timeframe, out);
 
-  emit_take (self, "technical_indicators_update", symbol, timeframe, out);
+  g_signal_emit (self, signals[SIGNAL_INDICATORS_UPDATED], 0, state->symbol, timeframe, candle,
+                 s->published_values);
 }
 
 static void
@@ -1472,8 +1610,7 @@ run_indicators (ThHub          *self,
                 const ThCandle *candle)
 {
   Series *s = &state->series[t];
-  ThIndicatorValues *provisional[MAX_SPECS];
-  ThIndicatorValues **values = candle->closed ? s->values : provisional;
+  ThIndicatorValues **values = candle->closed ? s->values : s->provisional;
   guint n = MIN (self->specs->len, MAX_SPECS);
 
   if (self->specs->len == 0)
@@ -1483,10 +1620,7 @@ run_indicators (ThHub          *self,
     {
       IndicatorSpec *spec = self->specs->pdata[k];
 
-      if (!candle->closed)
-        provisional[k] = th_indicator_values_new (spec->n_outputs);
-      else
-        th_indicator_values_reset (values[k]);
+      th_indicator_values_reset (values[k]);
       /* A failed plugin's outputs stay null. */
       if (G_UNLIKELY (spec->disabled || s->indicators[k] == NULL))
         continue;
@@ -1496,11 +1630,7 @@ run_indicators (ThHub          *self,
         s->ifaces[k]->update (s->indicators[k], candle, candle->closed, values[k]);
     }
 
-  emit_indicators (self, state->symbol, self->timeframes[t].name, candle, s, values);
-
-  if (!candle->closed)
-    for (guint k = 0; k < n; k++)
-      th_indicator_values_free (provisional[k]);
+  publish_indicators (self, state, t, candle, values_to_variant (self, values));
 }
 
 static void
@@ -1514,6 +1644,7 @@ publish_closed (ThHub       *self,
       const ThCandle *candle = closed->pdata[i];
 
       emit_candle (self, state->symbol, self->timeframes[t].name, candle);
+      g_signal_emit (self, signals[SIGNAL_CANDLE_CLOSED], 0, state->symbol, self->timeframes[t].name, candle);
       run_indicators (self, state, t, candle);
     }
   g_ptr_array_set_size (closed, 0);
@@ -1896,6 +2027,8 @@ th_hub_stop_async (ThHub               *self,
       th_clock_remove_deadline (self->clock, self->housekeeping_id);
       self->housekeeping_id = 0;
     }
+  /* No tick comes in any more: waiting calls get their answer now. */
+  price_waits_complete (self, NULL);
 
   for (guint i = 0; i < self->feeds->len; i++)
     if (!feed_is_disabled (self, self->feeds->pdata[i]))
@@ -2027,6 +2160,8 @@ th_hub_report_source_status (ThHub         *self,
     g_string_append (out, "null");
   envelope_end (out);
   emit_take (self, "source_status", NULL, NULL, out);
+
+  g_signal_emit (self, signals[SIGNAL_SOURCE_STATUS_CHANGED], 0, source, state, reason);
 }
 
 /**
@@ -2360,6 +2495,312 @@ th_hub_get_price (ThHub       *self,
   return tick;
 }
 
+/* Waiting for a price: th_hub_get_price_async() */
+
+static void
+price_wait_free (PriceWait *wait)
+{
+  if (wait->timeout != NULL)
+    {
+      g_source_destroy (wait->timeout);
+      g_source_unref (wait->timeout);
+    }
+  if (wait->cancelled != NULL)
+    {
+      g_source_destroy (wait->cancelled);
+      g_source_unref (wait->cancelled);
+    }
+  g_free (wait->symbol);
+  g_free (wait);
+}
+
+/* Completes @wait with the price of its symbol now, or the error that says
+ * why there is none, and forgets it. */
+static void
+price_wait_finish (PriceWait *wait,
+                   GError    *error)       /* (transfer full) (nullable): instead */
+{
+  ThHub *self = wait->hub;
+  g_autoptr(GTask) task = g_steal_pointer (&wait->task);
+  ThTick *tick = NULL;
+
+  g_ptr_array_remove_fast (self->price_waits, wait);
+  if (error == NULL)
+    tick = th_price_book_lookup (self->book, wait->symbol, &error);
+  price_wait_free (wait);
+  if (tick != NULL)
+    g_task_return_pointer (task, tick, (GDestroyNotify) th_tick_unref);
+  else
+    g_task_return_error (task, error);
+}
+
+/* Completes the waits for @symbol that now have a price; with a %NULL
+ * @symbol, every wait, price or not. */
+static void
+price_waits_complete (ThHub      *self,
+                      const char *symbol)
+{
+  for (guint i = self->price_waits->len; i > 0; i--)
+    {
+      PriceWait *wait;
+
+      if (i > self->price_waits->len)
+        continue;
+      wait = self->price_waits->pdata[i - 1];
+      if (symbol == NULL)
+        price_wait_finish (wait, NULL);
+      else if (g_str_equal (wait->symbol, symbol) && th_price_book_get_selected (self->book, symbol) != NULL)
+        price_wait_finish (wait, NULL);
+    }
+}
+
+static gboolean
+on_price_wait_timeout (gpointer data)
+{
+  price_wait_finish (data, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_price_wait_cancelled (GCancellable *cancellable,
+                         gpointer      data)
+{
+  price_wait_finish (data, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled"));
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * th_hub_get_price_async:
+ * @self: a #ThHub
+ * @symbol: a canonical symbol
+ * @timeout_ms: how long to wait for a fresh price, in milliseconds of
+ *   real time; 0 not to wait
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called with the price or the error
+ * @user_data: data for @callback
+ *
+ * th_hub_get_price(), waiting up to @timeout_ms for a fresh price when
+ * there is none yet, without blocking: the feeds that can fetch on demand
+ * have been asked (the REST fallback), and the first price of the symbol
+ * that arrives completes the call; at the deadline it completes with the
+ * %TH_ERROR_NO_SOURCE error naming each source's reason. An unknown
+ * symbol fails at once with %TH_ERROR_UNKNOWN_SYMBOL. When the hub stops
+ * (th_hub_stop_async()), every waiting call completes with what there is.
+ * The D-Bus `GetPrice` and the REST `/api/v1/price` use it.
+ */
+void
+th_hub_get_price_async (ThHub               *self,
+                        const char          *symbol,
+                        guint                timeout_ms,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+  ThTick *tick;
+  PriceWait *wait;
+
+  g_return_if_fail (TH_IS_HUB (self));
+  g_return_if_fail (symbol != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, th_hub_get_price_async);
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  tick = th_hub_get_price (self, symbol, &error);
+  if (tick != NULL)
+    {
+      g_task_return_pointer (task, tick, (GDestroyNotify) th_tick_unref);
+      return;
+    }
+  if (timeout_ms == 0 || self->stopping || !self->started ||
+      !g_error_matches (error, TH_ERROR, TH_ERROR_NO_SOURCE))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  wait = g_new0 (PriceWait, 1);
+  wait->hub = self;
+  wait->task = g_steal_pointer (&task);
+  wait->symbol = g_strdup (symbol);
+  wait->timeout = g_timeout_source_new (timeout_ms);
+  g_source_set_callback (wait->timeout, on_price_wait_timeout, wait, NULL);
+  g_source_set_static_name (wait->timeout, "[tickhub] th_hub_get_price_async");
+  g_source_attach (wait->timeout, g_task_get_context (wait->task));
+  if (cancellable != NULL)
+    {
+      wait->cancelled = g_cancellable_source_new (cancellable);
+      g_source_set_callback (wait->cancelled, G_SOURCE_FUNC (on_price_wait_cancelled), wait, NULL);
+      g_source_attach (wait->cancelled, g_task_get_context (wait->task));
+    }
+  g_ptr_array_add (self->price_waits, wait);
+}
+
+/**
+ * th_hub_get_price_finish:
+ * @self: a #ThHub
+ * @result: the result
+ * @error: return location for a %TH_ERROR_NO_SOURCE,
+ *   %TH_ERROR_UNKNOWN_SYMBOL or %G_IO_ERROR_CANCELLED error
+ *
+ * Finishes th_hub_get_price_async().
+ *
+ * Returns: (transfer full): the symbol's trusted price, or %NULL
+ */
+ThTick *
+th_hub_get_price_finish (ThHub         *self,
+                         GAsyncResult  *result,
+                         GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == th_hub_get_price_async, NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static gint
+timeframe_index (ThHub      *self,
+                 const char *timeframe)
+{
+  for (guint t = 0; t < self->n_timeframes; t++)
+    if (g_strcmp0 (self->timeframes[t].name, timeframe) == 0)
+      return (gint) t;
+  return -1;
+}
+
+/**
+ * th_hub_get_indicators:
+ * @self: a loaded #ThHub
+ * @symbol: a canonical symbol
+ * @timeframe: a configured timeframe's name (`1m`)
+ * @candle_start: (out) (optional): the start of the candle the values were
+ *   computed on, µs since the epoch
+ * @closed: (out) (optional): whether that candle was closed (otherwise the
+ *   values are provisional, for the forming candle)
+ *
+ * The indicator values last published for one series, as in its last
+ * `technical_indicators_update` event: every configured output in the
+ * configured order, NaN for one that has no value (yet, or because its
+ * plugin failed); or those given to th_hub_publish_indicators().
+ *
+ * Returns: (transfer full) (nullable): `a{sd}`, or %NULL when nothing was
+ *   published yet for the series, or @symbol or @timeframe is not
+ *   configured
+ */
+GVariant *
+th_hub_get_indicators (ThHub      *self,
+                       const char *symbol,
+                       const char *timeframe,
+                       gint64     *candle_start,
+                       gboolean   *closed)
+{
+  SymbolState *state;
+  Series *s;
+  gint t;
+
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+  g_return_val_if_fail (symbol != NULL && timeframe != NULL, NULL);
+
+  if (self->states == NULL || (state = g_hash_table_lookup (self->states, symbol)) == NULL ||
+      (t = timeframe_index (self, timeframe)) < 0)
+    return NULL;
+  s = &state->series[t];
+  if (s->published_values == NULL)
+    return NULL;
+  if (candle_start != NULL)
+    *candle_start = s->published_start;
+  if (closed != NULL)
+    *closed = s->published_closed;
+  return g_variant_ref (s->published_values);
+}
+
+/**
+ * th_hub_publish_indicators:
+ * @self: a started #ThHub
+ * @symbol: a configured symbol
+ * @timeframe: a configured timeframe's name
+ * @candle: the candle the values belong to (its start and whether it is
+ *   closed are used)
+ * @values: `a{sd}`: output name → value, in the order to publish; NaN
+ *   for no value
+ *
+ * Publishes indicator values computed elsewhere (another node, a replay)
+ * exactly as the hub publishes its own: a `technical_indicators_update`
+ * event, ::indicators-updated, and what th_hub_get_indicators() returns.
+ * The hub's own indicators keep running; the next values published for
+ * the series, whoever computed them, replace these.
+ *
+ * Returns: %FALSE (nothing is published) if @symbol or @timeframe is not
+ *   configured, or the hub is not running
+ */
+gboolean
+th_hub_publish_indicators (ThHub          *self,
+                           const char     *symbol,
+                           const char     *timeframe,
+                           const ThCandle *candle,
+                           GVariant       *values)
+{
+  SymbolState *state;
+  gint t;
+
+  g_return_val_if_fail (TH_IS_HUB (self), FALSE);
+  g_return_val_if_fail (symbol != NULL && timeframe != NULL && candle != NULL, FALSE);
+  g_return_val_if_fail (values != NULL && g_variant_is_of_type (values, G_VARIANT_TYPE ("a{sd}")), FALSE);
+
+  if (!self->started || self->stopping || self->states == NULL ||
+      (state = g_hash_table_lookup (self->states, symbol)) == NULL ||
+      (t = timeframe_index (self, timeframe)) < 0)
+    {
+      /* A floating reference is ours to drop. */
+      g_variant_unref (g_variant_ref_sink (values));
+      return FALSE;
+    }
+  publish_indicators (self, state, (guint) t, candle, values);
+  return TRUE;
+}
+
+/**
+ * th_hub_get_closed_candles:
+ * @self: a loaded #ThHub
+ * @symbol: a canonical symbol
+ * @timeframe: a configured timeframe's name (`1m`)
+ * @limit: the most candles to return
+ *
+ * The last closed candles of one series that the hub keeps in memory
+ * (`[tickhub] history`, 500 by default), without the forming one.
+ *
+ * Returns: (transfer container) (element-type ThCandle) (nullable): up to
+ *   @limit candles, oldest first; %NULL if @symbol or @timeframe is not
+ *   configured
+ */
+GPtrArray *
+th_hub_get_closed_candles (ThHub      *self,
+                           const char *symbol,
+                           const char *timeframe,
+                           guint       limit)
+{
+  SymbolState *state;
+  GPtrArray *candles;
+  gint t;
+
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+  g_return_val_if_fail (symbol != NULL && timeframe != NULL, NULL);
+
+  if (self->states == NULL || (state = g_hash_table_lookup (self->states, symbol)) == NULL ||
+      (t = timeframe_index (self, timeframe)) < 0)
+    return NULL;
+  /* One more than asked: the forming candle, if any, is the last. */
+  candles = _th_candle_series_get_history (state->series[t].series, limit < G_MAXUINT ? limit + 1 : limit);
+  if (candles->len > 0 && !((ThCandle *) candles->pdata[candles->len - 1])->closed)
+    g_ptr_array_set_size (candles, candles->len - 1);
+  if (candles->len > limit)
+    g_ptr_array_remove_range (candles, 0, candles->len - limit);
+  return candles;
+}
+
 /**
  * th_hub_get_candles:
  * @self: a loaded #ThHub
@@ -2372,7 +2813,7 @@ th_hub_get_price (ThHub       *self,
  * and the forming one. @timeframe must be the exact length of a configured
  * timeframe. The array frees its candles when it is freed.
  *
- * Returns: (transfer full) (element-type ThCandle) (nullable): the last
+ * Returns: (transfer container) (element-type ThCandle) (nullable): the last
  *   @limit candles, oldest first, the forming one last; %NULL if @symbol
  *   or @timeframe is not configured
  */

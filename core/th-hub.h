@@ -16,6 +16,7 @@
 #include "th-price-book.h"
 #include "th-symbol-map.h"
 #include "th-tick.h"
+#include "th-candle.h"
 
 G_BEGIN_DECLS
 
@@ -71,10 +72,33 @@ void          th_hub_request_quit          (ThHub         *self,
 ThTick       *th_hub_get_price             (ThHub         *self,
                                             const char    *symbol,
                                             GError       **error);
+void          th_hub_get_price_async       (ThHub         *self,
+                                            const char    *symbol,
+                                            guint          timeout_ms,
+                                            GCancellable  *cancellable,
+                                            GAsyncReadyCallback callback,
+                                            gpointer       user_data);
+ThTick       *th_hub_get_price_finish      (ThHub         *self,
+                                            GAsyncResult  *result,
+                                            GError       **error);
 GPtrArray    *th_hub_get_candles           (ThHub         *self,
                                             const char    *symbol,
                                             gint64         timeframe,
                                             guint          limit);
+gboolean      th_hub_publish_indicators    (ThHub         *self,
+                                            const char    *symbol,
+                                            const char    *timeframe,
+                                            const ThCandle *candle,
+                                            GVariant      *values);
+GPtrArray    *th_hub_get_closed_candles    (ThHub         *self,
+                                            const char    *symbol,
+                                            const char    *timeframe,
+                                            guint          limit);
+GVariant     *th_hub_get_indicators        (ThHub         *self,
+                                            const char    *symbol,
+                                            const char    *timeframe,
+                                            gint64        *candle_start,
+                                            gboolean      *closed);
 guint64       th_hub_get_rejected_ticks    (ThHub         *self);
 guint64       th_hub_get_source_ticks      (ThHub         *self,
                                             const char    *source);

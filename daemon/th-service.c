@@ -4,17 +4,17 @@
  * model): it answers the methods from the hub's price book and state, and
  * turns the hub's events into signals.
  *
- * - GetPrice never blocks: when no source is fresh, th_hub_get_price() has
- *   asked the feeds that can fetch on demand, and the call waits for the
- *   symbol's next financial_data_update or [dbus] price-wait seconds,
- *   whichever comes first; then it answers with the price or NoSource and
- *   the reasons. The same wait covers the first seconds after activation,
- *   before the first price has arrived.
- * - PriceChanged is throttled per symbol: at most signal-rate a second;
+ * - GetPrice never blocks: th_hub_get_price_async() answers at once when a
+ *   source is fresh; otherwise it has asked the feeds that can fetch on
+ *   demand, and waits for the symbol's next price or [dbus] price-wait
+ *   seconds, whichever comes first; then the call is answered with the
+ *   price or NoSource and the reasons. The same wait covers the first
+ *   seconds after activation, before the first price has arrived.
+ * - PriceChanged (from the hub's ::price-changed) is throttled per symbol: at most signal-rate a second;
  *   an update inside the interval arms a timer that sends the latest price
  *   when the interval is over (latest value wins).
- * - SourceStatusChanged follows the source_status events that change a
- *   source's state (an event that only changes the reason, such as
+ * - SourceStatusChanged follows the hub's ::source-status-changed reports
+ *   that change a source's state (an event that only changes the reason, such as
  *   "connecting" then "connected, subscribing", is not a new state).
  *
  * The object emits ::activity on every method call and reply, so that the
@@ -30,12 +30,16 @@
 
 #include "th-service.h"
 
+/* A GetPrice call waiting for th_hub_get_price_async(). The async call
+ * owns it; the service lists it until it is answered, which may happen
+ * first (th_service_answer_pending(), dispose): then @invocation is NULL
+ * and the callback only frees it. */
 typedef struct
 {
-  ThService             *self;        /* not a reference: the service owns us */
+  ThService             *self;        /* not a reference; NULL once answered */
   GDBusMethodInvocation *invocation;
+  GCancellable          *cancellable;
   char                  *symbol;
-  guint                  timeout_id;
 } PendingPrice;
 
 typedef struct
@@ -51,14 +55,15 @@ struct _ThService
   ThTickhub1Skeleton parent_instance;
 
   ThHub      *hub;
-  gulong      event_id;
+  gulong      price_id;
+  gulong      status_id;
   double      signal_rate;
   gint64      price_wait;             /* µs */
   gint64      started;                /* monotonic µs */
   char       *config_path;
   guint       idle_timeout;           /* s, for GetStatus; 0 for none */
 
-  GPtrArray  *pending;                /* PendingPrice* */
+  GPtrArray  *pending;                /* PendingPrice* not answered yet (not owned) */
   GHashTable *throttles;              /* symbol → Throttle* */
   GHashTable *states;                 /* source → last state signalled */
 };
@@ -182,51 +187,60 @@ activity (ThService *self)
 }
 
 static void
-pending_price_free (gpointer data)
+pending_price_free (PendingPrice *pending)
 {
-  PendingPrice *pending = data;
-
-  g_clear_handle_id (&pending->timeout_id, g_source_remove);
   g_clear_object (&pending->invocation);
+  g_clear_object (&pending->cancellable);
   g_free (pending->symbol);
   g_free (pending);
 }
 
-/* Answers @pending with the price of its symbol, or, when @final, with the
- * error; returns whether it answered. */
-static gboolean
-pending_price_try (PendingPrice *pending,
-                   gboolean      final)
+/* Answers @pending now with the price of @symbol or the error, and stops
+ * its wait (the callback then only frees it). */
+static void
+pending_price_answer_now (PendingPrice *pending,
+                          const char   *symbol)
 {
   ThService *self = pending->self;
   g_autoptr(GError) error = NULL;
-  ThTick *tick = th_price_book_lookup (th_hub_get_price_book (self->hub), pending->symbol, &error);
+  g_autoptr(ThTick) tick = symbol != NULL ? th_price_book_lookup (th_hub_get_price_book (self->hub), symbol, &error) : NULL;
 
+  g_ptr_array_remove_fast (self->pending, pending);
   if (tick != NULL)
-    {
-      th_tickhub1_complete_get_price (TH_TICKHUB1 (self), g_steal_pointer (&pending->invocation),
-                                      price_to_variant (self, tick));
-      th_tick_unref (tick);
-    }
-  else if (final)
+    th_tickhub1_complete_get_price (TH_TICKHUB1 (self), g_steal_pointer (&pending->invocation),
+                                    price_to_variant (self, tick));
+  else if (error != NULL)
     g_dbus_method_invocation_return_gerror (g_steal_pointer (&pending->invocation), error);
   else
-    return FALSE;
-
-  activity (self);
-  return TRUE;
+    g_dbus_method_invocation_return_error_literal (g_steal_pointer (&pending->invocation),
+                                                   TH_ERROR, TH_ERROR_FAILED, "the tickhub daemon is stopping");
+  pending->self = NULL;
+  g_cancellable_cancel (pending->cancellable);
 }
 
-static gboolean
-on_pending_timeout (gpointer data)
+static void
+on_price (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
 {
-  PendingPrice *pending = data;
+  PendingPrice *pending = user_data;
   ThService *self = pending->self;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ThTick) tick = th_hub_get_price_finish (TH_HUB (source), result, &error);
 
-  pending->timeout_id = 0;
-  pending_price_try (pending, TRUE);
+  if (pending->invocation == NULL)   /* answered already */
+    {
+      pending_price_free (pending);
+      return;
+    }
   g_ptr_array_remove_fast (self->pending, pending);
-  return G_SOURCE_REMOVE;
+  if (tick != NULL)
+    th_tickhub1_complete_get_price (TH_TICKHUB1 (self), g_steal_pointer (&pending->invocation),
+                                    price_to_variant (self, tick));
+  else
+    g_dbus_method_invocation_return_gerror (g_steal_pointer (&pending->invocation), error);
+  activity (self);
+  pending_price_free (pending);
 }
 
 static gboolean
@@ -235,50 +249,19 @@ handle_get_price (ThTickhub1            *object,
                   const char            *symbol)
 {
   ThService *self = TH_SERVICE (object);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(ThTick) tick = NULL;
   PendingPrice *pending;
 
   activity (self);
 
-  tick = th_hub_get_price (self->hub, symbol, &error);
-  if (tick != NULL)
-    {
-      th_tickhub1_complete_get_price (object, invocation, price_to_variant (self, tick));
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-  if (!g_error_matches (error, TH_ERROR, TH_ERROR_NO_SOURCE) || self->price_wait <= 0)
-    {
-      g_dbus_method_invocation_return_gerror (invocation, error);
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-
-  /* th_hub_get_price() has asked the feeds that fetch on demand: wait,
-   * without blocking, for the symbol's next price. */
-  g_debug ("GetPrice %s: no fresh price yet; waiting up to %.1f s", symbol, self->price_wait / 1e6);
   pending = g_new0 (PendingPrice, 1);
   pending->self = self;
-  pending->invocation = invocation;     /* ours to answer now */
+  pending->invocation = g_object_ref (invocation);   /* ours to answer now */
+  pending->cancellable = g_cancellable_new ();
   pending->symbol = g_strdup (symbol);
-  pending->timeout_id = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) (self->price_wait / 1000),
-                                            on_pending_timeout, pending, NULL);
   g_ptr_array_add (self->pending, pending);
+  th_hub_get_price_async (self->hub, symbol, (guint) (self->price_wait / 1000), pending->cancellable,
+                          on_price, pending);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
-static void
-answer_pending (ThService  *self,
-                const char *symbol)
-{
-  for (guint i = 0; i < self->pending->len;)
-    {
-      PendingPrice *pending = self->pending->pdata[i];
-
-      if (g_str_equal (pending->symbol, symbol) && pending_price_try (pending, FALSE))
-        g_ptr_array_remove_index_fast (self->pending, i);
-      else
-        i++;
-    }
 }
 
 static gboolean
@@ -586,41 +569,27 @@ price_changed (ThService  *self,
 }
 
 static void
-source_status (ThService *self,
-               ThEvent   *event)
+on_source_status_changed (ThHub         *hub,
+                          const char    *source,
+                          ThSourceState  state,
+                          const char    *reason,
+                          ThService     *self)
 {
-  JsonNode *data = th_event_get_data (event);
-  JsonObject *object;
-  const char *source, *state;
+  const char *name = th_source_state_to_string (state);
 
-  if (data == NULL || !JSON_NODE_HOLDS_OBJECT (data))
+  if (g_strcmp0 (g_hash_table_lookup (self->states, source), name) == 0)
     return;
-  object = json_node_get_object (data);
-  source = json_object_get_string_member_with_default (object, "source", NULL);
-  state = json_object_get_string_member_with_default (object, "state", NULL);
-  if (source == NULL || state == NULL ||
-      g_strcmp0 (g_hash_table_lookup (self->states, source), state) == 0)
-    return;
-  g_hash_table_insert (self->states, g_strdup (source), g_strdup (state));
-  th_tickhub1_emit_source_status_changed (TH_TICKHUB1 (self), source, state);
+  g_hash_table_insert (self->states, g_strdup (source), g_strdup (name));
+  th_tickhub1_emit_source_status_changed (TH_TICKHUB1 (self), source, name);
 }
 
 static void
-on_event (ThHub     *hub,
-          ThEvent   *event,
-          ThService *self)
+on_price_changed (ThHub      *hub,
+                  const char *symbol,
+                  ThTick     *price,
+                  ThService  *self)
 {
-  const char *name = th_event_get_name (event);
-  const char *symbol = th_event_get_symbol (event);
-
-  if (g_str_equal (name, "financial_data_update") && symbol != NULL)
-    {
-      if (self->pending->len > 0)
-        answer_pending (self, symbol);
-      price_changed (self, symbol);
-    }
-  else if (g_str_equal (name, "source_status"))
-    source_status (self, event);
+  price_changed (self, symbol);
 }
 
 /* GObject */
@@ -632,17 +601,14 @@ th_service_dispose (GObject *object)
 
   /* Calls still waiting get an answer rather than a timeout. */
   while (self->pending != NULL && self->pending->len > 0)
-    {
-      PendingPrice *pending = g_ptr_array_steal_index_fast (self->pending, self->pending->len - 1);
-
-      g_dbus_method_invocation_return_error_literal (g_steal_pointer (&pending->invocation),
-                                                     TH_ERROR, TH_ERROR_FAILED, "the tickhub daemon is stopping");
-      pending_price_free (pending);
-    }
+    pending_price_answer_now (self->pending->pdata[self->pending->len - 1], NULL);
   g_clear_pointer (&self->throttles, g_hash_table_unref);
   g_clear_pointer (&self->states, g_hash_table_unref);
   if (self->hub != NULL)
-    g_clear_signal_handler (&self->event_id, self->hub);
+    {
+      g_clear_signal_handler (&self->price_id, self->hub);
+      g_clear_signal_handler (&self->status_id, self->hub);
+    }
   g_clear_object (&self->hub);
 
   G_OBJECT_CLASS (th_service_parent_class)->dispose (object);
@@ -691,7 +657,7 @@ static void
 th_service_init (ThService *self)
 {
   self->started = g_get_monotonic_time ();
-  self->pending = g_ptr_array_new_with_free_func (pending_price_free);
+  self->pending = g_ptr_array_new ();
   self->throttles = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, throttle_free);
   self->states = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
@@ -720,7 +686,9 @@ th_service_new (ThHub  *hub,
   self->hub = g_object_ref (hub);
   self->signal_rate = signal_rate;
   self->price_wait = MAX (price_wait, 0);
-  self->event_id = g_signal_connect_object (hub, "event", G_CALLBACK (on_event), self, 0);
+  self->price_id = g_signal_connect_object (hub, "price-changed", G_CALLBACK (on_price_changed), self, 0);
+  self->status_id = g_signal_connect_object (hub, "source-status-changed",
+                                             G_CALLBACK (on_source_status_changed), self, 0);
   return self;
 }
 
@@ -770,9 +738,9 @@ th_service_answer_pending (ThService *self)
 
   while (self->pending->len > 0)
     {
-      PendingPrice *pending = g_ptr_array_steal_index_fast (self->pending, self->pending->len - 1);
+      PendingPrice *pending = self->pending->pdata[self->pending->len - 1];
 
-      pending_price_try (pending, TRUE);
-      pending_price_free (pending);
+      pending_price_answer_now (pending, pending->symbol);
+      activity (self);
     }
 }

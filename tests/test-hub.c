@@ -378,6 +378,283 @@ test_disable_plugin (Fixture       *fx,
     g_main_context_iteration (NULL, TRUE);
 }
 
+/* The typed API: what the events say, as signals with typed arguments
+ * and getters, in the same order as the events. */
+typedef struct
+{
+  GPtrArray *log;       /* char*: one line per signal, in order */
+} Typed;
+
+static void
+on_typed_event (ThHub      *hub,
+                ThEvent    *event,
+                Typed      *t)
+{
+  g_ptr_array_add (t->log, g_strdup_printf ("event %s", th_event_get_name (event)));
+}
+
+static void
+on_price_changed (ThHub      *hub,
+                  const char *symbol,
+                  ThTick     *price,
+                  Typed      *t)
+{
+  g_ptr_array_add (t->log, g_strdup_printf ("price %s %g %s", symbol, price->price, price->source));
+}
+
+static void
+on_status_changed (ThHub         *hub,
+                   const char    *source,
+                   ThSourceState  state,
+                   const char    *reason,
+                   Typed         *t)
+{
+  g_ptr_array_add (t->log, g_strdup_printf ("status %s %s %s", source, th_source_state_to_string (state),
+                                            reason != NULL ? reason : "-"));
+}
+
+static void
+on_candle_closed (ThHub      *hub,
+                  const char *symbol,
+                  const char *timeframe,
+                  ThCandle   *candle,
+                  Typed      *t)
+{
+  g_autofree char *start = th_format_time (candle->start);
+
+  g_ptr_array_add (t->log, g_strdup_printf ("candle %s %s %s %g %s", symbol, timeframe, start, candle->close,
+                                            candle->closed ? "closed" : "forming"));
+}
+
+static void
+on_indicators_updated (ThHub      *hub,
+                       const char *symbol,
+                       const char *timeframe,
+                       ThCandle   *candle,
+                       GVariant   *values,
+                       Typed      *t)
+{
+  g_autofree char *text = g_variant_print (values, FALSE);
+
+  g_ptr_array_add (t->log, g_strdup_printf ("indicators %s %s %s %s", symbol, timeframe, text,
+                                            candle->closed ? "closed" : "provisional"));
+}
+
+static void
+test_typed_signals (Fixture       *fx,
+                    gconstpointer  data)
+{
+  Typed t = { g_ptr_array_new_with_free_func (g_free) };
+  g_autofree char *joined = NULL;
+
+  g_signal_connect (fx->hub, "event", G_CALLBACK (on_typed_event), &t);
+  g_signal_connect (fx->hub, "price-changed", G_CALLBACK (on_price_changed), &t);
+  g_signal_connect (fx->hub, "source-status-changed", G_CALLBACK (on_status_changed), &t);
+  g_signal_connect (fx->hub, "candle-closed", G_CALLBACK (on_candle_closed), &t);
+  g_signal_connect (fx->hub, "indicators-updated", G_CALLBACK (on_indicators_updated), &t);
+
+  th_hub_report_source_status (fx->hub, "binance", TH_SOURCE_STATE_LIVE, NULL);
+  push (fx, "BTC", "binance", TH_TICK_KIND_TRADE, 10, T0 + 1000);
+  push (fx, "BTC", "binance", TH_TICK_KIND_TRADE, 11, T0 + MIN_US + 1000);
+  /* Not the selected source: no price change. */
+  push (fx, "BTC", "coinbase", TH_TICK_KIND_TRADE, 99, T0 + MIN_US + 2000);
+  th_hub_report_source_status (fx->hub, "coinbase", TH_SOURCE_STATE_DOWN, "HTTP 500");
+
+  g_ptr_array_add (t.log, NULL);
+  joined = g_strjoinv ("\n", (char **) t.log->pdata);
+  g_assert_cmpstr (joined, ==,
+    "event source_status\n"
+    "status binance live -\n"
+    "event price_source_changed\n"
+    "event financial_data_update\n"
+    "price BTC 10 binance\n"
+    "event financial_data_update\n"
+    "price BTC 11 binance\n"
+    "event candle_update\n"
+    "candle BTC 1m 2024-01-01T00:00:00.000Z 10 closed\n"
+    "event technical_indicators_update\n"
+    "indicators BTC 1m {'sma_3': nan} closed\n"
+    "event source_status\n"
+    "status coinbase down HTTP 500");
+  g_ptr_array_unref (t.log);
+}
+
+static void
+test_typed_getters (Fixture       *fx,
+                    gconstpointer  data)
+{
+  g_autoptr(GVariant) none = th_hub_get_indicators (fx->hub, "BTC", "1m", NULL, NULL);
+  g_autoptr(GVariant) values = NULL;
+  g_autoptr(GVariant) other = NULL;
+  g_autoptr(GPtrArray) closed = NULL;
+  gint64 start = 0;
+  gboolean is_closed = FALSE;
+  double sma;
+
+  g_assert_null (none);
+  for (guint i = 0; i < 5; i++)
+    push (fx, "BTC", "binance", TH_TICK_KIND_TRADE, 10 + i, T0 + i * MIN_US + 1000);
+
+  values = th_hub_get_indicators (fx->hub, "BTC", "1m", &start, &is_closed);
+  g_assert_nonnull (values);
+  g_assert_cmpstr (g_variant_get_type_string (values), ==, "a{sd}");
+  g_assert_true (g_variant_lookup (values, "sma_3", "d", &sma));
+  g_assert_cmpfloat (sma, ==, 12);   /* closes 11, 12, 13 */
+  g_assert_cmpint (start, ==, T0 + 3 * MIN_US);
+  g_assert_true (is_closed);
+  g_assert_null (th_hub_get_indicators (fx->hub, "BTC", "5m", NULL, NULL));
+  g_assert_null (th_hub_get_indicators (fx->hub, "DOGE", "1m", NULL, NULL));
+
+  /* The provisional values of the forming candle, once a second. */
+  th_manual_clock_advance (TH_MANUAL_CLOCK (fx->clock), SEC);
+  g_clear_pointer (&values, g_variant_unref);
+  values = th_hub_get_indicators (fx->hub, "BTC", "1m", &start, &is_closed);
+  g_assert_false (is_closed);
+  g_assert_cmpint (start, ==, T0 + 4 * MIN_US);
+  g_assert_true (g_variant_lookup (values, "sma_3", "d", &sma));
+  g_assert_cmpfloat (sma, ==, 13);   /* 12, 13 and the forming 14 */
+
+  closed = th_hub_get_closed_candles (fx->hub, "BTC", "1m", 2);
+  g_assert_cmpuint (closed->len, ==, 2);
+  g_assert_cmpfloat (((ThCandle *) closed->pdata[0])->close, ==, 12);
+  g_assert_cmpfloat (((ThCandle *) closed->pdata[1])->close, ==, 13);
+  g_assert_true (((ThCandle *) closed->pdata[1])->closed);
+  g_clear_pointer (&closed, g_ptr_array_unref);
+  closed = th_hub_get_closed_candles (fx->hub, "BTC", "1m", 100);
+  g_assert_cmpuint (closed->len, ==, 4);
+  g_clear_pointer (&closed, g_ptr_array_unref);
+  closed = th_hub_get_closed_candles (fx->hub, "BTC", "1m", 0);
+  g_assert_cmpuint (closed->len, ==, 0);
+  g_assert_null (th_hub_get_closed_candles (fx->hub, "BTC", "7m", 5));
+
+  /* Values computed elsewhere replace them, and say so. */
+  {
+    ThCandle c = { .start = T0 + 4 * MIN_US, .duration = MIN_US, .closed = TRUE };
+    GVariantBuilder b;
+    g_autofree char *last = NULL;
+
+    g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sd}"));
+    g_variant_builder_add (&b, "{sd}", "rsi", 70.25);
+    g_variant_builder_add (&b, "{sd}", "macd", NAN);
+    g_assert_true (th_hub_publish_indicators (fx->hub, "BTC", "1m", &c, g_variant_builder_end (&b)));
+    g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sd}"));
+    g_assert_false (th_hub_publish_indicators (fx->hub, "BTC", "2m", &c, g_variant_builder_end (&b)));
+    other = th_hub_get_indicators (fx->hub, "BTC", "1m", NULL, &is_closed);
+    g_assert_true (is_closed);
+    g_assert_true (g_variant_lookup (other, "rsi", "d", &sma));
+    g_assert_cmpfloat (sma, ==, 70.25);
+    last = events_named (fx, "technical_indicators_update");
+    g_assert_true (g_str_has_suffix (last,
+      "{\"event\":\"technical_indicators_update\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"closed\":true,"
+      "\"indicators\":{\"rsi\":70.25,\"macd\":null,\"timestamp\":\"2024-01-01T00:04:00.000Z\"}}}"));
+  }
+}
+
+typedef struct
+{
+  ThTick  *tick;
+  GError  *error;
+  gboolean done;
+} PriceResult;
+
+static void
+on_price (GObject      *source,
+          GAsyncResult *result,
+          gpointer      data)
+{
+  PriceResult *r = data;
+
+  r->tick = th_hub_get_price_finish (TH_HUB (source), result, &r->error);
+  r->done = TRUE;
+}
+
+static void
+wait_price (PriceResult *r,
+            gint64       max_usec)
+{
+  gint64 deadline = g_get_monotonic_time () + max_usec;
+
+  while (!r->done && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_true (r->done);
+}
+
+static void
+price_result_clear (PriceResult *r)
+{
+  g_clear_pointer (&r->tick, th_tick_unref);
+  g_clear_error (&r->error);
+  r->done = FALSE;
+}
+
+static void
+test_get_price_async (Fixture       *fx,
+                      gconstpointer  data)
+{
+  PriceResult r = { 0 };
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  gint64 t0;
+
+  /* Unknown symbol: at once. */
+  th_hub_get_price_async (fx->hub, "DOGE", 5000, NULL, on_price, &r);
+  wait_price (&r, 100000);
+  g_assert_error (r.error, TH_ERROR, TH_ERROR_UNKNOWN_SYMBOL);
+  price_result_clear (&r);
+
+  /* No wait asked: the reasons at once. */
+  th_hub_get_price_async (fx->hub, "BTC", 0, NULL, on_price, &r);
+  wait_price (&r, 100000);
+  g_assert_error (r.error, TH_ERROR, TH_ERROR_NO_SOURCE);
+  price_result_clear (&r);
+
+  /* The first price completes the wait. */
+  th_hub_get_price_async (fx->hub, "BTC", 60000, NULL, on_price, &r);
+  for (int i = 0; i < 5; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_false (r.done);
+  push (fx, "ETH", "binance", TH_TICK_KIND_TRADE, 5, T0 + 1000);
+  g_assert_false (r.done);
+  push (fx, "BTC", "binance", TH_TICK_KIND_TRADE, 42, T0 + 1000);
+  wait_price (&r, 100000);
+  g_assert_no_error (r.error);
+  g_assert_cmpfloat (r.tick->price, ==, 42);
+  price_result_clear (&r);
+
+  /* A fresh price: at once. */
+  th_hub_get_price_async (fx->hub, "BTC", 60000, NULL, on_price, &r);
+  wait_price (&r, 100000);
+  g_assert_cmpfloat (r.tick->price, ==, 42);
+  price_result_clear (&r);
+
+  /* The deadline, in real time: NoSource with the reasons. */
+  t0 = g_get_monotonic_time ();
+  th_hub_get_price_async (fx->hub, "ETH", 0, NULL, on_price, &r);
+  wait_price (&r, 100000);
+  g_assert_no_error (r.error);    /* ETH has its price */
+  price_result_clear (&r);
+  th_manual_clock_advance (TH_MANUAL_CLOCK (fx->clock), 11 * SEC);   /* past the TTL */
+  th_hub_get_price_async (fx->hub, "BTC", 200, NULL, on_price, &r);
+  wait_price (&r, 5 * SEC);
+  g_assert_error (r.error, TH_ERROR, TH_ERROR_NO_SOURCE);
+  g_assert_nonnull (strstr (r.error->message, "binance"));
+  g_assert_cmpint (g_get_monotonic_time () - t0, >=, 200000);
+  price_result_clear (&r);
+
+  /* Cancelled. */
+  th_hub_get_price_async (fx->hub, "BTC", 60000, cancellable, on_price, &r);
+  g_cancellable_cancel (cancellable);
+  wait_price (&r, SEC);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  price_result_clear (&r);
+
+  /* The hub stops: the waits complete with what there is. */
+  th_hub_get_price_async (fx->hub, "BTC", 60000, NULL, on_price, &r);
+  th_hub_stop_async (fx->hub, NULL, NULL, NULL);
+  wait_price (&r, SEC);
+  g_assert_error (r.error, TH_ERROR, TH_ERROR_NO_SOURCE);
+  price_result_clear (&r);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -393,6 +670,9 @@ main (int   argc,
   ADD ("/hub/quiet-candle-closes-by-time", test_quiet_candle_closes_by_time);
   ADD ("/hub/rejects-are-counted", test_rejects_are_counted);
   ADD ("/hub/source-status-event", test_source_status_event);
+  ADD ("/hub/typed-signals", test_typed_signals);
+  ADD ("/hub/typed-getters", test_typed_getters);
+  ADD ("/hub/get-price-async", test_get_price_async);
   g_test_add ("/hub/disable-plugin", Fixture,
               "[tickhub]\nplugins=simulator;jsonl\nsymbols=BTC;ETH\ntimeframes=1m\n"
               "[prices]\norder=binance;simulator\n[binance]\nttl=10\n"

@@ -57,7 +57,8 @@ for _arg in sys.argv[1:]:
         LANG = _arg[len("--lang="):]
 assert LANG in ("py", "js"), LANG
 NAMES = {"@Z@": "zscore_" + LANG, "@W@": "webhook_" + LANG, "@R@": "rest_poll_" + LANG,
-         "@RAISING@": "raising_" + LANG, "@BROKEN@": "broken_" + LANG, "@RSINK@": "raising_sink_" + LANG}
+         "@RAISING@": "raising_" + LANG, "@BROKEN@": "broken_" + LANG, "@RSINK@": "raising_sink_" + LANG,
+         "@TSINK@": "typed_sink_" + LANG}
 
 
 def S(text):
@@ -621,6 +622,65 @@ def test_raising_flush_does_not_hang_the_exit():
     assert len(events) == 3, events
 
 
+def test_typed_api_in_a_plugin():
+    # A sink of the language under test connects to the hub's typed signals
+    # and calls its getters; what it saw must be what the JSON events of a
+    # jsonl sink of the same run say, in the same order.
+    wd = Workdir()
+    try:
+        typed = wd.file("typed.jsonl")
+        conf = wd.file("t.conf",
+                       "[tickhub]\nplugins=replay;jsonl;@TSINK@;sma\nsymbols=BTC\ntimeframes=1m\nplugin-dirs=%s\n"
+                       "[prices]\norder=binance\n"
+                       "[indicators]\nsma_3=sma(3)\n"
+                       "[replay]\npath=%s\nexit-at-end=true\n"
+                       "[jsonl]\npath=out.jsonl\n"
+                       "[@TSINK@]\npath=%s\n" % (TEST_PLUGINS, replay_file(wd, [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]), typed))
+        status, _, err = tickhubd(["--config", conf])
+        assert status == 0, (status, err)
+        assert S("plugin “@TSINK@” disabled") not in err, err
+        events = wd.events()
+        with open(typed) as f:
+            seen = [json.loads(line) for line in f if line.strip()]
+    finally:
+        wd.cleanup()
+
+    def ms(text):
+        return int(GLib.DateTime.new_from_iso8601(text, GLib.TimeZone.new_utc()).to_unix()) * 1000
+
+    signals = [x for x in seen if "signal" in x]
+    expected = []
+    for e in events:
+        d = e["data"]
+        if e["event"] == "financial_data_update":
+            expected.append({"signal": "price-changed", "symbol": d["symbol"], "price": d["data"]["price"],
+                             "source": d["data"]["source"]})
+        elif e["event"] == "source_status":
+            expected.append({"signal": "source-status-changed", "source": d["source"], "state": d["state"],
+                             "reason": d["reason"]})
+        elif e["event"] == "candle_update" and d["candle"]["closed"]:
+            expected.append({"signal": "candle-closed", "symbol": d["symbol"], "timeframe": d["timeframe"],
+                             "candle": {"start": ms(d["candle"]["start"]), "close": d["candle"]["close"],
+                                        "closed": True}})
+        elif e["event"] == "technical_indicators_update":
+            expected.append({"signal": "indicators-updated", "symbol": d["symbol"], "timeframe": d["timeframe"],
+                             "closed": d["closed"],
+                             "values": [[k, v] for k, v in d["indicators"].items() if k != "timestamp"]})
+    # The sink stops before the hub's last status reports (stopped): compare
+    # what it could see.
+    assert signals == expected[:len(signals)], (signals, expected)
+    assert len([x for x in signals if x["signal"] == "candle-closed"]) == 5, signals
+    assert len([x for x in signals if x["signal"] == "price-changed"]) == 6, signals
+
+    getters = {x["getter"]: x for x in seen if "getter" in x}
+    last = [e["data"] for e in events if e["event"] == "technical_indicators_update"][-1]
+    assert getters["get_indicators"]["values"] == [["sma_3", last["indicators"]["sma_3"]]], (getters, last)
+    assert getters["get_indicators"]["start"] == ms(last["indicators"]["timestamp"]), (getters, last)
+    assert getters["get_indicators"]["closed"] == last["closed"], (getters, last)
+    assert [c["close"] for c in getters["get_closed_candles"]["candles"]] == [1.0, 2.0, 4.0, 8.0, 16.0], getters
+    assert getters["get_price"] == {"getter": "get_price", "price": 32.0, "source": "binance"}, getters
+
+
 def test_broken_plugin_is_a_check_config_error():
     wd = Workdir()
     try:
@@ -716,6 +776,7 @@ def main():
         test_rest_poll_pushes_ticks,
         test_rest_poll_reports_down,
         test_rest_poll_deep_json,
+        test_typed_api_in_a_plugin,
         test_rest_poll_stats_in_process,
         test_broken_plugin_is_a_check_config_error,
         test_raising_sink_is_disabled,

@@ -319,8 +319,6 @@ void           th_server_sio_stop           (ThServerSio       *sio);
 
 /* th-server-rest.c */
 void           th_server_rest_register      (ThServer          *self);
-void           th_server_rest_price_arrived (ThServer          *self,
-                                             const char        *symbol);
 void           th_server_rest_stop          (ThServer          *self);
 void           th_server_send_json          (ThServer          *self,
                                              SoupServerMessage *msg,

@@ -8,9 +8,9 @@
  *
  * GET /api/v1/price/{SYMBOL} without a fresh price waits up to
  * [server] price-wait seconds (default 2) for one, without blocking: the
- * message is paused and answered by the first financial_data_update of
- * the symbol, or by the timeout. th_hub_get_price() has already asked the
- * feeds that can fetch on demand.
+ * message is paused and answered when th_hub_get_price_async() completes,
+ * with the symbol's first price or at the deadline (the hub has asked the
+ * feeds that can fetch on demand).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -21,12 +21,15 @@
 #define DEFAULT_CANDLES 100
 #define MAX_CANDLES     10000
 
+/* A paused request waiting for th_hub_get_price_async(). The async call
+ * owns it; the server lists it until it is answered, which may happen
+ * first when the server stops: then @msg is NULL and the callback only
+ * frees it. */
 typedef struct
 {
   ThServer          *server;
   SoupServerMessage *msg;
-  char              *symbol;
-  guint              timeout_id;
+  GCancellable      *cancellable;
 } PriceWaiter;
 
 /* Responses */
@@ -138,11 +141,9 @@ hub_now (ThServer *self)
 static void
 answer_price (ThServer          *self,
               SoupServerMessage *msg,
-              const char        *symbol)
+              ThTick            *tick,
+              const GError      *error)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(ThTick) tick = th_hub_get_price (th_server_get_hub (self), symbol, &error);
-
   if (tick != NULL)
     {
       g_autoptr(JsonNode) node = th_server_tick_to_node (tick, hub_now (self));
@@ -157,44 +158,29 @@ answer_price (ThServer          *self,
 }
 
 static void
-waiter_finish (PriceWaiter *w)
+waiter_free (PriceWaiter *w)
 {
-  g_ptr_array_remove_fast (th_server_get_price_waiters (w->server), w);
-  g_clear_handle_id (&w->timeout_id, g_source_remove);
-  if (th_server_is_stopped (w->server))
-    th_server_send_error (w->server, w->msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "unavailable",
-                          "the server is stopping");
-  else
-    answer_price (w->server, w->msg, w->symbol);
-  soup_server_message_unpause (w->msg);
-  g_object_unref (w->msg);
-  g_free (w->symbol);
+  g_clear_object (&w->msg);
+  g_clear_object (&w->cancellable);
   g_free (w);
 }
 
-static gboolean
-waiter_timeout (gpointer data)
+static void
+on_price (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
 {
-  PriceWaiter *w = data;
+  PriceWaiter *w = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ThTick) tick = th_hub_get_price_finish (TH_HUB (source), result, &error);
 
-  w->timeout_id = 0;
-  waiter_finish (w);
-  return G_SOURCE_REMOVE;
-}
-
-void
-th_server_rest_price_arrived (ThServer   *self,
-                              const char *symbol)
-{
-  GPtrArray *waiters = th_server_get_price_waiters (self);
-
-  for (guint i = waiters->len; i > 0; i--)
+  if (w->msg != NULL)   /* not answered already */
     {
-      PriceWaiter *w = waiters->pdata[i - 1];
-
-      if (i - 1 < waiters->len && g_str_equal (w->symbol, symbol))
-        waiter_finish (w);
+      g_ptr_array_remove_fast (th_server_get_price_waiters (w->server), w);
+      answer_price (w->server, w->msg, tick, error);
+      soup_server_message_unpause (w->msg);
     }
+  waiter_free (w);
 }
 
 void
@@ -203,7 +189,15 @@ th_server_rest_stop (ThServer *self)
   GPtrArray *waiters = th_server_get_price_waiters (self);
 
   while (waiters->len > 0)
-    waiter_finish (waiters->pdata[0]);
+    {
+      PriceWaiter *w = g_ptr_array_steal_index_fast (waiters, waiters->len - 1);
+
+      th_server_send_error (self, w->msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "unavailable",
+                            "the server is stopping");
+      soup_server_message_unpause (w->msg);
+      g_clear_object (&w->msg);
+      g_cancellable_cancel (w->cancellable);
+    }
 }
 
 static void
@@ -212,28 +206,21 @@ get_price (ThServer          *self,
            const char        *rest)
 {
   g_autofree char *symbol = path_symbol (self, msg, rest);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(ThTick) tick = NULL;
   PriceWaiter *w;
 
   if (symbol == NULL)
     return;
-  tick = th_hub_get_price (th_server_get_hub (self), symbol, &error);
-  if (tick != NULL || th_server_get_price_wait (self) <= 0 ||
-      !g_error_matches (error, TH_ERROR, TH_ERROR_NO_SOURCE))
-    {
-      answer_price (self, msg, symbol);
-      return;
-    }
 
-  /* No fresh price: the hub has asked the on-demand feeds; wait a little. */
+  /* Answered at once when a source is fresh; otherwise the hub has asked
+   * the on-demand feeds, and the request waits a little, paused. */
   w = g_new0 (PriceWaiter, 1);
   w->server = self;
   w->msg = g_object_ref (msg);
-  w->symbol = g_steal_pointer (&symbol);
-  w->timeout_id = g_timeout_add ((guint) (th_server_get_price_wait (self) * 1000), waiter_timeout, w);
+  w->cancellable = g_cancellable_new ();
   g_ptr_array_add (th_server_get_price_waiters (self), w);
   soup_server_message_pause (msg);
+  th_hub_get_price_async (th_server_get_hub (self), symbol, (guint) (th_server_get_price_wait (self) * 1000),
+                          w->cancellable, on_price, w);
 }
 
 static void

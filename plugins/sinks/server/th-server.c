@@ -92,7 +92,6 @@ struct _ThServer
   guint          bound_port;
   GHashTable    *clients;          /* ThServerClient* set */
   GHashTable    *rooms;            /* name → Room* */
-  GHashTable    *indicators;       /* symbol → (timeframe → ThEvent*) */
   GPtrArray     *dirty;            /* ThServerClient* to write */
   guint          flush_id;
   guint          status_id;
@@ -795,26 +794,34 @@ object_node (const char *key,
   return json_builder_get_root (b);
 }
 
-/* The latest indicator values of @symbol for @timeframe, or NULL. */
+/* The latest indicator values of @symbol for @timeframe, as in the last
+ * technical_indicators_update's "indicators" (every output, then
+ * "timestamp"), or NULL. */
 JsonNode *
 th_server_get_indicators (ThServer   *self,
                           const char *symbol,
                           const char *timeframe)
 {
-  GHashTable *per_tf = g_hash_table_lookup (self->indicators, symbol);
-  ThEvent *event = per_tf != NULL ? g_hash_table_lookup (per_tf, timeframe) : NULL;
-  JsonNode *data;
-  JsonObject *obj;
+  gint64 start = 0;
+  g_autoptr(GVariant) values = th_hub_get_indicators (self->hub, symbol, timeframe, &start, NULL);
+  g_autoptr(JsonBuilder) b = NULL;
+  g_autofree char *ts = NULL;
+  GVariantIter iter;
+  const char *name;
+  double value;
 
-  if (event == NULL)
+  if (values == NULL)
     return NULL;
-  data = th_event_get_data (event);
-  if (data == NULL || !JSON_NODE_HOLDS_OBJECT (data))
-    return NULL;
-  obj = json_node_get_object (data);
-  if (!json_object_has_member (obj, "indicators"))
-    return NULL;
-  return json_node_copy (json_object_get_member (obj, "indicators"));
+  b = json_builder_new ();
+  json_builder_begin_object (b);
+  g_variant_iter_init (&iter, values);
+  while (g_variant_iter_next (&iter, "{&sd}", &name, &value))
+    th_server_json_add_number (b, name, value);
+  ts = th_format_time (start);
+  json_builder_set_member_name (b, "timestamp");
+  json_builder_add_string_value (b, ts);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
 }
 
 /* symbol_data: {"symbol", "financial_data": {...} | null, "reason" (when
@@ -1252,25 +1259,6 @@ route (ThServer   *self,
 }
 
 static void
-remember_indicators (ThServer *self,
-                     ThEvent  *event)
-{
-  const char *symbol = th_event_get_symbol (event);
-  const char *timeframe = th_event_get_timeframe (event);
-  GHashTable *per_tf;
-
-  if (symbol == NULL || timeframe == NULL)
-    return;
-  per_tf = g_hash_table_lookup (self->indicators, symbol);
-  if (per_tf == NULL)
-    {
-      per_tf = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) th_event_unref);
-      g_hash_table_insert (self->indicators, g_strdup (symbol), per_tf);
-    }
-  g_hash_table_replace (per_tf, g_strdup (timeframe), th_event_ref (event));
-}
-
-static void
 th_server_consume (ThSink  *sink,
                    ThEvent *event)
 {
@@ -1292,16 +1280,9 @@ th_server_consume (ThSink  *sink,
   (*count)++;
 
   if (g_str_equal (name, "financial_data_update"))
-    {
-      route (self, event, "financial_data", symbol_room, TRUE);
-      if (symbol != NULL)
-        th_server_rest_price_arrived (self, symbol);
-    }
+    route (self, event, "financial_data", symbol_room, TRUE);
   else if (g_str_equal (name, "technical_indicators_update"))
-    {
-      remember_indicators (self, event);
-      route (self, event, "technical_indicators", symbol_room, FALSE);
-    }
+    route (self, event, "technical_indicators", symbol_room, FALSE);
   else if (g_str_equal (name, "candle_update"))
     route (self, event, symbol_room, NULL, FALSE);
   else if (g_str_equal (name, "price_source_changed") || g_str_equal (name, "error"))
@@ -1913,7 +1894,6 @@ th_server_finalize (GObject *object)
 
   g_hash_table_unref (self->clients);
   g_hash_table_unref (self->rooms);
-  g_hash_table_unref (self->indicators);
   g_hash_table_unref (self->stats.events);
   g_hash_table_unref (self->sio_cache);
   th_server_sio_free (self->sio);
@@ -1972,7 +1952,6 @@ th_server_init (ThServer *self)
   self->sio_cache = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) th_event_unref, (GDestroyNotify) g_bytes_unref);
   self->clients = g_hash_table_new (NULL, NULL);
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, room_free);
-  self->indicators = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
   self->stats.events = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->dirty = g_ptr_array_new ();
   self->price_waiters = g_ptr_array_new ();
