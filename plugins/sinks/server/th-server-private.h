@@ -1,16 +1,19 @@
 /* th-server-private.h: what the files of the server sink share
  *
  * The sink is split by concern:
- *   th-server.c          the plugin: config, start/stop/flush, rooms, routing,
- *                        the client protocol (join_room, subscribe_symbol...),
- *                        the symbol snapshot cache, system_status_update
+ *   th-server.c          the plugin: config, TLS, start/stop/flush, routing of
+ *                        the hub's events to rooms, batching, system_status_update
+ *   th-server-client.c   clients and rooms: back-pressure, replies, the client
+ *                        protocol (join_room, subscribe_symbol with its snapshot
+ *                        from the hub's getters, get_status, ping)
  *   th-server-ws.c       RFC 6455 on a stolen connection (ThWsConn: framing,
  *                        the outgoing ring, writev) and the plain WebSocket
  *                        transport at /ws
  *   th-server-sio.c      Socket.IO v4 / Engine.IO 4 at /socket.io/: polling,
  *                        websocket (a ThWsConn), the upgrade, heartbeats,
- *                        namespace connect, events and acks
- *   th-server-rest.c     REST, CORS, /healthz
+ *                        namespace connect, events and acks; hub events as
+ *                        Socket.IO packets, made once per event
+ *   th-server-rest.c     REST (the price object, the price wait), CORS, /healthz
  *   th-server-metrics.c  /metrics, the latency histogram, process figures
  *
  * Clients are transport-neutral (ThServerClient) with a small vtable: rooms,
@@ -31,6 +34,7 @@ G_DECLARE_FINAL_TYPE (ThServer, th_server, TH, SERVER, GObject)
 
 typedef struct _ThServerClient ThServerClient;
 typedef struct _ThServerAuth ThServerAuth;
+typedef struct _ThServerSio ThServerSio;
 
 typedef enum
 {
@@ -150,6 +154,63 @@ typedef struct
   double  latency_sum;
   guint64 latency_count;
 } ThServerStats;
+
+/* The sink's state, shared by its files (th-server.c owns it). */
+typedef struct
+{
+  char       *name;
+  GHashTable *members;   /* ThServerClient* set */
+  gboolean    fixed;
+} Room;
+
+struct _ThServer
+{
+  GObject        parent_instance;
+  ThHub         *hub;              /* not a reference: the hub owns its sinks */
+
+  /* Config */
+  char          *host;
+  guint          port;
+  guint          max_connections;
+  gsize          max_message;
+  double         rate_limit;
+  char         **allowed_origins;  /* NULL: any */
+  double         status_interval;
+  guint          conflate_ms;
+  gsize          client_buffer;
+  double         price_wait;
+  ThServerAuth  *auth;             /* NULL: no authentication */
+  GTlsCertificate *tls_certificate; /* NULL: plain HTTP */
+  gboolean       socketio;
+  guint          ping_interval;    /* ms */
+  guint          ping_timeout;     /* ms */
+
+  SoupServer    *soup;
+  ThServerSio   *sio;
+  GHashTable    *sio_cache;        /* ThEvent* → GBytes*: this iteration's Socket.IO packets */
+  guint          bound_port;
+  GHashTable    *clients;          /* ThServerClient* set */
+  GHashTable    *rooms;            /* name → Room* */
+  GPtrArray     *dirty;            /* ThServerClient* to write */
+  guint          flush_id;
+  guint          status_id;
+  guint          conflate_id;
+  gint64         start_time;       /* real time, µs */
+  gint64         cpu_at;           /* monotonic µs of the last CPU sample */
+  double         cpu_seconds;
+  double         cpu_usage;        /* percent of one core over the last interval */
+  guint64        client_serial;
+  ThServerStats  stats;
+  GPtrArray     *price_waiters;    /* REST requests waiting for a price (th-server-rest.c) */
+  gboolean       started;
+  gboolean       stopped;
+};
+
+extern const char *const th_server_fixed_rooms[];   /* th-server-client.c */
+void           th_server_room_free          (gpointer        data);
+Room          *th_server_room_ensure        (ThServer       *self,
+                                             const char     *name,
+                                             gboolean        fixed);
 
 /* th-server.c */
 ThHub         *th_server_get_hub            (ThServer       *self);
@@ -310,7 +371,6 @@ void           th_server_ws_handle          (ThServer          *self,
                                              SoupServerMessage *msg);
 
 /* th-server-sio.c */
-typedef struct _ThServerSio ThServerSio;
 
 ThServerSio   *th_server_sio_new            (ThServer          *self);
 void           th_server_sio_free           (ThServerSio       *sio);

@@ -14,6 +14,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <math.h>
 #include <string.h>
 
 #include "th-server-private.h"
@@ -31,6 +32,48 @@ typedef struct
   SoupServerMessage *msg;
   GCancellable      *cancellable;
 } PriceWaiter;
+
+/* JSON helpers */
+
+void
+th_server_json_add_number (JsonBuilder *builder,
+                           const char  *name,
+                           double       value)
+{
+  json_builder_set_member_name (builder, name);
+  if (isfinite (value))
+    json_builder_add_double_value (builder, value);
+  else
+    json_builder_add_null_value (builder);
+}
+
+
+/* The REST price object: symbol, price, bid, ask, volume, change, source,
+ * timestamp, age_ms. @now is the hub clock's time. */
+JsonNode *
+th_server_tick_to_node (ThTick *tick,
+                        gint64  now)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autofree char *ts = th_format_time (tick->exchange_time);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "symbol");
+  json_builder_add_string_value (b, tick->symbol);
+  th_server_json_add_number (b, "price", tick->price);
+  th_server_json_add_number (b, "bid", tick->bid);
+  th_server_json_add_number (b, "ask", tick->ask);
+  th_server_json_add_number (b, "volume", tick->volume_24h);
+  th_server_json_add_number (b, "change", tick->change_24h);
+  json_builder_set_member_name (b, "source");
+  json_builder_add_string_value (b, tick->source);
+  json_builder_set_member_name (b, "timestamp");
+  json_builder_add_string_value (b, ts);
+  json_builder_set_member_name (b, "age_ms");
+  json_builder_add_int_value (b, MAX (0, (now - tick->receive_time) / 1000));
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
 
 /* Responses */
 

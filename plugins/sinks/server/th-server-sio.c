@@ -44,6 +44,13 @@
  * transports; for polling, a response libsoup has not finished writing
  * still counts as queued.
  *
+ * Why one file of about 1,500 lines: Engine.IO and Socket.IO here are one
+ * state machine around one Session struct (handshake, held poll, upgrade
+ * probe, heartbeat, namespace connect, acks): splitting it would expose
+ * the session's fields to a second file for no reader's benefit. The
+ * encoding of hub events as packets, the part the rest of the server
+ * calls, is its own section ("Events as Socket.IO packets").
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <string.h>
@@ -180,6 +187,112 @@ bad_packet (Session    *s,
     g_debug ("server: Socket.IO client %s: %s", s->base.id, message);
   if (s->connected)
     th_server_client_error (&s->base, "bad_request", message);
+}
+
+/* Events as Socket.IO packets */
+
+#define SIO_CACHE_MAX           64
+
+/* Socket.IO's form of an event, `42["name",{...}]`, made from the
+ * envelope `{"event":"name","data":{...}}` by copying two slices of it
+ * (the hub and th_event_new write envelopes in that form); anything else
+ * goes through json-glib. NULL if @json is not an envelope. */
+static GBytes *
+sio_encode (const char *json,
+            gsize       len)
+{
+  static const char prefix[] = "{\"event\":\"";
+  static const char middle[] = "\",\"data\":";
+  const char *end = json + len;
+
+  if (len > sizeof prefix && memcmp (json, prefix, sizeof prefix - 1) == 0 && end[-1] == '}')
+    {
+      const char *name = json + sizeof prefix - 2;     /* its opening quote */
+      const char *p = name + 1;
+
+      while (p < end && *p != '"')
+        p += *p == '\\' ? 2 : 1;
+      if (p < end && (gsize) (end - p) > sizeof middle &&
+          memcmp (p, middle, sizeof middle - 1) == 0)
+        {
+          const char *data = p + sizeof middle - 1;
+          GString *out = g_string_sized_new (len);
+
+          g_string_append (out, "42[");
+          g_string_append_len (out, name, p + 1 - name);
+          g_string_append_c (out, ',');
+          g_string_append_len (out, data, end - 1 - data);
+          g_string_append_c (out, ']');
+          return g_string_free_to_bytes (out);
+        }
+    }
+
+  {
+    g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+    g_autoptr(JsonNode) array = NULL;
+    JsonNode *root;
+    JsonNode *event;
+    JsonNode *data;
+    JsonArray *a;
+    g_autofree char *text = NULL;
+    g_autofree char *packet = NULL;
+
+    if (!th_json_parser_load (parser, json, (gssize) len, NULL) ||
+        (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+      return NULL;
+    event = json_object_get_member (json_node_get_object (root), "event");
+    data = json_object_get_member (json_node_get_object (root), "data");
+    if (event == NULL || json_node_get_value_type (event) != G_TYPE_STRING)
+      return NULL;
+    a = json_array_new ();
+    json_array_add_string_element (a, json_node_get_string (event));
+    json_array_add_element (a, data != NULL ? json_node_copy (data) : json_node_new (JSON_NODE_NULL));
+    array = json_node_init_array (json_node_alloc (), a);
+    json_array_unref (a);
+    text = th_json_to_string (array, NULL);
+    packet = g_strconcat ("42", text, NULL);
+    return g_bytes_new_take (g_steal_pointer (&packet), strlen (text) + 2);
+  }
+}
+
+/* The Socket.IO packet of @event, made once and shared by every
+ * Socket.IO recipient (borrowed: ref it to keep it). */
+GBytes *
+th_server_sio_event_bytes (ThServer *self,
+                           ThEvent  *event)
+{
+  GBytes *bytes = g_hash_table_lookup (self->sio_cache, event);
+  gsize len;
+  const char *json;
+
+  if (bytes != NULL)
+    return bytes;
+  json = g_bytes_get_data (th_event_get_bytes (event), &len);
+  bytes = sio_encode (json, len);
+  if (bytes == NULL)   /* not from the hub: say so rather than send garbage */
+    {
+      g_autofree char *escaped = g_strescape (th_event_get_name (event), NULL);
+      char *packet = g_strdup_printf ("42[\"%s\",null]", escaped);
+
+      bytes = g_bytes_new_take (packet, strlen (packet));
+    }
+  self->stats.sio_encodings++;
+  /* Bounded even if no flush comes between dispatches (every recipient
+   * over its budget). */
+  if (g_hash_table_size (self->sio_cache) >= SIO_CACHE_MAX)
+    g_hash_table_remove_all (self->sio_cache);
+  g_hash_table_insert (self->sio_cache, th_event_ref (event), bytes);
+  return bytes;
+}
+
+/* The Socket.IO form of a reply built by th_server_client_send (). */
+GBytes *
+th_server_sio_encode_reply (GBytes *json)
+{
+  gsize len;
+  const char *text = g_bytes_get_data (json, &len);
+
+  return sio_encode (text, len);
 }
 
 /* The transport */
