@@ -169,7 +169,8 @@ optional_ok (double value)
  * @error: return location for a %TH_ERROR_BAD_INPUT error
  *
  * Checks what the hub requires of every tick: a symbol and a source, a
- * finite positive price below 1e15, a timestamp, and optional fields that
+ * price from %TH_TICK_MIN_PRICE up to (not including) %TH_TICK_MAX_PRICE
+ * (no subnormal or absurd number), a timestamp, and optional fields that
  * are unknown (NaN) or finite and not negative (the 24 h change may be
  * negative).
  *
@@ -185,10 +186,14 @@ th_tick_validate (const ThTick *tick,
     return g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_INPUT, "tick without a symbol"), FALSE;
   if (tick->source == NULL || *tick->source == '\0')
     return g_set_error (error, TH_ERROR, TH_ERROR_BAD_INPUT, "%s tick without a source", tick->symbol), FALSE;
-  if (!isfinite (tick->price) || tick->price <= 0 || tick->price >= 1e15)
+  if (!isfinite (tick->price) || tick->price <= 0)
     return g_set_error (error, TH_ERROR, TH_ERROR_BAD_INPUT,
                         "%s tick from %s: price %g is not a finite positive number",
                         tick->symbol, tick->source, tick->price), FALSE;
+  if (tick->price < TH_TICK_MIN_PRICE || tick->price >= TH_TICK_MAX_PRICE)
+    return g_set_error (error, TH_ERROR, TH_ERROR_BAD_INPUT,
+                        "%s tick from %s: price %g is outside the valid range (%g to %g)",
+                        tick->symbol, tick->source, tick->price, TH_TICK_MIN_PRICE, TH_TICK_MAX_PRICE), FALSE;
   if (tick->exchange_time <= 0)
     return g_set_error (error, TH_ERROR, TH_ERROR_BAD_INPUT,
                         "%s tick from %s has no timestamp", tick->symbol, tick->source), FALSE;

@@ -14,6 +14,23 @@ G_BEGIN_DECLS
 
 #define TH_TYPE_TICK (th_tick_get_type ())
 
+/**
+ * TH_TICK_MIN_PRICE:
+ *
+ * The smallest price th_tick_validate() accepts: far below any traded
+ * asset's (the cheapest tokens trade around 1e-9), far above the subnormal
+ * numbers that only a broken or hostile peer sends.
+ */
+#define TH_TICK_MIN_PRICE 1e-12
+
+/**
+ * TH_TICK_MAX_PRICE:
+ *
+ * The price th_tick_validate() refuses from: no asset is quoted at a
+ * quadrillion.
+ */
+#define TH_TICK_MAX_PRICE 1e15
+
 typedef struct _ThTick ThTick;
 
 /**

@@ -279,6 +279,40 @@ test_rejects_are_counted (Fixture       *fx,
   g_assert_cmpuint (fx->events->len, ==, 0);
 }
 
+/* Subnormal and absurd prices are refused, the range's ends are exact. */
+static void
+test_price_range (Fixture       *fx,
+                  gconstpointer  data)
+{
+  const double refused[] = { 1e-320, 4.9e-324, 1e-13, 1e15, 2e300 };
+  const double accepted[] = { 1e-12, 0.00000001, 999999999999999.9 };
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autoptr(ThTick) tick = th_tick_new ("BTC", "binance", TH_TICK_KIND_QUOTE, refused[i], T0);
+
+      g_assert_false (th_tick_validate (tick, &error));
+      g_assert_error (error, TH_ERROR, TH_ERROR_BAD_INPUT);
+      g_assert_nonnull (strstr (error->message, "outside the valid range"));
+      g_clear_error (&error);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (accepted); i++)
+    {
+      g_autoptr(ThTick) tick = th_tick_new ("BTC", "binance", TH_TICK_KIND_QUOTE, accepted[i], T0);
+
+      g_assert_true (th_tick_validate (tick, &error));
+      g_assert_no_error (error);
+    }
+
+  /* Through the hub: counted, no event. */
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    push (fx, "BTC", "binance", TH_TICK_KIND_QUOTE, refused[i], T0 + 1000);
+  g_assert_cmpuint (th_hub_get_rejected_ticks (fx->hub), ==, G_N_ELEMENTS (refused));
+  g_assert_cmpuint (fx->events->len, ==, 0);
+}
+
 static void
 test_source_status_event (Fixture       *fx,
                           gconstpointer  data)
@@ -670,6 +704,7 @@ main (int   argc,
   ADD ("/hub/quiet-candle-closes-by-time", test_quiet_candle_closes_by_time);
   ADD ("/hub/rejects-are-counted", test_rejects_are_counted);
   ADD ("/hub/source-status-event", test_source_status_event);
+  ADD ("/hub/price-range", test_price_range);
   ADD ("/hub/typed-signals", test_typed_signals);
   ADD ("/hub/typed-getters", test_typed_getters);
   ADD ("/hub/get-price-async", test_get_price_async);

@@ -1509,8 +1509,10 @@ test_auth_tokens (void)
   g_assert_cmpuint (http_get_auth (fx, "/websocket/status", NULL), ==, 401);
   g_assert_cmpuint (http_get_auth (fx, "/api/v1/prices", "Bearer alpha-token-0123456789"), ==, 200);
   g_assert_cmpuint (http_get_auth (fx, "/api/v1/sources", "bearer   beta-token-9876543210"), ==, 200);
-  /* Not found stays not found, without a token too. */
-  g_assert_cmpuint (http_get_auth (fx, "/nowhere", NULL), ==, 404);
+  /* Unknown paths are not told apart from known ones without a token. */
+  g_assert_cmpuint (http_get_auth (fx, "/nowhere", NULL), ==, 401);
+  g_assert_cmpuint (http_get_auth (fx, "/nowhere", "Bearer alpha-token-0123456789"), ==, 404);
+  g_assert_cmpuint (http_get_auth (fx, "/healthz", NULL), ==, 200);
   /* /healthz is open, and so are CORS preflights. */
   g_assert_cmpuint (http_get_auth (fx, "/healthz", NULL), ==, 200);
   soup_message_headers_replace (soup_message_get_request_headers (options), "Origin", "http://page.example");
@@ -1518,8 +1520,8 @@ test_auth_tokens (void)
   body = http_send (fx, options);
   g_assert_cmpuint (soup_message_get_status (options), ==, 204);
 
-  /* Counted: 2 WebSocket refusals + 5 HTTP ones. */
-  g_assert_cmpuint (metric_value (fx, "tickhub_server_auth_failures_total"), ==, 7);
+  /* Counted: 2 WebSocket refusals + 6 HTTP ones (the unknown path too). */
+  g_assert_cmpuint (metric_value (fx, "tickhub_server_auth_failures_total"), ==, 8);
   }
   client_free (none);
   client_free (wrong);

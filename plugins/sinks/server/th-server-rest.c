@@ -690,6 +690,14 @@ rest_handler (SoupServer        *soup,
 
   if (!known)
     {
+      /* With authentication on, only the public paths answer without a
+       * token: a 404 would tell anyone which paths exist. */
+      if (th_server_get_auth (self) != NULL &&
+          !th_server_auth_check_request (self, msg, query, FALSE, "an HTTP request"))
+        {
+          th_server_get_stats (self)->http_requests++;
+          return;
+        }
       th_server_send_error (self, msg, SOUP_STATUS_NOT_FOUND, "not_found", "no such endpoint");
       return;
     }
