@@ -681,6 +681,22 @@ def test_typed_api_in_a_plugin():
     assert getters["get_price"] == {"getter": "get_price", "price": 32.0, "source": "binance"}, getters
 
 
+def test_js_syntax_error_is_named():
+    # A syntax error is reported as one, with GJS's message, not as an
+    # exception thrown while the module was evaluated.
+    wd = Workdir()
+    try:
+        conf = wd.file("s.conf", "[tickhub]\nplugins=jsonl;syntax_js\nsymbols=BTC\nplugin-dirs=%s\n"
+                                 "[jsonl]\npath=-\n" % TEST_PLUGINS)
+        status, _, err = tickhubd(["--check-config", "--config", conf])
+        assert status == 78, (status, err)
+        assert "syntax_js.js has a syntax error: " in err, err
+        assert "SyntaxError: expected property name, got ','" in err, err
+        assert "threw while it was evaluated" not in err, err
+    finally:
+        wd.cleanup()
+
+
 def test_broken_plugin_is_a_check_config_error():
     wd = Workdir()
     try:
@@ -777,6 +793,7 @@ def main():
         test_rest_poll_reports_down,
         test_rest_poll_deep_json,
         test_typed_api_in_a_plugin,
+        test_js_syntax_error_is_named,
         test_rest_poll_stats_in_process,
         test_broken_plugin_is_a_check_config_error,
         test_raising_sink_is_disabled,
@@ -790,6 +807,7 @@ def main():
     ]
     # In-process checks of the Python side (PyGObject, libpeas's loader).
     python_only = (test_rest_poll_stats_in_process, test_overrides)
+    js_only = (test_js_syntax_error_is_named,)
     only = [a for a in sys.argv[1:] if not a.startswith("--")]
     print("1..%d" % len(tests))
     failed = 0
@@ -799,6 +817,9 @@ def main():
             continue
         if LANG != "py" and t in python_only:
             print("ok %d %s # SKIP Python only" % (i, t.__name__))
+            continue
+        if LANG != "js" and t in js_only:
+            print("ok %d %s # SKIP JavaScript only" % (i, t.__name__))
             continue
         try:
             t()

@@ -223,6 +223,23 @@ evaluate (const char  *module,
       !g_file_set_contents (loader_path, loader_src, -1, error))
     return FALSE;
 
+  /* Compiled first, under its own URI (the loader's import then finds it
+   * compiled): a syntax error is reported as one, with GJS's message,
+   * instead of as an exception during the evaluation. Only a SyntaxError
+   * is believed (GJS 1.74's answers after an earlier failure are not). */
+  if (!gjs_context_register_module (context, plugin_uri, plugin_uri, &local_error))
+    {
+      if (local_error != NULL && strstr (local_error->message, "SyntaxError") != NULL)
+        {
+          g_set_error (error, TH_ERROR, TH_ERROR_PLUGIN, "%s has a syntax error: %s", file, local_error->message);
+          g_unlink (name_path);
+          g_unlink (loader_path);
+          return FALSE;
+        }
+      g_debug ("GJS says %s: %s", file, local_error != NULL ? local_error->message : "(no message)");
+      g_clear_error (&local_error);
+    }
+
   /* Its answer is not to be trusted (above): the marker tells. */
   if (!gjs_context_eval_module_file (context, loader_path, &status, &local_error))
     g_debug ("GJS says %s: %s", loader_path, local_error->message);
