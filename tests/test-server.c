@@ -474,6 +474,18 @@ test_connect_and_rooms (Fixture       *fx,
   /* b never got the BTC update. */
   g_assert_true (g_queue_is_empty (&b->messages));
 
+  /* The ping's data comes back as the client wrote it: numbers json-glib
+   * cannot hold keep their digits, escapes and spacing stay. */
+  {
+    g_autofree char *raw = NULL;
+
+    send_json (a, "{\"event\":\"ping\", \"data\" : {\"big\":9223372036854775808,\"e\":1.2e29,"
+                  "\"s\":\"a\\u00e9\\\"}\",\"a\":[1, {\"x\":[]}]} }");
+    raw = next_text (a, "pong");
+    g_assert_cmpstr (raw, ==, "{\"event\":\"pong\",\"data\":{\"big\":9223372036854775808,\"e\":1.2e29,"
+                              "\"s\":\"a\\u00e9\\\"}\",\"a\":[1, {\"x\":[]}]}}");
+  }
+
   /* leave_room */
   send_json (a, "{\"event\":\"leave_room\",\"data\":{\"room\":\"financial_data\"}}");
   g_clear_pointer (&pong, json_node_unref);

@@ -752,6 +752,18 @@ test_acks (Fixture       *fx,
   ack3 = ws_next (w, "43");
   g_assert_cmpstr (ack3, ==, "43999[{\"n\":7}]");
 
+  /* Echoed as written, in the event and in the ack. */
+  {
+    g_autofree char *pong2 = NULL;
+    g_autofree char *ack5 = NULL;
+
+    ws_send (w, "428[\"ping\", {\"big\":9223372036854775808,\"e\":1.2e29}]");
+    pong2 = ws_next (w, "42[");
+    g_assert_cmpstr (pong2, ==, "42[\"pong\",{\"big\":9223372036854775808,\"e\":1.2e29}]");
+    ack5 = ws_next (w, "43");
+    g_assert_cmpstr (ack5, ==, "438[{\"big\":9223372036854775808,\"e\":1.2e29}]");
+  }
+
   /* A malformed event with an ack id: the error answers it. */
   ws_send (w, "425{\"not\":\"an array\"}");
   g_free (ws_next (w, "42[\"error\",{\"code\":\"bad_request\""));

@@ -181,6 +181,7 @@ th_server_client_gone (ThServer       *self,
       g_clear_pointer (&client->id, g_free);
       g_clear_pointer (&client->remote, g_free);
       g_clear_pointer (&client->origin, g_free);
+      g_clear_pointer (&client->ack_raw, g_free);
       return;
     }
 
@@ -198,6 +199,7 @@ th_server_client_gone (ThServer       *self,
   g_clear_pointer (&client->id, g_free);
   g_clear_pointer (&client->remote, g_free);
   g_clear_pointer (&client->origin, g_free);
+  g_clear_pointer (&client->ack_raw, g_free);
 }
 
 const char *
@@ -361,6 +363,166 @@ th_server_client_send (ThServerClient *client,
   root = json_builder_get_root (b);
   text = th_json_to_string (root, &length);
   client->transport->send_text (client, g_bytes_new_take (text, length));
+}
+
+/* Echoes @raw, a JSON value as the client wrote it, as the data of
+ * @event: numbers keep their digits (json-glib turns 9223372036854775808
+ * into a negative number). */
+static void
+client_send_raw (ThServerClient *client,
+                 const char     *event,
+                 const char     *raw,
+                 gsize           raw_length)
+{
+  GString *out;
+
+  if (client->closing)
+    return;
+  if (client->ack != NULL && *client->ack == NULL)
+    {
+      *client->ack = json_node_new (JSON_NODE_NULL);   /* answered: by ack_raw */
+      g_free (client->ack_raw);
+      client->ack_raw = g_strndup (raw, raw_length);
+    }
+  out = g_string_sized_new (raw_length + 32);
+  /* @event is one of ours: a name that needs no escaping. */
+  g_string_append_printf (out, "{\"event\":\"%s\",\"data\":", event);
+  g_string_append_len (out, raw, raw_length);
+  g_string_append_c (out, '}');
+  client->transport->send_text (client, g_string_free_to_bytes (out));
+}
+
+/* Raw JSON values in a text json-glib has accepted (and the depth limit
+ * checked): enough of a scanner to find where a value ends. */
+static const char *
+skip_ws (const char *p,
+         const char *end)
+{
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    p++;
+  return p;
+}
+
+static const char *
+skip_string (const char *p,
+             const char *end)
+{
+  for (p++; p < end && *p != '"'; p++)
+    if (*p == '\\')
+      p++;
+  return p < end ? p + 1 : NULL;
+}
+
+static const char *
+skip_value (const char *p,
+            const char *end)
+{
+  int depth = 0;
+
+  p = skip_ws (p, end);
+  if (p >= end)
+    return NULL;
+  if (*p == '"')
+    return skip_string (p, end);
+  if (*p != '{' && *p != '[')
+    {
+      while (p < end && strchr (",}] \t\r\n", *p) == NULL)
+        p++;
+      return p;
+    }
+  while (p < end)
+    {
+      if (*p == '"')
+        {
+          p = skip_string (p, end);
+          if (p == NULL)
+            return NULL;
+          continue;
+        }
+      if (*p == '{' || *p == '[')
+        depth++;
+      else if ((*p == '}' || *p == ']') && --depth == 0)
+        return p + 1;
+      p++;
+    }
+  return NULL;
+}
+
+/* The raw text of member @name of the object @text (the last one, as
+ * json-glib keeps), or NULL. A name written with escapes is not found. */
+const char *
+th_server_json_member_raw (const char *text,
+                           gsize       length,
+                           const char *name,
+                           gsize      *value_length)
+{
+  const char *end = text + length;
+  const char *p = skip_ws (text, end);
+  const char *found = NULL;
+  gsize name_len = strlen (name);
+
+  if (p >= end || *p != '{')
+    return NULL;
+  p++;
+  for (;;)
+    {
+      const char *key, *key_end, *value, *value_end;
+
+      p = skip_ws (p, end);
+      if (p >= end || *p != '"')
+        break;
+      key = p + 1;
+      if ((key_end = skip_string (p, end)) == NULL)
+        break;
+      p = skip_ws (key_end, end);
+      if (p >= end || *p != ':')
+        break;
+      value = skip_ws (p + 1, end);
+      if ((value_end = skip_value (value, end)) == NULL)
+        break;
+      if ((gsize) (key_end - 1 - key) == name_len && memcmp (key, name, name_len) == 0)
+        {
+          found = value;
+          *value_length = value_end - value;
+        }
+      p = skip_ws (value_end, end);
+      if (p >= end || *p != ',')
+        break;
+      p++;
+    }
+  return found;
+}
+
+/* The raw text of element @index of the array @text, or NULL. */
+const char *
+th_server_json_element_raw (const char *text,
+                            gsize       length,
+                            guint       index,
+                            gsize      *value_length)
+{
+  const char *end = text + length;
+  const char *p = skip_ws (text, end);
+
+  if (p >= end || *p != '[')
+    return NULL;
+  p++;
+  for (guint i = 0;; i++)
+    {
+      const char *value = skip_ws (p, end);
+      const char *value_end = skip_value (value, end);
+
+      if (value_end == NULL || value == value_end)
+        return NULL;
+      if (i == index)
+        {
+          *value_length = value_end - value;
+          return value;
+        }
+      p = skip_ws (value_end, end);
+      if (p >= end || *p != ',')
+        return NULL;
+      p++;
+    }
 }
 
 void
@@ -703,7 +865,11 @@ th_server_client_dispatch (ThServerClient *client,
 
       if (data == NULL || JSON_NODE_HOLDS_NULL (data))
         empty = json_node_init_object (json_node_alloc (), json_object_new ());
-      th_server_client_send (client, "pong", empty != NULL ? empty : data);
+      /* The client's value as it wrote it, when the transport has it. */
+      if (empty == NULL && client->raw_data != NULL)
+        client_send_raw (client, "pong", client->raw_data, client->raw_data_len);
+      else
+        th_server_client_send (client, "pong", empty != NULL ? empty : data);
     }
   else
     {
@@ -762,6 +928,8 @@ th_server_client_message (ThServer       *self,
       bad_message (self, client, "no \"event\" string", "the message has no \"event\" string");
       return;
     }
+  client->raw_data = th_server_json_member_raw (text, length, "data", &client->raw_data_len);
   th_server_client_dispatch (client, json_node_get_string (event_node), json_object_get_member (obj, "data"));
+  client->raw_data = NULL;
 }
 

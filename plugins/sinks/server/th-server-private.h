@@ -120,6 +120,11 @@ struct _ThServerClient
                                 * the queue last became non-empty */
   JsonNode  **ack;             /* nullable: where the first reply's data goes
                                 * (a Socket.IO ack), see th_server_client_send */
+  char       *ack_raw;         /* the first reply's data as the client wrote it,
+                                * when it was echoed (pong), for the ack */
+  const char *raw_data;        /* during a dispatch: the event's data as the
+                                * client wrote it (not owned), or NULL */
+  gsize       raw_data_len;
   gboolean    dropping;        /* in an episode of drops, logged once */
   gboolean    logged_bad;      /* a malformed /ws message was logged */
   gboolean    closing;
@@ -271,6 +276,14 @@ void           th_server_client_error       (ThServerClient *client,
 void           th_server_client_send        (ThServerClient *client,
                                              const char     *event,
                                              JsonNode       *data);
+const char    *th_server_json_member_raw    (const char     *text,
+                                             gsize           length,
+                                             const char     *name,
+                                             gsize          *value_length);
+const char    *th_server_json_element_raw   (const char     *text,
+                                             gsize           length,
+                                             guint           index,
+                                             gsize          *value_length);
 void           th_server_mark_dirty         (ThServer       *self,
                                              ThServerClient *client);
 JsonNode      *th_server_build_status       (ThServer       *self);

@@ -708,9 +708,9 @@ send_ack (Session  *s,
           guint64   id,
           JsonNode *reply)
 {
-  g_autofree char *text = NULL;
+  g_autofree char *text = g_steal_pointer (&s->base.ack_raw);
 
-  if (reply != NULL)
+  if (reply != NULL && text == NULL)
     text = th_json_to_string (reply, NULL);
   if (s->base.closing)
     return;
@@ -798,8 +798,12 @@ handle_event (Session    *s,
       json_node_get_value_type (name = json_array_get_element (array, 0)) != G_TYPE_STRING)
     bad_packet (s, "a Socket.IO event is 42[\"name\", data] (42<id>[...] with an ack)");
   else
-    th_server_client_dispatch (&s->base, json_node_get_string (name),
-                               json_array_get_length (array) > 1 ? json_array_get_element (array, 1) : NULL);
+    {
+      s->base.raw_data = th_server_json_element_raw (p, end - p, 1, &s->base.raw_data_len);
+      th_server_client_dispatch (&s->base, json_node_get_string (name),
+                                 json_array_get_length (array) > 1 ? json_array_get_element (array, 1) : NULL);
+      s->base.raw_data = NULL;
+    }
   s->base.ack = NULL;
   if (has_id && !s->destroyed)
     send_ack (s, id, ack);
