@@ -25,6 +25,7 @@
 #include <glib/gstdio.h>
 
 #include "fake-ws-server.h"
+#include "test-utils.h"
 
 #define BUS_NAME    "org.tickhub.Tickhub"
 #define OBJECT_PATH "/org/tickhub/Tickhub"
@@ -1119,14 +1120,14 @@ test_source_status_changed (Fixture       *fixture,
   g_dbus_connection_call (fixture->connection, BUS_NAME, OBJECT_PATH, IFACE, "GetStatus", NULL,
                           G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, 30000, NULL,
                           on_activated, &activated);
-  fake_ws_wait_until (activated && log.states->len >= 2, 20000);
+  th_test_wait_until (activated && log.states->len >= 2, 20000);
 
   fake_ws_drop (fixture->venue);
-  fake_ws_wait_until (log.states->len >= 5, 20000);
+  th_test_wait_until (log.states->len >= 5, 20000);
   iterate_for (200);
 
   g_clear_pointer (&fixture->venue, fake_ws_free);
-  fake_ws_wait_until (log.states->len >= 6, 20000);
+  th_test_wait_until (log.states->len >= 6, 20000);
   /* Nothing more until the next attempt (1 s): not a change either. */
   iterate_for (300);
 
@@ -1163,7 +1164,7 @@ test_price_from_venue (Fixture       *fixture,
   g_dbus_connection_call (fixture->connection, BUS_NAME, OBJECT_PATH, IFACE, "GetPrice",
                           g_variant_new ("(s)", "BTC"), G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
                           30000, NULL, on_price_reply, &price);
-  fake_ws_wait_until (price != NULL, 20000);
+  th_test_wait_until (price != NULL, 20000);
   g_assert_nonnull (price);
   g_assert_true (g_variant_lookup (price, "source", "&s", &text));
   g_assert_cmpstr (text, ==, "binance");
@@ -1228,17 +1229,17 @@ test_rest_fallback (Fixture       *fixture,
   g_dbus_connection_call (fixture->connection, BUS_NAME, OBJECT_PATH, IFACE, "GetStatus", NULL,
                           G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, 30000, NULL,
                           on_activated, &activated);
-  fake_ws_wait_until (activated && hits >= 1, 20000);
+  th_test_wait_until (activated && hits >= 1, 20000);
   g_assert_cmpuint (hits, ==, 1);
 
   /* Past the gap between two requests (5 s), well before the next poll. */
   g_timeout_add (5500, on_timeout, &waited);
-  fake_ws_wait_until (waited, 10000);
+  th_test_wait_until (waited, 10000);
 
   g_dbus_connection_call (fixture->connection, BUS_NAME, OBJECT_PATH, IFACE, "GetPrice",
                           g_variant_new ("(s)", "BTC"), G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
                           30000, NULL, on_price_reply, &price);
-  fake_ws_wait_until (price != NULL, 20000);
+  th_test_wait_until (price != NULL, 20000);
   g_assert_nonnull (price);
   g_assert_cmpuint (hits, ==, 2);
   g_assert_true (g_variant_lookup (price, "source", "&s", &text));
