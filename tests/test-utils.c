@@ -10,6 +10,19 @@
 
 /* Hubs */
 
+/* @config_text parsed; the test fails with the error if it does not
+ * parse. */
+ThConfig *
+th_test_config_new (const char *config_text)
+{
+  g_autoptr(ThConfig) config = th_config_new ();
+  g_autoptr(GError) error = NULL;
+
+  th_config_load_from_data (config, config_text, -1, &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&config);
+}
+
 /* A hub made of @config_text on @clock (NULL: the real clock) and loaded;
  * NULL with @error when it does not load. A config that does not even
  * parse fails the test. */
@@ -18,12 +31,9 @@ th_test_hub_try_new (const char  *config_text,
                      ThClock     *clock,
                      GError     **error)
 {
-  g_autoptr(ThConfig) config = th_config_new ();
-  g_autoptr(GError) parse_error = NULL;
+  g_autoptr(ThConfig) config = th_test_config_new (config_text);
   g_autoptr(ThHub) hub = NULL;
 
-  th_config_load_from_data (config, config_text, -1, &parse_error);
-  g_assert_no_error (parse_error);
   hub = th_hub_new (config, clock);
   if (!th_hub_load (hub, error))
     return NULL;
@@ -41,6 +51,19 @@ th_test_hub_new (const char *config_text,
 
   g_assert_no_error (error);
   return hub;
+}
+
+/* Why a hub made of @config_text does not load; the test fails if it
+ * does. */
+GError *
+th_test_hub_load_error (const char *config_text)
+{
+  g_autoptr(ThHub) hub = NULL;
+  GError *error = NULL;
+
+  hub = th_test_hub_try_new (config_text, NULL, &error);
+  g_assert_null (hub);
+  return error;
 }
 
 static void

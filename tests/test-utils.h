@@ -27,11 +27,13 @@
 
 /* Hubs */
 
+ThConfig    *th_test_config_new         (const char   *config_text);
 ThHub       *th_test_hub_new            (const char   *config_text,
                                          ThClock      *clock);
 ThHub       *th_test_hub_try_new        (const char   *config_text,
                                          ThClock      *clock,
                                          GError      **error);
+GError      *th_test_hub_load_error     (const char   *config_text);
 void         th_test_hub_stop           (ThHub        *hub);
 void         th_test_hub_clear          (ThHub       **hub);
 guint64      th_test_feed_stat          (ThHub        *hub,
@@ -112,6 +114,15 @@ gboolean     th_test_log_contains       (const char   *needle);
                                                     _th_haystack != NULL ? _th_haystack : "(nothing)"); \
         g_assertion_message (G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC, _th_msg); \
       } \
+  } G_STMT_END
+
+/* Fails the test unless a hub made of @config_text refuses it as a bad
+ * config whose message has @needle in it. */
+#define th_test_assert_bad_config(config_text, needle) \
+  G_STMT_START { \
+    g_autoptr(GError) _th_error = th_test_hub_load_error (config_text); \
+    g_assert_error (_th_error, TH_ERROR, TH_ERROR_BAD_CONFIG); \
+    th_test_assert_contains (_th_error->message, needle); \
   } G_STMT_END
 
 /* Equal, or both NaN. */
