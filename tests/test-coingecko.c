@@ -422,18 +422,9 @@ wait_answers (Fixture *f,
   th_test_wait_until (answered (f) >= n, 10000);
 }
 
-static void
-assert_number (JsonObject *obj,
-               const char *member,
-               double      expected)
-{
-  double value = th_test_json_number (obj, member);
-
-  if (isnan (expected))
-    g_assert_true (isnan (value));
-  else
-    g_assert_cmpfloat_with_epsilon (value, expected, fabs (expected) * 1e-12);
-}
+/* To 12 significant digits; NaN for null. */
+#define assert_number(obj, member, expected) \
+  th_test_assert_json_number (obj, member, expected, fabs (expected) * 1e-12)
 
 static JsonObject *
 last_update (Fixture    *f,

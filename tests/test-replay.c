@@ -137,18 +137,8 @@ replay_disabled (Fixture *f)
   return FALSE;
 }
 
-static void
-assert_number (JsonObject *obj,
-               const char *member,
-               double      expected)
-{
-  double value = th_test_json_number (obj, member);
-
-  if (isnan (expected))
-    g_assert_true (isnan (value));
-  else
-    g_assert_cmpfloat_with_epsilon (value, expected, 1e-9);
-}
+/* To a billionth; NaN for null. */
+#define assert_number(obj, member, expected) th_test_assert_json_number (obj, member, expected, 1e-9)
 
 /* Tests */
 

@@ -125,6 +125,18 @@ gboolean     th_test_log_contains       (const char   *needle);
     th_test_assert_contains (_th_error->message, needle); \
   } G_STMT_END
 
+/* Fails the test unless number @member of @object is within @epsilon of
+ * @expected; a NaN @expected wants null. */
+#define th_test_assert_json_number(object, member, expected, epsilon) \
+  G_STMT_START { \
+    double _th_value = th_test_json_number ((object), (member)); \
+    double _th_expected = (expected); \
+    if (isnan (_th_expected)) \
+      g_assert_true (isnan (_th_value)); \
+    else \
+      g_assert_cmpfloat_with_epsilon (_th_value, _th_expected, (epsilon)); \
+  } G_STMT_END
+
 /* Equal, or both NaN. */
 #define th_test_assert_same(got, expected) \
   G_STMT_START { \
