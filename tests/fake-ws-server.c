@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "fake-ws-server.h"
+#include "test-utils.h"
 
 struct _FakeWs
 {
@@ -100,20 +101,13 @@ FakeWs *
 fake_ws_new (const char *path)
 {
   FakeWs *ws = g_new0 (FakeWs, 1);
-  g_autoptr(GError) error = NULL;
-  GSList *uris;
 
-  ws->server = soup_server_new (NULL, NULL);
+  ws->server = th_test_soup_server_new (&ws->port);
   ws->path = g_strdup (path);
   ws->conns = g_ptr_array_new_with_free_func (g_object_unref);
   ws->received = g_ptr_array_new_with_free_func (g_free);
   soup_server_add_early_handler (ws->server, path, on_early, ws, NULL);
   soup_server_add_websocket_handler (ws->server, path, NULL, NULL, on_websocket, ws, NULL);
-  soup_server_listen_local (ws->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
-  g_assert_no_error (error);
-  uris = soup_server_get_uris (ws->server);
-  ws->port = (guint) g_uri_get_port (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
   return ws;
 }
 
@@ -243,64 +237,4 @@ fake_ws_ping_every (FakeWs *ws,
   ws->ping_seconds = seconds;
   for (guint i = 0; i < ws->conns->len; i++)
     soup_websocket_connection_set_keepalive_interval (ws->conns->pdata[i], seconds);
-}
-
-/* How many of @events are called @name and contain @needle (any if NULL). */
-guint
-venue_count_events (GPtrArray  *events,
-                    const char *name,
-                    const char *needle)
-{
-  guint n = 0;
-
-  for (guint i = 0; i < events->len; i++)
-    {
-      ThEvent *ev = events->pdata[i];
-
-      if (g_strcmp0 (th_event_get_name (ev), name) == 0 &&
-          (needle == NULL || strstr (th_event_get_json (ev), needle) != NULL))
-        n++;
-    }
-  return n;
-}
-
-/* Counter @name of the hub's first feed, 0 if it has none. */
-guint64
-venue_feed_stat (ThHub      *hub,
-                 const char *name)
-{
-  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (hub);
-  g_autoptr(GVariant) stats = th_feed_source_get_stats (feeds->pdata[0]);
-  guint64 v = 0;
-
-  g_variant_lookup (stats, name, "t", &v);
-  return v;
-}
-
-/* Stops the feeds, drops the hub and lets closing connections finish. */
-void
-venue_stop_hub (ThHub **hub)
-{
-  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (*hub);
-
-  for (guint i = 0; i < feeds->len; i++)
-    th_feed_source_stop (feeds->pdata[i]);
-  g_clear_pointer (&feeds, g_ptr_array_unref);
-  g_clear_object (hub);
-  for (int i = 0; i < 10; i++)
-    g_main_context_iteration (NULL, FALSE);
-}
-
-/* "[[[...]]]", @depth levels: what overflowed json-glib's stack before the
- * depth limit. */
-char *
-venue_nested_array (guint depth)
-{
-  GString *s = g_string_sized_new (2 * depth);
-
-  for (guint i = 0; i < depth; i++)
-    g_string_append_c (s, '[');
-  for (guint i = 0; i < depth; i++)
-    g_string_append_c (s, ']');
-  return g_string_free (s, FALSE);
 }

@@ -3,7 +3,8 @@
  * Each venue test builds on it to speak that venue's protocol: it accepts
  * connections, records what clients send, and lets the test push frames,
  * garbage included, drop or close connections, refuse handshakes and go
- * silent.
+ * silent. What the tests share besides (hubs, their events, waits) is
+ * in tests/test-utils.h.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -46,26 +47,3 @@ void        fake_ws_refuse         (FakeWs          *ws,
                                     const char      *body);
 void        fake_ws_ping_every     (FakeWs          *ws,
                                     guint            seconds);
-
-/* What the venue tests share on the hub side. */
-guint       venue_count_events     (GPtrArray       *events,
-                                    const char      *name,
-                                    const char      *needle);
-guint64     venue_feed_stat        (ThHub           *hub,
-                                    const char      *name);
-void        venue_stop_hub         (ThHub          **hub);
-char       *venue_nested_array     (guint            depth);
-
-/* Iterates the default main context until @cond (evaluated each time)
- * holds, or fails the test after @timeout_ms. */
-#define fake_ws_wait_until(cond, timeout_ms) \
-  G_STMT_START { \
-    gint64 _deadline = g_get_monotonic_time () + (gint64) (timeout_ms) * 1000; \
-    while (!(cond)) \
-      { \
-        if (g_get_monotonic_time () > _deadline) \
-          g_error ("%s:%d: timed out waiting for %s", __FILE__, __LINE__, #cond); \
-        g_main_context_iteration (NULL, FALSE); \
-        g_usleep (1000); \
-      } \
-  } G_STMT_END

@@ -7,32 +7,10 @@
 #include <math.h>
 #include <string.h>
 
-#include <libpeas/peas.h>
-
 #include "th-private.h"
-#include "indicator-test.h"
+#include "test-utils.h"
 
 #define MINUTE (G_GINT64_CONSTANT (60) * G_USEC_PER_SEC)
-
-static PeasEngine *engine;
-
-static ThIndicator *
-make_atr (const char *const *args,
-          GError            **error)
-{
-  return indicator_test_new (engine, "atr", args, error);
-}
-
-static ThIndicator *
-make_atr_n (const char *period)
-{
-  const char *args[] = { period, NULL };
-  g_autoptr(GError) error = NULL;
-  ThIndicator *ind = make_atr (args, &error);
-
-  g_assert_no_error (error);
-  return ind;
-}
 
 static double
 feed (ThIndicator *ind,
@@ -44,23 +22,12 @@ feed (ThIndicator *ind,
   static gint64 start = 0;
   ThCandle c = { .start = start, .duration = MINUTE, .open = close, .high = high,
                  .low = low, .close = close, .volume = 1, .ticks = 1, .closed = commit };
-  g_autoptr(ThIndicatorValues) v = th_indicator_values_new (1);
+  double v;
 
   if (commit)
     start += MINUTE;
-  th_indicator_update (ind, &c, commit, v);
-  return th_indicator_values_get (v, 0);
-}
-
-/* Equal, or both NaN. */
-static void
-assert_same (double got,
-             double expected)
-{
-  if (isnan (expected))
-    g_assert_true (isnan (got));
-  else
-    g_assert_cmpfloat (got, ==, expected);
+  th_test_indicator_update (ind, &c, commit, &v, 1);
+  return v;
 }
 
 /* TA-Lib's true range, written out again here. */
@@ -75,7 +42,7 @@ true_range (double high,
 static void
 test_outputs (void)
 {
-  g_autoptr(ThIndicator) atr = make_atr_n ("14");
+  g_autoptr(ThIndicator) atr = th_test_indicator_new ("atr", "14", NULL);
   g_auto(GStrv) outputs = th_indicator_get_outputs (atr);
 
   g_assert_cmpuint (g_strv_length (outputs), ==, 1);
@@ -122,7 +89,7 @@ half_last_digit (double published)
 static void
 test_reference (void)
 {
-  g_autoptr(ThIndicator) atr = make_atr_n ("14");
+  g_autoptr(ThIndicator) atr = th_test_indicator_new ("atr", "14", NULL);
   double mine = NAN;
 
   /* The candle before day 1: its close is day 1's low. */
@@ -163,7 +130,7 @@ test_warm_up (void)
   for (guint p = 0; p < G_N_ELEMENTS (periods); p++)
     {
       g_autofree char *text = g_strdup_printf ("%u", periods[p]);
-      g_autoptr(ThIndicator) atr = make_atr_n (text);
+      g_autoptr(ThIndicator) atr = th_test_indicator_new ("atr", text, NULL);
       double prev_close = 100, sum = 0;
 
       for (guint i = 0; i <= periods[p] + 3; i++)
@@ -192,7 +159,7 @@ test_warm_up (void)
 static void
 test_flat_is_zero (void)
 {
-  g_autoptr(ThIndicator) atr = make_atr_n ("14");
+  g_autoptr(ThIndicator) atr = th_test_indicator_new ("atr", "14", NULL);
 
   for (guint i = 0; i < 1000; i++)
     {
@@ -207,7 +174,7 @@ test_flat_is_zero (void)
 static void
 test_constant_range (void)
 {
-  g_autoptr(ThIndicator) atr = make_atr_n ("5");
+  g_autoptr(ThIndicator) atr = th_test_indicator_new ("atr", "5", NULL);
 
   for (guint i = 0; i < 100; i++)
     {
@@ -222,7 +189,7 @@ test_constant_range (void)
 static void
 test_gap (void)
 {
-  g_autoptr(ThIndicator) atr = make_atr_n ("1");
+  g_autoptr(ThIndicator) atr = th_test_indicator_new ("atr", "1", NULL);
 
   feed (atr, 10, 9, 10, TRUE);
   g_assert_cmpfloat (feed (atr, 14, 13, 13.5, TRUE), ==, 4);     /* gap up: high − previous close */
@@ -233,8 +200,8 @@ test_gap (void)
 static void
 test_provisional_does_not_commit (void)
 {
-  g_autoptr(ThIndicator) a = make_atr_n ("7");
-  g_autoptr(ThIndicator) b = make_atr_n ("7");
+  g_autoptr(ThIndicator) a = th_test_indicator_new ("atr", "7", NULL);
+  g_autoptr(ThIndicator) b = th_test_indicator_new ("atr", "7", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (7);
   double close = 100;
 
@@ -252,8 +219,8 @@ test_provisional_does_not_commit (void)
       committed = feed (b, high, low, c, TRUE);
       reference = feed (a, high, low, c, TRUE);
 
-      assert_same (provisional, committed);
-      assert_same (committed, reference);
+      th_test_assert_same (provisional, committed);
+      th_test_assert_same (committed, reference);
       close = c;
     }
 }
@@ -264,7 +231,7 @@ static void
 test_long_random_series (void)
 {
   const guint n = 1000000, period = 14;
-  g_autoptr(ThIndicator) atr = make_atr_n ("14");
+  g_autoptr(ThIndicator) atr = th_test_indicator_new ("atr", "14", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (1);
   g_autofree double *highs = g_new (double, n);
   g_autofree double *lows = g_new (double, n);
@@ -309,7 +276,7 @@ test_bad_arguments (void)
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       g_autoptr(GError) error = NULL;
-      g_autoptr(ThIndicator) atr = make_atr (bad[i], &error);
+      g_autoptr(ThIndicator) atr = th_test_indicator_newv ("atr", bad[i], &error);
 
       g_assert_null (atr);
       g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
@@ -324,15 +291,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_auto(GStrv) dirs = NULL;
-  int ret;
-
   g_test_init (&argc, &argv, NULL);
-
-  engine = peas_engine_new ();
-  dirs = g_strsplit (g_getenv ("TICKHUB_PLUGIN_PATH"), ":", -1);
-  for (guint i = 0; dirs[i] != NULL; i++)
-    peas_engine_add_search_path (engine, dirs[i], NULL);
 
   g_test_add_func ("/atr/outputs", test_outputs);
   g_test_add_func ("/atr/reference-chartschool", test_reference);
@@ -344,7 +303,5 @@ main (int   argc,
   g_test_add_func ("/atr/long-random-series", test_long_random_series);
   g_test_add_func ("/atr/bad-arguments", test_bad_arguments);
 
-  ret = g_test_run ();
-  g_object_unref (engine);
-  return ret;
+  return g_test_run ();
 }

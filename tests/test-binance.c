@@ -8,10 +8,9 @@
 #include <math.h>
 #include <string.h>
 
-#include <glib/gstdio.h>
-
 #include "th-private.h"
 #include "fake-ws-server.h"
+#include "test-utils.h"
 
 #define TICKER_BTC \
   "{\"stream\":\"btcusdt@ticker\",\"data\":{\"e\":\"24hrTicker\",\"E\":1672515782136,\"s\":\"BTCUSDT\"," \
@@ -31,21 +30,11 @@ typedef struct
 } Fixture;
 
 static void
-on_event (ThHub   *hub,
-          ThEvent *event,
-          Fixture *fx)
-{
-  g_ptr_array_add (fx->events, th_event_ref (event));
-}
-
-static void
 fixture_setup (Fixture       *fx,
                gconstpointer  data)
 {
   g_autofree char *url = NULL;
   g_autofree char *text = NULL;
-  g_autoptr(ThConfig) config = th_config_new ();
-  g_autoptr(GError) error = NULL;
 
   fx->ws = fake_ws_new ("/stream");
   url = fake_ws_url (fx->ws);
@@ -53,13 +42,8 @@ fixture_setup (Fixture       *fx,
                           "[prices]\norder=binance;coinbase\n[coinbase]\nttl=30\n"
                           "[binance]\nurl=%s\nstale-after=1\nreconnect-max=2\nmax-frame=4096\nttl=1.5\n%s",
                           url, data != NULL ? (const char *) data : "");
-  th_config_load_from_data (config, text, -1, &error);
-  g_assert_no_error (error);
-  fx->hub = th_hub_new (config, NULL);
-  th_hub_load (fx->hub, &error);
-  g_assert_no_error (error);
-  fx->events = g_ptr_array_new_with_free_func ((GDestroyNotify) th_event_unref);
-  g_signal_connect (fx->hub, "event", G_CALLBACK (on_event), fx);
+  fx->hub = th_test_hub_new (text, NULL);
+  fx->events = th_test_capture_events (fx->hub);
   /* Rejections are warnings, not test failures. */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   th_hub_start (fx->hub);
@@ -69,24 +53,9 @@ static void
 fixture_teardown (Fixture       *fx,
                   gconstpointer  data)
 {
-  venue_stop_hub (&fx->hub);
+  th_test_hub_clear (&fx->hub);
   fake_ws_free (fx->ws);
   g_ptr_array_unref (fx->events);
-}
-
-static guint
-count_events (Fixture    *fx,
-              const char *name,
-              const char *needle)
-{
-  return venue_count_events (fx->events, name, needle);
-}
-
-static guint64
-feed_stat (Fixture    *fx,
-      const char *name)
-{
-  return venue_feed_stat (fx->hub, name);
 }
 
 static void
@@ -96,26 +65,26 @@ test_prices_normalized (Fixture       *fx,
   g_autoptr(ThTick) btc = NULL;
   g_autoptr(GError) error = NULL;
 
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
   g_assert_cmpstr (fake_ws_last_query (fx->ws), ==,
                    "streams=btcusdt@ticker/btcusdt@aggTrade/ethusdt@ticker/ethusdt@aggTrade");
 
   fake_ws_send (fx->ws, TICKER_BTC);
   fake_ws_send (fx->ws, TRADE_ETH);
-  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 2, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", NULL) == 2, 5000);
 
-  g_assert_cmpuint (count_events (fx, "financial_data_update",
+  g_assert_cmpuint (th_test_count_events (fx->events, "financial_data_update",
     "{\"symbol\":\"BTC\",\"data\":{\"price\":43000.5,\"volume\":12345.678,\"change\":0.28,\"bid\":43000.1,"
     "\"ask\":43000.9,\"source\":\"binance\",\"timestamp\":\"2022-12-31T19:43:02.136Z\"}"), ==, 1);
-  g_assert_cmpuint (count_events (fx, "financial_data_update",
+  g_assert_cmpuint (th_test_count_events (fx->events, "financial_data_update",
     "{\"symbol\":\"ETH\",\"data\":{\"price\":2300.5,\"volume\":null,\"change\":null,\"bid\":null,"
     "\"ask\":null,\"source\":\"binance\",\"timestamp\":\"2022-12-31T19:43:02.200Z\"}"), ==, 1);
-  g_assert_cmpuint (count_events (fx, "source_status", "\"state\":\"live\""), ==, 1);
+  g_assert_cmpuint (th_test_count_events (fx->events, "source_status", "\"state\":\"live\""), ==, 1);
 
   btc = th_hub_get_price (fx->hub, "BTC", &error);
   g_assert_no_error (error);
   g_assert_cmpfloat (btc->price, ==, 43000.5);
-  g_assert_cmpuint (feed_stat (fx, "ticks"), ==, 2);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "ticks"), ==, 2);
   /* Nothing was sent: the streams are in the URL. */
   g_assert_cmpuint (fake_ws_received (fx->ws)->len, ==, 0);
 }
@@ -124,22 +93,22 @@ static void
 test_reconnects_after_drop (Fixture       *fx,
                             gconstpointer  data)
 {
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
   fake_ws_send (fx->ws, TICKER_BTC);
-  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 1, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", NULL) == 1, 5000);
 
   fake_ws_drop (fx->ws);
-  fake_ws_wait_until (count_events (fx, "source_status", "\"state\":\"down\"") >= 1, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "source_status", "\"state\":\"down\"") >= 1, 5000);
   /* Backoff 1 s ± 20 %: back within 2 s, same streams. */
-  fake_ws_wait_until (fake_ws_n_accepted (fx->ws) == 2 && fake_ws_n_open (fx->ws) == 1, 2500);
+  th_test_wait_until (fake_ws_n_accepted (fx->ws) == 2 && fake_ws_n_open (fx->ws) == 1, 2500);
   g_assert_cmpstr (fake_ws_last_query (fx->ws), ==,
                    "streams=btcusdt@ticker/btcusdt@aggTrade/ethusdt@ticker/ethusdt@aggTrade");
 
   fake_ws_send (fx->ws, TRADE_ETH);
-  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 2, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", NULL) == 2, 5000);
   /* No tick twice. */
-  g_assert_cmpuint (feed_stat (fx, "ticks"), ==, 2);
-  g_assert_cmpuint (feed_stat (fx, "reconnects"), ==, 1);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "ticks"), ==, 2);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "reconnects"), ==, 1);
 }
 
 static void
@@ -148,15 +117,15 @@ test_server_close_and_shutdown (Fixture       *fx,
 {
   gint64 t0;
 
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
   fake_ws_close (fx->ws, 1001, "going away");
-  fake_ws_wait_until (fake_ws_n_accepted (fx->ws) == 2 && fake_ws_n_open (fx->ws) == 1, 3000);
-  g_assert_cmpuint (count_events (fx, "source_status", "closed by the server (1001 going away)"), ==, 1);
+  th_test_wait_until (fake_ws_n_accepted (fx->ws) == 2 && fake_ws_n_open (fx->ws) == 1, 3000);
+  g_assert_cmpuint (th_test_count_events (fx->events, "source_status", "closed by the server (1001 going away)"), ==, 1);
 
   /* serverShutdown: at once, no backoff. */
   t0 = g_get_monotonic_time ();
   fake_ws_send (fx->ws, "{\"stream\":\"!serverShutdown\",\"data\":{\"e\":\"serverShutdown\",\"E\":1672515782136}}");
-  fake_ws_wait_until (fake_ws_n_accepted (fx->ws) == 3, 3000);
+  th_test_wait_until (fake_ws_n_accepted (fx->ws) == 3, 3000);
   g_assert_cmpint (g_get_monotonic_time () - t0, <, 500000);
 }
 
@@ -167,22 +136,22 @@ test_silent_goes_stale_and_falls_back (Fixture       *fx,
   g_autoptr(ThTick) gecko = th_tick_new ("BTC", "coinbase", TH_TICK_KIND_QUOTE, 42999, g_get_real_time ());
   g_autoptr(ThTick) price = NULL;
 
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
   th_hub_push_tick (fx->hub, gecko);
   fake_ws_send (fx->ws, TICKER_BTC);
-  fake_ws_wait_until (count_events (fx, "price_source_changed", "\"to\":\"binance\"") == 1, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "price_source_changed", "\"to\":\"binance\"") == 1, 5000);
 
   /* Silence: stale after 1 s, reconnect; the price falls back to coinbase
    * once binance's 1.5 s TTL is over. */
-  fake_ws_wait_until (count_events (fx, "source_status", "\"state\":\"stale\"") == 1, 3000);
-  fake_ws_wait_until (count_events (fx, "price_source_changed", "\"from\":\"binance\",\"to\":\"coinbase\"") == 1, 3000);
+  th_test_wait_until (th_test_count_events (fx->events, "source_status", "\"state\":\"stale\"") == 1, 3000);
+  th_test_wait_until (th_test_count_events (fx->events, "price_source_changed", "\"from\":\"binance\",\"to\":\"coinbase\"") == 1, 3000);
   price = th_hub_get_price (fx->hub, "BTC", NULL);
   g_assert_cmpstr (price->source, ==, "coinbase");
 
   /* Binance delivers again: it takes over. */
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1 && fake_ws_n_accepted (fx->ws) >= 2, 3000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1 && fake_ws_n_accepted (fx->ws) >= 2, 3000);
   fake_ws_send (fx->ws, TICKER_BTC);
-  fake_ws_wait_until (count_events (fx, "price_source_changed", "\"from\":\"coinbase\",\"to\":\"binance\"") == 1, 3000);
+  th_test_wait_until (th_test_count_events (fx->events, "price_source_changed", "\"from\":\"coinbase\",\"to\":\"binance\"") == 1, 3000);
 }
 
 static void
@@ -206,7 +175,7 @@ test_garbage (Fixture       *fx,
   static const guint8 bad_utf8[] = "{\"stream\":\"\xff\xfe\",\"data\":{}}";
   g_autofree char *huge = NULL;
 
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
   for (guint i = 0; i < G_N_ELEMENTS (garbage); i++)
     fake_ws_send (fx->ws, garbage[i]);
   fake_ws_send_raw (fx->ws, SOUP_WEBSOCKET_DATA_BINARY, "\x00\x01\x02", 3);
@@ -215,13 +184,13 @@ test_garbage (Fixture       *fx,
   fake_ws_send (fx->ws, huge);
   fake_ws_send (fx->ws, TICKER_BTC);
 
-  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 1, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", NULL) == 1, 5000);
   /* Every piece of garbage was counted, the connection carried on. */
-  g_assert_cmpuint (feed_stat (fx, "parse_errors"), ==, 3 + 3);    /* not JSON, truncated, array; binary, UTF-8, huge */
-  g_assert_cmpuint (feed_stat (fx, "bad_values"), ==, 6);          /* {}, NaN, -5, 1e400, bad time, unknown symbol */
-  g_assert_cmpuint (feed_stat (fx, "unknown_messages"), ==, 2);    /* depthUpdate, error reply */
-  g_assert_cmpuint (feed_stat (fx, "oversize"), ==, 1);
-  g_assert_cmpuint (feed_stat (fx, "ticks"), ==, 1);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "parse_errors"), ==, 3 + 3);    /* not JSON, truncated, array; binary, UTF-8, huge */
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "bad_values"), ==, 6);          /* {}, NaN, -5, 1e400, bad time, unknown symbol */
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "unknown_messages"), ==, 2);    /* depthUpdate, error reply */
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "oversize"), ==, 1);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "ticks"), ==, 1);
   g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 1);
   g_assert_cmpuint (fake_ws_n_open (fx->ws), ==, 1);
 }
@@ -234,26 +203,26 @@ test_renewal_without_gap (Fixture       *fx,
 {
   g_autoptr(GPtrArray) feeds = th_hub_get_feeds (fx->hub);
 
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
   fake_ws_send (fx->ws, TICKER_BTC);
-  fake_ws_wait_until (feed_stat (fx, "ticks") == 1, 5000);
+  th_test_wait_until (th_test_feed_stat (fx->hub, "ticks") == 1, 5000);
 
   th_ws_feed_renew (TH_WS_FEED (feeds->pdata[0]));
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 2, 5000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 2, 5000);
   /* Both open: nothing lost while the new one subscribes. */
-  g_assert_cmpuint (count_events (fx, "source_status", "\"state\":\"down\""), ==, 0);
+  g_assert_cmpuint (th_test_count_events (fx->events, "source_status", "\"state\":\"down\""), ==, 0);
 
   /* The first message on the new connection makes it take over; the old
    * one is closed, and the feed never went down. */
   fake_ws_send (fx->ws, TRADE_ETH);
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
   g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 2);
-  g_assert_cmpuint (count_events (fx, "source_status", "\"state\":\"down\""), ==, 0);
-  g_assert_cmpuint (feed_stat (fx, "reconnects"), ==, 0);
+  g_assert_cmpuint (th_test_count_events (fx->events, "source_status", "\"state\":\"down\""), ==, 0);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "reconnects"), ==, 0);
   /* The frame went to both connections: one tick, the repeat dropped. */
-  fake_ws_wait_until (feed_stat (fx, "duplicates") == 1, 5000);
-  g_assert_cmpuint (count_events (fx, "financial_data_update", "\"symbol\":\"ETH\""), ==, 1);
-  g_assert_cmpuint (feed_stat (fx, "ticks"), ==, 2);
+  th_test_wait_until (th_test_feed_stat (fx->hub, "duplicates") == 1, 5000);
+  g_assert_cmpuint (th_test_count_events (fx->events, "financial_data_update", "\"symbol\":\"ETH\""), ==, 1);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "ticks"), ==, 2);
 }
 
 static void
@@ -261,9 +230,9 @@ test_pings_answered (Fixture       *fx,
                      gconstpointer  data)
 {
   /* The server pings every second (Binance: every 20 s). */
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
   fake_ws_ping_every (fx->ws, 1);
-  fake_ws_wait_until (fake_ws_n_pongs (fx->ws) >= 2, 5000);
+  th_test_wait_until (fake_ws_n_pongs (fx->ws) >= 2, 5000);
   /* Pings are not data: the watchdog still counts the connection silent. */
 }
 
@@ -271,26 +240,12 @@ static void
 test_handshake_refused (Fixture       *fx,
                         gconstpointer  data)
 {
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
   fake_ws_refuse (fx->ws, 429, "{\"code\":-1003,\"msg\":\"Too many requests\"}");
   fake_ws_drop (fx->ws);
-  fake_ws_wait_until (count_events (fx, "source_status", "handshake refused: 429") >= 1, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "source_status", "handshake refused: 429") >= 1, 5000);
   fake_ws_refuse (fx->ws, 0, NULL);
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 6000);
-}
-
-static char *
-financial_json (GPtrArray *events)
-{
-  GString *out = g_string_new (NULL);
-
-  for (guint i = 0; i < events->len; i++)
-    if (g_str_equal (th_event_get_name (events->pdata[i]), "financial_data_update"))
-      {
-        g_string_append (out, th_event_get_json (events->pdata[i]));
-        g_string_append_c (out, '\n');
-      }
-  return g_string_free (out, FALSE);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 6000);
 }
 
 static void
@@ -306,7 +261,7 @@ on_quit (ThHub    *hub,
 static void
 test_record_and_replay (void)
 {
-  g_autofree char *dir = g_dir_make_tmp ("tickhub-record-XXXXXX", NULL);
+  g_autofree char *dir = th_test_make_tmp_dir ("tickhub-record-XXXXXX");
   g_autofree char *rec = g_build_filename (dir, "binance.rec", NULL);
   g_autofree char *live = NULL;
   g_autofree char *replayed = NULL;
@@ -314,37 +269,29 @@ test_record_and_replay (void)
   g_autofree char *extra = g_strdup_printf ("record=%s\n", rec);
 
   fixture_setup (&fx, extra);
-  fake_ws_wait_until (fake_ws_n_open (fx.ws) == 1, 5000);
+  th_test_wait_until (fake_ws_n_open (fx.ws) == 1, 5000);
   fake_ws_send (fx.ws, TICKER_BTC);
   fake_ws_send (fx.ws, "garbage");
   fake_ws_send (fx.ws, TRADE_ETH);
-  fake_ws_wait_until (count_events (&fx, "financial_data_update", NULL) == 2, 5000);
-  live = financial_json (fx.events);
+  th_test_wait_until (th_test_count_events (fx.events, "financial_data_update", NULL) == 2, 5000);
+  live = th_test_events_json (fx.events, "financial_data_update");
   fixture_teardown (&fx, NULL);
 
   {
     g_autofree char *text = g_strdup_printf (
       "[tickhub]\nplugins=binance;replay\nsymbols=BTC;ETH\ntimeframes=1m\n"
       "[binance]\nconnect=false\n[replay]\npath=%s\nformat=raw\nexit-at-end=true\n", rec);
-    g_autoptr(ThConfig) config = th_config_new ();
-    g_autoptr(ThHub) hub = NULL;
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify) th_event_unref);
+    g_autoptr(ThHub) hub = th_test_hub_new (text, NULL);
+    g_autoptr(GPtrArray) events = th_test_capture_events (hub);
     g_autoptr(GPtrArray) feeds = NULL;
     g_autoptr(GVariant) stats = NULL;
     gboolean done = FALSE;
     guint64 parse_errors = 0;
-    Fixture sink = { .events = events };
 
-    th_config_load_from_data (config, text, -1, NULL);
-    hub = th_hub_new (config, NULL);
-    th_hub_load (hub, &error);
-    g_assert_no_error (error);
-    g_signal_connect (hub, "event", G_CALLBACK (on_event), &sink);
     g_signal_connect (hub, "quit-requested", G_CALLBACK (on_quit), &done);
     th_hub_start (hub);
-    fake_ws_wait_until (done, 5000);
-    replayed = financial_json (events);
+    th_test_wait_until (done, 5000);
+    replayed = th_test_events_json (events, "financial_data_update");
 
     feeds = th_hub_get_feeds (hub);
     for (guint i = 0; i < feeds->len; i++)
@@ -355,8 +302,7 @@ test_record_and_replay (void)
   }
 
   g_assert_cmpstr (replayed, ==, live);
-  g_remove (rec);
-  g_rmdir (dir);
+  th_test_remove_tmp_dir (dir);
 }
 
 /* A recording is input like any other: a frame nested 100,000 deep reaches
@@ -365,9 +311,9 @@ test_record_and_replay (void)
 static void
 test_replay_deep_json (void)
 {
-  g_autofree char *dir = g_dir_make_tmp ("tickhub-record-XXXXXX", NULL);
+  g_autofree char *dir = th_test_make_tmp_dir ("tickhub-record-XXXXXX");
   g_autofree char *rec = g_build_filename (dir, "binance.rec", NULL);
-  g_autofree char *deep = venue_nested_array (100000);
+  g_autofree char *deep = th_test_nested_array (100000);
   g_autoptr(GString) contents = g_string_new (NULL);
   g_autoptr(JsonNode) ticker = json_node_init_string (json_node_alloc (), TICKER_BTC);
   g_autoptr(JsonNode) trade = json_node_init_string (json_node_alloc (), TRADE_ETH);
@@ -376,15 +322,12 @@ test_replay_deep_json (void)
   g_autofree char *text = g_strdup_printf (
     "[tickhub]\nplugins=binance;replay\nsymbols=BTC;ETH\ntimeframes=1m\n"
     "[binance]\nconnect=false\n[replay]\npath=%s\nformat=raw\nexit-at-end=true\n", rec);
-  g_autoptr(ThConfig) config = th_config_new ();
   g_autoptr(ThHub) hub = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify) th_event_unref);
+  g_autoptr(GPtrArray) events = NULL;
   g_autoptr(GPtrArray) feeds = NULL;
   g_autoptr(GVariant) stats = NULL;
   gboolean done = FALSE;
   guint64 parse_errors = 0;
-  Fixture sink = { .events = events };
 
   g_string_append_printf (contents, "{\"t\":1672515782136000,\"source\":\"binance\",\"text\":%s}\n", ticker_json);
   g_string_append_printf (contents, "{\"t\":1672515782137000,\"source\":\"binance\",\"text\":\"%s\"}\n", deep);
@@ -393,19 +336,16 @@ test_replay_deep_json (void)
   g_string_append_printf (contents, "{\"t\":1672515782139000,\"source\":\"binance\",\"text\":%s}\n", trade_json);
   g_assert_true (g_file_set_contents (rec, contents->str, (gssize) contents->len, NULL));
 
-  th_config_load_from_data (config, text, -1, NULL);
-  hub = th_hub_new (config, NULL);
-  th_hub_load (hub, &error);
-  g_assert_no_error (error);
+  hub = th_test_hub_new (text, NULL);
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
-  g_signal_connect (hub, "event", G_CALLBACK (on_event), &sink);
+  events = th_test_capture_events (hub);
   g_signal_connect (hub, "quit-requested", G_CALLBACK (on_quit), &done);
   th_hub_start (hub);
-  fake_ws_wait_until (done, 10000);
+  th_test_wait_until (done, 10000);
 
-  g_assert_cmpuint (venue_count_events (events, "financial_data_update", NULL), ==, 2);
-  g_assert_cmpuint (venue_count_events (events, "financial_data_update", "\"symbol\":\"BTC\""), ==, 1);
-  g_assert_cmpuint (venue_count_events (events, "financial_data_update", "\"symbol\":\"ETH\""), ==, 1);
+  g_assert_cmpuint (th_test_count_events (events, "financial_data_update", NULL), ==, 2);
+  g_assert_cmpuint (th_test_count_events (events, "financial_data_update", "\"symbol\":\"BTC\""), ==, 1);
+  g_assert_cmpuint (th_test_count_events (events, "financial_data_update", "\"symbol\":\"ETH\""), ==, 1);
   feeds = th_hub_get_feeds (hub);
   for (guint i = 0; i < feeds->len; i++)
     if (TH_IS_WS_FEED (feeds->pdata[i]))
@@ -414,9 +354,8 @@ test_replay_deep_json (void)
   g_assert_cmpuint (parse_errors, ==, 1);
 
   g_clear_pointer (&feeds, g_ptr_array_unref);
-  venue_stop_hub (&hub);
-  g_remove (rec);
-  g_rmdir (dir);
+  th_test_hub_clear (&hub);
+  th_test_remove_tmp_dir (dir);
 }
 
 static void
@@ -431,15 +370,9 @@ test_bad_config (void)
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=binance\nsymbols=BTC\n%s", cases[i].conf);
-      g_autoptr(ThConfig) config = th_config_new ();
-      g_autoptr(ThHub) hub = NULL;
-      g_autoptr(GError) error = NULL;
+      g_autoptr(GError) error = th_test_hub_load_error (text);
 
-      th_config_load_from_data (config, text, -1, NULL);
-      hub = th_hub_new (config, NULL);
-      g_assert_false (th_hub_load (hub, &error));
-      if (strstr (error->message, cases[i].expect) == NULL)
-        g_error ("expected “%s” in “%s”", cases[i].expect, error->message);
+      th_test_assert_contains (error->message, cases[i].expect);
     }
 }
 
@@ -450,22 +383,22 @@ static void
 test_deep_json (Fixture       *fx,
                 gconstpointer  data)
 {
-  g_autofree char *deep = venue_nested_array (100);
-  g_autofree char *deeper = venue_nested_array (2000);   /* under max-frame=4096 */
+  g_autofree char *deep = th_test_nested_array (100);
+  g_autofree char *deeper = th_test_nested_array (2000);   /* under max-frame=4096 */
   g_autofree char *ticker_deep = g_strdup_printf ("{\"stream\":\"btcusdt@ticker\",\"data\":{\"e\":\"24hrTicker\","
                                                   "\"E\":1672515782136,\"s\":\"BTCUSDT\",\"c\":\"43000.50\",\"z\":%s}}", deep);
 
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
   fake_ws_send (fx->ws, ticker_deep);
   fake_ws_send (fx->ws, deeper);
   fake_ws_send (fx->ws, "{\"stream\":\"btcusdt@ticker\",\"data\":{\"e\":\"24hrTicker\","
                         "\"E\":1672515782136,\"s\":\"BTCUSDT\\u0000X\",\"c\":\"43000.50\"}}");
   fake_ws_send (fx->ws, TICKER_BTC);
 
-  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 1, 5000);
-  g_assert_cmpuint (feed_stat (fx, "parse_errors"), ==, 3);
-  g_assert_cmpuint (feed_stat (fx, "ticks"), ==, 1);
-  g_assert_cmpuint (count_events (fx, "financial_data_update", "\"price\":43000.5,\"volume\":12345.678"), ==, 1);
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", NULL) == 1, 5000);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "parse_errors"), ==, 3);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "ticks"), ==, 1);
+  g_assert_cmpuint (th_test_count_events (fx->events, "financial_data_update", "\"price\":43000.5,\"volume\":12345.678"), ==, 1);
   g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 1);
   g_assert_cmpuint (fake_ws_n_open (fx->ws), ==, 1);
 }

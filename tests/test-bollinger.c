@@ -6,46 +6,10 @@
 
 #include <math.h>
 
-#include <libpeas/peas.h>
-
 #include "th-private.h"
-#include "indicator-test.h"
+#include "test-utils.h"
 
 enum { MIDDLE, UPPER, LOWER, N_OUTPUTS };
-
-static PeasEngine *engine;
-
-/* bollinger(@args), @args as written between the parentheses ("" for none). */
-static ThIndicator *
-make_bollinger (const char  *args,
-                GError     **error)
-{
-  g_auto(GStrv) argv = g_strsplit (args, ",", -1);
-
-  return indicator_test_new (engine, "bollinger", (const char *const *) argv, error);
-}
-
-static void
-feed (ThIndicator *ind,
-      double       close,
-      gboolean     commit,
-      double       out[N_OUTPUTS])
-{
-  ThCandle c = { .start = 0, .duration = 60000000, .open = close, .high = close,
-                 .low = close, .close = close, .volume = 1, .ticks = 1, .closed = commit };
-  g_autoptr(ThIndicatorValues) v = th_indicator_values_new (N_OUTPUTS);
-
-  th_indicator_update (ind, &c, commit, v);
-  for (guint k = 0; k < N_OUTPUTS; k++)
-    out[k] = th_indicator_values_get (v, k);
-}
-
-static gboolean
-same (double a,
-      double b)
-{
-  return a == b || (isnan (a) && isnan (b));
-}
 
 /* The definition, O(N), two passes in long double: the mean of
  * closes[end-N+1 .. end], then the population standard deviation. */
@@ -70,7 +34,7 @@ direct_bands (const double *closes,
 static void
 test_warm_up (void)
 {
-  g_autoptr(ThIndicator) bb = make_bollinger ("3,2", NULL);
+  g_autoptr(ThIndicator) bb = th_test_indicator_new ("bollinger", "3,2", NULL);
   g_auto(GStrv) outputs = th_indicator_get_outputs (bb);
   double v[N_OUTPUTS];
 
@@ -80,17 +44,17 @@ test_warm_up (void)
   g_assert_cmpstr (outputs[LOWER], ==, "_lower");
 
   /* null exactly until the N-th close (index N-1) */
-  feed (bb, 1, TRUE, v);
+  th_test_feed_close_outputs (bb, 1, TRUE, v, N_OUTPUTS);
   g_assert_true (isnan (v[MIDDLE]) && isnan (v[UPPER]) && isnan (v[LOWER]));
-  feed (bb, 2, TRUE, v);
+  th_test_feed_close_outputs (bb, 2, TRUE, v, N_OUTPUTS);
   g_assert_true (isnan (v[MIDDLE]) && isnan (v[UPPER]) && isnan (v[LOWER]));
   /* 1, 2, 3: mean 2, population variance (1 + 0 + 1) / 3 */
-  feed (bb, 3, TRUE, v);
+  th_test_feed_close_outputs (bb, 3, TRUE, v, N_OUTPUTS);
   g_assert_cmpfloat_with_epsilon (v[MIDDLE], 2, 1e-15);
   g_assert_cmpfloat_with_epsilon (v[UPPER], 2 + 2 * sqrt (2.0 / 3), 1e-14);
   g_assert_cmpfloat_with_epsilon (v[LOWER], 2 - 2 * sqrt (2.0 / 3), 1e-14);
   /* 2, 3, 7: mean 4, variance (4 + 1 + 9) / 3 */
-  feed (bb, 7, TRUE, v);
+  th_test_feed_close_outputs (bb, 7, TRUE, v, N_OUTPUTS);
   g_assert_cmpfloat_with_epsilon (v[MIDDLE], 4, 1e-14);
   g_assert_cmpfloat_with_epsilon (v[UPPER], 4 + 2 * sqrt (14.0 / 3), 1e-14);
   g_assert_cmpfloat_with_epsilon (v[LOWER], 4 - 2 * sqrt (14.0 / 3), 1e-14);
@@ -134,13 +98,13 @@ test_reference_stockcharts (void)
     87.825587, 87.562248, 87.759544, 87.966269, 87.951964, 87.963949, 87.951857,
   };
   const double rounding = 0.0000005 + 1e-9;
-  g_autoptr(ThIndicator) bb = make_bollinger ("20,2", NULL);
+  g_autoptr(ThIndicator) bb = th_test_indicator_new ("bollinger", "20,2", NULL);
 
   for (guint i = 0; i < G_N_ELEMENTS (closes); i++)
     {
       double v[N_OUTPUTS], m, s;
 
-      feed (bb, closes[i], TRUE, v);
+      th_test_feed_close_outputs (bb, closes[i], TRUE, v, N_OUTPUTS);
       if (i < 19)
         {
           g_assert_true (isnan (v[MIDDLE]) && isnan (v[UPPER]) && isnan (v[LOWER]));
@@ -170,12 +134,12 @@ test_reference_ta_lib (void)
     91.500, 94.815, 94.375, 95.095, 93.780, 94.625, 92.530, 92.750, 90.315, 92.470,
     96.125, 97.250, 98.500, 89.875, 91.000, 92.815, 89.155, 89.345, 91.625, 89.875,
   };
-  g_autoptr(ThIndicator) bb = make_bollinger ("20,2", NULL);
+  g_autoptr(ThIndicator) bb = th_test_indicator_new ("bollinger", "20,2", NULL);
   double v[N_OUTPUTS];
 
   for (guint i = 0; i < G_N_ELEMENTS (closes); i++)
     {
-      feed (bb, closes[i], TRUE, v);
+      th_test_feed_close_outputs (bb, closes[i], TRUE, v, N_OUTPUTS);
       g_assert_cmpint (isnan (v[MIDDLE]), ==, i < 19);
     }
   g_assert_cmpfloat_with_epsilon (v[UPPER], 98.0734, 0.0001);
@@ -188,19 +152,19 @@ test_reference_ta_lib (void)
 static void
 test_constant (void)
 {
-  g_autoptr(ThIndicator) bb = make_bollinger ("20,2", NULL);
-  g_autoptr(ThIndicator) tenth = make_bollinger ("20,2", NULL);
-  g_autoptr(ThIndicator) settles = make_bollinger ("20,2", NULL);
+  g_autoptr(ThIndicator) bb = th_test_indicator_new ("bollinger", "20,2", NULL);
+  g_autoptr(ThIndicator) tenth = th_test_indicator_new ("bollinger", "20,2", NULL);
+  g_autoptr(ThIndicator) settles = th_test_indicator_new ("bollinger", "20,2", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (10);
 
   for (guint i = 0; i < 100000; i++)
     {
       double v[N_OUTPUTS], w[N_OUTPUTS], s[N_OUTPUTS];
 
-      feed (bb, 42000.5, TRUE, v);
-      feed (tenth, 0.1, TRUE, w);
+      th_test_feed_close_outputs (bb, 42000.5, TRUE, v, N_OUTPUTS);
+      th_test_feed_close_outputs (tenth, 0.1, TRUE, w, N_OUTPUTS);
       /* moves for a while, then stays at 0.3 */
-      feed (settles, i < 1013 ? g_rand_double_range (rand, 0, 1) : 0.3, TRUE, s);
+      th_test_feed_close_outputs (settles, i < 1013 ? g_rand_double_range (rand, 0, 1) : 0.3, TRUE, s, N_OUTPUTS);
       if (i < 19)
         continue;
       for (guint k = 0; k < N_OUTPUTS; k++)
@@ -220,7 +184,7 @@ static void
 test_small_variance (void)
 {
   const guint n = 10000;
-  g_autoptr(ThIndicator) bb = make_bollinger ("20,2", NULL);
+  g_autoptr(ThIndicator) bb = th_test_indicator_new ("bollinger", "20,2", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (11);
   g_autofree double *xs = g_new (double, n);
 
@@ -229,7 +193,7 @@ test_small_variance (void)
       double v[N_OUTPUTS], m, s;
 
       xs[i] = 1.0 + g_rand_double_range (rand, -1e-7, 1e-7);
-      feed (bb, xs[i], TRUE, v);
+      th_test_feed_close_outputs (bb, xs[i], TRUE, v, N_OUTPUTS);
       if (i < 19)
         continue;
       direct_bands (xs, i, 20, &m, &s);
@@ -249,7 +213,7 @@ test_long_random_series (void)
 {
   const guint n = 1000000;
   const guint period = 20;
-  g_autoptr(ThIndicator) bb = make_bollinger ("20,2", NULL);
+  g_autoptr(ThIndicator) bb = th_test_indicator_new ("bollinger", "20,2", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (12);
   g_autofree double *xs = g_new (double, n);
   double price = 40000;
@@ -260,7 +224,7 @@ test_long_random_series (void)
 
       price *= exp (g_rand_double_range (rand, -0.002, 0.002));
       xs[i] = price;
-      feed (bb, price, TRUE, v);
+      th_test_feed_close_outputs (bb, price, TRUE, v, N_OUTPUTS);
       if (i < period - 1)
         g_assert_true (isnan (v[MIDDLE]));
       else if (i % 997 == 0 || i == n - 1)
@@ -287,8 +251,8 @@ test_long_random_series (void)
 static void
 test_provisional_does_not_commit (void)
 {
-  g_autoptr(ThIndicator) a = make_bollinger ("5,2.5", NULL);
-  g_autoptr(ThIndicator) b = make_bollinger ("5,2.5", NULL);
+  g_autoptr(ThIndicator) a = th_test_indicator_new ("bollinger", "5,2.5", NULL);
+  g_autoptr(ThIndicator) b = th_test_indicator_new ("bollinger", "5,2.5", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (13);
   double price = 100;
 
@@ -298,16 +262,16 @@ test_provisional_does_not_commit (void)
 
       if (i % 50 < 40)
         price += g_rand_double_range (rand, -1, 1);
-      feed (a, price + 3, FALSE, q);  /* a forming candle that moves on */
-      feed (a, price, FALSE, p);
-      feed (b, price, TRUE, c);
-      feed (a, price, TRUE, x);
+      th_test_feed_close_outputs (a, price + 3, FALSE, q, N_OUTPUTS);  /* a forming candle that moves on */
+      th_test_feed_close_outputs (a, price, FALSE, p, N_OUTPUTS);
+      th_test_feed_close_outputs (b, price, TRUE, c, N_OUTPUTS);
+      th_test_feed_close_outputs (a, price, TRUE, x, N_OUTPUTS);
       for (guint k = 0; k < N_OUTPUTS; k++)
         {
           g_assert_cmpint (isnan (p[k]), ==, i < 4);
           g_assert_cmpint (isnan (q[k]), ==, i < 4);
-          g_assert_true (same (p[k], c[k]));
-          g_assert_true (same (x[k], c[k]));
+          g_assert_true (th_test_same (p[k], c[k]));
+          g_assert_true (th_test_same (x[k], c[k]));
         }
     }
 }
@@ -321,19 +285,19 @@ test_bad_arguments (void)
   };
   g_autoptr(GError) error = NULL;
   g_autoptr(ThIndicator) bb = NULL;
-  g_autoptr(ThIndicator) ok = make_bollinger ("20,0.5", NULL);
+  g_autoptr(ThIndicator) ok = th_test_indicator_new ("bollinger", "20,0.5", NULL);
 
   g_assert_nonnull (ok);
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       g_autoptr(GError) e = NULL;
-      g_autoptr(ThIndicator) ind = make_bollinger (bad[i], &e);
+      g_autoptr(ThIndicator) ind = th_test_indicator_new ("bollinger", bad[i], &e);
 
       g_assert_null (ind);
       g_assert_error (e, TH_ERROR, TH_ERROR_BAD_CONFIG);
     }
 
-  bb = make_bollinger ("20,-1", &error);
+  bb = th_test_indicator_new ("bollinger", "20,-1", &error);
   g_assert_cmpstr (error->message, ==,
                    "bollinger multiplier “-1” is not a number from 0.01 to 10; write it like bollinger(20,2)");
 }
@@ -342,15 +306,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_auto(GStrv) dirs = NULL;
-  int ret;
-
   g_test_init (&argc, &argv, NULL);
-
-  engine = peas_engine_new ();
-  dirs = g_strsplit (g_getenv ("TICKHUB_PLUGIN_PATH"), ":", -1);
-  for (guint i = 0; dirs[i] != NULL; i++)
-    peas_engine_add_search_path (engine, dirs[i], NULL);
 
   g_test_add_func ("/bollinger/warm-up", test_warm_up);
   g_test_add_func ("/bollinger/reference-stockcharts", test_reference_stockcharts);
@@ -361,7 +317,5 @@ main (int   argc,
   g_test_add_func ("/bollinger/provisional-does-not-commit", test_provisional_does_not_commit);
   g_test_add_func ("/bollinger/bad-arguments", test_bad_arguments);
 
-  ret = g_test_run ();
-  g_object_unref (engine);
-  return ret;
+  return g_test_run ();
 }

@@ -12,6 +12,7 @@
 
 #include "th-private.h"
 #include "fake-ws-server.h"
+#include "test-utils.h"
 
 /* Coinbase's documented ticker, fields in the documentation's order. */
 #define TICKER_ETH \
@@ -253,14 +254,6 @@ on_connected (FakeWs                  *ws,
 
 /* The fixture */
 
-static void
-on_event (ThHub   *hub,
-          ThEvent *event,
-          Fixture *fx)
-{
-  g_ptr_array_add (fx->events, th_event_ref (event));
-}
-
 static const Scenario plain = { NULL, NULL, NULL };
 
 static void
@@ -269,8 +262,6 @@ fixture_setup (Fixture       *fx,
 {
   g_autofree char *url = NULL;
   g_autofree char *text = NULL;
-  g_autoptr(ThConfig) config = th_config_new ();
-  g_autoptr(GError) error = NULL;
 
   fx->scenario = data != NULL ? data : &plain;
   fx->ws = fake_ws_new ("/");
@@ -280,13 +271,8 @@ fixture_setup (Fixture       *fx,
                           "[prices]\norder=coinbase;binance\n[binance]\nttl=30\n"
                           "[coinbase]\nurl=%s\nstale-after=1\nreconnect-max=2\nmax-frame=4096\nttl=1.5\n%s",
                           url, fx->scenario->config != NULL ? fx->scenario->config : "");
-  th_config_load_from_data (config, text, -1, &error);
-  g_assert_no_error (error);
-  fx->hub = th_hub_new (config, NULL);
-  th_hub_load (fx->hub, &error);
-  g_assert_no_error (error);
-  fx->events = g_ptr_array_new_with_free_func ((GDestroyNotify) th_event_unref);
-  g_signal_connect (fx->hub, "event", G_CALLBACK (on_event), fx);
+  fx->hub = th_test_hub_new (text, NULL);
+  fx->events = th_test_capture_events (fx->hub);
   /* Rejections are warnings, not test failures. */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   th_hub_start (fx->hub);
@@ -296,42 +282,16 @@ static void
 fixture_teardown (Fixture       *fx,
                   gconstpointer  data)
 {
-  venue_stop_hub (&fx->hub);
+  th_test_hub_clear (&fx->hub);
   fake_ws_free (fx->ws);
   g_ptr_array_unref (fx->events);
-}
-
-static guint
-count_events (Fixture    *fx,
-              const char *name,
-              const char *needle)
-{
-  return venue_count_events (fx->events, name, needle);
-}
-
-static GVariant *
-stats (Fixture *fx)
-{
-  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (fx->hub);
-
-  return th_feed_source_get_stats (feeds->pdata[0]);
-}
-
-static guint64
-stat (Fixture    *fx,
-      const char *name)
-{
-  g_autoptr(GVariant) s = stats (fx);
-  guint64 v = 0;
-
-  g_variant_lookup (s, name, "t", &v);
-  return v;
 }
 
 static char *
 state (Fixture *fx)
 {
-  g_autoptr(GVariant) s = stats (fx);
+  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (fx->hub);
+  g_autoptr(GVariant) s = th_feed_source_get_stats (feeds->pdata[0]);
   char *v = NULL;
 
   g_variant_lookup (s, "state", "s", &v);
@@ -343,8 +303,8 @@ static void
 wait_subscribed (Fixture *fx,
                  guint    n)
 {
-  fake_ws_wait_until (fake_ws_received (fx->ws)->len == n, 5000);
-  fake_ws_wait_until (count_events (fx, "source_status", "subscribed") >= 1, 5000);
+  th_test_wait_until (fake_ws_received (fx->ws)->len == n, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "source_status", "subscribed") >= 1, 5000);
 }
 
 /* Tests */
@@ -384,8 +344,8 @@ test_subscribe_sent (Fixture       *fx,
   assert_subscribe (fake_ws_received (fx->ws)->pdata[0], channels);
   /* Well within Coinbase's 5 s. */
   g_assert_cmpint (fx->subscribed_at - fx->accepted_at, <, G_USEC_PER_SEC);
-  g_assert_cmpuint (count_events (fx, "source_status",
-                                  "\"state\":\"connecting\",\"reason\":\"subscribed; waiting for the first price\""), ==, 1);
+  g_assert_cmpuint (th_test_count_events (fx->events, "source_status",
+                                          "\"state\":\"connecting\",\"reason\":\"subscribed; waiting for the first price\""), ==, 1);
   g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 1);
 }
 
@@ -400,15 +360,15 @@ test_prices_normalized (Fixture       *fx,
   wait_subscribed (fx, 1);
   fake_ws_send (fx->ws, TICKER_ETH);
   fake_ws_send (fx->ws, TICKER_BTC);
-  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 2, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", NULL) == 2, 5000);
 
-  g_assert_cmpuint (count_events (fx, "financial_data_update",
+  g_assert_cmpuint (th_test_count_events (fx->events, "financial_data_update",
     "{\"symbol\":\"ETH\",\"data\":{\"price\":1285.22,\"volume\":245532.79269678,\"change\":-1.9507320013121812,"
     "\"bid\":1285.04,\"ask\":1285.27,\"source\":\"coinbase\",\"timestamp\":\"2022-10-19T23:28:22.061Z\"}"), ==, 1);
-  g_assert_cmpuint (count_events (fx, "financial_data_update",
+  g_assert_cmpuint (th_test_count_events (fx->events, "financial_data_update",
     "{\"symbol\":\"BTC\",\"data\":{\"price\":43000.5,\"volume\":12345.678,\"change\":7.50125,"
     "\"bid\":43000.1,\"ask\":43000.9,\"source\":\"coinbase\",\"timestamp\":\"2022-10-19T23:28:23.000Z\"}"), ==, 1);
-  g_assert_cmpuint (count_events (fx, "source_status", "\"state\":\"live\""), ==, 1);
+  g_assert_cmpuint (th_test_count_events (fx->events, "source_status", "\"state\":\"live\""), ==, 1);
 
   /* The exchange time keeps its microseconds. */
   eth = th_hub_get_price (fx->hub, "ETH", &error);
@@ -420,8 +380,8 @@ test_prices_normalized (Fixture       *fx,
   g_assert_cmpint (btc->exchange_time, ==, G_GINT64_CONSTANT (1666222103000250));
   g_assert_cmpfloat (btc->price, ==, 43000.5);
   g_assert_cmpint (btc->kind, ==, TH_TICK_KIND_QUOTE);
-  g_assert_cmpuint (stat (fx, "ticks"), ==, 2);
-  g_assert_cmpuint (stat (fx, "gaps"), ==, 0);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "ticks"), ==, 2);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "gaps"), ==, 0);
   g_assert_cmpuint (fake_ws_received (fx->ws)->len, ==, 1);
 }
 
@@ -438,14 +398,14 @@ test_sequence_gap_and_duplicate (Fixture       *fx,
   fake_ws_send (fx->ws, HEARTBEAT_BTC_SEQ (50));    /* a quiet second: the same sequence is fine */
   fake_ws_send (fx->ws, HEARTBEAT_BTC_SEQ (53));    /* jumps too: not a gap */
   fake_ws_send (fx->ws, TICKER_BTC_SEQ (1006, "43003"));
-  fake_ws_wait_until (stat (fx, "ticks") == 3, 5000);
+  th_test_wait_until (th_test_feed_stat (fx->hub, "ticks") == 3, 5000);
 
   /* Gaps are counted on trade ids (matches), not on these sequences. */
-  g_assert_cmpuint (stat (fx, "gaps"), ==, 0);
-  g_assert_cmpuint (stat (fx, "bad_values"), ==, 2);
-  g_assert_cmpuint (count_events (fx, "financial_data_update", NULL), ==, 3);
-  g_assert_cmpuint (count_events (fx, "financial_data_update", "\"price\":43001,"), ==, 1);
-  g_assert_cmpuint (count_events (fx, "financial_data_update", "\"price\":43002,"), ==, 0);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "gaps"), ==, 0);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "bad_values"), ==, 2);
+  g_assert_cmpuint (th_test_count_events (fx->events, "financial_data_update", NULL), ==, 3);
+  g_assert_cmpuint (th_test_count_events (fx->events, "financial_data_update", "\"price\":43001,"), ==, 1);
+  g_assert_cmpuint (th_test_count_events (fx->events, "financial_data_update", "\"price\":43002,"), ==, 0);
 }
 
 static void
@@ -463,10 +423,10 @@ test_matches (Fixture       *fx,
   fake_ws_send (fx->ws, MATCH_BTC ("match", 101, "43010", "0.25"));
   fake_ws_send (fx->ws, MATCH_BTC ("match", 101, "43010", "0.25"));    /* a duplicate */
   fake_ws_send (fx->ws, MATCH_BTC ("match", 103, "43020", "0.125"));   /* 102 lost */
-  fake_ws_wait_until (stat (fx, "ticks") == 3, 5000);
+  th_test_wait_until (th_test_feed_stat (fx->hub, "ticks") == 3, 5000);
 
-  g_assert_cmpuint (stat (fx, "gaps"), ==, 1);
-  g_assert_cmpuint (stat (fx, "bad_values"), ==, 1);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "gaps"), ==, 1);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "bad_values"), ==, 1);
   btc = th_hub_get_price (fx->hub, "BTC", NULL);
   g_assert_cmpint (btc->kind, ==, TH_TICK_KIND_TRADE);
   g_assert_cmpfloat (btc->price, ==, 43020);
@@ -488,24 +448,24 @@ test_reconnects_after_drop (Fixture       *fx,
 {
   wait_subscribed (fx, 1);
   /* The latest ticker comes right after the subscriptions reply. */
-  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 1, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", NULL) == 1, 5000);
 
   fake_ws_drop (fx->ws);
-  fake_ws_wait_until (count_events (fx, "source_status", "\"state\":\"down\"") >= 1, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "source_status", "\"state\":\"down\"") >= 1, 5000);
   /* Backoff 1 s ± 20 %: back within 2 s, subscribed again. */
-  fake_ws_wait_until (fake_ws_n_accepted (fx->ws) == 2 && fake_ws_n_open (fx->ws) == 1, 2500);
-  fake_ws_wait_until (fake_ws_received (fx->ws)->len == 2, 2000);
+  th_test_wait_until (fake_ws_n_accepted (fx->ws) == 2 && fake_ws_n_open (fx->ws) == 1, 2500);
+  th_test_wait_until (fake_ws_received (fx->ws)->len == 2, 2000);
   g_assert_cmpstr (fake_ws_received (fx->ws)->pdata[1], ==, fake_ws_received (fx->ws)->pdata[0]);
 
   /* The same latest ticker again, then a new one: only the new one is a tick. */
   fake_ws_send (fx->ws, TICKER_BTC_SEQ (1001, "43005"));
-  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 2, 5000);
-  g_assert_cmpuint (count_events (fx, "financial_data_update", "\"price\":43005,"), ==, 1);
-  g_assert_cmpuint (stat (fx, "ticks"), ==, 2);
-  g_assert_cmpuint (stat (fx, "reconnects"), ==, 1);
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", NULL) == 2, 5000);
+  g_assert_cmpuint (th_test_count_events (fx->events, "financial_data_update", "\"price\":43005,"), ==, 1);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "ticks"), ==, 2);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "reconnects"), ==, 1);
   /* Neither the snapshot nor the jump over the reconnection is an anomaly. */
-  g_assert_cmpuint (stat (fx, "bad_values"), ==, 0);
-  g_assert_cmpuint (stat (fx, "gaps"), ==, 0);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "bad_values"), ==, 0);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "gaps"), ==, 0);
 }
 
 static const Scenario with_snapshot = { NULL, TICKER_BTC, NULL };
@@ -520,45 +480,20 @@ test_silent_goes_stale_and_falls_back (Fixture       *fx,
   wait_subscribed (fx, 1);
   th_hub_push_tick (fx->hub, other);
   fake_ws_send (fx->ws, TICKER_BTC);
-  fake_ws_wait_until (count_events (fx, "price_source_changed", "\"to\":\"coinbase\"") == 1, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "price_source_changed", "\"to\":\"coinbase\"") == 1, 5000);
 
   /* Silence (no heartbeat): stale after 1 s, reconnect at once; the price
    * falls back to binance once coinbase's 1.5 s TTL is over. */
-  fake_ws_wait_until (count_events (fx, "source_status", "\"state\":\"stale\"") >= 1, 3000);
-  fake_ws_wait_until (fake_ws_n_accepted (fx->ws) >= 2 && fake_ws_received (fx->ws)->len >= 2, 3000);
-  fake_ws_wait_until (count_events (fx, "price_source_changed", "\"from\":\"coinbase\",\"to\":\"binance\"") == 1, 3000);
+  th_test_wait_until (th_test_count_events (fx->events, "source_status", "\"state\":\"stale\"") >= 1, 3000);
+  th_test_wait_until (fake_ws_n_accepted (fx->ws) >= 2 && fake_ws_received (fx->ws)->len >= 2, 3000);
+  th_test_wait_until (th_test_count_events (fx->events, "price_source_changed", "\"from\":\"coinbase\",\"to\":\"binance\"") == 1, 3000);
   price = th_hub_get_price (fx->hub, "BTC", NULL);
   g_assert_cmpstr (price->source, ==, "binance");
 
   /* Coinbase delivers again: it takes over. */
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 3000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 3000);
   fake_ws_send (fx->ws, TICKER_BTC_SEQ (1001, "43001"));
-  fake_ws_wait_until (count_events (fx, "price_source_changed", "\"from\":\"binance\",\"to\":\"coinbase\"") == 1, 3000);
-}
-
-static void
-test_heartbeats_keep_it_alive (Fixture       *fx,
-                               gconstpointer  data)
-{
-  gint64 end;
-  guint seq = 1;
-
-  wait_subscribed (fx, 1);
-  /* 1.5 s with heartbeats only, over stale-after=1: no tick, no reconnection. */
-  end = g_get_monotonic_time () + 1500 * 1000;
-  while (g_get_monotonic_time () < end)
-    {
-      g_autofree char *hb = g_strdup_printf ("{\"type\":\"heartbeat\",\"last_trade_id\":20,\"product_id\":\"BTC-USD\","
-                                             "\"sequence\":%u,\"time\":\"2022-10-19T23:28:24.464459Z\"}", seq++);
-      gint64 next = g_get_monotonic_time () + 100 * 1000;
-
-      fake_ws_send (fx->ws, hb);
-      fake_ws_wait_until (g_get_monotonic_time () >= next, 1000);
-    }
-  g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 1);
-  g_assert_cmpuint (count_events (fx, "source_status", "\"state\":\"stale\""), ==, 0);
-  g_assert_cmpuint (stat (fx, "ticks"), ==, 0);
-  g_assert_cmpuint (stat (fx, "gaps"), ==, 0);
+  th_test_wait_until (th_test_count_events (fx->events, "price_source_changed", "\"from\":\"binance\",\"to\":\"coinbase\"") == 1, 3000);
 }
 
 /* Sends heartbeats for BTC-USD naming @last_trade_id every 100 ms for
@@ -579,9 +514,22 @@ send_heartbeats (Fixture *fx,
       gint64 next = g_get_monotonic_time () + 100 * 1000;
 
       fake_ws_send (fx->ws, hb);
-      fake_ws_wait_until (g_get_monotonic_time () >= next, 1000);
+      th_test_wait_until (g_get_monotonic_time () >= next, 1000);
     }
   return seq;
+}
+
+static void
+test_heartbeats_keep_it_alive (Fixture       *fx,
+                               gconstpointer  data)
+{
+  wait_subscribed (fx, 1);
+  /* 1.5 s with heartbeats only, over stale-after=1: no tick, no reconnection. */
+  send_heartbeats (fx, 1, 20, 1500);
+  g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 1);
+  g_assert_cmpuint (th_test_count_events (fx->events, "source_status", "\"state\":\"stale\""), ==, 0);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "ticks"), ==, 0);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "gaps"), ==, 0);
 }
 
 /* A quiet product: its ticker (trade 1) is older than ttl=1.5 s, but the
@@ -597,19 +545,19 @@ test_heartbeats_keep_the_price_fresh (Fixture       *fx,
 
   wait_subscribed (fx, 1);
   fake_ws_send (fx->ws, TICKER_BTC);
-  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 1, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", NULL) == 1, 5000);
 
   seq = send_heartbeats (fx, 1, 1, 3000);
-  g_assert_cmpuint (count_events (fx, "price_source_changed", "\"from\":\"coinbase\""), ==, 0);
+  g_assert_cmpuint (th_test_count_events (fx->events, "price_source_changed", "\"from\":\"coinbase\""), ==, 0);
   price = th_hub_get_price (fx->hub, "BTC", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (price->source, ==, "coinbase");
   g_assert_cmpfloat (price->price, ==, 43000.5);
   /* No event per heartbeat: the price did not change. */
-  g_assert_cmpuint (count_events (fx, "financial_data_update", NULL), ==, 1);
+  g_assert_cmpuint (th_test_count_events (fx->events, "financial_data_update", NULL), ==, 1);
 
   send_heartbeats (fx, seq, 2, 2000);
-  g_assert_cmpuint (count_events (fx, "price_source_changed", "\"from\":\"coinbase\",\"to\":null"), ==, 1);
+  g_assert_cmpuint (th_test_count_events (fx->events, "price_source_changed", "\"from\":\"coinbase\",\"to\":null"), ==, 1);
   g_clear_pointer (&price, th_tick_unref);
   price = th_hub_get_price (fx->hub, "BTC", &error);
   g_assert_null (price);
@@ -621,35 +569,24 @@ test_error_keeps_connection (Fixture       *fx,
                              gconstpointer  data)
 {
   g_autofree char *now = NULL;
-  gint64 end;
-  guint seq = 1;
 
   /* ETH-XYZ is not a Coinbase product: the subscribe fails as a whole. */
-  fake_ws_wait_until (count_events (fx, "source_status",
-                                    "\"state\":\"down\",\"reason\":\"Coinbase: Failed to subscribe: ETH-XYZ is not a valid product\"") == 1,
+  th_test_wait_until (th_test_count_events (fx->events, "source_status",
+                                            "\"state\":\"down\",\"reason\":\"Coinbase: Failed to subscribe: ETH-XYZ is not a valid product\"") == 1,
                       5000);
   g_assert_true (strstr (fake_ws_received (fx->ws)->pdata[0], "\"ETH-XYZ\"") != NULL);
 
   /* The connection stays (kept busy past stale-after), the state stays down:
    * nothing is subscribed, nothing makes it live. */
-  end = g_get_monotonic_time () + 1500 * 1000;
-  while (g_get_monotonic_time () < end)
-    {
-      g_autofree char *hb = g_strdup_printf ("{\"type\":\"heartbeat\",\"last_trade_id\":20,\"product_id\":\"BTC-USD\","
-                                             "\"sequence\":%u,\"time\":\"2022-10-19T23:28:24.464459Z\"}", seq++);
-      gint64 next = g_get_monotonic_time () + 100 * 1000;
-
-      fake_ws_send (fx->ws, hb);
-      fake_ws_wait_until (g_get_monotonic_time () >= next, 1000);
-    }
+  send_heartbeats (fx, 1, 20, 1500);
   g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 1);
   g_assert_cmpuint (fake_ws_n_open (fx->ws), ==, 1);
   now = state (fx);
   g_assert_cmpstr (now, ==, "down");
-  g_assert_cmpuint (count_events (fx, "source_status", "\"state\":\"down\""), ==, 1);
-  g_assert_cmpuint (count_events (fx, "source_status", "\"state\":\"live\""), ==, 0);
-  g_assert_cmpuint (count_events (fx, "source_status", "\"state\":\"stale\""), ==, 0);
-  g_assert_cmpuint (stat (fx, "unknown_messages") + stat (fx, "bad_values") + stat (fx, "parse_errors"), ==, 0);
+  g_assert_cmpuint (th_test_count_events (fx->events, "source_status", "\"state\":\"down\""), ==, 1);
+  g_assert_cmpuint (th_test_count_events (fx->events, "source_status", "\"state\":\"live\""), ==, 0);
+  g_assert_cmpuint (th_test_count_events (fx->events, "source_status", "\"state\":\"stale\""), ==, 0);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "unknown_messages") + th_test_feed_stat (fx->hub, "bad_values") + th_test_feed_stat (fx->hub, "parse_errors"), ==, 0);
 }
 
 static const Scenario with_bad_product = { "[symbols]\nETH=coinbase:ETH-XYZ\n", NULL, NULL };
@@ -658,11 +595,11 @@ static void
 test_subscriptions_checked (Fixture       *fx,
                             gconstpointer  data)
 {
-  fake_ws_wait_until (count_events (fx, "source_status",
-                                    "\"state\":\"connecting\",\"reason\":\"subscribed, but Coinbase left out "
-                                    "ticker ETH-USD; heartbeat ETH-USD\"") == 1, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "source_status",
+                                            "\"state\":\"connecting\",\"reason\":\"subscribed, but Coinbase left out "
+                                            "ticker ETH-USD; heartbeat ETH-USD\"") == 1, 5000);
   fake_ws_send (fx->ws, TICKER_BTC);
-  fake_ws_wait_until (count_events (fx, "source_status", "\"state\":\"live\"") == 1, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "source_status", "\"state\":\"live\"") == 1, 5000);
 }
 
 static const Scenario with_eth_left_out = { NULL, NULL, "ETH-USD" };
@@ -708,14 +645,14 @@ test_garbage (Fixture       *fx,
   /* Same sequence as the rejected tickers: they did not count. */
   fake_ws_send (fx->ws, TICKER_BTC);
 
-  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 1, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", NULL) == 1, 5000);
   /* Every piece of garbage was counted, the connection carried on. */
-  g_assert_cmpuint (stat (fx, "parse_errors"), ==, 3 + 3);    /* not JSON, truncated, array; binary, UTF-8, huge */
-  g_assert_cmpuint (stat (fx, "bad_values"), ==, 13);         /* {}, NaN, -5, 1e400, 2 times, 2 sequences, 2 products, heartbeat, size, channels */
-  g_assert_cmpuint (stat (fx, "unknown_messages"), ==, 4);    /* status, l2update, no type, numeric type */
-  g_assert_cmpuint (stat (fx, "oversize"), ==, 1);
-  g_assert_cmpuint (stat (fx, "ticks"), ==, 1);
-  g_assert_cmpuint (stat (fx, "gaps"), ==, 0);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "parse_errors"), ==, 3 + 3);    /* not JSON, truncated, array; binary, UTF-8, huge */
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "bad_values"), ==, 13);         /* {}, NaN, -5, 1e400, 2 times, 2 sequences, 2 products, heartbeat, size, channels */
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "unknown_messages"), ==, 4);    /* status, l2update, no type, numeric type */
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "oversize"), ==, 1);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "ticks"), ==, 1);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "gaps"), ==, 0);
   g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 1);
   g_assert_cmpuint (fake_ws_n_open (fx->ws), ==, 1);
 }
@@ -739,15 +676,9 @@ test_bad_config (void)
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=coinbase\nsymbols=BTC\n%s", cases[i].conf);
-      g_autoptr(ThConfig) config = th_config_new ();
-      g_autoptr(ThHub) hub = NULL;
-      g_autoptr(GError) error = NULL;
+      g_autoptr(GError) error = th_test_hub_load_error (text);
 
-      th_config_load_from_data (config, text, -1, NULL);
-      hub = th_hub_new (config, NULL);
-      g_assert_false (th_hub_load (hub, &error));
-      if (strstr (error->message, cases[i].expect) == NULL)
-        g_error ("expected “%s” in “%s”", cases[i].expect, error->message);
+      th_test_assert_contains (error->message, cases[i].expect);
     }
 }
 
@@ -757,8 +688,8 @@ static void
 test_deep_json (Fixture       *fx,
                 gconstpointer  data)
 {
-  g_autofree char *deep = venue_nested_array (100);
-  g_autofree char *deeper = venue_nested_array (2000);   /* under max-frame=4096 */
+  g_autofree char *deep = th_test_nested_array (100);
+  g_autofree char *deeper = th_test_nested_array (2000);   /* under max-frame=4096 */
   g_autofree char *ticker_deep = g_strdup_printf ("{\"type\":\"ticker\",\"sequence\":999,\"product_id\":\"BTC-USD\","
                                                   "\"price\":\"1\",\"time\":\"2022-10-19T23:28:23Z\",\"z\":%s}", deep);
 
@@ -769,10 +700,10 @@ test_deep_json (Fixture       *fx,
                         "\"price\":\"1\",\"time\":\"2022-10-19T23:28:23Z\"}");
   fake_ws_send (fx->ws, TICKER_BTC);
 
-  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 1, 5000);
-  g_assert_cmpuint (stat (fx, "parse_errors"), ==, 3);
-  g_assert_cmpuint (stat (fx, "ticks"), ==, 1);
-  g_assert_cmpuint (count_events (fx, "financial_data_update", "\"price\":43000.5,"), ==, 1);
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", NULL) == 1, 5000);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "parse_errors"), ==, 3);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "ticks"), ==, 1);
+  g_assert_cmpuint (th_test_count_events (fx->events, "financial_data_update", "\"price\":43000.5,"), ==, 1);
   g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 1);
   g_assert_cmpuint (fake_ws_n_open (fx->ws), ==, 1);
 }

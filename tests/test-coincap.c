@@ -8,10 +8,9 @@
 #include <math.h>
 #include <string.h>
 
-#include <glib/gstdio.h>
-
 #include "th-private.h"
 #include "fake-ws-server.h"
+#include "test-utils.h"
 
 /* A key with characters that must be escaped in a query. */
 #define GOOD_KEY     "t0k+en/=&x"
@@ -31,14 +30,6 @@ typedef struct
   ThHub     *hub;
   GPtrArray *events;
 } Fixture;
-
-static void
-on_event (ThHub   *hub,
-          ThEvent *event,
-          Fixture *fx)
-{
-  g_ptr_array_add (fx->events, th_event_ref (event));
-}
 
 /* As CoinCap does: a wrong or missing key gets "Unauthorized", then a
  * close. */
@@ -64,8 +55,6 @@ setup_hub (Fixture    *fx,
 {
   g_autofree char *url = NULL;
   g_autofree char *text = NULL;
-  g_autoptr(ThConfig) config = th_config_new ();
-  g_autoptr(GError) error = NULL;
 
   fx->ws = fake_ws_new ("/prices");
   fake_ws_set_handlers (fx->ws, on_connected, NULL, fx);
@@ -75,13 +64,8 @@ setup_hub (Fixture    *fx,
                           "[prices]\norder=coincap;coinbase\n[coinbase]\nttl=30\n"
                           "[coincap]\nurl=%s\nstale-after=1\nreconnect-max=2\nmax-frame=4096\nttl=1.5\n%s",
                           url, extra != NULL ? extra : "");
-  th_config_load_from_data (config, text, -1, &error);
-  g_assert_no_error (error);
-  fx->hub = th_hub_new (config, clock);
-  th_hub_load (fx->hub, &error);
-  g_assert_no_error (error);
-  fx->events = g_ptr_array_new_with_free_func ((GDestroyNotify) th_event_unref);
-  g_signal_connect (fx->hub, "event", G_CALLBACK (on_event), fx);
+  fx->hub = th_test_hub_new (text, clock);
+  fx->events = th_test_capture_events (fx->hub);
   /* Rejections are warnings, not test failures. */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   th_hub_start (fx->hub);
@@ -98,47 +82,9 @@ static void
 fixture_teardown (Fixture       *fx,
                   gconstpointer  data)
 {
-  venue_stop_hub (&fx->hub);
+  th_test_hub_clear (&fx->hub);
   fake_ws_free (fx->ws);
   g_ptr_array_unref (fx->events);
-}
-
-static guint
-count_events (Fixture    *fx,
-              const char *name,
-              const char *needle)
-{
-  return venue_count_events (fx->events, name, needle);
-}
-
-static const char *
-last_event (Fixture    *fx,
-            const char *name)
-{
-  for (guint i = fx->events->len; i > 0; i--)
-    if (g_strcmp0 (th_event_get_name (fx->events->pdata[i - 1]), name) == 0)
-      return th_event_get_json (fx->events->pdata[i - 1]);
-  return NULL;
-}
-
-static guint64
-feed_stat (Fixture    *fx,
-           const char *name)
-{
-  return venue_feed_stat (fx->hub, name);
-}
-
-/* Runs the main loop for @ms, whatever happens. */
-static void
-run_for (guint ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
-
-  while (g_get_monotonic_time () < end)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
 }
 
 static void
@@ -150,22 +96,22 @@ test_prices_normalized (Fixture       *fx,
   g_autoptr(GError) error = NULL;
   gint64 t0, t1;
 
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
   /* The assets and the key in the query, escaped; AAPL left out. */
   g_assert_cmpstr (fake_ws_last_query (fx->ws), ==, GOOD_QUERY);
 
   t0 = g_get_real_time ();
   fake_ws_send (fx->ws, PRICES_BOTH);
-  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 2, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", NULL) == 2, 5000);
   t1 = g_get_real_time ();
 
-  g_assert_cmpuint (count_events (fx, "financial_data_update",
+  g_assert_cmpuint (th_test_count_events (fx->events, "financial_data_update",
     "{\"symbol\":\"BTC\",\"data\":{\"price\":6929.82,\"volume\":null,\"change\":null,\"bid\":null,"
     "\"ask\":null,\"source\":\"coincap\",\"timestamp\":\""), ==, 1);
-  g_assert_cmpuint (count_events (fx, "financial_data_update",
+  g_assert_cmpuint (th_test_count_events (fx->events, "financial_data_update",
     "{\"symbol\":\"ETH\",\"data\":{\"price\":404.97,\"volume\":null,\"change\":null,\"bid\":null,"
     "\"ask\":null,\"source\":\"coincap\",\"timestamp\":\""), ==, 1);
-  g_assert_cmpuint (count_events (fx, "source_status", "\"state\":\"live\""), ==, 1);
+  g_assert_cmpuint (th_test_count_events (fx->events, "source_status", "\"state\":\"live\""), ==, 1);
 
   /* No timestamp from CoinCap: the receive time is the exchange time. */
   btc = th_hub_get_price (fx->hub, "BTC", &error);
@@ -179,7 +125,7 @@ test_prices_normalized (Fixture       *fx,
 
   /* Only what changed: a frame with one asset. */
   fake_ws_send (fx->ws, PRICES_ETH);
-  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 3, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", NULL) == 3, 5000);
   eth = th_hub_get_price (fx->hub, "ETH", &error);
   g_assert_no_error (error);
   g_assert_cmpfloat (eth->price, ==, 405.5);
@@ -188,9 +134,9 @@ test_prices_normalized (Fixture       *fx,
   g_assert_no_error (error);
   g_assert_cmpfloat (btc->price, ==, 6929.82);
 
-  g_assert_cmpuint (feed_stat (fx, "ticks"), ==, 3);
-  g_assert_cmpuint (feed_stat (fx, "bad_values") + feed_stat (fx, "parse_errors") +
-                    feed_stat (fx, "unknown_messages"), ==, 0);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "ticks"), ==, 3);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "bad_values") + th_test_feed_stat (fx->hub, "parse_errors") +
+                    th_test_feed_stat (fx->hub, "unknown_messages"), ==, 0);
   /* Nothing was sent: the assets are in the URL. */
   g_assert_cmpuint (fake_ws_received (fx->ws)->len, ==, 0);
 }
@@ -205,11 +151,11 @@ test_receive_time_is_exchange_time (void)
   Fixture fx = { 0 };
 
   setup_hub (&fx, WITH_KEY, clock);
-  fake_ws_wait_until (fake_ws_n_open (fx.ws) == 1, 5000);
+  th_test_wait_until (fake_ws_n_open (fx.ws) == 1, 5000);
   fake_ws_send (fx.ws, PRICES_BTC);
-  fake_ws_wait_until (count_events (&fx, "financial_data_update", NULL) == 1, 5000);
+  th_test_wait_until (th_test_count_events (fx.events, "financial_data_update", NULL) == 1, 5000);
 
-  g_assert_cmpuint (count_events (&fx, "financial_data_update",
+  g_assert_cmpuint (th_test_count_events (fx.events, "financial_data_update",
     "{\"symbol\":\"BTC\",\"data\":{\"price\":6930.01,\"volume\":null,\"change\":null,\"bid\":null,"
     "\"ask\":null,\"source\":\"coincap\",\"timestamp\":\"2023-01-01T00:00:00.123Z\"}"), ==, 1);
   btc = th_hub_get_price (fx.hub, "BTC", NULL);
@@ -223,21 +169,21 @@ static void
 test_reconnects_after_drop (Fixture       *fx,
                             gconstpointer  data)
 {
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
   fake_ws_send (fx->ws, PRICES_BTC);
-  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 1, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", NULL) == 1, 5000);
 
   fake_ws_drop (fx->ws);
-  fake_ws_wait_until (count_events (fx, "source_status", "\"state\":\"down\"") >= 1, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "source_status", "\"state\":\"down\"") >= 1, 5000);
   /* Backoff 1 s ± 20 %: back within 2 s, same query. */
-  fake_ws_wait_until (fake_ws_n_accepted (fx->ws) == 2 && fake_ws_n_open (fx->ws) == 1, 2500);
+  th_test_wait_until (fake_ws_n_accepted (fx->ws) == 2 && fake_ws_n_open (fx->ws) == 1, 2500);
   g_assert_cmpstr (fake_ws_last_query (fx->ws), ==, GOOD_QUERY);
 
   fake_ws_send (fx->ws, PRICES_ETH);
-  fake_ws_wait_until (count_events (fx, "financial_data_update", NULL) == 2, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", NULL) == 2, 5000);
   /* No tick twice. */
-  g_assert_cmpuint (feed_stat (fx, "ticks"), ==, 2);
-  g_assert_cmpuint (feed_stat (fx, "reconnects"), ==, 1);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "ticks"), ==, 2);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "reconnects"), ==, 1);
 }
 
 static void
@@ -247,25 +193,25 @@ test_silent_goes_stale_and_falls_back (Fixture       *fx,
   g_autoptr(ThTick) other = th_tick_new ("BTC", "coinbase", TH_TICK_KIND_QUOTE, 6928, g_get_real_time ());
   g_autoptr(ThTick) price = NULL;
 
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
   th_hub_push_tick (fx->hub, other);
   fake_ws_send (fx->ws, PRICES_BTC);
-  fake_ws_wait_until (count_events (fx, "price_source_changed", "\"to\":\"coincap\"") == 1, 5000);
+  th_test_wait_until (th_test_count_events (fx->events, "price_source_changed", "\"to\":\"coincap\"") == 1, 5000);
 
   /* Silence: stale after 1 s (stale-after=1), reconnect at once with the
    * same query; the price falls back to coinbase once coincap's 1.5 s TTL
    * is over. */
-  fake_ws_wait_until (count_events (fx, "source_status", "\"state\":\"stale\"") == 1, 3000);
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1 && fake_ws_n_accepted (fx->ws) >= 2, 3000);
+  th_test_wait_until (th_test_count_events (fx->events, "source_status", "\"state\":\"stale\"") == 1, 3000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1 && fake_ws_n_accepted (fx->ws) >= 2, 3000);
   g_assert_cmpstr (fake_ws_last_query (fx->ws), ==, GOOD_QUERY);
-  fake_ws_wait_until (count_events (fx, "price_source_changed", "\"from\":\"coincap\",\"to\":\"coinbase\"") == 1, 3000);
+  th_test_wait_until (th_test_count_events (fx->events, "price_source_changed", "\"from\":\"coincap\",\"to\":\"coinbase\"") == 1, 3000);
   price = th_hub_get_price (fx->hub, "BTC", NULL);
   g_assert_cmpstr (price->source, ==, "coinbase");
 
   /* CoinCap delivers again: it takes over. */
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 3000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 3000);
   fake_ws_send (fx->ws, PRICES_BTC);
-  fake_ws_wait_until (count_events (fx, "price_source_changed", "\"from\":\"coinbase\",\"to\":\"coincap\"") == 1, 3000);
+  th_test_wait_until (th_test_count_events (fx->events, "price_source_changed", "\"from\":\"coinbase\",\"to\":\"coincap\"") == 1, 3000);
 }
 
 /* No key, empty or absent: a valid config; the source is disabled with a
@@ -276,18 +222,18 @@ test_no_key_disabled (Fixture       *fx,
 {
   g_autofree char *reason = NULL;
 
-  fake_ws_wait_until (count_events (fx, "source_status", "\"state\":\"disabled\"") == 1, 2000);
-  g_assert_nonnull (strstr (last_event (fx, "source_status"),
+  th_test_wait_until (th_test_count_events (fx->events, "source_status", "\"state\":\"disabled\"") == 1, 2000);
+  g_assert_nonnull (strstr (th_test_last_event_json (fx->events, "source_status"),
                             "\"source\":\"coincap\",\"state\":\"disabled\",\"reason\":\"" NO_KEY_REASON "\""));
   g_assert_cmpint (th_hub_get_source_state (fx->hub, "coincap", &reason), ==, TH_SOURCE_STATE_DISABLED);
   g_assert_cmpstr (reason, ==, NO_KEY_REASON);
 
-  run_for (1000);
+  th_test_run_for (1000);
   g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 0);
-  g_assert_cmpuint (count_events (fx, "source_status", "\"state\":\"down\""), ==, 0);
-  g_assert_cmpuint (count_events (fx, "source_status", "\"state\":\"disabled\""), ==, 1);
-  g_assert_cmpuint (feed_stat (fx, "reconnects"), ==, 0);
-  g_assert_cmpuint (feed_stat (fx, "connects"), ==, 0);
+  g_assert_cmpuint (th_test_count_events (fx->events, "source_status", "\"state\":\"down\""), ==, 0);
+  g_assert_cmpuint (th_test_count_events (fx->events, "source_status", "\"state\":\"disabled\""), ==, 1);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "reconnects"), ==, 0);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "connects"), ==, 0);
 }
 
 /* A wrong key: "Unauthorized", then down for 5 minutes, not the usual
@@ -296,16 +242,16 @@ static void
 test_bad_key_long_backoff (Fixture       *fx,
                            gconstpointer  data)
 {
-  fake_ws_wait_until (count_events (fx, "source_status", UNAUTHORIZED_REASON) == 1, 5000);
-  g_assert_nonnull (strstr (last_event (fx, "source_status"),
+  th_test_wait_until (th_test_count_events (fx->events, "source_status", UNAUTHORIZED_REASON) == 1, 5000);
+  g_assert_nonnull (strstr (th_test_last_event_json (fx->events, "source_status"),
                             "\"state\":\"down\",\"reason\":\"" UNAUTHORIZED_REASON "; retrying in 300 s\""));
   g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 1);
 
-  run_for (3000);
+  th_test_run_for (3000);
   g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 1);
-  g_assert_cmpuint (feed_stat (fx, "reconnects"), ==, 1);
-  g_assert_cmpuint (feed_stat (fx, "ticks"), ==, 0);
-  g_assert_cmpuint (feed_stat (fx, "parse_errors") + feed_stat (fx, "unknown_messages"), ==, 0);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "reconnects"), ==, 1);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "ticks"), ==, 0);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "parse_errors") + th_test_feed_stat (fx->hub, "unknown_messages"), ==, 0);
 }
 
 /* Some deployments refuse the handshake itself: the same long pause as
@@ -315,12 +261,12 @@ test_handshake_refused (Fixture       *fx,
                         gconstpointer  data)
 {
   fake_ws_refuse (fx->ws, 401, "Unauthorized");
-  fake_ws_wait_until (count_events (fx, "source_status", "CoinCap refused the API key (HTTP 401/403); retrying in 300 s") >= 1, 5000);
-  g_assert_nonnull (strstr (last_event (fx, "source_status"), "\"state\":\"down\""));
+  th_test_wait_until (th_test_count_events (fx->events, "source_status", "CoinCap refused the API key (HTTP 401/403); retrying in 300 s") >= 1, 5000);
+  g_assert_nonnull (strstr (th_test_last_event_json (fx->events, "source_status"), "\"state\":\"down\""));
   g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 0);
-  run_for (2500);
+  th_test_run_for (2500);
   /* No second attempt within the usual backoff. */
-  g_assert_cmpuint (feed_stat (fx, "reconnects"), ==, 1);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "reconnects"), ==, 1);
 }
 
 static void
@@ -351,7 +297,7 @@ test_garbage (Fixture       *fx,
   static const guint8 bad_utf8[] = "{\"bitcoin\":\"\xff\xfe\"}";
   g_autofree char *huge = NULL;
 
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
   for (guint i = 0; i < G_N_ELEMENTS (garbage); i++)
     fake_ws_send (fx->ws, garbage[i]);
   fake_ws_send_raw (fx->ws, SOUP_WEBSOCKET_DATA_BINARY, "\x00\x01\x02", 3);
@@ -360,15 +306,15 @@ test_garbage (Fixture       *fx,
   fake_ws_send (fx->ws, huge);
   fake_ws_send (fx->ws, PRICES_BTC);
 
-  fake_ws_wait_until (count_events (fx, "financial_data_update", "\"symbol\":\"BTC\"") == 1, 5000);
-  g_assert_cmpuint (count_events (fx, "financial_data_update", "\"symbol\":\"ETH\",\"data\":{\"price\":404.97,"), ==, 1);
-  g_assert_cmpuint (count_events (fx, "financial_data_update", "\"price\":6930.01,"), ==, 1);
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", "\"symbol\":\"BTC\"") == 1, 5000);
+  g_assert_cmpuint (th_test_count_events (fx->events, "financial_data_update", "\"symbol\":\"ETH\",\"data\":{\"price\":404.97,"), ==, 1);
+  g_assert_cmpuint (th_test_count_events (fx->events, "financial_data_update", "\"price\":6930.01,"), ==, 1);
   /* Every piece of garbage was counted, the connection carried on. */
-  g_assert_cmpuint (feed_stat (fx, "parse_errors"), ==, 3 + 3);    /* not JSON, truncated, array; binary, UTF-8, huge */
-  g_assert_cmpuint (feed_stat (fx, "unknown_messages"), ==, 3);    /* {}, {"data":..}, all nested */
-  g_assert_cmpuint (feed_stat (fx, "bad_values"), ==, 11 + 3);     /* NaN .. not-a-coin; -1, tether, solana:{} */
-  g_assert_cmpuint (feed_stat (fx, "oversize"), ==, 1);
-  g_assert_cmpuint (feed_stat (fx, "ticks"), ==, 2);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "parse_errors"), ==, 3 + 3);    /* not JSON, truncated, array; binary, UTF-8, huge */
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "unknown_messages"), ==, 3);    /* {}, {"data":..}, all nested */
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "bad_values"), ==, 11 + 3);     /* NaN .. not-a-coin; -1, tether, solana:{} */
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "oversize"), ==, 1);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "ticks"), ==, 2);
   g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 1);
   g_assert_cmpuint (fake_ws_n_open (fx->ws), ==, 1);
 }
@@ -377,23 +323,9 @@ static void
 test_pings_answered (Fixture       *fx,
                      gconstpointer  data)
 {
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
   fake_ws_ping_every (fx->ws, 1);
-  fake_ws_wait_until (fake_ws_n_pongs (fx->ws) >= 2, 5000);
-}
-
-static char *
-financial_json (GPtrArray *events)
-{
-  GString *out = g_string_new (NULL);
-
-  for (guint i = 0; i < events->len; i++)
-    if (g_str_equal (th_event_get_name (events->pdata[i]), "financial_data_update"))
-      {
-        g_string_append (out, th_event_get_json (events->pdata[i]));
-        g_string_append_c (out, '\n');
-      }
-  return g_string_free (out, FALSE);
+  th_test_wait_until (fake_ws_n_pongs (fx->ws) >= 2, 5000);
 }
 
 static void
@@ -412,7 +344,7 @@ on_quit (ThHub    *hub,
 static void
 test_record_and_replay (void)
 {
-  g_autofree char *dir = g_dir_make_tmp ("tickhub-record-XXXXXX", NULL);
+  g_autofree char *dir = th_test_make_tmp_dir ("tickhub-record-XXXXXX");
   g_autofree char *rec = g_build_filename (dir, "coincap.rec", NULL);
   g_autofree char *live = NULL;
   g_autofree char *replayed = NULL;
@@ -421,42 +353,34 @@ test_record_and_replay (void)
   g_autofree char *extra = g_strdup_printf (WITH_KEY "record=%s\n", rec);
 
   setup_hub (&fx, extra, clock);
-  fake_ws_wait_until (fake_ws_n_open (fx.ws) == 1, 5000);
+  th_test_wait_until (fake_ws_n_open (fx.ws) == 1, 5000);
   fake_ws_send (fx.ws, PRICES_BOTH);
   fake_ws_send (fx.ws, "garbage");
-  fake_ws_wait_until (count_events (&fx, "financial_data_update", NULL) == 2, 5000);
+  th_test_wait_until (th_test_count_events (fx.events, "financial_data_update", NULL) == 2, 5000);
   th_manual_clock_advance (TH_MANUAL_CLOCK (clock), 1500 * 1000);
   fake_ws_send (fx.ws, PRICES_ETH);
-  fake_ws_wait_until (count_events (&fx, "financial_data_update", NULL) == 3, 5000);
+  th_test_wait_until (th_test_count_events (fx.events, "financial_data_update", NULL) == 3, 5000);
   fake_ws_send (fx.ws, "Unauthorized");
-  fake_ws_wait_until (count_events (&fx, "source_status", UNAUTHORIZED_REASON) == 1, 5000);
-  live = financial_json (fx.events);
+  th_test_wait_until (th_test_count_events (fx.events, "source_status", UNAUTHORIZED_REASON) == 1, 5000);
+  live = th_test_events_json (fx.events, "financial_data_update");
   fixture_teardown (&fx, NULL);
 
   {
     g_autofree char *text = g_strdup_printf (
       "[tickhub]\nplugins=coincap;replay\nsymbols=BTC;ETH\ntimeframes=1m\n"
       "[coincap]\nconnect=false\n[replay]\npath=%s\nformat=raw\nexit-at-end=true\n", rec);
-    g_autoptr(ThConfig) config = th_config_new ();
-    g_autoptr(ThHub) hub = NULL;
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify) th_event_unref);
+    g_autoptr(ThHub) hub = th_test_hub_new (text, NULL);
+    g_autoptr(GPtrArray) events = th_test_capture_events (hub);
     g_autoptr(GPtrArray) feeds = NULL;
     g_autoptr(GVariant) stats = NULL;
     gboolean done = FALSE;
     guint64 parse_errors = 0, reconnects = 0;
     const char *state = NULL;
-    Fixture sink = { .events = events };
 
-    th_config_load_from_data (config, text, -1, NULL);
-    hub = th_hub_new (config, NULL);
-    th_hub_load (hub, &error);
-    g_assert_no_error (error);
-    g_signal_connect (hub, "event", G_CALLBACK (on_event), &sink);
     g_signal_connect (hub, "quit-requested", G_CALLBACK (on_quit), &done);
     th_hub_start (hub);
-    fake_ws_wait_until (done, 5000);
-    replayed = financial_json (events);
+    th_test_wait_until (done, 5000);
+    replayed = th_test_events_json (events, "financial_data_update");
 
     feeds = th_hub_get_feeds (hub);
     for (guint i = 0; i < feeds->len; i++)
@@ -468,7 +392,7 @@ test_record_and_replay (void)
     g_assert_cmpuint (parse_errors, ==, 1);
     g_assert_cmpuint (reconnects, ==, 0);
     g_assert_cmpstr (state, ==, "disabled");   /* connect=false, still */
-    g_assert_cmpuint (count_events (&sink, "source_status", UNAUTHORIZED_REASON), ==, 0);
+    g_assert_cmpuint (th_test_count_events (events, "source_status", UNAUTHORIZED_REASON), ==, 0);
     for (guint i = 0; i < feeds->len; i++)
       th_feed_source_stop (feeds->pdata[i]);
   }
@@ -476,8 +400,7 @@ test_record_and_replay (void)
   g_assert_nonnull (strstr (live, "\"timestamp\":\"2023-01-01T00:00:00.123Z\""));
   g_assert_nonnull (strstr (live, "\"timestamp\":\"2023-01-01T00:00:01.623Z\""));
   g_assert_cmpstr (replayed, ==, live);
-  g_remove (rec);
-  g_rmdir (dir);
+  th_test_remove_tmp_dir (dir);
 }
 
 static void
@@ -493,15 +416,9 @@ test_bad_config (void)
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=coincap\nsymbols=BTC\n%s", cases[i].conf);
-      g_autoptr(ThConfig) config = th_config_new ();
-      g_autoptr(ThHub) hub = NULL;
-      g_autoptr(GError) error = NULL;
+      g_autoptr(GError) error = th_test_hub_load_error (text);
 
-      th_config_load_from_data (config, text, -1, NULL);
-      hub = th_hub_new (config, NULL);
-      g_assert_false (th_hub_load (hub, &error));
-      if (strstr (error->message, cases[i].expect) == NULL)
-        g_error ("expected “%s” in “%s”", cases[i].expect, error->message);
+      th_test_assert_contains (error->message, cases[i].expect);
     }
 }
 
@@ -511,20 +428,20 @@ static void
 test_deep_json (Fixture       *fx,
                 gconstpointer  data)
 {
-  g_autofree char *deep = venue_nested_array (100);
-  g_autofree char *deeper = venue_nested_array (2000);   /* under max-frame=4096 */
+  g_autofree char *deep = th_test_nested_array (100);
+  g_autofree char *deeper = th_test_nested_array (2000);   /* under max-frame=4096 */
   g_autofree char *prices_deep = g_strdup_printf ("{\"bitcoin\":\"1\",\"z\":%s}", deep);
 
-  fake_ws_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
   fake_ws_send (fx->ws, prices_deep);
   fake_ws_send (fx->ws, deeper);
   fake_ws_send (fx->ws, "{\"bitcoin\":\"1\\u0000\"}");
   fake_ws_send (fx->ws, PRICES_BTC);
 
-  fake_ws_wait_until (count_events (fx, "financial_data_update", "\"symbol\":\"BTC\"") == 1, 5000);
-  g_assert_cmpuint (feed_stat (fx, "parse_errors"), ==, 3);
-  g_assert_cmpuint (feed_stat (fx, "ticks"), ==, 1);
-  g_assert_cmpuint (count_events (fx, "financial_data_update", "\"price\":6930.01,"), ==, 1);
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", "\"symbol\":\"BTC\"") == 1, 5000);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "parse_errors"), ==, 3);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "ticks"), ==, 1);
+  g_assert_cmpuint (th_test_count_events (fx->events, "financial_data_update", "\"price\":6930.01,"), ==, 1);
   g_assert_cmpuint (fake_ws_n_open (fx->ws), ==, 1);
 }
 

@@ -15,6 +15,7 @@
 #include <libsoup/soup.h>
 
 #include "th-private.h"
+#include "test-utils.h"
 
 #define T0 G_GINT64_CONSTANT (1711356600000000)   /* 2024-03-25T08:50:00Z, the clock */
 
@@ -39,48 +40,9 @@ typedef enum {
   MODE_DELAY,            /* answers after 2 s */
 } Mode;
 
-/* Messages of the plugin, captured instead of printed: its warnings about
- * bad entries are expected here and must not abort the test
- * (g_test_expect_message does not see structured logging). */
+/* The plugin's messages, captured (th_test_capture_log): its warnings
+ * about bad entries are expected here and must not abort the test. */
 static GPtrArray *plugin_log;   /* char*: "LEVEL message" */
-
-static GLogWriterOutput
-log_writer (GLogLevelFlags   level,
-            const GLogField *fields,
-            gsize            n_fields,
-            gpointer         user_data)
-{
-  const char *domain = NULL;
-  const char *message = NULL;
-
-  for (gsize i = 0; i < n_fields; i++)
-    {
-      if (g_str_equal (fields[i].key, "GLIB_DOMAIN"))
-        domain = fields[i].value;
-      else if (g_str_equal (fields[i].key, "MESSAGE"))
-        message = fields[i].value;
-    }
-
-  if (g_strcmp0 (domain, "Tickhub-CoinGecko") == 0 && message != NULL &&
-      (level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE)) != 0)
-    {
-      g_ptr_array_add (plugin_log, g_strdup_printf ("%s %s",
-                                                    (level & G_LOG_LEVEL_WARNING) ? "WARNING" : "MESSAGE",
-                                                    message));
-      return G_LOG_WRITER_HANDLED;
-    }
-
-  return g_log_writer_default (level, fields, n_fields, user_data);
-}
-
-static gboolean
-log_contains (const char *needle)
-{
-  for (guint i = 0; i < plugin_log->len; i++)
-    if (strstr (plugin_log->pdata[i], needle) != NULL)
-      return TRUE;
-  return FALSE;
-}
 
 typedef struct
 {
@@ -284,57 +246,19 @@ server_callback (SoupServer        *server,
 /* Fixture */
 
 static void
-on_event (ThHub   *hub,
-          ThEvent *event,
-          Fixture *f)
-{
-  g_ptr_array_add (f->events, th_event_ref (event));
-}
-
-static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  GSList *uris;
+  guint port;
 
   f->clock = th_manual_clock_new (T0);
-  f->events = g_ptr_array_new_with_free_func ((GDestroyNotify) th_event_unref);
   f->hit_times = g_array_new (FALSE, FALSE, sizeof (gint64));
   f->retry_after = "2";
   g_ptr_array_set_size (plugin_log, 0);
 
-  f->server = soup_server_new (NULL, NULL);
+  f->server = th_test_soup_server_new (&port);
   soup_server_add_handler (f->server, "/api/v3/simple/price", server_callback, f, NULL);
-  soup_server_listen_local (f->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
-  g_assert_no_error (error);
-  uris = soup_server_get_uris (f->server);
-  g_assert_nonnull (uris);
-  f->url = g_strdup_printf ("http://127.0.0.1:%d/api/v3", g_uri_get_port (uris->data));
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
-}
-
-/* Lets cancelled requests and closed connections call back. */
-static void
-drain (void)
-{
-  for (int idle = 0; idle < 5; )
-    {
-      if (g_main_context_iteration (NULL, FALSE))
-        idle = 0;
-      else
-        {
-          idle++;
-          g_usleep (1000);
-        }
-    }
-}
-
-static gboolean
-on_timeout (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
+  f->url = g_strdup_printf ("http://127.0.0.1:%u/api/v3", port);
 }
 
 static gboolean
@@ -343,32 +267,19 @@ nothing_delayed (Fixture *f)
   return f->delayed == 0;
 }
 
-/* Runs the main loop until @done says so, or fails after 10 s. */
-static void
-run_until (Fixture  *f,
-           gboolean (*done) (Fixture *f))
-{
-  gboolean timed_out = FALSE;
-  guint id = g_timeout_add_seconds (10, on_timeout, &timed_out);
-
-  while (!done (f) && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_false (timed_out);
-  g_source_remove (id);
-}
-
 static void
 fixture_teardown (Fixture       *f,
                   gconstpointer  data)
 {
+  /* Cancelled requests and closed connections call back; answers held
+   * back finish before the server goes. */
   g_clear_object (&f->hub);
-  drain ();
-  /* Answers held back finish before the server goes. */
-  run_until (f, nothing_delayed);
-  drain ();
+  th_test_drain ();
+  th_test_wait_until (nothing_delayed (f), 10000);
+  th_test_drain ();
   soup_server_disconnect (f->server);
   g_clear_object (&f->server);
-  drain ();
+  th_test_drain ();
   g_clear_object (&f->clock);
   g_clear_pointer (&f->events, g_ptr_array_unref);
   g_clear_pointer (&f->hit_times, g_array_unref);
@@ -383,13 +294,13 @@ load (Fixture     *f,
       const char  *conf,
       GError     **error)
 {
-  g_autoptr(ThConfig) config = th_config_new ();
-
-  g_assert_true (th_config_load_from_data (config, conf, -1, error));
   g_clear_object (&f->hub);
-  f->hub = th_hub_new (config, f->clock);
-  g_signal_connect (f->hub, "event", G_CALLBACK (on_event), f);
-  return th_hub_load (f->hub, error);
+  g_clear_pointer (&f->events, g_ptr_array_unref);
+  f->hub = th_test_hub_try_new (conf, f->clock, error);
+  if (f->hub == NULL)
+    return FALSE;
+  f->events = th_test_capture_events (f->hub);
+  return TRUE;
 }
 
 /* The usual config, with @tickhub added to [tickhub] and @gecko to
@@ -451,8 +362,6 @@ stat (Fixture    *f,
   return value;
 }
 
-/* Conditions for run_until */
-
 static guint64
 answered (Fixture *f)
 {
@@ -461,40 +370,11 @@ answered (Fixture *f)
          stat (f, "network_errors");
 }
 
-static guint64 answered_target;
-
-static gboolean
-answered_enough (Fixture *f)
-{
-  return answered (f) >= answered_target;
-}
-
-static JsonObject *
-event_data (ThEvent *event)
-{
-  return json_node_get_object (th_event_get_data (event));
-}
-
-/* The events named @name, about @symbol when not %NULL, in order. */
-static GPtrArray *
-events_named (Fixture    *f,
-              const char *name,
-              const char *symbol)
-{
-  GPtrArray *out = g_ptr_array_new ();
-
-  for (guint i = 0; i < f->events->len; i++)
-    if (g_str_equal (th_event_get_name (f->events->pdata[i]), name) &&
-        (symbol == NULL || g_strcmp0 (th_event_get_symbol (f->events->pdata[i]), symbol) == 0))
-      g_ptr_array_add (out, event_data (f->events->pdata[i]));
-  return out;
-}
-
 static guint
 count_updates (Fixture    *f,
                const char *symbol)
 {
-  g_autoptr(GPtrArray) updates = events_named (f, "financial_data_update", symbol);
+  g_autoptr(GPtrArray) updates = th_test_events_data (f->events, "financial_data_update", symbol);
 
   return updates->len;
 }
@@ -504,7 +384,7 @@ static const char *
 last_status (Fixture     *f,
              const char **reason)
 {
-  g_autoptr(GPtrArray) statuses = events_named (f, "source_status", NULL);
+  g_autoptr(GPtrArray) statuses = th_test_events_data (f->events, "source_status", NULL);
 
   for (guint i = statuses->len; i > 0; i--)
     {
@@ -539,37 +419,18 @@ static void
 wait_answers (Fixture *f,
               guint64  n)
 {
-  answered_target = n;
-  run_until (f, answered_enough);
+  th_test_wait_until (answered (f) >= n, 10000);
 }
 
-static double
-get_number_or_nan (JsonObject *obj,
-                   const char *member)
-{
-  if (json_object_get_null_member (obj, member))
-    return NAN;
-  return json_object_get_double_member (obj, member);
-}
-
-static void
-assert_number (JsonObject *obj,
-               const char *member,
-               double      expected)
-{
-  double value = get_number_or_nan (obj, member);
-
-  if (isnan (expected))
-    g_assert_true (isnan (value));
-  else
-    g_assert_cmpfloat_with_epsilon (value, expected, fabs (expected) * 1e-12);
-}
+/* To 12 significant digits; NaN for null. */
+#define assert_number(obj, member, expected) \
+  th_test_assert_json_number (obj, member, expected, fabs (expected) * 1e-12)
 
 static JsonObject *
 last_update (Fixture    *f,
              const char *symbol)
 {
-  g_autoptr(GPtrArray) updates = events_named (f, "financial_data_update", symbol);
+  g_autoptr(GPtrArray) updates = th_test_events_data (f->events, "financial_data_update", symbol);
 
   g_assert_cmpuint (updates->len, >, 0);
   return json_object_get_object_member (updates->pdata[updates->len - 1], "data");
@@ -639,7 +500,7 @@ test_one_request_for_all_ids (Fixture       *f,
   g_assert_cmpuint (f->hits, ==, 1);
   g_assert_cmpuint (f->bad_queries, ==, 0);
   g_assert_cmpstr (f->ids, ==, "bitcoin,ethereum");
-  g_assert_true (log_contains ("MESSAGE coingecko has no id for AAPL; add [symbols] AAPL=coingecko:<id>"));
+  g_assert_true (th_test_log_contains ("MESSAGE coingecko has no id for AAPL; add [symbols] AAPL=coingecko:<id>"));
 
   g_assert_cmpuint (count_updates (f, "BTC"), ==, 1);
   g_assert_cmpuint (count_updates (f, "XBT"), ==, 1);
@@ -662,7 +523,7 @@ test_null_value_skipped (Fixture       *f,
   g_assert_cmpuint (stat (f, "parse_errors"), ==, 1);
   g_assert_cmpuint (stat (f, "ticks"), ==, 1);
   assert_status (f, "live", NULL);
-  g_assert_true (log_contains ("WARNING CoinGecko sent no usable price for “ethereum”: its entry is null"));
+  g_assert_true (th_test_log_contains ("WARNING CoinGecko sent no usable price for “ethereum”: its entry is null"));
 
   /* A null price is skipped the same way, logged once per id. */
   f->mode = MODE_NULL_ETH_PRICE;
@@ -781,7 +642,7 @@ test_deep_json_recovers (Fixture       *f,
 {
   f->mode = MODE_DEEP_JSON;
   start_with (f, NULL, NULL, NULL);
-  run_until (f, is_down);
+  th_test_wait_until (is_down (f), 10000);
 
   assert_status (f, "down", "invalid JSON from CoinGecko: nested deeper than 64 levels");
   g_assert_cmpuint (stat (f, "parse_errors"), ==, 1);
@@ -800,7 +661,7 @@ test_invalid_json_recovers (Fixture       *f,
 {
   f->mode = MODE_INVALID_JSON;
   start_with (f, NULL, NULL, NULL);
-  run_until (f, is_down);
+  th_test_wait_until (is_down (f), 10000);
 
   assert_status (f, "down", "invalid JSON from CoinGecko: ");
   {
@@ -863,8 +724,8 @@ test_timeout (Fixture       *f,
   g_assert_cmpuint (count_updates (f, NULL), ==, 0);
 
   /* The late answer changes nothing; the next poll recovers. */
-  run_until (f, nothing_delayed);
-  drain ();
+  th_test_wait_until (nothing_delayed (f), 10000);
+  th_test_drain ();
   g_assert_cmpuint (count_updates (f, NULL), ==, 0);
   f->mode = MODE_OK;
   advance (f, 10);
@@ -876,16 +737,9 @@ static void
 test_connection_refused (Fixture       *f,
                          gconstpointer  data)
 {
-  g_autoptr(GSocketListener) listener = g_socket_listener_new ();
   g_autoptr(GError) error = NULL;
-  g_autofree char *gecko = NULL;
   g_autofree char *conf = NULL;
-  guint16 port;
-
-  /* A port nobody listens on any more. */
-  port = g_socket_listener_add_any_inet_port (listener, NULL, &error);
-  g_assert_no_error (error);
-  g_socket_listener_close (listener);
+  guint16 port = th_test_closed_port ();   /* nobody listens there any more */
 
   conf = g_strdup_printf ("[tickhub]\nplugins=coingecko\nsymbols=BTC;ETH\n[prices]\norder=coingecko\n"
                           "[coingecko]\nurl=http://127.0.0.1:%u/api/v3\npoll-interval=10\n", port);
@@ -1038,8 +892,8 @@ test_stop_in_flight (Fixture       *f,
   /* The request is cancelled: no tick, no callback into a dead feed. */
   th_hub_stop_async (f->hub, NULL, NULL, NULL);
   g_clear_object (&f->hub);
-  run_until (f, nothing_delayed);
-  drain ();
+  th_test_wait_until (nothing_delayed (f), 10000);
+  th_test_drain ();
   g_assert_cmpuint (count_updates (f, NULL), ==, 0);
 }
 
@@ -1049,12 +903,8 @@ assert_config_error (Fixture    *f,
                      const char *needle)
 {
   g_autofree char *conf = conf_for (f, NULL, NULL, gecko);
-  g_autoptr(GError) error = NULL;
 
-  g_assert_false (load (f, conf, &error));
-  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
-  if (strstr (error->message, needle) == NULL)
-    g_error ("“%s” not in the error “%s”", needle, error->message);
+  th_test_assert_bad_config (conf, needle);
 }
 
 static void
@@ -1106,8 +956,7 @@ main (int   argc,
 
   g_test_init (&argc, &argv, NULL);
 
-  plugin_log = g_ptr_array_new_with_free_func (g_free);
-  g_log_set_writer_func (log_writer, NULL, NULL);
+  plugin_log = th_test_capture_log ("Tickhub-CoinGecko");
 
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("/coingecko/prices-normalized", test_prices_normalized);

@@ -9,38 +9,23 @@
 #include <glib/gstdio.h>
 
 #include "th-private.h"
+#include "test-utils.h"
 
-static ThConfig *
-config_from (const char *text)
-{
-  g_autoptr(GError) error = NULL;
-  ThConfig *config = th_config_new ();
-
-  th_config_load_from_data (config, text, -1, &error);
-  g_assert_no_error (error);
-  return config;
-}
+/* The names the tests below use. */
+#define config_from(text) th_test_config_new (text)
+#define assert_has(haystack, needle) th_test_assert_contains (haystack, needle)
 
 /* Loads a hub on @text and returns its error message (NULL when valid). */
 static char *
 load_problems (const char *text)
 {
-  g_autoptr(ThConfig) config = config_from (text);
-  g_autoptr(ThHub) hub = th_hub_new (config, NULL);
   g_autoptr(GError) error = NULL;
+  g_autoptr(ThHub) hub = th_test_hub_try_new (text, NULL, &error);
 
-  if (th_hub_load (hub, &error))
+  if (hub != NULL)
     return NULL;
   g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
   return g_strdup (error->message);
-}
-
-static void
-assert_has (const char *haystack,
-            const char *needle)
-{
-  if (haystack == NULL || strstr (haystack, needle) == NULL)
-    g_error ("expected “%s” in:\n%s", needle, haystack != NULL ? haystack : "(nothing)");
 }
 
 static void

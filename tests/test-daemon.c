@@ -12,9 +12,8 @@
 #include <signal.h>
 #include <string.h>
 
-#include <glib/gstdio.h>
-
 #include "th-private.h"
+#include "test-utils.h"
 
 static const char *
 tickhubd (void)
@@ -64,18 +63,6 @@ run_daemon (const char *const *args,
   return g_subprocess_get_if_exited (proc) ? g_subprocess_get_exit_status (proc) : -1;
 }
 
-static char *
-write_config (const char *dir,
-              const char *text)
-{
-  char *path = g_build_filename (dir, "tickhub.conf", NULL);
-  g_autoptr(GError) error = NULL;
-
-  g_file_set_contents (path, text, -1, &error);
-  g_assert_no_error (error);
-  return path;
-}
-
 /* The closed candles and indicator values of an output file, one per
  * line, in order: what must be identical between two runs. */
 static char *
@@ -112,17 +99,9 @@ closed_events (const char *path)
 }
 
 static void
-assert_contains (const char *haystack,
-                 const char *needle)
-{
-  if (strstr (haystack, needle) == NULL)
-    g_error ("expected “%s” in:\n%s", needle, haystack);
-}
-
-static void
 test_replay_end_to_end (void)
 {
-  g_autofree char *dir = g_dir_make_tmp ("tickhub-e2e-XXXXXX", NULL);
+  g_autofree char *dir = th_test_make_tmp_dir ("tickhub-e2e-XXXXXX");
   g_autofree char *replay = g_test_build_filename (G_TEST_DIST, "data", "replay-e2e.jsonl", NULL);
   g_autofree char *out1 = g_build_filename (dir, "out1.jsonl", NULL);
   g_autofree char *out2 = g_build_filename (dir, "out2.jsonl", NULL);
@@ -137,15 +116,15 @@ test_replay_end_to_end (void)
         "[jsonl]\npath=%s\n"
         "[indicators]\nsma_3=sma(3)\n",
         replay, run == 0 ? "out1.jsonl" : "out2.jsonl");
-      g_autofree char *conf = write_config (dir, text);
+      g_autofree char *conf = th_test_write_file (dir, "tickhub.conf", text);
       const char *args[] = { "--config", conf, NULL };
       g_autofree char *out = NULL;
       g_autofree char *err = NULL;
 
       g_assert_cmpint (run_daemon (args, &out, &err), ==, 0);
       /* Bad lines are reported with their line numbers. */
-      assert_contains (err, ":6:");
-      assert_contains (err, ":9:");
+      th_test_assert_contains (err, ":6:");
+      th_test_assert_contains (err, ":9:");
     }
 
   first = closed_events (out1);
@@ -153,50 +132,44 @@ test_replay_end_to_end (void)
   g_assert_cmpstr (first, ==, second);
 
   /* The 1m candles, by hand from the file (minute 3 is empty: filled). */
-  assert_contains (first, "{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"candle\":{\"start\":\"2024-01-01T00:00:00.000Z\","
-                          "\"open\":100,\"high\":102,\"low\":100,\"close\":101,\"volume\":1.75,\"ticks\":3,\"closed\":true}}");
-  assert_contains (first, "{\"start\":\"2024-01-01T00:01:00.000Z\",\"open\":103,\"high\":103,\"low\":99,\"close\":99,\"volume\":3,\"ticks\":2,\"closed\":true}");
-  assert_contains (first, "{\"start\":\"2024-01-01T00:02:00.000Z\",\"open\":104,\"high\":104,\"low\":104,\"close\":104,\"volume\":1,\"ticks\":1,\"closed\":true}");
-  assert_contains (first, "{\"start\":\"2024-01-01T00:03:00.000Z\",\"open\":104,\"high\":104,\"low\":104,\"close\":104,\"volume\":0,\"ticks\":0,\"closed\":true}");
-  assert_contains (first, "{\"start\":\"2024-01-01T00:04:00.000Z\",\"open\":105,\"high\":106,\"low\":105,\"close\":106,\"volume\":2,\"ticks\":2,\"closed\":true}");
+  th_test_assert_contains (first, "{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"candle\":{\"start\":\"2024-01-01T00:00:00.000Z\","
+                                  "\"open\":100,\"high\":102,\"low\":100,\"close\":101,\"volume\":1.75,\"ticks\":3,\"closed\":true}}");
+  th_test_assert_contains (first, "{\"start\":\"2024-01-01T00:01:00.000Z\",\"open\":103,\"high\":103,\"low\":99,\"close\":99,\"volume\":3,\"ticks\":2,\"closed\":true}");
+  th_test_assert_contains (first, "{\"start\":\"2024-01-01T00:02:00.000Z\",\"open\":104,\"high\":104,\"low\":104,\"close\":104,\"volume\":1,\"ticks\":1,\"closed\":true}");
+  th_test_assert_contains (first, "{\"start\":\"2024-01-01T00:03:00.000Z\",\"open\":104,\"high\":104,\"low\":104,\"close\":104,\"volume\":0,\"ticks\":0,\"closed\":true}");
+  th_test_assert_contains (first, "{\"start\":\"2024-01-01T00:04:00.000Z\",\"open\":105,\"high\":106,\"low\":105,\"close\":106,\"volume\":2,\"ticks\":2,\"closed\":true}");
   /* The 5m candle. */
-  assert_contains (first, "{\"symbol\":\"BTC\",\"timeframe\":\"5m\",\"candle\":{\"start\":\"2024-01-01T00:00:00.000Z\","
-                          "\"open\":100,\"high\":106,\"low\":99,\"close\":106,\"volume\":7.75,\"ticks\":8,\"closed\":true}}");
+  th_test_assert_contains (first, "{\"symbol\":\"BTC\",\"timeframe\":\"5m\",\"candle\":{\"start\":\"2024-01-01T00:00:00.000Z\","
+                                  "\"open\":100,\"high\":106,\"low\":99,\"close\":106,\"volume\":7.75,\"ticks\":8,\"closed\":true}}");
   /* ETH: quotes only, price-only candles. */
-  assert_contains (first, "{\"symbol\":\"ETH\",\"timeframe\":\"1m\",\"candle\":{\"start\":\"2024-01-01T00:00:00.000Z\","
-                          "\"open\":2300.5,\"high\":2300.5,\"low\":2300.5,\"close\":2300.5,\"volume\":null,\"ticks\":1,\"closed\":true}}");
+  th_test_assert_contains (first, "{\"symbol\":\"ETH\",\"timeframe\":\"1m\",\"candle\":{\"start\":\"2024-01-01T00:00:00.000Z\","
+                                  "\"open\":2300.5,\"high\":2300.5,\"low\":2300.5,\"close\":2300.5,\"volume\":null,\"ticks\":1,\"closed\":true}}");
 
   /* SMA(3) of the 1m closes 101, 99, 104, 104, 106. */
-  assert_contains (first, "\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":null,\"timestamp\":\"2024-01-01T00:01:00.000Z\"}");
-  assert_contains (first, "\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":101.33333333333333,\"timestamp\":\"2024-01-01T00:02:00.000Z\"}");
-  assert_contains (first, "\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":102.33333333333333,\"timestamp\":\"2024-01-01T00:03:00.000Z\"}");
-  assert_contains (first, "\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":104.66666666666667,\"timestamp\":\"2024-01-01T00:04:00.000Z\"}");
+  th_test_assert_contains (first, "\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":null,\"timestamp\":\"2024-01-01T00:01:00.000Z\"}");
+  th_test_assert_contains (first, "\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":101.33333333333333,\"timestamp\":\"2024-01-01T00:02:00.000Z\"}");
+  th_test_assert_contains (first, "\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":102.33333333333333,\"timestamp\":\"2024-01-01T00:03:00.000Z\"}");
+  th_test_assert_contains (first, "\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":104.66666666666667,\"timestamp\":\"2024-01-01T00:04:00.000Z\"}");
 
   {
     g_autofree char *all = NULL;
 
     g_file_get_contents (out1, &all, NULL, NULL);
     /* The first price, and the last one: nothing lost at exit. */
-    assert_contains (all, "{\"event\":\"financial_data_update\",\"data\":{\"symbol\":\"BTC\",\"data\":{\"price\":100,\"volume\":null,\"change\":null,"
-                          "\"bid\":null,\"ask\":null,\"source\":\"binance\",\"timestamp\":\"2024-01-01T00:00:05.000Z\"}}}");
-    assert_contains (all, "\"price\":107,");
-    assert_contains (all, "{\"symbol\":\"ETH\",\"data\":{\"price\":2299.25,\"volume\":1234.5,\"change\":-1.5,\"bid\":2300,\"ask\":2302,\"source\":\"coinbase\"");
+    th_test_assert_contains (all, "{\"event\":\"financial_data_update\",\"data\":{\"symbol\":\"BTC\",\"data\":{\"price\":100,\"volume\":null,\"change\":null,"
+                                  "\"bid\":null,\"ask\":null,\"source\":\"binance\",\"timestamp\":\"2024-01-01T00:00:05.000Z\"}}}");
+    th_test_assert_contains (all, "\"price\":107,");
+    th_test_assert_contains (all, "{\"symbol\":\"ETH\",\"data\":{\"price\":2299.25,\"volume\":1234.5,\"change\":-1.5,\"bid\":2300,\"ask\":2302,\"source\":\"coinbase\"");
   }
 
-  g_remove (out1);
-  g_remove (out2);
-  {
-    g_autofree char *conf = g_build_filename (dir, "tickhub.conf", NULL);
-    g_remove (conf);
-  }
-  g_rmdir (dir);
+  th_test_remove_tmp_dir (dir);
 }
 
 static void
 test_check_config_lists_every_problem (void)
 {
-  g_autofree char *dir = g_dir_make_tmp ("tickhub-check-XXXXXX", NULL);
-  g_autofree char *conf = write_config (dir,
+  g_autofree char *dir = th_test_make_tmp_dir ("tickhub-check-XXXXXX");
+  g_autofree char *conf = th_test_write_file (dir, "tickhub.conf",
     "[tickhub]\nplugins=simulator;nosuch\ntimeframes=1m;7x\n"
     "[simulator]\ninterval=-1\ncolour=blue\n"
     "[indicators]\nsma_0=sma(0)\n");
@@ -205,14 +178,13 @@ test_check_config_lists_every_problem (void)
   g_autofree char *err = NULL;
 
   g_assert_cmpint (run_daemon (args, &out, &err), ==, 78);
-  assert_contains (err, "has 5 problems:");
-  assert_contains (err, "[tickhub] plugins: unknown plugin “nosuch”");
-  assert_contains (err, "[tickhub] timeframes: “7x” is not a timeframe");
-  assert_contains (err, "[simulator] interval: “-1” is not a duration");
-  assert_contains (err, "[simulator] colour: unknown key; the keys of [simulator] are");
-  assert_contains (err, "[indicators] sma_0: sma period “0”");
-  g_remove (conf);
-  g_rmdir (dir);
+  th_test_assert_contains (err, "has 5 problems:");
+  th_test_assert_contains (err, "[tickhub] plugins: unknown plugin “nosuch”");
+  th_test_assert_contains (err, "[tickhub] timeframes: “7x” is not a timeframe");
+  th_test_assert_contains (err, "[simulator] interval: “-1” is not a duration");
+  th_test_assert_contains (err, "[simulator] colour: unknown key; the keys of [simulator] are");
+  th_test_assert_contains (err, "[indicators] sma_0: sma period “0”");
+  th_test_remove_tmp_dir (dir);
 }
 
 /* What we ship must pass our own checks. */
@@ -230,15 +202,15 @@ test_shipped_configs_are_valid (void)
 
       if (run_daemon (args, &out, &err) != 0)
         g_error ("%s: %s", names[i], err);
-      assert_contains (out, ": OK");
+      th_test_assert_contains (out, ": OK");
     }
 }
 
 static void
 test_check_config_ok (void)
 {
-  g_autofree char *dir = g_dir_make_tmp ("tickhub-check-XXXXXX", NULL);
-  g_autofree char *conf = write_config (dir, "[tickhub]\nplugins=simulator\n");
+  g_autofree char *dir = th_test_make_tmp_dir ("tickhub-check-XXXXXX");
+  g_autofree char *conf = th_test_write_file (dir, "tickhub.conf", "[tickhub]\nplugins=simulator\n");
   const char *args[] = { "--check-config", "--config", conf, NULL };
   const char *version[] = { "--version", NULL };
   const char *missing[] = { "--config", "/nonexistent/tickhub.conf", NULL };
@@ -246,7 +218,7 @@ test_check_config_ok (void)
   g_autofree char *err = NULL;
 
   g_assert_cmpint (run_daemon (args, &out, &err), ==, 0);
-  assert_contains (out, ": OK (plugins: simulator)");
+  th_test_assert_contains (out, ": OK (plugins: simulator)");
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
 
@@ -256,9 +228,8 @@ test_check_config_ok (void)
   g_clear_pointer (&err, g_free);
 
   g_assert_cmpint (run_daemon (missing, &out, &err), ==, 78);
-  assert_contains (err, "cannot read config");
-  g_remove (conf);
-  g_rmdir (dir);
+  th_test_assert_contains (err, "cannot read config");
+  th_test_remove_tmp_dir (dir);
 }
 
 typedef struct
@@ -312,8 +283,8 @@ test_demo_and_sigterm (void)
   while (!rd.done)
     g_main_context_iteration (NULL, TRUE);
 
-  assert_contains (rd.out->str, "{\"event\":\"financial_data_update\",\"data\":{\"symbol\":\"BTC\"");
-  assert_contains (rd.out->str, "\"source\":\"simulator\"");
+  th_test_assert_contains (rd.out->str, "{\"event\":\"financial_data_update\",\"data\":{\"symbol\":\"BTC\"");
+  th_test_assert_contains (rd.out->str, "\"source\":\"simulator\"");
   /* Made-up prices never claim another source. */
   g_assert_null (strstr (rd.out->str, "\"source\":\"binance\""));
 

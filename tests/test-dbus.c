@@ -25,6 +25,7 @@
 #include <glib/gstdio.h>
 
 #include "fake-ws-server.h"
+#include "test-utils.h"
 
 #define BUS_NAME    "org.tickhub.Tickhub"
 #define OBJECT_PATH "/org/tickhub/Tickhub"
@@ -66,8 +67,7 @@ fixture_bus_up (Fixture    *fixture,
   g_autoptr(GError) error = NULL;
 
   write_config (config);
-  fixture->tmpdir = g_dir_make_tmp ("tickhub-dbus-XXXXXX", &error);
-  g_assert_no_error (error);
+  fixture->tmpdir = th_test_make_tmp_dir ("tickhub-dbus-XXXXXX");
   fixture->exit_log = g_build_filename (fixture->tmpdir, "exits", NULL);
   /* dbus-daemon passes its environment (ours) on to what it activates. */
   g_setenv ("TICKHUB_DBUS_EXIT_LOG", fixture->exit_log, TRUE);
@@ -139,24 +139,6 @@ fixture_set_up_no_activation (Fixture       *fixture,
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        remove_tree (child);
-      else
-        g_remove (child);
-    }
-  g_rmdir (path);
-}
-
-static void
 fixture_tear_down (Fixture       *fixture,
                    gconstpointer  config)
 {
@@ -167,24 +149,14 @@ fixture_tear_down (Fixture       *fixture,
   g_clear_pointer (&fixture->venue, fake_ws_free);
   /* Instances still running exit when the bus goes: the wrapper writes
    * their status only while the folder exists. */
-  remove_tree (fixture->tmpdir);
+  th_test_remove_tmp_dir (fixture->tmpdir);
   g_unsetenv ("TICKHUB_DBUS_EXIT_LOG");
   g_clear_pointer (&fixture->tmpdir, g_free);
   g_clear_pointer (&fixture->exit_log, g_free);
 }
 
 /* Iterates the main context for @ms milliseconds. */
-static void
-iterate_for (guint ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
-
-  while (g_get_monotonic_time () < end)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
-}
+#define iterate_for(ms) th_test_run_for (ms)
 
 /* The exit statuses the activated instances wrote, waiting up to 10 s
  * until there are at least @n. */
@@ -254,15 +226,6 @@ owner_pid (Fixture    *fixture,
   return pid;
 }
 
-static gboolean
-on_timeout (gpointer data)
-{
-  gboolean *timed_out = data;
-
-  *timed_out = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
 static void
 on_vanished (GDBusConnection *connection,
              const char      *name,
@@ -304,8 +267,8 @@ test_activation (Fixture       *fixture,
   g_autoptr(GVariant) price = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *owner = NULL;
-  gboolean vanished = FALSE, timed_out = FALSE;
-  guint watch_id, timeout_id;
+  gboolean vanished = FALSE;
+  guint watch_id;
   gint64 start;
 
   g_assert_null (name_owner (fixture));
@@ -323,11 +286,7 @@ test_activation (Fixture       *fixture,
   start = g_get_monotonic_time ();
   watch_id = g_bus_watch_name_on_connection (fixture->connection, BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
                                              NULL, on_vanished, &vanished, NULL);
-  timeout_id = g_timeout_add_seconds (20, on_timeout, &timed_out);
-  while (!vanished && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_false (timed_out);
-  g_source_remove (timeout_id);
+  th_test_wait_until (vanished, 20000);
   g_bus_unwatch_name (watch_id);
   g_assert_cmpint (g_get_monotonic_time () - start, >=, G_USEC_PER_SEC);
 
@@ -350,7 +309,6 @@ test_keep_alive_sink (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   g_autofree char *owner = NULL;
   g_autofree char *later = NULL;
-  gboolean timed_out = FALSE;
   guint32 idle_timeout = 1;
 
   reply = call (fixture, "GetStatus", NULL, "(a{sv})", &error);
@@ -362,9 +320,7 @@ test_keep_alive_sink (Fixture       *fixture,
   g_assert_nonnull (owner);
 
   /* Three times its idle-timeout (1 s) without a call: the same instance. */
-  g_timeout_add (3000, on_timeout, &timed_out);
-  while (!timed_out)
-    g_main_context_iteration (NULL, TRUE);
+  iterate_for (3000);
   later = name_owner (fixture);
   g_assert_cmpstr (later, ==, owner);
 }
@@ -534,13 +490,8 @@ run_cli (const char *const *args,
   return run_cli_with (launcher, args, out, err);
 }
 
-static void
-assert_contains (const char *haystack,
-                 const char *needle)
-{
-  if (strstr (haystack, needle) == NULL)
-    g_error ("expected “%s” in:\n%s", needle, haystack);
-}
+/* The tests below check output by this name. */
+#define assert_contains(haystack, needle) th_test_assert_contains (haystack, needle)
 
 static void
 test_cli (Fixture       *fixture,
@@ -708,17 +659,7 @@ test_cli_bad_config (Fixture       *fixture,
 }
 
 /* A port nothing listens on. */
-static guint16
-closed_port (void)
-{
-  g_autoptr(GSocketListener) listener = g_socket_listener_new ();
-  g_autoptr(GError) error = NULL;
-  guint16 port = g_socket_listener_add_any_inet_port (listener, NULL, &error);
-
-  g_assert_no_error (error);
-  g_socket_listener_close (listener);
-  return port;
-}
+#define closed_port() th_test_closed_port ()
 
 /* The idle exit and calls around it */
 
@@ -1119,14 +1060,14 @@ test_source_status_changed (Fixture       *fixture,
   g_dbus_connection_call (fixture->connection, BUS_NAME, OBJECT_PATH, IFACE, "GetStatus", NULL,
                           G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, 30000, NULL,
                           on_activated, &activated);
-  fake_ws_wait_until (activated && log.states->len >= 2, 20000);
+  th_test_wait_until (activated && log.states->len >= 2, 20000);
 
   fake_ws_drop (fixture->venue);
-  fake_ws_wait_until (log.states->len >= 5, 20000);
+  th_test_wait_until (log.states->len >= 5, 20000);
   iterate_for (200);
 
   g_clear_pointer (&fixture->venue, fake_ws_free);
-  fake_ws_wait_until (log.states->len >= 6, 20000);
+  th_test_wait_until (log.states->len >= 6, 20000);
   /* Nothing more until the next attempt (1 s): not a change either. */
   iterate_for (300);
 
@@ -1163,7 +1104,7 @@ test_price_from_venue (Fixture       *fixture,
   g_dbus_connection_call (fixture->connection, BUS_NAME, OBJECT_PATH, IFACE, "GetPrice",
                           g_variant_new ("(s)", "BTC"), G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
                           30000, NULL, on_price_reply, &price);
-  fake_ws_wait_until (price != NULL, 20000);
+  th_test_wait_until (price != NULL, 20000);
   g_assert_nonnull (price);
   g_assert_true (g_variant_lookup (price, "source", "&s", &text));
   g_assert_cmpstr (text, ==, "binance");
@@ -1199,23 +1140,16 @@ static void
 test_rest_fallback (Fixture       *fixture,
                     gconstpointer  data)
 {
-  g_autoptr(SoupServer) server = soup_server_new (NULL, NULL);
-  g_autoptr(GError) error = NULL;
+  guint port;
+  g_autoptr(SoupServer) server = th_test_soup_server_new (&port);
   g_autoptr(GVariant) price = NULL;
   g_autofree char *config = NULL;
-  GSList *uris;
-  gboolean activated = FALSE, waited = FALSE;
+  gboolean activated = FALSE;
   guint hits = 0;
-  guint port;
   const char *text;
   double value;
 
   soup_server_add_handler (server, "/api/v3/simple/price", on_coingecko_request, &hits, NULL);
-  soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
-  g_assert_no_error (error);
-  uris = soup_server_get_uris (server);
-  port = g_uri_get_port (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
 
   config = g_strdup_printf ("[tickhub]\nplugins=binance;coingecko\nsymbols=BTC\n"
                             "[prices]\norder=binance;coingecko\n"
@@ -1228,17 +1162,16 @@ test_rest_fallback (Fixture       *fixture,
   g_dbus_connection_call (fixture->connection, BUS_NAME, OBJECT_PATH, IFACE, "GetStatus", NULL,
                           G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, 30000, NULL,
                           on_activated, &activated);
-  fake_ws_wait_until (activated && hits >= 1, 20000);
+  th_test_wait_until (activated && hits >= 1, 20000);
   g_assert_cmpuint (hits, ==, 1);
 
   /* Past the gap between two requests (5 s), well before the next poll. */
-  g_timeout_add (5500, on_timeout, &waited);
-  fake_ws_wait_until (waited, 10000);
+  iterate_for (5500);
 
   g_dbus_connection_call (fixture->connection, BUS_NAME, OBJECT_PATH, IFACE, "GetPrice",
                           g_variant_new ("(s)", "BTC"), G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
                           30000, NULL, on_price_reply, &price);
-  fake_ws_wait_until (price != NULL, 20000);
+  th_test_wait_until (price != NULL, 20000);
   g_assert_nonnull (price);
   g_assert_cmpuint (hits, ==, 2);
   g_assert_true (g_variant_lookup (price, "source", "&s", &text));

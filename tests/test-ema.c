@@ -6,35 +6,8 @@
 
 #include <math.h>
 
-#include <libpeas/peas.h>
-
 #include "th-private.h"
-#include "indicator-test.h"
-
-static PeasEngine *engine;
-
-/* ema(@args), @args as written between the parentheses ("" for none). */
-static ThIndicator *
-make_ema (const char  *args,
-          GError     **error)
-{
-  g_auto(GStrv) argv = g_strsplit (args, ",", -1);
-
-  return indicator_test_new (engine, "ema", (const char *const *) argv, error);
-}
-
-static double
-feed (ThIndicator *ind,
-      double       close,
-      gboolean     commit)
-{
-  ThCandle c = { .start = 0, .duration = 60000000, .open = close, .high = close,
-                 .low = close, .close = close, .volume = 1, .ticks = 1, .closed = commit };
-  g_autoptr(ThIndicatorValues) v = th_indicator_values_new (1);
-
-  th_indicator_update (ind, &c, commit, v);
-  return th_indicator_values_get (v, 0);
-}
+#include "test-utils.h"
 
 /* TA-Lib's EMA, computed the textbook way in long double. */
 typedef struct
@@ -65,27 +38,27 @@ ref_ema_push (RefEma *e,
 static void
 test_warm_up (void)
 {
-  g_autoptr(ThIndicator) ema = make_ema ("3", NULL);
+  g_autoptr(ThIndicator) ema = th_test_indicator_new ("ema", "3", NULL);
   g_auto(GStrv) outputs = th_indicator_get_outputs (ema);
 
   g_assert_cmpuint (g_strv_length (outputs), ==, 1);
   g_assert_cmpstr (outputs[0], ==, "");
   /* null exactly until the N-th close (index N-1), then the SMA of the
    * first N closes, then the recursion with alpha = 2/(N+1) = 0.5 */
-  g_assert_true (isnan (feed (ema, 1, TRUE)));
-  g_assert_true (isnan (feed (ema, 2, TRUE)));
-  g_assert_cmpfloat (feed (ema, 3, TRUE), ==, 2);
-  g_assert_cmpfloat (feed (ema, 4, TRUE), ==, 3);
-  g_assert_cmpfloat (feed (ema, 1, TRUE), ==, 2);
+  g_assert_true (isnan (th_test_feed_close (ema, 1, TRUE)));
+  g_assert_true (isnan (th_test_feed_close (ema, 2, TRUE)));
+  g_assert_cmpfloat (th_test_feed_close (ema, 3, TRUE), ==, 2);
+  g_assert_cmpfloat (th_test_feed_close (ema, 4, TRUE), ==, 3);
+  g_assert_cmpfloat (th_test_feed_close (ema, 1, TRUE), ==, 2);
 }
 
 static void
 test_period_one_is_the_close (void)
 {
-  g_autoptr(ThIndicator) ema = make_ema ("1", NULL);
+  g_autoptr(ThIndicator) ema = th_test_indicator_new ("ema", "1", NULL);
 
-  g_assert_cmpfloat (feed (ema, 5, TRUE), ==, 5);
-  g_assert_cmpfloat (feed (ema, 7.25, TRUE), ==, 7.25);
+  g_assert_cmpfloat (th_test_feed_close (ema, 5, TRUE), ==, 5);
+  g_assert_cmpfloat (th_test_feed_close (ema, 7.25, TRUE), ==, 7.25);
 }
 
 /* StockCharts ChartSchool, "Moving Averages - Simple and Exponential",
@@ -110,12 +83,12 @@ test_reference_stockcharts (void)
     23.43, 23.51, 23.53 /* published: 23.54, see above */, 23.47, 23.40, 23.39,
     23.26, 23.23, 23.08, 22.92,
   };
-  g_autoptr(ThIndicator) ema = make_ema ("10", NULL);
+  g_autoptr(ThIndicator) ema = th_test_indicator_new ("ema", "10", NULL);
   RefEma ref = { .period = 10 };
 
   for (guint i = 0; i < G_N_ELEMENTS (closes); i++)
     {
-      double v = feed (ema, closes[i], TRUE);
+      double v = th_test_feed_close (ema, closes[i], TRUE);
       double r = ref_ema_push (&ref, closes[i]);
 
       if (i < 9)
@@ -141,11 +114,11 @@ test_reference_ta_lib (void)
     96.125, 97.250, 98.500, 89.875, 91.000, 92.815, 89.155, 89.345, 91.625, 89.875,
     88.375, 87.625, 84.780, 83.000, 83.500, 81.375, 84.440, 89.250, 86.375, 86.250,
   };
-  g_autoptr(ThIndicator) ema = make_ema ("10", NULL);
+  g_autoptr(ThIndicator) ema = th_test_indicator_new ("ema", "10", NULL);
   double out[G_N_ELEMENTS (closes)];
 
   for (guint i = 0; i < G_N_ELEMENTS (closes); i++)
-    out[i] = feed (ema, closes[i], TRUE);
+    out[i] = th_test_feed_close (ema, closes[i], TRUE);
   g_assert_true (isnan (out[8]));
   g_assert_cmpfloat_with_epsilon (out[9], 93.22, 0.01);
   g_assert_cmpfloat_with_epsilon (out[10], 93.75, 0.01);
@@ -155,13 +128,13 @@ test_reference_ta_lib (void)
 static void
 test_constant (void)
 {
-  g_autoptr(ThIndicator) ema = make_ema ("20", NULL);
-  g_autoptr(ThIndicator) tenth = make_ema ("20", NULL);
+  g_autoptr(ThIndicator) ema = th_test_indicator_new ("ema", "20", NULL);
+  g_autoptr(ThIndicator) tenth = th_test_indicator_new ("ema", "20", NULL);
 
   for (int i = 0; i < 100000; i++)
     {
-      double v = feed (ema, 42000.5, TRUE);
-      double w = feed (tenth, 0.1, TRUE);
+      double v = th_test_feed_close (ema, 42000.5, TRUE);
+      double w = th_test_feed_close (tenth, 0.1, TRUE);
 
       if (i >= 19)
         {
@@ -180,7 +153,7 @@ static void
 test_long_random_series (void)
 {
   const guint n = 1000000;
-  g_autoptr(ThIndicator) ema = make_ema ("50", NULL);
+  g_autoptr(ThIndicator) ema = th_test_indicator_new ("ema", "50", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (2);
   RefEma ref = { .period = 50 };
   double price = 40000;
@@ -190,7 +163,7 @@ test_long_random_series (void)
       double v, r;
 
       price *= exp (g_rand_double_range (rand, -0.002, 0.002));
-      v = feed (ema, price, TRUE);
+      v = th_test_feed_close (ema, price, TRUE);
       r = ref_ema_push (&ref, price);
       if (i < 49)
         g_assert_true (isnan (v));
@@ -207,8 +180,8 @@ test_long_random_series (void)
 static void
 test_provisional_does_not_commit (void)
 {
-  g_autoptr(ThIndicator) a = make_ema ("5", NULL);
-  g_autoptr(ThIndicator) b = make_ema ("5", NULL);
+  g_autoptr(ThIndicator) a = th_test_indicator_new ("ema", "5", NULL);
+  g_autoptr(ThIndicator) b = th_test_indicator_new ("ema", "5", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (3);
   double price = 100;
 
@@ -217,10 +190,10 @@ test_provisional_does_not_commit (void)
       double p, q, c, x;
 
       price += g_rand_double_range (rand, -1, 1);
-      q = feed (a, price + 3, FALSE);  /* a forming candle that moves on */
-      p = feed (a, price, FALSE);
-      c = feed (b, price, TRUE);
-      x = feed (a, price, TRUE);
+      q = th_test_feed_close (a, price + 3, FALSE);  /* a forming candle that moves on */
+      p = th_test_feed_close (a, price, FALSE);
+      c = th_test_feed_close (b, price, TRUE);
+      x = th_test_feed_close (a, price, TRUE);
       g_assert_cmpint (isnan (p), ==, i < 4);
       g_assert_cmpint (isnan (q), ==, i < 4);
       g_assert_true (p == c || (isnan (p) && isnan (c)));
@@ -238,13 +211,13 @@ test_bad_arguments (void)
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       g_autoptr(GError) e = NULL;
-      g_autoptr(ThIndicator) ind = make_ema (bad[i], &e);
+      g_autoptr(ThIndicator) ind = th_test_indicator_new ("ema", bad[i], &e);
 
       g_assert_null (ind);
       g_assert_error (e, TH_ERROR, TH_ERROR_BAD_CONFIG);
     }
 
-  ema = make_ema ("0", &error);
+  ema = th_test_indicator_new ("ema", "0", &error);
   g_assert_cmpstr (error->message, ==,
                    "ema period “0” is not a whole number from 1 to 10000; write it like ema(20)");
 }
@@ -253,15 +226,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_auto(GStrv) dirs = NULL;
-  int ret;
-
   g_test_init (&argc, &argv, NULL);
-
-  engine = peas_engine_new ();
-  dirs = g_strsplit (g_getenv ("TICKHUB_PLUGIN_PATH"), ":", -1);
-  for (guint i = 0; dirs[i] != NULL; i++)
-    peas_engine_add_search_path (engine, dirs[i], NULL);
 
   g_test_add_func ("/ema/warm-up", test_warm_up);
   g_test_add_func ("/ema/period-one-is-the-close", test_period_one_is_the_close);
@@ -272,7 +237,5 @@ main (int   argc,
   g_test_add_func ("/ema/provisional-does-not-commit", test_provisional_does_not_commit);
   g_test_add_func ("/ema/bad-arguments", test_bad_arguments);
 
-  ret = g_test_run ();
-  g_object_unref (engine);
-  return ret;
+  return g_test_run ();
 }

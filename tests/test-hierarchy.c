@@ -13,6 +13,7 @@
 
 #include "th-private.h"
 #include "fake-ws-server.h"
+#include "test-utils.h"
 
 typedef struct
 {
@@ -51,22 +52,6 @@ on_gecko (SoupServer        *server,
 }
 
 static void
-on_event (ThHub   *hub,
-          ThEvent *event,
-          Fixture *fx)
-{
-  g_ptr_array_add (fx->events, th_event_ref (event));
-}
-
-static guint
-count (Fixture    *fx,
-       const char *name,
-       const char *needle)
-{
-  return venue_count_events (fx->events, name, needle);
-}
-
-static void
 ticker (Fixture *fx,
         double   price)
 {
@@ -83,23 +68,16 @@ test_fallback_and_no_source (void)
 {
   Fixture fx = { 0 };
   g_autoptr(GError) error = NULL;
-  g_autoptr(ThConfig) config = th_config_new ();
   g_autofree char *url = NULL;
   g_autofree char *text = NULL;
   g_autoptr(ThTick) price = NULL;
-  GSList *uris;
 
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
 
   fx.ws = fake_ws_new ("/stream");
-  fx.gecko = soup_server_new (NULL, NULL);
+  fx.gecko = th_test_soup_server_new (&fx.gecko_port);
   fx.gecko_status = 200;
   soup_server_add_handler (fx.gecko, "/api/v3/simple/price", on_gecko, &fx, NULL);
-  soup_server_listen_local (fx.gecko, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
-  g_assert_no_error (error);
-  uris = soup_server_get_uris (fx.gecko);
-  fx.gecko_port = (guint) g_uri_get_port (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
 
   url = fake_ws_url (fx.ws);
   text = g_strdup_printf ("[tickhub]\nplugins=binance;coingecko\nsymbols=BTC\ntimeframes=1m\n"
@@ -107,20 +85,16 @@ test_fallback_and_no_source (void)
                           "[binance]\nurl=%s\nttl=10\nstale-after=60\n"
                           "[coingecko]\nurl=http://127.0.0.1:%u/api/v3\npoll=always\npoll-interval=30\nttl=60\n",
                           url, fx.gecko_port);
-  th_config_load_from_data (config, text, -1, NULL);
   fx.clock = th_manual_clock_new (g_get_real_time ());
-  fx.hub = th_hub_new (config, fx.clock);
-  th_hub_load (fx.hub, &error);
-  g_assert_no_error (error);
-  fx.events = g_ptr_array_new_with_free_func ((GDestroyNotify) th_event_unref);
-  g_signal_connect (fx.hub, "event", G_CALLBACK (on_event), &fx);
+  fx.hub = th_test_hub_new (text, fx.clock);
+  fx.events = th_test_capture_events (fx.hub);
   th_hub_start (fx.hub);
 
   /* CoinGecko polls at start; Binance connects and delivers: Binance wins. */
-  fake_ws_wait_until (count (&fx, "price_source_changed", "\"to\":\"coingecko\"") == 1, 5000);
-  fake_ws_wait_until (fake_ws_n_open (fx.ws) == 1, 5000);
+  th_test_wait_until (th_test_count_events (fx.events, "price_source_changed", "\"to\":\"coingecko\"") == 1, 5000);
+  th_test_wait_until (fake_ws_n_open (fx.ws) == 1, 5000);
   ticker (&fx, 43000);
-  fake_ws_wait_until (count (&fx, "price_source_changed", "\"from\":\"coingecko\",\"to\":\"binance\"") == 1, 5000);
+  th_test_wait_until (th_test_count_events (fx.events, "price_source_changed", "\"from\":\"coingecko\",\"to\":\"binance\"") == 1, 5000);
   price = th_hub_get_price (fx.hub, "BTC", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (price->source, ==, "binance");
@@ -128,7 +102,7 @@ test_fallback_and_no_source (void)
 
   /* Binance's price expires (10 s): CoinGecko's is still fresh (60 s). */
   th_manual_clock_advance (TH_MANUAL_CLOCK (fx.clock), 10 * G_USEC_PER_SEC);
-  g_assert_cmpuint (count (&fx, "price_source_changed", "\"from\":\"binance\",\"to\":\"coingecko\""), ==, 1);
+  g_assert_cmpuint (th_test_count_events (fx.events, "price_source_changed", "\"from\":\"binance\",\"to\":\"coingecko\""), ==, 1);
   price = th_hub_get_price (fx.hub, "BTC", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (price->source, ==, "coingecko");
@@ -137,15 +111,15 @@ test_fallback_and_no_source (void)
 
   /* Binance recovers: it takes over again. */
   ticker (&fx, 43001);
-  fake_ws_wait_until (count (&fx, "price_source_changed", "\"from\":\"coingecko\",\"to\":\"binance\"") == 2, 5000);
+  th_test_wait_until (th_test_count_events (fx.events, "price_source_changed", "\"from\":\"coingecko\",\"to\":\"binance\"") == 2, 5000);
 
   /* CoinGecko fails, and everything goes stale: no_source, with reasons. */
   fx.gecko_status = 500;
   th_manual_clock_advance (TH_MANUAL_CLOCK (fx.clock), 30 * G_USEC_PER_SEC);  /* a poll, answered 500 */
-  fake_ws_wait_until (count (&fx, "source_status", "\"source\":\"coingecko\",\"state\":\"down\"") >= 1, 5000);
+  th_test_wait_until (th_test_count_events (fx.events, "source_status", "\"source\":\"coingecko\",\"state\":\"down\"") >= 1, 5000);
   th_manual_clock_advance (TH_MANUAL_CLOCK (fx.clock), 31 * G_USEC_PER_SEC);
-  g_assert_cmpuint (count (&fx, "price_source_changed", "\"to\":null"), ==, 1);
-  g_assert_cmpuint (count (&fx, "error", "\"code\":\"no_source\""), ==, 1);
+  g_assert_cmpuint (th_test_count_events (fx.events, "price_source_changed", "\"to\":null"), ==, 1);
+  g_assert_cmpuint (th_test_count_events (fx.events, "error", "\"code\":\"no_source\""), ==, 1);
 
   price = th_hub_get_price (fx.hub, "BTC", &error);
   g_assert_null (price);
@@ -154,13 +128,7 @@ test_fallback_and_no_source (void)
   g_assert_nonnull (strstr (error->message, "coingecko: last price"));
   g_assert_nonnull (strstr (error->message, "500"));
 
-  {
-    g_autoptr(GPtrArray) feeds = th_hub_get_feeds (fx.hub);
-
-    for (guint i = 0; i < feeds->len; i++)
-      th_feed_source_stop (feeds->pdata[i]);
-  }
-  g_clear_object (&fx.hub);
+  th_test_hub_clear (&fx.hub);
   g_clear_object (&fx.clock);
   g_ptr_array_unref (fx.events);
   soup_server_disconnect (fx.gecko);

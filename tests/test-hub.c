@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "th-private.h"
+#include "test-utils.h"
 
 #define SEC G_USEC_PER_SEC
 #define MIN_US (G_GINT64_CONSTANT (60) * SEC)
@@ -22,14 +23,6 @@ typedef struct
 } Fixture;
 
 static void
-on_event (ThHub   *hub,
-          ThEvent *event,
-          Fixture *fx)
-{
-  g_ptr_array_add (fx->events, th_event_ref (event));
-}
-
-static void
 fixture_setup (Fixture       *fx,
                gconstpointer  data)
 {
@@ -37,17 +30,10 @@ fixture_setup (Fixture       *fx,
     "[tickhub]\nplugins=sma\nsymbols=BTC;ETH\ntimeframes=1m\n"
     "[prices]\norder=binance;coinbase\n[binance]\nttl=10\n[coinbase]\nttl=10\n"
     "[indicators]\nsma_3=sma(3)\n";
-  g_autoptr(ThConfig) config = th_config_new ();
-  g_autoptr(GError) error = NULL;
 
-  th_config_load_from_data (config, text, -1, &error);
-  g_assert_no_error (error);
   fx->clock = th_manual_clock_new (T0);
-  fx->hub = th_hub_new (config, fx->clock);
-  th_hub_load (fx->hub, &error);
-  g_assert_no_error (error);
-  fx->events = g_ptr_array_new_with_free_func ((GDestroyNotify) th_event_unref);
-  g_signal_connect (fx->hub, "event", G_CALLBACK (on_event), fx);
+  fx->hub = th_test_hub_new (text, fx->clock);
+  fx->events = th_test_capture_events (fx->hub);
   th_hub_start (fx->hub);
 }
 
@@ -331,26 +317,12 @@ test_source_status_event (Fixture       *fx,
 }
 
 static void
-on_stopped (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  gboolean *done = user_data;
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (th_hub_stop_finish (TH_HUB (source), result, &error));
-  g_assert_no_error (error);
-  *done = TRUE;
-}
-
-static void
 test_disable_plugin (Fixture       *fx,
                      gconstpointer  data)
 {
   g_autofree char *indicators = NULL;
   g_autofree char *reason = NULL;
   g_auto(GStrv) disabled = NULL;
-  gboolean done = FALSE;
 
   if (!g_test_subprocess ())
     {
@@ -407,9 +379,7 @@ test_disable_plugin (Fixture       *fx,
   disabled = th_hub_list_disabled_plugins (fx->hub);
   g_assert_cmpstrv (disabled, ((const char *const[]) { "jsonl", "simulator", "sma", NULL }));
 
-  th_hub_stop_async (fx->hub, NULL, on_stopped, &done);
-  while (!done)
-    g_main_context_iteration (NULL, TRUE);
+  th_test_hub_stop (fx->hub);
 }
 
 /* The typed API: what the events say, as signals with typed arguments
@@ -606,11 +576,7 @@ static void
 wait_price (PriceResult *r,
             gint64       max_usec)
 {
-  gint64 deadline = g_get_monotonic_time () + max_usec;
-
-  while (!r->done && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE);
-  g_assert_true (r->done);
+  th_test_wait_until (r->done, max_usec / 1000);
 }
 
 static void

@@ -13,10 +13,8 @@
 #include <math.h>
 #include <string.h>
 
-#include <glib/gstdio.h>
-#include <libpeas/peas.h>
-
 #include "th-private.h"
+#include "test-utils.h"
 
 static const struct { const char *key, *plugin, *args; } specs[] = {
   { "sma_20", "sma", "20" },
@@ -49,8 +47,7 @@ series_free (Series *s)
 static char *
 write_replay (const char *dir)
 {
-  char *path = g_build_filename (dir, "ticks.jsonl", NULL);
-  GString *out = g_string_new (NULL);
+  g_autoptr(GString) out = g_string_new (NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (11);
   const char *symbols[] = { "BTC", "ETH" };
   double price[] = { 43000, 2300 };
@@ -68,9 +65,7 @@ write_replay (const char *dir)
                                   symbols[s], price[s], g_rand_double_range (rand, 0.01, 2),
                                   t0 + m * 60000 + k * 14000 + (gint64) s);
         }
-  g_file_set_contents (path, out->str, out->len, NULL);
-  g_string_free (out, TRUE);
-  return path;
+  return th_test_write_file (dir, "ticks.jsonl", out->str);
 }
 
 static GHashTable *
@@ -139,8 +134,7 @@ read_output (const char *path)
 }
 
 static void
-check_series (PeasEngine *engine,
-              const char *name,
+check_series (const char *name,
               Series     *s)
 {
   g_assert_cmpuint (s->candles->len, ==, s->indicators->len);
@@ -148,20 +142,14 @@ check_series (PeasEngine *engine,
 
   for (guint k = 0; k < G_N_ELEMENTS (specs); k++)
     {
-      PeasPluginInfo *info = peas_engine_get_plugin_info (engine, specs[k].plugin);
-      g_auto(GStrv) args = *specs[k].args != '\0' ? g_strsplit (specs[k].args, ",", -1) : g_new0 (char *, 1);
       g_autoptr(ThIndicator) ind = NULL;
       g_auto(GStrv) outputs = NULL;
-      g_autoptr(GError) error = NULL;
       guint warm = 0;
 
-      if (info == NULL && g_str_equal (specs[k].plugin, "roc_vala"))
+      if (g_str_equal (specs[k].plugin, "roc_vala") &&
+          peas_engine_get_plugin_info (th_test_plugin_engine (), "roc_vala") == NULL)
         continue;
-      g_assert_nonnull (info);
-      g_assert_true (peas_engine_load_plugin (engine, info));
-      ind = TH_INDICATOR (peas_engine_create_extension (engine, info, TH_TYPE_INDICATOR, "hub", NULL, NULL));
-      th_indicator_configure (ind, (const char *const *) args, &error);
-      g_assert_no_error (error);
+      ind = th_test_indicator_new (specs[k].plugin, specs[k].args, NULL);
       outputs = th_indicator_get_outputs (ind);
 
       for (guint i = 0; i < s->candles->len; i++)
@@ -204,28 +192,24 @@ check_series (PeasEngine *engine,
 static void
 test_every_indicator_end_to_end (void)
 {
-  g_autofree char *dir = g_dir_make_tmp ("tickhub-ind-XXXXXX", NULL);
+  g_autofree char *dir = th_test_make_tmp_dir ("tickhub-ind-XXXXXX");
   g_autofree char *replay = write_replay (dir);
   g_autofree char *out = g_build_filename (dir, "out.jsonl", NULL);
-  g_autofree char *conf = g_build_filename (dir, "tickhub.conf", NULL);
-  GString *text = g_string_new (NULL);
+  g_autofree char *conf = NULL;
+  g_autoptr(GString) text = g_string_new (NULL);
   g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GHashTable) series = NULL;
-  g_autoptr(PeasEngine) engine = peas_engine_new ();
-  g_auto(GStrv) dirs = g_strsplit (g_getenv ("TICKHUB_PLUGIN_PATH"), ":", -1);
-  const char *argv[] = { g_getenv ("TICKHUBD"), "--config", conf, NULL };
+  const char *argv[] = { g_getenv ("TICKHUBD"), "--config", NULL, NULL };
 
   g_string_append_printf (text, "[tickhub]\nplugins=replay;jsonl\nsymbols=BTC;ETH\ntimeframes=1m;5m\n"
                           "[replay]\npath=%s\nexit-at-end=true\n[jsonl]\npath=%s\n"
                           "events=candle_update;technical_indicators_update\n[indicators]\n", replay, out);
-  for (guint i = 0; dirs[i] != NULL; i++)
-    peas_engine_add_search_path (engine, dirs[i], NULL);
   for (guint k = 0; k < G_N_ELEMENTS (specs); k++)
-    if (!g_str_equal (specs[k].plugin, "roc_vala") || peas_engine_get_plugin_info (engine, "roc_vala") != NULL)
+    if (!g_str_equal (specs[k].plugin, "roc_vala") || peas_engine_get_plugin_info (th_test_plugin_engine (), "roc_vala") != NULL)
       g_string_append_printf (text, "%s=%s(%s)\n", specs[k].key, specs[k].plugin, specs[k].args);
-  g_file_set_contents (conf, text->str, -1, NULL);
-  g_string_free (text, TRUE);
+  conf = th_test_write_file (dir, "tickhub.conf", text->str);
+  argv[2] = conf;
 
   proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_NONE, &error);
   g_assert_no_error (error);
@@ -235,13 +219,10 @@ test_every_indicator_end_to_end (void)
   series = read_output (out);
   g_assert_nonnull (g_hash_table_lookup (series, "BTC/1m"));
   g_assert_nonnull (g_hash_table_lookup (series, "ETH/1m"));
-  check_series (engine, "BTC/1m", g_hash_table_lookup (series, "BTC/1m"));
-  check_series (engine, "ETH/1m", g_hash_table_lookup (series, "ETH/1m"));
+  check_series ("BTC/1m", g_hash_table_lookup (series, "BTC/1m"));
+  check_series ("ETH/1m", g_hash_table_lookup (series, "ETH/1m"));
 
-  g_remove (replay);
-  g_remove (out);
-  g_remove (conf);
-  g_rmdir (dir);
+  th_test_remove_tmp_dir (dir);
 }
 
 int

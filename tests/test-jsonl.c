@@ -22,6 +22,7 @@
 #include <libpeas/peas.h>
 
 #include "th-private.h"
+#include "test-utils.h"
 
 /* Every message logged, as "domain: message". Warnings are fatal unless a
  * test expects them. Structured logging bypasses g_test_expect_message(),
@@ -107,10 +108,7 @@ static void
 fixture_setup (Fixture       *fx,
                gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-
-  fx->dir = g_dir_make_tmp ("tickhub-jsonl-XXXXXX", &error);
-  g_assert_no_error (error);
+  fx->dir = th_test_make_tmp_dir ("tickhub-jsonl-XXXXXX");
   fx->path = g_build_filename (fx->dir, "out.jsonl", NULL);
 
   g_mutex_lock (&log_lock);
@@ -124,20 +122,10 @@ static void
 fixture_teardown (Fixture       *fx,
                   gconstpointer  data)
 {
-  g_autoptr(GDir) dir = NULL;
-  const char *name;
-
   /* Every descriptor the sink opened is closed again. */
   g_assert_cmpuint (count_open_fds (), ==, fx->open_fds);
 
-  dir = g_dir_open (fx->dir, 0, NULL);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *file = g_build_filename (fx->dir, name, NULL);
-
-      g_assert_no_errno (g_unlink (file));
-    }
-  g_assert_no_errno (g_rmdir (fx->dir));
+  g_assert_true (th_test_remove_tmp_dir (fx->dir));
   g_free (fx->dir);
   g_free (fx->path);
   g_atomic_int_set (&expect_warnings, FALSE);
@@ -150,12 +138,8 @@ config_new (const char *jsonl_group)
 {
   g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=jsonl\nsymbols=BTC\n\n[jsonl]\n%s\n",
                                            jsonl_group);
-  g_autoptr(ThConfig) config = th_config_new ();
-  g_autoptr(GError) error = NULL;
 
-  th_config_load_from_data (config, text, -1, &error);
-  g_assert_no_error (error);
-  return g_steal_pointer (&config);
+  return th_test_config_new (text);
 }
 
 static ThHub *
@@ -946,15 +930,12 @@ test_flush (Fixture       *fx,
   g_autofree char *group = g_strdup_printf ("path=%s\nfsync=true", fx->path);
   g_autoptr(ThConfig) config = config_new (group);
   g_autoptr(ThHub) hub = th_hub_new (config, NULL);
-  g_autoptr(PeasEngine) engine = peas_engine_new ();
+  g_autoptr(PeasEngine) engine = th_test_plugin_engine_new ();
   g_autoptr(ThSink) sink = NULL;
   g_autoptr(GError) error = NULL;
-  g_auto(GStrv) dirs = g_strsplit (g_getenv ("TICKHUB_PLUGIN_PATH"), ":", -1);
   PeasPluginInfo *info;
   Flushed flushed = { .path = fx->path };
 
-  for (guint i = 0; dirs[i] != NULL; i++)
-    peas_engine_add_search_path (engine, dirs[i], NULL);
   info = peas_engine_get_plugin_info (engine, "jsonl");
   g_assert_nonnull (info);
   g_assert_true (peas_engine_load_plugin (engine, info));
@@ -1019,16 +1000,13 @@ test_dispose_with_pending_flush (Fixture       *fx,
   g_autofree char *group = g_strdup_printf ("path=%s", fx->path);
   g_autoptr(ThConfig) config = config_new (group);
   g_autoptr(ThHub) hub = th_hub_new (config, NULL);
-  g_autoptr(PeasEngine) engine = peas_engine_new ();
+  g_autoptr(PeasEngine) engine = th_test_plugin_engine_new ();
   g_autoptr(GError) error = NULL;
-  g_auto(GStrv) dirs = g_strsplit (g_getenv ("TICKHUB_PLUGIN_PATH"), ":", -1);
   g_autoptr(ThEvent) event = tick_event (0);
   PeasPluginInfo *info;
   ThSink *sink;
   Flushed flushed = { .path = fx->path };
 
-  for (guint i = 0; dirs[i] != NULL; i++)
-    peas_engine_add_search_path (engine, dirs[i], NULL);
   info = peas_engine_get_plugin_info (engine, "jsonl");
   g_assert_true (peas_engine_load_plugin (engine, info));
   sink = TH_SINK (peas_engine_create_extension (engine, info, TH_TYPE_SINK, "hub", hub, NULL));

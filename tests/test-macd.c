@@ -6,46 +6,10 @@
 
 #include <math.h>
 
-#include <libpeas/peas.h>
-
 #include "th-private.h"
-#include "indicator-test.h"
+#include "test-utils.h"
 
 enum { LINE, SIGNAL, HISTOGRAM, N_OUTPUTS };
-
-static PeasEngine *engine;
-
-/* macd(@args), @args as written between the parentheses ("" for none). */
-static ThIndicator *
-make_macd (const char  *args,
-           GError     **error)
-{
-  g_auto(GStrv) argv = g_strsplit (args, ",", -1);
-
-  return indicator_test_new (engine, "macd", (const char *const *) argv, error);
-}
-
-static void
-feed (ThIndicator *ind,
-      double       close,
-      gboolean     commit,
-      double       out[N_OUTPUTS])
-{
-  ThCandle c = { .start = 0, .duration = 60000000, .open = close, .high = close,
-                 .low = close, .close = close, .volume = 1, .ticks = 1, .closed = commit };
-  g_autoptr(ThIndicatorValues) v = th_indicator_values_new (N_OUTPUTS);
-
-  th_indicator_update (ind, &c, commit, v);
-  for (guint k = 0; k < N_OUTPUTS; k++)
-    out[k] = th_indicator_values_get (v, k);
-}
-
-static gboolean
-same (double a,
-      double b)
-{
-  return a == b || (isnan (a) && isnan (b));
-}
 
 /* TA-Lib's MACD written out in long double, the way its documentation and
  * source (ta_MACD.c) describe it: EMAs seeded with the mean of their first
@@ -118,7 +82,7 @@ ref_macd_push (RefMacd *m,
 static void
 test_warm_up (void)
 {
-  g_autoptr(ThIndicator) macd = make_macd ("2,4,3", NULL);
+  g_autoptr(ThIndicator) macd = th_test_indicator_new ("macd", "2,4,3", NULL);
   g_auto(GStrv) outputs = th_indicator_get_outputs (macd);
   static const double closes[] = { 1, 2, 4, 8, 7, 5, 6, 9, 3, 2 };
   double v[N_OUTPUTS];
@@ -132,7 +96,7 @@ test_warm_up (void)
    * index slow + signal - 2 = 5; null before. */
   for (guint i = 0; i < G_N_ELEMENTS (closes); i++)
     {
-      feed (macd, closes[i], TRUE, v);
+      th_test_feed_close_outputs (macd, closes[i], TRUE, v, N_OUTPUTS);
       g_assert_cmpint (isnan (v[LINE]), ==, i < 3);
       g_assert_cmpint (isnan (v[SIGNAL]), ==, i < 5);
       g_assert_cmpint (isnan (v[HISTOGRAM]), ==, i < 5);
@@ -165,13 +129,13 @@ test_reference_ta_lib (void)
     88.375, 87.625, 84.780, 83.000, 83.500, 81.375, 84.440, 89.250, 86.375, 86.250,
     85.250, 87.125, 85.815, 88.970,
   };
-  g_autoptr(ThIndicator) macd = make_macd ("12,26,9", NULL);
+  g_autoptr(ThIndicator) macd = th_test_indicator_new ("macd", "12,26,9", NULL);
   RefMacd ref = ref_macd_new (12, 26, 9);
   double v[N_OUTPUTS], r[N_OUTPUTS];
 
   for (guint i = 0; i < G_N_ELEMENTS (closes); i++)
     {
-      feed (macd, closes[i], TRUE, v);
+      th_test_feed_close_outputs (macd, closes[i], TRUE, v, N_OUTPUTS);
       ref_macd_push (&ref, closes[i], r);
       g_assert_cmpint (isnan (v[LINE]), ==, i < 25);
       g_assert_cmpint (isnan (v[SIGNAL]), ==, i < 33);
@@ -190,12 +154,12 @@ test_reference_ta_lib (void)
 static void
 test_constant (void)
 {
-  g_autoptr(ThIndicator) macd = make_macd ("12,26,9", NULL);
+  g_autoptr(ThIndicator) macd = th_test_indicator_new ("macd", "12,26,9", NULL);
   double v[N_OUTPUTS];
 
   for (guint i = 0; i < 100000; i++)
     {
-      feed (macd, 42000.5, TRUE, v);
+      th_test_feed_close_outputs (macd, 42000.5, TRUE, v, N_OUTPUTS);
       if (i >= 33)
         {
           g_assert_cmpfloat (v[LINE], ==, 0);
@@ -212,7 +176,7 @@ static void
 test_long_random_series (void)
 {
   const guint n = 1000000;
-  g_autoptr(ThIndicator) macd = make_macd ("12,26,9", NULL);
+  g_autoptr(ThIndicator) macd = th_test_indicator_new ("macd", "12,26,9", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (8);
   RefMacd ref = ref_macd_new (12, 26, 9);
   double price = 40000;
@@ -222,7 +186,7 @@ test_long_random_series (void)
       double v[N_OUTPUTS], r[N_OUTPUTS];
 
       price *= exp (g_rand_double_range (rand, -0.002, 0.002));
-      feed (macd, price, TRUE, v);
+      th_test_feed_close_outputs (macd, price, TRUE, v, N_OUTPUTS);
       ref_macd_push (&ref, price, r);
       for (guint k = 0; k < N_OUTPUTS; k++)
         if (isnan (v[k]) != isnan (r[k]) || fabs (v[k] - r[k]) > 1e-9 * price)
@@ -238,8 +202,8 @@ test_long_random_series (void)
 static void
 test_provisional_does_not_commit (void)
 {
-  g_autoptr(ThIndicator) a = make_macd ("3,6,4", NULL);
-  g_autoptr(ThIndicator) b = make_macd ("3,6,4", NULL);
+  g_autoptr(ThIndicator) a = th_test_indicator_new ("macd", "3,6,4", NULL);
+  g_autoptr(ThIndicator) b = th_test_indicator_new ("macd", "3,6,4", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (9);
   double price = 100;
 
@@ -248,17 +212,17 @@ test_provisional_does_not_commit (void)
       double p[N_OUTPUTS], q[N_OUTPUTS], c[N_OUTPUTS], x[N_OUTPUTS];
 
       price += g_rand_double_range (rand, -1, 1);
-      feed (a, price + 3, FALSE, q);  /* a forming candle that moves on */
-      feed (a, price, FALSE, p);
-      feed (b, price, TRUE, c);
-      feed (a, price, TRUE, x);
+      th_test_feed_close_outputs (a, price + 3, FALSE, q, N_OUTPUTS);  /* a forming candle that moves on */
+      th_test_feed_close_outputs (a, price, FALSE, p, N_OUTPUTS);
+      th_test_feed_close_outputs (b, price, TRUE, c, N_OUTPUTS);
+      th_test_feed_close_outputs (a, price, TRUE, x, N_OUTPUTS);
       g_assert_cmpint (isnan (p[LINE]), ==, i < 5);
       g_assert_cmpint (isnan (q[LINE]), ==, i < 5);
       g_assert_cmpint (isnan (p[SIGNAL]), ==, i < 8);
       for (guint k = 0; k < N_OUTPUTS; k++)
         {
-          g_assert_true (same (p[k], c[k]));
-          g_assert_true (same (x[k], c[k]));
+          g_assert_true (th_test_same (p[k], c[k]));
+          g_assert_true (th_test_same (x[k], c[k]));
         }
     }
 }
@@ -276,13 +240,13 @@ test_bad_arguments (void)
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       g_autoptr(GError) e = NULL;
-      g_autoptr(ThIndicator) ind = make_macd (bad[i], &e);
+      g_autoptr(ThIndicator) ind = th_test_indicator_new ("macd", bad[i], &e);
 
       g_assert_null (ind);
       g_assert_error (e, TH_ERROR, TH_ERROR_BAD_CONFIG);
     }
 
-  macd = make_macd ("26,12,9", &error);
+  macd = th_test_indicator_new ("macd", "26,12,9", &error);
   g_assert_cmpstr (error->message, ==,
                    "macd fast period “26” is not less than the slow period “12”; write it like macd(12,26,9)");
 }
@@ -291,15 +255,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_auto(GStrv) dirs = NULL;
-  int ret;
-
   g_test_init (&argc, &argv, NULL);
-
-  engine = peas_engine_new ();
-  dirs = g_strsplit (g_getenv ("TICKHUB_PLUGIN_PATH"), ":", -1);
-  for (guint i = 0; dirs[i] != NULL; i++)
-    peas_engine_add_search_path (engine, dirs[i], NULL);
 
   g_test_add_func ("/macd/warm-up", test_warm_up);
   g_test_add_func ("/macd/reference-ta-lib", test_reference_ta_lib);
@@ -308,7 +264,5 @@ main (int   argc,
   g_test_add_func ("/macd/provisional-does-not-commit", test_provisional_does_not_commit);
   g_test_add_func ("/macd/bad-arguments", test_bad_arguments);
 
-  ret = g_test_run ();
-  g_object_unref (engine);
-  return ret;
+  return g_test_run ();
 }

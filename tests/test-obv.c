@@ -7,32 +7,10 @@
 #include <math.h>
 #include <string.h>
 
-#include <libpeas/peas.h>
-
 #include "th-private.h"
-#include "indicator-test.h"
+#include "test-utils.h"
 
 #define MINUTE (G_GINT64_CONSTANT (60) * G_USEC_PER_SEC)
-
-static PeasEngine *engine;
-
-static ThIndicator *
-make_obv (const char *const *args,
-          GError            **error)
-{
-  return indicator_test_new (engine, "obv", args, error);
-}
-
-static ThIndicator *
-make (void)
-{
-  const char *no_args[] = { NULL };
-  g_autoptr(GError) error = NULL;
-  ThIndicator *ind = make_obv (no_args, &error);
-
-  g_assert_no_error (error);
-  return ind;
-}
 
 static double
 feed (ThIndicator *ind,
@@ -42,27 +20,16 @@ feed (ThIndicator *ind,
 {
   ThCandle c = { .start = 0, .duration = MINUTE, .open = close, .high = close,
                  .low = close, .close = close, .volume = volume, .ticks = 1, .closed = commit };
-  g_autoptr(ThIndicatorValues) v = th_indicator_values_new (1);
+  double v;
 
-  th_indicator_update (ind, &c, commit, v);
-  return th_indicator_values_get (v, 0);
-}
-
-/* Equal, or both NaN. */
-static void
-assert_same (double got,
-             double expected)
-{
-  if (isnan (expected))
-    g_assert_true (isnan (got));
-  else
-    g_assert_cmpfloat (got, ==, expected);
+  th_test_indicator_update (ind, &c, commit, &v, 1);
+  return v;
 }
 
 static void
 test_outputs (void)
 {
-  g_autoptr(ThIndicator) obv = make ();
+  g_autoptr(ThIndicator) obv = th_test_indicator_new ("obv", "", NULL);
   g_auto(GStrv) outputs = th_indicator_get_outputs (obv);
 
   g_assert_cmpuint (g_strv_length (outputs), ==, 1);
@@ -95,8 +62,8 @@ static const struct { double close, volume, obv; } sheet[] = {
 static void
 test_reference (void)
 {
-  g_autoptr(ThIndicator) zero_first = make ();
-  g_autoptr(ThIndicator) price_only_first = make ();
+  g_autoptr(ThIndicator) zero_first = th_test_indicator_new ("obv", "", NULL);
+  g_autoptr(ThIndicator) price_only_first = th_test_indicator_new ("obv", "", NULL);
   double mine = 0;
 
   for (guint i = 0; i < G_N_ELEMENTS (sheet); i++)
@@ -127,7 +94,7 @@ test_reference (void)
 static void
 test_seed (void)
 {
-  g_autoptr(ThIndicator) obv = make ();
+  g_autoptr(ThIndicator) obv = th_test_indicator_new ("obv", "", NULL);
 
   g_assert_cmpfloat (feed (obv, 10, 5, FALSE), ==, 5);
   g_assert_cmpfloat (feed (obv, 10, 5, TRUE), ==, 5);
@@ -139,7 +106,7 @@ test_seed (void)
 static void
 test_rising_closes (void)
 {
-  g_autoptr(ThIndicator) obv = make ();
+  g_autoptr(ThIndicator) obv = th_test_indicator_new ("obv", "", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (5);
   double sum = 0;
 
@@ -155,7 +122,7 @@ test_rising_closes (void)
 static void
 test_equal_closes (void)
 {
-  g_autoptr(ThIndicator) obv = make ();
+  g_autoptr(ThIndicator) obv = th_test_indicator_new ("obv", "", NULL);
 
   feed (obv, 50, 10, TRUE);
   feed (obv, 51, 20, TRUE);
@@ -168,7 +135,7 @@ test_equal_closes (void)
 static void
 test_price_only (void)
 {
-  g_autoptr(ThIndicator) obv = make ();
+  g_autoptr(ThIndicator) obv = th_test_indicator_new ("obv", "", NULL);
 
   g_assert_true (isnan (feed (obv, 30, NAN, FALSE)));
   g_assert_true (isnan (feed (obv, 30, NAN, TRUE)));
@@ -184,7 +151,7 @@ test_price_only (void)
 static void
 test_warm_up (void)
 {
-  g_autoptr(ThIndicator) obv = make ();
+  g_autoptr(ThIndicator) obv = th_test_indicator_new ("obv", "", NULL);
 
   g_assert_true (isnan (feed (obv, 10, NAN, TRUE)));
   g_assert_cmpfloat (feed (obv, 10, 0, FALSE), ==, 0);
@@ -198,7 +165,7 @@ static void
 test_compensated (void)
 {
   const guint n = 1000000;
-  g_autoptr(ThIndicator) obv = make ();
+  g_autoptr(ThIndicator) obv = th_test_indicator_new ("obv", "", NULL);
   double naive = 1e17, v = NAN;
 
   feed (obv, 1, 1e17, TRUE);
@@ -214,8 +181,8 @@ test_compensated (void)
 static void
 test_provisional_does_not_commit (void)
 {
-  g_autoptr(ThIndicator) a = make ();
-  g_autoptr(ThIndicator) b = make ();
+  g_autoptr(ThIndicator) a = th_test_indicator_new ("obv", "", NULL);
+  g_autoptr(ThIndicator) b = th_test_indicator_new ("obv", "", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (7);
   double close = 100;
 
@@ -231,8 +198,8 @@ test_provisional_does_not_commit (void)
       p = feed (b, close, volume, FALSE);
       v = feed (b, close, volume, TRUE);
       r = feed (a, close, volume, TRUE);
-      assert_same (p, v);
-      assert_same (v, r);
+      th_test_assert_same (p, v);
+      th_test_assert_same (v, r);
     }
 }
 
@@ -242,7 +209,7 @@ static void
 test_long_random_series (void)
 {
   const guint n = 1000000;
-  g_autoptr(ThIndicator) obv = make ();
+  g_autoptr(ThIndicator) obv = th_test_indicator_new ("obv", "", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (1);
   g_autofree double *closes = g_new (double, n);
   g_autofree double *volumes = g_new (double, n);
@@ -291,9 +258,9 @@ test_bad_arguments (void)
   const char *one[] = { "1", NULL };
   const char *empty[] = { NULL };
   g_autoptr(GError) error = NULL;
-  g_autoptr(ThIndicator) bad = make_obv (one, &error);
-  g_autoptr(ThIndicator) no_parens = make_obv (NULL, NULL);
-  g_autoptr(ThIndicator) parens = make_obv (empty, NULL);
+  g_autoptr(ThIndicator) bad = th_test_indicator_newv ("obv", one, &error);
+  g_autoptr(ThIndicator) no_parens = th_test_indicator_newv ("obv", NULL, NULL);
+  g_autoptr(ThIndicator) parens = th_test_indicator_newv ("obv", empty, NULL);
 
   g_assert_null (bad);
   g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
@@ -306,15 +273,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_auto(GStrv) dirs = NULL;
-  int ret;
-
   g_test_init (&argc, &argv, NULL);
-
-  engine = peas_engine_new ();
-  dirs = g_strsplit (g_getenv ("TICKHUB_PLUGIN_PATH"), ":", -1);
-  for (guint i = 0; dirs[i] != NULL; i++)
-    peas_engine_add_search_path (engine, dirs[i], NULL);
 
   g_test_add_func ("/obv/outputs", test_outputs);
   g_test_add_func ("/obv/reference-chartschool", test_reference);
@@ -328,7 +287,5 @@ main (int   argc,
   g_test_add_func ("/obv/long-random-series", test_long_random_series);
   g_test_add_func ("/obv/bad-arguments", test_bad_arguments);
 
-  ret = g_test_run ();
-  g_object_unref (engine);
-  return ret;
+  return g_test_run ();
 }

@@ -9,41 +9,13 @@
 #include <glib/gstdio.h>
 
 #include "th-private.h"
+#include "test-utils.h"
 
 #define T0 G_GINT64_CONSTANT (1735689600000000)   /* 2025-01-01T00:00:00Z, the clock */
 
-/* Messages of the replay plugin, captured instead of printed: its warnings
- * about bad lines are expected here and must not abort the test. */
+/* The replay plugin's messages, captured (th_test_capture_log): its
+ * warnings about bad lines are expected here and must not abort the test. */
 static GPtrArray *replay_log;   /* char*: "LEVEL message" */
-
-static GLogWriterOutput
-log_writer (GLogLevelFlags   level,
-            const GLogField *fields,
-            gsize            n_fields,
-            gpointer         user_data)
-{
-  const char *domain = NULL;
-  const char *message = NULL;
-
-  for (gsize i = 0; i < n_fields; i++)
-    {
-      if (g_str_equal (fields[i].key, "GLIB_DOMAIN"))
-        domain = fields[i].value;
-      else if (g_str_equal (fields[i].key, "MESSAGE"))
-        message = fields[i].value;
-    }
-
-  if (g_strcmp0 (domain, "Tickhub-Replay") == 0 && message != NULL &&
-      (level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE)) != 0)
-    {
-      g_ptr_array_add (replay_log, g_strdup_printf ("%s %s",
-                                                    (level & G_LOG_LEVEL_WARNING) ? "WARNING" : "MESSAGE",
-                                                    message));
-      return G_LOG_WRITER_HANDLED;
-    }
-
-  return g_log_writer_default (level, fields, n_fields, user_data);
-}
 
 typedef struct
 {
@@ -54,14 +26,6 @@ typedef struct
   int        quit_code;
   char      *tmp_path;
 } Fixture;
-
-static void
-on_event (ThHub   *hub,
-          ThEvent *event,
-          Fixture *f)
-{
-  g_ptr_array_add (f->events, th_event_ref (event));
-}
 
 static void
 on_quit (ThHub   *hub,
@@ -77,24 +41,7 @@ fixture_setup (Fixture       *f,
                gconstpointer  data)
 {
   f->clock = th_manual_clock_new (T0);
-  f->events = g_ptr_array_new_with_free_func ((GDestroyNotify) th_event_unref);
   g_ptr_array_set_size (replay_log, 0);
-}
-
-static void
-drain (void)
-{
-  /* Let cancelled reads of a disposed feed call back. */
-  for (int idle = 0; idle < 5; )
-    {
-      if (g_main_context_iteration (NULL, FALSE))
-        idle = 0;
-      else
-        {
-          idle++;
-          g_usleep (1000);
-        }
-    }
 }
 
 static void
@@ -102,7 +49,8 @@ fixture_teardown (Fixture       *f,
                   gconstpointer  data)
 {
   g_clear_object (&f->hub);
-  drain ();
+  /* Let cancelled reads of a disposed feed call back. */
+  th_test_drain ();
   g_clear_object (&f->clock);
   g_clear_pointer (&f->events, g_ptr_array_unref);
   if (f->tmp_path != NULL)
@@ -116,8 +64,9 @@ load_config (Fixture     *f,
              GError     **error)
 {
   g_clear_object (&f->hub);
+  g_clear_pointer (&f->events, g_ptr_array_unref);
   f->hub = th_hub_new (config, f->clock);
-  g_signal_connect (f->hub, "event", G_CALLBACK (on_event), f);
+  f->events = th_test_capture_events (f->hub);
   g_signal_connect (f->hub, "quit-requested", G_CALLBACK (on_quit), f);
   return th_hub_load (f->hub, error);
 }
@@ -127,9 +76,8 @@ load (Fixture     *f,
       const char  *conf,
       GError     **error)
 {
-  g_autoptr(ThConfig) config = th_config_new ();
+  g_autoptr(ThConfig) config = th_test_config_new (conf);
 
-  g_assert_true (th_config_load_from_data (config, conf, -1, error));
   return load_config (f, config, error);
 }
 
@@ -178,64 +126,9 @@ write_tmp (Fixture    *f,
 }
 
 static gboolean
-on_timeout (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* Runs the main loop until @done says so, or fails after 20 s. */
-static void
-run_until (Fixture  *f,
-           gboolean (*done) (Fixture *f))
-{
-  gboolean timed_out = FALSE;
-  guint id = g_timeout_add_seconds (20, on_timeout, &timed_out);
-
-  while (!done (f) && !timed_out)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_false (timed_out);
-  g_source_remove (id);
-}
-
-static gboolean
-quit_requested (Fixture *f)
-{
-  return f->quit;
-}
-
-static JsonObject *
-event_data (ThEvent *event)
-{
-  return json_node_get_object (th_event_get_data (event));
-}
-
-/* The data objects of the events named @name, in order. */
-static GPtrArray *
-events_named (Fixture    *f,
-              const char *name)
-{
-  GPtrArray *out = g_ptr_array_new ();
-
-  for (guint i = 0; i < f->events->len; i++)
-    if (g_str_equal (th_event_get_name (f->events->pdata[i]), name))
-      g_ptr_array_add (out, event_data (f->events->pdata[i]));
-  return out;
-}
-
-static guint
-count_named (Fixture    *f,
-             const char *name)
-{
-  g_autoptr(GPtrArray) events = events_named (f, name);
-
-  return events->len;
-}
-
-static gboolean
 replay_disabled (Fixture *f)
 {
-  g_autoptr(GPtrArray) statuses = events_named (f, "source_status");
+  g_autoptr(GPtrArray) statuses = th_test_events_data (f->events, "source_status", NULL);
 
   for (guint i = 0; i < statuses->len; i++)
     if (g_strcmp0 (json_object_get_string_member (statuses->pdata[i], "source"), "replay") == 0 &&
@@ -244,36 +137,8 @@ replay_disabled (Fixture *f)
   return FALSE;
 }
 
-static double
-get_number_or_nan (JsonObject *obj,
-                   const char *member)
-{
-  if (json_object_get_null_member (obj, member))
-    return NAN;
-  return json_object_get_double_member (obj, member);
-}
-
-static void
-assert_number (JsonObject *obj,
-               const char *member,
-               double      expected)
-{
-  double value = get_number_or_nan (obj, member);
-
-  if (isnan (expected))
-    g_assert_true (isnan (value));
-  else
-    g_assert_cmpfloat_with_epsilon (value, expected, 1e-9);
-}
-
-static gboolean
-log_contains (const char *needle)
-{
-  for (guint i = 0; i < replay_log->len; i++)
-    if (strstr (replay_log->pdata[i], needle) != NULL)
-      return TRUE;
-  return FALSE;
-}
+/* To a billionth; NaN for null. */
+#define assert_number(obj, member, expected) th_test_assert_json_number (obj, member, expected, 1e-9)
 
 /* Tests */
 
@@ -302,10 +167,10 @@ test_basic_in_file_order (Fixture       *f,
   };
 
   start_file (f, path, "speed=0\nexit-at-end=true\n");
-  run_until (f, quit_requested);
+  th_test_wait_until (f->quit, 20000);
   g_assert_cmpint (f->quit_code, ==, 0);
 
-  updates = events_named (f, "financial_data_update");
+  updates = th_test_events_data (f->events, "financial_data_update", NULL);
   g_assert_cmpuint (updates->len, ==, G_N_ELEMENTS (expected));
   for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
     {
@@ -322,7 +187,7 @@ test_basic_in_file_order (Fixture       *f,
       assert_number (d, "change", expected[i].change);
     }
 
-  g_assert_true (log_contains ("MESSAGE replay-basic.jsonl: 14 lines, 9 ticks, 0 bad lines skipped"));
+  g_assert_true (th_test_log_contains ("MESSAGE replay-basic.jsonl: 14 lines, 9 ticks, 0 bad lines skipped"));
   g_assert_true (replay_disabled (f));
 }
 
@@ -348,9 +213,9 @@ test_closed_candles (Fixture       *f,
   };
 
   start_file (f, path, "exit-at-end=true\n");
-  run_until (f, quit_requested);
+  th_test_wait_until (f->quit, 20000);
 
-  candles = events_named (f, "candle_update");
+  candles = th_test_events_data (f->events, "candle_update", NULL);
   for (guint i = 0; i < candles->len; i++)
     {
       JsonObject *candle = json_object_get_object_member (candles->pdata[i], "candle");
@@ -385,10 +250,10 @@ test_bad_lines_skipped (Fixture       *f,
   guint warnings = 0;
 
   start_file (f, path, "exit-at-end=true\n");
-  run_until (f, quit_requested);
+  th_test_wait_until (f->quit, 20000);
 
   /* The good lines around the bad ones are played, as "replay". */
-  updates = events_named (f, "financial_data_update");
+  updates = th_test_events_data (f->events, "financial_data_update", NULL);
   g_assert_cmpuint (updates->len, ==, 2);
   for (guint i = 0; i < updates->len; i++)
     {
@@ -401,16 +266,16 @@ test_bad_lines_skipped (Fixture       *f,
                                                   "timestamp"), ==, "2024-01-01T00:00:07.000Z");
 
   /* The first five are logged with their line number, the rest counted. */
-  g_assert_true (log_contains ("WARNING replay-bad.jsonl:2: not JSON"));
-  g_assert_true (log_contains ("WARNING replay-bad.jsonl:3: price is not a positive number"));
-  g_assert_true (log_contains ("WARNING replay-bad.jsonl:4: price is missing"));
-  g_assert_true (log_contains ("WARNING replay-bad.jsonl:6: timestamp “yesterday” is not ISO 8601 or epoch milliseconds"));
-  g_assert_true (log_contains ("WARNING replay-bad.jsonl:8: price is not a positive number "
+  g_assert_true (th_test_log_contains ("WARNING replay-bad.jsonl:2: not JSON"));
+  g_assert_true (th_test_log_contains ("WARNING replay-bad.jsonl:3: price is not a positive number"));
+  g_assert_true (th_test_log_contains ("WARNING replay-bad.jsonl:4: price is missing"));
+  g_assert_true (th_test_log_contains ("WARNING replay-bad.jsonl:6: timestamp “yesterday” is not ISO 8601 or epoch milliseconds"));
+  g_assert_true (th_test_log_contains ("WARNING replay-bad.jsonl:8: price is not a positive number "
                                "(further bad lines are counted, not logged)"));
   for (guint i = 0; i < replay_log->len; i++)
     warnings += g_str_has_prefix (replay_log->pdata[i], "WARNING");
   g_assert_cmpuint (warnings, ==, 5);
-  g_assert_true (log_contains ("MESSAGE replay-bad.jsonl: 13 lines, 2 ticks, 9 bad lines skipped"));
+  g_assert_true (th_test_log_contains ("MESSAGE replay-bad.jsonl: 13 lines, 2 ticks, 9 bad lines skipped"));
 
   /* Nothing reached the hub that it had to reject. */
   g_assert_cmpuint (th_hub_get_rejected_ticks (f->hub), ==, 0);
@@ -439,16 +304,16 @@ test_deep_lines_skipped (Fixture       *f,
   g_string_append (contents, "{\"symbol\":\"BTC\",\"price\":2,\"timestamp\":1704067201000}\n");
 
   start_file (f, write_tmp (f, contents->str), "exit-at-end=true\n");
-  run_until (f, quit_requested);
+  th_test_wait_until (f->quit, 20000);
 
-  updates = events_named (f, "financial_data_update");
+  updates = th_test_events_data (f->events, "financial_data_update", NULL);
   g_assert_cmpuint (updates->len, ==, 2);
   assert_number (json_object_get_object_member (updates->pdata[0], "data"), "price", 1);
   assert_number (json_object_get_object_member (updates->pdata[1], "data"), "price", 2);
-  g_assert_true (log_contains (":2: not JSON: nested deeper than 64 levels"));
-  g_assert_true (log_contains (":3: not JSON: nested deeper than 64 levels"));
-  g_assert_true (log_contains (":4: not JSON: a string holds a NUL character"));
-  g_assert_true (log_contains (": 5 lines, 2 ticks, 3 bad lines skipped"));
+  g_assert_true (th_test_log_contains (":2: not JSON: nested deeper than 64 levels"));
+  g_assert_true (th_test_log_contains (":3: not JSON: nested deeper than 64 levels"));
+  g_assert_true (th_test_log_contains (":4: not JSON: a string holds a NUL character"));
+  g_assert_true (th_test_log_contains (": 5 lines, 2 ticks, 3 bad lines skipped"));
 }
 
 static void
@@ -473,9 +338,9 @@ test_timestamps (Fixture       *f,
     "{\"symbol\":\"BTC\",\"price\":6,\"timestamp\":\"2024-01-01T00:00:03\"}\n");
 
   start_file (f, path, "exit-at-end=true\n");
-  run_until (f, quit_requested);
+  th_test_wait_until (f->quit, 20000);
 
-  updates = events_named (f, "financial_data_update");
+  updates = th_test_events_data (f->events, "financial_data_update", NULL);
   g_assert_cmpuint (updates->len, ==, G_N_ELEMENTS (expected));
   for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
     {
@@ -501,9 +366,9 @@ test_event_lines (Fixture       *f,
     "\"timestamp\":\"2024-01-01T00:00:00.000Z\"}}}\n");
 
   start_file (f, path, "exit-at-end=true\n");
-  run_until (f, quit_requested);
+  th_test_wait_until (f->quit, 20000);
 
-  updates = events_named (f, "financial_data_update");
+  updates = th_test_events_data (f->events, "financial_data_update", NULL);
   g_assert_cmpuint (updates->len, ==, 1);
   d = json_object_get_object_member (updates->pdata[0], "data");
   g_assert_cmpstr (json_object_get_string_member (updates->pdata[0], "symbol"), ==, "ETH");
@@ -511,7 +376,7 @@ test_event_lines (Fixture       *f,
   assert_number (d, "price", 2301.5);
   assert_number (d, "bid", 2301);
   assert_number (d, "change", NAN);
-  g_assert_true (log_contains (": 2 lines, 1 ticks, 0 bad lines skipped"));
+  g_assert_true (th_test_log_contains (": 2 lines, 1 ticks, 0 bad lines skipped"));
 }
 
 static void
@@ -523,12 +388,12 @@ test_end_without_exit (Fixture       *f,
   gboolean live = FALSE;
 
   start_file (f, path, "");
-  run_until (f, replay_disabled);
-  drain ();
+  th_test_wait_until (replay_disabled (f), 20000);
+  th_test_drain ();
   g_assert_false (f->quit);
-  g_assert_cmpuint (count_named (f, "financial_data_update"), ==, 9);
+  g_assert_cmpuint (th_test_count_events (f->events, "financial_data_update", NULL), ==, 9);
 
-  statuses = events_named (f, "source_status");
+  statuses = th_test_events_data (f->events, "source_status", NULL);
   for (guint i = 0; i < statuses->len; i++)
     {
       JsonObject *s = statuses->pdata[i];
@@ -562,32 +427,17 @@ test_file_gone (Fixture       *f,
   g_assert_no_error (error);
   g_assert_cmpint (g_unlink (path), ==, 0);
   th_hub_start (f->hub);
-  run_until (f, quit_requested);
+  th_test_wait_until (f->quit, 20000);
 
   g_assert_cmpint (f->quit_code, ==, 1);
-  g_assert_cmpuint (count_named (f, "financial_data_update"), ==, 0);
-  statuses = events_named (f, "source_status");
+  g_assert_cmpuint (th_test_count_events (f->events, "financial_data_update", NULL), ==, 0);
+  statuses = th_test_events_data (f->events, "source_status", NULL);
   g_assert_cmpuint (statuses->len, >, 0);
   last = statuses->pdata[statuses->len - 1];
   g_assert_cmpstr (json_object_get_string_member (last, "source"), ==, "replay");
   g_assert_cmpstr (json_object_get_string_member (last, "state"), ==, "down");
   g_assert_true (g_str_has_prefix (json_object_get_string_member (last, "reason"), "cannot open “test-replay-"));
-  g_assert_true (log_contains ("WARNING cannot open “test-replay-"));
-}
-
-static void
-assert_config_error (const char *conf,
-                     const char *needle)
-{
-  Fixture f = { 0 };
-  g_autoptr(GError) error = NULL;
-
-  fixture_setup (&f, NULL);
-  g_assert_false (load (&f, conf, &error));
-  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
-  if (strstr (error->message, needle) == NULL)
-    g_error ("“%s” not in the error “%s”", needle, error->message);
-  fixture_teardown (&f, NULL);
+  g_assert_true (th_test_log_contains ("WARNING cannot open “test-replay-"));
 }
 
 static void
@@ -603,21 +453,17 @@ test_bad_config (void)
   g_autofree char *jsonl = conf_for (path, "format=jsonl\n");
   g_autofree char *speed = conf_for (path, "speed=-1\n");
   g_autofree char *folder = conf_for (g_get_tmp_dir (), "");
-  g_autoptr(GError) error = NULL;
-  Fixture f = { 0 };
+  g_autoptr(ThHub) hub = NULL;
 
-  assert_config_error (conf, needle);
-  assert_config_error ("[tickhub]\nplugins=replay\nsymbols=BTC\n", "[replay] path: no file to play");
-  assert_config_error (loop, "[replay] loop: a loop never reaches the end of the file");
-  assert_config_error (raw, "[replay] speed: format=raw plays recorded frames as fast as possible");
-  assert_config_error (csv, "[replay] format: “csv” is not one of jsonl, raw");
-  assert_config_error (speed, "[replay] speed: “-1” is negative");
-  assert_config_error (folder, "is a folder");
+  th_test_assert_bad_config (conf, needle);
+  th_test_assert_bad_config ("[tickhub]\nplugins=replay\nsymbols=BTC\n", "[replay] path: no file to play");
+  th_test_assert_bad_config (loop, "[replay] loop: a loop never reaches the end of the file");
+  th_test_assert_bad_config (raw, "[replay] speed: format=raw plays recorded frames as fast as possible");
+  th_test_assert_bad_config (csv, "[replay] format: “csv” is not one of jsonl, raw");
+  th_test_assert_bad_config (speed, "[replay] speed: “-1” is negative");
+  th_test_assert_bad_config (folder, "is a folder");
 
-  fixture_setup (&f, NULL);
-  load (&f, jsonl, &error);
-  g_assert_no_error (error);
-  fixture_teardown (&f, NULL);
+  hub = th_test_hub_new (jsonl, NULL);
 }
 
 static void
@@ -625,32 +471,22 @@ test_relative_path (Fixture       *f,
                     gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("test-replay-XXXXXX", &error);
-  g_autofree char *conf_path = NULL;
-  g_autofree char *ticks_path = NULL;
+  g_autofree char *dir = th_test_make_tmp_dir ("test-replay-XXXXXX");
+  g_autofree char *ticks_path = th_test_write_file (dir, "ticks.jsonl",
+    "{\"symbol\":\"ETH\",\"price\":2000,\"timestamp\":\"2024-05-01T00:00:00Z\"}\n");
+  g_autofree char *conf_path = th_test_write_file (dir, "tickhub.conf",
+    "[tickhub]\nplugins=replay\nsymbols=ETH\n[replay]\npath=ticks.jsonl\nexit-at-end=true\n");
   g_autoptr(ThConfig) config = th_config_new ();
-
-  g_assert_no_error (error);
-  conf_path = g_build_filename (dir, "tickhub.conf", NULL);
-  ticks_path = g_build_filename (dir, "ticks.jsonl", NULL);
-  g_file_set_contents (ticks_path, "{\"symbol\":\"ETH\",\"price\":2000,\"timestamp\":\"2024-05-01T00:00:00Z\"}\n",
-                       -1, &error);
-  g_assert_no_error (error);
-  g_file_set_contents (conf_path, "[tickhub]\nplugins=replay\nsymbols=ETH\n[replay]\npath=ticks.jsonl\nexit-at-end=true\n",
-                       -1, &error);
-  g_assert_no_error (error);
 
   th_config_load_from_file (config, conf_path, &error);
   g_assert_no_error (error);
   load_config (f, config, &error);
   g_assert_no_error (error);
   th_hub_start (f->hub);
-  run_until (f, quit_requested);
-  g_assert_cmpuint (count_named (f, "financial_data_update"), ==, 1);
+  th_test_wait_until (f->quit, 20000);
+  g_assert_cmpuint (th_test_count_events (f->events, "financial_data_update", NULL), ==, 1);
 
-  g_unlink (ticks_path);
-  g_unlink (conf_path);
-  g_rmdir (dir);
+  th_test_remove_tmp_dir (dir);
 }
 
 /* Many lines at speed 0 are played in batches, with main-loop iterations
@@ -693,10 +529,10 @@ test_batched (Fixture       *f,
 
   start_file (f, path, "exit-at-end=true\n");
   probe_id = g_idle_add (on_probe, &probe);
-  run_until (f, quit_requested);
+  th_test_wait_until (f->quit, 20000);
   g_source_remove (probe_id);
 
-  updates = events_named (f, "financial_data_update");
+  updates = th_test_events_data (f->events, "financial_data_update", NULL);
   g_assert_cmpuint (updates->len, ==, 5000);
   for (guint i = 0; i < updates->len; i++)
     assert_number (json_object_get_object_member (updates->pdata[i], "data"), "price", 40000 + i);
@@ -717,18 +553,12 @@ test_long_line (Fixture       *f,
   g_string_append (contents, "\"}\n{\"symbol\":\"BTC\",\"price\":2,\"timestamp\":1704067201000}\n");
 
   start_file (f, write_tmp (f, contents->str), "exit-at-end=true\n");
-  run_until (f, quit_requested);
+  th_test_wait_until (f->quit, 20000);
 
-  updates = events_named (f, "financial_data_update");
+  updates = th_test_events_data (f->events, "financial_data_update", NULL);
   g_assert_cmpuint (updates->len, ==, 2);
-  g_assert_true (log_contains (":2: line is longer than 1 MiB"));
-  g_assert_true (log_contains (": 3 lines, 2 ticks, 1 bad lines skipped"));
-}
-
-static gboolean
-has_updates_7 (Fixture *f)
-{
-  return count_named (f, "financial_data_update") >= 7;
+  g_assert_true (th_test_log_contains (":2: line is longer than 1 MiB"));
+  g_assert_true (th_test_log_contains (": 3 lines, 2 ticks, 1 bad lines skipped"));
 }
 
 static void
@@ -743,11 +573,11 @@ test_loop (Fixture       *f,
     "{\"symbol\":\"BTC\",\"price\":3,\"size\":1,\"timestamp\":\"2024-01-01T00:01:00Z\"}\n");
 
   start_file (f, path, "loop=true\n");
-  run_until (f, has_updates_7);
+  th_test_wait_until (th_test_count_events (f->events, "financial_data_update", NULL) >= 7, 20000);
   th_hub_stop_async (f->hub, NULL, NULL, NULL);
 
   /* Each pass comes after the previous one: 00:01:30, 00:02:00, ... */
-  updates = events_named (f, "financial_data_update");
+  updates = th_test_events_data (f->events, "financial_data_update", NULL);
   for (guint i = 0; i < 7; i++)
     {
       JsonObject *d = json_object_get_object_member (updates->pdata[i], "data");
@@ -767,13 +597,7 @@ updates_after_iterations (Fixture *f)
 {
   for (int i = 0; i < 50; i++)
     g_main_context_iteration (NULL, FALSE);
-  return count_named (f, "financial_data_update");
-}
-
-static gboolean
-has_updates_1 (Fixture *f)
-{
-  return count_named (f, "financial_data_update") >= 1;
+  return th_test_count_events (f->events, "financial_data_update", NULL);
 }
 
 static void
@@ -788,7 +612,7 @@ test_speed (Fixture       *f,
   ThManualClock *clock = TH_MANUAL_CLOCK (f->clock);
 
   start_file (f, path, "speed=2\nexit-at-end=true\n");
-  run_until (f, has_updates_1);
+  th_test_wait_until (th_test_count_events (f->events, "financial_data_update", NULL) >= 1, 20000);
   g_assert_cmpuint (updates_after_iterations (f), ==, 1);
 
   th_manual_clock_advance (clock, 999 * 1000);
@@ -799,8 +623,8 @@ test_speed (Fixture       *f,
   th_manual_clock_advance (clock, 1999 * 1000);
   g_assert_cmpuint (updates_after_iterations (f), ==, 2);
   th_manual_clock_advance (clock, 1000);
-  run_until (f, quit_requested);
-  g_assert_cmpuint (count_named (f, "financial_data_update"), ==, 3);
+  th_test_wait_until (f->quit, 20000);
+  g_assert_cmpuint (th_test_count_events (f->events, "financial_data_update", NULL), ==, 3);
 }
 
 int
@@ -809,8 +633,7 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
 
-  replay_log = g_ptr_array_new_with_free_func (g_free);
-  g_log_set_writer_func (log_writer, NULL, NULL);
+  replay_log = th_test_capture_log ("Tickhub-Replay");
 
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("/replay/basic-in-file-order", test_basic_in_file_order);

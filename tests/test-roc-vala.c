@@ -8,39 +8,13 @@
 
 #include <math.h>
 
-#include <libpeas/peas.h>
-
 #include "th-private.h"
-#include "indicator-test.h"
-
-static PeasEngine *engine;
-
-static ThIndicator *
-make_roc (const char  *arg,
-          GError     **error)
-{
-  const char *args[] = { arg, NULL };
-
-  return indicator_test_new (engine, "roc_vala", args, error);
-}
-
-static double
-feed (ThIndicator *ind,
-      double       close,
-      gboolean     commit)
-{
-  ThCandle c = { .start = 0, .duration = 60000000, .open = close, .high = close,
-                 .low = close, .close = close, .volume = 1, .ticks = 1, .closed = commit };
-  g_autoptr(ThIndicatorValues) v = th_indicator_values_new (1);
-
-  th_indicator_update (ind, &c, commit, v);
-  return th_indicator_values_get (v, 0);
-}
+#include "test-utils.h"
 
 static gboolean
 have_plugin (void)
 {
-  if (peas_engine_get_plugin_info (engine, "roc_vala") != NULL)
+  if (peas_engine_get_plugin_info (th_test_plugin_engine (), "roc_vala") != NULL)
     return TRUE;
   g_test_skip ("roc_vala is not built (-Dvapi=disabled or no valac)");
   return FALSE;
@@ -57,7 +31,7 @@ test_values (void)
 
   if (!have_plugin ())
     return;
-  roc = make_roc ("3", NULL);
+  roc = th_test_indicator_new ("roc_vala", "3", NULL);
   g_assert_nonnull (roc);
   outputs = th_indicator_get_outputs (roc);
   g_assert_cmpuint (g_strv_length (outputs), ==, 1);
@@ -65,7 +39,7 @@ test_values (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (closes); i++)
     {
-      double got = feed (roc, closes[i], TRUE);
+      double got = th_test_feed_close (roc, closes[i], TRUE);
 
       if (i < 3)
         g_assert_true (isnan (got));
@@ -73,17 +47,17 @@ test_values (void)
         g_assert_cmpfloat (got, ==, 100.0 * (closes[i] - closes[i - 3]) / closes[i - 3]);
     }
   /* Provisional values leave the state alone. */
-  provisional = feed (roc, 100, FALSE);
+  provisional = th_test_feed_close (roc, 100, FALSE);
   g_assert_cmpfloat (provisional, ==, 100.0 * (100 - closes[7]) / closes[7]);
-  g_assert_cmpfloat (feed (roc, 90, FALSE), ==, 100.0 * (90 - closes[7]) / closes[7]);
-  g_assert_cmpfloat (feed (roc, 95, TRUE), ==, 100.0 * (95 - closes[7]) / closes[7]);
+  g_assert_cmpfloat (th_test_feed_close (roc, 90, FALSE), ==, 100.0 * (90 - closes[7]) / closes[7]);
+  g_assert_cmpfloat (th_test_feed_close (roc, 95, TRUE), ==, 100.0 * (95 - closes[7]) / closes[7]);
   /* A zero close N periods back: no value, rather than an infinity. */
   {
-    g_autoptr(ThIndicator) one = make_roc ("1", NULL);
+    g_autoptr(ThIndicator) one = th_test_indicator_new ("roc_vala", "1", NULL);
 
-    g_assert_true (isnan (feed (one, 0, TRUE)));
-    g_assert_true (isnan (feed (one, 5, TRUE)));
-    g_assert_cmpfloat (feed (one, 10, TRUE), ==, 100);
+    g_assert_true (isnan (th_test_feed_close (one, 0, TRUE)));
+    g_assert_true (isnan (th_test_feed_close (one, 5, TRUE)));
+    g_assert_cmpfloat (th_test_feed_close (one, 10, TRUE), ==, 100);
   }
 }
 
@@ -96,8 +70,9 @@ test_bad_arguments (void)
     return;
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
+      const char *args[] = { bad[i], NULL };   /* "" too: one empty argument */
       g_autoptr(GError) error = NULL;
-      g_autoptr(ThIndicator) roc = make_roc (bad[i], &error);
+      g_autoptr(ThIndicator) roc = th_test_indicator_newv ("roc_vala", args, &error);
 
       g_assert_null (roc);
       g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
@@ -109,20 +84,10 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_auto(GStrv) dirs = NULL;
-  int ret;
-
   g_test_init (&argc, &argv, NULL);
-
-  engine = peas_engine_new ();
-  dirs = g_strsplit (g_getenv ("TICKHUB_PLUGIN_PATH"), ":", -1);
-  for (guint i = 0; dirs[i] != NULL; i++)
-    peas_engine_add_search_path (engine, dirs[i], NULL);
 
   g_test_add_func ("/roc-vala/values", test_values);
   g_test_add_func ("/roc-vala/bad-arguments", test_bad_arguments);
 
-  ret = g_test_run ();
-  g_object_unref (engine);
-  return ret;
+  return g_test_run ();
 }

@@ -7,35 +7,8 @@
 #include <math.h>
 #include <string.h>
 
-#include <libpeas/peas.h>
-
 #include "th-private.h"
-#include "indicator-test.h"
-
-static PeasEngine *engine;
-
-/* rsi(@args), @args as written between the parentheses ("" for none). */
-static ThIndicator *
-make_rsi (const char  *args,
-          GError     **error)
-{
-  g_auto(GStrv) argv = g_strsplit (args, ",", -1);
-
-  return indicator_test_new (engine, "rsi", (const char *const *) argv, error);
-}
-
-static double
-feed (ThIndicator *ind,
-      double       close,
-      gboolean     commit)
-{
-  ThCandle c = { .start = 0, .duration = 60000000, .open = close, .high = close,
-                 .low = close, .close = close, .volume = 1, .ticks = 1, .closed = commit };
-  g_autoptr(ThIndicatorValues) v = th_indicator_values_new (1);
-
-  th_indicator_update (ind, &c, commit, v);
-  return th_indicator_values_get (v, 0);
-}
+#include "test-utils.h"
 
 /* Wilder's RSI the textbook way, in long double: averages seeded with the
  * mean of the first N gains and losses, then (avg (N-1) + x) / N, and
@@ -80,19 +53,19 @@ ref_rsi_push (RefRsi *r,
 static void
 test_warm_up (void)
 {
-  g_autoptr(ThIndicator) rsi = make_rsi ("3", NULL);
+  g_autoptr(ThIndicator) rsi = th_test_indicator_new ("rsi", "3", NULL);
   g_auto(GStrv) outputs = th_indicator_get_outputs (rsi);
 
   g_assert_cmpuint (g_strv_length (outputs), ==, 1);
   g_assert_cmpstr (outputs[0], ==, "");
   /* The first value needs N changes, N + 1 closes: it is at index N. */
-  g_assert_true (isnan (feed (rsi, 10, TRUE)));
-  g_assert_true (isnan (feed (rsi, 11, TRUE)));   /* +1 */
-  g_assert_true (isnan (feed (rsi, 10, TRUE)));   /* -1 */
+  g_assert_true (isnan (th_test_feed_close (rsi, 10, TRUE)));
+  g_assert_true (isnan (th_test_feed_close (rsi, 11, TRUE)));   /* +1 */
+  g_assert_true (isnan (th_test_feed_close (rsi, 10, TRUE)));   /* -1 */
   /* +2: gains 1, 0, 2 and losses 0, 1, 0 -> 100 * 1 / (1 + 1/3) = 75 */
-  g_assert_cmpfloat_with_epsilon (feed (rsi, 12, TRUE), 75, 1e-12);
+  g_assert_cmpfloat_with_epsilon (th_test_feed_close (rsi, 12, TRUE), 75, 1e-12);
   /* -3: gain 2 / 3, loss (1/3 * 2 + 3) / 3 = 11 / 9 -> 100 * 6 / 17 */
-  g_assert_cmpfloat_with_epsilon (feed (rsi, 9, TRUE), 600.0 / 17, 1e-12);
+  g_assert_cmpfloat_with_epsilon (th_test_feed_close (rsi, 9, TRUE), 600.0 / 17, 1e-12);
 }
 
 /* StockCharts ChartSchool, "Relative Strength Index (RSI)", the 14-day RSI
@@ -114,12 +87,12 @@ test_reference_stockcharts (void)
     70.5328, 66.3186, 66.5498, 69.4063, 66.3552, 57.9749, 62.9296, 63.2571, 56.0593, 62.3771,
     54.7076, 50.4228, 39.9898, 41.4605, 41.8689, 45.4632, 37.3040, 33.0795, 37.7730,
   };
-  g_autoptr(ThIndicator) rsi = make_rsi ("14", NULL);
+  g_autoptr(ThIndicator) rsi = th_test_indicator_new ("rsi", "14", NULL);
   RefRsi ref = { .period = 14 };
 
   for (guint i = 0; i < G_N_ELEMENTS (closes); i++)
     {
-      double v = feed (rsi, closes[i], TRUE);
+      double v = th_test_feed_close (rsi, closes[i], TRUE);
       double r = ref_rsi_push (&ref, closes[i]);
 
       if (i < 14)
@@ -146,11 +119,11 @@ test_reference_ta_lib (void)
     96.125, 97.250, 98.500, 89.875, 91.000, 92.815, 89.155,
   };
   static const double expected[] = { 49.14, 52.32, 46.07 };
-  g_autoptr(ThIndicator) rsi = make_rsi ("14", NULL);
+  g_autoptr(ThIndicator) rsi = th_test_indicator_new ("rsi", "14", NULL);
 
   for (guint i = 0; i < G_N_ELEMENTS (closes); i++)
     {
-      double v = feed (rsi, closes[i], TRUE);
+      double v = th_test_feed_close (rsi, closes[i], TRUE);
 
       g_assert_cmpint (isnan (v), ==, i < 14);
       if (i >= 14)
@@ -161,17 +134,17 @@ test_reference_ta_lib (void)
 static void
 test_rising_falling_flat (void)
 {
-  g_autoptr(ThIndicator) up = make_rsi ("14", NULL);
-  g_autoptr(ThIndicator) down = make_rsi ("14", NULL);
-  g_autoptr(ThIndicator) flat = make_rsi ("14", NULL);
-  g_autoptr(ThIndicator) up_then_flat = make_rsi ("14", NULL);
+  g_autoptr(ThIndicator) up = th_test_indicator_new ("rsi", "14", NULL);
+  g_autoptr(ThIndicator) down = th_test_indicator_new ("rsi", "14", NULL);
+  g_autoptr(ThIndicator) flat = th_test_indicator_new ("rsi", "14", NULL);
+  g_autoptr(ThIndicator) up_then_flat = th_test_indicator_new ("rsi", "14", NULL);
 
   for (guint i = 0; i < 1000; i++)
     {
-      double u = feed (up, 100 + 0.37 * i, TRUE);
-      double d = feed (down, 1000 - 0.37 * i, TRUE);
-      double f = feed (flat, 42000.5, TRUE);
-      double uf = feed (up_then_flat, i < 20 ? 100.0 + i : 119.0, TRUE);
+      double u = th_test_feed_close (up, 100 + 0.37 * i, TRUE);
+      double d = th_test_feed_close (down, 1000 - 0.37 * i, TRUE);
+      double f = th_test_feed_close (flat, 42000.5, TRUE);
+      double uf = th_test_feed_close (up_then_flat, i < 20 ? 100.0 + i : 119.0, TRUE);
 
       if (i < 14)
         {
@@ -194,7 +167,7 @@ static void
 test_long_random_series (void)
 {
   const guint n = 1000000;
-  g_autoptr(ThIndicator) rsi = make_rsi ("14", NULL);
+  g_autoptr(ThIndicator) rsi = th_test_indicator_new ("rsi", "14", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (6);
   RefRsi ref = { .period = 14 };
   double price = 40000;
@@ -204,7 +177,7 @@ test_long_random_series (void)
       double v, r;
 
       price *= exp (g_rand_double_range (rand, -0.002, 0.002));
-      v = feed (rsi, price, TRUE);
+      v = th_test_feed_close (rsi, price, TRUE);
       r = ref_rsi_push (&ref, price);
       if (i < 14)
         g_assert_true (isnan (v));
@@ -221,8 +194,8 @@ test_long_random_series (void)
 static void
 test_provisional_does_not_commit (void)
 {
-  g_autoptr(ThIndicator) a = make_rsi ("5", NULL);
-  g_autoptr(ThIndicator) b = make_rsi ("5", NULL);
+  g_autoptr(ThIndicator) a = th_test_indicator_new ("rsi", "5", NULL);
+  g_autoptr(ThIndicator) b = th_test_indicator_new ("rsi", "5", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (7);
   double price = 100;
 
@@ -231,10 +204,10 @@ test_provisional_does_not_commit (void)
       double p, q, c, x;
 
       price += g_rand_double_range (rand, -1, 1);
-      q = feed (a, price + 3, FALSE);  /* a forming candle that moves on */
-      p = feed (a, price, FALSE);
-      c = feed (b, price, TRUE);
-      x = feed (a, price, TRUE);
+      q = th_test_feed_close (a, price + 3, FALSE);  /* a forming candle that moves on */
+      p = th_test_feed_close (a, price, FALSE);
+      c = th_test_feed_close (b, price, TRUE);
+      x = th_test_feed_close (a, price, TRUE);
       g_assert_cmpint (isnan (p), ==, i < 5);
       g_assert_cmpint (isnan (q), ==, i < 5);
       g_assert_true (p == c || (isnan (p) && isnan (c)));
@@ -254,16 +227,16 @@ test_bad_arguments (void)
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       g_autoptr(GError) e = NULL;
-      g_autoptr(ThIndicator) ind = make_rsi (bad[i], &e);
+      g_autoptr(ThIndicator) ind = th_test_indicator_new ("rsi", bad[i], &e);
 
       g_assert_null (ind);
       g_assert_error (e, TH_ERROR, TH_ERROR_BAD_CONFIG);
     }
 
-  rsi = make_rsi ("0", &error);
+  rsi = th_test_indicator_new ("rsi", "0", &error);
   g_assert_cmpstr (error->message, ==,
                    "rsi period “0” is not a whole number from 1 to 10000; write it like rsi(14)");
-  rsi2 = make_rsi ("14,2", &count_error);
+  rsi2 = th_test_indicator_new ("rsi", "14,2", &count_error);
   g_assert_nonnull (strstr (count_error->message, "write it like rsi(14)"));
 }
 
@@ -271,15 +244,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_auto(GStrv) dirs = NULL;
-  int ret;
-
   g_test_init (&argc, &argv, NULL);
-
-  engine = peas_engine_new ();
-  dirs = g_strsplit (g_getenv ("TICKHUB_PLUGIN_PATH"), ":", -1);
-  for (guint i = 0; dirs[i] != NULL; i++)
-    peas_engine_add_search_path (engine, dirs[i], NULL);
 
   g_test_add_func ("/rsi/warm-up", test_warm_up);
   g_test_add_func ("/rsi/reference-stockcharts", test_reference_stockcharts);
@@ -289,7 +254,5 @@ main (int   argc,
   g_test_add_func ("/rsi/provisional-does-not-commit", test_provisional_does_not_commit);
   g_test_add_func ("/rsi/bad-arguments", test_bad_arguments);
 
-  ret = g_test_run ();
-  g_object_unref (engine);
-  return ret;
+  return g_test_run ();
 }

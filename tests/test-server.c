@@ -22,6 +22,7 @@
 
 #include "fake-ws-server.h"
 #include "th-private.h"
+#include "test-utils.h"
 
 #define WAIT_USEC (10 * G_USEC_PER_SEC)
 
@@ -33,26 +34,6 @@ typedef struct
   GPtrArray   *events;      /* ThEvent*: every event the hub emitted */
   gboolean     stopped;
 } Fixture;
-
-typedef struct
-{
-  SoupWebsocketConnection *conn;
-  GQueue                   messages;   /* char* */
-  GQueue                   times;      /* receive times, monotonic µs, as gint64* */
-  gboolean                 done;       /* connect finished */
-  gboolean                 closed;
-  gushort                  close_code;
-  GError                  *error;
-  guint                    status;     /* of a refused handshake */
-} Client;
-
-static void
-on_event (ThHub   *hub,
-          ThEvent *event,
-          Fixture *fx)
-{
-  g_ptr_array_add (fx->events, th_event_ref (event));
-}
 
 static void fixture_hub_up (Fixture    *fx,
                             const char *text);
@@ -77,50 +58,20 @@ static void
 fixture_hub_up (Fixture    *fx,
                 const char *text)
 {
-  g_autoptr(ThConfig) config = th_config_new ();
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) sinks = NULL;
-
-  th_config_load_from_data (config, text, -1, &error);
-  g_assert_no_error (error);
-  fx->hub = th_hub_new (config, NULL);
-  th_hub_load (fx->hub, &error);
-  g_assert_no_error (error);
-  fx->events = g_ptr_array_new_with_free_func ((GDestroyNotify) th_event_unref);
-  g_signal_connect (fx->hub, "event", G_CALLBACK (on_event), fx);
+  fx->hub = th_test_hub_new (text, NULL);
+  fx->events = th_test_capture_events (fx->hub);
   th_hub_start (fx->hub);
-
-  sinks = th_hub_get_sinks (fx->hub);
-  g_assert_cmpuint (sinks->len, ==, 1);
-  g_object_get (sinks->pdata[0], "port", &fx->port, NULL);
-  g_assert_cmpuint (fx->port, >, 0);
-
-  fx->session = soup_session_new_with_options ("max-conns-per-host", 100, "max-conns", 200, NULL);
-}
-
-static void
-on_stopped (GObject      *source,
-            GAsyncResult *result,
-            gpointer      data)
-{
-  g_autoptr(GError) error = NULL;
-
-  th_hub_stop_finish (TH_HUB (source), result, &error);
-  g_assert_no_error (error);
-  *(gboolean *) data = TRUE;
+  fx->port = th_test_server_port (fx->hub);
+  fx->session = th_test_session_new ();
 }
 
 static void
 hub_stop (Fixture *fx)
 {
-  gboolean done = FALSE;
-
   if (fx->stopped)
     return;
   fx->stopped = TRUE;
-  th_hub_stop_async (fx->hub, NULL, on_stopped, &done);
-  while (!done)
-    g_main_context_iteration (NULL, TRUE);
+  th_test_hub_stop (fx->hub);
 }
 
 static void
@@ -132,132 +83,24 @@ fixture_teardown (Fixture       *fx,
   g_clear_object (&fx->hub);
   g_clear_pointer (&fx->events, g_ptr_array_unref);
   /* Let closed connections finish in the main loop. */
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-}
-
-/* Waiting */
-
-static void
-wait_until (gboolean (*cond) (gpointer),
-            gpointer    data)
-{
-  gint64 deadline = g_get_monotonic_time () + WAIT_USEC;
-
-  while (!cond (data))
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, FALSE);
-      if (!cond (data))
-        g_usleep (200);
-    }
-}
-
-static void
-spin (guint msec)
-{
-  gint64 end = g_get_monotonic_time () + msec * 1000;
-
-  while (g_get_monotonic_time () < end)
-    {
-      if (!g_main_context_iteration (NULL, FALSE))
-        g_usleep (500);
-    }
+  th_test_drain ();
 }
 
 /* WebSocket clients */
 
-static void
-on_message (SoupWebsocketConnection *conn,
-            gint                     type,
-            GBytes                  *message,
-            Client                  *c)
-{
-  gsize len;
-  const char *data = g_bytes_get_data (message, &len);
-  gint64 *t = g_new (gint64, 1);
-
-  g_assert_cmpint (type, ==, SOUP_WEBSOCKET_DATA_TEXT);
-  *t = g_get_monotonic_time ();
-  g_queue_push_tail (&c->messages, g_strndup (data, len));
-  g_queue_push_tail (&c->times, t);
-}
-
-static void
-on_closed (SoupWebsocketConnection *conn,
-           Client                  *c)
-{
-  c->closed = TRUE;
-  c->close_code = soup_websocket_connection_get_close_code (conn);
-}
-
-static void
-on_connected (GObject      *source,
-              GAsyncResult *result,
-              gpointer      data)
-{
-  Client *c = data;
-
-  c->conn = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &c->error);
-  if (c->conn != NULL)
-    {
-      soup_websocket_connection_set_max_incoming_payload_size (c->conn, 16 * 1024 * 1024);
-      g_signal_connect (c->conn, "message", G_CALLBACK (on_message), c);
-      g_signal_connect (c->conn, "closed", G_CALLBACK (on_closed), c);
-    }
-  c->done = TRUE;
-}
-
-static gboolean
-client_done (gpointer data)
-{
-  return ((Client *) data)->done;
-}
-
-static Client *
+static ThTestWs *
 client_try (Fixture    *fx,
             const char *origin)
 {
   g_autofree char *url = g_strdup_printf ("ws://127.0.0.1:%u/ws", fx->port);
   g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
-  Client *c = g_new0 (Client, 1);
 
-  soup_session_websocket_connect_async (fx->session, msg, origin, NULL, G_PRIORITY_DEFAULT, NULL,
-                                        on_connected, c);
-  wait_until (client_done, c);
-  c->status = soup_message_get_status (msg);
-  return c;
-}
-
-static void
-client_free (Client *c)
-{
-  if (c->conn != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (c->conn, c);
-      if (soup_websocket_connection_get_state (c->conn) == SOUP_WEBSOCKET_STATE_OPEN)
-        soup_websocket_connection_close (c->conn, 1000, NULL);
-      g_object_unref (c->conn);
-    }
-  g_queue_clear_full (&c->messages, g_free);
-  g_queue_clear_full (&c->times, g_free);
-  g_clear_error (&c->error);
-  g_free (c);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Client, client_free)
-
-static gboolean
-has_message (gpointer data)
-{
-  Client *c = data;
-
-  return !g_queue_is_empty (&c->messages) || c->closed;
+  return th_test_ws_connect (fx->session, msg, origin);
 }
 
 /* The next message, which must be @event; returns the whole text. */
 static char *
-next_text (Client     *c,
+next_text (ThTestWs   *c,
            const char *event)
 {
   g_autoptr(JsonParser) parser = json_parser_new ();
@@ -269,7 +112,7 @@ next_text (Client     *c,
   do
     {
       g_free (text);
-      wait_until (has_message, c);
+      th_test_wait_until (th_test_ws_has_message (c), TH_TEST_WAIT_MS);
       text = g_queue_pop_head (&c->messages);
       g_free (g_queue_pop_head (&c->times));
       g_assert_nonnull (text);
@@ -287,7 +130,7 @@ next_text (Client     *c,
 
 /* The data of the next message, which must be @event. */
 static JsonNode *
-next_event (Client     *c,
+next_event (ThTestWs   *c,
             const char *event)
 {
   g_autofree char *text = next_text (c, event);
@@ -297,17 +140,10 @@ next_event (Client     *c,
   return json_node_copy (json_object_get_member (json_node_get_object (json_parser_get_root (parser)), "data"));
 }
 
-static void
-send_json (Client     *c,
-           const char *text)
-{
-  soup_websocket_connection_send_text (c->conn, text);
-}
-
-static Client *
+static ThTestWs *
 client_new (Fixture *fx)
 {
-  Client *c = client_try (fx, NULL);
+  ThTestWs *c = client_try (fx, NULL);
   g_autoptr(JsonNode) data = NULL;
 
   g_assert_no_error (c->error);
@@ -317,13 +153,13 @@ client_new (Fixture *fx)
 }
 
 static void
-join (Client     *c,
+join (ThTestWs   *c,
       const char *room)
 {
   g_autofree char *text = g_strdup_printf ("{\"event\":\"join_room\",\"data\":{\"room\":\"%s\"}}", room);
   g_autoptr(JsonNode) data = NULL;
 
-  send_json (c, text);
+  th_test_ws_send (c, text);
   data = next_event (c, "room_joined");
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (data), "room"), ==, room);
 }
@@ -334,72 +170,17 @@ error_code (JsonNode *data)
   return json_object_get_string_member (json_node_get_object (data), "code");
 }
 
-static void
-push_tick (Fixture    *fx,
-           const char *symbol,
-           double      price)
-{
-  g_autoptr(ThTick) tick = th_tick_new (symbol, "binance", TH_TICK_KIND_QUOTE, price, g_get_real_time ());
-
-  tick->bid = price - 1;
-  tick->ask = price + 1;
-  th_hub_push_tick (fx->hub, tick);
-}
-
-/* The JSON of the last event @name the hub emitted. */
-static const char *
-last_event_json (Fixture    *fx,
-                 const char *name)
-{
-  for (guint i = fx->events->len; i > 0; i--)
-    if (g_str_equal (th_event_get_name (fx->events->pdata[i - 1]), name))
-      return th_event_get_json (fx->events->pdata[i - 1]);
-  return NULL;
-}
-
 /* HTTP */
-
-typedef struct
-{
-  GBytes   *body;
-  gboolean  done;
-} Http;
-
-static void
-on_http (GObject      *source,
-         GAsyncResult *result,
-         gpointer      data)
-{
-  Http *h = data;
-  g_autoptr(GError) error = NULL;
-
-  h->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
-  g_assert_no_error (error);
-  h->done = TRUE;
-}
-
-static gboolean
-http_done (gpointer data)
-{
-  return ((Http *) data)->done;
-}
 
 /* Sends @msg and returns the body as a string; the status is in @msg. */
 static char *
 http_send (Fixture     *fx,
            SoupMessage *msg)
 {
-  Http h = { 0 };
-  gsize len;
-  const char *data;
-  char *text;
+  g_autoptr(ThTestHttp) h = th_test_http_send (fx->session, msg);
 
-  soup_session_send_and_read_async (fx->session, msg, G_PRIORITY_DEFAULT, NULL, on_http, &h);
-  wait_until (http_done, &h);
-  data = g_bytes_get_data (h.body, &len);
-  text = g_strndup (data, len);
-  g_bytes_unref (h.body);
-  return text;
+  g_assert_no_error (h->error);
+  return g_steal_pointer (&h->body);
 }
 
 static char *
@@ -418,17 +199,6 @@ http_get (Fixture     *fx,
   return body;
 }
 
-static JsonNode *
-parse (const char *text)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
-
-  json_parser_load_from_data (parser, text, -1, &error);
-  g_assert_no_error (error);
-  return json_node_copy (json_parser_get_root (parser));
-}
-
 static const char *
 http_error_code (JsonNode *root)
 {
@@ -441,8 +211,8 @@ static void
 test_connect_and_rooms (Fixture       *fx,
                         gconstpointer  data)
 {
-  g_autoptr(Client) a = client_new (fx);
-  g_autoptr(Client) b = client_new (fx);
+  g_autoptr(ThTestWs) a = client_new (fx);
+  g_autoptr(ThTestWs) b = client_new (fx);
   g_autofree char *text = NULL;
   g_autoptr(JsonNode) pong = NULL;
 
@@ -450,15 +220,15 @@ test_connect_and_rooms (Fixture       *fx,
   join (a, "symbol_BTC");        /* both rooms match: the event comes once */
   join (b, "symbol_ETH");
 
-  push_tick (fx, "BTC", 42000.5);
+  th_test_push_quote (fx->hub, "BTC", 42000.5);
   text = next_text (a, "financial_data_update");
   /* The very bytes the hub serialized. */
-  g_assert_cmpstr (text, ==, last_event_json (fx, "financial_data_update"));
+  g_assert_cmpstr (text, ==, th_test_last_event_json (fx->events, "financial_data_update"));
 
   g_clear_pointer (&text, g_free);
-  push_tick (fx, "ETH", 2500.25);
+  th_test_push_quote (fx->hub, "ETH", 2500.25);
   text = next_text (b, "financial_data_update");
-  g_assert_cmpstr (text, ==, last_event_json (fx, "financial_data_update"));
+  g_assert_cmpstr (text, ==, th_test_last_event_json (fx->events, "financial_data_update"));
   g_assert_nonnull (strstr (text, "\"ETH\""));
 
   g_clear_pointer (&text, g_free);
@@ -466,7 +236,7 @@ test_connect_and_rooms (Fixture       *fx,
   g_assert_nonnull (strstr (text, "\"ETH\""));
 
   /* No duplicate of the BTC update is pending for a: the next is the pong. */
-  send_json (a, "{\"event\":\"ping\",\"data\":{\"n\":7,\"s\":\"x\"}}");
+  th_test_ws_send (a, "{\"event\":\"ping\",\"data\":{\"n\":7,\"s\":\"x\"}}");
   pong = next_event (a, "pong");
   g_assert_cmpint (json_object_get_int_member (json_node_get_object (pong), "n"), ==, 7);
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (pong), "s"), ==, "x");
@@ -487,11 +257,11 @@ test_connect_and_rooms (Fixture       *fx,
   }
 
   /* leave_room */
-  send_json (a, "{\"event\":\"leave_room\",\"data\":{\"room\":\"financial_data\"}}");
+  th_test_ws_send (a, "{\"event\":\"leave_room\",\"data\":{\"room\":\"financial_data\"}}");
   g_clear_pointer (&pong, json_node_unref);
   pong = next_event (a, "room_left");
-  push_tick (fx, "ETH", 2501.25);
-  send_json (a, "{\"event\":\"ping\"}");
+  th_test_push_quote (fx->hub, "ETH", 2501.25);
+  th_test_ws_send (a, "{\"event\":\"ping\"}");
   g_clear_pointer (&pong, json_node_unref);
   pong = next_event (a, "pong");   /* and not the ETH update */
 }
@@ -500,7 +270,7 @@ static void
 test_subscribe_snapshot (Fixture       *fx,
                          gconstpointer  data)
 {
-  g_autoptr(Client) c = client_new (fx);
+  g_autoptr(ThTestWs) c = client_new (fx);
   g_autoptr(JsonNode) sub = NULL;
   g_autoptr(JsonNode) snap = NULL;
   g_autoptr(ThEvent) ind = NULL;
@@ -511,7 +281,7 @@ test_subscribe_snapshot (Fixture       *fx,
   JsonObject *indicators;
 
   /* Before any price: financial_data is null, with the reason. */
-  send_json (c, "{\"event\":\"subscribe_symbol\",\"data\":{\"symbol\":\"sol\"}}");
+  th_test_ws_send (c, "{\"event\":\"subscribe_symbol\",\"data\":{\"symbol\":\"sol\"}}");
   sub = next_event (c, "symbol_subscribed");
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (sub), "symbol"), ==, "SOL");
   snap = next_event (c, "symbol_data");
@@ -519,7 +289,7 @@ test_subscribe_snapshot (Fixture       *fx,
   g_assert_true (json_object_get_null_member (obj, "financial_data"));
   g_assert_nonnull (strstr (json_object_get_string_member (obj, "reason"), "SOL"));
 
-  push_tick (fx, "BTC", 50000);
+  th_test_push_quote (fx->hub, "BTC", 50000);
   /* Values computed elsewhere, published as the hub's own are. */
   {
     GVariantBuilder values;
@@ -529,7 +299,7 @@ test_subscribe_snapshot (Fixture       *fx,
     g_variant_builder_add (&values, "{sd}", "rsi", 55.5);
     g_assert_true (th_hub_publish_indicators (fx->hub, "BTC", "1m", &c1, g_variant_builder_end (&values)));
   }
-  g_assert_cmpstr (last_event_json (fx, "technical_indicators_update"), ==,
+  g_assert_cmpstr (th_test_last_event_json (fx->events, "technical_indicators_update"), ==,
                    "{\"event\":\"technical_indicators_update\",\"data\":{\"symbol\":\"BTC\","
                    "\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"rsi\":55.5,"
                    "\"timestamp\":\"2024-01-01T00:00:00.000Z\"}}}");
@@ -537,7 +307,7 @@ test_subscribe_snapshot (Fixture       *fx,
     if (g_str_equal (th_event_get_name (fx->events->pdata[i - 1]), "technical_indicators_update"))
       ind = th_event_ref (fx->events->pdata[i - 1]);
 
-  send_json (c, "{\"event\":\"subscribe_symbol\",\"data\":{\"symbol\":\"BTC\"}}");
+  th_test_ws_send (c, "{\"event\":\"subscribe_symbol\",\"data\":{\"symbol\":\"BTC\"}}");
   g_clear_pointer (&sub, json_node_unref);
   sub = next_event (c, "symbol_subscribed");
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (sub), "room"), ==, "symbol_BTC");
@@ -553,9 +323,9 @@ test_subscribe_snapshot (Fixture       *fx,
   g_assert_true (json_object_get_null_member (indicators, "5m"));
 
   /* Then every event about the symbol. */
-  push_tick (fx, "BTC", 50001);
+  th_test_push_quote (fx->hub, "BTC", 50001);
   text = next_text (c, "financial_data_update");
-  g_assert_cmpstr (text, ==, last_event_json (fx, "financial_data_update"));
+  g_assert_cmpstr (text, ==, th_test_last_event_json (fx->events, "financial_data_update"));
   candle = th_event_new_from_json ("{\"event\":\"candle_update\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\","
                                    "\"candle\":{\"close\":1}}}", -1, &error);
   g_assert_no_error (error);
@@ -567,11 +337,11 @@ test_subscribe_snapshot (Fixture       *fx,
   g_clear_pointer (&text, g_free);
   text = next_text (c, "technical_indicators_update");
 
-  send_json (c, "{\"event\":\"unsubscribe_symbol\",\"data\":{\"symbol\":\"BTC\"}}");
+  th_test_ws_send (c, "{\"event\":\"unsubscribe_symbol\",\"data\":{\"symbol\":\"BTC\"}}");
   g_clear_pointer (&sub, json_node_unref);
   sub = next_event (c, "symbol_unsubscribed");
-  push_tick (fx, "BTC", 50002);
-  send_json (c, "{\"event\":\"get_status\",\"data\":{}}");
+  th_test_push_quote (fx->hub, "BTC", 50002);
+  th_test_ws_send (c, "{\"event\":\"get_status\",\"data\":{}}");
   g_clear_pointer (&sub, json_node_unref);
   sub = next_event (c, "server_status");
   obj = json_node_get_object (sub);
@@ -584,7 +354,7 @@ static void
 test_bad_messages (Fixture       *fx,
                    gconstpointer  data)
 {
-  g_autoptr(Client) c = client_new (fx);
+  g_autoptr(ThTestWs) c = client_new (fx);
   static const struct { const char *text; const char *code; } cases[] = {
     { "{\"event\":\"join_room\",\"data\":{\"room\":\"nope\"}}", "unknown_room" },
     { "{\"event\":\"join_room\",\"data\":{\"room\":\"symbol_XYZ\"}}", "unknown_symbol" },
@@ -600,7 +370,7 @@ test_bad_messages (Fixture       *fx,
     {
       g_autoptr(JsonNode) err = NULL;
 
-      send_json (c, cases[i].text);
+      th_test_ws_send (c, cases[i].text);
       err = next_event (c, "error");
       g_assert_cmpstr (error_code (err), ==, cases[i].code);
     }
@@ -613,17 +383,17 @@ static void
 test_rate_limit (Fixture       *fx,
                  gconstpointer  data)
 {
-  g_autoptr(Client) c = client_new (fx);
+  g_autoptr(ThTestWs) c = client_new (fx);
   guint pongs = 0;
   gboolean limited = FALSE;
 
   for (guint i = 0; i < 40; i++)
-    send_json (c, "{\"event\":\"ping\",\"data\":{}}");
+    th_test_ws_send (c, "{\"event\":\"ping\",\"data\":{}}");
   while (!c->closed || !g_queue_is_empty (&c->messages))
     {
       g_autofree char *text = NULL;
 
-      wait_until (has_message, c);
+      th_test_wait_until (th_test_ws_has_message (c), TH_TEST_WAIT_MS);
       if (g_queue_is_empty (&c->messages))
         continue;
       text = g_queue_pop_head (&c->messages);
@@ -650,9 +420,9 @@ static void
 test_max_connections (Fixture       *fx,
                       gconstpointer  data)
 {
-  g_autoptr(Client) a = client_new (fx);
-  g_autoptr(Client) b = client_new (fx);
-  g_autoptr(Client) c = client_try (fx, NULL);
+  g_autoptr(ThTestWs) a = client_new (fx);
+  g_autoptr(ThTestWs) b = client_new (fx);
+  g_autoptr(ThTestWs) c = client_try (fx, NULL);
   g_autoptr(JsonNode) root = NULL;
   g_autofree char *body = NULL;
   guint status;
@@ -663,16 +433,16 @@ test_max_connections (Fixture       *fx,
 
   body = http_get (fx, "/ws", &status);
   g_assert_cmpuint (status, ==, 503);
-  root = parse (body);
+  root = th_test_parse_json (body);
   g_assert_cmpstr (http_error_code (root), ==, "too_many_connections");
 
   /* One leaves: there is room again. */
   soup_websocket_connection_close (a->conn, 1000, NULL);
   while (!a->closed)
     g_main_context_iteration (NULL, TRUE);
-  spin (50);
+  th_test_run_for (50);
   {
-    g_autoptr(Client) d = client_new (fx);
+    g_autoptr(ThTestWs) d = client_new (fx);
   }
 }
 
@@ -680,8 +450,8 @@ static void
 test_origins (Fixture       *fx,
               gconstpointer  data)
 {
-  g_autoptr(Client) bad = client_try (fx, "http://evil.example");
-  g_autoptr(Client) good = client_try (fx, "http://good.example");
+  g_autoptr(ThTestWs) bad = client_try (fx, "http://evil.example");
+  g_autoptr(ThTestWs) good = client_try (fx, "http://good.example");
   g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/api/v1/prices", fx->port);
   g_autoptr(SoupMessage) get_good = soup_message_new ("GET", url);
   g_autoptr(SoupMessage) get_bad = soup_message_new ("GET", url);
@@ -720,7 +490,7 @@ static void
 test_system_status (Fixture       *fx,
                     gconstpointer  data)
 {
-  g_autoptr(Client) c = client_new (fx);
+  g_autoptr(ThTestWs) c = client_new (fx);
   g_autoptr(JsonNode) status = NULL;
   JsonObject *obj;
 
@@ -736,39 +506,33 @@ test_system_status (Fixture       *fx,
   g_assert_cmpstr (json_object_get_string_member (obj, "status"), ==, "ok");
 }
 
-static gboolean
-client_closed (gpointer data)
-{
-  return ((Client *) data)->closed;
-}
-
 static void
 test_stop_closes (Fixture       *fx,
                   gconstpointer  data)
 {
-  Client *c = client_new (fx);
+  ThTestWs *c = client_new (fx);
 
   hub_stop (fx);
-  wait_until (client_closed, c);
+  th_test_wait_until (c->closed, TH_TEST_WAIT_MS);
   g_assert_cmpuint (c->close_code, ==, 1001);
-  client_free (c);
+  th_test_ws_free (c);
 }
 
 static void
 test_conflate (Fixture       *fx,
                gconstpointer  data)
 {
-  g_autoptr(Client) c = client_new (fx);
+  g_autoptr(ThTestWs) c = client_new (fx);
   g_autofree char *text = NULL;
   g_autoptr(JsonNode) pong = NULL;
 
   join (c, "financial_data");
   for (guint i = 0; i < 50; i++)
-    push_tick (fx, "BTC", 100 + i);
-  push_tick (fx, "ETH", 7);
+    th_test_push_quote (fx->hub, "BTC", 100 + i);
+  th_test_push_quote (fx->hub, "ETH", 7);
   /* 200 ms windows: the latest of each symbol, once. */
-  spin (450);
-  send_json (c, "{\"event\":\"ping\"}");
+  th_test_run_for (450);
+  th_test_ws_send (c, "{\"event\":\"ping\"}");
   for (guint i = 0; i < 2; i++)
     {
       g_clear_pointer (&text, g_free);
@@ -937,7 +701,7 @@ count_connections (Fixture *fx)
 {
   guint status;
   g_autofree char *body = http_get (fx, "/websocket/status", &status);
-  g_autoptr(JsonNode) root = parse (body);
+  g_autoptr(JsonNode) root = th_test_parse_json (body);
 
   return (guint) json_object_get_int_member (json_node_get_object (root), "active_connections");
 }
@@ -965,18 +729,18 @@ test_slow_reader_gets_the_latest_price (Fixture       *fx,
   raw_client_default_buffers = TRUE;
   slow = raw_client (fx, "{\"event\":\"join_room\",\"data\":{\"room\":\"financial_data\"}}");
   raw_client_default_buffers = FALSE;
-  spin (50);
+  th_test_run_for (50);
   for (guint i = 1; i <= 5000; i++)
     {
-      push_tick (fx, "BTC", 30000 + i);
+      th_test_push_quote (fx->hub, "BTC", 30000 + i);
       if (i % 50 == 0)
         {
-          spin (1);
+          th_test_run_for (1);
           while (read (slow, buf, sizeof buf) > 0)
             ;
         }
     }
-  spin (50);
+  th_test_run_for (50);
   while (read (slow, buf, sizeof buf) > 0)
     ;
 
@@ -984,13 +748,13 @@ test_slow_reader_gets_the_latest_price (Fixture       *fx,
    * with BTC ones: dropping BTC updates must not lose it. */
   for (guint i = 1; i <= n; i++)
     {
-      push_tick (fx, "BTC", 40000 + i);
+      th_test_push_quote (fx->hub, "BTC", 40000 + i);
       if (i == n / 2)
-        push_tick (fx, "ETH", 3001);
+        th_test_push_quote (fx->hub, "ETH", 3001);
       if (i % 100 == 0)
-        spin (1);
+        th_test_run_for (1);
     }
-  spin (100);
+  th_test_run_for (100);
   g_assert_cmpuint (count_connections (fx), ==, 1);
 
   /* Read again, until nothing comes for 300 ms. */
@@ -1029,7 +793,7 @@ static void
 test_slow_client (Fixture       *fx,
                   gconstpointer  data)
 {
-  g_autoptr(Client) fast = client_new (fx);
+  g_autoptr(ThTestWs) fast = client_new (fx);
   int slow = raw_client (fx, "{\"event\":\"subscribe_symbol\",\"data\":{\"symbol\":\"BTC\"}}");
   g_autofree char *pad = g_strnfill (1000, 'x');
   guint sent = 0;
@@ -1038,7 +802,7 @@ test_slow_client (Fixture       *fx,
   GArray *sent_at = g_array_new (FALSE, FALSE, sizeof (gint64));
 
   join (fast, "symbol_BTC");
-  spin (50);   /* the raw client's subscription is in */
+  th_test_run_for (50);   /* the raw client's subscription is in */
   g_assert_cmpuint (count_connections (fx), ==, 2);
 
   /* 1 KB candle updates (not conflatable) until the slow one is cut off:
@@ -1055,7 +819,7 @@ test_slow_client (Fixture       *fx,
           g_array_append_val (sent_at, now);
           th_hub_emit_event (fx->hub, ev);
         }
-      spin (2);
+      th_test_run_for (2);
       /* The fast client keeps up. */
       while (!g_queue_is_empty (&fast->messages))
         {
@@ -1080,7 +844,7 @@ test_slow_client (Fixture       *fx,
       g_autofree gint64 *t = NULL;
       g_autofree char *expect = g_strdup_printf ("\"seq\":%u,", received);
 
-      wait_until (has_message, fast);
+      th_test_wait_until (th_test_ws_has_message (fast), TH_TEST_WAIT_MS);
       text = g_queue_pop_head (&fast->messages);
       t = g_queue_pop_head (&fast->times);
       g_assert_nonnull (strstr (text, expect));
@@ -1097,12 +861,12 @@ static void
 test_max_message (Fixture       *fx,
                   gconstpointer  data)
 {
-  g_autoptr(Client) c = client_new (fx);
+  g_autoptr(ThTestWs) c = client_new (fx);
   g_autofree char *big = g_strnfill (2000, 'a');
   g_autofree char *text = g_strdup_printf ("{\"event\":\"ping\",\"data\":{\"x\":\"%s\"}}", big);
 
-  send_json (c, text);
-  wait_until (client_closed, c);
+  th_test_ws_send (c, text);
+  th_test_wait_until (c->closed, TH_TEST_WAIT_MS);
   g_assert_cmpuint (c->close_code, ==, 1009);
 }
 
@@ -1116,7 +880,7 @@ static void
 test_deep_json (Fixture       *fx,
                 gconstpointer  data)
 {
-  g_autoptr(Client) c = client_new (fx);
+  g_autoptr(ThTestWs) c = client_new (fx);
   g_autoptr(GString) deep = g_string_sized_new (1000000);
   g_autoptr(GString) deep_data = g_string_new ("{\"event\":\"join_room\",\"data\":{\"room\":\"financial_data\",\"x\":");
   static const char *const nul_room = "{\"event\":\"join_room\",\"data\":{\"room\":\"financial_data\\u0000zzz\"}}";
@@ -1136,7 +900,7 @@ test_deep_json (Fixture       *fx,
     {
       g_autoptr(JsonNode) err = NULL;
 
-      send_json (c, i == 0 ? deep->str : i == 1 ? deep_data->str : nul_room);
+      th_test_ws_send (c, i == 0 ? deep->str : i == 1 ? deep_data->str : nul_room);
       err = next_event (c, "error");
       g_assert_cmpstr (error_code (err), ==, "bad_request");
     }
@@ -1145,7 +909,7 @@ test_deep_json (Fixture       *fx,
   {
     guint status;
     g_autofree char *body = http_get (fx, "/websocket/rooms", &status);
-    g_autoptr(JsonNode) root = parse (body);
+    g_autoptr(JsonNode) root = th_test_parse_json (body);
     JsonObject *rooms = json_object_get_object_member (json_node_get_object (root), "rooms");
 
     g_assert_cmpuint (status, ==, 200);
@@ -1164,7 +928,7 @@ test_rest_price (Fixture       *fx,
 {
   guint status;
   g_autofree char *body = http_get (fx, "/api/v1/price/BTC", &status);
-  g_autoptr(JsonNode) root = parse (body);
+  g_autoptr(JsonNode) root = th_test_parse_json (body);
   gint64 t0;
   JsonObject *obj;
 
@@ -1175,15 +939,15 @@ test_rest_price (Fixture       *fx,
   g_clear_pointer (&body, g_free);
   g_clear_pointer (&root, json_node_unref);
   body = http_get (fx, "/api/v1/price/DOGE", &status);
-  root = parse (body);
+  root = th_test_parse_json (body);
   g_assert_cmpuint (status, ==, 404);
   g_assert_cmpstr (http_error_code (root), ==, "unknown_symbol");
 
-  push_tick (fx, "BTC", 61000.5);
+  th_test_push_quote (fx->hub, "BTC", 61000.5);
   g_clear_pointer (&body, g_free);
   g_clear_pointer (&root, json_node_unref);
   body = http_get (fx, "/api/v1/price/btc", &status);
-  root = parse (body);
+  root = th_test_parse_json (body);
   g_assert_cmpuint (status, ==, 200);
   obj = json_node_get_object (root);
   g_assert_cmpstr (json_object_get_string_member (obj, "symbol"), ==, "BTC");
@@ -1198,22 +962,22 @@ test_rest_price (Fixture       *fx,
   {
     g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/api/v1/price/ETH", fx->port);
     g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
-    Http h = { 0 };
+    g_autoptr(ThTestHttp) h = NULL;
 
     t0 = g_get_monotonic_time ();
-    soup_session_send_and_read_async (fx->session, msg, G_PRIORITY_DEFAULT, NULL, on_http, &h);
-    spin (60);
-    push_tick (fx, "ETH", 3000);
-    wait_until (http_done, &h);
+    h = th_test_http_start (fx->session, msg);
+    th_test_run_for (60);
+    th_test_push_quote (fx->hub, "ETH", 3000);
+    th_test_wait_until (h->done, TH_TEST_WAIT_MS);
+    g_assert_no_error (h->error);
     g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
     g_assert_cmpint (g_get_monotonic_time () - t0, <, 250000);
-    g_bytes_unref (h.body);
   }
 
   g_clear_pointer (&body, g_free);
   g_clear_pointer (&root, json_node_unref);
   body = http_get (fx, "/api/v1/prices", &status);
-  root = parse (body);
+  root = th_test_parse_json (body);
   g_assert_cmpuint (status, ==, 200);
   obj = json_node_get_object (root);
   g_assert_cmpfloat (json_object_get_double_member (json_object_get_object_member (
@@ -1223,7 +987,7 @@ test_rest_price (Fixture       *fx,
   g_clear_pointer (&body, g_free);
   g_clear_pointer (&root, json_node_unref);
   body = http_get (fx, "/api/v1/sources", &status);
-  root = parse (body);
+  root = th_test_parse_json (body);
   g_assert_cmpuint (status, ==, 200);
   obj = json_node_get_object (root);
   g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (
@@ -1254,17 +1018,17 @@ test_rest_candles (Fixture       *fx,
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autofree char *b = http_get (fx, cases[i].path, &status);
-      g_autoptr(JsonNode) r = parse (b);
+      g_autoptr(JsonNode) r = th_test_parse_json (b);
 
       g_assert_cmpuint (status, ==, cases[i].status);
       g_assert_nonnull (http_error_code (r));
     }
 
-  push_tick (fx, "BTC", 100);
-  push_tick (fx, "BTC", 101);
+  th_test_push_quote (fx->hub, "BTC", 100);
+  th_test_push_quote (fx->hub, "BTC", 101);
   body = http_get (fx, "/api/v1/candles/BTC?timeframe=1m&limit=5", &status);
   g_assert_cmpuint (status, ==, 200);
-  root = parse (body);
+  root = th_test_parse_json (body);
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (root), "timeframe"), ==, "1m");
   candles = json_object_get_array_member (json_node_get_object (root), "candles");
   g_assert_cmpuint (json_array_get_length (candles), ==, 1);
@@ -1274,7 +1038,7 @@ test_rest_candles (Fixture       *fx,
   g_clear_pointer (&root, json_node_unref);
   body = http_get (fx, "/api/v1/indicators/BTC?timeframe=5m", &status);
   g_assert_cmpuint (status, ==, 200);
-  root = parse (body);
+  root = th_test_parse_json (body);
   g_assert_true (json_object_get_null_member (json_node_get_object (root), "indicators"));
 
   /* Wrong method */
@@ -1282,7 +1046,7 @@ test_rest_candles (Fixture       *fx,
     g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/api/v1/prices", fx->port);
     g_autoptr(SoupMessage) msg = soup_message_new ("POST", url);
     g_autofree char *b = http_send (fx, msg);
-    g_autoptr(JsonNode) r = parse (b);
+    g_autoptr(JsonNode) r = th_test_parse_json (b);
 
     g_assert_cmpuint (soup_message_get_status (msg), ==, 405);
     g_assert_cmpstr (http_error_code (r), ==, "method_not_allowed");
@@ -1332,7 +1096,7 @@ test_metrics_feeds (void)
       g_free (body);
       body = http_get (&f, "/metrics", &status);
       g_assert_cmpuint (status, ==, 200);
-      spin (20);
+      th_test_run_for (20);
     }
   g_assert_nonnull (strstr (body, "tickhub_feed_messages_total{feed=\"binance\"} 2\n"));
   g_assert_nonnull (strstr (body, "tickhub_feed_ticks_total{feed=\"binance\"} 1\n"));
@@ -1350,14 +1114,14 @@ static void
 test_rest_monitoring (Fixture       *fx,
                       gconstpointer  data)
 {
-  g_autoptr(Client) c = client_new (fx);
+  g_autoptr(ThTestWs) c = client_new (fx);
   guint status;
   g_autofree char *body = NULL;
   g_autoptr(JsonNode) root = NULL;
   JsonObject *obj;
 
   join (c, "financial_data");
-  push_tick (fx, "BTC", 100);
+  th_test_push_quote (fx->hub, "BTC", 100);
   g_free (next_text (c, "financial_data_update"));
 
   body = http_get (fx, "/metrics", &status);
@@ -1378,13 +1142,13 @@ test_rest_monitoring (Fixture       *fx,
   g_clear_pointer (&body, g_free);
   body = http_get (fx, "/healthz", &status);
   g_assert_cmpuint (status, ==, 200);
-  root = parse (body);
+  root = th_test_parse_json (body);
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (root), "status"), ==, "ok");
 
   g_clear_pointer (&body, g_free);
   g_clear_pointer (&root, json_node_unref);
   body = http_get (fx, "/websocket/connections", &status);
-  root = parse (body);
+  root = th_test_parse_json (body);
   obj = json_array_get_object_element (json_object_get_array_member (json_node_get_object (root), "connections"), 0);
   g_assert_cmpstr (json_object_get_string_member (obj, "transport"), ==, "websocket");
   g_assert_cmpint (json_object_get_int_member (obj, "messages_sent"), ==, 1);
@@ -1392,7 +1156,7 @@ test_rest_monitoring (Fixture       *fx,
   g_clear_pointer (&body, g_free);
   g_clear_pointer (&root, json_node_unref);
   body = http_get (fx, "/websocket/rooms", &status);
-  root = parse (body);
+  root = th_test_parse_json (body);
   g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (json_object_get_object_member (
                      json_node_get_object (root), "rooms"), "financial_data"), "members"), ==, 1);
 }
@@ -1400,22 +1164,17 @@ test_rest_monitoring (Fixture       *fx,
 /* Authentication */
 
 /* A WebSocket connection to /ws@query with an optional Authorization. */
-static Client *
+static ThTestWs *
 client_try_auth (Fixture    *fx,
                  const char *query,
                  const char *authorization)
 {
   g_autofree char *url = g_strdup_printf ("ws://127.0.0.1:%u/ws%s", fx->port, query);
   g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
-  Client *c = g_new0 (Client, 1);
 
   if (authorization != NULL)
     soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", authorization);
-  soup_session_websocket_connect_async (fx->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
-                                        on_connected, c);
-  wait_until (client_done, c);
-  c->status = soup_message_get_status (msg);
-  return c;
+  return th_test_ws_connect (fx->session, msg, NULL);
 }
 
 /* GET @path with an optional Authorization header; the status. A 401 is
@@ -1436,7 +1195,7 @@ http_get_auth (Fixture     *fx,
   status = soup_message_get_status (msg);
   if (status == 401)
     {
-      g_autoptr(JsonNode) root = parse (body);
+      g_autoptr(JsonNode) root = th_test_parse_json (body);
 
       /* Nothing but "unauthorized": the client never learns why. */
       g_assert_cmpstr (http_error_code (root), ==, "unauthorized");
@@ -1472,11 +1231,8 @@ static char *
 write_tokens (const char *dir,
               const char *text)
 {
-  g_autoptr(GError) error = NULL;
-  char *path = g_build_filename (dir, "tokens", NULL);
+  char *path = th_test_write_file (dir, "tokens", text);
 
-  g_file_set_contents (path, text, -1, &error);
-  g_assert_no_error (error);
   g_assert_cmpint (g_chmod (path, 0600), ==, 0);
   return path;
 }
@@ -1484,13 +1240,12 @@ write_tokens (const char *dir,
 static void
 test_auth_tokens (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("tickhub-tokens-XXXXXX", &error);
+  g_autofree char *dir = th_test_make_tmp_dir ("tickhub-tokens-XXXXXX");
   g_autofree char *path = write_tokens (dir, "# tokens of the test\n\nalpha-token-0123456789\n"
                                               "  beta-token-9876543210  \n");
   g_autofree char *group = g_strdup_printf ("tokens=%s", path);
   Fixture fixture = { 0 }, *fx = &fixture;
-  Client *none, *wrong, *by_query, *by_header;
+  ThTestWs *none, *wrong, *by_query, *by_header;
 
   fixture_setup (fx, group);
   none = client_try_auth (fx, "", NULL);
@@ -1535,13 +1290,12 @@ test_auth_tokens (void)
   /* Counted: 2 WebSocket refusals + 6 HTTP ones (the unknown path too). */
   g_assert_cmpuint (metric_value (fx, "tickhub_server_auth_failures_total"), ==, 8);
   }
-  client_free (none);
-  client_free (wrong);
-  client_free (by_query);
-  client_free (by_header);
+  th_test_ws_free (none);
+  th_test_ws_free (wrong);
+  th_test_ws_free (by_query);
+  th_test_ws_free (by_header);
   fixture_teardown (fx, NULL);
-  g_unlink (path);
-  g_rmdir (dir);
+  th_test_remove_tmp_dir (dir);
 }
 
 /* A token file edited while the server runs: the new token works, the
@@ -1550,7 +1304,7 @@ static void
 test_auth_tokens_reload (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("tickhub-tokens-XXXXXX", &error);
+  g_autofree char *dir = th_test_make_tmp_dir ("tickhub-tokens-XXXXXX");
   g_autofree char *path = write_tokens (dir, "alpha-token-0123456789\nold-token\n");
   g_autofree char *group = NULL;
   Fixture fx = { 0 };
@@ -1569,7 +1323,7 @@ test_auth_tokens_reload (void)
   while (http_get_auth (&fx, "/api/v1/prices", "Bearer new-token") != 200)
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      spin (20);
+      th_test_run_for (20);
     }
   g_assert_cmpuint (http_get_auth (&fx, "/api/v1/prices", "Bearer old-token"), ==, 401);
 
@@ -1577,12 +1331,12 @@ test_auth_tokens_reload (void)
    * warning, which must not abort this test). */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   g_assert_cmpint (g_unlink (path), ==, 0);
-  spin (300);
+  th_test_run_for (300);
   g_assert_cmpuint (http_get_auth (&fx, "/api/v1/prices", "Bearer new-token"), ==, 200);
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
 
   fixture_teardown (&fx, NULL);
-  g_rmdir (dir);
+  th_test_remove_tmp_dir (dir);
 }
 
 #define JWT_SECRET "0123456789abcdef0123456789abcdef-tickhub"
@@ -1688,8 +1442,8 @@ test_auth_jwt (Fixture       *fx,
   g_autofree char *none_alg = NULL;
   g_autofree char *tampered = NULL;
   g_autofree char *query = g_strdup_printf ("?token=%s", good);
-  g_autoptr(Client) ws = client_try_auth (fx, query, NULL);
-  g_autoptr(Client) ws_expired = NULL;
+  g_autoptr(ThTestWs) ws = client_try_auth (fx, query, NULL);
+  g_autoptr(ThTestWs) ws_expired = NULL;
   char *dot;
 
   /* alg "none" with an empty signature: the classic forgery. */
@@ -1736,7 +1490,6 @@ test_auth_jwt (Fixture       *fx,
 static void
 test_auth_config (void)
 {
-  g_autoptr(ThConfig) config = th_config_new ();
   g_autoptr(ThHub) hub = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=server\nsymbols=BTC\n"
@@ -1744,10 +1497,8 @@ test_auth_config (void)
                                            "tls-certificate=%s/data/tls/cert.pem\n",
                                            g_test_get_dir (G_TEST_BUILT), g_test_get_dir (G_TEST_DIST));
 
-  th_config_load_from_data (config, text, -1, &error);
-  g_assert_no_error (error);
-  hub = th_hub_new (config, NULL);
-  g_assert_false (th_hub_load (hub, &error));
+  hub = th_test_hub_try_new (text, NULL, &error);
+  g_assert_null (hub);
   g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
   g_assert_nonnull (strstr (error->message, "[server] tokens: cannot use "));
   g_assert_nonnull (strstr (error->message, "no-such-tokens"));
@@ -1758,7 +1509,6 @@ test_auth_config (void)
 static void
 test_tls_config (void)
 {
-  g_autoptr(ThConfig) config = th_config_new ();
   g_autoptr(ThHub) hub = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=server\nsymbols=BTC\n"
@@ -1766,10 +1516,8 @@ test_tls_config (void)
                                            "tls-key=%s/data/tls/other-key.pem\n",
                                            g_test_get_dir (G_TEST_DIST), g_test_get_dir (G_TEST_DIST));
 
-  th_config_load_from_data (config, text, -1, &error);
-  g_assert_no_error (error);
-  hub = th_hub_new (config, NULL);
-  g_assert_false (th_hub_load (hub, &error));
+  hub = th_test_hub_try_new (text, NULL, &error);
+  g_assert_null (hub);
   g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
   g_assert_nonnull (strstr (error->message, "[server] tls-certificate: cannot load "));
   g_test_message ("%s", error->message);
@@ -1789,18 +1537,6 @@ accept_any_certificate (SoupMessage          *msg,
 }
 
 static void
-on_http_any (GObject      *source,
-             GAsyncResult *result,
-             gpointer      data)
-{
-  Http *h = data;
-  g_autoptr(GError) error = NULL;
-
-  h->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
-  h->done = TRUE;
-}
-
-static void
 test_tls (Fixture       *fx,
           gconstpointer  data)
 {
@@ -1812,56 +1548,46 @@ test_tls (Fixture       *fx,
   g_autoptr(SoupMessage) plain = soup_message_new ("GET", http);
   g_autoptr(SoupMessage) upgrade = soup_message_new ("GET", wss);
   g_autoptr(SoupSession) fresh = soup_session_new ();
-  Http h1 = { 0 }, h2 = { 0 }, h3 = { 0 };
-  Client *c = g_new0 (Client, 1);
-  g_autoptr(Client) client = c;
+  g_autoptr(ThTestHttp) h1 = NULL;
+  g_autoptr(ThTestHttp) h2 = NULL;
+  g_autoptr(ThTestHttp) h3 = NULL;
+  g_autoptr(ThTestWs) c = NULL;
 
   g_signal_connect (get, "accept-certificate", G_CALLBACK (accept_any_certificate), NULL);
-  soup_session_send_and_read_async (fx->session, get, G_PRIORITY_DEFAULT, NULL, on_http_any, &h1);
-  wait_until (http_done, &h1);
-  g_assert_nonnull (h1.body);
+  h1 = th_test_http_send (fx->session, get);
+  g_assert_nonnull (h1->bytes);
   g_assert_cmpuint (soup_message_get_status (get), ==, 200);
   g_assert_nonnull (soup_message_get_tls_peer_certificate (get));
-  g_bytes_unref (h1.body);
 
   /* Without accepting the self-signed certificate (a new session, so no
    * connection that was accepted before): no answer. */
-  soup_session_send_and_read_async (fresh, untrusted, G_PRIORITY_DEFAULT, NULL, on_http_any, &h2);
-  wait_until (http_done, &h2);
-  g_assert_null (h2.body);
+  h2 = th_test_http_send (fresh, untrusted);
+  g_assert_null (h2->bytes);
 
   /* Plain HTTP to the TLS port gets nothing useful either. */
-  soup_session_send_and_read_async (fx->session, plain, G_PRIORITY_DEFAULT, NULL, on_http_any, &h3);
-  wait_until (http_done, &h3);
+  h3 = th_test_http_send (fx->session, plain);
   g_assert_cmpuint (soup_message_get_status (plain), !=, 200);
-  g_clear_pointer (&h3.body, g_bytes_unref);
 
   /* wss:// through the sink's own framing over the TLS stream. */
   g_signal_connect (upgrade, "accept-certificate", G_CALLBACK (accept_any_certificate), NULL);
-  soup_session_websocket_connect_async (fx->session, upgrade, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
-                                        on_connected, c);
-  wait_until (client_done, c);
+  c = th_test_ws_connect (fx->session, upgrade, NULL);
   g_assert_no_error (c->error);
   g_free (next_text (c, "connected"));
   join (c, "financial_data");
-  push_tick (fx, "BTC", 42000.5);
+  th_test_push_quote (fx->hub, "BTC", 42000.5);
   g_free (next_text (c, "financial_data_update"));
 }
 
 static void
 test_bad_config (void)
 {
-  g_autoptr(ThConfig) config = th_config_new ();
   g_autoptr(ThHub) hub = NULL;
   g_autoptr(GError) error = NULL;
 
-  th_config_load_from_data (config,
-                            "[tickhub]\nplugins=server\nsymbols=BTC\n"
-                            "[server]\nlisten=nowhere\nmax-connections=0\nallowed-origins=not an origin\n"
-                            "client-buffer=10\n", -1, &error);
-  g_assert_no_error (error);
-  hub = th_hub_new (config, NULL);
-  g_assert_false (th_hub_load (hub, &error));
+  hub = th_test_hub_try_new ("[tickhub]\nplugins=server\nsymbols=BTC\n"
+                             "[server]\nlisten=nowhere\nmax-connections=0\nallowed-origins=not an origin\n"
+                             "client-buffer=10\n", NULL, &error);
+  g_assert_null (hub);
   g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
   g_assert_nonnull (strstr (error->message, "[server] listen: “nowhere”"));
   g_assert_nonnull (strstr (error->message, "[server] max-connections:"));

@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "th-private.h"
+#include "test-utils.h"
 
 #define T0 G_GINT64_CONSTANT (1704067200000000)   /* 2024-01-01T00:00:00Z */
 
@@ -18,19 +19,10 @@ typedef struct
 } Fixture;
 
 static void
-on_event (ThHub   *hub,
-          ThEvent *event,
-          Fixture *f)
-{
-  g_ptr_array_add (f->events, th_event_ref (event));
-}
-
-static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
 {
   f->clock = th_manual_clock_new (T0);
-  f->events = g_ptr_array_new_with_free_func ((GDestroyNotify) th_event_unref);
 }
 
 static void
@@ -42,29 +34,13 @@ fixture_teardown (Fixture       *f,
   g_clear_pointer (&f->events, g_ptr_array_unref);
 }
 
-/* Loads a hub from @conf; %FALSE with @error set if it does not load. */
-static gboolean
-load (Fixture     *f,
-      const char  *conf,
-      GError     **error)
-{
-  g_autoptr(ThConfig) config = th_config_new ();
-
-  g_assert_true (th_config_load_from_data (config, conf, -1, error));
-  g_clear_object (&f->hub);
-  f->hub = th_hub_new (config, f->clock);
-  g_signal_connect (f->hub, "event", G_CALLBACK (on_event), f);
-  return th_hub_load (f->hub, error);
-}
-
+/* Starts a hub of @conf; the events it emits in @f->events. */
 static void
 start (Fixture    *f,
        const char *conf)
 {
-  g_autoptr(GError) error = NULL;
-
-  load (f, conf, &error);
-  g_assert_no_error (error);
+  f->hub = th_test_hub_new (conf, f->clock);
+  f->events = th_test_capture_events (f->hub);
   th_hub_start (f->hub);
 }
 
@@ -73,12 +49,6 @@ advance (Fixture *f,
          double   seconds)
 {
   th_manual_clock_advance (TH_MANUAL_CLOCK (f->clock), (gint64) llround (seconds * G_USEC_PER_SEC));
-}
-
-static JsonObject *
-event_data (ThEvent *event)
-{
-  return json_node_get_object (th_event_get_data (event));
 }
 
 /* The `data` objects of the financial_data_update events, in order. */
@@ -94,7 +64,7 @@ financial (Fixture    *f,
 
       if (g_str_equal (th_event_get_name (event), "financial_data_update") &&
           (symbol == NULL || g_strcmp0 (th_event_get_symbol (event), symbol) == 0))
-        g_ptr_array_add (out, json_object_get_object_member (event_data (event), "data"));
+        g_ptr_array_add (out, json_object_get_object_member (th_test_event_data (event), "data"));
     }
   return out;
 }
@@ -105,22 +75,15 @@ run_prices (const char *conf,
             double      seconds)
 {
   Fixture f = { 0 };
-  GString *out = g_string_new (NULL);
+  char *out;
 
   fixture_setup (&f, NULL);
   start (&f, conf);
   for (double t = 0; t < seconds; t += 1)
     advance (&f, 1);
-
-  for (guint i = 0; i < f.events->len; i++)
-    if (g_str_equal (th_event_get_name (f.events->pdata[i]), "financial_data_update"))
-      {
-        g_string_append (out, th_event_get_json (f.events->pdata[i]));
-        g_string_append_c (out, '\n');
-      }
-
+  out = th_test_events_json (f.events, "financial_data_update");
   fixture_teardown (&f, NULL);
-  return g_string_free (out, FALSE);
+  return out;
 }
 
 #define CONF_HEAD \
@@ -200,7 +163,7 @@ test_ticks_labelled (Fixture       *f,
   for (guint i = 0; i < f->events->len; i++)
     {
       ThEvent *event = f->events->pdata[i];
-      JsonObject *d = event_data (event);
+      JsonObject *d = th_test_event_data (event);
 
       if (g_str_equal (th_event_get_name (event), "source_status"))
         {
@@ -295,32 +258,17 @@ test_interval_honoured (Fixture       *f,
 }
 
 static void
-assert_config_error (const char *conf,
-                     const char *needle)
-{
-  Fixture f = { 0 };
-  g_autoptr(GError) error = NULL;
-
-  fixture_setup (&f, NULL);
-  g_assert_false (load (&f, conf, &error));
-  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
-  if (strstr (error->message, needle) == NULL)
-    g_error ("“%s” not in the error “%s”", needle, error->message);
-  fixture_teardown (&f, NULL);
-}
-
-static void
 test_bad_config (void)
 {
-  assert_config_error (CONF_HEAD "[simulator]\ninterval=0\n", "[simulator] interval: “0” is out of range");
-  assert_config_error (CONF_HEAD "[simulator]\ninterval=0.001\n", "[simulator] interval: “0.001” is out of range");
-  assert_config_error (CONF_HEAD "[simulator]\ninterval=-1\n", "[simulator] interval:");
-  assert_config_error (CONF_HEAD "[simulator]\ninterval=often\n", "[simulator] interval:");
-  assert_config_error (CONF_HEAD "[simulator]\ninterval=10\n", "[simulator] interval: 10 s is not shorter than the ttl");
-  assert_config_error (CONF_HEAD "[simulator]\nvolatility=-0.1\n", "[simulator] volatility: “-0.1” is out of range");
-  assert_config_error (CONF_HEAD "[simulator]\nseed=-3\n", "[simulator] seed:");
-  assert_config_error (CONF_HEAD "[simulator]\ntrades=maybe\n", "[simulator] trades:");
-  assert_config_error (CONF_HEAD "[simulator]\nspeed=2\n", "[simulator] speed: unknown key");
+  th_test_assert_bad_config (CONF_HEAD "[simulator]\ninterval=0\n", "[simulator] interval: “0” is out of range");
+  th_test_assert_bad_config (CONF_HEAD "[simulator]\ninterval=0.001\n", "[simulator] interval: “0.001” is out of range");
+  th_test_assert_bad_config (CONF_HEAD "[simulator]\ninterval=-1\n", "[simulator] interval:");
+  th_test_assert_bad_config (CONF_HEAD "[simulator]\ninterval=often\n", "[simulator] interval:");
+  th_test_assert_bad_config (CONF_HEAD "[simulator]\ninterval=10\n", "[simulator] interval: 10 s is not shorter than the ttl");
+  th_test_assert_bad_config (CONF_HEAD "[simulator]\nvolatility=-0.1\n", "[simulator] volatility: “-0.1” is out of range");
+  th_test_assert_bad_config (CONF_HEAD "[simulator]\nseed=-3\n", "[simulator] seed:");
+  th_test_assert_bad_config (CONF_HEAD "[simulator]\ntrades=maybe\n", "[simulator] trades:");
+  th_test_assert_bad_config (CONF_HEAD "[simulator]\nspeed=2\n", "[simulator] speed: unknown key");
 }
 
 static void

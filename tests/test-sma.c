@@ -6,68 +6,42 @@
 
 #include <math.h>
 
-#include <libpeas/peas.h>
-
 #include "th-private.h"
-#include "indicator-test.h"
-
-static PeasEngine *engine;
-
-static ThIndicator *
-make_sma (const char  *arg,
-          GError     **error)
-{
-  const char *args[] = { arg, NULL };
-
-  return indicator_test_new (engine, "sma", args, error);
-}
-
-static double
-feed (ThIndicator *ind,
-      double       close,
-      gboolean     commit)
-{
-  ThCandle c = { .start = 0, .duration = 60000000, .open = close, .high = close,
-                 .low = close, .close = close, .volume = 1, .ticks = 1, .closed = commit };
-  g_autoptr(ThIndicatorValues) v = th_indicator_values_new (1);
-
-  th_indicator_update (ind, &c, commit, v);
-  return th_indicator_values_get (v, 0);
-}
+#include "test-utils.h"
 
 static void
 test_warm_up (void)
 {
-  g_autoptr(ThIndicator) sma = make_sma ("3", NULL);
+  g_autoptr(ThIndicator) sma = th_test_indicator_new ("sma", "3", NULL);
   g_auto(GStrv) outputs = th_indicator_get_outputs (sma);
 
   g_assert_cmpuint (g_strv_length (outputs), ==, 1);
   g_assert_cmpstr (outputs[0], ==, "");
-  g_assert_true (isnan (feed (sma, 1, TRUE)));
-  g_assert_true (isnan (feed (sma, 2, TRUE)));
-  g_assert_cmpfloat (feed (sma, 3, TRUE), ==, 2);
-  g_assert_cmpfloat (feed (sma, 4, TRUE), ==, 3);
+  g_assert_true (isnan (th_test_feed_close (sma, 1, TRUE)));
+  g_assert_true (isnan (th_test_feed_close (sma, 2, TRUE)));
+  g_assert_cmpfloat (th_test_feed_close (sma, 3, TRUE), ==, 2);
+  g_assert_cmpfloat (th_test_feed_close (sma, 4, TRUE), ==, 3);
 }
 
 static void
 test_provisional_does_not_commit (void)
 {
-  g_autoptr(ThIndicator) sma = make_sma ("2", NULL);
+  g_autoptr(ThIndicator) sma = th_test_indicator_new ("sma", "2", NULL);
 
-  feed (sma, 10, TRUE);
-  g_assert_cmpfloat (feed (sma, 20, FALSE), ==, 15);
-  g_assert_cmpfloat (feed (sma, 30, FALSE), ==, 20);
-  g_assert_cmpfloat (feed (sma, 40, TRUE), ==, 25);
+  th_test_feed_close (sma, 10, TRUE);
+  g_assert_cmpfloat (th_test_feed_close (sma, 20, FALSE), ==, 15);
+  g_assert_cmpfloat (th_test_feed_close (sma, 30, FALSE), ==, 20);
+  g_assert_cmpfloat (th_test_feed_close (sma, 40, TRUE), ==, 25);
 }
 
 static void
 test_constant (void)
 {
-  g_autoptr(ThIndicator) sma = make_sma ("20", NULL);
+  g_autoptr(ThIndicator) sma = th_test_indicator_new ("sma", "20", NULL);
 
   for (int i = 0; i < 1000; i++)
     {
-      double v = feed (sma, 42000.5, TRUE);
+      double v = th_test_feed_close (sma, 42000.5, TRUE);
 
       if (i >= 19)
         g_assert_cmpfloat (v, ==, 42000.5);
@@ -88,11 +62,11 @@ test_reference (void)
   static const double expected[] = {
     22.221, 22.209, 22.229, 22.259, 22.303, 22.421, 22.613, 22.765, 22.905, 23.076, 23.21,
   };
-  g_autoptr(ThIndicator) sma = make_sma ("10", NULL);
+  g_autoptr(ThIndicator) sma = th_test_indicator_new ("sma", "10", NULL);
 
   for (guint i = 0; i < G_N_ELEMENTS (closes); i++)
     {
-      double v = feed (sma, closes[i], TRUE);
+      double v = th_test_feed_close (sma, closes[i], TRUE);
 
       if (i >= 9)
         g_assert_cmpfloat_with_epsilon (v, expected[i - 9], 1e-9);
@@ -104,7 +78,7 @@ test_long_random_series (void)
 {
   const guint n = 1000000;
   const guint period = 50;
-  g_autoptr(ThIndicator) sma = make_sma ("50", NULL);
+  g_autoptr(ThIndicator) sma = th_test_indicator_new ("sma", "50", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (1);
   g_autofree double *xs = g_new (double, n);
   double price = 40000;
@@ -115,7 +89,7 @@ test_long_random_series (void)
 
       price *= exp (g_rand_double_range (rand, -0.002, 0.002));
       xs[i] = price;
-      v = feed (sma, price, TRUE);
+      v = th_test_feed_close (sma, price, TRUE);
 
       /* Check against a direct O(N) recomputation now and then, and at the end. */
       if (i >= period - 1 && (i % 9973 == 0 || i == n - 1))
@@ -137,7 +111,7 @@ test_bad_arguments (void)
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       g_autoptr(GError) error = NULL;
-      g_autoptr(ThIndicator) sma = make_sma (bad[i], &error);
+      g_autoptr(ThIndicator) sma = th_test_indicator_new ("sma", bad[i], &error);
 
       g_assert_null (sma);
       g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
@@ -148,15 +122,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_auto(GStrv) dirs = NULL;
-  int ret;
-
   g_test_init (&argc, &argv, NULL);
-
-  engine = peas_engine_new ();
-  dirs = g_strsplit (g_getenv ("TICKHUB_PLUGIN_PATH"), ":", -1);
-  for (guint i = 0; dirs[i] != NULL; i++)
-    peas_engine_add_search_path (engine, dirs[i], NULL);
 
   g_test_add_func ("/sma/warm-up", test_warm_up);
   g_test_add_func ("/sma/provisional-does-not-commit", test_provisional_does_not_commit);
@@ -165,7 +131,5 @@ main (int   argc,
   g_test_add_func ("/sma/long-random-series", test_long_random_series);
   g_test_add_func ("/sma/bad-arguments", test_bad_arguments);
 
-  ret = g_test_run ();
-  g_object_unref (engine);
-  return ret;
+  return g_test_run ();
 }

@@ -18,6 +18,7 @@
 #include <libsoup/soup.h>
 
 #include "th-private.h"
+#include "test-utils.h"
 
 #define WAIT_USEC (10 * G_USEC_PER_SEC)
 
@@ -44,164 +45,54 @@ fixture_setup (Fixture       *fx,
     "[tickhub]\nplugins=server\nsymbols=BTC;ETH;SOL\ntimeframes=1m\n"
     "[prices]\norder=binance;coinbase\n"
     "[server]\nlisten=127.0.0.1:0\nstatus-interval=0\nrate-limit=0\n%s\n", server_group);
-  g_autoptr(ThConfig) config = th_config_new ();
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) sinks = NULL;
 
-  th_config_load_from_data (config, text, -1, &error);
-  g_assert_no_error (error);
-  fx->hub = th_hub_new (config, NULL);
-  th_hub_load (fx->hub, &error);
-  g_assert_no_error (error);
+  fx->hub = th_test_hub_new (text, NULL);
   th_hub_start (fx->hub);
-
-  sinks = th_hub_get_sinks (fx->hub);
-  g_assert_cmpuint (sinks->len, ==, 1);
-  g_object_get (sinks->pdata[0], "port", &fx->port, NULL);
-  g_assert_cmpuint (fx->port, >, 0);
-
-  fx->session = soup_session_new_with_options ("max-conns-per-host", 100, "max-conns", 200, NULL);
+  fx->port = th_test_server_port (fx->hub);
+  fx->session = th_test_session_new ();
   fx->backlog = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, backlog_free);
-}
-
-static void
-on_stopped (GObject      *source,
-            GAsyncResult *result,
-            gpointer      data)
-{
-  g_autoptr(GError) error = NULL;
-
-  th_hub_stop_finish (TH_HUB (source), result, &error);
-  g_assert_no_error (error);
-  *(gboolean *) data = TRUE;
 }
 
 static void
 fixture_teardown (Fixture       *fx,
                   gconstpointer  data)
 {
-  gboolean done = FALSE;
-
-  th_hub_stop_async (fx->hub, NULL, on_stopped, &done);
-  while (!done)
-    g_main_context_iteration (NULL, TRUE);
+  th_test_hub_stop (fx->hub);
   g_clear_object (&fx->session);
   g_clear_object (&fx->hub);
   g_clear_pointer (&fx->backlog, g_hash_table_unref);
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-}
-
-static void
-wait_until (gboolean (*cond) (gpointer),
-            gpointer    data)
-{
-  gint64 deadline = g_get_monotonic_time () + WAIT_USEC;
-
-  while (!cond (data))
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, FALSE);
-      if (!cond (data))
-        g_usleep (200);
-    }
-}
-
-static void
-spin (guint msec)
-{
-  gint64 end = g_get_monotonic_time () + msec * 1000;
-
-  while (g_get_monotonic_time () < end)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (500);
-}
-
-static void
-push_tick (Fixture    *fx,
-           const char *symbol,
-           double      price)
-{
-  g_autoptr(ThTick) tick = th_tick_new (symbol, "binance", TH_TICK_KIND_QUOTE, price, g_get_real_time ());
-
-  tick->bid = price - 1;
-  tick->ask = price + 1;
-  th_hub_push_tick (fx->hub, tick);
+  th_test_drain ();
 }
 
 /* HTTP, asynchronous: the server runs in this thread. */
 
-typedef struct
-{
-  SoupMessage *msg;
-  char        *body;
-  guint        status;
-  gboolean     done;
-} Http;
-
-static void
-on_http (GObject      *source,
-         GAsyncResult *result,
-         gpointer      data)
-{
-  Http *h = data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
-  gsize len = 0;
-  const char *text = "";
-
-  if (body != NULL)
-    text = g_bytes_get_data (body, &len);
-  h->body = g_strndup (text != NULL ? text : "", len);
-  h->status = soup_message_get_status (h->msg);
-  h->done = TRUE;
-}
-
-static gboolean
-http_done (gpointer data)
-{
-  return ((Http *) data)->done;
-}
-
-static void
-http_free (Http *h)
-{
-  g_clear_object (&h->msg);
-  g_free (h->body);
-  g_free (h);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Http, http_free)
-
-static Http *
+static ThTestHttp *
 http_start (Fixture    *fx,
             const char *method,
             const char *query,
             const char *body)
 {
   g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/socket.io/?%s", fx->port, query);
-  Http *h = g_new0 (Http, 1);
+  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
 
-  h->msg = soup_message_new (method, url);
   if (body != NULL)
     {
       g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
 
-      soup_message_set_request_body_from_bytes (h->msg, "text/plain;charset=UTF-8", bytes);
+      soup_message_set_request_body_from_bytes (msg, "text/plain;charset=UTF-8", bytes);
     }
-  soup_session_send_and_read_async (fx->session, h->msg, G_PRIORITY_DEFAULT, NULL, on_http, h);
-  return h;
+  return th_test_http_start (fx->session, msg);
 }
 
-static Http *
+static ThTestHttp *
 http (Fixture    *fx,
       const char *method,
       const char *query,
       const char *body)
 {
-  Http *h = http_start (fx, method, query, body);
+  ThTestHttp *h = http_start (fx, method, query, body);
 
-  wait_until (http_done, h);
+  th_test_wait_until (h->done, TH_TEST_WAIT_MS);
   return h;
 }
 
@@ -210,16 +101,11 @@ http_plain_get (Fixture    *fx,
                 const char *path)
 {
   g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u%s", fx->port, path);
-  Http *h = g_new0 (Http, 1);
-  char *body;
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+  g_autoptr(ThTestHttp) h = th_test_http_send (fx->session, msg);
 
-  h->msg = soup_message_new ("GET", url);
-  soup_session_send_and_read_async (fx->session, h->msg, G_PRIORITY_DEFAULT, NULL, on_http, h);
-  wait_until (http_done, h);
   g_assert_cmpuint (h->status, ==, 200);
-  body = g_steal_pointer (&h->body);
-  http_free (h);
-  return body;
+  return g_steal_pointer (&h->body);
 }
 
 /* A counter of /metrics, exactly as printed. */
@@ -235,19 +121,8 @@ metric (Fixture    *fx,
   return g_ascii_strtoull (line + strlen (prefix), NULL, 10);
 }
 
-static JsonNode *
-parse (const char *text)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
-
-  json_parser_load_from_data (parser, text, -1, &error);
-  g_assert_no_error (error);
-  return json_node_copy (json_parser_get_root (parser));
-}
-
 static void
-assert_engine_error (Http       *h,
+assert_engine_error (ThTestHttp       *h,
                      guint       status,
                      gint64      code,
                      const char *message)
@@ -256,7 +131,7 @@ assert_engine_error (Http       *h,
   JsonObject *obj;
 
   g_assert_cmpuint (h->status, ==, status);
-  root = parse (h->body);
+  root = th_test_parse_json (h->body);
   obj = json_node_get_object (root);
   g_assert_cmpint (json_object_get_int_member (obj, "code"), ==, code);
   g_assert_cmpstr (json_object_get_string_member (obj, "message"), ==, message);
@@ -268,13 +143,13 @@ assert_engine_error (Http       *h,
 static char *
 handshake (Fixture *fx)
 {
-  g_autoptr(Http) h = http (fx, "GET", "EIO=4&transport=polling", NULL);
+  g_autoptr(ThTestHttp) h = http (fx, "GET", "EIO=4&transport=polling", NULL);
   g_autoptr(JsonNode) open = NULL;
   JsonObject *obj;
 
   g_assert_cmpuint (h->status, ==, 200);
   g_assert_true (h->body[0] == '0');
-  open = parse (h->body + 1);
+  open = th_test_parse_json (h->body + 1);
   obj = json_node_get_object (open);
   return g_strdup (json_object_get_string_member (obj, "sid"));
 }
@@ -285,13 +160,13 @@ post (Fixture    *fx,
       const char *body)
 {
   g_autofree char *query = g_strdup_printf ("EIO=4&transport=polling&sid=%s", sid);
-  g_autoptr(Http) h = http (fx, "POST", query, body);
+  g_autoptr(ThTestHttp) h = http (fx, "POST", query, body);
 
   g_assert_cmpuint (h->status, ==, 200);
   g_assert_cmpstr (h->body, ==, "ok");
 }
 
-static Http *
+static ThTestHttp *
 poll_start (Fixture    *fx,
             const char *sid)
 {
@@ -305,9 +180,9 @@ static char **
 poll_packets (Fixture    *fx,
               const char *sid)
 {
-  g_autoptr(Http) h = poll_start (fx, sid);
+  g_autoptr(ThTestHttp) h = poll_start (fx, sid);
 
-  wait_until (http_done, h);
+  th_test_wait_until (h->done, TH_TEST_WAIT_MS);
   g_assert_cmpuint (h->status, ==, 200);
   return g_strsplit (h->body, "\x1e", -1);
 }
@@ -363,115 +238,31 @@ polling_client (Fixture *fx)
 
 /* WebSocket sessions */
 
-typedef struct
-{
-  SoupWebsocketConnection *conn;
-  GQueue                   packets;   /* char* */
-  gboolean                 done;
-  gboolean                 closed;
-  GError                  *error;
-} Ws;
-
-static void
-on_ws_message (SoupWebsocketConnection *conn,
-               gint                     type,
-               GBytes                  *message,
-               Ws                      *w)
-{
-  gsize len;
-  const char *data = g_bytes_get_data (message, &len);
-
-  g_queue_push_tail (&w->packets, g_strndup (data, len));
-}
-
-static void
-on_ws_closed (SoupWebsocketConnection *conn,
-              Ws                      *w)
-{
-  w->closed = TRUE;
-}
-
-static void
-on_ws_connected (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      data)
-{
-  Ws *w = data;
-
-  w->conn = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &w->error);
-  if (w->conn != NULL)
-    {
-      g_signal_connect (w->conn, "message", G_CALLBACK (on_ws_message), w);
-      g_signal_connect (w->conn, "closed", G_CALLBACK (on_ws_closed), w);
-    }
-  w->done = TRUE;
-}
-
-static gboolean
-ws_done (gpointer data)
-{
-  return ((Ws *) data)->done;
-}
-
-static void
-ws_free (Ws *w)
-{
-  if (w->conn != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (w->conn, w);
-      if (soup_websocket_connection_get_state (w->conn) == SOUP_WEBSOCKET_STATE_OPEN)
-        soup_websocket_connection_close (w->conn, 1000, NULL);
-      g_object_unref (w->conn);
-    }
-  g_queue_clear_full (&w->packets, g_free);
-  g_clear_error (&w->error);
-  g_free (w);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Ws, ws_free)
-
-static Ws *
+static ThTestWs *
 ws_open (Fixture    *fx,
          const char *sid)
 {
   g_autofree char *url = g_strdup_printf ("ws://127.0.0.1:%u/socket.io/?EIO=4&transport=websocket%s%s",
                                           fx->port, sid != NULL ? "&sid=" : "", sid != NULL ? sid : "");
   g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
-  Ws *w = g_new0 (Ws, 1);
+  ThTestWs *w = th_test_ws_connect (fx->session, msg, NULL);
 
-  soup_session_websocket_connect_async (fx->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
-                                        on_ws_connected, w);
-  wait_until (ws_done, w);
   g_assert_no_error (w->error);
   return w;
-}
-
-static gboolean
-ws_is_closed (gpointer data)
-{
-  return ((Ws *) data)->closed;
-}
-
-static gboolean
-ws_has_packet (gpointer data)
-{
-  Ws *w = data;
-
-  return !g_queue_is_empty (&w->packets) || w->closed;
 }
 
 /* The next packet that starts with @prefix (pings are answered and
  * skipped unless asked for). */
 static char *
-ws_next (Ws         *w,
+ws_next (ThTestWs         *w,
          const char *prefix)
 {
   for (;;)
     {
       char *p;
 
-      wait_until (ws_has_packet, w);
-      p = g_queue_pop_head (&w->packets);
+      th_test_wait_until (th_test_ws_has_message (w), TH_TEST_WAIT_MS);
+      p = g_queue_pop_head (&w->messages);
       if (p == NULL)
         g_error ("closed while waiting for %s", prefix);
       if (g_str_has_prefix (p, prefix))
@@ -482,24 +273,17 @@ ws_next (Ws         *w,
     }
 }
 
-static void
-ws_send (Ws         *w,
-         const char *text)
-{
-  soup_websocket_connection_send_text (w->conn, text);
-}
-
 /* A websocket-only session with the namespace connected. */
-static Ws *
+static ThTestWs *
 ws_client (Fixture *fx)
 {
-  Ws *w = ws_open (fx, NULL);
+  ThTestWs *w = ws_open (fx, NULL);
   g_autofree char *open = ws_next (w, "0{");
   g_autofree char *connected = NULL;
   g_autofree char *welcome = NULL;
 
   g_assert_nonnull (strstr (open, "\"upgrades\":[]"));
-  ws_send (w, "40");
+  th_test_ws_send (w, "40");
   connected = ws_next (w, "40{\"sid\":");
   welcome = ws_next (w, "42[\"connected\",");
   return w;
@@ -511,17 +295,17 @@ static void
 test_handshake (Fixture       *fx,
                 gconstpointer  data)
 {
-  g_autoptr(Http) h = http (fx, "GET", "EIO=4&transport=polling", NULL);
+  g_autoptr(ThTestHttp) h = http (fx, "GET", "EIO=4&transport=polling", NULL);
   g_autoptr(JsonNode) open = NULL;
   JsonObject *obj;
   JsonArray *upgrades;
-  Http *e;
+  ThTestHttp *e;
 
   g_assert_cmpuint (h->status, ==, 200);
   g_assert_cmpstr (soup_message_headers_get_content_type (soup_message_get_response_headers (h->msg), NULL), ==,
                    "text/plain");
   g_assert_true (h->body[0] == '0');
-  open = parse (h->body + 1);
+  open = th_test_parse_json (h->body + 1);
   obj = json_node_get_object (open);
   g_assert_cmpuint (strlen (json_object_get_string_member (obj, "sid")), >=, 16);
   upgrades = json_object_get_array_member (obj, "upgrades");
@@ -535,22 +319,22 @@ test_handshake (Fixture       *fx,
   /* The reference server's errors */
   e = http (fx, "GET", "EIO=3&transport=polling", NULL);
   assert_engine_error (e, 400, 5, "Unsupported protocol version");
-  http_free (e);
+  th_test_http_free (e);
   e = http (fx, "GET", "transport=polling", NULL);
   assert_engine_error (e, 400, 5, "Unsupported protocol version");
-  http_free (e);
+  th_test_http_free (e);
   e = http (fx, "GET", "EIO=4&transport=carrier-pigeon", NULL);
   assert_engine_error (e, 400, 0, "Transport unknown");
-  http_free (e);
+  th_test_http_free (e);
   e = http (fx, "GET", "EIO=4&transport=polling&sid=nosuchsession", NULL);
   assert_engine_error (e, 400, 1, "Session ID unknown");
-  http_free (e);
+  th_test_http_free (e);
   e = http (fx, "POST", "EIO=4&transport=polling", "40");
   assert_engine_error (e, 400, 2, "Bad handshake method");
-  http_free (e);
+  th_test_http_free (e);
   e = http (fx, "GET", "EIO=4&transport=websocket", NULL);   /* no Upgrade header */
   assert_engine_error (e, 400, 3, "Bad request");
-  http_free (e);
+  th_test_http_free (e);
 }
 
 static void
@@ -560,7 +344,7 @@ test_polling (Fixture       *fx,
   g_autofree char *sid = polling_client (fx);
   g_autofree char *joined = NULL;
   g_autofree char *update = NULL;
-  g_autoptr(Http) held = NULL;
+  g_autoptr(ThTestHttp) held = NULL;
   g_auto(GStrv) packets = NULL;
 
   post (fx, sid, "42[\"join_room\",{\"room\":\"financial_data\"}]");
@@ -569,12 +353,12 @@ test_polling (Fixture       *fx,
 
   /* A long poll is held while nothing is queued... */
   held = poll_start (fx, sid);
-  spin (150);
+  th_test_run_for (150);
   g_assert_false (held->done);
   /* ...and answered by the next event, with everything queued at once. */
-  push_tick (fx, "BTC", 50000);
-  push_tick (fx, "ETH", 3000);
-  wait_until (http_done, held);
+  th_test_push_quote (fx->hub, "BTC", 50000);
+  th_test_push_quote (fx->hub, "ETH", 3000);
+  th_test_wait_until (held->done, TH_TEST_WAIT_MS);
   g_assert_cmpuint (held->status, ==, 200);
   packets = g_strsplit (held->body, "\x1e", -1);
   g_assert_cmpuint (g_strv_length (packets), ==, 2);
@@ -592,18 +376,18 @@ test_overlapping_polls (Fixture       *fx,
                         gconstpointer  data)
 {
   g_autofree char *sid = polling_client (fx);
-  g_autoptr(Http) first = poll_start (fx, sid);
-  g_autoptr(Http) second = NULL;
-  g_autoptr(Http) after = NULL;
+  g_autoptr(ThTestHttp) first = poll_start (fx, sid);
+  g_autoptr(ThTestHttp) second = NULL;
+  g_autoptr(ThTestHttp) after = NULL;
   g_autofree char *query = g_strdup_printf ("EIO=4&transport=polling&sid=%s", sid);
   guint64 bad = metric (fx, "tickhub_server_socketio_bad_packets_total");
 
-  spin (100);
+  th_test_run_for (100);
   g_assert_false (first->done);
   second = http (fx, "GET", query, NULL);
   assert_engine_error (second, 400, 3, "Bad request");
   /* The held one gets the close packet; the session is gone. */
-  wait_until (http_done, first);
+  th_test_wait_until (first->done, TH_TEST_WAIT_MS);
   g_assert_cmpuint (first->status, ==, 200);
   g_assert_cmpstr (first->body, ==, "1");
   after = http (fx, "GET", query, NULL);
@@ -616,42 +400,42 @@ test_upgrade (Fixture       *fx,
               gconstpointer  data)
 {
   g_autofree char *sid = polling_client (fx);
-  g_autoptr(Http) held = NULL;
-  g_autoptr(Ws) w = NULL;
+  g_autoptr(ThTestHttp) held = NULL;
+  g_autoptr(ThTestWs) w = NULL;
   g_autofree char *probe = NULL;
   g_autofree char *joined = NULL;
   g_autofree char *update = NULL;
   g_autofree char *connections = NULL;
   g_autofree char *query = g_strdup_printf ("EIO=4&transport=polling&sid=%s", sid);
-  g_autoptr(Http) late = NULL;
+  g_autoptr(ThTestHttp) late = NULL;
 
   post (fx, sid, "42[\"join_room\",{\"room\":\"financial_data\"}]");
   g_free (poll_until (fx, sid, "42[\"room_joined\""));
 
   held = poll_start (fx, sid);
-  spin (50);
+  th_test_run_for (50);
   g_assert_false (held->done);
 
   w = ws_open (fx, sid);
-  ws_send (w, "2probe");
+  th_test_ws_send (w, "2probe");
   probe = ws_next (w, "3");
   g_assert_cmpstr (probe, ==, "3probe");
   /* The held poll is ended with a noop, so the client can pause polling. */
-  wait_until (http_done, held);
+  th_test_wait_until (held->done, TH_TEST_WAIT_MS);
   g_assert_cmpstr (held->body, ==, "6");
 
   /* Until the upgrade packet, events still go by polling... */
-  push_tick (fx, "BTC", 51000);
+  th_test_push_quote (fx->hub, "BTC", 51000);
   update = poll_until (fx, sid, "42[\"financial_data_update\"");
   g_clear_pointer (&update, g_free);
 
   /* ...then by the WebSocket, and polling is over. */
-  ws_send (w, "5");
-  spin (50);
-  push_tick (fx, "BTC", 52000);
+  th_test_ws_send (w, "5");
+  th_test_run_for (50);
+  th_test_push_quote (fx->hub, "BTC", 52000);
   update = ws_next (w, "42[\"financial_data_update\"");
   g_assert_nonnull (strstr (update, "52000"));
-  ws_send (w, "42[\"join_room\",{\"room\":\"system_status\"}]");
+  th_test_ws_send (w, "42[\"join_room\",{\"room\":\"system_status\"}]");
   joined = ws_next (w, "42[\"room_joined\"");
   g_assert_cmpstr (joined, ==, "42[\"room_joined\",{\"room\":\"system_status\"}]");
   late = http (fx, "GET", query, NULL);
@@ -666,8 +450,8 @@ static void
 test_heartbeat (Fixture       *fx,
                 gconstpointer  data)
 {
-  g_autoptr(Ws) quiet = ws_client (fx);
-  g_autoptr(Ws) alive = ws_client (fx);
+  g_autoptr(ThTestWs) quiet = ws_client (fx);
+  g_autoptr(ThTestWs) alive = ws_client (fx);
   g_autofree char *ping = NULL;
   gint64 start = g_get_monotonic_time ();
   guint64 timeouts = metric (fx, "tickhub_server_socketio_ping_timeouts_total");
@@ -679,13 +463,13 @@ test_heartbeat (Fixture       *fx,
 
       g_main_context_iteration (NULL, FALSE);
       g_usleep (500);
-      while ((p = g_queue_pop_head (&alive->packets)) != NULL)
+      while ((p = g_queue_pop_head (&alive->messages)) != NULL)
         {
           if (g_str_equal (p, "2"))
-            ws_send (alive, "3");
+            th_test_ws_send (alive, "3");
           g_free (p);
         }
-      if ((p = g_queue_pop_head (&quiet->packets)) != NULL)
+      if ((p = g_queue_pop_head (&quiet->messages)) != NULL)
         {
           if (g_str_equal (p, "2"))
             ping = g_strdup (p);
@@ -698,7 +482,7 @@ test_heartbeat (Fixture       *fx,
   g_assert_false (alive->closed);
   g_assert_cmpint (g_get_monotonic_time () - start, <, 1500 * 1000);
   g_assert_cmpuint (metric (fx, "tickhub_server_socketio_ping_timeouts_total"), ==, timeouts + 1);
-  ws_send (alive, "42[\"get_status\",{}]");
+  th_test_ws_send (alive, "42[\"get_status\",{}]");
   g_free (ws_next (alive, "42[\"server_status\""));
 }
 
@@ -709,8 +493,8 @@ test_polling_ping_timeout (Fixture       *fx,
   g_autofree char *sid = polling_client (fx);
   g_autofree char *query = g_strdup_printf ("EIO=4&transport=polling&sid=%s", sid);
   g_autofree char *ping = poll_until (fx, sid, "2");
-  g_autoptr(Http) after = NULL;
-  g_autoptr(Http) gone = NULL;
+  g_autoptr(ThTestHttp) after = NULL;
+  g_autoptr(ThTestHttp) gone = NULL;
 
   g_assert_cmpstr (ping, ==, "2");
   /* No pong: the next poll gets the close packet, then the sid is unknown. */
@@ -724,7 +508,7 @@ static void
 test_acks (Fixture       *fx,
            gconstpointer  data)
 {
-  g_autoptr(Ws) w = ws_client (fx);
+  g_autoptr(ThTestWs) w = ws_client (fx);
   g_autofree char *event = NULL;
   g_autofree char *ack = NULL;
   g_autofree char *ack2 = NULL;
@@ -734,19 +518,19 @@ test_acks (Fixture       *fx,
   g_autofree char *pong = NULL;
 
   /* The reply is sent as an event AND as the ack's answer. */
-  ws_send (w, "421[\"join_room\",{\"room\":\"financial_data\"}]");
+  th_test_ws_send (w, "421[\"join_room\",{\"room\":\"financial_data\"}]");
   event = ws_next (w, "42[");
   g_assert_cmpstr (event, ==, "42[\"room_joined\",{\"room\":\"financial_data\"}]");
   ack = ws_next (w, "43");
   g_assert_cmpstr (ack, ==, "431[{\"room\":\"financial_data\"}]");
 
-  ws_send (w, "4217[\"join_room\",{\"room\":\"nope\"}]");
+  th_test_ws_send (w, "4217[\"join_room\",{\"room\":\"nope\"}]");
   error = ws_next (w, "42[");
   g_assert_true (g_str_has_prefix (error, "42[\"error\",{\"code\":\"unknown_room\""));
   ack2 = ws_next (w, "43");
   g_assert_true (g_str_has_prefix (ack2, "4317[{\"code\":\"unknown_room\""));
 
-  ws_send (w, "42999[\"ping\",{\"n\":7}]");
+  th_test_ws_send (w, "42999[\"ping\",{\"n\":7}]");
   pong = ws_next (w, "42[");
   g_assert_cmpstr (pong, ==, "42[\"pong\",{\"n\":7}]");
   ack3 = ws_next (w, "43");
@@ -765,7 +549,7 @@ test_acks (Fixture       *fx,
   }
 
   /* A malformed event with an ack id: the error answers it. */
-  ws_send (w, "425{\"not\":\"an array\"}");
+  th_test_ws_send (w, "425{\"not\":\"an array\"}");
   g_free (ws_next (w, "42[\"error\",{\"code\":\"bad_request\""));
   ack4 = ws_next (w, "43");
   g_assert_true (g_str_has_prefix (ack4, "435[{\"code\":\"bad_request\""));
@@ -777,8 +561,8 @@ static void
 test_deep_json (Fixture       *fx,
                 gconstpointer  data)
 {
-  g_autoptr(Ws) w = ws_client (fx);
-  g_autoptr(Ws) other = ws_open (fx, NULL);
+  g_autoptr(ThTestWs) w = ws_client (fx);
+  g_autoptr(ThTestWs) other = ws_open (fx, NULL);
   g_autoptr(GString) deep = g_string_new ("42[\"join_room\",");
   g_autoptr(GString) deep_connect = g_string_new ("40");
   g_autofree char *status = NULL;
@@ -791,14 +575,14 @@ test_deep_json (Fixture       *fx,
   for (guint i = 0; i < 500000; i++)
     g_string_append_c (deep, ']');
   g_string_append_c (deep, ']');
-  ws_send (w, deep->str);
+  th_test_ws_send (w, deep->str);
   error = ws_next (w, "42[\"error\"");
   g_assert_nonnull (strstr (error, "\"code\":\"bad_request\""));
   g_clear_pointer (&error, g_free);
-  ws_send (w, "42[\"join_room\",{\"room\":\"financial_data\\u0000zzz\"}]");
+  th_test_ws_send (w, "42[\"join_room\",{\"room\":\"financial_data\\u0000zzz\"}]");
   error = ws_next (w, "42[\"error\"");
   g_assert_nonnull (strstr (error, "\"code\":\"bad_request\""));
-  ws_send (w, "42[\"get_status\",{}]");
+  th_test_ws_send (w, "42[\"get_status\",{}]");
   status = ws_next (w, "42[");
   g_assert_true (g_str_has_prefix (status, "42[\"server_status\""));
 
@@ -808,7 +592,7 @@ test_deep_json (Fixture       *fx,
   for (guint i = 0; i < 100000; i++)
     g_string_append_c (deep_connect, '{');
   g_string_append_c (deep_connect, '}');
-  ws_send (other, deep_connect->str);
+  th_test_ws_send (other, deep_connect->str);
   refused = ws_next (other, "44");
   g_assert_cmpstr (refused, ==, "44{\"message\":\"the auth payload must be a JSON object\"}");
   g_assert_cmpuint (metric (fx, "tickhub_server_socketio_bad_packets_total"), ==, bad + 3);
@@ -818,8 +602,8 @@ static void
 test_bad_packets (Fixture       *fx,
                   gconstpointer  data)
 {
-  g_autoptr(Ws) w = ws_client (fx);
-  g_autoptr(Ws) other = ws_open (fx, NULL);
+  g_autoptr(ThTestWs) w = ws_client (fx);
+  g_autoptr(ThTestWs) other = ws_open (fx, NULL);
   g_autofree char *nsp = NULL;
   g_autofree char *status = NULL;
   guint64 bad = metric (fx, "tickhub_server_socketio_bad_packets_total");
@@ -837,25 +621,25 @@ test_bad_packets (Fixture       *fx,
     {
       g_autofree char *error = NULL;
 
-      ws_send (w, packets[i]);
+      th_test_ws_send (w, packets[i]);
       error = ws_next (w, "42[\"error\"");
       g_assert_nonnull (strstr (error, "\"code\":\"bad_request\""));
     }
   /* The attachment of the binary packet is skipped without a second error. */
   soup_websocket_connection_send_binary (w->conn, "\x01\x02", 2);
-  ws_send (w, "42[\"get_status\",{}]");
+  th_test_ws_send (w, "42[\"get_status\",{}]");
   status = ws_next (w, "42[");
   g_assert_true (g_str_has_prefix (status, "42[\"server_status\""));
   g_assert_cmpuint (metric (fx, "tickhub_server_socketio_bad_packets_total"), ==, bad + G_N_ELEMENTS (packets));
 
   /* Only the default namespace; events before CONNECT are refused. */
   g_free (ws_next (other, "0{"));
-  ws_send (other, "40/admin,");
+  th_test_ws_send (other, "40/admin,");
   nsp = ws_next (other, "44");
   g_assert_cmpstr (nsp, ==, "44/admin,{\"message\":\"Invalid namespace\"}");
-  ws_send (other, "42[\"get_status\",{}]");
+  th_test_ws_send (other, "42[\"get_status\",{}]");
   g_free (ws_next (other, "44{\"message\":"));
-  ws_send (other, "40{\"token\":\"anything\"}");
+  th_test_ws_send (other, "40{\"token\":\"anything\"}");
   g_free (ws_next (other, "40{\"sid\":"));
   g_assert_false (w->closed);
   g_assert_false (other->closed);
@@ -865,14 +649,14 @@ static void
 test_serialize_once (Fixture       *fx,
                      gconstpointer  data)
 {
-  Ws *ws[5];
+  ThTestWs *ws[5];
   char *polls[3];
   guint64 before;
 
   for (guint i = 0; i < G_N_ELEMENTS (ws); i++)
     {
       ws[i] = ws_client (fx);
-      ws_send (ws[i], "42[\"subscribe_symbol\",{\"symbol\":\"BTC\"}]");
+      th_test_ws_send (ws[i], "42[\"subscribe_symbol\",{\"symbol\":\"BTC\"}]");
       g_free (ws_next (ws[i], "42[\"symbol_data\""));
     }
   for (guint i = 0; i < G_N_ELEMENTS (polls); i++)
@@ -886,7 +670,7 @@ test_serialize_once (Fixture       *fx,
    * and candles, whenever housekeeping runs. */
   before = metric (fx, "tickhub_server_socketio_encodings_total");
   {
-    g_autoptr(JsonNode) update = parse ("{\"symbol\":\"BTC\",\"data\":{\"price\":60000,\"source\":\"binance\"}}");
+    g_autoptr(JsonNode) update = th_test_parse_json ("{\"symbol\":\"BTC\",\"data\":{\"price\":60000,\"source\":\"binance\"}}");
     g_autoptr(ThEvent) event = th_event_new ("financial_data_update", "BTC", update);
 
     th_hub_emit_event (fx->hub, event);
@@ -907,7 +691,7 @@ test_serialize_once (Fixture       *fx,
   g_assert_cmpuint (metric (fx, "tickhub_server_socketio_encodings_total") - before, ==, 1);
 
   for (guint i = 0; i < G_N_ELEMENTS (ws); i++)
-    ws_free (ws[i]);
+    th_test_ws_free (ws[i]);
   for (guint i = 0; i < G_N_ELEMENTS (polls); i++)
     g_free (polls[i]);
 }
@@ -918,27 +702,27 @@ test_budget (Fixture       *fx,
 {
   g_autofree char *slow = polling_client (fx);
   g_autofree char *query = g_strdup_printf ("EIO=4&transport=polling&sid=%s", slow);
-  g_autoptr(Ws) fast = ws_client (fx);
-  g_autoptr(Http) end = NULL;
-  g_autoptr(Http) gone = NULL;
+  g_autoptr(ThTestWs) fast = ws_client (fx);
+  g_autoptr(ThTestHttp) end = NULL;
+  g_autoptr(ThTestHttp) gone = NULL;
   guint64 dropped;
   guint received = 0;
   g_autofree char *update = NULL;
 
   post (fx, slow, "42[\"join_room\",{\"room\":\"financial_data\"}]\x1e" "42[\"join_room\",{\"room\":\"system_status\"}]");
   g_free (poll_until (fx, slow, "42[\"room_joined\",{\"room\":\"system_status\"}"));
-  ws_send (fast, "42[\"join_room\",{\"room\":\"financial_data\"}]");
+  th_test_ws_send (fast, "42[\"join_room\",{\"room\":\"financial_data\"}]");
   g_free (ws_next (fast, "42[\"room_joined\""));
 
   /* The polling client does not poll: its queue stays within
    * client-buffer (4096) by dropping price updates; the other gets all. */
   for (guint i = 0; i < 100; i++)
     {
-      push_tick (fx, "BTC", 40000 + i);
+      th_test_push_quote (fx->hub, "BTC", 40000 + i);
       g_main_context_iteration (NULL, FALSE);
     }
-  spin (100);
-  while ((update = g_queue_pop_head (&fast->packets)) != NULL)
+  th_test_run_for (100);
+  while ((update = g_queue_pop_head (&fast->messages)) != NULL)
     {
       received += g_str_has_prefix (update, "42[\"financial_data_update\"");
       g_clear_pointer (&update, g_free);
@@ -983,8 +767,8 @@ test_conflate (Fixture       *fx,
 
   /* [server] conflate-ms=300: twenty updates at once become the latest. */
   for (guint i = 0; i < 20; i++)
-    push_tick (fx, "BTC", 40000 + i);
-  spin (700);
+    th_test_push_quote (fx->hub, "BTC", 40000 + i);
+  th_test_run_for (700);
   packets = poll_packets (fx, sid);
   for (guint i = 0; packets[i] != NULL; i++)
     if (g_str_has_prefix (packets[i], "42[\"financial_data_update\""))
@@ -1002,19 +786,19 @@ static void
 test_rate_limit (Fixture       *fx,
                  gconstpointer  data)
 {
-  g_autoptr(Ws) w = ws_client (fx);
+  g_autoptr(ThTestWs) w = ws_client (fx);
   g_autofree char *error = NULL;
   g_autofree char *disconnect = NULL;
 
   /* [server] rate-limit=2 (bursts of 4): the client is told, gets 41 (so
    * socket.io clients do not reconnect by themselves) and is closed. */
   for (guint i = 0; i < 10; i++)
-    ws_send (w, "42[\"ping\",{}]");
+    th_test_ws_send (w, "42[\"ping\",{}]");
   error = ws_next (w, "42[\"error\"");
   g_assert_nonnull (strstr (error, "\"code\":\"rate_limited\""));
   disconnect = ws_next (w, "41");
   g_assert_cmpstr (disconnect, ==, "41");
-  wait_until (ws_is_closed, w);
+  th_test_wait_until (w->closed, TH_TEST_WAIT_MS);
   g_assert_cmpuint (metric (fx, "tickhub_server_disconnects_total{reason=\"rate_limited\"}"), ==, 1);
 }
 
@@ -1025,8 +809,9 @@ test_origins_and_limits (Fixture       *fx,
   g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/socket.io/?EIO=4&transport=polling", fx->port);
   g_autoptr(SoupMessage) bad = soup_message_new ("GET", url);
   g_autoptr(SoupMessage) good = soup_message_new ("GET", url);
-  g_autoptr(Http) big = NULL;
-  Http h = { 0 };
+  g_autoptr(ThTestHttp) big = NULL;
+  g_autoptr(ThTestHttp) refused = NULL;
+  g_autoptr(ThTestHttp) allowed = NULL;
   g_autofree char *sid = polling_client (fx);
   g_autofree char *query = g_strdup_printf ("EIO=4&transport=polling&sid=%s", sid);
   g_autofree char *payload = NULL;
@@ -1034,21 +819,14 @@ test_origins_and_limits (Fixture       *fx,
 
   /* [server] allowed-origins=http://good.example */
   soup_message_headers_replace (soup_message_get_request_headers (bad), "Origin", "http://evil.example");
-  h.msg = bad;
-  soup_session_send_and_read_async (fx->session, bad, G_PRIORITY_DEFAULT, NULL, on_http, &h);
-  wait_until (http_done, &h);
-  assert_engine_error (&h, 403, 4, "Forbidden");
-  g_free (h.body);
+  refused = th_test_http_send (fx->session, bad);
+  assert_engine_error (refused, 403, 4, "Forbidden");
 
-  memset (&h, 0, sizeof h);
   soup_message_headers_replace (soup_message_get_request_headers (good), "Origin", "http://good.example");
-  h.msg = good;
-  soup_session_send_and_read_async (fx->session, good, G_PRIORITY_DEFAULT, NULL, on_http, &h);
-  wait_until (http_done, &h);
-  g_assert_cmpuint (h.status, ==, 200);
+  allowed = th_test_http_send (fx->session, good);
+  g_assert_cmpuint (allowed->status, ==, 200);
   g_assert_cmpstr (soup_message_headers_get_one (soup_message_get_response_headers (good), "Access-Control-Allow-Origin"),
                    ==, "http://good.example");
-  g_free (h.body);
 
   /* A POST over max-message (1024): 413, and the session ends. */
   payload = g_strdup_printf ("42[\"ping\",{\"x\":\"%s\"}]", filler);
@@ -1061,7 +839,7 @@ static void
 test_disabled (Fixture       *fx,
                gconstpointer  data)
 {
-  g_autoptr(Http) h = http (fx, "GET", "EIO=4&transport=polling", NULL);
+  g_autoptr(ThTestHttp) h = http (fx, "GET", "EIO=4&transport=polling", NULL);
 
   /* socketio=false: /socket.io/ is not served */
   g_assert_cmpuint (h->status, ==, 404);
@@ -1081,7 +859,7 @@ test_auth (Fixture       *fx,
   g_autofree char *query = NULL;
   g_autofree char *sid2 = NULL;
   g_autofree char *connected2 = NULL;
-  g_autoptr(Http) open = NULL;
+  g_autoptr(ThTestHttp) open = NULL;
   g_autoptr(JsonNode) root = NULL;
 
   post (fx, sid, "40");
@@ -1096,7 +874,7 @@ test_auth (Fixture       *fx,
   /* The handshake's own token counts when the payload has none. */
   open = http (fx, "GET", "EIO=4&transport=polling&token=sio-token-0123456789", NULL);
   g_assert_cmpuint (open->status, ==, 200);
-  root = parse (open->body + 1);
+  root = th_test_parse_json (open->body + 1);
   sid2 = g_strdup (json_object_get_string_member (json_node_get_object (root), "sid"));
   post (fx, sid2, "40");
   connected2 = poll_until (fx, sid2, "40{\"sid\":");
@@ -1113,9 +891,8 @@ main (int   argc,
 
   g_test_init (&argc, &argv, NULL);
 
-  dir = g_dir_make_tmp ("tickhub-sio-XXXXXX", NULL);
-  tokens = g_build_filename (dir, "tokens", NULL);
-  g_file_set_contents (tokens, "sio-token-0123456789\n", -1, NULL);
+  dir = th_test_make_tmp_dir ("tickhub-sio-XXXXXX");
+  tokens = th_test_write_file (dir, "tokens", "sio-token-0123456789\n");
   g_chmod (tokens, 0600);
   auth_group = g_strdup_printf ("tokens=%s", tokens);
 
@@ -1140,7 +917,6 @@ main (int   argc,
   ADD ("/socketio/disabled", "socketio=false", test_disabled);
   ADD ("/socketio/auth", auth_group, test_auth);
   ret = g_test_run ();
-  g_unlink (tokens);
-  g_rmdir (dir);
+  th_test_remove_tmp_dir (dir);
   return ret;
 }

@@ -7,33 +7,10 @@
 #include <math.h>
 #include <string.h>
 
-#include <libpeas/peas.h>
-
 #include "th-private.h"
-#include "indicator-test.h"
+#include "test-utils.h"
 
 #define MINUTE (G_GINT64_CONSTANT (60) * G_USEC_PER_SEC)
-
-static PeasEngine *engine;
-
-static ThIndicator *
-make_stoch (const char *const *args,
-            GError            **error)
-{
-  return indicator_test_new (engine, "stoch", args, error);
-}
-
-/* "14,3,3" → stoch(14,3,3) */
-static ThIndicator *
-make (const char *spec)
-{
-  g_auto(GStrv) args = g_strsplit (spec, ",", -1);
-  g_autoptr(GError) error = NULL;
-  ThIndicator *ind = make_stoch ((const char *const *) args, &error);
-
-  g_assert_no_error (error);
-  return ind;
-}
 
 /* Feeds one candle; out[0] is slow %K, out[1] %D. */
 static void
@@ -46,22 +23,8 @@ feed (ThIndicator *ind,
 {
   ThCandle c = { .start = 0, .duration = MINUTE, .open = close, .high = high,
                  .low = low, .close = close, .volume = 1, .ticks = 1, .closed = commit };
-  g_autoptr(ThIndicatorValues) v = th_indicator_values_new (2);
 
-  th_indicator_update (ind, &c, commit, v);
-  out[0] = th_indicator_values_get (v, 0);
-  out[1] = th_indicator_values_get (v, 1);
-}
-
-/* Equal, or both NaN. */
-static void
-assert_same (double got,
-             double expected)
-{
-  if (isnan (expected))
-    g_assert_true (isnan (got));
-  else
-    g_assert_cmpfloat (got, ==, expected);
+  th_test_indicator_update (ind, &c, commit, out, 2);
 }
 
 /* Fast %K of candle @i, by scanning its window. */
@@ -85,7 +48,7 @@ direct_fast_k (const double *highs,
 static void
 test_outputs (void)
 {
-  g_autoptr(ThIndicator) stoch = make ("14,3,3");
+  g_autoptr(ThIndicator) stoch = th_test_indicator_new ("stoch", "14,3,3", NULL);
   g_auto(GStrv) outputs = th_indicator_get_outputs (stoch);
 
   g_assert_cmpuint (g_strv_length (outputs), ==, 2);
@@ -144,9 +107,9 @@ static const struct { double high, low, hh, ll, close, k, k3; } sheet[] = {
 static void
 test_reference (void)
 {
-  g_autoptr(ThIndicator) fast = make ("14,1,1");      /* slow %K = %D = fast %K */
-  g_autoptr(ThIndicator) fast_d = make ("14,1,3");    /* %K = fast %K, %D = its 3-day SMA */
-  g_autoptr(ThIndicator) full = make ("14,3,3");      /* %K = 3-day SMA of fast %K */
+  g_autoptr(ThIndicator) fast = th_test_indicator_new ("stoch", "14,1,1", NULL);      /* slow %K = %D = fast %K */
+  g_autoptr(ThIndicator) fast_d = th_test_indicator_new ("stoch", "14,1,3", NULL);    /* %K = fast %K, %D = its 3-day SMA */
+  g_autoptr(ThIndicator) full = th_test_indicator_new ("stoch", "14,3,3", NULL);      /* %K = 3-day SMA of fast %K */
   double highs[N_SHEET], lows[N_SHEET], closes[N_SHEET], my_k[N_SHEET], my_k3[N_SHEET];
 
   for (guint i = 0; i < N_SHEET; i++)
@@ -224,7 +187,7 @@ test_warm_up (void)
 
   for (guint s = 0; s < G_N_ELEMENTS (specs); s++)
     {
-      g_autoptr(ThIndicator) stoch = make (specs[s]);
+      g_autoptr(ThIndicator) stoch = th_test_indicator_new ("stoch", specs[s], NULL);
 
       for (guint i = 0; i < first[s] + 5; i++)
         {
@@ -246,10 +209,10 @@ test_warm_up (void)
 static void
 test_defaults (void)
 {
-  g_autoptr(ThIndicator) one = make ("9");
-  g_autoptr(ThIndicator) three = make ("9,3,3");
-  g_autoptr(ThIndicator) two = make ("9,2");
-  g_autoptr(ThIndicator) two3 = make ("9,2,3");
+  g_autoptr(ThIndicator) one = th_test_indicator_new ("stoch", "9", NULL);
+  g_autoptr(ThIndicator) three = th_test_indicator_new ("stoch", "9,3,3", NULL);
+  g_autoptr(ThIndicator) two = th_test_indicator_new ("stoch", "9,2", NULL);
+  g_autoptr(ThIndicator) two3 = th_test_indicator_new ("stoch", "9,2,3", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (3);
 
   for (guint i = 0; i < 500; i++)
@@ -260,12 +223,12 @@ test_defaults (void)
 
       feed (one, h, l, c, TRUE, a);
       feed (three, h, l, c, TRUE, b);
-      assert_same (a[0], b[0]);
-      assert_same (a[1], b[1]);
+      th_test_assert_same (a[0], b[0]);
+      th_test_assert_same (a[1], b[1]);
       feed (two, h, l, c, TRUE, a);
       feed (two3, h, l, c, TRUE, b);
-      assert_same (a[0], b[0]);
-      assert_same (a[1], b[1]);
+      th_test_assert_same (a[0], b[0]);
+      th_test_assert_same (a[1], b[1]);
     }
 }
 
@@ -274,8 +237,8 @@ test_defaults (void)
 static void
 test_at_high_and_low (void)
 {
-  g_autoptr(ThIndicator) up = make ("14,3,3");
-  g_autoptr(ThIndicator) down = make ("14,3,3");
+  g_autoptr(ThIndicator) up = th_test_indicator_new ("stoch", "14,3,3", NULL);
+  g_autoptr(ThIndicator) down = th_test_indicator_new ("stoch", "14,3,3", NULL);
 
   for (guint i = 0; i < 200; i++)
     {
@@ -296,7 +259,7 @@ test_at_high_and_low (void)
 static void
 test_flat_window_is_zero (void)
 {
-  g_autoptr(ThIndicator) stoch = make ("5,3,3");
+  g_autoptr(ThIndicator) stoch = th_test_indicator_new ("stoch", "5,3,3", NULL);
 
   for (guint i = 0; i < 50; i++)
     {
@@ -329,8 +292,8 @@ random_candle (GRand  *rand,
 static void
 test_provisional_does_not_commit (void)
 {
-  g_autoptr(ThIndicator) a = make ("10,3,3");
-  g_autoptr(ThIndicator) b = make ("10,3,3");
+  g_autoptr(ThIndicator) a = th_test_indicator_new ("stoch", "10,3,3", NULL);
+  g_autoptr(ThIndicator) b = th_test_indicator_new ("stoch", "10,3,3", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (7);
   double close = 1000;
 
@@ -352,8 +315,8 @@ test_provisional_does_not_commit (void)
       feed (a, high, low, close, TRUE, r);
       for (guint o = 0; o < 2; o++)
         {
-          assert_same (p[o], v[o]);
-          assert_same (v[o], r[o]);
+          th_test_assert_same (p[o], v[o]);
+          th_test_assert_same (v[o], r[o]);
         }
     }
 }
@@ -364,7 +327,7 @@ static void
 test_long_random_series (void)
 {
   const guint n = 1000000, k = 50, ks = 3, d = 3;
-  g_autoptr(ThIndicator) stoch = make ("50,3,3");
+  g_autoptr(ThIndicator) stoch = th_test_indicator_new ("stoch", "50,3,3", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (1);
   g_autofree double *highs = g_new (double, n);
   g_autofree double *lows = g_new (double, n);
@@ -412,7 +375,7 @@ test_bad_arguments (void)
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       g_autoptr(GError) error = NULL;
-      g_autoptr(ThIndicator) stoch = make_stoch (bad[i], &error);
+      g_autoptr(ThIndicator) stoch = th_test_indicator_newv ("stoch", bad[i], &error);
 
       g_assert_null (stoch);
       g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
@@ -424,15 +387,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_auto(GStrv) dirs = NULL;
-  int ret;
-
   g_test_init (&argc, &argv, NULL);
-
-  engine = peas_engine_new ();
-  dirs = g_strsplit (g_getenv ("TICKHUB_PLUGIN_PATH"), ":", -1);
-  for (guint i = 0; dirs[i] != NULL; i++)
-    peas_engine_add_search_path (engine, dirs[i], NULL);
 
   g_test_add_func ("/stoch/outputs", test_outputs);
   g_test_add_func ("/stoch/reference-chartschool", test_reference);
@@ -444,7 +399,5 @@ main (int   argc,
   g_test_add_func ("/stoch/long-random-series", test_long_random_series);
   g_test_add_func ("/stoch/bad-arguments", test_bad_arguments);
 
-  ret = g_test_run ();
-  g_object_unref (engine);
-  return ret;
+  return g_test_run ();
 }

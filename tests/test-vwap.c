@@ -7,36 +7,14 @@
 #include <math.h>
 #include <string.h>
 
-#include <libpeas/peas.h>
-
 #include "th-private.h"
-#include "indicator-test.h"
+#include "test-utils.h"
 
 #define MINUTE (G_GINT64_CONSTANT (60) * G_USEC_PER_SEC)
 #define HOUR (60 * MINUTE)
 #define DAY (24 * HOUR)
 /* 2010-12-03T00:00:00Z */
 #define DAY0 (G_GINT64_CONSTANT (1291334400) * G_USEC_PER_SEC)
-
-static PeasEngine *engine;
-
-static ThIndicator *
-make_vwap (const char *const *args,
-           GError            **error)
-{
-  return indicator_test_new (engine, "vwap", args, error);
-}
-
-static ThIndicator *
-make (void)
-{
-  const char *no_args[] = { NULL };
-  g_autoptr(GError) error = NULL;
-  ThIndicator *ind = make_vwap (no_args, &error);
-
-  g_assert_no_error (error);
-  return ind;
-}
 
 static double
 feed (ThIndicator *ind,
@@ -50,27 +28,16 @@ feed (ThIndicator *ind,
 {
   ThCandle c = { .start = start, .duration = duration, .open = close, .high = high,
                  .low = low, .close = close, .volume = volume, .ticks = 1, .closed = commit };
-  g_autoptr(ThIndicatorValues) v = th_indicator_values_new (1);
+  double v;
 
-  th_indicator_update (ind, &c, commit, v);
-  return th_indicator_values_get (v, 0);
-}
-
-/* Equal, or both NaN. */
-static void
-assert_same (double got,
-             double expected)
-{
-  if (isnan (expected))
-    g_assert_true (isnan (got));
-  else
-    g_assert_cmpfloat (got, ==, expected);
+  th_test_indicator_update (ind, &c, commit, &v, 1);
+  return v;
 }
 
 static void
 test_outputs (void)
 {
-  g_autoptr(ThIndicator) vwap = make ();
+  g_autoptr(ThIndicator) vwap = th_test_indicator_new ("vwap", "", NULL);
   g_auto(GStrv) outputs = th_indicator_get_outputs (vwap);
 
   g_assert_cmpuint (g_strv_length (outputs), ==, 1);
@@ -107,7 +74,7 @@ static const struct { double high, low, close, typical, volume, vwap; } bars[] =
 static void
 test_reference (void)
 {
-  g_autoptr(ThIndicator) vwap = make ();
+  g_autoptr(ThIndicator) vwap = th_test_indicator_new ("vwap", "", NULL);
   double sum_pv = 0, sum_v = 0;
 
   for (guint i = 0; i < G_N_ELEMENTS (bars); i++)
@@ -134,7 +101,7 @@ test_same_typical_price (void)
   static const double hlc[][3] = {
     { 101, 98, 101 }, { 102, 99, 99 }, { 100.5, 99.25, 100.25 }, { 100, 100, 100 }, { 103, 97, 100 },
   };
-  g_autoptr(ThIndicator) vwap = make ();
+  g_autoptr(ThIndicator) vwap = th_test_indicator_new ("vwap", "", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (5);
 
   for (guint i = 0; i < 1000; i++)
@@ -151,8 +118,8 @@ test_same_typical_price (void)
 static void
 test_resets_at_utc_midnight (void)
 {
-  g_autoptr(ThIndicator) vwap = make ();
-  g_autoptr(ThIndicator) daily = make ();
+  g_autoptr(ThIndicator) vwap = th_test_indicator_new ("vwap", "", NULL);
+  g_autoptr(ThIndicator) daily = th_test_indicator_new ("vwap", "", NULL);
   gint64 midnight = DAY0 + DAY;
 
   g_assert_cmpfloat (feed (vwap, midnight - 2 * MINUTE, MINUTE, 10, 10, 10, 1, TRUE), ==, 10);
@@ -175,7 +142,7 @@ test_resets_at_utc_midnight (void)
 static void
 test_price_only (void)
 {
-  g_autoptr(ThIndicator) vwap = make ();
+  g_autoptr(ThIndicator) vwap = th_test_indicator_new ("vwap", "", NULL);
 
   g_assert_true (isnan (feed (vwap, DAY0, MINUTE, 10, 10, 10, NAN, TRUE)));
   g_assert_true (isnan (feed (vwap, DAY0 + MINUTE, MINUTE, 11, 11, 11, NAN, FALSE)));
@@ -192,7 +159,7 @@ test_price_only (void)
 static void
 test_warm_up (void)
 {
-  g_autoptr(ThIndicator) vwap = make ();
+  g_autoptr(ThIndicator) vwap = th_test_indicator_new ("vwap", "", NULL);
 
   g_assert_true (isnan (feed (vwap, DAY0, MINUTE, 10, 10, 10, NAN, FALSE)));
   g_assert_true (isnan (feed (vwap, DAY0, MINUTE, 10, 10, 10, NAN, TRUE)));
@@ -209,7 +176,7 @@ test_compensated (void)
 {
   const guint n = 1000000;
   const gint64 step = 50000;    /* 50 ms candles: a million fit in one day */
-  g_autoptr(ThIndicator) vwap = make ();
+  g_autoptr(ThIndicator) vwap = th_test_indicator_new ("vwap", "", NULL);
   double naive_pv = 100 * 1e17, naive_v = 1e17, expected, v = NAN;
 
   feed (vwap, DAY0, step, 100, 100, 100, 1e17, TRUE);
@@ -228,8 +195,8 @@ test_compensated (void)
 static void
 test_provisional_does_not_commit (void)
 {
-  g_autoptr(ThIndicator) a = make ();
-  g_autoptr(ThIndicator) b = make ();
+  g_autoptr(ThIndicator) a = th_test_indicator_new ("vwap", "", NULL);
+  g_autoptr(ThIndicator) b = th_test_indicator_new ("vwap", "", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (7);
   gint64 start = DAY0;
   double close = 100;
@@ -247,8 +214,8 @@ test_provisional_does_not_commit (void)
       p = feed (b, start, 10 * MINUTE, high, low, c, volume, FALSE);
       v = feed (b, start, 10 * MINUTE, high, low, c, volume, TRUE);
       r = feed (a, start, 10 * MINUTE, high, low, c, volume, TRUE);
-      assert_same (p, v);
-      assert_same (v, r);
+      th_test_assert_same (p, v);
+      th_test_assert_same (v, r);
 
       start += 10 * MINUTE * g_rand_int_range (rand, 1, 12);
       close = c;
@@ -264,7 +231,7 @@ test_long_random_series (void)
   const guint n = 1000000;
   const gint64 step = 100000;
   const gint64 first = DAY0 + 20 * HOUR;
-  g_autoptr(ThIndicator) vwap = make ();
+  g_autoptr(ThIndicator) vwap = th_test_indicator_new ("vwap", "", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (1);
   g_autofree double *typical = g_new (double, n);
   g_autofree double *volumes = g_new (double, n);
@@ -306,9 +273,9 @@ test_bad_arguments (void)
   const char *five[] = { "5", NULL };
   const char *empty[] = { NULL };
   g_autoptr(GError) error = NULL;
-  g_autoptr(ThIndicator) bad = make_vwap (five, &error);
-  g_autoptr(ThIndicator) no_parens = make_vwap (NULL, NULL);
-  g_autoptr(ThIndicator) parens = make_vwap (empty, NULL);
+  g_autoptr(ThIndicator) bad = th_test_indicator_newv ("vwap", five, &error);
+  g_autoptr(ThIndicator) no_parens = th_test_indicator_newv ("vwap", NULL, NULL);
+  g_autoptr(ThIndicator) parens = th_test_indicator_newv ("vwap", empty, NULL);
 
   g_assert_null (bad);
   g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
@@ -321,15 +288,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_auto(GStrv) dirs = NULL;
-  int ret;
-
   g_test_init (&argc, &argv, NULL);
-
-  engine = peas_engine_new ();
-  dirs = g_strsplit (g_getenv ("TICKHUB_PLUGIN_PATH"), ":", -1);
-  for (guint i = 0; dirs[i] != NULL; i++)
-    peas_engine_add_search_path (engine, dirs[i], NULL);
 
   g_test_add_func ("/vwap/outputs", test_outputs);
   g_test_add_func ("/vwap/reference-chartschool", test_reference);
@@ -342,7 +301,5 @@ main (int   argc,
   g_test_add_func ("/vwap/long-random-series", test_long_random_series);
   g_test_add_func ("/vwap/bad-arguments", test_bad_arguments);
 
-  ret = g_test_run ();
-  g_object_unref (engine);
-  return ret;
+  return g_test_run ();
 }

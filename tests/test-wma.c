@@ -6,35 +6,8 @@
 
 #include <math.h>
 
-#include <libpeas/peas.h>
-
 #include "th-private.h"
-#include "indicator-test.h"
-
-static PeasEngine *engine;
-
-/* wma(@args), @args as written between the parentheses ("" for none). */
-static ThIndicator *
-make_wma (const char  *args,
-          GError     **error)
-{
-  g_auto(GStrv) argv = g_strsplit (args, ",", -1);
-
-  return indicator_test_new (engine, "wma", (const char *const *) argv, error);
-}
-
-static double
-feed (ThIndicator *ind,
-      double       close,
-      gboolean     commit)
-{
-  ThCandle c = { .start = 0, .duration = 60000000, .open = close, .high = close,
-                 .low = close, .close = close, .volume = 1, .ticks = 1, .closed = commit };
-  g_autoptr(ThIndicatorValues) v = th_indicator_values_new (1);
-
-  th_indicator_update (ind, &c, commit, v);
-  return th_indicator_values_get (v, 0);
-}
+#include "test-utils.h"
 
 /* The definition, O(N): closes[end-N+1 .. end] weighted 1 .. N. */
 static double
@@ -52,27 +25,27 @@ direct_wma (const double *closes,
 static void
 test_warm_up (void)
 {
-  g_autoptr(ThIndicator) wma = make_wma ("3", NULL);
+  g_autoptr(ThIndicator) wma = th_test_indicator_new ("wma", "3", NULL);
   g_auto(GStrv) outputs = th_indicator_get_outputs (wma);
 
   g_assert_cmpuint (g_strv_length (outputs), ==, 1);
   g_assert_cmpstr (outputs[0], ==, "");
   /* null exactly until the N-th close (index N-1) */
-  g_assert_true (isnan (feed (wma, 1, TRUE)));
-  g_assert_true (isnan (feed (wma, 2, TRUE)));
-  g_assert_cmpfloat_with_epsilon (feed (wma, 3, TRUE), (1 * 1 + 2 * 2 + 3 * 3) / 6.0, 1e-15);
-  g_assert_cmpfloat_with_epsilon (feed (wma, 4, TRUE), (1 * 2 + 2 * 3 + 3 * 4) / 6.0, 1e-15);
-  g_assert_cmpfloat_with_epsilon (feed (wma, 0, TRUE), (1 * 3 + 2 * 4 + 3 * 0) / 6.0, 1e-15);
+  g_assert_true (isnan (th_test_feed_close (wma, 1, TRUE)));
+  g_assert_true (isnan (th_test_feed_close (wma, 2, TRUE)));
+  g_assert_cmpfloat_with_epsilon (th_test_feed_close (wma, 3, TRUE), (1 * 1 + 2 * 2 + 3 * 3) / 6.0, 1e-15);
+  g_assert_cmpfloat_with_epsilon (th_test_feed_close (wma, 4, TRUE), (1 * 2 + 2 * 3 + 3 * 4) / 6.0, 1e-15);
+  g_assert_cmpfloat_with_epsilon (th_test_feed_close (wma, 0, TRUE), (1 * 3 + 2 * 4 + 3 * 0) / 6.0, 1e-15);
 }
 
 static void
 test_period_one_is_the_close (void)
 {
-  g_autoptr(ThIndicator) wma = make_wma ("1", NULL);
+  g_autoptr(ThIndicator) wma = th_test_indicator_new ("wma", "1", NULL);
 
-  g_assert_cmpfloat (feed (wma, 5, TRUE), ==, 5);
-  g_assert_cmpfloat (feed (wma, 7.25, TRUE), ==, 7.25);
-  g_assert_cmpfloat (feed (wma, 7.25, FALSE), ==, 7.25);
+  g_assert_cmpfloat (th_test_feed_close (wma, 5, TRUE), ==, 5);
+  g_assert_cmpfloat (th_test_feed_close (wma, 7.25, TRUE), ==, 7.25);
+  g_assert_cmpfloat (th_test_feed_close (wma, 7.25, FALSE), ==, 7.25);
 }
 
 /* TA-Lib's own regression test (src/tools/ta_regtest/ta_test_func/test_ma.c,
@@ -93,13 +66,13 @@ test_reference_ta_lib (void)
   };
   static const double wma30[] = { 88.567, 88.233, 88.034 };
   static const double wma2[] = { 93.71, 94.52, 94.85 };
-  g_autoptr(ThIndicator) w30 = make_wma ("30", NULL);
-  g_autoptr(ThIndicator) w2 = make_wma ("2", NULL);
+  g_autoptr(ThIndicator) w30 = th_test_indicator_new ("wma", "30", NULL);
+  g_autoptr(ThIndicator) w2 = th_test_indicator_new ("wma", "2", NULL);
 
   for (guint i = 0; i < G_N_ELEMENTS (closes); i++)
     {
-      double v30 = feed (w30, closes[i], TRUE);
-      double v2 = feed (w2, closes[i], TRUE);
+      double v30 = th_test_feed_close (w30, closes[i], TRUE);
+      double v2 = th_test_feed_close (w2, closes[i], TRUE);
 
       g_assert_cmpint (isnan (v30), ==, i < 29);
       g_assert_cmpint (isnan (v2), ==, i < 1);
@@ -118,13 +91,13 @@ test_reference_ta_lib (void)
 static void
 test_constant (void)
 {
-  g_autoptr(ThIndicator) wma = make_wma ("20", NULL);
-  g_autoptr(ThIndicator) tenth = make_wma ("20", NULL);
+  g_autoptr(ThIndicator) wma = th_test_indicator_new ("wma", "20", NULL);
+  g_autoptr(ThIndicator) tenth = th_test_indicator_new ("wma", "20", NULL);
 
   for (int i = 0; i < 100000; i++)
     {
-      double v = feed (wma, 42000.5, TRUE);
-      double w = feed (tenth, 0.1, TRUE);
+      double v = th_test_feed_close (wma, 42000.5, TRUE);
+      double w = th_test_feed_close (tenth, 0.1, TRUE);
 
       if (i >= 19)
         {
@@ -144,7 +117,7 @@ test_long_random_series (void)
 {
   const guint n = 1000000;
   const guint period = 50;
-  g_autoptr(ThIndicator) wma = make_wma ("50", NULL);
+  g_autoptr(ThIndicator) wma = th_test_indicator_new ("wma", "50", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (4);
   g_autofree double *xs = g_new (double, n);
   double price = 40000;
@@ -155,7 +128,7 @@ test_long_random_series (void)
 
       price *= exp (g_rand_double_range (rand, -0.002, 0.002));
       xs[i] = price;
-      v = feed (wma, price, TRUE);
+      v = th_test_feed_close (wma, price, TRUE);
       if (i < period - 1)
         g_assert_true (isnan (v));
       else if (i % 997 == 0 || i == n - 1)
@@ -176,8 +149,8 @@ test_long_random_series (void)
 static void
 test_provisional_does_not_commit (void)
 {
-  g_autoptr(ThIndicator) a = make_wma ("5", NULL);
-  g_autoptr(ThIndicator) b = make_wma ("5", NULL);
+  g_autoptr(ThIndicator) a = th_test_indicator_new ("wma", "5", NULL);
+  g_autoptr(ThIndicator) b = th_test_indicator_new ("wma", "5", NULL);
   g_autoptr(GRand) rand = g_rand_new_with_seed (5);
   double price = 100;
 
@@ -186,10 +159,10 @@ test_provisional_does_not_commit (void)
       double p, q, c, x;
 
       price += g_rand_double_range (rand, -1, 1);
-      q = feed (a, price + 3, FALSE);  /* a forming candle that moves on */
-      p = feed (a, price, FALSE);
-      c = feed (b, price, TRUE);
-      x = feed (a, price, TRUE);
+      q = th_test_feed_close (a, price + 3, FALSE);  /* a forming candle that moves on */
+      p = th_test_feed_close (a, price, FALSE);
+      c = th_test_feed_close (b, price, TRUE);
+      x = th_test_feed_close (a, price, TRUE);
       g_assert_cmpint (isnan (p), ==, i < 4);
       g_assert_cmpint (isnan (q), ==, i < 4);
       g_assert_true (p == c || (isnan (p) && isnan (c)));
@@ -207,13 +180,13 @@ test_bad_arguments (void)
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       g_autoptr(GError) e = NULL;
-      g_autoptr(ThIndicator) ind = make_wma (bad[i], &e);
+      g_autoptr(ThIndicator) ind = th_test_indicator_new ("wma", bad[i], &e);
 
       g_assert_null (ind);
       g_assert_error (e, TH_ERROR, TH_ERROR_BAD_CONFIG);
     }
 
-  wma = make_wma ("x", &error);
+  wma = th_test_indicator_new ("wma", "x", &error);
   g_assert_cmpstr (error->message, ==,
                    "wma period “x” is not a whole number from 1 to 10000; write it like wma(20)");
 }
@@ -222,15 +195,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_auto(GStrv) dirs = NULL;
-  int ret;
-
   g_test_init (&argc, &argv, NULL);
-
-  engine = peas_engine_new ();
-  dirs = g_strsplit (g_getenv ("TICKHUB_PLUGIN_PATH"), ":", -1);
-  for (guint i = 0; dirs[i] != NULL; i++)
-    peas_engine_add_search_path (engine, dirs[i], NULL);
 
   g_test_add_func ("/wma/warm-up", test_warm_up);
   g_test_add_func ("/wma/period-one-is-the-close", test_period_one_is_the_close);
@@ -240,7 +205,5 @@ main (int   argc,
   g_test_add_func ("/wma/provisional-does-not-commit", test_provisional_does_not_commit);
   g_test_add_func ("/wma/bad-arguments", test_bad_arguments);
 
-  ret = g_test_run ();
-  g_object_unref (engine);
-  return ret;
+  return g_test_run ();
 }
