@@ -249,8 +249,8 @@ test_connect_and_rooms (Fixture       *fx,
   {
     g_autofree char *raw = NULL;
 
-    send_json (a, "{\"event\":\"ping\", \"data\" : {\"big\":9223372036854775808,\"e\":1.2e29,"
-                  "\"s\":\"a\\u00e9\\\"}\",\"a\":[1, {\"x\":[]}]} }");
+    th_test_ws_send (a, "{\"event\":\"ping\", \"data\" : {\"big\":9223372036854775808,\"e\":1.2e29,"
+                        "\"s\":\"a\\u00e9\\\"}\",\"a\":[1, {\"x\":[]}]} }");
     raw = next_text (a, "pong");
     g_assert_cmpstr (raw, ==, "{\"event\":\"pong\",\"data\":{\"big\":9223372036854775808,\"e\":1.2e29,"
                               "\"s\":\"a\\u00e9\\\"}\",\"a\":[1, {\"x\":[]}]}}");

@@ -541,7 +541,7 @@ test_acks (Fixture       *fx,
     g_autofree char *pong2 = NULL;
     g_autofree char *ack5 = NULL;
 
-    ws_send (w, "428[\"ping\", {\"big\":9223372036854775808,\"e\":1.2e29}]");
+    th_test_ws_send (w, "428[\"ping\", {\"big\":9223372036854775808,\"e\":1.2e29}]");
     pong2 = ws_next (w, "42[");
     g_assert_cmpstr (pong2, ==, "42[\"pong\",{\"big\":9223372036854775808,\"e\":1.2e29}]");
     ack5 = ws_next (w, "43");
