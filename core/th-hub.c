@@ -662,13 +662,12 @@ check_plugin_group (ThHub          *self,
 
   if (spec == NULL)
     spec = "";
-  /* The keys every WebSocket feed takes (ThWsFeed). */
-  if (strstr (spec, "@websocket") != NULL)
+  /* The keys every WebSocket feed takes: ThWsFeed's own. */
+  if (strstr (spec, TH_WS_FEED_CONFIG_KEYS) != NULL)
     {
-      g_auto(GStrv) parts = g_strsplit (spec, "@websocket", -1);
+      g_auto(GStrv) parts = g_strsplit (spec, TH_WS_FEED_CONFIG_KEYS, -1);
 
-      expanded = g_strjoinv ("url:ws-url,stale-after:seconds,reconnect-max:seconds,connect-timeout:seconds,"
-                             "max-frame:uint,record:path,connect:bool", parts);
+      expanded = g_strjoinv (th_ws_feed_get_config_spec (), parts);
       spec = expanded;
     }
   if (is_feed)

@@ -230,6 +230,24 @@ th_ws_feed_real_build_url (ThWsFeed  *self,
   return g_strdup (priv->url);
 }
 
+/**
+ * th_ws_feed_get_config_spec:
+ *
+ * The keys the base class reads from every WebSocket feed's group, with
+ * their types, in the syntax of `X-Tickhub-Config`: `url`, `stale-after`,
+ * `reconnect-max`, `connect-timeout`, `max-frame`, `record` and `connect`.
+ * A venue's `.plugin` file takes them all with %TH_WS_FEED_CONFIG_KEYS.
+ *
+ * Returns: the key spec
+ */
+const char *
+th_ws_feed_get_config_spec (void)
+{
+  /* What th_ws_feed_real_configure() reads: keep the two together. */
+  return "url:ws-url,stale-after:seconds,reconnect-max:seconds,connect-timeout:seconds,"
+         "max-frame:uint,record:path,connect:bool";
+}
+
 static gboolean
 th_ws_feed_real_configure (ThWsFeed  *self,
                            GError   **error)

@@ -154,6 +154,23 @@ test_no_plugins (void)
   assert_has (msg, "[tickhub] plugins: no plugins");
 }
 
+/* X-Tickhub-Config=@websocket: the keys ThWsFeed reads, with their types. */
+static void
+test_websocket_keys (void)
+{
+  g_autofree char *msg = load_problems (
+    "[tickhub]\nplugins=binance\n"
+    "[binance]\nconnect=false\nstale-after=soon\nmax-frame=-1\nrecord=\ncolour=red\n");
+
+  assert_has (msg, "[binance] stale-after: “soon” is not a duration");
+  assert_has (msg, "[binance] max-frame: “-1” is not");
+  assert_has (msg, "[binance] colour: unknown key; the keys of [binance] are url, stale-after, reconnect-max, "
+                   "connect-timeout, max-frame, record, connect, streams, ttl");
+  g_assert_cmpstr (th_ws_feed_get_config_spec (), ==,
+                   "url:ws-url,stale-after:seconds,reconnect-max:seconds,connect-timeout:seconds,"
+                   "max-frame:uint,record:path,connect:bool");
+}
+
 static void
 test_valid (void)
 {
@@ -249,6 +266,7 @@ main (int   argc,
   g_test_add_func ("/config/every-problem-is-reported", test_every_problem_is_reported);
   g_test_add_func ("/config/disabled-plugin-group", test_disabled_plugin_group);
   g_test_add_func ("/config/no-plugins", test_no_plugins);
+  g_test_add_func ("/config/websocket-keys", test_websocket_keys);
   g_test_add_func ("/config/valid", test_valid);
   g_test_add_func ("/config/lookup-order", test_lookup_order);
   g_test_add_func ("/config/parse-call", test_parse_call);
