@@ -26,7 +26,6 @@
 #define DEFAULT_SYMBOLS   "BTC;ETH;SOL"
 #define DEFAULT_QUOTE     "USD"
 #define DEFAULT_TIMEFRAMES "1m;5m;1h"
-#define DEFAULT_ORDER     "binance;coincap;coinbase;coingecko"
 #define DEFAULT_HISTORY   500
 #define MAX_SPECS         64
 /* How long after its period a candle waits for late ticks before the
@@ -154,9 +153,12 @@ static guint signals[N_SIGNALS];
  * whole configuration, builds the #ThSymbolMap, sets the order and TTLs of
  * the #ThPriceBook, loads the plugins of `[tickhub] plugins` and
  * `[indicators]` with libpeas and lets each one check its own group,
- * reporting every problem at once. th_hub_start() starts the sinks, then
- * the feeds; th_hub_stop_async() stops the feeds, then flushes and stops
- * the sinks.
+ * reporting every problem at once. The hub knows no venue: without
+ * `[prices] order`, the order is that of the ranks the enabled plugins
+ * declare (`X-Tickhub-Rank` in their `.plugin` file), and a source
+ * without a `ttl` key gets the `X-Tickhub-Default-TTL` of its plugin.
+ * th_hub_start() starts the sinks, then the feeds; th_hub_stop_async()
+ * stops the feeds, then flushes and stops the sinks.
  *
  * Data goes one way. A feed pushes #ThTick values with th_hub_push_tick();
  * the hub validates each tick and records it in the price book. Only ticks
@@ -678,20 +680,97 @@ check_plugin_group (ThHub          *self,
   _th_config_check_group (self->config, peas_plugin_info_get_module_name (info), full, problems);
 }
 
-static gint64
-default_ttl (const char *source)
+/* A number a plugin's .plugin file declares in an X-Tickhub-* key. A
+ * malformed one is the plugin's mistake, not the config's: warned about
+ * and ignored. */
+static gboolean
+plugin_number (PeasPluginInfo *info,
+               const char     *key,
+               gboolean        positive,
+               double         *out)
 {
-  static const struct { const char *name; double seconds; } defaults[] = {
-    { "binance", 10 },
-    { "coincap", 5 },
-    { "coinbase", 10 },
-    { "coingecko", 90 },
-  };
+  const char *text = peas_plugin_info_get_external_data (info, key);
+  g_autofree char *copy = NULL;
+  char *end = NULL;
+  double value;
 
-  for (guint i = 0; i < G_N_ELEMENTS (defaults); i++)
-    if (g_str_equal (defaults[i].name, source))
-      return (gint64) (defaults[i].seconds * G_USEC_PER_SEC);
+  if (text == NULL)
+    return FALSE;
+  copy = g_strstrip (g_strdup (text));
+  value = g_ascii_strtod (copy, &end);
+  if (end == copy || *end != '\0' || !isfinite (value) || (positive && value <= 0))
+    {
+      g_warning ("plugin “%s”: X-%s=%s in its .plugin file is not %s; ignored",
+                 peas_plugin_info_get_module_name (info), key, text,
+                 positive ? "a number of seconds more than 0" : "a number");
+      return FALSE;
+    }
+  *out = value;
+  return TRUE;
+}
+
+/* The ttl of a source whose group has none: what the plugin of that name
+ * declares (X-Tickhub-Default-TTL), whether it is loaded or not, else the
+ * price book's default. */
+static gint64
+declared_ttl (ThHub      *self,
+              const char *source)
+{
+  PeasPluginInfo *info = peas_engine_get_plugin_info (self->engine, source);
+  double seconds;
+
+  if (info != NULL && plugin_number (info, "Tickhub-Default-TTL", TRUE, &seconds))
+    return (gint64) (seconds * G_USEC_PER_SEC);
   return TH_PRICE_BOOK_DEFAULT_TTL;
+}
+
+typedef struct
+{
+  const char *name;
+  double      rank;
+  guint       index;
+} RankedFeed;
+
+static int
+compare_ranked (gconstpointer a,
+                gconstpointer b)
+{
+  const RankedFeed *x = a;
+  const RankedFeed *y = b;
+
+  if (x->rank != y->rank)
+    return x->rank < y->rank ? -1 : 1;
+  return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* The order when [prices] order is absent: the plugins of [tickhub]
+ * plugins whose .plugin file declares X-Tickhub-Rank, lowest rank first,
+ * in the order of [tickhub] plugins when ranks are equal. Plugins that are
+ * not enabled are not in it; the feeds without a rank rank after it. */
+static char **
+default_order (ThHub  *self,
+               char  **plugins)
+{
+  g_autoptr(GArray) ranked = g_array_new (FALSE, FALSE, sizeof (RankedFeed));
+  char **out;
+
+  for (guint i = 0; plugins != NULL && plugins[i] != NULL; i++)
+    {
+      PeasPluginInfo *info = peas_engine_get_plugin_info (self->engine, plugins[i]);
+      RankedFeed feed = { plugins[i], 0, i };
+      gboolean seen = FALSE;
+
+      for (guint j = 0; j < ranked->len; j++)
+        seen |= g_str_equal (g_array_index (ranked, RankedFeed, j).name, plugins[i]);
+      if (info != NULL && !seen && plugin_number (info, "Tickhub-Rank", FALSE, &feed.rank))
+        g_array_append_val (ranked, feed);
+    }
+  g_array_sort (ranked, compare_ranked);
+
+  out = g_new0 (char *, ranked->len + 1);
+  for (guint i = 0; i < ranked->len; i++)
+    out[i] = g_strdup (g_array_index (ranked, RankedFeed, i).name);
+  return out;
 }
 
 /* A configure vfunc said no. With a GError that is a config problem (the
@@ -1006,6 +1085,13 @@ setup_states (ThHub *self)
  * one per line of the error message, each naming the group, the key and
  * the fix. Nothing starts.
  *
+ * The price book's order is `[prices] order`; when the key is absent, the
+ * plugins of `[tickhub] plugins` whose `.plugin` file declares
+ * `X-Tickhub-Rank`, lowest rank first. Feeds without a rank come after
+ * them. A source's TTL is the `ttl` key of its group, else the
+ * `X-Tickhub-Default-TTL` (seconds) of the plugin of that name, loaded or
+ * not, else %TH_PRICE_BOOK_DEFAULT_TTL.
+ *
  * Returns: %TRUE if everything is usable
  */
 gboolean
@@ -1055,13 +1141,22 @@ th_hub_load (ThHub   *self,
         }
     }
 
+  /* The plugins' search path, so that their .plugin files can say their
+   * rank and default ttl before any of them loads. */
+  self->engine = peas_engine_new ();
+  peas_engine_enable_loader (self->engine, "python3");
+  setup_search_path (self, searched);
+  plugins = th_config_get_string_list (self->config, "tickhub", "plugins");
+
   /* Price hierarchy: the order and its TTLs first, so that feeds can read
    * them while they configure; feeds outside the order after loading. */
-  order = config_list (self, "prices", "order", DEFAULT_ORDER);
+  order = th_config_get_string_list (self->config, "prices", "order");
+  if (order == NULL)
+    order = default_order (self, plugins);
   th_price_book_set_order (self->book, (const char *const *) order);
   for (guint i = 0; order[i] != NULL; i++)
     {
-      double ttl = th_config_get_double (self->config, order[i], "ttl", default_ttl (order[i]) / 1e6);
+      double ttl = th_config_get_double (self->config, order[i], "ttl", declared_ttl (self, order[i]) / 1e6);
 
       if (ttl > 0)
         th_price_book_set_ttl (self->book, order[i], (gint64) (ttl * G_USEC_PER_SEC));
@@ -1069,11 +1164,6 @@ th_hub_load (ThHub   *self,
         add_problem (problems, "[%s] ttl: must be more than 0 seconds", order[i]);
     }
   /* Plugins. */
-  self->engine = peas_engine_new ();
-  peas_engine_enable_loader (self->engine, "python3");
-  setup_search_path (self, searched);
-
-  plugins = th_config_get_string_list (self->config, "tickhub", "plugins");
   if (plugins == NULL || plugins[0] == NULL)
     add_problem (problems, "[tickhub] plugins: no plugins; list the feeds and sinks to run, "
                  "such as plugins=binance;coinbase;server");
@@ -1095,7 +1185,7 @@ th_hub_load (ThHub   *self,
 
       if (plugin->feed == NULL || g_strv_contains ((const char *const *) order, plugin->module))
         continue;
-      ttl = th_config_get_double (self->config, plugin->module, "ttl", default_ttl (plugin->module) / 1e6);
+      ttl = th_config_get_double (self->config, plugin->module, "ttl", declared_ttl (self, plugin->module) / 1e6);
       if (ttl > 0)
         th_price_book_set_ttl (self->book, plugin->module, (gint64) (ttl * G_USEC_PER_SEC));
       else
