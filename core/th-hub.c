@@ -78,6 +78,12 @@ typedef struct
 
 typedef struct
 {
+  char *group;
+  char *spec;
+} HostGroup;
+
+typedef struct
+{
   ThSourceState state;
   char         *reason;
   gint64        last_tick;
@@ -109,6 +115,7 @@ struct _ThHub
   GPtrArray    *specs;              /* IndicatorSpec* */
   GHashTable   *states;             /* symbol → SymbolState* */
   GHashTable   *sources;            /* source → SourceStatus* */
+  GPtrArray    *host_groups;        /* HostGroup*: th_hub_add_config_group() */
 
   guint         housekeeping_id;
   guint         quit_idle_id;
@@ -149,16 +156,17 @@ static guint signals[N_SIGNALS];
  * One tickhub instance: it loads the plugins, checks the configuration and
  * routes data from the feeds to the sinks.
  *
- * th_hub_new() takes a #ThConfig and a #ThClock. th_hub_load() checks the
- * whole configuration, builds the #ThSymbolMap, sets the order and TTLs of
- * the #ThPriceBook, loads the plugins of `[tickhub] plugins` and
- * `[indicators]` with libpeas and lets each one check its own group,
- * reporting every problem at once. The hub knows no venue: without
- * `[prices] order`, the order is that of the ranks the enabled plugins
- * declare (`X-Tickhub-Rank` in their `.plugin` file), and a source
- * without a `ttl` key gets the `X-Tickhub-Default-TTL` of its plugin.
- * th_hub_start() starts the sinks, then the feeds; th_hub_stop_async()
- * stops the feeds, then flushes and stops the sinks.
+ * th_hub_new() takes a #ThConfig and a #ThClock; a host program declares
+ * the config groups it reads itself with th_hub_add_config_group().
+ * th_hub_load() checks the whole configuration, builds the #ThSymbolMap,
+ * sets the order and TTLs of the #ThPriceBook, loads the plugins of
+ * `[tickhub] plugins` and `[indicators]` with libpeas and lets each one
+ * check its own group, reporting every problem at once. The hub knows no
+ * venue: without `[prices] order`, the order is that of the ranks the
+ * enabled plugins declare (`X-Tickhub-Rank` in their `.plugin` file), and
+ * a source without a `ttl` key gets the `X-Tickhub-Default-TTL` of its
+ * plugin. th_hub_start() starts the sinks, then the feeds;
+ * th_hub_stop_async() stops the feeds, then flushes and stops the sinks.
  *
  * Data goes one way. A feed pushes #ThTick values with th_hub_push_tick();
  * the hub validates each tick and records it in the price book. Only ticks
@@ -203,6 +211,16 @@ spec_free (gpointer data)
   g_strfreev (spec->args);
   g_strfreev (spec->outputs);
   g_free (spec);
+}
+
+static void
+host_group_free (gpointer data)
+{
+  HostGroup *host_group = data;
+
+  g_free (host_group->group);
+  g_free (host_group->spec);
+  g_free (host_group);
 }
 
 static void
@@ -298,6 +316,7 @@ th_hub_finalize (GObject *object)
   g_clear_pointer (&self->timeframes, g_free);
   g_clear_pointer (&self->specs, g_ptr_array_unref);
   g_clear_pointer (&self->sources, g_hash_table_unref);
+  g_clear_pointer (&self->host_groups, g_ptr_array_unref);
   g_clear_pointer (&self->warned_symbols, g_hash_table_unref);
   g_clear_pointer (&self->disabled, g_hash_table_unref);
   g_clear_pointer (&self->js_types, g_hash_table_unref);
@@ -429,6 +448,7 @@ th_hub_init (ThHub *self)
   self->specs = g_ptr_array_new_with_free_func (spec_free);
   self->states = g_hash_table_new (g_str_hash, g_str_equal);
   self->sources = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, source_status_free);
+  self->host_groups = g_ptr_array_new_with_free_func (host_group_free);
   self->warned_symbols = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->disabled = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->js_types = g_hash_table_new_full (NULL, NULL, NULL, g_free);
@@ -453,6 +473,59 @@ th_hub_new (ThConfig *config,
   g_return_val_if_fail (clock == NULL || TH_IS_CLOCK (clock), NULL);
 
   return g_object_new (TH_TYPE_HUB, "config", config, "clock", clock, NULL);
+}
+
+/**
+ * th_hub_add_config_group:
+ * @self: a #ThHub, not loaded yet
+ * @group: the name of a group of the host program, such as `dbus`
+ * @spec: its keys and their types, as a plugin's `X-Tickhub-Config`
+ *   declares them: `key:type,key:type`, each type one of `string`,
+ *   `list`, `bool`, `int`, `uint`, `number`, `seconds`, `url`, `ws-url`,
+ *   `http-url`, `path`, `timeframe` or `enum(a|b)`; empty for a group
+ *   that takes no keys
+ *
+ * Declares a config group that the program hosting the hub reads itself,
+ * as tickhubd declares `[dbus]`. th_hub_load() then accepts the group,
+ * checks its keys against @spec with the other groups (an unknown key, a
+ * malformed value: a problem naming the group, the key and the fix), and
+ * names it among the groups when it reports an unknown one. What the
+ * types cannot say, such as a range, is the host's to check; it reads the
+ * values from th_hub_get_config().
+ *
+ * Call it before th_hub_load(). A second call for the same @group
+ * replaces its @spec. @group must be neither a core group (`tickhub`,
+ * `prices`, `indicators`, `symbols`) nor the module name of a plugin.
+ */
+void
+th_hub_add_config_group (ThHub      *self,
+                         const char *group,
+                         const char *spec)
+{
+  static const char *const core[] = { "tickhub", "prices", "indicators", "symbols", NULL };
+  HostGroup *host_group;
+
+  g_return_if_fail (TH_IS_HUB (self));
+  g_return_if_fail (!self->loaded);
+  g_return_if_fail (group != NULL && *group != '\0');
+  g_return_if_fail (!g_strv_contains (core, group));
+  g_return_if_fail (spec != NULL);
+
+  for (guint i = 0; i < self->host_groups->len; i++)
+    {
+      host_group = self->host_groups->pdata[i];
+      if (g_str_equal (host_group->group, group))
+        {
+          g_free (host_group->spec);
+          host_group->spec = g_strdup (spec);
+          return;
+        }
+    }
+
+  host_group = g_new0 (HostGroup, 1);
+  host_group->group = g_strdup (group);
+  host_group->spec = g_strdup (spec);
+  g_ptr_array_add (self->host_groups, host_group);
 }
 
 /* Loading */
@@ -973,17 +1046,24 @@ check_groups (ThHub     *self,
               GPtrArray *problems)
 {
   g_auto(GStrv) groups = g_key_file_get_groups (th_config_get_key_file (self->config), NULL);
-  static const char *const core[] = { "tickhub", "prices", "indicators", "symbols", "dbus", NULL };
+  static const char *const core[] = { "tickhub", "prices", "indicators", "symbols", NULL };
 
-  /* [dbus] is read by tickhubd (daemon/th-service.c); checked with the core
-   * groups so that --check-config and every host see it. */
-  _th_config_check_group (self->config, "dbus",
-                          "idle-timeout:seconds,signal-rate:number,price-wait:seconds", problems);
+  /* The host's groups (tickhubd's [dbus]), checked with the core groups so
+   * that a --check-config sees them. */
+  for (guint i = 0; i < self->host_groups->len; i++)
+    {
+      HostGroup *host_group = self->host_groups->pdata[i];
+
+      _th_config_check_group (self->config, host_group->group, host_group->spec, problems);
+    }
 
   for (guint i = 0; groups[i] != NULL; i++)
     {
       const char *group = groups[i];
       gboolean known = g_strv_contains (core, group);
+
+      for (guint j = 0; !known && j < self->host_groups->len; j++)
+        known = g_str_equal (((HostGroup *) self->host_groups->pdata[j])->group, group);
 
       for (guint j = 0; !known && j < self->plugins->len; j++)
         known = g_str_equal (((Plugin *) self->plugins->pdata[j])->module, group);
@@ -1004,8 +1084,14 @@ check_groups (ThHub     *self,
         add_problem (problems, "[%s]: plugin “%s” is not enabled; add it to [tickhub] plugins or remove this group",
                      group, group);
       else
-        add_problem (problems, "[%s]: unknown group; the groups are [tickhub], [prices], [indicators], "
-                     "[symbols], [dbus] and one per plugin, named after it", group);
+        {
+          g_autoptr(GString) known_groups = g_string_new ("[tickhub], [prices], [indicators], [symbols]");
+
+          for (guint j = 0; j < self->host_groups->len; j++)
+            g_string_append_printf (known_groups, ", [%s]", ((HostGroup *) self->host_groups->pdata[j])->group);
+          add_problem (problems, "[%s]: unknown group; the groups are %s and one per plugin, named after it",
+                       group, known_groups->str);
+        }
     }
 }
 

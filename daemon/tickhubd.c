@@ -389,8 +389,11 @@ system_config_find_file (void)
   return shipped_config_path ("tickhub.conf");
 }
 
-/* [dbus]: the types are checked with the core groups (th-hub.c); the
+/* [dbus]: tickhubd's own group, declared to the hub, which checks its
+ * keys' types with the other groups (th_hub_add_config_group()); the
  * ranges here. */
+#define DBUS_GROUP_SPEC "idle-timeout:seconds,signal-rate:number,price-wait:seconds"
+
 static void
 check_dbus_group (ThConfig  *config,
                   GPtrArray *problems)
@@ -633,6 +636,7 @@ main (int   argc,
     }
 
   hub = th_hub_new (config, NULL);
+  th_hub_add_config_group (hub, "dbus", DBUS_GROUP_SPEC);
   hub_ok = th_hub_load (hub, &error);
   check_dbus_group (config, problems);
   if (!hub_ok || problems->len > 0)
