@@ -412,27 +412,15 @@ check_dbus_group (ThConfig  *config,
 }
 
 /* Whether a sink must keep the daemon running although nobody calls it:
- * every sink does (a server has its own clients, a file records), except
- * jsonl writing to standard output, which nobody reads in a started-on-
- * demand service. */
+ * each sink says (th_sink_keeps_alive()). */
 static gboolean
 has_keep_alive_sink (ThHub *hub)
 {
   g_autoptr(GPtrArray) sinks = th_hub_get_sinks (hub);
 
   for (guint i = 0; i < sinks->len; i++)
-    {
-      g_autofree char *module = th_service_plugin_module (hub, sinks->pdata[i]);
-
-      if (g_strcmp0 (module, "jsonl") == 0)
-        {
-          g_autofree char *path = th_config_get_string (th_hub_get_config (hub), "jsonl", "path", "-");
-
-          if (g_str_equal (path, "-"))
-            continue;
-        }
+    if (th_sink_keeps_alive (sinks->pdata[i]))
       return TRUE;
-    }
   return FALSE;
 }
 
