@@ -1168,6 +1168,12 @@ th_ws_feed_get_stats (ThFeedSource *source)
   return g_variant_builder_end (&b);
 }
 
+static char *
+th_ws_feed_source_name (ThFeedSource *source)
+{
+  return g_strdup (feed_name (TH_WS_FEED (source)));
+}
+
 static void
 th_ws_feed_feed_source_init (ThFeedSourceInterface *iface)
 {
@@ -1175,4 +1181,5 @@ th_ws_feed_feed_source_init (ThFeedSourceInterface *iface)
   iface->start = th_ws_feed_start;
   iface->stop = th_ws_feed_stop;
   iface->get_stats = th_ws_feed_get_stats;
+  iface->get_source_name = th_ws_feed_source_name;
 }

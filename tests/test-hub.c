@@ -428,6 +428,27 @@ test_default_order_from_plugins (void)
   g_assert_cmpint (th_price_book_get_ttl (book, "mine"), ==, TH_PRICE_BOOK_DEFAULT_TTL);
 }
 
+/* Each feed's source name: a WebSocket venue's class name, else the
+ * plugin's module name. */
+static void
+test_feed_source_names (void)
+{
+  g_autoptr(ThHub) hub = load_hub ("[tickhub]\nplugins=simulator;coingecko;binance\nsymbols=BTC\n"
+                                   "[binance]\nconnect=false\n[simulator]\ninterval=1\n");
+  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (hub);
+  static const char *const expected[] = { "simulator", "coingecko", "binance" };
+
+  g_assert_cmpuint (feeds->len, ==, G_N_ELEMENTS (expected));
+  for (guint i = 0; i < feeds->len; i++)
+    {
+      g_autofree char *name = th_feed_source_get_source_name (feeds->pdata[i]);
+
+      g_assert_cmpstr (name, ==, expected[i]);
+    }
+  g_assert_true (TH_IS_WS_FEED (feeds->pdata[2]));
+  g_assert_cmpstr (th_ws_feed_get_name (feeds->pdata[2]), ==, "binance");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -451,6 +472,7 @@ main (int   argc,
               fixture_setup, test_disable_plugin, fixture_teardown);
 #undef ADD
   g_test_add_func ("/hub/default-order-from-plugins", test_default_order_from_plugins);
+  g_test_add_func ("/hub/feed-source-names", test_feed_source_names);
 
   return g_test_run ();
 }
