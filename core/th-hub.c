@@ -1251,8 +1251,12 @@ th_hub_load (ThHub   *self,
     }
   /* Plugins. */
   if (plugins == NULL || plugins[0] == NULL)
-    add_problem (problems, "[tickhub] plugins: no plugins; list the feeds and sinks to run, "
-                 "such as plugins=binance;coinbase;server");
+    {
+      g_autofree char *avail = available_plugins (self);
+
+      add_problem (problems, "[tickhub] plugins: no plugins; list the feeds and sinks to run, "
+                   "separated by ;, among the plugins found: %s", avail);
+    }
 
   for (guint i = 0; plugins != NULL && plugins[i] != NULL; i++)
     {
