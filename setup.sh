@@ -16,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
 
-# Build and run time (PLATFORM.md): keep this list the one place that says
+# Build and run time (docs/platform.md): keep this list the one place that says
 # what tickhub needs.
 packages=(
   gcc libc6-dev meson ninja-build pkg-config glib-networking ca-certificates

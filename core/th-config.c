@@ -858,8 +858,8 @@ check_symbol_spec (const char *group,
       const char *colon = strchr (items[i], ':');
 
       if (colon == NULL || colon == items[i] || colon[1] == '\0')
-        problem (problems, group, key, "“%s” is not venue:code; write it like binance:BTCUSDT;coinbase:BTC-USD",
-                 items[i]);
+        problem (problems, group, key, "“%s” is not venue:code; give each venue as its feed's name, a colon "
+                 "and the venue's code of the symbol, such as myfeed:BTC-USD;otherfeed:bitcoin", items[i]);
     }
 }
 

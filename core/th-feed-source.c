@@ -140,3 +140,41 @@ th_feed_source_get_stats (ThFeedSource *self)
    * caller's reference, a full one (from a binding) is already it. */
   return g_variant_take_ref (stats);
 }
+
+/**
+ * th_feed_source_get_source_name:
+ * @self: a #ThFeedSource
+ *
+ * The name of the feed's source: the `source` of the ticks it pushes and
+ * of its `source_status` events, the name `[prices] order`, the price
+ * book and D-Bus's `ListSources` know it by. Most feeds are named after
+ * the plugin that made them, which is what a feed is called without a
+ * `get_source_name` vfunc, or when its vfunc returns %NULL or an empty
+ * string (th_hub_get_plugin_name()). A feed named otherwise implements
+ * the vfunc: the WebSocket venues give their class's name
+ * (th_ws_feed_get_name()), the REST pollers the `source` key of their
+ * group. A replay's ticks keep their recorded sources whatever the feed
+ * is called.
+ *
+ * Returns: (transfer full) (nullable): the source name; %NULL only for a
+ *   feed without a name of its own that no hub made
+ */
+char *
+th_feed_source_get_source_name (ThFeedSource *self)
+{
+  ThFeedSourceInterface *iface;
+  g_autoptr(ThHub) hub = NULL;
+  char *name = NULL;
+
+  g_return_val_if_fail (TH_IS_FEED_SOURCE (self), NULL);
+
+  iface = TH_FEED_SOURCE_GET_IFACE (self);
+  if (iface->get_source_name != NULL)
+    name = iface->get_source_name (self);
+  if (name != NULL && *name != '\0')
+    return name;
+  g_free (name);
+
+  g_object_get (self, "hub", &hub, NULL);
+  return hub != NULL ? g_strdup (th_hub_get_plugin_name (hub, self)) : NULL;
+}

@@ -33,6 +33,9 @@ G_DECLARE_INTERFACE (ThFeedSource, th_feed_source, TH, FEED_SOURCE, GObject)
  * @get_stats: returns counters and facts about the feed as an `a{sv}`
  *   dictionary (for example `messages`, `bytes`, `parse_errors`,
  *   `reconnects` as `t`); optional
+ * @get_source_name: returns the name of the feed's source, a new string, or
+ *   %NULL; optional, for a feed not named after its plugin (see
+ *   th_feed_source_get_source_name())
  *
  * A feed produces #ThTick values and hands them to the hub given in its
  * construct-only #ThFeedSource:hub property.
@@ -48,6 +51,7 @@ struct _ThFeedSourceInterface
   void     (*request_price) (ThFeedSource *self,
                              const char   *symbol);
   GVariant *(*get_stats)    (ThFeedSource *self);
+  char     *(*get_source_name) (ThFeedSource *self);
 };
 
 gboolean th_feed_source_configure     (ThFeedSource *self,
@@ -57,5 +61,6 @@ void     th_feed_source_stop          (ThFeedSource *self);
 void     th_feed_source_request_price (ThFeedSource *self,
                                        const char   *symbol);
 GVariant *th_feed_source_get_stats    (ThFeedSource *self);
+char     *th_feed_source_get_source_name (ThFeedSource *self);
 
 G_END_DECLS

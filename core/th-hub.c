@@ -26,7 +26,6 @@
 #define DEFAULT_SYMBOLS   "BTC;ETH;SOL"
 #define DEFAULT_QUOTE     "USD"
 #define DEFAULT_TIMEFRAMES "1m;5m;1h"
-#define DEFAULT_ORDER     "binance;coincap;coinbase;coingecko"
 #define DEFAULT_HISTORY   500
 #define MAX_SPECS         64
 /* How long after its period a candle waits for late ticks before the
@@ -83,6 +82,12 @@ typedef struct
 
 typedef struct
 {
+  char *group;
+  char *spec;
+} HostGroup;
+
+typedef struct
+{
   ThSourceState state;
   char         *reason;
   gint64        last_tick;
@@ -114,6 +119,7 @@ struct _ThHub
   GPtrArray    *specs;              /* IndicatorSpec* */
   GHashTable   *states;             /* symbol → SymbolState* */
   GHashTable   *sources;            /* source → SourceStatus* */
+  GPtrArray    *host_groups;        /* HostGroup*: th_hub_add_config_group() */
 
   guint         housekeeping_id;
   guint         quit_idle_id;
@@ -171,13 +177,17 @@ static guint signals[N_SIGNALS];
  * One tickhub instance: it loads the plugins, checks the configuration and
  * routes data from the feeds to the sinks.
  *
- * th_hub_new() takes a #ThConfig and a #ThClock. th_hub_load() checks the
- * whole configuration, builds the #ThSymbolMap, sets the order and TTLs of
- * the #ThPriceBook, loads the plugins of `[tickhub] plugins` and
- * `[indicators]` with libpeas and lets each one check its own group,
- * reporting every problem at once. th_hub_start() starts the sinks, then
- * the feeds; th_hub_stop_async() stops the feeds, then flushes and stops
- * the sinks.
+ * th_hub_new() takes a #ThConfig and a #ThClock; a host program declares
+ * the config groups it reads itself with th_hub_add_config_group().
+ * th_hub_load() checks the whole configuration, builds the #ThSymbolMap,
+ * sets the order and TTLs of the #ThPriceBook, loads the plugins of
+ * `[tickhub] plugins` and `[indicators]` with libpeas and lets each one
+ * check its own group, reporting every problem at once. The hub knows no
+ * venue: without `[prices] order`, the order is that of the ranks the
+ * enabled plugins declare (`X-Tickhub-Rank` in their `.plugin` file), and
+ * a source without a `ttl` key gets the `X-Tickhub-Default-TTL` of its
+ * plugin. th_hub_start() starts the sinks, then the feeds;
+ * th_hub_stop_async() stops the feeds, then flushes and stops the sinks.
  *
  * Data goes one way. A feed pushes #ThTick values with th_hub_push_tick();
  * the hub validates each tick and records it in the price book. Only ticks
@@ -222,6 +232,16 @@ spec_free (gpointer data)
   g_strfreev (spec->args);
   g_strfreev (spec->outputs);
   g_free (spec);
+}
+
+static void
+host_group_free (gpointer data)
+{
+  HostGroup *host_group = data;
+
+  g_free (host_group->group);
+  g_free (host_group->spec);
+  g_free (host_group);
 }
 
 static void
@@ -324,6 +344,7 @@ th_hub_finalize (GObject *object)
   g_clear_pointer (&self->timeframes, g_free);
   g_clear_pointer (&self->specs, g_ptr_array_unref);
   g_clear_pointer (&self->sources, g_hash_table_unref);
+  g_clear_pointer (&self->host_groups, g_ptr_array_unref);
   g_clear_pointer (&self->warned_symbols, g_hash_table_unref);
   g_clear_pointer (&self->disabled, g_hash_table_unref);
   g_clear_pointer (&self->js_types, g_hash_table_unref);
@@ -532,6 +553,7 @@ th_hub_init (ThHub *self)
   self->specs = g_ptr_array_new_with_free_func (spec_free);
   self->states = g_hash_table_new (g_str_hash, g_str_equal);
   self->sources = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, source_status_free);
+  self->host_groups = g_ptr_array_new_with_free_func (host_group_free);
   self->warned_symbols = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->disabled = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->js_types = g_hash_table_new_full (NULL, NULL, NULL, g_free);
@@ -557,6 +579,59 @@ th_hub_new (ThConfig *config,
   g_return_val_if_fail (clock == NULL || TH_IS_CLOCK (clock), NULL);
 
   return g_object_new (TH_TYPE_HUB, "config", config, "clock", clock, NULL);
+}
+
+/**
+ * th_hub_add_config_group:
+ * @self: a #ThHub, not loaded yet
+ * @group: the name of a group of the host program, such as `dbus`
+ * @spec: its keys and their types, as a plugin's `X-Tickhub-Config`
+ *   declares them: `key:type,key:type`, each type one of `string`,
+ *   `list`, `bool`, `int`, `uint`, `number`, `seconds`, `url`, `ws-url`,
+ *   `http-url`, `path`, `timeframe` or `enum(a|b)`; empty for a group
+ *   that takes no keys
+ *
+ * Declares a config group that the program hosting the hub reads itself,
+ * as tickhubd declares `[dbus]`. th_hub_load() then accepts the group,
+ * checks its keys against @spec with the other groups (an unknown key, a
+ * malformed value: a problem naming the group, the key and the fix), and
+ * names it among the groups when it reports an unknown one. What the
+ * types cannot say, such as a range, is the host's to check; it reads the
+ * values from th_hub_get_config().
+ *
+ * Call it before th_hub_load(). A second call for the same @group
+ * replaces its @spec. @group must be neither a core group (`tickhub`,
+ * `prices`, `indicators`, `symbols`) nor the module name of a plugin.
+ */
+void
+th_hub_add_config_group (ThHub      *self,
+                         const char *group,
+                         const char *spec)
+{
+  static const char *const core[] = { "tickhub", "prices", "indicators", "symbols", NULL };
+  HostGroup *host_group;
+
+  g_return_if_fail (TH_IS_HUB (self));
+  g_return_if_fail (!self->loaded);
+  g_return_if_fail (group != NULL && *group != '\0');
+  g_return_if_fail (!g_strv_contains (core, group));
+  g_return_if_fail (spec != NULL);
+
+  for (guint i = 0; i < self->host_groups->len; i++)
+    {
+      host_group = self->host_groups->pdata[i];
+      if (g_str_equal (host_group->group, group))
+        {
+          g_free (host_group->spec);
+          host_group->spec = g_strdup (spec);
+          return;
+        }
+    }
+
+  host_group = g_new0 (HostGroup, 1);
+  host_group->group = g_strdup (group);
+  host_group->spec = g_strdup (spec);
+  g_ptr_array_add (self->host_groups, host_group);
 }
 
 /* Loading */
@@ -768,13 +843,12 @@ check_plugin_group (ThHub          *self,
 
   if (spec == NULL)
     spec = "";
-  /* The keys every WebSocket feed takes (ThWsFeed). */
-  if (strstr (spec, "@websocket") != NULL)
+  /* The keys every WebSocket feed takes: ThWsFeed's own. */
+  if (strstr (spec, TH_WS_FEED_CONFIG_KEYS) != NULL)
     {
-      g_auto(GStrv) parts = g_strsplit (spec, "@websocket", -1);
+      g_auto(GStrv) parts = g_strsplit (spec, TH_WS_FEED_CONFIG_KEYS, -1);
 
-      expanded = g_strjoinv ("url:ws-url,stale-after:seconds,reconnect-max:seconds,connect-timeout:seconds,"
-                             "max-frame:uint,record:path,connect:bool", parts);
+      expanded = g_strjoinv (th_ws_feed_get_config_spec (), parts);
       spec = expanded;
     }
   if (is_feed)
@@ -785,20 +859,97 @@ check_plugin_group (ThHub          *self,
   _th_config_check_group (self->config, peas_plugin_info_get_module_name (info), full, problems);
 }
 
-static gint64
-default_ttl (const char *source)
+/* A number a plugin's .plugin file declares in an X-Tickhub-* key. A
+ * malformed one is the plugin's mistake, not the config's: warned about
+ * and ignored. */
+static gboolean
+plugin_number (PeasPluginInfo *info,
+               const char     *key,
+               gboolean        positive,
+               double         *out)
 {
-  static const struct { const char *name; double seconds; } defaults[] = {
-    { "binance", 10 },
-    { "coincap", 5 },
-    { "coinbase", 10 },
-    { "coingecko", 90 },
-  };
+  const char *text = peas_plugin_info_get_external_data (info, key);
+  g_autofree char *copy = NULL;
+  char *end = NULL;
+  double value;
 
-  for (guint i = 0; i < G_N_ELEMENTS (defaults); i++)
-    if (g_str_equal (defaults[i].name, source))
-      return (gint64) (defaults[i].seconds * G_USEC_PER_SEC);
+  if (text == NULL)
+    return FALSE;
+  copy = g_strstrip (g_strdup (text));
+  value = g_ascii_strtod (copy, &end);
+  if (end == copy || *end != '\0' || !isfinite (value) || (positive && value <= 0))
+    {
+      g_warning ("plugin “%s”: X-%s=%s in its .plugin file is not %s; ignored",
+                 peas_plugin_info_get_module_name (info), key, text,
+                 positive ? "a number of seconds more than 0" : "a number");
+      return FALSE;
+    }
+  *out = value;
+  return TRUE;
+}
+
+/* The ttl of a source whose group has none: what the plugin of that name
+ * declares (X-Tickhub-Default-TTL), whether it is loaded or not, else the
+ * price book's default. */
+static gint64
+declared_ttl (ThHub      *self,
+              const char *source)
+{
+  PeasPluginInfo *info = peas_engine_get_plugin_info (self->engine, source);
+  double seconds;
+
+  if (info != NULL && plugin_number (info, "Tickhub-Default-TTL", TRUE, &seconds))
+    return (gint64) (seconds * G_USEC_PER_SEC);
   return TH_PRICE_BOOK_DEFAULT_TTL;
+}
+
+typedef struct
+{
+  const char *name;
+  double      rank;
+  guint       index;
+} RankedFeed;
+
+static int
+compare_ranked (gconstpointer a,
+                gconstpointer b)
+{
+  const RankedFeed *x = a;
+  const RankedFeed *y = b;
+
+  if (x->rank != y->rank)
+    return x->rank < y->rank ? -1 : 1;
+  return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* The order when [prices] order is absent: the plugins of [tickhub]
+ * plugins whose .plugin file declares X-Tickhub-Rank, lowest rank first,
+ * in the order of [tickhub] plugins when ranks are equal. Plugins that are
+ * not enabled are not in it; the feeds without a rank rank after it. */
+static char **
+default_order (ThHub  *self,
+               char  **plugins)
+{
+  g_autoptr(GArray) ranked = g_array_new (FALSE, FALSE, sizeof (RankedFeed));
+  char **out;
+
+  for (guint i = 0; plugins != NULL && plugins[i] != NULL; i++)
+    {
+      PeasPluginInfo *info = peas_engine_get_plugin_info (self->engine, plugins[i]);
+      RankedFeed feed = { plugins[i], 0, i };
+      gboolean seen = FALSE;
+
+      for (guint j = 0; j < ranked->len; j++)
+        seen |= g_str_equal (g_array_index (ranked, RankedFeed, j).name, plugins[i]);
+      if (info != NULL && !seen && plugin_number (info, "Tickhub-Rank", FALSE, &feed.rank))
+        g_array_append_val (ranked, feed);
+    }
+  g_array_sort (ranked, compare_ranked);
+
+  out = g_new0 (char *, ranked->len + 1);
+  for (guint i = 0; i < ranked->len; i++)
+    out[i] = g_strdup (g_array_index (ranked, RankedFeed, i).name);
+  return out;
 }
 
 /* A configure vfunc said no. With a GError that is a config problem (the
@@ -1001,17 +1152,24 @@ check_groups (ThHub     *self,
               GPtrArray *problems)
 {
   g_auto(GStrv) groups = g_key_file_get_groups (th_config_get_key_file (self->config), NULL);
-  static const char *const core[] = { "tickhub", "prices", "indicators", "symbols", "dbus", NULL };
+  static const char *const core[] = { "tickhub", "prices", "indicators", "symbols", NULL };
 
-  /* [dbus] is read by tickhubd (daemon/th-service.c); checked with the core
-   * groups so that --check-config and every host see it. */
-  _th_config_check_group (self->config, "dbus",
-                          "idle-timeout:seconds,signal-rate:number,price-wait:seconds", problems);
+  /* The host's groups (tickhubd's [dbus]), checked with the core groups so
+   * that a --check-config sees them. */
+  for (guint i = 0; i < self->host_groups->len; i++)
+    {
+      HostGroup *host_group = self->host_groups->pdata[i];
+
+      _th_config_check_group (self->config, host_group->group, host_group->spec, problems);
+    }
 
   for (guint i = 0; groups[i] != NULL; i++)
     {
       const char *group = groups[i];
       gboolean known = g_strv_contains (core, group);
+
+      for (guint j = 0; !known && j < self->host_groups->len; j++)
+        known = g_str_equal (((HostGroup *) self->host_groups->pdata[j])->group, group);
 
       for (guint j = 0; !known && j < self->plugins->len; j++)
         known = g_str_equal (((Plugin *) self->plugins->pdata[j])->module, group);
@@ -1032,8 +1190,14 @@ check_groups (ThHub     *self,
         add_problem (problems, "[%s]: plugin “%s” is not enabled; add it to [tickhub] plugins or remove this group",
                      group, group);
       else
-        add_problem (problems, "[%s]: unknown group; the groups are [tickhub], [prices], [indicators], "
-                     "[symbols], [dbus] and one per plugin, named after it", group);
+        {
+          g_autoptr(GString) known_groups = g_string_new ("[tickhub], [prices], [indicators], [symbols]");
+
+          for (guint j = 0; j < self->host_groups->len; j++)
+            g_string_append_printf (known_groups, ", [%s]", ((HostGroup *) self->host_groups->pdata[j])->group);
+          add_problem (problems, "[%s]: unknown group; the groups are %s and one per plugin, named after it",
+                       group, known_groups->str);
+        }
     }
 }
 
@@ -1115,6 +1279,13 @@ setup_states (ThHub *self)
  * one per line of the error message, each naming the group, the key and
  * the fix. Nothing starts.
  *
+ * The price book's order is `[prices] order`; when the key is absent, the
+ * plugins of `[tickhub] plugins` whose `.plugin` file declares
+ * `X-Tickhub-Rank`, lowest rank first. Feeds without a rank come after
+ * them. A source's TTL is the `ttl` key of its group, else the
+ * `X-Tickhub-Default-TTL` (seconds) of the plugin of that name, loaded or
+ * not, else %TH_PRICE_BOOK_DEFAULT_TTL.
+ *
  * Returns: %TRUE if everything is usable
  */
 gboolean
@@ -1164,13 +1335,22 @@ th_hub_load (ThHub   *self,
         }
     }
 
+  /* The plugins' search path, so that their .plugin files can say their
+   * rank and default ttl before any of them loads. */
+  self->engine = peas_engine_new ();
+  peas_engine_enable_loader (self->engine, "python3");
+  setup_search_path (self, searched);
+  plugins = th_config_get_string_list (self->config, "tickhub", "plugins");
+
   /* Price hierarchy: the order and its TTLs first, so that feeds can read
    * them while they configure; feeds outside the order after loading. */
-  order = config_list (self, "prices", "order", DEFAULT_ORDER);
+  order = th_config_get_string_list (self->config, "prices", "order");
+  if (order == NULL)
+    order = default_order (self, plugins);
   th_price_book_set_order (self->book, (const char *const *) order);
   for (guint i = 0; order[i] != NULL; i++)
     {
-      double ttl = th_config_get_double (self->config, order[i], "ttl", default_ttl (order[i]) / 1e6);
+      double ttl = th_config_get_double (self->config, order[i], "ttl", declared_ttl (self, order[i]) / 1e6);
 
       if (ttl > 0)
         th_price_book_set_ttl (self->book, order[i], (gint64) (ttl * G_USEC_PER_SEC));
@@ -1178,14 +1358,13 @@ th_hub_load (ThHub   *self,
         add_problem (problems, "[%s] ttl: must be more than 0 seconds", order[i]);
     }
   /* Plugins. */
-  self->engine = peas_engine_new ();
-  peas_engine_enable_loader (self->engine, "python3");
-  setup_search_path (self, searched);
-
-  plugins = th_config_get_string_list (self->config, "tickhub", "plugins");
   if (plugins == NULL || plugins[0] == NULL)
-    add_problem (problems, "[tickhub] plugins: no plugins; list the feeds and sinks to run, "
-                 "such as plugins=binance;coinbase;server");
+    {
+      g_autofree char *avail = available_plugins (self);
+
+      add_problem (problems, "[tickhub] plugins: no plugins; list the feeds and sinks to run, "
+                   "separated by ;, among the plugins found: %s", avail);
+    }
 
   for (guint i = 0; plugins != NULL && plugins[i] != NULL; i++)
     {
@@ -1204,7 +1383,7 @@ th_hub_load (ThHub   *self,
 
       if (plugin->feed == NULL || g_strv_contains ((const char *const *) order, plugin->module))
         continue;
-      ttl = th_config_get_double (self->config, plugin->module, "ttl", default_ttl (plugin->module) / 1e6);
+      ttl = th_config_get_double (self->config, plugin->module, "ttl", declared_ttl (self, plugin->module) / 1e6);
       if (ttl > 0)
         th_price_book_set_ttl (self->book, plugin->module, (gint64) (ttl * G_USEC_PER_SEC));
       else

@@ -25,6 +25,9 @@ G_DECLARE_FINAL_TYPE (ThHub, th_hub, TH, HUB, GObject)
 
 ThHub        *th_hub_new                   (ThConfig      *config,
                                             ThClock       *clock);
+void          th_hub_add_config_group      (ThHub         *self,
+                                            const char    *group,
+                                            const char    *spec);
 gboolean      th_hub_load                  (ThHub         *self,
                                             GError       **error);
 void          th_hub_start                 (ThHub         *self);

@@ -213,3 +213,31 @@ th_sink_stop (ThSink *self)
   if (iface->stop != NULL)
     iface->stop (self);
 }
+
+/**
+ * th_sink_keeps_alive:
+ * @self: a configured #ThSink
+ *
+ * Whether the sink does useful work while nobody calls the program that
+ * hosts the hub: a server has clients of its own, a file records. A host
+ * that exits when idle, such as tickhubd started on demand by D-Bus,
+ * keeps running as long as one of its sinks says so. A sink that only
+ * makes sense while someone watches the host says %FALSE: the jsonl sink
+ * writing to standard output, which nobody reads in a service started on
+ * demand. The answer may depend on the sink's group, read by
+ * th_sink_configure(), which runs first.
+ *
+ * Returns: what the `keeps_alive` vfunc says; %TRUE for a sink without it
+ */
+gboolean
+th_sink_keeps_alive (ThSink *self)
+{
+  ThSinkInterface *iface;
+
+  g_return_val_if_fail (TH_IS_SINK (self), FALSE);
+
+  iface = TH_SINK_GET_IFACE (self);
+  if (iface->keeps_alive == NULL)
+    return TRUE;
+  return iface->keeps_alive (self);
+}

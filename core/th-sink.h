@@ -30,6 +30,9 @@ G_DECLARE_INTERFACE (ThSink, th_sink, TH, SINK, GObject)
  *   g_task_return_boolean() or g_task_return_error(), keeping a reference
  *   while the flush runs; th_sink_flush_finish() propagates it. Used when
  *   @flush_async is %NULL; optional
+ * @keeps_alive: whether the sink does useful work while nobody calls the
+ *   program that hosts the hub, so that a host which exits when idle must
+ *   keep running; asked after @configure; optional (%TRUE without it)
  *
  * A sink receives every #ThEvent the hub emits, in order, from the main
  * context of the hub. The same event (and the same bytes) goes to every sink.
@@ -53,6 +56,7 @@ struct _ThSinkInterface
   void     (*stop)         (ThSink              *self);
   void     (*flush)        (ThSink              *self,
                             GTask               *task);
+  gboolean (*keeps_alive)  (ThSink              *self);
 };
 
 gboolean th_sink_configure    (ThSink              *self,
@@ -70,5 +74,6 @@ gboolean th_sink_flush_finish (ThSink              *self,
 void     th_sink_stop         (ThSink              *self);
 void     th_sink_flush        (ThSink              *self,
                                GTask               *task);
+gboolean th_sink_keeps_alive  (ThSink              *self);
 
 G_END_DECLS

@@ -230,6 +230,24 @@ th_ws_feed_real_build_url (ThWsFeed  *self,
   return g_strdup (priv->url);
 }
 
+/**
+ * th_ws_feed_get_config_spec:
+ *
+ * The keys the base class reads from every WebSocket feed's group, with
+ * their types, in the syntax of `X-Tickhub-Config`: `url`, `stale-after`,
+ * `reconnect-max`, `connect-timeout`, `max-frame`, `record` and `connect`.
+ * A venue's `.plugin` file takes them all with %TH_WS_FEED_CONFIG_KEYS.
+ *
+ * Returns: the key spec
+ */
+const char *
+th_ws_feed_get_config_spec (void)
+{
+  /* What th_ws_feed_real_configure() reads: keep the two together. */
+  return "url:ws-url,stale-after:seconds,reconnect-max:seconds,connect-timeout:seconds,"
+         "max-frame:uint,record:path,connect:bool";
+}
+
 static gboolean
 th_ws_feed_real_configure (ThWsFeed  *self,
                            GError   **error)
@@ -1150,6 +1168,12 @@ th_ws_feed_get_stats (ThFeedSource *source)
   return g_variant_builder_end (&b);
 }
 
+static char *
+th_ws_feed_source_name (ThFeedSource *source)
+{
+  return g_strdup (feed_name (TH_WS_FEED (source)));
+}
+
 static void
 th_ws_feed_feed_source_init (ThFeedSourceInterface *iface)
 {
@@ -1157,4 +1181,5 @@ th_ws_feed_feed_source_init (ThFeedSourceInterface *iface)
   iface->start = th_ws_feed_start;
   iface->stop = th_ws_feed_stop;
   iface->get_stats = th_ws_feed_get_stats;
+  iface->get_source_name = th_ws_feed_source_name;
 }

@@ -32,6 +32,16 @@ typedef enum {
   TH_WS_FEED_REJECT_VALUE,
 } ThWsFeedReject;
 
+/**
+ * TH_WS_FEED_CONFIG_KEYS:
+ *
+ * What a WebSocket venue's `.plugin` file writes in its `X-Tickhub-Config`
+ * to take the keys that #ThWsFeed reads for it:
+ * `X-Tickhub-Config=@websocket,streams:list`. The hub replaces it with
+ * th_ws_feed_get_config_spec().
+ */
+#define TH_WS_FEED_CONFIG_KEYS "@websocket"
+
 #define TH_TYPE_WS_FEED (th_ws_feed_get_type ())
 G_DECLARE_DERIVABLE_TYPE (ThWsFeed, th_ws_feed, TH, WS_FEED, GObject)
 
@@ -92,6 +102,7 @@ struct _ThWsFeedClass
   gpointer padding[7];
 };
 
+const char  *th_ws_feed_get_config_spec (void);
 ThHub       *th_ws_feed_get_hub       (ThWsFeed       *self);
 const char  *th_ws_feed_get_name      (ThWsFeed       *self);
 ThSourceState th_ws_feed_get_state    (ThWsFeed       *self);

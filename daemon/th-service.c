@@ -136,11 +136,9 @@ char *
 th_service_feed_name (ThHub        *hub,
                       ThFeedSource *feed)
 {
-  if (TH_IS_WS_FEED (feed))
-    return g_strdup (th_ws_feed_get_name (TH_WS_FEED (feed)));
-  /* The other feeds are named after their module (coingecko, replay,
-   * simulator); a replay's ticks keep their recorded sources. */
-  return th_service_plugin_module (hub, G_OBJECT (feed));
+  /* Named after their module (coingecko, replay, simulator) unless they
+   * say otherwise; a replay's ticks keep their recorded sources. */
+  return th_feed_source_get_source_name (feed);
 }
 
 /* Prices */

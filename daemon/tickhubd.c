@@ -389,8 +389,11 @@ system_config_find_file (void)
   return shipped_config_path ("tickhub.conf");
 }
 
-/* [dbus]: the types are checked with the core groups (th-hub.c); the
+/* [dbus]: tickhubd's own group, declared to the hub, which checks its
+ * keys' types with the other groups (th_hub_add_config_group()); the
  * ranges here. */
+#define DBUS_GROUP_SPEC "idle-timeout:seconds,signal-rate:number,price-wait:seconds"
+
 static void
 check_dbus_group (ThConfig  *config,
                   GPtrArray *problems)
@@ -409,27 +412,15 @@ check_dbus_group (ThConfig  *config,
 }
 
 /* Whether a sink must keep the daemon running although nobody calls it:
- * every sink does (a server has its own clients, a file records), except
- * jsonl writing to standard output, which nobody reads in a started-on-
- * demand service. */
+ * each sink says (th_sink_keeps_alive()). */
 static gboolean
 has_keep_alive_sink (ThHub *hub)
 {
   g_autoptr(GPtrArray) sinks = th_hub_get_sinks (hub);
 
   for (guint i = 0; i < sinks->len; i++)
-    {
-      g_autofree char *module = th_service_plugin_module (hub, sinks->pdata[i]);
-
-      if (g_strcmp0 (module, "jsonl") == 0)
-        {
-          g_autofree char *path = th_config_get_string (th_hub_get_config (hub), "jsonl", "path", "-");
-
-          if (g_str_equal (path, "-"))
-            continue;
-        }
+    if (th_sink_keeps_alive (sinks->pdata[i]))
       return TRUE;
-    }
   return FALSE;
 }
 
@@ -633,6 +624,7 @@ main (int   argc,
     }
 
   hub = th_hub_new (config, NULL);
+  th_hub_add_config_group (hub, "dbus", DBUS_GROUP_SPEC);
   hub_ok = th_hub_load (hub, &error);
   check_dbus_group (config, problems);
   if (!hub_ok || problems->len > 0)

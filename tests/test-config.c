@@ -139,6 +139,54 @@ test_no_plugins (void)
   assert_has (msg, "[tickhub] plugins: no plugins");
 }
 
+/* A group the host program reads itself: unknown to a hub until the host
+ * declares it with its keys, then checked like the others. */
+static void
+test_host_group (void)
+{
+  static const char *text =
+    "[tickhub]\nplugins=simulator\n[dbus]\nidle-timeout=1\n"
+    "[myhost]\nport=x\ncolour=red\nname=a\n[nonsense]\na=1\n";
+  g_autoptr(ThConfig) config = config_from (text);
+  g_autoptr(ThHub) hub = th_hub_new (config, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *msg = load_problems (text);
+
+  /* The core knows no [dbus]: that is tickhubd's, which declares it. */
+  assert_has (msg, "[dbus]: unknown group; the groups are [tickhub], [prices], [indicators], [symbols] "
+                   "and one per plugin, named after it");
+  assert_has (msg, "[myhost]: unknown group");
+
+  th_hub_add_config_group (hub, "myhost", "port:number");
+  th_hub_add_config_group (hub, "myhost", "port:uint,name:string");   /* replaces the first */
+  th_hub_add_config_group (hub, "dbus", "idle-timeout:seconds");
+  g_assert_false (th_hub_load (hub, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
+  g_assert_null (strstr (error->message, "[dbus]:"));
+  g_assert_null (strstr (error->message, "[myhost]: unknown group"));
+  assert_has (error->message, "[myhost] port: “x” is not");
+  assert_has (error->message, "[myhost] colour: unknown key; the keys of [myhost] are port, name");
+  assert_has (error->message, "[nonsense]: unknown group; the groups are [tickhub], [prices], [indicators], "
+                              "[symbols], [myhost], [dbus] and one per plugin, named after it");
+}
+
+/* X-Tickhub-Config=@websocket: the keys ThWsFeed reads, with their types. */
+static void
+test_websocket_keys (void)
+{
+  g_autofree char *msg = load_problems (
+    "[tickhub]\nplugins=binance\n"
+    "[binance]\nconnect=false\nstale-after=soon\nmax-frame=-1\nrecord=\ncolour=red\n");
+
+  assert_has (msg, "[binance] stale-after: “soon” is not a duration");
+  assert_has (msg, "[binance] max-frame: “-1” is not");
+  assert_has (msg, "[binance] colour: unknown key; the keys of [binance] are url, stale-after, reconnect-max, "
+                   "connect-timeout, max-frame, record, connect, streams, ttl");
+  g_assert_cmpstr (th_ws_feed_get_config_spec (), ==,
+                   "url:ws-url,stale-after:seconds,reconnect-max:seconds,connect-timeout:seconds,"
+                   "max-frame:uint,record:path,connect:bool");
+}
+
 static void
 test_valid (void)
 {
@@ -234,6 +282,8 @@ main (int   argc,
   g_test_add_func ("/config/every-problem-is-reported", test_every_problem_is_reported);
   g_test_add_func ("/config/disabled-plugin-group", test_disabled_plugin_group);
   g_test_add_func ("/config/no-plugins", test_no_plugins);
+  g_test_add_func ("/config/host-group", test_host_group);
+  g_test_add_func ("/config/websocket-keys", test_websocket_keys);
   g_test_add_func ("/config/valid", test_valid);
   g_test_add_func ("/config/lookup-order", test_lookup_order);
   g_test_add_func ("/config/parse-call", test_parse_call);

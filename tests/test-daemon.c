@@ -187,6 +187,37 @@ test_check_config_lists_every_problem (void)
   th_test_remove_tmp_dir (dir);
 }
 
+/* [dbus] is tickhubd's own group, declared to the hub: its keys' types
+ * are checked with the other groups, its ranges by tickhubd. */
+static void
+test_check_config_dbus_group (void)
+{
+  g_autofree char *dir = th_test_make_tmp_dir ("tickhub-check-XXXXXX");
+  g_autofree char *conf = th_test_write_file (dir, "tickhub.conf",
+    "[tickhub]\nplugins=simulator\n"
+    "[dbus]\nidle-timeout=soon\nsignal-rate=x\nprice-wait=60\nbogus=1\n"
+    "[nonsense]\na=1\n");
+  const char *args[] = { "--check-config", "--config", conf, NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (run_daemon (args, &out, &err), ==, 78);
+  th_test_assert_contains (err, "has 5 problems:");
+  th_test_assert_contains (err, "\n  [dbus] idle-timeout: “soon” is not a duration; use a number of seconds ≥ 0 such as 10 or 0.5\n");
+  th_test_assert_contains (err, "\n  [dbus] signal-rate: “x” is not a number; use a number such as 1.5\n");
+  th_test_assert_contains (err, "\n  [dbus] bogus: unknown key; the keys of [dbus] are idle-timeout, signal-rate, price-wait\n");
+  th_test_assert_contains (err, "\n  [nonsense]: unknown group; the groups are [tickhub], [prices], [indicators], [symbols], "
+                        "[dbus] and one per plugin, named after it\n");
+  th_test_assert_contains (err, "\n  [dbus] price-wait: 60 s is too long; D-Bus callers give up after 25 s, use at most 20\n");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_free (th_test_write_file (dir, "tickhub.conf", "[tickhub]\nplugins=simulator\n[dbus]\nidle-timeout=0\nsignal-rate=2\nprice-wait=3\n"));
+  g_assert_cmpint (run_daemon (args, &out, &err), ==, 0);
+  th_test_assert_contains (out, ": OK (plugins: simulator)");
+  th_test_remove_tmp_dir (dir);
+}
+
 /* What we ship must pass our own checks. */
 static void
 test_shipped_configs_are_valid (void)
@@ -306,6 +337,7 @@ main (int   argc,
   g_test_add_func ("/daemon/replay-end-to-end", test_replay_end_to_end);
   g_test_add_func ("/daemon/check-config-lists-every-problem", test_check_config_lists_every_problem);
   g_test_add_func ("/daemon/check-config-ok", test_check_config_ok);
+  g_test_add_func ("/daemon/check-config-dbus-group", test_check_config_dbus_group);
   g_test_add_func ("/daemon/shipped-configs-are-valid", test_shipped_configs_are_valid);
   g_test_add_func ("/daemon/demo-and-sigterm", test_demo_and_sigterm);
 

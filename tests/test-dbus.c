@@ -325,6 +325,40 @@ test_keep_alive_sink (Fixture       *fixture,
   g_assert_cmpstr (later, ==, owner);
 }
 
+/* Each sink says whether it keeps the activated daemon (ThSink's
+ * keeps_alive): jsonl does when it writes a file, not when it writes the
+ * standard output nobody reads (here the test's own: the config lets no
+ * event through, as there are no indicators). The idle-timeout is 30 s. */
+static void
+assert_idle_timeout (Fixture *fixture,
+                     guint32  expected)
+{
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) status = NULL;
+  g_autoptr(GError) error = NULL;
+  guint32 idle_timeout = G_MAXUINT32;
+
+  reply = call (fixture, "GetStatus", NULL, "(a{sv})", &error);
+  g_assert_no_error (error);
+  status = g_variant_get_child_value (reply, 0);
+  g_assert_true (g_variant_lookup (status, "idle_timeout", "u", &idle_timeout));
+  g_assert_cmpuint (idle_timeout, ==, expected);
+}
+
+static void
+test_stdout_sink_no_keep_alive (Fixture       *fixture,
+                                gconstpointer  config)
+{
+  assert_idle_timeout (fixture, 30);
+}
+
+static void
+test_file_sink_keeps_alive (Fixture       *fixture,
+                            gconstpointer  config)
+{
+  assert_idle_timeout (fixture, 0);
+}
+
 static void
 test_methods (Fixture       *fixture,
               gconstpointer  config)
@@ -1909,6 +1943,14 @@ main (int   argc,
               "[tickhub]\nplugins=simulator;server\nsymbols=BTC\n[prices]\norder=simulator\n"
               "[simulator]\ninterval=0.5\n[server]\nlisten=127.0.0.1:0\n[dbus]\nidle-timeout=1\n",
               fixture_set_up, test_keep_alive_sink, fixture_tear_down);
+  g_test_add ("/dbus/stdout-sink-no-keep-alive", Fixture,
+              "[tickhub]\nplugins=simulator;jsonl\nsymbols=BTC\n[simulator]\ninterval=0.5\n"
+              "[jsonl]\npath=-\nevents=technical_indicators_update\n[dbus]\nidle-timeout=30\n",
+              fixture_set_up, test_stdout_sink_no_keep_alive, fixture_tear_down);
+  g_test_add ("/dbus/file-sink-keeps-alive", Fixture,
+              "[tickhub]\nplugins=simulator;jsonl\nsymbols=BTC\n[simulator]\ninterval=0.5\n"
+              "[jsonl]\npath=out.jsonl\n[dbus]\nidle-timeout=30\n",
+              fixture_set_up, test_file_sink_keeps_alive, fixture_tear_down);
   g_test_add ("/dbus/methods", Fixture, stays, fixture_set_up, test_methods, fixture_tear_down);
   g_test_add ("/dbus/unknown-symbol", Fixture, stays, fixture_set_up, test_unknown_symbol, fixture_tear_down);
   g_test_add ("/dbus/no-source", Fixture, no_source, fixture_set_up, test_no_source, fixture_tear_down);

@@ -655,6 +655,77 @@ test_get_price_async (Fixture       *fx,
   price_result_clear (&r);
 }
 
+static ThHub *
+load_hub (const char *text)
+{
+  g_autoptr(ThConfig) config = th_config_new ();
+  g_autoptr(ThHub) hub = NULL;
+  g_autoptr(GError) error = NULL;
+
+  th_config_load_from_data (config, text, -1, &error);
+  g_assert_no_error (error);
+  hub = th_hub_new (config, NULL);
+  th_hub_load (hub, &error);
+  g_assert_no_error (error);
+  return g_steal_pointer (&hub);
+}
+
+/* Without [prices] order: the enabled plugins that declare a rank in
+ * their .plugin file (X-Tickhub-Rank), lowest first, then the feeds
+ * without one; venues that are not enabled are not in it. A source's ttl
+ * is its group's, else its plugin's X-Tickhub-Default-TTL, else 10 s. */
+static void
+test_default_order_from_plugins (void)
+{
+  g_autoptr(ThHub) hub = load_hub ("[tickhub]\nplugins=simulator;coingecko;binance\nsymbols=BTC\n"
+                                   "[binance]\nconnect=false\n[simulator]\ninterval=1\n");
+  g_autoptr(ThHub) ttl = load_hub ("[tickhub]\nplugins=simulator;coingecko;binance\nsymbols=BTC\n"
+                                   "[binance]\nconnect=false\nttl=3\n[coingecko]\nttl=120\n"
+                                   "[simulator]\ninterval=1\n");
+  g_autoptr(ThHub) ordered = load_hub ("[tickhub]\nplugins=simulator\nsymbols=BTC\n"
+                                       "[prices]\norder=coincap;simulator;mine\n[simulator]\ninterval=1\n");
+  g_auto(GStrv) sources = th_hub_list_sources (hub);
+  g_auto(GStrv) ordered_sources = th_hub_list_sources (ordered);
+  ThPriceBook *book = th_hub_get_price_book (hub);
+
+  g_assert_cmpstrv (sources, ((const char *const[]) { "binance", "coingecko", "simulator", NULL }));
+  g_assert_cmpint (th_price_book_get_ttl (book, "binance"), ==, 10 * SEC);
+  g_assert_cmpint (th_price_book_get_ttl (book, "coingecko"), ==, 90 * SEC);
+  g_assert_cmpint (th_price_book_get_ttl (book, "simulator"), ==, TH_PRICE_BOOK_DEFAULT_TTL);
+
+  book = th_hub_get_price_book (ttl);
+  g_assert_cmpint (th_price_book_get_ttl (book, "binance"), ==, 3 * SEC);
+  g_assert_cmpint (th_price_book_get_ttl (book, "coingecko"), ==, 120 * SEC);
+
+  /* An explicit order wins; a venue listed there without its plugin
+   * enabled still gets its plugin's default ttl. */
+  g_assert_cmpstrv (ordered_sources, ((const char *const[]) { "coincap", "simulator", "mine", NULL }));
+  book = th_hub_get_price_book (ordered);
+  g_assert_cmpint (th_price_book_get_ttl (book, "coincap"), ==, 5 * SEC);
+  g_assert_cmpint (th_price_book_get_ttl (book, "mine"), ==, TH_PRICE_BOOK_DEFAULT_TTL);
+}
+
+/* Each feed's source name: a WebSocket venue's class name, else the
+ * plugin's module name. */
+static void
+test_feed_source_names (void)
+{
+  g_autoptr(ThHub) hub = load_hub ("[tickhub]\nplugins=simulator;coingecko;binance\nsymbols=BTC\n"
+                                   "[binance]\nconnect=false\n[simulator]\ninterval=1\n");
+  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (hub);
+  static const char *const expected[] = { "simulator", "coingecko", "binance" };
+
+  g_assert_cmpuint (feeds->len, ==, G_N_ELEMENTS (expected));
+  for (guint i = 0; i < feeds->len; i++)
+    {
+      g_autofree char *name = th_feed_source_get_source_name (feeds->pdata[i]);
+
+      g_assert_cmpstr (name, ==, expected[i]);
+    }
+  g_assert_true (TH_IS_WS_FEED (feeds->pdata[2]));
+  g_assert_cmpstr (th_ws_feed_get_name (feeds->pdata[2]), ==, "binance");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -681,6 +752,8 @@ main (int   argc,
               "[indicators]\nsma_3=sma(3)\n",
               fixture_setup, test_disable_plugin, fixture_teardown);
 #undef ADD
+  g_test_add_func ("/hub/default-order-from-plugins", test_default_order_from_plugins);
+  g_test_add_func ("/hub/feed-source-names", test_feed_source_names);
 
   return g_test_run ();
 }

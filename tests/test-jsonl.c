@@ -874,6 +874,41 @@ test_stdout (Fixture       *fx,
     }
 }
 
+/* A file records whoever calls the daemon: it keeps a started-on-demand
+ * tickhubd running; standard output, which nobody reads there, does not. */
+static void
+test_keeps_alive (Fixture       *fx,
+                  gconstpointer  data)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(ThHub) hub = hub_load ("path=-", &error);
+      g_autoptr(GPtrArray) sinks = NULL;
+
+      g_assert_no_error (error);
+      sinks = th_hub_get_sinks (hub);
+      g_assert_cmpuint (sinks->len, ==, 1);
+      g_assert_false (th_sink_keeps_alive (sinks->pdata[0]));
+      return;
+    }
+  else
+    {
+      g_autofree char *group = g_strdup_printf ("path=%s", fx->path);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(ThHub) hub = hub_load (group, &error);
+      g_autoptr(GPtrArray) sinks = NULL;
+
+      g_assert_no_error (error);
+      sinks = th_hub_get_sinks (hub);
+      g_assert_true (th_sink_keeps_alive (sinks->pdata[0]));
+
+      /* Standard output in a process of its own: not this test's TAP. */
+      g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_passed ();
+    }
+}
+
 static void
 test_dispose_without_stop (Fixture       *fx,
                            gconstpointer  data)
@@ -1063,6 +1098,7 @@ main (int   argc,
   ADD ("/jsonl/write-error", test_write_error);
   ADD ("/jsonl/reader-gone", test_reader_gone);
   ADD ("/jsonl/stdout", test_stdout);
+  ADD ("/jsonl/keeps-alive", test_keeps_alive);
   ADD ("/jsonl/dispose-without-stop", test_dispose_without_stop);
   ADD ("/jsonl/flush", test_flush);
   ADD ("/jsonl/dispose-with-pending-flush", test_dispose_with_pending_flush);

@@ -47,7 +47,7 @@ sys.path.insert(0, os.path.join(SRCDIR, os.pardir, "bindings", "python"))
 import gi  # noqa: E402
 
 gi.require_version("Tickhub", "1.0")
-from gi.repository import GLib, Tickhub  # noqa: E402
+from gi.repository import GLib, GObject, Tickhub  # noqa: E402
 
 TEST_PLUGINS = os.path.join(SRCDIR, "data", "plugins")
 
@@ -547,6 +547,26 @@ def test_rest_poll_stats_in_process():
         server.close()
 
 
+def test_feed_source_name_in_process():
+    # get_source_name is optional: a feed without it has no name of its own
+    # (and here no hub to name it after its plugin) ...
+    class Unnamed(GObject.Object, Tickhub.FeedSource):
+        hub = GObject.Property(type=Tickhub.Hub,
+                               flags=GObject.ParamFlags.READWRITE | GObject.ParamFlags.CONSTRUCT_ONLY)
+
+    assert Tickhub.FeedSource.get_source_name(Unnamed()) is None
+    # ... and rest_poll's is its `source` key, through the C invoker.
+    config = Tickhub.Config.new()
+    config.load_from_data(S("[tickhub]\nplugins=@R@\nsymbols=BTC\n"
+                            "[@R@]\nurl=http://127.0.0.1:9/p\nsource=renamed\n"), -1)
+    hub = Tickhub.Hub.new(config, Tickhub.Clock.new())
+    hub.load()
+    gc.collect()
+    feed, = [o for o in gc.get_objects() if type(o).__name__ == "RestPollFeed"]
+    assert Tickhub.FeedSource.get_source_name(feed) == "renamed"
+    hub.run_dispose()
+
+
 # -- failures --------------------------------------------------------------
 #
 # tests/data/plugins: raising_py / raising_js, an indicator that fails as
@@ -853,6 +873,7 @@ def main():
         test_typed_api_in_a_plugin,
         test_js_syntax_error_is_named,
         test_rest_poll_stats_in_process,
+        test_feed_source_name_in_process,
         test_broken_plugin_is_a_check_config_error,
         test_raising_sink_is_disabled,
         test_raising_flush_does_not_hang_the_exit,
@@ -864,7 +885,7 @@ def main():
         test_overrides,
     ]
     # In-process checks of the Python side (PyGObject, libpeas's loader).
-    python_only = (test_rest_poll_stats_in_process, test_overrides)
+    python_only = (test_rest_poll_stats_in_process, test_feed_source_name_in_process, test_overrides)
     js_only = (test_js_syntax_error_is_named,)
     children = [a[len("--child="):] for a in sys.argv[1:] if a.startswith("--child=")]
     if children:

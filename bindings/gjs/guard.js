@@ -8,9 +8,9 @@
 // Tickhub.Sink or Tickhub.Indicator runs inside a guard. An exception there
 // disables the plugin with the method, the exception and its stack
 // (Tickhub.Hub.disable_plugin), and the call returns what the hub reads as
-// "nothing": false from configure, null from get_outputs and get_stats; a
-// flush that throws completes its task with the error, so that the hub's
-// stop does not wait for it.
+// "nothing": false from configure, null from get_outputs, get_stats and
+// get_source_name, true from keeps_alive; a flush that throws completes its
+// task with the error, so that the hub's stop does not wait for it.
 // A GLib.Error thrown by configure or flush_finish is not a fault but the
 // method's answer (a config problem, a failed flush): it goes through to C
 // as the GError.
@@ -27,6 +27,8 @@ const FALLBACK = {
     vfunc_get_outputs: null,
     vfunc_get_stats: null,
     vfunc_flush_finish: false,
+    vfunc_get_source_name: null,
+    vfunc_keeps_alive: true,
 };
 const ANSWERS_WITH_GERROR = ['vfunc_configure', 'vfunc_flush_finish'];
 

@@ -1,6 +1,6 @@
 /* th-gjs-bridge.c: JavaScript plugins in one embedded GJS context
  *
- * libpeas 1.34 has no JavaScript loader (PLATFORM.md), and its embedded C
+ * libpeas 1.34 has no JavaScript loader (docs/platform.md), and its embedded C
  * plugins must live in GResources, so the hub handles JavaScript plugins
  * itself: libpeas still reads their `.plugin` files (so that they are
  * listed, found by name and have their `X-Tickhub-*` keys like any plugin),

@@ -8,7 +8,7 @@
  * (best bid/ask; the price is the mid), `miniTicker` (last, volume, change
  * from the open). Numbers arrive as strings; times in epoch ms.
  *
- * Limits (PROTOCOLS.md): at most 1024 streams per connection (checked in
+ * Limits (docs/venues.md): at most 1024 streams per connection (checked in
  * configure), 5 incoming messages/s (we send none after connecting: the
  * streams are in the URL), 300 connection attempts per 5 minutes (the base
  * class caps them), connections closed after 24 h (renewed after 23 h 50

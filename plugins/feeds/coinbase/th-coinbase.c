@@ -48,7 +48,7 @@
  *     `last_match`) of a message already used, and is dropped silently. If
  *     it is lower, the venue started over and it is used.
  *
- * Limits (PROTOCOLS.md): subscribe within 5 s (done in `opened`), 8
+ * Limits (docs/venues.md): subscribe within 5 s (done in `opened`), 8
  * requests/s per IP with bursts of 20 and 100 client messages/s (we send
  * one message per connection; reconnections back off from 1 s), no
  * connection age limit (max_age 0).

@@ -60,9 +60,10 @@
 #define DEFAULT_TIMEOUT        10.0                    /* s */
 #define MIN_TIMEOUT            1.0                     /* s */
 #define MAX_TIMEOUT            300.0                   /* s */
-/* The hub's default ttl of "coingecko" prices (default_ttl() in
- * core/th-hub.c): the price book's ttls are only set after the feeds are
- * configured, so it cannot be asked here. */
+/* The default ttl of "coingecko" prices, X-Tickhub-Default-TTL in
+ * coingecko.plugin: keep the two equal. The hub sets the price book's ttl
+ * of a feed outside [prices] order only after the feeds are configured,
+ * so it cannot be asked here. */
 #define DEFAULT_TTL            90.0                    /* s */
 #define ON_DEMAND_GAP          (5 * G_USEC_PER_SEC)    /* between two on-demand requests */
 #define RATE_LIMIT_BACKOFF     60                      /* s, without Retry-After, doubling... */

@@ -229,6 +229,12 @@ export const RestPollFeed = GObject.registerClass({
             this._poll();
     }
 
+    vfunc_get_source_name() {
+        // The `source` key: D-Bus's ListSources finds the feed under it.
+        // null before configure: the hub names the feed after the module.
+        return this._source ?? null;
+    }
+
     vfunc_get_stats() {
         const dict = {};
         for (const [k, v] of Object.entries(this._stats))

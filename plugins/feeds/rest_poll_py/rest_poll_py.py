@@ -126,6 +126,11 @@ class RestPollFeed(GObject.Object, Tickhub.FeedSource):
         if GLib.get_monotonic_time() - self._last_poll >= 1000000:
             self._poll()
 
+    def do_get_source_name(self):
+        # The `source` key: D-Bus's ListSources finds the feed under it.
+        # None before configure: the hub names the feed after the module.
+        return getattr(self, "_source", None)
+
     def do_get_stats(self):
         return GLib.Variant("a{sv}", {k: GLib.Variant("t", v) for k, v in self._stats.items()})
 

@@ -72,6 +72,7 @@ struct _ThJsonl
   int         fd;
   int         wake[2];        /* written by stop to end a wait in poll() */
   gboolean    is_socket;      /* written with send (MSG_DONTWAIT | MSG_NOSIGNAL) */
+  gboolean    is_stdout;      /* path=- */
   gboolean    is_regular;
   gboolean    do_fsync;
   guint64     max_queue;
@@ -570,6 +571,7 @@ open_output (ThJsonl     *self,
       if (fd < 0)
         return FALSE;
       self->display = g_strdup ("standard output");
+      self->is_stdout = TRUE;
     }
   else
     {
@@ -634,6 +636,7 @@ th_jsonl_configure (ThSink  *sink,
   /* A second call before start starts over. */
   close_output (self);
   g_clear_pointer (&self->display, g_free);
+  self->is_stdout = FALSE;
   g_clear_pointer (&self->events, g_hash_table_unref);
 
   names = th_config_get_string_list (config, "jsonl", "events");
@@ -862,6 +865,14 @@ th_jsonl_stop (ThSink *sink)
   stop_writer (TH_JSONL (sink));
 }
 
+/* Standard output is nobody's in a daemon started on demand: it does not
+ * keep one running. A file records, whoever calls the daemon. */
+static gboolean
+th_jsonl_keeps_alive (ThSink *sink)
+{
+  return !TH_JSONL (sink)->is_stdout;
+}
+
 static void
 th_jsonl_sink_init (ThSinkInterface *iface)
 {
@@ -871,6 +882,7 @@ th_jsonl_sink_init (ThSinkInterface *iface)
   iface->flush_async = th_jsonl_flush_async;
   iface->flush_finish = th_jsonl_flush_finish;
   iface->stop = th_jsonl_stop;
+  iface->keeps_alive = th_jsonl_keeps_alive;
 }
 
 /* GObject */

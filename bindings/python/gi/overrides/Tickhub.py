@@ -168,11 +168,12 @@ __all__.append("Hub")
 # each of its do_* methods wrapped instead: an exception disables the plugin
 # through Hub.disable_plugin() with the method, the exception and the
 # traceback (logged once by the hub), and the call returns what the hub
-# reads as "nothing" (False from configure, None from get_outputs and
-# get_stats; a flush_async that raises completes the caller's task with the
-# error, so a shutdown does not wait for it). A GLib.Error raised by
-# configure or flush_finish is not a fault but the method's answer (a
-# config problem, a failed flush): it goes through to C as the GError.
+# reads as "nothing" (False from configure, None from get_outputs,
+# get_stats and get_source_name, True from keeps_alive; a flush_async that
+# raises completes the caller's task with the error, so a shutdown does not
+# wait for it). A GLib.Error raised by configure or flush_finish is not a
+# fault but the method's answer (a config problem, a failed flush): it goes
+# through to C as the GError.
 #
 # The plugin is named after the Python module that defines the class: the
 # module name libpeas imported, the one of [tickhub] plugins.
@@ -183,7 +184,7 @@ import traceback  # noqa: E402
 from gi.repository import Gio, GLib  # noqa: E402
 
 _FALLBACK = {"do_configure": False, "do_get_outputs": None, "do_get_stats": None,
-             "do_flush_finish": False}
+             "do_flush_finish": False, "do_get_source_name": None, "do_keeps_alive": True}
 _ANSWERS_WITH_GERROR = ("do_configure", "do_flush_finish")
 
 
