@@ -1,0 +1,271 @@
+/* th-hub-events.c: the hub's events: each written once as a JSON envelope
+ * (by hand, no JsonNode tree per tick) and shared by every sink, then the
+ * typed signal that carries the same news (::price-changed,
+ * ::candle-closed, ::indicators-updated); the indicators run on candles.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "th-hub-private.h"
+
+/* Events */
+
+/**
+ * th_hub_emit_event:
+ * @self: a #ThHub
+ * @event: an event
+ *
+ * Hands @event to every sink, then emits #ThHub::event.
+ */
+void
+th_hub_emit_event (ThHub   *self,
+                   ThEvent *event)
+{
+  g_return_if_fail (TH_IS_HUB (self));
+  g_return_if_fail (event != NULL);
+
+  for (guint i = 0; i < self->sinks->len; i++)
+    {
+      if (G_UNLIKELY (self->n_disabled_sinks > 0) && _th_hub_sink_is_disabled (self, self->sinks->pdata[i]))
+        continue;
+      th_sink_consume (self->sinks->pdata[i], event);
+    }
+
+  g_signal_emit (self, _th_hub_signals[SIGNAL_EVENT], 0, event);
+}
+
+void
+_th_hub_emit_take (ThHub      *self,
+           const char *name,
+           const char *symbol,
+           const char *timeframe,
+           GString    *envelope)
+{
+  g_autoptr(ThEvent) event = _th_event_new_take (name, symbol, timeframe, envelope);
+
+  th_hub_emit_event (self, event);
+}
+
+GString *
+_th_hub_envelope_begin (const char *name)
+{
+  GString *out = g_string_sized_new (256);
+
+  g_string_append (out, "{\"event\":\"");
+  g_string_append (out, name);
+  g_string_append (out, "\",\"data\":{");
+  return out;
+}
+
+void
+_th_hub_envelope_end (GString *out)
+{
+  g_string_append (out, "}}");
+}
+
+void
+_th_hub_emit_financial (ThHub        *self,
+                const ThTick *state)
+{
+  GString *out = _th_hub_envelope_begin ("financial_data_update");
+
+  g_string_append (out, "\"symbol\":");
+  _th_json_append_string (out, state->symbol);
+  g_string_append (out, ",\"data\":{\"price\":");
+  _th_json_append_double (out, state->price);
+  g_string_append (out, ",\"volume\":");
+  _th_json_append_double (out, state->volume_24h);
+  g_string_append (out, ",\"change\":");
+  _th_json_append_double (out, state->change_24h);
+  g_string_append (out, ",\"bid\":");
+  _th_json_append_double (out, state->bid);
+  g_string_append (out, ",\"ask\":");
+  _th_json_append_double (out, state->ask);
+  g_string_append (out, ",\"source\":");
+  _th_json_append_string (out, state->source);
+  g_string_append (out, ",\"timestamp\":");
+  _th_json_append_time (out, state->exchange_time);
+  g_string_append_c (out, '}');
+  _th_hub_envelope_end (out);
+
+  _th_hub_emit_take (self, "financial_data_update", state->symbol, NULL, out);
+
+  g_signal_emit (self, _th_hub_signals[SIGNAL_PRICE_CHANGED], 0, state->symbol, state);
+  if (G_UNLIKELY (self->price_waits->len > 0))
+    _th_hub_price_waits_complete (self, state->symbol);
+}
+
+void
+_th_hub_emit_candle (ThHub          *self,
+             const char     *symbol,
+             const char     *timeframe,
+             const ThCandle *candle)
+{
+  GString *out = _th_hub_envelope_begin ("candle_update");
+  g_autofree char *json = th_candle_to_json (candle);
+
+  g_string_append (out, "\"symbol\":");
+  _th_json_append_string (out, symbol);
+  g_string_append (out, ",\"timeframe\":");
+  _th_json_append_string (out, timeframe);
+  g_string_append (out, ",\"candle\":");
+  g_string_append (out, json);
+  _th_hub_envelope_end (out);
+
+  _th_hub_emit_take (self, "candle_update", symbol, timeframe, out);
+}
+
+/* The outputs of @values (one per spec) as `a{sd}`, in the configured
+ * order. */
+static GVariant *
+values_to_variant (ThHub              *self,
+                   ThIndicatorValues **values)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{sd}"));
+  for (guint k = 0; k < self->specs->len; k++)
+    {
+      IndicatorSpec *spec = self->specs->pdata[k];
+
+      for (guint j = 0; j < spec->n_outputs; j++)
+        g_variant_builder_add (&builder, "{sd}", spec->outputs[j], th_indicator_values_get (values[k], j));
+    }
+  return g_variant_builder_end (&builder);
+}
+
+/* technical_indicators_update, the values kept for th_hub_get_indicators()
+ * and ::indicators-updated: one path for the hub's own indicators and
+ * th_hub_publish_indicators(). Takes @values (a{sd}, floating or not). */
+void
+_th_hub_publish_indicators (ThHub          *self,
+                    SymbolState    *state,
+                    guint           t,
+                    const ThCandle *candle,
+                    GVariant       *values)
+{
+  Series *s = &state->series[t];
+  const char *timeframe = self->timeframes[t].name;
+  GString *out;
+  GVariantIter iter;
+  const char *name;
+  double value;
+
+  g_clear_pointer (&s->published_values, g_variant_unref);
+  s->published_values = g_variant_ref_sink (values);
+  s->published_start = candle->start;
+  s->published_closed = candle->closed;
+
+  out = _th_hub_envelope_begin ("technical_indicators_update");
+  g_string_append (out, "\"symbol\":");
+  _th_json_append_string (out, state->symbol);
+  g_string_append (out, ",\"timeframe\":");
+  _th_json_append_string (out, timeframe);
+  g_string_append_printf (out, ",\"closed\":%s,\"indicators\":{", candle->closed ? "true" : "false");
+  g_variant_iter_init (&iter, s->published_values);
+  while (g_variant_iter_next (&iter, "{&sd}", &name, &value))
+    {
+      _th_json_append_string (out, name);
+      g_string_append_c (out, ':');
+      _th_json_append_double (out, value);
+      g_string_append_c (out, ',');
+    }
+  g_string_append (out, "\"timestamp\":");
+  _th_json_append_time (out, candle->start);
+  g_string_append_c (out, '}');
+  _th_hub_envelope_end (out);
+  _th_hub_emit_take (self, "technical_indicators_update", state->symbol, timeframe, out);
+
+  g_signal_emit (self, _th_hub_signals[SIGNAL_INDICATORS_UPDATED], 0, state->symbol, timeframe, candle,
+                 s->published_values);
+}
+
+void
+_th_hub_run_indicators (ThHub          *self,
+                SymbolState    *state,
+                guint           t,
+                const ThCandle *candle)
+{
+  Series *s = &state->series[t];
+  ThIndicatorValues **values = candle->closed ? s->values : s->provisional;
+  guint n = MIN (self->specs->len, MAX_SPECS);
+
+  if (self->specs->len == 0)
+    return;
+
+  for (guint k = 0; k < n; k++)
+    {
+      IndicatorSpec *spec = self->specs->pdata[k];
+
+      th_indicator_values_reset (values[k]);
+      /* A failed plugin's outputs stay null. */
+      if (G_UNLIKELY (spec->disabled || s->indicators[k] == NULL))
+        continue;
+      /* The vfunc itself: this runs for every closed candle of every
+       * series, and the interface was looked up once. */
+      if (s->ifaces[k]->update != NULL)
+        s->ifaces[k]->update (s->indicators[k], candle, candle->closed, values[k]);
+    }
+
+  _th_hub_publish_indicators (self, state, t, candle, values_to_variant (self, values));
+}
+
+void
+_th_hub_publish_closed (ThHub       *self,
+                SymbolState *state,
+                guint        t,
+                GPtrArray   *closed)
+{
+  for (guint i = 0; i < closed->len; i++)
+    {
+      const ThCandle *candle = closed->pdata[i];
+
+      _th_hub_emit_candle (self, state->symbol, self->timeframes[t].name, candle);
+      g_signal_emit (self, _th_hub_signals[SIGNAL_CANDLE_CLOSED], 0, state->symbol, self->timeframes[t].name, candle);
+      _th_hub_run_indicators (self, state, t, candle);
+    }
+  g_ptr_array_set_size (closed, 0);
+}
+
+void
+_th_hub_on_source_changed (ThPriceBook *book,
+                   const char  *symbol,
+                   const char  *from,
+                   const char  *to,
+                   ThHub       *self)
+{
+  GString *out = _th_hub_envelope_begin ("price_source_changed");
+
+  g_string_append (out, "\"symbol\":");
+  _th_json_append_string (out, symbol);
+  g_string_append (out, ",\"from\":");
+  _th_json_append_string (out, from);
+  g_string_append (out, ",\"to\":");
+  _th_json_append_string (out, to);
+  _th_hub_envelope_end (out);
+
+  if (to != NULL)
+    g_info ("%s: price source %s → %s", symbol, from != NULL ? from : "(none)", to);
+  else
+    g_message ("%s: no fresh price from any source (was %s)", symbol, from != NULL ? from : "(none)");
+
+  _th_hub_emit_take (self, "price_source_changed", symbol, NULL, out);
+
+  if (to == NULL)
+    {
+      g_autofree char *why = th_price_book_explain (book, symbol);
+      g_autofree char *msg = g_strdup_printf ("no fresh price for %s: %s", symbol, why);
+
+      out = _th_hub_envelope_begin ("error");
+      g_string_append (out, "\"code\":\"no_source\",\"message\":");
+      _th_json_append_string (out, msg);
+      g_string_append (out, ",\"symbol\":");
+      _th_json_append_string (out, symbol);
+      _th_hub_envelope_end (out);
+      _th_hub_emit_take (self, "error", symbol, NULL, out);
+    }
+}
