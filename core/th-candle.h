@@ -8,6 +8,7 @@
 # error "Only <tickhub.h> can be included directly."
 #endif
 
+#include "th-export.h"
 #include <glib-object.h>
 
 G_BEGIN_DECLS
@@ -46,7 +47,9 @@ struct _ThCandle
   gboolean closed;
 };
 
+TH_EXPORT
 GType     th_candle_get_type (void) G_GNUC_CONST;
+TH_EXPORT
 ThCandle *th_candle_new      (gint64          start,
                               gint64          duration,
                               double          open,
@@ -54,8 +57,11 @@ ThCandle *th_candle_new      (gint64          start,
                               double          low,
                               double          close,
                               double          volume);
+TH_EXPORT
 ThCandle *th_candle_copy     (const ThCandle *candle);
+TH_EXPORT
 void      th_candle_free     (ThCandle       *candle);
+TH_EXPORT
 char     *th_candle_to_json  (const ThCandle *candle);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ThCandle, th_candle_free)

@@ -8,11 +8,13 @@
 # error "Only <tickhub.h> can be included directly."
 #endif
 
+#include "th-export.h"
 #include <glib-object.h>
 
 G_BEGIN_DECLS
 
 #define TH_TYPE_CLOCK (th_clock_get_type ())
+TH_EXPORT
 G_DECLARE_DERIVABLE_TYPE (ThClock, th_clock, TH, CLOCK, GObject)
 
 /**
@@ -43,22 +45,30 @@ struct _ThClockClass
   gpointer padding[8];
 };
 
+TH_EXPORT
 ThClock *th_clock_new             (void);
+TH_EXPORT
 gint64   th_clock_get_time        (ThClock       *self);
+TH_EXPORT
 guint    th_clock_add_deadline    (ThClock       *self,
                                    gint64         deadline,
                                    GSourceFunc    func,
                                    gpointer       user_data,
                                    GDestroyNotify notify);
+TH_EXPORT
 void     th_clock_remove_deadline (ThClock       *self,
                                    guint          id);
 
 #define TH_TYPE_MANUAL_CLOCK (th_manual_clock_get_type ())
+TH_EXPORT
 G_DECLARE_FINAL_TYPE (ThManualClock, th_manual_clock, TH, MANUAL_CLOCK, ThClock)
 
+TH_EXPORT
 ThClock *th_manual_clock_new      (gint64         start_time);
+TH_EXPORT
 void     th_manual_clock_set_time (ThManualClock *self,
                                    gint64         time);
+TH_EXPORT
 void     th_manual_clock_advance  (ThManualClock *self,
                                    gint64         delta);
 

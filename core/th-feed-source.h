@@ -8,11 +8,13 @@
 # error "Only <tickhub.h> can be included directly."
 #endif
 
+#include "th-export.h"
 #include <glib-object.h>
 
 G_BEGIN_DECLS
 
 #define TH_TYPE_FEED_SOURCE (th_feed_source_get_type ())
+TH_EXPORT
 G_DECLARE_INTERFACE (ThFeedSource, th_feed_source, TH, FEED_SOURCE, GObject)
 
 /**
@@ -54,13 +56,19 @@ struct _ThFeedSourceInterface
   char     *(*get_source_name) (ThFeedSource *self);
 };
 
+TH_EXPORT
 gboolean th_feed_source_configure     (ThFeedSource *self,
                                        GError      **error);
+TH_EXPORT
 void     th_feed_source_start         (ThFeedSource *self);
+TH_EXPORT
 void     th_feed_source_stop          (ThFeedSource *self);
+TH_EXPORT
 void     th_feed_source_request_price (ThFeedSource *self,
                                        const char   *symbol);
+TH_EXPORT
 GVariant *th_feed_source_get_stats    (ThFeedSource *self);
+TH_EXPORT
 char     *th_feed_source_get_source_name (ThFeedSource *self);
 
 G_END_DECLS

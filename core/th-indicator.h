@@ -8,6 +8,7 @@
 # error "Only <tickhub.h> can be included directly."
 #endif
 
+#include "th-export.h"
 #include <glib-object.h>
 #include "th-candle.h"
 
@@ -32,21 +33,30 @@ G_BEGIN_DECLS
  */
 typedef struct _ThIndicatorValues ThIndicatorValues;
 
+TH_EXPORT
 GType              th_indicator_values_get_type    (void) G_GNUC_CONST;
+TH_EXPORT
 ThIndicatorValues *th_indicator_values_new         (guint                    n_values);
+TH_EXPORT
 ThIndicatorValues *th_indicator_values_copy        (const ThIndicatorValues *values);
+TH_EXPORT
 void               th_indicator_values_free        (ThIndicatorValues       *values);
+TH_EXPORT
 guint              th_indicator_values_get_n_values (const ThIndicatorValues *values);
+TH_EXPORT
 void               th_indicator_values_set         (ThIndicatorValues       *values,
                                                     guint                    index,
                                                     double                   value);
+TH_EXPORT
 double             th_indicator_values_get         (const ThIndicatorValues *values,
                                                     guint                    index);
+TH_EXPORT
 void               th_indicator_values_reset       (ThIndicatorValues       *values);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ThIndicatorValues, th_indicator_values_free)
 
 #define TH_TYPE_INDICATOR (th_indicator_get_type ())
+TH_EXPORT
 G_DECLARE_INTERFACE (ThIndicator, th_indicator, TH, INDICATOR, GObject)
 
 /**
@@ -79,10 +89,13 @@ struct _ThIndicatorInterface
                            ThIndicatorValues  *values);
 };
 
+TH_EXPORT
 gboolean th_indicator_configure   (ThIndicator        *self,
                                    const char *const  *args,
                                    GError            **error);
+TH_EXPORT
 char   **th_indicator_get_outputs (ThIndicator        *self);
+TH_EXPORT
 void     th_indicator_update      (ThIndicator        *self,
                                    const ThCandle     *candle,
                                    gboolean            commit,

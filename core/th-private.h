@@ -5,20 +5,26 @@
 #pragma once
 
 #include "tickhub.h"
+#include "th-export.h"
 
 G_BEGIN_DECLS
 
 /* JSON writing, fast and locale-independent (th-json.c). */
+TH_PRIVATE_API
 void     _th_json_append_string (GString    *out,
                                  const char *str);
+TH_PRIVATE_API
 void     _th_json_append_double (GString    *out,
                                  double      value);
+TH_PRIVATE_API
 void     _th_json_append_time   (GString    *out,
                                  gint64      usec);
+TH_PRIVATE_API
 gboolean _th_parse_time         (const char *text,
                                  gint64     *usec);
 
 /* Events built by the core from an already written envelope. */
+TH_PRIVATE_API
 ThEvent *_th_event_new_take     (const char *name,
                                  const char *symbol,
                                  const char *timeframe,
@@ -29,42 +35,56 @@ typedef struct _ThCandleSeries ThCandleSeries;
 
 #define TH_CANDLE_MAX_FILL 500
 
+TH_PRIVATE_API
 ThCandleSeries *_th_candle_series_new         (gint64          duration,
                                                guint           history);
+TH_PRIVATE_API
 void            _th_candle_series_free        (ThCandleSeries *series);
+TH_PRIVATE_API
 gint64          _th_candle_series_get_duration (ThCandleSeries *series);
+TH_PRIVATE_API
 const ThCandle *_th_candle_series_add         (ThCandleSeries *series,
                                                gint64          time,
                                                double          price,
                                                double          size,
                                                GPtrArray      *closed);
+TH_PRIVATE_API
 gboolean        _th_candle_series_close_due   (ThCandleSeries *series,
                                                gint64          now,
                                                GPtrArray      *closed);
+TH_PRIVATE_API
 const ThCandle *_th_candle_series_get_forming (ThCandleSeries *series);
+TH_PRIVATE_API
 GPtrArray      *_th_candle_series_get_history (ThCandleSeries *series,
                                                guint           limit);
+TH_PRIVATE_API
 guint64         _th_candle_series_get_late    (ThCandleSeries *series);
 
 /* Config checking (th-config.c): each problem is appended to @problems as
  * "[group] key: what is wrong; the fix". */
+TH_PRIVATE_API
 void     _th_config_check_core   (ThConfig    *self,
                                   GPtrArray   *problems);
+TH_PRIVATE_API
 void     _th_config_check_group  (ThConfig    *self,
                                   const char  *group,
                                   const char  *spec,
                                   GPtrArray   *problems);
+TH_PRIVATE_API
 const char *_th_get_data_dir     (void);
+TH_PRIVATE_API
 gboolean _th_parse_call          (const char  *text,
                                   char       **name,
                                   char      ***args);
 
 /* th-gjs-loader.c */
+TH_PRIVATE_API
 gboolean _th_gjs_bridge_load     (ThHub       *hub,
                                   const char  *module,
                                   const char  *file,
                                   GType       *types,
                                   GError     **error);
+TH_PRIVATE_API
 void     _th_gjs_bridge_release  (ThHub       *hub);
 
 G_END_DECLS

@@ -8,12 +8,14 @@
 # error "Only <tickhub.h> can be included directly."
 #endif
 
+#include "th-export.h"
 #include <gio/gio.h>
 #include "th-event.h"
 
 G_BEGIN_DECLS
 
 #define TH_TYPE_SINK (th_sink_get_type ())
+TH_EXPORT
 G_DECLARE_INTERFACE (ThSink, th_sink, TH, SINK, GObject)
 
 /**
@@ -59,21 +61,29 @@ struct _ThSinkInterface
   gboolean (*keeps_alive)  (ThSink              *self);
 };
 
+TH_EXPORT
 gboolean th_sink_configure    (ThSink              *self,
                                GError             **error);
+TH_EXPORT
 void     th_sink_start        (ThSink              *self);
+TH_EXPORT
 void     th_sink_consume      (ThSink              *self,
                                ThEvent             *event);
+TH_EXPORT
 void     th_sink_flush_async  (ThSink              *self,
                                GCancellable        *cancellable,
                                GAsyncReadyCallback  callback,
                                gpointer             user_data);
+TH_EXPORT
 gboolean th_sink_flush_finish (ThSink              *self,
                                GAsyncResult        *result,
                                GError             **error);
+TH_EXPORT
 void     th_sink_stop         (ThSink              *self);
+TH_EXPORT
 void     th_sink_flush        (ThSink              *self,
                                GTask               *task);
+TH_EXPORT
 gboolean th_sink_keeps_alive  (ThSink              *self);
 
 G_END_DECLS

@@ -8,6 +8,7 @@
 # error "Only <tickhub.h> can be included directly."
 #endif
 
+#include "th-export.h"
 #include "th-types.h"
 
 G_BEGIN_DECLS
@@ -73,23 +74,33 @@ struct _ThTick
   gint        ref_count;
 };
 
+TH_EXPORT
 GType   th_tick_get_type   (void) G_GNUC_CONST;
+TH_EXPORT
 ThTick *th_tick_new        (const char *symbol,
                             const char *source,
                             ThTickKind  kind,
                             double      price,
                             gint64      exchange_time);
+TH_EXPORT
 ThTick *th_tick_ref        (ThTick     *tick);
+TH_EXPORT
 void    th_tick_unref      (ThTick     *tick);
+TH_EXPORT
 ThTick *th_tick_copy       (const ThTick *tick);
+TH_EXPORT
 void    th_tick_set_symbol (ThTick     *tick,
                             const char *symbol);
+TH_EXPORT
 void    th_tick_set_quote  (ThTick     *tick,
                             const char *quote);
+TH_EXPORT
 void    th_tick_set_source (ThTick     *tick,
                             const char *source);
+TH_EXPORT
 gboolean th_tick_validate  (const ThTick *tick,
                             GError      **error);
+TH_EXPORT
 char   *th_tick_to_json    (const ThTick *tick);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ThTick, th_tick_unref)

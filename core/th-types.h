@@ -8,6 +8,7 @@
 # error "Only <tickhub.h> can be included directly."
 #endif
 
+#include "th-export.h"
 #include <glib-object.h>
 
 G_BEGIN_DECLS
@@ -87,9 +88,12 @@ typedef enum {
  * The error domain of libtickhub; codes are #ThError.
  */
 #define TH_ERROR (th_error_quark ())
+TH_EXPORT
 GQuark th_error_quark (void);
 
+TH_EXPORT
 const char *th_source_state_to_string (ThSourceState state);
+TH_EXPORT
 const char *th_tick_kind_to_string    (ThTickKind    kind);
 
 G_END_DECLS

@@ -8,6 +8,7 @@
 # error "Only <tickhub.h> can be included directly."
 #endif
 
+#include "th-export.h"
 #include <gio/gio.h>
 #include "th-types.h"
 #include "th-tick.h"
@@ -43,6 +44,7 @@ typedef enum {
 #define TH_WS_FEED_CONFIG_KEYS "@websocket"
 
 #define TH_TYPE_WS_FEED (th_ws_feed_get_type ())
+TH_EXPORT
 G_DECLARE_DERIVABLE_TYPE (ThWsFeed, th_ws_feed, TH, WS_FEED, GObject)
 
 /**
@@ -102,34 +104,49 @@ struct _ThWsFeedClass
   gpointer padding[7];
 };
 
+TH_EXPORT
 const char  *th_ws_feed_get_config_spec (void);
+TH_EXPORT
 ThHub       *th_ws_feed_get_hub       (ThWsFeed       *self);
+TH_EXPORT
 const char  *th_ws_feed_get_name      (ThWsFeed       *self);
+TH_EXPORT
 ThSourceState th_ws_feed_get_state    (ThWsFeed       *self);
+TH_EXPORT
 gboolean     th_ws_feed_is_open       (ThWsFeed       *self);
+TH_EXPORT
 void         th_ws_feed_send_text     (ThWsFeed       *self,
                                        const char     *text);
+TH_EXPORT
 void         th_ws_feed_push_tick     (ThWsFeed       *self,
                                        ThTick         *tick);
+TH_EXPORT
 void         th_ws_feed_reject        (ThWsFeed       *self,
                                        ThWsFeedReject  kind,
                                        const char     *detail);
+TH_EXPORT
 void         th_ws_feed_count_gap     (ThWsFeed       *self,
                                        guint64         missing,
                                        const char     *detail);
+TH_EXPORT
 void         th_ws_feed_set_state     (ThWsFeed       *self,
                                        ThSourceState   state,
                                        const char     *reason);
+TH_EXPORT
 void         th_ws_feed_reconnect     (ThWsFeed       *self,
                                        const char     *reason,
                                        double          delay);
+TH_EXPORT
 void         th_ws_feed_disable       (ThWsFeed       *self,
                                        const char     *reason);
+TH_EXPORT
 void         th_ws_feed_renew         (ThWsFeed       *self);
+TH_EXPORT
 void         th_ws_feed_inject        (ThWsFeed       *self,
                                        const char     *text,
                                        gssize          length,
                                        gint64          receive_time);
+TH_EXPORT
 gint64       th_ws_feed_get_receive_time (ThWsFeed    *self);
 
 G_END_DECLS
