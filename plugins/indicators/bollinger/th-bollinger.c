@@ -78,11 +78,6 @@ struct _ThBollinger
   Sums     sums;
 };
 
-enum {
-  PROP_0,
-  PROP_HUB,
-};
-
 static void th_bollinger_indicator_init (ThIndicatorInterface *iface);
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThBollinger, th_bollinger, G_TYPE_OBJECT, G_TYPE_FLAG_FINAL,
@@ -237,39 +232,6 @@ th_bollinger_indicator_init (ThIndicatorInterface *iface)
 }
 
 static void
-th_bollinger_get_property (GObject    *object,
-                           guint       prop_id,
-                           GValue     *value,
-                           GParamSpec *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      g_value_set_object (value, TH_BOLLINGER (object)->hub);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-th_bollinger_set_property (GObject      *object,
-                           guint         prop_id,
-                           const GValue *value,
-                           GParamSpec   *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      /* Not a reference: the hub owns its indicators. */
-      TH_BOLLINGER (object)->hub = g_value_get_object (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
 th_bollinger_finalize (GObject *object)
 {
   g_free (TH_BOLLINGER (object)->ring);
@@ -281,10 +243,8 @@ th_bollinger_class_init (ThBollingerClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->get_property = th_bollinger_get_property;
-  object_class->set_property = th_bollinger_set_property;
   object_class->finalize = th_bollinger_finalize;
-  g_object_class_override_property (object_class, PROP_HUB, "hub");
+  th_plugin_class_install_hub (object_class, G_STRUCT_OFFSET (ThBollinger, hub));
 }
 
 static void

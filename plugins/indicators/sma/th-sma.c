@@ -29,11 +29,6 @@ struct _ThSma
   double   sum;
 };
 
-enum {
-  PROP_0,
-  PROP_HUB,
-};
-
 static void th_sma_indicator_init (ThIndicatorInterface *iface);
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThSma, th_sma, G_TYPE_OBJECT, G_TYPE_FLAG_FINAL,
@@ -136,39 +131,6 @@ th_sma_indicator_init (ThIndicatorInterface *iface)
 }
 
 static void
-th_sma_get_property (GObject    *object,
-                     guint       prop_id,
-                     GValue     *value,
-                     GParamSpec *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      g_value_set_object (value, TH_SMA (object)->hub);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-th_sma_set_property (GObject      *object,
-                     guint         prop_id,
-                     const GValue *value,
-                     GParamSpec   *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      /* Not a reference: the hub owns its indicators. */
-      TH_SMA (object)->hub = g_value_get_object (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
 th_sma_finalize (GObject *object)
 {
   g_free (TH_SMA (object)->ring);
@@ -180,10 +142,8 @@ th_sma_class_init (ThSmaClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->get_property = th_sma_get_property;
-  object_class->set_property = th_sma_set_property;
   object_class->finalize = th_sma_finalize;
-  g_object_class_override_property (object_class, PROP_HUB, "hub");
+  th_plugin_class_install_hub (object_class, G_STRUCT_OFFSET (ThSma, hub));
 }
 
 static void

@@ -48,11 +48,6 @@ struct _ThZScore
   double   sumsq;      /* sum of (x - shift)^2 */
 };
 
-enum {
-  PROP_0,
-  PROP_HUB,
-};
-
 static void th_zscore_indicator_init (ThIndicatorInterface *iface);
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThZScore, th_zscore, G_TYPE_OBJECT, G_TYPE_FLAG_FINAL,
@@ -175,39 +170,6 @@ th_zscore_indicator_init (ThIndicatorInterface *iface)
 }
 
 static void
-th_zscore_get_property (GObject    *object,
-                        guint       prop_id,
-                        GValue     *value,
-                        GParamSpec *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      g_value_set_object (value, TH_ZSCORE (object)->hub);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-th_zscore_set_property (GObject      *object,
-                        guint         prop_id,
-                        const GValue *value,
-                        GParamSpec   *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      /* Not a reference: the hub owns its indicators. */
-      TH_ZSCORE (object)->hub = g_value_get_object (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
 th_zscore_finalize (GObject *object)
 {
   g_free (TH_ZSCORE (object)->ring);
@@ -219,10 +181,8 @@ th_zscore_class_init (ThZScoreClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->get_property = th_zscore_get_property;
-  object_class->set_property = th_zscore_set_property;
   object_class->finalize = th_zscore_finalize;
-  g_object_class_override_property (object_class, PROP_HUB, "hub");
+  th_plugin_class_install_hub (object_class, G_STRUCT_OFFSET (ThZScore, hub));
 }
 
 static void
