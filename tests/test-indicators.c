@@ -4,7 +4,8 @@
  * plugin configured; the closed candles of the output are fed to the same
  * plugins directly, and each published value must be the one they give,
  * for every symbol and timeframe, warm-up nulls included. (The numerics of
- * each indicator are tested in its own test-<name>.c.)
+ * each indicator are tested in its own test-<name>.c.) Then the `hub`
+ * property the C plugins get from th_plugin_class_install_hub().
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -225,11 +226,140 @@ test_every_indicator_end_to_end (void)
   th_test_remove_tmp_dir (dir);
 }
 
+/* Every compiled indicator plugin gives back the hub it was made with,
+ * and holds no reference to it. */
+static void
+test_hub_property (void)
+{
+  static const char *const plugins[] = {
+    "sma", "ema", "wma", "rsi", "macd", "bollinger", "stoch", "atr", "vwap", "obv", "zscore",
+    "roc_vala",   /* Vala, its own property; absent when built with -Dvapi=disabled */
+  };
+  g_autoptr(ThConfig) config = th_config_new ();
+  g_autoptr(ThHub) hub = th_hub_new (config, NULL);
+  g_autoptr(PeasEngine) engine = peas_engine_new ();
+  g_auto(GStrv) dirs = g_strsplit (g_getenv ("TICKHUB_PLUGIN_PATH"), ":", -1);
+
+  for (guint i = 0; dirs[i] != NULL; i++)
+    peas_engine_add_search_path (engine, dirs[i], NULL);
+  for (guint k = 0; k < G_N_ELEMENTS (plugins); k++)
+    {
+      PeasPluginInfo *info = peas_engine_get_plugin_info (engine, plugins[k]);
+      g_autoptr(GObject) ind = NULL;
+      g_autoptr(ThHub) got = NULL;
+      guint refs = G_OBJECT (hub)->ref_count;
+
+      if (info == NULL && g_str_equal (plugins[k], "roc_vala"))
+        continue;
+      g_assert_true (peas_engine_load_plugin (engine, info));
+      ind = G_OBJECT (peas_engine_create_extension (engine, info, TH_TYPE_INDICATOR, "hub", hub, NULL));
+      g_assert_nonnull (ind);
+      g_assert_cmpuint (G_OBJECT (hub)->ref_count, ==, refs);
+      g_object_get (ind, "hub", &got, NULL);
+      g_assert_true (got == hub);
+    }
+}
+
+/* th_plugin_class_install_hub() on a class with a property of its own,
+ * whose handlers it chains to. */
+#define TEST_TYPE_PLUGIN (test_plugin_get_type ())
+G_DECLARE_FINAL_TYPE (TestPlugin, test_plugin, TEST, PLUGIN, GObject)
+
+struct _TestPlugin
+{
+  GObject  parent_instance;
+  int      answer;
+  ThHub   *hub;
+};
+
+enum {
+  PROP_0,
+  PROP_ANSWER,
+};
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TestPlugin, test_plugin, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (TH_TYPE_SINK, NULL))
+
+static void
+test_plugin_get_property (GObject    *object,
+                          guint       prop_id,
+                          GValue     *value,
+                          GParamSpec *pspec)
+{
+  switch (prop_id)
+    {
+    case PROP_ANSWER:
+      g_value_set_int (value, TEST_PLUGIN (object)->answer);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+test_plugin_set_property (GObject      *object,
+                          guint         prop_id,
+                          const GValue *value,
+                          GParamSpec   *pspec)
+{
+  switch (prop_id)
+    {
+    case PROP_ANSWER:
+      TEST_PLUGIN (object)->answer = g_value_get_int (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+test_plugin_class_init (TestPluginClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = test_plugin_get_property;
+  object_class->set_property = test_plugin_set_property;
+  th_plugin_class_install_hub (object_class, G_STRUCT_OFFSET (TestPlugin, hub));
+  g_object_class_install_property (object_class, PROP_ANSWER,
+    g_param_spec_int ("answer", NULL, NULL, 0, 100, 0,
+                      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+}
+
+static void
+test_plugin_init (TestPlugin *self)
+{
+}
+
+static void
+test_install_hub (void)
+{
+  g_autoptr(ThConfig) config = th_config_new ();
+  g_autoptr(ThHub) hub = th_hub_new (config, NULL);
+  guint refs = G_OBJECT (hub)->ref_count;
+  g_autoptr(TestPlugin) plugin = g_object_new (TEST_TYPE_PLUGIN, "answer", 42, "hub", hub, NULL);
+  g_autoptr(TestPlugin) orphan = g_object_new (TEST_TYPE_PLUGIN, NULL);
+  g_autoptr(ThHub) got = NULL;
+  int answer = 0;
+
+  g_assert_true (plugin->hub == hub);
+  g_assert_cmpint (plugin->answer, ==, 42);
+  g_assert_cmpuint (G_OBJECT (hub)->ref_count, ==, refs);
+  g_object_get (plugin, "hub", &got, "answer", &answer, NULL);
+  g_assert_true (got == hub);
+  g_assert_cmpint (answer, ==, 42);
+  g_object_set (plugin, "answer", 7, NULL);
+  g_assert_cmpint (plugin->answer, ==, 7);
+  g_assert_null (orphan->hub);
+  g_assert_true (G_TYPE_IS_FINAL (TEST_TYPE_PLUGIN));
+}
+
 int
 main (int   argc,
       char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/indicators/every-indicator-end-to-end", test_every_indicator_end_to_end);
+  g_test_add_func ("/indicators/hub-property", test_hub_property);
+  g_test_add_func ("/plugin/install-hub", test_install_hub);
   return g_test_run ();
 }

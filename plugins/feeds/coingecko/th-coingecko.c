@@ -136,11 +136,6 @@ struct _ThCoinGecko
   Stats         stats;
 };
 
-enum {
-  PROP_0,
-  PROP_HUB,
-};
-
 static void th_coingecko_feed_source_init (ThFeedSourceInterface *iface);
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThCoinGecko, th_coingecko, G_TYPE_OBJECT, G_TYPE_FLAG_FINAL,
@@ -1042,39 +1037,6 @@ th_coingecko_feed_source_init (ThFeedSourceInterface *iface)
 /* GObject */
 
 static void
-th_coingecko_get_property (GObject    *object,
-                           guint       prop_id,
-                           GValue     *value,
-                           GParamSpec *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      g_value_set_object (value, TH_COINGECKO (object)->hub);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-th_coingecko_set_property (GObject      *object,
-                           guint         prop_id,
-                           const GValue *value,
-                           GParamSpec   *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      /* Not a reference: the hub owns its feeds. */
-      TH_COINGECKO (object)->hub = g_value_get_object (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
 th_coingecko_dispose (GObject *object)
 {
   ThCoinGecko *self = TH_COINGECKO (object);
@@ -1114,11 +1076,9 @@ th_coingecko_class_init (ThCoinGeckoClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->get_property = th_coingecko_get_property;
-  object_class->set_property = th_coingecko_set_property;
   object_class->dispose = th_coingecko_dispose;
   object_class->finalize = th_coingecko_finalize;
-  g_object_class_override_property (object_class, PROP_HUB, "hub");
+  th_plugin_class_install_hub (object_class, G_STRUCT_OFFSET (ThCoinGecko, hub));
 }
 
 static void

@@ -122,11 +122,6 @@ struct _ThReplay
   GHashTable    *parsers;       /* source name → ThWsFeed (borrowed from the hub) */
 };
 
-enum {
-  PROP_0,
-  PROP_HUB,
-};
-
 static void th_replay_feed_source_init (ThFeedSourceInterface *iface);
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThReplay, th_replay, G_TYPE_OBJECT, G_TYPE_FLAG_FINAL,
@@ -1134,39 +1129,6 @@ th_replay_feed_source_init (ThFeedSourceInterface *iface)
 /* GObject */
 
 static void
-th_replay_get_property (GObject    *object,
-                        guint       prop_id,
-                        GValue     *value,
-                        GParamSpec *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      g_value_set_object (value, TH_REPLAY (object)->hub);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-th_replay_set_property (GObject      *object,
-                        guint         prop_id,
-                        const GValue *value,
-                        GParamSpec   *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      /* Not a reference: the hub owns its feeds. */
-      TH_REPLAY (object)->hub = g_value_get_object (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
 th_replay_dispose (GObject *object)
 {
   ThReplay *self = TH_REPLAY (object);
@@ -1199,11 +1161,9 @@ th_replay_class_init (ThReplayClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->get_property = th_replay_get_property;
-  object_class->set_property = th_replay_set_property;
   object_class->dispose = th_replay_dispose;
   object_class->finalize = th_replay_finalize;
-  g_object_class_override_property (object_class, PROP_HUB, "hub");
+  th_plugin_class_install_hub (object_class, G_STRUCT_OFFSET (ThReplay, hub));
 }
 
 static void

@@ -80,11 +80,6 @@ struct _ThSimulator
   gboolean   running;
 };
 
-enum {
-  PROP_0,
-  PROP_HUB,
-};
-
 static void th_simulator_feed_source_init (ThFeedSourceInterface *iface);
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThSimulator, th_simulator, G_TYPE_OBJECT, G_TYPE_FLAG_FINAL,
@@ -435,39 +430,6 @@ th_simulator_feed_source_init (ThFeedSourceInterface *iface)
 }
 
 static void
-th_simulator_get_property (GObject    *object,
-                           guint       prop_id,
-                           GValue     *value,
-                           GParamSpec *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      g_value_set_object (value, TH_SIMULATOR (object)->hub);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-th_simulator_set_property (GObject      *object,
-                           guint         prop_id,
-                           const GValue *value,
-                           GParamSpec   *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      /* Not a reference: the hub owns its feeds. */
-      TH_SIMULATOR (object)->hub = g_value_get_object (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
 th_simulator_dispose (GObject *object)
 {
   ThSimulator *self = TH_SIMULATOR (object);
@@ -493,11 +455,9 @@ th_simulator_class_init (ThSimulatorClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->get_property = th_simulator_get_property;
-  object_class->set_property = th_simulator_set_property;
   object_class->dispose = th_simulator_dispose;
   object_class->finalize = th_simulator_finalize;
-  g_object_class_override_property (object_class, PROP_HUB, "hub");
+  th_plugin_class_install_hub (object_class, G_STRUCT_OFFSET (ThSimulator, hub));
 }
 
 static void

@@ -18,11 +18,12 @@
  *
  * Because c is close to the prices, the subtraction loses almost nothing
  * even for a coin whose price moves in its 8th digit, where the textbook
- * sum(x^2)/N - mean^2 (TA-Lib's formula) cancels catastrophically. Both
- * sums and the shift (the newest close) are recomputed from the window
- * every N updates, so rounding errors cannot add up: amortized O(1), fixed
- * memory. When the last N closes are all equal (counted with an O(1) run
- * length), the width is exactly 0 and the middle band exactly that close.
+ * sum(x^2)/N - mean^2 (TA-Lib's formula) cancels catastrophically. The
+ * closes and both sums are a shifted ThTaWindow, which recomputes the sums
+ * and the shift (the newest close) from the window every N updates, so
+ * rounding errors cannot add up: amortized O(1), fixed memory. When the
+ * last N closes are all equal (counted with an O(1) run length), the width
+ * is exactly 0 and the middle band exactly that close.
  *
  * One deliberate difference: TA-Lib reports a standard deviation of 0
  * whenever the variance is below an absolute epsilon (1e-8 in TA-Lib 0.4
@@ -53,15 +54,6 @@ enum {
   OUTPUT_LOWER,
 };
 
-/* The running sums over the window, as d = close - shift. */
-typedef struct
-{
-  guint  run;        /* how many of the newest closes are equal, up to period */
-  double shift;      /* c: a close of the window */
-  double sum;        /* sum of d */
-  double sumsq;      /* sum of d^2 */
-} Sums;
-
 #define TH_TYPE_BOLLINGER (th_bollinger_get_type ())
 G_DECLARE_FINAL_TYPE (ThBollinger, th_bollinger, TH, BOLLINGER, GObject)
 
@@ -71,16 +63,8 @@ struct _ThBollinger
   ThHub   *hub;
   guint    period;     /* 0 until configured */
   double   width;      /* K, the multiplier */
-  double  *ring;       /* the last N closes */
-  guint    head;       /* next slot to write */
-  guint    count;      /* closes known, up to period */
-  guint    since_recompute;
-  Sums     sums;
-};
-
-enum {
-  PROP_0,
-  PROP_HUB,
+  ThTaWindow window;   /* the last N closes, sums of d = close - shift and d^2 */
+  guint    run;        /* how many of the newest closes are equal, up to period */
 };
 
 static void th_bollinger_indicator_init (ThIndicatorInterface *iface);
@@ -104,10 +88,8 @@ th_bollinger_configure (ThIndicator       *indicator,
 
   self->period = period;
   self->width = width;
-  g_free (self->ring);
-  self->ring = g_new0 (double, period);
-  self->head = self->count = self->since_recompute = 0;
-  self->sums = (Sums) { 0 };
+  th_ta_window_init_shifted (&self->window, period);
+  self->run = 0;
   return TRUE;
 }
 
@@ -122,65 +104,26 @@ th_bollinger_get_outputs (ThIndicator *indicator)
   return outputs;
 }
 
-static double
-newest (const ThBollinger *self)
+/* The run length as if @x had been pushed (the newest close of an empty
+ * window is NaN, equal to nothing). */
+static guint
+peek_run (const ThBollinger *self,
+          double             x)
 {
-  return self->ring[(self->head + self->period - 1) % self->period];
-}
-
-/* The sums as if @x had been pushed; does not change @self. */
-static Sums
-peek (const ThBollinger *self,
-      double             x)
-{
-  Sums next = self->sums;
-  double d;
-
-  if (self->count == 0)
-    next.shift = x;  /* any close of the window will do until the first recomputation */
-  next.run = self->count > 0 && x == newest (self) ? MIN (next.run + 1, self->period) : 1;
-
-  d = x - next.shift;
-  next.sum += d;
-  next.sumsq += d * d;
-  if (self->count == self->period)
-    {
-      double old = self->ring[self->head] - next.shift;
-
-      next.sum -= old;
-      next.sumsq -= old * old;
-    }
-  return next;
+  return x == th_ta_window_get (&self->window, 0) ? MIN (self->run + 1, self->period) : 1;
 }
 
 static void
-recompute (ThBollinger *self)
-{
-  double sum = 0, sumsq = 0;
-
-  self->sums.shift = newest (self);
-  for (guint i = 0; i < self->count; i++)
-    {
-      double d = self->ring[i] - self->sums.shift;
-
-      sum += d;
-      sumsq += d * d;
-    }
-  self->sums.sum = sum;
-  self->sums.sumsq = sumsq;
-  self->since_recompute = 0;
-}
-
-static void
-publish (const ThBollinger *self,
-         double             x,
-         const Sums        *sums,
-         ThIndicatorValues *values)
+publish (const ThBollinger    *self,
+         double                x,
+         guint                 run,
+         const ThTaWindowSums *sums,
+         ThIndicatorValues    *values)
 {
   double n = self->period;
   double middle, variance, band;
 
-  if (sums->run >= self->period)
+  if (run >= self->period)
     {
       /* The last N closes are all x. */
       middle = x;
@@ -205,7 +148,8 @@ th_bollinger_update (ThIndicator       *indicator,
 {
   ThBollinger *self = TH_BOLLINGER (indicator);
   double x = candle->close;
-  Sums next;
+  ThTaWindowSums next;
+  guint run;
 
   if (self->period == 0 || !isfinite (x))
     return;
@@ -213,19 +157,15 @@ th_bollinger_update (ThIndicator       *indicator,
   /* The bands are computed the same way for the forming candle and for a
    * closed one, so that a provisional value is exactly what the close will
    * give; a recomputation only refreshes the sums for the next closes. */
-  next = peek (self, x);
-  if (self->count + 1 >= self->period)
-    publish (self, x, &next, values);
+  next = th_ta_window_peek_shifted (&self->window, x);
+  run = peek_run (self, x);
+  if (self->window.count + 1 >= self->period)
+    publish (self, x, run, &next, values);
   if (!commit)
     return;  /* the forming candle: state unchanged */
 
-  self->ring[self->head] = x;
-  self->head = (self->head + 1) % self->period;
-  if (self->count < self->period)
-    self->count++;
-  self->sums = next;
-  if (++self->since_recompute >= self->period)
-    recompute (self);
+  th_ta_window_push_peeked (&self->window, x, &next);
+  self->run = run;
 }
 
 static void
@@ -237,42 +177,9 @@ th_bollinger_indicator_init (ThIndicatorInterface *iface)
 }
 
 static void
-th_bollinger_get_property (GObject    *object,
-                           guint       prop_id,
-                           GValue     *value,
-                           GParamSpec *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      g_value_set_object (value, TH_BOLLINGER (object)->hub);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-th_bollinger_set_property (GObject      *object,
-                           guint         prop_id,
-                           const GValue *value,
-                           GParamSpec   *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      /* Not a reference: the hub owns its indicators. */
-      TH_BOLLINGER (object)->hub = g_value_get_object (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
 th_bollinger_finalize (GObject *object)
 {
-  g_free (TH_BOLLINGER (object)->ring);
+  th_ta_window_clear (&TH_BOLLINGER (object)->window);
   G_OBJECT_CLASS (th_bollinger_parent_class)->finalize (object);
 }
 
@@ -281,10 +188,8 @@ th_bollinger_class_init (ThBollingerClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->get_property = th_bollinger_get_property;
-  object_class->set_property = th_bollinger_set_property;
   object_class->finalize = th_bollinger_finalize;
-  g_object_class_override_property (object_class, PROP_HUB, "hub");
+  th_plugin_class_install_hub (object_class, G_STRUCT_OFFSET (ThBollinger, hub));
 }
 
 static void

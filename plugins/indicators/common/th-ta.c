@@ -84,85 +84,24 @@ th_ta_window_init (ThTaWindow *w,
 }
 
 void
+th_ta_window_init_shifted (ThTaWindow *w,
+                           guint       size)
+{
+  th_ta_window_init (w, size);
+  w->shifted = TRUE;
+}
+
+void
 th_ta_window_clear (ThTaWindow *w)
 {
   g_clear_pointer (&w->values, g_free);
   *w = (ThTaWindow) { 0 };
 }
 
-gboolean
-th_ta_window_full (const ThTaWindow *w)
-{
-  return w->count == w->size;
-}
-
 double
 th_ta_window_oldest (const ThTaWindow *w)
 {
   return w->count == w->size ? w->values[w->head] : NAN;
-}
-
-double
-th_ta_window_get (const ThTaWindow *w,
-                  guint             age)
-{
-  if (age >= w->count)
-    return NAN;
-  return w->values[(w->head + w->size - 1 - age) % w->size];
-}
-
-static void
-recompute (ThTaWindow *w)
-{
-  double sum = 0, sumsq = 0;
-
-  for (guint i = 0; i < w->count; i++)
-    {
-      sum += w->values[i];
-      sumsq += w->values[i] * w->values[i];
-    }
-  w->sum = sum;
-  w->sumsq = sumsq;
-  w->since = 0;
-}
-
-void
-th_ta_window_push (ThTaWindow *w,
-                   double      x)
-{
-  double old = th_ta_window_oldest (w);
-
-  w->values[w->head] = x;
-  w->head = (w->head + 1) % w->size;
-  if (w->count < w->size)
-    {
-      w->count++;
-      w->sum += x;
-      w->sumsq += x * x;
-    }
-  else
-    {
-      w->sum += x - old;
-      w->sumsq += x * x - old * old;
-    }
-  if (++w->since >= w->size)
-    recompute (w);
-}
-
-double
-th_ta_window_peek_sum (const ThTaWindow *w,
-                       double            x)
-{
-  return w->sum + x - (w->count == w->size ? w->values[w->head] : 0.0);
-}
-
-double
-th_ta_window_peek_sumsq (const ThTaWindow *w,
-                         double            x)
-{
-  double old = w->count == w->size ? w->values[w->head] : 0.0;
-
-  return w->sumsq + x * x - old * old;
 }
 
 void

@@ -61,11 +61,6 @@ struct _ThRsi
   double    avg_loss;
 };
 
-enum {
-  PROP_0,
-  PROP_HUB,
-};
-
 static void th_rsi_indicator_init (ThIndicatorInterface *iface);
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThRsi, th_rsi, G_TYPE_OBJECT, G_TYPE_FLAG_FINAL,
@@ -181,46 +176,11 @@ th_rsi_indicator_init (ThIndicatorInterface *iface)
 }
 
 static void
-th_rsi_get_property (GObject    *object,
-                     guint       prop_id,
-                     GValue     *value,
-                     GParamSpec *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      g_value_set_object (value, TH_RSI (object)->hub);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-th_rsi_set_property (GObject      *object,
-                     guint         prop_id,
-                     const GValue *value,
-                     GParamSpec   *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      /* Not a reference: the hub owns its indicators. */
-      TH_RSI (object)->hub = g_value_get_object (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
 th_rsi_class_init (ThRsiClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->get_property = th_rsi_get_property;
-  object_class->set_property = th_rsi_set_property;
-  g_object_class_override_property (object_class, PROP_HUB, "hub");
+  th_plugin_class_install_hub (object_class, G_STRUCT_OFFSET (ThRsi, hub));
 }
 
 static void

@@ -1,9 +1,9 @@
 /* th-sma.c: simple moving average of the close, sma(N)
  *
- * A ring of the last N closes and their running sum. The sum is
- * recomputed from the ring every N updates, so rounding errors cannot add
- * up over a long run: O(1) amortized per update, exact to a few ulps.
- * Warm-up as in TA-Lib: no value until N closes are known.
+ * The last N closes and their running sum in a ThTaWindow, which
+ * recomputes the sum from the closes every N updates, so rounding errors
+ * cannot add up over a long run: O(1) amortized per update, exact to a
+ * few ulps. Warm-up as in TA-Lib: no value until N closes are known.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -11,6 +11,8 @@
 
 #include <libpeas/peas.h>
 #include <tickhub.h>
+
+#include "th-ta.h"
 
 #define MAX_PERIOD 10000
 
@@ -22,16 +24,7 @@ struct _ThSma
   GObject  parent_instance;
   ThHub   *hub;
   guint    period;
-  double  *ring;
-  guint    head;      /* next slot to write */
-  guint    count;     /* closes known, up to period */
-  guint    since_recompute;
-  double   sum;
-};
-
-enum {
-  PROP_0,
-  PROP_HUB,
+  ThTaWindow window;  /* the last N closes and their sum */
 };
 
 static void th_sma_indicator_init (ThIndicatorInterface *iface);
@@ -62,10 +55,7 @@ th_sma_configure (ThIndicator       *indicator,
     }
 
   self->period = (guint) period;
-  g_free (self->ring);
-  self->ring = g_new0 (double, self->period);
-  self->head = self->count = self->since_recompute = 0;
-  self->sum = 0;
+  th_ta_window_init (&self->window, self->period);
   return TRUE;
 }
 
@@ -79,17 +69,6 @@ th_sma_get_outputs (ThIndicator *indicator)
 }
 
 static void
-recompute (ThSma *self)
-{
-  double sum = 0;
-
-  for (guint i = 0; i < self->count; i++)
-    sum += self->ring[i];
-  self->sum = sum;
-  self->since_recompute = 0;
-}
-
-static void
 th_sma_update (ThIndicator       *indicator,
                const ThCandle    *candle,
                gboolean           commit,
@@ -97,7 +76,6 @@ th_sma_update (ThIndicator       *indicator,
 {
   ThSma *self = TH_SMA (indicator);
   double x = candle->close;
-  double oldest = self->count == self->period ? self->ring[self->head] : 0.0;
 
   if (self->period == 0)
     return;
@@ -105,26 +83,14 @@ th_sma_update (ThIndicator       *indicator,
   if (!commit)
     {
       /* The forming candle as if it were the next close; state unchanged. */
-      if (self->count + 1 >= self->period)
-        th_indicator_values_set (values, 0, (self->sum - oldest + x) / self->period);
+      if (self->window.count + 1 >= self->period)
+        th_indicator_values_set (values, 0, th_ta_window_peek_sum (&self->window, x) / self->period);
       return;
     }
 
-  self->ring[self->head] = x;
-  self->head = (self->head + 1) % self->period;
-  if (self->count < self->period)
-    {
-      self->count++;
-      self->sum += x;
-    }
-  else
-    self->sum += x - oldest;
-
-  if (++self->since_recompute >= self->period)
-    recompute (self);
-
-  if (self->count == self->period)
-    th_indicator_values_set (values, 0, self->sum / self->period);
+  th_ta_window_push (&self->window, x);
+  if (th_ta_window_full (&self->window))
+    th_indicator_values_set (values, 0, self->window.sum / self->period);
 }
 
 static void
@@ -136,42 +102,9 @@ th_sma_indicator_init (ThIndicatorInterface *iface)
 }
 
 static void
-th_sma_get_property (GObject    *object,
-                     guint       prop_id,
-                     GValue     *value,
-                     GParamSpec *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      g_value_set_object (value, TH_SMA (object)->hub);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-th_sma_set_property (GObject      *object,
-                     guint         prop_id,
-                     const GValue *value,
-                     GParamSpec   *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      /* Not a reference: the hub owns its indicators. */
-      TH_SMA (object)->hub = g_value_get_object (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
 th_sma_finalize (GObject *object)
 {
-  g_free (TH_SMA (object)->ring);
+  th_ta_window_clear (&TH_SMA (object)->window);
   G_OBJECT_CLASS (th_sma_parent_class)->finalize (object);
 }
 
@@ -180,10 +113,8 @@ th_sma_class_init (ThSmaClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->get_property = th_sma_get_property;
-  object_class->set_property = th_sma_set_property;
   object_class->finalize = th_sma_finalize;
-  g_object_class_override_property (object_class, PROP_HUB, "hub");
+  th_plugin_class_install_hub (object_class, G_STRUCT_OFFSET (ThSma, hub));
 }
 
 static void

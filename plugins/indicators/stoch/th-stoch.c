@@ -54,11 +54,6 @@ struct _ThStoch
   ThTaWindow   slow_k;     /* the last d_period slow %K */
 };
 
-enum {
-  PROP_0,
-  PROP_HUB,
-};
-
 static void th_stoch_indicator_init (ThIndicatorInterface *iface);
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThStoch, th_stoch, G_TYPE_OBJECT, G_TYPE_FLAG_FINAL,
@@ -162,39 +157,6 @@ th_stoch_indicator_init (ThIndicatorInterface *iface)
 }
 
 static void
-th_stoch_get_property (GObject    *object,
-                       guint       prop_id,
-                       GValue     *value,
-                       GParamSpec *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      g_value_set_object (value, TH_STOCH (object)->hub);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-th_stoch_set_property (GObject      *object,
-                       guint         prop_id,
-                       const GValue *value,
-                       GParamSpec   *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      /* Not a reference: the hub owns its indicators. */
-      TH_STOCH (object)->hub = g_value_get_object (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
 th_stoch_finalize (GObject *object)
 {
   ThStoch *self = TH_STOCH (object);
@@ -211,10 +173,8 @@ th_stoch_class_init (ThStochClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->get_property = th_stoch_get_property;
-  object_class->set_property = th_stoch_set_property;
   object_class->finalize = th_stoch_finalize;
-  g_object_class_override_property (object_class, PROP_HUB, "hub");
+  th_plugin_class_install_hub (object_class, G_STRUCT_OFFSET (ThStoch, hub));
 }
 
 static void

@@ -46,11 +46,6 @@ struct _ThWma
   guint       since_recompute;
 };
 
-enum {
-  PROP_0,
-  PROP_HUB,
-};
-
 static void th_wma_indicator_init (ThIndicatorInterface *iface);
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThWma, th_wma, G_TYPE_OBJECT, G_TYPE_FLAG_FINAL,
@@ -145,39 +140,6 @@ th_wma_indicator_init (ThIndicatorInterface *iface)
 }
 
 static void
-th_wma_get_property (GObject    *object,
-                     guint       prop_id,
-                     GValue     *value,
-                     GParamSpec *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      g_value_set_object (value, TH_WMA (object)->hub);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-th_wma_set_property (GObject      *object,
-                     guint         prop_id,
-                     const GValue *value,
-                     GParamSpec   *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      /* Not a reference: the hub owns its indicators. */
-      TH_WMA (object)->hub = g_value_get_object (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
 th_wma_finalize (GObject *object)
 {
   th_ta_window_clear (&TH_WMA (object)->window);
@@ -189,10 +151,8 @@ th_wma_class_init (ThWmaClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->get_property = th_wma_get_property;
-  object_class->set_property = th_wma_set_property;
   object_class->finalize = th_wma_finalize;
-  g_object_class_override_property (object_class, PROP_HUB, "hub");
+  th_plugin_class_install_hub (object_class, G_STRUCT_OFFSET (ThWma, hub));
 }
 
 static void

@@ -8,11 +8,12 @@
  * No value until N closes are known, and none while the window is flat
  * (sd = 0: the z-score is undefined).
  *
- * O(1) per update: a ring of the last N closes and running sums of
- * d = close - shift and d^2, where the shift is a close of the window (the
- * first one, then the newest at each recomputation), so a price that moves
- * only in its last digits keeps its precision. The sums are recomputed
- * from the ring every N updates, so rounding cannot add up.
+ * O(1) per update: the last N closes in a shifted ThTaWindow, with running
+ * sums of d = close - shift and d^2, where the shift is a close of the
+ * window (the first one, then the newest at each recomputation), so a
+ * price that moves only in its last digits keeps its precision. The sums
+ * are recomputed from the closes every N updates, so rounding cannot add
+ * up.
  *
  * This is the same algorithm, operation for operation, as the Python and
  * JavaScript examples zscore_py and zscore_js: the three give the same
@@ -39,18 +40,7 @@ struct _ThZScore
   GObject  parent_instance;
   ThHub   *hub;
   guint    period;     /* 0 until configured */
-  double  *ring;       /* the last N closes */
-  guint    head;       /* next slot to write */
-  guint    count;      /* closes known, up to period */
-  guint    since_recompute;
-  double   shift;
-  double   sum;        /* sum of (x - shift) */
-  double   sumsq;      /* sum of (x - shift)^2 */
-};
-
-enum {
-  PROP_0,
-  PROP_HUB,
+  ThTaWindow window;   /* the last N closes, sums of (x - shift) and (x - shift)^2 */
 };
 
 static void th_zscore_indicator_init (ThIndicatorInterface *iface);
@@ -71,10 +61,7 @@ th_zscore_configure (ThIndicator       *indicator,
     return FALSE;
 
   self->period = period;
-  g_free (self->ring);
-  self->ring = g_new0 (double, period);
-  self->head = self->count = self->since_recompute = 0;
-  self->shift = self->sum = self->sumsq = 0;
+  th_ta_window_init_shifted (&self->window, period);
   return TRUE;
 }
 
@@ -87,38 +74,19 @@ th_zscore_get_outputs (ThIndicator *indicator)
   return outputs;
 }
 
-static void
-recompute (ThZScore *self)
-{
-  double s = 0, sq = 0;
-
-  self->shift = self->ring[(self->head + self->period - 1) % self->period];
-  for (guint i = 0; i < self->count; i++)
-    {
-      double d = self->ring[i] - self->shift;
-
-      s += d;
-      sq += d * d;
-    }
-  self->sum = s;
-  self->sumsq = sq;
-  self->since_recompute = 0;
-}
-
 static gboolean
-zscore (const ThZScore *self,
-        double          x,
-        double          s,
-        double          sq,
-        double         *z)
+zscore (const ThZScore       *self,
+        double                x,
+        const ThTaWindowSums *sums,
+        double               *z)
 {
   double n = self->period;
-  double mean = s / n;
-  double variance = sq / n - mean * mean;
+  double mean = sums->sum / n;
+  double variance = sums->sumsq / n - mean * mean;
 
   if (!(variance > 0))
     return FALSE;
-  *z = (x - self->shift - mean) / sqrt (variance);
+  *z = (x - sums->shift - mean) / sqrt (variance);
   return TRUE;
 }
 
@@ -129,40 +97,26 @@ th_zscore_update (ThIndicator       *indicator,
                   ThIndicatorValues *values)
 {
   ThZScore *self = TH_ZSCORE (indicator);
-  guint n = self->period;
   double x = candle->close;
-  gboolean full;
-  double oldest, d, s, sq, z;
+  ThTaWindowSums sums;
+  double z;
 
-  if (n == 0 || !isfinite (x))
+  if (self->period == 0 || !isfinite (x))
     return;
-  if (self->count == 0)
-    self->shift = x;  /* the first close of the window, until a recomputation */
 
-  full = self->count == n;
-  oldest = full ? self->ring[self->head] - self->shift : 0.0;
-  d = x - self->shift;
-  s = self->sum + d - oldest;
-  sq = self->sumsq + d * d - oldest * oldest;
-
+  sums = th_ta_window_peek_shifted (&self->window, x);
   if (!commit)
     {
       /* The forming candle as if it were the next close; state unchanged. */
-      if (self->count + 1 >= n && zscore (self, x, s, sq, &z))
+      if (self->window.count + 1 >= self->period && zscore (self, x, &sums, &z))
         th_indicator_values_set (values, 0, z);
       return;
     }
 
-  self->ring[self->head] = x;
-  self->head = (self->head + 1) % n;
-  if (!full)
-    self->count++;
-  self->sum = s;
-  self->sumsq = sq;
-  if (++self->since_recompute >= n)
-    recompute (self);
-
-  if (self->count == n && zscore (self, x, self->sum, self->sumsq, &z))
+  /* With the sums after the push, recomputed if it was due. */
+  th_ta_window_push_peeked (&self->window, x, &sums);
+  sums = th_ta_window_sums (&self->window);
+  if (th_ta_window_full (&self->window) && zscore (self, x, &sums, &z))
     th_indicator_values_set (values, 0, z);
 }
 
@@ -175,42 +129,9 @@ th_zscore_indicator_init (ThIndicatorInterface *iface)
 }
 
 static void
-th_zscore_get_property (GObject    *object,
-                        guint       prop_id,
-                        GValue     *value,
-                        GParamSpec *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      g_value_set_object (value, TH_ZSCORE (object)->hub);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-th_zscore_set_property (GObject      *object,
-                        guint         prop_id,
-                        const GValue *value,
-                        GParamSpec   *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      /* Not a reference: the hub owns its indicators. */
-      TH_ZSCORE (object)->hub = g_value_get_object (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
 th_zscore_finalize (GObject *object)
 {
-  g_free (TH_ZSCORE (object)->ring);
+  th_ta_window_clear (&TH_ZSCORE (object)->window);
   G_OBJECT_CLASS (th_zscore_parent_class)->finalize (object);
 }
 
@@ -219,10 +140,8 @@ th_zscore_class_init (ThZScoreClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->get_property = th_zscore_get_property;
-  object_class->set_property = th_zscore_set_property;
   object_class->finalize = th_zscore_finalize;
-  g_object_class_override_property (object_class, PROP_HUB, "hub");
+  th_plugin_class_install_hub (object_class, G_STRUCT_OFFSET (ThZScore, hub));
 }
 
 static void

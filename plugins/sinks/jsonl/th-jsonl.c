@@ -105,11 +105,6 @@ struct _ThJsonl
   gboolean    need_newline;   /* an error cut a line short: end it first */
 };
 
-enum {
-  PROP_0,
-  PROP_HUB,
-};
-
 static void th_jsonl_sink_init (ThSinkInterface *iface);
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThJsonl, th_jsonl, G_TYPE_OBJECT, G_TYPE_FLAG_FINAL,
@@ -888,39 +883,6 @@ th_jsonl_sink_init (ThSinkInterface *iface)
 /* GObject */
 
 static void
-th_jsonl_get_property (GObject    *object,
-                       guint       prop_id,
-                       GValue     *value,
-                       GParamSpec *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      g_value_set_object (value, TH_JSONL (object)->hub);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-th_jsonl_set_property (GObject      *object,
-                       guint         prop_id,
-                       const GValue *value,
-                       GParamSpec   *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      /* Not a reference: the hub owns its sinks. */
-      TH_JSONL (object)->hub = g_value_get_object (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
 th_jsonl_dispose (GObject *object)
 {
   ThJsonl *self = TH_JSONL (object);
@@ -963,11 +925,9 @@ th_jsonl_class_init (ThJsonlClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->get_property = th_jsonl_get_property;
-  object_class->set_property = th_jsonl_set_property;
   object_class->dispose = th_jsonl_dispose;
   object_class->finalize = th_jsonl_finalize;
-  g_object_class_override_property (object_class, PROP_HUB, "hub");
+  th_plugin_class_install_hub (object_class, G_STRUCT_OFFSET (ThJsonl, hub));
 }
 
 static void

@@ -49,7 +49,6 @@
 
 enum {
   PROP_0,
-  PROP_HUB,
   PROP_PORT,
 };
 
@@ -905,27 +904,8 @@ th_server_get_property (GObject    *object,
 
   switch (prop_id)
     {
-    case PROP_HUB:
-      g_value_set_object (value, self->hub);
-      break;
     case PROP_PORT:
       g_value_set_uint (value, self->bound_port);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-th_server_set_property (GObject      *object,
-                        guint         prop_id,
-                        const GValue *value,
-                        GParamSpec   *pspec)
-{
-  switch (prop_id)
-    {
-    case PROP_HUB:
-      TH_SERVER (object)->hub = g_value_get_object (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -969,10 +949,10 @@ th_server_class_init (ThServerClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->get_property = th_server_get_property;
-  object_class->set_property = th_server_set_property;
   object_class->dispose = th_server_dispose;
   object_class->finalize = th_server_finalize;
-  g_object_class_override_property (object_class, PROP_HUB, "hub");
+  /* After get_property: "port" goes on to it. */
+  th_plugin_class_install_hub (object_class, G_STRUCT_OFFSET (ThServer, hub));
 
   /**
    * ThServer:port:
