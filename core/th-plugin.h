@@ -8,10 +8,12 @@
 # error "Only <tickhub.h> can be included directly."
 #endif
 
+#include "th-export.h"
 #include <glib-object.h>
 
 G_BEGIN_DECLS
 
+TH_EXPORT
 void th_plugin_class_install_hub (GObjectClass *klass,
                                   gsize         hub_offset);
 
