@@ -8,11 +8,22 @@
 
 G_BEGIN_DECLS
 
+/* TH_PRIVATE_API marks the private helpers that code outside the library
+ * calls (plugins, tools/tickhub): not public API, not in the GIR, but
+ * exported from libtickhub-1.0.so. Empty while every symbol is exported;
+ * under -fvisibility=hidden it is to become the export attribute. */
+#ifndef TH_PRIVATE_API
+#define TH_PRIVATE_API
+#endif
+
 /* JSON writing, fast and locale-independent (th-json.c). */
+TH_PRIVATE_API
 void     _th_json_append_string (GString    *out,
                                  const char *str);
+TH_PRIVATE_API
 void     _th_json_append_double (GString    *out,
                                  double      value);
+TH_PRIVATE_API
 void     _th_json_append_time   (GString    *out,
                                  gint64      usec);
 gboolean _th_parse_time         (const char *text,

@@ -1,0 +1,113 @@
+/* th-ws-frame.h: RFC 6455 framing, private to libtickhub
+ *
+ * One codec for both ends: the feed client (th-ws-client.c) and the
+ * server sink's connections (plugins/sinks/server/th-server-ws.c). Not
+ * installed, not in the GIR.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "th-private.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  TH_WS_OP_CONTINUATION = 0x0,
+  TH_WS_OP_TEXT = 0x1,
+  TH_WS_OP_BINARY = 0x2,
+  TH_WS_OP_CLOSE = 0x8,
+  TH_WS_OP_PING = 0x9,
+  TH_WS_OP_PONG = 0xA,
+} ThWsOpcode;
+
+/* The longest header: 2 bytes, a 64-bit length, a mask key. Without a
+ * mask key a header takes at most 10 bytes. */
+#define TH_WS_FRAME_HEADER_MAX 14
+
+/* A control frame's payload: 125 bytes at most, so a close reason 123. */
+#define TH_WS_CONTROL_MAX      125
+
+TH_PRIVATE_API
+gsize _th_ws_frame_write_header (guint8       *out,
+                                 guint8        opcode,
+                                 gboolean      fin,
+                                 guint64       length,
+                                 const guint8 *mask);
+TH_PRIVATE_API
+void  _th_ws_frame_mask         (guint8       *dest,
+                                 const guint8 *src,
+                                 gsize         length,
+                                 const guint8 *mask);
+TH_PRIVATE_API
+gsize _th_ws_frame_close_payload (guint8     *out,
+                                  gushort     code,
+                                  const char *reason);
+
+typedef enum
+{
+  /* Frames from a server (we are the client): a masked one is an error. */
+  TH_WS_PARSER_FROM_SERVER = 0,
+  /* Frames from a client (we are the server): each must be masked. */
+  TH_WS_PARSER_FROM_CLIENT = 1 << 0,
+  /* A message over max_message is skipped without being buffered and
+   * reported as TH_WS_PARSE_OVERSIZE; the connection carries on (a feed
+   * counts it). Without the flag it is an error with close code 1009. */
+  TH_WS_PARSER_SKIP_OVERSIZE = 1 << 1,
+} ThWsParserFlags;
+
+typedef enum
+{
+  TH_WS_PARSE_MORE,       /* no complete frame left: keep the rest, read more */
+  TH_WS_PARSE_MESSAGE,    /* a complete text or binary message */
+  TH_WS_PARSE_CONTROL,    /* a close, ping or pong frame */
+  TH_WS_PARSE_OVERSIZE,   /* a message over max_message is being skipped */
+  TH_WS_PARSE_ERROR,      /* the peer broke the protocol: close with close_code */
+} ThWsParseResult;
+
+/* What one _th_ws_parser_next() found. */
+typedef struct
+{
+  guint8       opcode;      /* MESSAGE: TEXT or BINARY; CONTROL: CLOSE, PING or PONG */
+  guint8      *data;        /* MESSAGE, CONTROL: the payload, unmasked */
+  gsize        length;
+  guint64      oversize;    /* OVERSIZE: the message's length */
+  gushort      close_code;  /* ERROR: 1002 (protocol) or 1009 (too big) */
+  const char  *reason;      /* ERROR: what was wrong, static */
+} ThWsFrame;
+
+/* The reader of one connection's input, embedded in its owner. The
+ * fields are private, except max_message, which the owner may change
+ * between calls. */
+typedef struct
+{
+  gsize        max_message;     /* bytes of payload per message */
+  guint        flags;           /* ThWsParserFlags */
+  guint64      n_frames;        /* frame headers read so far */
+  GByteArray  *message;         /* the fragments of a message so far */
+  guint8       message_opcode;
+  gboolean     message_done;    /* @message was handed out: free it next */
+  gboolean     skipping;        /* discarding an oversized message */
+  guint64      skip_bytes;      /* payload bytes still to discard */
+  guint64      skipped;         /* the oversized message's length so far */
+  gushort      error_code;      /* once an error was found, for good */
+  const char  *error_reason;
+} ThWsParser;
+
+TH_PRIVATE_API
+void            _th_ws_parser_init  (ThWsParser      *parser,
+                                     ThWsParserFlags  flags,
+                                     gsize            max_message);
+TH_PRIVATE_API
+void            _th_ws_parser_clear (ThWsParser      *parser);
+TH_PRIVATE_API
+ThWsParseResult _th_ws_parser_next  (ThWsParser      *parser,
+                                     guint8          *buf,
+                                     gsize            length,
+                                     gsize           *used,
+                                     ThWsFrame       *frame);
+
+G_END_DECLS
