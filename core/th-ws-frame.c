@@ -2,15 +2,15 @@
  *
  * Both ends of tickhub speak WebSocket on a plain GIO stream instead of a
  * SoupWebsocketConnection, and this is their one codec: the header writer
- * (FIN, opcode, 7/16/64-bit length, optional mask key), masking, the close
- * payload, and an incremental parser over a byte buffer that unmasks in
- * place, reassembles fragments, and checks the protocol (reserved bits,
- * opcodes, control frames, continuations, masking) with the close code
- * RFC 6455 gives each error. What differs between the two ends is policy,
- * given as flags: a server requires masked frames, a client refuses them;
- * a message over the size limit is skipped without being buffered (the
- * feed counts it and carries on) or ends the connection with 1009 (the
- * server).
+ * (FIN, opcode, 7/16/64-bit length, optional mask key; inline, in
+ * th-ws-frame.h), masking, the close payload, and an incremental parser
+ * over a byte buffer that unmasks in place, reassembles fragments, and
+ * checks the protocol (reserved bits, opcodes, control frames,
+ * continuations, masking) with the close code RFC 6455 gives each error.
+ * What differs between the two ends is policy, given as flags: a server
+ * requires masked frames, a client refuses them; a message over the size
+ * limit is skipped without being buffered (the feed counts it and carries
+ * on) or ends the connection with 1009 (the server).
  *
  * Why by hand: libsoup 3.2 fails the whole connection on one frame over
  * its size limit or one text frame that is not UTF-8, where an exchange
@@ -29,54 +29,6 @@
 #include <string.h>
 
 #include "th-ws-frame.h"
-
-/**
- * _th_ws_frame_write_header:
- * @out: room for %TH_WS_FRAME_HEADER_MAX bytes (10 without @mask)
- * @opcode: a #ThWsOpcode
- * @fin: whether this is the last frame of its message
- * @length: the payload's length
- * @mask: (nullable): the 4-byte mask key (a client's frames), or %NULL
- *
- * Writes a frame header with the shortest length form for @length.
- *
- * Returns: the header's length, 2 to 14 bytes
- */
-gsize
-_th_ws_frame_write_header (guint8       *out,
-                           guint8        opcode,
-                           gboolean      fin,
-                           guint64       length,
-                           const guint8 *mask)
-{
-  gsize at = 2;
-
-  out[0] = (fin ? 0x80 : 0) | (opcode & 0x0f);
-  if (length < 126)
-    out[1] = (guint8) length;
-  else if (length <= G_MAXUINT16)
-    {
-      out[1] = 126;
-      out[2] = (guint8) (length >> 8);
-      out[3] = (guint8) length;
-      at = 4;
-    }
-  else
-    {
-      out[1] = 127;
-      for (int i = 0; i < 8; i++)
-        out[2 + i] = (guint8) (length >> (56 - 8 * i));
-      at = 10;
-    }
-
-  if (mask != NULL)
-    {
-      out[1] |= 0x80;
-      memcpy (out + at, mask, 4);
-      at += 4;
-    }
-  return at;
-}
 
 /**
  * _th_ws_frame_mask:
