@@ -288,24 +288,20 @@ parse_frames (ThWsClient *self)
   gsize len = self->inbuf->len;
   gsize pos = 0;
   guint64 frames = self->parser.n_frames;
+  gboolean more = FALSE;
 
-  while (!self->finished)
+  while (!self->finished && !more)
     {
       ThWsFrame frame;
       gsize used;
       ThWsParseResult r = _th_ws_parser_next (&self->parser, buf + pos, len - pos, &used, &frame);
 
       pos += used;
-      if (self->parser.n_frames != frames)
-        {
-          self->last_frame_time = g_get_monotonic_time ();
-          frames = self->parser.n_frames;
-        }
-
       switch (r)
         {
         case TH_WS_PARSE_MORE:
-          return pos;
+          more = TRUE;
+          break;
         case TH_WS_PARSE_MESSAGE:
           deliver (self, frame.opcode, frame.data, frame.length);
           break;
@@ -326,6 +322,9 @@ parse_frames (ThWsClient *self)
           break;
         }
     }
+  /* One clock read for what one read brought. */
+  if (self->parser.n_frames != frames)
+    self->last_frame_time = g_get_monotonic_time ();
 
   return pos;
 }
