@@ -113,7 +113,7 @@ _th_ws_parser_init (ThWsParser      *parser,
                     gsize            max_message)
 {
   memset (parser, 0, sizeof *parser);
-  parser->flags = flags;
+  parser->flags = (guint16) flags;
   parser->max_message = max_message;
 }
 

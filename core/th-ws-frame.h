@@ -133,16 +133,16 @@ typedef struct
 typedef struct
 {
   gsize        max_message;     /* bytes of payload per message */
-  guint        flags;           /* ThWsParserFlags */
   guint64      n_frames;        /* frame headers read so far */
   GByteArray  *message;         /* the fragments of a message so far */
-  guint8       message_opcode;
-  gboolean     message_done;    /* @message was handed out: free it next */
-  gboolean     skipping;        /* discarding an oversized message */
   guint64      skip_bytes;      /* payload bytes still to discard */
   guint64      skipped;         /* the oversized message's length so far */
-  gushort      error_code;      /* once an error was found, for good */
   const char  *error_reason;
+  guint16      flags;           /* ThWsParserFlags */
+  guint16      error_code;      /* once an error was found, for good */
+  guint8       message_opcode;
+  guint8       message_done : 1;  /* @message was handed out: free it next */
+  guint8       skipping : 1;      /* discarding an oversized message */
 } ThWsParser;
 
 TH_PRIVATE_API
