@@ -3,10 +3,11 @@
  * Why not SoupWebsocketConnection: libsoup fails the whole connection on
  * a text frame that is not UTF-8 and on a frame over its size limit. An
  * exchange feed must survive both — reject the one message, count it and
- * carry on — so the framing is done here: the opening handshake over a
+ * carry on — so the connection is done here: the opening handshake over a
  * GSocketClient connection (TLS for wss://), frames parsed from one input
- * buffer, oversized messages skipped without being buffered, pings
- * answered, the closing handshake. permessage-deflate is not offered.
+ * buffer by the codec in th-ws-frame.c (oversized messages skipped without
+ * being buffered), pings answered, the closing handshake.
+ * permessage-deflate is not offered.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "th-ws-client.h"
+#include "th-ws-frame.h"
 
 #define READ_CHUNK        (64 * 1024)
 #define MAX_HEADER_BYTES  (16 * 1024)
@@ -41,12 +43,7 @@ struct _ThWsClient
 
   GByteArray            *inbuf;
   gboolean               reading;
-
-  GByteArray            *message;        /* fragments so far */
-  guint8                 message_opcode;
-  gboolean               skipping;       /* discarding an oversized message */
-  guint64                skip_bytes;     /* payload bytes still to discard */
-  guint64                skipped_total;
+  ThWsParser             parser;         /* skips oversized messages */
 
   GQueue                 outq;           /* GBytes */
   gboolean               writing;
@@ -91,7 +88,7 @@ th_ws_client_finalize (GObject *object)
   g_queue_clear_full (&self->outq, (GDestroyNotify) g_bytes_unref);
   g_clear_pointer (&self->uri, g_uri_unref);
   g_clear_pointer (&self->inbuf, g_byte_array_unref);
-  g_clear_pointer (&self->message, g_byte_array_unref);
+  _th_ws_parser_clear (&self->parser);
   g_clear_pointer (&self->key, g_free);
   G_OBJECT_CLASS (th_ws_client_parent_class)->finalize (object);
 }
@@ -119,6 +116,8 @@ th_ws_client_new (GUri  *uri,
 
   self->uri = g_uri_ref (uri);
   self->max_message = max_message > 0 ? max_message : 16 * 1024 * 1024;
+  _th_ws_parser_init (&self->parser, TH_WS_PARSER_FROM_SERVER | TH_WS_PARSER_SKIP_OVERSIZE,
+                      self->max_message);
   return self;
 }
 
@@ -156,59 +155,23 @@ th_ws_client_get_bytes_received (ThWsClient *self)
 
 /* Frames */
 
-gsize
-th_ws_frame_header (guint8       *out,
-                    guint8        opcode,
-                    guint64       length,
-                    const guint8 *mask)
-{
-  gsize at = 2;
-
-  out[0] = 0x80 | (opcode & 0x0f);
-  if (length < 126)
-    out[1] = (guint8) length;
-  else if (length <= G_MAXUINT16)
-    {
-      out[1] = 126;
-      out[2] = (guint8) (length >> 8);
-      out[3] = (guint8) length;
-      at = 4;
-    }
-  else
-    {
-      out[1] = 127;
-      for (int i = 0; i < 8; i++)
-        out[2 + i] = (guint8) (length >> (56 - 8 * i));
-      at = 10;
-    }
-
-  if (mask != NULL)
-    {
-      out[1] |= 0x80;
-      memcpy (out + at, mask, 4);
-      at += 4;
-    }
-  return at;
-}
-
 static void
 queue_frame (ThWsClient   *self,
              guint8        opcode,
              const guint8 *payload,
              gsize         length)
 {
-  guint8 header[14];
+  guint8 header[TH_WS_FRAME_HEADER_MAX];
   guint8 mask[4];
   guint32 r = g_random_int ();
   gsize hlen;
   guint8 *frame;
 
   memcpy (mask, &r, 4);
-  hlen = th_ws_frame_header (header, opcode, length, mask);
+  hlen = _th_ws_frame_write_header (header, opcode, TRUE, length, mask);
   frame = g_malloc (hlen + length);
   memcpy (frame, header, hlen);
-  for (gsize i = 0; i < length; i++)
-    frame[hlen + i] = payload[i] ^ mask[i & 3];
+  _th_ws_frame_mask (frame + hlen, payload, length, mask);
 
   g_queue_push_tail (&self->outq, g_bytes_new_take (frame, hlen + length));
   flush_writes (self);
@@ -239,11 +202,13 @@ finish (ThWsClient   *self,
 
 static void
 fail (ThWsClient *self,
+      gushort     code,
       const char *format,
-      ...) G_GNUC_PRINTF (2, 3);
+      ...) G_GNUC_PRINTF (3, 4);
 
 static void
 fail (ThWsClient *self,
+      gushort     code,
       const char *format,
       ...)
 {
@@ -258,12 +223,12 @@ fail (ThWsClient *self,
   error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_INVALID_DATA, msg);
   if (!self->close_sent && self->out != NULL)
     {
-      guint8 payload[2] = { 1002 >> 8, 1002 & 0xff };
+      guint8 payload[TH_WS_CONTROL_MAX];
 
-      queue_frame (self, 0x8, payload, 2);
+      queue_frame (self, TH_WS_OP_CLOSE, payload, _th_ws_frame_close_payload (payload, code, NULL));
       self->close_sent = TRUE;
     }
-  finish (self, 1002, msg, error);
+  finish (self, code, msg, error);
 }
 
 static void
@@ -293,7 +258,7 @@ handle_close (ThWsClient   *self,
     {
       guint8 reply[2] = { (guint8) (code >> 8), (guint8) code };
 
-      queue_frame (self, 0x8, reply, length >= 2 ? 2 : 0);
+      queue_frame (self, TH_WS_OP_CLOSE, reply, length >= 2 ? 2 : 0);
       self->close_sent = TRUE;
     }
   finish (self, code, reason != NULL ? reason : "", NULL);
@@ -310,7 +275,7 @@ deliver (ThWsClient  *self,
 
   data[length] = '\0';
   if (self->on_message != NULL)
-    self->on_message (self, opcode == 0x1 ? TH_WS_CLIENT_TEXT : TH_WS_CLIENT_BINARY,
+    self->on_message (self, opcode == TH_WS_OP_TEXT ? TH_WS_CLIENT_TEXT : TH_WS_CLIENT_BINARY,
                       (const char *) data, length, self->user_data);
   data[length] = saved;
 }
@@ -322,171 +287,44 @@ parse_frames (ThWsClient *self)
   guint8 *buf = self->inbuf->data;
   gsize len = self->inbuf->len;
   gsize pos = 0;
+  guint64 frames = self->parser.n_frames;
+  gboolean more = FALSE;
 
-  while (!self->finished && pos < len)
+  while (!self->finished && !more)
     {
-      guint8 *h = buf + pos;
-      gsize avail = len - pos;
-      gboolean fin, masked;
-      guint8 opcode;
-      guint64 plen;
-      gsize at = 2;
-      guint8 *payload;
+      ThWsFrame frame;
+      gsize used;
+      ThWsParseResult r = _th_ws_parser_next (&self->parser, buf + pos, len - pos, &used, &frame);
 
-      if (self->skip_bytes > 0)
+      pos += used;
+      switch (r)
         {
-          gsize n = (gsize) MIN ((guint64) avail, self->skip_bytes);
-
-          self->skip_bytes -= n;
-          pos += n;
-          continue;
-        }
-
-      if (avail < 2)
-        break;
-
-      fin = (h[0] & 0x80) != 0;
-      opcode = h[0] & 0x0f;
-      masked = (h[1] & 0x80) != 0;
-      plen = h[1] & 0x7f;
-
-      if (h[0] & 0x70)
-        {
-          fail (self, "frame with reserved bits set");
+        case TH_WS_PARSE_MORE:
+          more = TRUE;
+          break;
+        case TH_WS_PARSE_MESSAGE:
+          deliver (self, frame.opcode, frame.data, frame.length);
+          break;
+        case TH_WS_PARSE_CONTROL:
+          if (frame.opcode == TH_WS_OP_CLOSE)
+            handle_close (self, frame.data, frame.length);
+          else if (frame.opcode == TH_WS_OP_PING && !self->close_sent)
+            queue_frame (self, TH_WS_OP_PONG, frame.data, frame.length);
+          break;
+        case TH_WS_PARSE_OVERSIZE:
+          /* Its payload is skipped as it comes. */
+          if (self->on_oversize != NULL)
+            self->on_oversize (self, frame.oversize, self->user_data);
+          break;
+        case TH_WS_PARSE_ERROR:
+        default:
+          fail (self, frame.close_code, "%s", frame.reason);
           break;
         }
-
-      if (plen == 126)
-        {
-          if (avail < 4)
-            break;
-          plen = ((guint64) h[2] << 8) | h[3];
-          at = 4;
-        }
-      else if (plen == 127)
-        {
-          if (avail < 10)
-            break;
-          plen = 0;
-          for (int i = 0; i < 8; i++)
-            plen = (plen << 8) | h[2 + i];
-          at = 10;
-          if (plen >> 63)
-            {
-              fail (self, "frame length out of range");
-              break;
-            }
-        }
-      if (masked)
-        at += 4;
-      if (avail < at)
-        break;
-
-      self->last_frame_time = g_get_monotonic_time ();
-
-      if (opcode >= 0x8)
-        {
-          /* Control frames: small, never fragmented. */
-          if (plen > 125 || !fin)
-            {
-              fail (self, "malformed control frame");
-              break;
-            }
-          if (avail < at + plen)
-            break;
-          payload = h + at;
-          if (masked)
-            for (guint64 i = 0; i < plen; i++)
-              payload[i] ^= h[at - 4 + (i & 3)];
-
-          switch (opcode)
-            {
-            case 0x8:
-              handle_close (self, payload, (gsize) plen);
-              break;
-            case 0x9:
-              if (!self->close_sent)
-                queue_frame (self, 0xA, payload, (gsize) plen);
-              break;
-            case 0xA:
-              break;
-            default:
-              fail (self, "unknown control frame %u", opcode);
-            }
-          pos += at + (gsize) plen;
-          continue;
-        }
-
-      /* Data frames. */
-      if (opcode != 0x0 && opcode != 0x1 && opcode != 0x2)
-        {
-          fail (self, "unknown data frame %u", opcode);
-          break;
-        }
-      if (opcode == 0x0 && self->message == NULL && !self->skipping)
-        {
-          fail (self, "continuation frame without a message");
-          break;
-        }
-      if (opcode != 0x0 && (self->message != NULL || self->skipping))
-        {
-          fail (self, "new message inside a fragmented one");
-          break;
-        }
-
-      if (opcode != 0x0)
-        {
-          self->message_opcode = opcode;
-          self->skipped_total = 0;
-        }
-
-      if (self->skipping ||
-          plen > self->max_message ||
-          (self->message != NULL && self->message->len + plen > self->max_message))
-        {
-          /* Too big: skip it, without buffering, to the end of the message. */
-          if (!self->skipping)
-            {
-              self->skipping = TRUE;
-              self->skipped_total = self->message != NULL ? self->message->len : 0;
-              g_clear_pointer (&self->message, g_byte_array_unref);
-            }
-          self->skipped_total += plen;
-          pos += at;
-          self->skip_bytes = plen;
-          if (fin)
-            {
-              self->skipping = FALSE;
-              if (self->on_oversize != NULL)
-                self->on_oversize (self, self->skipped_total, self->user_data);
-            }
-          continue;
-        }
-
-      if (avail < at + plen)
-        break;
-      payload = h + at;
-      if (masked)
-        for (guint64 i = 0; i < plen; i++)
-          payload[i] ^= h[at - 4 + (i & 3)];
-
-      if (fin && self->message == NULL)
-        deliver (self, opcode, payload, (gsize) plen);
-      else
-        {
-          if (self->message == NULL)
-            self->message = g_byte_array_sized_new ((guint) plen + 1);
-          g_byte_array_append (self->message, payload, (guint) plen);
-          if (fin)
-            {
-              g_autoptr(GByteArray) msg = g_steal_pointer (&self->message);
-
-              g_byte_array_append (msg, (const guint8 *) "", 1);
-              deliver (self, self->message_opcode, msg->data, msg->len - 1);
-            }
-        }
-      pos += at + (gsize) plen;
     }
+  /* One clock read for what one read brought. */
+  if (self->parser.n_frames != frames)
+    self->last_frame_time = g_get_monotonic_time ();
 
   return pos;
 }
@@ -598,7 +436,7 @@ th_ws_client_send_text (ThWsClient *self,
 
   if (!self->open || self->close_sent)
     return;
-  queue_frame (self, 0x1, (const guint8 *) text, length < 0 ? strlen (text) : (gsize) length);
+  queue_frame (self, TH_WS_OP_TEXT, (const guint8 *) text, length < 0 ? strlen (text) : (gsize) length);
 }
 
 void
@@ -606,8 +444,7 @@ th_ws_client_close (ThWsClient *self,
                     gushort     code,
                     const char *reason)
 {
-  guint8 payload[125];
-  gsize rlen = reason != NULL ? MIN (strlen (reason), sizeof payload - 2) : 0;
+  guint8 payload[TH_WS_CONTROL_MAX];
 
   g_return_if_fail (TH_IS_WS_CLIENT (self));
 
@@ -620,11 +457,7 @@ th_ws_client_close (ThWsClient *self,
     }
   if (!self->close_sent)
     {
-      payload[0] = (guint8) (code >> 8);
-      payload[1] = (guint8) code;
-      if (rlen > 0)
-        memcpy (payload + 2, reason, rlen);
-      queue_frame (self, 0x8, payload, rlen + 2);
+      queue_frame (self, TH_WS_OP_CLOSE, payload, _th_ws_frame_close_payload (payload, code, reason));
       self->close_sent = TRUE;
     }
   /* Wait a little for the server's close, then drop the connection. */

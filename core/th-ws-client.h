@@ -65,10 +65,4 @@ gint64      th_ws_client_get_last_frame_time (ThWsClient        *self);
 guint       th_ws_client_get_http_status     (ThWsClient        *self);
 guint64     th_ws_client_get_bytes_received  (ThWsClient        *self);
 
-/* Frame codec, shared with the server side. */
-gsize       th_ws_frame_header          (guint8                 *out,
-                                         guint8                  opcode,
-                                         guint64                 length,
-                                         const guint8           *mask);
-
 G_END_DECLS

@@ -29,6 +29,7 @@
 #include <json-glib/json-glib.h>
 
 #include "th-dbus-generated.h"
+#include "th-private.h"
 
 #define BUS_NAME    "org.tickhub.Tickhub"
 #define OBJECT_PATH "/org/tickhub/Tickhub"
@@ -197,16 +198,18 @@ format_number (GVariant   *dict,
   return format_price (value);
 }
 
+/* As events write times (2024-01-01T00:00:00.000Z), or "-". */
 static char *
 format_time (gint64 usec)
 {
-  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (usec / G_USEC_PER_SEC);
-  g_autofree char *base = NULL;
+  char *text = th_format_time (usec);
 
-  if (dt == NULL)
-    return g_strdup ("-");
-  base = g_date_time_format (dt, "%Y-%m-%dT%H:%M:%S");
-  return g_strdup_printf ("%s.%03dZ", base, (int) ((usec % G_USEC_PER_SEC) / 1000));
+  if (g_str_equal (text, "null"))    /* a year outside 0-9999 */
+    {
+      g_free (text);
+      return g_strdup ("-");
+    }
+  return text;
 }
 
 static char *
@@ -318,52 +321,9 @@ table_print_free (Table *table)
 
 /* JSON */
 
-/* json-glib 1.6 writes doubles with 17 digits (43103.599999999999): write
- * the shortest text that reads back as the same double instead. */
-static void
-append_json_double (GString *out,
-                    double   value)
-{
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-  if (!isfinite (value))
-    {
-      g_string_append (out, "null");
-      return;
-    }
-  for (int digits = 15; digits <= 17; digits++)
-    {
-      char format[8];
-
-      g_snprintf (format, sizeof format, "%%.%dg", digits);
-      g_ascii_formatd (buf, sizeof buf, format, value);
-      if (g_ascii_strtod (buf, NULL) == value)
-        break;
-    }
-  g_string_append (out, buf);
-}
-
-static void
-append_json_string (GString    *out,
-                    const char *text)
-{
-  g_string_append_c (out, '"');
-  for (const char *p = text; *p != '\0'; p++)
-    {
-      guchar c = (guchar) *p;
-
-      if (c == '"' || c == '\\')
-        g_string_append_printf (out, "\\%c", c);
-      else if (c == '\n')
-        g_string_append (out, "\\n");
-      else if (c < 0x20)
-        g_string_append_printf (out, "\\u%04x", c);
-      else
-        g_string_append_c (out, (char) c);
-    }
-  g_string_append_c (out, '"');
-}
-
+/* JSON as the hub writes it (th-json.c): doubles with the fewest digits
+ * that read back as the same double (json-glib 1.6 writes 17 digits,
+ * 43103.599999999999); pretty or compact. */
 static void
 append_json (GString  *out,
              JsonNode *node,
@@ -378,11 +338,11 @@ append_json (GString  *out,
       break;
     case JSON_NODE_VALUE:
       if (json_node_get_value_type (node) == G_TYPE_STRING)
-        append_json_string (out, json_node_get_string (node));
+        _th_json_append_string (out, json_node_get_string (node));
       else if (json_node_get_value_type (node) == G_TYPE_BOOLEAN)
         g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
       else if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
-        append_json_double (out, json_node_get_double (node));
+        _th_json_append_double (out, json_node_get_double (node));
       else
         g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
       break;
@@ -419,7 +379,7 @@ append_json (GString  *out,
             first = FALSE;
             if (pretty)
               g_string_append_printf (out, "\n%*s", indent + 2, "");
-            append_json_string (out, l->data);
+            _th_json_append_string (out, l->data);
             g_string_append (out, pretty ? ": " : ":");
             append_json (out, json_object_get_member (object, l->data), pretty ? indent + 2 : -1);
           }

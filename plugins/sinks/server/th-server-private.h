@@ -6,9 +6,10 @@
  *   th-server-client.c   clients and rooms: back-pressure, replies, the client
  *                        protocol (join_room, subscribe_symbol with its snapshot
  *                        from the hub's getters, get_status, ping)
- *   th-server-ws.c       RFC 6455 on a stolen connection (ThWsConn: framing,
- *                        the outgoing ring, writev) and the plain WebSocket
- *                        transport at /ws
+ *   th-server-ws.c       RFC 6455 on a stolen connection (ThWsConn: the
+ *                        outgoing ring, writev; frames read and written with
+ *                        the core's codec, th-ws-frame.h) and the plain
+ *                        WebSocket transport at /ws
  *   th-server-sio.c      Socket.IO v4 / Engine.IO 4 at /socket.io/: polling,
  *                        websocket (a ThWsConn), the upgrade, heartbeats,
  *                        namespace connect, events and acks; hub events as

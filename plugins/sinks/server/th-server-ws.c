@@ -20,10 +20,11 @@
  * policy is th_server_client_admit(), the same for every transport) is
  * exact.
  *
- * Incoming: frames must be masked; fragmented messages are reassembled up
- * to max-message (over it: close 1009); text must be UTF-8 (else 1007);
- * complete messages go to the owner's callback; pings are answered; a
- * close is echoed. permessage-deflate is not negotiated.
+ * Incoming (the codec in core/th-ws-frame.c reads the frames): frames
+ * must be masked; fragmented messages are reassembled up to max-message
+ * (over it: close 1009); text must be UTF-8 (else 1007); complete
+ * messages go to the owner's callback; pings are answered; a close is
+ * echoed. permessage-deflate is not negotiated.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -34,21 +35,13 @@
 #include <sys/socket.h>
 
 #include "th-server-private.h"
+#include "th-ws-frame.h"
 
 #define RING_MIN            16
 #define FRAMES_PER_WRITE    64
 #define WRITE_SLICE         (512 * 1024)          /* bytes per client per iteration */
 #define READ_CHUNK          (16 * 1024)
 #define CLOSE_WAIT_MSEC     1000
-
-enum {
-  OP_CONTINUATION = 0x0,
-  OP_TEXT = 0x1,
-  OP_BINARY = 0x2,
-  OP_CLOSE = 0x8,
-  OP_PING = 0x9,
-  OP_PONG = 0xA,
-};
 
 typedef struct
 {
@@ -82,8 +75,7 @@ struct _ThWsConn
   gsize           queued;     /* bytes not yet taken by the kernel */
 
   GByteArray     *rbuf;       /* nullable: the start of a frame not yet complete */
-  GByteArray     *message;    /* a fragmented message being reassembled */
-  guint8          message_op;
+  ThWsParser      parser;     /* and a fragmented message being reassembled */
 
   gboolean        close_queued;
   gboolean        close_written;
@@ -130,30 +122,11 @@ push_frame (ThWsConn *c,
     ring_grow (c);
   f = ring_at (c, c->ring_len++);
   memset (f, 0, sizeof *f);
-  f->head[0] = 0x80 | opcode;
-  if (len < 126)
-    {
-      f->head[1] = (guint8) len;
-      f->head_len = 2;
-    }
-  else if (len < 65536)
-    {
-      f->head[1] = 126;
-      f->head[2] = (guint8) (len >> 8);
-      f->head[3] = (guint8) len;
-      f->head_len = 4;
-    }
-  else
-    {
-      f->head[1] = 127;
-      for (int i = 0; i < 8; i++)
-        f->head[2 + i] = (guint8) ((guint64) len >> (56 - 8 * i));
-      f->head_len = 10;
-    }
+  f->head_len = (guint8) _th_ws_frame_write_header (f->head, opcode, TRUE, len, NULL);
   f->body = body;
   f->size = f->head_len + len;
   f->conflate = conflate;
-  f->is_close = opcode == OP_CLOSE;
+  f->is_close = opcode == TH_WS_OP_CLOSE;
   f->queued_at = queued_at;
   if (c->queued == 0)
     c->owner->last_progress = g_get_monotonic_time ();
@@ -173,7 +146,7 @@ th_ws_conn_push (ThWsConn   *c,
       g_bytes_unref (body);
       return;
     }
-  push_frame (c, OP_TEXT, body, conflate, queued_at);
+  push_frame (c, TH_WS_OP_TEXT, body, conflate, queued_at);
 }
 
 /* Drops the frames nobody has started to write, as @mode says (see
@@ -387,14 +360,11 @@ th_ws_conn_close (ThWsConn   *c,
 {
   if (!c->close_queued)
     {
-      gsize rlen = MIN (strlen (reason), 123);
-      guint8 *payload = g_malloc (2 + rlen);
+      guint8 payload[TH_WS_CONTROL_MAX];
+      gsize plen = _th_ws_frame_close_payload (payload, code, reason);
 
       c->close_queued = TRUE;
-      payload[0] = (guint8) (code >> 8);
-      payload[1] = (guint8) code;
-      memcpy (payload + 2, reason, rlen);
-      push_frame (c, OP_CLOSE, g_bytes_new_take (payload, 2 + rlen), NULL, 0);
+      push_frame (c, TH_WS_OP_CLOSE, g_bytes_new (payload, plen), NULL, 0);
     }
 
   if (th_server_is_stopped (c->owner->server))
@@ -413,6 +383,14 @@ gboolean
 th_ws_conn_is_closing (ThWsConn *c)
 {
   return c->close_queued;
+}
+
+static void
+conn_free (ThWsConn *c)
+{
+  g_clear_pointer (&c->rbuf, g_byte_array_unref);
+  _th_ws_parser_clear (&c->parser);
+  g_free (c);
 }
 
 /* Ends the connection now; the owner's gone() callback runs first. */
@@ -442,13 +420,12 @@ th_ws_conn_destroy (ThWsConn *c)
   for (guint i = 0; i < c->ring_len; i++)
     g_clear_pointer (&ring_at (c, i)->body, g_bytes_unref);
   g_free (c->ring);
-  g_clear_pointer (&c->rbuf, g_byte_array_unref);
-  g_clear_pointer (&c->message, g_byte_array_unref);
   /* Callers up the stack (flush_dirty, route) check that a client is
    * still known before they touch it again; the reader checks
-   * c->destroyed. */
+   * c->destroyed, and frees the input (a message being handled may lie
+   * in it) once out of the parser. */
   if (!c->in_read)
-    g_free (c);
+    conn_free (c);
 }
 
 /* Reading */
@@ -471,12 +448,12 @@ handle_message (ThWsConn     *c,
 {
   if (c->close_queued)
     return;
-  if (opcode == OP_TEXT && !g_utf8_validate_len ((const char *) data, len, NULL))
+  if (opcode == TH_WS_OP_TEXT && !g_utf8_validate_len ((const char *) data, len, NULL))
     {
       protocol_close (c, 1007, "text message is not UTF-8");
       return;
     }
-  c->cb->message (c, opcode == OP_BINARY, (const char *) data, len, c->user_data);
+  c->cb->message (c, opcode == TH_WS_OP_BINARY, (const char *) data, len, c->user_data);
 }
 
 /* Parses the frames in @buf (unmasking them in place); returns how many
@@ -488,120 +465,55 @@ parse_frames (ThWsConn *c,
               gsize     buf_len,
               gboolean *destroyed)
 {
-  gsize max = th_server_get_max_message (c->owner->server);
   gsize pos = 0;
   gboolean go_on = TRUE;
 
+  c->parser.max_message = th_server_get_max_message (c->owner->server);
   while (go_on && !c->broken && !c->destroyed)
     {
-      const guint8 *p = buf + pos;
-      gsize avail = buf_len - pos;
-      gboolean fin;
-      guint8 opcode;
-      guint64 len;
-      gsize hlen = 2;
-      guint8 mask[4];
-      guint8 *payload;
+      ThWsFrame frame;
+      gsize used;
+      ThWsParseResult r = _th_ws_parser_next (&c->parser, buf + pos, buf_len - pos, &used, &frame);
 
-      if (avail < 2)
-        break;
-      fin = (p[0] & 0x80) != 0;
-      opcode = p[0] & 0x0F;
-      if ((p[0] & 0x70) != 0 || (p[1] & 0x80) == 0)
+      pos += used;
+      switch (r)
         {
-          protocol_close (c, 1002, "reserved bits set or unmasked frame");
+        case TH_WS_PARSE_MORE:
+          go_on = FALSE;
           break;
-        }
-      len = p[1] & 0x7F;
-      if (len == 126)
-        {
-          if (avail < 4)
-            break;
-          len = ((guint64) p[2] << 8) | p[3];
-          hlen = 4;
-        }
-      else if (len == 127)
-        {
-          if (avail < 10)
-            break;
-          len = 0;
-          for (int i = 0; i < 8; i++)
-            len = (len << 8) | p[2 + i];
-          hlen = 10;
-        }
-      if ((opcode & 0x8) != 0 && (len > 125 || !fin))
-        {
-          protocol_close (c, 1002, "bad control frame");
+        case TH_WS_PARSE_MESSAGE:
+          handle_message (c, frame.opcode, frame.data, frame.length);
           break;
-        }
-      if (len > max || (c->message != NULL && c->message->len + len > max))
-        {
-          g_autofree char *why = g_strdup_printf ("message over max-message (%" G_GSIZE_FORMAT " bytes)", max);
-
-          th_server_get_stats (c->owner->server)->disconnects_size++;
-          protocol_close (c, 1009, why);
-          break;
-        }
-      if (avail < hlen + 4 + len)
-        break;
-
-      memcpy (mask, p + hlen, 4);
-      payload = (guint8 *) p + hlen + 4;
-      for (guint64 i = 0; i < len; i++)
-        payload[i] ^= mask[i & 3];
-      pos += hlen + 4 + len;
-
-      switch (opcode)
-        {
-        case OP_TEXT:
-        case OP_BINARY:
-          if (c->message != NULL)
+        case TH_WS_PARSE_CONTROL:
+          if (frame.opcode == TH_WS_OP_PING && !c->close_queued)
+            push_frame (c, TH_WS_OP_PONG, g_bytes_new (frame.data, frame.length), NULL, 0);
+          else if (frame.opcode == TH_WS_OP_CLOSE)
             {
-              protocol_close (c, 1002, "new message inside a fragmented one");
+              c->close_received = TRUE;
+              if (!c->close_queued)
+                {
+                  guint16 code = frame.length >= 2 ? (guint16) ((frame.data[0] << 8) | frame.data[1]) : 1000;
+
+                  c->cb->close (c, code == 1005 || code == 1006 || code == 1015 ? 1000 : code, "", c->user_data);
+                }
               go_on = FALSE;
             }
-          else if (fin)
-            handle_message (c, opcode, payload, len);
+          break;
+        case TH_WS_PARSE_ERROR:
+          if (frame.close_code == 1009)
+            {
+              g_autofree char *why = g_strdup_printf ("message over max-message (%" G_GSIZE_FORMAT " bytes)",
+                                                      c->parser.max_message);
+
+              th_server_get_stats (c->owner->server)->disconnects_size++;
+              protocol_close (c, 1009, why);
+            }
           else
-            {
-              c->message = g_byte_array_sized_new (len);
-              c->message_op = opcode;
-              g_byte_array_append (c->message, payload, len);
-            }
+            protocol_close (c, frame.close_code, frame.reason);
           break;
-        case OP_CONTINUATION:
-          if (c->message == NULL)
-            {
-              protocol_close (c, 1002, "continuation without a message");
-              go_on = FALSE;
-              break;
-            }
-          g_byte_array_append (c->message, payload, len);
-          if (fin)
-            {
-              g_autoptr(GByteArray) m = g_steal_pointer (&c->message);
-
-              handle_message (c, c->message_op, m->data, m->len);
-            }
-          break;
-        case OP_PING:
-          push_frame (c, OP_PONG, g_bytes_new (payload, len), NULL, 0);
-          break;
-        case OP_PONG:
-          break;
-        case OP_CLOSE:
-          c->close_received = TRUE;
-          if (!c->close_queued)
-            {
-              guint16 code = len >= 2 ? (guint16) ((payload[0] << 8) | payload[1]) : 1000;
-
-              c->cb->close (c, code == 1005 || code == 1006 || code == 1015 ? 1000 : code, "", c->user_data);
-            }
-          go_on = FALSE;
-          break;
+        case TH_WS_PARSE_OVERSIZE:     /* not without TH_WS_PARSER_SKIP_OVERSIZE */
         default:
-          protocol_close (c, 1002, "unknown opcode");
-          go_on = FALSE;
+          g_assert_not_reached ();
         }
     }
   *destroyed = c->destroyed;
@@ -660,7 +572,7 @@ on_readable (GObject  *stream,
       c->in_read = FALSE;
       if (destroyed)
         {
-          g_free (c);
+          conn_free (c);
           return G_SOURCE_REMOVE;
         }
       if (buf == scratch)
@@ -733,6 +645,7 @@ th_ws_conn_new (ThServerClient          *owner,
   c->cb = cb;
   c->user_data = user_data;
   c->stream = g_object_ref (stream);
+  _th_ws_parser_init (&c->parser, TH_WS_PARSER_FROM_CLIENT, th_server_get_max_message (owner->server));
   c->in = g_io_stream_get_input_stream (c->stream);
   c->out = g_io_stream_get_output_stream (c->stream);
   c->in_source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (c->in), NULL);
