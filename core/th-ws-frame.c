@@ -96,6 +96,37 @@ _th_ws_frame_close_payload (guint8     *out,
   return 2 + rlen;
 }
 
+/**
+ * _th_ws_frame_close_reply:
+ * @data: a received close frame's payload
+ * @length: its length
+ *
+ * The code to answer a peer's close frame with (RFC 6455 §5.5.1, §7.4):
+ * 1000 for an empty payload; the peer's own code when an endpoint may
+ * send it (1000-1003, 1007-1014, 3000-4999); 1002 for a one-byte payload
+ * or any other code (999, 1004-1006, 1015, 5000...); 1007 for a reason
+ * that is not UTF-8.
+ *
+ * Returns: the close code to send back
+ */
+gushort
+_th_ws_frame_close_reply (const guint8 *data,
+                          gsize         length)
+{
+  gushort code;
+
+  if (length == 0)
+    return 1000;
+  if (length == 1)
+    return 1002;
+  code = (gushort) ((data[0] << 8) | data[1]);
+  if (!((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999)))
+    return 1002;
+  if (!g_utf8_validate_len ((const char *) data + 2, length - 2, NULL))
+    return 1007;
+  return code;
+}
+
 /* The parser */
 
 /**

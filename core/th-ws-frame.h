@@ -39,6 +39,9 @@ void  _th_ws_frame_mask          (guint8       *dest,
                                   gsize         length,
                                   const guint8 *mask);
 TH_PRIVATE_API
+gushort _th_ws_frame_close_reply (const guint8 *data,
+                                  gsize         length);
+TH_PRIVATE_API
 gsize _th_ws_frame_close_payload (guint8       *out,
                                   gushort       code,
                                   const char   *reason);

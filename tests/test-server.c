@@ -870,6 +870,29 @@ test_max_message (Fixture       *fx,
   g_assert_cmpuint (c->close_code, ==, 1009);
 }
 
+/* A client's close is answered with its own code when it may send it,
+ * 1002 otherwise (RFC 6455 §7.4); libsoup's client sends what it is told. */
+static void
+test_close_codes (Fixture       *fx,
+                  gconstpointer  data)
+{
+  static const struct { gushort sent; gushort answer; } cases[] = {
+    { 1000, 1000 },
+    { 4000, 4000 },
+    { 999, 1002 },
+    { 2000, 1002 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(ThTestWs) c = client_new (fx);
+
+      soup_websocket_connection_close (c->conn, cases[i].sent, NULL);
+      th_test_wait_until (c->closed, TH_TEST_WAIT_MS);
+      g_assert_cmpuint (c->close_code, ==, cases[i].answer);
+    }
+}
+
 static guint64 metric_value (Fixture    *fx,
                              const char *name);
 
@@ -1612,6 +1635,7 @@ main (int   argc,
   ADD ("/server/ws/allowed-origins", "allowed-origins=http://good.example", test_origins);
   ADD ("/server/ws/max-message", "max-message=1024", test_max_message);
   ADD ("/server/ws/deep-json", "max-message=1048576", test_deep_json);
+  ADD ("/server/ws/close-codes", NULL, test_close_codes);
   ADD ("/server/ws/system-status", "status-interval=0.2", test_system_status);
   ADD ("/server/ws/stop-closes-with-1001", NULL, test_stop_closes);
   ADD ("/server/ws/conflate", "conflate-ms=200", test_conflate);

@@ -545,6 +545,36 @@ test_parse_speed (void)
   _th_ws_parser_clear (&parser);
 }
 
+/* RFC 6455 §5.5.1, §7.4: what a close frame is answered with. */
+static void
+test_close_reply (void)
+{
+  static const struct { const char *payload; gsize length; gushort reply; } cases[] = {
+    { "", 0, 1000 },
+    { "\x03", 1, 1002 },                     /* a one-byte body */
+    { "\x03\xe8", 2, 1000 },
+    { "\x03\xe9" "bye", 5, 1001 },
+    { "\x03\xeb", 2, 1003 },
+    { "\x03\xec", 2, 1002 },                 /* 1004: reserved */
+    { "\x03\xed", 2, 1002 },                 /* 1005: never sent */
+    { "\x03\xee", 2, 1002 },                 /* 1006: never sent */
+    { "\x03\xef", 2, 1007 },
+    { "\x03\xf6", 2, 1014 },
+    { "\x03\xf7", 2, 1002 },                 /* 1015: never sent */
+    { "\x03\xe7", 2, 1002 },                 /* 999 */
+    { "\x07\xd0", 2, 1002 },                 /* 2000: reserved */
+    { "\x0b\xb8", 2, 3000 },
+    { "\x13\x87", 2, 4999 },
+    { "\x13\x88", 2, 1002 },                 /* 5000 */
+    { "\x03\xe8\xff\xfe", 4, 1007 },         /* a reason that is not UTF-8 */
+    { "\x03\xe8\xc3\xa9t\xc3\xa9", 7, 1000 },  /* "été" */
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    g_assert_cmpuint (_th_ws_frame_close_reply ((const guint8 *) cases[i].payload, cases[i].length), ==,
+                      cases[i].reply);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -560,6 +590,7 @@ main (int   argc,
   g_test_add_func ("/ws-frame/protocol-errors", test_protocol_errors);
   g_test_add_func ("/ws-frame/mask", test_mask);
   g_test_add_func ("/ws-frame/close-payload", test_close_payload);
+  g_test_add_func ("/ws-frame/close-reply", test_close_reply);
   g_test_add_func ("/ws-frame/parse-speed", test_parse_speed);
 
   return g_test_run ();

@@ -492,9 +492,9 @@ parse_frames (ThWsConn *c,
               c->close_received = TRUE;
               if (!c->close_queued)
                 {
-                  guint16 code = frame.length >= 2 ? (guint16) ((frame.data[0] << 8) | frame.data[1]) : 1000;
-
-                  c->cb->close (c, code == 1005 || code == 1006 || code == 1015 ? 1000 : code, "", c->user_data);
+                  /* The peer's code echoed when it is one it may send;
+                   * 1002 or 1007 otherwise (RFC 6455 §7.4). */
+                  c->cb->close (c, _th_ws_frame_close_reply (frame.data, frame.length), "", c->user_data);
                 }
               go_on = FALSE;
             }
