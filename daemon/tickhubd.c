@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <glib-unix.h>
 #include <tickhub.h>
@@ -562,6 +563,19 @@ main (int   argc,
 
   /* A sink writing to a closed pipe or socket gets EPIPE, not a signal. */
   signal (SIGPIPE, SIG_IGN);
+
+  /* Every client is a file descriptor: take what the hard limit allows
+   * (the soft limit is often 1,024; nothing here uses select()). The
+   * server keeps [server] max-sockets under it. */
+  {
+    struct rlimit rl;
+
+    if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
+      {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &rl);
+      }
+  }
 
   context = g_option_context_new (NULL);
   g_option_context_set_summary (context,

@@ -264,6 +264,32 @@ th_server_render_metrics (ThServer *self)
   g_string_append_printf (out, "tickhub_server_socketio_ping_timeouts_total %" G_GUINT64_FORMAT "\n", st->sio_timeouts);
   header (out, "tickhub_server_http_requests_total", "counter", "HTTP requests answered.");
   g_string_append_printf (out, "tickhub_server_http_requests_total %" G_GUINT64_FORMAT "\n", st->http_requests);
+  header (out, "tickhub_server_socketio_connect_timeouts_total", "counter",
+          "Socket.IO sessions closed because they did not connect the namespace in time.");
+  g_string_append_printf (out, "tickhub_server_socketio_connect_timeouts_total %" G_GUINT64_FORMAT "\n",
+                          st->sio_connect_timeouts);
+  header (out, "tickhub_server_sockets", "gauge",
+          "Accepted sockets open (HTTP, Socket.IO polling and WebSocket), counted against max-sockets.");
+  g_string_append_printf (out, "tickhub_server_sockets %u\n", th_server_count_sockets (self));
+  header (out, "tickhub_server_max_sockets", "gauge", "The [server] max-sockets limit in effect.");
+  g_string_append_printf (out, "tickhub_server_max_sockets %u\n", th_server_get_max_sockets (self));
+  header (out, "tickhub_server_sockets_accepted_total", "counter", "Sockets accepted.");
+  g_string_append_printf (out, "tickhub_server_sockets_accepted_total %" G_GUINT64_FORMAT "\n", st->sockets_accepted);
+  header (out, "tickhub_server_sockets_refused_total", "counter", "Sockets closed at once because max-sockets were open.");
+  g_string_append_printf (out, "tickhub_server_sockets_refused_total %" G_GUINT64_FORMAT "\n", st->sockets_refused);
+  header (out, "tickhub_server_tls_failures_total", "counter", "TLS handshakes that failed.");
+  g_string_append_printf (out, "tickhub_server_tls_failures_total %" G_GUINT64_FORMAT "\n", st->tls_failures);
+  header (out, "tickhub_server_http_timeouts_total", "counter",
+          "HTTP connections closed for not sending a request's headers (header), its body (body) "
+          "or another request (idle) in time.");
+  g_string_append_printf (out, "tickhub_server_http_timeouts_total{phase=\"header\"} %" G_GUINT64_FORMAT "\n"
+                          "tickhub_server_http_timeouts_total{phase=\"body\"} %" G_GUINT64_FORMAT "\n"
+                          "tickhub_server_http_timeouts_total{phase=\"idle\"} %" G_GUINT64_FORMAT "\n",
+                          st->http_timeouts_header, st->http_timeouts_body, st->http_timeouts_idle);
+  header (out, "tickhub_server_http_bad_framing_total", "counter",
+          "Requests refused (400, connection closed) for an ambiguous length: Content-Length with "
+          "Transfer-Encoding, different Content-Lengths, or one that is not a number.");
+  g_string_append_printf (out, "tickhub_server_http_bad_framing_total %" G_GUINT64_FORMAT "\n", st->http_bad_framing);
 
   header (out, "tickhub_server_send_latency_seconds", "histogram",
           "From the hub handing an event to the server to its last byte written to the client's socket.");

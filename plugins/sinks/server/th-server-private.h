@@ -16,6 +16,8 @@
  *                        Socket.IO packets, made once per event
  *   th-server-rest.c     REST (the price object, the price wait), CORS, /healthz
  *   th-server-metrics.c  /metrics, the latency histogram, process figures
+ *   th-server-listen.c   the listening socket, batched accepting, TLS, the
+ *                        socket limit, HTTP timeouts and request framing
  *
  * Clients are transport-neutral (ThServerClient) with a small vtable: rooms,
  * routing, rate limiting, back-pressure (th_server_client_admit) and the
@@ -36,6 +38,7 @@ G_DECLARE_FINAL_TYPE (ThServer, th_server, TH, SERVER, GObject)
 typedef struct _ThServerClient ThServerClient;
 typedef struct _ThServerAuth ThServerAuth;
 typedef struct _ThServerSio ThServerSio;
+typedef struct _ThServerListen ThServerListen;
 
 typedef enum
 {
@@ -155,6 +158,14 @@ typedef struct
   guint64 sio_bad_packets;     /* malformed or unsupported Socket.IO packets */
   guint64 sio_unauthorized;    /* Socket.IO connects refused by auth */
   guint64 sio_timeouts;        /* sessions closed for a missed pong */
+  guint64 sio_connect_timeouts; /* sessions closed for not connecting in time */
+  guint64 sockets_accepted;
+  guint64 sockets_refused;     /* closed at once: over max-sockets */
+  guint64 tls_failures;        /* TLS handshakes that failed */
+  guint64 http_timeouts_header;
+  guint64 http_timeouts_body;
+  guint64 http_timeouts_idle;
+  guint64 http_bad_framing;    /* ambiguous request lengths refused */
   GHashTable *events;          /* event name → guint64* (events consumed) */
   guint64 latency_counts[TH_SERVER_LATENCY_BUCKETS + 1];
   double  latency_sum;
@@ -192,6 +203,7 @@ struct _ThServer
   guint          ping_timeout;     /* ms */
 
   SoupServer    *soup;
+  ThServerListen *listen;
   ThServerSio   *sio;
   GHashTable    *sio_cache;        /* ThEvent* → GBytes*: this iteration's Socket.IO packets */
   guint          bound_port;
@@ -235,6 +247,8 @@ gboolean       th_server_origin_allowed     (ThServer       *self,
 gboolean       th_server_is_stopped         (ThServer       *self);
 ThServerAuth  *th_server_get_auth           (ThServer       *self);   /* NULL: no authentication */
 gboolean       th_server_is_tls             (ThServer       *self);
+GTlsCertificate *th_server_get_tls_certificate (ThServer     *self);
+ThServerListen *th_server_get_listen        (ThServer       *self);
 double         th_server_get_price_wait     (ThServer       *self);
 GPtrArray     *th_server_get_price_waiters  (ThServer       *self);
 gint64         th_server_get_start_time     (ThServer       *self);
@@ -382,6 +396,26 @@ gboolean       th_server_admit_connection   (ThServer          *self,
                                              guint              pending,
                                              const char        *what);
 void           th_server_ws_handle          (ThServer          *self,
+                                             SoupServerMessage *msg);
+
+/* th-server-listen.c */
+ThServerListen *th_server_listen_new        (ThServer          *server);
+void           th_server_listen_configure   (ThServerListen    *listen,
+                                             ThConfig          *config,
+                                             guint              max_connections,
+                                             GPtrArray         *problems);
+gboolean       th_server_listen_start       (ThServerListen    *listen,
+                                             GSocketAddress    *address,
+                                             GError           **error);
+void           th_server_listen_stop        (ThServerListen    *listen);
+void           th_server_listen_free        (ThServerListen    *listen);
+guint          th_server_count_sockets      (ThServer          *self);
+guint          th_server_get_max_sockets    (ThServer          *self);
+void           th_server_http_upgraded      (ThServer          *self,
+                                             SoupServerMessage *msg);
+void           th_server_http_answer_and_close (ThServer       *self,
+                                             SoupServerMessage *msg);
+gboolean       th_server_http_check_framing (ThServer          *self,
                                              SoupServerMessage *msg);
 
 /* th-server-sio.c */

@@ -763,11 +763,11 @@ rest_handler (SoupServer        *soup,
 }
 
 
-/* Before any body is read: REST, /metrics and the WebSocket handshakes take
- * none, so a request that comes with one is refused (413). libsoup reads
- * the body before it answers; it is dropped as it comes, never kept (an
- * unbounded chunked upload was buffered in full before). Socket.IO has its
- * own early handler. */
+/* Before any body is read: a request whose length is ambiguous is
+ * refused (400, th_server_http_check_framing); REST, /metrics and the
+ * WebSocket handshakes take no body, so one that comes with a body is
+ * refused (413). Either answer goes out at once and the connection closes:
+ * the body is never read. Socket.IO has its own early handler. */
 static void
 rest_early_handler (SoupServer        *soup,
                     SoupServerMessage *msg,
@@ -779,18 +779,21 @@ rest_early_handler (SoupServer        *soup,
   SoupMessageHeaders *req = soup_server_message_get_request_headers (msg);
   SoupEncoding encoding = soup_message_headers_get_encoding (req);
 
+  if (!th_server_http_check_framing (self, msg))
+    return;
   if (encoding == SOUP_ENCODING_NONE ||
       (encoding == SOUP_ENCODING_CONTENT_LENGTH && soup_message_headers_get_content_length (req) == 0))
     return;
-  /* libsoup reads a body whatever the answer: drop it as it comes. */
-  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
   th_server_send_error (self, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "bad_request",
                         "this endpoint takes no request body");
+  th_server_http_answer_and_close (self, msg);
 }
 
 void
 th_server_rest_register (ThServer *self)
 {
   soup_server_add_early_handler (th_server_get_soup (self), NULL, rest_early_handler, self, NULL);
+  /* libsoup calls the early handler of the most specific path only. */
+  soup_server_add_early_handler (th_server_get_soup (self), "/ws", rest_early_handler, self, NULL);
   soup_server_add_handler (th_server_get_soup (self), NULL, rest_handler, self, NULL);
 }

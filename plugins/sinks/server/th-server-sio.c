@@ -1442,10 +1442,12 @@ sio_handler (SoupServer        *soup,
   }
 }
 
-/* Before the body is read: a POST over max-message is refused, as the
- * reference does (413), and its session ends; one without a Content-Length
- * (chunked) is refused (411). libsoup still reads such a body before it
- * answers, so it is dropped as it comes, never kept. */
+/* Before the body is read: a request whose length is ambiguous is
+ * refused (400); a POST over max-message is refused, as the reference
+ * does (413), and its session ends; one without a Content-Length (chunked)
+ * is refused (411), and one for a session that does not exist (400
+ * "Session ID unknown"). Each answer goes out at once and the connection
+ * closes: a body we will not take is never read. */
 static void
 sio_early_handler (SoupServer        *soup,
                    SoupServerMessage *msg,
@@ -1458,22 +1460,32 @@ sio_early_handler (SoupServer        *soup,
   const char *sid = query != NULL ? g_hash_table_lookup (query, "sid") : NULL;
   Session *s;
 
+  if (!th_server_http_check_framing (sio->server, msg))
+    return;
   if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
     return;
   /* Without a length the body could only be bounded by reading it: the
    * Engine.IO clients always send one. */
   if (soup_message_headers_get_encoding (req) != SOUP_ENCODING_CONTENT_LENGTH)
     {
-      /* libsoup reads a body whatever the answer: drop it as it comes. */
-      soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
       engine_error (sio->server, msg, SOUP_STATUS_LENGTH_REQUIRED, 3, "Bad request");
+      th_server_http_answer_and_close (sio->server, msg);
+      return;
+    }
+  s = sid != NULL ? g_hash_table_lookup (sio->sessions, sid) : NULL;
+  if (s == NULL || s->base.closing)
+    {
+      if (sid == NULL)
+        engine_error (sio->server, msg, SOUP_STATUS_BAD_REQUEST, 2, "Bad handshake method");
+      else
+        engine_error (sio->server, msg, SOUP_STATUS_BAD_REQUEST, 1, "Session ID unknown");
+      th_server_http_answer_and_close (sio->server, msg);
       return;
     }
   if (soup_message_headers_get_content_length (req) <= (goffset) th_server_get_max_message (sio->server))
     return;
-  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
   engine_error (sio->server, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, 3, "Bad request");
-  s = sid != NULL ? g_hash_table_lookup (sio->sessions, sid) : NULL;
+  th_server_http_answer_and_close (sio->server, msg);
   if (s != NULL && !s->websocket && !s->base.closing)
     {
       th_server_get_stats (sio->server)->disconnects_size++;

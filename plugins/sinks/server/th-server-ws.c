@@ -600,30 +600,6 @@ on_readable (GObject  *stream,
     }
 }
 
-/* The kernel's send buffer is a queue in front of ours: for a client that
- * stops reading it would hold megabytes of stale updates that our budget
- * and conflation never see. TCP_NOTSENT_LOWAT keeps its unsent part small
- * (the socket is writable, and takes more, only below it), so that what a
- * slow client cannot take waits in our queue, where it is counted,
- * conflated and dropped. The peer's receive buffer still holds what was
- * sent before it stopped. */
-#define UNSENT_LOWAT (16 * 1024)
-
-static void
-limit_unsent (GSocket *socket)
-{
-  int lowat = UNSENT_LOWAT;
-
-  if (socket == NULL)
-    return;
-#ifdef TCP_NOTSENT_LOWAT
-  if (setsockopt (g_socket_get_fd (socket), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat) < 0)
-    g_debug ("server: TCP_NOTSENT_LOWAT: %s", g_strerror (errno));
-#else
-  (void) lowat;
-#endif
-}
-
 /* Takes over a stolen connection. Returns NULL (and closes @stream) if it
  * cannot be polled. */
 ThWsConn *
@@ -690,7 +666,7 @@ on_wrote_informational (SoupServerMessage *msg,
     return;
 
   g_object_ref (msg);
-  limit_unsent (soup_server_message_get_socket (msg));
+  th_server_http_upgraded (u->server, msg);
   stream = soup_server_message_steal_connection (msg);
   g_object_unref (msg);
   if (stream == NULL)

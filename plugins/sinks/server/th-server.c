@@ -140,6 +140,18 @@ th_server_is_tls (ThServer *self)
   return self->tls_certificate != NULL;
 }
 
+GTlsCertificate *
+th_server_get_tls_certificate (ThServer *self)
+{
+  return self->tls_certificate;
+}
+
+ThServerListen *
+th_server_get_listen (ThServer *self)
+{
+  return self->listen;
+}
+
 gint64
 th_server_get_start_time (ThServer *self)
 {
@@ -648,6 +660,8 @@ th_server_configure (ThSink  *sink,
                                                 "(the default is %g)", d, DEFAULT_PRICE_WAIT));
   self->price_wait = CLAMP (d, 0, 30);
 
+  th_server_listen_configure (self->listen, config, self->max_connections, problems);
+
   g_clear_pointer (&self->auth, th_server_auth_free);
   self->auth = th_server_auth_new (config, problems);
 
@@ -728,8 +742,7 @@ th_server_start (ThSink *sink)
     ? g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4)
     : g_inet_address_new_from_string (self->host);
   sockaddr = g_inet_socket_address_new (address, self->port);
-  if (!soup_server_listen (self->soup, sockaddr,
-                           self->tls_certificate != NULL ? SOUP_SERVER_LISTEN_HTTPS : 0, &error))
+  if (!th_server_listen_start (self->listen, sockaddr, &error))
     {
       g_warning ("server: cannot listen on %s:%u: %s; check [server] listen (another program may use the port)",
                  self->host, self->port, error->message);
@@ -872,6 +885,7 @@ th_server_stop (ThSink *sink)
   th_server_sio_stop (self->sio);
   g_hash_table_remove_all (self->sio_cache);
 
+  th_server_listen_stop (self->listen);
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
   g_clear_handle_id (&self->flush_id, g_source_remove);
@@ -933,6 +947,7 @@ th_server_finalize (GObject *object)
   g_hash_table_unref (self->stats.events);
   g_hash_table_unref (self->sio_cache);
   th_server_sio_free (self->sio);
+  th_server_listen_free (self->listen);
   g_ptr_array_unref (self->dirty);
   g_ptr_array_unref (self->price_waiters);
   g_strfreev (self->allowed_origins);
@@ -985,6 +1000,7 @@ th_server_init (ThServer *self)
   self->ping_interval = (guint) (DEFAULT_PING_INTERVAL * 1000);
   self->ping_timeout = (guint) (DEFAULT_PING_TIMEOUT * 1000);
   self->sio = th_server_sio_new (self);
+  self->listen = th_server_listen_new (self);
   self->sio_cache = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) th_event_unref, (GDestroyNotify) g_bytes_unref);
   self->clients = g_hash_table_new (NULL, NULL);
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, th_server_room_free);

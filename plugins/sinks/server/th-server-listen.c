@@ -1,0 +1,829 @@
+/* th-server-listen.c: the listening socket, accepting, and the life of an
+ * HTTP connection until it becomes a WebSocket or ends
+ *
+ * Accepting. The listening socket is made here, with a backlog of
+ * [server] backlog (SOMAXCONN by default; GSocket's default of 10 loses
+ * connections in a reconnect storm), and handed to libsoup
+ * (soup_server_listen_socket) so that libsoup knows the server listens
+ * (its keep-alive depends on it). Connections are accepted by our own
+ * source on that socket, up to ACCEPT_BATCH per dispatch, at a priority
+ * above everything the fan-out does: a storm of clients is taken from the
+ * backlog in a few iterations even while the server broadcasts. libsoup
+ * watches the same socket at the default priority; GLib dispatches only the
+ * highest-priority ready sources and both become ready together, so its
+ * watch never runs while ours is attached. Each accepted socket (TLS done
+ * here first, when configured) is given to libsoup with
+ * soup_server_accept_iostream().
+ *
+ * Counting. Every accepted socket counts against [server] max-sockets
+ * until it is closed, whatever it became (a REST request, a Socket.IO
+ * poll, a WebSocket): over the limit a new one is closed at once. The
+ * limit is kept under the process's file descriptor limit.
+ *
+ * Timeouts. A connection that is not a WebSocket yet is in one of four
+ * phases: waiting for a request's line and headers (header-timeout, from
+ * the accept or the first byte of a request), reading its body
+ * (body-timeout), answering (no limit here: a long poll or a price wait
+ * holds a request on purpose), or idle between keep-alive requests
+ * (idle-timeout). One timer a second closes the connections past their
+ * phase's deadline (shutdown(2): libsoup sees the end and lets go), so
+ * 10,000 connections cost one source, not 10,000.
+ *
+ * Framing. A request whose length is ambiguous (Content-Length with
+ * Transfer-Encoding, two different Content-Lengths, one that is not a
+ * number) is answered 400 at once and its connection closed, without
+ * reading a body (RFC 9112 §6.1 and §6.3): th_server_http_reject_now() is
+ * also how the early handlers refuse a body they will not read.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include "th-server-private.h"
+
+#define ACCEPT_BATCH        256
+#define ACCEPT_PRIORITY     (G_PRIORITY_DEFAULT - 20)
+#define ACCEPT_RETRY_MS     100    /* after EMFILE/ENFILE */
+#define FD_RESERVE          64     /* descriptors kept for everything else */
+#define TRIM_EVERY_CLOSES   512    /* malloc_trim() after this many closed */
+
+/* The kernel's send buffer is a queue in front of ours: for a client that
+ * stops reading it would hold megabytes of stale updates that our budget
+ * and conflation never see. TCP_NOTSENT_LOWAT keeps its unsent part small
+ * (the socket is writable, and takes more, only below it), so that what a
+ * slow client cannot take waits in our queue, where it is counted,
+ * conflated and dropped. The peer's receive buffer still holds what was
+ * sent before it stopped. */
+#define UNSENT_LOWAT (16 * 1024)
+
+typedef enum
+{
+  PHASE_HEADERS,     /* TLS handshake, request line and headers */
+  PHASE_BODY,
+  PHASE_ANSWERING,
+  PHASE_IDLE,        /* between keep-alive requests */
+  PHASE_UPGRADED,    /* a WebSocket now: no HTTP deadlines */
+} Phase;
+
+static const char *const phase_names[] = { "header", "body", "answer", "idle", "upgraded" };
+
+typedef struct
+{
+  ThServerListen *listen;
+  GSocket        *socket;        /* owned: for shutdown() on a timeout */
+  GIOStream      *stream;        /* weak: what libsoup (or a ThWsConn) holds */
+  GSocketAddress *remote;        /* owned; carries a pointer back to us */
+  char           *remote_host;
+  GList           link;          /* in listen->http while not upgraded */
+  Phase           phase;
+  gint64          deadline;      /* monotonic µs, 0: none */
+  gboolean        timed_out;
+} HttpConn;
+
+struct _ThServerListen
+{
+  ThServer     *server;
+  GSocket      *socket;
+  GSource      *accept_source;
+  GCancellable *cancellable;     /* TLS handshakes */
+  guint         retry_id;
+  guint         sweep_id;
+  GHashTable   *conns;           /* HttpConn* set: every open accepted socket */
+  GQueue        http;            /* HttpConn.link: those not upgraded */
+  guint         closed_since_trim;
+  gulong        started_id;
+  gulong        read_id;
+  gulong        finished_id;
+  gulong        aborted_id;
+
+  /* Config */
+  guint         backlog;
+  guint         max_sockets;
+  gboolean      max_sockets_configured;
+  guint         header_timeout;  /* seconds, 0: none */
+  guint         body_timeout;
+  guint         idle_timeout;
+};
+
+static GQuark conn_quark;
+
+/* Config */
+
+#define DEFAULT_HEADER_TIMEOUT 10
+#define DEFAULT_BODY_TIMEOUT   30
+#define DEFAULT_IDLE_TIMEOUT   60
+
+static guint
+fd_limit (void)
+{
+  struct rlimit rl;
+
+  if (getrlimit (RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+    return G_MAXUINT;
+  return (guint) MIN (rl.rlim_cur, G_MAXUINT);
+}
+
+static guint
+config_seconds (ThConfig   *config,
+                const char *key,
+                guint       def,
+                GPtrArray  *problems)
+{
+  gint64 v = th_config_get_int (config, "server", key, def);
+
+  if (v < 0 || v > 86400)
+    {
+      g_ptr_array_add (problems, g_strdup_printf ("[server] %s: %" G_GINT64_FORMAT " s is out of range; "
+                                                  "give 0 (no limit) to 86400 (the default is %u)",
+                                                  key, v, def));
+      return def;
+    }
+  return (guint) v;
+}
+
+void
+th_server_listen_configure (ThServerListen *listen,
+                            ThConfig       *config,
+                            guint           max_connections,
+                            GPtrArray      *problems)
+{
+  guint def_sockets = max_connections + MAX (max_connections / 4, 256);
+  gint64 v;
+
+  v = th_config_get_int (config, "server", "backlog", SOMAXCONN);
+  if (v < 1 || v > 65535)
+    g_ptr_array_add (problems, g_strdup_printf ("[server] backlog: %" G_GINT64_FORMAT " is out of range; give 1 to "
+                                                "65535 (the default is %d, SOMAXCONN; the kernel caps it at "
+                                                "net.core.somaxconn)", v, SOMAXCONN));
+  listen->backlog = (guint) CLAMP (v, 1, 65535);
+
+  v = th_config_get_int (config, "server", "max-sockets", def_sockets);
+  if (v < max_connections || v > 10000000)
+    g_ptr_array_add (problems, g_strdup_printf ("[server] max-sockets: %" G_GINT64_FORMAT " is out of range; give "
+                                                "max-connections (%u) to 10000000 (the default is max-connections "
+                                                "plus a quarter, at least 256 more: %u)",
+                                                v, max_connections, def_sockets));
+  listen->max_sockets = (guint) CLAMP (v, max_connections, 10000000);
+  listen->max_sockets_configured = th_config_has_key (config, "server", "max-sockets");
+
+  listen->header_timeout = config_seconds (config, "header-timeout", DEFAULT_HEADER_TIMEOUT, problems);
+  listen->body_timeout = config_seconds (config, "body-timeout", DEFAULT_BODY_TIMEOUT, problems);
+  listen->idle_timeout = config_seconds (config, "idle-timeout", DEFAULT_IDLE_TIMEOUT, problems);
+}
+
+/* Connections */
+
+static void
+set_phase (HttpConn *c,
+           Phase     phase)
+{
+  ThServerListen *listen = c->listen;
+  guint seconds = 0;
+
+  if (c->phase == PHASE_UPGRADED)
+    return;
+  c->phase = phase;
+  switch (phase)
+    {
+    case PHASE_HEADERS:
+      seconds = listen->header_timeout;
+      break;
+    case PHASE_BODY:
+      seconds = listen->body_timeout;
+      break;
+    case PHASE_IDLE:
+      seconds = listen->idle_timeout;
+      break;
+    case PHASE_ANSWERING:
+      break;
+    case PHASE_UPGRADED:
+      g_queue_unlink (&listen->http, &c->link);
+      break;
+    }
+  c->deadline = seconds > 0 ? g_get_monotonic_time () + seconds * G_USEC_PER_SEC : 0;
+}
+
+static void
+conn_free (HttpConn *c)
+{
+  if (c->phase != PHASE_UPGRADED)
+    g_queue_unlink (&c->listen->http, &c->link);
+  g_object_set_qdata (G_OBJECT (c->remote), conn_quark, NULL);
+  g_object_unref (c->remote);
+  g_object_unref (c->socket);
+  g_free (c->remote_host);
+  g_free (c);
+}
+
+static void
+conn_drop (HttpConn *c)
+{
+  ThServerListen *listen = c->listen;
+
+  g_hash_table_remove (listen->conns, c);
+  conn_free (c);
+  /* glibc keeps freed memory for reuse; after a burst of closes (a storm
+   * that went away, thousands of aborted uploads) give it back. */
+  if (++listen->closed_since_trim >= TRIM_EVERY_CLOSES ||
+      g_hash_table_size (listen->conns) == 0)
+    {
+      listen->closed_since_trim = 0;
+      malloc_trim (0);
+    }
+}
+
+/* The stream is gone: libsoup (or the WebSocket) let go of the socket. */
+static void
+conn_gone (gpointer  data,
+           GObject  *where_the_stream_was)
+{
+  conn_drop (data);
+}
+
+static HttpConn *
+conn_for_message (SoupServerMessage *msg)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+
+  return remote != NULL ? g_object_get_qdata (G_OBJECT (remote), conn_quark) : NULL;
+}
+
+static void
+on_got_headers (SoupServerMessage *msg,
+                gpointer           data)
+{
+  HttpConn *c = conn_for_message (msg);
+
+  if (c != NULL)
+    set_phase (c, PHASE_BODY);
+}
+
+static void
+on_request_started (SoupServer        *soup,
+                    SoupServerMessage *msg,
+                    gpointer           data)
+{
+  HttpConn *c = conn_for_message (msg);
+
+  if (c == NULL)
+    return;
+  /* The first request of a connection starts at the accept; the next
+   * ones with their first byte. */
+  if (c->phase != PHASE_HEADERS)
+    set_phase (c, PHASE_HEADERS);
+  g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), NULL);
+}
+
+static void
+on_request_read (SoupServer        *soup,
+                 SoupServerMessage *msg,
+                 gpointer           data)
+{
+  HttpConn *c = conn_for_message (msg);
+
+  if (c != NULL)
+    set_phase (c, PHASE_ANSWERING);
+}
+
+static void
+on_request_done (SoupServer        *soup,
+                 SoupServerMessage *msg,
+                 gpointer           data)
+{
+  HttpConn *c = conn_for_message (msg);
+
+  if (c != NULL)
+    set_phase (c, PHASE_IDLE);
+}
+
+/* libsoup has the connection now; the handshake has been answered 101. */
+void
+th_server_http_upgraded (ThServer          *self,
+                         SoupServerMessage *msg)
+{
+  HttpConn *c = conn_for_message (msg);
+
+  if (c != NULL)
+    set_phase (c, PHASE_UPGRADED);
+}
+
+guint
+th_server_count_sockets (ThServer *self)
+{
+  ThServerListen *listen = th_server_get_listen (self);
+
+  return listen != NULL ? g_hash_table_size (listen->conns) : 0;
+}
+
+guint
+th_server_get_max_sockets (ThServer *self)
+{
+  ThServerListen *listen = th_server_get_listen (self);
+
+  return listen != NULL ? listen->max_sockets : 0;
+}
+
+static gboolean
+sweep (gpointer data)
+{
+  ThServerListen *listen = data;
+  ThServerStats *stats = th_server_get_stats (listen->server);
+  gint64 now = g_get_monotonic_time ();
+
+  for (GList *l = listen->http.head; l != NULL; l = l->next)
+    {
+      HttpConn *c = l->data;
+
+      if (c->deadline == 0 || now < c->deadline || c->timed_out)
+        continue;
+      c->timed_out = TRUE;
+      switch (c->phase)
+        {
+        case PHASE_HEADERS:
+          stats->http_timeouts_header++;
+          break;
+        case PHASE_BODY:
+          stats->http_timeouts_body++;
+          break;
+        default:
+          stats->http_timeouts_idle++;
+          break;
+        }
+      g_debug ("server: closing %s: no complete %s within its timeout", c->remote_host,
+               c->phase == PHASE_IDLE ? "request after the last one" : phase_names[c->phase]);
+      /* libsoup reads the end of the stream and closes it; the weak
+       * reference then frees us. */
+      g_socket_shutdown (c->socket, TRUE, TRUE, NULL);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* Answering before the body */
+
+typedef struct
+{
+  ThServer          *server;
+  SoupServerMessage *msg;
+  GIOStream         *stream;
+  GBytes            *response;
+} Answer;
+
+static void
+answer_free (Answer *a)
+{
+  g_clear_object (&a->msg);
+  g_clear_object (&a->stream);
+  g_clear_pointer (&a->response, g_bytes_unref);
+  g_free (a);
+}
+
+static void
+answer_written (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  Answer *a = data;
+
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
+  g_io_stream_close (a->stream, NULL, NULL);
+  answer_free (a);
+}
+
+static GBytes *
+serialize_response (SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  SoupMessageBody *body = soup_server_message_get_response_body (msg);
+  g_autoptr(GBytes) content = soup_message_body_flatten (body);
+  guint status = soup_server_message_get_status (msg);
+  GString *out = g_string_new (NULL);
+  SoupMessageHeadersIter iter;
+  const char *name, *value;
+
+  g_string_append_printf (out, "HTTP/1.1 %u %s\r\n", status, soup_status_get_phrase (status));
+  soup_message_headers_iter_init (&iter, headers);
+  while (soup_message_headers_iter_next (&iter, &name, &value))
+    if (g_ascii_strcasecmp (name, "Content-Length") != 0 && g_ascii_strcasecmp (name, "Connection") != 0 &&
+        g_ascii_strcasecmp (name, "Transfer-Encoding") != 0)
+      g_string_append_printf (out, "%s: %s\r\n", name, value);
+  g_string_append_printf (out, "Content-Length: %" G_GSIZE_FORMAT "\r\nConnection: close\r\n\r\n",
+                          g_bytes_get_size (content));
+  g_string_append_len (out, g_bytes_get_data (content, NULL), g_bytes_get_size (content));
+  return g_string_free_to_bytes (out);
+}
+
+static gboolean
+answer_now (gpointer data)
+{
+  Answer *a = data;
+  gsize len;
+  const char *p;
+
+  a->response = serialize_response (a->msg);
+  a->stream = soup_server_message_steal_connection (a->msg);
+  if (a->stream == NULL)
+    {
+      answer_free (a);
+      return G_SOURCE_REMOVE;
+    }
+  p = g_bytes_get_data (a->response, &len);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (a->stream), p, len, G_PRIORITY_DEFAULT,
+                                   NULL, answer_written, a);
+  return G_SOURCE_REMOVE;
+}
+
+/* From an early handler (before libsoup reads the body): the response
+ * set on @msg is written at once and the connection closed, the body
+ * never read. For a request we refuse to read: its body cannot be
+ * skipped safely (its length may be what is wrong), and an upload we
+ * will not take should not cost its bytes. */
+void
+th_server_http_answer_and_close (ThServer          *self,
+                                 SoupServerMessage *msg)
+{
+  Answer *a = g_new0 (Answer, 1);
+  GSource *source;
+
+  a->server = self;
+  a->msg = g_object_ref (msg);
+  soup_server_message_pause (msg);
+  /* libsoup is still in the middle of reading the headers: steal the
+   * connection once it has returned. */
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_HIGH);
+  g_source_set_static_name (source, "[server] answer now");
+  g_source_set_callback (source, answer_now, a, NULL);
+  g_source_attach (source, NULL);
+  g_source_unref (source);
+}
+
+/* Request framing, RFC 9112 §6.1 and §6.3: a length that two parsers
+ * could read differently is how requests are smuggled past a proxy. */
+static const char *
+framing_problem (SoupMessageHeaders *headers)
+{
+  const char *te = soup_message_headers_get_list (headers, "Transfer-Encoding");
+  const char *cl = soup_message_headers_get_list (headers, "Content-Length");
+  g_auto(GStrv) values = NULL;
+
+  if (cl == NULL)
+    return NULL;
+  if (te != NULL)
+    return "Content-Length together with Transfer-Encoding";
+  values = g_strsplit (cl, ",", -1);
+  for (guint i = 0; values[i] != NULL; i++)
+    {
+      const char *v = g_strstrip (values[i]);
+      gsize n = strlen (v);
+
+      if (n == 0 || n > 18 || strspn (v, "0123456789") != n)
+        return "a Content-Length that is not a number";
+      if (i > 0 && strcmp (values[0], v) != 0)
+        return "two different Content-Lengths";
+    }
+  return NULL;
+}
+
+/* For the early handlers: FALSE when @msg has been refused (400, then the
+ * connection closes). */
+gboolean
+th_server_http_check_framing (ThServer          *self,
+                              SoupServerMessage *msg)
+{
+  const char *problem = framing_problem (soup_server_message_get_request_headers (msg));
+  g_autofree char *text = NULL;
+
+  if (problem == NULL)
+    return TRUE;
+  th_server_get_stats (self)->http_bad_framing++;
+  g_debug ("server: %s sent %s; answering 400 and closing", soup_server_message_get_remote_host (msg), problem);
+  text = g_strdup_printf ("the request's length is ambiguous: %s", problem);
+  th_server_send_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_request", text);
+  th_server_http_answer_and_close (self, msg);
+  return FALSE;
+}
+
+/* Accepting */
+
+typedef struct
+{
+  ThServerListen *listen;
+  HttpConn       *conn;
+  GSocketAddress *local;
+} Handshake;
+
+static void
+give_to_libsoup (ThServerListen *listen,
+                 HttpConn       *c,
+                 GIOStream      *stream,
+                 GSocketAddress *local)
+{
+  g_autoptr(GError) error = NULL;
+
+  c->stream = stream;
+  g_object_weak_ref (G_OBJECT (stream), conn_gone, c);
+  if (!soup_server_accept_iostream (th_server_get_soup (listen->server), stream, local, c->remote, &error))
+    {
+      g_debug ("server: libsoup refused a connection from %s: %s", c->remote_host, error->message);
+      g_io_stream_close (stream, NULL, NULL);
+    }
+}
+
+static void
+on_tls_handshake (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      data)
+{
+  Handshake *h = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GIOStream) tls = G_IO_STREAM (source);
+
+  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (tls), result, &error) &&
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      /* The server stopped; its connections are forgotten already. */
+      g_io_stream_close (tls, NULL, NULL);
+    }
+  else if (error != NULL)
+    {
+      /* Scanners and plain-HTTP clients on a TLS port: not worth a warning. */
+      g_debug ("server: TLS handshake with %s failed: %s", h->conn->remote_host, error->message);
+      th_server_get_stats (h->listen->server)->tls_failures++;
+      g_io_stream_close (tls, NULL, NULL);
+      conn_drop (h->conn);
+    }
+  else
+    give_to_libsoup (h->listen, h->conn, tls, h->local);
+  g_object_unref (h->local);
+  g_free (h);
+}
+
+static void
+take (ThServerListen *listen,
+      GSocket        *socket)
+{
+  ThServer *self = listen->server;
+  ThServerStats *stats = th_server_get_stats (self);
+  g_autoptr(GSocketAddress) local = NULL;
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+  HttpConn *c;
+  int lowat = UNSENT_LOWAT;
+
+  if (g_hash_table_size (listen->conns) >= listen->max_sockets)
+    {
+      /* The last line of defence; max-connections answers 503 well
+       * before this in any normal use. */
+      if (stats->sockets_refused++ == 0 || stats->sockets_refused % 1000 == 0)
+        g_warning ("server: %u sockets open, the [server] max-sockets limit: closing new ones "
+                   "(%" G_GUINT64_FORMAT " so far)", listen->max_sockets, stats->sockets_refused);
+      g_socket_close (socket, NULL);
+      return;
+    }
+
+  c = g_new0 (HttpConn, 1);
+  c->listen = listen;
+  c->socket = g_object_ref (socket);
+  c->remote = g_socket_get_remote_address (socket, &error);
+  local = g_socket_get_local_address (socket, NULL);
+  if (c->remote == NULL || local == NULL)
+    {
+      /* Reset before we looked: nothing to serve. */
+      g_socket_close (socket, NULL);
+      g_clear_object (&c->remote);
+      g_object_unref (c->socket);
+      g_free (c);
+      return;
+    }
+  if (G_IS_INET_SOCKET_ADDRESS (c->remote))
+    c->remote_host = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (c->remote)));
+  else
+    c->remote_host = g_strdup ("?");
+  g_object_set_qdata (G_OBJECT (c->remote), conn_quark, c);
+  c->link.data = c;
+  g_queue_push_tail_link (&listen->http, &c->link);
+  g_hash_table_add (listen->conns, c);
+  stats->sockets_accepted++;
+  set_phase (c, PHASE_HEADERS);
+
+  g_socket_set_blocking (socket, FALSE);
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
+#ifdef TCP_NOTSENT_LOWAT
+  if (setsockopt (g_socket_get_fd (socket), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat) < 0)
+    g_debug ("server: TCP_NOTSENT_LOWAT: %s", g_strerror (errno));
+#else
+  (void) lowat;
+#endif
+
+  connection = g_socket_connection_factory_create_connection (socket);
+  if (th_server_is_tls (self))
+    {
+      GIOStream *tls = g_tls_server_connection_new (G_IO_STREAM (connection),
+                                                    th_server_get_tls_certificate (self), &error);
+      Handshake *h;
+
+      if (tls == NULL)
+        {
+          g_warning ("server: cannot start TLS with %s: %s", c->remote_host, error->message);
+          g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+          conn_drop (c);
+          return;
+        }
+      g_object_set (tls, "require-close-notify", FALSE, NULL);
+      h = g_new0 (Handshake, 1);
+      h->listen = listen;
+      h->conn = c;
+      h->local = g_steal_pointer (&local);
+      /* The header timeout covers the handshake: a client that opens a
+       * TLS connection and says nothing is closed like any other. */
+      g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT, listen->cancellable,
+                                        on_tls_handshake, h);
+      return;
+    }
+  give_to_libsoup (listen, c, G_IO_STREAM (connection), local);
+}
+
+static gboolean accept_ready (GSocket *socket, GIOCondition condition, gpointer data);
+
+static void
+attach_accept (ThServerListen *listen)
+{
+  listen->accept_source = g_socket_create_source (listen->socket, G_IO_IN, NULL);
+  g_source_set_priority (listen->accept_source, ACCEPT_PRIORITY);
+  g_source_set_static_name (listen->accept_source, "[server] accept");
+  g_source_set_callback (listen->accept_source, G_SOURCE_FUNC (accept_ready), listen, NULL);
+  g_source_attach (listen->accept_source, NULL);
+}
+
+static gboolean
+resume_accept (gpointer data)
+{
+  ThServerListen *listen = data;
+
+  listen->retry_id = 0;
+  attach_accept (listen);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+accept_ready (GSocket      *socket,
+              GIOCondition  condition,
+              gpointer      data)
+{
+  ThServerListen *listen = data;
+
+  for (guint i = 0; i < ACCEPT_BATCH; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GSocket) client = g_socket_accept (socket, NULL, &error);
+
+      if (client != NULL)
+        {
+          take (listen, client);
+          continue;
+        }
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        break;
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES) ||
+          g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
+        {
+          /* Out of descriptors: the pending connections wait in the
+           * backlog; try again shortly instead of spinning. */
+          g_warning ("server: cannot accept: %s; raise the file descriptor limit (ulimit -n, LimitNOFILE=) "
+                     "or lower [server] max-sockets", error->message);
+          listen->accept_source = NULL;
+          listen->retry_id = g_timeout_add (ACCEPT_RETRY_MS, resume_accept, listen);
+          return G_SOURCE_REMOVE;
+        }
+      /* ECONNABORTED and the like: that one connection is lost. */
+      g_debug ("server: accept: %s", error->message);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* Starting and stopping */
+
+ThServerListen *
+th_server_listen_new (ThServer *server)
+{
+  ThServerListen *listen = g_new0 (ThServerListen, 1);
+
+  if (conn_quark == 0)
+    conn_quark = g_quark_from_static_string ("th-server-http-conn");
+  listen->server = server;
+  listen->conns = g_hash_table_new (NULL, NULL);
+  listen->cancellable = g_cancellable_new ();
+  g_queue_init (&listen->http);
+  listen->backlog = SOMAXCONN;
+  listen->max_sockets = 1024;
+  listen->header_timeout = DEFAULT_HEADER_TIMEOUT;
+  listen->body_timeout = DEFAULT_BODY_TIMEOUT;
+  listen->idle_timeout = DEFAULT_IDLE_TIMEOUT;
+  return listen;
+}
+
+gboolean
+th_server_listen_start (ThServerListen  *listen,
+                        GSocketAddress  *address,
+                        GError         **error)
+{
+  SoupServer *soup = th_server_get_soup (listen->server);
+  g_autoptr(GSocket) socket = NULL;
+  guint limit = fd_limit ();
+
+  if (limit != G_MAXUINT && listen->max_sockets > limit - MIN (limit, FD_RESERVE))
+    {
+      guint usable = limit > FD_RESERVE * 2 ? limit - FD_RESERVE : limit / 2;
+
+      /* Only worth a warning when the limit cannot serve max-connections,
+       * or max-sockets was asked for. */
+      if (listen->max_sockets_configured || th_server_get_max_connections (listen->server) > usable)
+        g_warning ("server: [server] %s is %u but the process may open only %u files: "
+                   "serving at most %u sockets; raise the limit (ulimit -n, LimitNOFILE=)",
+                   listen->max_sockets_configured ? "max-sockets" : "max-connections",
+                   listen->max_sockets_configured ? listen->max_sockets
+                                                  : th_server_get_max_connections (listen->server),
+                   limit, usable);
+      listen->max_sockets = usable;
+    }
+
+  socket = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
+                         G_SOCKET_PROTOCOL_DEFAULT, error);
+  if (socket == NULL)
+    return FALSE;
+  if (g_socket_address_get_family (address) == G_SOCKET_FAMILY_IPV6)
+    g_socket_set_option (socket, IPPROTO_IPV6, IPV6_V6ONLY, TRUE, NULL);
+  g_socket_set_blocking (socket, FALSE);
+  g_socket_set_listen_backlog (socket, (int) listen->backlog);
+  if (!g_socket_bind (socket, address, TRUE, error) ||
+      !g_socket_listen (socket, error) ||
+      !soup_server_listen_socket (soup, socket,
+                                  th_server_is_tls (listen->server) ? SOUP_SERVER_LISTEN_HTTPS : 0, error))
+    return FALSE;
+  listen->socket = g_steal_pointer (&socket);
+
+  listen->started_id = g_signal_connect (soup, "request-started", G_CALLBACK (on_request_started), listen);
+  listen->read_id = g_signal_connect (soup, "request-read", G_CALLBACK (on_request_read), listen);
+  listen->finished_id = g_signal_connect (soup, "request-finished", G_CALLBACK (on_request_done), listen);
+  listen->aborted_id = g_signal_connect (soup, "request-aborted", G_CALLBACK (on_request_done), listen);
+  attach_accept (listen);
+  listen->sweep_id = g_timeout_add_seconds (1, sweep, listen);
+  g_source_set_static_name (g_main_context_find_source_by_id (NULL, listen->sweep_id), "[server] timeouts");
+  return TRUE;
+}
+
+/* No more accepting; connections already accepted are libsoup's (or
+ * the WebSockets') to end. */
+void
+th_server_listen_stop (ThServerListen *listen)
+{
+  SoupServer *soup = th_server_get_soup (listen->server);
+
+  if (listen->accept_source != NULL)
+    {
+      g_source_destroy (listen->accept_source);
+      g_clear_pointer (&listen->accept_source, g_source_unref);
+    }
+  g_cancellable_cancel (listen->cancellable);
+  g_clear_handle_id (&listen->retry_id, g_source_remove);
+  g_clear_handle_id (&listen->sweep_id, g_source_remove);
+  if (soup != NULL)
+    {
+      g_clear_signal_handler (&listen->started_id, soup);
+      g_clear_signal_handler (&listen->read_id, soup);
+      g_clear_signal_handler (&listen->finished_id, soup);
+      g_clear_signal_handler (&listen->aborted_id, soup);
+    }
+}
+
+void
+th_server_listen_free (ThServerListen *listen)
+{
+  GHashTableIter iter;
+  gpointer c;
+
+  if (listen == NULL)
+    return;
+  th_server_listen_stop (listen);
+  /* Connections still open (a WebSocket not yet finalized) outlive us:
+   * forget them. */
+  g_hash_table_iter_init (&iter, listen->conns);
+  while (g_hash_table_iter_next (&iter, &c, NULL))
+    {
+      HttpConn *hc = c;
+
+      if (hc->stream != NULL)
+        g_object_weak_unref (G_OBJECT (hc->stream), conn_gone, hc);
+      conn_free (hc);
+    }
+  g_hash_table_unref (listen->conns);
+  g_clear_object (&listen->cancellable);
+  g_clear_object (&listen->socket);
+  g_free (listen);
+}
