@@ -102,8 +102,12 @@ http_plain_get (Fixture    *fx,
 {
   g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u%s", fx->port, path);
   g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
-  g_autoptr(ThTestHttp) h = th_test_http_send (fx->session, msg);
+  g_autoptr(ThTestHttp) h = NULL;
 
+  /* The tests' token, for those with tokens= (ignored otherwise). */
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
+                                "Bearer sio-token-0123456789");
+  h = th_test_http_send (fx->session, msg);
   g_assert_cmpuint (h->status, ==, 200);
   return g_steal_pointer (&h->body);
 }
@@ -632,17 +636,26 @@ test_bad_packets (Fixture       *fx,
   g_assert_true (g_str_has_prefix (status, "42[\"server_status\""));
   g_assert_cmpuint (metric (fx, "tickhub_server_socketio_bad_packets_total"), ==, bad + G_N_ELEMENTS (packets));
 
-  /* Only the default namespace; events before CONNECT are refused. */
+  /* Only the default namespace; a refused CONNECT can be tried again. */
   g_free (ws_next (other, "0{"));
   th_test_ws_send (other, "40/admin,");
   nsp = ws_next (other, "44");
   g_assert_cmpstr (nsp, ==, "44/admin,{\"message\":\"Invalid namespace\"}");
-  th_test_ws_send (other, "42[\"get_status\",{}]");
-  g_free (ws_next (other, "44{\"message\":"));
   th_test_ws_send (other, "40{\"token\":\"anything\"}");
   g_free (ws_next (other, "40{\"sid\":"));
   g_assert_false (w->closed);
   g_assert_false (other->closed);
+
+  /* Nothing but CONNECT is taken before it: an event ends the session. */
+  {
+    g_autoptr(ThTestWs) early = ws_open (fx, NULL);
+
+    g_free (ws_next (early, "0{"));
+    th_test_ws_send (early, "42[\"get_status\",{}]");
+    g_free (ws_next (early, "44{\"message\":"));
+    th_test_wait_until (early->closed, TH_TEST_WAIT_MS);
+    g_assert_cmpuint (early->close_code, ==, 1002);
+  }
 }
 
 static void
@@ -880,6 +893,72 @@ test_auth (Fixture       *fx,
   connected2 = poll_until (fx, sid2, "40{\"sid\":");
 }
 
+/* With tokens= and max-connections=5: five websocket sessions refused at
+ * CONNECT (and answering pings) hold no slot: an authenticated client
+ * still gets in. Sessions waiting to connect are bounded (by
+ * max-connections too) and closed after connect-timeout, polling ones
+ * as well. */
+static void
+test_refused_hold_no_slot (Fixture       *fx,
+                           gconstpointer  data)
+{
+  ThTestWs *refused[5];
+  g_autofree char *idle_sid = NULL;
+  g_autofree char *url = NULL;
+  g_autoptr(ThTestWs) in = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autofree char *open = NULL;
+      g_autofree char *no = NULL;
+
+      refused[i] = ws_open (fx, NULL);
+      open = ws_next (refused[i], "0{");
+      th_test_ws_send (refused[i], "40");
+      no = ws_next (refused[i], "44");
+      g_assert_cmpstr (no, ==, "44{\"message\":\"unauthorized\"}");
+    }
+  g_assert_cmpuint (metric (fx, "tickhub_server_clients{transport=\"socket.io/websocket\"}"), ==, 0);
+  {
+    g_autoptr(ThTestHttp) sixth = http (fx, "GET", "EIO=4&transport=polling", NULL);
+
+    g_assert_cmpuint (sixth->status, ==, 503);
+  }
+
+  /* An authenticated /ws client: in, not 503. */
+  url = g_strdup_printf ("ws://127.0.0.1:%u/ws?token=sio-token-0123456789", fx->port);
+  in = th_test_ws_connect (fx->session, soup_message_new ("GET", url), NULL);
+  g_assert_no_error (in->error);
+  g_assert_nonnull (in->conn);
+
+  /* connect-timeout (0.5 s) ends the refused sessions, pings or not. */
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      while (!refused[i]->closed)
+        {
+          g_autofree char *p = NULL;
+
+          th_test_wait_until (th_test_ws_has_message (refused[i]) || refused[i]->closed, TH_TEST_WAIT_MS);
+          p = g_queue_pop_head (&refused[i]->messages);
+          if (p != NULL && g_str_equal (p, "2"))
+            soup_websocket_connection_send_text (refused[i]->conn, "3");
+        }
+      th_test_ws_free (refused[i]);
+    }
+  g_assert_false (in->closed);
+  idle_sid = handshake (fx);
+  {
+    g_autofree char *path = g_strdup_printf ("EIO=4&transport=polling&sid=%s", idle_sid);
+    g_autoptr(ThTestHttp) gone = NULL;
+
+    th_test_run_for (800);
+    gone = http (fx, "GET", path, NULL);
+    /* Its close packet (after a ping, maybe), or already forgotten. */
+    g_assert_true (gone->status == 400 || g_str_equal (gone->body, "1") || g_str_has_suffix (gone->body, "\x1e" "1"));
+  }
+  g_assert_cmpuint (metric (fx, "tickhub_server_socketio_connect_timeouts_total"), ==, 6);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -887,6 +966,7 @@ main (int   argc,
   g_autofree char *dir = NULL;
   g_autofree char *tokens = NULL;
   g_autofree char *auth_group = NULL;
+  g_autofree char *refused_group = NULL;
   int ret;
 
   g_test_init (&argc, &argv, NULL);
@@ -916,6 +996,8 @@ main (int   argc,
        test_origins_and_limits);
   ADD ("/socketio/disabled", "socketio=false", test_disabled);
   ADD ("/socketio/auth", auth_group, test_auth);
+  refused_group = g_strdup_printf ("%s\nmax-connections=5\nconnect-timeout=0.5\nping-interval=0.1", auth_group);
+  ADD ("/socketio/refused-sessions-hold-no-slot", refused_group, test_refused_hold_no_slot);
   ret = g_test_run ();
   th_test_remove_tmp_dir (dir);
   return ret;

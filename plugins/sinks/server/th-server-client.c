@@ -124,10 +124,45 @@ th_server_client_register (ThServer       *self,
                            ThServerClient *client)
 {
   g_hash_table_add (self->clients, client);
+  client->admitted = TRUE;
+  self->n_admitted++;
   self->stats.connections++;
   g_debug ("server: client %s (%s) connected from %s (%u connected)",
            client->id, th_server_client_transport_name (client), client->remote,
-           g_hash_table_size (self->clients));
+           self->n_admitted);
+}
+
+/* A Socket.IO session before its namespace CONNECT: it is served (pings,
+ * the CONNECT itself) but holds no max-connections slot. */
+void
+th_server_client_register_pending (ThServer       *self,
+                                   ThServerClient *client)
+{
+  g_hash_table_add (self->clients, client);
+  client->admitted = FALSE;
+}
+
+/* Its CONNECT succeeded: FALSE when max-connections are in already (the
+ * caller refuses it). */
+gboolean
+th_server_client_admit_pending (ThServer       *self,
+                                ThServerClient *client)
+{
+  if (client->admitted)
+    return TRUE;
+  if (self->n_admitted >= self->max_connections)
+    {
+      self->stats.refused++;
+      g_message ("server: refused a Socket.IO connect from %s: %u connections already",
+                 client->remote, self->max_connections);
+      return FALSE;
+    }
+  client->admitted = TRUE;
+  self->n_admitted++;
+  self->stats.connections++;
+  g_debug ("server: client %s (%s) connected from %s (%u connected)",
+           client->id, th_server_client_transport_name (client), client->remote, self->n_admitted);
+  return TRUE;
 }
 
 void
@@ -185,6 +220,8 @@ th_server_client_gone (ThServer       *self,
       return;
     }
 
+  if (client->admitted)
+    self->n_admitted--;
   names = g_ptr_array_new_with_free_func (g_free);
   g_hash_table_iter_init (&iter, client->rooms);
   while (g_hash_table_iter_next (&iter, &key, NULL))
@@ -193,7 +230,7 @@ th_server_client_gone (ThServer       *self,
     room_leave (self, client, names->pdata[i]);
   g_ptr_array_unref (names);
 
-  g_debug ("server: client %s gone (%u connected)", client->id, g_hash_table_size (self->clients));
+  g_debug ("server: client %s gone (%u connected)", client->id, self->n_admitted);
   g_clear_pointer (&client->rooms, g_hash_table_unref);
   g_clear_pointer (&client->pending, g_hash_table_unref);
   g_clear_pointer (&client->id, g_free);
@@ -646,7 +683,7 @@ th_server_build_status (ThServer *self)
   json_builder_set_member_name (b, "timestamp");
   json_builder_add_string_value (b, ts);
   json_builder_set_member_name (b, "active_connections");
-  json_builder_add_int_value (b, g_hash_table_size (self->clients));
+  json_builder_add_int_value (b, self->n_admitted);
   json_builder_set_member_name (b, "monitored_symbols");
   json_builder_add_int_value (b, symbols != NULL ? g_strv_length ((char **) symbols) : 0);
   json_builder_set_member_name (b, "streaming_active");

@@ -133,6 +133,9 @@ struct _ThServerClient
   gboolean    logged_bad;      /* a malformed /ws message was logged */
   gboolean    closing;
   gboolean    in_dirty;        /* in the server's list of clients to flush */
+  gboolean    admitted;        /* counts against max-connections (a Socket.IO
+                                * session only once its namespace CONNECT
+                                * succeeded) */
 };
 
 /* A histogram of event-to-send latencies, in seconds. */
@@ -201,13 +204,15 @@ struct _ThServer
   gboolean       socketio;
   guint          ping_interval;    /* ms */
   guint          ping_timeout;     /* ms */
+  guint          connect_timeout;  /* ms: Socket.IO, from open to CONNECT */
 
   SoupServer    *soup;
   ThServerListen *listen;
   ThServerSio   *sio;
   GHashTable    *sio_cache;        /* ThEvent* → GBytes*: this iteration's Socket.IO packets */
   guint          bound_port;
-  GHashTable    *clients;          /* ThServerClient* set */
+  GHashTable    *clients;          /* ThServerClient* set, pending ones too */
+  guint          n_admitted;       /* those that count against max-connections */
   GHashTable    *rooms;            /* name → Room* */
   GPtrArray     *dirty;            /* ThServerClient* to write */
   guint          flush_id;
@@ -261,6 +266,11 @@ void           th_server_client_added       (ThServer       *self,
                                              ThServerClient *client);
 void           th_server_client_register    (ThServer       *self,
                                              ThServerClient *client);
+void           th_server_client_register_pending (ThServer  *self,
+                                             ThServerClient *client);
+gboolean       th_server_client_admit_pending (ThServer     *self,
+                                             ThServerClient *client);
+guint          th_server_count_pending      (ThServer       *self);
 void           th_server_client_welcome     (ThServerClient *client);
 void           th_server_client_gone        (ThServer       *self,
                                              ThServerClient *client);
@@ -282,6 +292,7 @@ const char    *th_server_client_transport_name (ThServerClient *client);
 gboolean       th_server_get_socketio       (ThServer       *self);
 guint          th_server_get_ping_interval  (ThServer       *self);   /* ms */
 guint          th_server_get_ping_timeout   (ThServer       *self);   /* ms */
+guint          th_server_get_connect_timeout (ThServer      *self);   /* ms */
 GBytes        *th_server_sio_event_bytes    (ThServer       *self,
                                              ThEvent        *event);
 GBytes        *th_server_sio_encode_reply   (GBytes         *json);

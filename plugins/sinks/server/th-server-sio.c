@@ -106,6 +106,7 @@ typedef struct
   /* heartbeat */
   guint              ping_timer;
   guint              pong_timer;
+  guint              connect_timer; /* until the namespace CONNECT succeeds */
 } Session;
 
 static void session_destroy (Session *s);
@@ -614,6 +615,7 @@ sio_close (ThServerClient *client,
   client->closing = TRUE;
   g_clear_handle_id (&s->ping_timer, g_source_remove);
   g_clear_handle_id (&s->pong_timer, g_source_remove);
+  g_clear_handle_id (&s->connect_timer, g_source_remove);
   if (s->probe != NULL)
     th_ws_conn_destroy (s->probe);
 
@@ -661,6 +663,7 @@ session_destroy (Session *s)
   g_clear_handle_id (&s->close_timer, g_source_remove);
   g_clear_handle_id (&s->upgrade_timer, g_source_remove);
   g_clear_handle_id (&s->noop_timer, g_source_remove);
+  g_clear_handle_id (&s->connect_timer, g_source_remove);
   if (s->probe != NULL)
     th_ws_conn_destroy (s->probe);
   if (s->ws != NULL)
@@ -758,6 +761,17 @@ handle_connect (Session    *s,
     {
       g_autofree char *sid = random_id ();
 
+      if (!th_server_client_admit_pending (server, &s->base))
+        {
+          g_autofree char *text = g_strdup_printf ("44{\"message\":\"the server has its maximum of %u connections "
+                                                   "([server] max-connections); try again later\"}",
+                                                   th_server_get_max_connections (server));
+
+          session_push (s, g_bytes_new_take (g_steal_pointer (&text), strlen (text)), NULL, 0);
+          sio_close (&s->base, 1000, "too many connections");
+          return;
+        }
+      g_clear_handle_id (&s->connect_timer, g_source_remove);
       s->connected = TRUE;
       session_push (s, bytes_printf ("40{\"sid\":\"%s\"}", sid), NULL, 0);
       th_server_client_welcome (&s->base);
@@ -877,8 +891,10 @@ handle_sio_packet (Session    *s,
     case '2':
       if (!s->connected)
         {
+          /* Nothing but CONNECT is taken before it: the session ends. */
           bad_packet (s, "an event before the namespace CONNECT (40)");
           session_push_static (s, "44{\"message\":\"not connected: send a CONNECT packet (40) first\"}");
+          sio_close (&s->base, 1002, "an event before CONNECT");
           return;
         }
       handle_event (s, p, end);
@@ -1107,6 +1123,23 @@ static const ThWsConnCallbacks probe_callbacks = {
 
 /* Sessions */
 
+/* A session gets connect-timeout from its open packet to a successful
+ * namespace CONNECT (a refused one does not count): it holds no
+ * max-connections slot meanwhile, but it holds memory, and a socket with
+ * the websocket transport. */
+static gboolean
+connect_missed (gpointer data)
+{
+  Session *s = data;
+
+  s->connect_timer = 0;
+  th_server_get_stats (s->base.server)->sio_connect_timeouts++;
+  g_debug ("server: Socket.IO session %s (%s) did not connect the namespace in time; closing it",
+           s->sid, s->base.remote);
+  sio_close (&s->base, 1000, "no namespace CONNECT in time");
+  return G_SOURCE_REMOVE;
+}
+
 static Session *
 session_new (ThServerSio *sio,
              const char  *remote,
@@ -1124,6 +1157,7 @@ session_new (ThServerSio *sio,
   s->base.last_progress = g_get_monotonic_time ();
   g_queue_init (&s->packets);
   g_hash_table_insert (sio->sessions, s->sid, s);
+  s->connect_timer = g_timeout_add (th_server_get_connect_timeout (sio->server), connect_missed, s);
   return s;
 }
 
@@ -1191,7 +1225,7 @@ ws_accepted (ThServer  *server,
       session_destroy (s);
       return;
     }
-  th_server_client_register (server, &s->base);
+  th_server_client_register_pending (server, &s->base);
   th_ws_conn_push (s->ws, open_packet (s, FALSE), NULL, 0);
   schedule_ping (s);
 }
@@ -1407,8 +1441,18 @@ sio_handler (SoupServer        *soup,
       engine_error (server, msg, SOUP_STATUS_BAD_REQUEST, 3, "Bad request");
       return;
     }
+  /* Sessions still to CONNECT hold no slot, but they are bounded too. */
   if (!th_server_admit_connection (server, msg, 0, "Socket.IO"))
     return;
+  if (th_server_count_pending (server) >= th_server_get_max_connections (server))
+    {
+      th_server_get_stats (server)->refused++;
+      g_message ("server: refused a Socket.IO session from %s: %u sessions are waiting to connect",
+                 soup_server_message_get_remote_host (msg), th_server_count_pending (server));
+      th_server_send_error (server, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "too_many_connections",
+                            "too many Socket.IO sessions are waiting to connect; try again later");
+      return;
+    }
 
   if (g_str_equal (transport, "websocket"))
     {
@@ -1430,7 +1474,7 @@ sio_handler (SoupServer        *soup,
     const char *text;
 
     s = session_new (sio, soup_server_message_get_remote_host (msg), origin, token, FALSE);
-    th_server_client_register (server, &s->base);
+    th_server_client_register_pending (server, &s->base);
     open = open_packet (s, TRUE);
     text = g_bytes_get_data (open, &len);
     th_server_get_stats (server)->http_requests++;

@@ -46,6 +46,7 @@
 #define FLUSH_BOUND_USEC        (2 * G_USEC_PER_SEC)
 #define DEFAULT_PING_INTERVAL   25.0    /* socket.io's defaults */
 #define DEFAULT_PING_TIMEOUT    20.0
+#define DEFAULT_CONNECT_TIMEOUT 10.0    /* Socket.IO: from the open packet to CONNECT */
 
 enum {
   PROP_0,
@@ -98,13 +99,28 @@ th_server_get_max_connections (ThServer *self)
 guint
 th_server_count_clients (ThServer *self)
 {
-  return g_hash_table_size (self->clients);
+  return self->n_admitted;
 }
 
+guint
+th_server_count_pending (ThServer *self)
+{
+  return g_hash_table_size (self->clients) - self->n_admitted;
+}
+
+/* The clients that are in (not the Socket.IO sessions still to CONNECT). */
 GList *
 th_server_list_clients (ThServer *self)
 {
-  return g_hash_table_get_keys (self->clients);
+  GList *list = NULL;
+  GHashTableIter iter;
+  gpointer client;
+
+  g_hash_table_iter_init (&iter, self->clients);
+  while (g_hash_table_iter_next (&iter, &client, NULL))
+    if (((ThServerClient *) client)->admitted)
+      list = g_list_prepend (list, client);
+  return list;
 }
 
 GList *
@@ -174,6 +190,12 @@ guint
 th_server_get_ping_timeout (ThServer *self)
 {
   return self->ping_timeout;
+}
+
+guint
+th_server_get_connect_timeout (ThServer *self)
+{
+  return self->connect_timeout;
 }
 
 /* An Origin header is allowed when allowed-origins is empty, or lists it
@@ -679,6 +701,11 @@ th_server_configure (ThSink  *sink,
     g_ptr_array_add (problems, g_strdup_printf ("[server] ping-timeout: %g s is out of range; give 0.05 to 3600 "
                                                 "(the default is %g, as socket.io's)", d, DEFAULT_PING_TIMEOUT));
   self->ping_timeout = (guint) (CLAMP (d, 0.05, 3600) * 1000);
+  d = th_config_get_double (config, "server", "connect-timeout", DEFAULT_CONNECT_TIMEOUT);
+  if (d < 0.05 || d > 3600)
+    g_ptr_array_add (problems, g_strdup_printf ("[server] connect-timeout: %g s is out of range; give 0.05 to 3600 "
+                                                "(the default is %g)", d, DEFAULT_CONNECT_TIMEOUT));
+  self->connect_timeout = (guint) (CLAMP (d, 0.05, 3600) * 1000);
 
   if (problems->len > 0)
     {
@@ -999,6 +1026,7 @@ th_server_init (ThServer *self)
   self->socketio = TRUE;
   self->ping_interval = (guint) (DEFAULT_PING_INTERVAL * 1000);
   self->ping_timeout = (guint) (DEFAULT_PING_TIMEOUT * 1000);
+  self->connect_timeout = (guint) (DEFAULT_CONNECT_TIMEOUT * 1000);
   self->sio = th_server_sio_new (self);
   self->listen = th_server_listen_new (self);
   self->sio_cache = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) th_event_unref, (GDestroyNotify) g_bytes_unref);
