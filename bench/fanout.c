@@ -1,10 +1,12 @@
-/* fanout.c: one symbol room, N WebSocket clients, one process
+/* fanout.c: one symbol room, N WebSocket clients
  *
- * The hub and the server sink run in the main thread on 127.0.0.1:0; N raw
- * WebSocket clients run in a second thread (blocking handshakes one by
- * one, then epoll), each subscribed to BTC. The main thread pushes ticks
- * whose price is their sequence number; clients note when each
- * financial_data_update arrives. Printed per N:
+ * Two modes. The hub and the server sink always run in the main thread on
+ * 127.0.0.1:0; the main thread pushes ticks whose price is their sequence
+ * number, and the clients note when each financial_data_update arrives.
+ *
+ * In-process (the default): N raw WebSocket clients run in a second thread
+ * of this process (blocking handshakes one by one, then epoll), each
+ * subscribed to BTC. Printed per N:
  *   - deliveries per second, pushing as fast as the server takes them
  *   - event-to-client latency p50/p99/p99.9 (push → frame read by the
  *     client), at a paced rate of 100 ticks/s
@@ -12,6 +14,27 @@
  *     clients' buffers are allocated before the baseline)
  *
  *   meson devenv -C build bench/fanout [--socketio] [N...]     (default: 100 1000 10000)
+ *
+ * External (--external): the clients are another process,
+ * bench/fanout-clients (plain C, epoll), started next to this binary and
+ * driven through a shared memory block (fanout-shared.h, fanout-driver.c),
+ * so that what is measured is the server's own cost. With 2 CPUs or more
+ * this process is pinned to the first and the clients to the second.
+ * Printed per N:
+ *   - the storm: N clients connect at once (every connect() first, then
+ *     the handshakes); time until all have the server's `connected`
+ *     event, failures, and those not in after 30 s
+ *   - deliveries per second, pushing as fast as the server takes them
+ *   - latency p50/p99/p99.9 at 10 updates/s for 5 s, as a feed pushes
+ *   - server memory per idle connection: this process's RSS growth / N
+ *   - accepting while saturated: M more clients (--extra M, default 2000)
+ *     connect at once while the server sends as fast as it can to the N;
+ *     new connections per second, failures, deliveries per second meanwhile
+ * and first bench/writeloop (a plain epoll write loop, the reference) at
+ * 1,000 clients, so that tickhub's latency is printed as a ratio of it.
+ *
+ *   meson devenv -C build bench/fanout --external [--socketio] [--extra M] [N...]
+ *                                                              (default: 1000 5000 10000)
  *
  * With --socketio the clients are Socket.IO clients on the websocket
  * transport (/socket.io/?EIO=4&transport=websocket, 40, then 42[...]
@@ -22,19 +45,20 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
 
 #include "th-private.h"
+#include "fanout-driver.h"
 
 #define CLIENT_BUF 4096
 
@@ -62,17 +86,6 @@ typedef struct
   gint64    received;       /* deliveries */
   gint      recording;
 } Bench;
-
-static gint64
-rss_bytes (void)
-{
-  g_autofree char *statm = NULL;
-  gint64 pages = 0;
-
-  if (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL))
-    sscanf (statm, "%*d %" G_GINT64_FORMAT, &pages);
-  return pages * sysconf (_SC_PAGESIZE);
-}
 
 /* The client thread */
 
@@ -276,9 +289,12 @@ compare_i64 (const void *a, const void *b)
   return x < y ? -1 : x > y;
 }
 
+/* A tick whose price is @seq; its push time goes to @push_time[@seq]
+ * when @seq < @max_seq. */
 static void
 push (ThHub  *hub,
-      Bench  *b,
+      gint64 *push_time,
+      guint   max_seq,
       guint   seq)
 {
   g_autoptr(ThTick) tick = th_tick_new ("BTC", "binance", TH_TICK_KIND_QUOTE, seq, g_get_real_time ());
@@ -287,7 +303,8 @@ push (ThHub  *hub,
   tick->ask = seq + 0.5;
   tick->volume_24h = 12345.678;
   tick->change_24h = -1.25;
-  __atomic_store_n (&b->push_time[seq], g_get_monotonic_time (), __ATOMIC_RELEASE);
+  if (seq < max_seq)
+    __atomic_store_n (&push_time[seq], g_get_monotonic_time (), __ATOMIC_RELEASE);
   th_hub_push_tick (hub, tick);
 }
 
@@ -298,27 +315,21 @@ on_stopped (GObject *source, GAsyncResult *result, gpointer data)
   *(gboolean *) data = TRUE;
 }
 
-static void
-run (guint n)
+/* A started hub with the server sink on 127.0.0.1:0, one symbol (BTC). */
+static ThHub *
+start_hub (guint  max_connections,
+           guint *port)
 {
   g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=server\nsymbols=BTC\ntimeframes=1m\n"
                                            "[prices]\norder=binance\n[binance]\nttl=3600\n"
                                            "[server]\nlisten=127.0.0.1:0\nmax-connections=%u\nrate-limit=0\n"
                                            "status-interval=0\nclient-buffer=4194304\n"
-                                           /* the bench's clients do not answer pings */
-                                           "ping-interval=3600\n", n + 10);
+                                           /* the in-process clients do not answer pings */
+                                           "ping-interval=3600\n", max_connections);
   g_autoptr(ThConfig) config = th_config_new ();
-  g_autoptr(ThHub) hub = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) sinks = NULL;
-  Bench b = { 0 };
-  GThread *thread;
-  gint64 rss0, rss1, t0, t1;
-  guint ticks = MAX (200, 2000000 / n);
-  guint paced = 100;
-  guint seq = 1;
-  guint64 expected;
-  gboolean stopped = FALSE;
+  ThHub *hub;
 
   th_config_load_from_data (config, text, -1, &error);
   g_assert_no_error (error);
@@ -327,7 +338,34 @@ run (guint n)
     g_error ("%s", error->message);
   th_hub_start (hub);
   sinks = th_hub_get_sinks (hub);
-  g_object_get (sinks->pdata[0], "port", &b.port, NULL);
+  g_object_get (sinks->pdata[0], "port", port, NULL);
+  return hub;
+}
+
+static void
+stop_hub (ThHub *hub)
+{
+  gboolean stopped = FALSE;
+
+  th_hub_stop_async (hub, NULL, on_stopped, &stopped);
+  while (!stopped)
+    g_main_context_iteration (NULL, TRUE);
+  g_object_unref (hub);
+}
+
+static void
+run (guint n)
+{
+  ThHub *hub;
+  Bench b = { 0 };
+  GThread *thread;
+  gint64 rss0, rss1, t0, t1;
+  guint ticks = MAX (200, 2000000 / n);
+  guint paced = 100;
+  guint seq = 1;
+  guint64 expected;
+
+  hub = start_hub (n + 10, &b.port);
 
   b.n = n;
   b.conns = g_new0 (Conn, n);
@@ -340,7 +378,7 @@ run (guint n)
   memset (b.samples, 0, sizeof (gint64) * b.max_samples);
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  rss0 = rss_bytes ();
+  rss0 = fc_rss_bytes ();
 
   thread = g_thread_new ("clients", client_thread, &b);
   while (!g_atomic_int_get (&b.ready))
@@ -350,7 +388,7 @@ run (guint n)
       g_main_context_iteration (NULL, FALSE);
       g_usleep (1000);
     }
-  rss1 = rss_bytes ();
+  rss1 = fc_rss_bytes ();
 
   /* Throughput: ticks as fast as the server takes them, 10 per main-loop
    * iteration, each to N clients. */
@@ -358,7 +396,7 @@ run (guint n)
   t0 = g_get_monotonic_time ();
   for (guint i = 0; i < ticks; i++)
     {
-      push (hub, &b, seq++);
+      push (hub, b.push_time, b.max_seq, seq++);
       if (i % 10 == 9)
         g_main_context_iteration (NULL, FALSE);
     }
@@ -374,7 +412,7 @@ run (guint n)
     {
       gint64 next = g_get_monotonic_time () + 10000;
 
-      push (hub, &b, seq++);
+      push (hub, b.push_time, b.max_seq, seq++);
       while (g_get_monotonic_time () < next)
         if (!g_main_context_iteration (NULL, FALSE))
           g_usleep (100);
@@ -401,56 +439,437 @@ run (guint n)
           b.n_samples, (rss1 - rss0) / 1024.0 / n);
   fflush (stdout);
 
-  th_hub_stop_async (hub, NULL, on_stopped, &stopped);
-  while (!stopped)
-    g_main_context_iteration (NULL, TRUE);
+  stop_hub (hub);
   g_free (b.conns);
   g_free (b.push_time);
   g_free (b.samples);
+}
+
+/* The external mode: the clients in another process (fanout-clients) */
+
+#define STORM_TIMEOUT_MS  30000
+#define LATENCY_RATE      10          /* updates per second */
+#define LATENCY_SECONDS   5
+#define DEFAULT_EXTRA     2000
+#define WINDOW_TICKS      32          /* accept while saturated: updates in flight per client */
+#define TOPUP_CONCURRENCY 8           /* under the listen backlog of 10 */
+#define TOPUP_TIMEOUT_MS  120000
+
+static cpu_set_t original_cpus;       /* before we pinned ourselves */
+static int server_cpu = -1;
+static int client_cpu = -1;
+static guint extra_clients = DEFAULT_EXTRA;
+
+typedef struct
+{
+  guint   n;
+  guint   storm_in, failed, timed_out; /* the storm */
+  double  storm_s;
+  guint   topped_up, topup_missing;   /* connected afterwards, a few at a time */
+  double  topup_s;
+  guint   in;                         /* subscribed, for what follows */
+  guint64 delivered, expected;        /* throughput */
+  double  deliveries_s;
+  FcLatency latency;
+  double  kb_per_conn;
+  guint   extra, extra_in, extra_failed, extra_timed_out;
+  double  extra_s, accepts_s, saturated_deliveries_s;
+  guint   lost;
+} External;
+
+static gboolean
+wake_up (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* Runs the main loop (woken every ms) until @d's command is done or
+ * @timeout_usec passes; returns whether it is done. */
+static gboolean
+wait_command (FcDriver *d,
+              gint64    timeout_usec)
+{
+  guint waker = g_timeout_add (1, wake_up, NULL);
+  gint64 end = g_get_monotonic_time () + timeout_usec;
+
+  while (!fc_driver_done (d) && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (waker);
+  return fc_driver_done (d);
+}
+
+static void
+run_until (gint64 deadline)
+{
+  guint waker = g_timeout_add (1, wake_up, NULL);
+
+  while (g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (waker);
+}
+
+/* Runs the main loop until the first batch has had @target deliveries,
+ * none came for @stall_usec, or @timeout_usec passed. */
+static void
+wait_deliveries (FcShared *shm,
+                 guint64   target,
+                 gint64    stall_usec,
+                 gint64    timeout_usec)
+{
+  guint waker = g_timeout_add (1, wake_up, NULL);
+  gint64 start = g_get_monotonic_time ();
+  gint64 moved = start;
+  guint64 last = FC_LOAD (shm->received_base);
+
+  for (;;)
+    {
+      guint64 r = FC_LOAD (shm->received_base);
+      gint64 now = g_get_monotonic_time ();
+
+      if (r >= target || now - start > timeout_usec)
+        break;
+      if (r != last)
+        {
+          last = r;
+          moved = now;
+        }
+      else if (now - moved > stall_usec)
+        break;
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_source_remove (waker);
+}
+
+static gboolean
+run_external (guint     n,
+              External *x)
+{
+  g_autoptr(GError) error = NULL;
+  guint port;
+  ThHub *hub = start_hub (n + extra_clients + 10, &port);
+  guint ticks = MAX (200, 2000000 / n);
+  guint paced = LATENCY_RATE * LATENCY_SECONDS;
+  guint seq = 1;
+  FcDriver *d;
+  FcShared *shm;
+  gint64 *push_time;
+  gint64 rss0, rss1, t0, t1;
+  guint64 base, total0;
+  guint64 pushed;
+
+  memset (x, 0, sizeof *x);
+  x->n = n;
+  d = fc_driver_new (port, use_socketio, FC_MAX_SEQ, (guint64) paced * n, client_cpu, &error);
+  if (d == NULL)
+    {
+      printf ("cannot start the clients: %s\n", error->message);
+      stop_hub (hub);
+      return FALSE;
+    }
+  shm = d->shm;
+  push_time = fc_shared_push_times (shm);
+  run_until (g_get_monotonic_time () + G_USEC_PER_SEC / 10);
+  rss0 = fc_rss_bytes ();
+
+  /* The storm: N at once */
+  fc_driver_connect (d, n, 0, FALSE, STORM_TIMEOUT_MS);
+  if (!wait_command (d, (STORM_TIMEOUT_MS + 15000) * (gint64) 1000) || !fc_driver_alive (d))
+    goto lost;
+  x->storm_in = FC_LOAD (shm->batch_connected);
+  x->in = FC_LOAD (shm->batch_subscribed);
+  x->failed = FC_LOAD (shm->batch_failed);
+  x->timed_out = FC_LOAD (shm->batch_timed_out);
+  x->storm_s = FC_LOAD (shm->batch_in_usec) / 1e6;
+  /* The rest a few at a time, so that what follows has its N clients. */
+  if (x->in < n)
+    {
+      fc_driver_connect (d, n - x->in, TOPUP_CONCURRENCY, FALSE, TOPUP_TIMEOUT_MS);
+      if (!wait_command (d, (TOPUP_TIMEOUT_MS + 15000) * (gint64) 1000) || !fc_driver_alive (d))
+        goto lost;
+      x->topped_up = FC_LOAD (shm->batch_subscribed);
+      x->topup_missing = n - x->in - x->topped_up;
+      x->topup_s = FC_LOAD (shm->batch_done_usec) / 1e6;
+      x->in += x->topped_up;
+    }
+  run_until (g_get_monotonic_time () + G_USEC_PER_SEC / 5);
+  rss1 = fc_rss_bytes ();
+  x->kb_per_conn = x->in > 0 ? (rss1 - rss0) / 1024.0 / x->in : 0;
+  if (x->in == 0)
+    goto out;
+
+  /* Throughput: ticks as fast as the server takes them, 10 per main-loop
+   * iteration (as in the in-process mode). */
+  x->expected = (guint64) ticks * x->in;
+  t0 = g_get_monotonic_time ();
+  for (guint i = 0; i < ticks; i++)
+    {
+      push (hub, push_time, shm->max_seq, seq++);
+      if (i % 10 == 9)
+        g_main_context_iteration (NULL, FALSE);
+    }
+  wait_deliveries (shm, x->expected, 3 * G_USEC_PER_SEC, 120 * G_USEC_PER_SEC);
+  t1 = FC_LOAD (shm->last_received);
+  x->delivered = MIN (FC_LOAD (shm->received_base), x->expected);
+  x->deliveries_s = t1 > t0 ? x->delivered / ((t1 - t0) / 1e6) : 0;
+
+  /* Latency at LATENCY_RATE updates/s, as a feed would push them */
+  base = FC_LOAD (shm->received_base);
+  fc_driver_record (d, TRUE);
+  t0 = g_get_monotonic_time ();
+  for (guint i = 0; i < paced; i++)
+    {
+      run_until (t0 + (gint64) i * G_USEC_PER_SEC / LATENCY_RATE);
+      push (hub, push_time, shm->max_seq, seq++);
+    }
+  wait_deliveries (shm, base + (guint64) paced * x->in, G_USEC_PER_SEC, 5 * G_USEC_PER_SEC);
+  fc_driver_record (d, FALSE);
+  x->latency = fc_driver_latency (d);
+
+  /* Accepting while saturated: extra_clients connect at once while the
+   * server sends as fast as it can (at most WINDOW_TICKS updates in
+   * flight per client, so that memory stays bounded). */
+  if (extra_clients > 0)
+    {
+      base = FC_LOAD (shm->received_base);
+      total0 = FC_LOAD (shm->received);
+      pushed = 0;
+      x->extra = extra_clients;
+      fc_driver_connect (d, extra_clients, 0, TRUE, STORM_TIMEOUT_MS);
+      t0 = g_get_monotonic_time ();
+      while (!fc_driver_done (d) && g_get_monotonic_time () - t0 < (STORM_TIMEOUT_MS + 15000) * (gint64) 1000)
+        {
+          if (pushed * x->in - (FC_LOAD (shm->received_base) - base) < (guint64) WINDOW_TICKS * x->in)
+            for (guint i = 0; i < 10; i++, pushed++)
+              push (hub, push_time, shm->max_seq, seq++);
+          g_main_context_iteration (NULL, FALSE);
+        }
+      t1 = g_get_monotonic_time ();
+      x->extra_in = FC_LOAD (shm->batch_connected);
+      x->extra_failed = FC_LOAD (shm->batch_failed);
+      x->extra_timed_out = FC_LOAD (shm->batch_timed_out);
+      x->extra_s = FC_LOAD (shm->batch_in_usec) / 1e6;
+      x->accepts_s = x->extra_s > 0 ? x->extra_in / x->extra_s : 0;
+      x->saturated_deliveries_s = (FC_LOAD (shm->received) - total0) / ((t1 - t0) / 1e6);
+      /* Let the queues drain before the end. */
+      wait_deliveries (shm, base + pushed * x->in, G_USEC_PER_SEC, 30 * G_USEC_PER_SEC);
+    }
+
+out:
+  x->lost = FC_LOAD (shm->lost);
+  fc_driver_free (d);
+  stop_hub (hub);
+  return TRUE;
+
+lost:
+  printf ("%6u clients: the client process does not answer; giving up this size\n", n);
+  fc_driver_free (d);
+  stop_hub (hub);
+  return FALSE;
+}
+
+static void
+print_external (const External *x)
+{
+  const char *transport = use_socketio ? "socket.io" : "websocket";
+
+  printf ("%s %6u clients: storm %u in after %.2f s, %u failed, %u timed out (%u s limit)\n",
+          transport, x->n, x->storm_in, x->storm_s, x->failed, x->timed_out, STORM_TIMEOUT_MS / 1000);
+  if (x->topped_up + x->topup_missing > 0)
+    printf ("%s %6u clients: the %u missing connected %u at a time: %u in after %.2f s, %u not\n",
+            transport, x->n, x->topped_up + x->topup_missing, TOPUP_CONCURRENCY, x->topped_up,
+            x->topup_s, x->topup_missing);
+  if (x->in == 0)
+    return;
+  printf ("%s %6u clients: %9.0f deliveries/s (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT "); "
+          "latency at %u updates/s p50 %.2f ms p99 %.2f ms p99.9 %.2f ms (%" G_GUINT64_FORMAT " samples); "
+          "server memory %.1f KB per connection\n",
+          transport, x->in, x->deliveries_s, x->delivered, x->expected, LATENCY_RATE,
+          x->latency.p50, x->latency.p99, x->latency.p999, x->latency.n, x->kb_per_conn);
+  if (x->extra > 0)
+    printf ("%s %6u clients: while saturated, %u of %u new clients in after %.2f s = %.0f connections/s, "
+            "%u failed, %u timed out; %.0f deliveries/s meanwhile\n",
+            transport, x->in, x->extra_in, x->extra, x->extra_s, x->accepts_s,
+            x->extra_failed, x->extra_timed_out, x->saturated_deliveries_s);
+  if (x->lost > 0)
+    printf ("%s %6u clients: %u connections ended by the server during the run\n", transport, x->in, x->lost);
+  fflush (stdout);
+}
+
+static void
+restore_cpus (gpointer data)
+{
+  sched_setaffinity (0, sizeof original_cpus, &original_cpus);
+}
+
+/* bench/writeloop, next to us, with @n clients: its lines are printed
+ * as they are; its p50 and p99 are returned. */
+static gboolean
+run_writeloop (guint   n,
+               double *p50,
+               double *p99)
+{
+  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *dir = self != NULL ? g_path_get_dirname (self) : g_strdup (".");
+  g_autofree char *path = g_build_filename (dir, "writeloop", NULL);
+  g_autofree char *count = g_strdup_printf ("%u", n);
+  g_autofree char *out = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = NULL;
+  char *argv[] = { path, count, NULL };
+  gboolean found = FALSE;
+  int status;
+
+  /* With our own CPU mask it would see one CPU: it gets the original. */
+  if (!g_spawn_sync (NULL, argv, NULL, G_SPAWN_DEFAULT, restore_cpus, NULL, &out, NULL, &status, &error) ||
+      !g_spawn_check_wait_status (status, &error))
+    {
+      printf ("bench/writeloop: %s\n", error->message);
+      return FALSE;
+    }
+  lines = g_strsplit (out, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const char *p = strstr (lines[i], " p50 ");
+
+      if (*lines[i] != '\0')
+        printf ("%s\n", lines[i]);
+      if (p != NULL && sscanf (p, " p50 %lf ms p99 %lf ms", p50, p99) == 2)
+        found = TRUE;
+    }
+  fflush (stdout);
+  return found;
+}
+
+static void
+external_main (guint       *sizes,
+               guint        n_sizes,
+               guint        limit)
+{
+  g_autofree External *results = g_new0 (External, n_sizes);
+  gboolean have_ref = FALSE;
+  double ref_p50 = 0, ref_p99 = 0;
+  guint ref_n = sizes[0];
+
+  for (guint i = 0; i < n_sizes; i++)
+    if (sizes[i] == 1000)
+      ref_n = 1000;
+
+  printf ("fan-out with the clients in another process (bench/fanout-clients): %s\n",
+          server_cpu >= 0 ? "" : "not pinned (fewer than 2 CPUs)");
+  if (server_cpu >= 0)
+    printf ("pinned: server (this process) on CPU %d, clients on CPU %d\n", server_cpu, client_cpu);
+  printf ("transport %s; %u more clients connect while saturated; storms time out after %u s\n",
+          use_socketio ? "Socket.IO (websocket)" : "/ws", extra_clients, STORM_TIMEOUT_MS / 1000);
+  fflush (stdout);
+
+  /* The reference first, on a quiet machine. */
+  have_ref = run_writeloop (ref_n, &ref_p50, &ref_p99);
+
+  for (guint i = 0; i < n_sizes; i++)
+    {
+      guint n = sizes[i];
+
+      if (n + extra_clients + 200 > limit)
+        {
+          printf ("(%u + %u clients need more descriptors than the limit of %u: skipped)\n",
+                  n, extra_clients, limit);
+          continue;
+        }
+      if (run_external (n, &results[i]))
+        print_external (&results[i]);
+    }
+
+  printf ("\nsummary (%s, clients in another process%s)\n", use_socketio ? "socket.io" : "websocket",
+          server_cpu >= 0 ? ", pinned" : "");
+  printf ("%8s %22s %12s %8s %8s %8s %8s %26s\n", "clients", "storm in/failed/t.o.", "deliveries/s",
+          "p50 ms", "p99 ms", "p99.9 ms", "KB/conn", "new conn/s while saturated");
+  for (guint i = 0; i < n_sizes; i++)
+    {
+      const External *x = &results[i];
+      g_autofree char *storm = NULL;
+      g_autofree char *accepts = NULL;
+
+      if (x->n == 0)
+        continue;
+      storm = g_strdup_printf ("%u/%u/%u %.1fs", x->storm_in, x->failed, x->timed_out, x->storm_s);
+      accepts = g_strdup_printf ("%.0f (%u failed, %u t.o.)", x->accepts_s, x->extra_failed, x->extra_timed_out);
+      printf ("%8u %22s %12.0f %8.2f %8.2f %8.2f %8.1f %26s\n", x->n, storm, x->deliveries_s,
+              x->latency.p50, x->latency.p99, x->latency.p999, x->kb_per_conn, accepts);
+      if (have_ref && x->n == ref_n && x->latency.n > 0 && ref_p50 > 0 && ref_p99 > 0)
+        printf ("%8s latency at %u clients, %u updates/s: tickhub / plain write loop = %.2f× at p50, %.2f× at p99 "
+                "(write loop p50 %.3f ms, p99 %.3f ms)\n", "", ref_n, LATENCY_RATE,
+                x->latency.p50 / ref_p50, x->latency.p99 / ref_p99, ref_p50, ref_p99);
+    }
+  fflush (stdout);
 }
 
 int
 main (int   argc,
       char *argv[])
 {
-  struct rlimit rl;
-  guint max_clients;
+  g_autoptr(GArray) sizes = g_array_new (FALSE, FALSE, sizeof (guint));
+  gboolean external = FALSE;
+  guint limit, max_clients;
 
-  /* Both ends of every connection live in this process. */
-  if (getrlimit (RLIMIT_NOFILE, &rl) == 0)
+  for (int i = 1; i < argc; i++)
     {
-      rl.rlim_cur = rl.rlim_max;
-      setrlimit (RLIMIT_NOFILE, &rl);
+      if (g_str_equal (argv[i], "--socketio"))
+        use_socketio = TRUE;
+      else if (g_str_equal (argv[i], "--external"))
+        external = TRUE;
+      else if (g_str_equal (argv[i], "--extra") && i + 1 < argc)
+        extra_clients = (guint) g_ascii_strtoull (argv[++i], NULL, 10);
+      else if (g_ascii_isdigit (argv[i][0]))
+        {
+          guint n = MAX ((guint) g_ascii_strtoull (argv[i], NULL, 10), 1);
+
+          g_array_append_val (sizes, n);
+        }
+      else
+        {
+          fprintf (stderr, "usage: %s [--socketio] [--external [--extra M]] [N...]\n", argv[0]);
+          return 2;
+        }
     }
-  max_clients = rl.rlim_cur > 300 ? (guint) ((rl.rlim_cur - 200) / 2) : 50;
+
+  /* Pinned before any thread starts: the hub's threads inherit it. */
+  if (external)
+    {
+      sched_getaffinity (0, sizeof original_cpus, &original_cpus);
+      fc_pin_cpus (&server_cpu, &client_cpu);
+    }
+  limit = fc_raise_nofile ();
   g_log_set_writer_func (g_log_writer_default, NULL, NULL);
   g_setenv ("G_MESSAGES_DEBUG", "", TRUE);
 
-  if (argc > 1 && g_str_equal (argv[1], "--socketio"))
+  if (external)
     {
-      use_socketio = TRUE;
-      argv[1] = argv[0];
-      argv++;
-      argc--;
-    }
-  if (argc > 1)
-    for (int i = 1; i < argc; i++)
-      {
-        guint n = (guint) g_ascii_strtoull (argv[i], NULL, 10);
-
-        run (MIN (MAX (n, 1), max_clients));
-      }
-  else
-    {
-      static const guint sizes[] = { 100, 1000, 10000 };
-
-      for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+      if (sizes->len == 0)
         {
-          if (sizes[i] > max_clients)
+          static const guint defaults[] = { 1000, 5000, 10000 };
+
+          g_array_append_vals (sizes, defaults, G_N_ELEMENTS (defaults));
+        }
+      external_main ((guint *) sizes->data, sizes->len, limit);
+      return 0;
+    }
+
+  /* Both ends of every connection live in this process. */
+  max_clients = limit > 300 ? (limit - 200) / 2 : 50;
+  if (sizes->len == 0)
+    {
+      static const guint defaults[] = { 100, 1000, 10000 };
+
+      for (guint i = 0; i < G_N_ELEMENTS (defaults); i++)
+        {
+          if (defaults[i] > max_clients)
             printf ("(%u clients need %u descriptors; the limit is %u: running %u)\n",
-                    sizes[i], 2 * sizes[i] + 200, (guint) rl.rlim_cur, max_clients);
-          run (MIN (sizes[i], max_clients));
+                    defaults[i], 2 * defaults[i] + 200, limit, max_clients);
+          run (MIN (defaults[i], max_clients));
         }
     }
+  else
+    for (guint i = 0; i < sizes->len; i++)
+      run (MIN (g_array_index (sizes, guint, i), max_clients));
   return 0;
 }
