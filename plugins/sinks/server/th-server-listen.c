@@ -302,15 +302,19 @@ on_request_done (SoupServer        *soup,
     set_phase (c, PHASE_IDLE);
 }
 
-/* libsoup has the connection now; the handshake has been answered 101. */
-void
+/* The handshake has been answered 101: no HTTP deadlines any more.
+ * Returns the connection's socket when it is plain TCP (to be driven on
+ * its descriptor), NULL for TLS. */
+GSocket *
 th_server_http_upgraded (ThServer          *self,
                          SoupServerMessage *msg)
 {
   HttpConn *c = conn_for_message (msg);
 
-  if (c != NULL)
-    set_phase (c, PHASE_UPGRADED);
+  if (c == NULL)
+    return NULL;
+  set_phase (c, PHASE_UPGRADED);
+  return th_server_is_tls (self) ? NULL : c->socket;
 }
 
 guint

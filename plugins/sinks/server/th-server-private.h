@@ -39,6 +39,7 @@ typedef struct _ThServerClient ThServerClient;
 typedef struct _ThServerAuth ThServerAuth;
 typedef struct _ThServerSio ThServerSio;
 typedef struct _ThServerListen ThServerListen;
+typedef struct _ThWsPoller ThWsPoller;
 
 typedef enum
 {
@@ -208,6 +209,7 @@ struct _ThServer
 
   SoupServer    *soup;
   ThServerListen *listen;
+  ThWsPoller    *poller;
   ThServerSio   *sio;
   GHashTable    *sio_cache;        /* ThEvent* → GBytes*: this iteration's Socket.IO packets */
   guint          bound_port;
@@ -254,6 +256,7 @@ ThServerAuth  *th_server_get_auth           (ThServer       *self);   /* NULL: n
 gboolean       th_server_is_tls             (ThServer       *self);
 GTlsCertificate *th_server_get_tls_certificate (ThServer     *self);
 ThServerListen *th_server_get_listen        (ThServer       *self);
+ThWsPoller    *th_server_get_poller         (ThServer       *self);
 double         th_server_get_price_wait     (ThServer       *self);
 GPtrArray     *th_server_get_price_waiters  (ThServer       *self);
 gint64         th_server_get_start_time     (ThServer       *self);
@@ -351,6 +354,9 @@ gboolean       th_server_auth_check_request (ThServer          *self,
 /* th-server-ws.c */
 typedef struct _ThWsConn ThWsConn;
 
+ThWsPoller    *th_ws_poller_new             (void);
+void           th_ws_poller_free            (ThWsPoller        *poller);
+
 /* What a connection tells its owner. Every call is on the main thread. */
 typedef struct
 {
@@ -422,7 +428,7 @@ void           th_server_listen_stop        (ThServerListen    *listen);
 void           th_server_listen_free        (ThServerListen    *listen);
 guint          th_server_count_sockets      (ThServer          *self);
 guint          th_server_get_max_sockets    (ThServer          *self);
-void           th_server_http_upgraded      (ThServer          *self,
+GSocket       *th_server_http_upgraded      (ThServer          *self,
                                              SoupServerMessage *msg);
 void           th_server_http_answer_and_close (ThServer       *self,
                                              SoupServerMessage *msg);

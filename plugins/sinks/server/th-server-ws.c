@@ -11,11 +11,19 @@
  * The connection (ThWsConn) is shared by two transports: the plain /ws
  * protocol below, and Socket.IO's websocket transport (th-server-sio.c).
  * Each connection has a ring of frames. A frame is a small header of our
- * own and a GBytes body, shared by every recipient (no copy). Writes are
- * g_pollable_output_stream_writev_nonblocking() on the stolen stream, up
- * to 64 frames per call, started from one idle callback per main-loop
+ * own and a GBytes body, shared by every recipient (no copy). Writes take
+ * up to 64 frames per call, started from one idle callback per main-loop
  * iteration for all clients that have something new (so events consumed
- * in one iteration are coalesced). We count the bytes we queue and the
+ * in one iteration are coalesced).
+ *
+ * A plain TCP connection is driven on its file descriptor: sendmsg(2)
+ * and recv(2), and one epoll set for every such connection of the server
+ * (ThWsPoller), a single GSource in the main loop. With thousands of
+ * clients this matters: GLib's main loop walks every source on every
+ * iteration and poll(2)s every descriptor, and GIO's streams add a GError
+ * for each write that would block. Input libsoup read ahead of the
+ * handshake is drained through the stream first. TLS connections keep
+ * the GIO streams and a source each. We count the bytes we queue and the
  * bytes the kernel takes, so the per-client budget (client-buffer, whose
  * policy is th_server_client_admit(), the same for every transport) is
  * exact.
@@ -32,7 +40,12 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
 
 #include "th-server-private.h"
 #include "th-ws-frame.h"
@@ -64,9 +77,19 @@ struct _ThWsConn
   GIOStream      *stream;
   GInputStream   *in;
   GOutputStream  *out;
-  GSource        *in_source;
-  GSource        *out_source;
+  GSource        *in_source;  /* the stream's, until reading moves to the fd */
+  GSource        *out_source; /* the stream's (TLS) */
   guint           close_timer;
+  guint           drain_id;   /* the first read, through the stream */
+
+  /* A plain TCP connection: its descriptor once libsoup's read-ahead is
+   * drained; -1 before, and for TLS. */
+  ThWsPoller     *poller;
+  int             fd;
+  int             fd_pending;
+  guint32         epoll_mask; /* what the poller watches now */
+  gboolean        reading;
+  gboolean        waiting_out; /* the socket was full: waiting to write */
 
   Frame          *ring;
   guint           ring_cap;   /* a power of two */
@@ -82,8 +105,100 @@ struct _ThWsConn
   gboolean        close_received;
   gboolean        broken;     /* a protocol error: input is discarded */
   gboolean        destroyed;
-  gboolean        in_read;    /* in on_readable(): it frees the memory */
+  gboolean        in_read;    /* in read_ready(): it frees the memory */
+  gboolean        buried;     /* in the poller's graveyard */
 };
+
+/* The poller: one epoll set for the plain connections */
+
+struct _ThWsPoller
+{
+  int        epfd;
+  GSource   *source;
+  gboolean   dispatching;
+  GPtrArray *graveyard;   /* ThWsConn* ended during a dispatch, freed after */
+};
+
+static void conn_free (ThWsConn *c);
+static gboolean read_ready (ThWsConn *c);
+static gboolean write_some (ThWsConn *c);
+
+static void
+update_epoll (ThWsConn *c)
+{
+  guint32 mask = (c->reading ? EPOLLIN : 0) | (c->waiting_out ? EPOLLOUT : 0);
+  struct epoll_event ev = { .events = mask, .data.ptr = c };
+  int op;
+
+  if (c->fd < 0 || mask == c->epoll_mask)
+    return;
+  op = c->epoll_mask == 0 ? EPOLL_CTL_ADD : (mask == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD);
+  if (epoll_ctl (c->poller->epfd, op, c->fd, &ev) < 0)
+    g_debug ("server: epoll_ctl: %s", g_strerror (errno));
+  c->epoll_mask = mask;
+}
+
+static gboolean
+poller_dispatch (int          epfd,
+                 GIOCondition condition,
+                 gpointer     data)
+{
+  ThWsPoller *p = data;
+  struct epoll_event events[256];
+  int n = epoll_wait (epfd, events, G_N_ELEMENTS (events), 0);
+
+  p->dispatching = TRUE;
+  for (int i = 0; i < n; i++)
+    {
+      ThWsConn *c = events[i].data.ptr;
+
+      if (c->destroyed)
+        continue;
+      if ((events[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && c->waiting_out)
+        {
+          c->waiting_out = FALSE;
+          update_epoll (c);
+          write_some (c);
+        }
+      if (!c->destroyed && c->reading && (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+        read_ready (c);
+    }
+  p->dispatching = FALSE;
+  /* Ended meanwhile: a later event of the batch may have named them. */
+  for (guint i = 0; i < p->graveyard->len; i++)
+    conn_free (p->graveyard->pdata[i]);
+  g_ptr_array_set_size (p->graveyard, 0);
+  return G_SOURCE_CONTINUE;
+}
+
+ThWsPoller *
+th_ws_poller_new (void)
+{
+  ThWsPoller *p = g_new0 (ThWsPoller, 1);
+
+  p->epfd = epoll_create1 (EPOLL_CLOEXEC);
+  if (p->epfd < 0)
+    g_error ("server: epoll_create1: %s", g_strerror (errno));
+  p->graveyard = g_ptr_array_new ();
+  p->source = g_unix_fd_source_new (p->epfd, G_IO_IN);
+  g_source_set_static_name (p->source, "[server] clients");
+  g_source_set_callback (p->source, G_SOURCE_FUNC (poller_dispatch), p, NULL);
+  g_source_attach (p->source, NULL);
+  return p;
+}
+
+/* Every connection has ended before. */
+void
+th_ws_poller_free (ThWsPoller *p)
+{
+  if (p == NULL)
+    return;
+  g_source_destroy (p->source);
+  g_source_unref (p->source);
+  g_ptr_array_unref (p->graveyard);
+  close (p->epfd);
+  g_free (p);
+}
 
 /* The ring of outgoing frames */
 
@@ -251,7 +366,7 @@ write_some (ThWsConn *c)
 
   while (c->ring_len > 0 && slice < WRITE_SLICE)
     {
-      GOutputVector vec[2 * FRAMES_PER_WRITE];
+      struct iovec vec[2 * FRAMES_PER_WRITE];
       guint n = 0;
       gsize written = 0;
       g_autoptr(GError) error = NULL;
@@ -265,7 +380,7 @@ write_some (ThWsConn *c)
 
           if (off < f->head_len)
             {
-              vec[n++] = (GOutputVector) { f->head + off, f->head_len - off };
+              vec[n++] = (struct iovec) { f->head + off, f->head_len - off };
               off = f->head_len;
             }
           if (f->body != NULL)
@@ -274,15 +389,40 @@ write_some (ThWsConn *c)
               const guint8 *b = g_bytes_get_data (f->body, &blen);
 
               if (off - f->head_len < blen)
-                vec[n++] = (GOutputVector) { b + (off - f->head_len), blen - (off - f->head_len) };
+                vec[n++] = (struct iovec) { (guint8 *) b + (off - f->head_len), blen - (off - f->head_len) };
             }
         }
 
-      r = g_pollable_output_stream_writev_nonblocking (G_POLLABLE_OUTPUT_STREAM (c->out), vec, n,
-                                                       &written, NULL, &error);
+      if (c->fd >= 0)
+        {
+          struct msghdr mh = { .msg_iov = vec, .msg_iovlen = n };
+          gssize sent;
+
+          do
+            sent = sendmsg (c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+          while (sent < 0 && errno == EINTR);
+          if (sent >= 0)
+            {
+              written = sent;
+              r = G_POLLABLE_RETURN_OK;
+            }
+          else if (errno == EAGAIN || errno == EWOULDBLOCK)
+            r = G_POLLABLE_RETURN_WOULD_BLOCK;
+          else
+            {
+              g_set_error_literal (&error, G_IO_ERROR, g_io_error_from_errno (errno), g_strerror (errno));
+              r = G_POLLABLE_RETURN_FAILED;
+            }
+        }
+      else
+        r = g_pollable_output_stream_writev_nonblocking (G_POLLABLE_OUTPUT_STREAM (c->out),
+                                                         (GOutputVector *) vec, n, &written, NULL, &error);
       if (r == G_POLLABLE_RETURN_WOULD_BLOCK)
         {
-          if (c->out_source == NULL)
+          c->waiting_out = TRUE;
+          if (c->fd >= 0)
+            update_epoll (c);
+          else if (c->out_source == NULL)
             {
               c->out_source = g_pollable_output_stream_create_source (G_POLLABLE_OUTPUT_STREAM (c->out), NULL);
               g_source_set_static_name (c->out_source, "[server] client writable");
@@ -337,6 +477,7 @@ on_writable (GObject  *stream,
 
   g_source_destroy (c->out_source);
   g_clear_pointer (&c->out_source, g_source_unref);
+  c->waiting_out = FALSE;
   write_some (c);
   return G_SOURCE_REMOVE;
 }
@@ -345,8 +486,8 @@ on_writable (GObject  *stream,
 gboolean
 th_ws_conn_flush (ThWsConn *c)
 {
-  /* Waiting for the socket already: on_writable will continue. */
-  if (c->out_source == NULL)
+  /* Waiting for the socket already: it continues when writable. */
+  if (!c->waiting_out)
     return write_some (c);
   return TRUE;
 }
@@ -388,6 +529,13 @@ th_ws_conn_is_closing (ThWsConn *c)
 static void
 conn_free (ThWsConn *c)
 {
+  /* The poller may hold an event for it in the batch it dispatches. */
+  if (c->poller != NULL && c->poller->dispatching && !c->buried)
+    {
+      c->buried = TRUE;
+      g_ptr_array_add (c->poller->graveyard, c);
+      return;
+    }
   g_clear_pointer (&c->rbuf, g_byte_array_unref);
   _th_ws_parser_clear (&c->parser);
   g_free (c);
@@ -404,6 +552,10 @@ th_ws_conn_destroy (ThWsConn *c)
   if (c->cb != NULL && c->cb->gone != NULL)
     c->cb->gone (c, c->user_data);
   g_clear_handle_id (&c->close_timer, g_source_remove);
+  g_clear_handle_id (&c->drain_id, g_source_remove);
+  c->reading = FALSE;
+  c->waiting_out = FALSE;
+  update_epoll (c);
   if (c->in_source != NULL)
     {
       g_source_destroy (c->in_source);
@@ -520,36 +672,83 @@ parse_frames (ThWsConn *c,
   return c->broken ? buf_len : pos;
 }
 
+/* > 0: bytes read; 0: the end (or an error); -1: nothing for now. */
+static gssize
+conn_recv (ThWsConn *c,
+           guint8   *buf,
+           gsize     len)
+{
+  g_autoptr(GError) error = NULL;
+  gssize n;
+
+  if (c->fd >= 0)
+    {
+      do
+        n = recv (c->fd, buf, len, MSG_DONTWAIT);
+      while (n < 0 && errno == EINTR);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return -1;
+      if (n < 0)
+        g_debug ("server: client %s: read failed: %s", c->owner->id, g_strerror (errno));
+      return MAX (n, 0);
+    }
+  n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (c->in), buf, len, NULL, &error);
+  if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    return -1;
+  if (n < 0)
+    g_debug ("server: client %s: read failed: %s", c->owner->id, error->message);
+  return MAX (n, 0);
+}
+
+static void
+reading_stop (ThWsConn *c)
+{
+  c->reading = FALSE;
+  update_epoll (c);
+  if (c->in_source != NULL)
+    {
+      /* Allowed from the source's own dispatch. */
+      g_source_destroy (c->in_source);
+      g_clear_pointer (&c->in_source, g_source_unref);
+    }
+}
+
+/* Reads what there is. Returns FALSE when @c has ended (its memory may
+ * be gone). */
 static gboolean
-on_readable (GObject  *stream,
-             gpointer  data)
+read_ready (ThWsConn *c)
 {
   /* One read buffer for every client (main thread only): a client keeps
    * bytes of its own only for a frame cut in two by the network. */
   static guint8 scratch[READ_CHUNK];
-  ThWsConn *c = data;
 
   for (;;)
     {
-      g_autoptr(GError) error = NULL;
       gssize n;
       guint8 *buf;
       gsize len;
       gsize used;
       gboolean destroyed = FALSE;
 
-      n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (c->in),
-                                                    scratch, sizeof scratch, NULL, &error);
-      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-        return G_SOURCE_CONTINUE;
-      if (n <= 0)
+      n = conn_recv (c, scratch, sizeof scratch);
+      if (n < 0)
+        {
+          /* libsoup's read-ahead is drained: the descriptor from now on. */
+          if (c->fd < 0 && c->fd_pending >= 0)
+            {
+              reading_stop (c);
+              c->fd = c->fd_pending;
+              c->reading = TRUE;
+              update_epoll (c);
+            }
+          return TRUE;
+        }
+      if (n == 0)
         {
           /* EOF or a reset: the peer is gone. */
-          if (n < 0)
-            g_debug ("server: client %s: read failed: %s", c->owner->id, error->message);
-          g_clear_pointer (&c->in_source, g_source_unref);
+          reading_stop (c);
           th_ws_conn_destroy (c);
-          return G_SOURCE_REMOVE;
+          return FALSE;
         }
       if (c->broken)
         continue;   /* after a protocol error, input is only read to see the end */
@@ -573,7 +772,7 @@ on_readable (GObject  *stream,
       if (destroyed)
         {
           conn_free (c);
-          return G_SOURCE_REMOVE;
+          return FALSE;
         }
       if (buf == scratch)
         {
@@ -591,13 +790,35 @@ on_readable (GObject  *stream,
 
       if (c->close_received)
         {
-          g_clear_pointer (&c->in_source, g_source_unref);
+          reading_stop (c);
           if (c->close_written)
-            th_ws_conn_destroy (c);
+            {
+              th_ws_conn_destroy (c);
+              return FALSE;
+            }
           /* else write_some() ends it once our close frame is out */
-          return G_SOURCE_REMOVE;
+          return TRUE;
         }
     }
+}
+
+static gboolean
+on_readable (GObject  *stream,
+             gpointer  data)
+{
+  /* read_ready() removes the source itself when it is done with it. */
+  read_ready (data);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+first_read (gpointer data)
+{
+  ThWsConn *c = data;
+
+  c->drain_id = 0;
+  read_ready (c);
+  return G_SOURCE_REMOVE;
 }
 
 /* Takes over a stolen connection. Returns NULL (and closes @stream) if it
@@ -608,6 +829,7 @@ th_ws_conn_new (ThServerClient          *owner,
                 const ThWsConnCallbacks *cb,
                 gpointer                 user_data)
 {
+  GSocket *socket;
   ThWsConn *c;
 
   if (!G_IS_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (stream)) ||
@@ -624,6 +846,21 @@ th_ws_conn_new (ThServerClient          *owner,
   _th_ws_parser_init (&c->parser, TH_WS_PARSER_FROM_CLIENT, th_server_get_max_message (owner->server));
   c->in = g_io_stream_get_input_stream (c->stream);
   c->out = g_io_stream_get_output_stream (c->stream);
+  c->fd = -1;
+  c->fd_pending = -1;
+  socket = g_object_get_data (G_OBJECT (stream), "th-socket");
+  if (socket != NULL)
+    {
+      /* Output is not buffered by libsoup: the descriptor at once. For
+       * input, what libsoup read ahead is taken through the stream first
+       * (first_read, or the stream's source), then the descriptor. */
+      c->poller = th_server_get_poller (owner->server);
+      c->fd = g_socket_get_fd (socket);
+      c->fd_pending = c->fd;
+      c->fd = -1;
+      c->drain_id = g_idle_add_full (G_PRIORITY_HIGH, first_read, c, NULL);
+    }
+  c->reading = TRUE;
   c->in_source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (c->in), NULL);
   g_source_set_static_name (c->in_source, "[server] client readable");
   g_source_set_callback (c->in_source, G_SOURCE_FUNC (on_readable), c, NULL);
@@ -661,16 +898,20 @@ on_wrote_informational (SoupServerMessage *msg,
 {
   Upgrade *u = data;
   g_autoptr(GIOStream) stream = NULL;
+  GSocket *socket;
 
   if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS)
     return;
 
   g_object_ref (msg);
-  th_server_http_upgraded (u->server, msg);
+  socket = th_server_http_upgraded (u->server, msg);
   stream = soup_server_message_steal_connection (msg);
   g_object_unref (msg);
   if (stream == NULL)
     return;
+  /* A plain TCP connection: ThWsConn drives it on its descriptor. */
+  if (socket != NULL)
+    g_object_set_data_full (G_OBJECT (stream), "th-socket", g_object_ref (socket), g_object_unref);
   if (th_server_is_stopped (u->server))
     {
       g_io_stream_close (stream, NULL, NULL);

@@ -168,6 +168,14 @@ th_server_get_listen (ThServer *self)
   return self->listen;
 }
 
+ThWsPoller *
+th_server_get_poller (ThServer *self)
+{
+  if (self->poller == NULL)
+    self->poller = th_ws_poller_new ();
+  return self->poller;
+}
+
 gint64
 th_server_get_start_time (ThServer *self)
 {
@@ -975,6 +983,7 @@ th_server_finalize (GObject *object)
   g_hash_table_unref (self->sio_cache);
   th_server_sio_free (self->sio);
   th_server_listen_free (self->listen);
+  th_ws_poller_free (self->poller);
   g_ptr_array_unref (self->dirty);
   g_ptr_array_unref (self->price_waiters);
   g_strfreev (self->allowed_origins);
