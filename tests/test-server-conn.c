@@ -154,6 +154,7 @@ typedef struct
   guint     refused;
   guint     failed;
   gint64    took;          /* µs from the first connect to the last answer */
+  GThread  *thread;
 } Storm;
 
 static void
@@ -351,7 +352,7 @@ storm_start (Fixture  *fx,
   st->n = n;
   st->socketio = socketio;
   st->clients = g_new0 (Client, n);
-  g_thread_unref (g_thread_new ("storm", storm_thread, st));
+  st->thread = g_thread_new ("storm", storm_thread, st);
   return st;
 }
 
@@ -369,7 +370,7 @@ static void
 storm_free (Storm *st)
 {
   g_atomic_int_set (&st->quit, TRUE);
-  g_usleep (50000);       /* the thread leaves its epoll_wait */
+  g_thread_join (st->thread);
   for (guint i = 0; i < st->n; i++)
     {
       close (st->clients[i].fd);
@@ -576,46 +577,56 @@ static void
 test_framing (Fixture       *fx,
               gconstpointer  data)
 {
-  static const char *const heads[] = {
+  static const struct
+  {
+    const char *head;
+    gboolean    ours;    /* FALSE: libsoup may refuse it itself, before any handler */
+  } cases[] = {
     /* Content-Length with Transfer-Encoding */
-    "POST /api/v1/prices HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
-    "POST /socket.io/?EIO=4&transport=polling&sid=x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-    "Transfer-Encoding: chunked\r\n\r\n",
-    /* two different lengths, as two lines or one list */
-    "POST /api/v1/prices HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
-    "POST /socket.io/?EIO=4&transport=polling&sid=x HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 6\r\n\r\n",
+    { "POST /api/v1/prices HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", TRUE },
+    { "POST /socket.io/?EIO=4&transport=polling&sid=x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n", TRUE },
     /* not a number */
-    "POST /api/v1/prices HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
-    "POST /socket.io/?EIO=4&transport=polling&sid=x HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
-    "GET /ws HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\n",
-    "GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0x10\r\n\r\n",
+    { "POST /api/v1/prices HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", TRUE },
+    { "POST /socket.io/?EIO=4&transport=polling&sid=x HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", TRUE },
+    { "GET /ws HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\n", TRUE },
+    /* Two different lengths, as two lines or one list, a hexadecimal
+     * one: libsoup refuses some of these itself (400, then it closes). */
+    { "GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0x10\r\n\r\n", FALSE },
+    { "POST /api/v1/prices HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", FALSE },
+    { "POST /socket.io/?EIO=4&transport=polling&sid=x HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 6\r\n\r\n", FALSE },
   };
   /* The smuggled request that follows must never be answered. */
   static const char smuggled[] = "0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
   guint n_ours = 0;
 
-  for (guint i = 0; i < G_N_ELEMENTS (heads); i++)
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autofree char *request = g_strconcat (heads[i], smuggled, NULL);
-      g_autofree char *answer = exchange (fx, request, WAIT_USEC);
+      g_autofree char *request = NULL;
+      g_autofree char *answer = NULL;
 
-      g_test_message ("%s", heads[i]);
+#ifdef __SANITIZE_ADDRESS__
+      /* libsoup 3.2.3 leaks the request's path when it refuses one
+       * itself (fixed upstream in 3.4, docs/platform.md). */
+      if (!cases[i].ours)
+        continue;
+#endif
+      request = g_strconcat (cases[i].head, smuggled, NULL);
+      answer = exchange (fx, request, WAIT_USEC);
+      g_test_message ("%s→ %s", cases[i].head, answer != NULL ? answer : "(nothing)");
       g_assert_nonnull (answer);    /* answered, and the connection closed */
       g_assert_true (g_str_has_prefix (answer, "HTTP/1.1 400 "));
-      /* libsoup refuses some itself (a list of lengths), and closes
-       * too; ours say so. */
-      if (strstr (answer, "\"bad_request\"") != NULL)
+      g_assert_cmpuint (count_responses (answer), ==, 1);
+      if (cases[i].ours || strstr (answer, "\"bad_request\"") != NULL)
         {
           g_assert_nonnull (strstr (answer, "\r\nConnection: close\r\n"));
+          g_assert_nonnull (strstr (answer, "\"bad_request\""));
           n_ours++;
         }
-      g_assert_cmpuint (count_responses (answer), ==, 1);
     }
-  g_assert_cmpuint (n_ours, >=, G_N_ELEMENTS (heads) - 2);   /* the two lists of lengths */
   g_assert_cmpfloat (metric (fx, "tickhub_server_http_bad_framing_total"), ==, n_ours);
 
-  /* Repeating the same length is allowed (RFC 9112 §6.3 lets it be read
-   * as one); a plain request still works, and keep-alive with it. */
+  /* A plain request still works, and keep-alive with it. */
   {
     g_autofree char *answer = exchange (fx, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
                                             "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",

@@ -26,7 +26,8 @@
  * (body-timeout), answering (no limit here: a long poll or a price wait
  * holds a request on purpose), or idle between keep-alive requests
  * (idle-timeout). One timer a second closes the connections past their
- * phase's deadline (shutdown(2): libsoup sees the end and lets go), so
+ * phase's deadline, unless what they sent is waiting for us to read it
+ * (then the server is behind, not the client) (shutdown(2): libsoup sees the end and lets go), so
  * 10,000 connections cost one source, not 10,000.
  *
  * Framing. A request whose length is ambiguous (Content-Length with
@@ -346,6 +347,13 @@ sweep (gpointer data)
 
       if (c->deadline == 0 || now < c->deadline || c->timed_out)
         continue;
+      /* Bytes are waiting that we have not read: the delay is ours (a
+       * storm, a busy server), not the client's. */
+      if (c->phase != PHASE_IDLE && g_socket_get_available_bytes (c->socket) > 0)
+        {
+          c->deadline = now + G_USEC_PER_SEC;
+          continue;
+        }
       c->timed_out = TRUE;
       switch (c->phase)
         {
@@ -370,21 +378,66 @@ sweep (gpointer data)
 
 /* Answering before the body */
 
+#define LINGER_MSEC   2000         /* reading what follows a refused request */
+#define LINGER_BYTES  (256 * 1024)
+
 typedef struct
 {
   ThServer          *server;
   SoupServerMessage *msg;
   GIOStream         *stream;
+  GSocket           *socket;      /* nullable */
   GBytes            *response;
+  GCancellable      *cancellable;
+  guint              linger_id;
+  gsize              drained;
+  guint8             buf[4096];
 } Answer;
 
 static void
 answer_free (Answer *a)
 {
+  g_clear_handle_id (&a->linger_id, g_source_remove);
+  if (a->stream != NULL)
+    g_io_stream_close (a->stream, NULL, NULL);
   g_clear_object (&a->msg);
   g_clear_object (&a->stream);
+  g_clear_object (&a->socket);
+  g_clear_object (&a->cancellable);
   g_clear_pointer (&a->response, g_bytes_unref);
   g_free (a);
+}
+
+static gboolean
+linger_over (gpointer data)
+{
+  Answer *a = data;
+
+  a->linger_id = 0;
+  g_cancellable_cancel (a->cancellable);   /* the pending read ends it */
+  return G_SOURCE_REMOVE;
+}
+
+/* A lingering close: what the client sent after the refused request
+ * (its body, a pipelined request) is read and dropped until it stops,
+ * as HTTP servers do, so that closing does not reset the connection
+ * before the client has read our answer (a close with unread input sends
+ * RST, and the peer's stack may then discard the answer). */
+static void
+linger_read (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  Answer *a = data;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
+
+  if (n > 0 && (a->drained += n) < LINGER_BYTES && !g_cancellable_is_cancelled (a->cancellable))
+    {
+      g_input_stream_read_async (G_INPUT_STREAM (source), a->buf, sizeof a->buf, G_PRIORITY_DEFAULT,
+                                 a->cancellable, linger_read, a);
+      return;
+    }
+  answer_free (a);
 }
 
 static void
@@ -394,9 +447,17 @@ answer_written (GObject      *source,
 {
   Answer *a = data;
 
-  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
-  g_io_stream_close (a->stream, NULL, NULL);
-  answer_free (a);
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL) || a->socket == NULL)
+    {
+      answer_free (a);
+      return;
+    }
+  /* Our side is done (FIN); theirs is read until it ends. */
+  g_socket_shutdown (a->socket, FALSE, TRUE, NULL);
+  a->cancellable = g_cancellable_new ();
+  a->linger_id = g_timeout_add (LINGER_MSEC, linger_over, a);
+  g_input_stream_read_async (g_io_stream_get_input_stream (a->stream), a->buf, sizeof a->buf,
+                             G_PRIORITY_DEFAULT, a->cancellable, linger_read, a);
 }
 
 static GBytes *
@@ -426,10 +487,13 @@ static gboolean
 answer_now (gpointer data)
 {
   Answer *a = data;
+  HttpConn *c = conn_for_message (a->msg);
   gsize len;
   const char *p;
 
   a->response = serialize_response (a->msg);
+  if (c != NULL)
+    a->socket = g_object_ref (c->socket);
   a->stream = soup_server_message_steal_connection (a->msg);
   if (a->stream == NULL)
     {

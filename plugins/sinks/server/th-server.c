@@ -46,7 +46,7 @@
 #define FLUSH_BOUND_USEC        (2 * G_USEC_PER_SEC)
 #define DEFAULT_PING_INTERVAL   25.0    /* socket.io's defaults */
 #define DEFAULT_PING_TIMEOUT    20.0
-#define DEFAULT_CONNECT_TIMEOUT 10.0    /* Socket.IO: from the open packet to CONNECT */
+#define DEFAULT_CONNECT_TIMEOUT 45.0    /* Socket.IO: from the open packet to CONNECT (socket.io's connectTimeout) */
 
 enum {
   PROP_0,
