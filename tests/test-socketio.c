@@ -271,7 +271,7 @@ ws_next (ThTestWs         *w,
         g_error ("closed while waiting for %s", prefix);
       if (g_str_has_prefix (p, prefix))
         return p;
-      if (g_str_equal (p, "2"))
+      if (g_str_equal (p, "2") && soup_websocket_connection_get_state (w->conn) == SOUP_WEBSOCKET_STATE_OPEN)
         soup_websocket_connection_send_text (w->conn, "3");
       g_free (p);
     }
@@ -940,7 +940,8 @@ test_refused_hold_no_slot (Fixture       *fx,
 
           th_test_wait_until (th_test_ws_has_message (refused[i]) || refused[i]->closed, TH_TEST_WAIT_MS);
           p = g_queue_pop_head (&refused[i]->messages);
-          if (p != NULL && g_str_equal (p, "2"))
+          if (p != NULL && g_str_equal (p, "2") &&
+              soup_websocket_connection_get_state (refused[i]->conn) == SOUP_WEBSOCKET_STATE_OPEN)
             soup_websocket_connection_send_text (refused[i]->conn, "3");
         }
       th_test_ws_free (refused[i]);
