@@ -218,6 +218,7 @@ struct _ThServer
   GHashTable    *rooms;            /* name → Room* */
   GPtrArray     *dirty;            /* ThServerClient* to write */
   guint          flush_id;
+  gint64         last_route_at;    /* monotonic µs: bursts are batched */
   guint          status_id;
   guint          conflate_id;
   gint64         start_time;       /* real time, µs */

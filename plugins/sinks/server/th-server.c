@@ -46,6 +46,7 @@
 #define FLUSH_BOUND_USEC        (2 * G_USEC_PER_SEC)
 #define DEFAULT_PING_INTERVAL   25.0    /* socket.io's defaults */
 #define DEFAULT_PING_TIMEOUT    20.0
+#define WRITE_THROUGH_GAP_USEC  1000
 #define DEFAULT_CONNECT_TIMEOUT 45.0    /* Socket.IO: from the open packet to CONNECT (socket.io's connectTimeout) */
 
 enum {
@@ -328,9 +329,16 @@ route (ThServer   *self,
   GHashTableIter iter;
   gpointer client;
   GPtrArray *targets;
+  gboolean write_through;
 
   if (r1 == NULL && r2 == NULL)
     return;
+  /* An event on its own (none in the last millisecond) is written to each
+   * client as it is queued: the first recipient does not wait for the
+   * queueing of the last. Events in a burst are only queued, and written
+   * once per iteration, many frames per call. */
+  write_through = now - self->last_route_at > WRITE_THROUGH_GAP_USEC && self->conflate_ms == 0;
+  self->last_route_at = now;
 
   /* Collected first: a delivery can end a client (over its buffer), which
    * changes the rooms. */
@@ -350,8 +358,16 @@ route (ThServer   *self,
           g_ptr_array_add (targets, client);
     }
   for (guint i = 0; i < targets->len; i++)
-    if (g_hash_table_contains (self->clients, targets->pdata[i]))
-      deliver (self, targets->pdata[i], event, conflate, now);
+    {
+      ThServerClient *c = targets->pdata[i];
+
+      if (!g_hash_table_contains (self->clients, c))
+        continue;
+      deliver (self, c, event, conflate, now);
+      /* A write may end the client: checked again. */
+      if (write_through && g_hash_table_contains (self->clients, c))
+        c->transport->flush (c);
+    }
   g_ptr_array_unref (targets);
 }
 
