@@ -48,6 +48,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -457,7 +458,7 @@ run (guint n)
 #define DEFAULT_EXTRA     2000
 #define WINDOW_TICKS      32          /* accept while saturated: updates in flight per client */
 #define TOPUP_CONCURRENCY 8           /* under the listen backlog of 10 */
-#define TOPUP_TIMEOUT_MS  120000
+#define TOPUP_TIMEOUT_MS  240000
 
 static cpu_set_t original_cpus;       /* before we pinned ourselves */
 static int server_cpu = -1;
@@ -658,6 +659,9 @@ run_external (guint     n,
   push_time = fc_shared_push_times (shm);
   wake_id = g_unix_fd_add (d->wake_fd, G_IO_IN, on_wake_fd, d);
   run_for (100);
+  /* What the previous size freed goes back to the system, so that it
+   * does not hide this size's growth. */
+  malloc_trim (0);
   rss0 = fc_rss_bytes ();
 
   /* The storm: N at once */
