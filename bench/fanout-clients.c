@@ -1,7 +1,7 @@
 /* fanout-clients.c: the WebSocket clients of bench/fanout --external and
  * bench/writeloop, in a process of their own
  *
- *   fanout-clients --shm-fd FD
+ *   fanout-clients --shm-fd FD [--wake-fd FD]
  *
  * Started by the server side (fanout-driver.c), which creates the shared
  * block of fanout-shared.h and sends commands through it. One thread,
@@ -82,6 +82,7 @@ static FcShared *shm;
 static int64_t  *push_times;
 static int64_t  *samples;
 static int       ep = -1;
+static int       wake_fd = -1;
 static Batch     batches[MAX_BATCHES];
 static unsigned  n_batches;
 static uint8_t   scratch[SCRATCH];
@@ -100,6 +101,18 @@ static const char sio_subscribe[] = "42[\"subscribe_symbol\",{\"symbol\":\"BTC\"
 
 #define HAS_PREFIX(data, len, lit) \
   ((len) >= sizeof (lit) - 1 && memcmp ((data), (lit), sizeof (lit) - 1) == 0)
+
+/* Tells the server side to look (an eventfd). */
+static void
+wake (void)
+{
+  uint64_t one = 1;
+
+  if (wake_fd >= 0 && write (wake_fd, &one, sizeof one) < 0)
+    {
+      /* a full counter is still a wake-up */
+    }
+}
 
 static int64_t
 now_usec (void)
@@ -191,8 +204,13 @@ delivery (Conn          *c,
   __atomic_store_n (&shm->received, received, __ATOMIC_RELAXED);
   if (batches[c->batch].base)
     {
+      uint64_t target = __atomic_load_n (&shm->notify_base, __ATOMIC_RELAXED);
+
       received_base++;
       __atomic_store_n (&shm->received_base, received_base, __ATOMIC_RELAXED);
+      if (target != 0 && received_base >= target &&
+          __atomic_compare_exchange_n (&shm->notify_base, &target, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        wake ();
     }
   __atomic_store_n (&shm->last_received, now, __ATOMIC_RELAXED);
 
@@ -510,6 +528,8 @@ main (int   argc,
   for (int i = 1; i + 1 < argc; i++)
     if (strcmp (argv[i], "--shm-fd") == 0)
       fd = atoi (argv[i + 1]);
+    else if (strcmp (argv[i], "--wake-fd") == 0)
+      wake_fd = atoi (argv[i + 1]);
   if (fd < 0 || fstat (fd, &st) < 0 || (size_t) st.st_size < FC_HEADER_SIZE)
     {
       fprintf (stderr, "usage: %s --shm-fd FD (started by bench/fanout --external or bench/writeloop)\n", argv[0]);
@@ -555,10 +575,12 @@ main (int   argc,
               close_all ();
               close (ep);
               FC_STORE (shm->ack_seq, handled);
+              wake ();
               munmap (shm, (size_t) st.st_size);
               return 0;
             default:
               FC_STORE (shm->ack_seq, handled);
+              wake ();
               break;
             }
           acked_batch = 0;
@@ -583,12 +605,15 @@ main (int   argc,
         {
           acked_batch = 1;
           FC_STORE (shm->ack_seq, handled);
+          wake ();
         }
       else if (!acked_batch && (n_batches == 0 || !batches[n_batches - 1].active))
         {
           /* A batch that could not start */
           acked_batch = 1;
           FC_STORE (shm->ack_seq, handled);
+          if (handled != 0)
+            wake ();
         }
     }
 }

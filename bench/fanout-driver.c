@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -89,9 +90,11 @@ fc_driver_new (guint     port,
 {
   g_autofree char *path = clients_path ();
   g_autofree char *fd_text = NULL;
+  g_autofree char *wake_text = NULL;
   FcDriver *d;
   gsize size = fc_shared_size (max_seq, max_samples);
-  char *argv[4];
+  char *argv[6];
+  int wake_fd;
   pid_t pid;
   int fd;
 
@@ -110,7 +113,16 @@ fc_driver_new (guint     port,
         close (fd);
       return NULL;
     }
+  /* Inherited too; ours only to read. */
+  wake_fd = eventfd (0, EFD_NONBLOCK);
+  if (wake_fd < 0)
+    {
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "eventfd: %s", g_strerror (errno));
+      close (fd);
+      return NULL;
+    }
   d = g_new0 (FcDriver, 1);
+  d->wake_fd = wake_fd;
   d->size = size;
   d->cpu = client_cpu;
   d->shm = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -118,6 +130,7 @@ fc_driver_new (guint     port,
     {
       g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "mmap: %s", g_strerror (errno));
       close (fd);
+      close (wake_fd);
       g_free (d);
       return NULL;
     }
@@ -130,10 +143,13 @@ fc_driver_new (guint     port,
   d->shm->max_samples = max_samples;
 
   fd_text = g_strdup_printf ("%d", fd);
+  wake_text = g_strdup_printf ("%d", wake_fd);
   argv[0] = path;
   argv[1] = (char *) "--shm-fd";
   argv[2] = fd_text;
-  argv[3] = NULL;
+  argv[3] = (char *) "--wake-fd";
+  argv[4] = wake_text;
+  argv[5] = NULL;
   pid = fork ();
   if (pid == 0)
     {
@@ -155,6 +171,7 @@ fc_driver_new (guint     port,
     {
       g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "fork: %s", g_strerror (errno));
       munmap (d->shm, size);
+      close (wake_fd);
       g_free (d);
       return NULL;
     }
@@ -203,6 +220,33 @@ gboolean
 fc_driver_done (FcDriver *d)
 {
   return FC_LOAD (d->shm->ack_seq) == FC_LOAD (d->shm->cmd_seq) || !fc_driver_alive (d);
+}
+
+void
+fc_driver_notify_at (FcDriver *d,
+                     guint64   target)
+{
+  FC_STORE (d->shm->notify_base, target);
+  /* Reached already: the clients will not see it cross. */
+  if (FC_LOAD (d->shm->received_base) >= target)
+    {
+      guint64 one = 1;
+
+      FC_STORE (d->shm->notify_base, 0);
+      if (write (d->wake_fd, &one, sizeof one) < 0)
+        {
+          /* a full counter wakes up all the same */
+        }
+    }
+}
+
+void
+fc_driver_drain_wake (FcDriver *d)
+{
+  guint64 count;
+
+  while (read (d->wake_fd, &count, sizeof count) > 0)
+    ;
 }
 
 void
@@ -266,5 +310,6 @@ fc_driver_free (FcDriver *d)
         }
     }
   munmap (d->shm, d->size);
+  close (d->wake_fd);
   g_free (d);
 }

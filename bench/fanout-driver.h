@@ -21,6 +21,7 @@ typedef struct
   GPid      pid;       /* 0 once it has exited */
   int       status;    /* its wait status, once it has exited */
   int       cpu;       /* where it runs, or -1 */
+  int       wake_fd;   /* an eventfd the clients write to, see fanout-shared.h */
 } FcDriver;
 
 typedef struct
@@ -57,6 +58,12 @@ void      fc_driver_connect    (FcDriver   *driver,
 /* Whether the last command is done (or the client process is gone). */
 gboolean  fc_driver_done       (FcDriver   *driver);
 gboolean  fc_driver_alive      (FcDriver   *driver);
+/* Asks for a wake-up (on wake_fd) once the connections not opened as
+ * extra have had @target deliveries in all. */
+void      fc_driver_notify_at  (FcDriver   *driver,
+                                guint64     target);
+/* Empties wake_fd (non-blocking). */
+void      fc_driver_drain_wake (FcDriver   *driver);
 /* Stamps sequence number @seq as pushed now. */
 void      fc_driver_mark_push  (FcDriver   *driver,
                                 guint       seq);

@@ -14,6 +14,12 @@
  * while it goes on reading, and sets ack_seq to cmd_seq when it is done.
  * Every field is read and written with __atomic builtins.
  *
+ * The client process also writes to an eventfd (its number on the command
+ * line) when it acknowledges a command, and when received_base reaches
+ * notify_base (which it then sets to 0): the server side can sleep in its
+ * main loop until then instead of waking up to look, which would cost it
+ * a poll over every connection each time.
+ *
  * Plain C (no GLib): bench/fanout-clients uses it too.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -76,6 +82,7 @@ typedef struct
   uint32_t recording;         /* latency samples are taken while set */
   uint32_t pad2;
   uint64_t n_samples;         /* written before it is published */
+  uint64_t notify_base;       /* 0, or a received_base to be woken at */
 } FcShared;
 
 _Static_assert (sizeof (FcShared) <= FC_HEADER_SIZE, "FcShared fits its header");

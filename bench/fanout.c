@@ -33,8 +33,11 @@
  * and first bench/writeloop (a plain epoll write loop, the reference) at
  * 1,000 clients, so that tickhub's latency is printed as a ratio of it.
  *
- *   meson devenv -C build bench/fanout --external [--socketio] [--extra M] [N...]
+ *   meson devenv -C build bench/fanout --external [--socketio] [--extra M] [--phases] [N...]
  *                                                              (default: 1000 5000 10000)
+ *
+ * --phases prints where each phase starts in CLOCK_MONOTONIC seconds, for
+ * `perf record -k mono` and `perf report --time START,END`.
  *
  * With --socketio the clients are Socket.IO clients on the websocket
  * transport (/socket.io/?EIO=4&transport=websocket, 40, then 42[...]
@@ -45,6 +48,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -52,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -453,29 +458,81 @@ run (guint n)
 #define DEFAULT_EXTRA     2000
 #define WINDOW_TICKS      32          /* accept while saturated: updates in flight per client */
 #define TOPUP_CONCURRENCY 8           /* under the listen backlog of 10 */
-#define TOPUP_TIMEOUT_MS  120000
+#define TOPUP_TIMEOUT_MS  240000
 
 static cpu_set_t original_cpus;       /* before we pinned ourselves */
 static int server_cpu = -1;
 static int client_cpu = -1;
 static guint extra_clients = DEFAULT_EXTRA;
+static gboolean show_phases;
+
+/* With --phases: where each phase starts, in CLOCK_MONOTONIC seconds (the
+ * clock of perf record -k mono, for perf report --time). */
+static void
+phase (guint       n,
+       const char *name)
+{
+  if (show_phases)
+    {
+      printf ("phase %u %s %.6f\n", n, name, g_get_monotonic_time () / 1e6);
+      fflush (stdout);
+    }
+}
 
 typedef struct
 {
   guint   n;
+  double  load;                       /* 1-minute load average before */
   guint   storm_in, failed, timed_out; /* the storm */
-  double  storm_s;
+  double  storm_s, storm_cpu_ms;
   guint   topped_up, topup_missing;   /* connected afterwards, a few at a time */
   double  topup_s;
   guint   in;                         /* subscribed, for what follows */
   guint64 delivered, expected;        /* throughput */
-  double  deliveries_s;
+  double  deliveries_s, cpu_us_per_delivery;
   FcLatency latency;
+  double  cpu_ms_per_update;
   double  kb_per_conn;
   guint   extra, extra_in, extra_failed, extra_timed_out;
   double  extra_s, accepts_s, saturated_deliveries_s;
   guint   lost;
 } External;
+
+/* This process's CPU time (user + system), µs: the server's own cost,
+ * whatever else the machine runs meanwhile. */
+static gint64
+cpu_usec (void)
+{
+  struct rusage ru;
+
+  getrusage (RUSAGE_SELF, &ru);
+  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * G_USEC_PER_SEC + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+static double
+load_average (void)
+{
+  g_autofree char *text = NULL;
+
+  if (!g_file_get_contents ("/proc/loadavg", &text, NULL, NULL))
+    return -1;
+  return g_ascii_strtod (text, NULL);
+}
+
+/* The main loop sleeps until something happens: a connection, a timer,
+ * or the clients' eventfd (a command done, a delivery count reached).
+ * Waking it up only to look would cost a poll over every connection. */
+
+#define SLOW_WAKE_MS      100         /* for time-outs and stalls only */
+
+static gboolean
+on_wake_fd (int          fd,
+            GIOCondition condition,
+            gpointer     data)
+{
+  fc_driver_drain_wake (data);
+  return G_SOURCE_CONTINUE;
+}
 
 static gboolean
 wake_up (gpointer data)
@@ -483,13 +540,30 @@ wake_up (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-/* Runs the main loop (woken every ms) until @d's command is done or
- * @timeout_usec passes; returns whether it is done. */
+static gboolean
+set_flag (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+run_for (guint ms)
+{
+  gboolean done = FALSE;
+
+  g_timeout_add (ms, set_flag, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* Runs the main loop until @d's command is done or @timeout_usec passes;
+ * returns whether it is done. */
 static gboolean
 wait_command (FcDriver *d,
               gint64    timeout_usec)
 {
-  guint waker = g_timeout_add (1, wake_up, NULL);
+  guint waker = g_timeout_add (SLOW_WAKE_MS, wake_up, NULL);
   gint64 end = g_get_monotonic_time () + timeout_usec;
 
   while (!fc_driver_done (d) && g_get_monotonic_time () < end)
@@ -498,32 +572,24 @@ wait_command (FcDriver *d,
   return fc_driver_done (d);
 }
 
+/* Runs the main loop until the connections not opened as extra have had
+ * @target deliveries, none came for @stall_usec, or @timeout_usec
+ * passed. */
 static void
-run_until (gint64 deadline)
-{
-  guint waker = g_timeout_add (1, wake_up, NULL);
-
-  while (g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (waker);
-}
-
-/* Runs the main loop until the first batch has had @target deliveries,
- * none came for @stall_usec, or @timeout_usec passed. */
-static void
-wait_deliveries (FcShared *shm,
+wait_deliveries (FcDriver *d,
                  guint64   target,
                  gint64    stall_usec,
                  gint64    timeout_usec)
 {
-  guint waker = g_timeout_add (1, wake_up, NULL);
+  guint waker = g_timeout_add (SLOW_WAKE_MS, wake_up, NULL);
   gint64 start = g_get_monotonic_time ();
   gint64 moved = start;
-  guint64 last = FC_LOAD (shm->received_base);
+  guint64 last = FC_LOAD (d->shm->received_base);
 
+  fc_driver_notify_at (d, target);
   for (;;)
     {
-      guint64 r = FC_LOAD (shm->received_base);
+      guint64 r = FC_LOAD (d->shm->received_base);
       gint64 now = g_get_monotonic_time ();
 
       if (r >= target || now - start > timeout_usec)
@@ -537,7 +603,27 @@ wait_deliveries (FcShared *shm,
         break;
       g_main_context_iteration (NULL, TRUE);
     }
+  FC_STORE (d->shm->notify_base, 0);
   g_source_remove (waker);
+}
+
+/* Ticks at LATENCY_RATE per second from a timer, as a feed pushes them */
+typedef struct
+{
+  ThHub    *hub;
+  FcDriver *d;
+  guint    *seq;
+  guint     left;
+} Paced;
+
+static gboolean
+push_paced (gpointer data)
+{
+  Paced *p = data;
+  guint seq = (*p->seq)++;
+
+  push (p->hub, fc_shared_push_times (p->d->shm), p->d->shm->max_seq, seq);
+  return --p->left > 0 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -550,15 +636,18 @@ run_external (guint     n,
   guint ticks = MAX (200, 2000000 / n);
   guint paced = LATENCY_RATE * LATENCY_SECONDS;
   guint seq = 1;
+  guint wake_id;
   FcDriver *d;
   FcShared *shm;
   gint64 *push_time;
-  gint64 rss0, rss1, t0, t1;
+  gint64 rss0, rss1, t0, t1, cpu0;
   guint64 base, total0;
   guint64 pushed;
+  Paced p;
 
   memset (x, 0, sizeof *x);
   x->n = n;
+  x->load = load_average ();
   d = fc_driver_new (port, use_socketio, FC_MAX_SEQ, (guint64) paced * n, client_cpu, &error);
   if (d == NULL)
     {
@@ -568,13 +657,20 @@ run_external (guint     n,
     }
   shm = d->shm;
   push_time = fc_shared_push_times (shm);
-  run_until (g_get_monotonic_time () + G_USEC_PER_SEC / 10);
+  wake_id = g_unix_fd_add (d->wake_fd, G_IO_IN, on_wake_fd, d);
+  run_for (100);
+  /* What the previous size freed goes back to the system, so that it
+   * does not hide this size's growth. */
+  malloc_trim (0);
   rss0 = fc_rss_bytes ();
 
   /* The storm: N at once */
+  phase (n, "storm");
+  cpu0 = cpu_usec ();
   fc_driver_connect (d, n, 0, FALSE, STORM_TIMEOUT_MS);
   if (!wait_command (d, (STORM_TIMEOUT_MS + 15000) * (gint64) 1000) || !fc_driver_alive (d))
     goto lost;
+  x->storm_cpu_ms = (cpu_usec () - cpu0) / 1000.0;
   x->storm_in = FC_LOAD (shm->batch_connected);
   x->in = FC_LOAD (shm->batch_subscribed);
   x->failed = FC_LOAD (shm->batch_failed);
@@ -583,6 +679,7 @@ run_external (guint     n,
   /* The rest a few at a time, so that what follows has its N clients. */
   if (x->in < n)
     {
+      phase (n, "top-up");
       fc_driver_connect (d, n - x->in, TOPUP_CONCURRENCY, FALSE, TOPUP_TIMEOUT_MS);
       if (!wait_command (d, (TOPUP_TIMEOUT_MS + 15000) * (gint64) 1000) || !fc_driver_alive (d))
         goto lost;
@@ -591,7 +688,7 @@ run_external (guint     n,
       x->topup_s = FC_LOAD (shm->batch_done_usec) / 1e6;
       x->in += x->topped_up;
     }
-  run_until (g_get_monotonic_time () + G_USEC_PER_SEC / 5);
+  run_for (200);
   rss1 = fc_rss_bytes ();
   x->kb_per_conn = x->in > 0 ? (rss1 - rss0) / 1024.0 / x->in : 0;
   if (x->in == 0)
@@ -599,29 +696,33 @@ run_external (guint     n,
 
   /* Throughput: ticks as fast as the server takes them, 10 per main-loop
    * iteration (as in the in-process mode). */
+  phase (n, "throughput");
   x->expected = (guint64) ticks * x->in;
   t0 = g_get_monotonic_time ();
+  cpu0 = cpu_usec ();
   for (guint i = 0; i < ticks; i++)
     {
       push (hub, push_time, shm->max_seq, seq++);
       if (i % 10 == 9)
         g_main_context_iteration (NULL, FALSE);
     }
-  wait_deliveries (shm, x->expected, 3 * G_USEC_PER_SEC, 120 * G_USEC_PER_SEC);
+  wait_deliveries (d, x->expected, 3 * G_USEC_PER_SEC, 120 * G_USEC_PER_SEC);
   t1 = FC_LOAD (shm->last_received);
   x->delivered = MIN (FC_LOAD (shm->received_base), x->expected);
   x->deliveries_s = t1 > t0 ? x->delivered / ((t1 - t0) / 1e6) : 0;
+  x->cpu_us_per_delivery = x->delivered > 0 ? (double) (cpu_usec () - cpu0) / x->delivered : 0;
 
-  /* Latency at LATENCY_RATE updates/s, as a feed would push them */
+  /* Latency at LATENCY_RATE updates/s, from a timer as a feed's ticks */
+  phase (n, "latency");
   base = FC_LOAD (shm->received_base);
   fc_driver_record (d, TRUE);
-  t0 = g_get_monotonic_time ();
-  for (guint i = 0; i < paced; i++)
-    {
-      run_until (t0 + (gint64) i * G_USEC_PER_SEC / LATENCY_RATE);
-      push (hub, push_time, shm->max_seq, seq++);
-    }
-  wait_deliveries (shm, base + (guint64) paced * x->in, G_USEC_PER_SEC, 5 * G_USEC_PER_SEC);
+  cpu0 = cpu_usec ();
+  p = (Paced) { hub, d, &seq, paced };
+  g_timeout_add (1000 / LATENCY_RATE, push_paced, &p);
+  while (p.left > 0)
+    g_main_context_iteration (NULL, TRUE);
+  wait_deliveries (d, base + (guint64) paced * x->in, G_USEC_PER_SEC, 5 * G_USEC_PER_SEC);
+  x->cpu_ms_per_update = (cpu_usec () - cpu0) / 1000.0 / paced;
   fc_driver_record (d, FALSE);
   x->latency = fc_driver_latency (d);
 
@@ -630,6 +731,7 @@ run_external (guint     n,
    * flight per client, so that memory stays bounded). */
   if (extra_clients > 0)
     {
+      phase (n, "accept-while-saturated");
       base = FC_LOAD (shm->received_base);
       total0 = FC_LOAD (shm->received);
       pushed = 0;
@@ -651,17 +753,20 @@ run_external (guint     n,
       x->accepts_s = x->extra_s > 0 ? x->extra_in / x->extra_s : 0;
       x->saturated_deliveries_s = (FC_LOAD (shm->received) - total0) / ((t1 - t0) / 1e6);
       /* Let the queues drain before the end. */
-      wait_deliveries (shm, base + pushed * x->in, G_USEC_PER_SEC, 30 * G_USEC_PER_SEC);
+      wait_deliveries (d, base + pushed * x->in, G_USEC_PER_SEC, 30 * G_USEC_PER_SEC);
     }
 
 out:
+  phase (n, "end");
   x->lost = FC_LOAD (shm->lost);
+  g_source_remove (wake_id);
   fc_driver_free (d);
   stop_hub (hub);
   return TRUE;
 
 lost:
   printf ("%6u clients: the client process does not answer; giving up this size\n", n);
+  g_source_remove (wake_id);
   fc_driver_free (d);
   stop_hub (hub);
   return FALSE;
@@ -672,19 +777,23 @@ print_external (const External *x)
 {
   const char *transport = use_socketio ? "socket.io" : "websocket";
 
-  printf ("%s %6u clients: storm %u in after %.2f s, %u failed, %u timed out (%u s limit)\n",
-          transport, x->n, x->storm_in, x->storm_s, x->failed, x->timed_out, STORM_TIMEOUT_MS / 1000);
+  printf ("%s %6u clients: storm %u in after %.2f s, %u failed, %u timed out (%u s limit); "
+          "server CPU %.0f ms (load average %.2f)\n",
+          transport, x->n, x->storm_in, x->storm_s, x->failed, x->timed_out, STORM_TIMEOUT_MS / 1000,
+          x->storm_cpu_ms, x->load);
   if (x->topped_up + x->topup_missing > 0)
     printf ("%s %6u clients: the %u missing connected %u at a time: %u in after %.2f s, %u not\n",
             transport, x->n, x->topped_up + x->topup_missing, TOPUP_CONCURRENCY, x->topped_up,
             x->topup_s, x->topup_missing);
   if (x->in == 0)
     return;
-  printf ("%s %6u clients: %9.0f deliveries/s (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT "); "
-          "latency at %u updates/s p50 %.2f ms p99 %.2f ms p99.9 %.2f ms (%" G_GUINT64_FORMAT " samples); "
-          "server memory %.1f KB per connection\n",
-          transport, x->in, x->deliveries_s, x->delivered, x->expected, LATENCY_RATE,
-          x->latency.p50, x->latency.p99, x->latency.p999, x->latency.n, x->kb_per_conn);
+  printf ("%s %6u clients: %9.0f deliveries/s (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT "), "
+          "server CPU %.2f µs per delivery; server memory %.1f KB per connection\n",
+          transport, x->in, x->deliveries_s, x->delivered, x->expected, x->cpu_us_per_delivery, x->kb_per_conn);
+  printf ("%s %6u clients: latency at %u updates/s p50 %.2f ms p99 %.2f ms p99.9 %.2f ms (%" G_GUINT64_FORMAT
+          " samples), server CPU %.2f ms per update\n",
+          transport, x->in, LATENCY_RATE, x->latency.p50, x->latency.p99, x->latency.p999, x->latency.n,
+          x->cpu_ms_per_update);
   if (x->extra > 0)
     printf ("%s %6u clients: while saturated, %u of %u new clients in after %.2f s = %.0f connections/s, "
             "%u failed, %u timed out; %.0f deliveries/s meanwhile\n",
@@ -781,8 +890,8 @@ external_main (guint       *sizes,
 
   printf ("\nsummary (%s, clients in another process%s)\n", use_socketio ? "socket.io" : "websocket",
           server_cpu >= 0 ? ", pinned" : "");
-  printf ("%8s %22s %12s %8s %8s %8s %8s %26s\n", "clients", "storm in/failed/t.o.", "deliveries/s",
-          "p50 ms", "p99 ms", "p99.9 ms", "KB/conn", "new conn/s while saturated");
+  printf ("%8s %22s %12s %10s %8s %8s %8s %8s %26s\n", "clients", "storm in/failed/t.o.", "deliveries/s",
+          "CPU us/dlv", "p50 ms", "p99 ms", "p99.9 ms", "KB/conn", "new conn/s while saturated");
   for (guint i = 0; i < n_sizes; i++)
     {
       const External *x = &results[i];
@@ -793,8 +902,8 @@ external_main (guint       *sizes,
         continue;
       storm = g_strdup_printf ("%u/%u/%u %.1fs", x->storm_in, x->failed, x->timed_out, x->storm_s);
       accepts = g_strdup_printf ("%.0f (%u failed, %u t.o.)", x->accepts_s, x->extra_failed, x->extra_timed_out);
-      printf ("%8u %22s %12.0f %8.2f %8.2f %8.2f %8.1f %26s\n", x->n, storm, x->deliveries_s,
-              x->latency.p50, x->latency.p99, x->latency.p999, x->kb_per_conn, accepts);
+      printf ("%8u %22s %12.0f %10.2f %8.2f %8.2f %8.2f %8.1f %26s\n", x->n, storm, x->deliveries_s,
+              x->cpu_us_per_delivery, x->latency.p50, x->latency.p99, x->latency.p999, x->kb_per_conn, accepts);
       if (have_ref && x->n == ref_n && x->latency.n > 0 && ref_p50 > 0 && ref_p99 > 0)
         printf ("%8s latency at %u clients, %u updates/s: tickhub / plain write loop = %.2f× at p50, %.2f× at p99 "
                 "(write loop p50 %.3f ms, p99 %.3f ms)\n", "", ref_n, LATENCY_RATE,
@@ -817,6 +926,8 @@ main (int   argc,
         use_socketio = TRUE;
       else if (g_str_equal (argv[i], "--external"))
         external = TRUE;
+      else if (g_str_equal (argv[i], "--phases"))
+        show_phases = TRUE;
       else if (g_str_equal (argv[i], "--extra") && i + 1 < argc)
         extra_clients = (guint) g_ascii_strtoull (argv[++i], NULL, 10);
       else if (g_ascii_isdigit (argv[i][0]))
@@ -827,7 +938,7 @@ main (int   argc,
         }
       else
         {
-          fprintf (stderr, "usage: %s [--socketio] [--external [--extra M]] [N...]\n", argv[0]);
+          fprintf (stderr, "usage: %s [--socketio] [--external [--extra M] [--phases]] [N...]\n", argv[0]);
           return 2;
         }
     }

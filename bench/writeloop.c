@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -58,6 +59,16 @@ typedef struct
   guint      serial;
   guint64    short_writes;
 } Server;
+
+/* This process's CPU time (user + system), µs */
+static gint64
+cpu_usec (void)
+{
+  struct rusage ru;
+
+  getrusage (RUSAGE_SELF, &ru);
+  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * G_USEC_PER_SEC + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
 
 static gsize
 frame_header (guint8 *head,
@@ -288,6 +299,16 @@ update_frame (guint8 *out,
   return frame_text (out, text, len);
 }
 
+static double
+load_average (void)
+{
+  g_autofree char *text = NULL;
+
+  if (!g_file_get_contents ("/proc/loadavg", &text, NULL, NULL))
+    return -1;
+  return g_ascii_strtod (text, NULL);
+}
+
 static int
 listen_loopback (guint *port)
 {
@@ -319,7 +340,7 @@ main (int   argc,
   guint limit, in, port;
   int server_cpu, client_cpu;
   gboolean pinned;
-  gint64 start, end;
+  gint64 start, end, cpu0;
   guint64 expected;
 
   pinned = fc_pin_cpus (&server_cpu, &client_cpu);
@@ -353,6 +374,7 @@ main (int   argc,
 
   /* The latency: one frame per update, one write() per client */
   fc_driver_record (d, TRUE);
+  cpu0 = cpu_usec ();
   start = g_get_monotonic_time ();
   for (guint i = 0; i < paced; i++)
     {
@@ -375,9 +397,9 @@ main (int   argc,
   lat = fc_driver_latency (d);
   printf ("plain write loop %6u clients: latency at %u updates/s p50 %.3f ms p99 %.3f ms p99.9 %.3f ms "
           "(%" G_GUINT64_FORMAT " samples, %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " delivered, "
-          "%" G_GUINT64_FORMAT " short writes)\n",
+          "%" G_GUINT64_FORMAT " short writes), server CPU %.2f ms per update (load average %.2f)\n",
           in, RATE, lat.p50, lat.p99, lat.p999, lat.n, (guint64) __atomic_load_n (&shm->received, __ATOMIC_RELAXED),
-          expected, s.short_writes);
+          expected, s.short_writes, (cpu_usec () - cpu0) / 1000.0 / paced, load_average ());
   fflush (stdout);
 
   fc_driver_free (d);
