@@ -811,11 +811,12 @@ restore_cpus (gpointer data)
 }
 
 /* bench/writeloop, next to us, with @n clients: its lines are printed
- * as they are; its p50 and p99 are returned. */
+ * as they are; its p50, p99 and CPU time per update (ms) are returned. */
 static gboolean
 run_writeloop (guint   n,
                double *p50,
-               double *p99)
+               double *p99,
+               double *cpu_ms)
 {
   g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
   g_autofree char *dir = self != NULL ? g_path_get_dirname (self) : g_strdup (".");
@@ -839,11 +840,14 @@ run_writeloop (guint   n,
   for (guint i = 0; lines[i] != NULL; i++)
     {
       const char *p = strstr (lines[i], " p50 ");
+      const char *cpu = strstr (lines[i], "server CPU ");
 
       if (*lines[i] != '\0')
         printf ("%s\n", lines[i]);
       if (p != NULL && sscanf (p, " p50 %lf ms p99 %lf ms", p50, p99) == 2)
         found = TRUE;
+      if (cpu != NULL)
+        sscanf (cpu, "server CPU %lf ms", cpu_ms);
     }
   fflush (stdout);
   return found;
@@ -856,7 +860,7 @@ external_main (guint       *sizes,
 {
   g_autofree External *results = g_new0 (External, n_sizes);
   gboolean have_ref = FALSE;
-  double ref_p50 = 0, ref_p99 = 0;
+  double ref_p50 = 0, ref_p99 = 0, ref_cpu = 0;
   guint ref_n = sizes[0];
 
   for (guint i = 0; i < n_sizes; i++)
@@ -872,7 +876,7 @@ external_main (guint       *sizes,
   fflush (stdout);
 
   /* The reference first, on a quiet machine. */
-  have_ref = run_writeloop (ref_n, &ref_p50, &ref_p99);
+  have_ref = run_writeloop (ref_n, &ref_p50, &ref_p99, &ref_cpu);
 
   for (guint i = 0; i < n_sizes; i++)
     {
@@ -908,6 +912,10 @@ external_main (guint       *sizes,
         printf ("%8s latency at %u clients, %u updates/s: tickhub / plain write loop = %.2f× at p50, %.2f× at p99 "
                 "(write loop p50 %.3f ms, p99 %.3f ms)\n", "", ref_n, LATENCY_RATE,
                 x->latency.p50 / ref_p50, x->latency.p99 / ref_p99, ref_p50, ref_p99);
+      if (have_ref && x->n == ref_n && ref_cpu > 0)
+        printf ("%8s server CPU per update at %u clients: tickhub / plain write loop = %.2f× "
+                "(%.2f ms and %.2f ms)\n", "", ref_n, x->cpu_ms_per_update / ref_cpu,
+                x->cpu_ms_per_update, ref_cpu);
     }
   fflush (stdout);
 }
