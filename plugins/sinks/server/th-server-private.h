@@ -219,6 +219,7 @@ struct _ThServer
   GPtrArray     *dirty;            /* ThServerClient* to write */
   guint          flush_id;
   gint64         last_route_at;    /* monotonic µs: bursts are batched */
+  ThServerClient *writing_through; /* being written as it is queued: not dirty */
   guint          status_id;
   guint          conflate_id;
   gint64         start_time;       /* real time, µs */

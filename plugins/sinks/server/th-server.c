@@ -250,7 +250,7 @@ void
 th_server_mark_dirty (ThServer       *self,
                       ThServerClient *client)
 {
-  if (client->in_dirty)
+  if (client->in_dirty || client == self->writing_through)
     return;
   client->in_dirty = TRUE;
   g_ptr_array_add (self->dirty, client);
@@ -363,12 +363,28 @@ route (ThServer   *self,
 
       if (!g_hash_table_contains (self->clients, c))
         continue;
+      if (!write_through)
+        {
+          deliver (self, c, event, conflate, now);
+          continue;
+        }
+      /* Queued and written at once: not left for the iteration's pass
+       * over the dirty clients, unless some of it could not be written. */
+      self->writing_through = c;
       deliver (self, c, event, conflate, now);
+      self->writing_through = NULL;
       /* A write may end the client: checked again. */
-      if (write_through && g_hash_table_contains (self->clients, c))
-        c->transport->flush (c);
+      if (g_hash_table_contains (self->clients, c) && !c->in_dirty)
+        {
+          c->transport->flush (c);
+          if (g_hash_table_contains (self->clients, c) && c->transport->get_queued (c) > 0)
+            th_server_mark_dirty (self, c);
+        }
     }
   g_ptr_array_unref (targets);
+  /* Every Socket.IO recipient has its packet already. */
+  if (write_through)
+    g_hash_table_remove (self->sio_cache, event);
 }
 
 static void
