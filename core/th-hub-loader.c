@@ -619,7 +619,7 @@ setup_states (ThHub *self)
         continue;
 
       state = g_new0 (SymbolState, 1);
-      state->symbol = g_intern_string (self->symbols[i]);
+      state->symbol = g_strdup (self->symbols[i]);
       state->series = g_new0 (Series, self->n_timeframes);
       for (guint t = 0; t < self->n_timeframes; t++)
         {

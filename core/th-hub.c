@@ -131,6 +131,7 @@ symbol_state_free (ThHub       *self,
       _th_candle_series_free (s->series);
     }
   g_free (state->series);
+  g_free (state->symbol);
   g_free (state);
 }
 
