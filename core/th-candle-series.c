@@ -24,11 +24,14 @@ struct _ThCandleSeries
   gboolean  has_volume;      /* a trade ever reached this series */
   guint64   late;
 
-  /* ring of the last closed candles */
+  /* Ring of the last closed candles. It is allocated as candles close,
+   * not up front: a hub follows every symbol of the config in every
+   * timeframe, and most of its series never fill `[tickhub] history`. */
   ThCandle *history;
-  guint     history_size;
+  guint     history_size;    /* the most kept */
+  guint     history_alloc;   /* allocated, ≤ history_size */
   guint     history_len;
-  guint     history_head;    /* index of the oldest */
+  guint     history_head;    /* index of the oldest; 0 until the ring is full */
 };
 
 ThCandleSeries *
@@ -41,7 +44,6 @@ _th_candle_series_new (gint64 duration,
 
   series->duration = duration;
   series->history_size = MAX (history, 1);
-  series->history = g_new0 (ThCandle, series->history_size);
   return series;
 }
 
@@ -79,7 +81,15 @@ remember (ThCandleSeries *series,
   guint slot;
 
   if (series->history_len < series->history_size)
-    slot = (series->history_head + series->history_len++) % series->history_size;
+    {
+      /* Not full: the head is still 0, so growing keeps the order. */
+      if (series->history_len == series->history_alloc)
+        {
+          series->history_alloc = MIN (MAX (series->history_alloc * 2, 16), series->history_size);
+          series->history = g_renew (ThCandle, series->history, series->history_alloc);
+        }
+      slot = series->history_len++;
+    }
   else
     {
       slot = series->history_head;

@@ -4,6 +4,10 @@
  * value (`plugins=a;b   # the feeds`), so the examples of the documentation
  * can be pasted as they are. Lists are separated by `;`.
  *
+ * Before GKeyFile parses the text, check_text() reads it once, line by
+ * line, for what GKeyFile would accept without a word: a NUL byte, a group
+ * or a key given twice, a localized key. Each is an error naming the line.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
@@ -29,8 +33,10 @@ struct _ThConfig
  * th_config_find_file() finds the file in the XDG configuration
  * directories; loading strips inline comments (a `#` after whitespace ends
  * a value), so the examples of the documentation can be pasted as they
- * are. The typed getters return the default they are given when a key is
- * absent or malformed: they never fail. Checking is the hub's job:
+ * are, and refuses a key or a group given twice, a NUL byte and localized
+ * keys, which GKeyFile would take silently. The typed getters return the
+ * default they are given when a key is absent or malformed: they never
+ * fail. Checking is the hub's job:
  * th_hub_load() checks the core groups, each plugin's group against the
  * key types its `.plugin` file declares, and the plugins' own `configure`
  * vfuncs, then reports every problem at once. A plugin reads its own group,
@@ -114,6 +120,191 @@ strip_inline_comments (const char *data,
   return g_string_free (out, FALSE);
 }
 
+/* Past this, the problems of the text are counted, not listed. */
+#define MAX_TEXT_PROBLEMS 20
+
+typedef struct
+{
+  char       *name;
+  guint       line;     /* where the group first appears */
+  GHashTable *keys;     /* key → GUINT_TO_POINTER (the line that set it first) */
+} SeenGroup;
+
+static void
+seen_group_free (gpointer data)
+{
+  SeenGroup *group = data;
+
+  g_free (group->name);
+  g_hash_table_unref (group->keys);
+  g_free (group);
+}
+
+typedef struct
+{
+  const char *name;     /* the file, or "config" */
+  GPtrArray  *problems; /* "name:line: [group] key: what; the fix" */
+  guint       more;     /* past MAX_TEXT_PROBLEMS */
+} TextCheck;
+
+static void
+text_problem (TextCheck  *check,
+              guint       line,
+              const char *format,
+              ...) G_GNUC_PRINTF (3, 4);
+
+static void
+text_problem (TextCheck  *check,
+              guint       line,
+              const char *format,
+              ...)
+{
+  va_list args;
+  g_autofree char *msg = NULL;
+
+  if (check->problems->len >= MAX_TEXT_PROBLEMS)
+    {
+      check->more++;
+      return;
+    }
+
+  va_start (args, format);
+  msg = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_ptr_array_add (check->problems, g_strdup_printf ("%s:%u: %s", check->name, line, msg));
+}
+
+/* What GKeyFile accepts without a word, each an error here that names the
+ * line, the group and the key:
+ *
+ *  - a NUL byte: GKeyFile reads text, and the text would end there;
+ *  - a group given twice: GKeyFile merges the two, so a key far below
+ *    silently overrides one of the first; one group per name;
+ *  - a key given twice in a group: GKeyFile keeps the last value;
+ *  - a localized key, `plugins[de]=`: GKeyFile keeps it or drops it
+ *    depending on the locale the program runs in; tickhub reads plain keys.
+ *
+ * One pass over the lines, split as GKeyFile splits them: leading
+ * whitespace and a trailing \r do not count, `#` starts a comment line, a
+ * group is what lies between `[` and the first `]`, a key is what comes
+ * before the first `=` without trailing whitespace. Lines GKeyFile refuses
+ * are left to it. Hash tables: O(length). */
+static gboolean
+check_text (const char  *data,
+            gsize        length,
+            const char  *name,
+            GError     **error)
+{
+  g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GHashTable) groups = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, seen_group_free);
+  TextCheck check = { name, problems, 0 };
+  SeenGroup *group = NULL;
+  const char *p = data;
+  const char *end = data + length;
+  guint line = 0;
+
+  while (p < end)
+    {
+      const char *eol = memchr (p, '\n', end - p);
+      const char *line_end = eol != NULL ? eol : end;
+      const char *nul = memchr (p, '\0', line_end - p);
+      const char *start = p;
+      const char *equals = NULL;
+      g_autofree char *key = NULL;
+
+      line++;
+      p = eol != NULL ? eol + 1 : end;
+
+      if (line_end > start && line_end[-1] == '\r')
+        line_end--;
+      while (start < line_end && g_ascii_isspace (*start))
+        start++;
+
+      if (start < line_end && *start == '[')
+        {
+          const char *close = memchr (start, ']', line_end - start);
+
+          if (close != NULL)
+            {
+              g_autofree char *found = g_strndup (start + 1, close - (start + 1));
+              SeenGroup *seen = g_hash_table_lookup (groups, found);
+
+              if (nul != NULL)
+                text_problem (&check, line, "[%s]: a NUL byte would cut the file short there; remove it", found);
+              if (seen != NULL)
+                text_problem (&check, line,
+                              "[%s]: the group is given again (first on line %u); put all its keys in one [%s]",
+                              found, seen->line, found);
+              else
+                {
+                  seen = g_new0 (SeenGroup, 1);
+                  seen->name = g_steal_pointer (&found);
+                  seen->line = line;
+                  seen->keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+                  g_hash_table_insert (groups, seen->name, seen);
+                }
+              group = seen;
+              continue;
+            }
+        }
+
+      if (start < line_end && *start != '#')
+        equals = memchr (start, '=', line_end - start);
+      if (equals != NULL)
+        {
+          const char *key_end = equals;
+
+          while (key_end > start && g_ascii_isspace (key_end[-1]))
+            key_end--;
+          if (key_end > start)
+            key = g_strndup (start, key_end - start);
+        }
+
+      if (nul != NULL)
+        {
+          if (group != NULL && key != NULL && nul > equals)
+            text_problem (&check, line, "[%s] %s: a NUL byte in the value would cut the file short there; remove it",
+                          group->name, key);
+          else if (group != NULL)
+            text_problem (&check, line, "[%s]: a NUL byte would cut the file short there; remove it", group->name);
+          else
+            text_problem (&check, line, "a NUL byte would cut the file short there; remove it");
+        }
+
+      /* A key before any group is GKeyFile's to report. */
+      if (key == NULL || group == NULL)
+        continue;
+
+      if (g_str_has_suffix (key, "]") && strchr (key, '[') != NULL)
+        {
+          const char *locale = strchr (key, '[');
+          g_autofree char *plain = g_strndup (key, locale - key);
+
+          text_problem (&check, line, "[%s] %s: a localized key, which tickhub does not read; write %s= without %s",
+                        group->name, key, plain, locale);
+        }
+      else if (g_hash_table_contains (group->keys, key))
+        text_problem (&check, line, "[%s] %s: the key is given again (first on line %u); keep one of them",
+                      group->name, key, GPOINTER_TO_UINT (g_hash_table_lookup (group->keys, key)));
+      else
+        g_hash_table_insert (group->keys, g_steal_pointer (&key), GUINT_TO_POINTER (line));
+    }
+
+  if (problems->len == 0)
+    return TRUE;
+
+  if (check.more > 0)
+    g_ptr_array_add (problems, g_strdup_printf ("%s: and %u more problem%s of these kinds", name, check.more,
+                                                check.more == 1 ? "" : "s"));
+  g_ptr_array_add (problems, NULL);
+  {
+    g_autofree char *msg = g_strjoinv ("\n", (char **) problems->pdata);
+
+    g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_CONFIG, msg);
+  }
+  return FALSE;
+}
+
 /**
  * th_config_load_from_data:
  * @self: a #ThConfig
@@ -121,8 +312,13 @@ strip_inline_comments (const char *data,
  * @length: length of @data, or -1 if NUL-terminated
  * @error: return location for a %TH_ERROR_BAD_CONFIG error
  *
- * Replaces the configuration with @data. Only the syntax is checked here;
- * the hub checks the groups, keys and values when it loads.
+ * Replaces the configuration with @data. Only the text is checked here:
+ * its syntax, and what GKeyFile would accept silently, each an error
+ * naming its line, the group and the key (`FILE:LINE: [group] key: what;
+ * the fix`, one line per problem): a key given twice in a group, a group
+ * given twice, a NUL byte (give @length to have one seen), a localized
+ * key such as `plugins[de]`. The hub checks the groups, keys and values
+ * when it loads. On an error the values stay as they were.
  *
  * Returns: %TRUE on success
  */
@@ -141,6 +337,9 @@ th_config_load_from_data (ThConfig    *self,
 
   if (length < 0)
     length = strlen (data);
+
+  if (!check_text (data, length, self->path != NULL ? self->path : "config", error))
+    return FALSE;
 
   clean = strip_inline_comments (data, length);
   if (!g_key_file_load_from_data (kf, clean, -1, G_KEY_FILE_NONE, &local_error))
@@ -342,19 +541,32 @@ th_config_get_string (ThConfig   *self,
   return g_steal_pointer (&value);
 }
 
+/* Items are found with strchr(), not g_strsplit(): the sanitizers'
+ * strstr() measures the rest of the string at every item, which makes a
+ * list of 100,000 symbols take minutes under ASan. */
 static char **
 split_list (const char *value)
 {
-  g_auto(GStrv) parts = g_strsplit (value, ";", -1);
-  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  GPtrArray *items = g_ptr_array_new ();
+  const char *p = value;
 
-  for (guint i = 0; parts[i] != NULL; i++)
+  for (;;)
     {
-      g_strstrip (parts[i]);
-      if (*parts[i] != '\0')
-        g_strv_builder_add (builder, parts[i]);
+      const char *semi = strchr (p, ';');
+      const char *end = semi != NULL ? semi : p + strlen (p);
+
+      while (p < end && g_ascii_isspace (*p))
+        p++;
+      while (end > p && g_ascii_isspace (end[-1]))
+        end--;
+      if (end > p)
+        g_ptr_array_add (items, g_strndup (p, end - p));
+      if (semi == NULL)
+        break;
+      p = semi + 1;
     }
-  return g_strv_builder_end (builder);
+  g_ptr_array_add (items, NULL);
+  return (char **) g_ptr_array_free (items, FALSE);
 }
 
 /**

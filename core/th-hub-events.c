@@ -19,7 +19,9 @@
  * @self: a #ThHub
  * @event: an event
  *
- * Hands @event to every sink, then emits #ThHub::event.
+ * Hands @event to every sink, then emits #ThHub::event. Once
+ * th_hub_stop_async() has begun, @event is dropped: no event reaches a
+ * sink after the stop begins.
  */
 void
 th_hub_emit_event (ThHub   *self,
@@ -27,6 +29,9 @@ th_hub_emit_event (ThHub   *self,
 {
   g_return_if_fail (TH_IS_HUB (self));
   g_return_if_fail (event != NULL);
+
+  if (G_UNLIKELY (self->stopping))
+    return;
 
   for (guint i = 0; i < self->sinks->len; i++)
     {
@@ -238,7 +243,14 @@ _th_hub_on_source_changed (ThPriceBook *book,
                    const char  *to,
                    ThHub       *self)
 {
-  GString *out = _th_hub_envelope_begin ("price_source_changed");
+  GString *out;
+
+  /* The book's expiry is stopped with the hub; a lookup meanwhile still
+   * re-resolves, and says nothing. */
+  if (self->stopping)
+    return;
+
+  out = _th_hub_envelope_begin ("price_source_changed");
 
   g_string_append (out, "\"symbol\":");
   _th_json_append_string (out, symbol);

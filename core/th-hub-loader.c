@@ -619,7 +619,7 @@ setup_states (ThHub *self)
         continue;
 
       state = g_new0 (SymbolState, 1);
-      state->symbol = g_intern_string (self->symbols[i]);
+      state->symbol = g_strdup (self->symbols[i]);
       state->series = g_new0 (Series, self->n_timeframes);
       for (guint t = 0; t < self->n_timeframes; t++)
         {
@@ -770,6 +770,23 @@ th_hub_load (ThHub   *self,
       else
         add_problem (problems, "[%s] ttl: must be more than 0 seconds", plugin->module);
     }
+
+  /* The sources the loaded feeds give: a no_source explanation names
+   * them, and those that have had a tick, not every venue of the order. */
+  {
+    g_autoptr(GStrvBuilder) fed = g_strv_builder_new ();
+    g_auto(GStrv) names = NULL;
+
+    for (guint i = 0; i < self->feeds->len; i++)
+      {
+        g_autofree char *name = th_feed_source_get_source_name (self->feeds->pdata[i]);
+
+        if (name != NULL)
+          g_strv_builder_add (fed, name);
+      }
+    names = g_strv_builder_end (fed);
+    _th_price_book_set_feeds (self->book, (const char *const *) names);
+  }
 
   check_groups (self, order, problems);
 

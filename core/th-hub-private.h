@@ -71,7 +71,9 @@ typedef struct
 
 typedef struct
 {
-  const char *symbol;               /* interned */
+  char       *symbol;               /* owned, not interned: GLib keeps every
+                                     * quark for good and leaks its table as it
+                                     * grows, and a config may list 100,000 */
   Series     *series;               /* one per timeframe */
   gint64      offset;               /* receive - exchange time of the last tick */
   gboolean    has_offset;

@@ -131,6 +131,7 @@ symbol_state_free (ThHub       *self,
       _th_candle_series_free (s->series);
     }
   g_free (state->series);
+  g_free (state->symbol);
   g_free (state);
 }
 
@@ -724,24 +725,40 @@ th_hub_start (ThHub *self)
 
 typedef struct
 {
-  guint    pending;
+  guint    pending;        /* flushes not finished yet */
+  gboolean done;           /* the stop has completed: later flushes are ignored */
+  GSource *cancel_source;  /* completes the stop when the cancellable is cancelled */
   GError  *error;
 } StopData;
 
 static void
 stop_data_free (StopData *data)
 {
+  if (data->cancel_source != NULL)
+    {
+      g_source_destroy (data->cancel_source);
+      g_source_unref (data->cancel_source);
+    }
   g_clear_error (&data->error);
   g_free (data);
 }
 
+/* Stops every sink and completes the stop: when the last flush has
+ * finished, or when the stop is cancelled, whichever comes first. */
 static void
 stop_done (GTask *task)
 {
   ThHub *self = g_task_get_source_object (task);
   StopData *data = g_task_get_task_data (task);
+  g_autoptr(GPtrArray) waiters = NULL;
 
-  g_autoptr(GPtrArray) waiters = g_steal_pointer (&self->stop_waiters);
+  if (data->done)
+    return;
+  data->done = TRUE;
+  if (data->cancel_source != NULL)
+    g_source_destroy (data->cancel_source);
+
+  waiters = g_steal_pointer (&self->stop_waiters);
 
   for (guint i = 0; i < self->sinks->len; i++)
     if (!_th_hub_sink_is_disabled (self, self->sinks->pdata[i]))
@@ -774,13 +791,32 @@ on_sink_flushed (GObject      *source,
 
   if (!th_sink_flush_finish (TH_SINK (source), result, &error))
     {
-      g_warning ("flushing a sink failed: %s", error->message);
+      /* After a cancelled stop: what the sink gave up is said already. */
+      if (!data->done)
+        g_warning ("flushing a sink failed: %s", error->message);
       if (data->error == NULL)
         data->error = g_steal_pointer (&error);
     }
 
   if (--data->pending == 0)
     stop_done (task);
+}
+
+/* The caller gave up waiting: the sinks were told (the cancellable is
+ * theirs too) to drop what they could not write; a sink that does not
+ * answer is not waited for. */
+static gboolean
+on_stop_cancelled (GCancellable *cancellable,
+                   gpointer      user_data)
+{
+  GTask *task = user_data;
+  StopData *data = g_task_get_task_data (task);
+
+  if (data->pending > 0)
+    g_warning ("%u sink%s did not finish flushing; stopping %s without waiting",
+               data->pending, data->pending == 1 ? "" : "s", data->pending == 1 ? "it" : "them");
+  stop_done (task);
+  return G_SOURCE_REMOVE;
 }
 
 /**
@@ -791,9 +827,21 @@ on_sink_flushed (GObject      *source,
  * @user_data: data for @callback
  *
  * Stops the feeds, so no tick comes in any more, then flushes every sink
- * and stops them. A second call while stopping completes with the first;
- * cancelling @cancellable makes the sinks give up what they could not
- * write yet.
+ * and stops them. A second call while stopping completes with the first.
+ *
+ * From the call on, the hub emits nothing: no event reaches a sink (not
+ * even one a plugin hands to th_hub_emit_event()), and no signal carries
+ * news (#ThHub::price-changed, #ThHub::source-status-changed...). The
+ * housekeeping and the price book's expiry deadline stop first, so a
+ * source that goes stale while the sinks flush is not reported; the
+ * feeds' own reports are recorded, for th_hub_get_source_state(), and not
+ * published.
+ *
+ * Cancelling @cancellable makes the sinks give up what they could not
+ * write yet, and completes the stop at once: the sinks are stopped
+ * whether their flushes have finished or not, so a sink that never
+ * finishes cannot hold the stop. A caller bounds the stop by cancelling
+ * at its deadline (tickhubd gives the sinks 15 s in all).
  */
 void
 th_hub_stop_async (ThHub               *self,
@@ -822,12 +870,15 @@ th_hub_stop_async (ThHub               *self,
       return;
     }
 
+  /* From here on nothing is emitted (th_hub_emit_event()); the timers
+   * that would find news stop first. */
   self->stopping = TRUE;
   if (self->housekeeping_id != 0)
     {
       th_clock_remove_deadline (self->clock, self->housekeeping_id);
       self->housekeeping_id = 0;
     }
+  _th_price_book_stop_expiry (self->book);
   /* No tick comes in any more: waiting calls get their answer now. */
   _th_hub_price_waits_complete (self, NULL);
 
@@ -837,6 +888,12 @@ th_hub_stop_async (ThHub               *self,
 
   data = g_new0 (StopData, 1);
   g_task_set_task_data (task, data, (GDestroyNotify) stop_data_free);
+  if (cancellable != NULL)
+    {
+      /* Dispatched from the main loop, not inside g_cancellable_cancel(). */
+      data->cancel_source = g_cancellable_source_new (cancellable);
+      g_task_attach_source (task, data->cancel_source, G_SOURCE_FUNC (on_stop_cancelled));
+    }
 
   /* Failed plugins are not called again: nothing to flush there. */
   data->pending = self->sinks->len - self->n_disabled_sinks;
@@ -858,10 +915,10 @@ th_hub_stop_async (ThHub               *self,
  * @error: return location for the first flush error
  *
  * Finishes th_hub_stop_async(). Whether it succeeds or not, the feeds and
- * sinks are stopped and the hub takes no more ticks. A hub that was not
- * started, or is already stopped, completes with %TRUE. If the
- * cancellable given to th_hub_stop_async() was cancelled, this fails with
- * %G_IO_ERROR_CANCELLED.
+ * sinks are stopped and the hub takes no more ticks and emits no more
+ * events. A hub that was not started, or is already stopped, completes
+ * with %TRUE. If the cancellable given to th_hub_stop_async() was
+ * cancelled, this fails with %G_IO_ERROR_CANCELLED.
  *
  * Returns: %TRUE if every sink flushed
  */
@@ -913,7 +970,8 @@ th_hub_request_quit (ThHub *self,
  * @reason: (nullable): a human reason, for any state but live
  *
  * Records the state of a source and, when it changed, emits a
- * `source_status` event.
+ * `source_status` event and #ThHub::source-status-changed; once
+ * th_hub_stop_async() has begun, the state is only recorded.
  */
 void
 th_hub_report_source_status (ThHub         *self,
@@ -938,6 +996,14 @@ th_hub_report_source_status (ThHub         *self,
   status->reason = g_strdup (reason);
   th_price_book_set_source_reason (self->book, source,
                                    state == TH_SOURCE_STATE_LIVE ? NULL : (reason != NULL ? reason : th_source_state_to_string (state)));
+
+  /* Stopping: recorded for th_hub_get_source_state(), not published. */
+  if (self->stopping)
+    {
+      g_debug ("source %s: %s%s%s (while stopping)", source, th_source_state_to_string (state),
+               reason != NULL ? ": " : "", reason != NULL ? reason : "");
+      return;
+    }
 
   if (state == TH_SOURCE_STATE_LIVE || state == TH_SOURCE_STATE_CONNECTING)
     g_info ("source %s: %s%s%s", source, th_source_state_to_string (state),

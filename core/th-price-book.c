@@ -27,6 +27,7 @@ typedef struct
 {
   const char *name;      /* interned */
   gint64      ttl;
+  gboolean    ticked;    /* it gave a tick, of any symbol */
 } Source;
 
 typedef struct
@@ -48,6 +49,8 @@ struct _ThPriceBook
 
   guint       timer_id;
   gint64      timer_at;
+  gboolean    expiry_stopped;  /* _th_price_book_stop_expiry() */
+  GHashTable *feeds;           /* the loaded feeds' sources (_th_price_book_set_feeds()), or NULL */
 };
 
 enum {
@@ -120,6 +123,7 @@ th_price_book_finalize (GObject *object)
   g_clear_pointer (&self->books, g_hash_table_unref);
   g_clear_pointer (&self->sources, g_hash_table_unref);
   g_clear_pointer (&self->reasons, g_hash_table_unref);
+  g_clear_pointer (&self->feeds, g_hash_table_unref);
   g_clear_pointer (&self->order, g_ptr_array_unref);
   G_OBJECT_CLASS (th_price_book_parent_class)->finalize (object);
 }
@@ -334,7 +338,7 @@ static void
 arm (ThPriceBook *self,
      gint64       deadline)
 {
-  if (self->timer_id != 0 && self->timer_at <= deadline)
+  if (self->expiry_stopped || (self->timer_id != 0 && self->timer_at <= deadline))
     return;
 
   if (self->timer_id != 0)
@@ -418,6 +422,38 @@ th_price_book_check (ThPriceBook *self)
     resolve (self, books->pdata[i], now);
 }
 
+/* The sources the hub's loaded feeds give. From this call on,
+ * th_price_book_explain() leaves out a source that only the order names:
+ * one that no loaded feed gives, that never had a tick and for which no
+ * reason was reported could not have answered (the shipped `[prices]
+ * order` lists every venue, enabled or not). */
+void
+_th_price_book_set_feeds (ThPriceBook       *self,
+                          const char *const *feeds)
+{
+  g_return_if_fail (TH_IS_PRICE_BOOK (self));
+
+  g_clear_pointer (&self->feeds, g_hash_table_unref);
+  self->feeds = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; feeds != NULL && feeds[i] != NULL; i++)
+    g_hash_table_add (self->feeds, (gpointer) g_intern_string (feeds[i]));
+}
+
+/* The hub is stopping: no deadline any more, so nothing is re-resolved
+ * behind its back. Lookups still resolve at the time they are made. */
+void
+_th_price_book_stop_expiry (ThPriceBook *self)
+{
+  g_return_if_fail (TH_IS_PRICE_BOOK (self));
+
+  self->expiry_stopped = TRUE;
+  if (self->timer_id != 0)
+    {
+      th_clock_remove_deadline (self->clock, self->timer_id);
+      self->timer_id = 0;
+    }
+}
+
 static Book *
 get_book (ThPriceBook *self,
           const char  *symbol)
@@ -483,6 +519,7 @@ th_price_book_update (ThPriceBook *self,
     tick->receive_time = now;
 
   src = get_source (self, tick->source);
+  src->ticked = TRUE;
   book = get_book (self, tick->symbol);
 
   state = g_hash_table_lookup (book->entries, src->name);
@@ -640,6 +677,10 @@ th_price_book_set_source_reason (ThPriceBook *self,
  * Describes, source by source in priority order, why each one does or
  * does not have a fresh price of @symbol:
  * `binance: last price 12.0 s old (ttl 10 s); coinbase: no price yet`.
+ * In the hub's book, only the sources that could have answered are
+ * named: those of the loaded feeds, those that had a tick and those a
+ * reason was reported for, not a venue the order lists without its
+ * plugin.
  *
  * Returns: (transfer full): the explanation
  */
@@ -662,6 +703,11 @@ th_price_book_explain (ThPriceBook *self,
       ThTick *state = book != NULL ? g_hash_table_lookup (book->entries, src->name) : NULL;
       const char *reason = g_hash_table_lookup (self->reasons, src->name);
 
+      /* A name in the order that nothing feeds. */
+      if (self->feeds != NULL && !src->ticked && state == NULL && reason == NULL &&
+          !g_hash_table_contains (self->feeds, src->name))
+        continue;
+
       if (out->len > 0)
         g_string_append (out, "; ");
       g_string_append_printf (out, "%s: ", src->name);
@@ -679,7 +725,7 @@ th_price_book_explain (ThPriceBook *self,
     }
 
   if (out->len == 0)
-    g_string_append (out, "no source is configured");
+    g_string_append (out, self->feeds != NULL ? "no feed is loaded that gives prices" : "no source is configured");
 
   return g_string_free (out, FALSE);
 }

@@ -60,6 +60,14 @@ GPtrArray      *_th_candle_series_get_history (ThCandleSeries *series,
 TH_PRIVATE_API
 guint64         _th_candle_series_get_late    (ThCandleSeries *series);
 
+/* The price book (th-price-book.c), for the hub only, so not exported:
+ * the sources its loaded feeds give (explanations name no other source
+ * that never ticked), and its expiry deadline, which stops for good when
+ * the hub begins to stop. */
+void            _th_price_book_set_feeds      (ThPriceBook       *self,
+                                               const char *const *feeds);
+void            _th_price_book_stop_expiry    (ThPriceBook       *self);
+
 /* Config checking (th-config.c): each problem is appended to @problems as
  * "[group] key: what is wrong; the fix". */
 TH_PRIVATE_API

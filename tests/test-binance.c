@@ -35,6 +35,7 @@ fixture_setup (Fixture       *fx,
 {
   g_autofree char *url = NULL;
   g_autofree char *text = NULL;
+  g_autofree char *merged = NULL;
 
   fx->ws = fake_ws_new ("/stream");
   url = fake_ws_url (fx->ws);
@@ -42,7 +43,8 @@ fixture_setup (Fixture       *fx,
                           "[prices]\norder=binance;coinbase\n[coinbase]\nttl=30\n"
                           "[binance]\nurl=%s\nstale-after=1\nreconnect-max=2\nmax-frame=4096\nttl=1.5\n%s",
                           url, data != NULL ? (const char *) data : "");
-  fx->hub = th_test_hub_new (text, NULL);
+  merged = th_test_config_last_wins (text);   /* the test's keys replace the defaults */
+  fx->hub = th_test_hub_new (merged, NULL);
   fx->events = th_test_capture_events (fx->hub);
   /* Rejections are warnings, not test failures. */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);

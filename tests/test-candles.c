@@ -169,6 +169,32 @@ test_history_ring (void)
   _th_candle_series_free (s);
 }
 
+/* The ring grows as candles close (16, 32, then its size: 40), and keeps
+ * the last 40 in order across the growth and the wrap. A late tick is
+ * judged against the newest closed candle throughout. */
+static void
+test_history_ring_grows (void)
+{
+  ThCandleSeries *s = _th_candle_series_new (MIN_US, 40);
+  g_autoptr(GPtrArray) closed = new_closed ();
+
+  for (int i = 0; i <= 100; i++)
+    {
+      g_autoptr(GPtrArray) hist = NULL;
+      guint n_closed = MIN (i, 40);
+
+      g_assert_nonnull (_th_candle_series_add (s, T0 + i * MIN_US, 100 + i, 1, closed));
+      hist = _th_candle_series_get_history (s, 1000);
+      g_assert_cmpuint (hist->len, ==, n_closed + 1);
+      for (guint k = 0; k < n_closed; k++)
+        g_assert_cmpfloat (((ThCandle *) hist->pdata[k])->open, ==, 100 + i - (int) n_closed + (int) k);
+    }
+  g_assert_true (_th_candle_series_close_due (s, T0 + 101 * MIN_US, closed));
+  g_assert_null (_th_candle_series_add (s, T0 + 100 * MIN_US, 1, 1, closed));
+  g_assert_cmpuint (_th_candle_series_get_late (s), ==, 1);
+  _th_candle_series_free (s);
+}
+
 static void
 test_timeframes (void)
 {
@@ -205,6 +231,7 @@ main (int   argc,
   g_test_add_func ("/candles/late-ticks-are-dropped", test_late_ticks_are_dropped);
   g_test_add_func ("/candles/close-due", test_close_due);
   g_test_add_func ("/candles/history-ring", test_history_ring);
+  g_test_add_func ("/candles/history-ring-grows", test_history_ring_grows);
   g_test_add_func ("/candles/timeframes", test_timeframes);
 
   return g_test_run ();

@@ -55,6 +55,7 @@ setup_hub (Fixture    *fx,
 {
   g_autofree char *url = NULL;
   g_autofree char *text = NULL;
+  g_autofree char *merged = NULL;
 
   fx->ws = fake_ws_new ("/prices");
   fake_ws_set_handlers (fx->ws, on_connected, NULL, fx);
@@ -64,7 +65,8 @@ setup_hub (Fixture    *fx,
                           "[prices]\norder=coincap;coinbase\n[coinbase]\nttl=30\n"
                           "[coincap]\nurl=%s\nstale-after=1\nreconnect-max=2\nmax-frame=4096\nttl=1.5\n%s",
                           url, extra != NULL ? extra : "");
-  fx->hub = th_test_hub_new (text, clock);
+  merged = th_test_config_last_wins (text);   /* the test's keys replace the defaults */
+  fx->hub = th_test_hub_new (merged, clock);
   fx->events = th_test_capture_events (fx->hub);
   /* Rejections are warnings, not test failures. */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);

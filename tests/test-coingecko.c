@@ -304,19 +304,22 @@ load (Fixture     *f,
 }
 
 /* The usual config, with @tickhub added to [tickhub] and @gecko to
- * [coingecko]; @prices replaces [prices] order. */
+ * [coingecko], their keys replacing the usual ones; @prices replaces
+ * [prices] order. */
 static char *
 conf_for (Fixture    *f,
           const char *tickhub,
           const char *prices,
           const char *gecko)
 {
-  return g_strdup_printf ("[tickhub]\nplugins=coingecko\nsymbols=BTC;ETH\ntimeframes=1m\n%s"
-                          "[prices]\norder=%s\n"
-                          "[coingecko]\nurl=%s\npoll-interval=10\n%s",
-                          tickhub != NULL ? tickhub : "",
-                          prices != NULL ? prices : "coingecko",
-                          f->url, gecko != NULL ? gecko : "");
+  g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=coingecko\nsymbols=BTC;ETH\ntimeframes=1m\n%s"
+                                           "[prices]\norder=%s\n"
+                                           "[coingecko]\nurl=%s\npoll-interval=10\n%s",
+                                           tickhub != NULL ? tickhub : "",
+                                           prices != NULL ? prices : "coingecko",
+                                           f->url, gecko != NULL ? gecko : "");
+
+  return th_test_config_last_wins (text);
 }
 
 static void

@@ -121,6 +121,177 @@ test_every_problem_is_reported (void)
   g_assert_cmpuint (g_strv_length (lines), ==, 12);
 }
 
+/* The error of loading @length bytes of @data (-1: up to the NUL). */
+static char *
+text_problems (const char *data,
+               gssize      length)
+{
+  g_autoptr(ThConfig) config = th_config_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (th_config_load_from_data (config, data, length, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
+  if (g_test_verbose ())
+    g_printerr ("%s\n", error->message);
+  return g_strdup (error->message);
+}
+
+/* GKeyFile keeps the last of two values: an error, naming both lines. */
+static void
+test_duplicate_key (void)
+{
+  g_autofree char *msg = text_problems ("[tickhub]\nplugins=simulator\nsymbols=BTC\n\n"
+                                        "# later, forgotten\n  symbols = ETH   # the second\n", -1);
+
+  g_assert_cmpstr (msg, ==, "config:6: [tickhub] symbols: the key is given again (first on line 3); keep one of them");
+}
+
+/* GKeyFile merges two groups of one name: an error too, and a key of the
+ * second that the first had already is given again. */
+static void
+test_duplicate_group (void)
+{
+  g_autofree char *msg = text_problems ("[tickhub]   # see [prices]\nplugins=simulator\n"
+                                        "[prices]\norder=simulator\n"
+                                        "[tickhub]\nsymbols=BTC\nplugins=jsonl\n", -1);
+  g_auto(GStrv) lines = g_strsplit (msg, "\n", -1);
+
+  g_assert_cmpuint (g_strv_length (lines), ==, 2);
+  g_assert_cmpstr (lines[0], ==, "config:5: [tickhub]: the group is given again (first on line 1); "
+                                 "put all its keys in one [tickhub]");
+  g_assert_cmpstr (lines[1], ==, "config:7: [tickhub] plugins: the key is given again (first on line 2); "
+                                 "keep one of them");
+}
+
+/* A NUL ends the text for GKeyFile, and silently cut the rest of the
+ * file: an error wherever it is. */
+static void
+test_nul_byte (void)
+{
+  static const char data[] = "[tickhub]\nplugins=simulator\n[jsonl]\npath=out\0put.jsonl\n"
+                             "\0# a comment\n[sim\0ulator]\nttl=1\n";
+  g_autofree char *msg = text_problems (data, sizeof data - 1);
+  g_auto(GStrv) lines = g_strsplit (msg, "\n", -1);
+
+  g_assert_cmpuint (g_strv_length (lines), ==, 3);
+  g_assert_cmpstr (lines[0], ==, "config:4: [jsonl] path: a NUL byte in the value would cut the file short there; "
+                                 "remove it");
+  g_assert_cmpstr (lines[1], ==, "config:5: [jsonl]: a NUL byte would cut the file short there; remove it");
+  g_assert_cmpstr (lines[2], ==, "config:6: [sim]: a NUL byte would cut the file short there; remove it");
+}
+
+/* `key[de]=` is a localized key to GKeyFile, kept or dropped by the
+ * locale: tickhub reads plain keys only. */
+static void
+test_locale_key (void)
+{
+  g_autofree char *msg = text_problems ("[tickhub]\nplugins=simulator\nplugins[de]=jsonl\n"
+                                        "[simulator]\ninterval[en_GB.UTF-8] = 2\n", -1);
+  g_auto(GStrv) lines = g_strsplit (msg, "\n", -1);
+
+  g_assert_cmpuint (g_strv_length (lines), ==, 2);
+  g_assert_cmpstr (lines[0], ==, "config:3: [tickhub] plugins[de]: a localized key, which tickhub does not read; "
+                                 "write plugins= without [de]");
+  g_assert_cmpstr (lines[1], ==, "config:5: [simulator] interval[en_GB.UTF-8]: a localized key, which tickhub does "
+                                 "not read; write interval= without [en_GB.UTF-8]");
+}
+
+/* From a file, the file names the place; the values stay as they were. */
+static void
+test_text_problems_in_file (void)
+{
+  g_autofree char *dir = th_test_make_tmp_dir ("tickhub-config-XXXXXX");
+  g_autofree char *path = th_test_write_file (dir, "tickhub.conf", "[a]\nb=1\n[a]\nb=2\n");
+  g_autofree char *expected = g_strdup_printf ("%s:3: [a]: the group is given again (first on line 1); "
+                                               "put all its keys in one [a]\n"
+                                               "%s:4: [a] b: the key is given again (first on line 2); keep one of them",
+                                               path, path);
+  g_autoptr(ThConfig) config = config_from ("[a]\nb=0\n");
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (th_config_load_from_file (config, path, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
+  g_assert_cmpstr (error->message, ==, expected);
+  g_assert_cmpint (th_config_get_int (config, "a", "b", -1), ==, 0);
+  th_test_remove_tmp_dir (dir);
+}
+
+/* Twenty problems are listed; the others counted. What is not one: the
+ * same key in two groups, keys that differ in case, a `#` line. */
+static void
+test_text_problems_are_bounded (void)
+{
+  g_autoptr(GString) text = g_string_new ("[tickhub]\nplugins=simulator\n[simulator]\nplugins=x\nPlugins=y\n# plugins=z\n");
+  g_autofree char *msg = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  for (guint i = 0; i < 25; i++)
+    g_string_append (text, "interval=1\n");
+  msg = text_problems (text->str, -1);
+  lines = g_strsplit (msg, "\n", -1);
+
+  g_assert_cmpuint (g_strv_length (lines), ==, 21);
+  g_assert_cmpstr (lines[0], ==, "config:8: [simulator] interval: the key is given again (first on line 7); keep one of them");
+  g_assert_cmpstr (lines[20], ==, "config: and 4 more problems of these kinds");
+}
+
+/* 100,000 symbols, listed in [tickhub] symbols and mapped in [symbols]:
+ * every one of them is followed and mapped, and has its candles. Loading
+ * them once allocated `history` candles per symbol and timeframe up front
+ * (9.6 GB with the defaults); now the history grows as candles close.
+ * The timing is bench/config's. */
+static void
+test_many_symbols (void)
+{
+  const guint n = 100000;
+  g_autoptr(GString) text = g_string_new ("[tickhub]\nplugins=jsonl\ntimeframes=1s;1m;1h\nhistory=50\nsymbols=");
+  g_autoptr(ThClock) clock = th_manual_clock_new (G_GINT64_CONSTANT (1704067200000000));
+  g_autoptr(ThHub) hub = NULL;
+  g_autoptr(GPtrArray) candles = NULL;
+  const char *const *symbols;
+  ThSymbolMap *map;
+
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (text, "%sS%05u", i > 0 ? ";" : "", i);
+  g_string_append (text, "\n[jsonl]\npath=/dev/null\n[symbols]\n");
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (text, "S%05u=mine:s%05u-usd\n", i, i);
+
+  hub = th_test_hub_new (text->str, clock);
+  symbols = th_hub_get_symbols (hub);
+  map = th_hub_get_symbol_map (hub);
+  g_assert_cmpuint (g_strv_length ((char **) symbols), ==, n);
+  for (guint i = 0; i < n; i++)
+    {
+      char symbol[16], code[16];
+
+      g_snprintf (symbol, sizeof symbol, "S%05u", i);
+      g_snprintf (code, sizeof code, "s%05u-usd", i);
+      g_assert_cmpstr (symbols[i], ==, symbol);
+      g_assert_true (th_hub_has_symbol (hub, symbol));
+      g_assert_cmpstr (th_symbol_map_lookup (map, symbol, "mine"), ==, code);
+      g_assert_cmpstr (th_symbol_map_reverse (map, "mine", code), ==, symbol);
+    }
+
+  /* The last symbol's candles, past the history kept (history=50): a
+   * second each, on timeframes of 1 s and more. */
+  th_hub_start (hub);
+  for (guint i = 0; i <= 60; i++)
+    {
+      g_autoptr(ThTick) tick = th_tick_new ("S99999", "mine", TH_TICK_KIND_QUOTE, 100 + i,
+                                            th_clock_get_time (clock));
+
+      th_hub_push_tick (hub, tick);
+      th_manual_clock_advance (TH_MANUAL_CLOCK (clock), G_USEC_PER_SEC);
+    }
+  candles = th_hub_get_closed_candles (hub, "S99999", "1s", 1000);
+  g_assert_nonnull (candles);
+  g_assert_cmpuint (candles->len, ==, 50);
+  g_assert_cmpfloat (((ThCandle *) candles->pdata[0])->close, ==, 110);
+  g_assert_cmpfloat (((ThCandle *) candles->pdata[49])->close, ==, 159);
+  th_test_hub_stop (hub);
+}
+
 static void
 test_disabled_plugin_group (void)
 {
@@ -279,6 +450,13 @@ main (int   argc,
   g_test_add_func ("/config/inline-comments", test_inline_comments);
   g_test_add_func ("/config/getters", test_getters);
   g_test_add_func ("/config/syntax-error", test_syntax_error);
+  g_test_add_func ("/config/duplicate-key", test_duplicate_key);
+  g_test_add_func ("/config/duplicate-group", test_duplicate_group);
+  g_test_add_func ("/config/nul-byte", test_nul_byte);
+  g_test_add_func ("/config/locale-key", test_locale_key);
+  g_test_add_func ("/config/text-problems-in-file", test_text_problems_in_file);
+  g_test_add_func ("/config/text-problems-are-bounded", test_text_problems_are_bounded);
+  g_test_add_func ("/config/many-symbols", test_many_symbols);
   g_test_add_func ("/config/every-problem-is-reported", test_every_problem_is_reported);
   g_test_add_func ("/config/disabled-plugin-group", test_disabled_plugin_group);
   g_test_add_func ("/config/no-plugins", test_no_plugins);

@@ -187,6 +187,39 @@ test_check_config_lists_every_problem (void)
   th_test_remove_tmp_dir (dir);
 }
 
+/* What GKeyFile would take without a word is an error of --check-config,
+ * one line each, naming the file, the line, the group and the key. */
+static void
+test_check_config_text_problems (void)
+{
+  static const char text[] = "[tickhub]\nplugins=simulator\nsymbols=BTC\nsymbols[de]=ETH\n"
+                             "[simulator]\ninterval=1\n[tickhub]\nsymbols=SOL\n"
+                             "[jsonl]\npath=out\0.jsonl\n";
+  g_autofree char *dir = th_test_make_tmp_dir ("tickhub-check-XXXXXX");
+  g_autofree char *conf = g_build_filename (dir, "tickhub.conf", NULL);
+  const char *args[] = { "--check-config", "--config", conf, NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *expected = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (conf, text, sizeof text - 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (run_daemon (args, &out, &err), ==, 78);
+  expected = g_strdup_printf ("tickhubd: %s:4: [tickhub] symbols[de]: a localized key, which tickhub does not read; "
+                              "write symbols= without [de]\n"
+                              "tickhubd: %s:7: [tickhub]: the group is given again (first on line 1); "
+                              "put all its keys in one [tickhub]\n"
+                              "tickhubd: %s:8: [tickhub] symbols: the key is given again (first on line 3); "
+                              "keep one of them\n"
+                              "tickhubd: %s:10: [jsonl] path: a NUL byte in the value would cut the file short there; "
+                              "remove it\n",
+                              conf, conf, conf, conf);
+  g_assert_cmpstr (err, ==, expected);
+  g_assert_cmpstr (out, ==, "");
+  th_test_remove_tmp_dir (dir);
+}
+
 /* [dbus] is tickhubd's own group, declared to the hub: its keys' types
  * are checked with the other groups, its ranges by tickhubd. */
 static void
@@ -338,6 +371,7 @@ main (int   argc,
   g_test_add_func ("/daemon/check-config-lists-every-problem", test_check_config_lists_every_problem);
   g_test_add_func ("/daemon/check-config-ok", test_check_config_ok);
   g_test_add_func ("/daemon/check-config-dbus-group", test_check_config_dbus_group);
+  g_test_add_func ("/daemon/check-config-text-problems", test_check_config_text_problems);
   g_test_add_func ("/daemon/shipped-configs-are-valid", test_shipped_configs_are_valid);
   g_test_add_func ("/daemon/demo-and-sigterm", test_demo_and_sigterm);
 

@@ -726,6 +726,148 @@ test_feed_source_names (void)
   g_assert_cmpstr (th_ws_feed_get_name (feeds->pdata[2]), ==, "binance");
 }
 
+/* A no_source explanation names the sources that could have answered:
+ * the loaded feeds, and those that had a tick or reported a reason. The
+ * venues the order lists without their plugin are left out. */
+static void
+test_no_source_names_loaded_feeds (void)
+{
+  g_autoptr(ThClock) clock = th_manual_clock_new (T0);
+  g_autoptr(ThHub) hub = th_test_hub_new ("[tickhub]\nplugins=binance\nsymbols=BTC;ETH\ntimeframes=1m\n"
+                                          "[prices]\norder=coincap;binance;coinbase;coingecko\n"
+                                          "[binance]\nconnect=false\nttl=10\n", clock);
+  g_autoptr(GPtrArray) events = th_test_capture_events (hub);
+  g_autoptr(ThTick) tick = th_tick_new ("ETH", "mine", TH_TICK_KIND_QUOTE, 2000, T0);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *errors = NULL;
+
+  th_hub_start (hub);
+  th_hub_push_tick (hub, tick);
+  th_manual_clock_advance (TH_MANUAL_CLOCK (clock), 10 * SEC);
+
+  errors = th_test_events_json (events, "error");
+  th_test_assert_contains (errors, "\"code\":\"no_source\"");
+  th_test_assert_contains (errors, "no fresh price for ETH: binance: no price yet");
+  th_test_assert_contains (errors, "; mine: last price 10.0 s old (ttl 10 s)");
+  g_assert_null (strstr (errors, "coincap"));
+  g_assert_null (strstr (errors, "coinbase"));
+  g_assert_null (strstr (errors, "coingecko"));
+
+  /* The same explanation for a caller. */
+  g_assert_null (th_hub_get_price (hub, "BTC", &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_NO_SOURCE);
+  th_test_assert_contains (error->message, "no fresh price for BTC: binance: no price yet, connect=false");
+  th_test_assert_contains (error->message, "; mine: no price yet");
+  g_assert_null (strstr (error->message, "coin"));
+  g_clear_error (&error);
+
+  /* A source of the order that reports a reason can answer: it is named. */
+  th_hub_report_source_status (hub, "coinbase", TH_SOURCE_STATE_DOWN, "connection refused");
+  g_assert_null (th_hub_get_price (hub, "BTC", &error));
+  th_test_assert_contains (error->message, "; coinbase: no price yet, connection refused; mine: no price yet");
+  g_assert_null (strstr (error->message, "coincap"));
+
+  th_test_hub_stop (hub);
+}
+
+typedef struct
+{
+  gboolean  done;
+  GError   *error;
+} StopResult;
+
+static void
+on_stopped (GObject      *source,
+            GAsyncResult *result,
+            gpointer      data)
+{
+  StopResult *r = data;
+
+  th_hub_stop_finish (TH_HUB (source), result, &r->error);
+  r->done = TRUE;
+}
+
+static void
+on_late_price (ThHub      *hub,
+               const char *symbol,
+               ThTick     *price,
+               guint      *n)
+{
+  (*n)++;
+}
+
+/* A sink whose flush never completes, and ignores cancellation: the stop
+ * waits for it until the caller cancels, then completes at once. From the
+ * start of the stop, nothing is emitted: not the no_source of a price
+ * that expires meanwhile, not a feed's status, not a candle closing, not
+ * an event a plugin hands over. */
+static void
+test_stop_with_stuck_sink (void)
+{
+  g_autofree char *plugin_dir = g_test_build_filename (G_TEST_BUILT, "plugins", NULL);
+  g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=stuck_sink;sma\nsymbols=BTC;ETH\ntimeframes=1m\n"
+                                           "plugin-dirs=%s\n"
+                                           "[prices]\norder=binance;coincap;coinbase;coingecko\n[binance]\nttl=10\n"
+                                           "[indicators]\nsma_3=sma(3)\n", plugin_dir);
+  g_autoptr(ThClock) clock = th_manual_clock_new (T0);
+  g_autoptr(ThHub) hub = th_test_hub_new (text, clock);
+  g_autoptr(GPtrArray) events = th_test_capture_events (hub);
+  g_autoptr(GPtrArray) sinks = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(ThTick) tick = th_tick_new ("BTC", "binance", TH_TICK_KIND_TRADE, 100, T0);
+  g_autoptr(ThTick) late = th_tick_new ("BTC", "binance", TH_TICK_KIND_TRADE, 101, T0 + 61 * SEC);
+  g_autoptr(JsonNode) data = th_test_parse_json ("{\"uptime\":1}");
+  g_autoptr(ThEvent) status = th_event_new ("system_status_update", NULL, data);
+  StopResult r = { 0 };
+  guint n_events, n_prices = 0;
+  gint64 t0;
+  g_autofree char *reason = NULL;
+
+  th_hub_start (hub);
+  sinks = th_hub_get_sinks (hub);
+  g_assert_cmpuint (sinks->len, ==, 1);
+  tick->size = 1;
+  th_hub_push_tick (hub, tick);
+  g_assert_cmpuint (th_test_count_events (events, "financial_data_update", NULL), ==, 1);
+  g_signal_connect (hub, "price-changed", G_CALLBACK (on_late_price), &n_prices);
+
+  th_hub_stop_async (hub, cancellable, on_stopped, &r);
+  n_events = events->len;
+
+  /* While the sink does not flush: the price expires (no_source, had the
+   * expiry still run), the feed reports, a tick comes late, the forming
+   * candle's period ends, a plugin emits. */
+  th_manual_clock_advance (TH_MANUAL_CLOCK (clock), 70 * SEC);
+  th_hub_report_source_status (hub, "binance", TH_SOURCE_STATE_DOWN, "stopped");
+  late->size = 1;
+  th_hub_push_tick (hub, late);
+  th_hub_emit_event (hub, status);
+  th_test_run_for (50);
+
+  g_assert_false (r.done);
+  g_assert_cmpuint (events->len, ==, n_events);
+  g_assert_cmpuint (GPOINTER_TO_UINT (g_object_get_data (sinks->pdata[0], "late-events")), ==, 0);
+  g_assert_cmpuint (n_prices, ==, 0);
+  /* Recorded all the same. */
+  g_assert_cmpint (th_hub_get_source_state (hub, "binance", &reason), ==, TH_SOURCE_STATE_DOWN);
+  g_assert_cmpstr (reason, ==, "stopped");
+
+  /* The caller's deadline: the stop completes without the sink. */
+  t0 = g_get_monotonic_time ();
+  g_cancellable_cancel (cancellable);
+  th_test_wait_until (r.done, 1000);
+  g_assert_cmpint (g_get_monotonic_time () - t0, <, SEC);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&r.error);
+  g_assert_cmpuint (events->len, ==, n_events);
+
+  /* Stopped: a second stop completes at once. */
+  th_hub_stop_async (hub, NULL, on_stopped, &r);
+  r.done = FALSE;
+  th_test_wait_until (r.done, 1000);
+  g_assert_no_error (r.error);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -754,6 +896,8 @@ main (int   argc,
 #undef ADD
   g_test_add_func ("/hub/default-order-from-plugins", test_default_order_from_plugins);
   g_test_add_func ("/hub/feed-source-names", test_feed_source_names);
+  g_test_add_func ("/hub/no-source-names-loaded-feeds", test_no_source_names_loaded_feeds);
+  g_test_add_func ("/hub/stop-with-stuck-sink", test_stop_with_stuck_sink);
 
   return g_test_run ();
 }

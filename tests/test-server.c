@@ -49,8 +49,10 @@ fixture_setup (Fixture       *fx,
     "[tickhub]\nplugins=server\nsymbols=BTC;ETH;SOL\ntimeframes=1m;5m\n"
     "[prices]\norder=binance;coinbase\n"
     "[server]\nlisten=127.0.0.1:0\nstatus-interval=0\nprice-wait=0.3\n%s\n", server_group);
+  /* The test's keys replace the defaults. */
+  g_autofree char *merged = th_test_config_last_wins (text);
 
-  fixture_hub_up (fx, text);
+  fixture_hub_up (fx, merged);
 }
 
 /* A started hub on @text, whose only sink is the server. */

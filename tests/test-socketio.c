@@ -45,8 +45,10 @@ fixture_setup (Fixture       *fx,
     "[tickhub]\nplugins=server\nsymbols=BTC;ETH;SOL\ntimeframes=1m\n"
     "[prices]\norder=binance;coinbase\n"
     "[server]\nlisten=127.0.0.1:0\nstatus-interval=0\nrate-limit=0\n%s\n", server_group);
+  /* The test's keys replace the defaults. */
+  g_autofree char *merged = th_test_config_last_wins (text);
 
-  fx->hub = th_test_hub_new (text, NULL);
+  fx->hub = th_test_hub_new (merged, NULL);
   th_hub_start (fx->hub);
   fx->port = th_test_server_port (fx->hub);
   fx->session = th_test_session_new ();

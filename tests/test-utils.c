@@ -23,6 +23,37 @@ th_test_config_new (const char *config_text)
   return g_steal_pointer (&config);
 }
 
+/* @config_text with each group once and each key once, the last value
+ * winning: what GKeyFile made of a fixture's defaults followed by a
+ * test's own keys, which tickhub refuses (a key or a group given twice is
+ * an error). For fixtures whose tests override their defaults that way. */
+char *
+th_test_config_last_wins (const char *config_text)
+{
+  g_autoptr(GKeyFile) parsed = g_key_file_new ();
+  g_autoptr(GKeyFile) merged = g_key_file_new ();
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) groups = NULL;
+
+  g_key_file_load_from_data (parsed, config_text, -1, G_KEY_FILE_NONE, &error);
+  g_assert_no_error (error);
+  /* Written back as it is, a GKeyFile keeps both lines of a key given
+   * twice: set each value again, the last one read. */
+  groups = g_key_file_get_groups (parsed, NULL);
+  for (guint i = 0; groups[i] != NULL; i++)
+    {
+      g_auto(GStrv) keys = g_key_file_get_keys (parsed, groups[i], NULL, NULL);
+
+      for (guint j = 0; keys != NULL && keys[j] != NULL; j++)
+        {
+          g_autofree char *value = g_key_file_get_value (parsed, groups[i], keys[j], NULL);
+
+          g_key_file_set_value (merged, groups[i], keys[j], value);
+        }
+    }
+  return g_key_file_to_data (merged, NULL, NULL);
+}
+
 /* A hub made of @config_text on @clock (NULL: the real clock) and loaded;
  * NULL with @error when it does not load. A config that does not even
  * parse fails the test. */

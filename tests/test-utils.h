@@ -28,6 +28,7 @@
 /* Hubs */
 
 ThConfig    *th_test_config_new         (const char   *config_text);
+char        *th_test_config_last_wins   (const char   *config_text);
 ThHub       *th_test_hub_new            (const char   *config_text,
                                          ThClock      *clock);
 ThHub       *th_test_hub_try_new        (const char   *config_text,
