@@ -60,8 +60,11 @@ room_join (ThServer       *self,
            ThServerClient *client,
            const char     *name)
 {
-  Room *room = th_server_room_ensure (self, name, FALSE);
+  Room *room;
 
+  /* The events of a burst routed before the join are not the joiner's. */
+  th_server_deliver_pending (self);
+  room = th_server_room_ensure (self, name, FALSE);
   g_hash_table_add (room->members, client);
   g_hash_table_insert (client->rooms, room->name, room);
 }
@@ -71,8 +74,11 @@ room_leave (ThServer       *self,
             ThServerClient *client,
             const char     *name)
 {
-  Room *room = g_hash_table_lookup (self->rooms, name);
+  Room *room;
 
+  /* Those routed before the leave still are the leaver's. */
+  th_server_deliver_pending (self);
+  room = g_hash_table_lookup (self->rooms, name);
   if (room == NULL || !g_hash_table_remove (room->members, client))
     return;
   g_hash_table_remove (client->rooms, name);

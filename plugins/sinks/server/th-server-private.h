@@ -134,6 +134,7 @@ struct _ThServerClient
   gboolean    logged_bad;      /* a malformed /ws message was logged */
   gboolean    closing;
   gboolean    in_dirty;        /* in the server's list of clients to flush */
+  guint       pass_mark;       /* th_server_deliver_pending's pass that found it */
   gboolean    admitted;        /* counts against max-connections (a Socket.IO
                                 * session only once its namespace CONNECT
                                 * succeeded) */
@@ -182,6 +183,7 @@ typedef struct
   char       *name;
   GHashTable *members;   /* ThServerClient* set */
   gboolean    fixed;
+  guint       pass_mark;       /* th_server_deliver_pending's pass that found it */
 } Room;
 
 struct _ThServer
@@ -216,9 +218,14 @@ struct _ThServer
   GHashTable    *clients;          /* ThServerClient* set, pending ones too */
   guint          n_admitted;       /* those that count against max-connections */
   GHashTable    *rooms;            /* name → Room* */
+  GArray        *pending_events;   /* PendingEvent: routed in a burst, not yet
+                                    * queued to their clients */
+  guint          pass_mark;
   GPtrArray     *dirty;            /* ThServerClient* to write */
   guint          flush_id;
-  gint64         last_route_at;    /* monotonic µs: bursts are batched */
+  gint64         last_work_end;    /* monotonic µs when the last fan-out work
+                                    * (a route or a write pass) ended: bursts
+                                    * are batched */
   ThServerClient *writing_through; /* being written as it is queued: not dirty */
   guint          status_id;
   guint          conflate_id;
@@ -317,6 +324,7 @@ const char    *th_server_json_element_raw   (const char     *text,
                                              gsize          *value_length);
 void           th_server_mark_dirty         (ThServer       *self,
                                              ThServerClient *client);
+void           th_server_deliver_pending    (ThServer       *self);
 JsonNode      *th_server_build_status       (ThServer       *self);
 JsonNode      *th_server_get_indicators     (ThServer       *self,
                                              const char     *symbol,

@@ -223,13 +223,123 @@ th_server_origin_allowed (ThServer   *self,
   return FALSE;
 }
 
+/* An event routed in a burst: queued to its clients by
+ * th_server_deliver_pending, at the iteration's write pass. The room names
+ * are interned (rooms may be freed meanwhile; names are compared). */
+typedef struct
+{
+  ThEvent    *event;
+  const char *room1;       /* interned, nullable */
+  const char *room2;       /* interned, nullable */
+  const char *conflate;
+  gint64      routed_at;   /* monotonic µs */
+} PendingEvent;
+
+static void deliver (ThServer *self, ThServerClient *client, ThEvent *event,
+                     const char *conflate, gint64 now);
+
+static inline gboolean
+in_room (ThServerClient *client,
+         const char     *room)
+{
+  return room != NULL && g_hash_table_contains (client->rooms, room);
+}
+
+static void
+collect_members (ThServer   *self,
+                 const char *name,
+                 GPtrArray  *targets)
+{
+  Room *room = name != NULL ? g_hash_table_lookup (self->rooms, name) : NULL;
+  GHashTableIter iter;
+  gpointer client;
+
+  if (room == NULL || room->pass_mark == self->pass_mark)
+    return;
+  room->pass_mark = self->pass_mark;
+  g_hash_table_iter_init (&iter, room->members);
+  while (g_hash_table_iter_next (&iter, &client, NULL))
+    if (((ThServerClient *) client)->pass_mark != self->pass_mark)
+      {
+        ((ThServerClient *) client)->pass_mark = self->pass_mark;
+        g_ptr_array_add (targets, client);
+      }
+}
+
+/* Queues the events of a burst to their clients: client by client, each
+ * client's events in the order they were routed. One pass over the
+ * clients for the whole burst, not one per event: with thousands of
+ * clients, their memory is out of the CPU's caches by the time the next
+ * event comes round, and visiting each once per event made the cost of a
+ * delivery grow with the number of clients.
+ *
+ * Called before any room's membership changes (th-server-client.c), so a
+ * client gets the events routed while it was in the room, as if they had
+ * been queued at once. */
+void
+th_server_deliver_pending (ThServer *self)
+{
+  g_autoptr(GArray) pending = NULL;
+  g_autoptr(GPtrArray) targets = NULL;
+  PendingEvent *pe;
+
+  if (self->pending_events->len == 0)
+    return;
+  /* Stolen first: a client that ends during the pass leaves its rooms,
+   * which calls back here. */
+  pending = g_steal_pointer (&self->pending_events);
+  self->pending_events = g_array_new (FALSE, FALSE, sizeof (PendingEvent));
+  pe = (PendingEvent *) (gpointer) pending->data;
+
+  if (++self->pass_mark == 0)
+    self->pass_mark = 1;
+  targets = g_ptr_array_new ();
+  for (guint i = 0; i < pending->len; i++)
+    {
+      collect_members (self, pe[i].room1, targets);
+      collect_members (self, pe[i].room2, targets);
+    }
+
+  for (guint t = 0; t < targets->len; t++)
+    {
+      ThServerClient *c = targets->pdata[t];
+
+      /* A delivery may end a client, which is then freed: checked before
+       * each client, and its loop stops once it is closing (a closing
+       * client is freed only later). */
+      if (!g_hash_table_contains (self->clients, c))
+        continue;
+      for (guint i = 0; i < pending->len && !c->closing; i++)
+        if (in_room (c, pe[i].room1) || in_room (c, pe[i].room2))
+          deliver (self, c, pe[i].event, pe[i].conflate, pe[i].routed_at);
+    }
+
+  for (guint i = 0; i < pending->len; i++)
+    th_event_unref (pe[i].event);
+}
+
+static void
+clear_pending_events (ThServer *self)
+{
+  PendingEvent *pe = (PendingEvent *) (gpointer) self->pending_events->data;
+
+  for (guint i = 0; i < self->pending_events->len; i++)
+    th_event_unref (pe[i].event);
+  g_array_set_size (self->pending_events, 0);
+}
+
 static gboolean
 flush_dirty (gpointer data)
 {
   ThServer *self = data;
   GPtrArray *dirty;
 
-  self->flush_id = 0;
+  /* The clients this makes dirty are written below: the pass it may
+   * schedule (when called from th_server_flush_async) is not needed. As the
+   * idle's callback, this removes the idle itself, which returns
+   * G_SOURCE_REMOVE anyway. */
+  th_server_deliver_pending (self);
+  g_clear_handle_id (&self->flush_id, g_source_remove);
   dirty = g_steal_pointer (&self->dirty);
   self->dirty = g_ptr_array_new ();
   /* The Socket.IO packets of the events routed so far are in the queues
@@ -242,8 +352,21 @@ flush_dirty (gpointer data)
   for (guint i = 0; i < dirty->len; i++)
     if (g_hash_table_contains (self->clients, dirty->pdata[i]))
       ((ThServerClient *) dirty->pdata[i])->transport->flush (dirty->pdata[i]);
+  if (dirty->len > 0)
+    self->last_work_end = g_get_monotonic_time ();
   g_ptr_array_unref (dirty);
   return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_flush (ThServer *self)
+{
+  if (self->flush_id == 0)
+    {
+      self->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_dirty, self, NULL);
+      g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->flush_id),
+                                "[server] write");
+    }
 }
 
 void
@@ -254,12 +377,7 @@ th_server_mark_dirty (ThServer       *self,
     return;
   client->in_dirty = TRUE;
   g_ptr_array_add (self->dirty, client);
-  if (self->flush_id == 0)
-    {
-      self->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush_dirty, self, NULL);
-      g_source_set_static_name (g_main_context_find_source_by_id (NULL, self->flush_id),
-                                "[server] write");
-    }
+  schedule_flush (self);
 }
 
 /* Routing */
@@ -329,16 +447,42 @@ route (ThServer   *self,
   GHashTableIter iter;
   gpointer client;
   GPtrArray *targets;
-  gboolean write_through;
 
   if (r1 == NULL && r2 == NULL)
     return;
-  /* An event on its own (none in the last millisecond) is written to each
-   * client as it is queued: the first recipient does not wait for the
-   * queueing of the last. Events in a burst are only queued, and written
-   * once per iteration, many frames per call. */
-  write_through = now - self->last_route_at > WRITE_THROUGH_GAP_USEC && self->conflate_ms == 0;
-  self->last_route_at = now;
+
+  /* An event on its own is written to each client as it is queued: the
+   * first recipient does not wait for the queueing of the last. "On its
+   * own" means the server has been idle for a millisecond: no fan-out work
+   * ended in the last millisecond and no write pass is pending. Measured
+   * from the end of the work, not the start of the last event: a write
+   * through 10,000 clients takes tens of milliseconds, and the event that
+   * waited meanwhile is part of a burst.
+   *
+   * Events in a burst are queued to their clients at the iteration's write
+   * pass, all of them client by client (th_server_deliver_pending), and
+   * written many frames per call. */
+  if (self->conflate_ms > 0 || self->flush_id != 0 ||
+      now - self->last_work_end <= WRITE_THROUGH_GAP_USEC)
+    {
+      PendingEvent pe = {
+        th_event_ref (event),
+        r1 != NULL ? r1->name : NULL,
+        r2 != NULL ? r2->name : NULL,
+        conflate,
+        now,
+      };
+
+      /* Interned once per room (room names are few: the fixed ones and
+       * one per configured symbol). */
+      if (pe.room1 != NULL)
+        pe.room1 = g_intern_string (pe.room1);
+      if (pe.room2 != NULL)
+        pe.room2 = g_intern_string (pe.room2);
+      g_array_append_val (self->pending_events, pe);
+      schedule_flush (self);
+      return;
+    }
 
   /* Collected first: a delivery can end a client (over its buffer), which
    * changes the rooms. */
@@ -363,11 +507,6 @@ route (ThServer   *self,
 
       if (!g_hash_table_contains (self->clients, c))
         continue;
-      if (!write_through)
-        {
-          deliver (self, c, event, conflate, now);
-          continue;
-        }
       /* Queued and written at once: not left for the iteration's pass
        * over the dirty clients, unless some of it could not be written. */
       self->writing_through = c;
@@ -381,10 +520,11 @@ route (ThServer   *self,
             th_server_mark_dirty (self, c);
         }
     }
+  /* The clock is read again only when the work may have been long. */
+  self->last_work_end = targets->len > 64 ? g_get_monotonic_time () : now;
   g_ptr_array_unref (targets);
   /* Every Socket.IO recipient has its packet already. */
-  if (write_through)
-    g_hash_table_remove (self->sio_cache, event);
+  g_hash_table_remove (self->sio_cache, event);
 }
 
 static void
@@ -950,6 +1090,7 @@ th_server_stop (ThSink *sink)
   /* Socket.IO sessions that have not connected the namespace yet, and
    * the held polling requests. */
   th_server_sio_stop (self->sio);
+  clear_pending_events (self);
   g_hash_table_remove_all (self->sio_cache);
 
   th_server_listen_stop (self->listen);
@@ -1016,6 +1157,8 @@ th_server_finalize (GObject *object)
   th_server_sio_free (self->sio);
   th_server_listen_free (self->listen);
   th_ws_poller_free (self->poller);
+  clear_pending_events (self);
+  g_array_unref (self->pending_events);
   g_ptr_array_unref (self->dirty);
   g_ptr_array_unref (self->price_waiters);
   g_strfreev (self->allowed_origins);
@@ -1075,6 +1218,7 @@ th_server_init (ThServer *self)
   self->rooms = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, th_server_room_free);
   self->stats.events = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->dirty = g_ptr_array_new ();
+  self->pending_events = g_array_new (FALSE, FALSE, sizeof (PendingEvent));
   self->price_waiters = g_ptr_array_new ();
   for (guint i = 0; th_server_fixed_rooms[i] != NULL; i++)
     th_server_room_ensure (self, th_server_fixed_rooms[i], TRUE);
