@@ -493,6 +493,7 @@ typedef struct
   FcLatency latency;
   double  cpu_ms_per_update;
   double  kb_per_conn;
+  double  heap_kb_per_conn;     /* malloc's bytes in use, not RSS */
   guint   extra, extra_in, extra_failed, extra_timed_out;
   double  extra_s, accepts_s, saturated_deliveries_s;
   guint   lost;
@@ -641,6 +642,7 @@ run_external (guint     n,
   FcShared *shm;
   gint64 *push_time;
   gint64 rss0, rss1, t0, t1, cpu0;
+  gsize heap0;
   guint64 base, total0;
   guint64 pushed;
   Paced p;
@@ -663,6 +665,7 @@ run_external (guint     n,
    * does not hide this size's growth. */
   malloc_trim (0);
   rss0 = fc_rss_bytes ();
+  heap0 = mallinfo2 ().uordblks;
 
   /* The storm: N at once */
   phase (n, "storm");
@@ -691,6 +694,7 @@ run_external (guint     n,
   run_for (200);
   rss1 = fc_rss_bytes ();
   x->kb_per_conn = x->in > 0 ? (rss1 - rss0) / 1024.0 / x->in : 0;
+  x->heap_kb_per_conn = x->in > 0 ? ((double) mallinfo2 ().uordblks - heap0) / 1024.0 / x->in : 0;
   if (x->in == 0)
     goto out;
 
@@ -788,8 +792,10 @@ print_external (const External *x)
   if (x->in == 0)
     return;
   printf ("%s %6u clients: %9.0f deliveries/s (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT "), "
-          "server CPU %.2f µs per delivery; server memory %.1f KB per connection\n",
-          transport, x->in, x->deliveries_s, x->delivered, x->expected, x->cpu_us_per_delivery, x->kb_per_conn);
+          "server CPU %.2f µs per delivery; server memory %.1f KB per connection (RSS; %.1f KB of it "
+          "allocated by malloc, the rest its free space and pages touched by the storm)\n",
+          transport, x->in, x->deliveries_s, x->delivered, x->expected, x->cpu_us_per_delivery, x->kb_per_conn,
+          x->heap_kb_per_conn);
   printf ("%s %6u clients: latency at %u updates/s p50 %.2f ms p99 %.2f ms p99.9 %.2f ms (%" G_GUINT64_FORMAT
           " samples), server CPU %.2f ms per update\n",
           transport, x->in, LATENCY_RATE, x->latency.p50, x->latency.p99, x->latency.p999, x->latency.n,

@@ -613,6 +613,120 @@ chunked_request (Fixture    *fx,
   return partial_request (fx, head, chunk, len + CHUNK);
 }
 
+/* The next financial_data_update's symbol and price; the candle and
+ * indicator updates of a symbol room are skipped. */
+static double
+next_update (ThTestWs  *c,
+             char     **symbol)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *text = NULL;
+  JsonObject *obj;
+
+  for (;;)
+    {
+      g_clear_pointer (&text, g_free);
+      th_test_wait_until (th_test_ws_has_message (c), TH_TEST_WAIT_MS);
+      text = g_queue_pop_head (&c->messages);
+      g_free (g_queue_pop_head (&c->times));
+      g_assert_true (json_parser_load_from_data (parser, text, -1, NULL));
+      obj = json_node_get_object (json_parser_get_root (parser));
+      if (g_str_equal (json_object_get_string_member (obj, "event"), "financial_data_update"))
+        break;
+      if (!g_str_equal (json_object_get_string_member (obj, "event"), "candle_update") &&
+          !g_str_equal (json_object_get_string_member (obj, "event"), "technical_indicators_update") &&
+          !g_str_equal (json_object_get_string_member (obj, "event"), "price_source_changed"))
+        g_error ("expected financial_data_update, got %s", text);
+    }
+  obj = json_object_get_object_member (obj, "data");
+  *symbol = g_strdup (json_object_get_string_member (obj, "symbol"));
+  return json_object_get_double_member (json_object_get_object_member (obj, "data"), "price");
+}
+
+static void
+expect_pong (ThTestWs *c)
+{
+  for (;;)
+    {
+      g_autofree char *text = NULL;
+
+      th_test_wait_until (th_test_ws_has_message (c), TH_TEST_WAIT_MS);
+      text = g_queue_pop_head (&c->messages);
+      g_free (g_queue_pop_head (&c->times));
+      if (g_str_has_prefix (text, "{\"event\":\"pong\""))
+        return;
+      if (!g_str_has_prefix (text, "{\"event\":\"candle_update\"") &&
+          !g_str_has_prefix (text, "{\"event\":\"technical_indicators_update\""))
+        g_error ("expected pong, got %s", text);
+    }
+}
+
+/* A burst (updates pushed without the main loop running in between) is
+ * queued at the write pass, client by client: each client still gets
+ * exactly the updates of its rooms, once each, in the order they were
+ * pushed, whether the first went out on its own or not. */
+static void
+test_burst_order (Fixture       *fx,
+                  gconstpointer  data)
+{
+  static const char *symbols[] = { "BTC", "ETH", "SOL" };
+  g_autoptr(ThTestWs) all = client_new (fx);      /* financial_data */
+  g_autoptr(ThTestWs) btc = client_new (fx);      /* symbol_BTC */
+  g_autoptr(ThTestWs) both = client_new (fx);     /* financial_data and symbol_ETH */
+  g_autoptr(ThTestWs) none = client_new (fx);     /* no room */
+  g_autoptr(JsonNode) ignored = NULL;
+  const guint n = 300;
+
+  join (all, "financial_data");
+  join (both, "financial_data");
+  th_test_ws_send (btc, "{\"event\":\"subscribe_symbol\",\"data\":{\"symbol\":\"BTC\"}}");
+  g_clear_pointer (&ignored, json_node_unref);
+  ignored = next_event (btc, "symbol_subscribed");
+  g_clear_pointer (&ignored, json_node_unref);
+  ignored = next_event (btc, "symbol_data");
+  th_test_ws_send (both, "{\"event\":\"subscribe_symbol\",\"data\":{\"symbol\":\"ETH\"}}");
+  g_clear_pointer (&ignored, json_node_unref);
+  ignored = next_event (both, "symbol_subscribed");
+  g_clear_pointer (&ignored, json_node_unref);
+  ignored = next_event (both, "symbol_data");
+
+  for (guint round = 0; round < 2; round++)
+    {
+      /* The second round comes right after the first's write pass. */
+      for (guint i = 0; i < n; i++)
+        th_test_push_quote (fx->hub, symbols[i % 3], 1000 * (round + 1) + i);
+
+      for (guint i = 0; i < n; i++)
+        {
+          g_autofree char *s1 = NULL;
+          g_autofree char *s2 = NULL;
+
+          g_assert_cmpfloat (next_update (all, &s1), ==, 1000 * (round + 1) + i);
+          g_assert_cmpstr (s1, ==, symbols[i % 3]);
+          g_assert_cmpfloat (next_update (both, &s2), ==, 1000 * (round + 1) + i);
+          g_assert_cmpstr (s2, ==, symbols[i % 3]);
+          if (i % 3 == 0)
+            {
+              g_autofree char *s3 = NULL;
+
+              g_assert_cmpfloat (next_update (btc, &s3), ==, 1000 * (round + 1) + i);
+              g_assert_cmpstr (s3, ==, "BTC");
+            }
+        }
+    }
+
+  /* No other price update, to anyone: a ping's answer is next (after
+   * the candle updates of the symbol rooms). */
+  th_test_ws_send (all, "{\"event\":\"ping\",\"data\":1}");
+  th_test_ws_send (btc, "{\"event\":\"ping\",\"data\":1}");
+  th_test_ws_send (both, "{\"event\":\"ping\",\"data\":1}");
+  th_test_ws_send (none, "{\"event\":\"ping\",\"data\":1}");
+  expect_pong (all);
+  expect_pong (btc);
+  expect_pong (both);
+  expect_pong (none);
+}
+
 static void
 test_request_bodies (Fixture       *fx,
                      gconstpointer  data)
@@ -1631,6 +1745,7 @@ main (int   argc,
   ADD ("/server/ws/system-status", "status-interval=0.2", test_system_status);
   ADD ("/server/ws/stop-closes-with-1001", NULL, test_stop_closes);
   ADD ("/server/ws/conflate", "conflate-ms=200", test_conflate);
+  ADD ("/server/ws/burst-order", NULL, test_burst_order);
   ADD ("/server/http/request-bodies-are-not-read", NULL, test_request_bodies);
   ADD ("/server/ws/slow-client-is-cut-off", "client-buffer=65536", test_slow_client);
   ADD ("/server/ws/slow-reader-gets-the-latest-price", "client-buffer=65536", test_slow_reader_gets_the_latest_price);

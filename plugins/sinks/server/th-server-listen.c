@@ -52,7 +52,8 @@
 #define ACCEPT_PRIORITY     (G_PRIORITY_DEFAULT - 20)
 #define ACCEPT_RETRY_MS     100    /* after EMFILE/ENFILE */
 #define FD_RESERVE          64     /* descriptors kept for everything else */
-#define TRIM_EVERY_CLOSES   512    /* malloc_trim() after this many closed */
+#define TRIM_AFTER_CHURN    512    /* malloc_trim() once this many connections
+                                    * closed or finished their handshake */
 
 /* The kernel's send buffer is a queue in front of ours: for a client that
  * stops reading it would hold megabytes of stale updates that our budget
@@ -97,7 +98,7 @@ struct _ThServerListen
   guint         sweep_id;
   GHashTable   *conns;           /* HttpConn* set: every open accepted socket */
   GQueue        http;            /* HttpConn.link: those not upgraded */
-  guint         closed_since_trim;
+  guint         churn;           /* closed or upgraded since the last trim */
   gulong        started_id;
   gulong        read_id;
   gulong        finished_id;
@@ -229,12 +230,20 @@ conn_drop (HttpConn *c)
 
   g_hash_table_remove (listen->conns, c);
   conn_free (c);
-  /* glibc keeps freed memory for reuse; after a burst of closes (a storm
-   * that went away, thousands of aborted uploads) give it back. */
-  if (++listen->closed_since_trim >= TRIM_EVERY_CLOSES ||
-      g_hash_table_size (listen->conns) == 0)
+  listen->churn++;
+}
+
+/* glibc keeps freed memory for reuse: after a burst of closes (a storm
+ * that went away, thousands of aborted uploads) or of handshakes (a storm
+ * that came in: each left its request's memory behind, between the
+ * connections that stay), it is given back, at most once a second. */
+static void
+maybe_trim (ThServerListen *listen)
+{
+  if (listen->churn >= TRIM_AFTER_CHURN ||
+      (listen->churn > 0 && g_hash_table_size (listen->conns) == 0))
     {
-      listen->closed_since_trim = 0;
+      listen->churn = 0;
       malloc_trim (0);
     }
 }
@@ -315,6 +324,7 @@ th_server_http_upgraded (ThServer          *self,
   if (c == NULL)
     return NULL;
   set_phase (c, PHASE_UPGRADED);
+  c->listen->churn++;
   return th_server_is_tls (self) ? NULL : c->socket;
 }
 
@@ -373,6 +383,7 @@ sweep (gpointer data)
        * reference then frees us. */
       g_socket_shutdown (c->socket, TRUE, TRUE, NULL);
     }
+  maybe_trim (listen);
   return G_SOURCE_CONTINUE;
 }
 
