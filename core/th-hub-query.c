@@ -697,3 +697,48 @@ th_hub_get_rejected_ticks (ThHub *self)
   g_return_val_if_fail (TH_IS_HUB (self), 0);
   return self->rejected;
 }
+
+/* History */
+
+/**
+ * th_hub_set_history:
+ * @self: a #ThHub
+ * @history: (nullable): the store of past data, or %NULL to forget it
+ *
+ * Registers @history as the hub's history provider: the store plugin does
+ * it when it is configured, and th_hub_get_history() hands it to whoever
+ * asks (the D-Bus service, the server sink, plugins). The hub keeps a weak
+ * pointer: a provider that is finalized is forgotten. One provider at a
+ * time; a second replaces the first.
+ */
+void
+th_hub_set_history (ThHub     *self,
+                    ThHistory *history)
+{
+  g_return_if_fail (TH_IS_HUB (self));
+  g_return_if_fail (history == NULL || TH_IS_HISTORY (history));
+
+  if (self->history_provider == history)
+    return;
+  if (self->history_provider != NULL)
+    g_object_remove_weak_pointer (G_OBJECT (self->history_provider), (gpointer *) &self->history_provider);
+  self->history_provider = history;
+  if (history != NULL)
+    g_object_add_weak_pointer (G_OBJECT (history), (gpointer *) &self->history_provider);
+}
+
+/**
+ * th_hub_get_history:
+ * @self: a #ThHub
+ *
+ * The history provider registered with th_hub_set_history(), if any.
+ *
+ * Returns: (transfer none) (nullable): the store, or %NULL when no plugin
+ *   keeps history
+ */
+ThHistory *
+th_hub_get_history (ThHub *self)
+{
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+  return self->history_provider;
+}
