@@ -82,3 +82,71 @@ th_history_get_stats (ThHistory *self)
     stats = g_variant_new ("a{sv}", NULL);
   return g_variant_ref_sink (stats);
 }
+
+/**
+ * th_history_query_candles_async:
+ * @self: a #ThHistory
+ * @symbol: a canonical symbol
+ * @duration: the timeframe's length, µs
+ * @from: the earliest start, µs since the epoch (included)
+ * @to: the latest start, µs since the epoch (excluded)
+ * @limit: the most candles to return, 1 or more
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the answer
+ * @user_data: data for @callback
+ *
+ * Looks up the stored closed candles of @symbol and @duration that start
+ * in [@from, @to): the latest @limit of them, oldest first. The store reads
+ * off the main loop. Most callers want th_hub_get_history_async(), which
+ * checks the symbol and the timeframe first.
+ */
+void
+th_history_query_candles_async (ThHistory           *self,
+                                const char          *symbol,
+                                gint64               duration,
+                                gint64               from,
+                                gint64               to,
+                                guint                limit,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  ThHistoryInterface *iface;
+
+  g_return_if_fail (TH_IS_HISTORY (self));
+  g_return_if_fail (symbol != NULL);
+  g_return_if_fail (duration > 0);
+  g_return_if_fail (limit > 0);
+
+  iface = TH_HISTORY_GET_IFACE (self);
+  if (iface->query_candles_async == NULL)
+    {
+      g_task_report_new_error (self, callback, user_data, th_history_query_candles_async,
+                               TH_ERROR, TH_ERROR_NO_HISTORY, "this store answers no queries");
+      return;
+    }
+  iface->query_candles_async (self, symbol, duration, from, to, limit, cancellable, callback, user_data);
+}
+
+/**
+ * th_history_query_candles_finish:
+ * @self: a #ThHistory
+ * @result: the result
+ * @error: return location for an error
+ *
+ * Finishes th_history_query_candles_async().
+ *
+ * Returns: (transfer container) (element-type ThCandle): the candles,
+ *   oldest first, closed, possibly none; %NULL on failure
+ */
+GPtrArray *
+th_history_query_candles_finish (ThHistory     *self,
+                                 GAsyncResult  *result,
+                                 GError       **error)
+{
+  g_return_val_if_fail (TH_IS_HISTORY (self), NULL);
+
+  if (g_async_result_is_tagged (result, th_history_query_candles_async))
+    return g_task_propagate_pointer (G_TASK (result), error);
+  return TH_HISTORY_GET_IFACE (self)->query_candles_finish (self, result, error);
+}

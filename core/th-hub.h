@@ -156,5 +156,19 @@ void          th_hub_set_history           (ThHub         *self,
                                             ThHistory     *history);
 TH_EXPORT
 ThHistory    *th_hub_get_history           (ThHub         *self);
+TH_EXPORT
+void          th_hub_get_history_async     (ThHub         *self,
+                                            const char    *symbol,
+                                            const char    *timeframe,
+                                            gint64         from,
+                                            gint64         to,
+                                            guint          limit,
+                                            GCancellable  *cancellable,
+                                            GAsyncReadyCallback callback,
+                                            gpointer       user_data);
+TH_EXPORT
+GPtrArray    *th_hub_get_history_finish    (ThHub         *self,
+                                            GAsyncResult  *result,
+                                            GError       **error);
 
 G_END_DECLS

@@ -89,6 +89,7 @@ static const GDBusErrorEntry error_entries[] = {
   { TH_ERROR_NO_SOURCE, "org.tickhub.Tickhub1.Error.NoSource" },
   { TH_ERROR_UNKNOWN_SYMBOL, "org.tickhub.Tickhub1.Error.UnknownSymbol" },
   { TH_ERROR_BAD_INPUT, "org.tickhub.Tickhub1.Error.BadInput" },
+  { TH_ERROR_NO_HISTORY, "org.tickhub.Tickhub1.Error.NoHistory" },
 };
 
 /**

@@ -833,6 +833,228 @@ test_metrics (Fixture       *fx,
   th_test_drain ();
 }
 
+/* Reading back */
+
+typedef struct
+{
+  gboolean   done;
+  GPtrArray *candles;
+  GError    *error;
+} History;
+
+static void
+on_history (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  History *h = user_data;
+
+  h->candles = th_hub_get_history_finish (TH_HUB (source), result, &h->error);
+  h->done = TRUE;
+}
+
+static GPtrArray *
+get_history (ThHub       *hub,
+             const char  *symbol,
+             const char  *timeframe,
+             gint64       from,
+             gint64       to,
+             guint        limit,
+             GError     **error)
+{
+  History h = { 0 };
+
+  th_hub_get_history_async (hub, symbol, timeframe, from, to, limit, NULL, on_history, &h);
+  th_test_wait_until (h.done, TH_TEST_WAIT_MS);
+  if (h.error != NULL)
+    g_propagate_error (error, h.error);
+  return h.candles;
+}
+
+/* Ten closed BTC minutes from T0, closes 100 to 109, volume 1; one ETH
+ * minute of quotes (volume unknown, NaN). */
+static void
+push_ten_minutes (ThHub *hub)
+{
+  for (gint64 m = 0; m <= 10; m++)
+    push (hub, "BTC", "binance", 100 + m, 1, T0 + m * MINUTE + SEC);
+  push (hub, "ETH", "binance", 10, NAN, T0 + SEC);
+  push (hub, "ETH", "binance", 11, NAN, T0 + MINUTE + SEC);
+  assert_flush (hub);
+}
+
+static void
+test_history_api (Fixture       *fx,
+                  gconstpointer  data)
+{
+  g_autoptr(ThClock) clock = th_manual_clock_new (T0 + 20 * MINUTE);
+  g_autoptr(ThHub) hub = hub_start (fx, clock, NULL);
+  g_autoptr(GPtrArray) all = NULL;
+  g_autoptr(GPtrArray) last = NULL;
+  g_autoptr(GPtrArray) none = NULL;
+  g_autoptr(GError) error = NULL;
+
+  push_ten_minutes (hub);
+
+  all = get_history (hub, "BTC", "1m", T0, T0 + 60 * MINUTE, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (all->len, ==, 10);
+  for (guint i = 0; i < all->len; i++)
+    {
+      const ThCandle *c = all->pdata[i];
+
+      g_assert_cmpint (c->start, ==, T0 + (gint64) i * MINUTE);
+      g_assert_cmpint (c->duration, ==, MINUTE);
+      g_assert_cmpfloat (c->close, ==, 100 + i);
+      g_assert_true (c->closed);
+      g_assert_cmpfloat (c->volume, ==, 1);
+    }
+
+  /* The latest of the range, oldest first; from included, to excluded;
+   * another name of the same timeframe. */
+  last = get_history (hub, "BTC", "60s", T0 + 2 * MINUTE, T0 + 8 * MINUTE, 3, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (last->len, ==, 3);
+  g_assert_cmpint (((ThCandle *) last->pdata[0])->start, ==, T0 + 5 * MINUTE);
+  g_assert_cmpint (((ThCandle *) last->pdata[2])->start, ==, T0 + 7 * MINUTE);
+
+  none = get_history (hub, "ETH", "1h", T0, T0 + 60 * MINUTE, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (none->len, ==, 0);
+  {
+    g_autoptr(GPtrArray) eth = get_history (hub, "ETH", "1m", T0, T0 + 60 * MINUTE, 10, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (eth->len, ==, 1);
+    g_assert_true (isnan (((ThCandle *) eth->pdata[0])->volume));
+  }
+
+  g_assert_null (get_history (hub, "DOGE", "1m", T0, T0 + MINUTE, 10, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_UNKNOWN_SYMBOL);
+  g_clear_error (&error);
+  g_assert_null (get_history (hub, "BTC", "5m", T0, T0 + MINUTE, 10, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_INPUT);
+  th_test_assert_contains (error->message, "timeframe “5m” is not kept; it must be one of 1m, 1h");
+  g_clear_error (&error);
+  g_assert_null (get_history (hub, "BTC", "1m", T0, T0, 10, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_INPUT);
+  g_clear_error (&error);
+  g_assert_null (get_history (hub, "BTC", "1m", T0, T0 + MINUTE, 10001, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_INPUT);
+  g_clear_error (&error);
+  g_object_run_dispose (G_OBJECT (hub));
+}
+
+static void
+test_history_without_store (Fixture       *fx,
+                            gconstpointer  data)
+{
+  g_autoptr(ThHub) hub = th_test_hub_new ("[tickhub]\nplugins=jsonl\nsymbols=BTC\n[jsonl]\npath=-\n", NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null (th_hub_get_history (hub));
+  g_assert_null (get_history (hub, "BTC", "1m", T0, T0 + MINUTE, 10, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_NO_HISTORY);
+  th_test_assert_contains (error->message, "add the store plugin to [tickhub] plugins");
+  g_object_run_dispose (G_OBJECT (hub));
+}
+
+static guint
+server_port (ThHub *hub)
+{
+  g_autoptr(GPtrArray) sinks = th_hub_get_sinks (hub);
+  guint port = 0;
+
+  for (guint i = 0; i < sinks->len; i++)
+    if (g_object_class_find_property (G_OBJECT_GET_CLASS (sinks->pdata[i]), "port") != NULL)
+      g_object_get (sinks->pdata[i], "port", &port, NULL);
+  g_assert_cmpuint (port, >, 0);
+  return port;
+}
+
+static ThTestHttp *
+http_get (SoupSession *session,
+          guint        port,
+          const char  *path)
+{
+  g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u%s", port, path);
+
+  return th_test_http_send (session, soup_message_new ("GET", url));
+}
+
+static void
+test_rest_history (Fixture       *fx,
+                   gconstpointer  data)
+{
+  g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=store;server\nsymbols=BTC;ETH\ntimeframes=1m;1h\n\n"
+                                           "[store]\npath=%s\n\n"
+                                           "[server]\nlisten=127.0.0.1:0\nstatus-interval=0\n", fx->db);
+  g_autoptr(ThClock) clock = th_manual_clock_new (T0 + 20 * MINUTE);
+  g_autoptr(ThHub) hub = th_test_hub_new (text, clock);
+  g_autoptr(SoupSession) session = th_test_session_new ();
+  guint port;
+
+  th_hub_start (hub);
+  port = server_port (hub);
+  push_ten_minutes (hub);
+
+  {
+    g_autoptr(ThTestHttp) http = http_get (session, port, "/api/v1/history/btc?timeframe=1m&from=2024-01-01T00:07:00Z&to=1704067800000");
+
+    g_assert_cmpuint (http->status, ==, 200);
+    g_assert_cmpstr (http->body, ==,
+                     "{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"from\":\"2024-01-01T00:07:00.000Z\","
+                     "\"to\":\"2024-01-01T00:10:00.000Z\",\"candles\":["
+                     "{\"start\":\"2024-01-01T00:07:00.000Z\",\"open\":107,\"high\":107,\"low\":107,\"close\":107,\"volume\":1},"
+                     "{\"start\":\"2024-01-01T00:08:00.000Z\",\"open\":108,\"high\":108,\"low\":108,\"close\":108,\"volume\":1},"
+                     "{\"start\":\"2024-01-01T00:09:00.000Z\",\"open\":109,\"high\":109,\"low\":109,\"close\":109,\"volume\":1}]}");
+  }
+  {
+    /* days= counts back from now (the hub's clock); columns for charts. */
+    g_autoptr(ThTestHttp) http = http_get (session, port, "/api/v1/history/BTC?timeframe=1m&days=30&limit=2&format=columns");
+
+    g_assert_cmpuint (http->status, ==, 200);
+    th_test_assert_contains (http->body, "\"from\":\"2023-12-02T00:20:00.000Z\",\"to\":\"2024-01-01T00:20:00.000Z\"");
+    th_test_assert_contains (http->body, "\"t\":[1704067680000,1704067740000],\"open\":[108,109],\"high\":[108,109],"
+                                         "\"low\":[108,109],\"close\":[108,109],\"volume\":[1,1]}");
+  }
+  {
+    g_autoptr(ThTestHttp) http = http_get (session, port, "/api/v1/history/ETH?timeframe=1m&from=2024-01-01T00:00:00Z&to=2024-01-01T00:04:00Z");
+
+    th_test_assert_contains (http->body, "\"volume\":null}]}");
+  }
+  {
+    g_autoptr(ThTestHttp) http = http_get (session, port, "/api/v1/history/DOGE");
+
+    g_assert_cmpuint (http->status, ==, 404);
+    th_test_assert_contains (http->body, "\"code\":\"unknown_symbol\"");
+  }
+  {
+    static const struct { const char *query; const char *needle; } bad[] = {
+      { "from=2024-01-02T00:00:00Z&to=2024-01-01T00:00:00Z", "the range is empty: from must be before to" },
+      { "from=yesterday", "from must be an ISO 8601 time" },
+      { "days=0", "days must be a number of days" },
+      { "days=1&from=2024-01-01T00:00:00Z", "give either from or days, not both" },
+      { "limit=10001", "limit must be a whole number from 1 to 10000" },
+      { "timeframe=5m", "timeframe must be one of 1m, 1h" },
+      { "format=csv", "format must be candles or columns" },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+      {
+        g_autofree char *path = g_strdup_printf ("/api/v1/history/BTC?%s", bad[i].query);
+        g_autoptr(ThTestHttp) http = http_get (session, port, path);
+
+        g_assert_cmpuint (http->status, ==, 400);
+        th_test_assert_contains (http->body, "\"code\":\"bad_request\"");
+        th_test_assert_contains (http->body, bad[i].needle);
+      }
+  }
+  th_test_hub_stop (hub);
+  g_object_run_dispose (G_OBJECT (hub));
+  th_test_drain ();
+}
+
 /* tickhubd */
 
 static const char *
@@ -988,6 +1210,9 @@ main (int   argc,
   ADD ("fault/locked", test_locked);
   ADD ("fault/full", test_full);
   ADD ("metrics", test_metrics);
+  ADD ("history-api", test_history_api);
+  ADD ("history-without-store", test_history_without_store);
+  ADD ("rest-history", test_rest_history);
   ADD ("daemon/writes-everything", test_daemon_writes_everything);
   ADD ("daemon/sigterm", test_daemon_sigterm);
   ADD ("daemon/kill-9", test_daemon_kill9);

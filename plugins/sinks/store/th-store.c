@@ -220,6 +220,11 @@ struct _ThStore
   gboolean      retry_now;      /* a flush came while down: try at once */
   gboolean      quit;
 
+  /* Queries: one read-only connection, used by one query thread at a time. */
+  GMutex        read_lock;
+  sqlite3      *reader;
+  sqlite3_stmt *read_candles;
+
   /* Writer thread only. */
   sqlite3      *db;
   sqlite3_stmt *stmts[N_STMTS];
@@ -1505,11 +1510,178 @@ th_store_get_stats (ThHistory *history)
   return g_variant_dict_end (&dict);
 }
 
+/* Queries: in a thread of GTask's pool, on the store's read-only
+ * connection (WAL lets it read while the writer writes). */
+
+typedef struct
+{
+  char   *symbol;
+  gint64  duration;
+  gint64  from;
+  gint64  to;
+  guint   limit;
+} Query;
+
+static void
+query_free (Query *q)
+{
+  g_free (q->symbol);
+  g_free (q);
+}
+
+static void
+close_reader (ThStore *self)
+{
+  g_clear_pointer (&self->read_candles, sqlite3_finalize);
+  if (self->reader != NULL)
+    {
+      sqlite3_close_v2 (self->reader);
+      self->reader = NULL;
+    }
+}
+
+/* With read_lock held. */
+static gboolean
+open_reader (ThStore  *self,
+             GError  **error)
+{
+  int rc;
+
+  if (self->reader != NULL)
+    return TRUE;
+  rc = sqlite3_open_v2 (self->path, &self->reader, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+  if (rc == SQLITE_OK)
+    {
+      sqlite3_busy_timeout (self->reader, BUSY_TIMEOUT_MS);
+      rc = sqlite3_prepare_v3 (self->reader,
+                               "SELECT c.start, c.duration, c.open, c.high, c.low, c.close, c.volume, c.ticks "
+                               "FROM candles c JOIN names n ON n.id = c.symbol "
+                               "WHERE n.name = ?1 AND c.duration = ?2 AND c.start >= ?3 AND c.start < ?4 "
+                               "ORDER BY c.start DESC LIMIT ?5",
+                               -1, SQLITE_PREPARE_PERSISTENT, &self->read_candles, NULL);
+    }
+  if (rc != SQLITE_OK)
+    {
+      g_set_error (error, TH_ERROR, TH_ERROR_NO_HISTORY, "the history store cannot read %s: %s",
+                   self->display, self->reader != NULL ? sqlite3_errmsg (self->reader) : sqlite3_errstr (rc));
+      close_reader (self);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+query_candles_thread (GTask        *task,
+                      gpointer      source_object,
+                      gpointer      task_data,
+                      GCancellable *cancellable)
+{
+  ThStore *self = source_object;
+  Query *q = task_data;
+  g_autoptr(GPtrArray) candles = g_ptr_array_new_with_free_func ((GDestroyNotify) th_candle_free);
+  GError *error = NULL;
+  sqlite3_stmt *stmt;
+  int rc;
+
+  g_mutex_lock (&self->read_lock);
+  if (!open_reader (self, &error))
+    {
+      g_mutex_unlock (&self->read_lock);
+      g_task_return_error (task, error);
+      return;
+    }
+  stmt = self->read_candles;
+  sqlite3_bind_text (stmt, 1, q->symbol, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, q->duration);
+  sqlite3_bind_int64 (stmt, 3, q->from);
+  sqlite3_bind_int64 (stmt, 4, q->to);
+  sqlite3_bind_int64 (stmt, 5, q->limit);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      ThCandle *c = th_candle_new (sqlite3_column_int64 (stmt, 0), sqlite3_column_int64 (stmt, 1),
+                                   sqlite3_column_double (stmt, 2), sqlite3_column_double (stmt, 3),
+                                   sqlite3_column_double (stmt, 4), sqlite3_column_double (stmt, 5),
+                                   sqlite3_column_type (stmt, 6) == SQLITE_NULL ? NAN : sqlite3_column_double (stmt, 6));
+
+      c->ticks = (guint) sqlite3_column_int64 (stmt, 7);
+      c->closed = TRUE;
+      g_ptr_array_add (candles, c);
+    }
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      g_set_error (&error, TH_ERROR, TH_ERROR_NO_HISTORY, "the history store cannot read %s: %s",
+                   self->display, sqlite3_errmsg (self->reader));
+      /* Opened afresh next time: the file may have been replaced. */
+      close_reader (self);
+    }
+  g_mutex_unlock (&self->read_lock);
+
+  if (error != NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* Newest first from the index: turned round, oldest first. */
+  for (guint i = 0, j = candles->len > 0 ? candles->len - 1 : 0; i < j; i++, j--)
+    {
+      gpointer tmp = candles->pdata[i];
+
+      candles->pdata[i] = candles->pdata[j];
+      candles->pdata[j] = tmp;
+    }
+  g_task_return_pointer (task, g_steal_pointer (&candles), (GDestroyNotify) g_ptr_array_unref);
+}
+
+static void
+th_store_query_candles_async (ThHistory           *history,
+                              const char          *symbol,
+                              gint64               duration,
+                              gint64               from,
+                              gint64               to,
+                              guint                limit,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  ThStore *self = TH_STORE (history);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  Query *q;
+
+  g_task_set_source_tag (task, th_store_query_candles_async);
+  g_task_set_name (task, "[store] query candles");
+  if (self->path == NULL)
+    {
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_NO_HISTORY, "the history store is not configured");
+      return;
+    }
+  q = g_new0 (Query, 1);
+  q->symbol = g_strdup (symbol);
+  q->duration = duration;
+  q->from = from;
+  q->to = to;
+  q->limit = limit;
+  g_task_set_task_data (task, q, (GDestroyNotify) query_free);
+  g_task_run_in_thread (task, query_candles_thread);
+}
+
+static GPtrArray *
+th_store_query_candles_finish (ThHistory     *history,
+                               GAsyncResult  *result,
+                               GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, history), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
 static void
 th_store_history_init (ThHistoryInterface *iface)
 {
   iface->get_state = th_store_get_state;
   iface->get_stats = th_store_get_stats;
+  iface->query_candles_async = th_store_query_candles_async;
+  iface->query_candles_finish = th_store_query_candles_finish;
 }
 
 /* GObject */
@@ -1539,6 +1711,8 @@ th_store_finalize (GObject *object)
   ThStore *self = TH_STORE (object);
 
   close_db (self);
+  close_reader (self);
+  g_mutex_clear (&self->read_lock);
   g_array_unref (self->incoming);
   g_array_unref (self->pending);
   g_hash_table_unref (self->buckets);
@@ -1575,6 +1749,7 @@ static void
 th_store_init (ThStore *self)
 {
   g_mutex_init (&self->lock);
+  g_mutex_init (&self->read_lock);
   g_cond_init (&self->cond);
   g_queue_init (&self->flushes);
   self->state = TH_SOURCE_STATE_CONNECTING;
