@@ -21,7 +21,7 @@ cd "$here"
 packages=(
   gcc libc6-dev meson ninja-build pkg-config glib-networking ca-certificates
   libglib2.0-dev libglib2.0-bin gobject-introspection libgirepository1.0-dev
-  libsoup-3.0-dev libjson-glib-dev libpeas-dev libgjs-dev gjs
+  libsoup-3.0-dev libjson-glib-dev libpeas-dev libgjs-dev gjs libsqlite3-dev
   python3-gi gir1.2-json-1.0 gir1.2-soup-3.0 dbus-daemon
   valac gi-docgen
   systemd   # systemd-analyze checks the shipped units in the tests (not run as init)

@@ -136,6 +136,7 @@ struct _ThHub
   guint         disabled_idle_id;   /* stops the feeds and sinks of failed plugins */
   gboolean      uses_gjs;           /* holds the GJS bridge's context */
   GPtrArray    *price_waits;        /* PriceWait*: th_hub_get_price_async() */
+  ThHistory    *history_provider;   /* weak: th_hub_set_history() */
 };
 
 /* The hub's signals (th-hub.c defines them). */

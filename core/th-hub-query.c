@@ -697,3 +697,169 @@ th_hub_get_rejected_ticks (ThHub *self)
   g_return_val_if_fail (TH_IS_HUB (self), 0);
   return self->rejected;
 }
+
+/* History */
+
+/**
+ * th_hub_set_history:
+ * @self: a #ThHub
+ * @history: (nullable): the store of past data, or %NULL to forget it
+ *
+ * Registers @history as the hub's history provider: the store plugin does
+ * it when it is configured, and th_hub_get_history() hands it to whoever
+ * asks (the D-Bus service, the server sink, plugins). The hub keeps a weak
+ * pointer: a provider that is finalized is forgotten. One provider at a
+ * time; a second replaces the first.
+ */
+void
+th_hub_set_history (ThHub     *self,
+                    ThHistory *history)
+{
+  g_return_if_fail (TH_IS_HUB (self));
+  g_return_if_fail (history == NULL || TH_IS_HISTORY (history));
+
+  if (self->history_provider == history)
+    return;
+  if (self->history_provider != NULL)
+    g_object_remove_weak_pointer (G_OBJECT (self->history_provider), (gpointer *) &self->history_provider);
+  self->history_provider = history;
+  if (history != NULL)
+    g_object_add_weak_pointer (G_OBJECT (history), (gpointer *) &self->history_provider);
+}
+
+/**
+ * th_hub_get_history:
+ * @self: a #ThHub
+ *
+ * The history provider registered with th_hub_set_history(), if any.
+ *
+ * Returns: (transfer none) (nullable): the store, or %NULL when no plugin
+ *   keeps history
+ */
+ThHistory *
+th_hub_get_history (ThHub *self)
+{
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+  return self->history_provider;
+}
+
+static void
+on_history_queried (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+  GPtrArray *candles = th_history_query_candles_finish (TH_HISTORY (source), result, &error);
+
+  if (candles == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, candles, (GDestroyNotify) g_ptr_array_unref);
+}
+
+/**
+ * th_hub_get_history_async:
+ * @self: a loaded #ThHub
+ * @symbol: a configured symbol
+ * @timeframe: a configured timeframe, by name (`1h`) or any name of the
+ *   same length (`60m`)
+ * @from: the earliest candle start, µs since the epoch (included)
+ * @to: the latest candle start, µs since the epoch (excluded)
+ * @limit: the most candles to return: 1 to 10,000; 0 for 1,000
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the answer
+ * @user_data: data for @callback
+ *
+ * Asks the history store (th_hub_get_history()) for the closed candles of
+ * @symbol and @timeframe that start in [@from, @to): the latest @limit of
+ * them, oldest first. The store reads in a thread; the main loop never
+ * waits. Fails with %TH_ERROR_UNKNOWN_SYMBOL for a symbol that is not
+ * configured, %TH_ERROR_BAD_INPUT for a timeframe that is not configured,
+ * a range that is empty (@from not before @to) or a @limit over 10,000,
+ * and %TH_ERROR_NO_HISTORY when no store is loaded or it cannot read.
+ */
+void
+th_hub_get_history_async (ThHub               *self,
+                          const char          *symbol,
+                          const char          *timeframe,
+                          gint64               from,
+                          gint64               to,
+                          guint                limit,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  gint64 duration = 0;
+  guint t;
+
+  g_return_if_fail (TH_IS_HUB (self));
+  g_return_if_fail (symbol != NULL && timeframe != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, th_hub_get_history_async);
+  g_task_set_name (task, "[hub] get history");
+
+  if (!th_hub_has_symbol (self, symbol))
+    {
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_UNKNOWN_SYMBOL,
+                               "unknown symbol “%s”; the symbols are those of [tickhub] symbols", symbol);
+      return;
+    }
+  th_parse_timeframe (timeframe, &duration, NULL);
+  for (t = 0; t < self->n_timeframes && self->timeframes[t].duration != duration; t++)
+    ;
+  if (duration == 0 || t == self->n_timeframes)
+    {
+      g_auto(GStrv) names = th_hub_list_timeframes (self);
+      g_autofree char *list = g_strjoinv (", ", names);
+
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_BAD_INPUT,
+                               "timeframe “%s” is not kept; it must be one of %s", timeframe, list);
+      return;
+    }
+  if (from >= to)
+    {
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_BAD_INPUT,
+                               "the range is empty: from must be before to");
+      return;
+    }
+  if (limit > 10000)
+    {
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_BAD_INPUT,
+                               "limit %u is over 10000; ask for less, or for a shorter range", limit);
+      return;
+    }
+  if (self->history_provider == NULL)
+    {
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_NO_HISTORY,
+                               "no history is kept; add the store plugin to [tickhub] plugins");
+      return;
+    }
+
+  th_history_query_candles_async (self->history_provider, symbol, duration, from, to, limit > 0 ? limit : 1000,
+                                  cancellable, on_history_queried, g_steal_pointer (&task));
+}
+
+/**
+ * th_hub_get_history_finish:
+ * @self: a #ThHub
+ * @result: the result
+ * @error: return location for an error
+ *
+ * Finishes th_hub_get_history_async().
+ *
+ * Returns: (transfer container) (element-type ThCandle): the candles, oldest
+ *   first, possibly none; %NULL on failure
+ */
+GPtrArray *
+th_hub_get_history_finish (ThHub         *self,
+                           GAsyncResult  *result,
+                           GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == th_hub_get_history_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

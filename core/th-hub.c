@@ -147,6 +147,7 @@ th_hub_dispose (GObject *object)
     }
   g_clear_handle_id (&self->quit_idle_id, g_source_remove);
   g_clear_handle_id (&self->disabled_idle_id, g_source_remove);
+  th_hub_set_history (self, NULL);
 
   /* No price will come any more: waiting calls get their answer now. */
   if (self->price_waits != NULL && self->book != NULL)

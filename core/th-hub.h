@@ -18,6 +18,7 @@
 #include "th-symbol-map.h"
 #include "th-tick.h"
 #include "th-candle.h"
+#include "th-history.h"
 
 G_BEGIN_DECLS
 
@@ -150,5 +151,24 @@ const char   *th_hub_get_plugin_error      (ThHub         *self,
                                             const char    *plugin);
 TH_EXPORT
 char        **th_hub_list_disabled_plugins (ThHub         *self);
+TH_EXPORT
+void          th_hub_set_history           (ThHub         *self,
+                                            ThHistory     *history);
+TH_EXPORT
+ThHistory    *th_hub_get_history           (ThHub         *self);
+TH_EXPORT
+void          th_hub_get_history_async     (ThHub         *self,
+                                            const char    *symbol,
+                                            const char    *timeframe,
+                                            gint64         from,
+                                            gint64         to,
+                                            guint          limit,
+                                            GCancellable  *cancellable,
+                                            GAsyncReadyCallback callback,
+                                            gpointer       user_data);
+TH_EXPORT
+GPtrArray    *th_hub_get_history_finish    (ThHub         *self,
+                                            GAsyncResult  *result,
+                                            GError       **error);
 
 G_END_DECLS

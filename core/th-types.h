@@ -70,6 +70,8 @@ typedef enum {
  * @TH_ERROR_NO_SOURCE: no source has a fresh price for the symbol
  * @TH_ERROR_UNKNOWN_SYMBOL: the symbol is not configured
  * @TH_ERROR_BAD_INPUT: malformed data from a file, a client or an exchange
+ * @TH_ERROR_NO_HISTORY: no store keeps history (no `store` plugin), or the
+ *   store cannot answer now; the message says why
  *
  * Error codes of the %TH_ERROR domain.
  */
@@ -80,6 +82,7 @@ typedef enum {
   TH_ERROR_NO_SOURCE,
   TH_ERROR_UNKNOWN_SYMBOL,
   TH_ERROR_BAD_INPUT,
+  TH_ERROR_NO_HISTORY,
 } ThError;
 
 /**

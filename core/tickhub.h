@@ -17,6 +17,7 @@
 #include "th-feed-source.h"
 #include "th-indicator.h"
 #include "th-sink.h"
+#include "th-history.h"
 #include "th-plugin.h"
 #include "th-hub.h"
 #include "th-ws-feed.h"

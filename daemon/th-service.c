@@ -89,6 +89,7 @@ static const GDBusErrorEntry error_entries[] = {
   { TH_ERROR_NO_SOURCE, "org.tickhub.Tickhub1.Error.NoSource" },
   { TH_ERROR_UNKNOWN_SYMBOL, "org.tickhub.Tickhub1.Error.UnknownSymbol" },
   { TH_ERROR_BAD_INPUT, "org.tickhub.Tickhub1.Error.BadInput" },
+  { TH_ERROR_NO_HISTORY, "org.tickhub.Tickhub1.Error.NoHistory" },
 };
 
 /**
@@ -331,6 +332,15 @@ handle_get_status (ThTickhub1            *object,
   g_variant_dict_insert_value (&dict, "plugins", strv_variant ((const char *const *) plugins));
   g_variant_dict_insert_value (&dict, "sources", g_variant_builder_end (&states));
   g_variant_dict_insert (&dict, "rejected_ticks", "t", (guint64) th_hub_get_rejected_ticks (self->hub));
+  if (th_hub_get_history (self->hub) != NULL)
+    {
+      g_autofree char *reason = NULL;
+      ThSourceState state = th_history_get_state (th_hub_get_history (self->hub), &reason);
+
+      g_variant_dict_insert (&dict, "store", "s", th_source_state_to_string (state));
+      if (reason != NULL)
+        g_variant_dict_insert (&dict, "store_reason", "s", reason);
+    }
   g_variant_dict_insert (&dict, "idle_timeout", "u", (guint32) self->idle_timeout);
   g_variant_dict_insert (&dict, "signal_rate", "d", self->signal_rate);
 

@@ -649,7 +649,7 @@ cmd_status (GDBusConnection *bus,
 {
   static const char *const order[] = {
     "version", "pid", "uptime", "config", "symbols", "priced_symbols", "quote", "timeframes",
-    "plugins", "sources", "rejected_ticks", "idle_timeout", "signal_rate", NULL
+    "plugins", "sources", "store", "store_reason", "rejected_ticks", "idle_timeout", "signal_rate", NULL
   };
   g_autoptr(GVariant) status = NULL;
   g_autoptr(GError) error = NULL;

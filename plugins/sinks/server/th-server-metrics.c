@@ -179,6 +179,39 @@ th_server_render_metrics (ThServer *self)
         }
     }
 
+  if (th_hub_get_history (hub) != NULL)
+    {
+      ThHistory *history = th_hub_get_history (hub);
+      ThSourceState state = th_history_get_state (history, NULL);
+      g_autoptr(GVariant) hstats = th_history_get_stats (history);
+      static const char *const kinds[] = { "candles", "ticks", "source_changes", NULL };
+      guint64 v;
+
+      header (out, "tickhub_store_state", "gauge", "1 for the current state of the history store.");
+      for (guint s = 0; s < G_N_ELEMENTS (states); s++)
+        g_string_append_printf (out, "tickhub_store_state{state=\"%s\"} %d\n", states[s],
+                                g_str_equal (th_source_state_to_string (state), states[s]));
+      header (out, "tickhub_store_rows_written_total", "counter", "Rows the history store wrote, by kind.");
+      for (guint k = 0; kinds[k] != NULL; k++)
+        if (g_variant_lookup (hstats, kinds[k], "t", &v))
+          g_string_append_printf (out, "tickhub_store_rows_written_total{kind=\"%s\"} %" G_GUINT64_FORMAT "\n", kinds[k], v);
+      if (g_variant_lookup (hstats, "queued", "t", &v))
+        {
+          header (out, "tickhub_store_queued", "gauge", "Records waiting for the history store's writer.");
+          g_string_append_printf (out, "tickhub_store_queued %" G_GUINT64_FORMAT "\n", v);
+        }
+      if (g_variant_lookup (hstats, "dropped", "t", &v))
+        {
+          header (out, "tickhub_store_dropped_total", "counter", "Records the history store dropped: its queue was full.");
+          g_string_append_printf (out, "tickhub_store_dropped_total %" G_GUINT64_FORMAT "\n", v);
+        }
+      if (g_variant_lookup (hstats, "failures", "t", &v))
+        {
+          header (out, "tickhub_store_failures_total", "counter", "Writes of the history store that failed.");
+          g_string_append_printf (out, "tickhub_store_failures_total %" G_GUINT64_FORMAT "\n", v);
+        }
+    }
+
   header (out, "tickhub_ticks_total", "counter", "Ticks the hub took in, by price source.");
   for (guint i = 0; sources != NULL && sources[i] != NULL; i++)
     {

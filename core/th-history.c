@@ -1,0 +1,152 @@
+/* th-history.c: the interface of a history store
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "th-private.h"
+
+/**
+ * ThHistory:
+ *
+ * A store of past data: closed candles, optionally ticks, and the audit
+ * trail of the price sources. The `store` sink plugin implements it on
+ * SQLite and registers itself with the hub (th_hub_set_history()), so that
+ * the D-Bus service, the server sink and plugins in any language find it
+ * with th_hub_get_history().
+ *
+ * A store is a consumer like any sink: its health is its own, and a store
+ * that cannot write says so through th_history_get_state() while live data
+ * keeps flowing.
+ */
+G_DEFINE_INTERFACE (ThHistory, th_history, G_TYPE_OBJECT)
+
+static void
+th_history_default_init (ThHistoryInterface *iface)
+{
+}
+
+/**
+ * th_history_get_state:
+ * @self: a #ThHistory
+ * @reason: (out) (optional) (nullable) (transfer full): why the store is
+ *   not live, in words, naming the file and the fix; %NULL when it is live
+ *
+ * The store's health: %TH_SOURCE_STATE_CONNECTING while it opens its
+ * database, %TH_SOURCE_STATE_LIVE while it writes, %TH_SOURCE_STATE_DOWN
+ * after a failure (it keeps what it could not write, within its bounds,
+ * and retries), %TH_SOURCE_STATE_DISABLED once stopped.
+ *
+ * Returns: the store's state
+ */
+ThSourceState
+th_history_get_state (ThHistory  *self,
+                      char      **reason)
+{
+  ThHistoryInterface *iface;
+
+  if (reason != NULL)
+    *reason = NULL;
+  g_return_val_if_fail (TH_IS_HISTORY (self), TH_SOURCE_STATE_DOWN);
+
+  iface = TH_HISTORY_GET_IFACE (self);
+  if (iface->get_state == NULL)
+    return TH_SOURCE_STATE_LIVE;
+  return iface->get_state (self, reason);
+}
+
+/**
+ * th_history_get_stats:
+ * @self: a #ThHistory
+ *
+ * The store's counters, such as the `store` plugin's `candles`, `ticks`,
+ * `source_changes` (t: rows written since start), `queued` (t), `dropped`
+ * (t: records refused because the queue was full), `lost` (t: records
+ * given up on), `failures` (t) and `path` (s).
+ *
+ * Returns: (transfer full): an `a{sv}` dictionary, empty when the store
+ *   keeps no counters
+ */
+GVariant *
+th_history_get_stats (ThHistory *self)
+{
+  ThHistoryInterface *iface;
+  GVariant *stats = NULL;
+
+  g_return_val_if_fail (TH_IS_HISTORY (self), NULL);
+
+  iface = TH_HISTORY_GET_IFACE (self);
+  if (iface->get_stats != NULL)
+    stats = iface->get_stats (self);
+  if (stats == NULL)
+    stats = g_variant_new ("a{sv}", NULL);
+  return g_variant_ref_sink (stats);
+}
+
+/**
+ * th_history_query_candles_async:
+ * @self: a #ThHistory
+ * @symbol: a canonical symbol
+ * @duration: the timeframe's length, µs
+ * @from: the earliest start, µs since the epoch (included)
+ * @to: the latest start, µs since the epoch (excluded)
+ * @limit: the most candles to return, 1 or more
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the answer
+ * @user_data: data for @callback
+ *
+ * Looks up the stored closed candles of @symbol and @duration that start
+ * in [@from, @to): the latest @limit of them, oldest first. The store reads
+ * off the main loop. Most callers want th_hub_get_history_async(), which
+ * checks the symbol and the timeframe first.
+ */
+void
+th_history_query_candles_async (ThHistory           *self,
+                                const char          *symbol,
+                                gint64               duration,
+                                gint64               from,
+                                gint64               to,
+                                guint                limit,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  ThHistoryInterface *iface;
+
+  g_return_if_fail (TH_IS_HISTORY (self));
+  g_return_if_fail (symbol != NULL);
+  g_return_if_fail (duration > 0);
+  g_return_if_fail (limit > 0);
+
+  iface = TH_HISTORY_GET_IFACE (self);
+  if (iface->query_candles_async == NULL)
+    {
+      g_task_report_new_error (self, callback, user_data, th_history_query_candles_async,
+                               TH_ERROR, TH_ERROR_NO_HISTORY, "this store answers no queries");
+      return;
+    }
+  iface->query_candles_async (self, symbol, duration, from, to, limit, cancellable, callback, user_data);
+}
+
+/**
+ * th_history_query_candles_finish:
+ * @self: a #ThHistory
+ * @result: the result
+ * @error: return location for an error
+ *
+ * Finishes th_history_query_candles_async().
+ *
+ * Returns: (transfer container) (element-type ThCandle): the candles,
+ *   oldest first, closed, possibly none; %NULL on failure
+ */
+GPtrArray *
+th_history_query_candles_finish (ThHistory     *self,
+                                 GAsyncResult  *result,
+                                 GError       **error)
+{
+  g_return_val_if_fail (TH_IS_HISTORY (self), NULL);
+
+  if (g_async_result_is_tagged (result, th_history_query_candles_async))
+    return g_task_propagate_pointer (G_TASK (result), error);
+  return TH_HISTORY_GET_IFACE (self)->query_candles_finish (self, result, error);
+}
