@@ -11,7 +11,7 @@ set -eu
 target=$1 srcdir=$2 builddir=$3 name=$4
 seconds=${TICKHUB_FUZZ_SECONDS:-30}
 mkdir -p "$builddir/corpus/$name" "$builddir/artifacts"
-set -- -max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
+set -- -max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 -error_exitcode=1 \
        -artifact_prefix="$builddir/artifacts/$name-"
 [ -f "$srcdir/dict/$name.dict" ] && set -- "$@" -dict="$srcdir/dict/$name.dict"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
