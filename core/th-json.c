@@ -312,6 +312,16 @@ check_json (const char *data,
                     break;
                   if (end - p >= 5 && memcmp (p, "u0000", 5) == 0)
                     goto nul;
+                  /* JSON's escapes only: json-glib's scanner also takes
+                   * octal ones (\\775), which make bytes that are not
+                   * UTF-8. */
+                  if (strchr ("\"\\/bfnrtu", *p) == NULL || *p == '\0')
+                    {
+                      g_set_error (error, TH_ERROR, TH_ERROR_BAD_INPUT,
+                                   "an escape that JSON does not have in a string (\\%c)",
+                                   g_ascii_isprint (*p) ? *p : '?');
+                      return FALSE;
+                    }
                   unit = escaped_unit (p, end);
                   /* json-glib reads four characters after \u whatever
                    * they are, and makes a code point of non-digits too. */

@@ -373,8 +373,32 @@ test_surrogates (void)
   assert_refused ("[\"\\ud80\x10\"]", -1, "a \\u escape without four hex digits in a string");
   assert_refused ("[\"\\u12\"]", -1, "a \\u escape without four hex digits in a string");
   assert_refused ("[\"\\u", -1, "a \\u escape without four hex digits in a string");
+  /* json-glib takes octal escapes: "\775" made the byte 0xfd (fuzz-json,
+   * corpus json/octal-escape). */
+  assert_refused ("\"\\775808\"", -1, "an escape that JSON does not have in a string (\\7)");
+  assert_refused ("[\"\\x41\"]", -1, "an escape that JSON does not have in a string (\\x)");
+  assert_refused ("[\"\\\x01\"]", -1, "an escape that JSON does not have in a string (\\?)");
+  assert_parses ("[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\"]");
   /* Escaped text that only looks like one is text. */
   assert_parses ("{\"a\":\"\\\\ud800\"}");
+}
+
+/* Any member a peer sends, an object or an array too, reads as a string
+ * or NULL, without the critical of json-glib's *_with_default() getters
+ * (fuzz-coinbase: a channel "name" that was an array; fuzz-jwt: an "alg"
+ * that was an object). */
+static void
+test_string_member (void)
+{
+  g_autoptr(JsonNode) node = th_json_parse ("{\"s\":\"BTC\",\"n\":1,\"z\":null,\"o\":{\"x\":1},\"a\":[\"BTC\"]}", -1, NULL);
+  JsonObject *obj = json_node_get_object (node);
+
+  g_assert_cmpstr (th_json_object_get_string (obj, "s"), ==, "BTC");
+  g_assert_null (th_json_object_get_string (obj, "n"));
+  g_assert_null (th_json_object_get_string (obj, "z"));
+  g_assert_null (th_json_object_get_string (obj, "o"));
+  g_assert_null (th_json_object_get_string (obj, "a"));
+  g_assert_null (th_json_object_get_string (obj, "absent"));
 }
 
 int
@@ -393,6 +417,7 @@ main (int   argc,
   g_test_add_func ("/json/depth-limit", test_depth_limit);
   g_test_add_func ("/json/refused-text", test_refused_text);
   g_test_add_func ("/json/surrogates", test_surrogates);
+  g_test_add_func ("/json/string-member", test_string_member);
 
   return g_test_run ();
 }
