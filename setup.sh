@@ -6,7 +6,9 @@
 #                                          venues; add --demo for the offline simulator)
 #   ./setup.sh test                        install what is missing, build with -Werror,
 #                                          run the whole suite, then again under
-#                                          AddressSanitizer + UndefinedBehaviorSanitizer
+#                                          AddressSanitizer + UndefinedBehaviorSanitizer,
+#                                          then each libFuzzer target (fuzz/) for
+#                                          TICKHUB_FUZZ_SECONDS (default 30) under both
 #   ./setup.sh deps                        only install the packages
 #   ./setup.sh build                       only build (in ./build)
 #
@@ -24,6 +26,7 @@ packages=(
   libsoup-3.0-dev libjson-glib-dev libpeas-dev libgjs-dev gjs libsqlite3-dev
   python3-gi gir1.2-json-1.0 gir1.2-soup-3.0 dbus-daemon
   valac gi-docgen
+  clang-14 libclang-rt-14-dev   # the fuzz targets (fuzz/): clang, libFuzzer's runtime
   systemd   # systemd-analyze checks the shipped units in the tests (not run as init)
   python3-socketio python3-websocket python3-requests
 )
@@ -130,8 +133,14 @@ case "$cmd" in
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       run_suite build-asan || status=1
-    # One closing line for both runs, counted from meson's own logs.
-    summary build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
+    # The libFuzzer targets (fuzz/README.md), clang + ASan + UBSan, each for
+    # TICKHUB_FUZZ_SECONDS from its committed corpus: a crash, a leak, a
+    # sanitizer report, a critical or a hang fails its test.
+    CC=clang-14 build build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
+    run_suite build-fuzz --suite fuzz || status=1
+    # One closing line for the three runs, counted from meson's own logs.
+    summary build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+      build-fuzz/meson-logs/testlog.json
     exit $status
     ;;
   help|-h|--help)

@@ -182,7 +182,8 @@ text_problem (TextCheck  *check,
  *    silently overrides one of the first; one group per name;
  *  - a key given twice in a group: GKeyFile keeps the last value;
  *  - a localized key, `plugins[de]=`: GKeyFile keeps it or drops it
- *    depending on the locale the program runs in; tickhub reads plain keys.
+ *    depending on the locale the program runs in; tickhub reads plain keys;
+ *  - a line that is not UTF-8 (GKeyFile takes such group names and keys).
  *
  * One pass over the lines, split as GKeyFile splits them: leading
  * whitespace and a trailing \r do not count, `#` starts a comment line, a
@@ -219,6 +220,15 @@ check_text (const char  *data,
         line_end--;
       while (start < line_end && g_ascii_isspace (*start))
         start++;
+
+      /* GKeyFile checks that values are UTF-8 only when they are read,
+       * and group names and keys never: a name that is not would end up
+       * in problems, logs and D-Bus replies, which must be UTF-8. */
+      if (!g_utf8_validate_len (start, (nul != NULL ? nul : line_end) - start, NULL))
+        {
+          text_problem (&check, line, "the line is not UTF-8 text; save the file as UTF-8");
+          continue;
+        }
 
       if (start < line_end && *start == '[')
         {

@@ -324,6 +324,33 @@ th_event_get_data (ThEvent *event)
 }
 
 /**
+ * th_json_object_get_string:
+ * @object: a JSON object, as parsed from a message from outside
+ * @member: the member's name
+ *
+ * The string @member holds, or %NULL when it is absent or holds anything
+ * else (a number, null, an object, an array). Unlike
+ * json_object_get_string_member_with_default(), which logs a critical
+ * when the member is an object or an array, any text a peer sends is
+ * fine here.
+ *
+ * Returns: (nullable): the string, owned by @object
+ */
+const char *
+th_json_object_get_string (JsonObject *object,
+                           const char *member)
+{
+  JsonNode *node;
+
+  g_return_val_if_fail (object != NULL && member != NULL, NULL);
+
+  node = json_object_get_member (object, member);
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+/**
  * th_json_object_get_number:
  * @object: a JSON object, as parsed from a venue's message
  * @member: the member's name

@@ -59,6 +59,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (ThEvent, th_event_unref)
 TH_EXPORT
 char        *th_format_time            (gint64      usec);
 TH_EXPORT
+const char  *th_json_object_get_string (JsonObject *object,
+                                        const char *member);
+TH_EXPORT
 ThJsonField  th_json_object_get_number (JsonObject *object,
                                         const char *member,
                                         gboolean    strings,

@@ -11,6 +11,11 @@
  * the bytes once first (about 0.3 ns a byte) and refuses what is nested too
  * deep, or holds a NUL in a string, before json-glib sees it.
  *
+ * json-glib 1.6 also turns a lone UTF-16 surrogate escape ("\ud800x",
+ * "\udc00") into the three bytes of that code point, which are not UTF-8:
+ * such a string went on into symbols, replies and logs. The scan refuses
+ * a high surrogate escape not followed by a low one, and a low one alone.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
@@ -249,6 +254,27 @@ _th_parse_time (const char *text,
   return TRUE;
 }
 
+/* The code unit of the escape `uXXXX` at @p (after its backslash), or -1
+ * when @p is not one. */
+static gint
+escaped_unit (const guchar *p,
+              const guchar *end)
+{
+  gint unit = 0;
+
+  if (end - p < 5 || p[0] != 'u')
+    return -1;
+  for (int i = 1; i <= 4; i++)
+    {
+      gint d = g_ascii_xdigit_value ((char) p[i]);
+
+      if (d < 0)
+        return -1;
+      unit = unit * 16 + d;
+    }
+  return unit;
+}
+
 /* Fails with %TH_ERROR_BAD_INPUT. The scan follows json-glib's tokenizer
  * only as far as needed to count nesting exactly on any input json-glib
  * would accept up to its first error: strings are double-quoted with
@@ -280,10 +306,43 @@ check_json (const char *data,
                 break;
               if (c == '\\')
                 {
+                  gint unit;
+
                   if (p == end)
                     break;
                   if (end - p >= 5 && memcmp (p, "u0000", 5) == 0)
                     goto nul;
+                  /* JSON's escapes only: json-glib's scanner also takes
+                   * octal ones (\\775), which make bytes that are not
+                   * UTF-8. */
+                  if (strchr ("\"\\/bfnrtu", *p) == NULL || *p == '\0')
+                    {
+                      g_set_error (error, TH_ERROR, TH_ERROR_BAD_INPUT,
+                                   "an escape that JSON does not have in a string (\\%c)",
+                                   g_ascii_isprint (*p) ? *p : '?');
+                      return FALSE;
+                    }
+                  unit = escaped_unit (p, end);
+                  /* json-glib reads four characters after \u whatever
+                   * they are, and makes a code point of non-digits too. */
+                  if (*p == 'u' && unit < 0)
+                    {
+                      g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_INPUT,
+                                           "a \\u escape without four hex digits in a string");
+                      return FALSE;
+                    }
+                  if (unit >= 0xd800 && unit <= 0xdbff)
+                    {
+                      /* A high surrogate: a low one must follow. */
+                      gint low = end - p >= 7 && p[5] == '\\' ? escaped_unit (p + 6, end) : -1;
+
+                      if (low < 0xdc00 || low > 0xdfff)
+                        goto surrogate;
+                      p += 11;
+                      continue;
+                    }
+                  if (unit >= 0xdc00 && unit <= 0xdfff)
+                    goto surrogate;
                   p++;
                 }
               else if (c == '\0')
@@ -322,6 +381,11 @@ check_json (const char *data,
 nul:
   g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_INPUT, "a string holds a NUL character");
   return FALSE;
+
+surrogate:
+  g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_INPUT,
+                       "a string holds a lone UTF-16 surrogate (\\uD800 to \\uDFFF not in a pair)");
+  return FALSE;
 }
 
 /**
@@ -333,8 +397,9 @@ nul:
  *
  * json_parser_load_from_data() for text from outside the process: a text
  * nested deeper than %TH_JSON_MAX_DEPTH arrays and objects, or with a NUL
- * in a string (`\u0000` or a raw byte), is refused with
- * %TH_ERROR_BAD_INPUT before json-glib parses it (json-glib has no depth
+ * in a string (`\u0000` or a raw byte), or a lone UTF-16 surrogate escape
+ * in a string (which json-glib would turn into bytes that are not UTF-8),
+ * is refused with %TH_ERROR_BAD_INPUT before json-glib parses it (json-glib has no depth
  * limit of its own and overflows the stack on deep nesting). Other
  * malformed text fails with json-glib's own error. Parse every venue
  * message, client message, file line or body with this function.

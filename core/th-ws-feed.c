@@ -739,10 +739,17 @@ th_ws_feed_inject (ThWsFeed   *self,
   g_return_if_fail (TH_IS_WS_FEED (self));
   g_return_if_fail (text != NULL);
 
+  /* The parsers want a NUL after the frame. Nothing past @length may be
+   * read to see whether there is one already: copy. */
   if (length < 0)
     length = strlen (text);
-  else if (text[length] != '\0')
-    text = copy = g_strndup (text, length);
+  else
+    {
+      copy = g_malloc ((gsize) length + 1);
+      memcpy (copy, text, (gsize) length);
+      copy[length] = '\0';
+      text = copy;
+    }
 
   priv->inject_time = receive_time > 0 ? receive_time : th_clock_get_time (th_hub_get_clock (priv->hub));
   handle_message (self, text, (gsize) length, TRUE);

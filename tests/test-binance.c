@@ -405,6 +405,29 @@ test_deep_json (Fixture       *fx,
   g_assert_cmpuint (fake_ws_n_open (fx->ws), ==, 1);
 }
 
+/* th_ws_feed_inject() with a length reads nothing past it: a frame in a
+ * buffer of exactly its size, as libFuzzer hands them (ASan saw the byte
+ * after it read; fuzz/fuzz-binance, corpus binance/exact-length). */
+static void
+test_inject_exact_length (void)
+{
+  static const char frame[] = "{\"stream\":\"btcusdt@aggTrade\",\"data\":{\"e\":\"aggTrade\",\"E\":1672515782136,"
+                              "\"s\":\"BTCUSDT\",\"p\":\"43000.5\",\"q\":\"0.5\",\"T\":1672515782136}}";
+  g_autoptr(ThClock) clock = th_manual_clock_new (1672515782136000);
+  ThHub *hub = th_test_hub_new ("[tickhub]\nplugins=binance\nsymbols=BTC\n[binance]\nconnect=false\n", clock);
+  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (hub);
+  g_autofree char *exact = g_memdup2 (frame, sizeof frame - 1);
+  g_autofree char *with_nul = g_memdup2 ("{\"e\":\"aggTrade\"}\0x", 20);
+
+  th_ws_feed_inject (feeds->pdata[0], exact, sizeof frame - 1, 0);
+  g_assert_cmpuint (th_test_feed_stat (hub, "ticks"), ==, 1);
+  g_assert_cmpuint (th_test_feed_stat (hub, "parse_errors"), ==, 0);
+  /* A NUL inside the given length is still seen. */
+  th_ws_feed_inject (feeds->pdata[0], with_nul, 20, 0);
+  g_assert_cmpuint (th_test_feed_stat (hub, "parse_errors"), ==, 1);
+  th_test_hub_clear (&hub);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -426,6 +449,7 @@ main (int   argc,
   g_test_add_func ("/binance/bad-config", test_bad_config);
   g_test_add_func ("/binance/record-and-replay", test_record_and_replay);
   g_test_add_func ("/binance/replay-deep-json", test_replay_deep_json);
+  g_test_add_func ("/binance/inject-exact-length", test_inject_exact_length);
 
   return g_test_run ();
 }

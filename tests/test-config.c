@@ -196,6 +196,23 @@ test_locale_key (void)
                                  "not read; write interval= without [en_GB.UTF-8]");
 }
 
+/* GKeyFile takes group names and keys that are not UTF-8; they would go
+ * on into problems, logs and D-Bus replies (found by fuzz/fuzz-keyfile,
+ * corpus keyfile/not-utf8-group). */
+static void
+test_not_utf8 (void)
+{
+  g_autofree char *msg = text_problems ("[tickhub]\nplugins=simulator\n[ \xc0]\nx=1\n[sim]\nk\xff=2\n"
+                                        "v=caf\xc3\xa9 \xe9\n", -1);
+  g_auto(GStrv) lines = g_strsplit (msg, "\n", -1);
+
+  g_assert_true (g_utf8_validate (msg, -1, NULL));
+  g_assert_cmpuint (g_strv_length (lines), ==, 3);
+  g_assert_cmpstr (lines[0], ==, "config:3: the line is not UTF-8 text; save the file as UTF-8");
+  g_assert_cmpstr (lines[1], ==, "config:6: the line is not UTF-8 text; save the file as UTF-8");
+  g_assert_cmpstr (lines[2], ==, "config:7: the line is not UTF-8 text; save the file as UTF-8");
+}
+
 /* From a file, the file names the place; the values stay as they were. */
 static void
 test_text_problems_in_file (void)
@@ -454,6 +471,7 @@ main (int   argc,
   g_test_add_func ("/config/duplicate-group", test_duplicate_group);
   g_test_add_func ("/config/nul-byte", test_nul_byte);
   g_test_add_func ("/config/locale-key", test_locale_key);
+  g_test_add_func ("/config/not-utf8", test_not_utf8);
   g_test_add_func ("/config/text-problems-in-file", test_text_problems_in_file);
   g_test_add_func ("/config/text-problems-are-bounded", test_text_problems_are_bounded);
   g_test_add_func ("/config/many-symbols", test_many_symbols);

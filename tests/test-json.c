@@ -342,6 +342,65 @@ test_refused_text (void)
   }
 }
 
+/* json-glib 1.6 turns a lone UTF-16 surrogate escape into bytes that are
+ * not UTF-8 (found by fuzz/fuzz-json, corpus json/lone-surrogate-*). */
+static void
+test_surrogates (void)
+{
+  static const char *const lone[] = {
+    "[\"\\ud800x\"]",          /* a high surrogate, then a character */
+    "{\"symbol\":\"BTC\\udbff\"}",
+    "[\"\\ud800\\n\"]",      /* then another escape */
+    "[\"\\ud800\\u0041\"]",  /* then an escape that is not a low surrogate */
+    "[\"\\udc00x\"]",          /* a low surrogate alone */
+    "[\"a\\uDFFF\"]",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (lone); i++)
+    assert_refused (lone[i], -1, "a string holds a lone UTF-16 surrogate (\\uD800 to \\uDFFF not in a pair)");
+
+  /* A pair is one character outside the BMP: kept, as UTF-8. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) node = th_json_parse ("[\"\\ud83d\\ude00 \\uD834\\uDD1E\"]", -1, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (json_array_get_string_element (json_node_get_array (node), 0), ==, "\xf0\x9f\x98\x80 \xf0\x9d\x84\x9e");
+  }
+  /* json-glib makes a code point of what follows \u, digits or not: a
+   * surrogate out of "\ud80" and a control character (fuzz-json,
+   * corpus json/short-escape). */
+  assert_refused ("[\"\\ud80\x10\"]", -1, "a \\u escape without four hex digits in a string");
+  assert_refused ("[\"\\u12\"]", -1, "a \\u escape without four hex digits in a string");
+  assert_refused ("[\"\\u", -1, "a \\u escape without four hex digits in a string");
+  /* json-glib takes octal escapes: "\775" made the byte 0xfd (fuzz-json,
+   * corpus json/octal-escape). */
+  assert_refused ("\"\\775808\"", -1, "an escape that JSON does not have in a string (\\7)");
+  assert_refused ("[\"\\x41\"]", -1, "an escape that JSON does not have in a string (\\x)");
+  assert_refused ("[\"\\\x01\"]", -1, "an escape that JSON does not have in a string (\\?)");
+  assert_parses ("[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\"]");
+  /* Escaped text that only looks like one is text. */
+  assert_parses ("{\"a\":\"\\\\ud800\"}");
+}
+
+/* Any member a peer sends, an object or an array too, reads as a string
+ * or NULL, without the critical of json-glib's *_with_default() getters
+ * (fuzz-coinbase: a channel "name" that was an array; fuzz-jwt: an "alg"
+ * that was an object). */
+static void
+test_string_member (void)
+{
+  g_autoptr(JsonNode) node = th_json_parse ("{\"s\":\"BTC\",\"n\":1,\"z\":null,\"o\":{\"x\":1},\"a\":[\"BTC\"]}", -1, NULL);
+  JsonObject *obj = json_node_get_object (node);
+
+  g_assert_cmpstr (th_json_object_get_string (obj, "s"), ==, "BTC");
+  g_assert_null (th_json_object_get_string (obj, "n"));
+  g_assert_null (th_json_object_get_string (obj, "z"));
+  g_assert_null (th_json_object_get_string (obj, "o"));
+  g_assert_null (th_json_object_get_string (obj, "a"));
+  g_assert_null (th_json_object_get_string (obj, "absent"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -357,6 +416,8 @@ main (int   argc,
   g_test_add_func ("/json/tree", test_tree);
   g_test_add_func ("/json/depth-limit", test_depth_limit);
   g_test_add_func ("/json/refused-text", test_refused_text);
+  g_test_add_func ("/json/surrogates", test_surrogates);
+  g_test_add_func ("/json/string-member", test_string_member);
 
   return g_test_run ();
 }

@@ -155,7 +155,7 @@ canonical (ThBinance  *self,
            JsonObject *data)
 {
   ThHub *hub = th_ws_feed_get_hub (TH_WS_FEED (self));
-  const char *code = json_object_get_string_member_with_default (data, "s", NULL);
+  const char *code = th_json_object_get_string (data, "s");
   const char *symbol = code != NULL ? th_symbol_map_reverse (th_hub_get_symbol_map (hub), "binance", code) : NULL;
 
   /* Only what we follow: a symbol we did not ask for is not ours to trust. */
@@ -176,7 +176,7 @@ static void
 parse_payload (ThBinance  *self,
                JsonObject *data)
 {
-  const char *event = json_object_get_string_member_with_default (data, "e", NULL);
+  const char *event = th_json_object_get_string (data, "e");
   const char *symbol;
   g_autoptr(ThTick) tick = NULL;
   double price, v;
@@ -312,9 +312,13 @@ th_binance_message (ThWsFeed   *feed,
     return;
   if (json_object_has_member (obj, "code") && json_object_has_member (obj, "msg"))
     {
+      JsonNode *code = json_object_get_member (obj, "code");
+      const char *msg = th_json_object_get_string (obj, "msg");
       g_autofree char *reason = g_strdup_printf ("Binance error %" G_GINT64_FORMAT ": %s",
-                                                 json_object_get_int_member_with_default (obj, "code", 0),
-                                                 json_object_get_string_member_with_default (obj, "msg", "?"));
+                                                 JSON_NODE_HOLDS_VALUE (code) &&
+                                                 json_node_get_value_type (code) == G_TYPE_INT64
+                                                   ? json_node_get_int (code) : 0,
+                                                 msg != NULL ? msg : "?");
 
       g_message ("%s", reason);
       th_ws_feed_reject (feed, TH_WS_FEED_REJECT_UNKNOWN, reason);

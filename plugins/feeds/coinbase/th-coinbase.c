@@ -596,7 +596,7 @@ subscribed_products (JsonArray  *channels,
       if (!JSON_NODE_HOLDS_OBJECT (node))
         continue;
       ch = json_node_get_object (node);
-      if (g_strcmp0 (json_object_get_string_member_with_default (ch, "name", NULL), name) != 0)
+      if (g_strcmp0 (th_json_object_get_string (ch, "name"), name) != 0)
         continue;
       ids = json_object_get_member (ch, "product_ids");
       return ids != NULL && JSON_NODE_HOLDS_ARRAY (ids) ? json_node_get_array (ids) : NULL;
@@ -687,8 +687,8 @@ parse_error (ThCoinbase *self,
              JsonObject *obj)
 {
   ThWsFeed *feed = TH_WS_FEED (self);
-  const char *message = json_object_get_string_member_with_default (obj, "message", NULL);
-  const char *reason = json_object_get_string_member_with_default (obj, "reason", NULL);
+  const char *message = th_json_object_get_string (obj, "message");
+  const char *reason = th_json_object_get_string (obj, "reason");
   g_autofree char *text = NULL;
 
   if (message == NULL || *message == '\0')

@@ -726,6 +726,7 @@ handle_frame (ThReplay   *self,
   g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   JsonObject *obj;
   JsonNode *root;
+  JsonNode *t_node;
   const char *source;
   const char *text;
   ThWsFeed *feed;
@@ -738,8 +739,10 @@ handle_frame (ThReplay   *self,
       return;
     }
   obj = json_node_get_object (root);
-  source = json_object_get_string_member_with_default (obj, "source", NULL);
-  t = json_object_get_int_member_with_default (obj, "t", 0);
+  source = th_json_object_get_string (obj, "source");
+  t_node = json_object_get_member (obj, "t");
+  t = t_node != NULL && JSON_NODE_HOLDS_VALUE (t_node) && json_node_get_value_type (t_node) == G_TYPE_INT64
+      ? json_node_get_int (t_node) : 0;
   if (source == NULL || t <= 0)
     {
       bad_line (self, "a recorded frame needs \"source\" and \"t\"");
@@ -755,14 +758,14 @@ handle_frame (ThReplay   *self,
       return;
     }
 
-  text = json_object_get_string_member_with_default (obj, "text", NULL);
+  text = th_json_object_get_string (obj, "text");
   if (text != NULL)
     th_ws_feed_inject (feed, text, -1, t);
   else if (json_object_has_member (obj, "base64"))
     {
       /* A frame that was not UTF-8 text: the feed rejects it as it did live. */
       gsize len;
-      g_autofree guchar *data = g_base64_decode (json_object_get_string_member_with_default (obj, "base64", ""), &len);
+      g_autofree guchar *data = g_base64_decode (th_json_object_get_string (obj, "base64") != NULL ? th_json_object_get_string (obj, "base64") : "", &len);
       g_autofree char *copy = g_strndup ((const char *) data, len);
 
       th_ws_feed_inject (feed, copy, (gssize) len, t);

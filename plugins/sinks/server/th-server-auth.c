@@ -362,7 +362,7 @@ check_jwt (ThServerAuth *auth,
   header = decode_json_object (token, dot1 - token);
   if (header == NULL)
     return TH_SERVER_AUTH_MALFORMED;
-  if (g_strcmp0 (json_object_get_string_member_with_default (header, "alg", ""), "HS256") != 0)
+  if (g_strcmp0 (th_json_object_get_string (header, "alg"), "HS256") != 0)
     return TH_SERVER_AUTH_BAD_ALG;
 
   sig_text = dot2 + 1;
