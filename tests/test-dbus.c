@@ -1300,8 +1300,10 @@ test_price_changed_rate (Fixture       *fixture,
       g_assert_cmpuint (times->len, >=, (guint) (rate * window * 0.6));
       for (guint i = 1; i < stamps->len; i++)
         min_gap = MIN (min_gap, g_array_index (stamps, gint64, i) - g_array_index (stamps, gint64, i - 1));
-      /* 250 ms apart, less one tick (10 ms) and some scheduling. */
-      g_assert_cmpint (min_gap, >=, (gint64) (0.8 * G_USEC_PER_SEC / rate));
+      /* Sent 250 ms apart at least; a price is as old as its tick, which
+       * a loaded machine (the sanitizers, parallel tests) delays by tens
+       * of milliseconds. Unthrottled they would be 10 ms apart. */
+      g_assert_cmpint (min_gap, >=, (gint64) (0.5 * G_USEC_PER_SEC / rate));
     }
   g_hash_table_unref (log.times);
   g_hash_table_unref (log.stamps);

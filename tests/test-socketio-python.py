@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 import time
+import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -197,6 +198,8 @@ def case(number, title, daemon, body, tokens=False):
     except Exception as e:  # noqa: BLE001 - reported as a TAP failure
         failed += 1
         print(f'not ok {number} {title.split(":")[0]}: {type(e).__name__}: {e}')
+        for line in traceback.format_exc().splitlines():
+            print('# ' + line)
         for line in daemon.log[-15:]:
             print('# ' + line.rstrip())
     finally:

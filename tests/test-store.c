@@ -1088,7 +1088,11 @@ spawn_daemon (Fixture    *fx,
 {
   g_autofree char *replay = write_replay (fx, 60000);
   g_autofree char *conf = g_strdup_printf ("[tickhub]\nplugins=replay;store\nsymbols=BTC\ntimeframes=1m;1h\n\n"
-                                           "[replay]\npath=%s\n%s\n\n[store]\npath=%s\nticks=true\n",
+                                           "[replay]\npath=%s\n%s\n\n[store]\npath=%s\nticks=true\n"
+                                           /* The replay's ticks are of 2024: the
+                                            * default retention (7 days by the
+                                            * hub's clock) would delete them. */
+                                           "retention=ticks:forever\n",
                                            replay, replay_keys, fx->db);
   g_autofree char *conf_path = th_test_write_file (fx->dir, "tickhub.conf", conf);
   g_autoptr(GError) error = NULL;
