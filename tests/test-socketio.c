@@ -375,6 +375,31 @@ test_polling (Fixture       *fx,
   post (fx, sid, "42[\"subscribe_symbol\",{\"symbol\":\"sol\"}]\x1e" "42[\"get_status\",{}]");
   update = poll_until (fx, sid, "42[\"server_status\"");
   g_assert_nonnull (strstr (update, "\"symbol_SOL\""));
+  g_hash_table_remove (fx->backlog, sid);
+
+  /* At most 16 packets per answer (python-engineio clients refuse a
+   * payload of more), the rest at the next poll, in order. */
+  for (guint i = 0; i < 40; i++)
+    th_test_push_quote (fx->hub, "ETH", 3001 + i);
+  {
+    guint seen = 0;
+
+    while (seen < 40)
+      {
+        g_auto(GStrv) got = poll_packets (fx, sid);
+
+        g_assert_cmpuint (g_strv_length (got), <=, 16);
+        for (guint i = 0; got[i] != NULL; i++)
+          {
+            g_autofree char *price = g_strdup_printf ("\"price\":%u,", 3001 + seen);
+
+            if (!g_str_has_prefix (got[i], "42[\"financial_data_update\",{\"symbol\":\"ETH\""))
+              continue;
+            g_assert_nonnull (strstr (got[i], price));
+            seen++;
+          }
+      }
+  }
 }
 
 static void

@@ -60,6 +60,9 @@
 #define UPGRADE_TIMEOUT_MSEC  10000   /* socket.io's upgradeTimeout */
 #define NOOP_CHECK_MSEC       100     /* engine.io's check while upgrading */
 #define CLOSE_WAIT_MSEC       1000    /* polling: time to fetch the close packet */
+#define POLL_MAX_PACKETS      16      /* packets per polling answer: python-engineio
+                                       * clients refuse a payload of more (its
+                                       * max_decode_packets) */
 #define MAX_ACK_ID            G_GUINT64_CONSTANT (999999999999999)
 
 struct _ThServerSio
@@ -480,8 +483,9 @@ on_poll_gone (SoupServerMessage *msg,
   s->poll_paused = FALSE;
 }
 
-/* Answers the held GET with everything queued, the packets' own GBytes
- * as the body's chunks. */
+/* Answers the held GET with what is queued, up to POLL_MAX_PACKETS, the
+ * packets' own GBytes as the body's chunks; the rest goes to the next GET,
+ * which is answered at once. */
 static void
 poll_answer (Session *s)
 {
@@ -495,9 +499,11 @@ poll_answer (Session *s)
   Packet *p;
 
   g_signal_handlers_disconnect_by_data (msg, s);
-  while ((p = g_queue_pop_head (&s->packets)) != NULL)
+  for (guint n = 0; n < POLL_MAX_PACKETS && (p = g_queue_pop_head (&s->packets)) != NULL; n++)
     {
       gsize size = g_bytes_get_size (p->bytes);
+
+      s->queued -= size + 1;
 
       if (total > 0)
         soup_message_body_append (body, SOUP_MEMORY_STATIC, "\x1e", 1);
@@ -513,7 +519,6 @@ poll_answer (Session *s)
         }
       packet_free (p);
     }
-  s->queued = 0;
   soup_message_body_complete (body);
   stats->http_requests++;
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
@@ -634,8 +639,21 @@ sio_close (ThServerClient *client,
     }
 
   /* Polling: the close packet goes to the held GET, or to the next one
-   * if it comes soon. */
+   * if it comes soon; in one answer, so the oldest updates make room (the
+   * client is leaving). */
   session_push_static (s, "1");
+  while (s->packets.length > POLL_MAX_PACKETS)
+    {
+      Packet *old = g_queue_pop_head (&s->packets);
+
+      s->queued -= g_bytes_get_size (old->bytes) + 1;
+      if (old->queued_at > 0)
+        {
+          th_server_get_stats (client->server)->dropped++;
+          client->dropped++;
+        }
+      packet_free (old);
+    }
   if (s->poll != NULL || th_server_is_stopped (client->server))
     {
       if (s->poll != NULL)
