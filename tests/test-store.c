@@ -853,6 +853,17 @@ on_history (GObject      *source,
   h->done = TRUE;
 }
 
+static void
+on_history_ticks (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  History *h = user_data;
+
+  h->candles = th_hub_get_history_ticks_finish (TH_HUB (source), result, &h->error);
+  h->done = TRUE;
+}
+
 static GPtrArray *
 get_history (ThHub       *hub,
              const char  *symbol,
@@ -1055,6 +1066,195 @@ test_rest_history (Fixture       *fx,
   th_test_drain ();
 }
 
+static GPtrArray *
+get_ticks (ThHub       *hub,
+           const char  *symbol,
+           gint64       from,
+           gint64       to,
+           guint        limit,
+           GError     **error)
+{
+  History h = { 0 };
+
+  th_hub_get_history_ticks_async (hub, symbol, from, to, limit, NULL, on_history_ticks, &h);
+  th_test_wait_until (h.done, TH_TEST_WAIT_MS);
+  if (h.error != NULL)
+    g_propagate_error (error, h.error);
+  return h.candles;
+}
+
+/* The stored ticks through the hub: the latest of the range, oldest first,
+ * with their source, kind, size, bid and ask; a store without ticks=true
+ * says how to keep them. */
+static void
+test_history_ticks_api (Fixture       *fx,
+                        gconstpointer  data)
+{
+  g_autoptr(ThClock) clock = th_manual_clock_new (T0 + 10 * MINUTE);
+  g_autoptr(ThHub) hub = hub_start (fx, clock, "ticks=true");
+  g_autoptr(ThTick) quote = th_tick_new ("ETH", "coinbase", TH_TICK_KIND_QUOTE, 2300.5, T0 + 2 * SEC);
+  g_autoptr(GPtrArray) all = NULL;
+  g_autoptr(GPtrArray) last = NULL;
+  g_autoptr(GPtrArray) eth = NULL;
+  g_autoptr(GError) error = NULL;
+  const ThTick *t;
+
+  for (gint64 i = 0; i < 5; i++)
+    push (hub, "BTC", "binance", 100 + i, 0.5, T0 + i * SEC);
+  quote->bid = 2300.25;
+  quote->ask = 2300.75;
+  th_hub_push_tick (hub, quote);
+  assert_flush (hub);
+
+  all = get_ticks (hub, "BTC", T0, T0 + MINUTE, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (all->len, ==, 5);
+  for (guint i = 0; i < all->len; i++)
+    {
+      t = all->pdata[i];
+      g_assert_cmpstr (t->symbol, ==, "BTC");
+      g_assert_cmpstr (t->source, ==, "binance");
+      g_assert_cmpint (t->kind, ==, TH_TICK_KIND_TRADE);
+      g_assert_cmpint (t->exchange_time, ==, T0 + (gint64) i * SEC);
+      g_assert_cmpint (t->receive_time, ==, T0 + 10 * MINUTE);
+      g_assert_cmpfloat (t->price, ==, 100 + i);
+      g_assert_cmpfloat (t->size, ==, 0.5);
+      g_assert_true (isnan (t->bid) && isnan (t->ask));
+    }
+
+  /* from included, to excluded, the latest two of the range. */
+  last = get_ticks (hub, "BTC", T0 + 1 * SEC, T0 + 4 * SEC, 2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (last->len, ==, 2);
+  g_assert_cmpint (((ThTick *) last->pdata[0])->exchange_time, ==, T0 + 2 * SEC);
+  g_assert_cmpint (((ThTick *) last->pdata[1])->exchange_time, ==, T0 + 3 * SEC);
+
+  eth = get_ticks (hub, "ETH", T0, T0 + MINUTE, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (eth->len, ==, 1);
+  t = eth->pdata[0];
+  g_assert_cmpint (t->kind, ==, TH_TICK_KIND_QUOTE);
+  g_assert_cmpstr (t->source, ==, "coinbase");
+  g_assert_cmpfloat (t->bid, ==, 2300.25);
+  g_assert_cmpfloat (t->ask, ==, 2300.75);
+  g_assert_true (isnan (t->size));
+
+  g_assert_null (get_ticks (hub, "DOGE", T0, T0 + MINUTE, 10, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_UNKNOWN_SYMBOL);
+  g_clear_error (&error);
+  g_assert_null (get_ticks (hub, "BTC", T0 + MINUTE, T0, 10, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_INPUT);
+  g_clear_error (&error);
+  g_assert_null (get_ticks (hub, "BTC", T0, T0 + MINUTE, 10001, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_INPUT);
+  g_clear_error (&error);
+  g_object_run_dispose (G_OBJECT (hub));
+}
+
+static void
+test_history_no_ticks (Fixture       *fx,
+                       gconstpointer  data)
+{
+  g_autoptr(ThClock) clock = th_manual_clock_new (T0 + 10 * MINUTE);
+  g_autoptr(ThHub) hub = hub_start (fx, clock, NULL);
+  g_autoptr(GError) error = NULL;
+
+  push (hub, "BTC", "binance", 100, 0.5, T0);
+  assert_flush (hub);
+  g_assert_null (get_ticks (hub, "BTC", T0, T0 + MINUTE, 10, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_NO_HISTORY);
+  th_test_assert_contains (error->message, "the store keeps no ticks; set ticks=true in [store]");
+  g_object_run_dispose (G_OBJECT (hub));
+}
+
+static void
+test_rest_history_ticks (Fixture       *fx,
+                         gconstpointer  data)
+{
+  g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=store;server\nsymbols=BTC;ETH\ntimeframes=1m;1h\n\n"
+                                           "[store]\npath=%s\nticks=true\n\n"
+                                           "[server]\nlisten=127.0.0.1:0\nstatus-interval=0\n", fx->db);
+  g_autoptr(ThClock) clock = th_manual_clock_new (T0 + 20 * MINUTE);
+  g_autoptr(ThHub) hub = th_test_hub_new (text, clock);
+  g_autoptr(SoupSession) session = th_test_session_new ();
+  g_autoptr(ThTick) quote = th_tick_new ("ETH", "coinbase", TH_TICK_KIND_QUOTE, 2300.5, T0 + 2 * SEC);
+  guint port;
+
+  th_hub_start (hub);
+  port = server_port (hub);
+  push (hub, "BTC", "binance", 100, 0.5, T0 + SEC);
+  push (hub, "BTC", "binance", 101.5, 0.25, T0 + 2 * SEC);
+  push (hub, "BTC", "binance", 102, 1, T0 + 3 * SEC);
+  quote->bid = 2300.25;
+  quote->ask = 2300.75;
+  th_hub_push_tick (hub, quote);
+  assert_flush (hub);
+
+  {
+    g_autoptr(ThTestHttp) http = http_get (session, port, "/api/v1/history/btc/ticks?from=2024-01-01T00:00:00Z&to=1704067203000&limit=5");
+
+    g_assert_cmpuint (http->status, ==, 200);
+    g_assert_cmpstr (http->body, ==,
+                     "{\"symbol\":\"BTC\",\"from\":\"2024-01-01T00:00:00.000Z\",\"to\":\"2024-01-01T00:00:03.000Z\","
+                     "\"ticks\":["
+                     "{\"time\":\"2024-01-01T00:00:01.000Z\",\"received\":\"2024-01-01T00:20:00.000Z\",\"source\":\"binance\","
+                     "\"kind\":\"trade\",\"price\":100,\"size\":0.5,\"bid\":null,\"ask\":null},"
+                     "{\"time\":\"2024-01-01T00:00:02.000Z\",\"received\":\"2024-01-01T00:20:00.000Z\",\"source\":\"binance\","
+                     "\"kind\":\"trade\",\"price\":101.5,\"size\":0.25,\"bid\":null,\"ask\":null}]}");
+  }
+  {
+    /* days counts back from now; the latest `limit`. */
+    g_autoptr(ThTestHttp) http = http_get (session, port, "/api/v1/history/ETH/ticks?days=1&limit=1");
+
+    g_assert_cmpuint (http->status, ==, 200);
+    th_test_assert_contains (http->body, "\"kind\":\"quote\",\"price\":2300.5,\"size\":null,\"bid\":2300.25,\"ask\":2300.75}]}");
+  }
+  {
+    g_autoptr(ThTestHttp) http = http_get (session, port, "/api/v1/history/DOGE/ticks");
+
+    g_assert_cmpuint (http->status, ==, 404);
+    th_test_assert_contains (http->body, "\"code\":\"unknown_symbol\"");
+  }
+  {
+    g_autoptr(ThTestHttp) http = http_get (session, port, "/api/v1/history/BTC/ticks?format=columns");
+
+    g_assert_cmpuint (http->status, ==, 400);
+    th_test_assert_contains (http->body, "format is for candles");
+  }
+  {
+    g_autoptr(ThTestHttp) http = http_get (session, port, "/api/v1/history/BTC/ticks?limit=0");
+
+    g_assert_cmpuint (http->status, ==, 400);
+    th_test_assert_contains (http->body, "limit must be a whole number from 1 to 10000");
+  }
+  th_test_hub_stop (hub);
+  g_object_run_dispose (G_OBJECT (hub));
+  th_test_drain ();
+}
+
+/* Without ticks=true: a 503 that says how to keep them. */
+static void
+test_rest_history_no_ticks (Fixture       *fx,
+                            gconstpointer  data)
+{
+  g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=store;server\nsymbols=BTC\n\n"
+                                           "[store]\npath=%s\n\n"
+                                           "[server]\nlisten=127.0.0.1:0\nstatus-interval=0\n", fx->db);
+  g_autoptr(ThClock) clock = th_manual_clock_new (T0 + 20 * MINUTE);
+  g_autoptr(ThHub) hub = th_test_hub_new (text, clock);
+  g_autoptr(SoupSession) session = th_test_session_new ();
+  g_autoptr(ThTestHttp) http = NULL;
+
+  th_hub_start (hub);
+  http = http_get (session, server_port (hub), "/api/v1/history/BTC/ticks?days=1");
+  g_assert_cmpuint (http->status, ==, 503);
+  th_test_assert_contains (http->body, "\"code\":\"no_history\"");
+  th_test_assert_contains (http->body, "set ticks=true in [store]");
+  th_test_hub_stop (hub);
+  g_object_run_dispose (G_OBJECT (hub));
+  th_test_drain ();
+}
+
 /* tickhubd */
 
 static const char *
@@ -1213,6 +1413,10 @@ main (int   argc,
   ADD ("history-api", test_history_api);
   ADD ("history-without-store", test_history_without_store);
   ADD ("rest-history", test_rest_history);
+  ADD ("history-ticks-api", test_history_ticks_api);
+  ADD ("history-no-ticks", test_history_no_ticks);
+  ADD ("rest-history-ticks", test_rest_history_ticks);
+  ADD ("rest-history-no-ticks", test_rest_history_no_ticks);
   ADD ("daemon/writes-everything", test_daemon_writes_everything);
   ADD ("daemon/sigterm", test_daemon_sigterm);
   ADD ("daemon/kill-9", test_daemon_kill9);

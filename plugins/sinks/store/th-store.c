@@ -224,6 +224,7 @@ struct _ThStore
   GMutex        read_lock;
   sqlite3      *reader;
   sqlite3_stmt *read_candles;
+  sqlite3_stmt *read_ticks;
 
   /* Writer thread only. */
   sqlite3      *db;
@@ -1533,10 +1534,24 @@ static void
 close_reader (ThStore *self)
 {
   g_clear_pointer (&self->read_candles, sqlite3_finalize);
+  g_clear_pointer (&self->read_ticks, sqlite3_finalize);
   if (self->reader != NULL)
     {
       sqlite3_close_v2 (self->reader);
       self->reader = NULL;
+    }
+}
+
+/* Turns an array that came newest first round, oldest first. */
+static void
+reverse (GPtrArray *array)
+{
+  for (guint i = 0, j = array->len > 0 ? array->len - 1 : 0; i < j; i++, j--)
+    {
+      gpointer tmp = array->pdata[i];
+
+      array->pdata[i] = array->pdata[j];
+      array->pdata[j] = tmp;
     }
 }
 
@@ -1560,6 +1575,14 @@ open_reader (ThStore  *self,
                                "ORDER BY c.start DESC LIMIT ?5",
                                -1, SQLITE_PREPARE_PERSISTENT, &self->read_candles, NULL);
     }
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v3 (self->reader,
+                             "SELECT t.time, t.received, s.name, t.kind, t.price, t.size, t.bid, t.ask "
+                             "FROM ticks t JOIN names s ON s.id = t.source "
+                             "WHERE t.symbol = (SELECT id FROM names WHERE name = ?1) "
+                             "AND t.time >= ?2 AND t.time < ?3 "
+                             "ORDER BY t.time DESC LIMIT ?4",
+                             -1, SQLITE_PREPARE_PERSISTENT, &self->read_ticks, NULL);
   if (rc != SQLITE_OK)
     {
       g_set_error (error, TH_ERROR, TH_ERROR_NO_HISTORY, "the history store cannot read %s: %s",
@@ -1624,13 +1647,7 @@ query_candles_thread (GTask        *task,
       return;
     }
   /* Newest first from the index: turned round, oldest first. */
-  for (guint i = 0, j = candles->len > 0 ? candles->len - 1 : 0; i < j; i++, j--)
-    {
-      gpointer tmp = candles->pdata[i];
-
-      candles->pdata[i] = candles->pdata[j];
-      candles->pdata[j] = tmp;
-    }
+  reverse (candles);
   g_task_return_pointer (task, g_steal_pointer (&candles), (GDestroyNotify) g_ptr_array_unref);
 }
 
@@ -1676,8 +1693,113 @@ th_store_query_candles_finish (ThHistory     *history,
 }
 
 static void
+query_ticks_thread (GTask        *task,
+                    gpointer      source_object,
+                    gpointer      task_data,
+                    GCancellable *cancellable)
+{
+  ThStore *self = source_object;
+  Query *q = task_data;
+  g_autoptr(GPtrArray) ticks = g_ptr_array_new_with_free_func ((GDestroyNotify) th_tick_unref);
+  GError *error = NULL;
+  sqlite3_stmt *stmt;
+  int rc;
+
+  g_mutex_lock (&self->read_lock);
+  if (!open_reader (self, &error))
+    {
+      g_mutex_unlock (&self->read_lock);
+      g_task_return_error (task, error);
+      return;
+    }
+  stmt = self->read_ticks;
+  sqlite3_bind_text (stmt, 1, q->symbol, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, q->from);
+  sqlite3_bind_int64 (stmt, 3, q->to);
+  sqlite3_bind_int64 (stmt, 4, q->limit);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      ThTick *t = th_tick_new (q->symbol, (const char *) sqlite3_column_text (stmt, 2),
+                               sqlite3_column_int (stmt, 3) == TH_TICK_KIND_TRADE ? TH_TICK_KIND_TRADE
+                                                                                  : TH_TICK_KIND_QUOTE,
+                               sqlite3_column_double (stmt, 4), sqlite3_column_int64 (stmt, 0));
+
+      t->receive_time = sqlite3_column_int64 (stmt, 1);
+      t->size = sqlite3_column_type (stmt, 5) == SQLITE_NULL ? NAN : sqlite3_column_double (stmt, 5);
+      t->bid = sqlite3_column_type (stmt, 6) == SQLITE_NULL ? NAN : sqlite3_column_double (stmt, 6);
+      t->ask = sqlite3_column_type (stmt, 7) == SQLITE_NULL ? NAN : sqlite3_column_double (stmt, 7);
+      g_ptr_array_add (ticks, t);
+    }
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      g_set_error (&error, TH_ERROR, TH_ERROR_NO_HISTORY, "the history store cannot read %s: %s",
+                   self->display, sqlite3_errmsg (self->reader));
+      close_reader (self);
+    }
+  g_mutex_unlock (&self->read_lock);
+
+  if (error != NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  reverse (ticks);
+  g_task_return_pointer (task, g_steal_pointer (&ticks), (GDestroyNotify) g_ptr_array_unref);
+}
+
+static void
+th_store_query_ticks_async (ThHistory           *history,
+                            const char          *symbol,
+                            gint64               from,
+                            gint64               to,
+                            guint                limit,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  ThStore *self = TH_STORE (history);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  Query *q;
+
+  g_task_set_source_tag (task, th_store_query_ticks_async);
+  g_task_set_name (task, "[store] query ticks");
+  if (self->path == NULL)
+    {
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_NO_HISTORY, "the history store is not configured");
+      return;
+    }
+  if (!self->keep_ticks)
+    {
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_NO_HISTORY,
+                               "the store keeps no ticks; set ticks=true in [store] to keep them "
+                               "(from then on)");
+      return;
+    }
+  q = g_new0 (Query, 1);
+  q->symbol = g_strdup (symbol);
+  q->from = from;
+  q->to = to;
+  q->limit = limit;
+  g_task_set_task_data (task, q, (GDestroyNotify) query_free);
+  g_task_run_in_thread (task, query_ticks_thread);
+}
+
+static GPtrArray *
+th_store_query_ticks_finish (ThHistory     *history,
+                             GAsyncResult  *result,
+                             GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, history), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
 th_store_history_init (ThHistoryInterface *iface)
 {
+  iface->query_ticks_async = th_store_query_ticks_async;
+  iface->query_ticks_finish = th_store_query_ticks_finish;
   iface->get_state = th_store_get_state;
   iface->get_stats = th_store_get_stats;
   iface->query_candles_async = th_store_query_candles_async;
