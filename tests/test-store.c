@@ -1255,6 +1255,237 @@ test_rest_history_no_ticks (Fixture       *fx,
   th_test_drain ();
 }
 
+/* get_history from the clients */
+
+static ThHub *
+server_hub (Fixture    *fx,
+            ThClock    *clock,
+            const char *server_keys)
+{
+  g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=store;server\nsymbols=BTC;ETH\ntimeframes=1m;1h\n\n"
+                                           "[store]\npath=%s\n\n"
+                                           "[server]\nlisten=127.0.0.1:0\nstatus-interval=0\nrate-limit=0\n%s\n",
+                                           fx->db, server_keys);
+  ThHub *hub = th_test_hub_new (text, clock);
+
+  th_hub_start (hub);
+  return hub;
+}
+
+static ThTestWs *
+ws_connect (SoupSession *session,
+            guint        port,
+            const char  *path)
+{
+  g_autofree char *url = g_strdup_printf ("ws://127.0.0.1:%u%s", port, path);
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+  ThTestWs *w = th_test_ws_connect (session, msg, NULL);
+
+  th_test_wait_until (w->done, TH_TEST_WAIT_MS);
+  g_assert_no_error (w->error);
+  return w;
+}
+
+/* The next message that starts with @prefix; the others are skipped
+ * (Engine.IO pings answered). */
+static char *
+ws_next (ThTestWs   *w,
+         const char *prefix)
+{
+  for (;;)
+    {
+      char *p;
+
+      th_test_wait_until (th_test_ws_has_message (w), TH_TEST_WAIT_MS);
+      p = g_queue_pop_head (&w->messages);
+      g_free (g_queue_pop_head (&w->times));
+      if (p == NULL)
+        g_error ("closed while waiting for %s", prefix);
+      if (g_str_has_prefix (p, prefix))
+        return p;
+      if (g_str_equal (p, "2") && soup_websocket_connection_get_state (w->conn) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_send_text (w->conn, "3");
+      g_free (p);
+    }
+}
+
+static char *
+rest_body (SoupSession *session,
+           guint        port,
+           const char  *path)
+{
+  g_autoptr(ThTestHttp) http = http_get (session, port, path);
+
+  g_assert_cmpuint (http->status, ==, 200);
+  return g_steal_pointer (&http->body);
+}
+
+/* /ws: get_history answers with the `history` event, whose data is the
+ * REST body; errors are `error` events with the codes of the other
+ * messages; a client gone before its answer costs nothing. */
+static void
+test_ws_get_history (Fixture       *fx,
+                     gconstpointer  data)
+{
+  g_autoptr(ThClock) clock = th_manual_clock_new (T0 + 20 * MINUTE);
+  g_autoptr(ThHub) hub = server_hub (fx, clock, "");
+  g_autoptr(SoupSession) session = th_test_session_new ();
+  g_autoptr(ThTestWs) w = NULL;
+  g_autofree char *rest = NULL;
+  g_autofree char *expected = NULL;
+  guint port = server_port (hub);
+
+  push_ten_minutes (hub);
+  w = ws_connect (session, port, "/ws");
+  g_free (ws_next (w, "{\"event\":\"connected\""));
+
+  rest = rest_body (session, port, "/api/v1/history/BTC?timeframe=1m&from=2024-01-01T00:07:00Z&to=1704067800000");
+  expected = g_strdup_printf ("{\"event\":\"history\",\"data\":%s}", rest);
+  th_test_ws_send (w, "{\"event\":\"get_history\",\"data\":{\"symbol\":\"btc\",\"timeframe\":\"1m\","
+                      "\"from\":\"2024-01-01T00:07:00Z\",\"to\":1704067800000}}");
+  {
+    g_autofree char *answer = ws_next (w, "{\"event\":\"history\"");
+
+    g_assert_cmpstr (answer, ==, expected);
+  }
+
+  /* Numbers for days and limit; columns. */
+  th_test_ws_send (w, "{\"event\":\"get_history\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"60s\","
+                      "\"days\":30,\"limit\":2,\"format\":\"columns\"}}");
+  {
+    g_autofree char *answer = ws_next (w, "{\"event\":\"history\"");
+
+    th_test_assert_contains (answer, "\"timeframe\":\"1m\",\"from\":\"2023-12-02T00:20:00.000Z\"");
+    th_test_assert_contains (answer, "\"t\":[1704067680000,1704067740000],\"open\":[108,109]");
+  }
+
+  {
+    static const struct { const char *data; const char *code; const char *needle; } bad[] = {
+      { "{\"symbol\":\"DOGE\"}", "unknown_symbol", "unknown symbol “DOGE”" },
+      { "{\"timeframe\":\"1m\"}", "bad_request", "get_history needs {\\\"symbol\\\"" },
+      { "null", "bad_request", "get_history needs {\\\"symbol\\\"" },
+      { "{\"symbol\":\"BTC\",\"limit\":true}", "bad_request", "get_history: limit must be a string or a number" },
+      { "{\"symbol\":\"BTC\",\"limit\":10001}", "bad_request", "limit must be a whole number from 1 to 10000" },
+      { "{\"symbol\":\"BTC\",\"timeframe\":\"5m\"}", "bad_request", "timeframe must be one of 1m, 1h" },
+      { "{\"symbol\":\"BTC\",\"days\":1,\"from\":\"2024-01-01T00:00:00Z\"}", "bad_request", "give either from or days" },
+      { "{\"symbol\":\"BTC\",\"from\":\"2024-01-02T00:00:00Z\",\"to\":\"2024-01-01T00:00:00Z\"}", "bad_request",
+        "the range is empty" },
+      { "{\"symbol\":\"BTC\",\"format\":\"csv\"}", "bad_request", "format must be candles or columns" },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+      {
+        g_autofree char *msg = g_strdup_printf ("{\"event\":\"get_history\",\"data\":%s}", bad[i].data);
+        g_autofree char *prefix = g_strdup_printf ("{\"event\":\"error\",\"data\":{\"code\":\"%s\"", bad[i].code);
+        g_autofree char *answer = NULL;
+
+        th_test_ws_send (w, msg);
+        answer = ws_next (w, "{\"event\":");
+        g_assert_true (g_str_has_prefix (answer, prefix));
+        th_test_assert_contains (answer, bad[i].needle);
+      }
+  }
+
+  /* A client that leaves with its request under way: the answer goes to
+   * nobody, and the others are still answered. */
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(ThTestWs) gone = ws_connect (session, port, "/ws");
+
+      th_test_ws_send (gone, "{\"event\":\"get_history\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"days\":1}}");
+      soup_websocket_connection_close (gone->conn, 1000, NULL);
+    }
+  th_test_ws_send (w, "{\"event\":\"get_history\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\","
+                      "\"from\":\"2024-01-01T00:07:00Z\",\"to\":1704067800000}}");
+  {
+    g_autofree char *answer = ws_next (w, "{\"event\":\"history\"");
+
+    g_assert_cmpstr (answer, ==, expected);
+  }
+
+  g_clear_pointer (&w, th_test_ws_free);
+  th_test_hub_stop (hub);
+  g_object_run_dispose (G_OBJECT (hub));
+  th_test_drain ();
+}
+
+/* Socket.IO: the `history` event, and the same body as the ack when the
+ * event has an ack id (the ack waits for the store); errors, found at
+ * once or once the store answered, are `error` events and the ack. */
+static void
+test_sio_get_history (Fixture       *fx,
+                      gconstpointer  data)
+{
+  g_autoptr(ThClock) clock = th_manual_clock_new (T0 + 60 * MINUTE);
+  g_autoptr(ThHub) hub = server_hub (fx, clock, "client-buffer=4096\n");
+  g_autoptr(SoupSession) session = th_test_session_new ();
+  g_autoptr(ThTestWs) w = NULL;
+  g_autofree char *rest = NULL;
+  guint port = server_port (hub);
+
+  /* 40 closed minutes: more than a 4096-byte client-buffer takes at once. */
+  for (gint64 m = 0; m <= 40; m++)
+    push (hub, "BTC", "binance", 100 + m, 1, T0 + m * MINUTE + SEC);
+  assert_flush (hub);
+
+  w = ws_connect (session, port, "/socket.io/?EIO=4&transport=websocket");
+  g_free (ws_next (w, "0{"));
+  th_test_ws_send (w, "40");
+  g_free (ws_next (w, "40{\"sid\":"));
+  g_free (ws_next (w, "42[\"connected\","));
+
+  rest = rest_body (session, port, "/api/v1/history/BTC?timeframe=1m&from=2024-01-01T00:07:00Z&to=1704067800000");
+  th_test_ws_send (w, "421[\"get_history\",{\"symbol\":\"BTC\",\"timeframe\":\"1m\","
+                      "\"from\":\"2024-01-01T00:07:00Z\",\"to\":\"2024-01-01T00:10:00Z\"}]");
+  {
+    g_autofree char *event = ws_next (w, "42[");
+    g_autofree char *ack = ws_next (w, "43");
+    g_autofree char *expected_event = g_strdup_printf ("42[\"history\",%s]", rest);
+    g_autofree char *expected_ack = g_strdup_printf ("431[%s]", rest);
+
+    g_assert_cmpstr (event, ==, expected_event);
+    g_assert_cmpstr (ack, ==, expected_ack);
+  }
+
+  /* Without an ack id: the event alone. */
+  th_test_ws_send (w, "42[\"get_history\",{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"days\":1,\"limit\":1}]");
+  {
+    g_autofree char *event = ws_next (w, "42[");
+
+    th_test_assert_contains (event, "42[\"history\",{\"symbol\":\"BTC\"");
+    th_test_assert_contains (event, "\"candles\":[{\"start\":\"2024-01-01T00:39:00.000Z\"");
+  }
+
+  /* Found at once: the error event and the ack. */
+  th_test_ws_send (w, "422[\"get_history\",{\"symbol\":\"DOGE\"}]");
+  {
+    g_autofree char *event = ws_next (w, "42[");
+    g_autofree char *ack = ws_next (w, "43");
+
+    g_assert_true (g_str_has_prefix (event, "42[\"error\",{\"code\":\"unknown_symbol\""));
+    g_assert_true (g_str_has_prefix (ack, "432[{\"code\":\"unknown_symbol\""));
+  }
+
+  /* Found once the store answered: 40 candles do not fit in
+   * client-buffer; refused, and the client stays connected. */
+  th_test_ws_send (w, "423[\"get_history\",{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"days\":1}]");
+  {
+    g_autofree char *event = ws_next (w, "42[");
+    g_autofree char *ack = ws_next (w, "43");
+
+    g_assert_true (g_str_has_prefix (event, "42[\"error\",{\"code\":\"too_large\""));
+    th_test_assert_contains (event, "[server] client-buffer, 4096 bytes");
+    g_assert_true (g_str_has_prefix (ack, "433[{\"code\":\"too_large\""));
+  }
+  th_test_ws_send (w, "424[\"ping\",{}]");
+  g_free (ws_next (w, "434["));
+
+  g_clear_pointer (&w, th_test_ws_free);
+  th_test_hub_stop (hub);
+  g_object_run_dispose (G_OBJECT (hub));
+  th_test_drain ();
+}
+
 /* tickhubd */
 
 static const char *
@@ -1288,7 +1519,10 @@ spawn_daemon (Fixture    *fx,
 {
   g_autofree char *replay = write_replay (fx, 60000);
   g_autofree char *conf = g_strdup_printf ("[tickhub]\nplugins=replay;store\nsymbols=BTC\ntimeframes=1m;1h\n\n"
-                                           "[replay]\npath=%s\n%s\n\n[store]\npath=%s\nticks=true\n",
+                                           "[replay]\npath=%s\n%s\n\n[store]\npath=%s\nticks=true\n"
+                                           /* The replay is in 2024: the default 7 days of ticks
+                                            * would delete them while the test counts. */
+                                           "retention=ticks:forever\n",
                                            replay, replay_keys, fx->db);
   g_autofree char *conf_path = th_test_write_file (fx->dir, "tickhub.conf", conf);
   g_autoptr(GError) error = NULL;
@@ -1417,6 +1651,8 @@ main (int   argc,
   ADD ("history-no-ticks", test_history_no_ticks);
   ADD ("rest-history-ticks", test_rest_history_ticks);
   ADD ("rest-history-no-ticks", test_rest_history_no_ticks);
+  ADD ("ws-get-history", test_ws_get_history);
+  ADD ("sio-get-history", test_sio_get_history);
   ADD ("daemon/writes-everything", test_daemon_writes_everything);
   ADD ("daemon/sigterm", test_daemon_sigterm);
   ADD ("daemon/kill-9", test_daemon_kill9);
