@@ -206,6 +206,8 @@ struct _ThStore
   /* Shared with the writer, under lock. */
   GMutex        lock;
   GCond         cond;
+  GCond         state_cond;     /* broadcast when state changes (queries wait
+                                 * for the writer's first open) */
   GArray       *incoming;       /* Record: consumed, not yet taken by the writer */
   guint64       consumed;       /* records queued since the start */
   guint64       done;           /* records the writer wrote or gave up on */
@@ -835,6 +837,7 @@ set_state (ThStore       *self,
   self->state = state;
   g_free (self->reason);
   self->reason = g_strdup (reason);
+  g_cond_broadcast (&self->state_cond);
 
   if (!changed)
     return;
@@ -1516,12 +1519,35 @@ th_store_get_stats (ThHistory *history)
 
 typedef struct
 {
-  char   *symbol;
-  gint64  duration;
-  gint64  from;
-  gint64  to;
-  guint   limit;
+  char     *symbol;
+  gint64    duration;
+  gint64    from;
+  gint64    to;
+  guint     limit;
+  gboolean  running;    /* the writer runs: wait for its first open */
 } Query;
+
+/* How long a query waits for the writer to open (and create or migrate)
+ * the database, right after the start. */
+#define FIRST_OPEN_WAIT (5 * G_USEC_PER_SEC)
+
+/* Right after the start the writer may not have created the tables yet:
+ * a query waits for its first open, so that it finds an empty store, not
+ * a missing table. */
+static void
+wait_first_open (ThStore *self,
+                 Query   *q)
+{
+  gint64 deadline = g_get_monotonic_time () + FIRST_OPEN_WAIT;
+
+  if (!q->running)
+    return;
+  g_mutex_lock (&self->lock);
+  while (self->state == TH_SOURCE_STATE_CONNECTING &&
+         g_cond_wait_until (&self->state_cond, &self->lock, deadline))
+    ;
+  g_mutex_unlock (&self->lock);
+}
 
 static void
 query_free (Query *q)
@@ -1606,6 +1632,7 @@ query_candles_thread (GTask        *task,
   sqlite3_stmt *stmt;
   int rc;
 
+  wait_first_open (self, q);
   g_mutex_lock (&self->read_lock);
   if (!open_reader (self, &error))
     {
@@ -1679,6 +1706,7 @@ th_store_query_candles_async (ThHistory           *history,
   q->from = from;
   q->to = to;
   q->limit = limit;
+  q->running = self->thread != NULL && !self->stopped;
   g_task_set_task_data (task, q, (GDestroyNotify) query_free);
   g_task_run_in_thread (task, query_candles_thread);
 }
@@ -1705,6 +1733,7 @@ query_ticks_thread (GTask        *task,
   sqlite3_stmt *stmt;
   int rc;
 
+  wait_first_open (self, q);
   g_mutex_lock (&self->read_lock);
   if (!open_reader (self, &error))
     {
@@ -1782,6 +1811,7 @@ th_store_query_ticks_async (ThHistory           *history,
   q->from = from;
   q->to = to;
   q->limit = limit;
+  q->running = self->thread != NULL && !self->stopped;
   g_task_set_task_data (task, q, (GDestroyNotify) query_free);
   g_task_run_in_thread (task, query_ticks_thread);
 }
@@ -1848,6 +1878,7 @@ th_store_finalize (GObject *object)
   g_free (self->reason);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
+  g_cond_clear (&self->state_cond);
 
   G_OBJECT_CLASS (th_store_parent_class)->finalize (object);
 }
@@ -1873,6 +1904,7 @@ th_store_init (ThStore *self)
   g_mutex_init (&self->lock);
   g_mutex_init (&self->read_lock);
   g_cond_init (&self->cond);
+  g_cond_init (&self->state_cond);
   g_queue_init (&self->flushes);
   self->state = TH_SOURCE_STATE_CONNECTING;
   self->max_queue = DEFAULT_MAX_QUEUE;
