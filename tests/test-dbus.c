@@ -566,7 +566,10 @@ test_cli (Fixture       *fixture,
     g_autofree char *script = g_strdup_printf (
       "source '%s'; "
       "COMP_WORDS=(tickhub pr); COMP_CWORD=1; _tickhub; echo \"[${COMPREPLY[*]}]\"; "
-      "COMP_WORDS=(tickhub --json price ''); COMP_CWORD=3; _tickhub; echo \"[${COMPREPLY[*]}]\"", completion);
+      "COMP_WORDS=(tickhub --json price ''); COMP_CWORD=3; _tickhub; echo \"[${COMPREPLY[*]}]\"; "
+      "COMP_WORDS=(tickhub hi); COMP_CWORD=1; _tickhub; echo \"[${COMPREPLY[*]}]\"; "
+      "COMP_WORDS=(tickhub history b); COMP_CWORD=2; _tickhub; echo \"[${COMPREPLY[*]}]\"; "
+      "COMP_WORDS=(tickhub history BTC --ti); COMP_CWORD=3; _tickhub; echo \"[${COMPREPLY[*]}]\"", completion);
     const char *argv[] = { "bash", "-c", script, NULL };
     g_autofree char *out = NULL;
     g_autoptr(GError) error = NULL;
@@ -574,7 +577,7 @@ test_cli (Fixture       *fixture,
 
     g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, NULL, &wait_status, &error);
     g_assert_no_error (error);
-    g_assert_cmpstr (out, ==, "[price prices]\n[BTC ETH]\n");
+    g_assert_cmpstr (out, ==, "[price prices]\n[BTC ETH]\n[history]\n[BTC]\n[--timeframe]\n");
   }
   {
     g_autofree char *out = NULL, *err = NULL;
@@ -949,6 +952,15 @@ test_cli_history (Fixture       *fixture,
 
     g_assert_cmpint (run_cli (args, &out, &err), ==, 2);
     assert_contains (err, "missing arguments");
+  }
+  {
+    const char *args[] = { "history", "--help", NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (run_cli (args, &out, &err), ==, 0);
+    assert_contains (out, "history SYMBOL");
+    assert_contains (out, "--timeframe=1h");
+    assert_contains (out, "--csv");
   }
   th_test_remove_tmp_dir (dir);
 }
