@@ -956,6 +956,62 @@ test_history_api (Fixture       *fx,
   g_object_run_dispose (G_OBJECT (hub));
 }
 
+typedef struct
+{
+  gboolean   done;
+  GPtrArray *candles;
+  GError    *error;
+} Direct;
+
+static void
+on_direct (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  Direct *d = user_data;
+
+  d->candles = th_history_query_candles_finish (TH_HISTORY (source), result, &d->error);
+  d->done = TRUE;
+}
+
+static gboolean
+weak_is_gone (GWeakRef *ref)
+{
+  g_autoptr(GObject) object = g_weak_ref_get (ref);
+
+  return object == NULL;
+}
+
+/* A query holds the store: the hub may be stopped, disposed and freed
+ * before the answer; the answer still comes, and the store, freed last
+ * (in this thread), leaves the gone hub alone (under ASan: no use after
+ * free). */
+static void
+test_query_outlives_hub (Fixture       *fx,
+                         gconstpointer  data)
+{
+  g_autoptr(ThClock) clock = th_manual_clock_new (T0 + 20 * MINUTE);
+  ThHub *hub = hub_start (fx, clock, NULL);
+  Direct d = { 0 };
+  GWeakRef store;
+
+  push_ten_minutes (hub);
+  g_weak_ref_init (&store, th_hub_get_history (hub));
+  th_history_query_candles_async (th_hub_get_history (hub), "BTC", MINUTE, T0, T0 + 60 * MINUTE, 100, NULL,
+                                  on_direct, &d);
+  th_test_hub_stop (hub);
+  g_object_run_dispose (G_OBJECT (hub));
+  g_object_unref (hub);
+
+  th_test_wait_until (d.done, TH_TEST_WAIT_MS);
+  g_assert_no_error (d.error);
+  g_assert_cmpuint (d.candles->len, ==, 10);
+  g_ptr_array_unref (d.candles);
+  /* The answer was the last to hold the store. */
+  th_test_wait_until (weak_is_gone (&store), TH_TEST_WAIT_MS);
+  g_weak_ref_clear (&store);
+}
+
 static void
 test_history_without_store (Fixture       *fx,
                             gconstpointer  data)
@@ -1648,6 +1704,7 @@ main (int   argc,
   ADD ("history-without-store", test_history_without_store);
   ADD ("rest-history", test_rest_history);
   ADD ("history-ticks-api", test_history_ticks_api);
+  ADD ("query-outlives-hub", test_query_outlives_hub);
   ADD ("history-no-ticks", test_history_no_ticks);
   ADD ("rest-history-ticks", test_rest_history_ticks);
   ADD ("rest-history-no-ticks", test_rest_history_no_ticks);
