@@ -1311,6 +1311,135 @@ test_rest_history_no_ticks (Fixture       *fx,
   th_test_drain ();
 }
 
+/* Warm indicators */
+
+#define WARM_CONFIG \
+  "[tickhub]\nplugins=store\nsymbols=BTC\ntimeframes=1m\nwarmup=40\n" \
+  "[indicators]\nsma_5=sma(5)\nema_10=ema(10)\nrsi_14=rsi(14)\nmacd=macd(3,8,4)\n" \
+  "[store]\npath=%s\n"
+
+static ThHub *
+warm_hub (const char *db,
+          ThClock    *clock,
+          GPtrArray **events)
+{
+  g_autofree char *text = g_strdup_printf (WARM_CONFIG, db);
+  ThHub *hub = th_test_hub_new (text, clock);
+
+  *events = th_test_capture_events (hub);
+  th_hub_start (hub);
+  return hub;
+}
+
+/* Three trades in minute @m, prices that move both ways. */
+static void
+push_minute (ThHub   *hub,
+             ThClock *clock,
+             gint64   m)
+{
+  for (gint64 k = 0; k < 3; k++)
+    {
+      gint64 time = T0 + m * MINUTE + (1 + 20 * k) * SEC;
+      double price = 100 + 10 * sin (0.7 * m + k) + 0.1 * m;
+
+      th_manual_clock_set_time (TH_MANUAL_CLOCK (clock), time);
+      push (hub, "BTC", "binance", price, 1 + k, time);
+    }
+}
+
+/* The technical_indicators_update of the closed candle starting at minute
+ * @m, or NULL. */
+static const char *
+closed_update (GPtrArray *events,
+               gint64     m)
+{
+  g_autofree char *ts = th_format_time (T0 + m * MINUTE);
+  g_autofree char *needle = g_strdup_printf ("\"timestamp\":\"%s\"}", ts);
+
+  for (guint i = 0; i < events->len; i++)
+    {
+      ThEvent *ev = events->pdata[i];
+      const char *json = th_event_get_json (ev);
+
+      if (g_str_equal (th_event_get_name (ev), "technical_indicators_update") &&
+          strstr (json, "\"closed\":true") != NULL && strstr (json, needle) != NULL)
+        return json;
+    }
+  return NULL;
+}
+
+/* A hub stopped after 40 minutes and started again on the same store
+ * publishes, from its first update on, what an uninterrupted run over the
+ * same ticks publishes: the stored candles are fed to its indicators
+ * before the live ones. A hub on an empty store marks its values cold. */
+static void
+test_warm_indicators (Fixture       *fx,
+                      gconstpointer  data)
+{
+  g_autofree char *db_a = g_build_filename (fx->dir, "uninterrupted.db", NULL);
+  g_autofree char *db_c = g_build_filename (fx->dir, "fresh.db", NULL);
+  g_autoptr(ThClock) clock_a = th_manual_clock_new (T0);
+  g_autoptr(ThClock) clock_b = th_manual_clock_new (T0);
+  g_autoptr(ThClock) clock_c = th_manual_clock_new (T0 + 40 * MINUTE);
+  g_autoptr(GPtrArray) events_a = NULL;
+  g_autoptr(GPtrArray) events_b1 = NULL;
+  g_autoptr(GPtrArray) events_b2 = NULL;
+  g_autoptr(GPtrArray) events_c = NULL;
+  ThHub *hub;
+
+  /* A: 60 minutes in one run. */
+  hub = warm_hub (db_a, clock_a, &events_a);
+  for (gint64 m = 0; m < 60; m++)
+    push_minute (hub, clock_a, m);
+  /* Candles that closed before the store answered (empty) wait for it. */
+  th_test_wait_until (closed_update (events_a, 58) != NULL, TH_TEST_WAIT_MS);
+  th_test_hub_stop (hub);
+  th_test_hub_clear (&hub);
+
+  /* B: 40 minutes (and the first trade of the 41st, which closes the
+   * 40th), stopped; then a new hub on the same file, the rest. */
+  hub = warm_hub (fx->db, clock_b, &events_b1);
+  for (gint64 m = 0; m < 40; m++)
+    push_minute (hub, clock_b, m);
+  th_manual_clock_set_time (TH_MANUAL_CLOCK (clock_b), T0 + 40 * MINUTE + SEC);
+  push (hub, "BTC", "binance", 100 + 10 * sin (0.7 * 40) + 0.1 * 40, 1, T0 + 40 * MINUTE + SEC);
+  assert_flush (hub);
+  th_test_hub_stop (hub);
+  th_test_hub_clear (&hub);
+
+  hub = warm_hub (fx->db, clock_b, &events_b2);
+  /* The stored candles' values, published once they are in. */
+  th_test_wait_until (closed_update (events_b2, 39) != NULL, TH_TEST_WAIT_MS);
+  g_assert_cmpstr (closed_update (events_b2, 39), ==, closed_update (events_a, 39));
+  th_test_assert_contains (closed_update (events_b2, 39), "\"warm\":true");
+  g_assert_null (closed_update (events_b2, 38));
+  for (gint64 m = 40; m < 60; m++)
+    push_minute (hub, clock_b, m);
+  for (gint64 m = 40; m < 59; m++)
+    {
+      const char *a = closed_update (events_a, m);
+      const char *b = closed_update (events_b2, m);
+
+      g_assert_nonnull (a);
+      th_test_assert_contains (a, "\"warm\":true");
+      th_test_assert_contains (a, "\"macd_signal\":");
+      g_assert_cmpstr (b, ==, a);
+    }
+  th_test_hub_stop (hub);
+  th_test_hub_clear (&hub);
+
+  /* C: nothing stored; the values are those of a first run, marked cold
+   * until 40 candles have closed. */
+  hub = warm_hub (db_c, clock_c, &events_c);
+  for (gint64 m = 40; m < 45; m++)
+    push_minute (hub, clock_c, m);
+  th_test_wait_until (closed_update (events_c, 43) != NULL, TH_TEST_WAIT_MS);
+  th_test_assert_contains (closed_update (events_c, 40), "\"sma_5\":null");
+  th_test_assert_contains (closed_update (events_c, 43), "\"warm\":false");
+  th_test_hub_stop (hub);
+  th_test_hub_clear (&hub);
+}
+
 /* get_history from the clients */
 
 static ThHub *
@@ -1705,6 +1834,7 @@ main (int   argc,
   ADD ("rest-history", test_rest_history);
   ADD ("history-ticks-api", test_history_ticks_api);
   ADD ("query-outlives-hub", test_query_outlives_hub);
+  ADD ("warm-indicators", test_warm_indicators);
   ADD ("history-no-ticks", test_history_no_ticks);
   ADD ("rest-history-ticks", test_rest_history_ticks);
   ADD ("rest-history-no-ticks", test_rest_history_no_ticks);
