@@ -150,3 +150,69 @@ th_history_query_candles_finish (ThHistory     *self,
     return g_task_propagate_pointer (G_TASK (result), error);
   return TH_HISTORY_GET_IFACE (self)->query_candles_finish (self, result, error);
 }
+
+/**
+ * th_history_query_ticks_async:
+ * @self: a #ThHistory
+ * @symbol: a canonical symbol
+ * @from: the earliest exchange time, µs since the epoch (included)
+ * @to: the latest exchange time, µs since the epoch (excluded)
+ * @limit: the most ticks to return, 1 or more
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the answer
+ * @user_data: data for @callback
+ *
+ * Looks up the stored ticks of @symbol whose exchange time is in
+ * [@from, @to): the latest @limit of them, oldest first. The store reads
+ * off the main loop. A store that keeps no ticks (the `store` plugin
+ * without `ticks=true`) fails with %TH_ERROR_NO_HISTORY. Most callers
+ * want th_hub_get_history_ticks_async(), which checks the symbol first.
+ */
+void
+th_history_query_ticks_async (ThHistory           *self,
+                              const char          *symbol,
+                              gint64               from,
+                              gint64               to,
+                              guint                limit,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  ThHistoryInterface *iface;
+
+  g_return_if_fail (TH_IS_HISTORY (self));
+  g_return_if_fail (symbol != NULL);
+  g_return_if_fail (limit > 0);
+
+  iface = TH_HISTORY_GET_IFACE (self);
+  if (iface->query_ticks_async == NULL)
+    {
+      g_task_report_new_error (self, callback, user_data, th_history_query_ticks_async,
+                               TH_ERROR, TH_ERROR_NO_HISTORY, "this store keeps no ticks");
+      return;
+    }
+  iface->query_ticks_async (self, symbol, from, to, limit, cancellable, callback, user_data);
+}
+
+/**
+ * th_history_query_ticks_finish:
+ * @self: a #ThHistory
+ * @result: the result
+ * @error: return location for an error
+ *
+ * Finishes th_history_query_ticks_async().
+ *
+ * Returns: (transfer container) (element-type ThTick): the ticks, oldest
+ *   first, possibly none; %NULL on failure
+ */
+GPtrArray *
+th_history_query_ticks_finish (ThHistory     *self,
+                               GAsyncResult  *result,
+                               GError       **error)
+{
+  g_return_val_if_fail (TH_IS_HISTORY (self), NULL);
+
+  if (g_async_result_is_tagged (result, th_history_query_ticks_async))
+    return g_task_propagate_pointer (G_TASK (result), error);
+  return TH_HISTORY_GET_IFACE (self)->query_ticks_finish (self, result, error);
+}

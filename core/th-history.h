@@ -31,6 +31,12 @@ G_DECLARE_INTERFACE (ThHistory, th_history, TH, HISTORY, GObject)
  *   thread-default main context
  * @query_candles_finish: finishes @query_candles_async: a #GPtrArray of
  *   #ThCandle, oldest first, that frees its candles
+ * @query_ticks_async: looks up the stored ticks of @symbol whose exchange
+ *   time is in [@from, @to), the latest @limit of them, off the main loop;
+ *   fails with %TH_ERROR_NO_HISTORY when the store keeps no ticks;
+ *   optional
+ * @query_ticks_finish: finishes @query_ticks_async: a #GPtrArray of
+ *   #ThTick, oldest first, that unrefs its ticks
  *
  * What a plugin that keeps history (the `store` sink) implements so that
  * the hub, and through it every consumer, can ask about it. A store
@@ -55,6 +61,17 @@ struct _ThHistoryInterface
   GPtrArray    *(*query_candles_finish) (ThHistory           *self,
                                          GAsyncResult        *result,
                                          GError             **error);
+  void          (*query_ticks_async)    (ThHistory           *self,
+                                         const char          *symbol,
+                                         gint64               from,
+                                         gint64               to,
+                                         guint                limit,
+                                         GCancellable        *cancellable,
+                                         GAsyncReadyCallback  callback,
+                                         gpointer             user_data);
+  GPtrArray    *(*query_ticks_finish)   (ThHistory           *self,
+                                         GAsyncResult        *result,
+                                         GError             **error);
 };
 
 TH_EXPORT
@@ -74,6 +91,19 @@ void          th_history_query_candles_async  (ThHistory           *self,
                                                gpointer             user_data);
 TH_EXPORT
 GPtrArray    *th_history_query_candles_finish (ThHistory           *self,
+                                               GAsyncResult        *result,
+                                               GError             **error);
+TH_EXPORT
+void          th_history_query_ticks_async    (ThHistory           *self,
+                                               const char          *symbol,
+                                               gint64               from,
+                                               gint64               to,
+                                               guint                limit,
+                                               GCancellable        *cancellable,
+                                               GAsyncReadyCallback  callback,
+                                               gpointer             user_data);
+TH_EXPORT
+GPtrArray    *th_history_query_ticks_finish   (ThHistory           *self,
                                                GAsyncResult        *result,
                                                GError             **error);
 

@@ -181,7 +181,9 @@ _th_hub_publish_indicators (ThHub          *self,
     }
   g_string_append (out, "\"timestamp\":");
   _th_json_append_time (out, candle->start);
-  g_string_append_c (out, '}');
+  /* Warm: the indicators have taken [tickhub] warmup closed candles,
+   * stored or live. */
+  g_string_append (out, self->warmup == 0 || s->fed >= self->warmup ? "},\"warm\":true" : "},\"warm\":false");
   _th_hub_envelope_end (out);
   _th_hub_emit_take (self, "technical_indicators_update", state->symbol, timeframe, out);
 
@@ -201,6 +203,16 @@ _th_hub_run_indicators (ThHub          *self,
 
   if (self->specs->len == 0)
     return;
+  /* The stored candles first: a closed one waits for them, the forming
+   * one is not computed on a cold state. */
+  if (s->warming)
+    {
+      if (candle->closed)
+        g_ptr_array_add (s->deferred, th_candle_copy (candle));
+      return;
+    }
+  if (candle->closed)
+    s->fed++;
 
   for (guint k = 0; k < n; k++)
     {
@@ -217,6 +229,132 @@ _th_hub_run_indicators (ThHub          *self,
     }
 
   _th_hub_publish_indicators (self, state, t, candle, values_to_variant (self, values));
+}
+
+/* Warm indicators: at start, each series' indicators take the last
+ * [tickhub] warmup closed candles of the store before any live one. */
+
+typedef struct
+{
+  char  *symbol;
+  guint  t;
+} WarmUp;
+
+/* Feeds @candle (closed, stored) to the series' indicators, into the
+ * closed values, without publishing. */
+static void
+feed_stored (ThHub          *self,
+             Series         *s,
+             const ThCandle *candle)
+{
+  guint n = MIN (self->specs->len, MAX_SPECS);
+
+  for (guint k = 0; k < n; k++)
+    {
+      IndicatorSpec *spec = self->specs->pdata[k];
+
+      th_indicator_values_reset (s->values[k]);
+      if (G_UNLIKELY (spec->disabled || s->indicators[k] == NULL) || s->ifaces[k]->update == NULL)
+        continue;
+      s->ifaces[k]->update (s->indicators[k], candle, TRUE, s->values[k]);
+    }
+  s->fed++;
+}
+
+static void
+on_warm_up (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  ThHub *self = TH_HUB (source);
+  WarmUp *w = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) candles = th_hub_get_history_finish (self, result, &error);
+  g_autoptr(GPtrArray) deferred = NULL;
+  g_autoptr(GPtrArray) history = NULL;
+  const ThCandle *last = NULL;
+  SymbolState *state;
+  gint64 first_live = G_MAXINT64;
+  Series *s;
+
+  if (self->states == NULL || (state = g_hash_table_lookup (self->states, w->symbol)) == NULL ||
+      !(s = &state->series[w->t])->warming)
+    goto out;
+  s->warming = FALSE;
+  deferred = g_steal_pointer (&s->deferred);
+  /* Stopping: nothing is published any more. */
+  if (self->stopping || self->stopped)
+    goto out;
+  if (candles == NULL && !self->warmup_warned)
+    {
+      self->warmup_warned = TRUE;
+      g_message ("indicators start cold (marked \"warm\": false until they have taken %u candles): %s",
+                 self->warmup, error->message);
+    }
+
+  /* Stored candles that start before the first live one of the series. */
+  history = _th_candle_series_get_history (s->series, 1 + self->history);
+  if (history->len > 0)
+    first_live = ((ThCandle *) history->pdata[0])->start;
+  if (deferred->len > 0)
+    first_live = MIN (first_live, ((ThCandle *) deferred->pdata[0])->start);
+  for (guint i = 0; candles != NULL && i < candles->len; i++)
+    {
+      const ThCandle *c = candles->pdata[i];
+
+      if (c->start >= first_live)
+        break;
+      feed_stored (self, s, c);
+      last = c;
+    }
+  /* Published once: the values of the last stored candle, unless live
+   * candles closed meanwhile (theirs follow). */
+  if (last != NULL && deferred->len == 0)
+    _th_hub_publish_indicators (self, state, w->t, last, values_to_variant (self, s->values));
+  for (guint i = 0; i < deferred->len; i++)
+    _th_hub_run_indicators (self, state, w->t, deferred->pdata[i]);
+
+out:
+  g_free (w->symbol);
+  g_free (w);
+}
+
+void
+_th_hub_warm_up (ThHub *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+  gint64 now;
+
+  if (self->history_provider == NULL || self->specs->len == 0 || self->warmup == 0 || self->states == NULL)
+    return;
+
+  now = th_clock_get_time (self->clock);
+  g_clear_object (&self->warmup_cancellable);
+  self->warmup_cancellable = g_cancellable_new ();
+  g_hash_table_iter_init (&iter, self->states);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      SymbolState *state = value;
+
+      for (guint t = 0; t < self->n_timeframes; t++)
+        {
+          Series *s = &state->series[t];
+          gint64 duration = self->timeframes[t].duration;
+          WarmUp *w = g_new0 (WarmUp, 1);
+
+          s->warming = TRUE;
+          s->deferred = g_ptr_array_new_with_free_func ((GDestroyNotify) th_candle_free);
+          w->symbol = g_strdup (state->symbol);
+          w->t = t;
+          /* The latest warmup candles of twice as long: a longer gap (the
+           * daemon down) leaves the indicators colder, never fed across
+           * it with candles from long ago. */
+          th_hub_get_history_async (self, state->symbol, self->timeframes[t].name,
+                                    now - 2 * (gint64) self->warmup * duration, now + duration, self->warmup,
+                                    self->warmup_cancellable, on_warm_up, w);
+        }
+    }
 }
 
 void

@@ -692,6 +692,7 @@ th_hub_load (ThHub   *self,
   self->quote = th_config_get_string (self->config, "tickhub", "quote", DEFAULT_QUOTE);
   history = th_config_get_int (self->config, "tickhub", "history", DEFAULT_HISTORY);
   self->history = (guint) CLAMP (history, 1, 100000);
+  self->warmup = (guint) CLAMP (th_config_get_int (self->config, "tickhub", "warmup", DEFAULT_WARMUP), 0, 10000);
   setup_timeframes (self, problems);
 
   /* The symbol map: shipped, then [symbols] overrides. */

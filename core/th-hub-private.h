@@ -24,6 +24,7 @@ G_BEGIN_DECLS
 #define DEFAULT_QUOTE     "USD"
 #define DEFAULT_TIMEFRAMES "1m;5m;1h"
 #define DEFAULT_HISTORY   500
+#define DEFAULT_WARMUP    200
 #define MAX_SPECS         64
 /* How long after its period a candle waits for late ticks before the
  * housekeeping closes it. */
@@ -67,6 +68,10 @@ typedef struct
   gint64              published_start;  /* ... its candle's start */
   gboolean            published_closed; /* ... whether that candle was closed */
   gboolean            dirty;        /* forming changed since published */
+  gboolean            warming;      /* stored candles asked for at start,
+                                     * not come yet (th-hub-events.c) */
+  GPtrArray          *deferred;     /* ThCandle*: closed while warming */
+  guint64             fed;          /* closed candles the indicators took */
 } Series;
 
 typedef struct
@@ -137,6 +142,9 @@ struct _ThHub
   gboolean      uses_gjs;           /* holds the GJS bridge's context */
   GPtrArray    *price_waits;        /* PriceWait*: th_hub_get_price_async() */
   ThHistory    *history_provider;   /* weak: th_hub_set_history() */
+  guint         warmup;             /* [tickhub] warmup: closed candles */
+  GCancellable *warmup_cancellable; /* the start's history queries */
+  gboolean      warmup_warned;
 };
 
 /* The hub's signals (th-hub.c defines them). */
@@ -197,6 +205,7 @@ void          _th_hub_run_indicators       (ThHub          *self,
                                             SymbolState    *state,
                                             guint           t,
                                             const ThCandle *candle);
+void          _th_hub_warm_up              (ThHub          *self);
 void          _th_hub_publish_closed       (ThHub          *self,
                                             SymbolState    *state,
                                             guint           t,

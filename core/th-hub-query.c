@@ -863,3 +863,108 @@ th_hub_get_history_finish (ThHub         *self,
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }
+
+static void
+on_history_ticks_queried (GObject      *source,
+                          GAsyncResult *result,
+                          gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+  GPtrArray *ticks = th_history_query_ticks_finish (TH_HISTORY (source), result, &error);
+
+  if (ticks == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, ticks, (GDestroyNotify) g_ptr_array_unref);
+}
+
+/**
+ * th_hub_get_history_ticks_async:
+ * @self: a loaded #ThHub
+ * @symbol: a configured symbol
+ * @from: the earliest exchange time, µs since the epoch (included)
+ * @to: the latest exchange time, µs since the epoch (excluded)
+ * @limit: the most ticks to return: 1 to 10,000; 0 for 1,000
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the answer
+ * @user_data: data for @callback
+ *
+ * Asks the history store (th_hub_get_history()) for the ticks of @symbol
+ * it kept (the `store` plugin with `ticks=true`) whose exchange time is in
+ * [@from, @to): the latest @limit of them, oldest first. The store reads
+ * in a thread; the main loop never waits. Fails with
+ * %TH_ERROR_UNKNOWN_SYMBOL for a symbol that is not configured,
+ * %TH_ERROR_BAD_INPUT for an empty range or a @limit over 10,000, and
+ * %TH_ERROR_NO_HISTORY when no store is loaded, it keeps no ticks or it
+ * cannot read.
+ */
+void
+th_hub_get_history_ticks_async (ThHub               *self,
+                                const char          *symbol,
+                                gint64               from,
+                                gint64               to,
+                                guint                limit,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (TH_IS_HUB (self));
+  g_return_if_fail (symbol != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, th_hub_get_history_ticks_async);
+  g_task_set_name (task, "[hub] get history ticks");
+
+  if (!th_hub_has_symbol (self, symbol))
+    {
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_UNKNOWN_SYMBOL,
+                               "unknown symbol “%s”; the symbols are those of [tickhub] symbols", symbol);
+      return;
+    }
+  if (from >= to)
+    {
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_BAD_INPUT,
+                               "the range is empty: from must be before to");
+      return;
+    }
+  if (limit > 10000)
+    {
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_BAD_INPUT,
+                               "limit %u is over 10000; ask for less, or for a shorter range", limit);
+      return;
+    }
+  if (self->history_provider == NULL)
+    {
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_NO_HISTORY,
+                               "no history is kept; add the store plugin to [tickhub] plugins");
+      return;
+    }
+
+  th_history_query_ticks_async (self->history_provider, symbol, from, to, limit > 0 ? limit : 1000,
+                                cancellable, on_history_ticks_queried, g_steal_pointer (&task));
+}
+
+/**
+ * th_hub_get_history_ticks_finish:
+ * @self: a #ThHub
+ * @result: the result
+ * @error: return location for an error
+ *
+ * Finishes th_hub_get_history_ticks_async().
+ *
+ * Returns: (transfer container) (element-type ThTick): the ticks, oldest
+ *   first, possibly none; %NULL on failure
+ */
+GPtrArray *
+th_hub_get_history_ticks_finish (ThHub         *self,
+                                 GAsyncResult  *result,
+                                 GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == th_hub_get_history_ticks_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

@@ -128,6 +128,7 @@ symbol_state_free (ThHub       *self,
       g_free (s->values);
       g_free (s->provisional);
       g_clear_pointer (&s->published_values, g_variant_unref);
+      g_clear_pointer (&s->deferred, g_ptr_array_unref);
       _th_candle_series_free (s->series);
     }
   g_free (state->series);
@@ -147,6 +148,9 @@ th_hub_dispose (GObject *object)
     }
   g_clear_handle_id (&self->quit_idle_id, g_source_remove);
   g_clear_handle_id (&self->disabled_idle_id, g_source_remove);
+  if (self->warmup_cancellable != NULL)
+    g_cancellable_cancel (self->warmup_cancellable);
+  g_clear_object (&self->warmup_cancellable);
   th_hub_set_history (self, NULL);
 
   /* No price will come any more: waiting calls get their answer now. */
@@ -702,7 +706,11 @@ housekeeping (gpointer data)
  * th_hub_start:
  * @self: a loaded #ThHub
  *
- * Starts the sinks, then the feeds.
+ * Starts the sinks, then the feeds. With a history store
+ * (th_hub_set_history()) and indicators, each series first asks the store
+ * for its last `[tickhub] warmup` closed candles (th_hub_get_history_async())
+ * and feeds them to its indicators; candles that close meanwhile wait for
+ * them, so the first values published are those of an uninterrupted run.
  */
 void
 th_hub_start (ThHub *self)
@@ -715,6 +723,8 @@ th_hub_start (ThHub *self)
   for (guint i = 0; i < self->sinks->len; i++)
     if (!_th_hub_sink_is_disabled (self, self->sinks->pdata[i]))
       th_sink_start (self->sinks->pdata[i]);
+  /* The indicators ask the store for their past before live data counts. */
+  _th_hub_warm_up (self);
   for (guint i = 0; i < self->feeds->len; i++)
     if (!_th_hub_feed_is_disabled (self, self->feeds->pdata[i]))
       th_feed_source_start (self->feeds->pdata[i]);

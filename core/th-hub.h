@@ -170,5 +170,18 @@ TH_EXPORT
 GPtrArray    *th_hub_get_history_finish    (ThHub         *self,
                                             GAsyncResult  *result,
                                             GError       **error);
+TH_EXPORT
+void          th_hub_get_history_ticks_async (ThHub       *self,
+                                            const char    *symbol,
+                                            gint64         from,
+                                            gint64         to,
+                                            guint          limit,
+                                            GCancellable  *cancellable,
+                                            GAsyncReadyCallback callback,
+                                            gpointer       user_data);
+TH_EXPORT
+GPtrArray    *th_hub_get_history_ticks_finish (ThHub       *self,
+                                            GAsyncResult  *result,
+                                            GError       **error);
 
 G_END_DECLS

@@ -4,6 +4,9 @@
  * model): it answers the methods from the hub's price book and state, and
  * turns the hub's events into signals.
  *
+ * - GetHistory never blocks either: th_hub_get_history_async() reads the
+ *   store in a thread; the call is answered when it is done (or, if the
+ *   daemon stops first, with an error saying so).
  * - GetPrice never blocks: th_hub_get_price_async() answers at once when a
  *   source is fresh; otherwise it has asked the feeds that can fetch on
  *   demand, and waits for the symbol's next price or [dbus] price-wait
@@ -39,7 +42,8 @@ typedef struct
   ThService             *self;        /* not a reference; NULL once answered */
   GDBusMethodInvocation *invocation;
   GCancellable          *cancellable;
-  char                  *symbol;
+  char                  *symbol;              /* NULL for a GetHistory call */
+  gint64                 from, to;            /* a GetHistory call's range */
 } PendingPrice;
 
 typedef struct
@@ -260,6 +264,78 @@ handle_get_price (ThTickhub1            *object,
   g_ptr_array_add (self->pending, pending);
   th_hub_get_price_async (self->hub, symbol, (guint) (self->price_wait / 1000), pending->cancellable,
                           on_price, pending);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* History */
+
+static void
+on_history (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  PendingPrice *pending = user_data;
+  ThService *self = pending->self;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) candles = th_hub_get_history_finish (TH_HUB (source), result, &error);
+  GVariantBuilder builder;
+
+  if (pending->invocation == NULL)   /* answered already */
+    {
+      pending_price_free (pending);
+      return;
+    }
+  g_ptr_array_remove_fast (self->pending, pending);
+  if (candles == NULL)
+    {
+      g_dbus_method_invocation_return_gerror (g_steal_pointer (&pending->invocation), error);
+      activity (self);
+      pending_price_free (pending);
+      return;
+    }
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(xdddddu)"));
+  for (guint i = 0; i < candles->len; i++)
+    {
+      const ThCandle *c = candles->pdata[i];
+
+      g_variant_builder_add (&builder, "(xdddddu)", c->start, c->open, c->high, c->low, c->close,
+                             c->volume, (guint32) c->ticks);
+    }
+  th_tickhub1_complete_get_history (TH_TICKHUB1 (self), g_steal_pointer (&pending->invocation),
+                                    pending->from, pending->to, g_variant_builder_end (&builder));
+  activity (self);
+  pending_price_free (pending);
+}
+
+static gboolean
+handle_get_history (ThTickhub1            *object,
+                    GDBusMethodInvocation *invocation,
+                    const char            *symbol,
+                    const char            *timeframe,
+                    gint64                 from_us,
+                    gint64                 to_us,
+                    guint                  limit)
+{
+  ThService *self = TH_SERVICE (object);
+  PendingPrice *pending;
+
+  activity (self);
+
+  /* 0: now; from 0 or less: relative to to (0: a day before). */
+  if (to_us == 0)
+    to_us = th_clock_get_time (th_hub_get_clock (self->hub));
+  if (from_us <= 0)
+    from_us = to_us + (from_us < 0 ? from_us : -G_GINT64_CONSTANT (86400) * G_USEC_PER_SEC);
+
+  pending = g_new0 (PendingPrice, 1);
+  pending->self = self;
+  pending->invocation = g_object_ref (invocation);   /* ours to answer now */
+  pending->cancellable = g_cancellable_new ();
+  pending->from = from_us;
+  pending->to = to_us;
+  g_ptr_array_add (self->pending, pending);
+  th_hub_get_history_async (self->hub, symbol, timeframe, from_us, to_us, limit, pending->cancellable,
+                            on_history, pending);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -656,6 +732,7 @@ th_service_tickhub1_init (ThTickhub1Iface *iface)
 {
   iface->handle_get_price = handle_get_price;
   iface->handle_get_prices = handle_get_prices;
+  iface->handle_get_history = handle_get_history;
   iface->handle_get_status = handle_get_status;
   iface->handle_list_sources = handle_list_sources;
   iface->handle_list_plugins = handle_list_plugins;
@@ -736,7 +813,9 @@ th_service_is_busy (ThService *self)
  * @self: a #ThService
  *
  * Answers every GetPrice call still waiting for a price with what the
- * price book says now: the price, or NoSource and each source's reason.
+ * price book says now: the price, or NoSource and each source's reason;
+ * a GetHistory call still waiting for the store gets an error saying
+ * that the daemon is stopping.
  * The daemon calls it before it exits.
  */
 void

@@ -566,7 +566,10 @@ test_cli (Fixture       *fixture,
     g_autofree char *script = g_strdup_printf (
       "source '%s'; "
       "COMP_WORDS=(tickhub pr); COMP_CWORD=1; _tickhub; echo \"[${COMPREPLY[*]}]\"; "
-      "COMP_WORDS=(tickhub --json price ''); COMP_CWORD=3; _tickhub; echo \"[${COMPREPLY[*]}]\"", completion);
+      "COMP_WORDS=(tickhub --json price ''); COMP_CWORD=3; _tickhub; echo \"[${COMPREPLY[*]}]\"; "
+      "COMP_WORDS=(tickhub hi); COMP_CWORD=1; _tickhub; echo \"[${COMPREPLY[*]}]\"; "
+      "COMP_WORDS=(tickhub history b); COMP_CWORD=2; _tickhub; echo \"[${COMPREPLY[*]}]\"; "
+      "COMP_WORDS=(tickhub history BTC --ti); COMP_CWORD=3; _tickhub; echo \"[${COMPREPLY[*]}]\"", completion);
     const char *argv[] = { "bash", "-c", script, NULL };
     g_autofree char *out = NULL;
     g_autoptr(GError) error = NULL;
@@ -574,7 +577,7 @@ test_cli (Fixture       *fixture,
 
     g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, NULL, &wait_status, &error);
     g_assert_no_error (error);
-    g_assert_cmpstr (out, ==, "[price prices]\n[BTC ETH]\n");
+    g_assert_cmpstr (out, ==, "[price prices]\n[BTC ETH]\n[history]\n[BTC]\n[--timeframe]\n");
   }
   {
     g_autofree char *out = NULL, *err = NULL;
@@ -651,6 +654,14 @@ test_cli (Fixture       *fixture,
     g_assert_cmpstr (out, ==, "");
   }
   {
+    /* No store plugin: the daemon says how to get one. */
+    const char *history[] = { "history", "BTC", NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (run_cli (history, &out, &err), ==, 1);
+    assert_contains (err, "no history is kept; add the store plugin to [tickhub] plugins");
+  }
+  {
     g_autofree char *out = NULL, *err = NULL;
 
     g_assert_cmpint (run_cli (usage, &out, &err), ==, 2);
@@ -660,6 +671,298 @@ test_cli (Fixture       *fixture,
     g_assert_cmpint (run_cli (bad_command, &out, &err), ==, 2);
     assert_contains (err, "unknown command “frobnicate”");
   }
+}
+
+/* History: the store plugin fed by a replay of eleven BTC minutes of
+ * 2024 (ten closed 1m candles, closes 100 to 109); GetHistory and the
+ * client read them back through the daemon. */
+
+#define T0_MS G_GINT64_CONSTANT (1704067200000)   /* 2024-01-01T00:00:00Z */
+
+static char *
+history_config (const char *dir)
+{
+  g_autoptr(GString) replay = g_string_new (NULL);
+  g_autofree char *replay_path = NULL;
+
+  for (int m = 0; m <= 10; m++)
+    g_string_append_printf (replay, "{\"symbol\":\"BTC\",\"price\":%d,\"size\":1,\"timestamp\":%" G_GINT64_FORMAT
+                            ",\"source\":\"binance\"}\n", 100 + m, T0_MS + m * 60000 + 1000);
+  replay_path = th_test_write_file (dir, "ticks.jsonl", replay->str);
+  return g_strdup_printf ("[tickhub]\nplugins=replay;store\nsymbols=BTC;ETH\ntimeframes=1m;1h\n"
+                          "[replay]\npath=%s\n"
+                          "[store]\npath=%s/history.db\n"
+                          "[dbus]\nidle-timeout=30\n", replay_path, dir);
+}
+
+/* GetHistory for the ten minutes, called until the store has them all. */
+static GVariant *
+wait_history (Fixture *fixture)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) reply = call (fixture, "GetHistory",
+                                        g_variant_new ("(ssxxu)", "BTC", "1m", T0_MS * 1000,
+                                                       (T0_MS + 3600000) * 1000, 0),
+                                        "(xxa(xdddddu))", &error);
+      g_autoptr(GVariant) candles = NULL;
+
+      g_assert_no_error (error);
+      candles = g_variant_get_child_value (reply, 2);
+      if (g_variant_n_children (candles) == 10)
+        return g_steal_pointer (&reply);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      iterate_for (50);
+    }
+}
+
+static void
+test_history (Fixture       *fixture,
+              gconstpointer  data)
+{
+  g_autofree char *dir = th_test_make_tmp_dir ("tickhub-dbus-history-XXXXXX");
+  g_autofree char *config = history_config (dir);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) candles = NULL;
+  g_autoptr(GVariant) status = NULL;
+  g_autoptr(GVariant) dict = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 from, to, start;
+  double open, high, low, close, volume;
+  guint32 ticks;
+  const char *text;
+
+  fixture_bus_up (fixture, config, TRUE);
+  reply = wait_history (fixture);
+  g_variant_get (reply, "(xx@a(xdddddu))", &from, &to, &candles);
+  g_assert_cmpint (from, ==, T0_MS * 1000);
+  g_assert_cmpint (to, ==, (T0_MS + 3600000) * 1000);
+  for (gsize i = 0; i < g_variant_n_children (candles); i++)
+    {
+      g_variant_get_child (candles, i, "(xdddddu)", &start, &open, &high, &low, &close, &volume, &ticks);
+      g_assert_cmpint (start, ==, (T0_MS + (gint64) i * 60000) * 1000);
+      g_assert_cmpfloat (open, ==, 100 + i);
+      g_assert_cmpfloat (high, ==, 100 + i);
+      g_assert_cmpfloat (low, ==, 100 + i);
+      g_assert_cmpfloat (close, ==, 100 + i);
+      g_assert_cmpfloat (volume, ==, 1);
+      g_assert_cmpuint (ticks, ==, 1);
+    }
+
+  /* The latest of the range; another name of the timeframe. */
+  g_clear_pointer (&reply, g_variant_unref);
+  g_clear_pointer (&candles, g_variant_unref);
+  reply = call (fixture, "GetHistory", g_variant_new ("(ssxxu)", "BTC", "60s", T0_MS * 1000,
+                                                      (T0_MS + 3600000) * 1000, 2),
+                "(xxa(xdddddu))", &error);
+  g_assert_no_error (error);
+  candles = g_variant_get_child_value (reply, 2);
+  g_assert_cmpuint (g_variant_n_children (candles), ==, 2);
+  g_variant_get_child (candles, 0, "(xdddddu)", &start, &open, &high, &low, &close, &volume, &ticks);
+  g_assert_cmpint (start, ==, (T0_MS + 8 * 60000) * 1000);
+
+  /* to 0 is now, from 0 a day before it: nothing of 2024. */
+  g_clear_pointer (&reply, g_variant_unref);
+  g_clear_pointer (&candles, g_variant_unref);
+  reply = call (fixture, "GetHistory", g_variant_new ("(ssxxu)", "BTC", "1m", (gint64) 0, (gint64) 0, 0),
+                "(xxa(xdddddu))", &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(xx@a(xdddddu))", &from, &to, &candles);
+  g_assert_cmpint (to - from, ==, G_GINT64_CONSTANT (86400000000));
+  g_assert_cmpint (ABS (to - g_get_real_time ()), <, 600 * G_USEC_PER_SEC);
+  g_assert_cmpuint (g_variant_n_children (candles), ==, 0);
+
+  /* Errors, mapped as for GetPrice. */
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = call (fixture, "GetHistory", g_variant_new ("(ssxxu)", "DOGE", "1m", (gint64) 0, (gint64) 0, 0),
+                "(xxa(xdddddu))", &error);
+  assert_remote_error (error, "org.tickhub.Tickhub1.Error.UnknownSymbol", "unknown symbol “DOGE”");
+  g_clear_error (&error);
+  reply = call (fixture, "GetHistory", g_variant_new ("(ssxxu)", "BTC", "5m", (gint64) 0, (gint64) 0, 0),
+                "(xxa(xdddddu))", &error);
+  assert_remote_error (error, "org.tickhub.Tickhub1.Error.BadInput", "timeframe “5m” is not kept");
+  g_clear_error (&error);
+  reply = call (fixture, "GetHistory", g_variant_new ("(ssxxu)", "BTC", "1m", T0_MS * 1000, T0_MS * 1000, 0),
+                "(xxa(xdddddu))", &error);
+  assert_remote_error (error, "org.tickhub.Tickhub1.Error.BadInput", "the range is empty");
+  g_clear_error (&error);
+  reply = call (fixture, "GetHistory", g_variant_new ("(ssxxu)", "BTC", "1m", (gint64) 0, (gint64) 0, 10001),
+                "(xxa(xdddddu))", &error);
+  assert_remote_error (error, "org.tickhub.Tickhub1.Error.BadInput", "limit 10001 is over 10000");
+  g_clear_error (&error);
+
+  /* GetStatus shows the store: live, no reason. */
+  status = call (fixture, "GetStatus", NULL, "(a{sv})", &error);
+  g_assert_no_error (error);
+  dict = g_variant_get_child_value (status, 0);
+  g_assert_true (g_variant_lookup (dict, "store", "&s", &text));
+  g_assert_cmpstr (text, ==, "live");
+  g_assert_false (g_variant_lookup (dict, "store_reason", "&s", &text));
+
+  th_test_remove_tmp_dir (dir);
+}
+
+/* A store that cannot open its file: GetStatus says down, and why; the
+ * daemon runs on, and GetHistory says why it cannot read. */
+static void
+test_status_store_down (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  g_autofree char *dir = th_test_make_tmp_dir ("tickhub-dbus-history-XXXXXX");
+  g_autofree char *file = th_test_write_file (dir, "not-a-folder", "");
+  g_autofree char *config = g_strdup_printf ("[tickhub]\nplugins=simulator;store\nsymbols=BTC\n"
+                                             "[simulator]\ninterval=0.1\n"
+                                             "[store]\npath=%s/history.db\nretry-interval=60\n"
+                                             "[dbus]\nidle-timeout=30\n", file);
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  g_autoptr(GError) error = NULL;
+  const char *text = NULL;
+
+  fixture_bus_up (fixture, config, TRUE);
+  for (;;)
+    {
+      g_autoptr(GVariant) status = call (fixture, "GetStatus", NULL, "(a{sv})", &error);
+      g_autoptr(GVariant) dict = NULL;
+
+      g_assert_no_error (error);
+      dict = g_variant_get_child_value (status, 0);
+      g_assert_true (g_variant_lookup (dict, "store", "&s", &text));
+      if (g_str_equal (text, "down"))
+        {
+          g_assert_true (g_variant_lookup (dict, "store_reason", "&s", &text));
+          assert_contains (text, "cannot create the folder of");
+          assert_contains (text, "set [store] path");
+          break;
+        }
+      g_assert_cmpstr (text, ==, "connecting");
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      iterate_for (50);
+    }
+  {
+    g_autoptr(GVariant) reply = call (fixture, "GetHistory",
+                                      g_variant_new ("(ssxxu)", "BTC", "1m", (gint64) 0, (gint64) 0, 0),
+                                      "(xxa(xdddddu))", &error);
+
+    assert_remote_error (error, "org.tickhub.Tickhub1.Error.NoHistory", "the history store cannot read");
+  }
+  th_test_remove_tmp_dir (dir);
+}
+
+/* tickhub history, through the daemon: a table, --json (REST's body),
+ * --csv, --limit, and its errors. */
+static void
+test_cli_history (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autofree char *dir = th_test_make_tmp_dir ("tickhub-dbus-history-XXXXXX");
+  g_autofree char *config = history_config (dir);
+  g_autoptr(GVariant) ready = NULL;
+
+  fixture_bus_up (fixture, config, TRUE);
+  ready = wait_history (fixture);
+  {
+    const char *args[] = { "history", "btc", "--timeframe", "1m", "--from", "2024-01-01T00:07:00Z",
+                           "--to", "1704067800000", NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (run_cli (args, &out, &err), ==, 0);
+    g_assert_cmpstr (out, ==,
+                     "START                       OPEN    HIGH     LOW   CLOSE  VOLUME  TICKS\n"
+                     "2024-01-01T00:07:00.000Z  107.00  107.00  107.00  107.00    1.00      1\n"
+                     "2024-01-01T00:08:00.000Z  108.00  108.00  108.00  108.00    1.00      1\n"
+                     "2024-01-01T00:09:00.000Z  109.00  109.00  109.00  109.00    1.00      1\n");
+  }
+  {
+    const char *args[] = { "history", "BTC", "--timeframe=1m", "--from=2024-01-01T00:00:00Z", "--limit", "2",
+                           "--json", NULL };
+    g_autofree char *out = NULL, *err = NULL;
+    g_autoptr(JsonNode) root = NULL;
+    JsonObject *obj;
+    JsonArray *array;
+
+    g_assert_cmpint (run_cli (args, &out, &err), ==, 0);
+    root = th_test_parse_json (out);
+    obj = json_node_get_object (root);
+    g_assert_cmpstr (json_object_get_string_member (obj, "symbol"), ==, "BTC");
+    g_assert_cmpstr (json_object_get_string_member (obj, "timeframe"), ==, "1m");
+    g_assert_cmpstr (json_object_get_string_member (obj, "from"), ==, "2024-01-01T00:00:00.000Z");
+    array = json_object_get_array_member (obj, "candles");
+    g_assert_cmpuint (json_array_get_length (array), ==, 2);
+    obj = json_array_get_object_element (array, 1);
+    g_assert_cmpstr (json_object_get_string_member (obj, "start"), ==, "2024-01-01T00:09:00.000Z");
+    g_assert_cmpfloat (json_object_get_double_member (obj, "close"), ==, 109);
+    g_assert_cmpfloat (json_object_get_double_member (obj, "volume"), ==, 1);
+  }
+  {
+    /* No --timeframe: the first configured (1m). */
+    const char *args[] = { "history", "BTC", "--from", "2024-01-01T00:08:00Z", "--to", "2024-01-01T00:10:00Z",
+                           "--csv", NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (run_cli (args, &out, &err), ==, 0);
+    g_assert_cmpstr (out, ==,
+                     "start,open,high,low,close,volume,ticks\n"
+                     "2024-01-01T00:08:00.000Z,108,108,108,108,1,1\n"
+                     "2024-01-01T00:09:00.000Z,109,109,109,109,1,1\n");
+  }
+  {
+    /* --days: the last 30 days of the daemon's clock, none of them 2024. */
+    const char *args[] = { "history", "BTC", "--timeframe", "1h", "--days", "30", NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (run_cli (args, &out, &err), ==, 0);
+    g_assert_cmpstr (out, ==, "START  OPEN  HIGH  LOW  CLOSE  VOLUME  TICKS\n");
+    assert_contains (err, "no BTC 1h candles stored from");
+  }
+  {
+    const char *args[] = { "history", "DOGE", NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (run_cli (args, &out, &err), ==, 1);
+    assert_contains (err, "unknown symbol “DOGE”");
+    g_assert_cmpstr (out, ==, "");
+  }
+  {
+    const char *args[] = { "history", "BTC", "--timeframe", "5m", NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (run_cli (args, &out, &err), ==, 1);
+    assert_contains (err, "timeframe “5m” is not kept; it must be one of 1m, 1h");
+  }
+  {
+    const char *args[] = { "history", "BTC", "--days", "1", "--from", "2024-01-01T00:00:00Z", NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (run_cli (args, &out, &err), ==, 2);
+    assert_contains (err, "give either --days or --from, not both");
+  }
+  {
+    const char *args[] = { "history", "BTC", "--to", "yesterday", NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (run_cli (args, &out, &err), ==, 2);
+    assert_contains (err, "--to must be an ISO 8601 time");
+  }
+  {
+    const char *args[] = { "history", NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (run_cli (args, &out, &err), ==, 2);
+    assert_contains (err, "missing arguments");
+  }
+  {
+    const char *args[] = { "history", "--help", NULL };
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint (run_cli (args, &out, &err), ==, 0);
+    assert_contains (out, "history SYMBOL");
+    assert_contains (out, "--timeframe=1h");
+    assert_contains (out, "--csv");
+  }
+  th_test_remove_tmp_dir (dir);
 }
 
 /* No source, through the client: an error on stderr, nothing on stdout. */
@@ -1961,6 +2264,10 @@ main (int   argc,
   g_test_add ("/dbus/cli-no-source", Fixture, no_source, fixture_set_up, test_cli_no_source, fixture_tear_down);
   g_test_add ("/dbus/cli-bad-config", Fixture, bad, fixture_set_up, test_cli_bad_config, fixture_tear_down);
   g_test_add ("/dbus/cli-watch", Fixture, watch, fixture_set_up, test_cli_watch, fixture_tear_down);
+  g_test_add ("/dbus/history", Fixture, NULL, fixture_set_up_later, test_history, fixture_tear_down);
+  g_test_add ("/dbus/status-store-down", Fixture, NULL, fixture_set_up_later, test_status_store_down,
+              fixture_tear_down);
+  g_test_add ("/dbus/cli-history", Fixture, NULL, fixture_set_up_later, test_cli_history, fixture_tear_down);
   g_test_add ("/dbus/rest-fallback", Fixture, NULL, fixture_set_up_later, test_rest_fallback, fixture_tear_down);
   g_test_add ("/dbus/price-from-venue", Fixture, NULL, fixture_set_up_venue, test_price_from_venue,
               fixture_tear_down);

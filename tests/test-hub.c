@@ -177,10 +177,10 @@ test_candles_and_sma (Fixture       *fx,
     "\"open\":9,\"high\":10,\"low\":9,\"close\":10,\"volume\":2,\"ticks\":2,\"closed\":true}}"));
   /* Four candles closed; SMA(3) of closes 10, 11, 12, 13. */
   g_assert_cmpstr (indicators, ==,
-    "{\"event\":\"technical_indicators_update\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":null,\"timestamp\":\"2024-01-01T00:00:00.000Z\"}}}\n"
-    "{\"event\":\"technical_indicators_update\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":null,\"timestamp\":\"2024-01-01T00:01:00.000Z\"}}}\n"
-    "{\"event\":\"technical_indicators_update\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":11,\"timestamp\":\"2024-01-01T00:02:00.000Z\"}}}\n"
-    "{\"event\":\"technical_indicators_update\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":12,\"timestamp\":\"2024-01-01T00:03:00.000Z\"}}}");
+    "{\"event\":\"technical_indicators_update\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":null,\"timestamp\":\"2024-01-01T00:00:00.000Z\"},\"warm\":false}}\n"
+    "{\"event\":\"technical_indicators_update\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":null,\"timestamp\":\"2024-01-01T00:01:00.000Z\"},\"warm\":false}}\n"
+    "{\"event\":\"technical_indicators_update\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":11,\"timestamp\":\"2024-01-01T00:02:00.000Z\"},\"warm\":false}}\n"
+    "{\"event\":\"technical_indicators_update\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"sma_3\":12,\"timestamp\":\"2024-01-01T00:03:00.000Z\"},\"warm\":false}}");
 
   {
     g_autoptr(GPtrArray) hist = th_hub_get_candles (fx->hub, "BTC", MIN_US, 10);
@@ -550,7 +550,7 @@ test_typed_getters (Fixture       *fx,
     last = events_named (fx, "technical_indicators_update");
     g_assert_true (g_str_has_suffix (last,
       "{\"event\":\"technical_indicators_update\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"closed\":true,"
-      "\"indicators\":{\"rsi\":70.25,\"macd\":null,\"timestamp\":\"2024-01-01T00:04:00.000Z\"}}}"));
+      "\"indicators\":{\"rsi\":70.25,\"macd\":null,\"timestamp\":\"2024-01-01T00:04:00.000Z\"},\"warm\":false}}"));
   }
 }
 

@@ -304,7 +304,7 @@ test_subscribe_snapshot (Fixture       *fx,
   g_assert_cmpstr (th_test_last_event_json (fx->events, "technical_indicators_update"), ==,
                    "{\"event\":\"technical_indicators_update\",\"data\":{\"symbol\":\"BTC\","
                    "\"timeframe\":\"1m\",\"closed\":true,\"indicators\":{\"rsi\":55.5,"
-                   "\"timestamp\":\"2024-01-01T00:00:00.000Z\"}}}");
+                   "\"timestamp\":\"2024-01-01T00:00:00.000Z\"},\"warm\":false}}");
   for (guint i = fx->events->len; i > 0 && ind == NULL; i--)
     if (g_str_equal (th_event_get_name (fx->events->pdata[i - 1]), "technical_indicators_update"))
       ind = th_event_ref (fx->events->pdata[i - 1]);

@@ -853,6 +853,17 @@ on_history (GObject      *source,
   h->done = TRUE;
 }
 
+static void
+on_history_ticks (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  History *h = user_data;
+
+  h->candles = th_hub_get_history_ticks_finish (TH_HUB (source), result, &h->error);
+  h->done = TRUE;
+}
+
 static GPtrArray *
 get_history (ThHub       *hub,
              const char  *symbol,
@@ -943,6 +954,62 @@ test_history_api (Fixture       *fx,
   g_assert_error (error, TH_ERROR, TH_ERROR_BAD_INPUT);
   g_clear_error (&error);
   g_object_run_dispose (G_OBJECT (hub));
+}
+
+typedef struct
+{
+  gboolean   done;
+  GPtrArray *candles;
+  GError    *error;
+} Direct;
+
+static void
+on_direct (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  Direct *d = user_data;
+
+  d->candles = th_history_query_candles_finish (TH_HISTORY (source), result, &d->error);
+  d->done = TRUE;
+}
+
+static gboolean
+weak_is_gone (GWeakRef *ref)
+{
+  g_autoptr(GObject) object = g_weak_ref_get (ref);
+
+  return object == NULL;
+}
+
+/* A query holds the store: the hub may be stopped, disposed and freed
+ * before the answer; the answer still comes, and the store, freed last
+ * (in this thread), leaves the gone hub alone (under ASan: no use after
+ * free). */
+static void
+test_query_outlives_hub (Fixture       *fx,
+                         gconstpointer  data)
+{
+  g_autoptr(ThClock) clock = th_manual_clock_new (T0 + 20 * MINUTE);
+  ThHub *hub = hub_start (fx, clock, NULL);
+  Direct d = { 0 };
+  GWeakRef store;
+
+  push_ten_minutes (hub);
+  g_weak_ref_init (&store, th_hub_get_history (hub));
+  th_history_query_candles_async (th_hub_get_history (hub), "BTC", MINUTE, T0, T0 + 60 * MINUTE, 100, NULL,
+                                  on_direct, &d);
+  th_test_hub_stop (hub);
+  g_object_run_dispose (G_OBJECT (hub));
+  g_object_unref (hub);
+
+  th_test_wait_until (d.done, TH_TEST_WAIT_MS);
+  g_assert_no_error (d.error);
+  g_assert_cmpuint (d.candles->len, ==, 10);
+  g_ptr_array_unref (d.candles);
+  /* The answer was the last to hold the store. */
+  th_test_wait_until (weak_is_gone (&store), TH_TEST_WAIT_MS);
+  g_weak_ref_clear (&store);
 }
 
 static void
@@ -1050,6 +1117,555 @@ test_rest_history (Fixture       *fx,
         th_test_assert_contains (http->body, bad[i].needle);
       }
   }
+  th_test_hub_stop (hub);
+  g_object_run_dispose (G_OBJECT (hub));
+  th_test_drain ();
+}
+
+static GPtrArray *
+get_ticks (ThHub       *hub,
+           const char  *symbol,
+           gint64       from,
+           gint64       to,
+           guint        limit,
+           GError     **error)
+{
+  History h = { 0 };
+
+  th_hub_get_history_ticks_async (hub, symbol, from, to, limit, NULL, on_history_ticks, &h);
+  th_test_wait_until (h.done, TH_TEST_WAIT_MS);
+  if (h.error != NULL)
+    g_propagate_error (error, h.error);
+  return h.candles;
+}
+
+/* The stored ticks through the hub: the latest of the range, oldest first,
+ * with their source, kind, size, bid and ask; a store without ticks=true
+ * says how to keep them. */
+static void
+test_history_ticks_api (Fixture       *fx,
+                        gconstpointer  data)
+{
+  g_autoptr(ThClock) clock = th_manual_clock_new (T0 + 10 * MINUTE);
+  g_autoptr(ThHub) hub = hub_start (fx, clock, "ticks=true");
+  g_autoptr(ThTick) quote = th_tick_new ("ETH", "coinbase", TH_TICK_KIND_QUOTE, 2300.5, T0 + 2 * SEC);
+  g_autoptr(GPtrArray) all = NULL;
+  g_autoptr(GPtrArray) last = NULL;
+  g_autoptr(GPtrArray) eth = NULL;
+  g_autoptr(GError) error = NULL;
+  const ThTick *t;
+
+  for (gint64 i = 0; i < 5; i++)
+    push (hub, "BTC", "binance", 100 + i, 0.5, T0 + i * SEC);
+  quote->bid = 2300.25;
+  quote->ask = 2300.75;
+  th_hub_push_tick (hub, quote);
+  assert_flush (hub);
+
+  all = get_ticks (hub, "BTC", T0, T0 + MINUTE, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (all->len, ==, 5);
+  for (guint i = 0; i < all->len; i++)
+    {
+      t = all->pdata[i];
+      g_assert_cmpstr (t->symbol, ==, "BTC");
+      g_assert_cmpstr (t->source, ==, "binance");
+      g_assert_cmpint (t->kind, ==, TH_TICK_KIND_TRADE);
+      g_assert_cmpint (t->exchange_time, ==, T0 + (gint64) i * SEC);
+      g_assert_cmpint (t->receive_time, ==, T0 + 10 * MINUTE);
+      g_assert_cmpfloat (t->price, ==, 100 + i);
+      g_assert_cmpfloat (t->size, ==, 0.5);
+      g_assert_true (isnan (t->bid) && isnan (t->ask));
+    }
+
+  /* from included, to excluded, the latest two of the range. */
+  last = get_ticks (hub, "BTC", T0 + 1 * SEC, T0 + 4 * SEC, 2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (last->len, ==, 2);
+  g_assert_cmpint (((ThTick *) last->pdata[0])->exchange_time, ==, T0 + 2 * SEC);
+  g_assert_cmpint (((ThTick *) last->pdata[1])->exchange_time, ==, T0 + 3 * SEC);
+
+  eth = get_ticks (hub, "ETH", T0, T0 + MINUTE, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (eth->len, ==, 1);
+  t = eth->pdata[0];
+  g_assert_cmpint (t->kind, ==, TH_TICK_KIND_QUOTE);
+  g_assert_cmpstr (t->source, ==, "coinbase");
+  g_assert_cmpfloat (t->bid, ==, 2300.25);
+  g_assert_cmpfloat (t->ask, ==, 2300.75);
+  g_assert_true (isnan (t->size));
+
+  g_assert_null (get_ticks (hub, "DOGE", T0, T0 + MINUTE, 10, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_UNKNOWN_SYMBOL);
+  g_clear_error (&error);
+  g_assert_null (get_ticks (hub, "BTC", T0 + MINUTE, T0, 10, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_INPUT);
+  g_clear_error (&error);
+  g_assert_null (get_ticks (hub, "BTC", T0, T0 + MINUTE, 10001, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_INPUT);
+  g_clear_error (&error);
+  g_object_run_dispose (G_OBJECT (hub));
+}
+
+static void
+test_history_no_ticks (Fixture       *fx,
+                       gconstpointer  data)
+{
+  g_autoptr(ThClock) clock = th_manual_clock_new (T0 + 10 * MINUTE);
+  g_autoptr(ThHub) hub = hub_start (fx, clock, NULL);
+  g_autoptr(GError) error = NULL;
+
+  push (hub, "BTC", "binance", 100, 0.5, T0);
+  assert_flush (hub);
+  g_assert_null (get_ticks (hub, "BTC", T0, T0 + MINUTE, 10, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_NO_HISTORY);
+  th_test_assert_contains (error->message, "the store keeps no ticks; set ticks=true in [store]");
+  g_object_run_dispose (G_OBJECT (hub));
+}
+
+static void
+test_rest_history_ticks (Fixture       *fx,
+                         gconstpointer  data)
+{
+  g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=store;server\nsymbols=BTC;ETH\ntimeframes=1m;1h\n\n"
+                                           "[store]\npath=%s\nticks=true\n\n"
+                                           "[server]\nlisten=127.0.0.1:0\nstatus-interval=0\n", fx->db);
+  g_autoptr(ThClock) clock = th_manual_clock_new (T0 + 20 * MINUTE);
+  g_autoptr(ThHub) hub = th_test_hub_new (text, clock);
+  g_autoptr(SoupSession) session = th_test_session_new ();
+  g_autoptr(ThTick) quote = th_tick_new ("ETH", "coinbase", TH_TICK_KIND_QUOTE, 2300.5, T0 + 2 * SEC);
+  guint port;
+
+  th_hub_start (hub);
+  port = server_port (hub);
+  push (hub, "BTC", "binance", 100, 0.5, T0 + SEC);
+  push (hub, "BTC", "binance", 101.5, 0.25, T0 + 2 * SEC);
+  push (hub, "BTC", "binance", 102, 1, T0 + 3 * SEC);
+  quote->bid = 2300.25;
+  quote->ask = 2300.75;
+  th_hub_push_tick (hub, quote);
+  assert_flush (hub);
+
+  {
+    g_autoptr(ThTestHttp) http = http_get (session, port, "/api/v1/history/btc/ticks?from=2024-01-01T00:00:00Z&to=1704067203000&limit=5");
+
+    g_assert_cmpuint (http->status, ==, 200);
+    g_assert_cmpstr (http->body, ==,
+                     "{\"symbol\":\"BTC\",\"from\":\"2024-01-01T00:00:00.000Z\",\"to\":\"2024-01-01T00:00:03.000Z\","
+                     "\"ticks\":["
+                     "{\"time\":\"2024-01-01T00:00:01.000Z\",\"received\":\"2024-01-01T00:20:00.000Z\",\"source\":\"binance\","
+                     "\"kind\":\"trade\",\"price\":100,\"size\":0.5,\"bid\":null,\"ask\":null},"
+                     "{\"time\":\"2024-01-01T00:00:02.000Z\",\"received\":\"2024-01-01T00:20:00.000Z\",\"source\":\"binance\","
+                     "\"kind\":\"trade\",\"price\":101.5,\"size\":0.25,\"bid\":null,\"ask\":null}]}");
+  }
+  {
+    /* days counts back from now; the latest `limit`. */
+    g_autoptr(ThTestHttp) http = http_get (session, port, "/api/v1/history/ETH/ticks?days=1&limit=1");
+
+    g_assert_cmpuint (http->status, ==, 200);
+    th_test_assert_contains (http->body, "\"kind\":\"quote\",\"price\":2300.5,\"size\":null,\"bid\":2300.25,\"ask\":2300.75}]}");
+  }
+  {
+    g_autoptr(ThTestHttp) http = http_get (session, port, "/api/v1/history/DOGE/ticks");
+
+    g_assert_cmpuint (http->status, ==, 404);
+    th_test_assert_contains (http->body, "\"code\":\"unknown_symbol\"");
+  }
+  {
+    g_autoptr(ThTestHttp) http = http_get (session, port, "/api/v1/history/BTC/ticks?format=columns");
+
+    g_assert_cmpuint (http->status, ==, 400);
+    th_test_assert_contains (http->body, "format is for candles");
+  }
+  {
+    g_autoptr(ThTestHttp) http = http_get (session, port, "/api/v1/history/BTC/ticks?limit=0");
+
+    g_assert_cmpuint (http->status, ==, 400);
+    th_test_assert_contains (http->body, "limit must be a whole number from 1 to 10000");
+  }
+  th_test_hub_stop (hub);
+  g_object_run_dispose (G_OBJECT (hub));
+  th_test_drain ();
+}
+
+/* Without ticks=true: a 503 that says how to keep them. */
+static void
+test_rest_history_no_ticks (Fixture       *fx,
+                            gconstpointer  data)
+{
+  g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=store;server\nsymbols=BTC\n\n"
+                                           "[store]\npath=%s\n\n"
+                                           "[server]\nlisten=127.0.0.1:0\nstatus-interval=0\n", fx->db);
+  g_autoptr(ThClock) clock = th_manual_clock_new (T0 + 20 * MINUTE);
+  g_autoptr(ThHub) hub = th_test_hub_new (text, clock);
+  g_autoptr(SoupSession) session = th_test_session_new ();
+  g_autoptr(ThTestHttp) http = NULL;
+
+  th_hub_start (hub);
+  http = http_get (session, server_port (hub), "/api/v1/history/BTC/ticks?days=1");
+  g_assert_cmpuint (http->status, ==, 503);
+  th_test_assert_contains (http->body, "\"code\":\"no_history\"");
+  th_test_assert_contains (http->body, "set ticks=true in [store]");
+  th_test_hub_stop (hub);
+  g_object_run_dispose (G_OBJECT (hub));
+  th_test_drain ();
+}
+
+/* Warm indicators */
+
+#define WARM_CONFIG \
+  "[tickhub]\nplugins=store\nsymbols=BTC\ntimeframes=1m\nwarmup=40\n" \
+  "[indicators]\nsma_5=sma(5)\nema_10=ema(10)\nrsi_14=rsi(14)\nmacd=macd(3,8,4)\n" \
+  "[store]\npath=%s\n"
+
+static ThHub *
+warm_hub (const char *db,
+          ThClock    *clock,
+          GPtrArray **events)
+{
+  g_autofree char *text = g_strdup_printf (WARM_CONFIG, db);
+  ThHub *hub = th_test_hub_new (text, clock);
+
+  *events = th_test_capture_events (hub);
+  th_hub_start (hub);
+  return hub;
+}
+
+/* Three trades in minute @m, prices that move both ways. */
+static void
+push_minute (ThHub   *hub,
+             ThClock *clock,
+             gint64   m)
+{
+  for (gint64 k = 0; k < 3; k++)
+    {
+      gint64 time = T0 + m * MINUTE + (1 + 20 * k) * SEC;
+      double price = 100 + 10 * sin (0.7 * m + k) + 0.1 * m;
+
+      th_manual_clock_set_time (TH_MANUAL_CLOCK (clock), time);
+      push (hub, "BTC", "binance", price, 1 + k, time);
+    }
+}
+
+/* The technical_indicators_update of the closed candle starting at minute
+ * @m, or NULL. */
+static const char *
+closed_update (GPtrArray *events,
+               gint64     m)
+{
+  g_autofree char *ts = th_format_time (T0 + m * MINUTE);
+  g_autofree char *needle = g_strdup_printf ("\"timestamp\":\"%s\"}", ts);
+
+  for (guint i = 0; i < events->len; i++)
+    {
+      ThEvent *ev = events->pdata[i];
+      const char *json = th_event_get_json (ev);
+
+      if (g_str_equal (th_event_get_name (ev), "technical_indicators_update") &&
+          strstr (json, "\"closed\":true") != NULL && strstr (json, needle) != NULL)
+        return json;
+    }
+  return NULL;
+}
+
+/* A hub stopped after 40 minutes and started again on the same store
+ * publishes, from its first update on, what an uninterrupted run over the
+ * same ticks publishes: the stored candles are fed to its indicators
+ * before the live ones. A hub on an empty store marks its values cold. */
+static void
+test_warm_indicators (Fixture       *fx,
+                      gconstpointer  data)
+{
+  g_autofree char *db_a = g_build_filename (fx->dir, "uninterrupted.db", NULL);
+  g_autofree char *db_c = g_build_filename (fx->dir, "fresh.db", NULL);
+  g_autoptr(ThClock) clock_a = th_manual_clock_new (T0);
+  g_autoptr(ThClock) clock_b = th_manual_clock_new (T0);
+  g_autoptr(ThClock) clock_c = th_manual_clock_new (T0 + 40 * MINUTE);
+  g_autoptr(GPtrArray) events_a = NULL;
+  g_autoptr(GPtrArray) events_b1 = NULL;
+  g_autoptr(GPtrArray) events_b2 = NULL;
+  g_autoptr(GPtrArray) events_c = NULL;
+  ThHub *hub;
+
+  /* A: 60 minutes in one run. */
+  hub = warm_hub (db_a, clock_a, &events_a);
+  for (gint64 m = 0; m < 60; m++)
+    push_minute (hub, clock_a, m);
+  /* Candles that closed before the store answered (empty) wait for it. */
+  th_test_wait_until (closed_update (events_a, 58) != NULL, TH_TEST_WAIT_MS);
+  th_test_hub_stop (hub);
+  th_test_hub_clear (&hub);
+
+  /* B: 40 minutes (and the first trade of the 41st, which closes the
+   * 40th), stopped; then a new hub on the same file, the rest. */
+  hub = warm_hub (fx->db, clock_b, &events_b1);
+  for (gint64 m = 0; m < 40; m++)
+    push_minute (hub, clock_b, m);
+  th_manual_clock_set_time (TH_MANUAL_CLOCK (clock_b), T0 + 40 * MINUTE + SEC);
+  push (hub, "BTC", "binance", 100 + 10 * sin (0.7 * 40) + 0.1 * 40, 1, T0 + 40 * MINUTE + SEC);
+  assert_flush (hub);
+  th_test_hub_stop (hub);
+  th_test_hub_clear (&hub);
+
+  hub = warm_hub (fx->db, clock_b, &events_b2);
+  /* The stored candles' values, published once they are in. */
+  th_test_wait_until (closed_update (events_b2, 39) != NULL, TH_TEST_WAIT_MS);
+  g_assert_cmpstr (closed_update (events_b2, 39), ==, closed_update (events_a, 39));
+  th_test_assert_contains (closed_update (events_b2, 39), "\"warm\":true");
+  g_assert_null (closed_update (events_b2, 38));
+  for (gint64 m = 40; m < 60; m++)
+    push_minute (hub, clock_b, m);
+  for (gint64 m = 40; m < 59; m++)
+    {
+      const char *a = closed_update (events_a, m);
+      const char *b = closed_update (events_b2, m);
+
+      g_assert_nonnull (a);
+      th_test_assert_contains (a, "\"warm\":true");
+      th_test_assert_contains (a, "\"macd_signal\":");
+      g_assert_cmpstr (b, ==, a);
+    }
+  th_test_hub_stop (hub);
+  th_test_hub_clear (&hub);
+
+  /* C: nothing stored; the values are those of a first run, marked cold
+   * until 40 candles have closed. */
+  hub = warm_hub (db_c, clock_c, &events_c);
+  for (gint64 m = 40; m < 45; m++)
+    push_minute (hub, clock_c, m);
+  th_test_wait_until (closed_update (events_c, 43) != NULL, TH_TEST_WAIT_MS);
+  th_test_assert_contains (closed_update (events_c, 40), "\"sma_5\":null");
+  th_test_assert_contains (closed_update (events_c, 43), "\"warm\":false");
+  th_test_hub_stop (hub);
+  th_test_hub_clear (&hub);
+}
+
+/* get_history from the clients */
+
+static ThHub *
+server_hub (Fixture    *fx,
+            ThClock    *clock,
+            const char *server_keys)
+{
+  g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=store;server\nsymbols=BTC;ETH\ntimeframes=1m;1h\n\n"
+                                           "[store]\npath=%s\n\n"
+                                           "[server]\nlisten=127.0.0.1:0\nstatus-interval=0\nrate-limit=0\n%s\n",
+                                           fx->db, server_keys);
+  ThHub *hub = th_test_hub_new (text, clock);
+
+  th_hub_start (hub);
+  return hub;
+}
+
+static ThTestWs *
+ws_connect (SoupSession *session,
+            guint        port,
+            const char  *path)
+{
+  g_autofree char *url = g_strdup_printf ("ws://127.0.0.1:%u%s", port, path);
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+  ThTestWs *w = th_test_ws_connect (session, msg, NULL);
+
+  th_test_wait_until (w->done, TH_TEST_WAIT_MS);
+  g_assert_no_error (w->error);
+  return w;
+}
+
+/* The next message that starts with @prefix; the others are skipped
+ * (Engine.IO pings answered). */
+static char *
+ws_next (ThTestWs   *w,
+         const char *prefix)
+{
+  for (;;)
+    {
+      char *p;
+
+      th_test_wait_until (th_test_ws_has_message (w), TH_TEST_WAIT_MS);
+      p = g_queue_pop_head (&w->messages);
+      g_free (g_queue_pop_head (&w->times));
+      if (p == NULL)
+        g_error ("closed while waiting for %s", prefix);
+      if (g_str_has_prefix (p, prefix))
+        return p;
+      if (g_str_equal (p, "2") && soup_websocket_connection_get_state (w->conn) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_send_text (w->conn, "3");
+      g_free (p);
+    }
+}
+
+static char *
+rest_body (SoupSession *session,
+           guint        port,
+           const char  *path)
+{
+  g_autoptr(ThTestHttp) http = http_get (session, port, path);
+
+  g_assert_cmpuint (http->status, ==, 200);
+  return g_steal_pointer (&http->body);
+}
+
+/* /ws: get_history answers with the `history` event, whose data is the
+ * REST body; errors are `error` events with the codes of the other
+ * messages; a client gone before its answer costs nothing. */
+static void
+test_ws_get_history (Fixture       *fx,
+                     gconstpointer  data)
+{
+  g_autoptr(ThClock) clock = th_manual_clock_new (T0 + 20 * MINUTE);
+  g_autoptr(ThHub) hub = server_hub (fx, clock, "");
+  g_autoptr(SoupSession) session = th_test_session_new ();
+  g_autoptr(ThTestWs) w = NULL;
+  g_autofree char *rest = NULL;
+  g_autofree char *expected = NULL;
+  guint port = server_port (hub);
+
+  push_ten_minutes (hub);
+  w = ws_connect (session, port, "/ws");
+  g_free (ws_next (w, "{\"event\":\"connected\""));
+
+  rest = rest_body (session, port, "/api/v1/history/BTC?timeframe=1m&from=2024-01-01T00:07:00Z&to=1704067800000");
+  expected = g_strdup_printf ("{\"event\":\"history\",\"data\":%s}", rest);
+  th_test_ws_send (w, "{\"event\":\"get_history\",\"data\":{\"symbol\":\"btc\",\"timeframe\":\"1m\","
+                      "\"from\":\"2024-01-01T00:07:00Z\",\"to\":1704067800000}}");
+  {
+    g_autofree char *answer = ws_next (w, "{\"event\":\"history\"");
+
+    g_assert_cmpstr (answer, ==, expected);
+  }
+
+  /* Numbers for days and limit; columns. */
+  th_test_ws_send (w, "{\"event\":\"get_history\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"60s\","
+                      "\"days\":30,\"limit\":2,\"format\":\"columns\"}}");
+  {
+    g_autofree char *answer = ws_next (w, "{\"event\":\"history\"");
+
+    th_test_assert_contains (answer, "\"timeframe\":\"1m\",\"from\":\"2023-12-02T00:20:00.000Z\"");
+    th_test_assert_contains (answer, "\"t\":[1704067680000,1704067740000],\"open\":[108,109]");
+  }
+
+  {
+    static const struct { const char *data; const char *code; const char *needle; } bad[] = {
+      { "{\"symbol\":\"DOGE\"}", "unknown_symbol", "unknown symbol “DOGE”" },
+      { "{\"timeframe\":\"1m\"}", "bad_request", "get_history needs {\\\"symbol\\\"" },
+      { "null", "bad_request", "get_history needs {\\\"symbol\\\"" },
+      { "{\"symbol\":\"BTC\",\"limit\":true}", "bad_request", "get_history: limit must be a string or a number" },
+      { "{\"symbol\":\"BTC\",\"limit\":10001}", "bad_request", "limit must be a whole number from 1 to 10000" },
+      { "{\"symbol\":\"BTC\",\"timeframe\":\"5m\"}", "bad_request", "timeframe must be one of 1m, 1h" },
+      { "{\"symbol\":\"BTC\",\"days\":1,\"from\":\"2024-01-01T00:00:00Z\"}", "bad_request", "give either from or days" },
+      { "{\"symbol\":\"BTC\",\"from\":\"2024-01-02T00:00:00Z\",\"to\":\"2024-01-01T00:00:00Z\"}", "bad_request",
+        "the range is empty" },
+      { "{\"symbol\":\"BTC\",\"format\":\"csv\"}", "bad_request", "format must be candles or columns" },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+      {
+        g_autofree char *msg = g_strdup_printf ("{\"event\":\"get_history\",\"data\":%s}", bad[i].data);
+        g_autofree char *prefix = g_strdup_printf ("{\"event\":\"error\",\"data\":{\"code\":\"%s\"", bad[i].code);
+        g_autofree char *answer = NULL;
+
+        th_test_ws_send (w, msg);
+        answer = ws_next (w, "{\"event\":");
+        g_assert_true (g_str_has_prefix (answer, prefix));
+        th_test_assert_contains (answer, bad[i].needle);
+      }
+  }
+
+  /* A client that leaves with its request under way: the answer goes to
+   * nobody, and the others are still answered. */
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(ThTestWs) gone = ws_connect (session, port, "/ws");
+
+      th_test_ws_send (gone, "{\"event\":\"get_history\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"days\":1}}");
+      soup_websocket_connection_close (gone->conn, 1000, NULL);
+    }
+  th_test_ws_send (w, "{\"event\":\"get_history\",\"data\":{\"symbol\":\"BTC\",\"timeframe\":\"1m\","
+                      "\"from\":\"2024-01-01T00:07:00Z\",\"to\":1704067800000}}");
+  {
+    g_autofree char *answer = ws_next (w, "{\"event\":\"history\"");
+
+    g_assert_cmpstr (answer, ==, expected);
+  }
+
+  g_clear_pointer (&w, th_test_ws_free);
+  th_test_hub_stop (hub);
+  g_object_run_dispose (G_OBJECT (hub));
+  th_test_drain ();
+}
+
+/* Socket.IO: the `history` event, and the same body as the ack when the
+ * event has an ack id (the ack waits for the store); errors, found at
+ * once or once the store answered, are `error` events and the ack. */
+static void
+test_sio_get_history (Fixture       *fx,
+                      gconstpointer  data)
+{
+  g_autoptr(ThClock) clock = th_manual_clock_new (T0 + 60 * MINUTE);
+  g_autoptr(ThHub) hub = server_hub (fx, clock, "client-buffer=4096\n");
+  g_autoptr(SoupSession) session = th_test_session_new ();
+  g_autoptr(ThTestWs) w = NULL;
+  g_autofree char *rest = NULL;
+  guint port = server_port (hub);
+
+  /* 40 closed minutes: more than a 4096-byte client-buffer takes at once. */
+  for (gint64 m = 0; m <= 40; m++)
+    push (hub, "BTC", "binance", 100 + m, 1, T0 + m * MINUTE + SEC);
+  assert_flush (hub);
+
+  w = ws_connect (session, port, "/socket.io/?EIO=4&transport=websocket");
+  g_free (ws_next (w, "0{"));
+  th_test_ws_send (w, "40");
+  g_free (ws_next (w, "40{\"sid\":"));
+  g_free (ws_next (w, "42[\"connected\","));
+
+  rest = rest_body (session, port, "/api/v1/history/BTC?timeframe=1m&from=2024-01-01T00:07:00Z&to=1704067800000");
+  th_test_ws_send (w, "421[\"get_history\",{\"symbol\":\"BTC\",\"timeframe\":\"1m\","
+                      "\"from\":\"2024-01-01T00:07:00Z\",\"to\":\"2024-01-01T00:10:00Z\"}]");
+  {
+    g_autofree char *event = ws_next (w, "42[");
+    g_autofree char *ack = ws_next (w, "43");
+    g_autofree char *expected_event = g_strdup_printf ("42[\"history\",%s]", rest);
+    g_autofree char *expected_ack = g_strdup_printf ("431[%s]", rest);
+
+    g_assert_cmpstr (event, ==, expected_event);
+    g_assert_cmpstr (ack, ==, expected_ack);
+  }
+
+  /* Without an ack id: the event alone. */
+  th_test_ws_send (w, "42[\"get_history\",{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"days\":1,\"limit\":1}]");
+  {
+    g_autofree char *event = ws_next (w, "42[");
+
+    th_test_assert_contains (event, "42[\"history\",{\"symbol\":\"BTC\"");
+    th_test_assert_contains (event, "\"candles\":[{\"start\":\"2024-01-01T00:39:00.000Z\"");
+  }
+
+  /* Found at once: the error event and the ack. */
+  th_test_ws_send (w, "422[\"get_history\",{\"symbol\":\"DOGE\"}]");
+  {
+    g_autofree char *event = ws_next (w, "42[");
+    g_autofree char *ack = ws_next (w, "43");
+
+    g_assert_true (g_str_has_prefix (event, "42[\"error\",{\"code\":\"unknown_symbol\""));
+    g_assert_true (g_str_has_prefix (ack, "432[{\"code\":\"unknown_symbol\""));
+  }
+
+  /* Found once the store answered: 40 candles do not fit in
+   * client-buffer; refused, and the client stays connected. */
+  th_test_ws_send (w, "423[\"get_history\",{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"days\":1}]");
+  {
+    g_autofree char *event = ws_next (w, "42[");
+    g_autofree char *ack = ws_next (w, "43");
+
+    g_assert_true (g_str_has_prefix (event, "42[\"error\",{\"code\":\"too_large\""));
+    th_test_assert_contains (event, "[server] client-buffer, 4096 bytes");
+    g_assert_true (g_str_has_prefix (ack, "433[{\"code\":\"too_large\""));
+  }
+  th_test_ws_send (w, "424[\"ping\",{}]");
+  g_free (ws_next (w, "434["));
+
+  g_clear_pointer (&w, th_test_ws_free);
   th_test_hub_stop (hub);
   g_object_run_dispose (G_OBJECT (hub));
   th_test_drain ();
@@ -1217,6 +1833,14 @@ main (int   argc,
   ADD ("history-api", test_history_api);
   ADD ("history-without-store", test_history_without_store);
   ADD ("rest-history", test_rest_history);
+  ADD ("history-ticks-api", test_history_ticks_api);
+  ADD ("query-outlives-hub", test_query_outlives_hub);
+  ADD ("warm-indicators", test_warm_indicators);
+  ADD ("history-no-ticks", test_history_no_ticks);
+  ADD ("rest-history-ticks", test_rest_history_ticks);
+  ADD ("rest-history-no-ticks", test_rest_history_no_ticks);
+  ADD ("ws-get-history", test_ws_get_history);
+  ADD ("sio-get-history", test_sio_get_history);
   ADD ("daemon/writes-everything", test_daemon_writes_everything);
   ADD ("daemon/sigterm", test_daemon_sigterm);
   ADD ("daemon/kill-9", test_daemon_kill9);

@@ -3,6 +3,8 @@
  *   tickhub [--json] [--system] price SYMBOL...
  *   tickhub [--json] [--system] prices | status | sources | plugins
  *   tickhub [--json] [--system] watch [SYMBOL...]
+ *   tickhub [--json|--csv] [--system] history SYMBOL [--timeframe 1h]
+ *           [--days N | --from TIME] [--to TIME] [--limit N]
  *
  * The first method call starts the daemon through D-Bus activation when it
  * is not running. Readable, aligned tables by default; --json prints one
@@ -511,6 +513,7 @@ typedef struct
   int       (*run) (GDBusConnection *bus, char **args);
   int         min_args;
   int         max_args;   /* -1: any */
+  const GOptionEntry *entries;   /* the command's own options, or NULL */
 } Command;
 
 static int
@@ -1050,6 +1053,196 @@ cmd_watch (GDBusConnection *bus,
   return watch.status;
 }
 
+/* history */
+
+static char *opt_timeframe;
+static double opt_days = -1;
+static char *opt_from;
+static char *opt_to;
+static int opt_limit = 0;
+static gboolean opt_csv;
+
+static const GOptionEntry history_entries[] = {
+  { "timeframe", 0, 0, G_OPTION_ARG_STRING, &opt_timeframe, "A configured timeframe (default: the first of [tickhub] timeframes)", "1h" },
+  { "days", 0, 0, G_OPTION_ARG_DOUBLE, &opt_days, "The last N days (default: 1)", "N" },
+  { "from", 0, 0, G_OPTION_ARG_STRING, &opt_from, "From TIME (ISO 8601 or epoch milliseconds), included", "TIME" },
+  { "to", 0, 0, G_OPTION_ARG_STRING, &opt_to, "To TIME (ISO 8601 or epoch milliseconds), excluded (default: now)", "TIME" },
+  { "limit", 0, 0, G_OPTION_ARG_INT, &opt_limit, "At most N candles, the latest (1 to 10000; default 1000)", "N" },
+  { "csv", 0, 0, G_OPTION_ARG_NONE, &opt_csv, "Print CSV: start,open,high,low,close,volume,ticks", NULL },
+  { NULL }
+};
+
+static void
+csv_number (GString *out,
+            double   value)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  g_string_append_c (out, ',');
+  if (isfinite (value))
+    g_string_append (out, g_ascii_dtostr (buf, sizeof buf, value));
+}
+
+static int
+cmd_history (GDBusConnection *bus,
+             char           **args)
+{
+  g_autofree char *symbol = g_ascii_strup (args[0], -1);
+  g_autofree char *timeframe = g_strdup (opt_timeframe);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) candles = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 from_us = 0, to_us = 0, from, to;
+  GVariantIter iter;
+  gint64 start;
+  double open, high, low, close, volume;
+  guint32 ticks;
+
+  if (opt_from != NULL && opt_days >= 0)
+    {
+      g_printerr ("tickhub history: give either --days or --from, not both\n");
+      return EXIT_USAGE;
+    }
+  if (opt_csv && opt_json)
+    {
+      g_printerr ("tickhub history: give either --json or --csv, not both\n");
+      return EXIT_USAGE;
+    }
+  if (opt_to != NULL && !_th_parse_time (opt_to, &to_us))
+    {
+      g_printerr ("tickhub history: --to must be an ISO 8601 time such as 2024-01-01T00:00:00Z, or epoch milliseconds\n");
+      return EXIT_USAGE;
+    }
+  if (opt_from != NULL && !_th_parse_time (opt_from, &from_us))
+    {
+      g_printerr ("tickhub history: --from must be an ISO 8601 time such as 2024-01-01T00:00:00Z, or epoch milliseconds\n");
+      return EXIT_USAGE;
+    }
+  if (opt_days >= 0)
+    {
+      if (!(opt_days > 0 && opt_days <= 3650))
+        {
+          g_printerr ("tickhub history: --days must be a number of days from 0 (excluded) to 3650, such as 30\n");
+          return EXIT_USAGE;
+        }
+      /* Relative to --to (or now): the daemon resolves it on its clock. */
+      from_us = -(gint64) (opt_days * 86400 * G_USEC_PER_SEC);
+    }
+  if (opt_limit < 0 || opt_limit > 10000)
+    {
+      g_printerr ("tickhub history: --limit must be a whole number from 1 to 10000\n");
+      return EXIT_USAGE;
+    }
+
+  if (timeframe == NULL)
+    {
+      /* The first configured timeframe, as REST's default. */
+      g_autoptr(GVariant) status = call_daemon (bus, "GetStatus", NULL, "(a{sv})", &error);
+      g_autofree const char **timeframes = NULL;
+
+      if (status == NULL)
+        return report_error (NULL, error);
+      if (!g_variant_lookup (status, "timeframes", "^a&s", &timeframes) || timeframes[0] == NULL)
+        {
+          g_printerr ("tickhub history: the daemon has no timeframes; give --timeframe\n");
+          return EXIT_ERROR;
+        }
+      timeframe = g_strdup (timeframes[0]);
+    }
+
+  reply = g_dbus_connection_call_sync (bus, BUS_NAME, OBJECT_PATH, "org.tickhub.Tickhub1", "GetHistory",
+                                       g_variant_new ("(ssxxu)", symbol, timeframe, from_us, to_us,
+                                                      (guint32) opt_limit),
+                                       G_VARIANT_TYPE ("(xxa(xdddddu))"), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                                       &error);
+  if (reply == NULL)
+    return report_error (symbol, error);
+  g_variant_get (reply, "(xx@a(xdddddu))", &from, &to, &candles);
+
+  if (opt_json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autofree char *from_text = th_format_time (from);
+      g_autofree char *to_text = th_format_time (to);
+
+      /* The body of REST /api/v1/history/{SYMBOL}. */
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "symbol");
+      json_builder_add_string_value (b, symbol);
+      json_builder_set_member_name (b, "timeframe");
+      json_builder_add_string_value (b, timeframe);
+      json_builder_set_member_name (b, "from");
+      json_builder_add_string_value (b, from_text);
+      json_builder_set_member_name (b, "to");
+      json_builder_add_string_value (b, to_text);
+      json_builder_set_member_name (b, "candles");
+      json_builder_begin_array (b);
+      g_variant_iter_init (&iter, candles);
+      while (g_variant_iter_next (&iter, "(xdddddu)", &start, &open, &high, &low, &close, &volume, &ticks))
+        {
+          g_autofree char *start_text = th_format_time (start);
+          const char *names[] = { "open", "high", "low", "close", "volume" };
+          double values[] = { open, high, low, close, volume };
+
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "start");
+          json_builder_add_string_value (b, start_text);
+          for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+            {
+              json_builder_set_member_name (b, names[i]);
+              if (isfinite (values[i]))
+                json_builder_add_double_value (b, values[i]);
+              else
+                json_builder_add_null_value (b);
+            }
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+      json_builder_end_object (b);
+      print_json_builder (b, TRUE);
+      return 0;
+    }
+
+  if (opt_csv)
+    {
+      g_autoptr(GString) out = g_string_new ("start,open,high,low,close,volume,ticks\n");
+
+      g_variant_iter_init (&iter, candles);
+      while (g_variant_iter_next (&iter, "(xdddddu)", &start, &open, &high, &low, &close, &volume, &ticks))
+        {
+          g_autofree char *start_text = th_format_time (start);
+
+          g_string_append (out, start_text);
+          csv_number (out, open);
+          csv_number (out, high);
+          csv_number (out, low);
+          csv_number (out, close);
+          csv_number (out, volume);
+          g_string_append_printf (out, ",%u\n", ticks);
+        }
+      fputs (out->str, stdout);
+      return 0;
+    }
+
+  {
+    Table *table = table_new (0x7e, "START", "OPEN", "HIGH", "LOW", "CLOSE", "VOLUME", "TICKS", NULL);
+
+    g_variant_iter_init (&iter, candles);
+    while (g_variant_iter_next (&iter, "(xdddddu)", &start, &open, &high, &low, &close, &volume, &ticks))
+      table_add (table, format_time (start), format_price (open), format_price (high), format_price (low),
+                 format_price (close), format_price (volume), g_strdup_printf ("%u", ticks));
+    if (g_variant_n_children (candles) == 0)
+      {
+        g_autofree char *from_text = format_time (from);
+        g_autofree char *to_text = format_time (to);
+
+        g_printerr ("tickhub: no %s %s candles stored from %s to %s\n", symbol, timeframe, from_text, to_text);
+      }
+    table_print_free (table);
+  }
+  return 0;
+}
+
 static const Command commands[] = {
   { "price", "SYMBOL…", "The price of each SYMBOL, from its selected source", cmd_price, 1, -1 },
   { "prices", "", "The price of every symbol that has a fresh one", cmd_prices, 0, 0 },
@@ -1058,6 +1251,8 @@ static const Command commands[] = {
   { "plugins", "", "The loaded plugins", cmd_plugins, 0, 0 },
   { "watch", "[SYMBOL…]", "Print prices (of each SYMBOL, or all) and source changes as they happen, until Ctrl-C",
     cmd_watch, 0, -1 },
+  { "history", "SYMBOL", "The stored candles of SYMBOL (--timeframe, --days or --from/--to, --limit, --csv)",
+    cmd_history, 1, 1, history_entries },
 };
 
 static void
@@ -1144,6 +1339,8 @@ main (int   argc,
   context = g_option_context_new (parameter);
   g_option_context_set_summary (context, command->summary);
   g_option_context_add_main_entries (context, common_entries, NULL);
+  if (command->entries != NULL)
+    g_option_context_add_main_entries (context, command->entries, NULL);
   g_ptr_array_add (rest, NULL);
   args = (char **) rest->pdata;
   n_args = (int) rest->len - 1;

@@ -5,7 +5,7 @@
  * a stall deadline), gets replies built for it alone, and speaks the
  * client protocol: join_room, leave_room, subscribe_symbol (with the
  * symbol_data snapshot from the hub's getters), unsubscribe_symbol,
- * get_status, ping. The transports (th-server-ws.c, th-server-sio.c)
+ * get_status, get_history (th-server-history.c), ping. The transports (th-server-ws.c, th-server-sio.c)
  * parse their framing and call th_server_client_dispatch().
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -209,6 +209,8 @@ th_server_client_gone (ThServer       *self,
   gpointer key;
   GPtrArray *names;
 
+  /* Answers still coming go to nobody. */
+  th_server_history_client_gone (client);
   if (client->in_dirty)
     {
       g_ptr_array_remove_fast (self->dirty, client);
@@ -902,6 +904,8 @@ th_server_client_dispatch (ThServerClient *client,
     handle_symbol (self, client, event, data, FALSE);
   else if (g_str_equal (event, "get_status"))
     handle_get_status (self, client);
+  else if (g_str_equal (event, "get_history"))
+    th_server_history_client_request (client, data);
   else if (g_str_equal (event, "ping"))
     {
       g_autoptr(JsonNode) empty = NULL;
@@ -917,7 +921,7 @@ th_server_client_dispatch (ThServerClient *client,
   else
     {
       msg = g_strdup_printf ("unknown event “%.64s”; the events are join_room, leave_room, "
-                             "subscribe_symbol, unsubscribe_symbol, get_status and ping", event);
+                             "subscribe_symbol, unsubscribe_symbol, get_status, get_history and ping", event);
       th_server_client_error (client, "bad_request", msg);
     }
 }

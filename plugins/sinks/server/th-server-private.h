@@ -103,6 +103,12 @@ typedef struct
   /* Optional: the transport's name right now (Socket.IO's changes on
    * upgrade); @name otherwise. */
   const char *(*get_name) (ThServerClient *client);
+  /* Optional (Socket.IO): answers the client's event @id, whose answer
+   * was deferred (ack_deferred), with @json. */
+  void  (*send_ack)   (ThServerClient *client,
+                       guint64         id,
+                       const char     *json,
+                       gsize           length);
 } ThServerTransport;
 
 struct _ThServerClient
@@ -127,6 +133,12 @@ struct _ThServerClient
                                 * (a Socket.IO ack), see th_server_client_send */
   char       *ack_raw;         /* the first reply's data as the client wrote it,
                                 * when it was echoed (pong), for the ack */
+  guint64     ack_id;          /* during a dispatch with an ack: its id */
+  gboolean    ack_deferred;    /* the handler answers the ack later
+                                * (transport->send_ack): not at the end of
+                                * the dispatch */
+  GPtrArray  *requests;        /* nullable: get_history requests waiting
+                                * for the store (th-server-history.c) */
   const char *raw_data;        /* during a dispatch: the event's data as the
                                 * client wrote it (not owned), or NULL */
   gsize       raw_data_len;
@@ -451,6 +463,60 @@ ThServerSio   *th_server_sio_new            (ThServer          *self);
 void           th_server_sio_free           (ThServerSio       *sio);
 void           th_server_sio_register       (ThServerSio       *sio);
 void           th_server_sio_stop           (ThServerSio       *sio);
+
+/* th-server-history.c */
+
+/* The parameters as a client wrote them, each nullable. */
+typedef struct
+{
+  const char *symbol;
+  const char *timeframe;
+  const char *from;
+  const char *to;
+  const char *days;
+  const char *limit;
+  const char *format;
+  gboolean    ticks;       /* ticks, not candles */
+} ThServerHistoryArgs;
+
+/* A checked request. */
+typedef struct
+{
+  char     *symbol;        /* canonical */
+  char     *timeframe;     /* a configured name; NULL for ticks */
+  gint64    from, to;      /* µs */
+  guint     limit;
+  gboolean  columns;
+  gboolean  ticks;
+} ThServerHistoryQuery;
+
+/* FALSE with @code (unknown_symbol, bad_request) and @message (transfer
+ * full) when a parameter is wrong; the same checks and messages for REST
+ * and the clients. */
+gboolean       th_server_history_parse      (ThServer                  *self,
+                                             const ThServerHistoryArgs *args,
+                                             ThServerHistoryQuery      *q,
+                                             const char               **code,
+                                             char                     **message);
+void           th_server_history_query_clear (ThServerHistoryQuery     *q);
+void           th_server_history_run        (ThServer                  *self,
+                                             ThServerHistoryQuery      *q,
+                                             GCancellable              *cancellable,
+                                             GAsyncReadyCallback        callback,
+                                             gpointer                   user_data);
+GPtrArray     *th_server_history_finish     (ThHub                     *hub,
+                                             ThServerHistoryQuery      *q,
+                                             GAsyncResult              *result,
+                                             GError                   **error);
+/* The HTTP status and code of a failed query. */
+guint          th_server_history_error      (const GError              *error,
+                                             const char               **code);
+char          *th_server_history_body       (const ThServerHistoryQuery *q,
+                                             GPtrArray                 *items,
+                                             gsize                     *length);
+void           th_server_history_client_request (ThServerClient        *client,
+                                             JsonNode                  *data);
+void           th_server_history_client_gone (ThServerClient           *client);
 
 /* th-server-rest.c */
 void           th_server_rest_register      (ThServer          *self);

@@ -32,11 +32,7 @@ typedef struct
   ThServer          *server;
   SoupServerMessage *msg;
   GCancellable      *cancellable;
-  /* A history query's: */
-  char              *symbol;
-  char              *timeframe;
-  gint64             from, to;
-  gboolean           columns;
+  ThServerHistoryQuery history;   /* a history query's */
 } PriceWaiter;
 
 /* JSON helpers */
@@ -211,8 +207,7 @@ waiter_free (PriceWaiter *w)
 {
   g_clear_object (&w->msg);
   g_clear_object (&w->cancellable);
-  g_free (w->symbol);
-  g_free (w->timeframe);
+  th_server_history_query_clear (&w->history);
   g_free (w);
 }
 
@@ -461,83 +456,7 @@ get_candles (ThServer          *self,
   }
 }
 
-/* History */
-
-#define DEFAULT_HISTORY_LIMIT 1000
-
-static void
-append_time_member (GString    *out,
-                    const char *name,
-                    gint64      usec)
-{
-  g_string_append_printf (out, ",\"%s\":", name);
-  _th_json_append_time (out, usec);
-}
-
-/* The answer, written by hand: 43,200 candles are a few MB of JSON. */
-static char *
-history_to_json (PriceWaiter *w,
-                 GPtrArray   *candles,
-                 gsize       *length)
-{
-  GString *out = g_string_sized_new (128 + candles->len * (w->columns ? 90 : 140));
-
-  /* Symbol and timeframe are checked, plain ASCII: written as they are. */
-  g_string_append_printf (out, "{\"symbol\":\"%s\",\"timeframe\":\"%s\"", w->symbol, w->timeframe);
-  append_time_member (out, "from", w->from);
-  append_time_member (out, "to", w->to);
-  if (!w->columns)
-    {
-      g_string_append (out, ",\"candles\":[");
-      for (guint i = 0; i < candles->len; i++)
-        {
-          const ThCandle *c = candles->pdata[i];
-
-          g_string_append (out, i > 0 ? ",{\"start\":" : "{\"start\":");
-          _th_json_append_time (out, c->start);
-          g_string_append (out, ",\"open\":");
-          _th_json_append_double (out, c->open);
-          g_string_append (out, ",\"high\":");
-          _th_json_append_double (out, c->high);
-          g_string_append (out, ",\"low\":");
-          _th_json_append_double (out, c->low);
-          g_string_append (out, ",\"close\":");
-          _th_json_append_double (out, c->close);
-          g_string_append (out, ",\"volume\":");
-          _th_json_append_double (out, c->volume);
-          g_string_append_c (out, '}');
-        }
-      g_string_append (out, "]}");
-    }
-  else
-    {
-      static const char *const names[] = { "open", "high", "low", "close", "volume" };
-
-      /* For charts: epoch milliseconds and one array per field. */
-      g_string_append (out, ",\"t\":[");
-      for (guint i = 0; i < candles->len; i++)
-        g_string_append_printf (out, i > 0 ? ",%" G_GINT64_FORMAT : "%" G_GINT64_FORMAT,
-                                ((const ThCandle *) candles->pdata[i])->start / 1000);
-      g_string_append_c (out, ']');
-      for (guint f = 0; f < G_N_ELEMENTS (names); f++)
-        {
-          g_string_append_printf (out, ",\"%s\":[", names[f]);
-          for (guint i = 0; i < candles->len; i++)
-            {
-              const ThCandle *c = candles->pdata[i];
-              double v = f == 0 ? c->open : f == 1 ? c->high : f == 2 ? c->low : f == 3 ? c->close : c->volume;
-
-              if (i > 0)
-                g_string_append_c (out, ',');
-              _th_json_append_double (out, v);
-            }
-          g_string_append_c (out, ']');
-        }
-      g_string_append_c (out, '}');
-    }
-  *length = out->len;
-  return g_string_free (out, FALSE);
-}
+/* History (th-server-history.c has the parameters and the body) */
 
 static void
 on_history (GObject      *source,
@@ -546,121 +465,73 @@ on_history (GObject      *source,
 {
   PriceWaiter *w = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) candles = th_hub_get_history_finish (TH_HUB (source), result, &error);
+  g_autoptr(GPtrArray) items = th_server_history_finish (TH_HUB (source), &w->history, result, &error);
 
   if (w->msg != NULL)   /* not answered already */
     {
       g_ptr_array_remove_fast (th_server_get_price_waiters (w->server), w);
-      if (candles != NULL)
+      if (items != NULL)
         {
           gsize length;
-          char *body = history_to_json (w, candles, &length);
+          char *body = th_server_history_body (&w->history, items, &length);
 
           set_body (w->server, w->msg, SOUP_STATUS_OK, "application/json", body, length);
         }
-      else if (g_error_matches (error, TH_ERROR, TH_ERROR_UNKNOWN_SYMBOL))
-        th_server_send_error (w->server, w->msg, SOUP_STATUS_NOT_FOUND, "unknown_symbol", error->message);
-      else if (g_error_matches (error, TH_ERROR, TH_ERROR_BAD_INPUT))
-        th_server_send_error (w->server, w->msg, SOUP_STATUS_BAD_REQUEST, "bad_request", error->message);
       else
-        th_server_send_error (w->server, w->msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "no_history", error->message);
+        {
+          const char *code;
+          guint status = th_server_history_error (error, &code);
+
+          th_server_send_error (w->server, w->msg, status, code, error->message);
+        }
       soup_server_message_unpause (w->msg);
     }
   waiter_free (w);
 }
 
-static gboolean
-bad_request (ThServer          *self,
-             SoupServerMessage *msg,
-             const char        *message)
-{
-  th_server_send_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_request", message);
-  return FALSE;
-}
-
-/* from, to (ISO 8601 or epoch ms) or days (before to, default 1). */
-static gboolean
-query_range (ThServer          *self,
-             SoupServerMessage *msg,
-             GHashTable        *query,
-             gint64            *from,
-             gint64            *to)
-{
-  const char *from_text = query != NULL ? g_hash_table_lookup (query, "from") : NULL;
-  const char *to_text = query != NULL ? g_hash_table_lookup (query, "to") : NULL;
-  const char *days_text = query != NULL ? g_hash_table_lookup (query, "days") : NULL;
-  double days = 1;
-
-  *to = hub_now (self);
-  if (to_text != NULL && !_th_parse_time (to_text, to))
-    return bad_request (self, msg, "to must be an ISO 8601 time such as 2024-01-01T00:00:00Z, or epoch milliseconds");
-  if (from_text != NULL && days_text != NULL)
-    return bad_request (self, msg, "give either from or days, not both");
-  if (days_text != NULL)
-    {
-      char *end = NULL;
-
-      days = g_ascii_strtod (days_text, &end);
-      if (end == days_text || *end != '\0' || !(days > 0 && days <= 3650))
-        return bad_request (self, msg, "days must be a number of days from 0 (excluded) to 3650, such as 30");
-    }
-  if (from_text != NULL)
-    {
-      if (!_th_parse_time (from_text, from))
-        return bad_request (self, msg, "from must be an ISO 8601 time such as 2024-01-01T00:00:00Z, or epoch milliseconds");
-    }
-  else
-    *from = *to - (gint64) (days * 86400 * G_USEC_PER_SEC);
-  if (*from >= *to)
-    return bad_request (self, msg, "the range is empty: from must be before to");
-  return TRUE;
-}
-
+/* /api/v1/history/{SYMBOL} and /api/v1/history/{SYMBOL}/ticks */
 static void
 get_history (ThServer          *self,
              SoupServerMessage *msg,
              const char        *rest,
              GHashTable        *query)
 {
-  const char *limit_text = query != NULL ? g_hash_table_lookup (query, "limit") : NULL;
-  const char *format = query != NULL ? g_hash_table_lookup (query, "format") : NULL;
   g_autofree char *symbol = NULL;
-  g_autofree char *timeframe = NULL;
-  guint64 limit = DEFAULT_HISTORY_LIMIT;
-  gint64 duration, from, to;
+  g_autofree char *message = NULL;
+  ThServerHistoryArgs args = { 0 };
+  const char *code;
   PriceWaiter *w;
 
-  if (limit_text != NULL && !g_ascii_string_to_unsigned (limit_text, 10, 1, MAX_CANDLES, &limit, NULL))
+  args.ticks = g_str_has_suffix (rest, "/ticks");
+  symbol = args.ticks ? g_strndup (rest, strlen (rest) - strlen ("/ticks")) : g_strdup (rest);
+  args.symbol = symbol;
+  if (query != NULL)
     {
-      bad_request (self, msg, "limit must be a whole number from 1 to 10000");
+      args.timeframe = g_hash_table_lookup (query, "timeframe");
+      args.from = g_hash_table_lookup (query, "from");
+      args.to = g_hash_table_lookup (query, "to");
+      args.days = g_hash_table_lookup (query, "days");
+      args.limit = g_hash_table_lookup (query, "limit");
+      args.format = g_hash_table_lookup (query, "format");
+    }
+
+  w = g_new0 (PriceWaiter, 1);
+  if (!th_server_history_parse (self, &args, &w->history, &code, &message))
+    {
+      th_server_send_error (self, msg, g_str_equal (code, "unknown_symbol") ? SOUP_STATUS_NOT_FOUND
+                                                                           : SOUP_STATUS_BAD_REQUEST,
+                            code, message);
+      waiter_free (w);
       return;
     }
-  if (format != NULL && !g_str_equal (format, "candles") && !g_str_equal (format, "columns"))
-    {
-      bad_request (self, msg, "format must be candles or columns");
-      return;
-    }
-  if ((symbol = path_symbol (self, msg, rest)) == NULL)
-    return;
-  if (!query_timeframe (self, msg, query, &timeframe, &duration))
-    return;
-  if (!query_range (self, msg, query, &from, &to))
-    return;
 
   /* The store reads in a thread; the request waits, paused. */
-  w = g_new0 (PriceWaiter, 1);
   w->server = self;
   w->msg = g_object_ref (msg);
   w->cancellable = g_cancellable_new ();
-  w->symbol = g_steal_pointer (&symbol);
-  w->timeframe = g_steal_pointer (&timeframe);
-  w->from = from;
-  w->to = to;
-  w->columns = format != NULL && g_str_equal (format, "columns");
   g_ptr_array_add (th_server_get_price_waiters (self), w);
   soup_server_message_pause (msg);
-  th_hub_get_history_async (th_server_get_hub (self), w->symbol, w->timeframe, from, to, (guint) limit,
-                            w->cancellable, on_history, w);
+  th_server_history_run (self, &w->history, w->cancellable, on_history, w);
 }
 
 static void

@@ -398,6 +398,30 @@ sio_send_text (ThServerClient *client,
   session_push (s, packet, NULL, 0);
 }
 
+/* A deferred ack: `43<id>[json]`, a reply that is never dropped. */
+static void
+sio_send_ack (ThServerClient *client,
+              guint64         id,
+              const char     *json,
+              gsize           length)
+{
+  Session *s = (Session *) client;
+  GString *packet;
+
+  if (client->closing || !s->connected || s->destroyed)
+    return;
+  packet = g_string_sized_new (length + 24);
+  g_string_append_printf (packet, "43%" G_GUINT64_FORMAT "[", id);
+  g_string_append_len (packet, json, length);
+  g_string_append_c (packet, ']');
+  if (!th_server_client_admit_reply (client, packet->len + 10))
+    {
+      g_string_free (packet, TRUE);
+      return;
+    }
+  session_push (s, g_string_free_to_bytes (packet), NULL, 0);
+}
+
 static void
 sio_flush (ThServerClient *client)
 {
@@ -422,6 +446,7 @@ static const ThServerTransport sio_transport = {
   .drop = sio_drop,
   .flush = sio_flush,
   .get_name = sio_get_name,
+  .send_ack = sio_send_ack,
 };
 
 /* Queues one Engine.IO packet (takes @bytes), whatever the transport. */
@@ -821,8 +846,11 @@ handle_event (Session    *s,
         }
     }
 
-  /* Whatever happens below, the first reply is the ack's answer. */
+  /* Whatever happens below, the first reply is the ack's answer, unless
+   * the handler answers later (get_history: ack_deferred). */
   s->base.ack = has_id ? &ack : NULL;
+  s->base.ack_id = id;
+  s->base.ack_deferred = FALSE;
   parser = json_parser_new_immutable ();
   if (!th_json_parser_load (parser, p, end - p, NULL) ||
       (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_ARRAY (root) ||
@@ -837,8 +865,9 @@ handle_event (Session    *s,
       s->base.raw_data = NULL;
     }
   s->base.ack = NULL;
-  if (has_id && !s->destroyed)
+  if (has_id && !s->destroyed && !s->base.ack_deferred)
     send_ack (s, id, ack);
+  s->base.ack_deferred = FALSE;
 }
 
 /* A Socket.IO packet, the payload of an Engine.IO message. */
