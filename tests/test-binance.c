@@ -417,13 +417,14 @@ test_inject_exact_length (void)
   ThHub *hub = th_test_hub_new ("[tickhub]\nplugins=binance\nsymbols=BTC\n[binance]\nconnect=false\n", clock);
   g_autoptr(GPtrArray) feeds = th_hub_get_feeds (hub);
   g_autofree char *exact = g_memdup2 (frame, sizeof frame - 1);
-  g_autofree char *with_nul = g_memdup2 ("{\"e\":\"aggTrade\"}\0x", 20);
+  static const char nul_inside[] = "{\"e\":\"aggTrade\"}\0x";
+  g_autofree char *with_nul = g_memdup2 (nul_inside, sizeof nul_inside - 1);
 
   th_ws_feed_inject (feeds->pdata[0], exact, sizeof frame - 1, 0);
   g_assert_cmpuint (th_test_feed_stat (hub, "ticks"), ==, 1);
   g_assert_cmpuint (th_test_feed_stat (hub, "parse_errors"), ==, 0);
   /* A NUL inside the given length is still seen. */
-  th_ws_feed_inject (feeds->pdata[0], with_nul, 20, 0);
+  th_ws_feed_inject (feeds->pdata[0], with_nul, sizeof nul_inside - 1, 0);
   g_assert_cmpuint (th_test_feed_stat (hub, "parse_errors"), ==, 1);
   th_test_hub_clear (&hub);
 }
