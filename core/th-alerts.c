@@ -64,7 +64,7 @@ th_alerts_default_init (ThAlertsInterface *iface)
  * Checks and adds a rule that lasts until it is removed (and across
  * restarts: the engine keeps it). Fails with %TH_ERROR_BAD_INPUT for a
  * malformed condition or option (the message names what and the fix),
- * %TH_ERROR_UNKNOWN_SYMBOL, or %TH_ERROR_NOT_ALLOWED over the engine's
+ * %TH_ERROR_UNKNOWN_SYMBOL, or %TH_ERROR_TOO_MANY over the engine's
  * limits; nothing changes then.
  *
  * Returns: (transfer full): the rule as added, `a{sv}` (see #ThAlerts),

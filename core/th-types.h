@@ -76,6 +76,7 @@ typedef enum {
  * @TH_ERROR_NOT_ALLOWED: the caller may not do this, such as remove
  *   another client's alert rule
  * @TH_ERROR_NO_ALERTS: no plugin evaluates alert rules (no `alerts` plugin)
+ * @TH_ERROR_TOO_MANY: over a limit, such as `[alerts] max-rules`
  *
  * Error codes of the %TH_ERROR domain.
  */
@@ -90,6 +91,7 @@ typedef enum {
   TH_ERROR_NOT_FOUND,
   TH_ERROR_NOT_ALLOWED,
   TH_ERROR_NO_ALERTS,
+  TH_ERROR_TOO_MANY,
 } ThError;
 
 /**

@@ -404,7 +404,7 @@ test_runtime (Fixture       *fx,
   g_assert_no_error (error);
   g_clear_pointer (&rule, g_variant_unref);
   g_assert_null (th_alerts_add (alerts, "ETH", "below 6", NULL, "alice", &error));
-  g_assert_error (error, TH_ERROR, TH_ERROR_NOT_ALLOWED);
+  g_assert_error (error, TH_ERROR, TH_ERROR_TOO_MANY);
   g_assert_nonnull (strstr (error->message, "max-client-rules"));
   g_clear_error (&error);
 

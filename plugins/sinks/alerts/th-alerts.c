@@ -1007,14 +1007,14 @@ add_runtime (ThAlertsSink *self,
 
   if (g_hash_table_size (self->rules) >= self->max_rules)
     {
-      g_set_error (error, TH_ERROR, TH_ERROR_NOT_ALLOWED,
+      g_set_error (error, TH_ERROR, TH_ERROR_TOO_MANY,
                    "there are %u alert rules already, the most [alerts] max-rules allows; remove some first",
                    g_hash_table_size (self->rules));
       return NULL;
     }
   if (owner != NULL && n_owner >= self->max_client_rules)
     {
-      g_set_error (error, TH_ERROR, TH_ERROR_NOT_ALLOWED,
+      g_set_error (error, TH_ERROR, TH_ERROR_TOO_MANY,
                    "you have %u alert rules already, the most [alerts] max-client-rules allows; remove some first",
                    n_owner);
       return NULL;

@@ -223,6 +223,7 @@ th_server_client_gone (ThServer       *self,
       g_clear_pointer (&client->remote, g_free);
       g_clear_pointer (&client->origin, g_free);
       g_clear_pointer (&client->ack_raw, g_free);
+      g_clear_pointer (&client->owner, g_free);
       return;
     }
 
@@ -243,6 +244,7 @@ th_server_client_gone (ThServer       *self,
   g_clear_pointer (&client->remote, g_free);
   g_clear_pointer (&client->origin, g_free);
   g_clear_pointer (&client->ack_raw, g_free);
+  g_clear_pointer (&client->owner, g_free);
 }
 
 const char *
@@ -902,6 +904,8 @@ th_server_client_dispatch (ThServerClient *client,
     handle_symbol (self, client, event, data, FALSE);
   else if (g_str_equal (event, "get_status"))
     handle_get_status (self, client);
+  else if (th_server_alerts_dispatch (client, event, data))
+    ;
   else if (g_str_equal (event, "ping"))
     {
       g_autoptr(JsonNode) empty = NULL;
@@ -917,7 +921,8 @@ th_server_client_dispatch (ThServerClient *client,
   else
     {
       msg = g_strdup_printf ("unknown event “%.64s”; the events are join_room, leave_room, "
-                             "subscribe_symbol, unsubscribe_symbol, get_status and ping", event);
+                             "subscribe_symbol, unsubscribe_symbol, get_status, ping, set_alert, remove_alert "
+                             "and list_alerts", event);
       th_server_client_error (client, "bad_request", msg);
     }
 }
