@@ -1077,7 +1077,7 @@ th_alerts_sink_remove (ThAlerts    *alerts,
 
   if (rule == NULL || rule->removed)
     {
-      g_set_error (error, TH_ERROR, TH_ERROR_NOT_FOUND, "no alert rule “%.80s”; list_alerts gives the ids", id);
+      g_set_error (error, TH_ERROR, TH_ERROR_NOT_FOUND, "no alert rule “%.80s”; list the rules to see their ids", id);
       return FALSE;
     }
   if (rule->from_config)
