@@ -368,7 +368,8 @@ test_runtime (Fixture       *fx,
   g_autoptr(GError) error = NULL;
   GVariantDict dict;
   g_autoptr(GVariant) options = NULL;
-  const char *id = NULL;
+  const char *id_ref = NULL;
+  g_autofree char *id = NULL;
 
   start_hub (fx, "max-client-rules=2\nconf=BTC above 1000\n", "[indicators]\nsma_2=sma(2)\n");
   alerts = th_hub_get_alerts (fx->hub);
@@ -380,7 +381,8 @@ test_runtime (Fixture       *fx,
   options = g_variant_ref_sink (g_variant_dict_end (&dict));
   rule = th_alerts_add (alerts, "BTC", "crosses 100", options, "alice", &error);
   g_assert_no_error (error);
-  g_assert_true (g_variant_lookup (rule, "id", "&s", &id));
+  g_assert_true (g_variant_lookup (rule, "id", "&s", &id_ref));
+  id = g_strdup (id_ref);
   g_assert_true (g_variant_lookup (rule, "owner", "&s", NULL));
 
   /* Bad input: an error naming the problem, no rule. */
