@@ -504,6 +504,142 @@ test_many (Fixture       *fx,
   g_assert_cmpuint (th_test_count_events (fx->events, "price_alert", NULL), ==, 1000);
 }
 
+
+/* The index against a plain model of the rules, on a random walk over
+ * integer prices, so that ties with thresholds and margins happen often. */
+typedef enum { M_ARMED, M_REARMING, M_COOLING } ModelState;
+
+typedef struct
+{
+  char      *id;
+  int        op;        /* 0 >, 1 >=, 2 <, 3 <=, 4 crosses */
+  double     x, m;
+  gint64     cooldown;
+  ModelState state;
+  gint64     last, until;
+  guint      fired;
+} ModelRule;
+
+static void
+model_rearmed (ModelRule *r,
+               gint64     now)
+{
+  if (r->fired > 0 && now < r->last + r->cooldown)
+    {
+      r->state = M_COOLING;
+      r->until = r->last + r->cooldown;
+    }
+  else
+    r->state = M_ARMED;
+}
+
+static void
+model_fire (ModelRule *r,
+            gint64     now)
+{
+  r->fired++;
+  r->last = now;
+  if (r->op < 4 || r->m > 0)
+    r->state = M_REARMING;
+  else
+    model_rearmed (r, now);
+}
+
+static void
+test_random (Fixture       *fx,
+             gconstpointer  data)
+{
+  static const char *const ops[] = { ">", ">=", "<", "<=", "crosses" };
+  g_autoptr(GRand) rand = g_rand_new_with_seed (g_test_rand_int ());
+  ModelRule rules[300];
+  double prev = 0, v = 100;
+  gboolean has_prev = FALSE;
+  guint expected = 0;
+
+  start_hub (fx, "max-rules=1000\n", NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (rules); i++)
+    {
+      ModelRule *r = &rules[i];
+      g_autofree char *cond = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) rule = NULL;
+
+      r->id = g_strdup_printf ("r%u", i);
+      r->op = g_rand_int_range (rand, 0, 5);
+      r->x = g_rand_int_range (rand, 90, 111);
+      r->m = g_rand_int_range (rand, 0, 3) == 0 ? 0 : g_rand_int_range (rand, 0, 4);
+      r->cooldown = g_rand_boolean (rand) ? 0 : g_rand_int_range (rand, 1, 6) * SEC;
+      r->state = M_ARMED;
+      r->fired = 0;
+      cond = g_strdup_printf ("%s %g id=%s hysteresis=%g cooldown=%" G_GINT64_FORMAT "s", ops[r->op], r->x, r->id,
+                              r->m, r->cooldown / SEC);
+      rule = th_alerts_add (th_hub_get_alerts (fx->hub), "BTC", cond, NULL, NULL, &error);
+      g_assert_no_error (error);
+    }
+
+  for (guint tick = 0; tick < 3000; tick++)
+    {
+      gint64 now;
+
+      advance (fx, g_rand_int_range (rand, 0, 3) * SEC);
+      now = th_clock_get_time (fx->clock);
+      v = CLAMP (v + g_rand_int_range (rand, -3, 4), 85, 115);
+
+      for (guint i = 0; i < G_N_ELEMENTS (rules); i++)
+        {
+          ModelRule *r = &rules[i];
+
+          if (r->state == M_COOLING && r->until <= now)
+            r->state = M_ARMED;
+        }
+      for (guint i = 0; i < G_N_ELEMENTS (rules); i++)
+        {
+          ModelRule *r = &rules[i];
+          gboolean holds = r->op == 0 ? v > r->x : r->op == 1 ? v >= r->x : r->op == 2 ? v < r->x : v <= r->x;
+          gboolean back = r->op == 0 ? v <= r->x - r->m : r->op == 1 ? v < r->x - r->m
+                        : r->op == 2 ? v >= r->x + r->m : v > r->x + r->m;
+
+          if (r->op == 4)
+            {
+              if (r->state == M_REARMING && (v >= r->x + r->m || v <= r->x - r->m))
+                model_rearmed (r, now);
+              continue;
+            }
+          if (r->state == M_REARMING && back)
+            model_rearmed (r, now);
+          else if (r->state == M_ARMED && holds)
+            {
+              model_fire (r, now);
+              expected++;
+            }
+        }
+      for (guint i = 0; i < G_N_ELEMENTS (rules); i++)
+        {
+          ModelRule *r = &rules[i];
+
+          if (r->op == 4 && r->state == M_ARMED && has_prev &&
+              ((prev < r->x && r->x <= v) || (v <= r->x && r->x < prev)))
+            {
+              model_fire (r, now);
+              expected++;
+            }
+        }
+      prev = v;
+      has_prev = TRUE;
+
+      push (fx, v);
+      if (th_test_count_events (fx->events, "price_alert", NULL) != expected)
+        g_error ("tick %u (price %g): %u alerts, the model says %u", tick, v,
+                 th_test_count_events (fx->events, "price_alert", NULL), expected);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (rules); i++)
+    {
+      g_assert_cmpuint (alerts_of (fx, rules[i].id), ==, rules[i].fired);
+      g_free (rules[i].id);
+    }
+  g_test_message ("%u alerts", expected);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -522,6 +658,7 @@ main (int   argc,
   ADD ("/alerts/runtime", test_runtime);
   ADD ("/alerts/restart", test_restart);
   ADD ("/alerts/many", test_many);
+  ADD ("/alerts/random", test_random);
   g_test_add_func ("/alerts/config-errors", test_config_errors);
 #undef ADD
 

@@ -78,13 +78,26 @@ parse_duration (const char  *text,
       return FALSE;
     }
   seconds = g_ascii_strtod (text, &end);
-  if (end != text && *end == '\0' && isfinite (seconds) && seconds >= 0 && seconds <= 3650.0 * 86400)
+  if (end != text && g_ascii_isdigit (text[0]) && isfinite (seconds) && seconds >= 0)
     {
-      *usec = (gint64) (seconds * G_USEC_PER_SEC);
-      return TRUE;
+      double unit = 0;
+
+      switch (*end)
+        {
+        case '\0': unit = 1; break;
+        case 's': unit = 1; break;
+        case 'm': unit = 60; break;
+        case 'h': unit = 3600; break;
+        case 'd': unit = 86400; break;
+        case 'w': unit = 7 * 86400; break;
+        default: break;
+        }
+      if (unit > 0 && (*end == '\0' || end[1] == '\0') && seconds * unit <= 3650.0 * 86400)
+        {
+          *usec = (gint64) (seconds * unit * G_USEC_PER_SEC);
+          return TRUE;
+        }
     }
-  if (th_parse_timeframe (text, usec, NULL))
-    return TRUE;
   g_set_error (error, TH_ERROR, TH_ERROR_BAD_INPUT,
                "%s “%s” is not a duration; give seconds or a number and s, m, h or d, such as 30s, 10m or 1h",
                what, text);

@@ -76,6 +76,17 @@ struct _ThAlertTrack
   double       prev;
   gboolean     has_prev;
   guint        n_rules;
+
+  /* What an idle value needs, cached: the first entry of up, down and
+   * cooling, and the thresholds of cross around the previous value (the
+   * greatest below it, the least above it, whether one is at it). Looked
+   * up again (O(log n)) after a rule moved; a value that reaches none of
+   * them costs a few comparisons, whatever the number of rules. */
+  gboolean     dirty;
+  gboolean     up_any, up_strict, down_any, down_strict, cool_any;
+  double       up_key, down_key, cool_key;
+  gboolean     bracket_valid, cross_at;
+  double       cross_lo, cross_hi;
 };
 
 typedef struct
@@ -216,6 +227,8 @@ insert (GSequence        *seq,
 static void
 unplace (ThAlertRule *rule)
 {
+  if (rule->track != NULL)
+    rule->track->dirty = TRUE;
   g_clear_pointer (&rule->it1, g_sequence_remove);
   g_clear_pointer (&rule->it2, g_sequence_remove);
   rule->where = TH_ALERT_NOWHERE;
@@ -233,6 +246,7 @@ arm (ThAlertRule *rule)
   ThAlertTrack *t = rule->track;
 
   unplace (rule);
+  t->dirty = TRUE;
   switch (rule->op)
     {
     case TH_ALERT_OP_GT:
@@ -258,6 +272,7 @@ rearmed (ThAlertRule *rule,
   if (rule->last_fired != 0 && now < rule->last_fired + rule->cooldown)
     {
       unplace (rule);
+      rule->track->dirty = TRUE;
       rule->it1 = insert (rule->track->cooling, rule, (double) (rule->last_fired + rule->cooldown), FALSE, FALSE,
                           compare_key);
       rule->where = TH_ALERT_COOLING;
@@ -278,6 +293,7 @@ wait_rearm (ThAlertRule *rule,
   double m = margin_of (rule);
 
   unplace (rule);
+  t->dirty = TRUE;
   switch (rule->op)
     {
     case TH_ALERT_OP_GT:
@@ -507,17 +523,91 @@ compare_probe (gconstpointer a,
 }
 
 static void
+refresh_heads (ThAlertTrack *t)
+{
+  GSequenceIter *it;
+
+  it = g_sequence_get_begin_iter (t->up);
+  t->up_any = !g_sequence_iter_is_end (it);
+  if (t->up_any)
+    {
+      t->up_key = ((Entry *) g_sequence_get (it))->key;
+      t->up_strict = ((Entry *) g_sequence_get (it))->strict;
+    }
+  it = g_sequence_get_begin_iter (t->down);
+  t->down_any = !g_sequence_iter_is_end (it);
+  if (t->down_any)
+    {
+      t->down_key = ((Entry *) g_sequence_get (it))->key;
+      t->down_strict = ((Entry *) g_sequence_get (it))->strict;
+    }
+  it = g_sequence_get_begin_iter (t->cooling);
+  t->cool_any = !g_sequence_iter_is_end (it);
+  if (t->cool_any)
+    t->cool_key = ((Entry *) g_sequence_get (it))->key;
+  t->bracket_valid = FALSE;
+  t->dirty = FALSE;
+}
+
+/* The cross thresholds around @v. */
+static void
+refresh_bracket (ThAlertTrack *t,
+                 double        v)
+{
+  Entry probe = { 0 };
+  ThAlertRule dummy = { 0 };
+  GSequenceIter *ge, *gt;
+
+  probe.rule = &dummy;
+  probe.key = v;
+  ge = g_sequence_search (t->cross, &probe, compare_probe, GINT_TO_POINTER (FALSE));
+  gt = g_sequence_search (t->cross, &probe, compare_probe, GINT_TO_POINTER (TRUE));
+  t->cross_at = !g_sequence_iter_is_end (ge) && ((Entry *) g_sequence_get (ge))->key == v;
+  t->cross_hi = g_sequence_iter_is_end (gt) ? INFINITY : ((Entry *) g_sequence_get (gt))->key;
+  t->cross_lo = g_sequence_iter_is_begin (ge) ? -INFINITY
+              : ((Entry *) g_sequence_get (g_sequence_iter_prev (ge)))->key;
+  t->bracket_valid = TRUE;
+}
+
+static gboolean
+head_triggers (gboolean any,
+               double   key,
+               gboolean strict,
+               double   v,
+               gboolean up)
+{
+  if (!any)
+    return FALSE;
+  if (up)
+    return v > key || (!strict && v == key);
+  return v < key || (!strict && v == key);
+}
+
+static void
 evaluate (ThAlertsSink *self,
           ThAlertTrack *t,
           double        v,
           gint64        timestamp)
 {
-  gint64 now = now_of (self);
-  g_autoptr(GPtrArray) hits = g_ptr_array_new ();
+  gint64 now;
+  g_autoptr(GPtrArray) hits = NULL;
   GSequenceIter *it;
 
   if (!isfinite (v))
     return;
+  if (t->dirty)
+    refresh_heads (t);
+
+  /* An idle value: nothing reached, no cooldown over, no threshold crossed. */
+  now = now_of (self);
+  if (!(t->cool_any && t->cool_key <= (double) now) &&
+      !head_triggers (t->up_any, t->up_key, t->up_strict, v, TRUE) &&
+      !head_triggers (t->down_any, t->down_key, t->down_strict, v, FALSE) &&
+      (!t->has_prev || t->prev == v || g_sequence_is_empty (t->cross) ||
+       (t->bracket_valid && !t->cross_at && t->cross_lo < v && v < t->cross_hi)))
+    goto done;   /* inside (lo, hi) with no threshold at the old value: the bracket holds for v too */
+
+  hits = g_ptr_array_new ();
 
   /* Cooldowns that ended. */
   while ((it = g_sequence_get_begin_iter (t->cooling)) != g_sequence_get_end_iter (t->cooling))
@@ -583,8 +673,15 @@ evaluate (ThAlertsSink *self,
       for (guint i = 0; i < hits->len; i++)
         fire (self, hits->pdata[i], v, timestamp, now);
     }
+  t->bracket_valid = FALSE;
+
+done:
   t->prev = v;
   t->has_prev = TRUE;
+  if (t->dirty)
+    refresh_heads (t);
+  if (!t->bracket_valid && !g_sequence_is_empty (t->cross))
+    refresh_bracket (t, v);
 }
 
 /* Delivery */
@@ -663,7 +760,13 @@ emit_pending (ThAlertsSink *self)
       g_variant_dict_insert (&dict, "message", "s", message);
       alert = g_variant_ref_sink (g_variant_dict_end (&dict));
       if (!self->stopped)
-        g_signal_emit_by_name (self, "triggered", alert);
+        {
+          static guint triggered;
+
+          if (triggered == 0)
+            triggered = g_signal_lookup ("triggered", TH_TYPE_ALERTS);
+          g_signal_emit (self, triggered, 0, alert);
+        }
 
       g_free (p->id);
       g_free (p->symbol);
