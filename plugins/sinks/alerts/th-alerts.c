@@ -107,6 +107,8 @@ struct _Symbol
   GPtrArray  *change_tracks;
   GPtrArray  *indicator_tracks;
   GPtrArray  *no_source;    /* ThAlertRule* */
+  ThAlertTrack *price_track;      /* the price tracks, when they exist */
+  ThAlertTrack *price_sim_track;
 };
 
 /* An alert to emit once the structures are updated. */
@@ -164,6 +166,8 @@ G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThAlertsSink, th_alerts_sink, G_TYPE_OBJECT, G_T
                                 G_IMPLEMENT_INTERFACE_DYNAMIC (TH_TYPE_ALERTS, th_alerts_sink_alerts_init))
 
 static void write_state (ThAlertsSink *self);
+
+static const char *simulator_name;   /* interned "simulator" */
 
 /* Entries */
 
@@ -403,6 +407,10 @@ get_track (ThAlertsSink *self,
   t->cross = g_sequence_new (g_free);
   t->cooling = g_sequence_new (g_free);
   g_hash_table_insert (sym->tracks, t->key, t);
+  if (t->kind == TH_ALERT_KIND_PRICE && t->simulator)
+    sym->price_sim_track = t;
+  else if (t->kind == TH_ALERT_KIND_PRICE)
+    sym->price_track = t;
   if (t->kind == TH_ALERT_KIND_CHANGE)
     g_ptr_array_add (sym->change_tracks, t);
   else if (t->kind == TH_ALERT_KIND_INDICATOR)
@@ -427,6 +435,10 @@ track_release (ThAlertsSink *self,
     return;
   g_ptr_array_remove (sym->change_tracks, t);
   g_ptr_array_remove (sym->indicator_tracks, t);
+  if (sym->price_track == t)
+    sym->price_track = NULL;
+  if (sym->price_sim_track == t)
+    sym->price_sim_track = NULL;
   g_hash_table_remove (sym->tracks, t->key);
 }
 
@@ -599,7 +611,7 @@ evaluate (ThAlertsSink *self,
     refresh_heads (t);
 
   /* An idle value: nothing reached, no cooldown over, no threshold crossed. */
-  now = now_of (self);
+  now = t->cool_any ? now_of (self) : 0;
   if (!(t->cool_any && t->cool_key <= (double) now) &&
       !head_triggers (t->up_any, t->up_key, t->up_strict, v, TRUE) &&
       !head_triggers (t->down_any, t->down_key, t->down_strict, v, FALSE) &&
@@ -608,6 +620,7 @@ evaluate (ThAlertsSink *self,
     goto done;   /* inside (lo, hi) with no threshold at the old value: the bracket holds for v too */
 
   hits = g_ptr_array_new ();
+  now = now_of (self);
 
   /* Cooldowns that ended. */
   while ((it = g_sequence_get_begin_iter (t->cooling)) != g_sequence_get_end_iter (t->cooling))
@@ -844,15 +857,17 @@ on_price_changed (ThHub        *hub,
 
   if (sym == NULL || self->stopped)
     return;
-  simulated = g_strcmp0 (tick->source, SIMULATOR) == 0;
+  /* Interned only when the source changes (a lock and a lookup). */
+  if (sym->source == NULL || strcmp (sym->source, tick->source) != 0)
+    sym->source = g_intern_string (tick->source);
+  simulated = sym->source == simulator_name;
   sym->price = tick->price;
-  sym->source = g_intern_string (tick->source);
   sym->has_price = TRUE;
 
   self->depth++;
-  if (!simulated && (t = g_hash_table_lookup (sym->tracks, "price")) != NULL)
+  if (!simulated && (t = sym->price_track) != NULL)
     evaluate (self, t, tick->price, tick->exchange_time);
-  if ((t = g_hash_table_lookup (sym->tracks, "price+sim")) != NULL)
+  if ((t = sym->price_sim_track) != NULL)
     evaluate (self, t, tick->price, tick->exchange_time);
 
   if (sym->change_tracks->len > 0)
@@ -1742,6 +1757,8 @@ th_alerts_sink_class_finalize (ThAlertsSinkClass *klass)
 static void
 th_alerts_sink_init (ThAlertsSink *self)
 {
+  if (simulator_name == NULL)
+    simulator_name = g_intern_static_string (SIMULATOR);
   self->rules = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) th_alert_rule_free);
   self->symbols = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) symbol_free);
   self->owners = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
