@@ -12,6 +12,8 @@
 
 #include <string.h>
 
+#include <libsoup/soup.h>
+
 #include "th-private.h"
 #include "test-utils.h"
 
@@ -47,6 +49,7 @@ fixture_teardown (Fixture       *fx,
   g_clear_object (&fx->hub);
   g_clear_object (&fx->clock);
   g_clear_pointer (&fx->events, g_ptr_array_unref);
+  th_test_drain ();
   g_assert_true (th_test_remove_tmp_dir (fx->dir));
   g_free (fx->dir);
 }
@@ -505,6 +508,62 @@ test_many (Fixture       *fx,
 }
 
 
+/* The webhook: each alert POSTed to a receiver on loopback, retried after
+ * a failure, while the hub goes on. */
+typedef struct
+{
+  GPtrArray *bodies;
+  guint      requests;
+} Receiver;
+
+static void
+on_hook (SoupServer        *server,
+         SoupServerMessage *msg,
+         const char        *path,
+         GHashTable        *query,
+         gpointer           data)
+{
+  Receiver *r = data;
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+
+  r->requests++;
+  /* The first attempt fails: the alert comes again. */
+  if (r->requests == 1)
+    {
+      soup_server_message_set_status (msg, 500, NULL);
+      return;
+    }
+  g_ptr_array_add (r->bodies, g_strndup (body->data, body->length));
+  soup_server_message_set_status (msg, 200, NULL);
+}
+
+static void
+test_webhook (Fixture       *fx,
+              gconstpointer  data)
+{
+  Receiver r = { g_ptr_array_new_with_free_func (g_free), 0 };
+  guint port;
+  g_autoptr(SoupServer) server = th_test_soup_server_new (&port);
+  g_autofree char *alerts = NULL;
+
+  soup_server_add_handler (server, "/hook", on_hook, &r, NULL);
+  alerts = g_strdup_printf ("webhook=http://127.0.0.1:%u/hook\nwebhook-retries=3\n"
+                            "hi=BTC above 100 cooldown=0\nlo=BTC below 90 cooldown=0\n", port);
+  start_hub (fx, alerts, NULL);
+
+  push (fx, 101);                       /* hi */
+  push (fx, 89);                        /* lo, while hi's POST is retried */
+  g_assert_cmpuint (th_test_count_events (fx->events, "price_alert", NULL), ==, 2);
+  th_test_wait_until (r.bodies->len == 2, 15000);
+  g_assert_cmpuint (r.requests, ==, 3);
+  /* In order, the event as the sinks have it. */
+  th_test_assert_contains ((char *) r.bodies->pdata[0], "{\"event\":\"price_alert\",\"data\":{\"id\":\"hi\"");
+  th_test_assert_contains ((char *) r.bodies->pdata[1], "{\"event\":\"price_alert\",\"data\":{\"id\":\"lo\"");
+  th_test_assert_contains ((char *) r.bodies->pdata[0], "\"price\":101");
+  g_ptr_array_unref (r.bodies);
+  soup_server_disconnect (server);
+}
+
 /* The index against a plain model of the rules, on a random walk over
  * integer prices, so that ties with thresholds and margins happen often. */
 typedef enum { M_ARMED, M_REARMING, M_COOLING } ModelState;
@@ -659,6 +718,7 @@ main (int   argc,
   ADD ("/alerts/restart", test_restart);
   ADD ("/alerts/many", test_many);
   ADD ("/alerts/random", test_random);
+  ADD ("/alerts/webhook", test_webhook);
   g_test_add_func ("/alerts/config-errors", test_config_errors);
 #undef ADD
 

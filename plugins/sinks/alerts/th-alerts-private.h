@@ -90,6 +90,16 @@ typedef struct
   char **sources;
 } ThAlertContext;
 
+/* th-alerts-webhook.c */
+typedef struct _ThAlertsWebhook ThAlertsWebhook;
+
+ThAlertsWebhook *th_alerts_webhook_new  (const char      *url,
+                                         guint            retries,
+                                         double           timeout);
+void             th_alerts_webhook_free (ThAlertsWebhook *hook);
+void             th_alerts_webhook_post (ThAlertsWebhook *hook,
+                                         GBytes          *json);
+
 const char  *th_alert_kind_to_string  (ThAlertKind        kind);
 gboolean     th_alert_id_is_valid     (const char        *id);
 ThAlertRule *th_alert_rule_parse      (ThAlertContext    *ctx,

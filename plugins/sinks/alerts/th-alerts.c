@@ -148,6 +148,8 @@ struct _ThAlertsSink
   gulong       indicators_handler;
   gulong       status_handler;
 
+  ThAlertsWebhook *webhook;  /* [alerts] webhook, or NULL */
+
   /* The state file */
   gboolean     writing;
   gboolean     dirty;
@@ -757,6 +759,8 @@ emit_pending (ThAlertsSink *self)
 
       event = _th_event_new_take ("price_alert", p->symbol, NULL, out);
       th_hub_emit_event (self->hub, event);
+      if (self->webhook != NULL && !self->stopped)
+        th_alerts_webhook_post (self->webhook, th_event_get_bytes (event));
 
       g_variant_dict_init (&dict, NULL);
       g_variant_dict_insert (&dict, "id", "s", p->id);
@@ -1459,7 +1463,8 @@ static gboolean
 is_setting (const char *key)
 {
   return g_str_equal (key, "max-rules") || g_str_equal (key, "max-client-rules") ||
-         g_str_equal (key, "state-file");
+         g_str_equal (key, "state-file") || g_str_equal (key, "webhook") ||
+         g_str_equal (key, "webhook-retries") || g_str_equal (key, "webhook-timeout");
 }
 
 static gboolean
@@ -1504,6 +1509,18 @@ th_alerts_sink_configure (ThSink  *sink,
 
       self->state_path = g_canonicalize_filename (state, dir);
     }
+
+  {
+    g_autofree char *url = th_config_get_string (config, "alerts", "webhook", NULL);
+    gint64 retries = th_config_get_int (config, "alerts", "webhook-retries", 5);
+    double timeout = th_config_get_double (config, "alerts", "webhook-timeout", 10);
+
+    if (th_config_has_key (config, "alerts", "webhook-timeout") && !(timeout >= 1 && timeout <= 300))
+      g_ptr_array_add (problems, g_strdup ("[alerts] webhook-timeout: give seconds from 1 to 300 (the default is 10)"));
+    g_clear_pointer (&self->webhook, th_alerts_webhook_free);
+    if (url != NULL && *url != '\0')
+      self->webhook = th_alerts_webhook_new (url, (guint) CLAMP (retries, 0, 100), CLAMP (timeout, 1, 300));
+  }
 
   /* The rules of the file: every key that is not a setting. */
   context_init (self, &ctx, TRUE);
@@ -1674,6 +1691,7 @@ th_alerts_sink_stop (ThSink *sink)
 
   self->stopped = TRUE;
   disconnect (self);
+  g_clear_pointer (&self->webhook, th_alerts_webhook_free);
   for (guint i = 0; i < self->source_rules->len; i++)
     {
       ThAlertRule *rule = self->source_rules->pdata[i];
@@ -1734,6 +1752,7 @@ th_alerts_sink_finalize (GObject *object)
   g_array_unref (self->pending);
   g_ptr_array_unref (self->doomed);
   g_ptr_array_unref (self->flushes);
+  g_clear_pointer (&self->webhook, th_alerts_webhook_free);
   g_free (self->state_path);
 
   G_OBJECT_CLASS (th_alerts_sink_parent_class)->finalize (object);
