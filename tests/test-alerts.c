@@ -564,6 +564,85 @@ test_webhook (Fixture       *fx,
   soup_server_disconnect (server);
 }
 
+/* notify=true: org.freedesktop.Notifications.Notify on the session bus,
+ * here a private bus with a fake notification service. */
+static const char notifications_xml[] =
+  "<node><interface name='org.freedesktop.Notifications'>"
+  "<method name='Notify'><arg type='s' direction='in'/><arg type='u' direction='in'/>"
+  "<arg type='s' direction='in'/><arg type='s' direction='in'/><arg type='s' direction='in'/>"
+  "<arg type='as' direction='in'/><arg type='a{sv}' direction='in'/><arg type='i' direction='in'/>"
+  "<arg type='u' direction='out'/></method></interface></node>";
+
+static void
+on_notify_call (GDBusConnection       *connection,
+                const char            *sender,
+                const char            *path,
+                const char            *interface,
+                const char            *method,
+                GVariant              *parameters,
+                GDBusMethodInvocation *invocation,
+                gpointer               data)
+{
+  g_ptr_array_add (data, g_variant_ref (parameters));
+  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(u)", 1));
+}
+
+static void
+on_name (GDBusConnection *connection,
+         const char      *name,
+         gpointer         data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+static void
+test_notify (Fixture       *fx,
+             gconstpointer  data)
+{
+  static const GDBusInterfaceVTable vtable = { on_notify_call, NULL, NULL, { 0 } };
+  g_autoptr(GTestDBus) bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  g_autoptr(GDBusConnection) service = NULL;
+  g_autoptr(GDBusNodeInfo) info = NULL;
+  g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  g_autoptr(GError) error = NULL;
+  const char *summary = NULL, *body = NULL, *app = NULL;
+  gboolean owned = FALSE;
+  guint reg, own;
+
+  g_test_dbus_up (bus);
+  service = g_dbus_connection_new_for_address_sync (g_test_dbus_get_bus_address (bus),
+                                                    G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                    G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                    NULL, NULL, &error);
+  g_assert_no_error (error);
+  info = g_dbus_node_info_new_for_xml (notifications_xml, &error);
+  g_assert_no_error (error);
+  reg = g_dbus_connection_register_object (service, "/org/freedesktop/Notifications", info->interfaces[0],
+                                           &vtable, calls, NULL, &error);
+  g_assert_no_error (error);
+  own = g_bus_own_name_on_connection (service, "org.freedesktop.Notifications", G_BUS_NAME_OWNER_FLAGS_NONE,
+                                      on_name, NULL, &owned, NULL);
+  th_test_wait_until (owned, TH_TEST_WAIT_MS);
+
+  start_hub (fx, "notify=true\nhi=BTC above 100 message=\"BTC over 100\"\n", NULL);
+  push (fx, 101);
+  th_test_wait_until (calls->len == 1, TH_TEST_WAIT_MS);
+  g_variant_get (calls->pdata[0], "(&su&s&s&sasa{sv}i)", &app, NULL, NULL, &summary, &body, NULL, NULL, NULL);
+  g_assert_cmpstr (app, ==, "tickhub");
+  g_assert_cmpstr (summary, ==, "BTC above 100");
+  g_assert_cmpstr (body, ==, "BTC over 100");
+
+  /* The session bus goes with the hub, before the bus does. */
+  th_test_hub_stop (fx->hub);
+  g_clear_object (&fx->hub);
+  th_test_drain ();
+  g_bus_unown_name (own);
+  g_dbus_connection_unregister_object (service, reg);
+  g_dbus_connection_close_sync (service, NULL, NULL);
+  g_clear_object (&service);
+  g_test_dbus_down (bus);
+}
+
 /* The index against a plain model of the rules, on a random walk over
  * integer prices, so that ties with thresholds and margins happen often. */
 typedef enum { M_ARMED, M_REARMING, M_COOLING } ModelState;
@@ -719,6 +798,7 @@ main (int   argc,
   ADD ("/alerts/many", test_many);
   ADD ("/alerts/random", test_random);
   ADD ("/alerts/webhook", test_webhook);
+  ADD ("/alerts/notify", test_notify);
   g_test_add_func ("/alerts/config-errors", test_config_errors);
 #undef ADD
 

@@ -100,6 +100,15 @@ void             th_alerts_webhook_free (ThAlertsWebhook *hook);
 void             th_alerts_webhook_post (ThAlertsWebhook *hook,
                                          GBytes          *json);
 
+/* th-alerts-notify.c */
+typedef struct _ThAlertsNotify ThAlertsNotify;
+
+ThAlertsNotify  *th_alerts_notify_new   (void);
+void             th_alerts_notify_free  (ThAlertsNotify  *notify);
+void             th_alerts_notify_post  (ThAlertsNotify  *notify,
+                                         const char      *summary,
+                                         const char      *body);
+
 const char  *th_alert_kind_to_string  (ThAlertKind        kind);
 gboolean     th_alert_id_is_valid     (const char        *id);
 ThAlertRule *th_alert_rule_parse      (ThAlertContext    *ctx,

@@ -149,6 +149,7 @@ struct _ThAlertsSink
   gulong       status_handler;
 
   ThAlertsWebhook *webhook;  /* [alerts] webhook, or NULL */
+  ThAlertsNotify  *notify;   /* [alerts] notify=true, or NULL */
 
   /* The state file */
   gboolean     writing;
@@ -761,6 +762,12 @@ emit_pending (ThAlertsSink *self)
       th_hub_emit_event (self->hub, event);
       if (self->webhook != NULL && !self->stopped)
         th_alerts_webhook_post (self->webhook, th_event_get_bytes (event));
+      if (self->notify != NULL && !self->stopped)
+        {
+          g_autofree char *summary = g_strdup_printf ("%s %s", p->symbol, p->condition);
+
+          th_alerts_notify_post (self->notify, summary, message);
+        }
 
       g_variant_dict_init (&dict, NULL);
       g_variant_dict_insert (&dict, "id", "s", p->id);
@@ -1464,7 +1471,8 @@ is_setting (const char *key)
 {
   return g_str_equal (key, "max-rules") || g_str_equal (key, "max-client-rules") ||
          g_str_equal (key, "state-file") || g_str_equal (key, "webhook") ||
-         g_str_equal (key, "webhook-retries") || g_str_equal (key, "webhook-timeout");
+         g_str_equal (key, "webhook-retries") || g_str_equal (key, "webhook-timeout") ||
+         g_str_equal (key, "notify");
 }
 
 static gboolean
@@ -1618,6 +1626,8 @@ th_alerts_sink_start (ThSink *sink)
 
       source_state (self, rule, th_hub_get_source_state (self->hub, rule->source, NULL));
     }
+  if (th_config_get_boolean (th_hub_get_config (self->hub), "alerts", "notify", FALSE))
+    self->notify = th_alerts_notify_new ();
   self->price_handler = g_signal_connect (self->hub, "price-changed", G_CALLBACK (on_price_changed), self);
   self->indicators_handler = g_signal_connect (self->hub, "indicators-updated",
                                                G_CALLBACK (on_indicators_updated), self);
@@ -1692,6 +1702,7 @@ th_alerts_sink_stop (ThSink *sink)
   self->stopped = TRUE;
   disconnect (self);
   g_clear_pointer (&self->webhook, th_alerts_webhook_free);
+  g_clear_pointer (&self->notify, th_alerts_notify_free);
   for (guint i = 0; i < self->source_rules->len; i++)
     {
       ThAlertRule *rule = self->source_rules->pdata[i];
@@ -1753,6 +1764,7 @@ th_alerts_sink_finalize (GObject *object)
   g_ptr_array_unref (self->doomed);
   g_ptr_array_unref (self->flushes);
   g_clear_pointer (&self->webhook, th_alerts_webhook_free);
+  g_clear_pointer (&self->notify, th_alerts_notify_free);
   g_free (self->state_path);
 
   G_OBJECT_CLASS (th_alerts_sink_parent_class)->finalize (object);
