@@ -643,6 +643,31 @@ test_notify (Fixture       *fx,
   g_test_dbus_down (bus);
 }
 
+/* Every sink gets the alert: the jsonl file records it. */
+static void
+test_jsonl (Fixture       *fx,
+            gconstpointer  data)
+{
+  g_autofree char *path = g_build_filename (fx->dir, "events.jsonl", NULL);
+  g_autofree char *extra = g_strdup_printf ("[jsonl]\npath=%s\nevents=price_alert\n", path);
+  g_autofree char *text = NULL;
+  g_autoptr(GString) config = NULL;
+
+  /* BASE with jsonl among the plugins. */
+  config = g_string_new (NULL);
+  g_string_printf (config, BASE "%s[alerts]\nstate-file=%s/alerts.json\nhi=BTC above 100\n", extra, fx->dir);
+  g_string_replace (config, "plugins=alerts", "plugins=alerts;jsonl", 1);
+  fx->hub = th_test_hub_new (config->str, fx->clock);
+  fx->events = th_test_capture_events (fx->hub);
+  th_hub_start (fx->hub);
+
+  push (fx, 101);
+  th_test_hub_stop (fx->hub);           /* flushes the file */
+  g_clear_object (&fx->hub);
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  th_test_assert_contains (text, "{\"event\":\"price_alert\",\"data\":{\"id\":\"hi\",\"symbol\":\"BTC\"");
+}
+
 /* The index against a plain model of the rules, on a random walk over
  * integer prices, so that ties with thresholds and margins happen often. */
 typedef enum { M_ARMED, M_REARMING, M_COOLING } ModelState;
@@ -799,6 +824,7 @@ main (int   argc,
   ADD ("/alerts/random", test_random);
   ADD ("/alerts/webhook", test_webhook);
   ADD ("/alerts/notify", test_notify);
+  ADD ("/alerts/jsonl", test_jsonl);
   g_test_add_func ("/alerts/config-errors", test_config_errors);
 #undef ADD
 
