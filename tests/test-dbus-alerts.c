@@ -335,6 +335,98 @@ test_cli (Fixture       *fx,
   }
 }
 
+/* A rule added over D-Bus is there after the daemon stopped (SIGTERM) and
+ * was started again by the next call. */
+static char *
+name_owner (Fixture *fx)
+{
+  g_autoptr(GVariant) reply = NULL;
+  char *owner = NULL;
+
+  reply = g_dbus_connection_call_sync (fx->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "GetNameOwner", g_variant_new ("(s)", BUS_NAME),
+                                       G_VARIANT_TYPE ("(s)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  if (reply != NULL)
+    g_variant_get (reply, "(s)", &owner);
+  return owner;
+}
+
+static void
+test_restart (Fixture       *fx,
+              gconstpointer  data)
+{
+  g_autoptr(GVariant) rule = NULL;
+  g_autoptr(GVariant) list = NULL;
+  g_autoptr(GVariant) pid_reply = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *owner = NULL;
+  g_autofree char *text = NULL;
+  guint32 pid = 0;
+  GVariantDict options;
+  gint64 deadline;
+
+  g_variant_dict_init (&options, NULL);
+  g_variant_dict_insert (&options, "id", "s", "kept");
+  g_variant_dict_insert (&options, "message", "s", "still here");
+  rule = call (fx, "AddAlert", g_variant_new ("(ss@a{sv})", "ETH", "crosses 3000", g_variant_dict_end (&options)),
+               "(a{sv})", &error);
+  g_assert_no_error (error);
+
+  owner = name_owner (fx);
+  g_assert_nonnull (owner);
+  pid_reply = g_dbus_connection_call_sync (fx->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                           "org.freedesktop.DBus", "GetConnectionUnixProcessID",
+                                           g_variant_new ("(s)", owner), G_VARIANT_TYPE ("(u)"),
+                                           G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+  g_variant_get (pid_reply, "(u)", &pid);
+  g_assert_cmpint (kill ((pid_t) pid, SIGTERM), ==, 0);
+  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  for (;;)
+    {
+      g_autofree char *now = name_owner (fx);
+
+      if (now == NULL)
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      th_test_run_for (50);
+    }
+  {
+    g_autofree char *path = g_build_filename (fx->tmpdir, "alerts.json", NULL);
+
+    g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+    th_test_assert_contains (text, "\"kept\"");
+  }
+
+  /* The next call starts a new daemon, which read the rule back. */
+  list = call (fx, "ListAlerts", NULL, "(aa{sv})", &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr(GVariant) rules = g_variant_get_child_value (list, 0);
+    gboolean found = FALSE;
+
+    for (gsize i = 0; i < g_variant_n_children (rules); i++)
+      {
+        g_autoptr(GVariant) r = g_variant_get_child_value (rules, i);
+        const char *id = NULL, *message = NULL;
+
+        g_variant_lookup (r, "id", "&s", &id);
+        g_variant_lookup (r, "message", "&s", &message);
+        if (g_strcmp0 (id, "kept") == 0)
+          {
+            found = TRUE;
+            g_assert_cmpstr (message, ==, "still here");
+          }
+      }
+    g_assert_true (found);
+  }
+  {
+    g_autofree char *second = name_owner (fx);
+
+    g_assert_cmpstr (second, !=, owner);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -343,6 +435,7 @@ main (int   argc,
 
   g_test_add ("/dbus-alerts/methods", Fixture, NULL, fixture_set_up, test_methods, fixture_tear_down);
   g_test_add ("/dbus-alerts/cli", Fixture, NULL, fixture_set_up, test_cli, fixture_tear_down);
+  g_test_add ("/dbus-alerts/restart", Fixture, NULL, fixture_set_up, test_restart, fixture_tear_down);
 
   return g_test_run ();
 }
