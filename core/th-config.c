@@ -915,6 +915,7 @@ key_in_spec (const char *spec,
              char      **type)
 {
   g_auto(GStrv) entries = g_strsplit (spec, ",", -1);
+  g_autofree char *any = NULL;
 
   for (guint i = 0; entries[i] != NULL; i++)
     {
@@ -926,6 +927,15 @@ key_in_spec (const char *spec,
           *type = g_strstrip (g_strdup (colon != NULL ? colon + 1 : "string"));
           return TRUE;
         }
+      /* `*:type`: any other key (the plugin checks them, such as the
+       * rules of [alerts]). */
+      if (g_str_equal (name, "*") && any == NULL)
+        any = g_strstrip (g_strdup (colon != NULL ? colon + 1 : "string"));
+    }
+  if (any != NULL)
+    {
+      *type = g_steal_pointer (&any);
+      return TRUE;
     }
   return FALSE;
 }
@@ -941,7 +951,7 @@ spec_keys (const char *spec)
       char *colon = strchr (entries[i], ':');
       g_autofree char *name = g_strstrip (colon != NULL ? g_strndup (entries[i], colon - entries[i]) : g_strdup (entries[i]));
 
-      if (*name == '\0')
+      if (*name == '\0' || g_str_equal (name, "*"))
         continue;
       if (out->len > 0)
         g_string_append (out, ", ");

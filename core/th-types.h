@@ -72,6 +72,11 @@ typedef enum {
  * @TH_ERROR_BAD_INPUT: malformed data from a file, a client or an exchange
  * @TH_ERROR_NO_HISTORY: no store keeps history (no `store` plugin), or the
  *   store cannot answer now; the message says why
+ * @TH_ERROR_NOT_FOUND: no such thing, such as an alert rule id
+ * @TH_ERROR_NOT_ALLOWED: the caller may not do this, such as remove
+ *   another client's alert rule
+ * @TH_ERROR_NO_ALERTS: no plugin evaluates alert rules (no `alerts` plugin)
+ * @TH_ERROR_TOO_MANY: over a limit, such as `[alerts] max-rules`
  *
  * Error codes of the %TH_ERROR domain.
  */
@@ -83,6 +88,10 @@ typedef enum {
   TH_ERROR_UNKNOWN_SYMBOL,
   TH_ERROR_BAD_INPUT,
   TH_ERROR_NO_HISTORY,
+  TH_ERROR_NOT_FOUND,
+  TH_ERROR_NOT_ALLOWED,
+  TH_ERROR_NO_ALERTS,
+  TH_ERROR_TOO_MANY,
 } ThError;
 
 /**

@@ -20,5 +20,6 @@
 #include "th-history.h"
 #include "th-plugin.h"
 #include "th-hub.h"
+#include "th-alerts.h"
 #include "th-ws-feed.h"
 #undef TICKHUB_INSIDE

@@ -94,6 +94,10 @@ static const GDBusErrorEntry error_entries[] = {
   { TH_ERROR_UNKNOWN_SYMBOL, "org.tickhub.Tickhub1.Error.UnknownSymbol" },
   { TH_ERROR_BAD_INPUT, "org.tickhub.Tickhub1.Error.BadInput" },
   { TH_ERROR_NO_HISTORY, "org.tickhub.Tickhub1.Error.NoHistory" },
+  { TH_ERROR_NOT_FOUND, "org.tickhub.Tickhub1.Error.NotFound" },
+  { TH_ERROR_NOT_ALLOWED, "org.tickhub.Tickhub1.Error.NotAllowed" },
+  { TH_ERROR_NO_ALERTS, "org.tickhub.Tickhub1.Error.NoAlerts" },
+  { TH_ERROR_TOO_MANY, "org.tickhub.Tickhub1.Error.TooMany" },
 };
 
 /**

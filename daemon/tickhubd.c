@@ -30,6 +30,7 @@
 #include <tickhub.h>
 
 #include "th-service.h"
+#include "th-service-alerts.h"
 
 /* sysexits.h: a configuration error. */
 #define EXIT_CONFIG 78
@@ -54,6 +55,7 @@ typedef struct
 
   /* D-Bus */
   ThService       *service;
+  ThServiceAlerts *alerts;        /* org.tickhub.Tickhub1.Alerts, beside it */
   GDBusConnection *exported_on;
   GDBusConnection *system_bus;
   guint            owner_id;
@@ -202,6 +204,12 @@ daemon_export (Daemon          *daemon,
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (daemon->service), connection,
                                          TH_SERVICE_OBJECT_PATH, error))
     return FALSE;
+  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (daemon->alerts), connection,
+                                         TH_SERVICE_OBJECT_PATH, error))
+    {
+      g_dbus_interface_skeleton_unexport_from_connection (G_DBUS_INTERFACE_SKELETON (daemon->service), connection);
+      return FALSE;
+    }
   daemon->exported_on = g_object_ref (connection);
   g_info ("serving %s at %s", TH_SERVICE_BUS_NAME, TH_SERVICE_OBJECT_PATH);
   return TRUE;
@@ -213,6 +221,8 @@ daemon_unexport (Daemon *daemon)
   if (daemon->exported_on == NULL)
     return;
   g_dbus_interface_skeleton_unexport_from_connection (G_DBUS_INTERFACE_SKELETON (daemon->service),
+                                                      daemon->exported_on);
+  g_dbus_interface_skeleton_unexport_from_connection (G_DBUS_INTERFACE_SKELETON (daemon->alerts),
                                                       daemon->exported_on);
   g_clear_object (&daemon->exported_on);
 }
@@ -722,6 +732,8 @@ main (int   argc,
       th_service_set_status_info (daemon.service, config_path,
                                   daemon.service_mode ? daemon.idle_timeout : 0);
       daemon.activity_id = g_signal_connect (daemon.service, "activity", G_CALLBACK (on_activity), &daemon);
+      daemon.alerts = th_service_alerts_new (hub);
+      g_signal_connect (daemon.alerts, "activity", G_CALLBACK (on_activity), &daemon);
     }
 
   if (no_dbus)
@@ -821,6 +833,12 @@ main (int   argc,
       g_clear_signal_handler (&daemon.activity_id, daemon.service);
       g_object_run_dispose (G_OBJECT (daemon.service));
       g_clear_object (&daemon.service);
+    }
+  if (daemon.alerts != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (daemon.alerts, &daemon);
+      g_object_run_dispose (G_OBJECT (daemon.alerts));
+      g_clear_object (&daemon.alerts);
     }
   if (daemon.system_bus != NULL)
     g_dbus_connection_flush_sync (daemon.system_bus, NULL, NULL);

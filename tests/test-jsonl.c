@@ -526,7 +526,7 @@ test_config_errors (Fixture       *fx,
     { g_strdup_printf ("path=%s\nevents=candle_update;trades", fx->path),
       "[jsonl] events: unknown event “trades”; the events are financial_data_update, "
       "technical_indicators_update, candle_update, source_status, price_source_changed, "
-      "system_status_update, error" },
+      "system_status_update, price_alert, error" },
     { g_strdup_printf ("path=%s\nmax-queue=0", fx->path), "[jsonl] max-queue: 0 would drop every event" },
     { g_strdup_printf ("path=%s\nmax-queue=-5", fx->path), "[jsonl] max-queue: “-5” is not a whole number ≥ 0" },
     { g_strdup_printf ("path=%s\nfsync=maybe", fx->path), "[jsonl] fsync: “maybe” is not a boolean" },

@@ -2,9 +2,11 @@
  *
  *   tickhub [--json] [--system] price SYMBOL...
  *   tickhub [--json] [--system] prices | status | sources | plugins
- *   tickhub [--json] [--system] watch [SYMBOL...]
+ *   tickhub [--json] [--system] watch [--alerts] [SYMBOL...]
  *   tickhub [--json|--csv] [--system] history SYMBOL [--timeframe 1h]
  *           [--days N | --from TIME] [--to TIME] [--limit N]
+ *   tickhub [--json] [--system] alert add SYMBOL CONDITION [--cooldown D] [--once]...
+ *   tickhub [--json] [--system] alert list | alert remove ID...
  *
  * The first method call starts the daemon through D-Bus activation when it
  * is not running. Readable, aligned tables by default; --json prints one
@@ -43,10 +45,36 @@
 
 static gboolean opt_json;
 static gboolean opt_system;
+static gboolean opt_alerts;
+static char    *opt_cooldown;
+static char    *opt_hysteresis;
+static char    *opt_message;
+static char    *opt_id;
+static gboolean opt_once;
+static gboolean opt_simulator;
 
 static const GOptionEntry common_entries[] = {
   { "json", 0, 0, G_OPTION_ARG_NONE, &opt_json, "Print JSON for scripts", NULL },
   { "system", 0, 0, G_OPTION_ARG_NONE, &opt_system, "Talk to the daemon on the system bus", NULL },
+  { NULL }
+};
+
+/* watch's own. */
+static const GOptionEntry watch_entries[] = {
+  { "alerts", 0, 0, G_OPTION_ARG_NONE, &opt_alerts, "Print the alerts (of each SYMBOL, or all) as they fire, "
+    "instead of prices", NULL },
+  { NULL }
+};
+
+/* alert add's. */
+static const GOptionEntry alert_entries[] = {
+  { "cooldown", 0, 0, G_OPTION_ARG_STRING, &opt_cooldown, "No new alert for this long after one (default 5m)", "D" },
+  { "hysteresis", 0, 0, G_OPTION_ARG_STRING, &opt_hysteresis, "Re-arm only once the price is back past X by this "
+    "margin (such as 100 or 0.5%)", "M" },
+  { "once", 0, 0, G_OPTION_ARG_NONE, &opt_once, "Remove the rule after its first alert", NULL },
+  { "simulator", 0, 0, G_OPTION_ARG_NONE, &opt_simulator, "Let the simulator's prices fire it", NULL },
+  { "message", 0, 0, G_OPTION_ARG_STRING, &opt_message, "The alert's message", "TEXT" },
+  { "id", 0, 0, G_OPTION_ARG_STRING, &opt_id, "The rule's id (default: a new one)", "ID" },
   { NULL }
 };
 
@@ -153,6 +181,24 @@ call_daemon (GDBusConnection *bus,
                                        parameters, G_VARIANT_TYPE (reply_type),
                                        G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
   return reply != NULL ? g_variant_get_child_value (reply, 0) : NULL;
+}
+
+/* The same, to org.tickhub.Tickhub1.Alerts. */
+static GVariant *
+call_alerts (GDBusConnection *bus,
+             const char      *method,
+             GVariant        *parameters,
+             const char      *reply_type,
+             GError         **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = g_dbus_connection_call_sync (bus, BUS_NAME, OBJECT_PATH, "org.tickhub.Tickhub1.Alerts", method,
+                                       parameters, G_VARIANT_TYPE (reply_type),
+                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
+  if (reply == NULL || g_variant_n_children (reply) == 0)
+    return reply != NULL ? g_variant_ref (reply) : NULL;
+  return g_variant_get_child_value (reply, 0);
 }
 
 /* Formatting */
@@ -793,6 +839,8 @@ cmd_plugins (GDBusConnection *bus,
 
 /* watch */
 
+static void print_alert (GVariant *alert);
+
 typedef struct
 {
   GMainLoop       *loop;
@@ -962,6 +1010,27 @@ on_sigint (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+static void
+on_alert_triggered (GDBusConnection *connection,
+                    const char      *sender,
+                    const char      *path,
+                    const char      *interface,
+                    const char      *signal,
+                    GVariant        *parameters,
+                    gpointer         data)
+{
+  Watch *watch = data;
+  g_autoptr(GVariant) alert = NULL;
+  const char *symbol = "";
+
+  if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(a{sv})")))
+    return;
+  alert = g_variant_get_child_value (parameters, 0);
+  g_variant_lookup (alert, "symbol", "&s", &symbol);
+  if (watching (watch, symbol))
+    print_alert (alert);
+}
+
 static int
 cmd_watch (GDBusConnection *bus,
            char      **args)
@@ -972,6 +1041,7 @@ cmd_watch (GDBusConnection *bus,
   g_autoptr(GError) error = NULL;
   guint32 idle_timeout = 0;
   guint sigint_id, sigterm_id;
+  guint alert_sub = 0;
   GVariantIter iter;
   const char *symbol;
   GVariant *price;
@@ -1020,8 +1090,25 @@ cmd_watch (GDBusConnection *bus,
         }
   }
 
+  /* --alerts: the daemon must run the alerts plugin. */
+  if (opt_alerts)
+    {
+      g_autoptr(GVariant) rules = call_alerts (bus, "ListAlerts", NULL, "(aa{sv})", &error);
+
+      if (rules == NULL)
+        {
+          g_clear_object (&watch.proxy);
+          g_strfreev (watch.symbols);
+          g_hash_table_unref (watch.printed);
+          return report_error ("watch --alerts", error);
+        }
+      alert_sub = g_dbus_connection_signal_subscribe (bus, BUS_NAME, "org.tickhub.Tickhub1.Alerts", "AlertTriggered",
+                                                      OBJECT_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                      on_alert_triggered, &watch, NULL);
+    }
+
   /* The current prices first. */
-  prices = call_daemon (bus, "GetPrices", NULL, "(a{sa{sv}})", NULL);
+  prices = opt_alerts ? NULL : call_daemon (bus, "GetPrices", NULL, "(a{sa{sv}})", NULL);
   if (prices != NULL)
     {
       g_variant_iter_init (&iter, prices);
@@ -1030,8 +1117,11 @@ cmd_watch (GDBusConnection *bus,
     }
 
   watch.loop = g_main_loop_new (NULL, FALSE);
-  g_signal_connect (watch.proxy, "price-changed", G_CALLBACK (on_price_changed), &watch);
-  g_signal_connect (watch.proxy, "source-status-changed", G_CALLBACK (on_source_status_changed), &watch);
+  if (!opt_alerts)
+    {
+      g_signal_connect (watch.proxy, "price-changed", G_CALLBACK (on_price_changed), &watch);
+      g_signal_connect (watch.proxy, "source-status-changed", G_CALLBACK (on_source_status_changed), &watch);
+    }
   g_signal_connect (watch.proxy, "notify::g-name-owner", G_CALLBACK (on_owner_changed), &watch);
   /* Three calls per idle period: one late or lost call does not let the
    * daemon go (g_timeout_add_seconds would be too coarse for 1 s). */
@@ -1046,6 +1136,8 @@ cmd_watch (GDBusConnection *bus,
   g_source_remove (sigterm_id);
   g_clear_handle_id (&watch.keepalive_id, g_source_remove);
   g_signal_handlers_disconnect_by_data (watch.proxy, &watch);
+  if (alert_sub != 0)
+    g_dbus_connection_signal_unsubscribe (bus, alert_sub);
   g_clear_object (&watch.proxy);
   g_main_loop_unref (watch.loop);
   g_strfreev (watch.symbols);
@@ -1243,6 +1335,213 @@ cmd_history (GDBusConnection *bus,
   return 0;
 }
 
+/* alert */
+
+/* An alert (AlertTriggered's a{sv}) as the price_alert event's JSON. */
+static JsonNode *
+alert_to_json (GVariant *alert)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  static const char *const strings[] = { "id", "symbol", "condition", "kind", "source", NULL };
+  gint64 timestamp;
+  const char *text;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "event");
+  json_builder_add_string_value (b, "price_alert");
+  json_builder_set_member_name (b, "data");
+  json_builder_begin_object (b);
+  for (guint i = 0; strings[i] != NULL; i++)
+    {
+      json_builder_set_member_name (b, strings[i]);
+      if (g_variant_lookup (alert, strings[i], "&s", &text))
+        json_builder_add_string_value (b, text);
+      else
+        json_builder_add_null_value (b);
+    }
+  json_add_number (b, alert, "price");
+  json_add_number (b, alert, "value");
+  json_builder_set_member_name (b, "timestamp");
+  if (g_variant_lookup (alert, "timestamp", "x", &timestamp))
+    {
+      g_autofree char *iso = th_format_time (timestamp);
+
+      json_builder_add_string_value (b, iso);
+    }
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "message");
+  if (g_variant_lookup (alert, "message", "&s", &text))
+    json_builder_add_string_value (b, text);
+  else
+    json_builder_add_null_value (b);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+static void
+print_alert (GVariant *alert)
+{
+  if (opt_json)
+    {
+      g_autoptr(JsonNode) node = alert_to_json (alert);
+      g_autoptr(GString) out = g_string_new (NULL);
+
+      append_json (out, node, -1);
+      g_print ("%s\n", out->str);
+    }
+  else
+    {
+      const char *id = "?", *symbol = "?", *message = "", *source = "-";
+      g_autofree char *price = format_number (alert, "price");
+      g_autofree char *when = NULL;
+      gint64 timestamp = 0;
+
+      g_variant_lookup (alert, "id", "&s", &id);
+      g_variant_lookup (alert, "symbol", "&s", &symbol);
+      g_variant_lookup (alert, "message", "&s", &message);
+      g_variant_lookup (alert, "source", "&s", &source);
+      g_variant_lookup (alert, "timestamp", "x", &timestamp);
+      when = format_time (timestamp);
+      g_print ("%s  ALERT %s  %-6s %14s  %s  %s\n", when, id, symbol, price, source, message);
+    }
+  fflush (stdout);
+}
+
+static int
+alert_add (GDBusConnection *bus,
+           char           **args)
+{
+  g_autoptr(GVariant) rule = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *symbol = NULL;
+  g_autofree char *condition = NULL;
+  GVariantDict options;
+  const char *id = "?";
+
+  if (args[0] == NULL || args[1] == NULL)
+    {
+      g_printerr ("tickhub alert add: give a symbol and a condition, such as tickhub alert add BTC \"above 50000\"\n");
+      return EXIT_USAGE;
+    }
+  symbol = g_ascii_strup (args[0], -1);
+  condition = g_strjoinv (" ", args + 1);
+  g_variant_dict_init (&options, NULL);
+  if (opt_cooldown != NULL)
+    g_variant_dict_insert (&options, "cooldown", "s", opt_cooldown);
+  if (opt_hysteresis != NULL)
+    g_variant_dict_insert (&options, "hysteresis", "s", opt_hysteresis);
+  if (opt_message != NULL)
+    g_variant_dict_insert (&options, "message", "s", opt_message);
+  if (opt_id != NULL)
+    g_variant_dict_insert (&options, "id", "s", opt_id);
+  if (opt_once)
+    g_variant_dict_insert (&options, "once", "b", TRUE);
+  if (opt_simulator)
+    g_variant_dict_insert (&options, "simulator", "b", TRUE);
+
+  rule = call_alerts (bus, "AddAlert", g_variant_new ("(ss@a{sv})", symbol, condition, g_variant_dict_end (&options)),
+                      "(a{sv})", &error);
+  if (rule == NULL)
+    return report_error ("alert add", error);
+  if (opt_json)
+    {
+      g_autoptr(JsonNode) root = variant_to_json (rule);
+
+      print_json (root);
+      return 0;
+    }
+  g_variant_lookup (rule, "id", "&s", &id);
+  g_print ("%s\n", id);
+  return 0;
+}
+
+static int
+alert_list (GDBusConnection *bus)
+{
+  g_autoptr(GVariant) rules = NULL;
+  g_autoptr(GError) error = NULL;
+  GVariantIter iter;
+  GVariant *rule;
+  Table *table;
+
+  rules = call_alerts (bus, "ListAlerts", NULL, "(aa{sv})", &error);
+  if (rules == NULL)
+    return report_error ("alert list", error);
+  if (opt_json)
+    {
+      g_autoptr(JsonNode) root = variant_to_json (rules);
+
+      print_json (root);
+      return 0;
+    }
+  table = table_new (0x40, "ID", "SYMBOL", "CONDITION", "COOLDOWN", "ONCE", "OWNER", "FIRED", "MESSAGE", NULL);
+  g_variant_iter_init (&iter, rules);
+  while (g_variant_iter_loop (&iter, "@a{sv}", &rule))
+    {
+      const char *id = "?", *symbol = "?", *condition = "?", *owner = "", *message = NULL;
+      double cooldown = 0;
+      gboolean once = FALSE;
+      guint64 fired = 0;
+
+      g_variant_lookup (rule, "id", "&s", &id);
+      g_variant_lookup (rule, "symbol", "&s", &symbol);
+      g_variant_lookup (rule, "condition", "&s", &condition);
+      g_variant_lookup (rule, "owner", "&s", &owner);
+      g_variant_lookup (rule, "message", "&s", &message);
+      g_variant_lookup (rule, "cooldown", "d", &cooldown);
+      g_variant_lookup (rule, "once", "b", &once);
+      g_variant_lookup (rule, "fired", "t", &fired);
+      table_add (table, g_strdup (id), g_strdup (symbol), g_strdup (condition), g_strdup_printf ("%gs", cooldown),
+                 g_strdup (once ? "yes" : "no"), g_strdup (owner), g_strdup_printf ("%" G_GUINT64_FORMAT, fired),
+                 g_strdup (message));
+    }
+  table_print_free (table);
+  return 0;
+}
+
+static int
+alert_remove (GDBusConnection *bus,
+              char           **ids)
+{
+  int status = 0;
+
+  if (ids[0] == NULL)
+    {
+      g_printerr ("tickhub alert remove: give the id of a rule (tickhub alert list shows them)\n");
+      return EXIT_USAGE;
+    }
+  for (guint i = 0; ids[i] != NULL; i++)
+    {
+      g_autoptr(GVariant) reply = NULL;
+      g_autoptr(GError) error = NULL;
+
+      reply = call_alerts (bus, "RemoveAlert", g_variant_new ("(s)", ids[i]), "()", &error);
+      if (reply == NULL)
+        {
+          int code = report_error (ids[i], error);
+
+          status = MAX (status, code);
+        }
+    }
+  return status;
+}
+
+static int
+cmd_alert (GDBusConnection *bus,
+           char           **args)
+{
+  if (g_str_equal (args[0], "add"))
+    return alert_add (bus, args + 1);
+  if (g_str_equal (args[0], "list") && args[1] == NULL)
+    return alert_list (bus);
+  if (g_str_equal (args[0], "remove"))
+    return alert_remove (bus, args + 1);
+  g_printerr ("tickhub alert: “%s” is not add SYMBOL CONDITION, list or remove ID\n", args[0]);
+  return EXIT_USAGE;
+}
+
 static const Command commands[] = {
   { "price", "SYMBOL…", "The price of each SYMBOL, from its selected source", cmd_price, 1, -1 },
   { "prices", "", "The price of every symbol that has a fresh one", cmd_prices, 0, 0 },
@@ -1250,9 +1549,11 @@ static const Command commands[] = {
   { "sources", "", "The price sources, highest priority first, with their state", cmd_sources, 0, 0 },
   { "plugins", "", "The loaded plugins", cmd_plugins, 0, 0 },
   { "watch", "[SYMBOL…]", "Print prices (of each SYMBOL, or all) and source changes as they happen, until Ctrl-C",
-    cmd_watch, 0, -1 },
+    cmd_watch, 0, -1, watch_entries },
   { "history", "SYMBOL", "The stored candles of SYMBOL (--timeframe, --days or --from/--to, --limit, --csv)",
     cmd_history, 1, 1, history_entries },
+  { "alert", "add|list|remove", "Add (SYMBOL CONDITION), list or remove (ID) alert rules", cmd_alert, 1, -1,
+    alert_entries },
 };
 
 static void

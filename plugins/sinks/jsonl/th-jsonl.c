@@ -46,6 +46,7 @@ static const char *const known_events[] = {
   "source_status",
   "price_source_changed",
   "system_status_update",
+  "price_alert",
   "error",
   NULL
 };

@@ -92,15 +92,28 @@ read_tokens (const char  *path,
       char *line = g_strstrip (lines[i]);
       gsize len = strlen (line);
 
+      gboolean admin = FALSE;
+
       if (len == 0 || line[0] == '#')
         continue;
+      /* "TOKEN admin": an admin token (bearer tokens have no spaces). */
+      if (len > 6 && g_str_has_suffix (line, "admin") && g_ascii_isspace (line[len - 6]))
+        {
+          admin = TRUE;
+          len -= 6;
+          while (len > 0 && g_ascii_isspace (line[len - 1]))
+            len--;
+          line[len] = '\0';
+          if (len == 0)
+            continue;
+        }
       if (len > MAX_TOKEN_LENGTH)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                        "line %u is longer than %u characters", i + 1, MAX_TOKEN_LENGTH);
           return NULL;
         }
-      g_hash_table_add (set, digest_of (line, len));
+      g_hash_table_insert (set, digest_of (line, len), GINT_TO_POINTER (admin ? 2 : 1));
     }
   if (g_hash_table_size (set) == 0)
     {
@@ -544,4 +557,66 @@ th_server_auth_check_request (ThServer          *self,
                                 "Bearer realm=\"tickhub\"");
   th_server_send_error (self, msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized", "authentication required");
   return FALSE;
+}
+
+/* Who a token that th_server_auth_verify() accepted is, for the alert
+ * rules a client owns: "token:" and the start of its digest (a token of
+ * the file), "jwt:" and its `sub` claim; and whether it is an admin one
+ * ("TOKEN admin" in the file, `"admin": true` in a JWT), whose holder
+ * manages every rule. Without authentication every client is an admin
+ * (the server is the local user's). */
+void
+th_server_auth_identify (ThServer    *self,
+                         const char  *token,
+                         char       **owner,
+                         gboolean    *admin)
+{
+  ThServerAuth *auth = th_server_get_auth (self);
+  gsize length;
+
+  *owner = NULL;
+  *admin = FALSE;
+  if (auth == NULL)
+    {
+      *owner = g_strdup ("local");
+      *admin = TRUE;
+      return;
+    }
+  if (token == NULL || token[0] == '\0')
+    return;
+  length = strnlen (token, MAX_TOKEN_LENGTH + 1);
+  if (length > MAX_TOKEN_LENGTH)
+    return;
+  if (auth->digests != NULL)
+    {
+      g_autofree char *digest = digest_of (token, length);
+      gpointer value = g_hash_table_lookup (auth->digests, digest);
+
+      if (value != NULL)
+        {
+          *owner = g_strdup_printf ("token:%.12s", digest);
+          *admin = GPOINTER_TO_INT (value) == 2;
+          return;
+        }
+    }
+  if (auth->secret != NULL)
+    {
+      const char *dot1 = memchr (token, '.', length);
+      const char *dot2 = dot1 != NULL ? memchr (dot1 + 1, '.', length - (dot1 + 1 - token)) : NULL;
+      g_autoptr(JsonObject) claims = dot2 != NULL ? decode_json_object (dot1 + 1, dot2 - (dot1 + 1)) : NULL;
+      JsonNode *sub = claims != NULL ? json_object_get_member (claims, "sub") : NULL;
+      JsonNode *flag = claims != NULL ? json_object_get_member (claims, "admin") : NULL;
+
+      if (claims == NULL)
+        return;
+      if (sub != NULL && json_node_get_value_type (sub) == G_TYPE_STRING)
+        *owner = g_strdup_printf ("jwt:%.200s", json_node_get_string (sub));
+      else
+        {
+          g_autofree char *digest = digest_of (token, length);
+
+          *owner = g_strdup_printf ("jwt:%.12s", digest);
+        }
+      *admin = flag != NULL && json_node_get_value_type (flag) == G_TYPE_BOOLEAN && json_node_get_boolean (flag);
+    }
 }

@@ -225,6 +225,7 @@ th_server_client_gone (ThServer       *self,
       g_clear_pointer (&client->remote, g_free);
       g_clear_pointer (&client->origin, g_free);
       g_clear_pointer (&client->ack_raw, g_free);
+      g_clear_pointer (&client->owner, g_free);
       return;
     }
 
@@ -245,6 +246,7 @@ th_server_client_gone (ThServer       *self,
   g_clear_pointer (&client->remote, g_free);
   g_clear_pointer (&client->origin, g_free);
   g_clear_pointer (&client->ack_raw, g_free);
+  g_clear_pointer (&client->owner, g_free);
 }
 
 const char *
@@ -906,6 +908,8 @@ th_server_client_dispatch (ThServerClient *client,
     handle_get_status (self, client);
   else if (g_str_equal (event, "get_history"))
     th_server_history_client_request (client, data);
+  else if (th_server_alerts_dispatch (client, event, data))
+    ;
   else if (g_str_equal (event, "ping"))
     {
       g_autoptr(JsonNode) empty = NULL;
@@ -921,7 +925,8 @@ th_server_client_dispatch (ThServerClient *client,
   else
     {
       msg = g_strdup_printf ("unknown event “%.64s”; the events are join_room, leave_room, "
-                             "subscribe_symbol, unsubscribe_symbol, get_status, get_history and ping", event);
+                             "subscribe_symbol, unsubscribe_symbol, get_status, get_history, ping, set_alert, "
+                             "remove_alert and list_alerts", event);
       th_server_client_error (client, "bad_request", msg);
     }
 }

@@ -150,6 +150,9 @@ struct _ThServerClient
   gboolean    admitted;        /* counts against max-connections (a Socket.IO
                                 * session only once its namespace CONNECT
                                 * succeeded) */
+  char       *owner;           /* who its token says it is (alert rules);
+                                * NULL before authentication */
+  gboolean    admin;           /* its token is an admin one (or no auth) */
 };
 
 /* A histogram of event-to-send latencies, in seconds. */
@@ -372,6 +375,18 @@ gboolean       th_server_auth_check_request (ThServer          *self,
                                              GHashTable        *query,
                                              gboolean           allow_query,
                                              const char        *what);
+
+void           th_server_auth_identify      (ThServer          *self,
+                                             const char        *token,
+                                             char             **owner,
+                                             gboolean          *admin);
+
+/* th-server-alerts.c: the alert rules of the alerts plugin, for clients
+ * (set_alert, remove_alert, list_alerts) and REST (/api/v1/alerts). */
+gboolean       th_server_alerts_dispatch    (ThServerClient    *client,
+                                             const char        *event,
+                                             JsonNode          *data);
+void           th_server_alerts_register    (ThServer          *self);
 
 /* th-server-ws.c */
 typedef struct _ThWsConn ThWsConn;

@@ -881,4 +881,5 @@ th_server_rest_register (ThServer *self)
   /* libsoup calls the early handler of the most specific path only. */
   soup_server_add_early_handler (th_server_get_soup (self), "/ws", rest_early_handler, self, NULL);
   soup_server_add_handler (th_server_get_soup (self), NULL, rest_handler, self, NULL);
+  th_server_alerts_register (self);
 }

@@ -799,6 +799,8 @@ handle_connect (Session    *s,
       session_push_static (s, "44{\"message\":\"unauthorized\"}");
       return;
     }
+  g_clear_pointer (&s->base.owner, g_free);
+  th_server_auth_identify (server, token, &s->base.owner, &s->base.admin);
 
   if (!s->connected)
     {

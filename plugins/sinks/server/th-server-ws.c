@@ -1084,8 +1084,10 @@ static const ThWsConnCallbacks ws_callbacks = {
 
 typedef struct
 {
-  char *remote;
-  char *origin;
+  char    *remote;
+  char    *origin;
+  char    *owner;
+  gboolean admin;
 } WsPeer;
 
 static void
@@ -1095,6 +1097,7 @@ ws_peer_free (gpointer data)
 
   g_free (p->remote);
   g_free (p->origin);
+  g_free (p->owner);
   g_free (p);
 }
 
@@ -1107,6 +1110,8 @@ ws_accepted (ThServer  *self,
   WsClient *c = g_new0 (WsClient, 1);
 
   th_server_client_init (self, &c->base, &ws_transport, p->remote, p->origin);
+  c->base.owner = g_strdup (p->owner);
+  c->base.admin = p->admin;
   c->base.last_progress = g_get_monotonic_time ();
   c->conn = th_ws_conn_new (&c->base, stream, &ws_callbacks, c);
   if (c->conn == NULL)
@@ -1186,6 +1191,11 @@ th_server_ws_handle (ThServer          *self,
   p = g_new0 (WsPeer, 1);
   p->remote = g_strdup (soup_server_message_get_remote_host (msg));
   p->origin = g_strdup (soup_message_headers_get_one (headers, "Origin"));
+  {
+    g_autofree char *token = th_server_auth_request_token (msg, NULL, TRUE);
+
+    th_server_auth_identify (self, token, &p->owner, &p->admin);
+  }
   if (!th_server_ws_upgrade (self, msg, ws_accepted, p, ws_peer_free))
     th_server_send_error (self, msg, SOUP_STATUS_BAD_REQUEST, "bad_request",
                           "not a WebSocket handshake: connect with a WebSocket client");

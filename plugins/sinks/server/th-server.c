@@ -12,7 +12,7 @@
  *   error                        system_status + symbol_<S> when it names one
  *   system_status_update         system_status
  *
- * Nothing publishes to price_alerts yet; it can be joined.
+ * price_alert events (the alerts plugin) go to price_alerts and symbol_<S>.
  *
  * Socket.IO clients get the same events as `42["name",{...}]`: that form
  * is made once per event (th_server_sio_event_bytes) and shared by every
@@ -558,6 +558,8 @@ th_server_consume (ThSink  *sink,
     route (self, event, "system_status", symbol_room, FALSE);
   else if (g_str_equal (name, "source_status") || g_str_equal (name, "system_status_update"))
     route (self, event, "system_status", NULL, FALSE);
+  else if (g_str_equal (name, "price_alert"))
+    route (self, event, "price_alerts", symbol_room, FALSE);
   else
     route (self, event, symbol_room, NULL, FALSE);
 }
