@@ -16,7 +16,9 @@
  * - slow (--slow): the same, but with a small receive buffer, read at
  *   most --slow-rate bytes a second (default 8 KiB/s, in steps of 100 ms),
  *   so the server's back-pressure (client-buffer, dropping superseded
- *   updates, 1013) has something to do.
+ *   updates) has something to do. One in four of them also stops reading
+ *   for 40 s of every 100 (STALL_SECONDS), which the server ends after 30 s
+ *   (1013); it reads again afterwards, sees the close and comes back.
  * - reconnecting (--reconnect): stay between --reconnect-min and
  *   --reconnect-max seconds (default 2 and 8), then go, half of them with
  *   a close frame and half by just closing the socket, and come back at
@@ -61,6 +63,8 @@
 #define WARMUP_USEC     5000000
 #define HIST_BUCKETS    1024            /* 2 % apart, from 1 µs to beyond 100 s */
 #define HIST_BASE       1.02
+#define STALL_PERIOD    100             /* seconds; a stalling slow reader... */
+#define STALL_SECONDS   40              /* ...reads nothing for this long of each */
 
 typedef enum
 {
@@ -562,7 +566,9 @@ tick (int64_t now)
             send_frame (c, 0x8, "\x03\xe8", 2);   /* 1000 */
           conn_end (c, 1);
         }
-      else if (c->state == CONN_IN && c->kind == KIND_SLOW)
+      else if (c->state == CONN_IN && c->kind == KIND_SLOW &&
+               !(c->index % 4 == 0 &&
+                 ((now - start_usec) / 1000000 + c->index) % STALL_PERIOD >= STALL_PERIOD - STALL_SECONDS))
         conn_read (c, (size_t) (slow_rate * TICK_MSEC / 1000));
     }
 }
