@@ -626,14 +626,17 @@ test_framing (Fixture       *fx,
     }
   g_assert_cmpfloat (metric (fx, "tickhub_server_http_bad_framing_total"), ==, n_ours);
 
-  /* A plain request still works, and keep-alive with it. */
+  /* A plain request still works, and keep-alive with it (with libsoup
+   * before 3.3 each answer closes its connection: see
+   * test_closed_between_requests). */
   {
     g_autofree char *answer = exchange (fx, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
                                             "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                                         WAIT_USEC);
 
     g_assert_nonnull (answer);
-    g_assert_cmpuint (count_responses (answer), ==, 2);
+    g_assert_true (g_str_has_prefix (answer, "HTTP/1.1 200 "));
+    g_assert_cmpuint (count_responses (answer), ==, soup_check_version (3, 3, 0) ? 2 : 1);
   }
 }
 
@@ -693,10 +696,70 @@ test_timeouts (Fixture       *fx,
     }
   g_assert_cmpfloat (metric (fx, "tickhub_server_http_timeouts_total{phase=\"header\"}"), >=, 3);
   g_assert_cmpfloat (metric (fx, "tickhub_server_http_timeouts_total{phase=\"body\"}"), ==, 1);
-  g_assert_cmpfloat (metric (fx, "tickhub_server_http_timeouts_total{phase=\"idle\"}"), >=, 1);
+  /* With libsoup before 3.3 the answer closes the connection: never idle. */
+  if (soup_check_version (3, 3, 0))
+    g_assert_cmpfloat (metric (fx, "tickhub_server_http_timeouts_total{phase=\"idle\"}"), >=, 1);
+  else
+    g_assert_cmpfloat (metric (fx, "tickhub_server_http_timeouts_total{phase=\"idle\"}"), ==, 0);
   /* The WebSocket has been idle all along: no HTTP timeout applies. */
   g_assert_false (ws->closed);
   g_assert_cmpfloat (metric (fx, "tickhub_server_sockets"), >=, 1);
+}
+
+/* Reads @fd (non-blocking) into @got; TRUE once it holds a whole answer
+ * (its headers and Content-Length bytes of body, if any). */
+static gboolean
+read_answer (int      fd,
+             GString *got)
+{
+  const char *end, *length;
+  char buf[4096];
+  gssize n;
+
+  while ((n = recv (fd, buf, sizeof buf, 0)) > 0)
+    g_string_append_len (got, buf, n);
+  end = strstr (got->str, "\r\n\r\n");
+  if (end == NULL)
+    return FALSE;
+  length = g_strstr_len (got->str, end - got->str, "\r\nContent-Length: ");
+  return length == NULL ||     /* 204 */
+         got->len - (gsize) (end + 4 - got->str) >= g_ascii_strtoull (length + 18, NULL, 10);
+}
+
+/* A client that closes its keep-alive connection after an answer, before
+ * another request, frees its socket and its max-sockets slot. libsoup
+ * before 3.3 never notices such a close (the socket stayed open until the
+ * daemon exited, and an idle-timeout's shutdown did not free it either),
+ * so with it every answer closes its connection; later ones notice. */
+static void
+test_closed_between_requests (Fixture       *fx,
+                              gconstpointer  data)
+{
+  static const char *const requests[] = {
+    "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    "GET /api/v1/prices HTTP/1.1\r\nHost: x\r\n\r\n",
+    "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n",
+    "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n",
+    "OPTIONS /api/v1/prices HTTP/1.1\r\nHost: x\r\nOrigin: http://example.com\r\n"
+    "Access-Control-Request-Method: GET\r\n\r\n",
+  };
+
+  for (guint round = 0; round < 4; round++)
+    for (guint i = 0; i < G_N_ELEMENTS (requests); i++)
+      {
+        int fd = connect_to (fx->port, TRUE);
+        g_autoptr(GString) got = g_string_new (NULL);
+
+        send_all (fd, requests[i], strlen (requests[i]));
+        g_unix_set_fd_nonblocking (fd, TRUE, NULL);
+        th_test_wait_until (read_answer (fd, got), TH_TEST_WAIT_MS);
+        g_assert_true (g_str_has_prefix (got->str, "HTTP/1.1 "));
+        if (!soup_check_version (3, 3, 0))
+          g_assert_nonnull (strstr (got->str, "\r\nConnection: close\r\n"));
+        close (fd);
+      }
+  /* Only the /metrics connection that asks is left. */
+  th_test_wait_until (metric (fx, "tickhub_server_sockets") == 1, TH_TEST_WAIT_MS);
 }
 
 /* Sockets that never became clients count against max-sockets: over
@@ -765,6 +828,7 @@ main (int   argc,
   ADD ("/server/http/framing", NULL, test_framing);
   ADD ("/server/http/unknown-session-post", NULL, test_unknown_session_post);
   ADD ("/server/http/timeouts", "header-timeout=1\nbody-timeout=1\nidle-timeout=1", test_timeouts);
+  ADD ("/server/http/closed-between-requests", NULL, test_closed_between_requests);
   g_test_add_func ("/server/conn/config-problems", test_config_problems);
 
   return g_test_run ();

@@ -895,6 +895,77 @@ test_slow_reader_gets_the_latest_price (Fixture       *fx,
   close (slow);
 }
 
+static guint
+count_logged (GPtrArray  *log,
+              const char *needle)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < log->len; i++)
+    n += strstr (g_ptr_array_index (log, i), needle) != NULL;
+  return n;
+}
+
+/* Reads what @fd has until nothing comes for 100 ms. */
+static void
+drain (int fd)
+{
+  gint64 quiet_since = g_get_monotonic_time ();
+  char buf[65536];
+
+  while (g_get_monotonic_time () - quiet_since < 100 * 1000)
+    {
+      if (read (fd, buf, sizeof buf) > 0)
+        quiet_since = g_get_monotonic_time ();
+      g_main_context_iteration (NULL, FALSE);
+    }
+}
+
+/* A client that keeps falling behind and catching up a little, as one
+ * that always reads somewhat slower than updates come: one line when its
+ * drops begin, and "caught up" only once it has gone 10 s without a drop
+ * (it used to be two lines every few seconds for each such client). */
+static void
+test_slow_reader_logged_once (Fixture       *fx,
+                              gconstpointer  data)
+{
+  GPtrArray *log = th_test_capture_log ("Tickhub-Server");
+  int slow = raw_client (fx, "{\"event\":\"join_room\",\"data\":{\"room\":\"financial_data\"}}");
+  guint price = 40000;
+
+  th_test_run_for (50);
+  for (guint round = 0; round < 4; round++)
+    {
+      /* About 600 KB: over the 64 KiB budget, superseded updates dropped */
+      for (guint i = 0; i < 2000; i++)
+        {
+          th_test_push_quote (fx->hub, "BTC", price++);
+          if (i % 100 == 0)
+            th_test_run_for (1);
+        }
+      th_test_run_for (20);
+      /* It reads all there is, and a few updates find a short queue. */
+      drain (slow);
+      for (guint i = 0; i < 5; i++)
+        {
+          th_test_push_quote (fx->hub, "BTC", price++);
+          th_test_run_for (5);
+        }
+      drain (slow);
+    }
+  g_assert_cmpuint (count_logged (log, "reads slower than updates come"), ==, 1);
+  g_assert_cmpuint (count_logged (log, "caught up"), ==, 0);
+  g_assert_cmpuint (count_connections (fx), ==, 1);
+
+  /* 10 s without a drop: the next update ends the episode. */
+  th_test_run_for (10100);
+  th_test_push_quote (fx->hub, "BTC", price++);
+  th_test_run_for (20);
+  g_assert_cmpuint (count_logged (log, "caught up"), ==, 1);
+  g_assert_cmpuint (count_logged (log, "reads slower than updates come"), ==, 1);
+  close (slow);
+}
+
 static void
 test_slow_client (Fixture       *fx,
                   gconstpointer  data)
@@ -1749,6 +1820,7 @@ main (int   argc,
   ADD ("/server/http/request-bodies-are-not-read", NULL, test_request_bodies);
   ADD ("/server/ws/slow-client-is-cut-off", "client-buffer=65536", test_slow_client);
   ADD ("/server/ws/slow-reader-gets-the-latest-price", "client-buffer=65536", test_slow_reader_gets_the_latest_price);
+  ADD ("/server/ws/slow-reader-logged-once", "client-buffer=65536", test_slow_reader_logged_once);
   ADD ("/server/rest/price", NULL, test_rest_price);
   ADD ("/server/rest/candles-and-errors", NULL, test_rest_candles);
   ADD ("/server/rest/monitoring", NULL, test_rest_monitoring);

@@ -16,6 +16,12 @@
 #include "th-server-private.h"
 
 #define STALL_USEC              (30 * G_USEC_PER_SEC)
+/* An episode of drops ends when the client has gone this long without
+ * one and its queue is under half its budget: dropping the superseded
+ * updates alone often halves a queue at once, so without the wait a
+ * client that always reads a little too slowly logged two lines every
+ * few seconds. */
+#define CAUGHT_UP_USEC          (10 * G_USEC_PER_SEC)
 
 const char *const th_server_fixed_rooms[] = {
   "financial_data",
@@ -349,6 +355,8 @@ th_server_client_admit (ThServerClient *client,
           client->dropped++;
           dropped++;
         }
+      if (dropped > 0)
+        client->last_drop = now;
       if (dropped > 0 && !client->dropping)
         {
           client->dropping = TRUE;
@@ -357,7 +365,7 @@ th_server_client_admit (ThServerClient *client,
         }
       return queued + size <= budget;
     }
-  else if (client->dropping && queued < budget / 2)
+  else if (client->dropping && queued < budget / 2 && now - client->last_drop >= CAUGHT_UP_USEC)
     {
       client->dropping = FALSE;
       g_message ("server: client %s caught up; %" G_GUINT64_FORMAT " updates dropped so far",

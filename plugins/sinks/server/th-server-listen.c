@@ -25,10 +25,12 @@
  * the accept or the first byte of a request), reading its body
  * (body-timeout), answering (no limit here: a long poll or a price wait
  * holds a request on purpose), or idle between keep-alive requests
- * (idle-timeout). One timer a second closes the connections past their
- * phase's deadline, unless what they sent is waiting for us to read it
- * (then the server is behind, not the client) (shutdown(2): libsoup sees the end and lets go), so
- * 10,000 connections cost one source, not 10,000.
+ * (idle-timeout; with libsoup before 3.3 every answer closes its
+ * connection instead: see th_server_listen_start()). One timer a second
+ * closes the connections past their phase's deadline, unless what they
+ * sent is waiting for us to read it (then the server is behind, not the
+ * client) (shutdown(2): libsoup sees the end and lets go), so 10,000
+ * connections cost one source, not 10,000.
  *
  * Framing. A request whose length is ambiguous (Content-Length with
  * Transfer-Encoding, two different Content-Lengths, one that is not a
@@ -111,6 +113,7 @@ struct _ThServerListen
   guint         header_timeout;  /* seconds, 0: none */
   guint         body_timeout;
   guint         idle_timeout;
+  gboolean      close_after_answer;
 };
 
 static GQuark conn_quark;
@@ -295,10 +298,15 @@ on_request_read (SoupServer        *soup,
                  SoupServerMessage *msg,
                  gpointer           data)
 {
+  ThServerListen *listen = data;
   HttpConn *c = conn_for_message (msg);
 
   if (c != NULL)
     set_phase (c, PHASE_ANSWERING);
+  /* Not a WebSocket handshake (its 101 says "Connection: Upgrade"). */
+  if (listen->close_after_answer &&
+      !soup_message_headers_header_contains (soup_server_message_get_request_headers (msg), "Connection", "upgrade"))
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
 }
 
 static void
@@ -847,6 +855,16 @@ th_server_listen_start (ThServerListen  *listen,
     return FALSE;
   listen->socket = g_steal_pointer (&socket);
 
+  /* libsoup before 3.3 never lets go of a keep-alive connection that the
+   * client closes between two requests: the next request's message has
+   * nobody to tell when it fails, so nothing disconnects it (fixed by
+   * libsoup's "server: do not leak idle connections closed by the
+   * client"). Its socket, its max-sockets slot and libsoup's objects would
+   * stay until the daemon exits, whatever idle-timeout's shutdown does.
+   * With such a libsoup (Debian 12 has 3.2), every answer but a WebSocket
+   * upgrade closes its connection, as HTTP/1.1 allows: no connection is
+   * ever idle. */
+  listen->close_after_answer = !soup_check_version (3, 3, 0);
   listen->started_id = g_signal_connect (soup, "request-started", G_CALLBACK (on_request_started), listen);
   listen->read_id = g_signal_connect (soup, "request-read", G_CALLBACK (on_request_read), listen);
   listen->finished_id = g_signal_connect (soup, "request-finished", G_CALLBACK (on_request_done), listen);

@@ -143,6 +143,7 @@ struct _ThServerClient
                                 * client wrote it (not owned), or NULL */
   gsize       raw_data_len;
   gboolean    dropping;        /* in an episode of drops, logged once */
+  gint64      last_drop;       /* monotonic µs of the episode's last drop */
   gboolean    logged_bad;      /* a malformed /ws message was logged */
   gboolean    closing;
   gboolean    in_dirty;        /* in the server's list of clients to flush */
