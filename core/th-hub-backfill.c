@@ -322,7 +322,9 @@ on_stored (GObject      *source,
 
   if (!th_history_store_candles_finish (TH_HISTORY (source), result, &error))
     {
-      g_warning ("backfill: %s: the store could not write the fetched candles: %s", f->symbol, error->message);
+      /* Cancelled: the hub stops; the store writes what it has queued. */
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_warning ("backfill: %s: the store could not write the fetched candles: %s", f->symbol, error->message);
       /* Not stored: as good as not given. */
       Range *r = &g_array_index (f->left, Range, f->run);
       g_array_append_val (f->next_left, *r);

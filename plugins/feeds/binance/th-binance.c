@@ -575,7 +575,7 @@ th_binance_fetch_candles_async (ThBackfill          *backfill,
     }
   if (self->rest == NULL)
     {
-      self->rest = th_venue_rest_new ("binance", th_hub_get_clock (hub), 0, MAX_WAIT);
+      self->rest = th_venue_rest_new ("binance", th_hub_get_clock (hub), 0, 1, MAX_WAIT);
       th_venue_rest_set_headers_func (self->rest, on_weight, self);
     }
   f = g_new0 (KlinesFetch, 1);

@@ -1,8 +1,9 @@
 /* th-venue-rest.c: a venue's REST history requests, one at a time, within
  * its rate limits
  *
- * Requests wait in a queue and go one at a time, at least `min_gap` apart
- * on the hub's clock (so a ThManualClock drives them in tests). An answer
+ * Requests wait in a queue and go one at a time, at most `burst` at once
+ * then one every `min_gap` (a token bucket), on the hub's clock (so a
+ * ThManualClock drives them in tests). An answer
  * 429 (or Binance's 418) pauses the queue for its Retry-After (seconds or
  * an HTTP date; 60 s without one) and sends the same request again then:
  * never earlier, so a venue that asks us to wait is not hammered. A wait
@@ -36,6 +37,9 @@ struct _ThVenueRest
   ThClock      *clock;
   SoupSession  *session;
   gint64        min_gap;
+  guint         burst;
+  double        tokens;         /* requests that may go now */
+  gint64        refilled;       /* when tokens was last topped up */
   gint64        max_wait;
   gint64        next_at;        /* no request before (the clock's time) */
   GQueue        queue;          /* GTask* */
@@ -68,10 +72,14 @@ ThVenueRest *
 th_venue_rest_new (const char *name,
                    ThClock    *clock,
                    gint64      min_gap,
+                   guint       burst,
                    gint64      max_wait)
 {
   ThVenueRest *rest = g_new0 (ThVenueRest, 1);
 
+  rest->burst = MAX (burst, 1);
+  rest->tokens = rest->burst;
+  rest->refilled = th_clock_get_time (clock);
   g_atomic_ref_count_init (&rest->ref);
   rest->name = g_strdup (name);
   rest->clock = g_object_ref (clock);
@@ -182,13 +190,15 @@ retry_after (ThVenueRest *rest,
   }
 }
 
+static void schedule (ThVenueRest *rest);
+
 static gboolean
 on_due (gpointer data)
 {
   ThVenueRest *rest = data;
 
   rest->deadline = 0;
-  send_next (rest);
+  schedule (rest);
   return G_SOURCE_REMOVE;
 }
 
@@ -196,13 +206,26 @@ static void
 schedule (ThVenueRest *rest)
 {
   gint64 now = th_clock_get_time (rest->clock);
+  gint64 at = rest->next_at;
 
   if (rest->current != NULL || rest->deadline != 0 || g_queue_is_empty (&rest->queue))
     return;
-  if (now >= rest->next_at)
-    send_next (rest);
+  if (rest->min_gap > 0)
+    {
+      if (now > rest->refilled)
+        rest->tokens = MIN ((double) rest->burst, rest->tokens + (double) (now - rest->refilled) / rest->min_gap);
+      rest->refilled = MAX (rest->refilled, now);
+      if (rest->tokens < 1)
+        at = MAX (at, now + (gint64) ((1 - rest->tokens) * rest->min_gap) + 1);
+    }
+  if (now >= at)
+    {
+      if (rest->min_gap > 0)
+        rest->tokens -= 1;
+      send_next (rest);
+    }
   else
-    rest->deadline = th_clock_add_deadline (rest->clock, rest->next_at, on_due, rest, NULL);
+    rest->deadline = th_clock_add_deadline (rest->clock, at, on_due, rest, NULL);
 }
 
 static void
@@ -305,7 +328,6 @@ send_next (ThVenueRest *rest)
   soup_message_headers_replace (soup_message_get_request_headers (msg), "Accept", "application/json");
   rest->current = task;
   rest->requests++;
-  rest->next_at = MAX (rest->next_at, th_clock_get_time (rest->clock) + rest->min_gap);
   g_debug ("%s: GET %s", rest->name, r->url);
   soup_session_send_and_read_async (rest->session, msg, G_PRIORITY_DEFAULT,
                                     g_task_get_cancellable (task) != NULL ? g_task_get_cancellable (task)

@@ -21,6 +21,7 @@ typedef void (*ThVenueRestHeaders) (ThVenueRest        *rest,
 ThVenueRest *th_venue_rest_new          (const char         *name,
                                          ThClock            *clock,
                                          gint64              min_gap,
+                                         guint               burst,
                                          gint64              max_wait);
 ThVenueRest *th_venue_rest_ref          (ThVenueRest        *rest);
 void         th_venue_rest_unref        (ThVenueRest        *rest);
