@@ -353,7 +353,10 @@ on_fetched (GObject      *source,
 
   if (candles == NULL)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      /* A timeframe the venue does not have is no news. */
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
+        g_debug ("backfill: %s from %s: %s", f->symbol, name, error->message);
+      else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_message ("backfill: %s from %s: %s; asking the next venue", f->symbol, name, error->message);
       g_array_append_val (f->next_left, run);
       f->run++;

@@ -87,7 +87,7 @@ hub_new (Fixture    *fx,
     g_string_append_printf (venues, "[coinbase]\nurl=%s\nrest-url=http://127.0.0.1:%u/\n\n",
                             coinbase_ws, fake_ws_port (fx->coinbase));
   if (strstr (plugins, "coingecko") != NULL)
-    g_string_append_printf (venues, "[coingecko]\nurl=http://127.0.0.1:%u\npoll-interval=86400\n\n",
+    g_string_append_printf (venues, "[coingecko]\nurl=http://127.0.0.1:%u\npoll-interval=80\n\n",
                             fake_ws_port (fx->coingecko));
   text = g_strdup_printf ("[tickhub]\nplugins=store;%s\nsymbols=BTC\ntimeframes=%s\nwarmup=0\nbackfill=%s\n\n"
                           "[prices]\norder=binance;coinbase;coingecko\n\n"
@@ -395,6 +395,33 @@ test_fallback_coinbase (Fixture       *fx,
   th_test_hub_clear (&hub);
 }
 
+/* The last resort: Binance fails (HTTP 500) and CoinGecko, whose
+ * /coins/{id}/ohlc gives 30-minute candles for days=1, stamped with their
+ * close and without volume, fills a 30m series. */
+static void
+test_coingecko_last_resort (Fixture       *fx,
+                            gconstpointer  data)
+{
+  ThHub *hub = hub_new (fx, T0 + DAY, "binance;coingecko", "30m", "1d", NULL);
+
+  fake_ws_serve_history (fx->binance, FAKE_VENUE_BINANCE, "BTCUSDT", T0 - DAY, T0 + DAY, NULL);
+  fake_ws_history_fail (fx->binance, 500, "{\"code\":-1000,\"msg\":\"An unknown error occurred.\"}");
+  fake_ws_serve_history (fx->coingecko, FAKE_VENUE_COINGECKO, "bitcoin", T0 - DAY, T0 + 2 * DAY, fx->clock);
+  th_hub_start (hub);
+
+  /* [T0, T0+23:30): 47 periods. */
+  th_test_wait_until (count_candles (fx, 30 * MINUTE) == 47, 20000);
+  g_assert_cmpuint (check_backfilled (fx, FAKE_VENUE_COINGECKO, 30 * MINUTE, T0, T0 + DAY, "backfill:coingecko",
+                                      "coingecko"), ==, 47);
+  g_assert_cmpint (db_int (fx, "SELECT MIN(start) FROM candles"), ==, T0);
+  g_assert_cmpuint (n_requests (fx->binance), ==, 1);
+  g_assert_cmpuint (n_requests (fx->coingecko), ==, 1);
+  g_assert_cmpuint (requests_with (fx->coingecko, "/coins/bitcoin/ohlc?vs_currency=usd&days=1"), ==, 1);
+
+  th_test_hub_stop (hub);
+  th_test_hub_clear (&hub);
+}
+
 /* Binance has nothing before T0+30 min and Coinbase fails: the REST
  * history of [T0, T0+60 min) fetches the missing part, answers with the
  * 30 candles there are and says the first 30 minutes are missing; two
@@ -550,6 +577,8 @@ main (int   argc,
   g_test_add ("/backfill/start-fills-gap", Fixture, NULL, fixture_setup, test_start_fills_gap, fixture_teardown);
   g_test_add ("/backfill/binance-pagination", Fixture, NULL, fixture_setup, test_binance_pagination, fixture_teardown);
   g_test_add ("/backfill/fallback-coinbase", Fixture, NULL, fixture_setup, test_fallback_coinbase, fixture_teardown);
+  g_test_add ("/backfill/coingecko-last-resort", Fixture, NULL, fixture_setup, test_coingecko_last_resort,
+              fixture_teardown);
   g_test_add ("/backfill/rest-missing", Fixture, NULL, fixture_setup, test_rest_missing, fixture_teardown);
   g_test_add ("/backfill/rate-limit", Fixture, NULL, fixture_setup, test_rate_limit, fixture_teardown);
   g_test_add ("/backfill/disabled", Fixture, NULL, fixture_setup, test_disabled, fixture_teardown);

@@ -46,6 +46,8 @@ struct _ThVenueRest
   GTask        *current;        /* in flight */
   guint         deadline;       /* the next send, on the clock */
   GCancellable *cancellable;    /* shutdown */
+  char         *header_name;    /* sent with every request (an API key) */
+  char         *header_value;
   ThVenueRestHeaders headers_func;
   gpointer      headers_data;
   guint64       requests;
@@ -128,6 +130,8 @@ th_venue_rest_unref (ThVenueRest *rest)
   g_clear_object (&rest->clock);
   g_clear_object (&rest->cancellable);
   g_free (rest->name);
+  g_free (rest->header_name);
+  g_free (rest->header_value);
   g_free (rest);
 }
 
@@ -145,6 +149,17 @@ th_venue_rest_set_headers_func (ThVenueRest        *rest,
 {
   rest->headers_func = func;
   rest->headers_data = user_data;
+}
+
+void
+th_venue_rest_set_header (ThVenueRest *rest,
+                          const char  *name,
+                          const char  *value)
+{
+  g_free (rest->header_name);
+  g_free (rest->header_value);
+  rest->header_name = g_strdup (name);
+  rest->header_value = g_strdup (value);
 }
 
 void
@@ -326,6 +341,8 @@ send_next (ThVenueRest *rest)
       return;
     }
   soup_message_headers_replace (soup_message_get_request_headers (msg), "Accept", "application/json");
+  if (rest->header_name != NULL && rest->header_value != NULL)
+    soup_message_headers_replace (soup_message_get_request_headers (msg), rest->header_name, rest->header_value);
   rest->current = task;
   rest->requests++;
   g_debug ("%s: GET %s", rest->name, r->url);

@@ -31,6 +31,9 @@ void         th_venue_rest_set_timeout  (ThVenueRest        *rest,
 void         th_venue_rest_set_headers_func (ThVenueRest     *rest,
                                          ThVenueRestHeaders  func,
                                          gpointer            user_data);
+void         th_venue_rest_set_header   (ThVenueRest        *rest,
+                                         const char         *name,
+                                         const char         *value);
 void         th_venue_rest_pause_until  (ThVenueRest        *rest,
                                          gint64              time);
 guint64      th_venue_rest_get_requests (ThVenueRest        *rest);
