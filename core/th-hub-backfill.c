@@ -366,7 +366,7 @@ on_fetched (GObject      *source,
 
   /* Only whole, aligned periods of the run, once each, oldest first: a
    * provider's stray rows are not the store's. */
-  kept = g_ptr_array_new ();
+  kept = g_ptr_array_new_with_free_func ((GDestroyNotify) th_candle_free);
   kept_trades = g_array_new (FALSE, FALSE, sizeof (gint64));
   for (guint i = 0; i < candles->len; i++)
     {
@@ -377,6 +377,7 @@ on_fetched (GObject      *source,
           align_down (c->start, f->duration) != c->start)
         continue;
       last = c->start;
+      c = th_candle_copy (c);
       c->closed = TRUE;
       g_ptr_array_add (kept, c);
       g_array_append_val (kept_trades, n);

@@ -535,6 +535,29 @@ test_rate_limit (Fixture       *fx,
   th_test_hub_clear (&hub);
 }
 
+/* The hub stops while Binance's Retry-After is still running: the fetch is
+ * cancelled at once, not after the wait, and nothing keeps the hub alive
+ * (the plugins, the store and the hub are all finalized). */
+static void
+test_stop_while_waiting (Fixture       *fx,
+                         gconstpointer  data)
+{
+  ThHub *hub = hub_new (fx, T0 + 60 * MINUTE, "binance", "1m", "30m", NULL);
+  ThHub *weak = hub;
+
+  fake_ws_serve_history (fx->binance, FAKE_VENUE_BINANCE, "BTCUSDT", T0 - DAY, T0 + DAY, NULL);
+  fake_ws_history_rate_limit (fx->binance, 1, "100");
+  g_object_add_weak_pointer (G_OBJECT (hub), (gpointer *) &weak);
+  th_hub_start (hub);
+  th_test_wait_until (n_requests (fx->binance) == 1, 20000);
+
+  th_test_hub_stop (hub);
+  th_test_hub_clear (&hub);
+  th_test_wait_until (weak == NULL, 5000);
+  g_assert_cmpuint (n_requests (fx->binance), ==, 1);
+  g_assert_cmpint (count_candles (fx, MINUTE), ==, 0);
+}
+
 /* backfill=false fetches nothing, at start or for a query, and the answer
  * still says what is missing. */
 static void
@@ -581,6 +604,7 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/backfill/rest-missing", Fixture, NULL, fixture_setup, test_rest_missing, fixture_teardown);
   g_test_add ("/backfill/rate-limit", Fixture, NULL, fixture_setup, test_rate_limit, fixture_teardown);
+  g_test_add ("/backfill/stop-while-waiting", Fixture, NULL, fixture_setup, test_stop_while_waiting, fixture_teardown);
   g_test_add ("/backfill/disabled", Fixture, NULL, fixture_setup, test_disabled, fixture_teardown);
   g_test_add_func ("/backfill/bad-config", test_bad_config);
 

@@ -59,13 +59,27 @@ typedef struct
   char    *url;
   guint    refusals;
   guint    status;
+  GSource *cancelled;   /* while queued: takes the task out when cancelled */
 } Request;
 
 static void send_next (ThVenueRest *rest);
+static void watch     (ThVenueRest *rest,
+                       GTask       *task);
+
+static void
+request_unwatch (Request *r)
+{
+  if (r->cancelled != NULL)
+    {
+      g_source_destroy (r->cancelled);
+      g_clear_pointer (&r->cancelled, g_source_unref);
+    }
+}
 
 static void
 request_free (Request *r)
 {
+  request_unwatch (r);
   g_free (r->url);
   g_free (r);
 }
@@ -115,6 +129,7 @@ th_venue_rest_shutdown (ThVenueRest *rest)
     }
   while ((task = g_queue_pop_head (&rest->queue)) != NULL)
     {
+      request_unwatch (g_task_get_task_data (task));
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "%s: stopped", rest->name);
       g_object_unref (task);
     }
@@ -283,6 +298,7 @@ on_sent (GObject      *source,
         {
           g_message ("%s: rate limited (HTTP %u); the next request in %" G_GINT64_FORMAT " s, as Retry-After says",
                      rest->name, status, wait);
+          watch (rest, task);
           g_queue_push_head (&rest->queue, g_steal_pointer (&task));
         }
       goto next;
@@ -332,6 +348,7 @@ send_next (ThVenueRest *rest)
   if (task == NULL)
     return;
   r = g_task_get_task_data (task);
+  request_unwatch (r);
   msg = soup_message_new (SOUP_METHOD_GET, r->url);
   if (msg == NULL)
     {
@@ -350,6 +367,52 @@ send_next (ThVenueRest *rest)
                                     g_task_get_cancellable (task) != NULL ? g_task_get_cancellable (task)
                                                                           : rest->cancellable, on_sent,
                                     th_venue_rest_ref (rest));
+}
+
+typedef struct
+{
+  ThVenueRest *rest;    /* the queue holds the task, the rest outlives it */
+  GTask       *task;
+} Watch;
+
+static gboolean
+on_cancelled (GCancellable *cancellable,
+              gpointer      data)
+{
+  Watch *w = data;
+  GTask *task = w->task;
+
+  if (g_queue_remove (&w->rest->queue, task))
+    {
+      Request *r = g_task_get_task_data (task);
+
+      /* Its source is this one, being dispatched: forgotten, not destroyed. */
+      g_clear_pointer (&r->cancelled, g_source_unref);
+      g_task_return_error_if_cancelled (task);
+      g_object_unref (task);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* A request cancelled while it waits in the queue (a Retry-After) leaves
+ * it at once: whoever waits for it is not kept waiting. */
+static void
+watch (ThVenueRest *rest,
+       GTask       *task)
+{
+  Request *r = g_task_get_task_data (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  Watch *w;
+
+  if (cancellable == NULL || r->cancelled != NULL)
+    return;
+  w = g_new0 (Watch, 1);
+  w->rest = rest;
+  w->task = task;
+  r->cancelled = g_cancellable_source_new (cancellable);
+  g_source_set_static_name (r->cancelled, "[venue] REST request cancelled");
+  g_source_set_callback (r->cancelled, G_SOURCE_FUNC (on_cancelled), w, g_free);
+  g_source_attach (r->cancelled, g_task_get_context (task));
 }
 
 void
@@ -372,6 +435,7 @@ th_venue_rest_get_async (ThVenueRest         *rest,
       g_object_unref (task);
       return;
     }
+  watch (rest, task);
   g_queue_push_tail (&rest->queue, task);
   schedule (rest);
 }
