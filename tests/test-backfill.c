@@ -34,6 +34,7 @@ typedef struct
   FakeWs  *coinbase;
   FakeWs  *coingecko;
   ThClock *clock;
+  guint    warmup;      /* [tickhub] warmup of hub_new(): 0 unless set */
 } Fixture;
 
 static void
@@ -89,10 +90,10 @@ hub_new (Fixture    *fx,
   if (strstr (plugins, "coingecko") != NULL)
     g_string_append_printf (venues, "[coingecko]\nurl=http://127.0.0.1:%u\npoll-interval=80\n\n",
                             fake_ws_port (fx->coingecko));
-  text = g_strdup_printf ("[tickhub]\nplugins=store;%s\nsymbols=BTC\ntimeframes=%s\nwarmup=0\nbackfill=%s\n\n"
+  text = g_strdup_printf ("[tickhub]\nplugins=store;%s\nsymbols=BTC\ntimeframes=%s\nwarmup=%u\nbackfill=%s\n\n"
                           "[prices]\norder=binance;coinbase;coingecko\n\n"
                           "[store]\npath=%s\nretry-interval=0.05\nretention=candles:forever\n\n%s%s",
-                          plugins, timeframes, backfill, fx->db, venues->str, extra != NULL ? extra : "");
+                          plugins, timeframes, fx->warmup, backfill, fx->db, venues->str, extra != NULL ? extra : "");
   g_string_free (venues, TRUE);
   return th_test_hub_new (text, fx->clock);
 }
@@ -244,6 +245,30 @@ static guint
 n_requests (FakeWs *ws)
 {
   return requests_with (ws, NULL);
+}
+
+/* No two klines requests asked for the same period. */
+static void
+assert_no_overlap (FakeWs *ws)
+{
+  GPtrArray *requests = fake_ws_history_requests (ws);
+  g_autoptr(GArray) ranges = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  for (guint i = 0; i < requests->len; i++)
+    {
+      const char *start = strstr (requests->pdata[i], "startTime=");
+      const char *end = strstr (requests->pdata[i], "endTime=");
+      gint64 a, b;
+
+      g_assert_nonnull (start);
+      g_assert_nonnull (end);
+      a = g_ascii_strtoll (start + strlen ("startTime="), NULL, 10);
+      b = g_ascii_strtoll (end + strlen ("endTime="), NULL, 10);
+      for (guint j = 0; j < ranges->len; j += 2)
+        g_assert_true (b < g_array_index (ranges, gint64, j) || a > g_array_index (ranges, gint64, j + 1));
+      g_array_append_val (ranges, a);
+      g_array_append_val (ranges, b);
+    }
 }
 
 typedef struct
@@ -558,6 +583,49 @@ test_stop_while_waiting (Fixture       *fx,
   g_assert_cmpint (count_candles (fx, MINUTE), ==, 0);
 }
 
+/* An empty store and indicators: the warm-up's query of its last 10
+ * periods joins the start backfill's fetch (one request to Binance) and
+ * feeds what it stored, so the first values are warm and computed on the
+ * venue's candles. */
+static void
+test_warm_up_waits (Fixture       *fx,
+                    gconstpointer  data)
+{
+  ThHub *hub;
+  g_autoptr(GPtrArray) events = NULL;
+  g_autoptr(GPtrArray) updates = NULL;
+  JsonObject *update, *indicators;
+  double want = 0;
+
+  fx->warmup = 10;
+  hub = hub_new (fx, T0 + 60 * MINUTE, "binance", "1m", "30m", "[indicators]\nsma_5=sma(5)\n");
+  fake_ws_serve_history (fx->binance, FAKE_VENUE_BINANCE, "BTCUSDT", T0 - DAY, T0 + DAY, NULL);
+  events = th_test_capture_events (hub);
+  th_hub_start (hub);
+
+  th_test_wait_until (th_test_count_events (events, "technical_indicators_update", "\"warm\":true") >= 1, 20000);
+  updates = th_test_events_data (events, "technical_indicators_update", "BTC");
+  update = updates->pdata[0];
+  g_assert_true (json_object_get_boolean_member (update, "warm"));
+  indicators = json_object_get_object_member (update, "indicators");
+  g_assert_cmpstr (json_object_get_string_member (indicators, "timestamp"), ==, "2024-01-01T00:58:00.000Z");
+  for (gint64 t = T0 + 54 * MINUTE; t <= T0 + 58 * MINUTE; t += MINUTE)
+    {
+      g_autoptr(ThCandle) c = fake_venue_candle (FAKE_VENUE_BINANCE, t, MINUTE, NULL);
+
+      want += c->close / 5;
+    }
+  g_assert_cmpfloat_with_epsilon (json_object_get_double_member (indicators, "sma_5"), want, 1e-9);
+  /* The start's fetch and the warm-up's share their periods: whichever
+   * asked first fetches them, the other waits for it; no period is asked
+   * for twice. */
+  assert_no_overlap (fx->binance);
+  th_test_wait_until (count_candles (fx, MINUTE) == 29, 20000);
+
+  th_test_hub_stop (hub);
+  th_test_hub_clear (&hub);
+}
+
 /* backfill=false fetches nothing, at start or for a query, and the answer
  * still says what is missing. */
 static void
@@ -605,6 +673,7 @@ main (int   argc,
   g_test_add ("/backfill/rest-missing", Fixture, NULL, fixture_setup, test_rest_missing, fixture_teardown);
   g_test_add ("/backfill/rate-limit", Fixture, NULL, fixture_setup, test_rate_limit, fixture_teardown);
   g_test_add ("/backfill/stop-while-waiting", Fixture, NULL, fixture_setup, test_stop_while_waiting, fixture_teardown);
+  g_test_add ("/backfill/warm-up-waits", Fixture, NULL, fixture_setup, test_warm_up_waits, fixture_teardown);
   g_test_add ("/backfill/disabled", Fixture, NULL, fixture_setup, test_disabled, fixture_teardown);
   g_test_add_func ("/backfill/bad-config", test_bad_config);
 
