@@ -73,6 +73,7 @@ struct _Fetch
   gint64      to;
   GArray     *left;           /* Range: not given yet, by this provider's turn */
   GArray     *next_left;      /* Range: left for the next provider */
+  GArray     *holes;          /* Range: of the run being stored, not given */
   guint       run;            /* index in left */
   GPtrArray  *providers;      /* ThBackfill* (references), in order */
   guint       provider;
@@ -263,6 +264,7 @@ fetch_free (Fetch *f)
 {
   g_array_unref (f->left);
   g_array_unref (f->next_left);
+  g_array_unref (f->holes);
   g_ptr_array_unref (f->providers);
   g_ptr_array_unref (f->waiters);
   g_clear_object (&f->cancellable);
@@ -320,15 +322,19 @@ on_stored (GObject      *source,
   Fetch *f = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (!th_history_store_candles_finish (TH_HISTORY (source), result, &error))
+  if (th_history_store_candles_finish (TH_HISTORY (source), result, &error))
+    g_array_append_vals (f->next_left, f->holes->data, f->holes->len);
+  else
     {
+      Range *r = &g_array_index (f->left, Range, f->run);
+
       /* Cancelled: the hub stops; the store writes what it has queued. */
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_warning ("backfill: %s: the store could not write the fetched candles: %s", f->symbol, error->message);
       /* Not stored: as good as not given. */
-      Range *r = &g_array_index (f->left, Range, f->run);
       g_array_append_val (f->next_left, *r);
     }
+  g_array_set_size (f->holes, 0);
   f->run++;
   fetch_next (f);
 }
@@ -383,14 +389,16 @@ on_fetched (GObject      *source,
       g_array_append_val (kept_trades, n);
     }
   holes = _th_hub_backfill_missing (kept, f->duration, run.from, run.to);
-  g_array_append_vals (f->next_left, holes->data, holes->len);
 
   if (kept->len == 0 || history == NULL)
     {
+      g_array_append_vals (f->next_left, holes->data, holes->len);
       f->run++;
       fetch_next (f);
       return;
     }
+  /* What the store writes is given; the holes are the next provider's. */
+  g_array_append_vals (f->holes, holes->data, holes->len);
   origin = g_strdup_printf ("backfill:%s", name);
   g_info ("backfill: %s %" G_GINT64_FORMAT " s: %u candles from %s", f->symbol, f->duration / G_USEC_PER_SEC,
           kept->len, name);
@@ -509,6 +517,7 @@ ensure_fetch (ThHub  *self,
       f->to = r->to;
       f->left = g_array_new (FALSE, FALSE, sizeof (Range));
       f->next_left = g_array_new (FALSE, FALSE, sizeof (Range));
+      f->holes = g_array_new (FALSE, FALSE, sizeof (Range));
       g_array_append_val (f->left, *r);
       f->providers = g_ptr_array_ref (providers);
       f->waiters = g_ptr_array_new_with_free_func (g_object_unref);

@@ -420,6 +420,36 @@ test_fallback_coinbase (Fixture       *fx,
   th_test_hub_clear (&hub);
 }
 
+/* Binance has a hole of ten minutes: Coinbase is asked for those ten
+ * only, and each candle is stored as its venue's. */
+static void
+test_hole_filled_by_next (Fixture       *fx,
+                          gconstpointer  data)
+{
+  ThHub *hub = hub_new (fx, T0 + 60 * MINUTE, "binance;coinbase", "1m", "1h", NULL);
+  g_autofree char *hole = NULL;
+
+  fake_ws_serve_history (fx->binance, FAKE_VENUE_BINANCE, "BTCUSDT", T0 - DAY, T0 + DAY, NULL);
+  fake_ws_history_hole (fx->binance, T0 + 20 * MINUTE, T0 + 30 * MINUTE);
+  fake_ws_serve_history (fx->coinbase, FAKE_VENUE_COINBASE, "BTC-USD", T0 - DAY, T0 + DAY, NULL);
+  th_hub_start (hub);
+
+  /* [T0, T0+59). */
+  th_test_wait_until (count_candles (fx, MINUTE) == 59, 20000);
+  g_assert_cmpuint (check_backfilled (fx, FAKE_VENUE_BINANCE, MINUTE, T0, T0 + 20 * MINUTE, "backfill:binance",
+                                      "binance"), ==, 20);
+  g_assert_cmpuint (check_backfilled (fx, FAKE_VENUE_COINBASE, MINUTE, T0 + 20 * MINUTE, T0 + 30 * MINUTE,
+                                      "backfill:coinbase", "coinbase"), ==, 10);
+  g_assert_cmpuint (check_backfilled (fx, FAKE_VENUE_BINANCE, MINUTE, T0 + 30 * MINUTE, T0 + 59 * MINUTE,
+                                      "backfill:binance", "binance"), ==, 29);
+  g_assert_cmpuint (n_requests (fx->coinbase), ==, 1);
+  hole = g_strdup_printf ("start=2024-01-01T00:20:00Z&end=2024-01-01T00:29:00Z");
+  g_assert_cmpuint (requests_with (fx->coinbase, hole), ==, 1);
+
+  th_test_hub_stop (hub);
+  th_test_hub_clear (&hub);
+}
+
 /* The last resort: Binance fails (HTTP 500) and CoinGecko, whose
  * /coins/{id}/ohlc gives 30-minute candles for days=1, stamped with their
  * close and without volume, fills a 30m series. */
@@ -668,6 +698,7 @@ main (int   argc,
   g_test_add ("/backfill/start-fills-gap", Fixture, NULL, fixture_setup, test_start_fills_gap, fixture_teardown);
   g_test_add ("/backfill/binance-pagination", Fixture, NULL, fixture_setup, test_binance_pagination, fixture_teardown);
   g_test_add ("/backfill/fallback-coinbase", Fixture, NULL, fixture_setup, test_fallback_coinbase, fixture_teardown);
+  g_test_add ("/backfill/hole-filled-by-next", Fixture, NULL, fixture_setup, test_hole_filled_by_next, fixture_teardown);
   g_test_add ("/backfill/coingecko-last-resort", Fixture, NULL, fixture_setup, test_coingecko_last_resort,
               fixture_teardown);
   g_test_add ("/backfill/rest-missing", Fixture, NULL, fixture_setup, test_rest_missing, fixture_teardown);
