@@ -592,6 +592,14 @@ fake_ws_history_odd_rows (FakeWs   *ws,
   ws->odd_rows = odd;
 }
 
+/* Binance's X-MBX-USED-WEIGHT-1M so far; each klines call adds 2. */
+void
+fake_ws_history_weight (FakeWs *ws,
+                        guint   used)
+{
+  ws->weight = used;
+}
+
 GPtrArray *
 fake_ws_history_requests (FakeWs *ws)
 {

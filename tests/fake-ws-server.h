@@ -74,6 +74,8 @@ void        fake_ws_history_rate_limit (FakeWs      *ws,
                                     const char      *retry_after);
 void        fake_ws_history_odd_rows (FakeWs        *ws,
                                     gboolean         odd);
+void        fake_ws_history_weight (FakeWs          *ws,
+                                    guint            used);
 GPtrArray  *fake_ws_history_requests (FakeWs        *ws);
 ThCandle   *fake_venue_candle      (FakeVenue        venue,
                                     gint64           start,

@@ -590,6 +590,36 @@ test_rate_limit (Fixture       *fx,
   th_test_hub_clear (&hub);
 }
 
+/* Binance says 5,000 of the minute's request weight are used: the next
+ * page waits for the next minute on the hub's clock, then goes. */
+static void
+test_binance_weight (Fixture       *fx,
+                     gconstpointer  data)
+{
+  ThHub *hub = hub_new (fx, T0 + 1500 * MINUTE + 10 * SEC, "binance", "1m", "1499m", NULL);
+
+  fake_ws_serve_history (fx->binance, FAKE_VENUE_BINANCE, "BTCUSDT", T0 - DAY, T0 + 10 * DAY, NULL);
+  fake_ws_history_weight (fx->binance, 4998);
+  th_hub_start (hub);
+
+  /* [T0+2, T0+1500): a page of 1,000, then one of 498 after the pause
+   * (the fetch is stored once both are in). */
+  th_test_wait_until (n_requests (fx->binance) == 1, 20000);
+  th_test_run_for (300);
+  g_assert_cmpuint (n_requests (fx->binance), ==, 1);
+  g_assert_cmpint (count_candles (fx, MINUTE), ==, 0);
+  th_manual_clock_advance (TH_MANUAL_CLOCK (fx->clock), 40 * SEC);
+  th_test_run_for (300);
+  g_assert_cmpuint (n_requests (fx->binance), ==, 1);
+
+  th_manual_clock_advance (TH_MANUAL_CLOCK (fx->clock), 10 * SEC);
+  th_test_wait_until (count_candles (fx, MINUTE) == 1498, 20000);
+  g_assert_cmpuint (n_requests (fx->binance), ==, 2);
+
+  th_test_hub_stop (hub);
+  th_test_hub_clear (&hub);
+}
+
 /* The hub stops while Binance's Retry-After is still running: the fetch is
  * cancelled at once, not after the wait, and nothing keeps the hub alive
  * (the plugins, the store and the hub are all finalized). */
@@ -703,6 +733,7 @@ main (int   argc,
               fixture_teardown);
   g_test_add ("/backfill/rest-missing", Fixture, NULL, fixture_setup, test_rest_missing, fixture_teardown);
   g_test_add ("/backfill/rate-limit", Fixture, NULL, fixture_setup, test_rate_limit, fixture_teardown);
+  g_test_add ("/backfill/binance-weight", Fixture, NULL, fixture_setup, test_binance_weight, fixture_teardown);
   g_test_add ("/backfill/stop-while-waiting", Fixture, NULL, fixture_setup, test_stop_while_waiting, fixture_teardown);
   g_test_add ("/backfill/warm-up-waits", Fixture, NULL, fixture_setup, test_warm_up_waits, fixture_teardown);
   g_test_add ("/backfill/disabled", Fixture, NULL, fixture_setup, test_disabled, fixture_teardown);
