@@ -27,6 +27,7 @@
  */
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "th-hub-private.h"
@@ -118,10 +119,7 @@ align_up (gint64 t,
   return down == t ? t : down + d;
 }
 
-/**
- * _th_hub_backfill_window:
- *
- * The periods of [@from, @to) that can be complete now: the starts from
+/* _th_hub_backfill_window: The periods of [@from, @to) that can be complete now: the starts from
  * @from (rounded up) to the last period that ended BACKFILL_SETTLE ago,
  * the latest @limit of them. Returns FALSE when there are none.
  */
@@ -236,10 +234,7 @@ providers_of (ThHub *self)
   return providers;
 }
 
-/**
- * _th_hub_backfill_enabled:
- *
- * Whether the hub fills gaps: `[tickhub] backfill` is not false, a store
+/* _th_hub_backfill_enabled: Whether the hub fills gaps: `[tickhub] backfill` is not false, a store
  * that takes candles is registered, and a feed can fetch them.
  */
 gboolean
@@ -380,7 +375,10 @@ on_fetched (GObject      *source,
       gint64 n = trades != NULL && i < trades->len ? g_array_index (trades, gint64, i) : -1;
 
       if (c->duration != f->duration || c->start < run.from || c->start >= run.to || c->start <= last ||
-          align_down (c->start, f->duration) != c->start)
+          align_down (c->start, f->duration) != c->start ||
+          !(c->low > 0 && c->high >= c->low && c->open >= c->low && c->open <= c->high &&
+            c->close >= c->low && c->close <= c->high && isfinite (c->high)) ||
+          (isfinite (c->volume) && c->volume < 0))
         continue;
       last = c->start;
       c = th_candle_copy (c);
@@ -561,10 +559,7 @@ on_ensure_queried (GObject      *source,
     g_task_return_boolean (task, TRUE);
 }
 
-/**
- * _th_hub_backfill_ensure_async:
- *
- * Makes sure the store has what the venues can give of the periods that
+/* _th_hub_backfill_ensure_async: Makes sure the store has what the venues can give of the periods that
  * start in [@from, @to) (aligned, complete: see _th_hub_backfill_window()):
  * asks the store what it has, fetches the rest (or waits for the fetch in
  * flight), and completes once what was fetched is stored. Completes with
@@ -621,10 +616,7 @@ on_start_backfilled (GObject      *source,
     g_message ("backfill at start: %s", error->message);
 }
 
-/**
- * _th_hub_backfill_start:
- *
- * At start: every series is backfilled from `[tickhub] backfill` ago to
+/* _th_hub_backfill_start: At start: every series is backfilled from `[tickhub] backfill` ago to
  * its last complete period.
  */
 void
@@ -648,10 +640,7 @@ _th_hub_backfill_start (ThHub *self)
       }
 }
 
-/**
- * _th_hub_backfill_stop:
- *
- * Cancels the fetches in flight; whoever waits for them is answered with
+/* _th_hub_backfill_stop: Cancels the fetches in flight; whoever waits for them is answered with
  * what the store has.
  */
 void
@@ -667,10 +656,7 @@ _th_hub_backfill_table_new (void)
   return g_hash_table_new_full (g_str_hash, g_str_equal, NULL, bf_series_free);
 }
 
-/**
- * _th_hub_backfill_configure:
- *
- * `[tickhub] backfill`: how far back the start backfill reaches (an age
+/* _th_hub_backfill_configure: `[tickhub] backfill`: how far back the start backfill reaches (an age
  * such as 7d, 12h, 2w; at most 366d), or false to fetch nothing.
  */
 void
