@@ -1100,7 +1100,7 @@ _th_config_check_core (ThConfig  *self,
                        GPtrArray *problems)
 {
   _th_config_check_group (self, "tickhub",
-                          "plugins:list,symbols:list,quote:string,timeframes:list,plugin-dirs:list,history:uint,warmup:uint",
+                          "plugins:list,symbols:list,quote:string,timeframes:list,plugin-dirs:list,history:uint,warmup:uint,backfill:string",
                           problems);
   _th_config_check_group (self, "prices", "order:list", problems);
 

@@ -216,3 +216,87 @@ th_history_query_ticks_finish (ThHistory     *self,
     return g_task_propagate_pointer (G_TASK (result), error);
   return TH_HISTORY_GET_IFACE (self)->query_ticks_finish (self, result, error);
 }
+
+/**
+ * th_history_can_store_candles:
+ * @self: a #ThHistory
+ *
+ * Whether the store takes candles from outside (a backfill):
+ * th_history_store_candles_async().
+ *
+ * Returns: %TRUE if it does
+ */
+gboolean
+th_history_can_store_candles (ThHistory *self)
+{
+  g_return_val_if_fail (TH_IS_HISTORY (self), FALSE);
+  return TH_HISTORY_GET_IFACE (self)->store_candles_async != NULL;
+}
+
+/**
+ * th_history_store_candles_async:
+ * @self: a #ThHistory
+ * @symbol: a canonical symbol
+ * @origin: where the candles come from, such as `backfill:binance`
+ * @source: (nullable): the source of their prices, such as `binance`
+ * @candles: (element-type ThCandle): closed candles, all of one timeframe
+ * @trades: (nullable) (element-type gint64): the trade count of each
+ *   candle, -1 where it is not known; %NULL when none is
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called once they are written
+ * @user_data: data for @callback
+ *
+ * Writes @candles, fetched from a venue, with @origin. A candle already
+ * stored for the same symbol, timeframe and start (a live one, or an
+ * earlier backfill) is kept, not replaced. Completes once the candles are
+ * written, so that a query made then finds them. A store that takes no
+ * candles from outside fails with %TH_ERROR_NO_HISTORY.
+ */
+void
+th_history_store_candles_async (ThHistory           *self,
+                                const char          *symbol,
+                                const char          *origin,
+                                const char          *source,
+                                GPtrArray           *candles,
+                                GArray              *trades,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  ThHistoryInterface *iface;
+
+  g_return_if_fail (TH_IS_HISTORY (self));
+  g_return_if_fail (symbol != NULL && origin != NULL && candles != NULL);
+  g_return_if_fail (trades == NULL || trades->len == candles->len);
+
+  iface = TH_HISTORY_GET_IFACE (self);
+  if (iface->store_candles_async == NULL)
+    {
+      g_task_report_new_error (self, callback, user_data, th_history_store_candles_async,
+                               TH_ERROR, TH_ERROR_NO_HISTORY, "this store takes no backfilled candles");
+      return;
+    }
+  iface->store_candles_async (self, symbol, origin, source, candles, trades, cancellable, callback, user_data);
+}
+
+/**
+ * th_history_store_candles_finish:
+ * @self: a #ThHistory
+ * @result: the result
+ * @error: return location for an error
+ *
+ * Finishes th_history_store_candles_async().
+ *
+ * Returns: %TRUE once the candles are written
+ */
+gboolean
+th_history_store_candles_finish (ThHistory     *self,
+                                 GAsyncResult  *result,
+                                 GError       **error)
+{
+  g_return_val_if_fail (TH_IS_HISTORY (self), FALSE);
+
+  if (g_async_result_is_tagged (result, th_history_store_candles_async))
+    return g_task_propagate_boolean (G_TASK (result), error);
+  return TH_HISTORY_GET_IFACE (self)->store_candles_finish (self, result, error);
+}

@@ -37,6 +37,11 @@ G_DECLARE_INTERFACE (ThHistory, th_history, TH, HISTORY, GObject)
  *   optional
  * @query_ticks_finish: finishes @query_ticks_async: a #GPtrArray of
  *   #ThTick, oldest first, that unrefs its ticks
+ * @store_candles_async: writes candles fetched from a venue (a backfill)
+ *   with their origin, never over a candle already stored; completes once
+ *   they are written, in the caller's thread-default main context;
+ *   optional (a store without it is not backfilled)
+ * @store_candles_finish: finishes @store_candles_async
  *
  * What a plugin that keeps history (the `store` sink) implements so that
  * the hub, and through it every consumer, can ask about it. A store
@@ -72,6 +77,18 @@ struct _ThHistoryInterface
   GPtrArray    *(*query_ticks_finish)   (ThHistory           *self,
                                          GAsyncResult        *result,
                                          GError             **error);
+  void          (*store_candles_async)  (ThHistory           *self,
+                                         const char          *symbol,
+                                         const char          *origin,
+                                         const char          *source,
+                                         GPtrArray           *candles,
+                                         GArray              *trades,
+                                         GCancellable        *cancellable,
+                                         GAsyncReadyCallback  callback,
+                                         gpointer             user_data);
+  gboolean      (*store_candles_finish) (ThHistory           *self,
+                                         GAsyncResult        *result,
+                                         GError             **error);
 };
 
 TH_EXPORT
@@ -104,6 +121,23 @@ void          th_history_query_ticks_async    (ThHistory           *self,
                                                gpointer             user_data);
 TH_EXPORT
 GPtrArray    *th_history_query_ticks_finish   (ThHistory           *self,
+                                               GAsyncResult        *result,
+                                               GError             **error);
+
+TH_EXPORT
+gboolean      th_history_can_store_candles    (ThHistory           *self);
+TH_EXPORT
+void          th_history_store_candles_async  (ThHistory           *self,
+                                               const char          *symbol,
+                                               const char          *origin,
+                                               const char          *source,
+                                               GPtrArray           *candles,
+                                               GArray              *trades,
+                                               GCancellable        *cancellable,
+                                               GAsyncReadyCallback  callback,
+                                               gpointer             user_data);
+TH_EXPORT
+gboolean      th_history_store_candles_finish (ThHistory           *self,
                                                GAsyncResult        *result,
                                                GError             **error);
 

@@ -693,6 +693,7 @@ th_hub_load (ThHub   *self,
   history = th_config_get_int (self->config, "tickhub", "history", DEFAULT_HISTORY);
   self->history = (guint) CLAMP (history, 1, 100000);
   self->warmup = (guint) CLAMP (th_config_get_int (self->config, "tickhub", "warmup", DEFAULT_WARMUP), 0, 10000);
+  _th_hub_backfill_configure (self, problems);
   setup_timeframes (self, problems);
 
   /* The symbol map: shipped, then [symbols] overrides. */

@@ -145,6 +145,10 @@ struct _ThHub
   guint         warmup;             /* [tickhub] warmup: closed candles */
   GCancellable *warmup_cancellable; /* the start's history queries */
   gboolean      warmup_warned;
+  gint64        backfill_max;       /* [tickhub] backfill: µs; 0: off */
+  GHashTable   *backfills;          /* "symbol\nduration" → the series' fetches
+                                     * (th-hub-backfill.c) */
+  GCancellable *backfill_cancellable; /* the fetches; cancelled at stop */
 };
 
 /* The hub's signals (th-hub.c defines them). */
@@ -215,6 +219,37 @@ void          _th_hub_on_source_changed    (ThPriceBook    *book,
                                             const char     *from,
                                             const char     *to,
                                             ThHub          *self);
+
+/* th-hub-backfill.c */
+#define DEFAULT_BACKFILL  (G_GINT64_CONSTANT (7) * 86400 * G_USEC_PER_SEC)
+GHashTable   *_th_hub_backfill_table_new   (void);
+void          _th_hub_backfill_configure   (ThHub          *self,
+                                            GPtrArray      *problems);
+gboolean      _th_hub_backfill_enabled     (ThHub          *self);
+gboolean      _th_hub_backfill_window      (ThHub          *self,
+                                            gint64          duration,
+                                            gint64          from,
+                                            gint64          to,
+                                            guint           limit,
+                                            gint64         *wfrom,
+                                            gint64         *wto);
+GArray       *_th_hub_backfill_missing     (GPtrArray      *candles,
+                                            gint64          duration,
+                                            gint64          from,
+                                            gint64          to);
+void          _th_hub_backfill_ensure_async (ThHub              *self,
+                                             const char         *symbol,
+                                             gint64              duration,
+                                             gint64              from,
+                                             gint64              to,
+                                             GCancellable       *cancellable,
+                                             GAsyncReadyCallback callback,
+                                             gpointer            user_data);
+gboolean      _th_hub_backfill_ensure_finish (ThHub         *self,
+                                              GAsyncResult  *result,
+                                              GError       **error);
+void          _th_hub_backfill_start       (ThHub          *self);
+void          _th_hub_backfill_stop        (ThHub          *self);
 
 /* th-hub-query.c */
 void          _th_hub_price_waits_complete (ThHub          *self,

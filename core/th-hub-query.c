@@ -743,19 +743,89 @@ th_hub_get_history (ThHub *self)
   return self->history_provider;
 }
 
+typedef struct
+{
+  char   *symbol;
+  gint64  duration;
+  gint64  from;
+  gint64  to;
+  guint   limit;
+  gint64  wfrom;              /* the periods that can be complete: */
+  gint64  wto;                /* _th_hub_backfill_window() */
+  GVariant *missing;          /* a(xx), once answered */
+} HistoryQuery;
+
+static void
+history_query_free (HistoryQuery *q)
+{
+  g_free (q->symbol);
+  g_clear_pointer (&q->missing, g_variant_unref);
+  g_free (q);
+}
+
 static void
 on_history_queried (GObject      *source,
                     GAsyncResult *result,
                     gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
+  HistoryQuery *q = g_task_get_task_data (task);
   GError *error = NULL;
   GPtrArray *candles = th_history_query_candles_finish (TH_HISTORY (source), result, &error);
+  GVariantBuilder builder;
 
   if (candles == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, candles, (GDestroyNotify) g_ptr_array_unref);
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* The periods of the window with no candle: the answer's latest
+   * candles are all those of the window, which has at most limit periods. */
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(xx)"));
+  if (q->wfrom < q->wto)
+    {
+      g_autoptr(GArray) missing = _th_hub_backfill_missing (candles, q->duration, q->wfrom, q->wto);
+
+      for (guint i = 0; i < missing->len; i++)
+        {
+          const gint64 *r = &g_array_index (missing, gint64, 3 * i);
+
+          g_variant_builder_add (&builder, "(xx)", r[0], r[1]);
+        }
+    }
+  q->missing = g_variant_ref_sink (g_variant_builder_end (&builder));
+  g_task_return_pointer (task, candles, (GDestroyNotify) g_ptr_array_unref);
+}
+
+static void
+history_query_run (GTask *task)
+{
+  ThHub *self = g_task_get_source_object (task);
+  HistoryQuery *q = g_task_get_task_data (task);
+
+  if (self->history_provider == NULL)
+    {
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_NO_HISTORY, "the history store is gone");
+      g_object_unref (task);
+      return;
+    }
+  th_history_query_candles_async (self->history_provider, q->symbol, q->duration, q->from, q->to, q->limit,
+                                  g_task_get_cancellable (task), on_history_queried, task);
+}
+
+static void
+on_history_backfilled (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* Failed or not, the store answers with what it has; the missing
+   * periods say the rest. */
+  if (!_th_hub_backfill_ensure_finish (TH_HUB (source), result, &error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_debug ("backfill: %s", error->message);
+  history_query_run (user_data);
 }
 
 /**
@@ -774,7 +844,15 @@ on_history_queried (GObject      *source,
  * Asks the history store (th_hub_get_history()) for the closed candles of
  * @symbol and @timeframe that start in [@from, @to): the latest @limit of
  * them, oldest first. The store reads in a thread; the main loop never
- * waits. Fails with %TH_ERROR_UNKNOWN_SYMBOL for a symbol that is not
+ * waits.
+ *
+ * Periods of the range the store lacks (among the latest @limit periods
+ * that are over) are first fetched from the venues that can (feed plugins
+ * implementing #ThBackfill, in the order of `[prices] order`, unless
+ * `[tickhub] backfill=false`) and stored; the answer comes once they are.
+ * Concurrent queries share one fetch of the same periods. What no venue
+ * has stays missing, never interpolated: th_hub_get_history_finish_full()
+ * says which periods. Fails with %TH_ERROR_UNKNOWN_SYMBOL for a symbol that is not
  * configured, %TH_ERROR_BAD_INPUT for a timeframe that is not configured,
  * a range that is empty (@from not before @to) or a @limit over 10,000,
  * and %TH_ERROR_NO_HISTORY when no store is loaded or it cannot read.
@@ -791,6 +869,7 @@ th_hub_get_history_async (ThHub               *self,
                           gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  HistoryQuery *q;
   gint64 duration = 0;
   guint t;
 
@@ -838,8 +917,20 @@ th_hub_get_history_async (ThHub               *self,
       return;
     }
 
-  th_history_query_candles_async (self->history_provider, symbol, duration, from, to, limit > 0 ? limit : 1000,
-                                  cancellable, on_history_queried, g_steal_pointer (&task));
+  q = g_new0 (HistoryQuery, 1);
+  q->symbol = g_strdup (symbol);
+  q->duration = duration;
+  q->from = from;
+  q->to = to;
+  q->limit = limit > 0 ? limit : 1000;
+  _th_hub_backfill_window (self, duration, from, to, q->limit, &q->wfrom, &q->wto);
+  g_task_set_task_data (task, q, (GDestroyNotify) history_query_free);
+
+  if (q->wfrom < q->wto && _th_hub_backfill_enabled (self))
+    _th_hub_backfill_ensure_async (self, symbol, duration, q->wfrom, q->wto, cancellable,
+                                   on_history_backfilled, g_steal_pointer (&task));
+  else
+    history_query_run (g_steal_pointer (&task));
 }
 
 /**
@@ -858,10 +949,45 @@ th_hub_get_history_finish (ThHub         *self,
                            GAsyncResult  *result,
                            GError       **error)
 {
+  return th_hub_get_history_finish_full (self, result, NULL, error);
+}
+
+/**
+ * th_hub_get_history_finish_full:
+ * @self: a #ThHub
+ * @result: the result
+ * @missing: (out) (optional) (transfer full): the periods with no candle,
+ *   as `a(xx)`: runs [from, to) of candle starts, µs since the epoch,
+ *   oldest first, among the latest limit periods of the range that are
+ *   over; empty when nothing is missing
+ * @error: return location for an error
+ *
+ * Finishes th_hub_get_history_async(), and says which periods neither the
+ * store nor any venue could give.
+ *
+ * Returns: (transfer container) (element-type ThCandle): the candles, oldest
+ *   first, possibly none; %NULL on failure
+ */
+GPtrArray *
+th_hub_get_history_finish_full (ThHub         *self,
+                                GAsyncResult  *result,
+                                GVariant     **missing,
+                                GError       **error)
+{
+  HistoryQuery *q;
+  GPtrArray *candles;
+
+  if (missing != NULL)
+    *missing = NULL;
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == th_hub_get_history_async, NULL);
 
-  return g_task_propagate_pointer (G_TASK (result), error);
+  candles = g_task_propagate_pointer (G_TASK (result), error);
+  q = g_task_get_task_data (G_TASK (result));
+  if (candles != NULL && missing != NULL)
+    *missing = q != NULL && q->missing != NULL ? g_variant_ref (q->missing)
+                                               : g_variant_ref_sink (g_variant_new ("a(xx)", NULL));
+  return candles;
 }
 
 static void

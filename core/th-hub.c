@@ -151,6 +151,8 @@ th_hub_dispose (GObject *object)
   if (self->warmup_cancellable != NULL)
     g_cancellable_cancel (self->warmup_cancellable);
   g_clear_object (&self->warmup_cancellable);
+  _th_hub_backfill_stop (self);
+  g_clear_object (&self->backfill_cancellable);
   th_hub_set_history (self, NULL);
 
   /* No price will come any more: waiting calls get their answer now. */
@@ -212,6 +214,7 @@ th_hub_finalize (GObject *object)
   g_clear_pointer (&self->js_types, g_hash_table_unref);
   g_clear_pointer (&self->stop_waiters, g_ptr_array_unref);
   g_clear_pointer (&self->price_waits, g_ptr_array_unref);
+  g_clear_pointer (&self->backfills, g_hash_table_unref);
 
   G_OBJECT_CLASS (th_hub_parent_class)->finalize (object);
 }
@@ -420,6 +423,8 @@ th_hub_init (ThHub *self)
   self->disabled = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->js_types = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->history = DEFAULT_HISTORY;
+  self->backfill_max = DEFAULT_BACKFILL;
+  self->backfills = _th_hub_backfill_table_new ();
   self->stop_waiters = g_ptr_array_new_with_free_func (g_object_unref);
   self->price_waits = g_ptr_array_new ();
 }
@@ -723,6 +728,9 @@ th_hub_start (ThHub *self)
   for (guint i = 0; i < self->sinks->len; i++)
     if (!_th_hub_sink_is_disabled (self, self->sinks->pdata[i]))
       th_sink_start (self->sinks->pdata[i]);
+  /* The gaps since the last stored candles are fetched from the venues;
+   * the warm-up's queries wait for the fetches of their periods. */
+  _th_hub_backfill_start (self);
   /* The indicators ask the store for their past before live data counts. */
   _th_hub_warm_up (self);
   for (guint i = 0; i < self->feeds->len; i++)
@@ -884,6 +892,7 @@ th_hub_stop_async (ThHub               *self,
   /* From here on nothing is emitted (th_hub_emit_event()); the timers
    * that would find news stop first. */
   self->stopping = TRUE;
+  _th_hub_backfill_stop (self);
   if (self->housekeeping_id != 0)
     {
       th_clock_remove_deadline (self->clock, self->housekeeping_id);

@@ -171,6 +171,11 @@ GPtrArray    *th_hub_get_history_finish    (ThHub         *self,
                                             GAsyncResult  *result,
                                             GError       **error);
 TH_EXPORT
+GPtrArray    *th_hub_get_history_finish_full (ThHub       *self,
+                                            GAsyncResult  *result,
+                                            GVariant     **missing,
+                                            GError       **error);
+TH_EXPORT
 void          th_hub_get_history_ticks_async (ThHub       *self,
                                             const char    *symbol,
                                             gint64         from,

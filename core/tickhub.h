@@ -18,6 +18,7 @@
 #include "th-indicator.h"
 #include "th-sink.h"
 #include "th-history.h"
+#include "th-backfill.h"
 #include "th-plugin.h"
 #include "th-hub.h"
 #include "th-alerts.h"

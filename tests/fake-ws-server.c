@@ -2,6 +2,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <math.h>
 #include <string.h>
 
 #include "fake-ws-server.h"
@@ -23,6 +24,20 @@ struct _FakeWs
   FakeWsConnected  connected;
   FakeWsReceived   on_received;
   gpointer         data;
+
+  /* REST history */
+  FakeVenue        venue;
+  char            *code;
+  gint64           from, to;
+  GArray          *holes;       /* gint64 pairs */
+  ThClock         *clock;
+  guint            fail_status;
+  char            *fail_body;
+  guint            limited;     /* the next requests answered 429 */
+  char            *retry_after;
+  gboolean         odd_rows;
+  GPtrArray       *requests;    /* char*: path?query */
+  guint            weight;
 };
 
 static void
@@ -123,6 +138,12 @@ fake_ws_free (FakeWs *ws)
   g_free (ws->last_query);
   g_free (ws->refuse_body);
   g_free (ws->path);
+  g_free (ws->code);
+  g_clear_pointer (&ws->holes, g_array_unref);
+  g_clear_object (&ws->clock);
+  g_free (ws->fail_body);
+  g_free (ws->retry_after);
+  g_clear_pointer (&ws->requests, g_ptr_array_unref);
   g_free (ws);
 }
 
@@ -237,4 +258,350 @@ fake_ws_ping_every (FakeWs *ws,
   ws->ping_seconds = seconds;
   for (guint i = 0; i < ws->conns->len; i++)
     soup_websocket_connection_set_keepalive_interval (ws->conns->pdata[i], seconds);
+}
+
+/* REST history */
+
+ThCandle *
+fake_venue_candle (FakeVenue  venue,
+                   gint64     start,
+                   gint64     duration,
+                   gint64    *trades)
+{
+  gint64 n = start / duration;
+  double base = 1000 + (double) (n % 500) + (venue == FAKE_VENUE_COINBASE ? 0.5 : venue == FAKE_VENUE_COINGECKO ? 0.25 : 0);
+  ThCandle *c = th_candle_new (start, duration, base, base + 2, base - 1, base + 1,
+                               venue == FAKE_VENUE_COINGECKO ? NAN : 10 + (double) (n % 7) + 0.125);
+
+  c->closed = TRUE;
+  if (trades != NULL)
+    *trades = venue == FAKE_VENUE_BINANCE ? 100 + n % 13 : -1;
+  return c;
+}
+
+static gboolean
+has_candle (FakeWs *ws,
+            gint64  start)
+{
+  if (start < ws->from || start >= ws->to)
+    return FALSE;
+  for (guint i = 0; ws->holes != NULL && i < ws->holes->len; i += 2)
+    if (start >= g_array_index (ws->holes, gint64, i) && start < g_array_index (ws->holes, gint64, i + 1))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+respond (SoupServerMessage *msg,
+         guint              status,
+         const char        *body)
+{
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, body, strlen (body));
+}
+
+/* What every venue does first: log, fail as told, rate limit as told. */
+static gboolean
+history_preamble (FakeWs            *ws,
+                  SoupServerMessage *msg)
+{
+  GUri *uri = soup_server_message_get_uri (msg);
+  const char *query = g_uri_get_query (uri);
+
+  g_ptr_array_add (ws->requests, g_strdup_printf ("%s?%s", g_uri_get_path (uri), query != NULL ? query : ""));
+  if (ws->limited > 0)
+    {
+      ws->limited--;
+      if (ws->retry_after != NULL)
+        soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After", ws->retry_after);
+      respond (msg, 429, ws->venue == FAKE_VENUE_BINANCE
+                           ? "{\"code\":-1003,\"msg\":\"Too many requests; current limit is 6000 request weight per 1 MINUTE.\"}"
+                           : "{\"message\":\"Too Many Requests\"}");
+      return FALSE;
+    }
+  if (ws->fail_status != 0)
+    {
+      respond (msg, ws->fail_status, ws->fail_body != NULL ? ws->fail_body : "{}");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gint64
+query_int (GHashTable *query,
+           const char *name,
+           gint64      fallback)
+{
+  const char *v = query != NULL ? g_hash_table_lookup (query, name) : NULL;
+  gint64 n;
+
+  if (v == NULL || !g_ascii_string_to_signed (v, 10, G_MININT64, G_MAXINT64, &n, NULL))
+    return fallback;
+  return n;
+}
+
+static void
+on_klines (SoupServer        *server,
+           SoupServerMessage *msg,
+           const char        *path,
+           GHashTable        *query,
+           gpointer           user_data)
+{
+  static const struct { const char *name; gint64 s; } intervals[] = {
+    { "1m", 60 }, { "3m", 180 }, { "5m", 300 }, { "15m", 900 }, { "30m", 1800 }, { "1h", 3600 },
+    { "2h", 7200 }, { "4h", 14400 }, { "6h", 21600 }, { "8h", 28800 }, { "12h", 43200 }, { "1d", 86400 },
+  };
+  FakeWs *ws = user_data;
+  const char *symbol = query != NULL ? g_hash_table_lookup (query, "symbol") : NULL;
+  const char *interval = query != NULL ? g_hash_table_lookup (query, "interval") : NULL;
+  gint64 d = 0, start, end, limit, n = 0;
+  g_autoptr(GString) out = g_string_new ("[");
+  g_autofree char *weight = NULL;
+
+  if (!history_preamble (ws, msg))
+    return;
+  ws->weight += 2;
+  weight = g_strdup_printf ("%u", ws->weight);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "X-MBX-USED-WEIGHT-1M", weight);
+  if (g_strcmp0 (symbol, ws->code) != 0)
+    {
+      respond (msg, 400, "{\"code\":-1121,\"msg\":\"Invalid symbol.\"}");
+      return;
+    }
+  for (guint i = 0; interval != NULL && i < G_N_ELEMENTS (intervals); i++)
+    if (g_str_equal (interval, intervals[i].name))
+      d = intervals[i].s * G_USEC_PER_SEC;
+  if (d == 0)
+    {
+      respond (msg, 400, "{\"code\":-1120,\"msg\":\"Invalid interval.\"}");
+      return;
+    }
+  limit = query_int (query, "limit", 500);
+  if (limit < 1 || limit > 1000)
+    {
+      respond (msg, 400, "{\"code\":-1130,\"msg\":\"Data sent for parameter 'limit' is not valid.\"}");
+      return;
+    }
+  start = query_int (query, "startTime", 0) * 1000;
+  end = query_int (query, "endTime", G_MAXINT64 / 1000) * 1000;
+  if (ws->odd_rows)
+    /* A short row, prices that are not numbers, a start off the grid. */
+    g_string_append_printf (out, "[%" G_GINT64_FORMAT "],[%" G_GINT64_FORMAT ",\"abc\",\"1\",\"1\",\"1\",\"1\",0,\"0\",1,\"0\",\"0\",\"0\"],"
+                            "[%" G_GINT64_FORMAT ",\"1\",\"2\",\"0.5\",\"1\",\"1\",0,\"0\",1,\"0\",\"0\",\"0\"],",
+                            start / 1000, start / 1000, start / 1000 + 7);
+  for (gint64 t = start - (((start % d) + d) % d) + (start % d != 0 ? d : 0); t <= end && n < limit; t += d)
+    {
+      g_autoptr(ThCandle) c = NULL;
+      gint64 trades;
+
+      if (t >= ws->to)
+        break;
+      if (!has_candle (ws, t))
+        continue;
+      c = fake_venue_candle (FAKE_VENUE_BINANCE, t, d, &trades);
+      g_string_append_printf (out, "%s[%" G_GINT64_FORMAT ",\"%.8f\",\"%.8f\",\"%.8f\",\"%.8f\",\"%.8f\",%" G_GINT64_FORMAT
+                              ",\"0\",%" G_GINT64_FORMAT ",\"0\",\"0\",\"0\"]",
+                              out->len > 1 && out->str[out->len - 1] != ',' ? "," : "", t / 1000,
+                              c->open, c->high, c->low, c->close, c->volume, (t + d) / 1000 - 1, trades);
+      n++;
+    }
+  if (out->str[out->len - 1] == ',')
+    g_string_truncate (out, out->len - 1);
+  g_string_append_c (out, ']');
+  respond (msg, 200, out->str);
+}
+
+static gint64
+iso_param (GHashTable *query,
+           const char *name)
+{
+  const char *v = query != NULL ? g_hash_table_lookup (query, name) : NULL;
+  g_autoptr(GDateTime) dt = v != NULL ? g_date_time_new_from_iso8601 (v, NULL) : NULL;
+
+  return dt != NULL ? g_date_time_to_unix (dt) * G_USEC_PER_SEC : -1;
+}
+
+static void
+on_products (SoupServer        *server,
+             SoupServerMessage *msg,
+             const char        *path,
+             GHashTable        *query,
+             gpointer           user_data)
+{
+  FakeWs *ws = user_data;
+  g_auto(GStrv) parts = g_strsplit (path, "/", -1);
+  gint64 g = query_int (query, "granularity", 0), start, end;
+  g_autoptr(GString) out = g_string_new ("[");
+
+  if (!history_preamble (ws, msg))
+    return;
+  /* "", "products", id, "candles" */
+  if (g_strv_length (parts) != 4 || !g_str_equal (parts[3], "candles") || g_strcmp0 (parts[2], ws->code) != 0)
+    {
+      respond (msg, 404, "{\"message\":\"NotFound\"}");
+      return;
+    }
+  if (g != 60 && g != 300 && g != 900 && g != 3600 && g != 21600 && g != 86400)
+    {
+      respond (msg, 400, "{\"message\":\"Unsupported granularity\"}");
+      return;
+    }
+  g *= G_USEC_PER_SEC;
+  start = iso_param (query, "start");
+  end = iso_param (query, "end");
+  if (start < 0 || end < start)
+    {
+      respond (msg, 400, "{\"message\":\"Invalid start or end\"}");
+      return;
+    }
+  if ((end - start) / g + 1 > 300)
+    {
+      respond (msg, 400, "{\"message\":\"granularity too small for the requested time range. "
+                         "Count of aggregations requested exceeds 300\"}");
+      return;
+    }
+  if (ws->odd_rows)
+    g_string_append (out, "[1],[\"x\",1,2,1,1,1],");
+  /* Newest first. */
+  for (gint64 t = end - (((end % g) + g) % g); t >= start; t -= g)
+    {
+      g_autoptr(ThCandle) c = NULL;
+
+      if (!has_candle (ws, t))
+        continue;
+      c = fake_venue_candle (FAKE_VENUE_COINBASE, t, g, NULL);
+      g_string_append_printf (out, "[%" G_GINT64_FORMAT ",%.8f,%.8f,%.8f,%.8f,%.8f],", t / G_USEC_PER_SEC,
+                              c->low, c->high, c->open, c->close, c->volume);
+    }
+  if (out->str[out->len - 1] == ',')
+    g_string_truncate (out, out->len - 1);
+  g_string_append_c (out, ']');
+  respond (msg, 200, out->str);
+}
+
+static void
+on_coins (SoupServer        *server,
+          SoupServerMessage *msg,
+          const char        *path,
+          GHashTable        *query,
+          gpointer           user_data)
+{
+  FakeWs *ws = user_data;
+  g_auto(GStrv) parts = g_strsplit (path, "/", -1);
+  gint64 days = query_int (query, "days", 0), now, d, since;
+  g_autoptr(GString) out = g_string_new ("[");
+
+  if (!history_preamble (ws, msg))
+    return;
+  /* "", "coins", id, "ohlc" */
+  if (g_strv_length (parts) != 4 || !g_str_equal (parts[3], "ohlc") || g_strcmp0 (parts[2], ws->code) != 0)
+    {
+      respond (msg, 404, "{\"error\":\"coin not found\"}");
+      return;
+    }
+  if (days < 1)
+    {
+      respond (msg, 400, "{\"error\":\"invalid days\"}");
+      return;
+    }
+  /* CoinGecko's automatic granularity; rows stamped with their close. */
+  d = (days <= 2 ? 1800 : days <= 30 ? 14400 : 4 * 86400) * G_USEC_PER_SEC;
+  now = th_clock_get_time (ws->clock);
+  since = now - days * 86400 * G_USEC_PER_SEC;
+  for (gint64 t = since - (((since % d) + d) % d); t + d <= now; t += d)
+    {
+      g_autoptr(ThCandle) c = NULL;
+
+      if (t + d <= since || !has_candle (ws, t))
+        continue;
+      c = fake_venue_candle (FAKE_VENUE_COINGECKO, t, d, NULL);
+      g_string_append_printf (out, "[%" G_GINT64_FORMAT ",%.8f,%.8f,%.8f,%.8f],", (t + d) / 1000,
+                              c->open, c->high, c->low, c->close);
+    }
+  if (out->str[out->len - 1] == ',')
+    g_string_truncate (out, out->len - 1);
+  g_string_append_c (out, ']');
+  respond (msg, 200, out->str);
+}
+
+void
+fake_ws_serve_history (FakeWs     *ws,
+                       FakeVenue   venue,
+                       const char *code,
+                       gint64      from,
+                       gint64      to,
+                       ThClock    *clock)
+{
+  ws->venue = venue;
+  g_free (ws->code);
+  ws->code = g_strdup (code);
+  ws->from = from;
+  ws->to = to;
+  g_set_object (&ws->clock, clock);
+  if (ws->requests == NULL)
+    ws->requests = g_ptr_array_new_with_free_func (g_free);
+  if (ws->holes == NULL)
+    ws->holes = g_array_new (FALSE, FALSE, sizeof (gint64));
+  switch (venue)
+    {
+    case FAKE_VENUE_BINANCE:
+      soup_server_add_handler (ws->server, "/api/v3/klines", on_klines, ws, NULL);
+      break;
+    case FAKE_VENUE_COINBASE:
+      soup_server_add_handler (ws->server, "/products", on_products, ws, NULL);
+      break;
+    case FAKE_VENUE_COINGECKO:
+      soup_server_add_handler (ws->server, "/coins", on_coins, ws, NULL);
+      break;
+    }
+}
+
+void
+fake_ws_history_hole (FakeWs *ws,
+                      gint64  from,
+                      gint64  to)
+{
+  g_array_append_val (ws->holes, from);
+  g_array_append_val (ws->holes, to);
+}
+
+void
+fake_ws_history_fail (FakeWs     *ws,
+                      guint       status,
+                      const char *body)
+{
+  ws->fail_status = status;
+  g_free (ws->fail_body);
+  ws->fail_body = g_strdup (body);
+}
+
+void
+fake_ws_history_rate_limit (FakeWs     *ws,
+                            guint       n,
+                            const char *retry_after)
+{
+  ws->limited = n;
+  g_free (ws->retry_after);
+  ws->retry_after = g_strdup (retry_after);
+}
+
+void
+fake_ws_history_odd_rows (FakeWs   *ws,
+                          gboolean  odd)
+{
+  ws->odd_rows = odd;
+}
+
+/* Binance's X-MBX-USED-WEIGHT-1M so far; each klines call adds 2. */
+void
+fake_ws_history_weight (FakeWs *ws,
+                        guint   used)
+{
+  ws->weight = used;
+}
+
+GPtrArray *
+fake_ws_history_requests (FakeWs *ws)
+{
+  return ws->requests;
 }

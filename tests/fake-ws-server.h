@@ -47,3 +47,37 @@ void        fake_ws_refuse         (FakeWs          *ws,
                                     const char      *body);
 void        fake_ws_ping_every     (FakeWs          *ws,
                                     guint            seconds);
+
+/* The venues' REST history, in their formats (fake-ws-server.c): candles
+ * of made-up but fixed values (fake_venue_candle()) for the starts in
+ * [from, to), less the holes. */
+typedef enum {
+  FAKE_VENUE_BINANCE,     /* GET /api/v3/klines */
+  FAKE_VENUE_COINBASE,    /* GET /products/{id}/candles */
+  FAKE_VENUE_COINGECKO,   /* GET /coins/{id}/ohlc, on @clock's now */
+} FakeVenue;
+
+void        fake_ws_serve_history  (FakeWs          *ws,
+                                    FakeVenue        venue,
+                                    const char      *code,
+                                    gint64           from,
+                                    gint64           to,
+                                    ThClock         *clock);
+void        fake_ws_history_hole   (FakeWs          *ws,
+                                    gint64           from,
+                                    gint64           to);
+void        fake_ws_history_fail   (FakeWs          *ws,
+                                    guint            status,
+                                    const char      *body);
+void        fake_ws_history_rate_limit (FakeWs      *ws,
+                                    guint            n,
+                                    const char      *retry_after);
+void        fake_ws_history_odd_rows (FakeWs        *ws,
+                                    gboolean         odd);
+void        fake_ws_history_weight (FakeWs          *ws,
+                                    guint            used);
+GPtrArray  *fake_ws_history_requests (FakeWs        *ws);
+ThCandle   *fake_venue_candle      (FakeVenue        venue,
+                                    gint64           start,
+                                    gint64           duration,
+                                    gint64          *trades);

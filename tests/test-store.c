@@ -1071,7 +1071,7 @@ test_rest_history (Fixture       *fx,
     g_assert_cmpuint (http->status, ==, 200);
     g_assert_cmpstr (http->body, ==,
                      "{\"symbol\":\"BTC\",\"timeframe\":\"1m\",\"from\":\"2024-01-01T00:07:00.000Z\","
-                     "\"to\":\"2024-01-01T00:10:00.000Z\",\"candles\":["
+                     "\"to\":\"2024-01-01T00:10:00.000Z\",\"missing\":[],\"candles\":["
                      "{\"start\":\"2024-01-01T00:07:00.000Z\",\"open\":107,\"high\":107,\"low\":107,\"close\":107,\"volume\":1},"
                      "{\"start\":\"2024-01-01T00:08:00.000Z\",\"open\":108,\"high\":108,\"low\":108,\"close\":108,\"volume\":1},"
                      "{\"start\":\"2024-01-01T00:09:00.000Z\",\"open\":109,\"high\":109,\"low\":109,\"close\":109,\"volume\":1}]}");

@@ -15,6 +15,16 @@
  * min, the new one open before the old one closes), `serverShutdown`
  * announcing a close (reconnect at once). Pings are answered by the base.
  *
+ * Backfill (ThBackfill): `GET {rest-url}/api/v3/klines?symbol=BTCUSDT
+ * &interval=1m&startTime=&endTime=&limit=1000`, rows oldest first,
+ * `[openTime ms, "open", "high", "low", "close", "volume", closeTime ms,
+ * "quoteVolume", trades, ...]`; pages of 1,000 from the last open time on.
+ * Requests go one at a time (th-venue-rest.c); a 429 or 418 waits its
+ * Retry-After; the weight used this minute (`X-MBX-USED-WEIGHT-1M`) past
+ * WEIGHT_PAUSE pauses the requests until the next minute. Odd rows (too
+ * short, not numbers, high below low, off the interval's grid) are
+ * skipped and counted (`backfill_rows_rejected`).
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <math.h>
@@ -24,7 +34,16 @@
 #include <libpeas/peas.h>
 #include <tickhub.h>
 
+#include "th-venue-rest.h"
+
 #define MAX_STREAMS 1024
+#define DEFAULT_REST_URL  "https://api.binance.com"
+#define KLINES_LIMIT      1000
+/* The spot REQUEST_WEIGHT limit is 6,000 a minute; a klines call of 1,000
+ * rows weighs 2. Past this, the next call waits for the next minute. */
+#define WEIGHT_PAUSE      5000
+/* A Retry-After longer than this fails the fetch: the next venue is asked. */
+#define MAX_WAIT          (120 * G_USEC_PER_SEC)
 
 #define TH_TYPE_BINANCE (th_binance_get_type ())
 G_DECLARE_FINAL_TYPE (ThBinance, th_binance, TH, BINANCE, ThWsFeed)
@@ -34,9 +53,15 @@ struct _ThBinance
   ThWsFeed    parent_instance;
   char      **streams;     /* stream names, e.g. btcusdt@ticker */
   JsonParser *parser;
+  char       *rest_url;    /* without a trailing slash */
+  ThVenueRest *rest;       /* made at the first fetch */
+  guint64     rows_rejected;
 };
 
-G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThBinance, th_binance, TH_TYPE_WS_FEED, G_TYPE_FLAG_FINAL, {})
+static void th_binance_backfill_init (ThBackfillInterface *iface);
+
+G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThBinance, th_binance, TH_TYPE_WS_FEED, G_TYPE_FLAG_FINAL,
+                                G_IMPLEMENT_INTERFACE_DYNAMIC (TH_TYPE_BACKFILL, th_binance_backfill_init))
 
 static const char *const known_streams[] = { "ticker", "aggTrade", "trade", "bookTicker", "miniTicker", NULL };
 
@@ -105,6 +130,11 @@ th_binance_configure (ThWsFeed  *feed,
 
   g_strfreev (self->streams);
   self->streams = g_strv_builder_end (names);
+
+  g_free (self->rest_url);
+  self->rest_url = th_config_get_string (config, "binance", "rest-url", DEFAULT_REST_URL);
+  while (g_str_has_suffix (self->rest_url, "/"))
+    self->rest_url[strlen (self->rest_url) - 1] = '\0';
   return TRUE;
 }
 
@@ -336,11 +366,269 @@ th_binance_message (ThWsFeed   *feed,
     th_ws_feed_reject (feed, TH_WS_FEED_REJECT_UNKNOWN, "a message without data");
 }
 
+/* Backfill */
+
+typedef struct
+{
+  char      *code;
+  const char *interval;
+  gint64     duration;
+  gint64     next;         /* the next page's start, µs */
+  gint64     to;
+  GPtrArray *candles;
+  GArray    *trades;
+} KlinesFetch;
+
+static void
+klines_fetch_free (KlinesFetch *f)
+{
+  g_free (f->code);
+  g_ptr_array_unref (f->candles);
+  g_array_unref (f->trades);
+  g_free (f);
+}
+
+static const char *
+interval_of (gint64 duration)
+{
+  static const struct { gint64 s; const char *name; } intervals[] = {
+    { 60, "1m" }, { 180, "3m" }, { 300, "5m" }, { 900, "15m" }, { 1800, "30m" }, { 3600, "1h" },
+    { 7200, "2h" }, { 14400, "4h" }, { 21600, "6h" }, { 28800, "8h" }, { 43200, "12h" },
+    { 86400, "1d" }, { 259200, "3d" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (intervals); i++)
+    if (intervals[i].s * G_USEC_PER_SEC == duration)
+      return intervals[i].name;
+  return NULL;
+}
+
+static gboolean
+row_number (JsonArray *row,
+            guint      i,
+            double    *out)
+{
+  JsonNode *node = json_array_get_element (row, i);
+  const char *text;
+  char *end = NULL;
+
+  if (!JSON_NODE_HOLDS_VALUE (node))
+    return FALSE;
+  if (json_node_get_value_type (node) == G_TYPE_STRING)
+    {
+      text = json_node_get_string (node);
+      *out = g_ascii_strtod (text, &end);
+      return end != text && *end == '\0' && isfinite (*out);
+    }
+  if (json_node_get_value_type (node) == G_TYPE_DOUBLE || json_node_get_value_type (node) == G_TYPE_INT64)
+    {
+      *out = json_node_get_double (node);
+      return isfinite (*out);
+    }
+  return FALSE;
+}
+
+static gboolean
+row_int (JsonArray *row,
+         guint      i,
+         gint64    *out)
+{
+  JsonNode *node = json_array_get_element (row, i);
+
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    return FALSE;
+  *out = json_node_get_int (node);
+  return TRUE;
+}
+
+static void klines_request (GTask *task);
+
+static void
+on_klines (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  ThBinance *self = g_task_get_source_object (task);
+  KlinesFetch *f = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) root = th_venue_rest_get_finish (self->rest, result, NULL, &error);
+  JsonArray *rows;
+  gint64 last = -1;
+  guint n;
+
+  if (root == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (!JSON_NODE_HOLDS_ARRAY (root))
+    {
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_BAD_INPUT, "binance: klines: the answer is not an array");
+      return;
+    }
+  rows = json_node_get_array (root);
+  n = json_array_get_length (rows);
+  for (guint i = 0; i < n; i++)
+    {
+      JsonNode *node = json_array_get_element (rows, i);
+      JsonArray *row = JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+      double o, h, l, c, v;
+      gint64 start, trades = -1;
+      ThCandle *candle;
+
+      if (row == NULL || json_array_get_length (row) < 6 || !row_int (row, 0, &start) ||
+          !row_number (row, 1, &o) || !row_number (row, 2, &h) || !row_number (row, 3, &l) ||
+          !row_number (row, 4, &c) || !row_number (row, 5, &v) ||
+          o <= 0 || h <= 0 || l <= 0 || c <= 0 || v < 0 || h < l || h < MAX (o, c) || l > MIN (o, c) ||
+          start < 0 || start > G_MAXINT64 / 1000 || (start * 1000) % f->duration != 0)
+        {
+          self->rows_rejected++;
+          continue;
+        }
+      start *= 1000;
+      last = MAX (last, start);
+      if (start < f->next || start >= f->to)
+        continue;
+      if (json_array_get_length (row) >= 9 && !row_int (row, 8, &trades))
+        trades = -1;
+      candle = th_candle_new (start, f->duration, o, h, l, c, v);
+      candle->closed = TRUE;
+      g_ptr_array_add (f->candles, candle);
+      g_array_append_val (f->trades, trades);
+    }
+
+  /* A full page: the rest is after its last row. */
+  if (n >= KLINES_LIMIT && last >= f->next && last + f->duration < f->to)
+    {
+      f->next = last + f->duration;
+      klines_request (g_steal_pointer (&task));
+      return;
+    }
+  g_task_return_pointer (task, g_ptr_array_ref (f->candles), (GDestroyNotify) g_ptr_array_unref);
+}
+
+static void
+klines_request (GTask *task)
+{
+  ThBinance *self = g_task_get_source_object (task);
+  KlinesFetch *f = g_task_get_task_data (task);
+  g_autofree char *url = NULL;
+
+  url = g_strdup_printf ("%s/api/v3/klines?symbol=%s&interval=%s&startTime=%" G_GINT64_FORMAT
+                         "&endTime=%" G_GINT64_FORMAT "&limit=%d", self->rest_url, f->code, f->interval,
+                         f->next / 1000, f->to / 1000 - 1, KLINES_LIMIT);
+  th_venue_rest_get_async (self->rest, url, g_task_get_cancellable (task), on_klines, task);
+}
+
+static void
+on_weight (ThVenueRest        *rest,
+           SoupMessageHeaders *headers,
+           gpointer            user_data)
+{
+  ThBinance *self = user_data;
+  const char *value = soup_message_headers_get_one (headers, "X-MBX-USED-WEIGHT-1M");
+  guint64 weight;
+
+  if (value != NULL && g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT32, &weight, NULL) &&
+      weight >= WEIGHT_PAUSE)
+    {
+      ThClock *clock = th_hub_get_clock (th_ws_feed_get_hub (TH_WS_FEED (self)));
+      gint64 now = th_clock_get_time (clock);
+      gint64 minute = 60 * G_USEC_PER_SEC;
+
+      g_message ("binance: %" G_GUINT64_FORMAT " of the minute's request weight used; the next history "
+                 "request waits for the next minute", weight);
+      th_venue_rest_pause_until (rest, now - now % minute + minute);
+    }
+}
+
+static void
+th_binance_fetch_candles_async (ThBackfill          *backfill,
+                                const char          *symbol,
+                                gint64               duration,
+                                gint64               from,
+                                gint64               to,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  ThBinance *self = TH_BINANCE (backfill);
+  ThHub *hub = th_ws_feed_get_hub (TH_WS_FEED (self));
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  const char *code = hub != NULL ? th_symbol_map_lookup (th_hub_get_symbol_map (hub), symbol, "binance") : NULL;
+  const char *interval = interval_of (duration);
+  KlinesFetch *f;
+
+  g_task_set_source_tag (task, th_binance_fetch_candles_async);
+  g_task_set_name (task, "[binance] klines");
+  if (code == NULL)
+    {
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_UNKNOWN_SYMBOL, "binance has no code for %s", symbol);
+      return;
+    }
+  if (interval == NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                               "binance has no kline interval of %" G_GINT64_FORMAT " s", duration / G_USEC_PER_SEC);
+      return;
+    }
+  if (self->rest == NULL)
+    {
+      self->rest = th_venue_rest_new ("binance", th_hub_get_clock (hub), 0, 1, MAX_WAIT);
+      th_venue_rest_set_headers_func (self->rest, on_weight, self);
+    }
+  f = g_new0 (KlinesFetch, 1);
+  f->code = g_strdup (code);
+  f->interval = interval;
+  f->duration = duration;
+  f->next = from;
+  f->to = to;
+  f->candles = g_ptr_array_new_with_free_func ((GDestroyNotify) th_candle_free);
+  f->trades = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_task_set_task_data (task, f, (GDestroyNotify) klines_fetch_free);
+  klines_request (g_steal_pointer (&task));
+}
+
+static GPtrArray *
+th_binance_fetch_candles_finish (ThBackfill    *backfill,
+                                 GAsyncResult  *result,
+                                 GArray       **trades,
+                                 GError       **error)
+{
+  GPtrArray *candles;
+
+  g_return_val_if_fail (g_task_is_valid (result, backfill), NULL);
+  candles = g_task_propagate_pointer (G_TASK (result), error);
+  if (candles != NULL && trades != NULL)
+    *trades = g_array_ref (((KlinesFetch *) g_task_get_task_data (G_TASK (result)))->trades);
+  return candles;
+}
+
+static void
+th_binance_backfill_init (ThBackfillInterface *iface)
+{
+  iface->fetch_candles_async = th_binance_fetch_candles_async;
+  iface->fetch_candles_finish = th_binance_fetch_candles_finish;
+}
+
+static void
+th_binance_dispose (GObject *object)
+{
+  ThBinance *self = TH_BINANCE (object);
+
+  if (self->rest != NULL)
+    th_venue_rest_shutdown (self->rest);
+  g_clear_pointer (&self->rest, th_venue_rest_unref);
+  G_OBJECT_CLASS (th_binance_parent_class)->dispose (object);
+}
+
 static void
 th_binance_finalize (GObject *object)
 {
   ThBinance *self = TH_BINANCE (object);
 
+  g_free (self->rest_url);
   g_strfreev (self->streams);
   g_clear_object (&self->parser);
   G_OBJECT_CLASS (th_binance_parent_class)->finalize (object);
@@ -352,6 +640,7 @@ th_binance_class_init (ThBinanceClass *klass)
   ThWsFeedClass *feed_class = TH_WS_FEED_CLASS (klass);
 
   G_OBJECT_CLASS (klass)->finalize = th_binance_finalize;
+  G_OBJECT_CLASS (klass)->dispose = th_binance_dispose;
   feed_class->name = "binance";
   feed_class->stale_after = 30;
   feed_class->max_age = 23 * 3600 + 50 * 60;

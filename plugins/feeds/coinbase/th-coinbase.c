@@ -53,6 +53,15 @@
  * one message per connection; reconnections back off from 1 s), no
  * connection age limit (max_age 0).
  *
+ * Backfill (ThBackfill): `GET {rest-url}/products/{id}/candles
+ * ?granularity=60&start=ISO&end=ISO`, rows `[time s, low, high, open,
+ * close, volume]` newest first, at most 300 a request (a request that
+ * spans more is refused: pages of 300 periods, `end` inclusive), only the
+ * granularities 60, 300, 900, 3600, 21600 and 86400; no row for a period
+ * without trades (it stays missing). Public REST allows about 10 requests
+ * a second per IP: ours go one at a time, 8 a second at most
+ * (th-venue-rest.c), a 429 waits its Retry-After (60 s without one).
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <math.h>
@@ -61,6 +70,14 @@
 #include <json-glib/json-glib.h>
 #include <libpeas/peas.h>
 #include <tickhub.h>
+
+#include "th-venue-rest.h"
+
+#define DEFAULT_REST_URL  "https://api.exchange.coinbase.com"
+#define CANDLES_LIMIT     300
+#define REST_GAP          (G_USEC_PER_SEC / 8)
+#define REST_BURST        8
+#define MAX_WAIT          (120 * G_USEC_PER_SEC)
 
 #define TH_TYPE_COINBASE (th_coinbase_get_type ())
 G_DECLARE_FINAL_TYPE (ThCoinbase, th_coinbase, TH, COINBASE, ThWsFeed)
@@ -96,9 +113,14 @@ struct _ThCoinbase
   GHashTable *by_id;        /* product_id → Product, borrowed from products */
   char       *subscribe;    /* the subscribe message, built once */
   JsonParser *parser;
+  char       *rest_url;     /* without a trailing slash */
+  ThVenueRest *rest;        /* made at the first fetch */
 };
 
-G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThCoinbase, th_coinbase, TH_TYPE_WS_FEED, G_TYPE_FLAG_FINAL, {})
+static void th_coinbase_backfill_init (ThBackfillInterface *iface);
+
+G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThCoinbase, th_coinbase, TH_TYPE_WS_FEED, G_TYPE_FLAG_FINAL,
+                                G_IMPLEMENT_INTERFACE_DYNAMIC (TH_TYPE_BACKFILL, th_coinbase_backfill_init))
 
 #define KNOWN_CHANNELS "ticker, heartbeat, matches, ticker_batch"
 static const char *const known_channels[] = { "ticker", "heartbeat", "matches", "ticker_batch", NULL };
@@ -232,6 +254,11 @@ th_coinbase_configure (ThWsFeed  *feed,
   self->channels = g_steal_pointer (&channels);
   g_free (self->subscribe);
   self->subscribe = build_subscribe (self);
+
+  g_free (self->rest_url);
+  self->rest_url = th_config_get_string (config, "coinbase", "rest-url", DEFAULT_REST_URL);
+  while (g_str_has_suffix (self->rest_url, "/"))
+    self->rest_url[strlen (self->rest_url) - 1] = '\0';
   return TRUE;
 }
 
@@ -762,11 +789,228 @@ th_coinbase_message (ThWsFeed   *feed,
     }
 }
 
+/* Backfill */
+
+typedef struct
+{
+  char      *product;
+  gint64     duration;
+  gint64     next;         /* the next page's first start, µs */
+  gint64     to;
+  GPtrArray *candles;
+} CandlesFetch;
+
+static void
+candles_fetch_free (CandlesFetch *f)
+{
+  g_free (f->product);
+  g_ptr_array_unref (f->candles);
+  g_free (f);
+}
+
+static gboolean
+row_number (JsonArray *row,
+            guint      i,
+            double    *out)
+{
+  JsonNode *node = json_array_get_element (row, i);
+  GType type;
+
+  if (!JSON_NODE_HOLDS_VALUE (node))
+    return FALSE;
+  type = json_node_get_value_type (node);
+  if (type == G_TYPE_STRING)
+    {
+      const char *text = json_node_get_string (node);
+      char *end = NULL;
+
+      *out = g_ascii_strtod (text, &end);
+      return end != text && *end == '\0' && isfinite (*out);
+    }
+  if (type != G_TYPE_DOUBLE && type != G_TYPE_INT64)
+    return FALSE;
+  *out = json_node_get_double (node);
+  return isfinite (*out);
+}
+
+static void candles_request (GTask *task);
+
+static gint
+by_start (gconstpointer a,
+          gconstpointer b)
+{
+  const ThCandle *x = *(ThCandle * const *) a, *y = *(ThCandle * const *) b;
+
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static void
+on_candles (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  ThCoinbase *self = g_task_get_source_object (task);
+  CandlesFetch *f = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) root = th_venue_rest_get_finish (self->rest, result, NULL, &error);
+  gint64 page_end = MIN (f->to, f->next + CANDLES_LIMIT * f->duration);
+  JsonArray *rows;
+  guint n;
+
+  if (root == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (!JSON_NODE_HOLDS_ARRAY (root))
+    {
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_BAD_INPUT, "coinbase: candles: the answer is not an array");
+      return;
+    }
+  rows = json_node_get_array (root);
+  n = json_array_get_length (rows);
+  for (guint i = 0; i < n; i++)
+    {
+      JsonNode *node = json_array_get_element (rows, i);
+      JsonArray *row = JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+      double t, l, h, o, c, v;
+      gint64 start;
+      ThCandle *candle;
+
+      /* [time, low, high, open, close, volume]; odd rows are skipped. */
+      if (row == NULL || json_array_get_length (row) < 6 || !row_number (row, 0, &t) ||
+          !row_number (row, 1, &l) || !row_number (row, 2, &h) || !row_number (row, 3, &o) ||
+          !row_number (row, 4, &c) || !row_number (row, 5, &v) || t != floor (t) || t < 0 || t > 1e12 ||
+          o <= 0 || h <= 0 || l <= 0 || c <= 0 || v < 0 || h < l || h < MAX (o, c) || l > MIN (o, c))
+        continue;
+      start = (gint64) t * G_USEC_PER_SEC;
+      /* Some may precede start; ours are those of this page, on the grid. */
+      if (start < f->next || start >= page_end || start % f->duration != 0)
+        continue;
+      candle = th_candle_new (start, f->duration, o, h, l, c, v);
+      candle->closed = TRUE;
+      g_ptr_array_add (f->candles, candle);
+    }
+
+  if (page_end < f->to)
+    {
+      f->next = page_end;
+      candles_request (g_steal_pointer (&task));
+      return;
+    }
+  /* Newest first from Coinbase: oldest first, once each, for the hub. */
+  g_ptr_array_sort (f->candles, by_start);
+  for (guint i = 1; i < f->candles->len; i++)
+    if (((ThCandle *) f->candles->pdata[i])->start == ((ThCandle *) f->candles->pdata[i - 1])->start)
+      g_ptr_array_remove_index (f->candles, i--);
+  g_task_return_pointer (task, g_ptr_array_ref (f->candles), (GDestroyNotify) g_ptr_array_unref);
+}
+
+static char *
+iso (gint64 usec)
+{
+  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (usec / G_USEC_PER_SEC);
+
+  return g_date_time_format (dt, "%Y-%m-%dT%H:%M:%SZ");
+}
+
+static void
+candles_request (GTask *task)
+{
+  ThCoinbase *self = g_task_get_source_object (task);
+  CandlesFetch *f = g_task_get_task_data (task);
+  gint64 last = MIN (f->to, f->next + CANDLES_LIMIT * f->duration) - f->duration;
+  g_autofree char *start = iso (f->next);
+  g_autofree char *end = iso (last);
+  g_autofree char *url = g_strdup_printf ("%s/products/%s/candles?granularity=%" G_GINT64_FORMAT "&start=%s&end=%s",
+                                          self->rest_url, f->product, f->duration / G_USEC_PER_SEC, start, end);
+
+  th_venue_rest_get_async (self->rest, url, g_task_get_cancellable (task), on_candles, task);
+}
+
+static void
+th_coinbase_fetch_candles_async (ThBackfill          *backfill,
+                                 const char          *symbol,
+                                 gint64               duration,
+                                 gint64               from,
+                                 gint64               to,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  ThCoinbase *self = TH_COINBASE (backfill);
+  ThHub *hub = th_ws_feed_get_hub (TH_WS_FEED (self));
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  const char *product = hub != NULL ? th_symbol_map_lookup (th_hub_get_symbol_map (hub), symbol, "coinbase") : NULL;
+  gint64 s = duration / G_USEC_PER_SEC;
+  CandlesFetch *f;
+
+  g_task_set_source_tag (task, th_coinbase_fetch_candles_async);
+  g_task_set_name (task, "[coinbase] candles");
+  if (product == NULL)
+    {
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_UNKNOWN_SYMBOL, "coinbase has no product for %s", symbol);
+      return;
+    }
+  if (duration % G_USEC_PER_SEC != 0 || (s != 60 && s != 300 && s != 900 && s != 3600 && s != 21600 && s != 86400))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                               "coinbase has no candles of %" G_GINT64_FORMAT " s (only 1m, 5m, 15m, 1h, 6h, 1d)", s);
+      return;
+    }
+  if (self->rest == NULL)
+    self->rest = th_venue_rest_new ("coinbase", th_hub_get_clock (hub), REST_GAP, REST_BURST, MAX_WAIT);
+  f = g_new0 (CandlesFetch, 1);
+  f->product = g_strdup (product);
+  f->duration = duration;
+  f->next = from;
+  f->to = to;
+  f->candles = g_ptr_array_new_with_free_func ((GDestroyNotify) th_candle_free);
+  g_task_set_task_data (task, f, (GDestroyNotify) candles_fetch_free);
+  if (from >= to)
+    {
+      g_task_return_pointer (task, g_ptr_array_ref (f->candles), (GDestroyNotify) g_ptr_array_unref);
+      return;
+    }
+  candles_request (g_steal_pointer (&task));
+}
+
+static GPtrArray *
+th_coinbase_fetch_candles_finish (ThBackfill    *backfill,
+                                  GAsyncResult  *result,
+                                  GArray       **trades,
+                                  GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, backfill), NULL);
+  /* Coinbase does not say how many trades. */
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+th_coinbase_backfill_init (ThBackfillInterface *iface)
+{
+  iface->fetch_candles_async = th_coinbase_fetch_candles_async;
+  iface->fetch_candles_finish = th_coinbase_fetch_candles_finish;
+}
+
+static void
+th_coinbase_dispose (GObject *object)
+{
+  ThCoinbase *self = TH_COINBASE (object);
+
+  if (self->rest != NULL)
+    th_venue_rest_shutdown (self->rest);
+  g_clear_pointer (&self->rest, th_venue_rest_unref);
+  G_OBJECT_CLASS (th_coinbase_parent_class)->dispose (object);
+}
+
 static void
 th_coinbase_finalize (GObject *object)
 {
   ThCoinbase *self = TH_COINBASE (object);
 
+  g_free (self->rest_url);
   g_strfreev (self->channels);
   g_clear_pointer (&self->by_id, g_hash_table_unref);
   g_clear_pointer (&self->products, g_ptr_array_unref);
@@ -781,6 +1025,7 @@ th_coinbase_class_init (ThCoinbaseClass *klass)
   ThWsFeedClass *feed_class = TH_WS_FEED_CLASS (klass);
 
   G_OBJECT_CLASS (klass)->finalize = th_coinbase_finalize;
+  G_OBJECT_CLASS (klass)->dispose = th_coinbase_dispose;
   feed_class->name = "coinbase";
   feed_class->stale_after = 10;     /* heartbeats come every second */
   feed_class->max_age = 0;

@@ -37,6 +37,17 @@
  * source is reported down with the reason, and live again on the first good
  * answer.
  *
+ * Backfill (ThBackfill), the last resort: `GET {url}/coins/{id}/ohlc
+ * ?vs_currency=usd&days=N`, rows `[close time ms, open, high, low, close]`
+ * (no volume: stored as NULL). CoinGecko picks the candle length from
+ * `days` and counts back from now: 1-2 days give 30-minute candles, 3-30
+ * days 4-hour ones, more 4-day ones (the keyless API keeps 365 days). So
+ * only a `30m` series within the last 2 days and a `4h` series within the
+ * last 30 days can be filled; any other timeframe or an older range fails
+ * with G_IO_ERROR_NOT_SUPPORTED and stays missing. History requests go one
+ * at a time, at most one every 6 s after a burst of 2 (th-venue-rest.c),
+ * apart from the price polls.
+ *
  * Nothing blocks the main loop: one SoupSession per feed, asynchronous
  * requests, at most one in flight, all cancelled by stop() and dispose.
  * Every time compared comes from the hub's clock, so a ThManualClock drives
@@ -50,6 +61,13 @@
 #include <libpeas/peas.h>
 #include <libsoup/soup.h>
 #include <tickhub.h>
+
+#include "th-venue-rest.h"
+
+#define HISTORY_GAP            (6 * G_USEC_PER_SEC)
+#define DAY_US                 (G_GINT64_CONSTANT (86400) * G_USEC_PER_SEC)
+#define HISTORY_BURST          2
+#define HISTORY_MAX_WAIT       (120 * G_USEC_PER_SEC)
 
 #define GROUP                  "coingecko"
 #define SOURCE                 "coingecko"
@@ -134,12 +152,18 @@ struct _ThCoinGecko
   GHashTable   *warned_ids;     /* ids whose problems were logged once */
 
   Stats         stats;
+
+  /* Backfill. */
+  char         *base_url;       /* without a trailing slash */
+  ThVenueRest  *rest;           /* made at the first fetch */
 };
 
 static void th_coingecko_feed_source_init (ThFeedSourceInterface *iface);
+static void th_coingecko_backfill_init    (ThBackfillInterface   *iface);
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThCoinGecko, th_coingecko, G_TYPE_OBJECT, G_TYPE_FLAG_FINAL,
-                                G_IMPLEMENT_INTERFACE_DYNAMIC (TH_TYPE_FEED_SOURCE, th_coingecko_feed_source_init))
+                                G_IMPLEMENT_INTERFACE_DYNAMIC (TH_TYPE_FEED_SOURCE, th_coingecko_feed_source_init)
+                                G_IMPLEMENT_INTERFACE_DYNAMIC (TH_TYPE_BACKFILL, th_coingecko_backfill_init))
 
 static void fetch (ThCoinGecko *self);
 
@@ -794,6 +818,8 @@ th_coingecko_configure (ThFeedSource  *feed,
   url = g_strstrip (th_config_get_string (config, GROUP, "url", DEFAULT_URL));
   while (g_str_has_suffix (url, "/"))
     url[strlen (url) - 1] = '\0';
+  g_free (self->base_url);
+  self->base_url = g_strdup (url);
   base = g_uri_parse (url, SOUP_HTTP_URI_FLAGS, NULL);
   if (base != NULL && is_http_url (base) && g_uri_get_query (base) != NULL)
     add_problem (problems, "[" GROUP "] url: “%s” has a query; give the API's base URL, such as " DEFAULT_URL,
@@ -1034,6 +1060,154 @@ th_coingecko_feed_source_init (ThFeedSourceInterface *iface)
   iface->get_stats = th_coingecko_get_stats;
 }
 
+/* Backfill */
+
+typedef struct
+{
+  gint64     duration;
+  gint64     from;
+  gint64     to;
+} OhlcFetch;
+
+static gboolean
+ohlc_number (JsonArray *row,
+             guint      i,
+             double    *out)
+{
+  JsonNode *node = json_array_get_element (row, i);
+
+  if (!JSON_NODE_HOLDS_VALUE (node) ||
+      (json_node_get_value_type (node) != G_TYPE_DOUBLE && json_node_get_value_type (node) != G_TYPE_INT64))
+    return FALSE;
+  *out = json_node_get_double (node);
+  return isfinite (*out);
+}
+
+static void
+on_ohlc (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  ThCoinGecko *self = g_task_get_source_object (task);
+  OhlcFetch *f = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) root = th_venue_rest_get_finish (self->rest, result, NULL, &error);
+  g_autoptr(GPtrArray) candles = g_ptr_array_new_with_free_func ((GDestroyNotify) th_candle_free);
+  JsonArray *rows;
+  gint64 last = G_MININT64;
+
+  if (root == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (!JSON_NODE_HOLDS_ARRAY (root))
+    {
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_BAD_INPUT, "coingecko: ohlc: the answer is not an array");
+      return;
+    }
+  rows = json_node_get_array (root);
+  for (guint i = 0; i < json_array_get_length (rows); i++)
+    {
+      JsonNode *node = json_array_get_element (rows, i);
+      JsonArray *row = JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+      double t, o, h, l, c;
+      gint64 start;
+      ThCandle *candle;
+
+      /* [close time ms, open, high, low, close]; odd rows are skipped. */
+      if (row == NULL || json_array_get_length (row) < 5 || !ohlc_number (row, 0, &t) ||
+          !ohlc_number (row, 1, &o) || !ohlc_number (row, 2, &h) || !ohlc_number (row, 3, &l) ||
+          !ohlc_number (row, 4, &c) || t != floor (t) || t < 0 || t > 1e15 ||
+          o <= 0 || h <= 0 || l <= 0 || c <= 0 || h < l || h < MAX (o, c) || l > MIN (o, c))
+        continue;
+      start = (gint64) t * 1000 - f->duration;
+      if (start < f->from || start >= f->to || start % f->duration != 0 || start <= last)
+        continue;
+      last = start;
+      candle = th_candle_new (start, f->duration, o, h, l, c, NAN);
+      candle->closed = TRUE;
+      g_ptr_array_add (candles, candle);
+    }
+  g_task_return_pointer (task, g_steal_pointer (&candles), (GDestroyNotify) g_ptr_array_unref);
+}
+
+static void
+th_coingecko_fetch_candles_async (ThBackfill          *backfill,
+                                  const char          *symbol,
+                                  gint64               duration,
+                                  gint64               from,
+                                  gint64               to,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  ThCoinGecko *self = TH_COINGECKO (backfill);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  const char *id = g_hash_table_lookup (self->id_by_symbol, symbol);
+  gint64 now, age, days;
+  g_autofree char *url = NULL;
+  g_autofree char *id_escaped = NULL;
+  g_autofree char *vs = NULL;
+  OhlcFetch *f;
+
+  g_task_set_source_tag (task, th_coingecko_fetch_candles_async);
+  g_task_set_name (task, "[coingecko] ohlc");
+  if (id == NULL || self->clock == NULL || self->base_url == NULL)
+    {
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_UNKNOWN_SYMBOL, "coingecko has no id for %s", symbol);
+      return;
+    }
+  now = th_clock_get_time (self->clock);
+  age = now - from;
+  /* The days that give candles of this length and reach back to from. */
+  if (duration == G_GINT64_CONSTANT (1800) * G_USEC_PER_SEC && age <= 2 * DAY_US)
+    days = age <= DAY_US ? 1 : 2;
+  else if (duration == G_GINT64_CONSTANT (14400) * G_USEC_PER_SEC && age <= 30 * DAY_US)
+    days = MAX (3, (age + DAY_US - 1) / DAY_US);
+  else
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                               "coingecko gives only 30-minute candles of the last 2 days and 4-hour ones of "
+                               "the last 30 days");
+      return;
+    }
+  if (self->rest == NULL)
+    {
+      self->rest = th_venue_rest_new ("coingecko", self->clock, HISTORY_GAP, HISTORY_BURST, HISTORY_MAX_WAIT);
+      if (self->api_key != NULL)
+        th_venue_rest_set_header (self->rest, self->api_key_header, self->api_key);
+    }
+  f = g_new0 (OhlcFetch, 1);
+  f->duration = duration;
+  f->from = from;
+  f->to = to;
+  g_task_set_task_data (task, f, g_free);
+  id_escaped = g_uri_escape_string (id, NULL, FALSE);
+  vs = g_uri_escape_string (self->vs, NULL, FALSE);
+  url = g_strdup_printf ("%s/coins/%s/ohlc?vs_currency=%s&days=%" G_GINT64_FORMAT, self->base_url, id_escaped, vs,
+                         days);
+  th_venue_rest_get_async (self->rest, url, cancellable, on_ohlc, g_steal_pointer (&task));
+}
+
+static GPtrArray *
+th_coingecko_fetch_candles_finish (ThBackfill    *backfill,
+                                   GAsyncResult  *result,
+                                   GArray       **trades,
+                                   GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, backfill), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+th_coingecko_backfill_init (ThBackfillInterface *iface)
+{
+  iface->fetch_candles_async = th_coingecko_fetch_candles_async;
+  iface->fetch_candles_finish = th_coingecko_fetch_candles_finish;
+}
+
 /* GObject */
 
 static void
@@ -1041,6 +1215,9 @@ th_coingecko_dispose (GObject *object)
 {
   ThCoinGecko *self = TH_COINGECKO (object);
 
+  if (self->rest != NULL)
+    th_venue_rest_shutdown (self->rest);
+  g_clear_pointer (&self->rest, th_venue_rest_unref);
   th_coingecko_stop (TH_FEED_SOURCE (self));
   g_clear_object (&self->cancellable);
   if (self->session != NULL)
@@ -1058,6 +1235,7 @@ th_coingecko_finalize (GObject *object)
 
   g_clear_pointer (&self->uri, g_uri_unref);
   g_free (self->host);
+  g_free (self->base_url);
   g_free (self->api_key);
   g_free (self->vs);
   g_free (self->vol_key);

@@ -31,6 +31,7 @@ th_server_history_query_clear (ThServerHistoryQuery *q)
 {
   g_clear_pointer (&q->symbol, g_free);
   g_clear_pointer (&q->timeframe, g_free);
+  g_clear_pointer (&q->missing, g_variant_unref);
 }
 
 static gboolean
@@ -180,7 +181,8 @@ th_server_history_finish (ThHub                *hub,
 {
   if (q->ticks)
     return th_hub_get_history_ticks_finish (hub, result, error);
-  return th_hub_get_history_finish (hub, result, error);
+  g_clear_pointer (&q->missing, g_variant_unref);
+  return th_hub_get_history_finish_full (hub, result, &q->missing, error);
 }
 
 guint
@@ -217,6 +219,39 @@ append_number_member (GString    *out,
 {
   g_string_append_printf (out, ",\"%s\":", name);
   _th_json_append_double (out, value);
+}
+
+/* The periods no candle came for, neither from the store nor from a venue:
+ * [from, to) pairs of candle starts, ISO 8601 (epoch ms with columns). */
+static void
+append_missing (GString  *out,
+                GVariant *missing,
+                gboolean  ms)
+{
+  GVariantIter iter;
+  gint64 from, to;
+  gboolean first = TRUE;
+
+  g_string_append (out, ",\"missing\":[");
+  if (missing != NULL)
+    {
+      g_variant_iter_init (&iter, missing);
+      while (g_variant_iter_next (&iter, "(xx)", &from, &to))
+        {
+          g_string_append (out, first ? "[" : ",[");
+          first = FALSE;
+          if (ms)
+            g_string_append_printf (out, "%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT, from / 1000, to / 1000);
+          else
+            {
+              _th_json_append_time (out, from);
+              g_string_append_c (out, ',');
+              _th_json_append_time (out, to);
+            }
+          g_string_append_c (out, ']');
+        }
+    }
+  g_string_append_c (out, ']');
 }
 
 static void
@@ -306,6 +341,8 @@ th_server_history_body (const ThServerHistoryQuery *q,
     g_string_append_printf (out, ",\"timeframe\":\"%s\"", q->timeframe);
   append_time_member (out, "from", q->from);
   append_time_member (out, "to", q->to);
+  if (!q->ticks)
+    append_missing (out, q->missing, q->columns);
   if (q->ticks)
     append_ticks (out, items);
   else if (q->columns)

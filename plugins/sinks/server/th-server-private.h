@@ -504,6 +504,7 @@ typedef struct
   guint     limit;
   gboolean  columns;
   gboolean  ticks;
+  GVariant *missing;    /* a(xx): the periods with no candle, once answered */
 } ThServerHistoryQuery;
 
 /* FALSE with @code (unknown_symbol, bad_request) and @message (transfer

@@ -107,7 +107,8 @@ typedef enum {
 typedef struct
 {
   RecordKind  kind;
-  int         tick_kind;
+  int         tick_kind;      /* a candle: 1 if backfilled (kept under a stored one) */
+  gint64      trades;         /* a candle's trade count; -1: not known */
   guint       ticks;
   const char *symbol;
   const char *source;         /* a candle's or a tick's source; a change's previous */
@@ -142,6 +143,7 @@ typedef struct
 
 typedef enum {
   STMT_CANDLE,
+  STMT_CANDLE_BACKFILL,
   STMT_TICK,
   STMT_SOURCE,
   STMT_NAME_ID,
@@ -155,6 +157,10 @@ typedef enum {
 static const char *const stmt_sql[N_STMTS] = {
   [STMT_CANDLE] = "INSERT OR REPLACE INTO candles (symbol, duration, start, open, high, low, close, "
                   "volume, trades, ticks, source, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
+  /* A backfilled candle never replaces one already stored; a live one
+   * replaces a backfilled one (STMT_CANDLE). */
+  [STMT_CANDLE_BACKFILL] = "INSERT OR IGNORE INTO candles (symbol, duration, start, open, high, low, close, "
+                           "volume, trades, ticks, source, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
   [STMT_TICK] = "INSERT INTO ticks (symbol, time, received, source, kind, price, size, bid, ask) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
   [STMT_SOURCE] = "INSERT INTO source_changes (symbol, time, previous, current) VALUES (?, ?, ?, ?)",
@@ -644,6 +650,26 @@ write_record (ThStore      *self,
   switch (r->kind)
     {
     case REC_CANDLE:
+      if (r->tick_kind == 1)
+        {
+          stmt = self->stmts[STMT_CANDLE_BACKFILL];
+          sqlite3_bind_int64 (stmt, 1, symbol);
+          sqlite3_bind_int64 (stmt, 2, r->duration);
+          sqlite3_bind_int64 (stmt, 3, r->time);
+          sqlite3_bind_double (stmt, 4, r->open);
+          sqlite3_bind_double (stmt, 5, r->high);
+          sqlite3_bind_double (stmt, 6, r->low);
+          sqlite3_bind_double (stmt, 7, r->close);
+          bind_number (stmt, 8, r->volume);
+          if (r->trades >= 0)
+            sqlite3_bind_int64 (stmt, 9, r->trades);
+          else
+            sqlite3_bind_null (stmt, 9);
+          sqlite3_bind_int64 (stmt, 10, r->ticks);
+          bind_id (stmt, 11, source);
+          sqlite3_bind_int64 (stmt, 12, other);
+          break;
+        }
       stmt = self->stmts[STMT_CANDLE];
       sqlite3_bind_int64 (stmt, 1, symbol);
       sqlite3_bind_int64 (stmt, 2, r->duration);
@@ -1933,6 +1959,92 @@ th_store_query_ticks_finish (ThHistory     *history,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+/* Backfilled candles: queued like live ones, written with
+ * STMT_CANDLE_BACKFILL, and answered by a flush once they are. */
+
+static void
+on_backfill_flushed (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (th_sink_flush_finish (TH_SINK (source), result, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+th_store_store_candles_async (ThHistory           *history,
+                              const char          *symbol,
+                              const char          *origin,
+                              const char          *source,
+                              GPtrArray           *candles,
+                              GArray              *trades,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  ThStore *self = TH_STORE (history);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  guint64 dropped;
+
+  g_task_set_source_tag (task, th_store_store_candles_async);
+  g_task_set_name (task, "[store] store candles");
+  if (self->thread == NULL || self->stopped)
+    {
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_NO_HISTORY, "the history store is not running");
+      return;
+    }
+
+  g_mutex_lock (&self->lock);
+  dropped = self->dropped;
+  g_mutex_unlock (&self->lock);
+  for (guint i = 0; i < candles->len; i++)
+    {
+      const ThCandle *c = candles->pdata[i];
+      Record r = { 0 };
+
+      r.kind = REC_CANDLE;
+      r.tick_kind = 1;
+      r.trades = trades != NULL && i < trades->len ? g_array_index (trades, gint64, i) : -1;
+      r.symbol = pool (self, symbol);
+      r.source = pool (self, source);
+      r.other = pool (self, origin);
+      r.duration = c->duration;
+      r.time = c->start;
+      r.open = c->open;
+      r.high = c->high;
+      r.low = c->low;
+      r.close = c->close;
+      r.volume = c->volume;
+      r.ticks = 0;
+      queue_record (self, &r);
+    }
+  g_mutex_lock (&self->lock);
+  dropped = self->dropped - dropped;
+  g_mutex_unlock (&self->lock);
+  if (dropped > 0)
+    {
+      g_task_return_new_error (task, TH_ERROR, TH_ERROR_NO_HISTORY,
+                               "the store's queue is full; %" G_GUINT64_FORMAT " backfilled candles dropped",
+                               dropped);
+      return;
+    }
+  th_store_flush_async (TH_SINK (self), cancellable, on_backfill_flushed, g_steal_pointer (&task));
+}
+
+static gboolean
+th_store_store_candles_finish (ThHistory     *history,
+                               GAsyncResult  *result,
+                               GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, history), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 static void
 th_store_history_init (ThHistoryInterface *iface)
 {
@@ -1942,6 +2054,8 @@ th_store_history_init (ThHistoryInterface *iface)
   iface->get_stats = th_store_get_stats;
   iface->query_candles_async = th_store_query_candles_async;
   iface->query_candles_finish = th_store_query_candles_finish;
+  iface->store_candles_async = th_store_store_candles_async;
+  iface->store_candles_finish = th_store_store_candles_finish;
 }
 
 /* GObject */
