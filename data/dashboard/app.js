@@ -1,0 +1,6 @@
+// placeholder
+// the dashboard (being written)
+// the dashboard (being written)
+// the dashboard (being written)
+// the dashboard (being written)
+// the dashboard (being written)
