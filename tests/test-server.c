@@ -1416,7 +1416,7 @@ static void
 test_dashboard_off (Fixture       *fx,
                     gconstpointer  data)
 {
-  const char *paths[] = { "/", "/index.html", "/dashboard/app.js", "/docs" };
+  const char *paths[] = { "/", "/dashboard/app.js", "/docs" };
   guint status;
 
   for (guint i = 0; i < G_N_ELEMENTS (paths); i++)

@@ -208,9 +208,9 @@ th_server_dashboard_handle (ThServer          *self,
     file = g_build_filename (_th_get_data_dir (), "openapi.json", NULL);
   else if (!self->dashboard)
     return FALSE;
-  else if (g_str_equal (path, "/") || g_str_equal (path, "/index.html"))
+  else if (g_str_equal (path, "/"))
     file = g_build_filename (_th_get_data_dir (), "dashboard", "index.html", NULL);
-  else if (g_str_equal (path, "/docs") || g_str_equal (path, "/docs/"))
+  else if (g_str_equal (path, "/docs"))
     file = g_build_filename (_th_get_data_dir (), "dashboard", "docs.html", NULL);
   else if (g_str_has_prefix (path, "/dashboard/"))
     {
