@@ -249,6 +249,25 @@ try {
   ok(errorsA.length === 0, `no console errors (${errorsA.join(' | ')})`);
   await page.close();
 
+  // /docs: Swagger UI, served locally, lists every path and runs a request.
+  const errorsDocs = [];
+  const docs = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  consoleWatch(docs, errorsDocs);
+  await docs.goto(`http://127.0.0.1:${a.port}/docs`);
+  const spec = await (await fetch(`http://127.0.0.1:${a.port}/api/v1/openapi.json`)).json();
+  const nOps = Object.keys(spec.paths).length;
+  await until(docs, (k) => document.querySelectorAll('.opblock').length === k, nOps, 15000, `${nOps} operations in /docs`);
+  ok(true, `/docs lists the ${nOps} documented operations`);
+  await docs.click('#operations-prices-getPrices .opblock-summary');
+  // tryItOutEnabled: the operation opens ready to execute.
+  await docs.click('#operations-prices-getPrices .execute');
+  await until(docs, () => /Server response[\s\S]*\b200\b[\s\S]*"prices"/.test(document.querySelector('#operations-prices-getPrices').innerText),
+    null, 10000, 'the response of Execute');
+  const answer = await docs.evaluate(() => document.querySelector('#operations-prices-getPrices').innerText);
+  ok(/"source": "simulator"/.test(answer), '/docs runs GET /api/v1/prices from the page (Execute → 200 with the prices)');
+  ok(errorsDocs.length === 0, `no console errors in /docs (${errorsDocs.join(' | ')})`);
+  await docs.close();
+
   // --- Daemon B: a recording that ends, behind a token ---
   const bd = await startDaemon('replay', `[tickhub]
 plugins=replay;server
