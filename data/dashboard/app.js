@@ -101,6 +101,8 @@ function setPrice (symbol, data, ageMs) {
   s.price = data.price; s.bid = data.bid; s.ask = data.ask; s.change = data.change;
   s.source = data.source;
   s.at = performance.now() - (ageMs || 0);
+  const src = state.sources.get(data.source);
+  if (src && !(src.seenAt > s.at)) src.seenAt = s.at;
   s.status = 'live'; s.reason = null;
   if (data.source === 'simulator' && !state.simulated) { state.simulated = true; $('demo-banner').hidden = false; }
   markDirty(symbol);
@@ -229,8 +231,10 @@ function renderSources () {
     const tr = document.createElement('tr');
     tr.dataset.source = name;
     tr.className = `state-${s.state}`;
-    const age = s.ageMs !== null && s.ageMs !== undefined ? s.ageMs + (now - s.ageAt) : null;
-    const ticks = s.ticks !== undefined ? ` · ${s.ticks} ticks` : '';
+    // The newer of the last source_status and the last price seen here.
+    let age = s.ageMs !== null && s.ageMs !== undefined ? s.ageMs + (now - s.ageAt) : null;
+    if (s.seenAt && (age === null || now - s.seenAt < age)) age = now - s.seenAt;
+    const ticks = (s.ticks !== undefined ? ` · ${s.ticks} ticks` : '') + (s.messages !== undefined ? ` · ${s.messages} msgs` : '');
     for (const text of [s.rank ?? '', name === 'simulator' ? 'simulator (made-up prices)' : name, s.state,
       fmtAge(age) + ticks, s.ttl !== undefined ? `${s.ttl} s` : '', s.reason || '']) {
       const td = document.createElement('td');
@@ -279,6 +283,10 @@ async function pollSources () {
       for (const match of text.matchAll(/^tickhub_ticks_total\{source="([^"]+)"\} (\d+)/gm)) {
         const cur = state.sources.get(match[1]);
         if (cur) cur.ticks = Number(match[2]);
+      }
+      for (const match of text.matchAll(/^tickhub_feed_messages_total\{feed="([^"]+)"\} (\d+)/gm)) {
+        const cur = state.sources.get(match[1]);
+        if (cur) cur.messages = Number(match[2]);
       }
     }
     renderSources();
