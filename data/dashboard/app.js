@@ -382,7 +382,7 @@ function chartOptions (el, height) {
     width: el.clientWidth || 600, height,
     layout: { background: { color: '#0f141a' }, textColor: '#c9d1d9' },
     grid: { vertLines: { color: '#1c2430' }, horzLines: { color: '#1c2430' } },
-    timeScale: { timeVisible: true, secondsVisible: false },
+    timeScale: { timeVisible: true, secondsVisible: false, barSpacing: 10, rightOffset: 3, shiftVisibleRangeOnNewBar: true },
     rightPriceScale: { borderColor: '#2a3442' },
   };
 }
@@ -411,7 +411,11 @@ function subChart (name) {
     el.hidden = false;
     const chart = window.LightweightCharts.createChart(el, chartOptions($('chart'), 140));
     c.sub[name] = { chart, lines: new Map() };
-    c.chart.timeScale().subscribeVisibleLogicalRangeChange((r) => { if (r) chart.timeScale().setVisibleLogicalRange(r); });
+    // The panes follow the price chart's time range (their series are
+    // shorter: logical indexes would not line up).
+    c.chart.timeScale().subscribeVisibleTimeRangeChange((r) => {
+      try { if (r) chart.timeScale().setVisibleRange(r); } catch { /* no data yet */ }
+    });
   }
   return c.sub[name];
 }
@@ -489,7 +493,9 @@ async function loadHistory () {
   c.source = source;
   for (const l of c.lines.values()) l.setData([]);
   for (const s of Object.values(c.sub)) for (const l of s.lines.values()) l.setData([]);
-  c.chart.timeScale().fitContent();
+  // Bars of a readable width, the latest at the right edge.
+  c.chart.timeScale().applyOptions({ barSpacing: 10 });
+  c.chart.timeScale().scrollToRealTime();
   $('chart-note').textContent = `${symbol} ${tf}: ${bars.length} candles from ${source === 'history' ? 'the store (/api/v1/history)' : 'memory (/api/v1/candles; no store)'}, then live.`;
   $('chart').dataset.loaded = `${symbol}:${tf}:${bars.length}`;
 }
@@ -500,9 +506,12 @@ function onCandle (d) {
   const k = d.candle;
   const time = toTime(k.start);
   if (time < c.lastTime) return;   // the chart only moves forward
+  const newBar = time > c.lastTime;
   c.lastTime = time;
   c.candles.update({ time, open: k.open, high: k.high, low: k.low, close: k.close });
   if (k.volume !== null && isFinite(k.volume)) c.volume.update({ time, value: k.volume, color: k.close >= k.open ? '#26a69a66' : '#ef535066' });
+  // A new bar: follow it unless the user scrolled back in time.
+  if (newBar && c.chart.timeScale().scrollPosition() > -2) c.chart.timeScale().scrollToRealTime();
 }
 
 const LINE_COLORS = ['#f2c94c', '#56ccf2', '#bb6bd9', '#6fcf97', '#f2994a', '#eb5757'];
@@ -524,7 +533,7 @@ function onIndicators (d) {
     if (/rsi/i.test(name)) pane = 'rsi';
     else if (/macd/i.test(name) || ind[`${name}_signal`] !== undefined || /_(signal|histogram)$/.test(name)) pane = 'macd';
     else if (lastClose && value > lastClose * 0.5 && value < lastClose * 2) pane = 'price';
-    legend.push(`${name} ${fmtPrice(value)}`);
+    legend.push(`${name} ${Math.abs(value) >= 100 ? fmtPrice(value) : value.toPrecision(4)}`);
     if (!pane) continue;
     const host = pane === 'price' ? c : subChart(pane);
     let line = host.lines.get(name);
@@ -535,6 +544,10 @@ function onIndicators (d) {
       host.lines.set(name, line);
     }
     try { line.update({ time, value }); } catch { /* older than the series' last point */ }
+  }
+  const range = c.chart.timeScale().getVisibleRange();
+  for (const sub of Object.values(c.sub)) {
+    try { if (range) sub.chart.timeScale().setVisibleRange(range); } catch { /* no data yet */ }
   }
   $('indicator-legend').textContent = legend.length ? `${d.timeframe}: ${legend.join(' · ')}` : '';
 }
