@@ -30,6 +30,7 @@ const state = {
   simulated: false,
   chart: null,
   errors: [],
+  stats: { frames: 0, renderMs: 0, rows: 0, messages: 0 },   // for the browser test
 };
 window.tickhub = state;   // for the browser tests and the curious
 
@@ -164,37 +165,55 @@ function makeRow (s) {
   body.insertBefore(tr, before);
 }
 
+// Writes only what changed (a DOM write costs style and layout).
+function put (el, prop, value) {
+  const key = `_${prop}`;
+  if (el[key] !== value) { el[key] = value; el[prop] = value; }
+}
+
+// Rows out of view keep their state and are written when they scroll in:
+// with 500 symbols only the few dozen on screen cost anything per frame.
+const rowObserver = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    const s = state.symbols.get(e.target.dataset.symbol);
+    if (!s) continue;
+    s.visible = e.isIntersecting;
+    if (s.visible) markDirty(s.symbol);
+  }
+}, { root: null, rootMargin: '200px' });
+
 function renderRow (s, now) {
-  if (!s.el) makeRow(s);
+  if (!s.el) { makeRow(s); rowObserver.observe(s.el.tr); s.visible = true; }
   const e = s.el;
   const live = s.status === 'live';
-  e.tr.className = `row-${s.status}` + (s.symbol === state.selected ? ' selected' : '');
+  put(e.tr, 'className', `row-${s.status}` + (s.symbol === state.selected ? ' selected' : ''));
+  if (e.tr.dataset.status !== s.status) e.tr.dataset.status = s.status;
+  if (e.tr.dataset.reason !== (s.reason || '')) e.tr.dataset.reason = s.reason || '';
+  if (!s.visible) return;
   if (live) {
-    e.price.textContent = fmtPrice(s.price);
-    e.price.className = 'num price' + (s.prev !== null && s.price > s.prev ? ' up' : s.prev !== null && s.price < s.prev ? ' down' : '');
-    e.change.textContent = s.change === null || !isFinite(s.change) ? '—' : `${s.change > 0 ? '+' : ''}${s.change.toFixed(2)} %`;
-    e.change.className = 'num change ' + (s.change > 0 ? 'pos' : s.change < 0 ? 'neg' : '');
-    e.bid.textContent = fmtPrice(s.bid);
-    e.ask.textContent = fmtPrice(s.ask);
-    e.badge.textContent = s.source === 'simulator' ? 'SIMULATED' : s.source;
-    e.badge.className = 'badge' + (s.source === 'simulator' ? ' sim' : '');
-    e.badge.title = s.source === 'simulator' ? 'made up by the simulator: not market data' : `source: ${s.source}`;
-    e.age.textContent = fmtAge(now - s.at);
-    e.tr.title = '';
+    put(e.price, 'textContent', fmtPrice(s.price));
+    put(e.price, 'className', 'num price' + (s.prev !== null && s.price > s.prev ? ' up' : s.prev !== null && s.price < s.prev ? ' down' : ''));
+    put(e.change, 'textContent', s.change === null || !isFinite(s.change) ? '—' : `${s.change > 0 ? '+' : ''}${s.change.toFixed(2)} %`);
+    put(e.change, 'className', 'num change ' + (s.change > 0 ? 'pos' : s.change < 0 ? 'neg' : ''));
+    put(e.bid, 'textContent', fmtPrice(s.bid));
+    put(e.ask, 'textContent', fmtPrice(s.ask));
+    put(e.badge, 'textContent', s.source === 'simulator' ? 'SIMULATED' : s.source);
+    put(e.badge, 'className', 'badge' + (s.source === 'simulator' ? ' sim' : ''));
+    put(e.badge, 'title', s.source === 'simulator' ? 'made up by the simulator: not market data' : `source: ${s.source}`);
+    put(e.age, 'textContent', fmtAge(now - s.at));
+    put(e.tr, 'title', '');
   } else {
     // No number that could pass for a price: the state and its reason.
-    e.price.textContent = s.status === 'waiting' ? '…' : s.status === 'stale' ? 'STALE' : 'NO SOURCE';
-    e.price.className = 'num price unavailable';
-    e.change.textContent = ''; e.change.className = 'num change';
-    e.bid.textContent = ''; e.ask.textContent = '';
-    e.badge.textContent = s.status === 'stale' ? `stale: ${s.source}` : s.status.replace('_', ' ');
-    e.badge.className = 'badge bad';
-    e.badge.title = s.reason || '';
-    e.age.textContent = s.at ? fmtAge(now - s.at) : '—';
-    e.tr.title = s.reason || '';
+    put(e.price, 'textContent', s.status === 'waiting' ? '…' : s.status === 'stale' ? 'STALE' : 'NO SOURCE');
+    put(e.price, 'className', 'num price unavailable');
+    put(e.change, 'textContent', ''); put(e.change, 'className', 'num change');
+    put(e.bid, 'textContent', ''); put(e.ask, 'textContent', '');
+    put(e.badge, 'textContent', s.status === 'stale' ? `stale: ${s.source}` : s.status.replace('_', ' '));
+    put(e.badge, 'className', 'badge bad');
+    put(e.badge, 'title', s.reason || '');
+    put(e.age, 'textContent', s.at ? fmtAge(now - s.at) : '—');
+    put(e.tr, 'title', s.reason || '');
   }
-  e.tr.dataset.status = s.status;
-  e.tr.dataset.reason = s.reason || '';
 }
 
 function render () {
@@ -204,14 +223,17 @@ function render () {
     const s = state.symbols.get(symbol);
     if (s) renderRow(s, now);
   }
+  state.stats.frames++;
+  state.stats.rows += state.dirty.size;
   state.dirty.clear();
+  state.stats.renderMs += performance.now() - now;
 }
 
 // Ages tick, stale prices are noticed, once a second (one frame).
 setInterval(() => {
   const now = performance.now();
   checkStale(now);
-  for (const s of state.symbols.values()) state.dirty.add(s.symbol);
+  for (const s of state.symbols.values()) if (s.visible) state.dirty.add(s.symbol);
   if (!state.frameRequested) { state.frameRequested = true; requestAnimationFrame(render); }
   renderSources();
 }, 1000);
@@ -322,6 +344,7 @@ function connect () {
   ws.onmessage = (m) => {
     let msg;
     try { msg = JSON.parse(m.data); } catch { return; }
+    state.stats.messages++;
     onEvent(msg.event, msg.data || {});
   };
   ws.onclose = () => {
