@@ -252,6 +252,17 @@ try {
   ok(errorsA.length === 0, `no console errors (${errorsA.join(' | ')})`);
   await page.close();
 
+  // Without the chart library the page still works, and says so.
+  const bare = await browser.newPage({ viewport: { width: 1000, height: 700 } });
+  await bare.route('**/dashboard/vendor/lightweight-charts.js', (r) => r.fulfill({ status: 404, body: '' }));
+  await bare.goto(`http://127.0.0.1:${a.port}/`);
+  await until(bare, () => document.querySelectorAll('#prices-body tr[data-status="live"]').length === 5, null, 10000, 'prices without the chart library');
+  await bare.click('#prices-body tr[data-symbol="BTC"]');
+  const libNote = await bare.textContent('#lib-note');
+  ok(/not installed/.test(libNote) && /not installed/.test(await bare.textContent('#chart')),
+    `without lightweight-charts the prices still come and the page says why there is no chart (“${libNote.slice(0, 60)}…”)`);
+  await bare.close();
+
   // /docs: Swagger UI, served locally, lists every path and runs a request.
   const errorsDocs = [];
   const docs = await browser.newPage({ viewport: { width: 1200, height: 900 } });
