@@ -29,6 +29,7 @@ packages=(
   clang-14 libclang-rt-14-dev   # the fuzz targets (fuzz/): clang, libFuzzer's runtime
   systemd   # systemd-analyze checks the shipped units in the tests (not run as init)
   python3-socketio python3-websocket python3-requests
+  chromium   # the dashboard's browser tests (tests/js/test-dashboard.mjs, headless)
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -52,9 +53,21 @@ deps() {
   as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# The npm socket.io-client of the Socket.IO tests (tests/js): node from
-# Debian when there is none, then `npm ci` from the committed lockfile when
-# node_modules is missing or older than it.
+# `npm ci` in DIR from its committed lockfile when node_modules is missing
+# or older than it.
+npm_ci() {
+  if [ ! -d "$1/node_modules" ] || [ "$1/package-lock.json" -nt "$1/node_modules" ]; then
+    log "npm ci in $1"
+    (cd "$1" && npm ci --no-audit --no-fund)
+    touch "$1/node_modules"
+  fi
+}
+
+# The dashboard's chart library and API reference viewer (data/dashboard:
+# lightweight-charts, swagger-ui-dist; its postinstall copies the files
+# served into data/dashboard/vendor/), and the npm clients of the tests
+# (tests/js: socket.io-client, playwright-core): node from Debian when
+# there is none, then `npm ci` from the committed lockfiles.
 js_deps() {
   if ! command -v node >/dev/null; then
     log "installing nodejs and npm"
@@ -62,11 +75,9 @@ js_deps() {
     as_root apt-get update -qq
     as_root apt-get install -y -qq --no-install-recommends nodejs npm
   fi
-  if [ ! -d tests/js/node_modules ] || [ tests/js/package-lock.json -nt tests/js/node_modules ]; then
-    log "npm ci in tests/js"
-    (cd tests/js && npm ci --no-audit --no-fund)
-    touch tests/js/node_modules
-  fi
+  npm_ci data/dashboard
+  [ "${1:-}" = tests ] && npm_ci tests/js
+  return 0
 }
 
 # build DIR [meson options]
@@ -112,17 +123,19 @@ case "$cmd" in
     ;;
   build)
     deps
+    js_deps
     build build
     ;;
   daemon)
     deps
+    js_deps
     build build
     log "starting tickhubd $* (Ctrl-C stops it)"
     exec meson devenv -C build tickhubd "$@"
     ;;
   test)
     deps
-    js_deps
+    js_deps tests
     # The real Socket.IO clients are installed now: missing is a failure.
     export TICKHUB_TEST_REQUIRE_CLIENTS=1
     status=0

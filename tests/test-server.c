@@ -1208,7 +1208,7 @@ test_rest_candles (Fixture       *fx,
     { "/api/v1/candles/NOPE", 404 },
     { "/api/v1/indicators/BTC?timeframe=2m", 400 },
     { "/api/v1/nothing", 404 },
-    { "/", 404 },
+    { "/nowhere", 404 },    /* / is the dashboard: /server/dashboard/ */
   };
   guint status;
   g_autofree char *body = NULL;
@@ -1361,6 +1361,147 @@ test_rest_monitoring (Fixture       *fx,
                      json_node_get_object (root), "rooms"), "financial_data"), "members"), ==, 1);
 }
 
+/* The dashboard, /docs and the OpenAPI document */
+
+/* A GET of @path with optional request headers (name, value, ..., NULL);
+ * returns the message, answered. */
+static SoupMessage *
+http_get_with (Fixture    *fx,
+               const char *path,
+               char      **body,
+               ...)
+{
+  g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u%s", fx->port, path);
+  SoupMessage *msg = soup_message_new ("GET", url);
+  const char *name;
+  va_list ap;
+
+  va_start (ap, body);
+  while ((name = va_arg (ap, const char *)) != NULL)
+    soup_message_headers_replace (soup_message_get_request_headers (msg), name, va_arg (ap, const char *));
+  va_end (ap);
+  *body = http_send (fx, msg);
+  return msg;
+}
+
+/* A request sent as it is written (no client-side path clean-up). */
+static char *
+raw_get (Fixture    *fx,
+         const char *path)
+{
+  g_autofree char *head = g_strdup_printf ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n\r\n",
+                                           path, fx->port);
+
+  return partial_request (fx, head, NULL, 0);
+}
+
+static void
+test_dashboard (Fixture       *fx,
+                gconstpointer  data)
+{
+  const char *traversals[] = {
+    "/dashboard/../tickhub.conf", "/dashboard/%2e%2e/tickhub.conf", "/dashboard/..%2ftickhub.conf",
+    "/dashboard/%2E%2E%2Ftickhub.conf", "/dashboard//etc/passwd", "/dashboard/.hidden",
+    "/dashboard/node_modules/lightweight-charts/package.json", "/dashboard/vendor/../../tickhub.conf",
+    "/dashboard/a\\..\\..\\tickhub.conf", "/dashboard/", "/dashboard/nonexistent.js",
+  };
+  g_autoptr(SoupMessage) page = NULL, asset = NULL, again = NULL, since = NULL, changed = NULL, docs = NULL,
+                         spec = NULL, post = NULL;
+  g_autofree char *body = NULL, *body2 = NULL, *body3 = NULL, *body4 = NULL, *body5 = NULL, *body6 = NULL,
+                  *body7 = NULL, *body8 = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  SoupMessageHeaders *h;
+  const char *etag;
+  const char *modified;
+
+  /* GET /: the page, public, with a policy that keeps it to itself. */
+  page = http_get_with (fx, "/", &body, NULL);
+  g_assert_cmpuint (soup_message_get_status (page), ==, 200);
+  h = soup_message_get_response_headers (page);
+  g_assert_cmpstr (soup_message_headers_get_content_type (h, NULL), ==, "text/html");
+  g_assert_nonnull (strstr (body, "<!doctype html>"));
+  g_assert_nonnull (strstr (body, "/dashboard/app.js"));
+  g_assert_nonnull (strstr (soup_message_headers_get_one (h, "Content-Security-Policy"), "default-src 'self'"));
+  g_assert_cmpstr (soup_message_headers_get_one (h, "X-Content-Type-Options"), ==, "nosniff");
+
+  /* An asset: validators, and a 304 for each of them. */
+  asset = http_get_with (fx, "/dashboard/app.js", &body2, NULL);
+  g_assert_cmpuint (soup_message_get_status (asset), ==, 200);
+  h = soup_message_get_response_headers (asset);
+  g_assert_cmpstr (soup_message_headers_get_content_type (h, NULL), ==, "text/javascript");
+  g_assert_cmpstr (soup_message_headers_get_one (h, "Cache-Control"), ==, "no-cache");
+  etag = soup_message_headers_get_one (h, "ETag");
+  modified = soup_message_headers_get_one (h, "Last-Modified");
+  g_assert_nonnull (etag);
+  g_assert_true (g_str_has_prefix (etag, "W/\""));
+  g_assert_nonnull (modified);
+  g_assert_cmpuint (strlen (body2), >, 100);
+  again = http_get_with (fx, "/dashboard/app.js", &body3, "If-None-Match", etag, NULL);
+  g_assert_cmpuint (soup_message_get_status (again), ==, 304);
+  g_assert_cmpstr (body3, ==, "");
+  g_assert_cmpstr (soup_message_headers_get_one (soup_message_get_response_headers (again), "ETag"), ==, etag);
+  since = http_get_with (fx, "/dashboard/app.js", &body4, "If-Modified-Since", modified, NULL);
+  g_assert_cmpuint (soup_message_get_status (since), ==, 304);
+  changed = http_get_with (fx, "/dashboard/app.js", &body5, "If-None-Match", "W/\"0-0\"", NULL);
+  g_assert_cmpuint (soup_message_get_status (changed), ==, 200);
+  g_assert_cmpstr (body5, ==, body2);
+
+  /* /docs and the OpenAPI document. */
+  docs = http_get_with (fx, "/docs", &body6, NULL);
+  g_assert_cmpuint (soup_message_get_status (docs), ==, 200);
+  g_assert_nonnull (strstr (body6, "/api/v1/openapi.json"));
+  spec = http_get_with (fx, "/api/v1/openapi.json", &body7, NULL);
+  g_assert_cmpuint (soup_message_get_status (spec), ==, 200);
+  g_assert_cmpstr (soup_message_headers_get_content_type (soup_message_get_response_headers (spec), NULL), ==,
+                   "application/json");
+  root = th_test_parse_json (body7);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (root), "openapi"), ==, "3.1.0");
+
+  /* Files take GET and HEAD only. */
+  {
+    g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/", fx->port);
+
+    post = soup_message_new ("DELETE", url);
+    body8 = http_send (fx, post);
+    g_assert_cmpuint (soup_message_get_status (post), ==, 405);
+  }
+
+  /* Nothing outside the folder, nothing hidden, no node_modules: 404,
+   * whatever the spelling (or 400 from libsoup for what is not a path). */
+  for (guint i = 0; i < G_N_ELEMENTS (traversals); i++)
+    {
+      g_autofree char *answer = raw_get (fx, traversals[i]);
+
+      if (g_test_verbose ())
+        g_test_message ("%s → %.*s", traversals[i], (int) strcspn (answer, "\r"), answer);
+      g_assert_true (g_str_has_prefix (answer, "HTTP/1.1 404 ") || g_str_has_prefix (answer, "HTTP/1.1 400 "));
+      g_assert_null (strstr (answer, "[tickhub]"));
+      g_assert_null (strstr (answer, "root:"));
+      g_assert_null (strstr (answer, "\"version\""));
+    }
+}
+
+/* dashboard=false: no page, no assets, no /docs; the API's description
+ * stays. */
+static void
+test_dashboard_off (Fixture       *fx,
+                    gconstpointer  data)
+{
+  const char *paths[] = { "/", "/dashboard/app.js", "/docs" };
+  guint status;
+
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_autofree char *body = http_get (fx, paths[i], &status);
+      g_autoptr(JsonNode) root = th_test_parse_json (body);
+
+      g_assert_cmpuint (status, ==, 404);
+      g_assert_cmpstr (http_error_code (root), ==, "not_found");
+    }
+  g_free (http_get (fx, "/api/v1/openapi.json", &status));
+  g_assert_cmpuint (status, ==, 200);
+}
+
 /* Authentication */
 
 /* A WebSocket connection to /ws@query with an optional Authorization. */
@@ -1480,6 +1621,10 @@ test_auth_tokens (void)
   g_assert_cmpuint (http_get_auth (fx, "/nowhere", NULL), ==, 401);
   g_assert_cmpuint (http_get_auth (fx, "/nowhere", "Bearer alpha-token-0123456789"), ==, 404);
   g_assert_cmpuint (http_get_auth (fx, "/healthz", NULL), ==, 200);
+  /* The dashboard's files hold no data: they need no token. */
+  g_assert_cmpuint (http_get_auth (fx, "/", NULL), ==, 200);
+  g_assert_cmpuint (http_get_auth (fx, "/dashboard/app.js", NULL), ==, 200);
+  g_assert_cmpuint (http_get_auth (fx, "/api/v1/openapi.json", NULL), ==, 200);
   /* /healthz is open, and so are CORS preflights. */
   g_assert_cmpuint (http_get_auth (fx, "/healthz", NULL), ==, 200);
   soup_message_headers_replace (soup_message_get_request_headers (options), "Origin", "http://page.example");
@@ -1824,6 +1969,8 @@ main (int   argc,
   ADD ("/server/rest/price", NULL, test_rest_price);
   ADD ("/server/rest/candles-and-errors", NULL, test_rest_candles);
   ADD ("/server/rest/monitoring", NULL, test_rest_monitoring);
+  ADD ("/server/dashboard/files", NULL, test_dashboard);
+  ADD ("/server/dashboard/off", "dashboard=false", test_dashboard_off);
   g_test_add_func ("/server/metrics/feeds", test_metrics_feeds);
   g_test_add_func ("/server/auth/tokens", test_auth_tokens);
   ADD ("/server/auth/jwt", "jwt-secret=" JWT_SECRET, test_auth_jwt);

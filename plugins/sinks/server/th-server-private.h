@@ -221,6 +221,7 @@ struct _ThServer
   ThServerAuth  *auth;             /* NULL: no authentication */
   GTlsCertificate *tls_certificate; /* NULL: plain HTTP */
   gboolean       socketio;
+  gboolean       dashboard;        /* serve /, /dashboard/, /docs */
   guint          ping_interval;    /* ms */
   guint          ping_timeout;     /* ms */
   guint          connect_timeout;  /* ms: Socket.IO, from open to CONNECT */
@@ -534,6 +535,11 @@ char          *th_server_history_body       (const ThServerHistoryQuery *q,
 void           th_server_history_client_request (ThServerClient        *client,
                                              JsonNode                  *data);
 void           th_server_history_client_gone (ThServerClient           *client);
+
+/* th-server-dashboard.c */
+gboolean       th_server_dashboard_handle   (ThServer          *self,
+                                             SoupServerMessage *msg,
+                                             const char        *path);
 
 /* th-server-rest.c */
 void           th_server_rest_register      (ThServer          *self);

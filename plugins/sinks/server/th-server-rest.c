@@ -757,6 +757,10 @@ rest_handler (SoupServer        *soup,
   gboolean known = TRUE;
   const char *rest = NULL;
 
+  /* The dashboard, /docs and /api/v1/openapi.json: public files. */
+  if (th_server_dashboard_handle (self, msg, path))
+    return;
+
   if (g_str_has_prefix (path, "/api/v1/price/"))
     rest = path + strlen ("/api/v1/price/");
   else if (g_str_has_prefix (path, "/api/v1/candles/"))

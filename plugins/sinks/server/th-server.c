@@ -873,6 +873,7 @@ th_server_configure (ThSink  *sink,
   configure_tls (self, config, problems);
 
   self->socketio = th_config_get_boolean (config, "server", "socketio", TRUE);
+  self->dashboard = th_config_get_boolean (config, "server", "dashboard", TRUE);
   d = th_config_get_double (config, "server", "ping-interval", DEFAULT_PING_INTERVAL);
   if (d < 0.05 || d > 3600)
     g_ptr_array_add (problems, g_strdup_printf ("[server] ping-interval: %g s is out of range; give 0.05 to 3600 "
