@@ -103,7 +103,7 @@ summary() {
         SKIP) skipped=$((skipped + 1)) ;;
         *) failed=$((failed + 1)) ;;
       esac
-    done < <(grep -o '"result": *"[A-Z]*"' "$log" | sed 's/.*"\([A-Z]*\)"$/\1/')
+    done < <(grep -ao '"result": *"[A-Z]*"' "$log" | sed 's/.*"\([A-Z]*\)"$/\1/')
   done
   echo "$passed passed, $failed failed, $skipped skipped"
 }

@@ -169,6 +169,8 @@ test_garbage (Fixture       *fx,
     "{\"stream\":\"btcusdt@ticker\",\"data\":{\"e\":\"24hrTicker\",\"E\":1672515782136,\"s\":\"BTCUSDT\",\"c\":\"-5\"}}",
     "{\"stream\":\"btcusdt@ticker\",\"data\":{\"e\":\"24hrTicker\",\"E\":1672515782136,\"s\":\"BTCUSDT\",\"c\":\"1e400\"}}",
     "{\"stream\":\"btcusdt@ticker\",\"data\":{\"e\":\"24hrTicker\",\"E\":\"yesterday\",\"s\":\"BTCUSDT\",\"c\":\"1\"}}",
+    /* Milliseconds that overflow as microseconds (found by fuzz-binance) */
+    "{\"stream\":\"btcusdt@ticker\",\"data\":{\"e\":\"24hrTicker\",\"E\":29032696741634358,\"s\":\"BTCUSDT\",\"c\":\"1\"}}",
     "{\"stream\":\"btcusdt@depth\",\"data\":{\"e\":\"depthUpdate\",\"E\":1672515782136,\"s\":\"BTCUSDT\"}}",
     "{\"stream\":\"dogeusdt@ticker\",\"data\":{\"e\":\"24hrTicker\",\"E\":1672515782136,\"s\":\"DOGEUSDT\",\"c\":\"0.1\"}}",
     "{\"code\":2,\"msg\":\"Invalid request: unknown stream\",\"id\":7}",
@@ -189,7 +191,7 @@ test_garbage (Fixture       *fx,
   th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", NULL) == 1, 5000);
   /* Every piece of garbage was counted, the connection carried on. */
   g_assert_cmpuint (th_test_feed_stat (fx->hub, "parse_errors"), ==, 3 + 3);    /* not JSON, truncated, array; binary, UTF-8, huge */
-  g_assert_cmpuint (th_test_feed_stat (fx->hub, "bad_values"), ==, 6);          /* {}, NaN, -5, 1e400, bad time, unknown symbol */
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "bad_values"), ==, 7);          /* {}, NaN, -5, 1e400, 2 bad times, unknown symbol */
   g_assert_cmpuint (th_test_feed_stat (fx->hub, "unknown_messages"), ==, 2);    /* depthUpdate, error reply */
   g_assert_cmpuint (th_test_feed_stat (fx->hub, "oversize"), ==, 1);
   g_assert_cmpuint (th_test_feed_stat (fx->hub, "ticks"), ==, 1);

@@ -173,11 +173,17 @@ get_time_ms (JsonObject *obj,
              gint64     *out)
 {
   JsonNode *node = json_object_get_member (obj, member);
+  gint64 ms;
 
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
     return FALSE;
-  *out = json_node_get_int (node) * 1000;
-  return *out > 0;
+  /* Epoch milliseconds: more than G_MAXINT64 / 1000 would overflow into
+   * microseconds (fuzz/corpus/binance/time-overflow). */
+  ms = json_node_get_int (node);
+  if (ms <= 0 || ms > G_MAXINT64 / 1000)
+    return FALSE;
+  *out = ms * 1000;
+  return TRUE;
 }
 
 static const char *
