@@ -452,3 +452,31 @@ th_json_parse (const char  *data,
     }
   return json_node_ref (root);
 }
+
+char *
+_th_utf8_excerpt (const char *text,
+                  gsize       max_bytes)
+{
+  g_autofree char *valid = NULL;
+  const char *end;
+  gsize len;
+
+  if (text == NULL)
+    return g_strdup ("");
+  len = strlen (text);
+  valid = g_utf8_make_valid (text, len);
+  len = strlen (valid);
+  if (len <= max_bytes)
+    return g_steal_pointer (&valid);
+
+  /* Back to the start of the character the cut would split. */
+  end = valid + max_bytes;
+  while (end > valid && (((guchar) *end) & 0xC0) == 0x80)
+    end--;
+  {
+    GString *out = g_string_new_len (valid, end - valid);
+
+    g_string_append (out, "…");
+    return g_string_free (out, FALSE);
+  }
+}

@@ -23,6 +23,13 @@ TH_PRIVATE_API
 gboolean _th_parse_time         (const char *text,
                                  gint64     *usec);
 
+/* At most @max_bytes of @text for quoting it in a message, cut on a
+ * character boundary (never inside a UTF-8 sequence), invalid bytes
+ * replaced, "…" appended when cut. Newly allocated. */
+TH_PRIVATE_API
+char    *_th_utf8_excerpt       (const char *text,
+                                 gsize       max_bytes);
+
 /* Events built by the core from an already written envelope. */
 TH_PRIVATE_API
 ThEvent *_th_event_new_take     (const char *name,

@@ -536,7 +536,9 @@ check_handshake (ThWsClient  *self,
 
   if (sscanf (status_line, "HTTP/1.%*d %u", &status) != 1)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not an HTTP response: “%.60s”", status_line);
+      g_autofree char *quoted = _th_utf8_excerpt (status_line, 60);
+
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not an HTTP response: “%s”", quoted);
       return FALSE;
     }
   if (status != 101)

@@ -132,14 +132,21 @@ next_text (ThTestWs   *c,
 
 /* The data of the next message, which must be @event. */
 static JsonNode *
-next_event (ThTestWs   *c,
-            const char *event)
+next_event_from_text (const char *text)
 {
-  g_autofree char *text = next_text (c, event);
   g_autoptr(JsonParser) parser = json_parser_new ();
 
   json_parser_load_from_data (parser, text, -1, NULL);
   return json_node_copy (json_object_get_member (json_node_get_object (json_parser_get_root (parser)), "data"));
+}
+
+static JsonNode *
+next_event (ThTestWs   *c,
+            const char *event)
+{
+  g_autofree char *text = next_text (c, event);
+
+  return next_event_from_text (text);
 }
 
 static ThTestWs *
@@ -376,6 +383,26 @@ test_bad_messages (Fixture       *fx,
       err = next_event (c, "error");
       g_assert_cmpstr (error_code (err), ==, cases[i].code);
     }
+  /* An unknown name is quoted cut to 64 bytes, never inside a character
+   * (found by fuzz-socketio: the answer was not UTF-8). */
+  {
+    g_autoptr(GString) name = g_string_new (NULL);
+    g_autofree char *msg = NULL;
+    g_autofree char *text = NULL;
+    g_autoptr(JsonNode) err = NULL;
+    const char *message;
+
+    for (guint i = 0; i < 21; i++)
+      g_string_append (name, "\xe1\x9b\xa3");  /* U+16E3, three bytes: 63 */
+    g_string_append (name, "\xc3\xa9tc");     /* é across byte 64 */
+    msg = g_strdup_printf ("{\"event\":\"%s\",\"data\":{}}", name->str);
+    th_test_ws_send (c, msg);
+    text = next_text (c, "error");
+    g_assert_true (g_utf8_validate (text, -1, NULL));
+    err = next_event_from_text (text);
+    message = json_object_get_string_member (json_node_get_object (err), "message");
+    g_assert_nonnull (strstr (message, "\xe1\x9b\xa3…”"));
+  }
   /* Still up. */
   join (c, "price_alerts");
   g_assert_false (c->closed);

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "th-private.h"
 #include "th-alerts-private.h"
 
 #define DEFAULT_COOLDOWN (5 * 60 * G_USEC_PER_SEC)
@@ -393,7 +394,11 @@ set_option_text (ThAlertRule *rule,
   if (g_str_equal (key, "id"))
     {
       if (!th_alert_id_is_valid (value))
-        return bad (error, "the id “%.80s” is not 1 to %d letters, digits, -, _ or .", value, MAX_ID_LENGTH);
+        {
+          g_autofree char *quoted = _th_utf8_excerpt (value, 80);
+
+          return bad (error, "the id “%s” is not 1 to %d letters, digits, -, _ or .", quoted, MAX_ID_LENGTH);
+        }
       g_free (rule->id);
       rule->id = g_strdup (value);
       return TRUE;
@@ -458,8 +463,10 @@ th_alert_rule_parse (ThAlertContext *ctx,
     }
   if (!g_shell_parse_argv (text, &argc, &words, &local))
     {
-      bad (error, "cannot read “%.200s” (%s); put a message with spaces in double quotes, "
-           "message=\"like this\"", text, local->message);
+      g_autofree char *quoted = _th_utf8_excerpt (text, 200);
+
+      bad (error, "cannot read “%s” (%s); put a message with spaces in double quotes, "
+           "message=\"like this\"", quoted, local->message);
       return NULL;
     }
 
@@ -471,9 +478,10 @@ th_alert_rule_parse (ThAlertContext *ctx,
   if (!g_strv_contains ((const char *const *) ctx->symbols, symbol))
     {
       g_autofree char *list = g_strjoinv (", ", ctx->symbols);
+      g_autofree char *quoted = _th_utf8_excerpt (symbol, 32);
 
       g_set_error (error, TH_ERROR, TH_ERROR_UNKNOWN_SYMBOL,
-                   "unknown symbol “%.32s”; the symbols are %s (in [tickhub] symbols)", symbol, list);
+                   "unknown symbol “%s”; the symbols are %s (in [tickhub] symbols)", quoted, list);
       th_alert_rule_free (rule);
       return NULL;
     }

@@ -1206,7 +1206,9 @@ th_alerts_sink_remove (ThAlerts    *alerts,
 
   if (rule == NULL || rule->removed)
     {
-      g_set_error (error, TH_ERROR, TH_ERROR_NOT_FOUND, "no alert rule “%.80s”; list the rules to see their ids", id);
+      g_autofree char *quoted = _th_utf8_excerpt (id, 80);
+
+      g_set_error (error, TH_ERROR, TH_ERROR_NOT_FOUND, "no alert rule “%s”; list the rules to see their ids", quoted);
       return FALSE;
     }
   if (rule->from_config)

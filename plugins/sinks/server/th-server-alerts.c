@@ -20,6 +20,7 @@
  */
 #include <string.h>
 
+#include "th-private.h"
 #include "th-server-private.h"
 
 #define ALERTS_PATH "/api/v1/alerts"
@@ -96,9 +97,11 @@ options_of (JsonObject  *object,
         g_variant_dict_insert (&dict, name, "d", json_node_get_double (node));
       else
         {
+          g_autofree char *quoted = _th_utf8_excerpt (name, 64);
+
           g_variant_dict_clear (&dict);
           g_set_error (error, TH_ERROR, TH_ERROR_BAD_INPUT,
-                       "“%.64s” must be a string, a number or true/false", name);
+                       "“%s” must be a string, a number or true/false", quoted);
           return NULL;
         }
     }

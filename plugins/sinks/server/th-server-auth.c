@@ -28,6 +28,7 @@
 
 #include <glib/gstdio.h>
 
+#include "th-private.h"
 #include "th-server-private.h"
 
 #define MAX_TOKEN_LENGTH   8192
@@ -610,7 +611,11 @@ th_server_auth_identify (ThServer    *self,
       if (claims == NULL)
         return;
       if (sub != NULL && json_node_get_value_type (sub) == G_TYPE_STRING)
-        *owner = g_strdup_printf ("jwt:%.200s", json_node_get_string (sub));
+        {
+          g_autofree char *quoted = _th_utf8_excerpt (json_node_get_string (sub), 200);
+
+          *owner = g_strconcat ("jwt:", quoted, NULL);
+        }
       else
         {
           g_autofree char *digest = digest_of (token, length);

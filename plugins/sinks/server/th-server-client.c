@@ -13,6 +13,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "th-private.h"
 #include "th-server-private.h"
 
 #define STALL_USEC              (30 * G_USEC_PER_SEC)
@@ -782,7 +783,11 @@ handle_room (ThServer       *self,
       symbol = canonical_symbol (self, room + strlen ("symbol_"));
       if (symbol == NULL)
         {
-          msg = g_strdup_printf ("unknown symbol in room “%.64s”", room);
+          {
+            g_autofree char *quoted = _th_utf8_excerpt (room, 64);
+
+            msg = g_strdup_printf ("unknown symbol in room “%s”", quoted);
+          }
           th_server_client_error (client, "unknown_symbol", msg);
           return;
         }
@@ -792,8 +797,10 @@ handle_room (ThServer       *self,
     canonical = g_strdup (room);
   else
     {
-      msg = g_strdup_printf ("unknown room “%.64s”; the rooms are financial_data, technical_indicators, "
-                             "price_alerts, system_status and symbol_<SYMBOL>", room);
+      g_autofree char *quoted = _th_utf8_excerpt (room, 64);
+
+      msg = g_strdup_printf ("unknown room “%s”; the rooms are financial_data, technical_indicators, "
+                             "price_alerts, system_status and symbol_<SYMBOL>", quoted);
       th_server_client_error (client, "unknown_room", msg);
       return;
     }
@@ -829,7 +836,9 @@ handle_symbol (ThServer       *self,
   symbol = canonical_symbol (self, raw);
   if (symbol == NULL)
     {
-      msg = g_strdup_printf ("unknown symbol “%.32s”", raw);
+      g_autofree char *quoted = _th_utf8_excerpt (raw, 32);
+
+      msg = g_strdup_printf ("unknown symbol “%s”", quoted);
       th_server_client_error (client, "unknown_symbol", msg);
       return;
     }
@@ -932,9 +941,11 @@ th_server_client_dispatch (ThServerClient *client,
     }
   else
     {
-      msg = g_strdup_printf ("unknown event “%.64s”; the events are join_room, leave_room, "
+      g_autofree char *quoted = _th_utf8_excerpt (event, 64);
+
+      msg = g_strdup_printf ("unknown event “%s”; the events are join_room, leave_room, "
                              "subscribe_symbol, unsubscribe_symbol, get_status, get_history, ping, set_alert, "
-                             "remove_alert and list_alerts", event);
+                             "remove_alert and list_alerts", quoted);
       th_server_client_error (client, "bad_request", msg);
     }
 }
