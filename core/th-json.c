@@ -473,10 +473,5 @@ _th_utf8_excerpt (const char *text,
   end = valid + max_bytes;
   while (end > valid && (((guchar) *end) & 0xC0) == 0x80)
     end--;
-  {
-    GString *out = g_string_new_len (valid, end - valid);
-
-    g_string_append (out, "…");
-    return g_string_free (out, FALSE);
-  }
+  return g_strdup_printf ("%.*s…", (int) (end - valid), valid);
 }

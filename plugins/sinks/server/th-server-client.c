@@ -783,11 +783,9 @@ handle_room (ThServer       *self,
       symbol = canonical_symbol (self, room + strlen ("symbol_"));
       if (symbol == NULL)
         {
-          {
-            g_autofree char *quoted = _th_utf8_excerpt (room, 64);
+          g_autofree char *quoted = _th_utf8_excerpt (room, 64);
 
-            msg = g_strdup_printf ("unknown symbol in room “%s”", quoted);
-          }
+          msg = g_strdup_printf ("unknown symbol in room “%s”", quoted);
           th_server_client_error (client, "unknown_symbol", msg);
           return;
         }
