@@ -688,6 +688,99 @@ expect_pong (ThTestWs *c)
     }
 }
 
+/* The number of financial_data_update messages waiting in @c's queue. */
+static guint
+count_updates (ThTestWs *c)
+{
+  guint n = 0;
+
+  for (GList *l = c->messages.head; l != NULL; l = l->next)
+    if (g_str_has_prefix (l->data, "{\"event\":\"financial_data_update\""))
+      n++;
+  return n;
+}
+
+/* set_options {"conflate_ms"}: this client only gets the latest update of
+ * each symbol per interval, other events at once; another client is
+ * unaffected; bad options are errors that change nothing; 0 releases what
+ * was held. */
+static void
+test_client_conflate (Fixture       *fx,
+                      gconstpointer  data)
+{
+  static const char *bad[] = {
+    "{\"event\":\"set_options\",\"data\":{\"conflate_ms\":9000}}",
+    "{\"event\":\"set_options\",\"data\":{\"conflate_ms\":-1}}",
+    "{\"event\":\"set_options\",\"data\":{\"conflate_ms\":12.5}}",
+    "{\"event\":\"set_options\",\"data\":{\"conflate_ms\":\"300\"}}",
+    "{\"event\":\"set_options\",\"data\":{\"conflate_ms\":0,\"colour\":\"red\"}}",
+    "{\"event\":\"set_options\",\"data\":{}}",
+    "{\"event\":\"set_options\",\"data\":[300]}",
+    "{\"event\":\"set_options\"}",
+  };
+  g_autoptr(ThTestWs) a = client_new (fx);
+  g_autoptr(ThTestWs) b = client_new (fx);
+  g_autoptr(JsonNode) set = NULL;
+  g_autofree char *symbol = NULL;
+  g_autofree char *text = NULL;
+  double price;
+
+  join (a, "financial_data");
+  join (b, "financial_data");
+  th_test_ws_send (a, "{\"event\":\"set_options\",\"data\":{\"conflate_ms\":300}}");
+  set = next_event (a, "options_set");
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (set), "conflate_ms"), ==, 300);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(JsonNode) err = NULL;
+
+      th_test_ws_send (a, bad[i]);
+      err = next_event (a, "error");
+      g_assert_cmpstr (error_code (err), ==, "bad_request");
+      g_assert_nonnull (strstr (json_object_get_string_member (json_node_get_object (err), "message"),
+                                i == 4 ? "unknown option “colour”" : i >= 5 ? "set_options" : "conflate_ms"));
+    }
+
+  for (guint i = 0; i < 50; i++)
+    th_test_push_quote (fx->hub, "BTC", 100 + i);
+  th_test_push_quote (fx->hub, "ETH", 7);
+  /* Other events are not held: a pong comes at once. */
+  th_test_ws_send (a, "{\"event\":\"ping\"}");
+  expect_pong (a);
+  th_test_run_for (100);
+  g_assert_cmpuint (count_updates (a), ==, 0);
+  th_test_wait_until (count_updates (b) == 51, TH_TEST_WAIT_MS);
+  /* The interval ends: the latest of each symbol, once. */
+  th_test_run_for (350);
+  g_assert_cmpuint (count_updates (a), ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_clear_pointer (&symbol, g_free);
+      price = next_update (a, &symbol);
+      g_assert_cmpfloat (price, ==, g_str_equal (symbol, "BTC") ? 149 : 7);
+    }
+  /* The next update waits for its own interval. */
+  th_test_push_quote (fx->hub, "BTC", 200);
+  th_test_run_for (150);
+  g_assert_cmpuint (count_updates (a), ==, 0);
+  th_test_run_for (300);
+  g_clear_pointer (&symbol, g_free);
+  g_assert_cmpfloat (next_update (a, &symbol), ==, 200);
+
+  /* 0: what is held goes out at once, before the answer; then every update. */
+  th_test_push_quote (fx->hub, "BTC", 300);
+  th_test_run_for (20);
+  g_assert_cmpuint (count_updates (a), ==, 0);
+  th_test_ws_send (a, "{\"event\":\"set_options\",\"data\":{\"conflate_ms\":0}}");
+  g_clear_pointer (&symbol, g_free);
+  g_assert_cmpfloat (next_update (a, &symbol), ==, 300);
+  text = next_text (a, "options_set");
+  g_assert_nonnull (strstr (text, "\"conflate_ms\":0"));
+  th_test_push_quote (fx->hub, "BTC", 301);
+  th_test_push_quote (fx->hub, "BTC", 302);
+  th_test_wait_until (count_updates (a) == 2, TH_TEST_WAIT_MS);
+}
+
 /* A burst (updates pushed without the main loop running in between) is
  * queued at the write pass, client by client: each client still gets
  * exactly the updates of its rooms, once each, in the order they were
@@ -1988,6 +2081,7 @@ main (int   argc,
   ADD ("/server/ws/system-status", "status-interval=0.2", test_system_status);
   ADD ("/server/ws/stop-closes-with-1001", NULL, test_stop_closes);
   ADD ("/server/ws/conflate", "conflate-ms=200", test_conflate);
+  ADD ("/server/ws/client-conflate", NULL, test_client_conflate);
   ADD ("/server/ws/burst-order", NULL, test_burst_order);
   ADD ("/server/http/request-bodies-are-not-read", NULL, test_request_bodies);
   ADD ("/server/ws/slow-client-is-cut-off", "client-buffer=65536", test_slow_client);

@@ -218,6 +218,7 @@ th_server_client_gone (ThServer       *self,
 
   /* Answers still coming go to nobody. */
   th_server_history_client_gone (client);
+  th_server_options_client_gone (client);
   if (client->in_dirty)
     {
       g_ptr_array_remove_fast (self->dirty, client);
@@ -925,6 +926,8 @@ th_server_client_dispatch (ThServerClient *client,
     th_server_history_client_request (client, data);
   else if (th_server_alerts_dispatch (client, event, data))
     ;
+  else if (th_server_options_dispatch (client, event, data))
+    ;
   else if (g_str_equal (event, "ping"))
     {
       g_autoptr(JsonNode) empty = NULL;
@@ -943,7 +946,7 @@ th_server_client_dispatch (ThServerClient *client,
 
       msg = g_strdup_printf ("unknown event “%s”; the events are join_room, leave_room, "
                              "subscribe_symbol, unsubscribe_symbol, get_status, get_history, ping, set_alert, "
-                             "remove_alert and list_alerts", quoted);
+                             "remove_alert, list_alerts and set_options", quoted);
       th_server_client_error (client, "bad_request", msg);
     }
 }

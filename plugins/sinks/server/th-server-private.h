@@ -40,6 +40,7 @@ typedef struct _ThServerAuth ThServerAuth;
 typedef struct _ThServerSio ThServerSio;
 typedef struct _ThServerListen ThServerListen;
 typedef struct _ThWsPoller ThWsPoller;
+typedef struct _ThServerClientOptions ThServerClientOptions;
 
 typedef enum
 {
@@ -154,6 +155,7 @@ struct _ThServerClient
   char       *owner;           /* who its token says it is (alert rules);
                                 * NULL before authentication */
   gboolean    admin;           /* its token is an admin one (or no auth) */
+  ThServerClientOptions *options; /* nullable: set_options (th-server-options.c) */
 };
 
 /* A histogram of event-to-send latencies, in seconds. */
@@ -389,6 +391,19 @@ gboolean       th_server_alerts_dispatch    (ThServerClient    *client,
                                              const char        *event,
                                              JsonNode          *data);
 void           th_server_alerts_register    (ThServer          *self);
+
+/* th-server-options.c: a client's own options (set_options), such as
+ * its conflation of financial_data_update. */
+gboolean       th_server_options_dispatch   (ThServerClient    *client,
+                                             const char        *event,
+                                             JsonNode          *data);
+/* TRUE when @event is held back for @client (its conflate_ms). */
+gboolean       th_server_options_hold       (ThServerClient    *client,
+                                             ThEvent           *event,
+                                             const char        *conflate,
+                                             gint64             now);
+guint          th_server_options_get_conflate_ms (ThServerClient *client);
+void           th_server_options_client_gone (ThServerClient   *client);
 
 /* th-server-ws.c */
 typedef struct _ThWsConn ThWsConn;

@@ -392,6 +392,9 @@ deliver (ThServer       *self,
   if (client->closing)
     return;
 
+  /* The client's own conflate_ms (set_options) comes first. */
+  if (client->options != NULL && th_server_options_hold (client, event, conflate, now))
+    return;
   if (self->conflate_ms > 0 && conflate != NULL)
     {
       if (client->pending == NULL)
