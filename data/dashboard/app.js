@@ -2,8 +2,9 @@
 //
 // It speaks only the public protocol: the WebSocket at /ws (rooms
 // financial_data and system_status; subscribe_symbol for the chosen
-// symbol's candles and indicators) and REST (/api/v1/prices, /sources,
-// /history, /candles, /metrics). Updates only change the state; one
+// symbol's candles and indicators; price_alerts; set_options to conflate
+// updates when there are many symbols) and REST (/api/v1/prices, /sources,
+// /history, /candles, /alerts, /metrics). Updates only change the state; one
 // requestAnimationFrame pass writes what changed to the page, so 500
 // symbols × 10 updates/s cost one DOM pass per frame, and memory stays flat
 // (one row per symbol, bounded logs, a chart series per timeframe shown).
@@ -31,6 +32,11 @@ const state = {
   chart: null,
   errors: [],
   stats: { frames: 0, renderMs: 0, rows: 0, messages: 0 },   // for the browser test
+  conflateMs: 0,          // what the server said to set_options
+  alerts: [],             // the rules this page sees (GET /api/v1/alerts)
+  alertsFired: 0,
+  notified: 0,            // browser notifications shown
+  notifications: false,   // the user asked for browser notifications
 };
 window.tickhub = state;   // for the browser tests and the curious
 
@@ -55,9 +61,9 @@ function fmtBytes (b) {
 
 // REST with the token
 
-async function api (path) {
-  const headers = state.token ? { Authorization: `Bearer ${state.token}` } : {};
-  const resp = await fetch(path, { headers, cache: 'no-store' });
+async function api (path, init = {}) {
+  const headers = { ...(init.headers || {}), ...(state.token ? { Authorization: `Bearer ${state.token}` } : {}) };
+  const resp = await fetch(path, { ...init, headers, cache: 'no-store' });
   if (resp.status === 401) {
     askToken(state.token ? 'That token was refused.' : null);
     throw new Error('unauthorized');
@@ -105,7 +111,9 @@ function setPrice (symbol, data, ageMs) {
   const src = state.sources.get(data.source);
   if (src && !(src.seenAt > s.at)) src.seenAt = s.at;
   s.status = 'live'; s.reason = null;
-  if (data.source === 'simulator' && !state.simulated) { state.simulated = true; $('demo-banner').hidden = false; }
+  if (data.source === 'simulator' && !state.simulated) {
+    state.simulated = true; $('demo-banner').hidden = false; $('alert-simulator-label').hidden = false;
+  }
   markDirty(symbol);
 }
 
@@ -338,7 +346,10 @@ function connect () {
     setConn('live', true);
     send('join_room', { room: 'financial_data' });
     send('join_room', { room: 'system_status' });
+    send('join_room', { room: 'price_alerts' });
     send('get_status', {});
+    askConflation();
+    listAlerts();
     if (state.selected) send('subscribe_symbol', { symbol: state.selected });
   };
   ws.onmessage = (m) => {
@@ -370,6 +381,7 @@ function onEvent (event, d) {
       break;
     case 'error':
       if (d.code === 'no_source' && d.symbol) setUnavailable(d.symbol, 'no_source', d.message);
+      else if (d.code === 'no_alerts') alertsOff(d.message);
       break;
     case 'source_status': {
       const cur = state.sources.get(d.source) || {};
@@ -385,6 +397,15 @@ function onEvent (event, d) {
     case 'symbol_data':
       onSymbolData(d);
       break;
+    case 'options_set':
+      state.conflateMs = d.conflate_ms;
+      break;
+    case 'price_alert':
+      onAlert(d);
+      break;
+    case 'alerts':
+      onAlerts(d);
+      break;
     case 'candle_update':
       onCandle(d);
       break;
@@ -395,6 +416,157 @@ function onEvent (event, d) {
       break;
   }
 }
+
+// Many symbols: the server conflates their updates for this page (one
+// per symbol per interval, the latest): a row cannot show more anyway, and
+// each message not sent is one less to parse on the page's main thread.
+const CONFLATE_FROM = 50;   // symbols
+function conflationFor (n) {
+  return n < CONFLATE_FROM ? 0 : Math.min(2000, Math.max(200, 2 * n));
+}
+function askConflation () {
+  const ms = conflationFor(state.symbols.size);
+  if (ms !== state.conflateMs) send('set_options', { conflate_ms: ms });
+}
+
+// Alerts: rules listed over /ws (list_alerts → alerts; without the alerts
+// plugin an error no_alerts, which hides the form), added and removed over
+// REST (/api/v1/alerts, with the page's token, so the server's reason for a
+// bad rule comes with its status); fired ones from the price_alerts room.
+
+function listAlerts () {
+  send('list_alerts', {});
+}
+
+function onAlerts (d) {
+  $('alerts-note').hidden = true;
+  $('alert-form').hidden = false;
+  state.alerts = d.alerts || [];
+  renderAlerts();
+}
+
+const errorText = (body, status) => (body && body.error && body.error.message) || `the server refused it (HTTP ${status})`;
+
+function alertsOff (why) {
+  $('alerts-note').textContent = `No alerts here: ${why}.`;
+  $('alerts-note').hidden = false;
+  $('alert-form').hidden = true;
+  state.alerts = [];
+  renderAlerts();
+}
+
+function fmtCooldown (s) {
+  if (!isFinite(s)) return '';
+  if (s % 3600 === 0 && s >= 3600) return `${s / 3600} h`;
+  if (s % 60 === 0 && s >= 60) return `${s / 60} min`;
+  return `${s} s`;
+}
+
+function renderAlerts () {
+  $('alerts-body').replaceChildren(...state.alerts.map((a) => {
+    const tr = document.createElement('tr');
+    tr.dataset.id = a.id;
+    for (const text of [a.symbol, a.condition + (a.once ? ' (once)' : '') + (a.simulator ? ' (simulated too)' : ''),
+      fmtCooldown(Math.round(a.cooldown)), a.fired ?? 0, a.message || '']) {
+      const td = document.createElement('td');
+      td.textContent = text;
+      tr.appendChild(td);
+    }
+    const td = document.createElement('td');
+    // A rule of the configuration file, or another client's, is refused
+    // by the server (forbidden): its message is shown.
+    const b = document.createElement('button');
+    b.type = 'button'; b.textContent = 'Remove'; b.className = 'alert-remove';
+    b.setAttribute('aria-label', `Remove the alert ${a.symbol} ${a.condition}`);
+    b.addEventListener('click', () => removeAlert(a.id));
+    td.appendChild(b);
+    tr.appendChild(td);
+    return tr;
+  }));
+}
+
+function alertError (text) {
+  $('alert-error').textContent = text || '';
+  $('alert-error').hidden = !text;
+}
+
+$('alert-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const rule = { symbol: $('alert-symbol').value.trim().toUpperCase(), condition: $('alert-condition').value.trim() };
+  const cooldown = $('alert-cooldown').value.trim();
+  const message = $('alert-message').value.trim();
+  if (cooldown) rule.cooldown = /^\d+(\.\d+)?$/.test(cooldown) ? Number(cooldown) : cooldown;
+  if (message) rule.message = message;
+  if ($('alert-simulator').checked) rule.simulator = true;
+  try {
+    const r = await api('/api/v1/alerts', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(rule) });
+    const body = await r.json().catch(() => ({}));
+    if (!r.ok) { alertError(errorText(body, r.status)); return; }
+    alertError(null);
+    $('alert-condition').value = ''; $('alert-message').value = '';
+    listAlerts();
+  } catch (err) {
+    if (err.message !== 'unauthorized') alertError(`tickhubd cannot be reached (${err.message})`);
+  }
+});
+
+async function removeAlert (id) {
+  try {
+    const r = await api(`/api/v1/alerts/${encodeURIComponent(id)}`, { method: 'DELETE' });
+    const body = await r.json().catch(() => ({}));
+    if (!r.ok) { alertError(errorText(body, r.status)); return; }
+    alertError(null);
+    listAlerts();
+  } catch (err) {
+    if (err.message !== 'unauthorized') alertError(`tickhubd cannot be reached (${err.message})`);
+  }
+}
+
+let noticeTimer = 0;
+function onAlert (d) {
+  state.alertsFired++;
+  const price = d.price !== null && d.price !== undefined ? ` at ${fmtPrice(d.price)}` : '';
+  const text = `${d.symbol} ${d.condition}${price}${d.source ? ` (${d.source === 'simulator' ? 'SIMULATED' : d.source})` : ''}` +
+    (d.message ? `: ${d.message}` : '');
+  const li = document.createElement('li');
+  li.dataset.id = d.id;
+  li.textContent = `${new Date().toLocaleTimeString()} ${text}`;
+  const log = $('alert-log');
+  log.prepend(li);
+  while (log.children.length > LOG_MAX) log.lastChild.remove();
+  const notice = $('alert-notice');
+  notice.textContent = `Alert: ${text}`;
+  notice.hidden = false;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => { notice.hidden = true; }, 8000);
+  if (state.notifications && typeof Notification === 'function' && Notification.permission === 'granted') {
+    try {
+      new Notification(`${d.symbol} ${d.condition}`, { body: text, tag: `tickhub-${d.id}` });
+      state.notified++;
+    } catch { /* not here */ }
+  }
+  listAlerts();   // the times fired; a once rule is gone
+}
+$('alert-notice').addEventListener('click', () => { $('alert-notice').hidden = true; });
+
+function renderNotify () {
+  const supported = typeof Notification === 'function';
+  const b = $('notify-enable');
+  b.disabled = !supported || Notification.permission === 'denied';
+  b.textContent = !supported ? 'Browser notifications: not supported'
+    : Notification.permission === 'denied' ? 'Browser notifications: blocked by the browser'
+      : `Browser notifications: ${state.notifications ? 'on' : 'off'}`;
+  b.setAttribute('aria-pressed', String(state.notifications));
+}
+// Only when the user asks: the permission prompt comes from this click.
+$('notify-enable').addEventListener('click', async () => {
+  if (typeof Notification !== 'function') return;
+  if (state.notifications) { state.notifications = false; renderNotify(); return; }
+  const p = Notification.permission === 'granted' ? 'granted' : await Notification.requestPermission();
+  state.notifications = p === 'granted';
+  renderNotify();
+});
+renderNotify();
 
 // The chart
 
@@ -591,6 +763,10 @@ async function start () {
     return;
   }
   if ($('auth').open) $('auth').close();
+  $('alert-symbols').replaceChildren(...[...state.symbols.keys()].sort().map((sym) => {
+    const o = document.createElement('option'); o.value = sym; return o;
+  }));
+  if (state.simulated) $('alert-simulator-label').hidden = false;
   pollSources();
   if (!state.ws) connect();
 }
