@@ -33,7 +33,7 @@ SERVER_SRC = [os.path.join(ROOT, 'plugins', 'sinks', 'server', f)
 
 CONFIG = """\
 [tickhub]
-plugins=simulator;store;server
+plugins=simulator;store;server;alerts
 symbols=BTC;ETH
 timeframes=1m;5m
 [prices]
@@ -45,6 +45,8 @@ path={dir}/history.db
 ticks=true
 [server]
 listen=127.0.0.1:0
+[alerts]
+state-file={dir}/alerts.json
 [indicators]
 sma_2=sma(2)
 """
@@ -61,8 +63,9 @@ def ok(cond, what):
         failed += 1
 
 
-def get(url, method='GET'):
-    req = urllib.request.Request(url, method=method)
+def get(url, method='GET', body=None):
+    req = urllib.request.Request(url, method=method, data=body,
+                                 headers={'Content-Type': 'application/json'} if body is not None else {})
     try:
         with urllib.request.urlopen(req, timeout=15) as r:
             return r.status, r.headers.get('Content-Type', ''), r.read()
@@ -204,7 +207,13 @@ def main():
 
         for path, item in doc['paths'].items():
             op = item.get('get')
-            ok(op is not None and set(item) == {'get'}, f'{path}: GET only')
+            if path.startswith('/api/v1/alerts'):
+                ok(set(item) == ({'get', 'post'} if path == '/api/v1/alerts' else {'delete'}),
+                   f'{path}: {", ".join(sorted(item)).upper()}')
+            else:
+                ok(op is not None and set(item) == {'get'}, f'{path}: GET only')
+            if op is None:
+                continue
             params = [resolve(doc, p) for p in op.get('parameters', [])]
             url = path
             for p in params:
@@ -235,6 +244,28 @@ def main():
                    json.loads(body)['error']['code'] == code,
                    f'GET {eurl}: {status} {code}, documented, an Error {problems}')
 
+        # The alerts: POST a rule, a bad one, DELETE it, twice.
+        alerts = doc['paths']['/api/v1/alerts']
+        status, ctype, body = get(base + '/api/v1/alerts', 'POST',
+                                  json.dumps({'symbol': 'BTC', 'condition': 'above 10000000', 'cooldown': '10m',
+                                              'message': 'openapi'}).encode())
+        rule = json.loads(body)
+        problems = check(doc, alerts['post']['responses']['201']['content']['application/json']['schema'], rule)
+        ok(status == 201 and not problems and rule['cooldown'] == 600, f'POST /api/v1/alerts: 201, an Alert {problems}')
+        for bad, code in (({'symbol': 'BTC', 'condition': 'sideways'}, 'bad_request'),
+                          ({'symbol': 'NOPE', 'condition': 'above 1'}, 'unknown_symbol')):
+            status, _, body = get(base + '/api/v1/alerts', 'POST', json.dumps(bad).encode())
+            problems = check(doc, {'$ref': '#/components/schemas/Error'}, json.loads(body))
+            ok(status == 400 and '400' in alerts['post']['responses'] and not problems and
+               json.loads(body)['error']['code'] == code, f'POST /api/v1/alerts {bad}: 400 {code}, documented')
+        remove = doc['paths']['/api/v1/alerts/{id}']['delete']
+        status, _, body = get(base + '/api/v1/alerts/' + rule.get('id', 'x'), 'DELETE')
+        problems = check(doc, remove['responses']['200']['content']['application/json']['schema'], json.loads(body))
+        ok(status == 200 and not problems, f'DELETE /api/v1/alerts/{{id}}: 200, as documented {problems}')
+        status, _, body = get(base + '/api/v1/alerts/' + rule.get('id', 'x'), 'DELETE')
+        ok(status == 404 and '404' in remove['responses'] and json.loads(body)['error']['code'] == 'not_found',
+           'DELETE again: 404 not_found, documented')
+
         status, _, body = get(base + '/api/v1/nowhere')
         ok(status == 404 and not check(doc, {'$ref': '#/components/schemas/Error'}, json.loads(body)),
            'an unknown path: 404 with an Error')
@@ -243,6 +274,8 @@ def main():
 
         routed = routed_paths()
         ok(len(routed) >= 14, f'the server routes {len(routed)} path literals')
+        # The alerts' handler is registered on its path (th-server-alerts.c).
+        routed += [('/api/v1/alerts', False), ('/api/v1/alerts/', True)]
         missing = [lit for lit, prefix in routed if not documented(doc, lit, prefix)]
         ok(not missing, f'every routed path is documented {missing}')
     finally:
