@@ -1095,6 +1095,45 @@ check_symbol_spec (const char *group,
     }
 }
 
+/* [prices] divergence: `1%`, `0.5%` or `50bps`; `0`, `off` or empty turn
+ * it off (@bps 0). */
+gboolean
+_th_parse_divergence (const char  *text,
+                      double      *bps,
+                      GError     **error)
+{
+  g_autofree char *s = g_strstrip (g_strdup (text != NULL ? text : ""));
+  char *end = NULL;
+  double v;
+
+  *bps = 0;
+  if (*s == '\0' || g_str_equal (s, "off") || g_str_equal (s, "0"))
+    return TRUE;
+  v = g_ascii_strtod (s, &end);
+  if (end == s || !isfinite (v) || v <= 0)
+    goto bad;
+  while (*end == ' ')
+    end++;
+  if (g_str_equal (end, "%"))
+    v *= 100;
+  else if (!g_str_equal (end, "bps") && !g_str_equal (end, "bp"))
+    goto bad;
+  if (v > 10000)
+    {
+      g_set_error (error, TH_ERROR, TH_ERROR_BAD_INPUT,
+                   "“%s” is more than 100%%; use a threshold such as 1%% or 50bps", s);
+      return FALSE;
+    }
+  *bps = v;
+  return TRUE;
+
+bad:
+  g_set_error (error, TH_ERROR, TH_ERROR_BAD_INPUT,
+               "“%s” is not a threshold; use a percentage such as 1%% or basis points such as 50bps "
+               "(off: 0)", s);
+  return FALSE;
+}
+
 void
 _th_config_check_core (ThConfig  *self,
                        GPtrArray *problems)
@@ -1102,7 +1141,26 @@ _th_config_check_core (ThConfig  *self,
   _th_config_check_group (self, "tickhub",
                           "plugins:list,symbols:list,quote:string,timeframes:list,plugin-dirs:list,history:uint,warmup:uint,backfill:string",
                           problems);
-  _th_config_check_group (self, "prices", "order:list", problems);
+  _th_config_check_group (self, "prices", "order:list,divergence:string,divergence-action:string", problems);
+
+  if (th_config_has_key (self, "prices", "divergence"))
+    {
+      g_autofree char *text = th_config_get_string (self, "prices", "divergence", "");
+      g_autoptr(GError) error = NULL;
+      double bps;
+
+      if (!_th_parse_divergence (text, &bps, &error))
+        problem (problems, "prices", "divergence", "%s", error->message);
+    }
+  if (th_config_has_key (self, "prices", "divergence-action"))
+    {
+      g_autofree char *action = th_config_get_string (self, "prices", "divergence-action", "");
+
+      if (g_strcmp0 (action, "flag") != 0 && g_strcmp0 (action, "skip") != 0)
+        problem (problems, "prices", "divergence-action",
+                 "“%s” is not an action; use flag (report the outlier) or skip (report it and serve "
+                 "the next fresh source that agrees)", action);
+    }
 
   if (th_config_has_key (self, "tickhub", "symbols"))
     {

@@ -94,6 +94,14 @@ _th_hub_emit_financial (ThHub        *self,
   _th_json_append_string (out, state->source);
   g_string_append (out, ",\"timestamp\":");
   _th_json_append_time (out, state->exchange_time);
+  if (state->n_sources > 0)
+    {
+      /* [prices] divergence: the comparison of the fresh sources. */
+      g_string_append (out, ",\"quote\":");
+      _th_json_append_string (out, state->quote);
+      g_string_append_printf (out, ",\"sources\":%u,\"spread_bps\":", state->n_sources);
+      _th_json_append_double (out, round (state->spread_bps * 100) / 100);
+    }
   g_string_append_c (out, '}');
   _th_hub_envelope_end (out);
 
@@ -382,6 +390,7 @@ _th_hub_on_source_changed (ThPriceBook *book,
                    ThHub       *self)
 {
   GString *out;
+  const char *reason;
 
   /* The book's expiry is stopped with the hub; a lookup meanwhile still
    * re-resolves, and says nothing. */
@@ -396,9 +405,18 @@ _th_hub_on_source_changed (ThPriceBook *book,
   _th_json_append_string (out, from);
   g_string_append (out, ",\"to\":");
   _th_json_append_string (out, to);
+  reason = _th_price_book_get_change_reason (book);
+  if (reason != NULL)
+    {
+      g_string_append (out, ",\"reason\":");
+      _th_json_append_string (out, reason);
+    }
   _th_hub_envelope_end (out);
 
-  if (to != NULL)
+  if (reason != NULL)
+    g_message ("%s: price source %s → %s (%s)", symbol, from != NULL ? from : "(none)",
+               to != NULL ? to : "(none)", reason);
+  else if (to != NULL)
     g_info ("%s: price source %s → %s", symbol, from != NULL ? from : "(none)", to);
   else
     g_message ("%s: no fresh price from any source (was %s)", symbol, from != NULL ? from : "(none)");
@@ -418,4 +436,53 @@ _th_hub_on_source_changed (ThPriceBook *book,
       _th_hub_envelope_end (out);
       _th_hub_emit_take (self, "error", symbol, NULL, out);
     }
+}
+
+/* [prices] divergence: the book flagged the first fresh source of a
+ * symbol, or it agrees again. */
+void
+_th_hub_on_divergence (const ThDivergence *d,
+                       gpointer            user_data)
+{
+  ThHub *self = user_data;
+  GString *out;
+
+  if (self->stopping)
+    return;
+
+  if (d->diverged)
+    {
+      self->divergences++;
+      g_message ("%s: %s's price %g is %.0f bp from the median %g of %u other fresh source(s)",
+                 d->symbol, d->source, d->price, d->bps, d->median, d->n_sources - 1);
+    }
+  else
+    g_info ("%s: %s agrees again (%.0f bp from the median)", d->symbol, d->source, d->bps);
+
+  out = _th_hub_envelope_begin ("price_divergence");
+  g_string_append (out, "\"symbol\":");
+  _th_json_append_string (out, d->symbol);
+  g_string_append (out, ",\"source\":");
+  _th_json_append_string (out, d->source);
+  g_string_append (out, ",\"quote\":");
+  _th_json_append_string (out, d->quote);
+  g_string_append (out, ",\"price\":");
+  _th_json_append_double (out, d->price);
+  g_string_append (out, ",\"median\":");
+  _th_json_append_double (out, d->median);
+  g_string_append (out, ",\"bps\":");
+  _th_json_append_double (out, round (d->bps * 100) / 100);
+  g_string_append (out, ",\"sources\":[");
+  for (guint i = 0; i < d->n_sources; i++)
+    {
+      if (i > 0)
+        g_string_append_c (out, ',');
+      _th_json_append_string (out, d->sources[i]);
+    }
+  g_string_append_printf (out, "],\"diverged\":%s", d->diverged ? "true" : "false");
+  _th_hub_envelope_end (out);
+  _th_hub_emit_take (self, "price_divergence", d->symbol, NULL, out);
+
+  g_signal_emit (self, _th_hub_signals[SIGNAL_PRICE_DIVERGENCE], 0, d->symbol, d->source,
+                 d->price, d->median, d->bps, d->diverged);
 }

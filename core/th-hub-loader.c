@@ -740,6 +740,17 @@ th_hub_load (ThHub   *self,
       else if (th_config_has_key (self->config, order[i], "ttl"))
         add_problem (problems, "[%s] ttl: must be more than 0 seconds", order[i]);
     }
+  /* [prices] divergence: the first fresh source compared with the others. */
+  {
+    g_autofree char *text = th_config_get_string (self->config, "prices", "divergence", NULL);
+    g_autofree char *action = th_config_get_string (self->config, "prices", "divergence-action", "flag");
+    double bps = 0;
+
+    /* A bad value is reported by the config check. */
+    if (text != NULL && _th_parse_divergence (text, &bps, NULL) && bps > 0)
+      _th_price_book_set_divergence (self->book, bps, g_strcmp0 (action, "skip") == 0,
+                                     _th_hub_on_divergence, self);
+  }
   /* Plugins. */
   if (plugins == NULL || plugins[0] == NULL)
     {

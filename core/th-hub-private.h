@@ -149,6 +149,7 @@ struct _ThHub
   GHashTable   *backfills;          /* "symbol\nduration" → the series' fetches
                                      * (th-hub-backfill.c) */
   GCancellable *backfill_cancellable; /* the fetches; cancelled at stop */
+  guint64       divergences;        /* [prices] divergence: sources flagged */
 };
 
 /* The hub's signals (th-hub.c defines them). */
@@ -159,6 +160,7 @@ enum {
   SIGNAL_SOURCE_STATUS_CHANGED,
   SIGNAL_CANDLE_CLOSED,
   SIGNAL_INDICATORS_UPDATED,
+  SIGNAL_PRICE_DIVERGENCE,
   N_SIGNALS
 };
 
@@ -214,6 +216,8 @@ void          _th_hub_publish_closed       (ThHub          *self,
                                             SymbolState    *state,
                                             guint           t,
                                             GPtrArray      *closed);
+void          _th_hub_on_divergence        (const ThDivergence *divergence,
+                                            gpointer        user_data);
 void          _th_hub_on_source_changed    (ThPriceBook    *book,
                                             const char     *symbol,
                                             const char     *from,

@@ -1094,3 +1094,20 @@ th_hub_get_history_ticks_finish (ThHub         *self,
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }
+
+/**
+ * th_hub_get_divergences:
+ * @self: a #ThHub
+ *
+ * With `[prices] divergence` set, how many times a symbol's first fresh
+ * source was flagged as deviating from the other fresh sources.
+ *
+ * Returns: the count since the hub was made
+ */
+guint64
+th_hub_get_divergences (ThHub *self)
+{
+  g_return_val_if_fail (TH_IS_HUB (self), 0);
+
+  return self->divergences;
+}

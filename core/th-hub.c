@@ -407,6 +407,26 @@ th_hub_class_init (ThHubClass *klass)
                   G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
                   TH_TYPE_CANDLE | G_SIGNAL_TYPE_STATIC_SCOPE,
                   G_TYPE_VARIANT);
+
+  /**
+   * ThHub::price-divergence:
+   * @self: the hub
+   * @symbol: the canonical symbol
+   * @source: the first fresh source of the order, compared with the others
+   * @price: its price
+   * @median: the median of the other fresh sources of the same quote
+   * @bps: how far @price is from @median, in basis points
+   * @diverged: %TRUE when @source is flagged, %FALSE when it agrees again
+   *
+   * With `[prices] divergence` set: emitted after each `price_divergence`
+   * event, with the same news.
+   */
+  _th_hub_signals[SIGNAL_PRICE_DIVERGENCE] =
+    g_signal_new ("price-divergence", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 6,
+                  G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
+                  G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE,
+                  G_TYPE_DOUBLE, G_TYPE_DOUBLE, G_TYPE_DOUBLE, G_TYPE_BOOLEAN);
 }
 
 static void

@@ -140,6 +140,8 @@ GVariant     *th_hub_get_indicators        (ThHub         *self,
 TH_EXPORT
 guint64       th_hub_get_rejected_ticks    (ThHub         *self);
 TH_EXPORT
+guint64       th_hub_get_divergences       (ThHub         *self);
+TH_EXPORT
 guint64       th_hub_get_source_ticks      (ThHub         *self,
                                             const char    *source);
 TH_EXPORT

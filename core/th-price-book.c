@@ -35,7 +35,15 @@ typedef struct
   const char *symbol;    /* interned */
   GHashTable *entries;   /* source name (interned) → ThTick (merged state) */
   const char *selected;  /* interned, or NULL */
+  const char *diverged;  /* the first fresh source, flagged as deviating; or NULL */
+  gboolean    skipping;  /* the selection passed over it ([prices] divergence-action=skip) */
 } Book;
+
+/* At most this many fresh sources are compared for a symbol. */
+#define MAX_COMPARED 16
+/* A flagged source is cleared when it is back within this share of the
+ * threshold, so a price hovering at the threshold does not flap. */
+#define DIVERGENCE_CLEAR 0.8
 
 struct _ThPriceBook
 {
@@ -51,6 +59,13 @@ struct _ThPriceBook
   gint64      timer_at;
   gboolean    expiry_stopped;  /* _th_price_book_stop_expiry() */
   GHashTable *feeds;           /* the loaded feeds' sources (_th_price_book_set_feeds()), or NULL */
+
+  /* [prices] divergence (_th_price_book_set_divergence()); 0: off */
+  double           divergence_bps;
+  gboolean         divergence_skip;
+  ThDivergenceFunc divergence_func;
+  gpointer         divergence_data;
+  const char      *change_reason;  /* during source-changed: "divergence", "agreement" or NULL */
 };
 
 enum {
@@ -347,6 +362,9 @@ arm (ThPriceBook *self,
   self->timer_id = th_clock_add_deadline (self->clock, deadline, on_deadline, self, NULL);
 }
 
+static void set_selected (ThPriceBook *self, Book *book, const char *chosen, const char *reason);
+static void resolve_compared (ThPriceBook *self, Book *book, gint64 now);
+
 /* Picks the selected source of @book at @now; emits source-changed. */
 static void
 resolve (ThPriceBook *self,
@@ -355,6 +373,12 @@ resolve (ThPriceBook *self,
 {
   const char *chosen = NULL;
   gint64 expiry = 0;
+
+  if (self->divergence_bps > 0)
+    {
+      resolve_compared (self, book, now);
+      return;
+    }
 
   for (guint i = 0; i < self->order->len; i++)
     {
@@ -371,14 +395,279 @@ resolve (ThPriceBook *self,
 
   if (chosen != NULL)
     arm (self, expiry);
+  set_selected (self, book, chosen, NULL);
+}
 
-  if (chosen != book->selected)
+static void
+set_selected (ThPriceBook *self,
+              Book        *book,
+              const char  *chosen,
+              const char  *reason)
+{
+  const char *from = book->selected;
+
+  if (chosen == from)
+    return;
+  book->selected = chosen;
+  self->change_reason = reason;
+  g_signal_emit (self, signals[SOURCE_CHANGED], 0, book->symbol, from, chosen);
+  self->change_reason = NULL;
+}
+
+/* [prices] divergence */
+
+typedef struct
+{
+  Source *src;
+  ThTick *state;
+} Fresh;
+
+static double
+median (double *v,
+        guint   n)
+{
+  /* Insertion sort: n is a handful. */
+  for (guint i = 1; i < n; i++)
+    for (guint j = i; j > 0 && v[j - 1] > v[j]; j--)
+      {
+        double t = v[j];
+
+        v[j] = v[j - 1];
+        v[j - 1] = t;
+      }
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* How far @fresh[@which] is from the median of the others of its quote
+ * but @fresh[@skip] (in bp); NAN when there is no other. @others gets the
+ * median. */
+static double
+deviation (const Fresh *fresh,
+           guint        n,
+           guint        which,
+           guint        skip,
+           double      *others)
+{
+  double v[MAX_COMPARED];
+  guint k = 0;
+  double m;
+
+  for (guint i = 0; i < n; i++)
+    if (i != which && i != skip && g_strcmp0 (fresh[i].state->quote, fresh[which].state->quote) == 0)
+      v[k++] = fresh[i].state->price;
+  if (k == 0)
+    return NAN;
+  m = median (v, k);
+  *others = m;
+  return fabs (fresh[which].state->price - m) / m * 1e4;
+}
+
+/* Writes the comparison on the served state (copy on write). */
+static void
+annotate (Book        *book,
+          const Fresh *fresh,
+          guint        n,
+          guint        which)
+{
+  double v[MAX_COMPARED];
+  guint k = 0;
+  double spread = 0, lo = INFINITY, hi = -INFINITY;
+  ThTick *state = fresh[which].state;
+
+  for (guint i = 0; i < n; i++)
+    if (g_strcmp0 (fresh[i].state->quote, state->quote) == 0)
+      {
+        v[k++] = fresh[i].state->price;
+        lo = MIN (lo, fresh[i].state->price);
+        hi = MAX (hi, fresh[i].state->price);
+      }
+  if (k >= 2)
+    spread = (hi - lo) / median (v, k) * 1e4;
+  if (state->n_sources == k && state->spread_bps == spread)
+    return;
+  if (g_atomic_int_get (&state->ref_count) != 1)
     {
-      const char *from = book->selected;
-
-      book->selected = chosen;
-      g_signal_emit (self, signals[SOURCE_CHANGED], 0, book->symbol, from, chosen);
+      /* Someone holds the old state (a lookup): copy on write. */
+      state = th_tick_copy (state);
+      g_hash_table_insert (book->entries, (gpointer) fresh[which].src->name, state);
     }
+  state->n_sources = k;
+  state->spread_bps = spread;
+}
+
+static void
+tell_divergence (ThPriceBook *self,
+                 Book        *book,
+                 const Fresh *fresh,
+                 guint        n,
+                 guint        which,
+                 double       bps,
+                 double       others,
+                 gboolean     diverged)
+{
+  const char *names[MAX_COMPARED + 1];
+  guint k = 0;
+  ThDivergence d = { 0, };
+
+  if (self->divergence_func == NULL)
+    return;
+  names[k++] = fresh[which].src->name;
+  for (guint i = 0; i < n; i++)
+    if (i != which && g_strcmp0 (fresh[i].state->quote, fresh[which].state->quote) == 0)
+      names[k++] = fresh[i].src->name;
+  names[k] = NULL;
+
+  d.symbol = book->symbol;
+  d.source = fresh[which].src->name;
+  d.quote = fresh[which].state->quote;
+  d.price = fresh[which].state->price;
+  d.median = others;
+  d.bps = bps;
+  d.sources = names;
+  d.n_sources = k;
+  d.diverged = diverged;
+  self->divergence_func (&d, self->divergence_data);
+}
+
+/* resolve() with [prices] divergence on: the first fresh source of the
+ * order is compared with the median of the other fresh sources of its
+ * quote. Beyond the threshold it is flagged (once, until it is back within
+ * DIVERGENCE_CLEAR of the threshold); with divergence-action=skip and a
+ * majority to tell which price is the odd one (three fresh sources of the
+ * quote or more), the next fresh source that agrees with the others is
+ * selected instead. */
+static void
+resolve_compared (ThPriceBook *self,
+                  Book        *book,
+                  gint64       now)
+{
+  Fresh fresh[MAX_COMPARED];
+  guint n = 0, chosen = 0, same_quote = 0;
+  gint64 expiry = G_MAXINT64;
+  double bps = NAN, others = NAN;
+  gboolean diverged = FALSE;
+  const char *reason = NULL;
+
+  for (guint i = 0; i < self->order->len && n < MAX_COMPARED; i++)
+    {
+      Source *src = self->order->pdata[i];
+      ThTick *state = g_hash_table_lookup (book->entries, src->name);
+
+      if (state != NULL && now - state->receive_time < src->ttl)
+        {
+          fresh[n].src = src;
+          fresh[n].state = state;
+          n++;
+          /* Any of them expiring changes the comparison. */
+          expiry = MIN (expiry, state->receive_time + src->ttl);
+        }
+    }
+
+  if (n == 0)
+    {
+      if (book->diverged != NULL)
+        book->diverged = NULL;
+      book->skipping = FALSE;
+      set_selected (self, book, NULL, NULL);
+      return;
+    }
+  arm (self, expiry);
+
+  for (guint i = 0; i < n; i++)
+    if (g_strcmp0 (fresh[i].state->quote, fresh[0].state->quote) == 0)
+      same_quote++;
+
+  bps = deviation (fresh, n, 0, G_MAXUINT, &others);
+  if (!isnan (bps))
+    {
+      double limit = self->divergence_bps;
+
+      if (book->diverged == fresh[0].src->name)
+        limit *= DIVERGENCE_CLEAR;
+      diverged = bps > limit;
+    }
+
+  /* The flag of a source that is no longer first (it expired, or one above
+   * it came back) is dropped quietly: a later comparison starts afresh. */
+  if (book->diverged != NULL && book->diverged != fresh[0].src->name)
+    book->diverged = NULL;
+  if (diverged && book->diverged == NULL)
+    {
+      book->diverged = fresh[0].src->name;
+      tell_divergence (self, book, fresh, n, 0, bps, others, TRUE);
+    }
+  else if (!diverged && book->diverged != NULL)
+    {
+      book->diverged = NULL;
+      tell_divergence (self, book, fresh, n, 0, bps, others, FALSE);
+    }
+
+  if (diverged && self->divergence_skip && same_quote >= 3)
+    for (guint i = 1; i < n; i++)
+      {
+        double o, d;
+
+        if (g_strcmp0 (fresh[i].state->quote, fresh[0].state->quote) != 0)
+          continue;
+        /* Against the others but the outlier. */
+        d = deviation (fresh, n, i, 0, &o);
+        if (!isnan (d) && d <= self->divergence_bps)
+          {
+            chosen = i;
+            break;
+          }
+      }
+
+  if (chosen != 0)
+    {
+      if (!book->skipping || book->selected != fresh[chosen].src->name)
+        reason = "divergence";
+      book->skipping = TRUE;
+    }
+  else if (book->skipping)
+    {
+      book->skipping = FALSE;
+      if (!diverged)
+        reason = "agreement";
+    }
+
+  annotate (book, fresh, n, chosen);
+  set_selected (self, book, fresh[chosen].src->name, reason);
+}
+
+/**
+ * _th_price_book_set_divergence:
+ * @self: a #ThPriceBook
+ * @bps: the threshold, in basis points; 0 turns the comparison off
+ * @skip: pass over a deviating source when a majority says which one it is
+ * @func: (nullable): told when a source is flagged or cleared
+ * @user_data: for @func
+ *
+ * `[prices] divergence` and `divergence-action`.
+ */
+void
+_th_price_book_set_divergence (ThPriceBook      *self,
+                               double            bps,
+                               gboolean          skip,
+                               ThDivergenceFunc  func,
+                               gpointer          user_data)
+{
+  g_return_if_fail (TH_IS_PRICE_BOOK (self));
+
+  self->divergence_bps = bps > 0 ? bps : 0;
+  self->divergence_skip = skip;
+  self->divergence_func = func;
+  self->divergence_data = user_data;
+  th_price_book_check (self);
+}
+
+/* During ::source-changed: why, when it is not the plain order and TTLs
+ * ("divergence": the first fresh source was passed over; "agreement": it
+ * is back). */
+const char *
+_th_price_book_get_change_reason (ThPriceBook *self)
+{
+  return self->change_reason;
 }
 
 static gboolean

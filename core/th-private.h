@@ -75,6 +75,34 @@ void            _th_price_book_set_feeds      (ThPriceBook       *self,
                                                const char *const *feeds);
 void            _th_price_book_stop_expiry    (ThPriceBook       *self);
 
+/* [prices] divergence: the news of a source that deviates from the others
+ * (diverged) or agrees again (!diverged). Valid during the call only. */
+typedef struct
+{
+  const char        *symbol;
+  const char        *source;
+  const char        *quote;
+  double             price;
+  double             median;   /* of the other fresh sources of the quote */
+  double             bps;      /* |price - median| / median, in bp */
+  const char *const *sources;  /* the fresh sources compared, source first */
+  guint              n_sources;
+  gboolean           diverged;
+} ThDivergence;
+
+typedef void (*ThDivergenceFunc) (const ThDivergence *divergence,
+                                  gpointer            user_data);
+
+void            _th_price_book_set_divergence (ThPriceBook       *self,
+                                               double             bps,
+                                               gboolean           skip,
+                                               ThDivergenceFunc   func,
+                                               gpointer           user_data);
+const char     *_th_price_book_get_change_reason (ThPriceBook    *self);
+gboolean        _th_parse_divergence          (const char        *text,
+                                               double            *bps,
+                                               GError           **error);
+
 /* Config checking (th-config.c): each problem is appended to @problems as
  * "[group] key: what is wrong; the fix". */
 TH_PRIVATE_API

@@ -366,3 +366,47 @@ th_symbol_map_list (ThSymbolMap *self)
   g_ptr_array_add (out, NULL);
   return (char **) g_ptr_array_free (out, FALSE);
 }
+
+/**
+ * th_symbol_code_get_quote:
+ * @code: a venue's pair code, such as `BTCUSDT`, `btcusdt`, `BTC-USD` or
+ *   `XBT/EUR`
+ *
+ * The quote currency a pair code names: what follows a `-`, `/` or `_`,
+ * else the longest well-known quote currency the code ends with (FDUSD,
+ * USDT, USDC, BUSD, TUSD, DAI, USD, EUR, GBP, TRY, BRL, JPY, AUD, BTC, ETH,
+ * BNB) after a base of two characters or more. Feeds use it so that a
+ * price in USDT is never compared with a price in USD (`[prices]
+ * divergence`).
+ *
+ * Returns: (transfer full) (nullable): the quote in upper case, or %NULL
+ *   when @code names none (an asset id such as `bitcoin`)
+ */
+char *
+th_symbol_code_get_quote (const char *code)
+{
+  static const char *const known[] = {
+    "FDUSD", "USDT", "USDC", "BUSD", "TUSD", "DAI", "USD", "EUR", "GBP", "TRY",
+    "BRL", "JPY", "AUD", "BTC", "ETH", "BNB", NULL
+  };
+  g_autofree char *up = NULL;
+  const char *sep;
+  gsize len;
+
+  g_return_val_if_fail (code != NULL, NULL);
+
+  up = g_ascii_strup (code, -1);
+  sep = strpbrk (up, "-/_");
+  if (sep != NULL)
+    return sep[1] != '\0' && sep > up && th_symbol_is_valid (sep + 1) ? g_strdup (sep + 1) : NULL;
+
+  len = strlen (up);
+  for (guint i = 0; known[i] != NULL; i++)
+    {
+      gsize k = strlen (known[i]);
+
+      if (len >= k + 2 && strcmp (up + len - k, known[i]) == 0)
+        return g_strdup (known[i]);
+    }
+  return NULL;
+}

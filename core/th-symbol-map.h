@@ -49,5 +49,7 @@ char       **th_symbol_map_list        (ThSymbolMap *self);
 
 TH_EXPORT
 gboolean     th_symbol_is_valid        (const char  *symbol);
+TH_EXPORT
+char        *th_symbol_code_get_quote  (const char  *code);
 
 G_END_DECLS

@@ -72,6 +72,11 @@ struct _ThTick
 
   /*< private >*/
   gint        ref_count;
+  /* Set by the price book on a source's state when [prices] divergence
+   * is on: how many fresh sources of the same quote there were (0: not
+   * compared) and their spread, in basis points of their median. */
+  guint       n_sources;
+  double      spread_bps;
 };
 
 TH_EXPORT

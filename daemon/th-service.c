@@ -180,6 +180,12 @@ price_to_variant (ThService    *self,
     g_variant_dict_insert (&dict, "source", "s", tick->source);
   if (tick->quote != NULL)
     g_variant_dict_insert (&dict, "quote", "s", tick->quote);
+  if (tick->n_sources > 0)
+    {
+      /* [prices] divergence: the comparison of the fresh sources. */
+      g_variant_dict_insert (&dict, "sources", "u", tick->n_sources);
+      g_variant_dict_insert (&dict, "spread_bps", "d", tick->spread_bps);
+    }
   if (tick->exchange_time != 0)
     g_variant_dict_insert (&dict, "timestamp", "x", tick->exchange_time);
   if (tick->receive_time != 0)

@@ -56,12 +56,15 @@ struct _ThBinance
   char       *rest_url;    /* without a trailing slash */
   ThVenueRest *rest;       /* made at the first fetch */
   guint64     rows_rejected;
+  GHashTable *quotes;      /* code → interned quote currency (USDT for BTCUSDT) */
 };
 
 static void th_binance_backfill_init (ThBackfillInterface *iface);
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThBinance, th_binance, TH_TYPE_WS_FEED, G_TYPE_FLAG_FINAL,
                                 G_IMPLEMENT_INTERFACE_DYNAMIC (TH_TYPE_BACKFILL, th_binance_backfill_init))
+
+static const char *quote_of (ThBinance *self, const char *code);
 
 static const char *const known_streams[] = { "ticker", "aggTrade", "trade", "bookTicker", "miniTicker", NULL };
 
@@ -313,6 +316,7 @@ parse_payload (ThBinance  *self,
       return;
     }
 
+  th_tick_set_quote (tick, quote_of (self, th_json_object_get_string (data, "s")));
   th_ws_feed_push_tick (TH_WS_FEED (self), tick);
 }
 
@@ -637,6 +641,7 @@ th_binance_finalize (GObject *object)
   g_free (self->rest_url);
   g_strfreev (self->streams);
   g_clear_object (&self->parser);
+  g_clear_pointer (&self->quotes, g_hash_table_unref);
   G_OBJECT_CLASS (th_binance_parent_class)->finalize (object);
 }
 
@@ -665,6 +670,25 @@ static void
 th_binance_init (ThBinance *self)
 {
   self->parser = json_parser_new_immutable ();
+  self->quotes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+/* The quote currency of a pair, from its code: USDT for BTCUSDT. */
+static const char *
+quote_of (ThBinance  *self,
+          const char *code)
+{
+  const char *quote = g_hash_table_lookup (self->quotes, code);
+
+  if (quote == NULL)
+    {
+      g_autofree char *q = th_symbol_code_get_quote (code);
+
+      /* An unknown quote stays the hub's [tickhub] quote. */
+      quote = q != NULL ? g_intern_string (q) : "";
+      g_hash_table_insert (self->quotes, g_strdup (code), (gpointer) quote);
+    }
+  return *quote != '\0' ? quote : NULL;
 }
 
 G_MODULE_EXPORT void peas_register_types (PeasObjectModule *module);

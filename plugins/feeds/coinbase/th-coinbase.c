@@ -101,6 +101,7 @@ typedef struct
 {
   char     *product_id;   /* Coinbase's code, such as BTC-USD */
   char     *symbol;       /* canonical, such as BTC */
+  char     *quote;        /* from the product: USD */
   Sequence  seq[N_SEQ];
   gint64    trade_id;     /* of the last price pushed, -1 when unknown */
 } Product;
@@ -133,6 +134,7 @@ product_free (gpointer data)
 
   g_free (p->product_id);
   g_free (p->symbol);
+  g_free (p->quote);
   g_free (p);
 }
 
@@ -243,6 +245,7 @@ th_coinbase_configure (ThWsFeed  *feed,
       p = g_new0 (Product, 1);
       p->product_id = g_strdup (code);
       p->symbol = g_strdup (symbols[s]);
+      p->quote = th_symbol_code_get_quote (code);
       for (guint c = 0; c < N_SEQ; c++)
         p->seq[c].last = -1;
       p->trade_id = -1;
@@ -511,6 +514,7 @@ parse_ticker (ThCoinbase *self,
     trade_id = -1;
 
   tick = th_tick_new (p->symbol, "coinbase", TH_TICK_KIND_QUOTE, price, time);
+  th_tick_set_quote (tick, p->quote);
   if (get_number (obj, "best_bid", &v) && v > 0)
     tick->bid = v;
   if (get_number (obj, "best_ask", &v) && v > 0)
@@ -566,6 +570,7 @@ parse_match (ThCoinbase *self,
    * the opposite of the ticker's and most venues' taker side. Candles need
    * only the price and the size, so it is not used. */
   tick = th_tick_new (p->symbol, "coinbase", TH_TICK_KIND_TRADE, price, time);
+  th_tick_set_quote (tick, p->quote);
   tick->size = size;
   th_ws_feed_push_tick (TH_WS_FEED (self), tick);
   p->trade_id = has_seq ? seq : -1;

@@ -281,6 +281,8 @@ th_coincap_message (ThWsFeed   *feed,
           continue;
         }
       tick = th_tick_new (symbol, "coincap", TH_TICK_KIND_QUOTE, price, time);
+      /* CoinCap's prices stream is in US dollars, whatever [tickhub] quote says. */
+      th_tick_set_quote (tick, "USD");
       th_ws_feed_push_tick (feed, tick);
     }
 }

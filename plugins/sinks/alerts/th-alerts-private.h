@@ -19,6 +19,7 @@ typedef enum
   TH_ALERT_KIND_INDICATOR,
   TH_ALERT_KIND_NO_SOURCE,
   TH_ALERT_KIND_SOURCE,
+  TH_ALERT_KIND_DIVERGES,
 } ThAlertKind;
 
 typedef enum

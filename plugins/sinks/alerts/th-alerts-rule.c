@@ -9,6 +9,7 @@
  *   NAME(TF) > 70 | NAME(TF) crosses 0 (any operator above)    an indicator output
  *   no_source                                                  no source is fresh
  *   source NAME down|stale [for DURATION]                      a source's state
+ *   diverges                                                   its sources disagree ([prices] divergence)
  * Options: cooldown=DURATION (5m), hysteresis=N or N%, once, repeat,
  *   simulator, message="TEXT" (words are split as a shell does).
  *
@@ -24,7 +25,7 @@
 #define MAX_ID_LENGTH    64
 #define MAX_MESSAGE      1024
 
-static const char *const kind_names[] = { "price", "change", "indicator", "no_source", "source" };
+static const char *const kind_names[] = { "price", "change", "indicator", "no_source", "source", "diverges" };
 
 const char *
 th_alert_kind_to_string (ThAlertKind kind)
@@ -165,7 +166,7 @@ bad (GError    **error,
 }
 
 #define CONDITIONS_HINT "write it like “above 50000”, “crosses 3000”, “change >= 5%% in 1h”, " \
-                        "“rsi_14(1h) > 70”, “no_source” or “source binance down for 2m”"
+                        "“rsi_14(1h) > 70”, “no_source”, “diverges” or “source binance down for 2m”"
 
 /* The indicator output NAME and the timeframe of NAME(TF). */
 static gboolean
@@ -289,6 +290,13 @@ parse_condition (ThAlertContext *ctx,
       if (rule->window < G_USEC_PER_SEC || rule->window > G_GINT64_CONSTANT (7) * 86400 * G_USEC_PER_SEC)
         return bad (error, "the window “%s” is not from 1 s to 7 d; give one such as 15m or 1h", w[used + 1]);
       *i += used + 2;
+      return TRUE;
+    }
+
+  if (g_ascii_strcasecmp (w[0], "diverges") == 0)
+    {
+      rule->kind = TH_ALERT_KIND_DIVERGES;
+      *i += 1;
       return TRUE;
     }
 
@@ -551,7 +559,8 @@ th_alert_rule_parse (ThAlertContext *ctx,
         }
     }
 
-  if (rule->margin > 0 && (rule->kind == TH_ALERT_KIND_NO_SOURCE || rule->kind == TH_ALERT_KIND_SOURCE))
+  if (rule->margin > 0 && (rule->kind == TH_ALERT_KIND_NO_SOURCE || rule->kind == TH_ALERT_KIND_SOURCE ||
+                           rule->kind == TH_ALERT_KIND_DIVERGES))
     {
       bad (error, "hysteresis is for rules on a price, a change or an indicator; remove it");
       th_alert_rule_free (rule);

@@ -107,6 +107,7 @@ struct _Symbol
   GPtrArray  *change_tracks;
   GPtrArray  *indicator_tracks;
   GPtrArray  *no_source;    /* ThAlertRule* */
+  GPtrArray  *diverges;     /* ThAlertRule*: [prices] divergence */
   ThAlertTrack *price_track;      /* the price tracks, when they exist */
   ThAlertTrack *price_sim_track;
 };
@@ -147,6 +148,7 @@ struct _ThAlertsSink
   gulong       price_handler;
   gulong       indicators_handler;
   gulong       status_handler;
+  gulong       divergence_handler;
 
   ThAlertsWebhook *webhook;  /* [alerts] webhook, or NULL */
   ThAlertsNotify  *notify;   /* [alerts] notify=true, or NULL */
@@ -348,6 +350,7 @@ symbol_free (Symbol *sym)
   g_ptr_array_unref (sym->change_tracks);
   g_ptr_array_unref (sym->indicator_tracks);
   g_ptr_array_unref (sym->no_source);
+  g_ptr_array_unref (sym->diverges);
   g_free (sym);
 }
 
@@ -366,6 +369,7 @@ get_symbol (ThAlertsSink *self,
       sym->change_tracks = g_ptr_array_new ();
       sym->indicator_tracks = g_ptr_array_new ();
       sym->no_source = g_ptr_array_new ();
+      sym->diverges = g_ptr_array_new ();
       g_hash_table_insert (self->symbols, sym->symbol, sym);
     }
   return sym;
@@ -1022,6 +1026,10 @@ place_rule (ThAlertsSink *self,
                     !self->started;
       g_ptr_array_add (get_symbol (self, rule->symbol)->no_source, rule);
       break;
+    case TH_ALERT_KIND_DIVERGES:
+      rule->armed = TRUE;
+      g_ptr_array_add (get_symbol (self, rule->symbol)->diverges, rule);
+      break;
     case TH_ALERT_KIND_SOURCE:
       rule->engine = self;
       rule->armed = TRUE;
@@ -1050,6 +1058,8 @@ remove_rule (ThAlertsSink *self,
   rule->track = NULL;
   if (rule->kind == TH_ALERT_KIND_NO_SOURCE)
     g_ptr_array_remove (get_symbol (self, rule->symbol)->no_source, rule);
+  if (rule->kind == TH_ALERT_KIND_DIVERGES)
+    g_ptr_array_remove (get_symbol (self, rule->symbol)->diverges, rule);
   if (rule->kind == TH_ALERT_KIND_SOURCE)
     {
       if (rule->deadline_id != 0)
@@ -1587,6 +1597,48 @@ th_alerts_sink_configure (ThSink  *sink,
   return TRUE;
 }
 
+
+/* diverges: the hub's ::price-divergence ([prices] divergence). A rule
+ * fires when the symbol's first fresh source is flagged, and re-arms when
+ * it agrees again. */
+static void
+on_price_divergence (ThHub        *hub,
+                     const char   *symbol,
+                     const char   *source,
+                     double        price,
+                     double        median,
+                     double        bps,
+                     gboolean      diverged,
+                     ThAlertsSink *self)
+{
+  Symbol *sym;
+  gint64 now;
+
+  if (!self->started || self->stopped ||
+      (sym = g_hash_table_lookup (self->symbols, symbol)) == NULL || sym->diverges->len == 0)
+    return;
+
+  now = now_of (self);
+  self->depth++;
+  for (guint i = sym->diverges->len; i > 0; i--)
+    {
+      ThAlertRule *rule = sym->diverges->pdata[i - 1];
+
+      if (!diverged)
+        rule->armed = TRUE;
+      else if (rule->armed && (rule->last_fired == 0 || now >= rule->last_fired + rule->cooldown))
+        {
+          rule->armed = FALSE;
+          /* The value is how far it is from the others, in bp. */
+          queue_alert (self, rule, price, g_intern_string (source), bps, TRUE, now);
+          if (rule->once)
+            doom (self, rule);
+        }
+    }
+  self->depth--;
+  emit_pending (self);
+}
+
 static void
 th_alerts_sink_start (ThSink *sink)
 {
@@ -1635,6 +1687,8 @@ th_alerts_sink_start (ThSink *sink)
                                                G_CALLBACK (on_indicators_updated), self);
   self->status_handler = g_signal_connect (self->hub, "source-status-changed",
                                            G_CALLBACK (on_source_status_changed), self);
+  self->divergence_handler = g_signal_connect (self->hub, "price-divergence",
+                                               G_CALLBACK (on_price_divergence), self);
 }
 
 /* no_source: the price_source_changed events. */
@@ -1694,6 +1748,7 @@ disconnect (ThAlertsSink *self)
   g_clear_signal_handler (&self->price_handler, self->hub);
   g_clear_signal_handler (&self->indicators_handler, self->hub);
   g_clear_signal_handler (&self->status_handler, self->hub);
+  g_clear_signal_handler (&self->divergence_handler, self->hub);
 }
 
 static void

@@ -222,6 +222,9 @@ th_server_render_metrics (ThServer *self)
 
   header (out, "tickhub_ticks_rejected_total", "counter", "Ticks the hub rejected (bad values, unknown symbols).");
   g_string_append_printf (out, "tickhub_ticks_rejected_total %" G_GUINT64_FORMAT "\n", th_hub_get_rejected_ticks (hub));
+  header (out, "tickhub_price_divergences_total", "counter",
+          "Times a symbol's first fresh source deviated from the others beyond [prices] divergence.");
+  g_string_append_printf (out, "tickhub_price_divergences_total %" G_GUINT64_FORMAT "\n", th_hub_get_divergences (hub));
 
   header (out, "tickhub_events_total", "counter", "Events the server sink received from the hub, by name.");
   events = g_list_sort (g_hash_table_get_keys (st->events), (GCompareFunc) strcmp);

@@ -71,6 +71,18 @@ th_server_tick_to_node (ThTick *tick,
   json_builder_add_string_value (b, tick->source);
   json_builder_set_member_name (b, "timestamp");
   json_builder_add_string_value (b, ts);
+  if (tick->quote != NULL)
+    {
+      json_builder_set_member_name (b, "quote");
+      json_builder_add_string_value (b, tick->quote);
+    }
+  if (tick->n_sources > 0)
+    {
+      /* [prices] divergence: the comparison of the fresh sources. */
+      json_builder_set_member_name (b, "sources");
+      json_builder_add_int_value (b, tick->n_sources);
+      th_server_json_add_number (b, "spread_bps", round (tick->spread_bps * 100) / 100);
+    }
   json_builder_set_member_name (b, "age_ms");
   json_builder_add_int_value (b, MAX (0, (now - tick->receive_time) / 1000));
   json_builder_end_object (b);

@@ -8,6 +8,7 @@
  *   technical_indicators_update  technical_indicators + symbol_<S>
  *   candle_update                symbol_<S>
  *   price_source_changed         system_status + symbol_<S>
+ *   price_divergence             system_status + symbol_<S>
  *   source_status                system_status
  *   error                        system_status + symbol_<S> when it names one
  *   system_status_update         system_status
@@ -557,7 +558,8 @@ th_server_consume (ThSink  *sink,
     route (self, event, "technical_indicators", symbol_room, FALSE);
   else if (g_str_equal (name, "candle_update"))
     route (self, event, symbol_room, NULL, FALSE);
-  else if (g_str_equal (name, "price_source_changed") || g_str_equal (name, "error"))
+  else if (g_str_equal (name, "price_source_changed") || g_str_equal (name, "error") ||
+           g_str_equal (name, "price_divergence"))
     route (self, event, "system_status", symbol_room, FALSE);
   else if (g_str_equal (name, "source_status") || g_str_equal (name, "system_status_update"))
     route (self, event, "system_status", NULL, FALSE);
