@@ -822,6 +822,43 @@ test_conflate (Fixture       *fx,
   g_assert_cmpuint (metric (fx, "tickhub_server_conflated_total"), >=, 18);
 }
 
+/* set_options on Socket.IO (websocket transport): the client's own
+ * conflate_ms, answered as an event and as the ack; a bad one an error. */
+static void
+test_client_conflate (Fixture       *fx,
+                      gconstpointer  data)
+{
+  g_autoptr(ThTestWs) w = ws_client (fx);
+  g_autofree char *joined = NULL, *set = NULL, *ack = NULL, *err = NULL, *update = NULL;
+  guint updates = 0;
+
+  th_test_ws_send (w, "42[\"join_room\",{\"room\":\"financial_data\"}]");
+  joined = ws_next (w, "42[\"room_joined\"");
+  th_test_ws_send (w, "42[\"set_options\",{\"conflate_ms\":300}]");
+  set = ws_next (w, "42[\"options_set\"");
+  g_assert_cmpstr (set, ==, "42[\"options_set\",{\"conflate_ms\":300}]");
+  th_test_ws_send (w, "427[\"set_options\",{\"conflate_ms\":300}]");
+  ack = ws_next (w, "437");
+  g_assert_cmpstr (ack, ==, "437[{\"conflate_ms\":300}]");
+  th_test_ws_send (w, "42[\"set_options\",{\"conflate_ms\":true}]");
+  err = ws_next (w, "42[\"error\"");
+  g_assert_nonnull (strstr (err, "bad_request"));
+  g_assert_nonnull (strstr (err, "conflate_ms"));
+
+  for (guint i = 0; i < 20; i++)
+    th_test_push_quote (fx->hub, "BTC", 40000 + i);
+  th_test_run_for (150);
+  for (GList *l = w->messages.head; l != NULL; l = l->next)
+    g_assert_false (g_str_has_prefix (l->data, "42[\"financial_data_update\""));
+  th_test_run_for (350);
+  for (GList *l = w->messages.head; l != NULL; l = l->next)
+    if (g_str_has_prefix (l->data, "42[\"financial_data_update\""))
+      updates++;
+  g_assert_cmpuint (updates, ==, 1);
+  update = ws_next (w, "42[\"financial_data_update\"");
+  g_assert_nonnull (strstr (update, "\"price\":40019"));
+}
+
 static void
 test_rate_limit (Fixture       *fx,
                  gconstpointer  data)
@@ -1019,6 +1056,7 @@ main (int   argc,
   ADD ("/socketio/serialize-once", NULL, test_serialize_once);
   ADD ("/socketio/budget", "client-buffer=4096", test_budget);
   ADD ("/socketio/conflate", "conflate-ms=300", test_conflate);
+  ADD ("/socketio/client-conflate", NULL, test_client_conflate);
   ADD ("/socketio/rate-limit", "rate-limit=2", test_rate_limit);
   ADD ("/socketio/origins-and-limits", "allowed-origins=http://good.example\nmax-message=1024",
        test_origins_and_limits);
