@@ -34,14 +34,19 @@ now_s (void)
   return g_get_monotonic_time () / 1e6;
 }
 
+/* @n_sources: the ticks of each symbol come from that many sources in
+ * turn (binance, coinbase, coincap), at the same prices. */
 static void
 bench_hub (const char *label,
            const char *indicators,
+           const char *prices_extra,
+           guint       n_sources,
            guint       n_ticks)
 {
+  static const char *const sources[] = { "binance", "coinbase", "coincap" };
   g_autofree char *text = g_strdup_printf (
     "[tickhub]\nplugins=sma\nsymbols=BTC;ETH;SOL;ADA;XRP\ntimeframes=1m;5m;1h\n"
-    "[prices]\norder=binance;coinbase\n[indicators]\n%s\n", indicators);
+    "[prices]\norder=binance;coinbase;coincap\n%s\n[indicators]\n%s\n", prices_extra, indicators);
   g_autoptr(ThConfig) config = th_config_new ();
   g_autoptr(ThClock) clock = th_manual_clock_new (T0);
   g_autoptr(ThHub) hub = NULL;
@@ -77,7 +82,8 @@ bench_hub (const char *label,
   t0 = now_s ();
   for (guint i = 0; i < n_ticks; i++)
     {
-      ThTick *tick = th_tick_new (symbols[i % G_N_ELEMENTS (symbols)], "binance",
+      ThTick *tick = th_tick_new (symbols[i % G_N_ELEMENTS (symbols)],
+                                  sources[(i / G_N_ELEMENTS (symbols)) % n_sources],
                                   i % 4 == 0 ? TH_TICK_KIND_QUOTE : TH_TICK_KIND_TRADE,
                                   prices[i], T0 + (gint64) i * 10000);
 
@@ -138,8 +144,11 @@ main (int   argc,
   guint n = argc > 1 ? (guint) atoi (argv[1]) : 1000000;
 
   printf ("tickhub pipeline benchmark: %u ticks, 5 symbols, timeframes 1m;5m;1h\n", n);
-  bench_hub ("hub, no indicators", "", n);
-  bench_hub ("hub, sma(20) + sma(50)", "sma_20=sma(20)\nsma_50=sma(50)", n);
+  bench_hub ("hub, no indicators", "", "", 1, n);
+  bench_hub ("hub, sma(20) + sma(50)", "sma_20=sma(20)\nsma_50=sma(50)", "", 1, n);
+  /* [prices] divergence: the same 3 sources with and without it. */
+  bench_hub ("hub, 3 sources", "", "", 3, n);
+  bench_hub ("hub, 3 sources, divergence=1%", "", "divergence=1%", 3, n);
   /* `pipeline N hub`: the hub only (for a profile of it). */
   if (argc > 2 && g_str_equal (argv[2], "hub"))
     return 0;
