@@ -1156,7 +1156,10 @@ _th_config_check_core (ThConfig  *self,
     {
       g_autofree char *action = th_config_get_string (self, "prices", "divergence-action", "");
 
-      if (g_strcmp0 (action, "flag") != 0 && g_strcmp0 (action, "skip") != 0)
+      if (!th_config_has_key (self, "prices", "divergence"))
+        problem (problems, "prices", "divergence-action",
+                 "has no effect without [prices] divergence; set a threshold such as divergence=1%% or remove it");
+      else if (g_strcmp0 (action, "flag") != 0 && g_strcmp0 (action, "skip") != 0)
         problem (problems, "prices", "divergence-action",
                  "“%s” is not an action; use flag (report the outlier) or skip (report it and serve "
                  "the next fresh source that agrees)", action);

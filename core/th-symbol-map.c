@@ -372,8 +372,8 @@ th_symbol_map_list (ThSymbolMap *self)
  * @code: a venue's pair code, such as `BTCUSDT`, `btcusdt`, `BTC-USD` or
  *   `XBT/EUR`
  *
- * The quote currency a pair code names: what follows a `-`, `/` or `_`,
- * else the longest well-known quote currency the code ends with (FDUSD,
+ * The quote currency a pair code names: what follows a `-`, `/` or `_`
+ * when that is 3 to 5 letters after a base of two characters or more, else the longest well-known quote currency the code ends with (FDUSD,
  * USDT, USDC, BUSD, TUSD, DAI, USD, EUR, GBP, TRY, BRL, JPY, AUD, BTC, ETH,
  * BNB) after a base of two characters or more. Feeds use it so that a
  * price in USDT is never compared with a price in USD (`[prices]
@@ -398,7 +398,16 @@ th_symbol_code_get_quote (const char *code)
   up = g_ascii_strup (code, -1);
   sep = strpbrk (up, "-/_");
   if (sep != NULL)
-    return sep[1] != '\0' && sep > up && th_symbol_is_valid (sep + 1) ? g_strdup (sep + 1) : NULL;
+    {
+      const char *q = sep + 1;
+      gsize n = strlen (q);
+      gboolean letters = n >= 3 && n <= 5;
+
+      for (gsize k = 0; letters && k < n; k++)
+        letters = g_ascii_isupper (q[k]);
+      /* A base before it, and a currency after it (not avalanche-2). */
+      return sep - up >= 2 && letters ? g_strdup (q) : NULL;
+    }
 
   len = strlen (up);
   for (guint i = 0; known[i] != NULL; i++)

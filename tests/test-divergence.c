@@ -245,7 +245,8 @@ test_config (void)
     { "divergence", "200%", "more than 100%" },
     { "divergence", "-1%", "is not a threshold" },
     { "divergence", "5 apples", "is not a threshold" },
-    { "divergence-action", "maybe", "[prices] divergence-action: “maybe” is not an action" },
+    { "divergence=1%\ndivergence-action", "maybe", "[prices] divergence-action: “maybe” is not an action" },
+    { "divergence-action", "skip", "[prices] divergence-action: has no effect without [prices] divergence" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
