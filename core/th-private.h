@@ -99,6 +99,7 @@ void            _th_price_book_set_divergence (ThPriceBook       *self,
                                                ThDivergenceFunc   func,
                                                gpointer           user_data);
 const char     *_th_price_book_get_change_reason (ThPriceBook    *self);
+TH_PRIVATE_API
 gboolean        _th_parse_divergence          (const char        *text,
                                                double            *bps,
                                                GError           **error);

@@ -89,6 +89,7 @@ typedef struct
   char **outputs;     /* NULL before the indicators are made */
   char **instances;   /* the keys of [indicators] */
   char **sources;
+  gboolean divergence;  /* [prices] divergence is set: a diverges rule can fire */
 } ThAlertContext;
 
 /* th-alerts-webhook.c */

@@ -296,6 +296,8 @@ parse_condition (ThAlertContext *ctx,
   if (g_ascii_strcasecmp (w[0], "diverges") == 0)
     {
       rule->kind = TH_ALERT_KIND_DIVERGES;
+      if (!ctx->divergence)
+        return bad (error, "“diverges” needs the divergence check; set [prices] divergence (such as 1%%)");
       *i += 1;
       return TRUE;
     }

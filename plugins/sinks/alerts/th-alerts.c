@@ -1106,6 +1106,12 @@ context_init (ThAlertsSink   *self,
     g_ptr_array_add (sources, g_strdup (plugins[i]));
   g_ptr_array_add (sources, NULL);
   ctx->sources = (char **) g_ptr_array_free (sources, FALSE);
+  {
+    g_autofree char *divergence = th_config_get_string (config, "prices", "divergence", NULL);
+    double bps = 0;
+
+    ctx->divergence = divergence != NULL && _th_parse_divergence (divergence, &bps, NULL) && bps > 0;
+  }
 }
 
 static void
