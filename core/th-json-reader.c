@@ -768,6 +768,14 @@ _th_json_reader_number (ThJsonReader *reader,
     case _TH_JSON_KIND_NULL:
       return TH_JSON_FIELD_NULL;
     case _TH_JSON_KIND_NUMBER:
+      {
+        gint64 i;
+
+        /* json-glib 1.6 wraps an integer beyond 64 bits around (to -1 for
+         * 99999999999999999999): such a number is refused here instead. */
+        if ((t->flags & TOK_INTEGER) && !_th_json_reader_int (reader, value, &i))
+          return TH_JSON_FIELD_BAD;
+      }
       _th_json_reader_double (reader, value, out);
       return isfinite (*out) ? TH_JSON_FIELD_OK : TH_JSON_FIELD_BAD;
     case _TH_JSON_KIND_STRING:
