@@ -3,7 +3,13 @@
  * 1. Parse + normalize, per message type: frames injected into each venue
  *    feed (th_ws_feed_inject: the same code path as a live frame, minus
  *    the socket), through the hub (price book, candles, event) — msgs/s on
- *    one core.
+ *    one core, wall clock, and the CPU time per message (the machine is
+ *    shared: CPU time is the steadier figure). The goal is 1,000,000/s.
+ *    Beside each, the parse alone: the tape reader (core/th-json-reader.c,
+ *    what the venues use) reading the message and the fields the venue
+ *    reads, and json-glib doing the same (th_json_parser_load() and
+ *    th_json_object_get_number(), what the venues did before) as the
+ *    reference.
  * 2. End to end: a local server (libsoup, in its own thread) sends Binance
  *    ticker frames as fast as it can over a real loopback WebSocket; the
  *    hub counts ticks — msgs/s and MB/s received.
@@ -14,15 +20,27 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <libsoup/soup.h>
 
+#include "th-json-reader.h"
 #include "th-private.h"
 
 static double
 now_s (void)
 {
   return g_get_monotonic_time () / 1e6;
+}
+
+/* CPU time of this process, in seconds. */
+static double
+cpu_s (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static ThHub *
@@ -61,23 +79,13 @@ first_ws_feed (ThHub *hub)
 /* @format has one %s (a price) and one %lld (a time in ms or an id). The
  * 1024 frames are played in a loop, so no sequence number is given (it
  * would go backwards at the wrap and be dropped as out of order). */
-static void
-bench_inject (const char *label,
-              const char *plugin,
-              const char *format,
-              guint       n)
+static GPtrArray *
+make_frames (const char *format,
+             gsize      *bytes)
 {
-  g_autofree char *extra = g_strdup_printf ("[%s]\nconnect=false\n", plugin);
-  g_autoptr(ThHub) hub = make_hub (plugin, extra);
-  ThWsFeed *feed;
-  GPtrArray *frames;
-  double t0, dt;
-  gsize bytes = 0;
+  GPtrArray *frames = g_ptr_array_new_with_free_func (g_free);
 
-  if (hub == NULL)
-    return;
-  feed = first_ws_feed (hub);
-  frames = g_ptr_array_new_with_free_func (g_free);
+  *bytes = 0;
   for (guint i = 0; i < 1024; i++)
     {
       char price[32];
@@ -87,16 +95,109 @@ bench_inject (const char *label,
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
       g_ptr_array_add (frames, g_strdup_printf (format, price, (long long) (1672515782136LL + i)));
 #pragma GCC diagnostic pop
-      bytes += strlen (frames->pdata[i]);
+      *bytes += strlen (frames->pdata[i]);
     }
+  return frames;
+}
+
+/* The parse alone, on @frames: the text read and @fields (NULL-terminated;
+ * in the member @inner when not NULL) read as numbers, as the venue reads
+ * them; by the tape reader, then by json-glib as the reference. */
+static void
+bench_parse (GPtrArray         *frames,
+             const char        *inner,
+             const char *const *fields,
+             guint              n)
+{
+  ThJsonReader *r = _th_json_reader_new ();
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  double t0, c0, dt, dc, tape_dt, tape_dc;
+  double sum = 0, reference = 0, v;
 
   t0 = now_s ();
+  c0 = cpu_s ();
+  for (guint i = 0; i < n; i++)
+    {
+      const char *text = frames->pdata[i & 1023];
+      guint obj = 0;
+
+      if (!_th_json_reader_parse (r, text, strlen (text), NULL))
+        g_error ("the tape reader refused a benchmark frame: %s", text);
+      if (inner != NULL)
+        obj = _th_json_reader_member (r, obj, inner);
+      for (guint f = 0; fields[f] != NULL; f++)
+        if (_th_json_reader_get_number (r, obj, fields[f], TRUE, &v) == TH_JSON_FIELD_OK)
+          sum += v;
+    }
+  tape_dt = now_s () - t0;
+  tape_dc = cpu_s () - c0;
+
+  t0 = now_s ();
+  c0 = cpu_s ();
+  for (guint i = 0; i < n; i++)
+    {
+      const char *text = frames->pdata[i & 1023];
+      JsonObject *obj;
+
+      if (!th_json_parser_load (parser, text, -1, NULL))
+        g_error ("json-glib refused a benchmark frame: %s", text);
+      obj = json_node_get_object (json_parser_get_root (parser));
+      if (inner != NULL)
+        obj = json_object_get_object_member (obj, inner);
+      for (guint f = 0; fields[f] != NULL; f++)
+        if (th_json_object_get_number (obj, fields[f], TRUE, &v) == TH_JSON_FIELD_OK)
+          reference += v;
+    }
+  dt = now_s () - t0;
+  dc = cpu_s () - c0;
+
+  printf ("  parse only, tape reader %12.0f msgs/s  %6.2f µs CPU/msg   json-glib: %9.0f msgs/s  %6.2f µs CPU/msg  (%.1fx)\n",
+          n / tape_dt, tape_dc * 1e6 / n, n / dt, dc * 1e6 / n, dc / tape_dc);
+  /* Both read the same numbers. */
+  if (sum != reference)
+    g_error ("the tape reader and json-glib read different numbers (%.17g, %.17g)", sum, reference);
+  _th_json_reader_free (r);
+}
+
+/* `ingest N LABEL` runs only the injection of the messages whose label
+ * holds LABEL, without the parse-only lines and the end-to-end run: for a
+ * profile (perf record, valgrind --tool=callgrind). */
+static const char *only;
+
+static void
+bench_inject (const char        *label,
+              const char        *plugin,
+              const char        *format,
+              const char        *inner,
+              const char *const *fields,
+              guint              n)
+{
+  g_autofree char *extra = g_strdup_printf ("[%s]\nconnect=false\n", plugin);
+  g_autoptr(ThHub) hub = make_hub (plugin, extra);
+  ThWsFeed *feed;
+  GPtrArray *frames;
+  double t0, c0, dt, dc;
+  gsize bytes = 0;
+
+  if (only != NULL && strstr (label, only) == NULL)
+    return;
+  if (hub == NULL)
+    return;
+  feed = first_ws_feed (hub);
+  frames = make_frames (format, &bytes);
+
+  t0 = now_s ();
+  c0 = cpu_s ();
   for (guint i = 0; i < n; i++)
     th_ws_feed_inject (feed, frames->pdata[i & 1023], -1, 0);
   dt = now_s () - t0;
-  printf ("%-38s %9.0f msgs/s  %6.2f µs/msg  (%zu B/msg)\n", label, n / dt, dt * 1e6 / n, bytes / 1024);
-  g_ptr_array_unref (frames);
+  dc = cpu_s () - c0;
+  printf ("%-38s %9.0f msgs/s  %6.2f µs/msg  %6.2f µs CPU/msg  (%zu B/msg; goal 1,000,000/s)\n",
+          label, n / dt, dt * 1e6 / n, dc * 1e6 / n, bytes / 1024);
   th_feed_source_stop (TH_FEED_SOURCE (feed));
+  if (only == NULL)
+    bench_parse (frames, inner, fields, n);
+  g_ptr_array_unref (frames);
 }
 
 /* End to end */
@@ -224,23 +325,30 @@ main (int   argc,
 {
   guint n = argc > 1 ? (guint) atoi (argv[1]) : 300000;
 
+  only = argc > 2 ? argv[2] : NULL;
+
   printf ("tickhub ingest benchmark: parse + normalize + hub, %u messages each\n", n);
   bench_inject ("binance 24hrTicker", "binance",
     "{\"stream\":\"btcusdt@ticker\",\"data\":{\"e\":\"24hrTicker\",\"E\":%2$lld,\"s\":\"BTCUSDT\",\"p\":\"120.5\","
     "\"P\":\"0.28\",\"w\":\"43000\",\"x\":\"42880\",\"c\":\"%1$s\",\"Q\":\"0.01\",\"b\":\"43000.10\",\"B\":\"1.2\","
     "\"a\":\"43000.90\",\"A\":\"0.5\",\"o\":\"42880\",\"h\":\"43100\",\"l\":\"42700\",\"v\":\"12345.678\","
-    "\"q\":\"530000000\",\"O\":0,\"C\":86400000,\"F\":0,\"L\":18150,\"n\":18151}}", n);
+    "\"q\":\"530000000\",\"O\":0,\"C\":86400000,\"F\":0,\"L\":18150,\"n\":18151}}",
+    "data", (const char *const[]) { "c", "E", "v", "b", "a", "P", NULL }, n);
   bench_inject ("binance aggTrade", "binance",
     "{\"stream\":\"btcusdt@aggTrade\",\"data\":{\"e\":\"aggTrade\",\"E\":%2$lld,\"s\":\"BTCUSDT\",\"a\":12345,"
-    "\"p\":\"%1$s\",\"q\":\"0.25\",\"f\":100,\"l\":105,\"T\":%2$lld,\"m\":true,\"M\":true}}", n);
+    "\"p\":\"%1$s\",\"q\":\"0.25\",\"f\":100,\"l\":105,\"T\":%2$lld,\"m\":true,\"M\":true}}",
+    "data", (const char *const[]) { "p", "q", "T", NULL }, n);
   bench_inject ("coinbase ticker", "coinbase",
     "{\"type\":\"ticker\",\"trade_id\":%2$lld,\"product_id\":\"BTC-USD\",\"price\":\"%1$s\","
     "\"open_24h\":\"42880\",\"volume_24h\":\"245532.79269678\",\"low_24h\":\"42700\",\"high_24h\":\"43100\","
     "\"volume_30d\":\"9788783.60117027\",\"best_bid\":\"43000.10\",\"best_bid_size\":\"0.46688654\","
     "\"best_ask\":\"43000.90\",\"best_ask_size\":\"1.56637040\",\"side\":\"buy\","
-    "\"time\":\"2022-10-19T23:28:22.061769Z\",\"trade_id\":370843401,\"last_size\":\"11.4396987\"}", n);
+    "\"time\":\"2022-10-19T23:28:22.061769Z\",\"trade_id\":370843401,\"last_size\":\"11.4396987\"}",
+    NULL, (const char *const[]) { "price", "best_bid", "best_ask", "volume_24h", "open_24h", "trade_id", NULL }, n);
   bench_inject ("coincap prices (2 assets)", "coincap",
-    "{\"bitcoin\":\"%1$s\",\"ethereum\":\"2300.%2$lld\"}", n);
-  bench_end_to_end (n);
+    "{\"bitcoin\":\"%1$s\",\"ethereum\":\"2300.%2$lld\"}",
+    NULL, (const char *const[]) { "bitcoin", "ethereum", NULL }, n);
+  if (only == NULL)
+    bench_end_to_end (n);
   return 0;
 }

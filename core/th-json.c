@@ -67,8 +67,10 @@ _th_json_append_string (GString    *out,
   g_string_append_c (out, '"');
 }
 
+/* Powers of ten that are exact doubles (up to 10^22). */
 static const double pow10_table[] = {
-  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
 /* Appends the decimal digits of @m. */
@@ -101,31 +103,41 @@ _th_json_append_double (GString *out,
       return;
     }
 
-  /* Fast path, for prices and sizes: the fewest decimals k (up to 9) with
+  /* Fast path, for prices and sizes: the fewest decimals k with
    * m / 10^k == value for an integer m below 2^53. Both m and 10^k are
    * exact doubles and the division is correctly rounded, so the text
-   * "m·10^-k" reads back as the same double, exactly like the slow path. */
+   * "m·10^-k" reads back as the same double, exactly like the slow path.
+   * Up to 9 decimals for any value; up to 22 (10^22 is the last exact
+   * power) from 1e-4 up, where %g too writes fixed digits: computed
+   * values (a 24 h change, a VWAP) of 15 or 16 significant digits used
+   * to go through two or three snprintf() and strtod() below, the
+   * writer's main cost per tick. The fewest decimals is the fewest
+   * significant digits, so the text is as short as the slow path's; at
+   * 15 digits or fewer it is the same text (a double tells 15-digit
+   * decimals apart), at 16 it may differ from %.16g in the last digit
+   * when two 16-digit decimals name the same double, both exact. */
   a = fabs (value);
-  for (int k = 0; k <= 9; k++)
+  for (int k = 0; k <= 22; k++)
     {
       double scaled = a * pow10_table[k];
       double m;
 
-      if (scaled >= 9007199254740992.0)
+      if (scaled >= 9007199254740992.0 || (k > 9 && a < 1e-4))
         break;
       m = nearbyint (scaled);
       if (m / pow10_table[k] == a)
         {
           guint64 im = (guint64) m;
-          guint64 ip = im / (guint64) pow10_table[k];
-          guint64 frac = im % (guint64) pow10_table[k];
+          /* m < 2^53 < 10^16: from 16 decimals on it is all fraction. */
+          guint64 ip = k < 16 ? im / (guint64) pow10_table[k] : 0;
+          guint64 frac = k < 16 ? im % (guint64) pow10_table[k] : im;
 
           if (value < 0 && im != 0)
             g_string_append_c (out, '-');
           append_uint (out, ip);
           if (k > 0)
             {
-              char digits[16];
+              char digits[24];
 
               for (int i = k - 1; i >= 0; i--)
                 {

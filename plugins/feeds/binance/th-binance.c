@@ -34,6 +34,7 @@
 #include <libpeas/peas.h>
 #include <tickhub.h>
 
+#include "th-json-reader.h"
 #include "th-venue-rest.h"
 
 #define MAX_STREAMS 1024
@@ -52,7 +53,7 @@ struct _ThBinance
 {
   ThWsFeed    parent_instance;
   char      **streams;     /* stream names, e.g. btcusdt@ticker */
-  JsonParser *parser;
+  ThJsonReader *reader;   /* the stream's messages, on a tape */
   char       *rest_url;    /* without a trailing slash */
   ThVenueRest *rest;       /* made at the first fetch */
   guint64     rows_rejected;
@@ -161,28 +162,31 @@ th_binance_build_url (ThWsFeed  *feed,
   return g_strdup_printf ("%s%sstreams=%s", base, strchr (base, '?') != NULL ? "&" : "?", joined);
 }
 
+#define HAS(r, obj, key) (_th_json_reader_member ((r), (obj), (key)) != _TH_JSON_NONE)
+
 /* A venue number: a decimal string (or, leniently, a JSON number). */
 static gboolean
-get_number (JsonObject *obj,
-            const char *member,
-            double     *out)
+get_number (ThJsonReader *r,
+            guint         obj,
+            const char   *member,
+            double       *out)
 {
-  return th_json_object_get_number (obj, member, TRUE, out) == TH_JSON_FIELD_OK;
+  return _th_json_reader_get_number (r, obj, member, TRUE, out) == TH_JSON_FIELD_OK;
 }
 
 static gboolean
-get_time_ms (JsonObject *obj,
-             const char *member,
-             gint64     *out)
+get_time_ms (ThJsonReader *r,
+             guint         obj,
+             const char   *member,
+             gint64       *out)
 {
-  JsonNode *node = json_object_get_member (obj, member);
+  guint node = _th_json_reader_member (r, obj, member);
   gint64 ms;
 
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+  if (node == _TH_JSON_NONE || !_th_json_reader_int (r, node, &ms))
     return FALSE;
   /* Epoch milliseconds: more than G_MAXINT64 / 1000 would overflow into
    * microseconds (fuzz/corpus/binance/time-overflow). */
-  ms = json_node_get_int (node);
   if (ms <= 0 || ms > G_MAXINT64 / 1000)
     return FALSE;
   *out = ms * 1000;
@@ -191,10 +195,10 @@ get_time_ms (JsonObject *obj,
 
 static const char *
 canonical (ThBinance  *self,
-           JsonObject *data)
+           guint       data)
 {
   ThHub *hub = th_ws_feed_get_hub (TH_WS_FEED (self));
-  const char *code = th_json_object_get_string (data, "s");
+  const char *code = _th_json_reader_get_string (self->reader, data, "s");
   const char *symbol = code != NULL ? th_symbol_map_reverse (th_hub_get_symbol_map (hub), "binance", code) : NULL;
 
   /* Only what we follow: a symbol we did not ask for is not ours to trust. */
@@ -213,9 +217,9 @@ bad (ThBinance  *self,
 
 static void
 parse_payload (ThBinance  *self,
-               JsonObject *data)
+               guint       data)
 {
-  const char *event = th_json_object_get_string (data, "e");
+  const char *event = _th_json_reader_get_string (self->reader, data, "e");
   const char *symbol;
   g_autoptr(ThTick) tick = NULL;
   double price, v;
@@ -229,14 +233,14 @@ parse_payload (ThBinance  *self,
 
   symbol = canonical (self, data);
 
-  if (event == NULL && json_object_has_member (data, "u") && json_object_has_member (data, "b"))
+  if (event == NULL && HAS (self->reader, data, "u") && HAS (self->reader, data, "b"))
     event = "bookTicker";
   if (event == NULL)
     {
       th_ws_feed_reject (TH_WS_FEED (self), TH_WS_FEED_REJECT_UNKNOWN, "a payload without an event type");
       return;
     }
-  if (symbol == NULL && json_object_has_member (data, "s") &&
+  if (symbol == NULL && HAS (self->reader, data, "s") &&
       (g_str_equal (event, "24hrTicker") || g_str_equal (event, "aggTrade") ||
        g_str_equal (event, "trade") || g_str_equal (event, "bookTicker") || g_str_equal (event, "24hrMiniTicker")))
     {
@@ -246,46 +250,46 @@ parse_payload (ThBinance  *self,
 
   if (g_str_equal (event, "24hrTicker") || g_str_equal (event, "24hrMiniTicker"))
     {
-      if (!get_number (data, "c", &price) || price <= 0)
+      if (!get_number (self->reader, data, "c", &price) || price <= 0)
         {
           bad (self, "no positive last price", event);
           return;
         }
-      if (!get_time_ms (data, "E", &time))
+      if (!get_time_ms (self->reader, data, "E", &time))
         {
           bad (self, "no event time", event);
           return;
         }
       tick = th_tick_new (symbol, "binance", TH_TICK_KIND_QUOTE, price, time);
-      if (get_number (data, "v", &v) && v >= 0)
+      if (get_number (self->reader, data, "v", &v) && v >= 0)
         tick->volume_24h = v;
       if (g_str_equal (event, "24hrTicker"))
         {
-          if (get_number (data, "b", &v) && v > 0)
+          if (get_number (self->reader, data, "b", &v) && v > 0)
             tick->bid = v;
-          if (get_number (data, "a", &v) && v > 0)
+          if (get_number (self->reader, data, "a", &v) && v > 0)
             tick->ask = v;
-          if (get_number (data, "P", &v))
+          if (get_number (self->reader, data, "P", &v))
             tick->change_24h = v;
         }
-      else if (get_number (data, "o", &v) && v > 0)
+      else if (get_number (self->reader, data, "o", &v) && v > 0)
         tick->change_24h = (price - v) / v * 100;
     }
   else if (g_str_equal (event, "aggTrade") || g_str_equal (event, "trade"))
     {
       double qty;
 
-      if (!get_number (data, "p", &price) || price <= 0)
+      if (!get_number (self->reader, data, "p", &price) || price <= 0)
         {
           bad (self, "no positive price", event);
           return;
         }
-      if (!get_number (data, "q", &qty) || qty < 0)
+      if (!get_number (self->reader, data, "q", &qty) || qty < 0)
         {
           bad (self, "no quantity", event);
           return;
         }
-      if (!get_time_ms (data, "T", &time) && !get_time_ms (data, "E", &time))
+      if (!get_time_ms (self->reader, data, "T", &time) && !get_time_ms (self->reader, data, "E", &time))
         {
           bad (self, "no trade time", event);
           return;
@@ -297,7 +301,7 @@ parse_payload (ThBinance  *self,
     {
       double bid, ask;
 
-      if (!get_number (data, "b", &bid) || !get_number (data, "a", &ask) || bid <= 0 || ask <= 0 || ask < bid)
+      if (!get_number (self->reader, data, "b", &bid) || !get_number (self->reader, data, "a", &ask) || bid <= 0 || ask <= 0 || ask < bid)
         {
           bad (self, "no sane bid and ask", event);
           return;
@@ -316,7 +320,7 @@ parse_payload (ThBinance  *self,
       return;
     }
 
-  th_tick_set_quote (tick, quote_of (self, th_json_object_get_string (data, "s")));
+  th_tick_set_quote (tick, quote_of (self, _th_json_reader_get_string (self->reader, data, "s")));
   th_ws_feed_push_tick (TH_WS_FEED (self), tick);
 }
 
@@ -327,11 +331,13 @@ th_binance_message (ThWsFeed   *feed,
 {
   ThBinance *self = TH_BINANCE (feed);
   g_autoptr(GError) error = NULL;
-  JsonNode *root;
-  JsonObject *obj;
-  JsonNode *data;
+  ThJsonReader *r = self->reader;
+  guint obj = 0;
+  guint data;
 
-  if (!th_json_parser_load (self->parser, text, (gssize) length, &error))
+  if (length == (gsize) -1)
+    length = strlen (text);
+  if (!_th_json_reader_parse (r, text, length, &error))
     {
       g_autofree char *detail = g_strdup_printf ("not JSON (%s)", error->message);
 
@@ -339,25 +345,22 @@ th_binance_message (ThWsFeed   *feed,
       return;
     }
 
-  root = json_parser_get_root (self->parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (_th_json_reader_kind (r, obj) != _TH_JSON_KIND_OBJECT)
     {
       th_ws_feed_reject (feed, TH_WS_FEED_REJECT_PARSE, "not a JSON object");
       return;
     }
-  obj = json_node_get_object (root);
 
   /* Replies to requests: {"result":null,"id":1}, errors {"code":..,"msg":..}. */
-  if (json_object_has_member (obj, "id") && json_object_has_member (obj, "result"))
+  if (HAS (r, obj, "id") && HAS (r, obj, "result"))
     return;
-  if (json_object_has_member (obj, "code") && json_object_has_member (obj, "msg"))
+  if (HAS (r, obj, "code") && HAS (r, obj, "msg"))
     {
-      JsonNode *code = json_object_get_member (obj, "code");
-      const char *msg = th_json_object_get_string (obj, "msg");
+      gint64 code = 0;
+      const char *msg = _th_json_reader_get_string (r, obj, "msg");
       g_autofree char *reason = g_strdup_printf ("Binance error %" G_GINT64_FORMAT ": %s",
-                                                 JSON_NODE_HOLDS_VALUE (code) &&
-                                                 json_node_get_value_type (code) == G_TYPE_INT64
-                                                   ? json_node_get_int (code) : 0,
+                                                 _th_json_reader_int (r, _th_json_reader_member (r, obj, "code"), &code)
+                                                   ? code : 0,
                                                  msg != NULL ? msg : "?");
 
       g_message ("%s", reason);
@@ -365,12 +368,12 @@ th_binance_message (ThWsFeed   *feed,
       return;
     }
 
-  data = json_object_get_member (obj, "data");
-  if (data != NULL && JSON_NODE_HOLDS_OBJECT (data))
-    parse_payload (self, json_node_get_object (data));
-  else if (json_object_has_member (obj, "e"))
+  data = _th_json_reader_member (r, obj, "data");
+  if (data != _TH_JSON_NONE && _th_json_reader_kind (r, data) == _TH_JSON_KIND_OBJECT)
+    parse_payload (self, data);
+  else if (HAS (r, obj, "e"))
     parse_payload (self, obj);   /* a raw (non-combined) stream */
-  else if (data != NULL && JSON_NODE_HOLDS_ARRAY (data))
+  else if (data != _TH_JSON_NONE && _th_json_reader_kind (r, data) == _TH_JSON_KIND_ARRAY)
     th_ws_feed_reject (feed, TH_WS_FEED_REJECT_UNKNOWN, "an array stream (not subscribed)");
   else
     th_ws_feed_reject (feed, TH_WS_FEED_REJECT_UNKNOWN, "a message without data");
@@ -640,7 +643,7 @@ th_binance_finalize (GObject *object)
 
   g_free (self->rest_url);
   g_strfreev (self->streams);
-  g_clear_object (&self->parser);
+  g_clear_pointer (&self->reader, _th_json_reader_free);
   g_clear_pointer (&self->quotes, g_hash_table_unref);
   G_OBJECT_CLASS (th_binance_parent_class)->finalize (object);
 }
@@ -669,7 +672,7 @@ th_binance_class_finalize (ThBinanceClass *klass)
 static void
 th_binance_init (ThBinance *self)
 {
-  self->parser = json_parser_new_immutable ();
+  self->reader = _th_json_reader_new ();
   self->quotes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
@@ -678,8 +681,11 @@ static const char *
 quote_of (ThBinance  *self,
           const char *code)
 {
-  const char *quote = g_hash_table_lookup (self->quotes, code);
+  const char *quote;
 
+  if (code == NULL)
+    return NULL;
+  quote = g_hash_table_lookup (self->quotes, code);
   if (quote == NULL)
     {
       g_autofree char *q = th_symbol_code_get_quote (code);

@@ -71,6 +71,7 @@
 #include <libpeas/peas.h>
 #include <tickhub.h>
 
+#include "th-json-reader.h"
 #include "th-venue-rest.h"
 
 #define DEFAULT_REST_URL  "https://api.exchange.coinbase.com"
@@ -113,7 +114,7 @@ struct _ThCoinbase
   GPtrArray  *products;     /* Product, in the order of [tickhub] symbols */
   GHashTable *by_id;        /* product_id → Product, borrowed from products */
   char       *subscribe;    /* the subscribe message, built once */
-  JsonParser *parser;
+  ThJsonReader *reader;   /* the stream's messages, on a tape */
   char       *rest_url;     /* without a trailing slash */
   ThVenueRest *rest;        /* made at the first fetch */
 };
@@ -312,26 +313,28 @@ th_coinbase_closed (ThWsFeed *feed)
 
 /* A venue number: a decimal string (or, leniently, a JSON number). */
 static gboolean
-get_number (JsonObject *obj,
-            const char *member,
-            double     *out)
+get_number (ThJsonReader *r,
+            guint         obj,
+            const char   *member,
+            double       *out)
 {
-  return th_json_object_get_number (obj, member, TRUE, out) == TH_JSON_FIELD_OK;
+  return _th_json_reader_get_number (r, obj, member, TRUE, out) == TH_JSON_FIELD_OK;
 }
 
 /* ISO 8601 with a zone, such as 2022-10-19T23:28:22.061769Z, to µs since
  * the epoch. (g_date_time_to_unix_usec() is GLib 2.80.) */
 static gboolean
-get_time (JsonObject *obj,
-          const char *member,
-          gint64     *out)
+get_time (ThJsonReader *r,
+          guint         obj,
+          const char   *member,
+          gint64       *out)
 {
-  JsonNode *node = json_object_get_member (obj, member);
+  const char *text = _th_json_reader_get_string (r, obj, member);
   g_autoptr(GDateTime) dt = NULL;
 
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+  if (text == NULL)
     return FALSE;
-  dt = g_date_time_new_from_iso8601 (json_node_get_string (node), NULL);
+  dt = g_date_time_new_from_iso8601 (text, NULL);
   if (dt == NULL)
     return FALSE;
   *out = g_date_time_to_unix (dt) * G_USEC_PER_SEC + g_date_time_get_microsecond (dt);
@@ -341,19 +344,20 @@ get_time (JsonObject *obj,
 /* The sequence: absent is fine (*present FALSE), anything but a whole
  * number ≥ 0 is not. */
 static gboolean
-get_sequence (JsonObject *obj,
-              const char *member,
-              gint64     *out,
-              gboolean   *present)
+get_sequence (ThJsonReader *r,
+              guint         obj,
+              const char   *member,
+              gint64       *out,
+              gboolean     *present)
 {
-  JsonNode *node = json_object_get_member (obj, member);
+  guint node = _th_json_reader_member (r, obj, member);
 
-  *present = node != NULL;
-  if (node == NULL)
+  *present = node != _TH_JSON_NONE;
+  if (node == _TH_JSON_NONE)
     return TRUE;
-  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+  /* An integer beyond 64 bits is not one (json-glib wrapped it around). */
+  if (!_th_json_reader_int (r, node, out))
     return FALSE;
-  *out = json_node_get_int (node);
   return *out >= 0;
 }
 
@@ -370,15 +374,12 @@ bad (ThCoinbase *self,
 /* The followed product of a message, or NULL (counted). */
 static Product *
 product_of (ThCoinbase *self,
-            JsonObject *obj,
+            guint       obj,
             const char *type)
 {
-  const char *id = NULL;
-  JsonNode *node = json_object_get_member (obj, "product_id");
+  const char *id = _th_json_reader_get_string (self->reader, obj, "product_id");
   Product *p;
 
-  if (node != NULL && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
-    id = json_node_get_string (node);
   if (id == NULL)
     {
       bad (self, "no product_id", type);
@@ -480,7 +481,7 @@ is_new (ThCoinbase *self,
 
 static void
 parse_ticker (ThCoinbase *self,
-              JsonObject *obj)
+              guint       obj)
 {
   Product *p = product_of (self, obj, "ticker");
   g_autoptr(ThTick) tick = NULL;
@@ -490,17 +491,17 @@ parse_ticker (ThCoinbase *self,
 
   if (p == NULL)
     return;
-  if (!get_number (obj, "price", &price) || price <= 0)
+  if (!get_number (self->reader, obj, "price", &price) || price <= 0)
     {
       bad (self, "no positive price", "ticker");
       return;
     }
-  if (!get_time (obj, "time", &time))
+  if (!get_time (self->reader, obj, "time", &time))
     {
       bad (self, "no ISO 8601 time", "ticker");
       return;
     }
-  if (!get_sequence (obj, "sequence", &seq, &has_seq))
+  if (!get_sequence (self->reader, obj, "sequence", &seq, &has_seq))
     {
       bad (self, "a sequence that is not a whole number", "ticker");
       return;
@@ -510,18 +511,18 @@ parse_ticker (ThCoinbase *self,
     return;
 
   /* The trade this price comes from, for the heartbeats (below). */
-  if (!get_sequence (obj, "trade_id", &trade_id, &has_trade_id) || !has_trade_id)
+  if (!get_sequence (self->reader, obj, "trade_id", &trade_id, &has_trade_id) || !has_trade_id)
     trade_id = -1;
 
   tick = th_tick_new (p->symbol, "coinbase", TH_TICK_KIND_QUOTE, price, time);
   th_tick_set_quote (tick, p->quote);
-  if (get_number (obj, "best_bid", &v) && v > 0)
+  if (get_number (self->reader, obj, "best_bid", &v) && v > 0)
     tick->bid = v;
-  if (get_number (obj, "best_ask", &v) && v > 0)
+  if (get_number (self->reader, obj, "best_ask", &v) && v > 0)
     tick->ask = v;
-  if (get_number (obj, "volume_24h", &v) && v >= 0)
+  if (get_number (self->reader, obj, "volume_24h", &v) && v >= 0)
     tick->volume_24h = v;
-  if (get_number (obj, "open_24h", &v) && v > 0)
+  if (get_number (self->reader, obj, "open_24h", &v) && v > 0)
     tick->change_24h = (price - v) / v * 100;
   th_ws_feed_push_tick (TH_WS_FEED (self), tick);
   p->trade_id = trade_id;
@@ -529,7 +530,7 @@ parse_ticker (ThCoinbase *self,
 
 static void
 parse_match (ThCoinbase *self,
-             JsonObject *obj,
+             guint       obj,
              const char *type)
 {
   Product *p = product_of (self, obj, type);
@@ -540,17 +541,17 @@ parse_match (ThCoinbase *self,
 
   if (p == NULL)
     return;
-  if (!get_number (obj, "price", &price) || price <= 0)
+  if (!get_number (self->reader, obj, "price", &price) || price <= 0)
     {
       bad (self, "no positive price", type);
       return;
     }
-  if (!get_number (obj, "size", &size) || size < 0)
+  if (!get_number (self->reader, obj, "size", &size) || size < 0)
     {
       bad (self, "no size", type);
       return;
     }
-  if (!get_time (obj, "time", &time))
+  if (!get_time (self->reader, obj, "time", &time))
     {
       bad (self, "no ISO 8601 time", type);
       return;
@@ -558,7 +559,7 @@ parse_match (ThCoinbase *self,
   /* Trades are numbered by trade_id, one by one per product: that is what
    * shows a missed trade. (`sequence` is the product's order-book sequence,
    * which jumps between two trades.) */
-  if (!get_sequence (obj, "trade_id", &seq, &has_seq))
+  if (!get_sequence (self->reader, obj, "trade_id", &seq, &has_seq))
     {
       bad (self, "a trade_id that is not a whole number", type);
       return;
@@ -578,7 +579,7 @@ parse_match (ThCoinbase *self,
 
 static void
 parse_heartbeat (ThCoinbase *self,
-                 JsonObject *obj)
+                 guint       obj)
 {
   Product *p = product_of (self, obj, "heartbeat");
   gint64 seq = 0, last_trade_id = 0;
@@ -586,7 +587,7 @@ parse_heartbeat (ThCoinbase *self,
 
   if (p == NULL)
     return;
-  if (!get_sequence (obj, "sequence", &seq, &has_seq))
+  if (!get_sequence (self->reader, obj, "sequence", &seq, &has_seq))
     {
       bad (self, "a sequence that is not a whole number", "heartbeat");
       return;
@@ -609,77 +610,74 @@ parse_heartbeat (ThCoinbase *self,
    * against its ttl between trades. A heartbeat naming the very trade our
    * last price came from says that price is still the latest: it stays
    * fresh. A later last_trade_id means we missed a trade: no such claim. */
-  if (p->trade_id >= 0 && get_sequence (obj, "last_trade_id", &last_trade_id, &has_trade_id) &&
+  if (p->trade_id >= 0 && get_sequence (self->reader, obj, "last_trade_id", &last_trade_id, &has_trade_id) &&
       has_trade_id && last_trade_id == p->trade_id)
     th_hub_confirm_price (th_ws_feed_get_hub (TH_WS_FEED (self)), "coinbase", p->symbol);
 }
 
-/* The product ids of channel @name in a subscriptions message, or NULL. */
-static JsonArray *
-subscribed_products (JsonArray  *channels,
-                     const char *name)
+/* The product ids of channel @name in a subscriptions message (an array),
+ * or _TH_JSON_NONE. */
+static guint
+subscribed_products (ThJsonReader *r,
+                     guint         channels,
+                     const char   *name)
 {
-  for (guint i = 0; i < json_array_get_length (channels); i++)
+  for (guint ch = _th_json_reader_first (r, channels); ch != _TH_JSON_NONE && ch < _th_json_reader_next (r, channels);
+       ch = _th_json_reader_next (r, ch))
     {
-      JsonNode *node = json_array_get_element (channels, i);
-      JsonObject *ch;
-      JsonNode *ids;
+      guint ids;
 
-      if (!JSON_NODE_HOLDS_OBJECT (node))
+      if (_th_json_reader_kind (r, ch) != _TH_JSON_KIND_OBJECT ||
+          g_strcmp0 (_th_json_reader_get_string (r, ch, "name"), name) != 0)
         continue;
-      ch = json_node_get_object (node);
-      if (g_strcmp0 (th_json_object_get_string (ch, "name"), name) != 0)
-        continue;
-      ids = json_object_get_member (ch, "product_ids");
-      return ids != NULL && JSON_NODE_HOLDS_ARRAY (ids) ? json_node_get_array (ids) : NULL;
+      ids = _th_json_reader_member (r, ch, "product_ids");
+      return ids != _TH_JSON_NONE && _th_json_reader_kind (r, ids) == _TH_JSON_KIND_ARRAY ? ids : _TH_JSON_NONE;
     }
-  return NULL;
+  return _TH_JSON_NONE;
 }
 
 static gboolean
-array_has_string (JsonArray  *array,
-                  const char *s)
+array_has_string (ThJsonReader *r,
+                  guint         array,
+                  const char   *s)
 {
-  for (guint i = 0; array != NULL && i < json_array_get_length (array); i++)
-    {
-      JsonNode *node = json_array_get_element (array, i);
-
-      if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING &&
-          g_strcmp0 (json_node_get_string (node), s) == 0)
-        return TRUE;
-    }
+  if (array == _TH_JSON_NONE)
+    return FALSE;
+  for (guint e = _th_json_reader_first (r, array); e != _TH_JSON_NONE && e < _th_json_reader_next (r, array);
+       e = _th_json_reader_next (r, e))
+    if (_th_json_reader_string_is (r, e, s))
+      return TRUE;
   return FALSE;
 }
 
 /* The cumulative answer to our subscribe: is everything there? */
 static void
 parse_subscriptions (ThCoinbase *self,
-                     JsonObject *obj)
+                     guint       obj)
 {
   ThWsFeed *feed = TH_WS_FEED (self);
-  JsonNode *node = json_object_get_member (obj, "channels");
-  JsonArray *channels;
+  ThJsonReader *r = self->reader;
+  guint channels = _th_json_reader_member (r, obj, "channels");
   g_autoptr(GString) missing = g_string_new (NULL);
   guint n_ok = 0;
 
-  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+  if (channels == _TH_JSON_NONE || _th_json_reader_kind (r, channels) != _TH_JSON_KIND_ARRAY)
     {
       bad (self, "no channel list", "subscriptions");
       return;
     }
-  channels = json_node_get_array (node);
 
   /* missing: "ticker ETH-USD, SOL-USD; heartbeat ETH-USD" */
   for (guint c = 0; self->channels[c] != NULL; c++)
     {
-      JsonArray *ids = subscribed_products (channels, self->channels[c]);
+      guint ids = subscribed_products (r, channels, self->channels[c]);
       gsize start = missing->len;
 
       for (guint i = 0; i < self->products->len; i++)
         {
           const char *id = ((Product *) self->products->pdata[i])->product_id;
 
-          if (array_has_string (ids, id))
+          if (array_has_string (r, ids, id))
             n_ok++;
           else if (missing->len == start)
             g_string_append_printf (missing, "%s%s %s", start > 0 ? "; " : "", self->channels[c], id);
@@ -716,11 +714,11 @@ parse_subscriptions (ThCoinbase *self,
 
 static void
 parse_error (ThCoinbase *self,
-             JsonObject *obj)
+             guint       obj)
 {
   ThWsFeed *feed = TH_WS_FEED (self);
-  const char *message = th_json_object_get_string (obj, "message");
-  const char *reason = th_json_object_get_string (obj, "reason");
+  const char *message = _th_json_reader_get_string (self->reader, obj, "message");
+  const char *reason = _th_json_reader_get_string (self->reader, obj, "reason");
   g_autofree char *text = NULL;
 
   if (message == NULL || *message == '\0')
@@ -745,12 +743,13 @@ th_coinbase_message (ThWsFeed   *feed,
 {
   ThCoinbase *self = TH_COINBASE (feed);
   g_autoptr(GError) error = NULL;
-  JsonNode *root;
-  JsonObject *obj;
-  JsonNode *type_node;
+  ThJsonReader *r = self->reader;
+  guint obj = 0;
   const char *type = NULL;
 
-  if (!th_json_parser_load (self->parser, text, (gssize) length, &error))
+  if (length == (gsize) -1)
+    length = strlen (text);
+  if (!_th_json_reader_parse (r, text, length, &error))
     {
       g_autofree char *detail = g_strdup_printf ("not JSON (%s)", error->message);
 
@@ -758,17 +757,13 @@ th_coinbase_message (ThWsFeed   *feed,
       return;
     }
 
-  root = json_parser_get_root (self->parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (_th_json_reader_kind (r, obj) != _TH_JSON_KIND_OBJECT)
     {
       th_ws_feed_reject (feed, TH_WS_FEED_REJECT_PARSE, "not a JSON object");
       return;
     }
-  obj = json_node_get_object (root);
 
-  type_node = json_object_get_member (obj, "type");
-  if (type_node != NULL && JSON_NODE_HOLDS_VALUE (type_node) && json_node_get_value_type (type_node) == G_TYPE_STRING)
-    type = json_node_get_string (type_node);
+  type = _th_json_reader_get_string (r, obj, "type");
   if (type == NULL)
     {
       th_ws_feed_reject (feed, TH_WS_FEED_REJECT_UNKNOWN, "a message without a type");
@@ -1020,7 +1015,7 @@ th_coinbase_finalize (GObject *object)
   g_clear_pointer (&self->by_id, g_hash_table_unref);
   g_clear_pointer (&self->products, g_ptr_array_unref);
   g_free (self->subscribe);
-  g_clear_object (&self->parser);
+  g_clear_pointer (&self->reader, _th_json_reader_free);
   G_OBJECT_CLASS (th_coinbase_parent_class)->finalize (object);
 }
 
@@ -1052,7 +1047,7 @@ th_coinbase_init (ThCoinbase *self)
 {
   self->products = g_ptr_array_new_with_free_func (product_free);
   self->by_id = g_hash_table_new (g_str_hash, g_str_equal);
-  self->parser = json_parser_new_immutable ();
+  self->reader = _th_json_reader_new ();
 }
 
 G_MODULE_EXPORT void peas_register_types (PeasObjectModule *module);

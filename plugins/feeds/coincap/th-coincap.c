@@ -33,6 +33,8 @@
 #include <libpeas/peas.h>
 #include <tickhub.h>
 
+#include "th-json-reader.h"
+
 /* Seconds before trying again after CoinCap rejected the key: a constant,
  * not a key, since a bad key needs a person, not a faster retry. */
 #define UNAUTHORIZED_RETRY  300.0
@@ -52,7 +54,7 @@ struct _ThCoinCap
   ThWsFeed    parent_instance;
   char       *assets;      /* asset ids, URL-escaped, comma-separated; NULL for none */
   char       *api_key;     /* as configured; NULL for none; never logged */
-  JsonParser *parser;
+  ThJsonReader *reader;    /* the frames, on a tape */
 };
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThCoinCap, th_coincap, TH_TYPE_WS_FEED, G_TYPE_FLAG_FINAL, {})
@@ -162,34 +164,80 @@ th_coincap_build_url (ThWsFeed  *feed,
  * (or, leniently, a JSON number). No sign, no spaces, no "NaN" or "inf",
  * no hexadecimal, nothing absurd. */
 static gboolean
-get_price (JsonNode *node,
-           double   *out)
+get_price (ThJsonReader *r,
+           guint         node,
+           double       *out)
 {
   const char *s;
-  char *end = NULL;
 
-  if (!JSON_NODE_HOLDS_VALUE (node))
-    return FALSE;
-  switch (json_node_get_value_type (node))
+  switch (_th_json_reader_kind (r, node))
     {
-    case G_TYPE_STRING:
-      s = json_node_get_string (node);
-      if (s == NULL || !g_ascii_isdigit (*s) || s[strspn (s, "0123456789.eE+-")] != '\0')
-        return FALSE;
-      *out = g_ascii_strtod (s, &end);
-      if (*end != '\0')
+    case _TH_JSON_KIND_STRING:
+      /* Digits, point, sign and exponent only, read whole by
+       * g_ascii_strtod() (or its exact shortcut): the reader's numeric
+       * string; and it starts with a digit. */
+      s = _th_json_reader_string (r, node);
+      if (s == NULL || !g_ascii_isdigit (*s) || _th_json_reader_number (r, node, TRUE, out) != TH_JSON_FIELD_OK)
         return FALSE;
       break;
-    case G_TYPE_INT64:
-      *out = (double) json_node_get_int (node);
-      break;
-    case G_TYPE_DOUBLE:
-      *out = json_node_get_double (node);
+    case _TH_JSON_KIND_NUMBER:
+      /* An integer beyond 64 bits keeps its size here (json-glib wrapped
+       * it around): far above MAX_PRICE. */
+      if (!_th_json_reader_double (r, node, out))
+        return FALSE;
       break;
     default:
       return FALSE;
     }
   return isfinite (*out) && *out > 0 && *out < MAX_PRICE;
+}
+
+/* The members of a frame as json-glib's ordered iterator gives them: each
+ * name once, where it first comes, with the value of its last occurrence
+ * (the last of duplicate names wins). Fills @keys and @values; names are
+ * the reader's, valid until the next parse. */
+static void
+distinct_members (ThJsonReader *r,
+                  guint         obj,
+                  GPtrArray    *keys,
+                  GArray       *values)
+{
+  guint n = _th_json_reader_length (r, obj);
+  g_autoptr(GHashTable) seen = NULL;
+
+  /* A price frame holds a few assets: a linear search is cheapest. A big
+   * object (a hostile frame) gets a table, so the work stays linear. */
+  if (n > 16)
+    seen = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint k = _th_json_reader_first (r, obj); k != _TH_JSON_NONE && k < _th_json_reader_next (r, obj);
+       k = _th_json_reader_next (r, k + 1))
+    {
+      const char *key = _th_json_reader_string (r, k);
+      guint at = G_MAXUINT;
+
+      if (seen != NULL)
+        {
+          gpointer found;
+
+          if (g_hash_table_lookup_extended (seen, key, NULL, &found))
+            at = GPOINTER_TO_UINT (found);
+          else
+            g_hash_table_insert (seen, (gpointer) key, GUINT_TO_POINTER (keys->len));
+        }
+      else
+        for (guint i = 0; i < keys->len && at == G_MAXUINT; i++)
+          if (strcmp (keys->pdata[i], key) == 0)
+            at = i;
+      if (at == G_MAXUINT)
+        {
+          guint v = k + 1;
+
+          g_ptr_array_add (keys, (gpointer) key);
+          g_array_append_val (values, v);
+        }
+      else
+        g_array_index (values, guint, at) = k + 1;
+    }
 }
 
 static void
@@ -211,11 +259,11 @@ th_coincap_message (ThWsFeed   *feed,
   ThHub *hub = th_ws_feed_get_hub (feed);
   ThSymbolMap *map = th_hub_get_symbol_map (hub);
   g_autoptr(GError) error = NULL;
-  JsonObjectIter iter;
-  const char *id;
-  JsonNode *node;
-  JsonNode *root;
-  JsonObject *obj;
+  ThJsonReader *r = self->reader;
+  guint obj = 0;
+  guint node;
+  g_autoptr(GPtrArray) ids = NULL;
+  g_autoptr(GArray) values = NULL;
   gboolean flat = FALSE;
   gint64 time;
 
@@ -228,7 +276,9 @@ th_coincap_message (ThWsFeed   *feed,
       return;
     }
 
-  if (!th_json_parser_load (self->parser, text, (gssize) length, &error))
+  if (length == (gsize) -1)
+    length = strlen (text);
+  if (!_th_json_reader_parse (r, text, length, &error))
     {
       g_autofree char *detail = g_strdup_printf ("not JSON (%s)", error->message);
 
@@ -236,23 +286,27 @@ th_coincap_message (ThWsFeed   *feed,
       return;
     }
 
-  root = json_parser_get_root (self->parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (_th_json_reader_kind (r, obj) != _TH_JSON_KIND_OBJECT)
     {
       th_ws_feed_reject (feed, TH_WS_FEED_REJECT_PARSE, "not a JSON object");
       return;
     }
-  obj = json_node_get_object (root);
 
   /* A price frame has at least one scalar member; an object of objects
    * ({"data":{...}}) or an empty one is some other message. */
-  json_object_iter_init_ordered (&iter, obj);
-  while (!flat && json_object_iter_next_ordered (&iter, &id, &node))
-    flat = !JSON_NODE_HOLDS_OBJECT (node) && !JSON_NODE_HOLDS_ARRAY (node);
+  ids = g_ptr_array_sized_new (4);
+  values = g_array_sized_new (FALSE, FALSE, sizeof (guint), 4);
+  distinct_members (r, obj, ids, values);
+  for (guint i = 0; i < values->len && !flat; i++)
+    {
+      ThJsonKind kind = _th_json_reader_kind (r, g_array_index (values, guint, i));
+
+      flat = kind != _TH_JSON_KIND_OBJECT && kind != _TH_JSON_KIND_ARRAY;
+    }
   if (!flat)
     {
       th_ws_feed_reject (feed, TH_WS_FEED_REJECT_UNKNOWN,
-                         json_object_get_size (obj) == 0 ? "an empty object" : "an object without asset prices");
+                         ids->len == 0 ? "an empty object" : "an object without asset prices");
       return;
     }
 
@@ -262,9 +316,9 @@ th_coincap_message (ThWsFeed   *feed,
   time = th_ws_feed_get_receive_time (feed);
 
   /* One bad asset does not spoil the others. */
-  json_object_iter_init_ordered (&iter, obj);
-  while (json_object_iter_next_ordered (&iter, &id, &node))
+  for (guint i = 0; i < ids->len; i++)
     {
+      const char *id = ids->pdata[i];
       const char *symbol = th_symbol_map_reverse (map, "coincap", id);
       g_autoptr(ThTick) tick = NULL;
       double price;
@@ -275,7 +329,8 @@ th_coincap_message (ThWsFeed   *feed,
           bad (self, id, "not followed");
           continue;
         }
-      if (!get_price (node, &price))
+      node = g_array_index (values, guint, i);
+      if (!get_price (r, node, &price))
         {
           bad (self, id, "not a positive decimal price");
           continue;
@@ -294,7 +349,7 @@ th_coincap_finalize (GObject *object)
 
   g_free (self->assets);
   g_free (self->api_key);
-  g_clear_object (&self->parser);
+  g_clear_pointer (&self->reader, _th_json_reader_free);
   G_OBJECT_CLASS (th_coincap_parent_class)->finalize (object);
 }
 
@@ -322,7 +377,7 @@ th_coincap_class_finalize (ThCoinCapClass *klass)
 static void
 th_coincap_init (ThCoinCap *self)
 {
-  self->parser = json_parser_new_immutable ();
+  self->reader = _th_json_reader_new ();
 }
 
 G_MODULE_EXPORT void peas_register_types (PeasObjectModule *module);

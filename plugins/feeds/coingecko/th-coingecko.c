@@ -62,6 +62,7 @@
 #include <libsoup/soup.h>
 #include <tickhub.h>
 
+#include "th-json-reader.h"
 #include "th-venue-rest.h"
 
 #define HISTORY_GAP            (6 * G_USEC_PER_SEC)
@@ -282,11 +283,12 @@ typedef enum {
 } Field;
 
 static Field
-get_number (JsonObject *obj,
-            const char *name,
-            double     *out)
+get_number (ThJsonReader *r,
+            guint         obj,
+            const char   *name,
+            double       *out)
 {
-  switch (th_json_object_get_number (obj, name, FALSE, out))
+  switch (_th_json_reader_get_number (r, obj, name, FALSE, out))
     {
     case TH_JSON_FIELD_OK:
       return FIELD_OK;
@@ -303,41 +305,40 @@ get_number (JsonObject *obj,
 /* Turns one coin's entry into ticks. Returns how many were pushed; 0 with
  * @why set when the entry is skipped. */
 static guint
-handle_coin (ThCoinGecko *self,
-             const char  *id,
-             JsonNode    *node,
-             gint64       now,
-             gboolean    *no_price,
-             char       **why)
+handle_coin (ThCoinGecko  *self,
+             ThJsonReader *r,
+             const char   *id,
+             guint         obj,
+             gint64        now,
+             gboolean     *no_price,
+             char        **why)
 {
   GPtrArray *symbols = g_hash_table_lookup (self->symbols_by_id, id);
-  JsonObject *obj;
   double price = NAN, volume = NAN, change = NAN, updated = NAN;
   gint64 time = now;
   guint pushed = 0;
 
-  if (node == NULL)
+  if (obj == _TH_JSON_NONE)
     {
       self->stats.missing_ids++;
       *no_price = TRUE;
       *why = g_strdup ("it is not in the answer");
       return 0;
     }
-  if (JSON_NODE_HOLDS_NULL (node))
+  if (_th_json_reader_kind (r, obj) == _TH_JSON_KIND_NULL)
     {
       self->stats.parse_errors++;
       *why = g_strdup ("its entry is null");
       return 0;
     }
-  if (!JSON_NODE_HOLDS_OBJECT (node))
+  if (_th_json_reader_kind (r, obj) != _TH_JSON_KIND_OBJECT)
     {
       self->stats.parse_errors++;
       *why = g_strdup ("its entry is not an object");
       return 0;
     }
-  obj = json_node_get_object (node);
 
-  switch (get_number (obj, self->vs, &price))
+  switch (get_number (r, obj, self->vs, &price))
     {
     case FIELD_ABSENT:
       self->stats.missing_ids++;
@@ -367,16 +368,16 @@ handle_coin (ThCoinGecko *self,
    * dollar amount), while ThTick:volume_24h is in the base asset: divide
    * by the price. The figure is CoinGecko's aggregate over every venue it
    * tracks, so expect it to be far above one exchange's volume. */
-  if (get_number (obj, self->vol_key, &volume) != FIELD_OK || volume < 0)
+  if (get_number (r, obj, self->vol_key, &volume) != FIELD_OK || volume < 0)
     volume = NAN;
   else
     volume /= price;
 
-  if (get_number (obj, self->change_key, &change) != FIELD_OK)
+  if (get_number (r, obj, self->change_key, &change) != FIELD_OK)
     change = NAN;
 
   /* Epoch seconds; absent, null or absurd: our own receive time. */
-  if (get_number (obj, "last_updated_at", &updated) == FIELD_OK &&
+  if (get_number (r, obj, "last_updated_at", &updated) == FIELD_OK &&
       updated >= MIN_EPOCH_S && updated <= MAX_EPOCH_S)
     time = (gint64) llround (updated * G_USEC_PER_SEC);
 
@@ -399,38 +400,31 @@ handle_coin (ThCoinGecko *self,
 static char *
 error_message_of (GBytes *body)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  ThJsonReader *r;
   gsize size = 0;
   const char *data = body != NULL ? g_bytes_get_data (body, &size) : NULL;
-  JsonNode *root;
-  JsonObject *obj;
+  guint status;
   const char *msg = NULL;
+  char *text = NULL;
 
-  if (data == NULL || size == 0 || !th_json_parser_load (parser, data, (gssize) size, NULL))
+  if (data == NULL || size == 0)
     return NULL;
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    return NULL;
-  obj = json_node_get_object (root);
+  r = _th_json_reader_new ();
+  if (!_th_json_reader_parse (r, data, size, NULL) || _th_json_reader_kind (r, 0) != _TH_JSON_KIND_OBJECT)
+    goto out;
 
-  if (json_object_has_member (obj, "status") &&
-      JSON_NODE_HOLDS_OBJECT (json_object_get_member (obj, "status")))
-    {
-      JsonObject *status = json_object_get_object_member (obj, "status");
+  status = _th_json_reader_member (r, 0, "status");
+  if (status != _TH_JSON_NONE && _th_json_reader_kind (r, status) == _TH_JSON_KIND_OBJECT)
+    msg = _th_json_reader_get_string (r, status, "error_message");
+  else
+    msg = _th_json_reader_get_string (r, 0, "error");
 
-      if (json_object_has_member (status, "error_message") &&
-          json_node_get_value_type (json_object_get_member (status, "error_message")) == G_TYPE_STRING)
-        msg = json_object_get_string_member (status, "error_message");
-    }
-  else if (json_object_has_member (obj, "error") &&
-           JSON_NODE_HOLDS_VALUE (json_object_get_member (obj, "error")) &&
-           json_node_get_value_type (json_object_get_member (obj, "error")) == G_TYPE_STRING)
-    msg = json_object_get_string_member (obj, "error");
-
-  if (msg == NULL || *msg == '\0')
-    return NULL;
   /* Keep status reasons short and on one line. */
-  return g_strdelimit (g_utf8_make_valid (msg, MIN (strlen (msg), 200)), "\r\n\t", ' ');
+  if (msg != NULL && *msg != '\0')
+    text = g_strdelimit (g_utf8_make_valid (msg, MIN (strlen (msg), 200)), "\r\n\t", ' ');
+out:
+  _th_json_reader_free (r);
+  return text;
 }
 
 static gint64
@@ -559,17 +553,16 @@ http_error (ThCoinGecko *self,
 }
 
 static void
-handle_answer (ThCoinGecko *self,
-               GBytes      *body)
+handle_answer_on (ThCoinGecko  *self,
+                  ThJsonReader *r,
+                  GBytes       *body)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) skipped = g_string_new (NULL);
   gsize size = 0;
   const char *data = g_bytes_get_data (body, &size);
   gint64 now = th_clock_get_time (self->clock);
-  JsonNode *root;
-  JsonObject *obj;
+  guint obj = 0;
   guint pushed = 0;
   guint absent = 0;
 
@@ -579,43 +572,43 @@ handle_answer (ThCoinGecko *self,
       fail (self, "invalid JSON from CoinGecko: the answer is empty");
       return;
     }
-  if (!th_json_parser_load (parser, data, (gssize) size, &error))
+  if (!_th_json_reader_parse (r, data, size, &error))
     {
-      const char *msg = error->message;
-      const char *rest;
       g_autofree char *why = NULL;
 
-      /* json-glib prefixes "<data>:LINE:COLUMN: ". */
-      if (g_str_has_prefix (msg, "<data>:") && (rest = strstr (msg, ": ")) != NULL)
-        msg = rest + 2;
       self->stats.parse_errors++;
-      why = g_strdup_printf ("invalid JSON from CoinGecko: %s", msg);
+      why = g_strdup_printf ("invalid JSON from CoinGecko: %s", error->message);
       fail (self, why);
       return;
     }
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (_th_json_reader_kind (r, obj) != _TH_JSON_KIND_OBJECT)
     {
       self->stats.parse_errors++;
       fail (self, "invalid JSON from CoinGecko: the answer is not an object of coins");
       return;
     }
-  obj = json_node_get_object (root);
-
   self->stats.responses_ok++;
   self->failures = 0;
   self->rate_limits = 0;
 
-  /* Coins we did not ask for: ignored, counted. */
+  /* Coins we did not ask for: ignored, counted (each name once, as
+   * json-glib's tree held the last of duplicate names only). */
   {
-    g_autoptr(GList) members = json_object_get_members (obj);
+    g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
 
-    for (GList *l = members; l != NULL; l = l->next)
-      if (!g_hash_table_contains (self->symbols_by_id, l->data))
-        {
-          self->stats.unknown_ids++;
-          g_debug ("ignoring “%s”: not asked for", (const char *) l->data);
-        }
+    for (guint k = _th_json_reader_first (r, obj); k != _TH_JSON_NONE && k < _th_json_reader_next (r, obj);
+         k = _th_json_reader_next (r, k + 1))
+      {
+        const char *name = _th_json_reader_string (r, k);
+
+        if (!g_hash_table_add (seen, (gpointer) name))
+          continue;
+        if (!g_hash_table_contains (self->symbols_by_id, name))
+          {
+            self->stats.unknown_ids++;
+            g_debug ("ignoring “%s”: not asked for", name);
+          }
+      }
   }
 
   for (guint i = 0; i < self->ids->len && self->running; i++)
@@ -623,7 +616,7 @@ handle_answer (ThCoinGecko *self,
       const char *id = self->ids->pdata[i];
       g_autofree char *why = NULL;
       gboolean no_price = FALSE;
-      guint n = handle_coin (self, id, json_object_get_member (obj, id), now, &no_price, &why);
+      guint n = handle_coin (self, r, id, _th_json_reader_member (r, obj, id), now, &no_price, &why);
 
       if (why != NULL)
         {
@@ -654,6 +647,16 @@ handle_answer (ThCoinGecko *self,
     }
 
   schedule_poll (self, now + self->interval);
+}
+
+static void
+handle_answer (ThCoinGecko *self,
+               GBytes      *body)
+{
+  ThJsonReader *r = _th_json_reader_new ();
+
+  handle_answer_on (self, r, body);
+  _th_json_reader_free (r);
 }
 
 static void

@@ -1,0 +1,176 @@
+/* test-json-reader.c: the tape reader accepts what json-glib accepts (and
+ * is JSON), refuses the rest, and gives the same values
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "th-json-reader.h"
+#include "th-private.h"
+
+static gboolean
+parse (ThJsonReader *r,
+       const char   *text)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean ok = _th_json_reader_parse (r, text, strlen (text), &error);
+
+  g_assert_true (ok == (error == NULL));
+  if (!ok)
+    g_assert_error (error, TH_ERROR, TH_ERROR_BAD_INPUT);
+  return ok;
+}
+
+static void
+test_bad (void)
+{
+  static const char *const bad[] = {
+    "", "   ", "{", "}", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "[01]", "[1.]", "[.5]",
+    "[1e]", "[-]", "[+1]", "[0x10]", "[tru]", "[nul]", "[True]", "'a'", "[\"a\" \"b\"]",
+    "[1] [2]", "{\"a\":1}x", "[\"\\u0000\"]", "[\"\\ud800\"]", "[\"\\udc00\"]",
+    "[\"\\ud800\\u0041\"]", "[\"\\x41\"]", "[\"\\u12\"]", "[\"a\nb\"]", "[\"\t\"]",
+    "[\"\xc0\xaf\"]", "[\"\xed\xa0\x80\"]", "[\"\xf4\x90\x80\x80\"]", "[\"\xff\"]", "[\"\xe2\x82\"]",
+    "[\"abc", "[1 // c\n]", "[NaN]", "[Infinity]", "\xef\xbb\xbf[1]",
+  };
+  g_autoptr(GError) error = NULL;
+  ThJsonReader *r = _th_json_reader_new ();
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    if (parse (r, bad[i]))
+      g_error ("accepted: %s", bad[i]);
+  /* A NUL byte in the middle of the text. */
+  g_assert_false (_th_json_reader_parse (r, "[\"a\0b\"]", 7, &error));
+  _th_json_reader_free (r);
+}
+
+static void
+test_nesting (void)
+{
+  ThJsonReader *r = _th_json_reader_new ();
+  GString *deep = g_string_new (NULL);
+
+  for (guint n = TH_JSON_MAX_DEPTH; n <= TH_JSON_MAX_DEPTH + 1; n++)
+    {
+      g_string_truncate (deep, 0);
+      for (guint i = 0; i < n; i++)
+        g_string_append_c (deep, i % 2 ? '[' : '{');
+      /* objects need keys: build arrays only */
+      g_string_truncate (deep, 0);
+      for (guint i = 0; i < n; i++)
+        g_string_append_c (deep, '[');
+      for (guint i = 0; i < n; i++)
+        g_string_append_c (deep, ']');
+      g_assert_true (parse (r, deep->str) == (n <= TH_JSON_MAX_DEPTH));
+    }
+  /* 100,000 levels: refused without recursion. */
+  g_string_truncate (deep, 0);
+  for (guint i = 0; i < 100000; i++)
+    g_string_append (deep, "{\"a\":");
+  g_assert_false (parse (r, deep->str));
+  g_string_free (deep, TRUE);
+  _th_json_reader_free (r);
+}
+
+static void
+test_values (void)
+{
+  ThJsonReader *r = _th_json_reader_new ();
+  guint v, data;
+  gint64 i;
+  double d;
+
+  g_assert_true (parse (r, " {\"stream\":\"x\",\"data\":{\"e\":\"aggTrade\",\"p\":\"42000.12\",\"q\":\"1e-3\","
+                        "\"T\":1672515782136,\"n\":[1,{\"x\":[]},3],\"s\":\"BTC\\u00e9\\ud83d\\ude00\\n\","
+                        "\"a\":1,\"a\":2,\"big\":12345678901234567890,\"neg\":-9223372036854775808,"
+                        "\"f\":-0.5e2,\"h\":1e400,\"b\":true,\"z\":null,\"\\u0061b\":7}} "));
+  g_assert_cmpint (_th_json_reader_kind (r, 0), ==, _TH_JSON_KIND_OBJECT);
+  g_assert_cmpuint (_th_json_reader_length (r, 0), ==, 2);
+  data = _th_json_reader_member (r, 0, "data");
+  g_assert_cmpint (_th_json_reader_kind (r, data), ==, _TH_JSON_KIND_OBJECT);
+  g_assert_cmpstr (_th_json_reader_get_string (r, data, "e"), ==, "aggTrade");
+  g_assert_true (_th_json_reader_string_is (r, _th_json_reader_member (r, data, "e"), "aggTrade"));
+  g_assert_cmpint (_th_json_reader_get_number (r, data, "p", TRUE, &d), ==, TH_JSON_FIELD_OK);
+  g_assert_true (d == g_ascii_strtod ("42000.12", NULL));
+  g_assert_cmpint (_th_json_reader_get_number (r, data, "p", FALSE, &d), ==, TH_JSON_FIELD_BAD);
+  g_assert_cmpint (_th_json_reader_get_number (r, data, "q", TRUE, &d), ==, TH_JSON_FIELD_OK);
+  g_assert_true (d == 1e-3);
+  g_assert_true (_th_json_reader_int (r, _th_json_reader_member (r, data, "T"), &i));
+  g_assert_cmpint (i, ==, 1672515782136);
+  /* The last of duplicate keys, as json-glib. */
+  g_assert_true (_th_json_reader_int (r, _th_json_reader_member (r, data, "a"), &i));
+  g_assert_cmpint (i, ==, 2);
+  g_assert_false (_th_json_reader_int (r, _th_json_reader_member (r, data, "big"), &i));
+  g_assert_true (_th_json_reader_double (r, _th_json_reader_member (r, data, "big"), &d));
+  g_assert_true (d == 12345678901234567890.0);
+  g_assert_true (_th_json_reader_int (r, _th_json_reader_member (r, data, "neg"), &i));
+  g_assert_cmpint (i, ==, G_MININT64);
+  g_assert_cmpint (_th_json_reader_get_number (r, data, "f", FALSE, &d), ==, TH_JSON_FIELD_OK);
+  g_assert_cmpfloat (d, ==, -50.0);
+  g_assert_cmpint (_th_json_reader_get_number (r, data, "h", FALSE, &d), ==, TH_JSON_FIELD_BAD);
+  g_assert_cmpint (_th_json_reader_get_number (r, data, "z", FALSE, &d), ==, TH_JSON_FIELD_NULL);
+  g_assert_cmpint (_th_json_reader_get_number (r, data, "none", FALSE, &d), ==, TH_JSON_FIELD_ABSENT);
+  g_assert_cmpint (_th_json_reader_get_number (r, data, "b", FALSE, &d), ==, TH_JSON_FIELD_BAD);
+  g_assert_cmpstr (_th_json_reader_get_string (r, data, "s"), ==, "BTC\xc3\xa9\xf0\x9f\x98\x80\n");
+  g_assert_true (_th_json_reader_int (r, _th_json_reader_member (r, data, "ab"), &i));
+  g_assert_cmpint (i, ==, 7);
+  v = _th_json_reader_member (r, data, "n");
+  g_assert_cmpuint (_th_json_reader_length (r, v), ==, 3);
+  g_assert_true (_th_json_reader_int (r, _th_json_reader_element (r, v, 2), &i));
+  g_assert_cmpint (i, ==, 3);
+  g_assert_cmpint (_th_json_reader_kind (r, _th_json_reader_element (r, v, 1)), ==, _TH_JSON_KIND_OBJECT);
+  g_assert_cmpuint (_th_json_reader_element (r, v, 3), ==, _TH_JSON_NONE);
+  g_assert_cmpuint (_th_json_reader_member (r, v, "x"), ==, _TH_JSON_NONE);
+  _th_json_reader_free (r);
+}
+
+/* Numbers and numeric strings: the double of th_json_object_get_number()
+ * on json-glib's tree. */
+static void
+test_same_as_json_glib (void)
+{
+  static const char *const numbers[] = {
+    "0", "-0", "42000.12", "0.1", "43000.10", "12345.678", "9007199254740993", "0.30000000000000004",
+    "123456789012345678", "1.7976931348623157e308", "2.2250738585072014e-308", "4.9e-324", "1e22",
+    "1e23", "-1.5E-7", "99999999999999999999", "0.000001", "530000000", "3.14159265358979323846",
+  };
+  ThJsonReader *r = _th_json_reader_new ();
+
+  for (guint i = 0; i < G_N_ELEMENTS (numbers); i++)
+    for (int quoted = 0; quoted <= 1; quoted++)
+      {
+        g_autofree char *text = g_strdup_printf (quoted ? "{\"v\":\"%s\"}" : "{\"v\":%s}", numbers[i]);
+        g_autoptr(JsonNode) root = th_json_parse (text, -1, NULL);
+        double a = 0, b = 0;
+        ThJsonField fa, fb;
+
+        g_assert_nonnull (root);
+        g_assert_true (parse (r, text));
+        fa = th_json_object_get_number (json_node_get_object (root), "v", TRUE, &a);
+        fb = _th_json_reader_get_number (r, 0, "v", TRUE, &b);
+        if (!quoted && strcmp (numbers[i], "99999999999999999999") == 0)
+          {
+            /* json-glib wraps it around to a wrong value; refused here. */
+            g_assert_cmpint (fb, ==, TH_JSON_FIELD_BAD);
+            continue;
+          }
+        g_assert_cmpint (fa, ==, fb);
+        if (fa == TH_JSON_FIELD_OK && memcmp (&a, &b, sizeof a) != 0)
+          g_error ("%s: json-glib %.17g, reader %.17g", text, a, b);
+      }
+  _th_json_reader_free (r);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/json-reader/bad", test_bad);
+  g_test_add_func ("/json-reader/nesting", test_nesting);
+  g_test_add_func ("/json-reader/values", test_values);
+  g_test_add_func ("/json-reader/same-as-json-glib", test_same_as_json_glib);
+  return g_test_run ();
+}
