@@ -38,6 +38,11 @@ struct _FakeWs
   gboolean         odd_rows;
   GPtrArray       *requests;    /* char*: path?query */
   guint            weight;
+
+  /* Listings */
+  FakeVenue        listing_venue;
+  char           **listing;     /* base assets listed; NULL for no listing */
+  guint            listing_requests;
 };
 
 static void
@@ -144,6 +149,7 @@ fake_ws_free (FakeWs *ws)
   g_free (ws->fail_body);
   g_free (ws->retry_after);
   g_clear_pointer (&ws->requests, g_ptr_array_unref);
+  g_strfreev (ws->listing);
   g_free (ws);
 }
 
@@ -421,6 +427,97 @@ iso_param (GHashTable *query,
   return dt != NULL ? g_date_time_to_unix (dt) * G_USEC_PER_SEC : -1;
 }
 
+static void on_products (SoupServer *server, SoupServerMessage *msg, const char *path,
+                         GHashTable *query, gpointer user_data);
+
+/* Listings: each venue's shape, every base asset of ws->listing, plus
+ * entries a feed must skip (other quotes, halted symbols). */
+static void
+on_listing (SoupServer        *server,
+            SoupServerMessage *msg,
+            const char        *path,
+            GHashTable        *query,
+            gpointer           user_data)
+{
+  FakeWs *ws = user_data;
+  g_autoptr(GString) out = g_string_new (NULL);
+
+  ws->listing_requests++;
+  if (ws->requests == NULL)
+    ws->requests = g_ptr_array_new_with_free_func (g_free);
+  if (!history_preamble (ws, msg))
+    return;
+  switch (ws->listing_venue)
+    {
+    case FAKE_VENUE_BINANCE:
+      g_string_append (out, "{\"timezone\":\"UTC\",\"serverTime\":1672515782136,\"rateLimits\":[],\"symbols\":[");
+      g_string_append (out, "{\"symbol\":\"HALTUSDT\",\"status\":\"BREAK\",\"baseAsset\":\"HALT\",\"quoteAsset\":\"USDT\"}");
+      for (guint i = 0; ws->listing[i] != NULL; i++)
+        g_string_append_printf (out, ",{\"symbol\":\"%sBTC\",\"status\":\"TRADING\",\"baseAsset\":\"%s\",\"quoteAsset\":\"BTC\"}"
+                                ",{\"symbol\":\"%sUSDT\",\"status\":\"TRADING\",\"baseAsset\":\"%s\",\"quoteAsset\":\"USDT\","
+                                "\"filters\":[{\"filterType\":\"PRICE_FILTER\",\"minPrice\":\"0.01\"}]}",
+                                ws->listing[i], ws->listing[i], ws->listing[i], ws->listing[i]);
+      g_string_append (out, "]}");
+      break;
+    case FAKE_VENUE_COINBASE:
+      g_string_append (out, "[{\"id\":\"HALT-USD\",\"base_currency\":\"HALT\",\"quote_currency\":\"USD\",\"status\":\"delisted\"}");
+      for (guint i = 0; ws->listing[i] != NULL; i++)
+        g_string_append_printf (out, ",{\"id\":\"%s-EUR\",\"base_currency\":\"%s\",\"quote_currency\":\"EUR\",\"status\":\"online\"}"
+                                ",{\"id\":\"%s-USD\",\"base_currency\":\"%s\",\"quote_currency\":\"USD\",\"status\":\"online\","
+                                "\"trading_disabled\":false}",
+                                ws->listing[i], ws->listing[i], ws->listing[i], ws->listing[i]);
+      g_string_append (out, "]");
+      break;
+    default:
+      /* CoinCap v3 wants the key, here as a bearer token. */
+      if (!g_str_has_prefix (soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Authorization") ?: "",
+                             "Bearer "))
+        {
+          respond (msg, 401, "{\"error\":\"Unauthorized\"}");
+          return;
+        }
+      g_string_append (out, "{\"data\":[");
+      for (guint i = 0; ws->listing[i] != NULL; i++)
+        {
+          g_autofree char *id = g_ascii_strdown (ws->listing[i], -1);
+
+          g_string_append_printf (out, "%s{\"id\":\"%s-coin\",\"rank\":\"%u\",\"symbol\":\"%s\",\"priceUsd\":\"1.5\"}",
+                                  i > 0 ? "," : "", id, i + 1, ws->listing[i]);
+        }
+      g_string_append (out, "],\"timestamp\":1672515782136}");
+      break;
+    }
+  respond (msg, 200, out->str);
+}
+
+void
+fake_ws_serve_listing (FakeWs            *ws,
+                       FakeVenue          venue,
+                       const char *const *bases)
+{
+  ws->listing_venue = venue;
+  g_strfreev (ws->listing);
+  ws->listing = g_strdupv ((char **) bases);
+  switch (venue)
+    {
+    case FAKE_VENUE_BINANCE:
+      soup_server_add_handler (ws->server, "/api/v3/exchangeInfo", on_listing, ws, NULL);
+      break;
+    case FAKE_VENUE_COINBASE:
+      soup_server_add_handler (ws->server, "/products", on_products, ws, NULL);
+      break;
+    default:
+      soup_server_add_handler (ws->server, "/v3/assets", on_listing, ws, NULL);
+      break;
+    }
+}
+
+guint
+fake_ws_listing_requests (FakeWs *ws)
+{
+  return ws->listing_requests;
+}
+
 static void
 on_products (SoupServer        *server,
              SoupServerMessage *msg,
@@ -433,6 +530,11 @@ on_products (SoupServer        *server,
   gint64 g = query_int (query, "granularity", 0), start, end;
   g_autoptr(GString) out = g_string_new ("[");
 
+  if (ws->listing != NULL && (g_str_equal (path, "/products") || g_str_equal (path, "/products/")))
+    {
+      on_listing (server, msg, path, query, user_data);
+      return;
+    }
   if (!history_preamble (ws, msg))
     return;
   /* "", "products", id, "candles" */
@@ -552,6 +654,8 @@ fake_ws_serve_history (FakeWs     *ws,
       break;
     case FAKE_VENUE_COINGECKO:
       soup_server_add_handler (ws->server, "/coins", on_coins, ws, NULL);
+      break;
+    case FAKE_VENUE_COINCAP:   /* no history */
       break;
     }
 }

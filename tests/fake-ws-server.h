@@ -55,7 +55,16 @@ typedef enum {
   FAKE_VENUE_BINANCE,     /* GET /api/v3/klines */
   FAKE_VENUE_COINBASE,    /* GET /products/{id}/candles */
   FAKE_VENUE_COINGECKO,   /* GET /coins/{id}/ohlc, on @clock's now */
+  FAKE_VENUE_COINCAP,     /* listing only: GET /v3/assets */
 } FakeVenue;
+
+/* The venue's listing (Binance /api/v3/exchangeInfo, Coinbase /products,
+ * CoinCap /v3/assets) naming @bases against USDT (Binance) or USD, plus
+ * entries a feed must skip: other quotes, a halted HALT. */
+void        fake_ws_serve_listing  (FakeWs            *ws,
+                                    FakeVenue          venue,
+                                    const char *const *bases);
+guint       fake_ws_listing_requests (FakeWs          *ws);
 
 void        fake_ws_serve_history  (FakeWs          *ws,
                                     FakeVenue        venue,

@@ -34,9 +34,11 @@
 #include <libpeas/peas.h>
 #include <tickhub.h>
 
+#include "th-venue-listing.h"
 #include "th-venue-rest.h"
 
 #define MAX_STREAMS 1024
+#define DEFAULT_LISTING_MAX_AGE (24 * 3600)
 #define DEFAULT_REST_URL  "https://api.binance.com"
 #define KLINES_LIMIT      1000
 /* The spot REQUEST_WEIGHT limit is 6,000 a minute; a klines call of 1,000
@@ -55,6 +57,8 @@ struct _ThBinance
   JsonParser *parser;
   char       *rest_url;    /* without a trailing slash */
   ThVenueRest *rest;       /* made at the first fetch */
+  char      **kinds;       /* stream types, e.g. ticker */
+  ThVenueListing *listing; /* exchangeInfo; NULL with listing=false */
   guint64     rows_rejected;
 };
 
@@ -65,6 +69,80 @@ G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThBinance, th_binance, TH_TYPE_WS_FEED, G_TYPE_F
 
 static const char *const known_streams[] = { "ticker", "aggTrade", "trade", "bookTicker", "miniTicker", NULL };
 
+/* The stream names of the symbols that have a Binance code now. */
+static gboolean
+build_streams (ThBinance  *self,
+               GError    **error)
+{
+  ThHub *hub = th_ws_feed_get_hub (TH_WS_FEED (self));
+  ThSymbolMap *map = th_hub_get_symbol_map (hub);
+  const char *const *symbols = th_hub_get_symbols (hub);
+  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
+  guint n = 0, unmapped = 0;
+
+  for (guint s = 0; symbols[s] != NULL; s++)
+    {
+      const char *code = th_symbol_map_lookup (map, symbols[s], "binance");
+      g_autofree char *lower = NULL;
+
+      if (code == NULL)
+        {
+          /* The listing, when it comes, names them or reports them. */
+          if (self->listing == NULL)
+            g_message ("binance has no code for %s; add [symbols] %s=binance:<CODE> to follow it there",
+                       symbols[s], symbols[s]);
+          unmapped++;
+          continue;
+        }
+      lower = g_ascii_strdown (code, -1);
+      for (guint i = 0; self->kinds[i] != NULL; i++)
+        {
+          g_autofree char *name = g_strdup_printf ("%s@%s", lower, self->kinds[i]);
+
+          g_strv_builder_add (names, name);
+          n++;
+        }
+    }
+
+  if (n > MAX_STREAMS)
+    {
+      g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                   "[binance] streams: %u streams for %u symbols, over Binance's limit of %d per connection; "
+                   "follow fewer symbols or fewer streams", n, g_strv_length ((char **) symbols) - unmapped, MAX_STREAMS);
+      return FALSE;
+    }
+
+  g_strfreev (self->streams);
+  self->streams = g_strv_builder_end (names);
+  return TRUE;
+}
+
+/* The listing arrived: follow the symbols it names, from a new connection
+ * when that changes the streams. */
+static void
+on_listing (ThVenueListing *listing,
+            gpointer        data)
+{
+  ThBinance *self = data;
+  ThWsFeed *feed = TH_WS_FEED (self);
+  const char *const *symbols = th_hub_get_symbols (th_ws_feed_get_hub (feed));
+  g_auto(GStrv) before = g_strdupv (self->streams);
+  g_autoptr(GError) error = NULL;
+
+  th_venue_listing_complete (listing, symbols);
+  if (!build_streams (self, &error))
+    {
+      g_message ("binance: %s", error->message);
+      return;
+    }
+  if (before == NULL || !g_strv_equal ((const char *const *) before, (const char *const *) self->streams))
+    {
+      g_autofree char *why = g_strdup_printf ("the listing changed the streams (%u now)", g_strv_length (self->streams));
+
+      th_ws_feed_reconnect (feed, why, 0);
+    }
+}
+
 static gboolean
 th_binance_configure (ThWsFeed  *feed,
                       GError   **error)
@@ -72,11 +150,8 @@ th_binance_configure (ThWsFeed  *feed,
   ThBinance *self = TH_BINANCE (feed);
   ThHub *hub = th_ws_feed_get_hub (feed);
   ThConfig *config = th_hub_get_config (hub);
-  ThSymbolMap *map = th_hub_get_symbol_map (hub);
   const char *const *symbols = th_hub_get_symbols (hub);
   g_auto(GStrv) kinds = NULL;
-  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
-  guint n = 0;
 
   if (!TH_WS_FEED_CLASS (th_binance_parent_class)->configure (feed, error))
     return FALSE;
@@ -99,44 +174,40 @@ th_binance_configure (ThWsFeed  *feed,
         return FALSE;
       }
 
-  for (guint s = 0; symbols[s] != NULL; s++)
-    {
-      const char *code = th_symbol_map_lookup (map, symbols[s], "binance");
-      g_autofree char *lower = NULL;
-
-      if (code == NULL)
-        {
-          g_message ("binance has no code for %s; add [symbols] %s=binance:<CODE> to follow it there",
-                     symbols[s], symbols[s]);
-          continue;
-        }
-      lower = g_ascii_strdown (code, -1);
-      for (guint i = 0; kinds[i] != NULL; i++)
-        {
-          g_autofree char *name = g_strdup_printf ("%s@%s", lower, kinds[i]);
-
-          g_strv_builder_add (names, name);
-          n++;
-        }
-    }
-
-  if (n > MAX_STREAMS)
-    {
-      g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
-                   "[binance] streams: %u streams for %u symbols, over Binance's limit of %d per connection; "
-                   "follow fewer symbols or fewer streams", n, g_strv_length ((char **) symbols), MAX_STREAMS);
-      return FALSE;
-    }
-
-  g_strfreev (self->streams);
-  self->streams = g_strv_builder_end (names);
+  g_strfreev (self->kinds);
+  self->kinds = g_steal_pointer (&kinds);
 
   g_free (self->rest_url);
   self->rest_url = th_config_get_string (config, "binance", "rest-url", DEFAULT_REST_URL);
   while (g_str_has_suffix (self->rest_url, "/"))
     self->rest_url[strlen (self->rest_url) - 1] = '\0';
-  return TRUE;
+
+  g_clear_pointer (&self->listing, th_venue_listing_free);
+  if (th_config_get_boolean (config, "binance", "listing", TRUE))
+    {
+      double max_age = th_config_get_double (config, "binance", "listing-max-age", DEFAULT_LISTING_MAX_AGE);
+      g_autofree char *quote = th_config_get_string (config, "binance", "listing-quote", "USDT");
+      g_autofree char *url = g_strdup_printf ("%s/api/v3/exchangeInfo", self->rest_url);
+
+      if (max_age <= 0)
+        {
+          g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                       "[binance] listing-max-age: must be more than 0 seconds (default %d, a day)",
+                       DEFAULT_LISTING_MAX_AGE);
+          return FALSE;
+        }
+      self->listing = th_venue_listing_new ("binance", hub, url, quote, max_age, th_venue_listing_parse_binance);
+      th_venue_listing_set_ready_func (self->listing, on_listing, self);
+      /* A fresh cache fills the map now; otherwise the venue is asked
+       * when the feed first connects (not at --check-config). */
+      if (th_venue_listing_missing (self->listing, symbols) > 0 &&
+          th_venue_listing_load_cache (self->listing, FALSE))
+        th_venue_listing_complete (self->listing, symbols);
+    }
+
+  return build_streams (self, error);
 }
+
 
 static char *
 th_binance_build_url (ThWsFeed  *feed,
@@ -148,6 +219,16 @@ th_binance_build_url (ThWsFeed  *feed,
 
   if (base == NULL)
     return NULL;
+  if (self->listing != NULL && !th_venue_listing_has_codes (self->listing) &&
+      th_venue_listing_missing (self->listing, th_hub_get_symbols (th_ws_feed_get_hub (feed))) > 0)
+    th_venue_listing_fetch (self->listing);
+  if ((self->streams == NULL || self->streams[0] == NULL) &&
+      self->listing != NULL && th_venue_listing_is_fetching (self->listing))
+    {
+      g_set_error_literal (error, TH_ERROR, TH_ERROR_FAILED,
+                           "waiting for Binance's listing (exchangeInfo) to find the symbols' codes");
+      return NULL;
+    }
   if (self->streams == NULL || self->streams[0] == NULL)
     {
       g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
@@ -623,6 +704,7 @@ th_binance_dispose (GObject *object)
 {
   ThBinance *self = TH_BINANCE (object);
 
+  g_clear_pointer (&self->listing, th_venue_listing_free);
   if (self->rest != NULL)
     th_venue_rest_shutdown (self->rest);
   g_clear_pointer (&self->rest, th_venue_rest_unref);
@@ -636,6 +718,7 @@ th_binance_finalize (GObject *object)
 
   g_free (self->rest_url);
   g_strfreev (self->streams);
+  g_strfreev (self->kinds);
   g_clear_object (&self->parser);
   G_OBJECT_CLASS (th_binance_parent_class)->finalize (object);
 }

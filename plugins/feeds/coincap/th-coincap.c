@@ -33,6 +33,8 @@
 #include <libpeas/peas.h>
 #include <tickhub.h>
 
+#include "th-venue-listing.h"
+
 /* Seconds before trying again after CoinCap rejected the key: a constant,
  * not a key, since a bad key needs a person, not a faster retry. */
 #define UNAUTHORIZED_RETRY  300.0
@@ -44,6 +46,9 @@
  * corrupt frame, not a price. */
 #define MAX_PRICE 1e12
 
+#define DEFAULT_REST_URL        "https://rest.coincap.io/v3"
+#define DEFAULT_LISTING_MAX_AGE (24 * 3600)
+
 #define TH_TYPE_COINCAP (th_coincap_get_type ())
 G_DECLARE_FINAL_TYPE (ThCoinCap, th_coincap, TH, COINCAP, ThWsFeed)
 
@@ -53,6 +58,7 @@ struct _ThCoinCap
   char       *assets;      /* asset ids, URL-escaped, comma-separated; NULL for none */
   char       *api_key;     /* as configured; NULL for none; never logged */
   JsonParser *parser;
+  ThVenueListing *listing; /* /v3/assets; NULL with listing=false or no key */
 };
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThCoinCap, th_coincap, TH_TYPE_WS_FEED, G_TYPE_FLAG_FINAL, {})
@@ -68,6 +74,54 @@ is_plain_key (const char *key)
   return TRUE;
 }
 
+/* The asset ids of the symbols that have one now, for the URL. */
+static void
+build_assets (ThCoinCap *self)
+{
+  ThHub *hub = th_ws_feed_get_hub (TH_WS_FEED (self));
+  ThSymbolMap *map = th_hub_get_symbol_map (hub);
+  const char *const *symbols = th_hub_get_symbols (hub);
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint s = 0; symbols[s] != NULL; s++)
+    {
+      const char *id = th_symbol_map_lookup (map, symbols[s], "coincap");
+
+      if (id == NULL)
+        {
+          /* The listing, when it comes, names them or reports them. */
+          if (self->listing == NULL)
+            g_message ("coincap has no asset id for %s; add [symbols] %s=coincap:<ID> to follow it there",
+                       symbols[s], symbols[s]);
+          continue;
+        }
+      g_ptr_array_add (ids, g_uri_escape_string (id, NULL, FALSE));
+    }
+
+  g_clear_pointer (&self->assets, g_free);
+  if (ids->len > 0)
+    {
+      g_ptr_array_add (ids, NULL);
+      self->assets = g_strjoinv (",", (char **) ids->pdata);
+    }
+}
+
+/* The listing arrived. CoinCap takes its assets in the URL only: a new
+ * connection when that changes them. */
+static void
+on_listing (ThVenueListing *listing,
+            gpointer        data)
+{
+  ThCoinCap *self = data;
+  ThWsFeed *feed = TH_WS_FEED (self);
+  g_autofree char *before = g_strdup (self->assets);
+
+  th_venue_listing_complete (listing, th_hub_get_symbols (th_ws_feed_get_hub (feed)));
+  build_assets (self);
+  if (g_strcmp0 (before, self->assets) != 0)
+    th_ws_feed_reconnect (feed, "the listing changed the assets", 0);
+}
+
 static gboolean
 th_coincap_configure (ThWsFeed  *feed,
                       GError   **error)
@@ -75,9 +129,7 @@ th_coincap_configure (ThWsFeed  *feed,
   ThCoinCap *self = TH_COINCAP (feed);
   ThHub *hub = th_ws_feed_get_hub (feed);
   ThConfig *config = th_hub_get_config (hub);
-  ThSymbolMap *map = th_hub_get_symbol_map (hub);
   const char *const *symbols = th_hub_get_symbols (hub);
-  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *key = NULL;
 
   if (!TH_WS_FEED_CLASS (th_coincap_parent_class)->configure (feed, error))
@@ -93,33 +145,43 @@ th_coincap_configure (ThWsFeed  *feed,
       return FALSE;
     }
 
-  for (guint s = 0; symbols[s] != NULL; s++)
-    {
-      const char *id = th_symbol_map_lookup (map, symbols[s], "coincap");
-
-      if (id == NULL)
-        {
-          g_message ("coincap has no asset id for %s; add [symbols] %s=coincap:<ID> to follow it there",
-                     symbols[s], symbols[s]);
-          continue;
-        }
-      g_ptr_array_add (ids, g_uri_escape_string (id, NULL, FALSE));
-    }
-
-  g_clear_pointer (&self->assets, g_free);
-  if (ids->len > 0)
-    {
-      g_ptr_array_add (ids, NULL);
-      self->assets = g_strjoinv (",", (char **) ids->pdata);
-    }
   g_free (self->api_key);
   self->api_key = g_steal_pointer (&key);
+
+  g_clear_pointer (&self->listing, th_venue_listing_free);
+  if (self->api_key != NULL && th_config_get_boolean (config, "coincap", "listing", TRUE))
+    {
+      double max_age = th_config_get_double (config, "coincap", "listing-max-age", DEFAULT_LISTING_MAX_AGE);
+      g_autofree char *rest = th_config_get_string (config, "coincap", "rest-url", DEFAULT_REST_URL);
+      g_autofree char *url = NULL;
+      g_autofree char *bearer = g_strdup_printf ("Bearer %s", self->api_key);
+
+      if (max_age <= 0)
+        {
+          g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                       "[coincap] listing-max-age: must be more than 0 seconds (default %d, a day)",
+                       DEFAULT_LISTING_MAX_AGE);
+          return FALSE;
+        }
+      while (g_str_has_suffix (rest, "/"))
+        rest[strlen (rest) - 1] = '\0';
+      /* The key goes in a header, so the URL may be logged. */
+      url = g_strdup_printf ("%s/assets?limit=2000", rest);
+      self->listing = th_venue_listing_new ("coincap", hub, url, "", max_age, th_venue_listing_parse_coincap);
+      th_venue_listing_set_header (self->listing, "Authorization", bearer);
+      th_venue_listing_set_ready_func (self->listing, on_listing, self);
+      if (th_venue_listing_missing (self->listing, symbols) > 0 &&
+          th_venue_listing_load_cache (self->listing, FALSE))
+        th_venue_listing_complete (self->listing, symbols);
+    }
+  build_assets (self);
 
   /* Nothing to connect with: disabled, not down, and no retry. The base
    * publishes the state when the feed starts. */
   if (self->api_key == NULL)
     th_ws_feed_disable (feed, NO_KEY_REASON);
-  else if (self->assets == NULL)
+  else if (self->assets == NULL &&
+           (self->listing == NULL || th_venue_listing_missing (self->listing, symbols) == 0))
     th_ws_feed_disable (feed, NO_ASSET_REASON);
   return TRUE;
 }
@@ -142,9 +204,19 @@ th_coincap_build_url (ThWsFeed  *feed,
   g_autofree char *base = NULL;
   g_autofree char *key = NULL;
 
+  if (self->listing != NULL && !th_venue_listing_has_codes (self->listing) &&
+      th_venue_listing_missing (self->listing, th_hub_get_symbols (th_ws_feed_get_hub (feed))) > 0)
+    th_venue_listing_fetch (self->listing);
+  if (self->api_key != NULL && self->assets == NULL && self->listing != NULL &&
+      th_venue_listing_is_fetching (self->listing))
+    {
+      g_set_error_literal (error, TH_ERROR, TH_ERROR_FAILED,
+                           "waiting for CoinCap's listing (/v3/assets) to find the symbols' asset ids");
+      return NULL;
+    }
   if (self->api_key == NULL || self->assets == NULL)
     {
-      /* Disabled in configure: never reached. */
+      /* Disabled in configure, or no asset after the listing. */
       g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
                            self->api_key == NULL ? NO_KEY_REASON : NO_ASSET_REASON);
       return NULL;
@@ -286,6 +358,15 @@ th_coincap_message (ThWsFeed   *feed,
 }
 
 static void
+th_coincap_dispose (GObject *object)
+{
+  ThCoinCap *self = TH_COINCAP (object);
+
+  g_clear_pointer (&self->listing, th_venue_listing_free);
+  G_OBJECT_CLASS (th_coincap_parent_class)->dispose (object);
+}
+
+static void
 th_coincap_finalize (GObject *object)
 {
   ThCoinCap *self = TH_COINCAP (object);
@@ -302,6 +383,7 @@ th_coincap_class_init (ThCoinCapClass *klass)
   ThWsFeedClass *feed_class = TH_WS_FEED_CLASS (klass);
 
   G_OBJECT_CLASS (klass)->finalize = th_coincap_finalize;
+  G_OBJECT_CLASS (klass)->dispose = th_coincap_dispose;
   feed_class->name = "coincap";
   feed_class->stale_after = 30;
   feed_class->max_age = 0;

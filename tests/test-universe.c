@@ -1,0 +1,344 @@
+/* test-universe.c: many symbols on the venues: each venue's listing
+ * completes the symbol map (fetched, cached, symbols it does not list
+ * reported once), against local servers speaking the venues' protocols
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "th-private.h"
+#include "fake-ws-server.h"
+#include "test-utils.h"
+
+static const char *const listed[] = { "AAA", "BBB", "CCC", NULL };
+
+typedef struct
+{
+  FakeWs    *ws;
+  ThHub     *hub;
+  GPtrArray *events;
+  GPtrArray *log;
+} Fixture;
+
+static char *
+cache_path (const char *venue)
+{
+  g_autofree char *name = g_strdup_printf ("%s-listing.json", venue);
+
+  return g_build_filename (g_get_user_cache_dir (), "tickhub", name, NULL);
+}
+
+static void
+write_cache (const char *venue,
+             const char *quote,
+             gint64      age,
+             const char *codes)
+{
+  g_autofree char *path = cache_path (venue);
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *text = g_strdup_printf ("{\"venue\":\"%s\",\"quote\":\"%s\",\"fetched\":%" G_GINT64_FORMAT ",\"codes\":%s}",
+                                           venue, quote, g_get_real_time () / G_USEC_PER_SEC - age, codes);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  g_file_set_contents (path, text, -1, &error);
+  g_assert_no_error (error);
+}
+
+static guint
+log_count (GPtrArray  *log,
+           const char *needle)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < log->len; i++)
+    if (strstr (log->pdata[i], needle) != NULL)
+      n++;
+  return n;
+}
+
+static void
+binance_start (Fixture    *fx,
+               const char *symbols,
+               const char *extra)
+{
+  g_autofree char *url = fake_ws_url (fx->ws);
+  g_autofree char *text = NULL;
+  g_autofree char *merged = NULL;
+
+  text = g_strdup_printf ("[tickhub]\nplugins=binance\nsymbols=%s\ntimeframes=1m\n"
+                          "[binance]\nurl=%s\nrest-url=http://127.0.0.1:%u\nstale-after=60\nreconnect-max=2\n%s",
+                          symbols, url, fake_ws_port (fx->ws), extra != NULL ? extra : "");
+  merged = th_test_config_last_wins (text);
+  fx->log = th_test_capture_log ("Tickhub-Binance");
+  fx->hub = th_test_hub_new (merged, NULL);
+  fx->events = th_test_capture_events (fx->hub);
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  th_hub_start (fx->hub);
+}
+
+static void
+fixture_setup (Fixture       *fx,
+               gconstpointer  data)
+{
+  static const char *const venues[] = { "binance", "coinbase", "coincap", NULL };
+
+  for (guint i = 0; venues[i] != NULL; i++)
+    {
+      g_autofree char *path = cache_path (venues[i]);
+
+      g_unlink (path);
+    }
+  fx->ws = fake_ws_new ("/stream");
+}
+
+static void
+fixture_teardown (Fixture       *fx,
+                  gconstpointer  data)
+{
+  th_test_hub_clear (&fx->hub);
+  fake_ws_free (fx->ws);
+  g_clear_pointer (&fx->events, g_ptr_array_unref);
+}
+
+#define ALL_STREAMS "streams=btcusdt@ticker/aaausdt@ticker/bbbusdt@ticker"
+
+static void
+test_binance_listing_completes_map (Fixture       *fx,
+                                    gconstpointer  data)
+{
+  g_autofree char *cache = cache_path ("binance");
+  g_autofree char *cached = NULL;
+  g_autoptr(ThTick) aaa = NULL;
+  g_autoptr(GError) error = NULL;
+  ThSymbolMap *map;
+
+  fake_ws_serve_listing (fx->ws, FAKE_VENUE_BINANCE, listed);
+  /* BTC has its code in symbols.conf; AAA and BBB only in the listing;
+   * NOPE and HALT (halted) are not listed against USDT. */
+  binance_start (fx, "BTC;AAA;BBB;NOPE;HALT", "streams=ticker\n");
+
+  th_test_wait_until (g_strcmp0 (fake_ws_last_query (fx->ws), ALL_STREAMS) == 0 && fake_ws_n_open (fx->ws) == 1, 5000);
+  g_assert_cmpuint (fake_ws_listing_requests (fx->ws), ==, 1);
+  map = th_hub_get_symbol_map (fx->hub);
+  g_assert_cmpstr (th_symbol_map_lookup (map, "AAA", "binance"), ==, "AAAUSDT");
+  g_assert_cmpstr (th_symbol_map_lookup (map, "BTC", "binance"), ==, "BTCUSDT");
+  g_assert_null (th_symbol_map_lookup (map, "NOPE", "binance"));
+  g_assert_null (th_symbol_map_lookup (map, "HALT", "binance"));
+  g_assert_cmpuint (log_count (fx->log, "binance does not list 2 symbols (NOPE, HALT) against USDT"), ==, 1);
+
+  /* The listing's codes are followed like any other. */
+  fake_ws_send (fx->ws, "{\"stream\":\"aaausdt@ticker\",\"data\":{\"e\":\"24hrTicker\",\"E\":1672515782136,\"s\":\"AAAUSDT\","
+                        "\"c\":\"1.25\",\"b\":\"1.24\",\"a\":\"1.26\",\"v\":\"100\",\"P\":\"1.5\"}}");
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", "\"symbol\":\"AAA\"") == 1, 5000);
+  aaa = th_hub_get_price (fx->hub, "AAA", &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (aaa->price, ==, 1.25);
+
+  /* Cached, boiled down to what we use. */
+  g_assert_true (g_file_get_contents (cache, &cached, NULL, NULL));
+  th_test_assert_contains (cached, "\"AAA\":\"AAAUSDT\"");
+  g_assert_null (strstr (cached, "AAABTC"));
+
+  /* A reconnection asks nothing again and reports nothing again. */
+  fake_ws_drop (fx->ws);
+  th_test_wait_until (fake_ws_n_accepted (fx->ws) >= 3 && fake_ws_n_open (fx->ws) == 1, 5000);
+  g_assert_cmpstr (fake_ws_last_query (fx->ws), ==, ALL_STREAMS);
+  g_assert_cmpuint (fake_ws_listing_requests (fx->ws), ==, 1);
+  g_assert_cmpuint (log_count (fx->log, "does not list"), ==, 1);
+}
+
+static void
+test_binance_fresh_cache_used (Fixture       *fx,
+                               gconstpointer  data)
+{
+  write_cache ("binance", "USDT", 60, "{\"AAA\":\"AAAUSDT\",\"BBB\":\"BBBUSDT\"}");
+  fake_ws_serve_listing (fx->ws, FAKE_VENUE_BINANCE, listed);
+  binance_start (fx, "BTC;AAA;BBB", "streams=ticker\n");
+
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  g_assert_cmpstr (fake_ws_last_query (fx->ws), ==, ALL_STREAMS);
+  th_test_run_for (300);
+  g_assert_cmpuint (fake_ws_listing_requests (fx->ws), ==, 0);
+  g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 1);
+}
+
+static void
+test_binance_old_cache_refetched (Fixture       *fx,
+                                  gconstpointer  data)
+{
+  /* Older than listing-max-age: asked again, and the answer replaces it. */
+  write_cache ("binance", "USDT", 7200, "{\"AAA\":\"OLDAAAUSDT\"}");
+  fake_ws_serve_listing (fx->ws, FAKE_VENUE_BINANCE, listed);
+  binance_start (fx, "BTC;AAA;BBB", "streams=ticker\nlisting-max-age=3600\n");
+
+  th_test_wait_until (g_strcmp0 (fake_ws_last_query (fx->ws), ALL_STREAMS) == 0, 5000);
+  g_assert_cmpuint (fake_ws_listing_requests (fx->ws), ==, 1);
+}
+
+static void
+test_binance_listing_fails (Fixture       *fx,
+                            gconstpointer  data)
+{
+  /* The venue refuses: logged once; an old cache stands in meanwhile. */
+  write_cache ("binance", "USDT", 7200, "{\"AAA\":\"AAAUSDT\"}");
+  fake_ws_serve_listing (fx->ws, FAKE_VENUE_BINANCE, listed);
+  fake_ws_history_fail (fx->ws, 503, "{\"code\":-1001,\"msg\":\"Internal error.\"}");
+  binance_start (fx, "BTC;AAA;BBB", "streams=ticker\nlisting-max-age=3600\n");
+
+  th_test_wait_until (g_strcmp0 (fake_ws_last_query (fx->ws), "streams=btcusdt@ticker/aaausdt@ticker") == 0 &&
+                      fake_ws_n_open (fx->ws) == 1, 5000);
+  g_assert_cmpuint (fake_ws_listing_requests (fx->ws), ==, 1);
+  g_assert_cmpuint (log_count (fx->log, "cannot fetch the venue's listing"), ==, 1);
+  g_assert_cmpuint (log_count (fx->log, "using the older cached listing"), ==, 1);
+  /* BBB is in no listing we have: reported once. */
+  g_assert_cmpuint (log_count (fx->log, "binance does not list 1 symbol (BBB)"), ==, 1);
+  th_test_run_for (500);
+  g_assert_cmpuint (fake_ws_listing_requests (fx->ws), ==, 1);
+}
+
+static void
+test_binance_listing_off (Fixture       *fx,
+                          gconstpointer  data)
+{
+  fake_ws_serve_listing (fx->ws, FAKE_VENUE_BINANCE, listed);
+  binance_start (fx, "BTC;AAA", "streams=ticker\nlisting=false\n");
+
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  g_assert_cmpstr (fake_ws_last_query (fx->ws), ==, "streams=btcusdt@ticker");
+  th_test_run_for (300);
+  g_assert_cmpuint (fake_ws_listing_requests (fx->ws), ==, 0);
+  g_assert_cmpuint (log_count (fx->log, "binance has no code for AAA"), ==, 1);
+}
+
+static void
+test_binance_only_listed (Fixture       *fx,
+                          gconstpointer  data)
+{
+  /* No symbol has a code before the listing: the feed waits for it. */
+  fake_ws_serve_listing (fx->ws, FAKE_VENUE_BINANCE, listed);
+  binance_start (fx, "AAA;CCC", "streams=ticker;aggTrade\n");
+
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  g_assert_cmpstr (fake_ws_last_query (fx->ws), ==,
+                   "streams=aaausdt@ticker/aaausdt@aggTrade/cccusdt@ticker/cccusdt@aggTrade");
+  g_assert_cmpuint (fake_ws_listing_requests (fx->ws), ==, 1);
+}
+
+static void
+venue_start (Fixture    *fx,
+             const char *venue,
+             const char *domain,
+             const char *symbols,
+             const char *extra)
+{
+  g_autofree char *url = fake_ws_url (fx->ws);
+  g_autofree char *text = NULL;
+  g_autofree char *merged = NULL;
+
+  text = g_strdup_printf ("[tickhub]\nplugins=%s\nsymbols=%s\ntimeframes=1m\n"
+                          "[%s]\nurl=%s\nrest-url=http://127.0.0.1:%u%s\nstale-after=60\nreconnect-max=2\n%s",
+                          venue, symbols, venue, url, fake_ws_port (fx->ws),
+                          g_str_equal (venue, "coincap") ? "/v3" : "", extra != NULL ? extra : "");
+  merged = th_test_config_last_wins (text);
+  fx->log = th_test_capture_log (domain);
+  fx->hub = th_test_hub_new (merged, NULL);
+  fx->events = th_test_capture_events (fx->hub);
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  th_hub_start (fx->hub);
+}
+
+static gboolean
+received_contains (FakeWs     *ws,
+                   const char *needle)
+{
+  GPtrArray *received = fake_ws_received (ws);
+
+  for (guint i = 0; i < received->len; i++)
+    if (strstr (received->pdata[i], needle) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+test_coinbase_listing (Fixture       *fx,
+                       gconstpointer  data)
+{
+  fake_ws_serve_listing (fx->ws, FAKE_VENUE_COINBASE, listed);
+  venue_start (fx, "coinbase", "Tickhub-Coinbase", "BTC;AAA;BBB;NOPE", NULL);
+
+  /* Subscribed to the listed products, on the open connection or the
+   * next one, whichever the listing found. */
+  th_test_wait_until (received_contains (fx->ws, "\"AAA-USD\"") && received_contains (fx->ws, "\"BBB-USD\""), 5000);
+  g_assert_true (received_contains (fx->ws, "\"BTC-USD\""));
+  g_assert_false (received_contains (fx->ws, "NOPE"));
+  g_assert_false (received_contains (fx->ws, "AAA-EUR"));
+  g_assert_cmpuint (fake_ws_listing_requests (fx->ws), ==, 1);
+  g_assert_cmpuint (log_count (fx->log, "coinbase does not list 1 symbol (NOPE) against USD"), ==, 1);
+  g_assert_cmpstr (th_symbol_map_lookup (th_hub_get_symbol_map (fx->hub), "BBB", "coinbase"), ==, "BBB-USD");
+
+  fake_ws_send (fx->ws, "{\"type\":\"ticker\",\"sequence\":100,\"product_id\":\"AAA-USD\",\"price\":\"2.5\","
+                        "\"open_24h\":\"2.4\",\"volume_24h\":\"1000\",\"best_bid\":\"2.49\",\"best_ask\":\"2.51\","
+                        "\"time\":\"2022-10-19T23:28:22.061769Z\",\"trade_id\":1}");
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", "\"symbol\":\"AAA\"") == 1, 5000);
+}
+
+static void
+test_coincap_listing (Fixture       *fx,
+                      gconstpointer  data)
+{
+  fake_ws_serve_listing (fx->ws, FAKE_VENUE_COINCAP, listed);
+  venue_start (fx, "coincap", "Tickhub-CoinCap", "BTC;AAA;NOPE", "api-key=k3y\n");
+
+  th_test_wait_until (g_strcmp0 (fake_ws_last_query (fx->ws), "assets=bitcoin,aaa-coin&apiKey=k3y") == 0 &&
+                      fake_ws_n_open (fx->ws) == 1, 5000);
+  g_assert_cmpuint (fake_ws_listing_requests (fx->ws), ==, 1);
+  g_assert_cmpuint (log_count (fx->log, "coincap does not list 1 symbol (NOPE)"), ==, 1);
+  fake_ws_send (fx->ws, "{\"aaa-coin\":\"3.75\"}");
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", "\"symbol\":\"AAA\"") == 1, 5000);
+}
+
+static void
+test_coincap_no_assets_until_listing (Fixture       *fx,
+                                      gconstpointer  data)
+{
+  /* Only listed symbols: not disabled, it waits for the listing. */
+  fake_ws_serve_listing (fx->ws, FAKE_VENUE_COINCAP, listed);
+  venue_start (fx, "coincap", "Tickhub-CoinCap", "AAA;CCC", "api-key=k3y\n");
+
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  g_assert_cmpstr (fake_ws_last_query (fx->ws), ==, "assets=aaa-coin,ccc-coin&apiKey=k3y");
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autofree char *cache = th_test_make_tmp_dir ("test-universe-XXXXXX");
+  int status;
+
+  /* Not G_TEST_OPTION_ISOLATE_DIRS: it hides the GSettings schemas GIO's
+   * proxy resolver needs. One cache directory, emptied by each test. */
+  g_setenv ("XDG_CACHE_HOME", cache, TRUE);
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+  ADD ("/universe/binance/listing-completes-map", test_binance_listing_completes_map);
+  ADD ("/universe/binance/fresh-cache-used", test_binance_fresh_cache_used);
+  ADD ("/universe/binance/old-cache-refetched", test_binance_old_cache_refetched);
+  ADD ("/universe/binance/listing-fails", test_binance_listing_fails);
+  ADD ("/universe/binance/listing-off", test_binance_listing_off);
+  ADD ("/universe/binance/only-listed-symbols", test_binance_only_listed);
+  ADD ("/universe/coinbase/listing", test_coinbase_listing);
+  ADD ("/universe/coincap/listing", test_coincap_listing);
+  ADD ("/universe/coincap/no-assets-until-listing", test_coincap_no_assets_until_listing);
+#undef ADD
+
+  status = g_test_run ();
+  th_test_remove_tmp_dir (cache);
+  return status;
+}
