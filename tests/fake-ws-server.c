@@ -43,6 +43,12 @@ struct _FakeWs
   FakeVenue        listing_venue;
   char           **listing;     /* base assets listed; NULL for no listing */
   guint            listing_requests;
+
+  /* Binance's connection limits; 0 for none */
+  guint            max_streams;
+  guint            max_rate;      /* incoming messages a second per connection */
+  guint            refused_streams;
+  guint            cut_for_rate;
 };
 
 static void
@@ -55,6 +61,32 @@ on_message (SoupWebsocketConnection *conn,
   const char *text = g_bytes_get_data (message, &len);
   char *copy = g_strndup (text, len);
 
+  if (ws->max_rate > 0)
+    {
+      /* Binance: over 5 incoming messages in a second, the connection is cut. */
+      gint64 now = g_get_monotonic_time ();
+      gint64 *window = g_object_get_data (G_OBJECT (conn), "fake-rate-window");
+      guint count = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (conn), "fake-rate-count"));
+
+      if (window == NULL)
+        {
+          window = g_new0 (gint64, 1);
+          g_object_set_data_full (G_OBJECT (conn), "fake-rate-window", window, g_free);
+        }
+      if (now - *window >= G_USEC_PER_SEC)
+        {
+          *window = now;
+          count = 0;
+        }
+      g_object_set_data (G_OBJECT (conn), "fake-rate-count", GUINT_TO_POINTER (++count));
+      if (count > ws->max_rate)
+        {
+          ws->cut_for_rate++;
+          g_ptr_array_add (ws->received, copy);
+          soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "Too many requests");
+          return;
+        }
+    }
   g_ptr_array_add (ws->received, copy);
   if (ws->on_received != NULL)
     ws->on_received (ws, conn, copy, ws->data);
@@ -109,6 +141,21 @@ on_early (SoupServer        *server,
 {
   FakeWs *ws = user_data;
 
+  if (ws->max_streams > 0)
+    {
+      const char *streams = query != NULL ? g_hash_table_lookup (query, "streams") : NULL;
+      g_auto(GStrv) names = streams != NULL ? g_strsplit (streams, "/", -1) : NULL;
+
+      if (names != NULL && g_strv_length (names) > ws->max_streams)
+        {
+          static const char body[] = "{\"code\":-1102,\"msg\":\"Too many streams\"}";
+
+          ws->refused_streams++;
+          soup_server_message_set_status (msg, 400, NULL);
+          soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC, body, strlen (body));
+          return;
+        }
+    }
   if (ws->refuse_status == 0)
     return;
   soup_server_message_set_status (msg, ws->refuse_status, NULL);
@@ -510,6 +557,27 @@ fake_ws_serve_listing (FakeWs            *ws,
       soup_server_add_handler (ws->server, "/v3/assets", on_listing, ws, NULL);
       break;
     }
+}
+
+void
+fake_ws_binance_limits (FakeWs *ws,
+                        guint   max_streams,
+                        guint   max_rate)
+{
+  ws->max_streams = max_streams;
+  ws->max_rate = max_rate;
+}
+
+guint
+fake_ws_refused_streams (FakeWs *ws)
+{
+  return ws->refused_streams;
+}
+
+guint
+fake_ws_cut_for_rate (FakeWs *ws)
+{
+  return ws->cut_for_rate;
 }
 
 guint

@@ -66,6 +66,15 @@ void        fake_ws_serve_listing  (FakeWs            *ws,
                                     const char *const *bases);
 guint       fake_ws_listing_requests (FakeWs          *ws);
 
+/* Binance's limits: a handshake naming more than @max_streams streams is
+ * refused (HTTP 400), a connection sending more than @max_rate messages in
+ * a second is cut (1008); 0 for no limit. */
+void        fake_ws_binance_limits (FakeWs          *ws,
+                                    guint            max_streams,
+                                    guint            max_rate);
+guint       fake_ws_refused_streams (FakeWs         *ws);
+guint       fake_ws_cut_for_rate   (FakeWs          *ws);
+
 void        fake_ws_serve_history  (FakeWs          *ws,
                                     FakeVenue        venue,
                                     const char      *code,

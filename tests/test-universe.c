@@ -314,6 +314,205 @@ test_coincap_no_assets_until_listing (Fixture       *fx,
   g_assert_cmpstr (fake_ws_last_query (fx->ws), ==, "assets=aaa-coin,ccc-coin&apiKey=k3y");
 }
 
+/* 500 symbols × 3 venues */
+
+#define N_UNIVERSE 500
+
+typedef struct
+{
+  FakeWs    *binance, *coinbase, *coincap;
+  ThHub     *hub;
+  GPtrArray *events;
+  char     **bases;    /* U000 … U499 */
+} Universe;
+
+static guint
+count_char (const char *s,
+            char        c)
+{
+  guint n = 0;
+
+  for (; s != NULL && *s != '\0'; s++)
+    n += *s == c;
+  return n;
+}
+
+static gboolean
+coinbase_subscribed_all (Universe *u)
+{
+  GPtrArray *received = fake_ws_received (u->coinbase);
+
+  for (guint i = 0; u->bases[i] != NULL; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("\"%s-USD\"", u->bases[i]);
+      gboolean found = FALSE;
+
+      for (guint m = 0; m < received->len && !found; m++)
+        found = strstr (received->pdata[m], id) != NULL;
+      if (!found)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* How many symbols the hub serves from @source. */
+static guint
+served_from (Universe   *u,
+             const char *source,
+             guint       parity)
+{
+  guint n = 0;
+
+  for (guint i = 0; u->bases[i] != NULL; i++)
+    {
+      g_autoptr(ThTick) tick = NULL;
+
+      if (parity < 2 && i % 2 != parity)
+        continue;
+      tick = th_hub_get_price (u->hub, u->bases[i], NULL);
+      if (tick != NULL && g_strcmp0 (tick->source, source) == 0)
+        n++;
+    }
+  return n;
+}
+
+static guint64
+total_ticks (ThHub *hub)
+{
+  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (hub);
+  guint64 total = 0;
+
+  for (guint i = 0; i < feeds->len; i++)
+    {
+      g_autoptr(GVariant) stats = th_feed_source_get_stats (feeds->pdata[i]);
+      guint64 v = 0;
+
+      g_variant_lookup (stats, "ticks", "t", &v);
+      total += v;
+    }
+  return total;
+}
+
+static void
+send_binance (Universe *u,
+              guint     parity)
+{
+  gint64 ms = g_get_real_time () / 1000;
+
+  for (guint i = 0; u->bases[i] != NULL; i++)
+    {
+      g_autofree char *lower = g_ascii_strdown (u->bases[i], -1);
+      g_autofree char *frame = NULL;
+
+      if (parity < 2 && i % 2 != parity)
+        continue;
+      frame = g_strdup_printf ("{\"stream\":\"%susdt@ticker\",\"data\":{\"e\":\"24hrTicker\",\"E\":%" G_GINT64_FORMAT ","
+                               "\"s\":\"%sUSDT\",\"c\":\"%u.5\",\"b\":\"%u.4\",\"a\":\"%u.6\",\"v\":\"1000\",\"P\":\"0.5\"}}",
+                               lower, ms, u->bases[i], 100 + i, 100 + i, 100 + i);
+      fake_ws_send (u->binance, frame);
+    }
+}
+
+static void
+test_universe_500x3 (void)
+{
+  Universe u = { 0 };
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_autofree char *symbols = NULL;
+  g_autofree char *url_b = NULL, *url_c = NULL, *url_k = NULL;
+  g_autofree char *text = NULL, *merged = NULL;
+  g_autoptr(GString) coincap = g_string_new ("{");
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *iso = g_date_time_format_iso8601 (now);
+  gint64 t0;
+
+  for (guint i = 0; i < N_UNIVERSE; i++)
+    {
+      g_autofree char *base = g_strdup_printf ("U%03u", i);
+
+      g_strv_builder_add (b, base);
+    }
+  u.bases = g_strv_builder_end (b);
+  symbols = g_strjoinv (";", u.bases);
+
+  u.binance = fake_ws_new ("/stream");
+  u.coinbase = fake_ws_new ("/");
+  u.coincap = fake_ws_new ("/prices");
+  fake_ws_binance_limits (u.binance, 1024, 5);
+  fake_ws_serve_listing (u.binance, FAKE_VENUE_BINANCE, (const char *const *) u.bases);
+  fake_ws_serve_listing (u.coinbase, FAKE_VENUE_COINBASE, (const char *const *) u.bases);
+  fake_ws_serve_listing (u.coincap, FAKE_VENUE_COINCAP, (const char *const *) u.bases);
+  url_b = fake_ws_url (u.binance);
+  url_c = fake_ws_url (u.coinbase);
+  url_k = fake_ws_url (u.coincap);
+
+  text = g_strdup_printf ("[tickhub]\nplugins=binance;coinbase;coincap\nsymbols=%s\ntimeframes=1m\n"
+                          "[prices]\norder=binance;coinbase;coincap\n"
+                          "[binance]\nurl=%s\nrest-url=http://127.0.0.1:%u\nstreams=ticker\nttl=1.5\nstale-after=60\n"
+                          "[coinbase]\nurl=%s\nrest-url=http://127.0.0.1:%u\nttl=30\nstale-after=60\n"
+                          "[coincap]\nurl=%s\nrest-url=http://127.0.0.1:%u/v3\napi-key=k3y\nttl=30\nstale-after=60\n",
+                          symbols, url_b, fake_ws_port (u.binance), url_c, fake_ws_port (u.coinbase),
+                          url_k, fake_ws_port (u.coincap));
+  merged = th_test_config_last_wins (text);
+  th_test_capture_log ("Tickhub-Binance");
+  u.hub = th_test_hub_new (merged, NULL);
+  u.events = th_test_capture_events (u.hub);
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  t0 = g_get_monotonic_time ();
+  th_hub_start (u.hub);
+
+  /* Every venue follows all 500, from its listing alone. */
+  th_test_wait_until (count_char (fake_ws_last_query (u.binance), '@') == N_UNIVERSE && fake_ws_n_open (u.binance) == 1, 10000);
+  th_test_wait_until (count_char (fake_ws_last_query (u.coincap), ',') == N_UNIVERSE - 1 && fake_ws_n_open (u.coincap) == 1, 10000);
+  th_test_wait_until (coinbase_subscribed_all (&u), 10000);
+  g_test_message ("3 venues × %u symbols subscribed %.0f ms after start", N_UNIVERSE,
+                  (g_get_monotonic_time () - t0) / 1000.0);
+  g_assert_cmpuint (fake_ws_listing_requests (u.binance), ==, 1);
+  g_assert_cmpuint (fake_ws_listing_requests (u.coinbase), ==, 1);
+  g_assert_cmpuint (fake_ws_listing_requests (u.coincap), ==, 1);
+
+  /* A price for every symbol from every venue; Binance ranks first. */
+  for (guint i = 0; u.bases[i] != NULL; i++)
+    {
+      g_autofree char *frame = g_strdup_printf ("{\"type\":\"ticker\",\"sequence\":%u,\"product_id\":\"%s-USD\",\"price\":\"%u.25\","
+                                                "\"open_24h\":\"%u\",\"volume_24h\":\"10\",\"best_bid\":\"%u.2\",\"best_ask\":\"%u.3\","
+                                                "\"time\":\"%s\",\"trade_id\":%u}",
+                                                1000 + i, u.bases[i], 100 + i, 100 + i, 100 + i, 100 + i, iso, 1 + i);
+
+      g_autofree char *lower = g_ascii_strdown (u.bases[i], -1);
+
+      fake_ws_send (u.coinbase, frame);
+      g_string_append_printf (coincap, "%s\"%s-coin\":\"%u.75\"", i > 0 ? "," : "", lower, 100 + i);
+    }
+  g_string_append_c (coincap, '}');
+  fake_ws_send (u.coincap, coincap->str);
+  send_binance (&u, 2);
+  th_test_wait_until (served_from (&u, "binance", 2) == N_UNIVERSE, 10000);
+  th_test_wait_until (total_ticks (u.hub) >= 3 * N_UNIVERSE, 10000);
+
+  /* Fallback per symbol: Binance goes on for the even ones only; the odd
+   * ones expire there (ttl 1.5 s) and come from Coinbase. */
+  for (guint round = 0; round < 6; round++)
+    {
+      th_test_run_for (400);
+      send_binance (&u, 0);
+    }
+  th_test_wait_until (served_from (&u, "coinbase", 1) == N_UNIVERSE / 2, 5000);
+  g_assert_cmpuint (served_from (&u, "binance", 0), ==, N_UNIVERSE / 2);
+
+  /* Within the venues' limits all along. */
+  g_assert_cmpuint (fake_ws_refused_streams (u.binance), ==, 0);
+  g_assert_cmpuint (fake_ws_cut_for_rate (u.binance), ==, 0);
+  g_assert_cmpuint (fake_ws_n_accepted (u.coinbase), <=, 2);
+
+  th_test_hub_clear (&u.hub);
+  g_ptr_array_unref (u.events);
+  fake_ws_free (u.binance);
+  fake_ws_free (u.coinbase);
+  fake_ws_free (u.coincap);
+  g_strfreev (u.bases);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -337,6 +536,7 @@ main (int   argc,
   ADD ("/universe/coincap/listing", test_coincap_listing);
   ADD ("/universe/coincap/no-assets-until-listing", test_coincap_no_assets_until_listing);
 #undef ADD
+  g_test_add_func ("/universe/500-symbols-3-venues", test_universe_500x3);
 
   status = g_test_run ();
   th_test_remove_tmp_dir (cache);
