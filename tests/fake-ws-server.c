@@ -49,7 +49,79 @@ struct _FakeWs
   guint            max_rate;      /* incoming messages a second per connection */
   guint            refused_streams;
   guint            cut_for_rate;
+  guint            subscribed;    /* streams added by SUBSCRIBE, all connections */
+  guint            listing_delay; /* ms */
+  guint            unsubscribed;
 };
+
+/* Binance's live requests on one connection: {"method":"SUBSCRIBE"|
+ * "UNSUBSCRIBE"|"LIST_SUBSCRIPTIONS","params":[…],"id":N}, answered
+ * {"result":null,"id":N}; more than max_streams in all is refused with
+ * {"code":-1,"msg":…,"id":N}, a malformed request with code 2. */
+static void
+binance_request (FakeWs                  *ws,
+                 SoupWebsocketConnection *conn,
+                 const char              *text)
+{
+  GHashTable *streams = g_object_get_data (G_OBJECT (conn), "fake-streams");
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *answer = NULL;
+  JsonObject *obj;
+  JsonArray *params = NULL;
+  const char *method;
+  gint64 id;
+
+  if (!json_parser_load_from_data (parser, text, -1, NULL) || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      soup_websocket_connection_send_text (conn, "{\"code\":2,\"msg\":\"Invalid JSON\",\"id\":null}");
+      return;
+    }
+  obj = json_node_get_object (json_parser_get_root (parser));
+  method = json_object_get_string_member_with_default (obj, "method", "");
+  id = json_object_get_int_member_with_default (obj, "id", 0);
+  if (json_object_has_member (obj, "params") && JSON_NODE_HOLDS_ARRAY (json_object_get_member (obj, "params")))
+    params = json_object_get_array_member (obj, "params");
+
+  if (g_str_equal (method, "LIST_SUBSCRIPTIONS"))
+    {
+      g_autoptr(GString) out = g_string_new ("{\"result\":[");
+      GHashTableIter iter;
+      gpointer key;
+      gboolean first = TRUE;
+
+      g_hash_table_iter_init (&iter, streams);
+      while (g_hash_table_iter_next (&iter, &key, NULL))
+        {
+          g_string_append_printf (out, "%s\"%s\"", first ? "" : ",", (char *) key);
+          first = FALSE;
+        }
+      g_string_append_printf (out, "],\"id\":%" G_GINT64_FORMAT "}", id);
+      soup_websocket_connection_send_text (conn, out->str);
+      return;
+    }
+  if (params == NULL || (!g_str_equal (method, "SUBSCRIBE") && !g_str_equal (method, "UNSUBSCRIBE")))
+    answer = g_strdup_printf ("{\"code\":2,\"msg\":\"Invalid request: unknown method or no params\",\"id\":%" G_GINT64_FORMAT "}", id);
+  else if (g_str_equal (method, "SUBSCRIBE") && ws->max_streams > 0 &&
+           g_hash_table_size (streams) + json_array_get_length (params) > ws->max_streams)
+    answer = g_strdup_printf ("{\"code\":-1,\"msg\":\"Too many streams: at most %u per connection\",\"id\":%" G_GINT64_FORMAT "}",
+                              ws->max_streams, id);
+  else
+    {
+      for (guint i = 0; i < json_array_get_length (params); i++)
+        {
+          const char *name = json_array_get_string_element (params, i);
+
+          if (name == NULL)
+            continue;
+          if (g_str_equal (method, "SUBSCRIBE"))
+            ws->subscribed += g_hash_table_add (streams, g_strdup (name));
+          else
+            ws->unsubscribed += g_hash_table_remove (streams, name);
+        }
+      answer = g_strdup_printf ("{\"result\":null,\"id\":%" G_GINT64_FORMAT "}", id);
+    }
+  soup_websocket_connection_send_text (conn, answer);
+}
 
 static void
 on_message (SoupWebsocketConnection *conn,
@@ -88,6 +160,8 @@ on_message (SoupWebsocketConnection *conn,
         }
     }
   g_ptr_array_add (ws->received, copy);
+  if (ws->max_rate > 0 && g_object_get_data (G_OBJECT (conn), "fake-streams") != NULL)
+    binance_request (ws, conn, copy);
   if (ws->on_received != NULL)
     ws->on_received (ws, conn, copy, ws->data);
 }
@@ -123,6 +197,18 @@ on_websocket (SoupServer              *server,
   /* The handler only lends the connection. */
   g_ptr_array_add (ws->conns, g_object_ref (conn));
   soup_websocket_connection_set_max_incoming_payload_size (conn, 1024 * 1024);
+  if (ws->max_streams > 0)
+    {
+      /* Binance: the streams named in the URL, then (UN)SUBSCRIBE. */
+      GHashTable *streams = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      g_autoptr(GHashTable) query = ws->last_query != NULL ? g_uri_parse_params (ws->last_query, -1, "&", G_URI_PARAMS_NONE, NULL) : NULL;
+      const char *names = query != NULL ? g_hash_table_lookup (query, "streams") : NULL;
+      g_auto(GStrv) list = names != NULL ? g_strsplit (names, "/", -1) : NULL;
+
+      for (guint i = 0; list != NULL && list[i] != NULL; i++)
+        g_hash_table_add (streams, g_strdup (list[i]));
+      g_object_set_data_full (G_OBJECT (conn), "fake-streams", streams, (GDestroyNotify) g_hash_table_unref);
+    }
   if (ws->ping_seconds > 0)
     soup_websocket_connection_set_keepalive_interval (conn, ws->ping_seconds);
   g_signal_connect (conn, "message", G_CALLBACK (on_message), ws);
@@ -477,6 +563,16 @@ iso_param (GHashTable *query,
 static void on_products (SoupServer *server, SoupServerMessage *msg, const char *path,
                          GHashTable *query, gpointer user_data);
 
+static void
+answer_late (gpointer data)
+{
+  SoupServerMessage *msg = data;
+
+  respond (msg, 200, g_object_get_data (G_OBJECT (msg), "fake-body"));
+  soup_server_message_unpause (msg);
+  g_object_unref (msg);
+}
+
 /* Listings: each venue's shape, every base asset of ws->listing, plus
  * entries a feed must skip (other quotes, halted symbols). */
 static void
@@ -534,7 +630,22 @@ on_listing (SoupServer        *server,
       g_string_append (out, "],\"timestamp\":1672515782136}");
       break;
     }
+  if (ws->listing_delay > 0)
+    {
+      /* A slow venue: the answer comes later, the server goes on. */
+      g_object_set_data_full (G_OBJECT (msg), "fake-body", g_string_free (g_steal_pointer (&out), FALSE), g_free);
+      soup_server_message_pause (msg);
+      g_timeout_add_once (ws->listing_delay, answer_late, g_object_ref (msg));
+      return;
+    }
   respond (msg, 200, out->str);
+}
+
+void
+fake_ws_listing_delay (FakeWs *ws,
+                       guint   ms)
+{
+  ws->listing_delay = ms;
 }
 
 void
@@ -566,6 +677,12 @@ fake_ws_binance_limits (FakeWs *ws,
 {
   ws->max_streams = max_streams;
   ws->max_rate = max_rate;
+}
+
+guint
+fake_ws_subscribed (FakeWs *ws)
+{
+  return ws->subscribed;
 }
 
 guint

@@ -65,6 +65,9 @@ void        fake_ws_serve_listing  (FakeWs            *ws,
                                     FakeVenue          venue,
                                     const char *const *bases);
 guint       fake_ws_listing_requests (FakeWs          *ws);
+/* Answers the listing @ms milliseconds late. */
+void        fake_ws_listing_delay  (FakeWs          *ws,
+                                    guint            ms);
 
 /* Binance's limits: a handshake naming more than @max_streams streams is
  * refused (HTTP 400), a connection sending more than @max_rate messages in
@@ -73,6 +76,9 @@ void        fake_ws_binance_limits (FakeWs          *ws,
                                     guint            max_streams,
                                     guint            max_rate);
 guint       fake_ws_refused_streams (FakeWs         *ws);
+/* Streams added by SUBSCRIBE requests, which are answered in Binance's
+ * shape when fake_ws_binance_limits() is on. */
+guint       fake_ws_subscribed     (FakeWs          *ws);
 guint       fake_ws_cut_for_rate   (FakeWs          *ws);
 
 void        fake_ws_serve_history  (FakeWs          *ws,

@@ -107,6 +107,21 @@ fixture_teardown (Fixture       *fx,
 
 #define ALL_STREAMS "streams=btcusdt@ticker/aaausdt@ticker/bbbusdt@ticker"
 
+/* Whether the open connection follows @all: named in its URL, or the
+ * first part there and @n_more added by SUBSCRIBE (when the listing came
+ * after the connection opened). */
+static gboolean
+follows (Fixture    *fx,
+         const char *all,
+         const char *first,
+         guint       n_more)
+{
+  if (fake_ws_n_open (fx->ws) != 1)
+    return FALSE;
+  return g_strcmp0 (fake_ws_last_query (fx->ws), all) == 0 ||
+         (g_strcmp0 (fake_ws_last_query (fx->ws), first) == 0 && fake_ws_subscribed (fx->ws) == n_more);
+}
+
 static void
 test_binance_listing_completes_map (Fixture       *fx,
                                     gconstpointer  data)
@@ -117,12 +132,13 @@ test_binance_listing_completes_map (Fixture       *fx,
   g_autoptr(GError) error = NULL;
   ThSymbolMap *map;
 
+  fake_ws_binance_limits (fx->ws, 1024, 5);
   fake_ws_serve_listing (fx->ws, FAKE_VENUE_BINANCE, listed);
   /* BTC has its code in symbols.conf; AAA and BBB only in the listing;
    * NOPE and HALT (halted) are not listed against USDT. */
   binance_start (fx, "BTC;AAA;BBB;NOPE;HALT", "streams=ticker\n");
 
-  th_test_wait_until (g_strcmp0 (fake_ws_last_query (fx->ws), ALL_STREAMS) == 0 && fake_ws_n_open (fx->ws) == 1, 5000);
+  th_test_wait_until (follows (fx, ALL_STREAMS, "streams=btcusdt@ticker", 2), 5000);
   g_assert_cmpuint (fake_ws_listing_requests (fx->ws), ==, 1);
   map = th_hub_get_symbol_map (fx->hub);
   g_assert_cmpstr (th_symbol_map_lookup (map, "AAA", "binance"), ==, "AAAUSDT");
@@ -145,11 +161,92 @@ test_binance_listing_completes_map (Fixture       *fx,
   g_assert_null (strstr (cached, "AAABTC"));
 
   /* A reconnection asks nothing again and reports nothing again. */
-  fake_ws_drop (fx->ws);
-  th_test_wait_until (fake_ws_n_accepted (fx->ws) >= 3 && fake_ws_n_open (fx->ws) == 1, 5000);
+  {
+    guint accepted = fake_ws_n_accepted (fx->ws);
+
+    fake_ws_drop (fx->ws);
+    th_test_wait_until (fake_ws_n_accepted (fx->ws) > accepted && fake_ws_n_open (fx->ws) == 1, 5000);
+  }
   g_assert_cmpstr (fake_ws_last_query (fx->ws), ==, ALL_STREAMS);
   g_assert_cmpuint (fake_ws_listing_requests (fx->ws), ==, 1);
   g_assert_cmpuint (log_count (fx->log, "does not list"), ==, 1);
+}
+
+static void
+test_binance_live_subscribe (Fixture       *fx,
+                             gconstpointer  data)
+{
+  GPtrArray *received;
+
+  /* The listing comes after the connection opened with BTC: the other
+   * symbols are subscribed on it, in requests answered by id. */
+  fake_ws_binance_limits (fx->ws, 1024, 5);
+  fake_ws_serve_listing (fx->ws, FAKE_VENUE_BINANCE, listed);
+  fake_ws_listing_delay (fx->ws, 400);
+  binance_start (fx, "BTC;AAA;BBB;NOPE", "streams=ticker;aggTrade\n");
+
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  g_assert_cmpstr (fake_ws_last_query (fx->ws), ==, "streams=btcusdt@ticker/btcusdt@aggTrade");
+  th_test_wait_until (fake_ws_subscribed (fx->ws) == 4, 5000);
+  received = fake_ws_received (fx->ws);
+  g_assert_cmpuint (received->len, ==, 1);
+  g_assert_cmpstr (received->pdata[0], ==,
+                   "{\"method\":\"SUBSCRIBE\",\"params\":[\"aaausdt@ticker\",\"aaausdt@aggTrade\","
+                   "\"bbbusdt@ticker\",\"bbbusdt@aggTrade\"],\"id\":1}");
+
+  /* The answer is matched, not parsed as a stream frame. */
+  th_test_run_for (200);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "unknown_messages"), ==, 0);
+  g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 1);
+  g_assert_cmpuint (fake_ws_cut_for_rate (fx->ws), ==, 0);
+
+  fake_ws_send (fx->ws, "{\"stream\":\"bbbusdt@ticker\",\"data\":{\"e\":\"24hrTicker\",\"E\":1672515782136,\"s\":\"BBBUSDT\","
+                        "\"c\":\"7.5\",\"b\":\"7.4\",\"a\":\"7.6\",\"v\":\"100\",\"P\":\"1.5\"}}");
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", "\"symbol\":\"BBB\"") == 1, 5000);
+
+  /* A reconnection names every stream in its URL and sends nothing. */
+  fake_ws_drop (fx->ws);
+  th_test_wait_until (fake_ws_n_accepted (fx->ws) == 2 && fake_ws_n_open (fx->ws) == 1, 5000);
+  g_assert_cmpstr (fake_ws_last_query (fx->ws), ==,
+                   "streams=btcusdt@ticker/btcusdt@aggTrade/aaausdt@ticker/aaausdt@aggTrade/bbbusdt@ticker/bbbusdt@aggTrade");
+  th_test_run_for (300);
+  g_assert_cmpuint (fake_ws_received (fx->ws)->len, ==, 1);
+}
+
+static void
+test_binance_many_requests_paced (Fixture       *fx,
+                                  gconstpointer  data)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_auto(GStrv) bases = NULL;
+  g_autofree char *symbols = NULL;
+  g_autoptr(GString) all = g_string_new ("BTC");
+  gint64 t0;
+
+  /* 500 streams to add, 200 a request: 3 requests, at most 4 a second,
+   * or the venue would cut the connection. */
+  for (guint i = 0; i < 500; i++)
+    {
+      g_autofree char *base = g_strdup_printf ("V%03u", i);
+
+      g_strv_builder_add (b, base);
+      g_string_append_printf (all, ";%s", base);
+    }
+  bases = g_strv_builder_end (b);
+  fake_ws_binance_limits (fx->ws, 1024, 5);
+  fake_ws_serve_listing (fx->ws, FAKE_VENUE_BINANCE, (const char *const *) bases);
+  fake_ws_listing_delay (fx->ws, 300);
+  binance_start (fx, all->str, "streams=ticker\n");
+
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  t0 = g_get_monotonic_time ();
+  th_test_wait_until (fake_ws_subscribed (fx->ws) == 500, 5000);
+  g_assert_cmpuint (fake_ws_received (fx->ws)->len, ==, 3);
+  g_assert_cmpint (g_get_monotonic_time () - t0, >=, 400000);
+  g_assert_cmpuint (fake_ws_cut_for_rate (fx->ws), ==, 0);
+  g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 1);
+  symbols = g_strdup (fake_ws_received (fx->ws)->pdata[2]);
+  th_test_assert_contains (symbols, "\"id\":3}");
 }
 
 static void
@@ -173,10 +270,11 @@ test_binance_old_cache_refetched (Fixture       *fx,
 {
   /* Older than listing-max-age: asked again, and the answer replaces it. */
   write_cache ("binance", "USDT", 7200, "{\"AAA\":\"OLDAAAUSDT\"}");
+  fake_ws_binance_limits (fx->ws, 1024, 5);
   fake_ws_serve_listing (fx->ws, FAKE_VENUE_BINANCE, listed);
   binance_start (fx, "BTC;AAA;BBB", "streams=ticker\nlisting-max-age=3600\n");
 
-  th_test_wait_until (g_strcmp0 (fake_ws_last_query (fx->ws), ALL_STREAMS) == 0, 5000);
+  th_test_wait_until (follows (fx, ALL_STREAMS, "streams=btcusdt@ticker", 2), 5000);
   g_assert_cmpuint (fake_ws_listing_requests (fx->ws), ==, 1);
 }
 
@@ -186,12 +284,12 @@ test_binance_listing_fails (Fixture       *fx,
 {
   /* The venue refuses: logged once; an old cache stands in meanwhile. */
   write_cache ("binance", "USDT", 7200, "{\"AAA\":\"AAAUSDT\"}");
+  fake_ws_binance_limits (fx->ws, 1024, 5);
   fake_ws_serve_listing (fx->ws, FAKE_VENUE_BINANCE, listed);
   fake_ws_history_fail (fx->ws, 503, "{\"code\":-1001,\"msg\":\"Internal error.\"}");
   binance_start (fx, "BTC;AAA;BBB", "streams=ticker\nlisting-max-age=3600\n");
 
-  th_test_wait_until (g_strcmp0 (fake_ws_last_query (fx->ws), "streams=btcusdt@ticker/aaausdt@ticker") == 0 &&
-                      fake_ws_n_open (fx->ws) == 1, 5000);
+  th_test_wait_until (follows (fx, "streams=btcusdt@ticker/aaausdt@ticker", "streams=btcusdt@ticker", 1), 5000);
   g_assert_cmpuint (fake_ws_listing_requests (fx->ws), ==, 1);
   g_assert_cmpuint (log_count (fx->log, "cannot fetch the venue's listing"), ==, 1);
   g_assert_cmpuint (log_count (fx->log, "using the older cached listing"), ==, 1);
@@ -528,6 +626,8 @@ main (int   argc,
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("/universe/binance/listing-completes-map", test_binance_listing_completes_map);
   ADD ("/universe/binance/fresh-cache-used", test_binance_fresh_cache_used);
+  ADD ("/universe/binance/live-subscribe", test_binance_live_subscribe);
+  ADD ("/universe/binance/many-requests-paced", test_binance_many_requests_paced);
   ADD ("/universe/binance/old-cache-refetched", test_binance_old_cache_refetched);
   ADD ("/universe/binance/listing-fails", test_binance_listing_fails);
   ADD ("/universe/binance/listing-off", test_binance_listing_off);

@@ -39,6 +39,11 @@
 
 #define MAX_STREAMS 1024
 #define DEFAULT_LISTING_MAX_AGE (24 * 3600)
+/* Binance cuts a connection over 5 incoming messages a second, pongs
+ * included: one request every 250 ms leaves room for the pongs. */
+#define REQUEST_GAP_MS    250
+/* Streams named in one SUBSCRIBE; Binance takes a list, we keep frames small. */
+#define REQUEST_STREAMS   200
 #define DEFAULT_REST_URL  "https://api.binance.com"
 #define KLINES_LIMIT      1000
 /* The spot REQUEST_WEIGHT limit is 6,000 a minute; a klines call of 1,000
@@ -59,6 +64,14 @@ struct _ThBinance
   ThVenueRest *rest;       /* made at the first fetch */
   char      **kinds;       /* stream types, e.g. ticker */
   ThVenueListing *listing; /* exchangeInfo; NULL with listing=false */
+  /* Live SUBSCRIBE/UNSUBSCRIBE on the open connection */
+  GQueue      outbox;      /* Request*, waiting for their turn */
+  GHashTable *requests;    /* id → Request*, sent and not answered */
+  guint       next_id;
+  guint       send_id;     /* the send timer */
+  guint64     requests_sent;
+  guint64     requests_confirmed;
+  guint64     requests_refused;
   guint64     rows_rejected;
 };
 
@@ -68,6 +81,9 @@ G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThBinance, th_binance, TH_TYPE_WS_FEED, G_TYPE_F
                                 G_IMPLEMENT_INTERFACE_DYNAMIC (TH_TYPE_BACKFILL, th_binance_backfill_init))
 
 static const char *const known_streams[] = { "ticker", "aggTrade", "trade", "bookTicker", "miniTicker", NULL };
+
+static void       queue_requests (ThBinance *self, const char *method, GPtrArray *streams);
+static GPtrArray *streams_minus  (char **a, char **b);
 
 /* The stream names of the symbols that have a Binance code now. */
 static gboolean
@@ -139,7 +155,17 @@ on_listing (ThVenueListing *listing,
     {
       g_autofree char *why = g_strdup_printf ("the listing changed the streams (%u now)", g_strv_length (self->streams));
 
-      th_ws_feed_reconnect (feed, why, 0);
+      if (th_ws_feed_is_open (feed) && before != NULL && before[0] != NULL)
+        {
+          g_autoptr(GPtrArray) added = streams_minus (self->streams, before);
+          g_autoptr(GPtrArray) removed = streams_minus (before, self->streams);
+
+          /* On the open connection, within Binance's message rate. */
+          queue_requests (self, "UNSUBSCRIBE", removed);
+          queue_requests (self, "SUBSCRIBE", added);
+        }
+      else
+        th_ws_feed_reconnect (feed, why, 0);
     }
 }
 
@@ -453,6 +479,174 @@ th_binance_message (ThWsFeed   *feed,
     th_ws_feed_reject (feed, TH_WS_FEED_REJECT_UNKNOWN, "a message without data");
 }
 
+/* Live subscriptions. A request goes out at most every REQUEST_GAP_MS;
+ * its answer, {"result":null,"id":N} or {"code":…,"msg":…,"id":N}, is
+ * matched by id in handle_answer(), before the stream parser sees it. */
+
+typedef struct
+{
+  guint  id;
+  char  *method;    /* SUBSCRIBE or UNSUBSCRIBE */
+  char  *text;      /* the JSON request */
+  guint  n_streams;
+} Request;
+
+static void
+request_free (gpointer data)
+{
+  Request *r = data;
+
+  g_free (r->method);
+  g_free (r->text);
+  g_free (r);
+}
+
+static void
+drop_requests (ThBinance *self)
+{
+  g_queue_clear_full (&self->outbox, request_free);
+  if (self->requests != NULL)
+    g_hash_table_remove_all (self->requests);
+  g_clear_handle_id (&self->send_id, g_source_remove);
+}
+
+static gboolean
+on_send (gpointer data)
+{
+  ThBinance *self = data;
+  Request *r = g_queue_pop_head (&self->outbox);
+
+  if (r == NULL || !th_ws_feed_is_open (TH_WS_FEED (self)))
+    {
+      if (r != NULL)
+        request_free (r);
+      self->send_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  th_ws_feed_send_text (TH_WS_FEED (self), r->text);
+  self->requests_sent++;
+  g_debug ("binance: request %u: %s %u streams", r->id, r->method, r->n_streams);
+  g_hash_table_insert (self->requests, GUINT_TO_POINTER (r->id), r);
+  if (g_queue_is_empty (&self->outbox))
+    {
+      self->send_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+queue_requests (ThBinance  *self,
+                const char *method,
+                GPtrArray  *streams)
+{
+  for (guint start = 0; start < streams->len; start += REQUEST_STREAMS)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new_immutable ();
+      g_autoptr(JsonNode) root = NULL;
+      Request *r = g_new0 (Request, 1);
+
+      r->id = ++self->next_id;
+      r->method = g_strdup (method);
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "method");
+      json_builder_add_string_value (b, method);
+      json_builder_set_member_name (b, "params");
+      json_builder_begin_array (b);
+      for (guint i = start; i < streams->len && i < start + REQUEST_STREAMS; i++, r->n_streams++)
+        json_builder_add_string_value (b, streams->pdata[i]);
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "id");
+      json_builder_add_int_value (b, r->id);
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      r->text = json_to_string (root, FALSE);
+      g_queue_push_tail (&self->outbox, r);
+    }
+  if (self->send_id == 0 && !g_queue_is_empty (&self->outbox))
+    {
+      /* The first at once, the next ones spaced. */
+      on_send (self);
+      if (!g_queue_is_empty (&self->outbox))
+        self->send_id = g_timeout_add (REQUEST_GAP_MS, on_send, self);
+    }
+}
+
+/* Streams in @a and not in @b. */
+static GPtrArray *
+streams_minus (char **a,
+               char **b)
+{
+  GPtrArray *out = g_ptr_array_new ();
+  g_autoptr(GHashTable) set = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; b != NULL && b[i] != NULL; i++)
+    g_hash_table_add (set, b[i]);
+  for (guint i = 0; a != NULL && a[i] != NULL; i++)
+    if (!g_hash_table_contains (set, a[i]))
+      g_ptr_array_add (out, a[i]);
+  return out;
+}
+
+/* An answer to one of our requests? Then it is handled here and the stream
+ * parser never sees it. Answers are small and start with one of these
+ * members; stream frames start with "stream" (or "e", raw). */
+static gboolean
+handle_answer (ThBinance  *self,
+               const char *text,
+               gsize       length)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  JsonObject *obj;
+  JsonNode *root, *id_node;
+  Request *r;
+  gint64 id;
+
+  if (!g_str_has_prefix (text, "{\"result\"") && !g_str_has_prefix (text, "{\"code\"") &&
+      !g_str_has_prefix (text, "{\"id\""))
+    return FALSE;
+  if (g_hash_table_size (self->requests) == 0 || length > 4096)
+    return FALSE;
+  parser = json_parser_new_immutable ();
+  if (!th_json_parser_load (parser, text, (gssize) length, NULL) ||
+      (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return FALSE;
+  obj = json_node_get_object (root);
+  id_node = json_object_get_member (obj, "id");
+  if (id_node == NULL || !JSON_NODE_HOLDS_VALUE (id_node) || json_node_get_value_type (id_node) != G_TYPE_INT64)
+    return FALSE;
+  id = json_node_get_int (id_node);
+  if (id <= 0 || id > G_MAXUINT || (r = g_hash_table_lookup (self->requests, GUINT_TO_POINTER ((guint) id))) == NULL)
+    return FALSE;   /* not ours: the parser counts it */
+
+  if (json_object_has_member (obj, "result"))
+    self->requests_confirmed++;
+  else
+    {
+      self->requests_refused++;
+      g_message ("binance refused request %u (%s of %u streams): %s", r->id, r->method, r->n_streams,
+                 th_json_object_get_string (obj, "msg") != NULL ? th_json_object_get_string (obj, "msg") : "no reason given");
+    }
+  g_hash_table_remove (self->requests, GUINT_TO_POINTER (r->id));
+  return TRUE;
+}
+
+static void
+th_binance_dispatch (ThWsFeed   *feed,
+                     const char *text,
+                     gsize       length)
+{
+  if (!handle_answer (TH_BINANCE (feed), text, length))
+    th_binance_message (feed, text, length);
+}
+
+static void
+th_binance_closed (ThWsFeed *feed)
+{
+  /* A new connection names every stream in its URL. */
+  drop_requests (TH_BINANCE (feed));
+}
+
 /* Backfill */
 
 typedef struct
@@ -705,6 +899,7 @@ th_binance_dispose (GObject *object)
   ThBinance *self = TH_BINANCE (object);
 
   g_clear_pointer (&self->listing, th_venue_listing_free);
+  drop_requests (self);
   if (self->rest != NULL)
     th_venue_rest_shutdown (self->rest);
   g_clear_pointer (&self->rest, th_venue_rest_unref);
@@ -719,6 +914,7 @@ th_binance_finalize (GObject *object)
   g_free (self->rest_url);
   g_strfreev (self->streams);
   g_strfreev (self->kinds);
+  g_clear_pointer (&self->requests, g_hash_table_unref);
   g_clear_object (&self->parser);
   G_OBJECT_CLASS (th_binance_parent_class)->finalize (object);
 }
@@ -736,7 +932,8 @@ th_binance_class_init (ThBinanceClass *klass)
   feed_class->max_attempts = 300;
   feed_class->configure = th_binance_configure;
   feed_class->build_url = th_binance_build_url;
-  feed_class->message = th_binance_message;
+  feed_class->message = th_binance_dispatch;
+  feed_class->closed = th_binance_closed;
 }
 
 static void
@@ -748,6 +945,8 @@ static void
 th_binance_init (ThBinance *self)
 {
   self->parser = json_parser_new_immutable ();
+  self->requests = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, request_free);
+  g_queue_init (&self->outbox);
 }
 
 G_MODULE_EXPORT void peas_register_types (PeasObjectModule *module);
