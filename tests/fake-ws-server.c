@@ -680,6 +680,20 @@ fake_ws_binance_limits (FakeWs *ws,
 }
 
 guint
+fake_ws_open_streams (FakeWs *ws)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < ws->conns->len; i++)
+    {
+      GHashTable *streams = g_object_get_data (ws->conns->pdata[i], "fake-streams");
+
+      n += streams != NULL ? g_hash_table_size (streams) : 0;
+    }
+  return n;
+}
+
+guint
 fake_ws_subscribed (FakeWs *ws)
 {
   return ws->subscribed;

@@ -79,6 +79,8 @@ guint       fake_ws_refused_streams (FakeWs         *ws);
 /* Streams added by SUBSCRIBE requests, which are answered in Binance's
  * shape when fake_ws_binance_limits() is on. */
 guint       fake_ws_subscribed     (FakeWs          *ws);
+/* Streams followed over all open connections (URL and SUBSCRIBE). */
+guint       fake_ws_open_streams   (FakeWs          *ws);
 guint       fake_ws_cut_for_rate   (FakeWs          *ws);
 
 void        fake_ws_serve_history  (FakeWs          *ws,

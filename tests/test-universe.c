@@ -236,7 +236,8 @@ test_binance_many_requests_paced (Fixture       *fx,
   fake_ws_binance_limits (fx->ws, 1024, 5);
   fake_ws_serve_listing (fx->ws, FAKE_VENUE_BINANCE, (const char *const *) bases);
   fake_ws_listing_delay (fx->ws, 300);
-  binance_start (fx, all->str, "streams=ticker\n");
+  /* One connection (a long URL allowed): the streams are added on it. */
+  binance_start (fx, all->str, "streams=ticker\nmax-url=100000\n");
 
   th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
   t0 = g_get_monotonic_time ();
@@ -247,6 +248,47 @@ test_binance_many_requests_paced (Fixture       *fx,
   g_assert_cmpuint (fake_ws_n_accepted (fx->ws), ==, 1);
   symbols = g_strdup (fake_ws_received (fx->ws)->pdata[2]);
   th_test_assert_contains (symbols, "\"id\":3}");
+}
+
+static void
+test_binance_sharded (Fixture       *fx,
+                      gconstpointer  data)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_auto(GStrv) bases = NULL;
+  g_autoptr(GString) all = g_string_new ("BTC");
+  const char *extra = data;
+
+  /* 601 symbols × 2 streams: over 1024, two connections at least. */
+  for (guint i = 0; i < 600; i++)
+    {
+      g_autofree char *base = g_strdup_printf ("W%03u", i);
+
+      g_strv_builder_add (b, base);
+      g_string_append_printf (all, ";%s", base);
+    }
+  bases = g_strv_builder_end (b);
+  fake_ws_binance_limits (fx->ws, 1024, 5);
+  fake_ws_serve_listing (fx->ws, FAKE_VENUE_BINANCE, (const char *const *) bases);
+  binance_start (fx, all->str, extra);
+
+  th_test_wait_until (fake_ws_open_streams (fx->ws) == 1202, 10000);
+  if (strstr (extra, "max-url=100000") != NULL)
+    g_assert_cmpuint (fake_ws_n_open (fx->ws), ==, 2);   /* 1024 + 178 */
+  else
+    g_assert_cmpuint (fake_ws_n_open (fx->ws), ==, 3);   /* 8000 bytes of URL each */
+  g_assert_cmpuint (fake_ws_refused_streams (fx->ws), ==, 0);
+
+  /* Each connection parses and reconnects on its own. */
+  fake_ws_send (fx->ws, "{\"stream\":\"w599usdt@ticker\",\"data\":{\"e\":\"24hrTicker\",\"E\":1672515782136,\"s\":\"W599USDT\","
+                        "\"c\":\"9.5\",\"b\":\"9.4\",\"a\":\"9.6\",\"v\":\"100\",\"P\":\"1.5\"}}");
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", "\"symbol\":\"W599\"") >= 1, 5000);
+  {
+    guint open = fake_ws_n_open (fx->ws);
+
+    fake_ws_drop (fx->ws);
+    th_test_wait_until (fake_ws_n_open (fx->ws) == open && fake_ws_open_streams (fx->ws) == 1202, 5000);
+  }
 }
 
 static void
@@ -560,7 +602,9 @@ test_universe_500x3 (void)
   th_hub_start (u.hub);
 
   /* Every venue follows all 500, from its listing alone. */
-  th_test_wait_until (count_char (fake_ws_last_query (u.binance), '@') == N_UNIVERSE && fake_ws_n_open (u.binance) == 1, 10000);
+  /* 500 streams make a URL over 8000 bytes (max-url): two connections. */
+  th_test_wait_until (fake_ws_open_streams (u.binance) == N_UNIVERSE && fake_ws_n_open (u.binance) == 2, 10000);
+  g_assert_cmpuint (strlen (fake_ws_last_query (u.binance)) + strlen (url_b) + 1, <=, 8000);
   th_test_wait_until (count_char (fake_ws_last_query (u.coincap), ',') == N_UNIVERSE - 1 && fake_ws_n_open (u.coincap) == 1, 10000);
   th_test_wait_until (coinbase_subscribed_all (&u), 10000);
   g_test_message ("3 venues × %u symbols subscribed %.0f ms after start", N_UNIVERSE,
@@ -627,6 +671,10 @@ main (int   argc,
   ADD ("/universe/binance/listing-completes-map", test_binance_listing_completes_map);
   ADD ("/universe/binance/fresh-cache-used", test_binance_fresh_cache_used);
   ADD ("/universe/binance/live-subscribe", test_binance_live_subscribe);
+  g_test_add ("/universe/binance/sharded/streams", Fixture, "streams=ticker;aggTrade\nmax-url=100000\n",
+              fixture_setup, test_binance_sharded, fixture_teardown);
+  g_test_add ("/universe/binance/sharded/url-length", Fixture, "streams=ticker;aggTrade\n",
+              fixture_setup, test_binance_sharded, fixture_teardown);
   ADD ("/universe/binance/many-requests-paced", test_binance_many_requests_paced);
   ADD ("/universe/binance/old-cache-refetched", test_binance_old_cache_refetched);
   ADD ("/universe/binance/listing-fails", test_binance_listing_fails);

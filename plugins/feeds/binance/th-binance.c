@@ -38,6 +38,9 @@
 #include "th-venue-rest.h"
 
 #define MAX_STREAMS 1024
+/* Binance publishes no URL limit; servers commonly refuse request lines
+ * over 8 KiB. A connection's URL stays under this (`max-url`). */
+#define DEFAULT_MAX_URL 8000
 #define DEFAULT_LISTING_MAX_AGE (24 * 3600)
 /* Binance cuts a connection over 5 incoming messages a second, pongs
  * included: one request every 250 ms leaves room for the pongs. */
@@ -63,6 +66,10 @@ struct _ThBinance
   char       *rest_url;    /* without a trailing slash */
   ThVenueRest *rest;       /* made at the first fetch */
   char      **kinds;       /* stream types, e.g. ticker */
+  GPtrArray  *shards;      /* char*: each connection's streams, joined with / */
+  guint       max_streams; /* per connection */
+  guint       max_url;     /* bytes of a connection's URL */
+  gsize       base_len;    /* of the URL before the streams */
   ThVenueListing *listing; /* exchangeInfo; NULL with listing=false */
   /* Live SUBSCRIBE/UNSUBSCRIBE on the open connection */
   GQueue      outbox;      /* Request*, waiting for their turn */
@@ -120,16 +127,52 @@ build_streams (ThBinance  *self,
         }
     }
 
-  if (n > MAX_STREAMS)
-    {
-      g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
-                   "[binance] streams: %u streams for %u symbols, over Binance's limit of %d per connection; "
-                   "follow fewer symbols or fewer streams", n, g_strv_length ((char **) symbols) - unmapped, MAX_STREAMS);
-      return FALSE;
-    }
-
   g_strfreev (self->streams);
   self->streams = g_strv_builder_end (names);
+
+  /* Shards: as many connections as the stream count and URL length need,
+   * each filled in order up to max-streams streams and max-url bytes. */
+  g_ptr_array_set_size (self->shards, 0);
+  {
+    GString *shard = NULL;
+    guint in_shard = 0;
+
+    for (guint i = 0; self->streams[i] != NULL; i++)
+      {
+        gsize len = strlen (self->streams[i]);
+
+        if (self->base_len + sizeof "?streams=" + len > self->max_url)
+          {
+            g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                         "[binance] max-url: %u bytes cannot hold even the stream %s; raise it",
+                         self->max_url, self->streams[i]);
+            if (shard != NULL)
+              g_string_free (shard, TRUE);
+            return FALSE;
+          }
+        if (shard != NULL &&
+            (in_shard == self->max_streams || self->base_len + sizeof "?streams=" + shard->len + 1 + len > self->max_url))
+          {
+            g_ptr_array_add (self->shards, g_string_free (shard, FALSE));
+            shard = NULL;
+          }
+        if (shard == NULL)
+          {
+            shard = g_string_new (NULL);
+            in_shard = 0;
+          }
+        else
+          g_string_append_c (shard, '/');
+        g_string_append (shard, self->streams[i]);
+        in_shard++;
+      }
+    if (shard != NULL)
+      g_ptr_array_add (self->shards, g_string_free (shard, FALSE));
+  }
+  if (self->shards->len > 1)
+    g_info ("binance: %u streams for %u symbols on %u connections (at most %u streams and %u bytes of URL each)",
+            n, g_strv_length ((char **) symbols) - unmapped, self->shards->len, self->max_streams, self->max_url);
+  th_ws_feed_set_connections (TH_WS_FEED (self), MAX (self->shards->len, 1));
   return TRUE;
 }
 
@@ -143,6 +186,7 @@ on_listing (ThVenueListing *listing,
   ThWsFeed *feed = TH_WS_FEED (self);
   const char *const *symbols = th_hub_get_symbols (th_ws_feed_get_hub (feed));
   g_auto(GStrv) before = g_strdupv (self->streams);
+  guint before_shards = self->shards->len;
   g_autoptr(GError) error = NULL;
 
   th_venue_listing_complete (listing, symbols);
@@ -155,7 +199,9 @@ on_listing (ThVenueListing *listing,
     {
       g_autofree char *why = g_strdup_printf ("the listing changed the streams (%u now)", g_strv_length (self->streams));
 
-      if (th_ws_feed_is_open (feed) && before != NULL && before[0] != NULL)
+      /* Live on the one open connection; sharded, new connections. */
+      if (th_ws_feed_is_open (feed) && before != NULL && before[0] != NULL &&
+          before_shards == 1 && self->shards->len == 1)
         {
           g_autoptr(GPtrArray) added = streams_minus (self->streams, before);
           g_autoptr(GPtrArray) removed = streams_minus (before, self->streams);
@@ -203,6 +249,30 @@ th_binance_configure (ThWsFeed  *feed,
   g_strfreev (self->kinds);
   self->kinds = g_steal_pointer (&kinds);
 
+  {
+    gint64 max_streams = th_config_get_int (config, "binance", "max-streams", MAX_STREAMS);
+    gint64 max_url = th_config_get_int (config, "binance", "max-url", DEFAULT_MAX_URL);
+    g_autofree char *url = th_config_get_string (config, "binance", "url", "");
+
+    if (max_streams < 1 || max_streams > MAX_STREAMS)
+      {
+        g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                     "[binance] max-streams: %" G_GINT64_FORMAT " is not between 1 and %d, Binance's limit per connection",
+                     max_streams, MAX_STREAMS);
+        return FALSE;
+      }
+    if (max_url < 256)
+      {
+        g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                     "[binance] max-url: %" G_GINT64_FORMAT " bytes is too short for a URL; give at least 256 (default %d)",
+                     max_url, DEFAULT_MAX_URL);
+        return FALSE;
+      }
+    self->max_streams = (guint) max_streams;
+    self->max_url = (guint) MIN (max_url, G_MAXUINT);
+    self->base_len = strlen (url);
+  }
+
   g_free (self->rest_url);
   self->rest_url = th_config_get_string (config, "binance", "rest-url", DEFAULT_REST_URL);
   while (g_str_has_suffix (self->rest_url, "/"))
@@ -241,7 +311,7 @@ th_binance_build_url (ThWsFeed  *feed,
 {
   ThBinance *self = TH_BINANCE (feed);
   g_autofree char *base = TH_WS_FEED_CLASS (th_binance_parent_class)->build_url (feed, error);
-  g_autofree char *joined = NULL;
+  guint shard;
 
   if (base == NULL)
     return NULL;
@@ -261,8 +331,14 @@ th_binance_build_url (ThWsFeed  *feed,
                            "no configured symbol has a Binance code; see [symbols]");
       return NULL;
     }
-  joined = g_strjoinv ("/", self->streams);
-  return g_strdup_printf ("%s%sstreams=%s", base, strchr (base, '?') != NULL ? "&" : "?", joined);
+  shard = th_ws_feed_get_connection (feed);
+  if (shard >= self->shards->len)
+    {
+      g_set_error (error, TH_ERROR, TH_ERROR_FAILED, "connection %u has no streams (%u shards)", shard + 1, self->shards->len);
+      return NULL;
+    }
+  return g_strdup_printf ("%s%sstreams=%s", base, strchr (base, '?') != NULL ? "&" : "?",
+                          (const char *) self->shards->pdata[shard]);
 }
 
 /* A venue number: a decimal string (or, leniently, a JSON number). */
@@ -914,6 +990,7 @@ th_binance_finalize (GObject *object)
   g_free (self->rest_url);
   g_strfreev (self->streams);
   g_strfreev (self->kinds);
+  g_clear_pointer (&self->shards, g_ptr_array_unref);
   g_clear_pointer (&self->requests, g_hash_table_unref);
   g_clear_object (&self->parser);
   G_OBJECT_CLASS (th_binance_parent_class)->finalize (object);
@@ -947,6 +1024,7 @@ th_binance_init (ThBinance *self)
   self->parser = json_parser_new_immutable ();
   self->requests = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, request_free);
   g_queue_init (&self->outbox);
+  self->shards = g_ptr_array_new_with_free_func (g_free);
 }
 
 G_MODULE_EXPORT void peas_register_types (PeasObjectModule *module);
