@@ -443,6 +443,34 @@ test_coincap_listing (Fixture       *fx,
 }
 
 static void
+test_coincap_sharded (Fixture       *fx,
+                      gconstpointer  data)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_auto(GStrv) bases = NULL;
+  g_autoptr(GString) all = g_string_new ("BTC");
+  g_autofree char *url = NULL;
+
+  /* 300 assets of 10 bytes and more in a URL of at most 1000: 4 connections. */
+  for (guint i = 0; i < 300; i++)
+    {
+      g_autofree char *base = g_strdup_printf ("X%03u", i);
+
+      g_strv_builder_add (b, base);
+      g_string_append_printf (all, ";%s", base);
+    }
+  bases = g_strv_builder_end (b);
+  fake_ws_serve_listing (fx->ws, FAKE_VENUE_COINCAP, (const char *const *) bases);
+  venue_start (fx, "coincap", "Tickhub-CoinCap", all->str, "api-key=k3y\nmax-url=1000\n");
+
+  url = fake_ws_url (fx->ws);
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 4, 5000);
+  g_assert_cmpuint (strlen (url) + 1 + strlen (fake_ws_last_query (fx->ws)), <=, 1000);
+  fake_ws_send (fx->ws, "{\"x299-coin\":\"3.75\",\"bitcoin\":\"50000\"}");
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", "\"symbol\":\"X299\"") >= 1, 5000);
+}
+
+static void
 test_coincap_no_assets_until_listing (Fixture       *fx,
                                       gconstpointer  data)
 {
@@ -682,6 +710,7 @@ main (int   argc,
   ADD ("/universe/binance/only-listed-symbols", test_binance_only_listed);
   ADD ("/universe/coinbase/listing", test_coinbase_listing);
   ADD ("/universe/coincap/listing", test_coincap_listing);
+  ADD ("/universe/coincap/sharded", test_coincap_sharded);
   ADD ("/universe/coincap/no-assets-until-listing", test_coincap_no_assets_until_listing);
 #undef ADD
   g_test_add_func ("/universe/500-symbols-3-venues", test_universe_500x3);

@@ -48,6 +48,10 @@
 
 #define DEFAULT_REST_URL        "https://rest.coincap.io/v3"
 #define DEFAULT_LISTING_MAX_AGE (24 * 3600)
+/* CoinCap publishes no URL limit; servers commonly refuse request lines
+ * over 8 KiB. Past this (`max-url`), the assets are split across
+ * connections. */
+#define DEFAULT_MAX_URL 8000
 
 #define TH_TYPE_COINCAP (th_coincap_get_type ())
 G_DECLARE_FINAL_TYPE (ThCoinCap, th_coincap, TH, COINCAP, ThWsFeed)
@@ -59,6 +63,8 @@ struct _ThCoinCap
   char       *api_key;     /* as configured; NULL for none; never logged */
   JsonParser *parser;
   ThVenueListing *listing; /* /v3/assets; NULL with listing=false or no key */
+  GPtrArray  *shards;      /* char*: each connection's assets, comma-separated */
+  guint       max_url;
 };
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThCoinCap, th_coincap, TH_TYPE_WS_FEED, G_TYPE_FLAG_FINAL, {})
@@ -99,11 +105,36 @@ build_assets (ThCoinCap *self)
     }
 
   g_clear_pointer (&self->assets, g_free);
+  g_ptr_array_set_size (self->shards, 0);
   if (ids->len > 0)
     {
+      GString *shard = NULL;
+      /* The URL without the assets: base, "?assets=", "&apiKey=" and the key. */
+      g_autofree char *base = th_config_get_string (th_hub_get_config (hub), "coincap", "url", "");
+      gsize fixed = strlen (base) + strlen ("?assets=&apiKey=") + (self->api_key != NULL ? 3 * strlen (self->api_key) : 0);
+
+      for (guint i = 0; i < ids->len; i++)
+        {
+          const char *id = ids->pdata[i];
+
+          if (shard != NULL && fixed + shard->len + 1 + strlen (id) > self->max_url)
+            {
+              g_ptr_array_add (self->shards, g_string_free (shard, FALSE));
+              shard = NULL;
+            }
+          if (shard == NULL)
+            shard = g_string_new (id);
+          else
+            {
+              g_string_append_c (shard, ',');
+              g_string_append (shard, id);
+            }
+        }
+      g_ptr_array_add (self->shards, g_string_free (shard, FALSE));
       g_ptr_array_add (ids, NULL);
       self->assets = g_strjoinv (",", (char **) ids->pdata);
     }
+  th_ws_feed_set_connections (TH_WS_FEED (self), MAX (self->shards->len, 1));
 }
 
 /* The listing arrived. CoinCap takes its assets in the URL only: a new
@@ -174,6 +205,18 @@ th_coincap_configure (ThWsFeed  *feed,
           th_venue_listing_load_cache (self->listing, FALSE))
         th_venue_listing_complete (self->listing, symbols);
     }
+  {
+    gint64 max_url = th_config_get_int (config, "coincap", "max-url", DEFAULT_MAX_URL);
+
+    if (max_url < 256)
+      {
+        g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                     "[coincap] max-url: %" G_GINT64_FORMAT " bytes is too short for a URL; give at least 256 (default %d)",
+                     max_url, DEFAULT_MAX_URL);
+        return FALSE;
+      }
+    self->max_url = (guint) MIN (max_url, G_MAXUINT);
+  }
   build_assets (self);
 
   /* Nothing to connect with: disabled, not down, and no retry. The base
@@ -203,6 +246,7 @@ th_coincap_build_url (ThWsFeed  *feed,
   ThCoinCap *self = TH_COINCAP (feed);
   g_autofree char *base = NULL;
   g_autofree char *key = NULL;
+  guint shard;
 
   if (self->listing != NULL && !th_venue_listing_has_codes (self->listing) &&
       th_venue_listing_missing (self->listing, th_hub_get_symbols (th_ws_feed_get_hub (feed))) > 0)
@@ -226,8 +270,14 @@ th_coincap_build_url (ThWsFeed  *feed,
   if (base == NULL)
     return NULL;
   key = g_uri_escape_string (self->api_key, NULL, FALSE);
+  shard = th_ws_feed_get_connection (feed);
+  if (shard >= self->shards->len)
+    {
+      g_set_error (error, TH_ERROR, TH_ERROR_FAILED, "connection %u has no assets (%u shards)", shard + 1, self->shards->len);
+      return NULL;
+    }
   return g_strdup_printf ("%s%sassets=%s&apiKey=%s", base, strchr (base, '?') != NULL ? "&" : "?",
-                          self->assets, key);
+                          (const char *) self->shards->pdata[shard], key);
 }
 
 /* A CoinCap price: a plain positive decimal string such as "6929.82"
@@ -372,6 +422,7 @@ th_coincap_finalize (GObject *object)
   ThCoinCap *self = TH_COINCAP (object);
 
   g_free (self->assets);
+  g_clear_pointer (&self->shards, g_ptr_array_unref);
   g_free (self->api_key);
   g_clear_object (&self->parser);
   G_OBJECT_CLASS (th_coincap_parent_class)->finalize (object);
@@ -403,6 +454,7 @@ static void
 th_coincap_init (ThCoinCap *self)
 {
   self->parser = json_parser_new_immutable ();
+  self->shards = g_ptr_array_new_with_free_func (g_free);
 }
 
 G_MODULE_EXPORT void peas_register_types (PeasObjectModule *module);
