@@ -538,7 +538,10 @@ th_ws_feed_get_connection (ThWsFeed *self)
  * th_ws_feed_get_n_connections:
  * @self: a #ThWsFeed
  *
- * Returns: how many connections the feed keeps (th_ws_feed_set_connections())
+ * How many connections the feed keeps: 1 unless the venue class shards
+ * its streams with th_ws_feed_set_connections().
+ *
+ * Returns: the number of connections
  */
 guint
 th_ws_feed_get_n_connections (ThWsFeed *self)
