@@ -39,6 +39,25 @@
 #define STABLE_AFTER            (60 * G_USEC_PER_SEC)
 #define ATTEMPT_WINDOW          (G_GINT64_CONSTANT (300) * G_USEC_PER_SEC)
 
+/* One connection of the feed; a venue that shards its streams has several
+ * (th_ws_feed_set_connections()). Each reconnects, renews and is watched
+ * on its own. */
+typedef struct
+{
+  ThWsFeed      *self;
+  guint          index;
+  ThWsClient    *client;
+  ThWsClient    *renewing;       /* the replacement, while it opens */
+  gint64         connected_at;   /* monotonic, 0 when not open */
+  gint64         last_data;      /* monotonic time of the last data message */
+  double         backoff;
+  guint          retry_id;
+  guint          max_age_id;
+  GHashTable    *overlap;        /* hashes of frames seen on the old connection while renewing */
+  gint64         overlap_until;  /* monotonic: drop repeats of those until then */
+  guint64        ticks_at_connect;
+} Conn;
+
 typedef struct
 {
   ThHub         *hub;            /* not a reference: the hub owns its feeds */
@@ -53,21 +72,16 @@ typedef struct
   FILE          *record;
   char          *record_path;
 
-  /* connection */
-  ThWsClient    *client;
-  ThWsClient    *renewing;       /* the replacement, while it opens */
+  /* connections */
+  GPtrArray     *conns;          /* Conn*, never shrinks: n_conns are in use */
+  guint          n_conns;
+  Conn          *current;        /* whose URL is built or message handled */
+  ThWsClient    *opening;        /* during the opened vfunc */
   gboolean       started;
   gboolean       disabled;
-  gint64         connected_at;   /* monotonic, 0 when not open */
-  gint64         last_data;      /* monotonic time of the last data message */
-  double         backoff;
-  guint          retry_id;
   guint          watchdog_id;
-  guint          max_age_id;
   GQueue         attempts;       /* monotonic times, for max_attempts */
   gint64         inject_time;    /* receive time of an injected frame */
-  GHashTable    *overlap;        /* hashes of frames seen on the old connection while renewing */
-  gint64         overlap_until;  /* monotonic: drop repeats of those until then */
   guint64        duplicates;
   gint64         message_time;   /* receive time of the message being parsed */
 
@@ -83,7 +97,6 @@ typedef struct
   guint64        ticks;
   guint64        gaps;
   gboolean       warned_gap;
-  guint64        ticks_at_connect;
   guint64        connects;
   guint64        reconnects;
 } ThWsFeedPrivate;
@@ -127,7 +140,9 @@ G_DEFINE_ABSTRACT_TYPE_WITH_CODE (ThWsFeed, th_ws_feed, G_TYPE_OBJECT,
                                   G_ADD_PRIVATE (ThWsFeed)
                                   G_IMPLEMENT_INTERFACE (TH_TYPE_FEED_SOURCE, th_ws_feed_feed_source_init))
 
-static void connect_now (ThWsFeed *self);
+static void connect_now (Conn *conn);
+
+#define CONN(priv, i) ((Conn *) g_ptr_array_index ((priv)->conns, (i)))
 
 static const char *
 feed_name (ThWsFeed *self)
@@ -148,16 +163,33 @@ drop_client (ThWsClient **client)
 }
 
 static void
+conn_stop (Conn *conn)
+{
+  drop_client (&conn->client);
+  drop_client (&conn->renewing);
+  g_clear_handle_id (&conn->retry_id, g_source_remove);
+  g_clear_handle_id (&conn->max_age_id, g_source_remove);
+}
+
+static void
+conn_free (gpointer data)
+{
+  Conn *conn = data;
+
+  conn_stop (conn);
+  g_clear_pointer (&conn->overlap, g_hash_table_unref);
+  g_free (conn);
+}
+
+static void
 th_ws_feed_dispose (GObject *object)
 {
   ThWsFeed *self = TH_WS_FEED (object);
   ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
 
-  drop_client (&priv->client);
-  drop_client (&priv->renewing);
-  g_clear_handle_id (&priv->retry_id, g_source_remove);
+  for (guint i = 0; i < priv->conns->len; i++)
+    conn_stop (CONN (priv, i));
   g_clear_handle_id (&priv->watchdog_id, g_source_remove);
-  g_clear_handle_id (&priv->max_age_id, g_source_remove);
   if (priv->record != NULL)
     {
       fclose (priv->record);
@@ -171,7 +203,7 @@ th_ws_feed_finalize (GObject *object)
 {
   ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (TH_WS_FEED (object));
 
-  g_clear_pointer (&priv->overlap, g_hash_table_unref);
+  g_clear_pointer (&priv->conns, g_ptr_array_unref);
   g_free (priv->url);
   g_free (priv->record_path);
   g_free (priv->reason);
@@ -327,10 +359,16 @@ th_ws_feed_init (ThWsFeed *self)
 {
   ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
 
+  Conn *conn = g_new0 (Conn, 1);
+
   priv->state = TH_SOURCE_STATE_CONNECTING;
-  priv->backoff = BACKOFF_START;
   priv->connect = TRUE;
   g_queue_init (&priv->attempts);
+  priv->conns = g_ptr_array_new_with_free_func (conn_free);
+  conn->self = self;
+  conn->backoff = BACKOFF_START;
+  g_ptr_array_add (priv->conns, conn);
+  priv->n_conns = 1;
 }
 
 /* State */
@@ -432,8 +470,86 @@ th_ws_feed_is_open (ThWsFeed *self)
 {
   ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
 
+  Conn *conn;
+
   g_return_val_if_fail (TH_IS_WS_FEED (self), FALSE);
-  return priv->client != NULL && priv->connected_at > 0;
+  conn = priv->current != NULL ? priv->current : CONN (priv, 0);
+  return conn->client != NULL && conn->connected_at > 0;
+}
+
+/**
+ * th_ws_feed_set_connections:
+ * @self: a #ThWsFeed
+ * @n: how many connections, at least 1
+ *
+ * For a venue that shards its streams across connections (Binance: at
+ * most 1024 streams and a URL of bounded length per connection): the feed
+ * keeps @n connections, each connecting, reconnecting and renewed on its
+ * own. #ThWsFeedClass.build_url and #ThWsFeedClass.opened learn which one
+ * they serve from th_ws_feed_get_connection(). Call it in configure, or
+ * later: new connections open at once, extra ones close.
+ */
+void
+th_ws_feed_set_connections (ThWsFeed *self,
+                            guint     n)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+  guint before;
+
+  g_return_if_fail (TH_IS_WS_FEED (self));
+  g_return_if_fail (n >= 1);
+
+  before = priv->n_conns;
+  while (priv->conns->len < n)
+    {
+      Conn *conn = g_new0 (Conn, 1);
+
+      conn->self = self;
+      conn->index = priv->conns->len;
+      conn->backoff = BACKOFF_START;
+      g_ptr_array_add (priv->conns, conn);
+    }
+  for (guint i = n; i < before; i++)
+    conn_stop (CONN (priv, i));
+  priv->n_conns = n;
+  for (guint i = before; i < n; i++)
+    connect_now (CONN (priv, i));
+}
+
+/**
+ * th_ws_feed_get_connection:
+ * @self: a #ThWsFeed
+ *
+ * Which connection the feed is busy with: the one whose URL is being
+ * built, that just opened, or whose message is being parsed.
+ *
+ * Returns: its index, from 0; 0 outside those moments
+ */
+guint
+th_ws_feed_get_connection (ThWsFeed *self)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  g_return_val_if_fail (TH_IS_WS_FEED (self), 0);
+  return priv->current != NULL ? priv->current->index : 0;
+}
+
+/**
+ * th_ws_feed_get_n_connections:
+ * @self: a #ThWsFeed
+ *
+ * How many connections the feed keeps: 1 unless the venue class shards
+ * its streams with th_ws_feed_set_connections().
+ *
+ * Returns: the number of connections
+ */
+guint
+th_ws_feed_get_n_connections (ThWsFeed *self)
+{
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
+  g_return_val_if_fail (TH_IS_WS_FEED (self), 1);
+  return priv->n_conns;
 }
 
 /* Reconnecting */
@@ -441,56 +557,69 @@ th_ws_feed_is_open (ThWsFeed *self)
 static void
 on_retry (gpointer data)
 {
-  ThWsFeed *self = data;
-  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+  Conn *conn = data;
 
-  priv->retry_id = 0;
-  connect_now (self);
+  conn->retry_id = 0;
+  connect_now (conn);
 }
 
 static void
-schedule_retry (ThWsFeed      *self,
+schedule_retry (Conn          *conn,
                 ThSourceState  state,
                 const char    *why,
                 double         min_delay)
 {
+  ThWsFeed *self = conn->self;
   ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
   g_autofree char *reason = NULL;
+  Conn *current = priv->current;
   double delay;
 
-  drop_client (&priv->client);
-  drop_client (&priv->renewing);
-  g_clear_handle_id (&priv->max_age_id, g_source_remove);
+  drop_client (&conn->client);
+  drop_client (&conn->renewing);
+  g_clear_handle_id (&conn->max_age_id, g_source_remove);
   if (TH_WS_FEED_GET_CLASS (self)->closed != NULL)
-    TH_WS_FEED_GET_CLASS (self)->closed (self);
+    {
+      priv->current = conn;
+      TH_WS_FEED_GET_CLASS (self)->closed (self);
+      priv->current = current;
+    }
 
-  if (!priv->started || priv->disabled || !priv->connect)
+  if (!priv->started || priv->disabled || !priv->connect || conn->index >= priv->n_conns)
     return;
 
   /* A connection that stayed up a while starts the backoff over. */
-  if (priv->connected_at > 0 && g_get_monotonic_time () - priv->connected_at >= STABLE_AFTER)
-    priv->backoff = BACKOFF_START;
-  priv->connected_at = 0;
+  if (conn->connected_at > 0 && g_get_monotonic_time () - conn->connected_at >= STABLE_AFTER)
+    conn->backoff = BACKOFF_START;
+  conn->connected_at = 0;
 
   if (min_delay == 0)
     delay = 0;
   else
     {
-      delay = priv->backoff * g_random_double_range (0.8, 1.2);
-      priv->backoff = MIN (priv->backoff * 2, priv->reconnect_max);
+      delay = conn->backoff * g_random_double_range (0.8, 1.2);
+      conn->backoff = MIN (conn->backoff * 2, priv->reconnect_max);
       if (min_delay > delay)
         delay = min_delay;
     }
 
   priv->reconnects++;
-  if (delay > 0)
-    reason = g_strdup_printf ("%s; retrying in %.3g s", why, delay);
+  if (priv->n_conns > 1)
+    reason = g_strdup_printf ("connection %u of %u: %s; %s", conn->index + 1, priv->n_conns, why,
+                              delay > 0 ? "retrying in" : "reconnecting now");
   else
-    reason = g_strdup_printf ("%s; reconnecting now", why);
+    reason = g_strdup_printf ("%s; %s", why, delay > 0 ? "retrying in" : "reconnecting now");
+  if (delay > 0)
+    {
+      char *with = g_strdup_printf ("%s %.3g s", reason, delay);
+
+      g_free (reason);
+      reason = with;
+    }
   th_ws_feed_set_state (self, state, reason);
 
-  g_clear_handle_id (&priv->retry_id, g_source_remove);
-  priv->retry_id = g_timeout_add_once ((guint) (delay * 1000), on_retry, self);
+  g_clear_handle_id (&conn->retry_id, g_source_remove);
+  conn->retry_id = g_timeout_add_once ((guint) (delay * 1000), on_retry, conn);
 }
 
 /**
@@ -507,8 +636,15 @@ th_ws_feed_reconnect (ThWsFeed   *self,
                       const char *reason,
                       double      delay)
 {
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+
   g_return_if_fail (TH_IS_WS_FEED (self));
-  schedule_retry (self, TH_SOURCE_STATE_DOWN, reason, delay < 0 ? -1 : delay);
+  /* From a message: that message's connection; otherwise all of them. */
+  if (priv->current != NULL)
+    schedule_retry (priv->current, TH_SOURCE_STATE_DOWN, reason, delay < 0 ? -1 : delay);
+  else
+    for (guint i = 0; i < priv->n_conns; i++)
+      schedule_retry (CONN (priv, i), TH_SOURCE_STATE_DOWN, reason, delay < 0 ? -1 : delay);
 }
 
 /**
@@ -528,11 +664,9 @@ th_ws_feed_disable (ThWsFeed   *self,
   g_return_if_fail (TH_IS_WS_FEED (self));
 
   priv->disabled = TRUE;
-  drop_client (&priv->client);
-  drop_client (&priv->renewing);
-  g_clear_handle_id (&priv->retry_id, g_source_remove);
+  for (guint i = 0; i < priv->conns->len; i++)
+    conn_stop (CONN (priv, i));
   g_clear_handle_id (&priv->watchdog_id, g_source_remove);
-  g_clear_handle_id (&priv->max_age_id, g_source_remove);
   th_ws_feed_set_state (self, TH_SOURCE_STATE_DISABLED, reason);
 }
 
@@ -685,7 +819,8 @@ handle_message (ThWsFeed   *self,
 
   priv->messages++;
   priv->bytes += length;
-  priv->last_data = g_get_monotonic_time ();
+  if (priv->current != NULL)
+    priv->current->last_data = g_get_monotonic_time ();
   /* One reading of the clock per message: what is recorded is what the
    * parser sees, so a replay gives the same times. */
   priv->message_time = priv->inject_time > 0 ? priv->inject_time : th_clock_get_time (th_hub_get_clock (priv->hub));
@@ -779,31 +914,31 @@ frame_key (const char *data,
 /* While a renewed connection overlaps the old one, both deliver the same
  * frames: remember the old one's, drop their repeats on the new one. */
 static gboolean
-is_repeat (ThWsFeed   *self,
+is_repeat (Conn       *conn,
            ThWsClient *client,
            const char *data,
            gsize       length)
 {
-  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (conn->self);
   gint64 now = g_get_monotonic_time ();
 
-  if (priv->renewing != NULL && client == priv->client)
+  if (conn->renewing != NULL && client == conn->client)
     {
-      if (priv->overlap == NULL)
-        priv->overlap = g_hash_table_new (g_direct_hash, g_direct_equal);
-      if (g_hash_table_size (priv->overlap) < OVERLAP_MAX)
-        g_hash_table_add (priv->overlap, frame_key (data, length));
+      if (conn->overlap == NULL)
+        conn->overlap = g_hash_table_new (g_direct_hash, g_direct_equal);
+      if (g_hash_table_size (conn->overlap) < OVERLAP_MAX)
+        g_hash_table_add (conn->overlap, frame_key (data, length));
       return FALSE;
     }
 
-  if (priv->overlap == NULL)
+  if (conn->overlap == NULL)
     return FALSE;
-  if (now > priv->overlap_until && priv->renewing == NULL)
+  if (now > conn->overlap_until && conn->renewing == NULL)
     {
-      g_clear_pointer (&priv->overlap, g_hash_table_unref);
+      g_clear_pointer (&conn->overlap, g_hash_table_unref);
       return FALSE;
     }
-  if (g_hash_table_remove (priv->overlap, frame_key (data, length)))
+  if (g_hash_table_remove (conn->overlap, frame_key (data, length)))
     {
       priv->duplicates++;
       return TRUE;
@@ -818,26 +953,33 @@ on_client_message (ThWsClient         *client,
                    gsize               length,
                    gpointer            user_data)
 {
-  ThWsFeed *self = user_data;
+  Conn *conn = user_data;
+  ThWsFeed *self = conn->self;
   ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
 
-  if (client == priv->renewing)
+  if (client == conn->renewing)
     {
       /* The replacement delivers: it takes over, the old one goes. */
       g_info ("%s: renewed connection takes over", feed_name (self));
-      drop_client (&priv->client);
+      drop_client (&conn->client);
       if (TH_WS_FEED_GET_CLASS (self)->closed != NULL)
-        TH_WS_FEED_GET_CLASS (self)->closed (self);
-      priv->client = g_steal_pointer (&priv->renewing);
-      priv->connected_at = g_get_monotonic_time ();
-      priv->overlap_until = priv->connected_at + OVERLAP_WINDOW;
+        {
+          priv->current = conn;
+          TH_WS_FEED_GET_CLASS (self)->closed (self);
+          priv->current = NULL;
+        }
+      conn->client = g_steal_pointer (&conn->renewing);
+      conn->connected_at = g_get_monotonic_time ();
+      conn->overlap_until = conn->connected_at + OVERLAP_WINDOW;
     }
-  else if (client != priv->client)
+  else if (client != conn->client)
     return;
 
-  if (is_repeat (self, client, data, length))
+  if (is_repeat (conn, client, data, length))
     return;
+  priv->current = conn;
   handle_message (self, data, length, type == TH_WS_CLIENT_TEXT);
+  priv->current = NULL;
 }
 
 static void
@@ -845,14 +987,15 @@ on_client_oversize (ThWsClient *client,
                     guint64     length,
                     gpointer    user_data)
 {
-  ThWsFeed *self = user_data;
+  Conn *conn = user_data;
+  ThWsFeed *self = conn->self;
   ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
   g_autofree char *detail = g_strdup_printf ("a message of %" G_GUINT64_FORMAT " bytes, over max-frame (%" G_GUINT64_FORMAT ")",
                                              length, priv->max_frame);
 
   priv->oversize++;
   priv->messages++;
-  priv->last_data = g_get_monotonic_time ();
+  conn->last_data = g_get_monotonic_time ();
   th_ws_feed_reject (self, TH_WS_FEED_REJECT_PARSE, detail);
 }
 
@@ -863,17 +1006,17 @@ on_client_closed (ThWsClient   *client,
                   const GError *error,
                   gpointer      user_data)
 {
-  ThWsFeed *self = user_data;
-  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+  Conn *conn = user_data;
+  ThWsFeed *self = conn->self;
   g_autofree char *why = NULL;
 
-  if (client == priv->renewing)
+  if (client == conn->renewing)
     {
       g_message ("%s: the renewing connection closed before taking over", feed_name (self));
-      drop_client (&priv->renewing);
+      drop_client (&conn->renewing);
       return;
     }
-  if (client != priv->client)
+  if (client != conn->client)
     return;
 
   if (error != NULL)
@@ -882,17 +1025,18 @@ on_client_closed (ThWsClient   *client,
     why = g_strdup_printf ("closed by the server (%u%s%s)", code,
                            reason != NULL && *reason != '\0' ? " " : "", reason != NULL ? reason : "");
   /* The hub logs the state change that follows, with this reason. */
-  schedule_retry (self, TH_SOURCE_STATE_DOWN, why, -1);
+  schedule_retry (conn, TH_SOURCE_STATE_DOWN, why, -1);
 }
+
+static void renew_conn (Conn *conn);
 
 static void
 on_max_age (gpointer data)
 {
-  ThWsFeed *self = data;
-  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+  Conn *conn = data;
 
-  priv->max_age_id = 0;
-  th_ws_feed_renew (self);
+  conn->max_age_id = 0;
+  renew_conn (conn);
 }
 
 static void
@@ -900,59 +1044,61 @@ on_connected (GObject      *source,
               GAsyncResult *result,
               gpointer      user_data)
 {
-  g_autoptr(ThWsFeed) self = user_data;
+  Conn *conn = user_data;
+  g_autoptr(ThWsFeed) self = conn->self;   /* the reference open_client() took */
   ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
   ThWsClient *client = TH_WS_CLIENT (source);
   g_autoptr(GError) error = NULL;
   ThWsFeedClass *klass = TH_WS_FEED_GET_CLASS (self);
   gboolean ok = th_ws_client_connect_finish (client, result, &error);
 
-  if (client != priv->client && client != priv->renewing)
+  if (client != conn->client && client != conn->renewing)
     return;  /* dropped meanwhile */
 
   if (!ok)
     {
       g_autofree char *why = g_strdup_printf ("cannot connect: %s", error->message);
 
-      if (client == priv->renewing)
+      if (client == conn->renewing)
         {
           g_message ("%s: renewing the connection failed: %s; keeping the current one", feed_name (self), error->message);
-          drop_client (&priv->renewing);
-          priv->max_age_id = g_timeout_add_once (60 * 1000, on_max_age, self);
+          drop_client (&conn->renewing);
+          conn->max_age_id = g_timeout_add_once (60 * 1000, on_max_age, conn);
           return;
         }
       g_debug ("%s: %s", feed_name (self), why);
       if (klass->handshake_refused != NULL && th_ws_client_get_http_status (client) != 0)
         {
           /* The subclass may pause longer (a bad key) or disable. */
+          priv->current = conn;
           klass->handshake_refused (self, th_ws_client_get_http_status (client), error->message);
-          if (priv->disabled || priv->retry_id != 0)
+          priv->current = NULL;
+          if (priv->disabled || conn->retry_id != 0)
             return;
         }
-      schedule_retry (self, TH_SOURCE_STATE_DOWN, why, -1);
+      schedule_retry (conn, TH_SOURCE_STATE_DOWN, why, -1);
       return;
     }
 
   priv->connects++;
-  if (client == priv->client)
+  if (client == conn->client)
     {
-      priv->connected_at = g_get_monotonic_time ();
-      priv->last_data = priv->connected_at;
-      priv->ticks_at_connect = priv->ticks;
+      conn->connected_at = g_get_monotonic_time ();
+      conn->last_data = conn->connected_at;
+      conn->ticks_at_connect = priv->ticks;
       th_ws_feed_set_state (self, TH_SOURCE_STATE_CONNECTING, "connected, subscribing");
     }
-  if (klass->max_age > 0 && priv->max_age_id == 0)
-    priv->max_age_id = g_timeout_add_once ((guint) (klass->max_age * 1000), on_max_age, self);
+  if (klass->max_age > 0 && conn->max_age_id == 0)
+    conn->max_age_id = g_timeout_add_once ((guint) (klass->max_age * 1000), on_max_age, conn);
 
   /* Subscriptions go to the connection that just opened. */
   if (klass->opened != NULL)
     {
-      ThWsClient *current = priv->client;
-
-      priv->client = client;
+      priv->current = conn;
+      priv->opening = client;
       klass->opened (self);
-      if (priv->client == client)
-        priv->client = current;
+      priv->opening = NULL;
+      priv->current = NULL;
     }
 }
 
@@ -974,14 +1120,18 @@ attempt_delay (ThWsFeed *self)
 }
 
 static ThWsClient *
-open_client (ThWsFeed  *self,
-             GError   **error)
+open_client (Conn     *conn,
+             GError  **error)
 {
+  ThWsFeed *self = conn->self;
   ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
-  g_autofree char *url = TH_WS_FEED_GET_CLASS (self)->build_url (self, error);
+  g_autofree char *url = NULL;
   g_autoptr(GUri) uri = NULL;
   ThWsClient *client;
 
+  priv->current = conn;
+  url = TH_WS_FEED_GET_CLASS (self)->build_url (self, error);
+  priv->current = NULL;
   if (url == NULL)
     return NULL;
   uri = g_uri_parse (url, G_URI_FLAGS_ENCODED, error);
@@ -997,19 +1147,22 @@ open_client (ThWsFeed  *self,
     }
 
   client = th_ws_client_new (uri, priv->max_frame);
-  th_ws_client_set_handlers (client, on_client_message, on_client_oversize, on_client_closed, self);
-  th_ws_client_connect_async (client, (guint) ceil (priv->connect_timeout), NULL, on_connected, g_object_ref (self));
+  th_ws_client_set_handlers (client, on_client_message, on_client_oversize, on_client_closed, conn);
+  /* Released by on_connected(); the feed holds its connections. */
+  g_object_ref (self);
+  th_ws_client_connect_async (client, (guint) ceil (priv->connect_timeout), NULL, on_connected, conn);
   return client;
 }
 
 static void
-connect_now (ThWsFeed *self)
+connect_now (Conn *conn)
 {
+  ThWsFeed *self = conn->self;
   ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
   g_autoptr(GError) error = NULL;
   gint64 wait = attempt_delay (self);
 
-  if (!priv->started || priv->disabled || !priv->connect)
+  if (!priv->started || priv->disabled || !priv->connect || conn->index >= priv->n_conns)
     return;
 
   if (wait > 0)
@@ -1017,15 +1170,15 @@ connect_now (ThWsFeed *self)
       g_autofree char *why = g_strdup_printf ("connection attempts limited to %u per 5 minutes",
                                               TH_WS_FEED_GET_CLASS (self)->max_attempts);
 
-      schedule_retry (self, TH_SOURCE_STATE_DOWN, why, wait / 1e6);
+      schedule_retry (conn, TH_SOURCE_STATE_DOWN, why, wait / 1e6);
       return;
     }
 
-  drop_client (&priv->client);
+  drop_client (&conn->client);
   th_ws_feed_set_state (self, TH_SOURCE_STATE_CONNECTING, "connecting");
-  priv->client = open_client (self, &error);
-  if (priv->client == NULL)
-    schedule_retry (self, TH_SOURCE_STATE_DOWN, error->message, -1);
+  conn->client = open_client (conn, &error);
+  if (conn->client == NULL)
+    schedule_retry (conn, TH_SOURCE_STATE_DOWN, error->message, -1);
 }
 
 /**
@@ -1039,21 +1192,31 @@ void
 th_ws_feed_renew (ThWsFeed *self)
 {
   ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
-  g_autoptr(GError) error = NULL;
 
   g_return_if_fail (TH_IS_WS_FEED (self));
 
-  if (!priv->started || priv->disabled || priv->renewing != NULL)
+  for (guint i = 0; i < priv->n_conns; i++)
+    renew_conn (CONN (priv, i));
+}
+
+static void
+renew_conn (Conn *conn)
+{
+  ThWsFeed *self = conn->self;
+  ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
+  g_autoptr(GError) error = NULL;
+
+  if (!priv->started || priv->disabled || conn->renewing != NULL || conn->index >= priv->n_conns)
     return;
-  if (priv->client == NULL || priv->connected_at == 0)
+  if (conn->client == NULL || conn->connected_at == 0)
     {
-      connect_now (self);
+      connect_now (conn);
       return;
     }
 
   g_info ("%s: renewing the connection", feed_name (self));
-  priv->renewing = open_client (self, &error);
-  if (priv->renewing == NULL)
+  conn->renewing = open_client (conn, &error);
+  if (conn->renewing == NULL)
     g_message ("%s: cannot renew the connection: %s", feed_name (self), error->message);
 }
 
@@ -1063,16 +1226,21 @@ on_watchdog (gpointer data)
   ThWsFeed *self = data;
   ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
 
-  if (priv->client != NULL && priv->connected_at > 0 &&
-      g_get_monotonic_time () - priv->last_data > (gint64) (priv->stale_after * G_USEC_PER_SEC))
+  for (guint i = 0; i < priv->n_conns; i++)
     {
-      g_autofree char *why = g_strdup_printf ("no data for %g s", priv->stale_after);
-      /* A connection that never delivered a price (say, a subscription
-       * the venue ignored) backs off instead of looping. */
-      gboolean delivered = priv->ticks > priv->ticks_at_connect;
+      Conn *conn = CONN (priv, i);
 
-      g_debug ("%s: %s", feed_name (self), why);
-      schedule_retry (self, TH_SOURCE_STATE_STALE, why, delivered ? 0 : -1);
+      if (conn->client != NULL && conn->connected_at > 0 &&
+          g_get_monotonic_time () - conn->last_data > (gint64) (priv->stale_after * G_USEC_PER_SEC))
+        {
+          g_autofree char *why = g_strdup_printf ("no data for %g s", priv->stale_after);
+          /* A connection that never delivered a price (say, a subscription
+           * the venue ignored) backs off instead of looping. */
+          gboolean delivered = priv->ticks > conn->ticks_at_connect;
+
+          g_debug ("%s: %s", feed_name (self), why);
+          schedule_retry (conn, TH_SOURCE_STATE_STALE, why, delivered ? 0 : -1);
+        }
     }
   return G_SOURCE_CONTINUE;
 }
@@ -1091,10 +1259,14 @@ th_ws_feed_send_text (ThWsFeed   *self,
 {
   ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
 
+  ThWsClient *client;
+
   g_return_if_fail (TH_IS_WS_FEED (self));
 
-  if (priv->client != NULL)
-    th_ws_client_send_text (priv->client, text, -1);
+  client = priv->opening != NULL ? priv->opening
+           : (priv->current != NULL ? priv->current : CONN (priv, 0))->client;
+  if (client != NULL)
+    th_ws_client_send_text (client, text, -1);
 }
 
 /* ThFeedSource */
@@ -1128,7 +1300,8 @@ th_ws_feed_start (ThFeedSource *source)
     }
 
   priv->watchdog_id = g_timeout_add (MAX (100, (guint) (priv->stale_after * 1000 / 4)), on_watchdog, self);
-  connect_now (self);
+  for (guint i = 0; i < priv->n_conns; i++)
+    connect_now (CONN (priv, i));
 }
 
 static void
@@ -1138,17 +1311,22 @@ th_ws_feed_stop (ThFeedSource *source)
   ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
 
   priv->started = FALSE;
-  g_clear_handle_id (&priv->retry_id, g_source_remove);
   g_clear_handle_id (&priv->watchdog_id, g_source_remove);
-  g_clear_handle_id (&priv->max_age_id, g_source_remove);
-  if (priv->client != NULL)
+  for (guint i = 0; i < priv->conns->len; i++)
     {
-      /* An orderly close; nothing more reaches the hub. */
-      th_ws_client_set_handlers (priv->client, NULL, NULL, NULL, NULL);
-      th_ws_client_close (priv->client, 1000, "tickhub stopping");
-      g_clear_object (&priv->client);
+      Conn *conn = CONN (priv, i);
+
+      g_clear_handle_id (&conn->retry_id, g_source_remove);
+      g_clear_handle_id (&conn->max_age_id, g_source_remove);
+      if (conn->client != NULL)
+        {
+          /* An orderly close; nothing more reaches the hub. */
+          th_ws_client_set_handlers (conn->client, NULL, NULL, NULL, NULL);
+          th_ws_client_close (conn->client, 1000, "tickhub stopping");
+          g_clear_object (&conn->client);
+        }
+      drop_client (&conn->renewing);
     }
-  drop_client (&priv->renewing);
   if (priv->record != NULL)
     fflush (priv->record);
 }

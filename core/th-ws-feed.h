@@ -148,5 +148,12 @@ void         th_ws_feed_inject        (ThWsFeed       *self,
                                        gint64          receive_time);
 TH_EXPORT
 gint64       th_ws_feed_get_receive_time (ThWsFeed    *self);
+TH_EXPORT
+void         th_ws_feed_set_connections (ThWsFeed     *self,
+                                         guint         n);
+TH_EXPORT
+guint        th_ws_feed_get_connection (ThWsFeed      *self);
+TH_EXPORT
+guint        th_ws_feed_get_n_connections (ThWsFeed   *self);
 
 G_END_DECLS

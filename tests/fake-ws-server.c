@@ -38,7 +38,90 @@ struct _FakeWs
   gboolean         odd_rows;
   GPtrArray       *requests;    /* char*: path?query */
   guint            weight;
+
+  /* Listings */
+  FakeVenue        listing_venue;
+  char           **listing;     /* base assets listed; NULL for no listing */
+  guint            listing_requests;
+
+  /* Binance's connection limits; 0 for none */
+  guint            max_streams;
+  guint            max_rate;      /* incoming messages a second per connection */
+  guint            refused_streams;
+  guint            cut_for_rate;
+  guint            subscribed;    /* streams added by SUBSCRIBE, all connections */
+  guint            listing_delay; /* ms */
+  guint            unsubscribed;
 };
+
+/* Binance's live requests on one connection: {"method":"SUBSCRIBE"|
+ * "UNSUBSCRIBE"|"LIST_SUBSCRIPTIONS","params":[…],"id":N}, answered
+ * {"result":null,"id":N}; more than max_streams in all is refused with
+ * {"code":-1,"msg":…,"id":N}, a malformed request with code 2. */
+static void
+binance_request (FakeWs                  *ws,
+                 SoupWebsocketConnection *conn,
+                 const char              *text)
+{
+  GHashTable *streams = g_object_get_data (G_OBJECT (conn), "fake-streams");
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *answer = NULL;
+  JsonObject *obj;
+  JsonArray *params = NULL;
+  const char *method;
+  gint64 id;
+
+  if (!json_parser_load_from_data (parser, text, -1, NULL) || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      soup_websocket_connection_send_text (conn, "{\"code\":2,\"msg\":\"Invalid JSON\",\"id\":null}");
+      return;
+    }
+  obj = json_node_get_object (json_parser_get_root (parser));
+  method = json_object_get_string_member_with_default (obj, "method", "");
+  id = json_object_get_int_member_with_default (obj, "id", 0);
+  if (json_object_has_member (obj, "params") && JSON_NODE_HOLDS_ARRAY (json_object_get_member (obj, "params")))
+    params = json_object_get_array_member (obj, "params");
+
+  if (g_str_equal (method, "LIST_SUBSCRIPTIONS"))
+    {
+      g_autoptr(GString) out = g_string_new ("{\"result\":[");
+      GHashTableIter iter;
+      gpointer key;
+      gboolean first = TRUE;
+
+      g_hash_table_iter_init (&iter, streams);
+      while (g_hash_table_iter_next (&iter, &key, NULL))
+        {
+          g_string_append_printf (out, "%s\"%s\"", first ? "" : ",", (char *) key);
+          first = FALSE;
+        }
+      g_string_append_printf (out, "],\"id\":%" G_GINT64_FORMAT "}", id);
+      soup_websocket_connection_send_text (conn, out->str);
+      return;
+    }
+  if (params == NULL || (!g_str_equal (method, "SUBSCRIBE") && !g_str_equal (method, "UNSUBSCRIBE")))
+    answer = g_strdup_printf ("{\"code\":2,\"msg\":\"Invalid request: unknown method or no params\",\"id\":%" G_GINT64_FORMAT "}", id);
+  else if (g_str_equal (method, "SUBSCRIBE") && ws->max_streams > 0 &&
+           g_hash_table_size (streams) + json_array_get_length (params) > ws->max_streams)
+    answer = g_strdup_printf ("{\"code\":-1,\"msg\":\"Too many streams: at most %u per connection\",\"id\":%" G_GINT64_FORMAT "}",
+                              ws->max_streams, id);
+  else
+    {
+      for (guint i = 0; i < json_array_get_length (params); i++)
+        {
+          const char *name = json_array_get_string_element (params, i);
+
+          if (name == NULL)
+            continue;
+          if (g_str_equal (method, "SUBSCRIBE"))
+            ws->subscribed += g_hash_table_add (streams, g_strdup (name));
+          else
+            ws->unsubscribed += g_hash_table_remove (streams, name);
+        }
+      answer = g_strdup_printf ("{\"result\":null,\"id\":%" G_GINT64_FORMAT "}", id);
+    }
+  soup_websocket_connection_send_text (conn, answer);
+}
 
 static void
 on_message (SoupWebsocketConnection *conn,
@@ -50,7 +133,35 @@ on_message (SoupWebsocketConnection *conn,
   const char *text = g_bytes_get_data (message, &len);
   char *copy = g_strndup (text, len);
 
+  if (ws->max_rate > 0)
+    {
+      /* Binance: over 5 incoming messages in a second, the connection is cut. */
+      gint64 now = g_get_monotonic_time ();
+      gint64 *window = g_object_get_data (G_OBJECT (conn), "fake-rate-window");
+      guint count = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (conn), "fake-rate-count"));
+
+      if (window == NULL)
+        {
+          window = g_new0 (gint64, 1);
+          g_object_set_data_full (G_OBJECT (conn), "fake-rate-window", window, g_free);
+        }
+      if (now - *window >= G_USEC_PER_SEC)
+        {
+          *window = now;
+          count = 0;
+        }
+      g_object_set_data (G_OBJECT (conn), "fake-rate-count", GUINT_TO_POINTER (++count));
+      if (count > ws->max_rate)
+        {
+          ws->cut_for_rate++;
+          g_ptr_array_add (ws->received, copy);
+          soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "Too many requests");
+          return;
+        }
+    }
   g_ptr_array_add (ws->received, copy);
+  if (ws->max_rate > 0 && g_object_get_data (G_OBJECT (conn), "fake-streams") != NULL)
+    binance_request (ws, conn, copy);
   if (ws->on_received != NULL)
     ws->on_received (ws, conn, copy, ws->data);
 }
@@ -86,6 +197,18 @@ on_websocket (SoupServer              *server,
   /* The handler only lends the connection. */
   g_ptr_array_add (ws->conns, g_object_ref (conn));
   soup_websocket_connection_set_max_incoming_payload_size (conn, 1024 * 1024);
+  if (ws->max_streams > 0)
+    {
+      /* Binance: the streams named in the URL, then (UN)SUBSCRIBE. */
+      GHashTable *streams = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      g_autoptr(GHashTable) query = ws->last_query != NULL ? g_uri_parse_params (ws->last_query, -1, "&", G_URI_PARAMS_NONE, NULL) : NULL;
+      const char *names = query != NULL ? g_hash_table_lookup (query, "streams") : NULL;
+      g_auto(GStrv) list = names != NULL ? g_strsplit (names, "/", -1) : NULL;
+
+      for (guint i = 0; list != NULL && list[i] != NULL; i++)
+        g_hash_table_add (streams, g_strdup (list[i]));
+      g_object_set_data_full (G_OBJECT (conn), "fake-streams", streams, (GDestroyNotify) g_hash_table_unref);
+    }
   if (ws->ping_seconds > 0)
     soup_websocket_connection_set_keepalive_interval (conn, ws->ping_seconds);
   g_signal_connect (conn, "message", G_CALLBACK (on_message), ws);
@@ -104,6 +227,21 @@ on_early (SoupServer        *server,
 {
   FakeWs *ws = user_data;
 
+  if (ws->max_streams > 0)
+    {
+      const char *streams = query != NULL ? g_hash_table_lookup (query, "streams") : NULL;
+      g_auto(GStrv) names = streams != NULL ? g_strsplit (streams, "/", -1) : NULL;
+
+      if (names != NULL && g_strv_length (names) > ws->max_streams)
+        {
+          static const char body[] = "{\"code\":-1102,\"msg\":\"Too many streams\"}";
+
+          ws->refused_streams++;
+          soup_server_message_set_status (msg, 400, NULL);
+          soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC, body, strlen (body));
+          return;
+        }
+    }
   if (ws->refuse_status == 0)
     return;
   soup_server_message_set_status (msg, ws->refuse_status, NULL);
@@ -144,6 +282,7 @@ fake_ws_free (FakeWs *ws)
   g_free (ws->fail_body);
   g_free (ws->retry_after);
   g_clear_pointer (&ws->requests, g_ptr_array_unref);
+  g_strfreev (ws->listing);
   g_free (ws);
 }
 
@@ -421,6 +560,163 @@ iso_param (GHashTable *query,
   return dt != NULL ? g_date_time_to_unix (dt) * G_USEC_PER_SEC : -1;
 }
 
+static void on_products (SoupServer *server, SoupServerMessage *msg, const char *path,
+                         GHashTable *query, gpointer user_data);
+
+static void
+answer_late (gpointer data)
+{
+  SoupServerMessage *msg = data;
+
+  respond (msg, 200, g_object_get_data (G_OBJECT (msg), "fake-body"));
+  soup_server_message_unpause (msg);
+  g_object_unref (msg);
+}
+
+/* Listings: each venue's shape, every base asset of ws->listing, plus
+ * entries a feed must skip (other quotes, halted symbols). */
+static void
+on_listing (SoupServer        *server,
+            SoupServerMessage *msg,
+            const char        *path,
+            GHashTable        *query,
+            gpointer           user_data)
+{
+  FakeWs *ws = user_data;
+  g_autoptr(GString) out = g_string_new (NULL);
+
+  ws->listing_requests++;
+  if (ws->requests == NULL)
+    ws->requests = g_ptr_array_new_with_free_func (g_free);
+  if (!history_preamble (ws, msg))
+    return;
+  switch (ws->listing_venue)
+    {
+    case FAKE_VENUE_BINANCE:
+      g_string_append (out, "{\"timezone\":\"UTC\",\"serverTime\":1672515782136,\"rateLimits\":[],\"symbols\":[");
+      g_string_append (out, "{\"symbol\":\"HALTUSDT\",\"status\":\"BREAK\",\"baseAsset\":\"HALT\",\"quoteAsset\":\"USDT\"}");
+      for (guint i = 0; ws->listing[i] != NULL; i++)
+        g_string_append_printf (out, ",{\"symbol\":\"%sBTC\",\"status\":\"TRADING\",\"baseAsset\":\"%s\",\"quoteAsset\":\"BTC\"}"
+                                ",{\"symbol\":\"%sUSDT\",\"status\":\"TRADING\",\"baseAsset\":\"%s\",\"quoteAsset\":\"USDT\","
+                                "\"filters\":[{\"filterType\":\"PRICE_FILTER\",\"minPrice\":\"0.01\"}]}",
+                                ws->listing[i], ws->listing[i], ws->listing[i], ws->listing[i]);
+      g_string_append (out, "]}");
+      break;
+    case FAKE_VENUE_COINBASE:
+      g_string_append (out, "[{\"id\":\"HALT-USD\",\"base_currency\":\"HALT\",\"quote_currency\":\"USD\",\"status\":\"delisted\"}");
+      for (guint i = 0; ws->listing[i] != NULL; i++)
+        g_string_append_printf (out, ",{\"id\":\"%s-EUR\",\"base_currency\":\"%s\",\"quote_currency\":\"EUR\",\"status\":\"online\"}"
+                                ",{\"id\":\"%s-USD\",\"base_currency\":\"%s\",\"quote_currency\":\"USD\",\"status\":\"online\","
+                                "\"trading_disabled\":false}",
+                                ws->listing[i], ws->listing[i], ws->listing[i], ws->listing[i]);
+      g_string_append (out, "]");
+      break;
+    default:
+      /* CoinCap v3 wants the key, here as a bearer token. */
+      if (!g_str_has_prefix (soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Authorization") ?: "",
+                             "Bearer "))
+        {
+          respond (msg, 401, "{\"error\":\"Unauthorized\"}");
+          return;
+        }
+      g_string_append (out, "{\"data\":[");
+      for (guint i = 0; ws->listing[i] != NULL; i++)
+        {
+          g_autofree char *id = g_ascii_strdown (ws->listing[i], -1);
+
+          g_string_append_printf (out, "%s{\"id\":\"%s-coin\",\"rank\":\"%u\",\"symbol\":\"%s\",\"priceUsd\":\"1.5\"}",
+                                  i > 0 ? "," : "", id, i + 1, ws->listing[i]);
+        }
+      g_string_append (out, "],\"timestamp\":1672515782136}");
+      break;
+    }
+  if (ws->listing_delay > 0)
+    {
+      /* A slow venue: the answer comes later, the server goes on. */
+      g_object_set_data_full (G_OBJECT (msg), "fake-body", g_string_free (g_steal_pointer (&out), FALSE), g_free);
+      soup_server_message_pause (msg);
+      g_timeout_add_once (ws->listing_delay, answer_late, g_object_ref (msg));
+      return;
+    }
+  respond (msg, 200, out->str);
+}
+
+void
+fake_ws_listing_delay (FakeWs *ws,
+                       guint   ms)
+{
+  ws->listing_delay = ms;
+}
+
+void
+fake_ws_serve_listing (FakeWs            *ws,
+                       FakeVenue          venue,
+                       const char *const *bases)
+{
+  ws->listing_venue = venue;
+  g_strfreev (ws->listing);
+  ws->listing = g_strdupv ((char **) bases);
+  switch (venue)
+    {
+    case FAKE_VENUE_BINANCE:
+      soup_server_add_handler (ws->server, "/api/v3/exchangeInfo", on_listing, ws, NULL);
+      break;
+    case FAKE_VENUE_COINBASE:
+      soup_server_add_handler (ws->server, "/products", on_products, ws, NULL);
+      break;
+    default:
+      soup_server_add_handler (ws->server, "/v3/assets", on_listing, ws, NULL);
+      break;
+    }
+}
+
+void
+fake_ws_binance_limits (FakeWs *ws,
+                        guint   max_streams,
+                        guint   max_rate)
+{
+  ws->max_streams = max_streams;
+  ws->max_rate = max_rate;
+}
+
+guint
+fake_ws_open_streams (FakeWs *ws)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < ws->conns->len; i++)
+    {
+      GHashTable *streams = g_object_get_data (ws->conns->pdata[i], "fake-streams");
+
+      n += streams != NULL ? g_hash_table_size (streams) : 0;
+    }
+  return n;
+}
+
+guint
+fake_ws_subscribed (FakeWs *ws)
+{
+  return ws->subscribed;
+}
+
+guint
+fake_ws_refused_streams (FakeWs *ws)
+{
+  return ws->refused_streams;
+}
+
+guint
+fake_ws_cut_for_rate (FakeWs *ws)
+{
+  return ws->cut_for_rate;
+}
+
+guint
+fake_ws_listing_requests (FakeWs *ws)
+{
+  return ws->listing_requests;
+}
+
 static void
 on_products (SoupServer        *server,
              SoupServerMessage *msg,
@@ -433,6 +729,11 @@ on_products (SoupServer        *server,
   gint64 g = query_int (query, "granularity", 0), start, end;
   g_autoptr(GString) out = g_string_new ("[");
 
+  if (ws->listing != NULL && (g_str_equal (path, "/products") || g_str_equal (path, "/products/")))
+    {
+      on_listing (server, msg, path, query, user_data);
+      return;
+    }
   if (!history_preamble (ws, msg))
     return;
   /* "", "products", id, "candles" */
@@ -552,6 +853,8 @@ fake_ws_serve_history (FakeWs     *ws,
       break;
     case FAKE_VENUE_COINGECKO:
       soup_server_add_handler (ws->server, "/coins", on_coins, ws, NULL);
+      break;
+    case FAKE_VENUE_COINCAP:   /* no history */
       break;
     }
 }

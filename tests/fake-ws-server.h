@@ -55,7 +55,33 @@ typedef enum {
   FAKE_VENUE_BINANCE,     /* GET /api/v3/klines */
   FAKE_VENUE_COINBASE,    /* GET /products/{id}/candles */
   FAKE_VENUE_COINGECKO,   /* GET /coins/{id}/ohlc, on @clock's now */
+  FAKE_VENUE_COINCAP,     /* listing only: GET /v3/assets */
 } FakeVenue;
+
+/* The venue's listing (Binance /api/v3/exchangeInfo, Coinbase /products,
+ * CoinCap /v3/assets) naming @bases against USDT (Binance) or USD, plus
+ * entries a feed must skip: other quotes, a halted HALT. */
+void        fake_ws_serve_listing  (FakeWs            *ws,
+                                    FakeVenue          venue,
+                                    const char *const *bases);
+guint       fake_ws_listing_requests (FakeWs          *ws);
+/* Answers the listing @ms milliseconds late. */
+void        fake_ws_listing_delay  (FakeWs          *ws,
+                                    guint            ms);
+
+/* Binance's limits: a handshake naming more than @max_streams streams is
+ * refused (HTTP 400), a connection sending more than @max_rate messages in
+ * a second is cut (1008); 0 for no limit. */
+void        fake_ws_binance_limits (FakeWs          *ws,
+                                    guint            max_streams,
+                                    guint            max_rate);
+guint       fake_ws_refused_streams (FakeWs         *ws);
+/* Streams added by SUBSCRIBE requests, which are answered in Binance's
+ * shape when fake_ws_binance_limits() is on. */
+guint       fake_ws_subscribed     (FakeWs          *ws);
+/* Streams followed over all open connections (URL and SUBSCRIBE). */
+guint       fake_ws_open_streams   (FakeWs          *ws);
+guint       fake_ws_cut_for_rate   (FakeWs          *ws);
 
 void        fake_ws_serve_history  (FakeWs          *ws,
                                     FakeVenue        venue,

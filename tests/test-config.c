@@ -369,7 +369,8 @@ test_websocket_keys (void)
   assert_has (msg, "[binance] stale-after: “soon” is not a duration");
   assert_has (msg, "[binance] max-frame: “-1” is not");
   assert_has (msg, "[binance] colour: unknown key; the keys of [binance] are url, stale-after, reconnect-max, "
-                   "connect-timeout, max-frame, record, connect, streams, rest-url, ttl");
+                   "connect-timeout, max-frame, record, connect, streams, rest-url, listing, listing-max-age, listing-quote, "
+                   "max-streams, max-url, ttl");
   g_assert_cmpstr (th_ws_feed_get_config_spec (), ==,
                    "url:ws-url,stale-after:seconds,reconnect-max:seconds,connect-timeout:seconds,"
                    "max-frame:uint,record:path,connect:bool");

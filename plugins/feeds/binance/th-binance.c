@@ -35,9 +35,19 @@
 #include <tickhub.h>
 
 #include "th-json-reader.h"
+#include "th-venue-listing.h"
 #include "th-venue-rest.h"
 
 #define MAX_STREAMS 1024
+/* Binance publishes no URL limit; servers commonly refuse request lines
+ * over 8 KiB. A connection's URL stays under this (`max-url`). */
+#define DEFAULT_MAX_URL 8000
+#define DEFAULT_LISTING_MAX_AGE (24 * 3600)
+/* Binance cuts a connection over 5 incoming messages a second, pongs
+ * included: one request every 250 ms leaves room for the pongs. */
+#define REQUEST_GAP_MS    250
+/* Streams named in one SUBSCRIBE; Binance takes a list, we keep frames small. */
+#define REQUEST_STREAMS   200
 #define DEFAULT_REST_URL  "https://api.binance.com"
 #define KLINES_LIMIT      1000
 /* The spot REQUEST_WEIGHT limit is 6,000 a minute; a klines call of 1,000
@@ -56,6 +66,20 @@ struct _ThBinance
   ThJsonReader *reader;   /* the stream's messages, on a tape */
   char       *rest_url;    /* without a trailing slash */
   ThVenueRest *rest;       /* made at the first fetch */
+  char      **kinds;       /* stream types, e.g. ticker */
+  GPtrArray  *shards;      /* char*: each connection's streams, joined with / */
+  guint       max_streams; /* per connection */
+  guint       max_url;     /* bytes of a connection's URL */
+  gsize       base_len;    /* of the URL before the streams */
+  ThVenueListing *listing; /* exchangeInfo; NULL with listing=false */
+  /* Live SUBSCRIBE/UNSUBSCRIBE on the open connection */
+  GQueue      outbox;      /* Request*, waiting for their turn */
+  GHashTable *requests;    /* id → Request*, sent and not answered */
+  guint       next_id;
+  guint       send_id;     /* the send timer */
+  guint64     requests_sent;
+  guint64     requests_confirmed;
+  guint64     requests_refused;
   guint64     rows_rejected;
   GHashTable *quotes;      /* code → interned quote currency (USDT for BTCUSDT) */
 };
@@ -69,6 +93,132 @@ static const char *quote_of (ThBinance *self, const char *code);
 
 static const char *const known_streams[] = { "ticker", "aggTrade", "trade", "bookTicker", "miniTicker", NULL };
 
+static void       queue_requests (ThBinance *self, const char *method, GPtrArray *streams);
+static GPtrArray *streams_minus  (char **a, char **b);
+
+/* The stream names of the symbols that have a Binance code now. */
+static gboolean
+build_streams (ThBinance  *self,
+               GError    **error)
+{
+  ThHub *hub = th_ws_feed_get_hub (TH_WS_FEED (self));
+  ThSymbolMap *map = th_hub_get_symbol_map (hub);
+  const char *const *symbols = th_hub_get_symbols (hub);
+  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
+  guint n = 0, unmapped = 0;
+
+  for (guint s = 0; symbols[s] != NULL; s++)
+    {
+      const char *code = th_symbol_map_lookup (map, symbols[s], "binance");
+      g_autofree char *lower = NULL;
+
+      if (code == NULL)
+        {
+          /* The listing, when it comes, names them or reports them. */
+          if (self->listing == NULL)
+            g_message ("binance has no code for %s; add [symbols] %s=binance:<CODE> to follow it there",
+                       symbols[s], symbols[s]);
+          unmapped++;
+          continue;
+        }
+      lower = g_ascii_strdown (code, -1);
+      for (guint i = 0; self->kinds[i] != NULL; i++)
+        {
+          g_autofree char *name = g_strdup_printf ("%s@%s", lower, self->kinds[i]);
+
+          g_strv_builder_add (names, name);
+          n++;
+        }
+    }
+
+  g_strfreev (self->streams);
+  self->streams = g_strv_builder_end (names);
+
+  /* Shards: as many connections as the stream count and URL length need,
+   * each filled in order up to max-streams streams and max-url bytes. */
+  g_ptr_array_set_size (self->shards, 0);
+  {
+    GString *shard = NULL;
+    guint in_shard = 0;
+
+    for (guint i = 0; self->streams[i] != NULL; i++)
+      {
+        gsize len = strlen (self->streams[i]);
+
+        if (self->base_len + sizeof "?streams=" + len > self->max_url)
+          {
+            g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                         "[binance] max-url: %u bytes cannot hold even the stream %s; raise it",
+                         self->max_url, self->streams[i]);
+            if (shard != NULL)
+              g_string_free (shard, TRUE);
+            return FALSE;
+          }
+        if (shard != NULL &&
+            (in_shard == self->max_streams || self->base_len + sizeof "?streams=" + shard->len + 1 + len > self->max_url))
+          {
+            g_ptr_array_add (self->shards, g_string_free (shard, FALSE));
+            shard = NULL;
+          }
+        if (shard == NULL)
+          {
+            shard = g_string_new (NULL);
+            in_shard = 0;
+          }
+        else
+          g_string_append_c (shard, '/');
+        g_string_append (shard, self->streams[i]);
+        in_shard++;
+      }
+    if (shard != NULL)
+      g_ptr_array_add (self->shards, g_string_free (shard, FALSE));
+  }
+  if (self->shards->len > 1)
+    g_info ("binance: %u streams for %u symbols on %u connections (at most %u streams and %u bytes of URL each)",
+            n, g_strv_length ((char **) symbols) - unmapped, self->shards->len, self->max_streams, self->max_url);
+  th_ws_feed_set_connections (TH_WS_FEED (self), MAX (self->shards->len, 1));
+  return TRUE;
+}
+
+/* The listing arrived: follow the symbols it names, from a new connection
+ * when that changes the streams. */
+static void
+on_listing (ThVenueListing *listing,
+            gpointer        data)
+{
+  ThBinance *self = data;
+  ThWsFeed *feed = TH_WS_FEED (self);
+  const char *const *symbols = th_hub_get_symbols (th_ws_feed_get_hub (feed));
+  g_auto(GStrv) before = g_strdupv (self->streams);
+  guint before_shards = self->shards->len;
+  g_autoptr(GError) error = NULL;
+
+  th_venue_listing_complete (listing, symbols);
+  if (!build_streams (self, &error))
+    {
+      g_message ("binance: %s", error->message);
+      return;
+    }
+  if (before == NULL || !g_strv_equal ((const char *const *) before, (const char *const *) self->streams))
+    {
+      g_autofree char *why = g_strdup_printf ("the listing changed the streams (%u now)", g_strv_length (self->streams));
+
+      /* Live on the one open connection; sharded, new connections. */
+      if (th_ws_feed_is_open (feed) && before != NULL && before[0] != NULL &&
+          before_shards == 1 && self->shards->len == 1)
+        {
+          g_autoptr(GPtrArray) added = streams_minus (self->streams, before);
+          g_autoptr(GPtrArray) removed = streams_minus (before, self->streams);
+
+          /* On the open connection, within Binance's message rate. */
+          queue_requests (self, "UNSUBSCRIBE", removed);
+          queue_requests (self, "SUBSCRIBE", added);
+        }
+      else
+        th_ws_feed_reconnect (feed, why, 0);
+    }
+}
+
 static gboolean
 th_binance_configure (ThWsFeed  *feed,
                       GError   **error)
@@ -76,11 +226,8 @@ th_binance_configure (ThWsFeed  *feed,
   ThBinance *self = TH_BINANCE (feed);
   ThHub *hub = th_ws_feed_get_hub (feed);
   ThConfig *config = th_hub_get_config (hub);
-  ThSymbolMap *map = th_hub_get_symbol_map (hub);
   const char *const *symbols = th_hub_get_symbols (hub);
   g_auto(GStrv) kinds = NULL;
-  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
-  guint n = 0;
 
   if (!TH_WS_FEED_CLASS (th_binance_parent_class)->configure (feed, error))
     return FALSE;
@@ -103,44 +250,64 @@ th_binance_configure (ThWsFeed  *feed,
         return FALSE;
       }
 
-  for (guint s = 0; symbols[s] != NULL; s++)
-    {
-      const char *code = th_symbol_map_lookup (map, symbols[s], "binance");
-      g_autofree char *lower = NULL;
+  g_strfreev (self->kinds);
+  self->kinds = g_steal_pointer (&kinds);
 
-      if (code == NULL)
-        {
-          g_message ("binance has no code for %s; add [symbols] %s=binance:<CODE> to follow it there",
-                     symbols[s], symbols[s]);
-          continue;
-        }
-      lower = g_ascii_strdown (code, -1);
-      for (guint i = 0; kinds[i] != NULL; i++)
-        {
-          g_autofree char *name = g_strdup_printf ("%s@%s", lower, kinds[i]);
+  {
+    gint64 max_streams = th_config_get_int (config, "binance", "max-streams", MAX_STREAMS);
+    gint64 max_url = th_config_get_int (config, "binance", "max-url", DEFAULT_MAX_URL);
+    g_autofree char *url = th_config_get_string (config, "binance", "url", "");
 
-          g_strv_builder_add (names, name);
-          n++;
-        }
-    }
-
-  if (n > MAX_STREAMS)
-    {
-      g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
-                   "[binance] streams: %u streams for %u symbols, over Binance's limit of %d per connection; "
-                   "follow fewer symbols or fewer streams", n, g_strv_length ((char **) symbols), MAX_STREAMS);
-      return FALSE;
-    }
-
-  g_strfreev (self->streams);
-  self->streams = g_strv_builder_end (names);
+    if (max_streams < 1 || max_streams > MAX_STREAMS)
+      {
+        g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                     "[binance] max-streams: %" G_GINT64_FORMAT " is not between 1 and %d, Binance's limit per connection",
+                     max_streams, MAX_STREAMS);
+        return FALSE;
+      }
+    if (max_url < 256)
+      {
+        g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                     "[binance] max-url: %" G_GINT64_FORMAT " bytes is too short for a URL; give at least 256 (default %d)",
+                     max_url, DEFAULT_MAX_URL);
+        return FALSE;
+      }
+    self->max_streams = (guint) max_streams;
+    self->max_url = (guint) MIN (max_url, G_MAXUINT);
+    self->base_len = strlen (url);
+  }
 
   g_free (self->rest_url);
   self->rest_url = th_config_get_string (config, "binance", "rest-url", DEFAULT_REST_URL);
   while (g_str_has_suffix (self->rest_url, "/"))
     self->rest_url[strlen (self->rest_url) - 1] = '\0';
-  return TRUE;
+
+  g_clear_pointer (&self->listing, th_venue_listing_free);
+  if (th_config_get_boolean (config, "binance", "listing", TRUE))
+    {
+      double max_age = th_config_get_double (config, "binance", "listing-max-age", DEFAULT_LISTING_MAX_AGE);
+      g_autofree char *quote = th_config_get_string (config, "binance", "listing-quote", "USDT");
+      g_autofree char *url = g_strdup_printf ("%s/api/v3/exchangeInfo", self->rest_url);
+
+      if (max_age <= 0)
+        {
+          g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                       "[binance] listing-max-age: must be more than 0 seconds (default %d, a day)",
+                       DEFAULT_LISTING_MAX_AGE);
+          return FALSE;
+        }
+      self->listing = th_venue_listing_new ("binance", hub, url, quote, max_age, th_venue_listing_parse_binance);
+      th_venue_listing_set_ready_func (self->listing, on_listing, self);
+      /* A fresh cache fills the map now; otherwise the venue is asked
+       * when the feed first connects (not at --check-config). */
+      if (th_venue_listing_missing (self->listing, symbols) > 0 &&
+          th_venue_listing_load_cache (self->listing, FALSE))
+        th_venue_listing_complete (self->listing, symbols);
+    }
+
+  return build_streams (self, error);
 }
+
 
 static char *
 th_binance_build_url (ThWsFeed  *feed,
@@ -148,18 +315,34 @@ th_binance_build_url (ThWsFeed  *feed,
 {
   ThBinance *self = TH_BINANCE (feed);
   g_autofree char *base = TH_WS_FEED_CLASS (th_binance_parent_class)->build_url (feed, error);
-  g_autofree char *joined = NULL;
+  guint shard;
 
   if (base == NULL)
     return NULL;
+  if (self->listing != NULL && !th_venue_listing_has_codes (self->listing) &&
+      th_venue_listing_missing (self->listing, th_hub_get_symbols (th_ws_feed_get_hub (feed))) > 0)
+    th_venue_listing_fetch (self->listing);
+  if ((self->streams == NULL || self->streams[0] == NULL) &&
+      self->listing != NULL && th_venue_listing_is_fetching (self->listing))
+    {
+      g_set_error_literal (error, TH_ERROR, TH_ERROR_FAILED,
+                           "waiting for Binance's listing (exchangeInfo) to find the symbols' codes");
+      return NULL;
+    }
   if (self->streams == NULL || self->streams[0] == NULL)
     {
       g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
                            "no configured symbol has a Binance code; see [symbols]");
       return NULL;
     }
-  joined = g_strjoinv ("/", self->streams);
-  return g_strdup_printf ("%s%sstreams=%s", base, strchr (base, '?') != NULL ? "&" : "?", joined);
+  shard = th_ws_feed_get_connection (feed);
+  if (shard >= self->shards->len)
+    {
+      g_set_error (error, TH_ERROR, TH_ERROR_FAILED, "connection %u has no streams (%u shards)", shard + 1, self->shards->len);
+      return NULL;
+    }
+  return g_strdup_printf ("%s%sstreams=%s", base, strchr (base, '?') != NULL ? "&" : "?",
+                          (const char *) self->shards->pdata[shard]);
 }
 
 #define HAS(r, obj, key) (_th_json_reader_member ((r), (obj), (key)) != _TH_JSON_NONE)
@@ -377,6 +560,174 @@ th_binance_message (ThWsFeed   *feed,
     th_ws_feed_reject (feed, TH_WS_FEED_REJECT_UNKNOWN, "an array stream (not subscribed)");
   else
     th_ws_feed_reject (feed, TH_WS_FEED_REJECT_UNKNOWN, "a message without data");
+}
+
+/* Live subscriptions. A request goes out at most every REQUEST_GAP_MS;
+ * its answer, {"result":null,"id":N} or {"code":…,"msg":…,"id":N}, is
+ * matched by id in handle_answer(), before the stream parser sees it. */
+
+typedef struct
+{
+  guint  id;
+  char  *method;    /* SUBSCRIBE or UNSUBSCRIBE */
+  char  *text;      /* the JSON request */
+  guint  n_streams;
+} Request;
+
+static void
+request_free (gpointer data)
+{
+  Request *r = data;
+
+  g_free (r->method);
+  g_free (r->text);
+  g_free (r);
+}
+
+static void
+drop_requests (ThBinance *self)
+{
+  g_queue_clear_full (&self->outbox, request_free);
+  if (self->requests != NULL)
+    g_hash_table_remove_all (self->requests);
+  g_clear_handle_id (&self->send_id, g_source_remove);
+}
+
+static gboolean
+on_send (gpointer data)
+{
+  ThBinance *self = data;
+  Request *r = g_queue_pop_head (&self->outbox);
+
+  if (r == NULL || !th_ws_feed_is_open (TH_WS_FEED (self)))
+    {
+      if (r != NULL)
+        request_free (r);
+      self->send_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  th_ws_feed_send_text (TH_WS_FEED (self), r->text);
+  self->requests_sent++;
+  g_debug ("binance: request %u: %s %u streams", r->id, r->method, r->n_streams);
+  g_hash_table_insert (self->requests, GUINT_TO_POINTER (r->id), r);
+  if (g_queue_is_empty (&self->outbox))
+    {
+      self->send_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+queue_requests (ThBinance  *self,
+                const char *method,
+                GPtrArray  *streams)
+{
+  for (guint start = 0; start < streams->len; start += REQUEST_STREAMS)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new_immutable ();
+      g_autoptr(JsonNode) root = NULL;
+      Request *r = g_new0 (Request, 1);
+
+      r->id = ++self->next_id;
+      r->method = g_strdup (method);
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "method");
+      json_builder_add_string_value (b, method);
+      json_builder_set_member_name (b, "params");
+      json_builder_begin_array (b);
+      for (guint i = start; i < streams->len && i < start + REQUEST_STREAMS; i++, r->n_streams++)
+        json_builder_add_string_value (b, streams->pdata[i]);
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "id");
+      json_builder_add_int_value (b, r->id);
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      r->text = json_to_string (root, FALSE);
+      g_queue_push_tail (&self->outbox, r);
+    }
+  if (self->send_id == 0 && !g_queue_is_empty (&self->outbox))
+    {
+      /* The first at once, the next ones spaced. */
+      on_send (self);
+      if (!g_queue_is_empty (&self->outbox))
+        self->send_id = g_timeout_add (REQUEST_GAP_MS, on_send, self);
+    }
+}
+
+/* Streams in @a and not in @b. */
+static GPtrArray *
+streams_minus (char **a,
+               char **b)
+{
+  GPtrArray *out = g_ptr_array_new ();
+  g_autoptr(GHashTable) set = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; b != NULL && b[i] != NULL; i++)
+    g_hash_table_add (set, b[i]);
+  for (guint i = 0; a != NULL && a[i] != NULL; i++)
+    if (!g_hash_table_contains (set, a[i]))
+      g_ptr_array_add (out, a[i]);
+  return out;
+}
+
+/* An answer to one of our requests? Then it is handled here and the stream
+ * parser never sees it. Answers are small and start with one of these
+ * members; stream frames start with "stream" (or "e", raw). */
+static gboolean
+handle_answer (ThBinance  *self,
+               const char *text,
+               gsize       length)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  JsonObject *obj;
+  JsonNode *root, *id_node;
+  Request *r;
+  gint64 id;
+
+  if (!g_str_has_prefix (text, "{\"result\"") && !g_str_has_prefix (text, "{\"code\"") &&
+      !g_str_has_prefix (text, "{\"id\""))
+    return FALSE;
+  if (g_hash_table_size (self->requests) == 0 || length > 4096)
+    return FALSE;
+  parser = json_parser_new_immutable ();
+  if (!th_json_parser_load (parser, text, (gssize) length, NULL) ||
+      (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return FALSE;
+  obj = json_node_get_object (root);
+  id_node = json_object_get_member (obj, "id");
+  if (id_node == NULL || !JSON_NODE_HOLDS_VALUE (id_node) || json_node_get_value_type (id_node) != G_TYPE_INT64)
+    return FALSE;
+  id = json_node_get_int (id_node);
+  if (id <= 0 || id > G_MAXUINT || (r = g_hash_table_lookup (self->requests, GUINT_TO_POINTER ((guint) id))) == NULL)
+    return FALSE;   /* not ours: the parser counts it */
+
+  if (json_object_has_member (obj, "result"))
+    self->requests_confirmed++;
+  else
+    {
+      self->requests_refused++;
+      g_message ("binance refused request %u (%s of %u streams): %s", r->id, r->method, r->n_streams,
+                 th_json_object_get_string (obj, "msg") != NULL ? th_json_object_get_string (obj, "msg") : "no reason given");
+    }
+  g_hash_table_remove (self->requests, GUINT_TO_POINTER (r->id));
+  return TRUE;
+}
+
+static void
+th_binance_dispatch (ThWsFeed   *feed,
+                     const char *text,
+                     gsize       length)
+{
+  if (!handle_answer (TH_BINANCE (feed), text, length))
+    th_binance_message (feed, text, length);
+}
+
+static void
+th_binance_closed (ThWsFeed *feed)
+{
+  /* A new connection names every stream in its URL. */
+  drop_requests (TH_BINANCE (feed));
 }
 
 /* Backfill */
@@ -630,6 +981,8 @@ th_binance_dispose (GObject *object)
 {
   ThBinance *self = TH_BINANCE (object);
 
+  g_clear_pointer (&self->listing, th_venue_listing_free);
+  drop_requests (self);
   if (self->rest != NULL)
     th_venue_rest_shutdown (self->rest);
   g_clear_pointer (&self->rest, th_venue_rest_unref);
@@ -643,6 +996,9 @@ th_binance_finalize (GObject *object)
 
   g_free (self->rest_url);
   g_strfreev (self->streams);
+  g_strfreev (self->kinds);
+  g_clear_pointer (&self->shards, g_ptr_array_unref);
+  g_clear_pointer (&self->requests, g_hash_table_unref);
   g_clear_pointer (&self->reader, _th_json_reader_free);
   g_clear_pointer (&self->quotes, g_hash_table_unref);
   G_OBJECT_CLASS (th_binance_parent_class)->finalize (object);
@@ -661,7 +1017,8 @@ th_binance_class_init (ThBinanceClass *klass)
   feed_class->max_attempts = 300;
   feed_class->configure = th_binance_configure;
   feed_class->build_url = th_binance_build_url;
-  feed_class->message = th_binance_message;
+  feed_class->message = th_binance_dispatch;
+  feed_class->closed = th_binance_closed;
 }
 
 static void
@@ -674,6 +1031,9 @@ th_binance_init (ThBinance *self)
 {
   self->reader = _th_json_reader_new ();
   self->quotes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->requests = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, request_free);
+  g_queue_init (&self->outbox);
+  self->shards = g_ptr_array_new_with_free_func (g_free);
 }
 
 /* The quote currency of a pair, from its code: USDT for BTCUSDT. */

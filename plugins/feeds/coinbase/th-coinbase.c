@@ -72,6 +72,7 @@
 #include <tickhub.h>
 
 #include "th-json-reader.h"
+#include "th-venue-listing.h"
 #include "th-venue-rest.h"
 
 #define DEFAULT_REST_URL  "https://api.exchange.coinbase.com"
@@ -79,6 +80,7 @@
 #define REST_GAP          (G_USEC_PER_SEC / 8)
 #define REST_BURST        8
 #define MAX_WAIT          (120 * G_USEC_PER_SEC)
+#define DEFAULT_LISTING_MAX_AGE (24 * 3600)
 
 #define TH_TYPE_COINBASE (th_coinbase_get_type ())
 G_DECLARE_FINAL_TYPE (ThCoinbase, th_coinbase, TH, COINBASE, ThWsFeed)
@@ -117,6 +119,7 @@ struct _ThCoinbase
   ThJsonReader *reader;   /* the stream's messages, on a tape */
   char       *rest_url;     /* without a trailing slash */
   ThVenueRest *rest;        /* made at the first fetch */
+  ThVenueListing *listing;  /* /products; NULL with listing=false */
 };
 
 static void th_coinbase_backfill_init (ThBackfillInterface *iface);
@@ -164,6 +167,100 @@ build_subscribe (ThCoinbase *self)
   return json_to_string (root, FALSE);
 }
 
+/* Follows the symbols that have a Coinbase code and are not followed yet;
+ * their product ids go to @added (borrowed) when it is not NULL. */
+static void
+add_products (ThCoinbase *self,
+              GPtrArray  *added)
+{
+  ThHub *hub = th_ws_feed_get_hub (TH_WS_FEED (self));
+  ThSymbolMap *map = th_hub_get_symbol_map (hub);
+  const char *const *symbols = th_hub_get_symbols (hub);
+
+  for (guint s = 0; symbols[s] != NULL; s++)
+    {
+      const char *code = th_symbol_map_lookup (map, symbols[s], "coinbase");
+      Product *p;
+
+      if (code == NULL)
+        {
+          /* The listing, when it comes, names them or reports them. */
+          if (self->listing == NULL)
+            g_message ("coinbase has no code for %s; add [symbols] %s=coinbase:<CODE> to follow it there",
+                     symbols[s], symbols[s]);
+          continue;
+        }
+      if (g_hash_table_contains (self->by_id, code))
+        {
+          if (g_str_equal (((Product *) g_hash_table_lookup (self->by_id, code))->symbol, symbols[s]))
+            continue;   /* followed already */
+          g_message ("coinbase: %s maps to %s, as %s does; it is followed once, as %s",
+                     symbols[s], code, ((Product *) g_hash_table_lookup (self->by_id, code))->symbol,
+                     ((Product *) g_hash_table_lookup (self->by_id, code))->symbol);
+          continue;
+        }
+
+      p = g_new0 (Product, 1);
+      p->product_id = g_strdup (code);
+      p->symbol = g_strdup (symbols[s]);
+      p->quote = th_symbol_code_get_quote (code);
+      for (guint c = 0; c < N_SEQ; c++)
+        p->seq[c].last = -1;
+      p->trade_id = -1;
+      g_ptr_array_add (self->products, p);
+      g_hash_table_insert (self->by_id, p->product_id, p);
+      if (added != NULL)
+        g_ptr_array_add (added, p->product_id);
+    }
+
+}
+
+static char *build_subscribe (ThCoinbase *self);
+
+/* The listing arrived: follow the products it names, subscribing to them
+ * on the open connection (one message: Coinbase allows 100 a second). */
+static void
+on_listing (ThVenueListing *listing,
+            gpointer        data)
+{
+  ThCoinbase *self = data;
+  ThWsFeed *feed = TH_WS_FEED (self);
+  g_autoptr(GPtrArray) added = g_ptr_array_new ();
+
+  th_venue_listing_complete (listing, th_hub_get_symbols (th_ws_feed_get_hub (feed)));
+  add_products (self, added);
+  if (added->len == 0)
+    return;
+  g_free (self->subscribe);
+  self->subscribe = build_subscribe (self);
+  if (th_ws_feed_is_open (feed))
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new_immutable ();
+      g_autoptr(JsonNode) root = NULL;
+      g_autofree char *text = NULL;
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "type");
+      json_builder_add_string_value (b, "subscribe");
+      json_builder_set_member_name (b, "product_ids");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < added->len; i++)
+        json_builder_add_string_value (b, added->pdata[i]);
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "channels");
+      json_builder_begin_array (b);
+      for (guint i = 0; self->channels[i] != NULL; i++)
+        json_builder_add_string_value (b, self->channels[i]);
+      json_builder_end_array (b);
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      text = json_to_string (root, FALSE);
+      th_ws_feed_send_text (feed, text);
+    }
+  else
+    th_ws_feed_reconnect (feed, "the listing gave codes to more products", 0);
+}
+
 static gboolean
 th_coinbase_configure (ThWsFeed  *feed,
                        GError   **error)
@@ -171,7 +268,6 @@ th_coinbase_configure (ThWsFeed  *feed,
   ThCoinbase *self = TH_COINBASE (feed);
   ThHub *hub = th_ws_feed_get_hub (feed);
   ThConfig *config = th_hub_get_config (hub);
-  ThSymbolMap *map = th_hub_get_symbol_map (hub);
   const char *const *symbols = th_hub_get_symbols (hub);
   g_auto(GStrv) channels = NULL;
 
@@ -224,45 +320,39 @@ th_coinbase_configure (ThWsFeed  *feed,
 
   g_ptr_array_set_size (self->products, 0);
   g_hash_table_remove_all (self->by_id);
-  for (guint s = 0; symbols[s] != NULL; s++)
+
+  g_free (self->rest_url);
+  self->rest_url = th_config_get_string (config, "coinbase", "rest-url", DEFAULT_REST_URL);
+  while (g_str_has_suffix (self->rest_url, "/"))
+    self->rest_url[strlen (self->rest_url) - 1] = '\0';
+
+  g_clear_pointer (&self->listing, th_venue_listing_free);
+  if (th_config_get_boolean (config, "coinbase", "listing", TRUE))
     {
-      const char *code = th_symbol_map_lookup (map, symbols[s], "coinbase");
-      Product *p;
+      double max_age = th_config_get_double (config, "coinbase", "listing-max-age", DEFAULT_LISTING_MAX_AGE);
+      g_autofree char *quote = th_config_get_string (config, "tickhub", "quote", "USD");
+      g_autofree char *url = g_strdup_printf ("%s/products", self->rest_url);
 
-      if (code == NULL)
+      if (max_age <= 0)
         {
-          g_message ("coinbase has no code for %s; add [symbols] %s=coinbase:<CODE> to follow it there",
-                     symbols[s], symbols[s]);
-          continue;
+          g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                       "[coinbase] listing-max-age: must be more than 0 seconds (default %d, a day)",
+                       DEFAULT_LISTING_MAX_AGE);
+          return FALSE;
         }
-      if (g_hash_table_contains (self->by_id, code))
-        {
-          g_message ("coinbase: %s maps to %s, as %s does; it is followed once, as %s",
-                     symbols[s], code, ((Product *) g_hash_table_lookup (self->by_id, code))->symbol,
-                     ((Product *) g_hash_table_lookup (self->by_id, code))->symbol);
-          continue;
-        }
-
-      p = g_new0 (Product, 1);
-      p->product_id = g_strdup (code);
-      p->symbol = g_strdup (symbols[s]);
-      p->quote = th_symbol_code_get_quote (code);
-      for (guint c = 0; c < N_SEQ; c++)
-        p->seq[c].last = -1;
-      p->trade_id = -1;
-      g_ptr_array_add (self->products, p);
-      g_hash_table_insert (self->by_id, p->product_id, p);
+      self->listing = th_venue_listing_new ("coinbase", hub, url, quote, max_age, th_venue_listing_parse_coinbase);
+      th_venue_listing_set_ready_func (self->listing, on_listing, self);
+      if (th_venue_listing_missing (self->listing, symbols) > 0 &&
+          th_venue_listing_load_cache (self->listing, FALSE))
+        th_venue_listing_complete (self->listing, symbols);
     }
+  add_products (self, NULL);
 
   g_strfreev (self->channels);
   self->channels = g_steal_pointer (&channels);
   g_free (self->subscribe);
   self->subscribe = build_subscribe (self);
 
-  g_free (self->rest_url);
-  self->rest_url = th_config_get_string (config, "coinbase", "rest-url", DEFAULT_REST_URL);
-  while (g_str_has_suffix (self->rest_url, "/"))
-    self->rest_url[strlen (self->rest_url) - 1] = '\0';
   return TRUE;
 }
 
@@ -275,6 +365,15 @@ th_coinbase_build_url (ThWsFeed  *feed,
 
   if (base == NULL)
     return NULL;
+  if (self->listing != NULL && !th_venue_listing_has_codes (self->listing) &&
+      th_venue_listing_missing (self->listing, th_hub_get_symbols (th_ws_feed_get_hub (feed))) > 0)
+    th_venue_listing_fetch (self->listing);
+  if (self->products->len == 0 && self->listing != NULL && th_venue_listing_is_fetching (self->listing))
+    {
+      g_set_error_literal (error, TH_ERROR, TH_ERROR_FAILED,
+                           "waiting for Coinbase's listing (/products) to find the symbols' codes");
+      return NULL;
+    }
   if (self->products->len == 0)
     {
       g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
@@ -999,6 +1098,7 @@ th_coinbase_dispose (GObject *object)
 {
   ThCoinbase *self = TH_COINBASE (object);
 
+  g_clear_pointer (&self->listing, th_venue_listing_free);
   if (self->rest != NULL)
     th_venue_rest_shutdown (self->rest);
   g_clear_pointer (&self->rest, th_venue_rest_unref);

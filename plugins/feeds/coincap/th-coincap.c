@@ -34,6 +34,7 @@
 #include <tickhub.h>
 
 #include "th-json-reader.h"
+#include "th-venue-listing.h"
 
 /* Seconds before trying again after CoinCap rejected the key: a constant,
  * not a key, since a bad key needs a person, not a faster retry. */
@@ -46,6 +47,13 @@
  * corrupt frame, not a price. */
 #define MAX_PRICE 1e12
 
+#define DEFAULT_REST_URL        "https://rest.coincap.io/v3"
+#define DEFAULT_LISTING_MAX_AGE (24 * 3600)
+/* CoinCap publishes no URL limit; servers commonly refuse request lines
+ * over 8 KiB. Past this (`max-url`), the assets are split across
+ * connections. */
+#define DEFAULT_MAX_URL 8000
+
 #define TH_TYPE_COINCAP (th_coincap_get_type ())
 G_DECLARE_FINAL_TYPE (ThCoinCap, th_coincap, TH, COINCAP, ThWsFeed)
 
@@ -55,6 +63,9 @@ struct _ThCoinCap
   char       *assets;      /* asset ids, URL-escaped, comma-separated; NULL for none */
   char       *api_key;     /* as configured; NULL for none; never logged */
   ThJsonReader *reader;    /* the frames, on a tape */
+  ThVenueListing *listing; /* /v3/assets; NULL with listing=false or no key */
+  GPtrArray  *shards;      /* char*: each connection's assets, comma-separated */
+  guint       max_url;
 };
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThCoinCap, th_coincap, TH_TYPE_WS_FEED, G_TYPE_FLAG_FINAL, {})
@@ -70,6 +81,79 @@ is_plain_key (const char *key)
   return TRUE;
 }
 
+/* The asset ids of the symbols that have one now, for the URL. */
+static void
+build_assets (ThCoinCap *self)
+{
+  ThHub *hub = th_ws_feed_get_hub (TH_WS_FEED (self));
+  ThSymbolMap *map = th_hub_get_symbol_map (hub);
+  const char *const *symbols = th_hub_get_symbols (hub);
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint s = 0; symbols[s] != NULL; s++)
+    {
+      const char *id = th_symbol_map_lookup (map, symbols[s], "coincap");
+
+      if (id == NULL)
+        {
+          /* The listing, when it comes, names them or reports them. */
+          if (self->listing == NULL)
+            g_message ("coincap has no asset id for %s; add [symbols] %s=coincap:<ID> to follow it there",
+                       symbols[s], symbols[s]);
+          continue;
+        }
+      g_ptr_array_add (ids, g_uri_escape_string (id, NULL, FALSE));
+    }
+
+  g_clear_pointer (&self->assets, g_free);
+  g_ptr_array_set_size (self->shards, 0);
+  if (ids->len > 0)
+    {
+      GString *shard = NULL;
+      /* The URL without the assets: base, "?assets=", "&apiKey=" and the key. */
+      g_autofree char *base = th_config_get_string (th_hub_get_config (hub), "coincap", "url", "");
+      gsize fixed = strlen (base) + strlen ("?assets=&apiKey=") + (self->api_key != NULL ? 3 * strlen (self->api_key) : 0);
+
+      for (guint i = 0; i < ids->len; i++)
+        {
+          const char *id = ids->pdata[i];
+
+          if (shard != NULL && fixed + shard->len + 1 + strlen (id) > self->max_url)
+            {
+              g_ptr_array_add (self->shards, g_string_free (shard, FALSE));
+              shard = NULL;
+            }
+          if (shard == NULL)
+            shard = g_string_new (id);
+          else
+            {
+              g_string_append_c (shard, ',');
+              g_string_append (shard, id);
+            }
+        }
+      g_ptr_array_add (self->shards, g_string_free (shard, FALSE));
+      g_ptr_array_add (ids, NULL);
+      self->assets = g_strjoinv (",", (char **) ids->pdata);
+    }
+  th_ws_feed_set_connections (TH_WS_FEED (self), MAX (self->shards->len, 1));
+}
+
+/* The listing arrived. CoinCap takes its assets in the URL only: a new
+ * connection when that changes them. */
+static void
+on_listing (ThVenueListing *listing,
+            gpointer        data)
+{
+  ThCoinCap *self = data;
+  ThWsFeed *feed = TH_WS_FEED (self);
+  g_autofree char *before = g_strdup (self->assets);
+
+  th_venue_listing_complete (listing, th_hub_get_symbols (th_ws_feed_get_hub (feed)));
+  build_assets (self);
+  if (g_strcmp0 (before, self->assets) != 0)
+    th_ws_feed_reconnect (feed, "the listing changed the assets", 0);
+}
+
 static gboolean
 th_coincap_configure (ThWsFeed  *feed,
                       GError   **error)
@@ -77,9 +161,7 @@ th_coincap_configure (ThWsFeed  *feed,
   ThCoinCap *self = TH_COINCAP (feed);
   ThHub *hub = th_ws_feed_get_hub (feed);
   ThConfig *config = th_hub_get_config (hub);
-  ThSymbolMap *map = th_hub_get_symbol_map (hub);
   const char *const *symbols = th_hub_get_symbols (hub);
-  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *key = NULL;
 
   if (!TH_WS_FEED_CLASS (th_coincap_parent_class)->configure (feed, error))
@@ -95,33 +177,55 @@ th_coincap_configure (ThWsFeed  *feed,
       return FALSE;
     }
 
-  for (guint s = 0; symbols[s] != NULL; s++)
-    {
-      const char *id = th_symbol_map_lookup (map, symbols[s], "coincap");
-
-      if (id == NULL)
-        {
-          g_message ("coincap has no asset id for %s; add [symbols] %s=coincap:<ID> to follow it there",
-                     symbols[s], symbols[s]);
-          continue;
-        }
-      g_ptr_array_add (ids, g_uri_escape_string (id, NULL, FALSE));
-    }
-
-  g_clear_pointer (&self->assets, g_free);
-  if (ids->len > 0)
-    {
-      g_ptr_array_add (ids, NULL);
-      self->assets = g_strjoinv (",", (char **) ids->pdata);
-    }
   g_free (self->api_key);
   self->api_key = g_steal_pointer (&key);
+
+  g_clear_pointer (&self->listing, th_venue_listing_free);
+  if (self->api_key != NULL && th_config_get_boolean (config, "coincap", "listing", TRUE))
+    {
+      double max_age = th_config_get_double (config, "coincap", "listing-max-age", DEFAULT_LISTING_MAX_AGE);
+      g_autofree char *rest = th_config_get_string (config, "coincap", "rest-url", DEFAULT_REST_URL);
+      g_autofree char *url = NULL;
+      g_autofree char *bearer = g_strdup_printf ("Bearer %s", self->api_key);
+
+      if (max_age <= 0)
+        {
+          g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                       "[coincap] listing-max-age: must be more than 0 seconds (default %d, a day)",
+                       DEFAULT_LISTING_MAX_AGE);
+          return FALSE;
+        }
+      while (g_str_has_suffix (rest, "/"))
+        rest[strlen (rest) - 1] = '\0';
+      /* The key goes in a header, so the URL may be logged. */
+      url = g_strdup_printf ("%s/assets?limit=2000", rest);
+      self->listing = th_venue_listing_new ("coincap", hub, url, "", max_age, th_venue_listing_parse_coincap);
+      th_venue_listing_set_header (self->listing, "Authorization", bearer);
+      th_venue_listing_set_ready_func (self->listing, on_listing, self);
+      if (th_venue_listing_missing (self->listing, symbols) > 0 &&
+          th_venue_listing_load_cache (self->listing, FALSE))
+        th_venue_listing_complete (self->listing, symbols);
+    }
+  {
+    gint64 max_url = th_config_get_int (config, "coincap", "max-url", DEFAULT_MAX_URL);
+
+    if (max_url < 256)
+      {
+        g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
+                     "[coincap] max-url: %" G_GINT64_FORMAT " bytes is too short for a URL; give at least 256 (default %d)",
+                     max_url, DEFAULT_MAX_URL);
+        return FALSE;
+      }
+    self->max_url = (guint) MIN (max_url, G_MAXUINT);
+  }
+  build_assets (self);
 
   /* Nothing to connect with: disabled, not down, and no retry. The base
    * publishes the state when the feed starts. */
   if (self->api_key == NULL)
     th_ws_feed_disable (feed, NO_KEY_REASON);
-  else if (self->assets == NULL)
+  else if (self->assets == NULL &&
+           (self->listing == NULL || th_venue_listing_missing (self->listing, symbols) == 0))
     th_ws_feed_disable (feed, NO_ASSET_REASON);
   return TRUE;
 }
@@ -143,10 +247,21 @@ th_coincap_build_url (ThWsFeed  *feed,
   ThCoinCap *self = TH_COINCAP (feed);
   g_autofree char *base = NULL;
   g_autofree char *key = NULL;
+  guint shard;
 
+  if (self->listing != NULL && !th_venue_listing_has_codes (self->listing) &&
+      th_venue_listing_missing (self->listing, th_hub_get_symbols (th_ws_feed_get_hub (feed))) > 0)
+    th_venue_listing_fetch (self->listing);
+  if (self->api_key != NULL && self->assets == NULL && self->listing != NULL &&
+      th_venue_listing_is_fetching (self->listing))
+    {
+      g_set_error_literal (error, TH_ERROR, TH_ERROR_FAILED,
+                           "waiting for CoinCap's listing (/v3/assets) to find the symbols' asset ids");
+      return NULL;
+    }
   if (self->api_key == NULL || self->assets == NULL)
     {
-      /* Disabled in configure: never reached. */
+      /* Disabled in configure, or no asset after the listing. */
       g_set_error_literal (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
                            self->api_key == NULL ? NO_KEY_REASON : NO_ASSET_REASON);
       return NULL;
@@ -156,8 +271,14 @@ th_coincap_build_url (ThWsFeed  *feed,
   if (base == NULL)
     return NULL;
   key = g_uri_escape_string (self->api_key, NULL, FALSE);
+  shard = th_ws_feed_get_connection (feed);
+  if (shard >= self->shards->len)
+    {
+      g_set_error (error, TH_ERROR, TH_ERROR_FAILED, "connection %u has no assets (%u shards)", shard + 1, self->shards->len);
+      return NULL;
+    }
   return g_strdup_printf ("%s%sassets=%s&apiKey=%s", base, strchr (base, '?') != NULL ? "&" : "?",
-                          self->assets, key);
+                          (const char *) self->shards->pdata[shard], key);
 }
 
 /* A CoinCap price: a plain positive decimal string such as "6929.82"
@@ -343,11 +464,21 @@ th_coincap_message (ThWsFeed   *feed,
 }
 
 static void
+th_coincap_dispose (GObject *object)
+{
+  ThCoinCap *self = TH_COINCAP (object);
+
+  g_clear_pointer (&self->listing, th_venue_listing_free);
+  G_OBJECT_CLASS (th_coincap_parent_class)->dispose (object);
+}
+
+static void
 th_coincap_finalize (GObject *object)
 {
   ThCoinCap *self = TH_COINCAP (object);
 
   g_free (self->assets);
+  g_clear_pointer (&self->shards, g_ptr_array_unref);
   g_free (self->api_key);
   g_clear_pointer (&self->reader, _th_json_reader_free);
   G_OBJECT_CLASS (th_coincap_parent_class)->finalize (object);
@@ -359,6 +490,7 @@ th_coincap_class_init (ThCoinCapClass *klass)
   ThWsFeedClass *feed_class = TH_WS_FEED_CLASS (klass);
 
   G_OBJECT_CLASS (klass)->finalize = th_coincap_finalize;
+  G_OBJECT_CLASS (klass)->dispose = th_coincap_dispose;
   feed_class->name = "coincap";
   feed_class->stale_after = 30;
   feed_class->max_age = 0;
@@ -378,6 +510,7 @@ static void
 th_coincap_init (ThCoinCap *self)
 {
   self->reader = _th_json_reader_new ();
+  self->shards = g_ptr_array_new_with_free_func (g_free);
 }
 
 G_MODULE_EXPORT void peas_register_types (PeasObjectModule *module);
