@@ -232,8 +232,11 @@ try {
   ok(true, `the 1m timeframe reloads the history (${reqUrl.replace(/^http:\/\/[^/]+/, '')})`);
   const note = await page.textContent('#chart-note');
   ok(/no store/.test(note), `without a store the chart says it uses the candles in memory (“${note}”)`);
-  const bars1m = await page.evaluate(() => window.tickhub.chart.candles.data().length);
-  ok(bars1m >= 1 && bars1m < bars5s, `the 1m series replaced the 5s one (${bars1m} candles)`);
+  // Minute-aligned candle times: the 1m series, not the 5s one (a count
+  // would race a minute boundary: 2 five-second candles vs 2 minutes).
+  const times1m = await page.evaluate(() => window.tickhub.chart.candles.data().map((k) => k.time));
+  ok(times1m.length >= 1 && times1m.every((t) => t % 60 === 0),
+     `the 1m series replaced the 5s one (${times1m.length} candles at ${times1m.join(',')})`);
   await page.click('#timeframes button[data-timeframe="5s"]');
   await until(page, () => (document.getElementById('chart').dataset.loaded || '').startsWith('BTC:5s:'), null, 5000);
   // Live candles arrive over /ws.
