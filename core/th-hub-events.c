@@ -94,6 +94,12 @@ _th_hub_emit_financial (ThHub        *self,
   _th_json_append_string (out, state->source);
   g_string_append (out, ",\"timestamp\":");
   _th_json_append_time (out, state->exchange_time);
+  /* Only for a symbol whose market has hours (US equities). */
+  if (th_hub_get_market (self, state->symbol) != NULL)
+    {
+      g_string_append (out, ",\"market\":");
+      _th_json_append_string (out, th_hub_get_market (self, state->symbol));
+    }
   g_string_append_c (out, '}');
   _th_hub_envelope_end (out);
 

@@ -149,6 +149,8 @@ struct _ThHub
   GHashTable   *backfills;          /* "symbol\nduration" → the series' fetches
                                      * (th-hub-backfill.c) */
   GCancellable *backfill_cancellable; /* the fetches; cancelled at stop */
+  GPtrArray    *market_hours;       /* ThMarketHours*: data/market-hours.conf groups in use */
+  GHashTable   *markets;            /* symbol → ThMarketHours* (borrowed): symbols with hours */
 };
 
 /* The hub's signals (th-hub.c defines them). */

@@ -35,6 +35,7 @@ typedef struct
   const char *symbol;    /* interned */
   GHashTable *entries;   /* source name (interned) → ThTick (merged state) */
   const char *selected;  /* interned, or NULL */
+  ThMarketHours *market; /* the hub's, or NULL: trades all the time */
 } Book;
 
 struct _ThPriceBook
@@ -355,16 +356,22 @@ resolve (ThPriceBook *self,
 {
   const char *chosen = NULL;
   gint64 expiry = 0;
+  /* While its market is closed a symbol's last price stays good until a
+   * TTL after the next opening: nothing trades, so nothing is newer. The
+   * opening counts as the price's refresh. */
+  gint64 opened = book->market != NULL ? _th_market_hours_opened_at (book->market, now) : 0;
+  gint64 reopens = book->market != NULL && opened == 0 ? _th_market_hours_next_open (book->market, now) : 0;
 
   for (guint i = 0; i < self->order->len; i++)
     {
       Source *src = self->order->pdata[i];
       ThTick *state = g_hash_table_lookup (book->entries, src->name);
+      gint64 since = state != NULL ? MAX (state->receive_time, opened) : 0;
 
-      if (state != NULL && now - state->receive_time < src->ttl)
+      if (state != NULL && (now - since < src->ttl || reopens > 0))
         {
           chosen = src->name;
-          expiry = state->receive_time + src->ttl;
+          expiry = reopens == G_MAXINT64 ? G_MAXINT64 : MAX (since, reopens) + src->ttl;
           break;
         }
     }
@@ -468,6 +475,16 @@ get_book (ThPriceBook *self,
       g_hash_table_insert (self->books, (gpointer) book->symbol, book);
     }
   return book;
+}
+
+void
+_th_price_book_set_market (ThPriceBook   *self,
+                           const char    *symbol,
+                           ThMarketHours *market)
+{
+  g_return_if_fail (TH_IS_PRICE_BOOK (self));
+
+  get_book (self, symbol)->market = market;
 }
 
 static void
@@ -712,7 +729,9 @@ th_price_book_explain (ThPriceBook *self,
         g_string_append (out, "; ");
       g_string_append_printf (out, "%s: ", src->name);
 
-      if (state != NULL && now - state->receive_time < src->ttl)
+      if (state != NULL && book->market != NULL && !_th_market_hours_is_open (book->market, now))
+        g_string_append_printf (out, "market closed, last price %.1f s old", (now - state->receive_time) / 1e6);
+      else if (state != NULL && now - state->receive_time < src->ttl)
         g_string_append_printf (out, "fresh (%.1f s old)", (now - state->receive_time) / 1e6);
       else if (state != NULL)
         g_string_append_printf (out, "last price %.1f s old (ttl %g s)",

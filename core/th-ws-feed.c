@@ -1063,8 +1063,11 @@ on_watchdog (gpointer data)
   ThWsFeed *self = data;
   ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
 
+  /* When every market this venue serves is closed, silence is expected,
+   * not a fault (Alpaca sends nothing outside US hours). */
   if (priv->client != NULL && priv->connected_at > 0 &&
-      g_get_monotonic_time () - priv->last_data > (gint64) (priv->stale_after * G_USEC_PER_SEC))
+      g_get_monotonic_time () - priv->last_data > (gint64) (priv->stale_after * G_USEC_PER_SEC) &&
+      !_th_hub_venue_closed (priv->hub, feed_name (self)))
     {
       g_autofree char *why = g_strdup_printf ("no data for %g s", priv->stale_after);
       /* A connection that never delivered a price (say, a subscription
