@@ -806,6 +806,24 @@ th_hub_load (ThHub   *self,
       else if (th_config_has_key (self->config, order[i], "ttl"))
         add_problem (problems, "[%s] ttl: must be more than 0 seconds", order[i]);
     }
+  /* Symbols with market hours may have their own order. */
+  {
+    g_auto(GStrv) equities = th_config_get_string_list (self->config, "prices", "order-equities");
+    GHashTableIter iter;
+    gpointer symbol;
+
+    for (guint i = 0; equities != NULL && equities[i] != NULL; i++)
+      if (!g_strv_contains ((const char *const *) order, equities[i]))
+        {
+          double ttl = th_config_get_double (self->config, equities[i], "ttl", declared_ttl (self, equities[i]) / 1e6);
+
+          if (ttl > 0)
+            th_price_book_set_ttl (self->book, equities[i], (gint64) (ttl * G_USEC_PER_SEC));
+        }
+    g_hash_table_iter_init (&iter, self->markets);
+    while (equities != NULL && g_hash_table_iter_next (&iter, &symbol, NULL))
+      _th_price_book_set_symbol_order (self->book, symbol, (const char *const *) equities);
+  }
   /* Plugins. */
   if (plugins == NULL || plugins[0] == NULL)
     {

@@ -36,6 +36,7 @@ typedef struct
   GHashTable *entries;   /* source name (interned) → ThTick (merged state) */
   const char *selected;  /* interned, or NULL */
   ThMarketHours *market; /* the hub's, or NULL: trades all the time */
+  GPtrArray  *order;     /* Source*: this symbol's own order, before the book's; or NULL */
 } Book;
 
 struct _ThPriceBook
@@ -99,6 +100,7 @@ book_free (gpointer data)
   Book *book = data;
 
   g_hash_table_unref (book->entries);
+  g_clear_pointer (&book->order, g_ptr_array_unref);
   g_free (book);
 }
 
@@ -362,9 +364,12 @@ resolve (ThPriceBook *self,
   gint64 opened = book->market != NULL ? _th_market_hours_opened_at (book->market, now) : 0;
   gint64 reopens = book->market != NULL && opened == 0 ? _th_market_hours_next_open (book->market, now) : 0;
 
-  for (guint i = 0; i < self->order->len; i++)
+  guint n_own = book->order != NULL ? book->order->len : 0;
+
+  /* The symbol's own order (`order-equities`), then the book's. */
+  for (guint i = 0; i < n_own + self->order->len; i++)
     {
-      Source *src = self->order->pdata[i];
+      Source *src = i < n_own ? book->order->pdata[i] : self->order->pdata[i - n_own];
       ThTick *state = g_hash_table_lookup (book->entries, src->name);
       gint64 since = state != NULL ? MAX (state->receive_time, opened) : 0;
 
@@ -475,6 +480,29 @@ get_book (ThPriceBook *self,
       g_hash_table_insert (self->books, (gpointer) book->symbol, book);
     }
   return book;
+}
+
+void
+_th_price_book_set_symbol_order (ThPriceBook       *self,
+                                 const char        *symbol,
+                                 const char *const *order)
+{
+  Book *book;
+
+  g_return_if_fail (TH_IS_PRICE_BOOK (self));
+
+  book = get_book (self, symbol);
+  g_clear_pointer (&book->order, g_ptr_array_unref);
+  if (order == NULL)
+    return;
+  book->order = g_ptr_array_new ();
+  for (guint i = 0; order[i] != NULL; i++)
+    {
+      Source *src = get_source (self, order[i]);
+
+      if (!g_ptr_array_find (book->order, src, NULL))
+        g_ptr_array_add (book->order, src);
+    }
 }
 
 void

@@ -56,6 +56,11 @@ ThMarketHours *_th_hub_get_market_hours  (ThHub         *hub,
  * its market is closed now: a silent feed is then no fault. */
 gboolean       _th_hub_venue_closed      (ThHub         *hub,
                                           const char    *venue);
+/* @symbol's own priority order, ahead of the book's ([prices]
+ * order-equities); NULL for the book's alone (th-price-book.c). */
+void           _th_price_book_set_symbol_order (ThPriceBook       *self,
+                                                const char        *symbol,
+                                                const char *const *order);
 /* The price book's view: @symbol's market, or NULL (th-price-book.c). */
 void           _th_price_book_set_market (ThPriceBook   *self,
                                           const char    *symbol,

@@ -124,6 +124,7 @@ setup (Fixture    *fx,
   g_autofree char *aurl = NULL;
   g_autofree char *furl = NULL;
   g_autofree char *text = NULL;
+  g_autofree char *merged = NULL;
 
   fx->alpaca = fake_alpaca_new (KEY, SECRET);
   fx->finnhub = fake_finnhub_new (TOKEN);
@@ -136,7 +137,8 @@ setup (Fixture    *fx,
                           "[alpaca]\nurl=%s\nkey=" KEY "\nsecret=" SECRET "\nstale-after=1\nreconnect-max=2\nttl=5\n"
                           "[finnhub]\nurl=%s\ntoken=" TOKEN "\nstale-after=30\nttl=5\n%s",
                           symbols, aurl, furl, extra != NULL ? extra : "");
-  fx->hub = th_test_hub_new (text, fx->clock);
+  merged = th_test_config_last_wins (text);   /* the case's keys replace the defaults */
+  fx->hub = th_test_hub_new (merged, fx->clock);
   fx->events = th_test_capture_events (fx->hub);
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   th_hub_start (fx->hub);
@@ -292,6 +294,39 @@ test_seven_symbols (void)
   teardown (&fx);
 }
 
+/* [prices] order-equities: stocks prefer Finnhub here, while `order`
+ * (alpaca first) stays the rule for the others. */
+static void
+test_order_equities (void)
+{
+  Fixture fx = { 0 };
+  g_autoptr(ThTick) price = NULL;
+
+  setup (&fx, "AAPL;BTC", "2026-12-07T15:00:00Z", "[prices]\norder-equities=finnhub;alpaca\n");
+  th_test_wait_until (fake_alpaca_n_subscribed (fx.alpaca) == 1 && fake_finnhub_n_subscribed (fx.finnhub) == 2, 5000);
+  fake_alpaca_send (fx.alpaca, "[{\"T\":\"t\",\"S\":\"AAPL\",\"p\":190.25,\"s\":100,\"t\":\"2026-12-07T14:59:59.5Z\"}]");
+  th_test_wait_until (th_test_count_events (fx.events, "price_source_changed", "\"symbol\":\"AAPL\",\"from\":null,\"to\":\"alpaca\"") == 1, 5000);
+  fake_finnhub_send (fx.finnhub, "{\"type\":\"trade\",\"data\":[{\"p\":190.3,\"s\":\"AAPL\",\"t\":1796655599000,\"v\":5}]}");
+  th_test_wait_until (th_test_count_events (fx.events, "price_source_changed", "\"symbol\":\"AAPL\",\"from\":\"alpaca\",\"to\":\"finnhub\"") == 1, 5000);
+  /* Alpaca again: finnhub is fresh and first for stocks, it stays. */
+  fake_alpaca_send (fx.alpaca, "[{\"T\":\"t\",\"S\":\"AAPL\",\"p\":190.2,\"s\":100,\"t\":\"2026-12-07T15:00:00.1Z\"}]");
+  th_test_wait_until (th_hub_get_source_ticks (fx.hub, "alpaca") == 2, 5000);
+  th_test_drain ();
+  price = th_hub_get_price (fx.hub, "AAPL", NULL);
+  g_assert_cmpstr (price->source, ==, "finnhub");
+  g_assert_cmpfloat (price->price, ==, 190.3);
+  teardown (&fx);
+}
+
+static void
+test_order_equities_checked (void)
+{
+  g_autoptr(GError) error = th_test_hub_load_error ("[tickhub]\nplugins=alpaca\nsymbols=AAPL\n[alpaca]\nurl=ws://x/v2\n"
+                                                    "[prices]\norder-stocks=alpaca\n");
+
+  th_test_assert_contains (error->message, "[prices] order-stocks: unknown key");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -302,6 +337,8 @@ main (int   argc,
   g_test_add_func ("/market-hours/calendar-bad", test_calendar_bad);
   g_test_add_func ("/market-hours/closed-keeps-last-trade", test_closed_keeps_last_trade);
   g_test_add_func ("/market-hours/seven-symbols", test_seven_symbols);
+  g_test_add_func ("/market-hours/order-equities", test_order_equities);
+  g_test_add_func ("/market-hours/order-equities-checked", test_order_equities_checked);
 
   return g_test_run ();
 }
