@@ -131,7 +131,8 @@ setup (Fixture    *fx,
   fx->clock = th_manual_clock_new (at (start));
   aurl = fake_alpaca_url (fx->alpaca);
   furl = fake_finnhub_url (fx->finnhub);
-  text = g_strdup_printf ("[tickhub]\nplugins=alpaca;finnhub\nsymbols=%s\ntimeframes=1m\n"
+  text = g_strdup_printf ("[tickhub]\nplugins=alpaca;finnhub;server\nsymbols=%s\ntimeframes=1m\n"
+                          "[server]\nlisten=127.0.0.1:0\nstatus-interval=0\n"
                           "[symbols]\nBTC=finnhub:BINANCE:BTCUSDT\nETH=finnhub:BINANCE:ETHUSDT\n"
                           "[prices]\norder=alpaca;finnhub\n"
                           "[alpaca]\nurl=%s\nkey=" KEY "\nsecret=" SECRET "\nstale-after=1\nreconnect-max=2\nttl=5\n"
@@ -160,6 +161,21 @@ advance_to (Fixture    *fx,
 {
   th_manual_clock_set_time (TH_MANUAL_CLOCK (fx->clock), at (iso));
   th_test_drain ();
+}
+
+/* GET /api/v1/price/SYMBOL from the hub's server sink. */
+static char *
+rest_price (Fixture    *fx,
+            const char *symbol)
+{
+  g_autoptr(SoupSession) session = th_test_session_new ();
+  g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/api/v1/price/%s", th_test_server_port (fx->hub), symbol);
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+  g_autoptr(ThTestHttp) h = th_test_http_send (session, msg);
+
+  g_assert_no_error (h->error);
+  g_assert_cmpuint (h->status, ==, 200);
+  return g_steal_pointer (&h->body);
 }
 
 /* Open: the trade is marked open. Closed: the last trade stays, marked
@@ -198,6 +214,13 @@ test_closed_keeps_last_trade (void)
   g_assert_cmpstr (price->source, ==, "alpaca");
   g_assert_cmpint (th_clock_get_time (fx.clock) - price->receive_time, ==, G_GINT64_CONSTANT (3602) * G_USEC_PER_SEC);
   g_clear_pointer (&price, th_tick_unref);
+  {
+    g_autofree char *body = rest_price (&fx, "AAPL");
+
+    th_test_assert_contains (body, "\"price\":190.25,");
+    th_test_assert_contains (body, "\"source\":\"alpaca\"");
+    th_test_assert_contains (body, "\"age_ms\":3602000,\"market\":\"closed\"}");
+  }
   /* BTC, no hours, expired as usual. */
   g_assert_null (th_hub_get_price (fx.hub, "BTC", NULL));
   g_assert_cmpuint (th_test_count_events (fx.events, "price_source_changed", "\"symbol\":\"AAPL\""), ==, 1);
@@ -291,6 +314,14 @@ test_seven_symbols (void)
     g_assert_null (th_hub_get_market (fx.hub, "ETH"));
   }
   g_assert_cmpuint (th_test_count_events (fx.events, "financial_data_update", "\"market\":\"open\""), ==, 5);
+  {
+    g_autofree char *aapl = rest_price (&fx, "AAPL");
+    g_autofree char *btc = rest_price (&fx, "BTC");
+
+    th_test_assert_contains (aapl, "\"market\":\"open\"");
+    th_test_assert_contains (btc, "\"price\":97000.5,");
+    g_assert_null (strstr (btc, "market"));
+  }
   teardown (&fx);
 }
 
