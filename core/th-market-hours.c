@@ -169,6 +169,17 @@ _th_market_hours_is_open (ThMarketHours *self,
   return session (self, now, &open, &close) && usec >= open && usec < close;
 }
 
+/* When the session that is open at @usec closes; 0 when closed. */
+gint64
+_th_market_hours_closes_at (ThMarketHours *self,
+                            gint64         usec)
+{
+  g_autoptr(GDateTime) now = local (self, usec);
+  gint64 open, close;
+
+  return session (self, now, &open, &close) && usec >= open && usec < close ? close : 0;
+}
+
 /* When the session that is open at @usec opened; 0 when closed. */
 gint64
 _th_market_hours_opened_at (ThMarketHours *self,

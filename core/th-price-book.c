@@ -365,6 +365,20 @@ resolve (ThPriceBook *self,
   gint64 reopens = book->market != NULL && opened == 0 ? _th_market_hours_next_open (book->market, now) : 0;
 
   guint n_own = book->order != NULL ? book->order->len : 0;
+  gint64 newest = 0;
+
+  /* Closed: each source is judged as of the newest price any of them has,
+   * so the session's last trade wins over an older one of a source that
+   * ranks higher. */
+  if (reopens > 0)
+    {
+      GHashTableIter iter;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, book->entries);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        newest = MAX (newest, ((ThTick *) value)->receive_time);
+    }
 
   /* The symbol's own order (`order-equities`), then the book's. */
   for (guint i = 0; i < n_own + self->order->len; i++)
@@ -373,7 +387,7 @@ resolve (ThPriceBook *self,
       ThTick *state = g_hash_table_lookup (book->entries, src->name);
       gint64 since = state != NULL ? MAX (state->receive_time, opened) : 0;
 
-      if (state != NULL && (now - since < src->ttl || reopens > 0))
+      if (state != NULL && (reopens > 0 ? newest - state->receive_time < src->ttl : now - since < src->ttl))
         {
           chosen = src->name;
           expiry = reopens == G_MAXINT64 ? G_MAXINT64 : MAX (since, reopens) + src->ttl;
@@ -383,6 +397,9 @@ resolve (ThPriceBook *self,
 
   if (chosen != NULL)
     arm (self, expiry);
+  else if (opened > 0 && g_hash_table_size (book->entries) > 0)
+    /* Expired in session: at the close its last price is good again. */
+    arm (self, _th_market_hours_closes_at (book->market, now));
 
   if (chosen != book->selected)
     {

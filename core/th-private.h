@@ -42,6 +42,8 @@ void           _th_market_hours_free     (ThMarketHours *self);
 const char    *_th_market_hours_get_name (ThMarketHours *self);
 gint64         _th_market_hours_opened_at (ThMarketHours *self,
                                           gint64         usec);
+gint64         _th_market_hours_closes_at (ThMarketHours *self,
+                                          gint64         usec);
 TH_PRIVATE_API
 gboolean       _th_market_hours_is_open  (ThMarketHours *self,
                                           gint64         usec);

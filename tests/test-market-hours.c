@@ -261,6 +261,17 @@ test_closed_keeps_last_trade (void)
   g_assert_cmpuint (th_test_count_events (fx.events, "price_source_changed",
                                           "\"symbol\":\"AAPL\",\"from\":\"finnhub\",\"to\":null"), ==, 1);
   g_assert_cmpuint (th_test_count_events (fx.events, "error", "no_source"), >=, 1);
+
+  /* 16:00: closed again. The session's last trade (Finnhub's, this
+   * morning) is the price again, not Alpaca's older one, without anyone
+   * asking: the book looks again at the close. */
+  advance_to (&fx, "2026-12-08T21:00:01Z");
+  g_assert_cmpuint (th_test_count_events (fx.events, "price_source_changed",
+                                          "\"symbol\":\"AAPL\",\"from\":null,\"to\":\"finnhub\""), ==, 1);
+  price = th_hub_get_price (fx.hub, "AAPL", NULL);
+  g_assert_nonnull (price);
+  g_assert_cmpfloat (price->price, ==, 191.1);
+  g_clear_pointer (&price, th_tick_unref);
   teardown (&fx);
 }
 
