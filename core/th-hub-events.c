@@ -77,6 +77,7 @@ _th_hub_emit_financial (ThHub        *self,
                 const ThTick *state)
 {
   GString *out = _th_hub_envelope_begin ("financial_data_update");
+  const char *market;
 
   g_string_append (out, "\"symbol\":");
   _th_json_append_string (out, state->symbol);
@@ -95,10 +96,11 @@ _th_hub_emit_financial (ThHub        *self,
   g_string_append (out, ",\"timestamp\":");
   _th_json_append_time (out, state->exchange_time);
   /* Only for a symbol whose market has hours (US equities). */
-  if (th_hub_get_market (self, state->symbol) != NULL)
+  market = th_hub_get_market (self, state->symbol);
+  if (market != NULL)
     {
       g_string_append (out, ",\"market\":");
-      _th_json_append_string (out, th_hub_get_market (self, state->symbol));
+      _th_json_append_string (out, market);
     }
   g_string_append_c (out, '}');
   _th_hub_envelope_end (out);
