@@ -1141,7 +1141,7 @@ _th_config_check_core (ThConfig  *self,
   _th_config_check_group (self, "tickhub",
                           "plugins:list,symbols:list,quote:string,timeframes:list,plugin-dirs:list,history:uint,warmup:uint,backfill:string",
                           problems);
-  _th_config_check_group (self, "prices", "order:list,divergence:string,divergence-action:string", problems);
+  _th_config_check_group (self, "prices", "order:list,order-equities:list,divergence:string,divergence-action:string", problems);
 
   if (th_config_has_key (self, "prices", "divergence"))
     {

@@ -77,6 +77,7 @@ _th_hub_emit_financial (ThHub        *self,
                 const ThTick *state)
 {
   GString *out = _th_hub_envelope_begin ("financial_data_update");
+  const char *market;
 
   g_string_append (out, "\"symbol\":");
   _th_json_append_string (out, state->symbol);
@@ -101,6 +102,13 @@ _th_hub_emit_financial (ThHub        *self,
       _th_json_append_string (out, state->quote);
       g_string_append_printf (out, ",\"sources\":%u,\"spread_bps\":", state->n_sources);
       _th_json_append_double (out, round (state->spread_bps * 100) / 100);
+    }
+  /* Only for a symbol whose market has hours (US equities). */
+  market = th_hub_get_market (self, state->symbol);
+  if (market != NULL)
+    {
+      g_string_append (out, ",\"market\":");
+      _th_json_append_string (out, market);
     }
   g_string_append_c (out, '}');
   _th_hub_envelope_end (out);

@@ -650,6 +650,71 @@ setup_states (ThHub *self)
     }
 }
 
+
+/* Market hours: a symbol has a market's hours when a plugin whose .plugin
+ * file declares `X-Tickhub-Market=GROUP` (alpaca: us-equities), loaded or
+ * not, has a code for it in the symbol map; GROUP is read from the
+ * shipped market-hours.conf. The price book keeps a closed market's last
+ * price, feeds of closed markets may be silent. */
+static void
+setup_markets (ThHub     *self,
+               GPtrArray *problems)
+{
+  g_autoptr(GKeyFile) file = NULL;
+  g_autofree char *path = NULL;
+  const GList *infos = peas_engine_get_plugin_list (self->engine);
+  GHashTable *by_group = NULL;
+
+  self->markets = g_hash_table_new (g_str_hash, g_str_equal);
+  self->market_hours = g_ptr_array_new_with_free_func ((GDestroyNotify) _th_market_hours_free);
+
+  for (const GList *l = infos; l != NULL; l = l->next)
+    {
+      PeasPluginInfo *info = l->data;
+      const char *group = peas_plugin_info_get_external_data (info, "Tickhub-Market");
+      const char *module = peas_plugin_info_get_module_name (info);
+      ThMarketHours *hours = NULL;
+
+      if (group == NULL)
+        continue;
+      if (file == NULL)
+        {
+          g_autoptr(GError) error = NULL;
+
+          file = g_key_file_new ();
+          path = g_build_filename (_th_get_data_dir (), "market-hours.conf", NULL);
+          if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, &error))
+            {
+              add_problem (problems, "the shipped market hours cannot be read: %s; reinstall tickhub or set TICKHUB_DATADIR",
+                           error->message);
+              return;
+            }
+          by_group = g_hash_table_new (g_str_hash, g_str_equal);
+        }
+      hours = g_hash_table_lookup (by_group, group);
+      if (hours == NULL)
+        {
+          g_autoptr(GError) error = NULL;
+
+          hours = _th_market_hours_new (file, group, &error);
+          if (hours == NULL)
+            {
+              add_problem (problems, "%s (in %s, declared by the plugin %s)", error->message, path, module);
+              continue;
+            }
+          g_ptr_array_add (self->market_hours, hours);
+          g_hash_table_insert (by_group, (gpointer) _th_market_hours_get_name (hours), hours);
+        }
+      for (guint s = 0; self->symbols[s] != NULL; s++)
+        if (th_symbol_map_lookup (self->symbol_map, self->symbols[s], module) != NULL)
+          {
+            g_hash_table_insert (self->markets, (gpointer) g_intern_string (self->symbols[s]), hours);
+            _th_price_book_set_market (self->book, self->symbols[s], hours);
+          }
+    }
+  g_clear_pointer (&by_group, g_hash_table_unref);
+}
+
 /**
  * th_hub_load:
  * @self: a #ThHub
@@ -724,6 +789,7 @@ th_hub_load (ThHub   *self,
   peas_engine_enable_loader (self->engine, "python3");
   setup_search_path (self, searched);
   plugins = th_config_get_string_list (self->config, "tickhub", "plugins");
+  setup_markets (self, problems);
 
   /* Price hierarchy: the order and its TTLs first, so that feeds can read
    * them while they configure; feeds outside the order after loading. */
@@ -750,6 +816,24 @@ th_hub_load (ThHub   *self,
     if (text != NULL && _th_parse_divergence (text, &bps, NULL) && bps > 0)
       _th_price_book_set_divergence (self->book, bps, g_strcmp0 (action, "skip") == 0,
                                      _th_hub_on_divergence, self);
+  }
+  /* Symbols with market hours may have their own order. */
+  {
+    g_auto(GStrv) equities = th_config_get_string_list (self->config, "prices", "order-equities");
+    GHashTableIter iter;
+    gpointer symbol;
+
+    for (guint i = 0; equities != NULL && equities[i] != NULL; i++)
+      if (!g_strv_contains ((const char *const *) order, equities[i]))
+        {
+          double ttl = th_config_get_double (self->config, equities[i], "ttl", declared_ttl (self, equities[i]) / 1e6);
+
+          if (ttl > 0)
+            th_price_book_set_ttl (self->book, equities[i], (gint64) (ttl * G_USEC_PER_SEC));
+        }
+    g_hash_table_iter_init (&iter, self->markets);
+    while (equities != NULL && g_hash_table_iter_next (&iter, &symbol, NULL))
+      _th_price_book_set_symbol_order (self->book, symbol, (const char *const *) equities);
   }
   /* Plugins. */
   if (plugins == NULL || plugins[0] == NULL)

@@ -150,6 +150,8 @@ struct _ThHub
                                      * (th-hub-backfill.c) */
   GCancellable *backfill_cancellable; /* the fetches; cancelled at stop */
   guint64       divergences;        /* [prices] divergence: sources flagged */
+  GPtrArray    *market_hours;       /* ThMarketHours*: data/market-hours.conf groups in use */
+  GHashTable   *markets;            /* symbol → ThMarketHours* (borrowed): symbols with hours */
 };
 
 /* The hub's signals (th-hub.c defines them). */

@@ -136,6 +136,64 @@ th_hub_has_symbol (ThHub      *self,
 }
 
 /**
+ * th_hub_get_market:
+ * @self: a loaded #ThHub
+ * @symbol: a canonical symbol
+ *
+ * Whether @symbol's market is open now, on the hub's clock: for symbols
+ * whose market has hours (US equities: see data/market-hours.conf), "open"
+ * or "closed"; %NULL for a symbol that trades all the time (crypto) or
+ * that the hub does not follow.
+ *
+ * Returns: (nullable): "open", "closed" or %NULL
+ */
+const char *
+th_hub_get_market (ThHub      *self,
+                   const char *symbol)
+{
+  ThMarketHours *hours;
+
+  g_return_val_if_fail (TH_IS_HUB (self), NULL);
+
+  hours = _th_hub_get_market_hours (self, symbol);
+  if (hours == NULL)
+    return NULL;
+  return _th_market_hours_is_open (hours, th_clock_get_time (self->clock)) ? "open" : "closed";
+}
+
+ThMarketHours *
+_th_hub_get_market_hours (ThHub      *self,
+                          const char *symbol)
+{
+  if (self->markets == NULL || symbol == NULL)
+    return NULL;
+  return g_hash_table_lookup (self->markets, symbol);
+}
+
+gboolean
+_th_hub_venue_closed (ThHub      *self,
+                      const char *venue)
+{
+  gint64 now = th_clock_get_time (self->clock);
+  gboolean any = FALSE;
+
+  if (self->markets == NULL || self->symbol_map == NULL || g_hash_table_size (self->markets) == 0)
+    return FALSE;
+  for (guint s = 0; self->symbols[s] != NULL; s++)
+    {
+      ThMarketHours *hours;
+
+      if (th_symbol_map_lookup (self->symbol_map, self->symbols[s], venue) == NULL)
+        continue;
+      hours = g_hash_table_lookup (self->markets, self->symbols[s]);
+      if (hours == NULL || _th_market_hours_is_open (hours, now))
+        return FALSE;
+      any = TRUE;
+    }
+  return any;
+}
+
+/**
  * th_hub_list_plugins:
  * @self: a loaded #ThHub
  *

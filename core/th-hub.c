@@ -201,6 +201,8 @@ th_hub_finalize (GObject *object)
   g_clear_object (&self->config);
   g_clear_object (&self->clock);
   g_clear_object (&self->symbol_map);
+  g_clear_pointer (&self->markets, g_hash_table_unref);
+  g_clear_pointer (&self->market_hours, g_ptr_array_unref);
   g_clear_pointer (&self->symbols, g_strfreev);
   g_clear_pointer (&self->quote, g_free);
   for (guint t = 0; t < self->n_timeframes; t++)

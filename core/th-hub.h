@@ -64,6 +64,9 @@ TH_EXPORT
 gboolean      th_hub_has_symbol            (ThHub         *self,
                                             const char    *symbol);
 TH_EXPORT
+const char   *th_hub_get_market            (ThHub         *self,
+                                            const char    *symbol);
+TH_EXPORT
 char        **th_hub_list_plugins          (ThHub         *self);
 TH_EXPORT
 GPtrArray    *th_hub_get_feeds             (ThHub         *self);

@@ -37,6 +37,8 @@ typedef struct
   const char *selected;  /* interned, or NULL */
   const char *diverged;  /* the first fresh source, flagged as deviating; or NULL */
   gboolean    skipping;  /* the selection passed over it ([prices] divergence-action=skip) */
+  ThMarketHours *market; /* the hub's, or NULL: trades all the time */
+  GPtrArray  *order;     /* Source*: this symbol's own order, before the book's; or NULL */
 } Book;
 
 /* At most this many fresh sources are compared for a symbol. */
@@ -113,6 +115,7 @@ book_free (gpointer data)
   Book *book = data;
 
   g_hash_table_unref (book->entries);
+  g_clear_pointer (&book->order, g_ptr_array_unref);
   g_free (book);
 }
 
@@ -373,28 +376,56 @@ resolve (ThPriceBook *self,
 {
   const char *chosen = NULL;
   gint64 expiry = 0;
+  /* While its market is closed a symbol's last price stays good until a
+   * TTL after the next opening: nothing trades, so nothing is newer. The
+   * opening counts as the price's refresh. */
+  gint64 opened = book->market != NULL ? _th_market_hours_opened_at (book->market, now) : 0;
+  gint64 reopens = book->market != NULL && opened == 0 ? _th_market_hours_next_open (book->market, now) : 0;
 
-  if (self->divergence_bps > 0)
+  guint n_own = book->order != NULL ? book->order->len : 0;
+  gint64 newest = 0;
+
+  if (self->divergence_bps > 0 && book->market == NULL)
     {
+      /* A symbol with market hours is not compared: its sources' last
+       * prices outside the session are not a live disagreement. */
       resolve_compared (self, book, now);
       return;
     }
 
-  for (guint i = 0; i < self->order->len; i++)
+  /* Closed: each source is judged as of the newest price any of them has,
+   * so the session's last trade wins over an older one of a source that
+   * ranks higher. */
+  if (reopens > 0)
     {
-      Source *src = self->order->pdata[i];
-      ThTick *state = g_hash_table_lookup (book->entries, src->name);
+      GHashTableIter iter;
+      gpointer value;
 
-      if (state != NULL && now - state->receive_time < src->ttl)
+      g_hash_table_iter_init (&iter, book->entries);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        newest = MAX (newest, ((ThTick *) value)->receive_time);
+    }
+
+  /* The symbol's own order (`order-equities`), then the book's. */
+  for (guint i = 0; i < n_own + self->order->len; i++)
+    {
+      Source *src = i < n_own ? book->order->pdata[i] : self->order->pdata[i - n_own];
+      ThTick *state = g_hash_table_lookup (book->entries, src->name);
+      gint64 since = state != NULL ? MAX (state->receive_time, opened) : 0;
+
+      if (state != NULL && (reopens > 0 ? newest - state->receive_time < src->ttl : now - since < src->ttl))
         {
           chosen = src->name;
-          expiry = state->receive_time + src->ttl;
+          expiry = reopens == G_MAXINT64 ? G_MAXINT64 : MAX (since, reopens) + src->ttl;
           break;
         }
     }
 
   if (chosen != NULL)
     arm (self, expiry);
+  else if (opened > 0 && g_hash_table_size (book->entries) > 0)
+    /* Expired in session: at the close its last price is good again. */
+    arm (self, _th_market_hours_closes_at (book->market, now));
   set_selected (self, book, chosen, NULL);
 }
 
@@ -759,6 +790,39 @@ get_book (ThPriceBook *self,
   return book;
 }
 
+void
+_th_price_book_set_symbol_order (ThPriceBook       *self,
+                                 const char        *symbol,
+                                 const char *const *order)
+{
+  Book *book;
+
+  g_return_if_fail (TH_IS_PRICE_BOOK (self));
+
+  book = get_book (self, symbol);
+  g_clear_pointer (&book->order, g_ptr_array_unref);
+  if (order == NULL)
+    return;
+  book->order = g_ptr_array_new ();
+  for (guint i = 0; order[i] != NULL; i++)
+    {
+      Source *src = get_source (self, order[i]);
+
+      if (!g_ptr_array_find (book->order, src, NULL))
+        g_ptr_array_add (book->order, src);
+    }
+}
+
+void
+_th_price_book_set_market (ThPriceBook   *self,
+                           const char    *symbol,
+                           ThMarketHours *market)
+{
+  g_return_if_fail (TH_IS_PRICE_BOOK (self));
+
+  get_book (self, symbol)->market = market;
+}
+
 static void
 merge (ThTick       *state,
        const ThTick *tick)
@@ -1001,7 +1065,9 @@ th_price_book_explain (ThPriceBook *self,
         g_string_append (out, "; ");
       g_string_append_printf (out, "%s: ", src->name);
 
-      if (state != NULL && now - state->receive_time < src->ttl)
+      if (state != NULL && book->market != NULL && !_th_market_hours_is_open (book->market, now))
+        g_string_append_printf (out, "market closed, last price %.1f s old", (now - state->receive_time) / 1e6);
+      else if (state != NULL && now - state->receive_time < src->ttl)
         g_string_append_printf (out, "fresh (%.1f s old)", (now - state->receive_time) / 1e6);
       else if (state != NULL)
         g_string_append_printf (out, "last price %.1f s old (ttl %g s)",

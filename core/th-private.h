@@ -30,6 +30,44 @@ TH_PRIVATE_API
 char    *_th_utf8_excerpt       (const char *text,
                                  gsize       max_bytes);
 
+/* Market hours (th-market-hours.c): a market's regular sessions, from a
+ * group of data/market-hours.conf. Times in µs since the epoch. */
+typedef struct _ThMarketHours ThMarketHours;
+TH_PRIVATE_API
+ThMarketHours *_th_market_hours_new      (GKeyFile      *key_file,
+                                          const char    *group,
+                                          GError       **error);
+TH_PRIVATE_API
+void           _th_market_hours_free     (ThMarketHours *self);
+const char    *_th_market_hours_get_name (ThMarketHours *self);
+gint64         _th_market_hours_opened_at (ThMarketHours *self,
+                                          gint64         usec);
+gint64         _th_market_hours_closes_at (ThMarketHours *self,
+                                          gint64         usec);
+TH_PRIVATE_API
+gboolean       _th_market_hours_is_open  (ThMarketHours *self,
+                                          gint64         usec);
+TH_PRIVATE_API
+gint64         _th_market_hours_next_open (ThMarketHours *self,
+                                          gint64         usec);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ThMarketHours, _th_market_hours_free)
+/* The market of @symbol in the hub, or NULL (th-hub-loader.c). */
+ThMarketHours *_th_hub_get_market_hours  (ThHub         *hub,
+                                          const char    *symbol);
+/* TRUE when every symbol that @venue has a code for has market hours and
+ * its market is closed now: a silent feed is then no fault. */
+gboolean       _th_hub_venue_closed      (ThHub         *hub,
+                                          const char    *venue);
+/* @symbol's own priority order, ahead of the book's ([prices]
+ * order-equities); NULL for the book's alone (th-price-book.c). */
+void           _th_price_book_set_symbol_order (ThPriceBook       *self,
+                                                const char        *symbol,
+                                                const char *const *order);
+/* The price book's view: @symbol's market, or NULL (th-price-book.c). */
+void           _th_price_book_set_market (ThPriceBook   *self,
+                                          const char    *symbol,
+                                          ThMarketHours *market);
+
 /* Events built by the core from an already written envelope. */
 TH_PRIVATE_API
 ThEvent *_th_event_new_take     (const char *name,

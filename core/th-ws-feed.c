@@ -1226,6 +1226,10 @@ on_watchdog (gpointer data)
   ThWsFeed *self = data;
   ThWsFeedPrivate *priv = th_ws_feed_get_instance_private (self);
 
+  /* When every market this venue serves is closed, silence is expected,
+   * not a fault (Alpaca sends nothing outside US hours). */
+  if (_th_hub_venue_closed (priv->hub, feed_name (self)))
+    return G_SOURCE_CONTINUE;
   for (guint i = 0; i < priv->n_conns; i++)
     {
       Conn *conn = CONN (priv, i);

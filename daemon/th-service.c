@@ -190,6 +190,8 @@ price_to_variant (ThService    *self,
     g_variant_dict_insert (&dict, "timestamp", "x", tick->exchange_time);
   if (tick->receive_time != 0)
     g_variant_dict_insert (&dict, "age_ms", "x", MAX (now - tick->receive_time, 0) / 1000);
+  if (th_hub_get_market (self->hub, tick->symbol) != NULL)
+    g_variant_dict_insert (&dict, "market", "s", th_hub_get_market (self->hub, tick->symbol));
   return g_variant_dict_end (&dict);
 }
 

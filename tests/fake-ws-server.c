@@ -16,6 +16,7 @@ struct _FakeWs
   GPtrArray       *conns;       /* SoupWebsocketConnection, open */
   GPtrArray       *received;    /* char * */
   char            *last_query;
+  char            *last_path;
   guint            accepted;
   guint            pongs;
   guint            refuse_status;
@@ -194,6 +195,8 @@ on_websocket (SoupServer              *server,
   ws->accepted++;
   g_free (ws->last_query);
   ws->last_query = g_strdup (g_uri_get_query (uri));
+  g_free (ws->last_path);
+  ws->last_path = g_strdup (g_uri_get_path (uri));
   /* The handler only lends the connection. */
   g_ptr_array_add (ws->conns, g_object_ref (conn));
   soup_websocket_connection_set_max_incoming_payload_size (conn, 1024 * 1024);
@@ -274,6 +277,7 @@ fake_ws_free (FakeWs *ws)
   g_object_unref (ws->server);
   g_ptr_array_unref (ws->received);
   g_free (ws->last_query);
+  g_free (ws->last_path);
   g_free (ws->refuse_body);
   g_free (ws->path);
   g_free (ws->code);
@@ -313,6 +317,7 @@ guint fake_ws_n_open (FakeWs *ws) { return ws->conns->len; }
 guint fake_ws_n_accepted (FakeWs *ws) { return ws->accepted; }
 guint fake_ws_n_pongs (FakeWs *ws) { return ws->pongs; }
 const char *fake_ws_last_query (FakeWs *ws) { return ws->last_query; }
+const char *fake_ws_last_path (FakeWs *ws) { return ws->last_path; }
 GPtrArray *fake_ws_received (FakeWs *ws) { return ws->received; }
 
 void

@@ -31,6 +31,7 @@ guint       fake_ws_n_open         (FakeWs          *ws);
 guint       fake_ws_n_accepted     (FakeWs          *ws);
 guint       fake_ws_n_pongs        (FakeWs          *ws);
 const char *fake_ws_last_query     (FakeWs          *ws);
+const char *fake_ws_last_path      (FakeWs          *ws);
 GPtrArray  *fake_ws_received       (FakeWs          *ws);
 void        fake_ws_send           (FakeWs          *ws,
                                     const char      *text);

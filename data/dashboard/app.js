@@ -107,6 +107,8 @@ function setPrice (symbol, data, ageMs) {
   s.prev = s.price;
   s.price = data.price; s.bid = data.bid; s.ask = data.ask; s.change = data.change;
   s.source = data.source;
+  // Only symbols whose market has hours (US stocks) carry it.
+  s.market = data.market || null;
   s.at = performance.now() - (ageMs || 0);
   const src = state.sources.get(data.source);
   if (src && !(src.seenAt > s.at)) src.seenAt = s.at;
@@ -133,7 +135,8 @@ function ttlOf (source) {
 // fresh number (the server will say no_source or switch source).
 function checkStale (now) {
   for (const s of state.symbols.values()) {
-    if (s.status === 'live' && now - s.at > ttlOf(s.source)) {
+    // A closed market's last trade stays the price: the server keeps it.
+    if (s.status === 'live' && s.market !== 'closed' && now - s.at > ttlOf(s.source)) {
       s.status = 'stale';
       s.reason = `${s.source}: no price for ${fmtAge(now - s.at)} (ttl ${fmtAge(ttlOf(s.source))})`;
       markDirty(s.symbol);
@@ -208,8 +211,8 @@ function renderRow (s, now) {
     put(e.badge, 'textContent', s.source === 'simulator' ? 'SIMULATED' : s.source);
     put(e.badge, 'className', 'badge' + (s.source === 'simulator' ? ' sim' : ''));
     put(e.badge, 'title', s.source === 'simulator' ? 'made up by the simulator: not market data' : `source: ${s.source}`);
-    put(e.age, 'textContent', fmtAge(now - s.at));
-    put(e.tr, 'title', '');
+    put(e.age, 'textContent', s.market === 'closed' ? `market closed · ${fmtAge(now - s.at)}` : fmtAge(now - s.at));
+    put(e.tr, 'title', s.market === 'closed' ? 'market closed: the last trade of the session' : '');
   } else {
     // No number that could pass for a price: the state and its reason.
     put(e.price, 'textContent', s.status === 'waiting' ? '…' : s.status === 'stale' ? 'STALE' : 'NO SOURCE');

@@ -660,7 +660,7 @@ build_snapshot (ThServer   *self,
   json_builder_add_string_value (b, symbol);
   json_builder_set_member_name (b, "financial_data");
   if (tick != NULL)
-    json_builder_add_value (b, th_server_tick_to_node (tick, th_clock_get_time (th_hub_get_clock (self->hub))));
+    json_builder_add_value (b, th_server_tick_to_node (self->hub, tick, th_clock_get_time (th_hub_get_clock (self->hub))));
   else
     {
       json_builder_add_null_value (b);

@@ -582,7 +582,8 @@ gboolean       th_server_process_figures    (gint64            *rss_bytes,
 void           th_server_json_add_number    (JsonBuilder       *builder,
                                              const char        *name,
                                              double             value);
-JsonNode      *th_server_tick_to_node       (ThTick            *tick,
+JsonNode      *th_server_tick_to_node       (ThHub             *hub,
+                                             ThTick            *tick,
                                              gint64             now);
 
 G_END_DECLS

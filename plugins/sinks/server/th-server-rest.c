@@ -51,11 +51,14 @@ th_server_json_add_number (JsonBuilder *builder,
 
 
 /* The REST price object: symbol, price, bid, ask, volume, change, source,
- * timestamp, age_ms. @now is the hub clock's time. */
+ * timestamp, age_ms, and market ("open"/"closed") for a symbol whose
+ * market has hours. @now is the hub clock's time. */
 JsonNode *
-th_server_tick_to_node (ThTick *tick,
+th_server_tick_to_node (ThHub  *hub,
+                        ThTick *tick,
                         gint64  now)
 {
+  const char *market = th_hub_get_market (hub, tick->symbol);
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autofree char *ts = th_format_time (tick->exchange_time);
 
@@ -85,6 +88,11 @@ th_server_tick_to_node (ThTick *tick,
     }
   json_builder_set_member_name (b, "age_ms");
   json_builder_add_int_value (b, MAX (0, (now - tick->receive_time) / 1000));
+  if (market != NULL)
+    {
+      json_builder_set_member_name (b, "market");
+      json_builder_add_string_value (b, market);
+    }
   json_builder_end_object (b);
   return json_builder_get_root (b);
 }
@@ -203,7 +211,7 @@ answer_price (ThServer          *self,
 {
   if (tick != NULL)
     {
-      g_autoptr(JsonNode) node = th_server_tick_to_node (tick, hub_now (self));
+      g_autoptr(JsonNode) node = th_server_tick_to_node (self->hub, tick, hub_now (self));
 
       th_server_send_json (self, msg, SOUP_STATUS_OK, node);
     }
@@ -305,7 +313,7 @@ get_prices (ThServer          *self,
       if (tick != NULL)
         {
           json_builder_set_member_name (b, symbols[i]);
-          json_builder_add_value (b, th_server_tick_to_node (tick, now));
+          json_builder_add_value (b, th_server_tick_to_node (self->hub, tick, now));
         }
       else
         {
