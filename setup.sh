@@ -27,6 +27,7 @@ packages=(
   python3-gi gir1.2-json-1.0 gir1.2-soup-3.0 dbus-daemon
   valac gi-docgen
   clang-14 libclang-rt-14-dev   # the fuzz targets (fuzz/): clang, libFuzzer's runtime
+  tzdata    # market hours (data/market-hours.conf) are in America/New_York
   systemd   # systemd-analyze checks the shipped units in the tests (not run as init)
   python3-socketio python3-websocket python3-requests
   chromium   # the dashboard's browser tests (tests/js/test-dashboard.mjs, headless)
