@@ -29,6 +29,8 @@ packages=(
   clang-14 libclang-rt-14-dev   # the fuzz targets (fuzz/): clang, libFuzzer's runtime
   systemd   # systemd-analyze checks the shipped units in the tests (not run as init)
   python3-socketio python3-websocket python3-requests
+  redis-server libhiredis-dev   # the redis plugin (many nodes) and its tests
+  nginx-light haproxy   # docs/deploy.md examples, checked in the tests
   chromium   # the dashboard's browser tests (tests/js/test-dashboard.mjs, headless)
 )
 
