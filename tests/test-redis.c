@@ -510,13 +510,8 @@ main (int   argc,
   g_test_add ("/redis/ingest-to-edges", Fixture, NULL, fixture_set_up, test_ingest_to_edges, fixture_tear_down);
   g_test_add ("/redis/late-edge", Fixture, NULL, fixture_set_up, test_late_edge, fixture_tear_down);
   g_test_add ("/redis/garbage", Fixture, NULL, fixture_set_up, test_garbage, fixture_tear_down);
-  /* Not yet registered: the restart of Redis under a running node crashes
-   * (being fixed), so these three are off for this commit. */
-  if (g_getenv ("TH_TEST_REDIS_FAULTS") != NULL)
   g_test_add ("/redis/down-at-start-and-restart", Fixture, "no", fixture_set_up, test_restart, fixture_tear_down);
-  if (g_getenv ("TH_TEST_REDIS_FAULTS") != NULL)
   g_test_add ("/redis/maxmemory", Fixture, "no", fixture_set_up, test_full, fixture_tear_down);
-  if (g_getenv ("TH_TEST_REDIS_FAULTS") != NULL)
   g_test_add ("/redis/standby", Fixture, NULL, fixture_set_up, test_standby, fixture_tear_down);
   return g_test_run ();
 }

@@ -161,6 +161,39 @@ th_redis_url_describe (const ThRedisUrl *url)
                           url->user != NULL ? "@" : "", url->host, url->port, url->db);
 }
 
+/* The adapter's dispatch handles a write, then a read, on the same
+ * context; when the write finds the connection gone, hiredis frees the
+ * context and the read then uses freed memory (a crash on every restart
+ * of Redis). Ours stops when the write ended the connection. */
+static gboolean
+dispatch_safely (GSource     *source,
+                 GSourceFunc  callback,
+                 gpointer     user_data)
+{
+  RedisSource *redis = (RedisSource *) source;
+
+  if ((redis->poll_fd.revents & G_IO_OUT))
+    {
+      redis->poll_fd.revents &= ~G_IO_OUT;
+      redisAsyncHandleWrite (redis->ac);
+      if (g_source_is_destroyed (source))
+        return G_SOURCE_REMOVE;
+    }
+  if ((redis->poll_fd.revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+    {
+      redis->poll_fd.revents &= ~(G_IO_IN | G_IO_HUP | G_IO_ERR);
+      redisAsyncHandleRead (redis->ac);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs safe_funcs = {
+  .prepare = redis_source_prepare,
+  .check = redis_source_check,
+  .dispatch = dispatch_safely,
+  .finalize = redis_source_finalize,
+};
+
 static void set_state (ThRedis *self, ThRedisState state, const char *reason);
 static void connect_now (ThRedis *self);
 
@@ -330,6 +363,7 @@ connect_now (ThRedis *self)
   ac->data = self;
   self->ac = ac;
   self->source = redis_source_new (ac);
+  self->source->source_funcs = &safe_funcs;
   g_source_attach (self->source, NULL);
   redisAsyncSetConnectCallback (ac, on_connect);
   redisAsyncSetDisconnectCallback (ac, on_disconnect);
