@@ -30,6 +30,8 @@ packages=(
   tzdata    # market hours (data/market-hours.conf) are in America/New_York
   systemd   # systemd-analyze checks the shipped units in the tests (not run as init)
   python3-socketio python3-websocket python3-requests
+  redis-server libhiredis-dev   # the redis plugin (many nodes) and its tests
+  nginx-light haproxy   # docs/deploy.md examples, checked in the tests
   chromium   # the dashboard's browser tests (tests/js/test-dashboard.mjs, headless)
 )
 

@@ -402,7 +402,7 @@ _th_hub_on_source_changed (ThPriceBook *book,
 
   /* The book's expiry is stopped with the hub; a lookup meanwhile still
    * re-resolves, and says nothing. */
-  if (self->stopping)
+  if (self->stopping || self->relaying)
     return;
 
   out = _th_hub_envelope_begin ("price_source_changed");

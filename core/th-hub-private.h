@@ -131,6 +131,7 @@ struct _ThHub
   gboolean      loaded;
   gboolean      started;
   gboolean      stopping;
+  gboolean      relaying;           /* th_hub_relay_event(): the upstream says it */
   gboolean      stopped;
   GPtrArray    *stop_waiters;       /* GTask: stops asked for while stopping */
   guint64       rejected;

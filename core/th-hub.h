@@ -100,6 +100,10 @@ TH_EXPORT
 void          th_hub_emit_event            (ThHub         *self,
                                             ThEvent       *event);
 TH_EXPORT
+gboolean      th_hub_relay_event           (ThHub         *self,
+                                            ThEvent       *event,
+                                            GError       **error);
+TH_EXPORT
 void          th_hub_request_quit          (ThHub         *self,
                                             int            exit_code);
 

@@ -1,0 +1,517 @@
+/* test-redis.c: many nodes on Redis, with a real redis-server.
+ *
+ * Each test starts its own redis-server in a temporary folder, listening
+ * on a unix socket there (no TCP port: six people run the suite at once),
+ * stopped by its pid. Ingest and edge hubs run in this process on the
+ * default main context.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "test-utils.h"
+
+typedef struct
+{
+  char  *dir;
+  char  *socket;
+  GPid   pid;
+  char  *maxmemory;
+} Redis;
+
+typedef struct
+{
+  Redis redis;
+} Fixture;
+
+static gboolean
+redis_ping (const char *socket)
+{
+  redisContext *c = redisConnectUnix (socket);
+  redisReply *r;
+  gboolean ok;
+
+  if (c == NULL || c->err)
+    {
+      if (c != NULL)
+        redisFree (c);
+      return FALSE;
+    }
+  r = redisCommand (c, "PING");
+  ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+  if (r != NULL)
+    freeReplyObject (r);
+  redisFree (c);
+  return ok;
+}
+
+/* A failed assertion aborts the test: its redis-server goes with it. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static void
+redis_start (Redis *r)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+
+  g_ptr_array_add (argv, (char *) "redis-server");
+  g_ptr_array_add (argv, (char *) "--port");
+  g_ptr_array_add (argv, (char *) "0");
+  g_ptr_array_add (argv, (char *) "--unixsocket");
+  g_ptr_array_add (argv, r->socket);
+  g_ptr_array_add (argv, (char *) "--dir");
+  g_ptr_array_add (argv, r->dir);
+  g_ptr_array_add (argv, (char *) "--save");
+  g_ptr_array_add (argv, (char *) "");
+  g_ptr_array_add (argv, (char *) "--appendonly");
+  g_ptr_array_add (argv, (char *) "no");
+  g_ptr_array_add (argv, (char *) "--loglevel");
+  g_ptr_array_add (argv, (char *) "warning");
+  if (r->maxmemory != NULL)
+    {
+      g_ptr_array_add (argv, (char *) "--maxmemory");
+      g_ptr_array_add (argv, r->maxmemory);
+      g_ptr_array_add (argv, (char *) "--maxmemory-policy");
+      g_ptr_array_add (argv, (char *) "noeviction");
+    }
+  g_ptr_array_add (argv, NULL);
+
+  g_spawn_async (r->dir, (char **) argv->pdata, NULL,
+                 G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                 die_with_parent, NULL, &r->pid, &error);
+  g_assert_no_error (error);
+  th_test_wait_until (redis_ping (r->socket), TH_TEST_WAIT_MS);
+}
+
+static void
+redis_stop (Redis *r)
+{
+  int status;
+
+  if (r->pid == 0)
+    return;
+  kill (r->pid, SIGKILL);
+  waitpid (r->pid, &status, 0);
+  g_spawn_close_pid (r->pid);
+  r->pid = 0;
+  unlink (r->socket);
+}
+
+static redisReply *
+redis_command (Redis      *r,
+               const char *format,
+               ...)
+{
+  redisContext *c = redisConnectUnix (r->socket);
+  redisReply *reply;
+  va_list args;
+
+  g_assert_nonnull (c);
+  g_assert_cmpint (c->err, ==, 0);
+  va_start (args, format);
+  reply = redisvCommand (c, format, args);
+  va_end (args);
+  redisFree (c);
+  g_assert_nonnull (reply);
+  return reply;
+}
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  f->redis.dir = th_test_make_tmp_dir ("tickhub-redis-XXXXXX");
+  f->redis.socket = g_build_filename (f->redis.dir, "redis.sock", NULL);
+  if (data == NULL)
+    redis_start (&f->redis);
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  redis_stop (&f->redis);
+  th_test_remove_tmp_dir (f->redis.dir);
+  g_free (f->redis.dir);
+  g_free (f->redis.socket);
+  g_free (f->redis.maxmemory);
+}
+
+static ThHub *
+ingest_new (Fixture    *f,
+            const char *extra)
+{
+  g_autofree char *conf = g_strdup_printf (
+    "[tickhub]\nplugins=simulator;redis\nsymbols=BTC;ETH\ntimeframes=1m\n"
+    "[simulator]\ninterval=0.02\n"
+    "[redis]\nurl=unix://%s\nrole=ingest\n%s%s",
+    f->redis.socket, extra != NULL && strstr (extra, "lease=") != NULL ? "" : "lease=0\n",
+    extra != NULL ? extra : "");
+
+  return th_test_hub_new (conf, NULL);
+}
+
+static ThHub *
+edge_new (Fixture *f)
+{
+  g_autofree char *conf = g_strdup_printf (
+    "[tickhub]\nplugins=redis\nsymbols=BTC;ETH\ntimeframes=1m\n"
+    "[redis]\nurl=unix://%s\nrole=edge\nblock=0.1\n", f->redis.socket);
+
+  return th_test_hub_new (conf, NULL);
+}
+
+static guint64
+sink_stat (ThHub      *hub,
+           const char *name)
+{
+  /* On an ingest node the feed reports the sink's counters. */
+  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (hub);
+
+  for (guint i = 0; i < feeds->len; i++)
+    if (g_str_equal (th_hub_get_plugin_name (hub, feeds->pdata[i]), "redis"))
+      {
+        g_autoptr(GVariant) stats = th_feed_source_get_stats (feeds->pdata[i]);
+        guint64 v = 0;
+
+        g_variant_lookup (stats, name, "t", &v);
+        return v;
+      }
+  g_assert_not_reached ();
+}
+
+/* What an edge relays of an ingest's events: all but its own process's
+ * status, and the edge's own `redis` source state. */
+static GPtrArray *
+relayed_json (GPtrArray *events)
+{
+  GPtrArray *out = g_ptr_array_new ();
+
+  for (guint i = 0; i < events->len; i++)
+    {
+      ThEvent *ev = events->pdata[i];
+      const char *json = th_event_get_json (ev);
+
+      if (g_str_equal (th_event_get_name (ev), "system_status_update"))
+        continue;
+      if (g_str_equal (th_event_get_name (ev), "source_status") && strstr (json, "\"source\":\"redis\"") != NULL)
+        continue;
+      g_ptr_array_add (out, (gpointer) json);
+    }
+  return out;
+}
+
+static ThSourceState
+redis_state (ThHub *hub)
+{
+  return th_hub_get_source_state (hub, "redis", NULL);
+}
+
+/* An ingest node and two edges: the edges get the ingest's events, the
+ * same bytes in the same order. */
+static void
+test_ingest_to_edges (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(ThHub) edge1 = edge_new (f);
+  g_autoptr(ThHub) edge2 = edge_new (f);
+  g_autoptr(ThHub) ingest = ingest_new (f, NULL);
+  g_autoptr(GPtrArray) e1 = th_test_capture_events (edge1);
+  g_autoptr(GPtrArray) e2 = th_test_capture_events (edge2);
+  g_autoptr(GPtrArray) ei = th_test_capture_events (ingest);
+  g_autoptr(GPtrArray) j1 = NULL;
+  g_autoptr(GPtrArray) j2 = NULL;
+  g_autoptr(GPtrArray) ji = NULL;
+  guint start = 0;
+  gboolean found = FALSE;
+
+  th_hub_start (edge1);
+  th_hub_start (edge2);
+  th_test_wait_until (redis_state (edge1) == TH_SOURCE_STATE_LIVE && redis_state (edge2) == TH_SOURCE_STATE_LIVE,
+                      TH_TEST_WAIT_MS);
+  th_hub_start (ingest);
+  th_test_wait_until (th_test_feed_stat (edge1, "relayed") >= 200 && th_test_feed_stat (edge2, "relayed") >= 200,
+                      TH_TEST_WAIT_MS);
+
+  /* Stop publishing, let the edges drain. */
+  {
+    g_autoptr(GPtrArray) feeds = th_hub_get_feeds (ingest);
+    for (guint i = 0; i < feeds->len; i++)
+      th_feed_source_stop (feeds->pdata[i]);
+  }
+  th_test_wait_until (sink_stat (ingest, "acked") >= sink_stat (ingest, "published"), TH_TEST_WAIT_MS);
+  th_test_run_for (500);
+
+  j1 = relayed_json (e1);
+  j2 = relayed_json (e2);
+  ji = relayed_json (ei);
+  g_assert_cmpuint (th_test_feed_stat (edge1, "parse_errors"), ==, 0);
+  g_assert_cmpuint (j1->len, >=, 200);
+  g_assert_cmpuint (j1->len, ==, j2->len);
+  for (guint i = 0; i < j1->len; i++)
+    g_assert_cmpstr (j1->pdata[i], ==, j2->pdata[i]);
+
+  /* The edge's events are the ingest's, from where the sink connected to
+   * the end, in order. */
+  for (start = 0; start < ji->len; start++)
+    if (g_str_equal (ji->pdata[start], j1->pdata[0]))
+      {
+        found = TRUE;
+        break;
+      }
+  g_assert_true (found);
+  g_assert_cmpuint (ji->len - start, ==, j1->len);
+  for (guint i = 0; i < j1->len; i++)
+    g_assert_cmpstr (ji->pdata[start + i], ==, j1->pdata[i]);
+  g_assert_cmpuint (th_test_count_events (e1, "financial_data_update", NULL), >, 50);
+
+  /* The edge's getters answer with the upstream price. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ThTick) up = th_hub_get_price (ingest, "BTC", &error);
+    g_autoptr(ThTick) down = th_hub_get_price (edge1, "BTC", &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpfloat (up->price, ==, down->price);
+    g_assert_cmpstr (down->source, ==, "simulator");
+  }
+
+  th_test_hub_clear (&ingest);
+  th_test_hub_clear (&edge1);
+  th_test_hub_clear (&edge2);
+}
+
+/* An edge that starts after the ingest has every symbol's price at once,
+ * from the hashes. */
+static void
+test_late_edge (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(ThHub) ingest = ingest_new (f, NULL);
+  g_autoptr(ThHub) edge = NULL;
+  g_autoptr(GPtrArray) feeds = NULL;
+
+  th_hub_start (ingest);
+  th_test_wait_until (sink_stat (ingest, "acked") >= 20, TH_TEST_WAIT_MS);
+  feeds = th_hub_get_feeds (ingest);
+  for (guint i = 0; i < feeds->len; i++)
+    th_feed_source_stop (feeds->pdata[i]);
+  th_test_wait_until (sink_stat (ingest, "acked") >= sink_stat (ingest, "published"), TH_TEST_WAIT_MS);
+
+  edge = edge_new (f);
+  th_hub_start (edge);
+  th_test_wait_until (redis_state (edge) == TH_SOURCE_STATE_LIVE, TH_TEST_WAIT_MS);
+  for (const char *const *s = (const char *const[]) { "BTC", "ETH", NULL }; *s != NULL; s++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(ThTick) up = th_hub_get_price (ingest, *s, &error);
+      g_autoptr(ThTick) down = th_hub_get_price (edge, *s, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpfloat (up->price, ==, down->price);
+      g_assert_cmpint (up->exchange_time / 1000, ==, down->exchange_time / 1000);   /* events carry ms */
+    }
+  g_assert_cmpuint (th_test_feed_stat (edge, "snapshot"), >=, 2);   /* the 2 prices */
+
+  th_test_hub_clear (&ingest);
+  th_test_hub_clear (&edge);
+}
+
+/* Entries a tickhub sink did not write are refused and counted; the edge
+ * carries on. */
+static void
+test_garbage (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(ThHub) edge = edge_new (f);
+  g_autoptr(GPtrArray) events = th_test_capture_events (edge);
+  g_autofree char *good = g_strdup_printf (
+    "{\"event\":\"financial_data_update\",\"data\":{\"symbol\":\"BTC\",\"data\":{\"price\":50000,\"volume\":null,"
+    "\"change\":null,\"bid\":null,\"ask\":null,\"source\":\"binance\",\"timestamp\":\"%s\"}}}",
+    "2030-01-01T00:00:00.000Z");
+  const char *bad[] = {
+    "not json",
+    "{\"event\":\"hack\",\"data\":{}}",
+    "{\"event\":\"financial_data_update\",\"data\":{\"symbol\":\"ZZZ\",\"data\":{\"price\":1,\"source\":\"x\",\"timestamp\":\"2030-01-01T00:00:00.000Z\"}}}",
+    "{\"event\":\"financial_data_update\",\"data\":{\"symbol\":\"BTC\",\"data\":{\"price\":-5,\"source\":\"x\",\"timestamp\":\"2030-01-01T00:00:00.000Z\"}}}",
+    "{\"event\":\"financial_data_update\",\"data\":{\"symbol\":\"BTC\"}}",
+    "[[[[",
+  };
+  redisReply *reply;
+
+  th_hub_start (edge);
+  th_test_wait_until (redis_state (edge) == TH_SOURCE_STATE_LIVE, TH_TEST_WAIT_MS);
+
+  reply = redis_command (&f->redis, "XADD tickhub:events * foreign 1");
+  freeReplyObject (reply);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      reply = redis_command (&f->redis, "XADD tickhub:events * e %s", bad[i]);
+      freeReplyObject (reply);
+    }
+  reply = redis_command (&f->redis, "XADD tickhub:events * e %s", good);
+  freeReplyObject (reply);
+
+  th_test_wait_until (th_test_feed_stat (edge, "relayed") >= 1, TH_TEST_WAIT_MS);
+  g_assert_cmpuint (th_test_feed_stat (edge, "parse_errors"), ==, 1 + G_N_ELEMENTS (bad));
+  g_assert_cmpuint (th_test_count_events (events, "financial_data_update", NULL), ==, 1);
+  g_assert_cmpstr (th_test_last_event_json (events, "financial_data_update"), ==, good);
+
+  th_test_hub_clear (&edge);
+}
+
+/* Redis down when the edge starts, then up; then restarted under a running
+ * ingest and edge: every node says so and carries on. */
+static void
+test_restart (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(ThHub) edge = edge_new (f);
+  g_autoptr(ThHub) ingest = ingest_new (f, NULL);
+  guint64 before;
+
+  th_hub_start (edge);
+  th_hub_start (ingest);
+  th_test_wait_until (redis_state (edge) == TH_SOURCE_STATE_DOWN, TH_TEST_WAIT_MS);
+  th_test_run_for (300);
+  g_assert_cmpuint (th_test_feed_stat (edge, "relayed"), ==, 0);
+  g_assert_cmpuint (sink_stat (ingest, "dropped_down"), >, 0);
+
+  redis_start (&f->redis);
+  th_test_wait_until (redis_state (edge) == TH_SOURCE_STATE_LIVE, TH_TEST_WAIT_MS);
+  th_test_wait_until (th_test_feed_stat (edge, "relayed") >= 50, TH_TEST_WAIT_MS);
+
+  /* Restarted (empty, no persistence): both reconnect, the edge resumes. */
+  redis_stop (&f->redis);
+  th_test_wait_until (redis_state (edge) == TH_SOURCE_STATE_DOWN, TH_TEST_WAIT_MS);
+  redis_start (&f->redis);
+  th_test_wait_until (redis_state (edge) == TH_SOURCE_STATE_LIVE, TH_TEST_WAIT_MS);
+  before = th_test_feed_stat (edge, "relayed");
+  th_test_wait_until (th_test_feed_stat (edge, "relayed") >= before + 50, TH_TEST_WAIT_MS);
+  g_assert_cmpuint (sink_stat (ingest, "reconnects"), >=, 1);
+  g_assert_cmpuint (th_test_feed_stat (edge, "reconnects"), >=, 1);
+  g_assert_cmpuint (th_test_feed_stat (edge, "parse_errors"), ==, 0);
+
+  th_test_hub_clear (&ingest);
+  th_test_hub_clear (&edge);
+}
+
+/* A full Redis (maxmemory, noeviction): the sink counts the refusals and
+ * keeps running. */
+static void
+test_full (Fixture       *f,
+           gconstpointer  data)
+{
+  g_autoptr(ThHub) ingest = NULL;
+
+  f->redis.maxmemory = g_strdup ("1mb");
+  redis_start (&f->redis);
+  ingest = ingest_new (f, "max-length=1000000\n");
+  th_hub_start (ingest);
+  th_test_wait_until (sink_stat (ingest, "redis_errors") > 0, 30000);
+  g_assert_cmpuint (sink_stat (ingest, "acked"), >, 0);
+  th_test_hub_clear (&ingest);
+}
+
+/* Two ingest nodes: one publishes; when it stops, the other takes over
+ * within the lease, and no entry of the stream comes from both. */
+static void
+test_standby (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(ThHub) a = ingest_new (f, "lease=0.5\nnode-id=A\n");
+  g_autoptr(ThHub) b = NULL;
+  redisReply *reply;
+  gint64 stopped;
+  guint switches = 0;
+  char last = 0;
+
+  th_hub_start (a);
+  th_test_wait_until (sink_stat (a, "leader") == 1 && sink_stat (a, "acked") > 20, TH_TEST_WAIT_MS);
+  b = ingest_new (f, "lease=0.5\nnode-id=B\n");
+  th_hub_start (b);
+  th_test_run_for (800);
+  g_assert_cmpuint (sink_stat (b, "leader"), ==, 0);
+  g_assert_cmpuint (sink_stat (b, "published"), ==, 0);
+  g_assert_cmpuint (sink_stat (b, "standby_skipped"), >, 0);
+
+  th_test_hub_clear (&a);
+  stopped = g_get_monotonic_time ();
+  th_test_wait_until (sink_stat (b, "leader") == 1, TH_TEST_WAIT_MS);
+  g_assert_cmpint (g_get_monotonic_time () - stopped, <, 500 * 1000 + 300 * 1000);
+  th_test_wait_until (sink_stat (b, "acked") > 20, TH_TEST_WAIT_MS);
+
+  /* The stream: A's entries, then B's, never interleaved. */
+  reply = redis_command (&f->redis, "XRANGE tickhub:events - +");
+  g_assert_cmpint (reply->type, ==, REDIS_REPLY_ARRAY);
+  for (size_t i = 0; i < reply->elements; i++)
+    {
+      redisReply *fields = reply->element[i]->element[1];
+      char node = fields->element[3]->str[0];
+
+      g_assert_cmpstr (fields->element[2]->str, ==, "n");
+      if (node != last)
+        switches++;
+      last = node;
+    }
+  g_assert_cmpuint (switches, ==, 2);
+  g_assert_cmpint (last, ==, 'B');
+  freeReplyObject (reply);
+
+  th_test_hub_clear (&b);
+}
+
+static void
+test_config (void)
+{
+  const struct { const char *conf; const char *needle; } cases[] = {
+    { "url=rediss://h:6380/0\n", "no TLS" },
+    { "url=http://h/\n", "not a redis:// or unix:// URL" },
+    { "url=redis://h:1/x\n", "database number" },
+    { "url=unix://relative\n", "absolute path" },
+    { "lease=0.1\n", "[redis] lease" },
+    { "max-length=5\n", "[redis] max-length" },
+    { "role=both\n", "[redis] role" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *conf = g_strdup_printf ("[tickhub]\nplugins=redis\nsymbols=BTC\n[redis]\n%s", cases[i].conf);
+      g_autoptr(GError) error = th_test_hub_load_error (conf);
+
+      g_assert_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG);
+      if (strstr (error->message, cases[i].needle) == NULL)
+        g_error ("case %u: “%s” does not say “%s”", i, error->message, cases[i].needle);
+    }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  if (!g_find_program_in_path ("redis-server"))
+    {
+      g_test_skip ("redis-server is not installed (setup.sh installs it)");
+      return g_test_run ();
+    }
+
+  g_test_add_func ("/redis/config", test_config);
+  g_test_add ("/redis/ingest-to-edges", Fixture, NULL, fixture_set_up, test_ingest_to_edges, fixture_tear_down);
+  g_test_add ("/redis/late-edge", Fixture, NULL, fixture_set_up, test_late_edge, fixture_tear_down);
+  g_test_add ("/redis/garbage", Fixture, NULL, fixture_set_up, test_garbage, fixture_tear_down);
+  g_test_add ("/redis/down-at-start-and-restart", Fixture, "no", fixture_set_up, test_restart, fixture_tear_down);
+  g_test_add ("/redis/maxmemory", Fixture, "no", fixture_set_up, test_full, fixture_tear_down);
+  g_test_add ("/redis/standby", Fixture, NULL, fixture_set_up, test_standby, fixture_tear_down);
+  return g_test_run ();
+}
