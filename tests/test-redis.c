@@ -498,9 +498,12 @@ int
 main (int   argc,
       char *argv[])
 {
+  g_autofree char *server = NULL;
+
   g_test_init (&argc, &argv, NULL);
 
-  if (!g_find_program_in_path ("redis-server"))
+  server = g_find_program_in_path ("redis-server");
+  if (server == NULL)
     {
       g_test_skip ("redis-server is not installed (setup.sh installs it)");
       return g_test_run ();
