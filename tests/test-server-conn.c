@@ -792,6 +792,45 @@ test_max_sockets (Fixture       *fx,
   g_assert_true (th_test_log_contains ("the [server] max-sockets limit: closing new ones"));
 }
 
+/* [server] reuse-port: two servers on one port (SO_REUSEPORT), both
+ * answering; without it the second one cannot listen. */
+static void
+test_reuse_port (void)
+{
+  guint16 port = th_test_closed_port ();
+  g_autofree char *text = g_strdup_printf ("[tickhub]\nplugins=server\nsymbols=BTC\n"
+                                           "[server]\nlisten=127.0.0.1:%u\nstatus-interval=0\nreuse-port=true\n",
+                                           port);
+  g_autofree char *plain = g_strdup_printf ("[tickhub]\nplugins=server\nsymbols=BTC\n"
+                                            "[server]\nlisten=127.0.0.1:%u\nstatus-interval=0\n", port);
+  g_autoptr(ThHub) a = th_test_hub_new (text, NULL);
+  g_autoptr(ThHub) b = th_test_hub_new (text, NULL);
+  g_autoptr(ThHub) c = th_test_hub_new (plain, NULL);
+  g_autofree char *listening = g_strdup_printf ("listening on http://127.0.0.1:%u/", port);
+  GPtrArray *log = th_test_capture_log ("Tickhub-Server");
+  guint n_listening = 0;
+
+  th_hub_start (a);
+  th_hub_start (b);
+  g_assert_cmpuint (th_test_server_port (a), ==, port);
+  g_assert_cmpuint (th_test_server_port (b), ==, port);
+  g_assert_null (th_hub_get_plugin_error (a, "server"));
+  g_assert_null (th_hub_get_plugin_error (b, "server"));
+
+  for (guint i = 0; i < log->len; i++)
+    if (strstr (log->pdata[i], listening) != NULL)
+      n_listening++;
+  g_assert_cmpuint (n_listening, ==, 2);
+
+  /* Without the option on both sides, the port is taken (a warning). */
+  th_hub_start (c);
+  g_assert_true (th_test_log_contains ("Address already in use"));
+
+  th_test_hub_stop (a);
+  th_test_hub_stop (b);
+  th_test_hub_stop (c);
+}
+
 static void
 test_config_problems (void)
 {
@@ -830,6 +869,7 @@ main (int   argc,
   ADD ("/server/http/timeouts", "header-timeout=1\nbody-timeout=1\nidle-timeout=1", test_timeouts);
   ADD ("/server/http/closed-between-requests", NULL, test_closed_between_requests);
   g_test_add_func ("/server/conn/config-problems", test_config_problems);
+  g_test_add_func ("/server/conn/reuse-port", test_reuse_port);
 
   return g_test_run ();
 }

@@ -108,6 +108,7 @@ struct _ThServerListen
 
   /* Config */
   guint         backlog;
+  gboolean      reuse_port;  /* [server] reuse-port: SO_REUSEPORT */
   guint         max_sockets;
   gboolean      max_sockets_configured;
   guint         header_timeout;  /* seconds, 0: none */
@@ -167,6 +168,7 @@ th_server_listen_configure (ThServerListen *listen,
                                                 "65535 (the default is %d, SOMAXCONN; the kernel caps it at "
                                                 "net.core.somaxconn)", v, SOMAXCONN));
   listen->backlog = (guint) CLAMP (v, 1, 65535);
+  listen->reuse_port = th_config_get_boolean (config, "server", "reuse-port", FALSE);
 
   v = th_config_get_int (config, "server", "max-sockets", def_sockets);
   if (v < max_connections || v > 10000000)
@@ -815,6 +817,37 @@ th_server_listen_new (ThServer *server)
   return listen;
 }
 
+/* [server] reuse-port: several processes on one port, the kernel
+ * spreading the connections between them, so one box uses all its cores
+ * (docs/deploy.md). g_socket_bind() turns SO_REUSEPORT off for a stream
+ * socket, hence bind(2) here. */
+static gboolean
+bind_reuse_port (GSocket         *socket,
+                 GSocketAddress  *address,
+                 GError         **error)
+{
+  struct sockaddr_storage native;
+  gsize len = g_socket_address_get_native_size (address);
+  int fd = g_socket_get_fd (socket);
+
+  if (!g_socket_set_option (socket, SOL_SOCKET, SO_REUSEADDR, TRUE, error) ||
+      !g_socket_set_option (socket, SOL_SOCKET, SO_REUSEPORT, TRUE, error) ||
+      !g_socket_address_to_native (address, &native, sizeof native, error))
+    {
+      g_prefix_error (error, "[server] reuse-port: ");
+      return FALSE;
+    }
+  if (bind (fd, (struct sockaddr *) &native, (socklen_t) len) < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   "Error binding to address with SO_REUSEPORT: %s", g_strerror (errsv));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 th_server_listen_start (ThServerListen  *listen,
                         GSocketAddress  *address,
@@ -848,7 +881,7 @@ th_server_listen_start (ThServerListen  *listen,
     g_socket_set_option (socket, IPPROTO_IPV6, IPV6_V6ONLY, TRUE, NULL);
   g_socket_set_blocking (socket, FALSE);
   g_socket_set_listen_backlog (socket, (int) listen->backlog);
-  if (!g_socket_bind (socket, address, TRUE, error) ||
+  if (!(listen->reuse_port ? bind_reuse_port (socket, address, error) : g_socket_bind (socket, address, TRUE, error)) ||
       !g_socket_listen (socket, error) ||
       !soup_server_listen_socket (soup, socket,
                                   th_server_is_tls (listen->server) ? SOUP_SERVER_LISTEN_HTTPS : 0, error))
