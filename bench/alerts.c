@@ -133,13 +133,25 @@ hub_free (ThHub *hub)
   g_object_unref (hub);
 }
 
+static guint n_runs = 3;
+
+/* The measured loop, on its own for `valgrind --tool=callgrind
+ * --toggle-collect=push_all`. */
+static G_GNUC_NO_INLINE void
+push_all (ThHub   *hub,
+          ThTick **ticks)
+{
+  for (guint i = 0; i < N_TICKS; i++)
+    th_hub_push_tick (hub, ticks[i]);
+}
+
 static double
 bench_rules (const char *dir,
              guint       n_rules)
 {
   double best = 0;
 
-  for (guint run = 0; run < 3; run++)
+  for (guint run = 0; run < n_runs; run++)
     {
       g_autoptr(ThClock) clock = th_manual_clock_new (T0);
       ThHub *hub = hub_new (dir, clock);
@@ -162,8 +174,7 @@ bench_rules (const char *dir,
         }
       n_alerts = 0;
       t0 = now_s ();
-      for (guint i = 0; i < N_TICKS; i++)
-        th_hub_push_tick (hub, ticks[i]);
+      push_all (hub, ticks);
       dt = now_s () - t0;
       rate = N_TICKS / dt;
       if (rate > best)
@@ -243,6 +254,18 @@ main (int   argc,
   double base, r10k, r100k;
 
   g_log_set_writer_func (quiet_writer, NULL, NULL);
+  /* `alerts RULES idle|near`: one configuration, one run (for callgrind
+   * or perf stat, which compare two such runs by their counts). */
+  if (argc == 3)
+    {
+      n_runs = 1;
+      idle_rules = g_str_equal (argv[2], "idle");
+      printf ("%s, one run:\n", idle_rules ? "idle rules" : "rules near the price");
+      bench_rules (dir, (guint) g_ascii_strtoull (argv[1], NULL, 10));
+      g_unlink (state);
+      g_rmdir (dir);
+      return 0;
+    }
   printf ("ticks through the hub (price book, candles 1m/5m/1h, events) with N alert rules, %u ticks, "
           "5 symbols, CPU time of the pushing thread, best of 3.\n", N_TICKS);
   for (guint pass = 0; pass < 2; pass++)
