@@ -258,6 +258,11 @@ main (int   argc,
    * or perf stat, which compare two such runs by their counts). */
   if (argc == 3)
     {
+      if (!g_str_equal (argv[2], "idle") && !g_str_equal (argv[2], "near"))
+        {
+          fprintf (stderr, "usage: alerts [RULES idle|near] (not “%s”)\n", argv[2]);
+          return 2;
+        }
       n_runs = 1;
       idle_rules = g_str_equal (argv[2], "idle");
       printf ("%s, one run:\n", idle_rules ? "idle rules" : "rules near the price");
