@@ -463,19 +463,21 @@ test_backlog (Fixture       *fx,
 }
 
 /* Ticks pushed flat out while a second wave of clients connects: every
- * one of them gets in (accepting is not starved by the broadcast). */
+ * one of them gets in (accepting is not starved by the broadcast). On
+ * /ws, or on Socket.IO, whose clients also need the namespace CONNECT
+ * (`40`) answered while the server broadcasts. */
 static void
-test_accept_while_broadcasting (Fixture       *fx,
-                                gconstpointer  data)
+accept_while_broadcasting (Fixture  *fx,
+                           gboolean  socketio)
 {
   guint budget = MIN (1000, fd_budget () / 2);
-  Storm *first = storm_start (fx, budget, FALSE);
+  Storm *first = storm_start (fx, budget, socketio);
   Storm *second;
   guint seq = 0;
 
   storm_wait (first);
   g_assert_cmpuint (first->in, ==, first->n);
-  second = storm_start (fx, budget, FALSE);
+  second = storm_start (fx, budget, socketio);
   while (!g_atomic_int_get (&second->done))
     {
       for (guint i = 0; i < 20; i++)
@@ -497,6 +499,20 @@ test_accept_while_broadcasting (Fixture       *fx,
   }
   storm_free (first);
   storm_free (second);
+}
+
+static void
+test_accept_while_broadcasting (Fixture       *fx,
+                                gconstpointer  data)
+{
+  accept_while_broadcasting (fx, FALSE);
+}
+
+static void
+test_sio_accept_while_broadcasting (Fixture       *fx,
+                                    gconstpointer  data)
+{
+  accept_while_broadcasting (fx, TRUE);
 }
 
 /* Over max-connections: the extra clients get 503 at once, the others
@@ -862,6 +878,7 @@ main (int   argc,
   ADD ("/server/conn/backlog-configured", "backlog=50", test_backlog);
   ADD ("/server/conn/storm", "max-connections=10000", test_storm);
   ADD ("/server/conn/accept-while-broadcasting", "max-connections=10000", test_accept_while_broadcasting);
+  ADD ("/server/conn/socketio-accept-while-broadcasting", "max-connections=10000", test_sio_accept_while_broadcasting);
   ADD ("/server/conn/over-max-connections", "max-connections=50", test_over_the_limit);
   ADD ("/server/conn/max-sockets", "max-connections=5\nmax-sockets=9", test_max_sockets);
   ADD ("/server/http/framing", NULL, test_framing);

@@ -65,10 +65,38 @@
                                        * max_decode_packets) */
 #define MAX_ACK_ID            G_GUINT64_CONSTANT (999999999999999)
 
+/* The sessions' heartbeat and connect deadlines. A GSource per session
+ * and deadline made every main-loop iteration walk all of them (GLib
+ * prepares and checks each source of the context, every iteration): with
+ * 10,000 sessions that was most of the cost of an iteration, paid again
+ * by every iteration of a fan-out and of an accept batch, which /ws does
+ * not pay. Each kind of deadline has one delay for every session, so a
+ * FIFO of sessions kept in due order and one source woken at its head do
+ * the same work in O(1) per session and per iteration. */
+typedef struct
+{
+  GList  link;   /* .data: the Session; in a Deadlines queue while due != 0 */
+  gint64 due;    /* monotonic µs, 0: not armed */
+} Deadline;
+
+typedef struct _Session Session;
+typedef void (*DeadlineFunc) (Session *s);
+
+typedef struct
+{
+  GSource       base;
+  GQueue        queue;   /* Deadline links, earliest first */
+  gsize         offset;  /* of the Deadline in Session */
+  DeadlineFunc  fire;
+} Deadlines;
+
 struct _ThServerSio
 {
   ThServer   *server;
   GHashTable *sessions;   /* sid → Session* (not owned: a session frees itself) */
+  Deadlines  *ping;       /* the next ping (ping-interval) */
+  Deadlines  *pong;       /* a ping's pong (ping-timeout) */
+  Deadlines  *connect;    /* the namespace CONNECT (connect-timeout) */
 };
 
 typedef struct
@@ -78,7 +106,7 @@ typedef struct
   gint64    queued_at;    /* monotonic µs; 0 for replies and control packets */
 } Packet;
 
-typedef struct
+struct _Session
 {
   ThServerClient     base;
   ThServerSio       *sio;
@@ -106,11 +134,11 @@ typedef struct
   guint              upgrade_timer;
   guint              noop_timer;
 
-  /* heartbeat */
-  guint              ping_timer;
-  guint              pong_timer;
-  guint              connect_timer; /* until the namespace CONNECT succeeds */
-} Session;
+  /* heartbeat (in ThServerSio's Deadlines queues) */
+  Deadline           ping;
+  Deadline           pong;
+  Deadline           connect;       /* until the namespace CONNECT succeeds */
+};
 
 static void session_destroy (Session *s);
 static void session_push    (Session *s, GBytes *bytes, const char *conflate, gint64 queued_at);
@@ -119,6 +147,117 @@ static void poll_answer     (Session *s);
 
 static const ThWsConnCallbacks main_callbacks;
 static const ThWsConnCallbacks probe_callbacks;
+
+/* Deadlines */
+
+static void
+deadlines_wake (Deadlines *d)
+{
+  GList *head = g_queue_peek_head_link (&d->queue);
+
+  g_source_set_ready_time (&d->base, head != NULL ? ((Deadline *) (gpointer) head)->due : -1);
+}
+
+static inline gboolean
+deadline_armed (const Deadline *dl)
+{
+  return dl->due != 0;
+}
+
+static void
+deadline_disarm (Deadlines *d,
+                 Deadline  *dl)
+{
+  gboolean head;
+
+  if (!deadline_armed (dl))
+    return;
+  head = g_queue_peek_head_link (&d->queue) == &dl->link;
+  g_queue_unlink (&d->queue, &dl->link);
+  dl->due = 0;
+  if (head)
+    deadlines_wake (d);
+}
+
+/* (Re)arms @s's deadline in @d, @msec from now. */
+static void
+deadline_arm (Deadlines *d,
+              Session   *s,
+              guint      msec)
+{
+  Deadline *dl = (Deadline *) (gpointer) ((char *) s + d->offset);
+  GList *after;
+
+  deadline_disarm (d, dl);
+  dl->due = MAX (g_get_monotonic_time () + (gint64) msec * 1000, 1);
+  dl->link.data = s;
+  dl->link.prev = dl->link.next = NULL;
+  /* Delays are the same for every session: the new one is almost always
+   * the latest. */
+  for (after = d->queue.tail; after != NULL && ((Deadline *) (gpointer) after)->due > dl->due; after = after->prev)
+    ;
+  if (after == NULL)
+    g_queue_push_head_link (&d->queue, &dl->link);
+  else if (after == d->queue.tail)
+    g_queue_push_tail_link (&d->queue, &dl->link);
+  else
+    {
+      dl->link.prev = after;
+      dl->link.next = after->next;
+      after->next->prev = &dl->link;
+      after->next = &dl->link;
+      d->queue.length++;
+    }
+  if (d->queue.head == &dl->link)
+    deadlines_wake (d);
+}
+
+static gboolean
+deadlines_dispatch (GSource     *source,
+                    GSourceFunc  callback,
+                    gpointer     data)
+{
+  Deadlines *d = (Deadlines *) source;
+  gint64 now = g_get_monotonic_time ();
+  GList *head;
+
+  /* Fired one by one from the head: firing may arm or disarm others. */
+  while ((head = g_queue_peek_head_link (&d->queue)) != NULL &&
+         ((Deadline *) (gpointer) head)->due <= now)
+    {
+      Session *s = head->data;
+
+      deadline_disarm (d, (Deadline *) (gpointer) head);
+      d->fire (s);
+    }
+  deadlines_wake (d);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs deadlines_funcs = { NULL, NULL, deadlines_dispatch, NULL, NULL, NULL };
+
+static Deadlines *
+deadlines_new (gsize         offset,
+               DeadlineFunc  fire,
+               const char   *name)
+{
+  Deadlines *d = (Deadlines *) g_source_new (&deadlines_funcs, sizeof (Deadlines));
+
+  g_queue_init (&d->queue);
+  d->offset = offset;
+  d->fire = fire;
+  g_source_set_static_name (&d->base, name);
+  g_source_set_ready_time (&d->base, -1);
+  g_source_attach (&d->base, NULL);
+  return d;
+}
+
+static void
+deadlines_free (Deadlines *d)
+{
+  g_source_destroy (&d->base);
+  g_source_unref (&d->base);
+}
 
 /* Helpers */
 
@@ -581,48 +720,46 @@ close_wait_done (gpointer data)
 
 /* Heartbeat */
 
-static gboolean send_ping (gpointer data);
-
-static gboolean
-pong_missed (gpointer data)
+static void
+pong_missed (Session *s)
 {
-  Session *s = data;
   g_autofree char *why = g_strdup_printf ("no pong within ping-timeout (%u ms)",
                                           th_server_get_ping_timeout (s->base.server));
 
-  s->pong_timer = 0;
   th_server_get_stats (s->base.server)->sio_timeouts++;
   g_message ("server: Socket.IO client %s (%s): %s; closing it", s->base.id, s->base.remote, why);
   sio_close (&s->base, 1000, "ping timeout");
-  return G_SOURCE_REMOVE;
 }
 
 static void
 schedule_ping (Session *s)
 {
-  g_clear_handle_id (&s->ping_timer, g_source_remove);
-  s->ping_timer = g_timeout_add (th_server_get_ping_interval (s->base.server), send_ping, s);
+  deadline_arm (s->sio->ping, s, th_server_get_ping_interval (s->base.server));
 }
 
-static gboolean
-send_ping (gpointer data)
+static void
+send_ping (Session *s)
 {
-  Session *s = data;
-
-  s->ping_timer = 0;
   session_push_static (s, "2");
-  if (s->pong_timer == 0)
-    s->pong_timer = g_timeout_add (th_server_get_ping_timeout (s->base.server), pong_missed, s);
-  return G_SOURCE_REMOVE;
+  if (!deadline_armed (&s->pong))
+    deadline_arm (s->sio->pong, s, th_server_get_ping_timeout (s->base.server));
 }
 
 static void
 got_pong (Session *s)
 {
-  if (s->pong_timer == 0)
+  if (!deadline_armed (&s->pong))
     return;   /* not asked for: ignored, as the reference does */
-  g_clear_handle_id (&s->pong_timer, g_source_remove);
+  deadline_disarm (s->sio->pong, &s->pong);
   schedule_ping (s);
+}
+
+static void
+session_disarm (Session *s)
+{
+  deadline_disarm (s->sio->ping, &s->ping);
+  deadline_disarm (s->sio->pong, &s->pong);
+  deadline_disarm (s->sio->connect, &s->connect);
 }
 
 /* Closing */
@@ -643,9 +780,7 @@ sio_close (ThServerClient *client,
       return;
     }
   client->closing = TRUE;
-  g_clear_handle_id (&s->ping_timer, g_source_remove);
-  g_clear_handle_id (&s->pong_timer, g_source_remove);
-  g_clear_handle_id (&s->connect_timer, g_source_remove);
+  session_disarm (s);
   if (s->probe != NULL)
     th_ws_conn_destroy (s->probe);
 
@@ -701,12 +836,10 @@ session_destroy (Session *s)
 
   g_hash_table_remove (s->sio->sessions, s->sid);
   th_server_client_gone (server, &s->base);
-  g_clear_handle_id (&s->ping_timer, g_source_remove);
-  g_clear_handle_id (&s->pong_timer, g_source_remove);
+  session_disarm (s);
   g_clear_handle_id (&s->close_timer, g_source_remove);
   g_clear_handle_id (&s->upgrade_timer, g_source_remove);
   g_clear_handle_id (&s->noop_timer, g_source_remove);
-  g_clear_handle_id (&s->connect_timer, g_source_remove);
   if (s->probe != NULL)
     th_ws_conn_destroy (s->probe);
   if (s->ws != NULL)
@@ -816,7 +949,7 @@ handle_connect (Session    *s,
           sio_close (&s->base, 1000, "too many connections");
           return;
         }
-      g_clear_handle_id (&s->connect_timer, g_source_remove);
+      deadline_disarm (s->sio->connect, &s->connect);
       s->connected = TRUE;
       session_push (s, bytes_printf ("40{\"sid\":\"%s\"}", sid), NULL, 0);
       th_server_client_welcome (&s->base);
@@ -1176,17 +1309,13 @@ static const ThWsConnCallbacks probe_callbacks = {
  * namespace CONNECT (a refused one does not count): it holds no
  * max-connections slot meanwhile, but it holds memory, and a socket with
  * the websocket transport. */
-static gboolean
-connect_missed (gpointer data)
+static void
+connect_missed (Session *s)
 {
-  Session *s = data;
-
-  s->connect_timer = 0;
   th_server_get_stats (s->base.server)->sio_connect_timeouts++;
   g_debug ("server: Socket.IO session %s (%s) did not connect the namespace in time; closing it",
            s->sid, s->base.remote);
   sio_close (&s->base, 1000, "no namespace CONNECT in time");
-  return G_SOURCE_REMOVE;
 }
 
 static Session *
@@ -1206,7 +1335,7 @@ session_new (ThServerSio *sio,
   s->base.last_progress = g_get_monotonic_time ();
   g_queue_init (&s->packets);
   g_hash_table_insert (sio->sessions, s->sid, s);
-  s->connect_timer = g_timeout_add (th_server_get_connect_timeout (sio->server), connect_missed, s);
+  deadline_arm (sio->connect, s, th_server_get_connect_timeout (sio->server));
   return s;
 }
 
@@ -1597,6 +1726,10 @@ th_server_sio_new (ThServer *server)
 
   sio->server = server;
   sio->sessions = g_hash_table_new (g_str_hash, g_str_equal);
+  sio->ping = deadlines_new (G_STRUCT_OFFSET (Session, ping), send_ping, "[server] Socket.IO pings");
+  sio->pong = deadlines_new (G_STRUCT_OFFSET (Session, pong), pong_missed, "[server] Socket.IO pongs");
+  sio->connect = deadlines_new (G_STRUCT_OFFSET (Session, connect), connect_missed,
+                                "[server] Socket.IO connect timeouts");
   return sio;
 }
 
@@ -1629,5 +1762,8 @@ th_server_sio_free (ThServerSio *sio)
     return;
   th_server_sio_stop (sio);
   g_hash_table_unref (sio->sessions);
+  deadlines_free (sio->ping);
+  deadlines_free (sio->pong);
+  deadlines_free (sio->connect);
   g_free (sio);
 }
