@@ -155,19 +155,17 @@ exact_digits (double   value,
     }
   if (q == pow10_u128 (precision))
     {
-      /* Rounded up to the next power of ten: one digit more before the
-       * point, the same text. diff stays the distance at this scale. */
+      /* Rounded up to the next power of ten: "1" and zeros, one place
+       * further left. The check below stays at the scale of k, where
+       * diff was measured. */
       q /= 10;
       e10++;
-      /* q·10 was the value at scale k; now q at scale k-1: diff is
-       * unchanged in absolute terms, and the check below is done at the
-       * old scale (10^k), so keep k. */
     }
   *digits = q;
   *exponent = e10;
 
   /* It reads back as @value iff it is nearer to it than to a neighbour:
-   * |D - value| < half a gap, the gap being 2^-s·... at scale 10^k·2^s:
+   * |D - value| < half the gap 2^-s between doubles; scaled by 10^k·2^s,
    * 2·diff < 10^k. Below a power of two (f = 2^52) the gap under it is
    * half as wide. A tie goes to the even mantissa. */
   scaled_gap = pow10_u128 (k);
