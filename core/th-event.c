@@ -12,26 +12,47 @@
 struct _ThEvent
 {
   gint      ref_count;
-  char     *name;
+  char     *name;      /* name, symbol and timeframe: in the event's own block */
   char     *symbol;
   char     *timeframe;
+  char     *timeframe_owned; /* th_event_new(): the data's timeframe, or NULL */
   GBytes   *bytes;     /* the envelope, NUL-terminated past its length */
   JsonNode *data;      /* parsed on demand */
 };
 
 G_DEFINE_BOXED_TYPE (ThEvent, th_event, th_event_ref, th_event_unref)
 
+/* One allocation per event: the struct, then its strings. */
+static char *
+place (char      **dest,
+       const char *str,
+       gsize       len)
+{
+  memcpy (*dest, str, len + 1);
+  *dest += len + 1;
+  return *dest - len - 1;
+}
+
 static ThEvent *
 event_alloc (const char *name,
              const char *symbol,
              const char *timeframe)
 {
-  ThEvent *event = g_new0 (ThEvent, 1);
+  gsize n_name = strlen (name);
+  gsize n_symbol = symbol != NULL ? strlen (symbol) : 0;
+  gsize n_timeframe = timeframe != NULL ? strlen (timeframe) : 0;
+  ThEvent *event = g_malloc (sizeof (ThEvent) + n_name + 1 +
+                             (symbol != NULL ? n_symbol + 1 : 0) +
+                             (timeframe != NULL ? n_timeframe + 1 : 0));
+  char *tail = (char *) (event + 1);
 
   event->ref_count = 1;
-  event->name = g_strdup (name);
-  event->symbol = g_strdup (symbol);
-  event->timeframe = g_strdup (timeframe);
+  event->name = place (&tail, name, n_name);
+  event->symbol = symbol != NULL ? place (&tail, symbol, n_symbol) : NULL;
+  event->timeframe = timeframe != NULL ? place (&tail, timeframe, n_timeframe) : NULL;
+  event->timeframe_owned = NULL;
+  event->bytes = NULL;
+  event->data = NULL;
   return event;
 }
 
@@ -53,6 +74,25 @@ _th_event_new_take (const char *name,
   ThEvent *event = event_alloc (name, symbol, timeframe);
 
   event->bytes = bytes_from_string (envelope);
+  return event;
+}
+
+/* An event whose envelope is a copy of @json (@length bytes): the hub
+ * writes its per-tick events into one reused buffer. */
+ThEvent *
+_th_event_new_copy (const char *name,
+                    const char *symbol,
+                    const char *timeframe,
+                    const char *json,
+                    gsize       length)
+{
+  ThEvent *event = event_alloc (name, symbol, timeframe);
+  char *copy = g_malloc (length + 1);
+
+  memcpy (copy, json, length);
+  /* NUL-terminated past its length, like bytes_from_string(). */
+  copy[length] = '\0';
+  event->bytes = g_bytes_new_take (copy, length);
   return event;
 }
 
@@ -96,7 +136,7 @@ th_event_new (const char *name,
       JsonNode *tf = json_object_get_member (obj, "timeframe");
 
       if (tf != NULL && JSON_NODE_HOLDS_VALUE (tf) && json_node_get_value_type (tf) == G_TYPE_STRING)
-        event->timeframe = g_strdup (json_node_get_string (tf));
+        event->timeframe = event->timeframe_owned = g_strdup (json_node_get_string (tf));
     }
   return event;
 }
@@ -198,9 +238,7 @@ th_event_unref (ThEvent *event)
   if (!g_atomic_int_dec_and_test (&event->ref_count))
     return;
 
-  g_free (event->name);
-  g_free (event->symbol);
-  g_free (event->timeframe);
+  g_free (event->timeframe_owned);
   g_bytes_unref (event->bytes);
   g_clear_pointer (&event->data, json_node_unref);
   g_free (event);

@@ -76,44 +76,52 @@ void
 _th_hub_emit_financial (ThHub        *self,
                 const ThTick *state)
 {
-  GString *out = _th_hub_envelope_begin ("financial_data_update");
-  const char *market;
+  /* Written into the hub's reused buffer, then copied once into the
+   * event: one allocation for the text instead of a GString grown for
+   * each event. The buffer is free again before the event goes out, so
+   * a sink that pushes a tick meanwhile may write its own. */
+  GString *out = self->scratch;
+  g_autoptr(ThEvent) event = NULL;
+  ThMarketHours *hours;
 
-  g_string_append (out, "\"symbol\":");
+  g_string_truncate (out, 0);
+  _th_string_append_lit (out, "{\"event\":\"financial_data_update\",\"data\":{\"symbol\":");
   _th_json_append_string (out, state->symbol);
-  g_string_append (out, ",\"data\":{\"price\":");
+  _th_string_append_lit (out, ",\"data\":{\"price\":");
   _th_json_append_double (out, state->price);
-  g_string_append (out, ",\"volume\":");
+  _th_string_append_lit (out, ",\"volume\":");
   _th_json_append_double (out, state->volume_24h);
-  g_string_append (out, ",\"change\":");
+  _th_string_append_lit (out, ",\"change\":");
   _th_json_append_double (out, state->change_24h);
-  g_string_append (out, ",\"bid\":");
+  _th_string_append_lit (out, ",\"bid\":");
   _th_json_append_double (out, state->bid);
-  g_string_append (out, ",\"ask\":");
+  _th_string_append_lit (out, ",\"ask\":");
   _th_json_append_double (out, state->ask);
-  g_string_append (out, ",\"source\":");
+  _th_string_append_lit (out, ",\"source\":");
   _th_json_append_string (out, state->source);
-  g_string_append (out, ",\"timestamp\":");
+  _th_string_append_lit (out, ",\"timestamp\":");
   _th_json_append_time (out, state->exchange_time);
   if (state->n_sources > 0)
     {
       /* [prices] divergence: the comparison of the fresh sources. */
-      g_string_append (out, ",\"quote\":");
+      _th_string_append_lit (out, ",\"quote\":");
       _th_json_append_string (out, state->quote);
       g_string_append_printf (out, ",\"sources\":%u,\"spread_bps\":", state->n_sources);
       _th_json_append_double (out, round (state->spread_bps * 100) / 100);
     }
-  /* Only for a symbol whose market has hours (US equities). */
-  market = th_hub_get_market (self, state->symbol);
-  if (market != NULL)
+  /* Only for a symbol whose market has hours (US equities): the same as
+   * th_hub_get_market(), without its lookup when no symbol has hours. */
+  hours = self->markets != NULL && g_hash_table_size (self->markets) > 0
+          ? _th_hub_get_market_hours (self, state->symbol) : NULL;
+  if (hours != NULL)
     {
-      g_string_append (out, ",\"market\":");
-      _th_json_append_string (out, market);
+      _th_string_append_lit (out, ",\"market\":");
+      _th_json_append_string (out, _th_market_hours_is_open (hours, th_clock_get_time (self->clock)) ? "open" : "closed");
     }
-  g_string_append_c (out, '}');
-  _th_hub_envelope_end (out);
+  _th_string_append_lit (out, "}}}");
 
-  _th_hub_emit_take (self, "financial_data_update", state->symbol, NULL, out);
+  event = _th_event_new_copy ("financial_data_update", state->symbol, NULL, out->str, out->len);
+  th_hub_emit_event (self, event);
 
   g_signal_emit (self, _th_hub_signals[SIGNAL_PRICE_CHANGED], 0, state->symbol, state);
   if (G_UNLIKELY (self->price_waits->len > 0))

@@ -142,6 +142,10 @@ struct _ThHub
   guint         disabled_idle_id;   /* stops the feeds and sinks of failed plugins */
   gboolean      uses_gjs;           /* holds the GJS bridge's context */
   GPtrArray    *price_waits;        /* PriceWait*: th_hub_get_price_async() */
+  GString      *scratch;            /* the per-tick event's text, reused (th-hub-events.c) */
+  const char   *last_source;        /* key of last_status in sources (never removed) */
+  SourceStatus *last_status;        /* th_hub_push_tick()'s last source */
+  GPtrArray    *closed_spare;       /* ThCandle*: th_hub_push_tick()'s closed candles, reused */
   ThHistory    *history_provider;   /* weak: th_hub_set_history() */
   guint         warmup;             /* [tickhub] warmup: closed candles */
   GCancellable *warmup_cancellable; /* the start's history queries */

@@ -216,6 +216,9 @@ th_hub_finalize (GObject *object)
   g_clear_pointer (&self->js_types, g_hash_table_unref);
   g_clear_pointer (&self->stop_waiters, g_ptr_array_unref);
   g_clear_pointer (&self->price_waits, g_ptr_array_unref);
+  if (self->scratch != NULL)
+    g_string_free (g_steal_pointer (&self->scratch), TRUE);
+  g_clear_pointer (&self->closed_spare, g_ptr_array_unref);
   g_clear_pointer (&self->backfills, g_hash_table_unref);
 
   G_OBJECT_CLASS (th_hub_parent_class)->finalize (object);
@@ -449,6 +452,7 @@ th_hub_init (ThHub *self)
   self->backfills = _th_hub_backfill_table_new ();
   self->stop_waiters = g_ptr_array_new_with_free_func (g_object_unref);
   self->price_waits = g_ptr_array_new ();
+  self->scratch = g_string_sized_new (512);
 }
 
 /**
@@ -577,7 +581,7 @@ th_hub_push_tick (ThHub  *self,
   SymbolState *state;
   SourceStatus *status;
   ThTick *merged;
-  g_autoptr(GPtrArray) closed = NULL;
+  GPtrArray *closed;
 
   g_return_if_fail (TH_IS_HUB (self));
   g_return_if_fail (tick != NULL);
@@ -616,20 +620,37 @@ th_hub_push_tick (ThHub  *self,
   if (tick->receive_time == 0)
     tick->receive_time = th_clock_get_time (self->clock);
 
-  status = _th_hub_get_source_status (self, tick->source);
+  /* A feed's ticks come from one source: a string comparison instead of a
+   * hash lookup. */
+  if (self->last_source != NULL && strcmp (self->last_source, tick->source) == 0)
+    status = self->last_status;
+  else
+    {
+      gpointer key;
+
+      status = _th_hub_get_source_status (self, tick->source);
+      if (g_hash_table_lookup_extended (self->sources, tick->source, &key, NULL))
+        {
+          self->last_source = key;
+          self->last_status = status;
+        }
+    }
   status->last_tick = tick->receive_time;
   status->ticks++;
 
-  if (!th_price_book_update (self->book, tick))
+  if (!_th_price_book_update_latest (self->book, tick, &merged))
     return;
 
-  merged = th_price_book_get_latest (self->book, tick->symbol, tick->source);
   _th_hub_emit_financial (self, merged);
 
   state->offset = tick->receive_time - tick->exchange_time;
   state->has_offset = TRUE;
 
-  closed = g_ptr_array_new_with_free_func ((GDestroyNotify) th_candle_free);
+  /* One array kept for the closed candles; a tick pushed from a handler
+   * meanwhile (the spare is taken) makes its own. */
+  closed = g_steal_pointer (&self->closed_spare);
+  if (closed == NULL)
+    closed = g_ptr_array_new_with_free_func ((GDestroyNotify) th_candle_free);
   for (guint t = 0; t < self->n_timeframes; t++)
     {
       Series *s = &state->series[t];
@@ -637,8 +658,13 @@ th_hub_push_tick (ThHub  *self,
 
       if (_th_candle_series_add (s->series, tick->exchange_time, tick->price, size, closed) != NULL)
         s->dirty = TRUE;
-      _th_hub_publish_closed (self, state, t, closed);
+      if (closed->len > 0)
+        _th_hub_publish_closed (self, state, t, closed);
     }
+  if (self->closed_spare == NULL)
+    self->closed_spare = closed;
+  else
+    g_ptr_array_unref (closed);
 }
 
 /**

@@ -39,30 +39,36 @@ _th_json_append_string (GString    *out,
 
   if (str == NULL)
     {
-      g_string_append_len (out, "null", 4);
+      _th_string_append_lit (out, "null");
       return;
     }
 
   g_string_append_c (out, '"');
-  for (p = (const unsigned char *) str; *p != '\0'; p++)
+  p = (const unsigned char *) str;
+  for (;;)
     {
+      const unsigned char *run = p;
+
+      /* The run of bytes written as they are, copied at once. */
+      while (*p >= 0x20 && *p != '"' && *p != '\\')
+        p++;
+      if (p > run)
+        _th_string_append_len (out, (const char *) run, (gsize) (p - run));
+      if (*p == '\0')
+        break;
       switch (*p)
         {
-        case '"': g_string_append_len (out, "\\\"", 2); break;
-        case '\\': g_string_append_len (out, "\\\\", 2); break;
-        case '\n': g_string_append_len (out, "\\n", 2); break;
-        case '\r': g_string_append_len (out, "\\r", 2); break;
-        case '\t': g_string_append_len (out, "\\t", 2); break;
+        case '"': _th_string_append_lit (out, "\\\""); break;
+        case '\\': _th_string_append_lit (out, "\\\\"); break;
+        case '\n': _th_string_append_lit (out, "\\n"); break;
+        case '\r': _th_string_append_lit (out, "\\r"); break;
+        case '\t': _th_string_append_lit (out, "\\t"); break;
         default:
-          if (*p < 0x20)
-            {
-              g_string_append_len (out, "\\u00", 4);
-              g_string_append_c (out, hex[*p >> 4]);
-              g_string_append_c (out, hex[*p & 0xf]);
-            }
-          else
-            g_string_append_c (out, (char) *p);
+          _th_string_append_lit (out, "\\u00");
+          g_string_append_c (out, hex[*p >> 4]);
+          g_string_append_c (out, hex[*p & 0xf]);
         }
+      p++;
     }
   g_string_append_c (out, '"');
 }
@@ -87,7 +93,139 @@ append_uint (GString *out,
       m /= 10;
     }
   while (m > 0);
-  g_string_append_len (out, buf + i, sizeof buf - i);
+  _th_string_append_len (out, buf + i, sizeof buf - i);
+}
+
+/* 10^n as an unsigned 128-bit integer. */
+static unsigned __int128
+pow10_u128 (int n)
+{
+  unsigned __int128 r = 1;
+
+  while (n-- > 0)
+    r *= 10;
+  return r;
+}
+
+/* The @precision significant digits of |@value| = f·2^-s, correctly
+ * rounded (ties to even, as printf): *@digits and the decimal exponent of
+ * the first digit. Exact: f < 2^53 and 10^k ≤ 10^22 < 2^74, so f·10^k
+ * fits 128 bits. Returns whether the digits read back as @value (what
+ * strtod() of them gives: the nearest double, ties to even). Only for
+ * 1e-4 ≤ |@value| < 1e14 (so 0 < s ≤ 66 and 0 ≤ k ≤ 22). */
+static gboolean
+exact_digits (double   value,
+              int      precision,
+              guint64 *digits,
+              int     *exponent)
+{
+  int e2;
+  double mant = frexp (fabs (value), &e2);      /* value = mant·2^e2, mant in [0.5, 1) */
+  guint64 f = (guint64) ldexp (mant, 53);       /* exact: value = f·2^(e2-53) */
+  int s = 53 - e2;
+  int e10 = (int) floor (log10 (fabs (value)));
+  unsigned __int128 n, q, r, half, diff, low, scaled_gap;
+  int k;
+
+  for (;;)
+    {
+      k = precision - 1 - e10;
+      n = (unsigned __int128) f * pow10_u128 (k);
+      q = n >> s;
+      /* log10 may be off by one at a power of ten: the digits say. */
+      if (q < pow10_u128 (precision - 1))
+        e10--;
+      else if (q >= pow10_u128 (precision))
+        e10++;
+      else
+        break;
+    }
+  r = n & ((((unsigned __int128) 1) << s) - 1);
+  half = ((unsigned __int128) 1) << (s - 1);
+  if (r > half || (r == half && (q & 1) != 0))
+    {
+      q++;
+      diff = (((unsigned __int128) 1) << s) - r;   /* the digits are above */
+      low = 0;
+    }
+  else
+    {
+      diff = r;                                     /* below (or exact) */
+      low = 1;
+    }
+  if (q == pow10_u128 (precision))
+    {
+      /* Rounded up to the next power of ten: "1" and zeros, one place
+       * further left. The check below stays at the scale of k, where
+       * diff was measured. */
+      q /= 10;
+      e10++;
+    }
+  *digits = q;
+  *exponent = e10;
+
+  /* It reads back as @value iff it is nearer to it than to a neighbour:
+   * |D - value| < half the gap 2^-s between doubles; scaled by 10^k·2^s,
+   * 2·diff < 10^k. Below a power of two (f = 2^52) the gap under it is
+   * half as wide. A tie goes to the even mantissa. */
+  scaled_gap = pow10_u128 (k);
+  if (low && diff != 0 && f == G_GUINT64_CONSTANT (1) << 52)
+    return 4 * diff < scaled_gap || (4 * diff == scaled_gap && (f & 1) == 0);
+  return 2 * diff < scaled_gap || (2 * diff == scaled_gap && (f & 1) == 0);
+}
+
+/* %.16g if it reads back, else %.17g, for 1e-4 ≤ |@value| < 1e14: always
+ * in fixed notation there, trailing zeros stripped. 15 digits are not
+ * tried: the fast path of _th_json_append_double() covers every value of
+ * that range that 15 digits give (a 15-digit decimal m·10^-k with
+ * m < 10^15 < 2^50 and k ≤ 18: a·10^k is within 0.25 of m). */
+static void
+append_exact (GString *out,
+              double   value)
+{
+  char buf[48];
+  char digits[20];
+  guint64 q;
+  int e10, precision = 16, n = 0, i = 0;
+
+  if (!exact_digits (value, 16, &q, &e10))
+    {
+      precision = 17;
+      exact_digits (value, 17, &q, &e10);
+    }
+  for (int j = precision - 1; j >= 0; j--)
+    {
+      digits[j] = (char) ('0' + q % 10);
+      q /= 10;
+    }
+  /* Trailing zeros go (%g), but never those before the point. */
+  n = precision;
+  while (n > 1 && n > e10 + 1 && digits[n - 1] == '0')
+    n--;
+
+  if (value < 0)
+    buf[i++] = '-';
+  if (e10 < 0)
+    {
+      buf[i++] = '0';
+      buf[i++] = '.';
+      for (int z = 0; z < -e10 - 1; z++)
+        buf[i++] = '0';
+      memcpy (buf + i, digits, n);
+      i += n;
+    }
+  else
+    {
+      memcpy (buf + i, digits, e10 + 1);
+      i += e10 + 1;
+      if (n > e10 + 1)
+        {
+          buf[i++] = '.';
+          memcpy (buf + i, digits + e10 + 1, n - e10 - 1);
+          i += n - e10 - 1;
+        }
+    }
+  _th_string_append_len (out, buf, i);
 }
 
 void
@@ -99,7 +237,7 @@ _th_json_append_double (GString *out,
 
   if (!isfinite (value))
     {
-      g_string_append_len (out, "null", 4);
+      _th_string_append_lit (out, "null");
       return;
     }
 
@@ -146,10 +284,19 @@ _th_json_append_double (GString *out,
                 }
               /* m / 10^k is the shortest: no trailing zero to strip. */
               g_string_append_c (out, '.');
-              g_string_append_len (out, digits, k);
+              _th_string_append_len (out, digits, k);
             }
           return;
         }
+    }
+
+  /* From 1e-4 up to 1e14 (a computed 24 h change, a ratio): the fast
+   * path above has ruled out 15 digits (see append_exact()); 16 or 17
+   * exact digits, in integers. */
+  if (a >= 1e-4 && a < 1e14)
+    {
+      append_exact (out, value);
+      return;
     }
 
   /* The shortest of 15, 16 or 17 significant digits that round-trips,
@@ -170,7 +317,7 @@ _th_json_append_double (GString *out,
       }
     uselocale (old);
   }
-  g_string_append (out, buf);
+  _th_string_append_len (out, buf, strlen (buf));
 }
 
 /* Days since 1970-01-01 to a civil date (H. Hinnant's algorithm): no
@@ -203,7 +350,7 @@ _th_json_append_time (GString *out,
   civil_from_days (days, &year, &month, &day);
   if (year < 0 || year > 9999)
     {
-      g_string_append_len (out, "null", 4);
+      _th_string_append_lit (out, "null");
       return;
     }
 
@@ -232,7 +379,7 @@ _th_json_append_time (GString *out,
     buf[24] = 'Z';
     buf[25] = '"';
 #undef D2
-    g_string_append_len (out, buf, sizeof buf);
+    _th_string_append_len (out, buf, sizeof buf);
   }
 }
 

@@ -19,6 +19,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include <math.h>
 
 #include "th-private.h"
@@ -68,6 +70,12 @@ struct _ThPriceBook
   ThDivergenceFunc divergence_func;
   gpointer         divergence_data;
   const char      *change_reason;  /* during source-changed: "divergence", "agreement" or NULL */
+
+  /* The last update's source and book (never freed before the book):
+   * a feed gives the ticks of one source, often of one symbol, in a row;
+   * a string comparison instead of a hash lookup. */
+  Source          *last_src;
+  Book            *last_book;
 };
 
 enum {
@@ -859,6 +867,19 @@ gboolean
 th_price_book_update (ThPriceBook *self,
                       ThTick      *tick)
 {
+  ThTick *latest;
+
+  return _th_price_book_update_latest (self, tick, &latest);
+}
+
+/* th_price_book_update(), also giving the source's merged state (what
+ * th_price_book_get_latest() returns), without looking it up again. */
+gboolean
+_th_price_book_update_latest (ThPriceBook *self,
+                              ThTick      *tick,
+                              ThTick     **latest)
+{
+  const char *before;
   Source *src;
   Book *book;
   ThTick *state;
@@ -871,9 +892,14 @@ th_price_book_update (ThPriceBook *self,
   if (tick->receive_time == 0)
     tick->receive_time = now;
 
-  src = get_source (self, tick->source);
+  src = self->last_src;
+  if (src == NULL || strcmp (src->name, tick->source) != 0)
+    src = self->last_src = get_source (self, tick->source);
   src->ticked = TRUE;
-  book = get_book (self, tick->symbol);
+  book = self->last_book;
+  if (book == NULL || strcmp (book->symbol, tick->symbol) != 0)
+    book = self->last_book = get_book (self, tick->symbol);
+  before = book->selected;
 
   state = g_hash_table_lookup (book->entries, src->name);
   if (state == NULL)
@@ -890,9 +916,15 @@ th_price_book_update (ThPriceBook *self,
 
       merge (fresh, tick);
       g_hash_table_insert (book->entries, (gpointer) src->name, fresh);
+      state = fresh;
     }
 
   resolve (self, book, now);
+  /* resolve() may copy the state on write ([prices] divergence annotates
+   * it), and a ::source-changed handler may update the book: then the
+   * entry is looked up again. */
+  *latest = self->divergence_bps > 0 || book->selected != before
+            ? g_hash_table_lookup (book->entries, src->name) : state;
   return book->selected == src->name;
 }
 

@@ -4,10 +4,32 @@
  */
 #pragma once
 
+#include <string.h>
+
 #include "tickhub.h"
 #include "th-export.h"
 
 G_BEGIN_DECLS
+
+/* Appends @n bytes to @out, inline while they fit (GLib 2.74's
+ * g_string_append_len() is a call into g_string_insert_len() each time:
+ * it was a tenth of the hub's cost per tick). */
+static inline void
+_th_string_append_len (GString    *out,
+                       const char *s,
+                       gsize       n)
+{
+  if (G_LIKELY (out->len + n < out->allocated_len))
+    {
+      memcpy (out->str + out->len, s, n);
+      out->len += n;
+      out->str[out->len] = '\0';
+    }
+  else
+    g_string_append_len (out, s, (gssize) n);
+}
+/* A string literal. */
+#define _th_string_append_lit(out, lit) _th_string_append_len ((out), "" lit "", sizeof (lit) - 1)
 
 /* JSON writing, fast and locale-independent (th-json.c). */
 TH_PRIVATE_API
@@ -74,6 +96,13 @@ ThEvent *_th_event_new_take     (const char *name,
                                  const char *symbol,
                                  const char *timeframe,
                                  GString    *envelope);
+/* The same, the envelope copied from @json (@length bytes). Inside
+ * libtickhub only. */
+ThEvent *_th_event_new_copy     (const char *name,
+                                 const char *symbol,
+                                 const char *timeframe,
+                                 const char *json,
+                                 gsize       length);
 
 /* Candle series: one symbol, one timeframe (th-candle-series.c). */
 typedef struct _ThCandleSeries ThCandleSeries;
@@ -108,7 +137,11 @@ guint64         _th_candle_series_get_late    (ThCandleSeries *series);
 /* The price book (th-price-book.c), for the hub only, so not exported:
  * the sources its loaded feeds give (explanations name no other source
  * that never ticked), and its expiry deadline, which stops for good when
- * the hub begins to stop. */
+ * the hub begins to stop; and th_price_book_update() that also gives the
+ * source's merged state (th_price_book_get_latest()). */
+gboolean        _th_price_book_update_latest  (ThPriceBook       *self,
+                                               ThTick            *tick,
+                                               ThTick           **latest);
 void            _th_price_book_set_feeds      (ThPriceBook       *self,
                                                const char *const *feeds);
 void            _th_price_book_stop_expiry    (ThPriceBook       *self);

@@ -809,6 +809,34 @@ th_ws_feed_push_tick (ThWsFeed *self,
     th_ws_feed_set_state (self, TH_SOURCE_STATE_LIVE, NULL);
 }
 
+/* g_utf8_validate_len(), whose answer it gives, with a fast path for the
+ * plain ASCII that venues send: eight bytes at a time, none with the high
+ * bit set and none zero (a NUL is not UTF-8 for g_utf8_validate_len()).
+ * Anything else goes to GLib's check, from the start. It was a tenth of
+ * the instructions per message (bench/ingest). */
+static gboolean
+text_is_utf8 (const char *data,
+              gsize       length)
+{
+  const guint64 high = G_GUINT64_CONSTANT (0x8080808080808080);
+  const guint64 ones = G_GUINT64_CONSTANT (0x0101010101010101);
+  const unsigned char *p = (const unsigned char *) data;
+  gsize i = 0;
+
+  for (; i + 8 <= length; i += 8)
+    {
+      guint64 w;
+
+      memcpy (&w, p + i, sizeof w);
+      if (G_UNLIKELY (((w | ((w - ones) & ~w)) & high) != 0))
+        return g_utf8_validate_len (data, length, NULL);
+    }
+  for (; i < length; i++)
+    if (G_UNLIKELY (p[i] == 0 || p[i] >= 0x80))
+      return g_utf8_validate_len (data, length, NULL);
+  return TRUE;
+}
+
 static void
 handle_message (ThWsFeed   *self,
                 const char *data,
@@ -826,7 +854,7 @@ handle_message (ThWsFeed   *self,
   priv->message_time = priv->inject_time > 0 ? priv->inject_time : th_clock_get_time (th_hub_get_clock (priv->hub));
 
   if (priv->record != NULL && priv->inject_time == 0)
-    record_frame (self, data, length, text && g_utf8_validate_len (data, length, NULL));
+    record_frame (self, data, length, text && text_is_utf8 (data, length));
 
   if (!text)
     {
@@ -834,7 +862,7 @@ handle_message (ThWsFeed   *self,
       priv->message_time = 0;
       return;
     }
-  if (!g_utf8_validate_len (data, length, NULL))
+  if (!text_is_utf8 (data, length))
     {
       th_ws_feed_reject (self, TH_WS_FEED_REJECT_PARSE, "a text frame that is not UTF-8");
       priv->message_time = 0;

@@ -177,6 +177,14 @@ test_garbage (Fixture       *fx,
     "{\"result\":null,\"id\":1}",
   };
   static const guint8 bad_utf8[] = "{\"stream\":\"\xff\xfe\",\"data\":{}}";
+  /* The feed's UTF-8 check reads plain ASCII eight bytes at a time: a NUL
+   * inside a word, and a bad byte in the last bytes past the words. */
+  static const guint8 nul_inside[] = "{\"result\":null\0,\"id\":1}";
+  static const guint8 bad_tail[] = "{\"result\":null,\"id\":1}\xc3";
+  /* Accepted: UTF-8 that is not ASCII. */
+  static const char ticker_utf8[] =
+    "{\"stream\":\"btcusdt@ticker\",\"data\":{\"X\":\"caf\xc3\xa9 \xe2\x82\xac\",\"e\":\"24hrTicker\","
+    "\"E\":1672515782136,\"s\":\"BTCUSDT\",\"c\":\"43000.50\",\"b\":\"43000.10\",\"a\":\"43000.90\"}}";
   g_autofree char *huge = NULL;
 
   th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
@@ -184,13 +192,15 @@ test_garbage (Fixture       *fx,
     fake_ws_send (fx->ws, garbage[i]);
   fake_ws_send_raw (fx->ws, SOUP_WEBSOCKET_DATA_BINARY, "\x00\x01\x02", 3);
   fake_ws_send_raw (fx->ws, SOUP_WEBSOCKET_DATA_TEXT, bad_utf8, sizeof bad_utf8 - 1);
+  fake_ws_send_raw (fx->ws, SOUP_WEBSOCKET_DATA_TEXT, nul_inside, sizeof nul_inside - 1);
+  fake_ws_send_raw (fx->ws, SOUP_WEBSOCKET_DATA_TEXT, bad_tail, sizeof bad_tail - 1);
   huge = g_strnfill (10000, 'x');   /* over max-frame=4096 */
   fake_ws_send (fx->ws, huge);
-  fake_ws_send (fx->ws, TICKER_BTC);
+  fake_ws_send (fx->ws, ticker_utf8);
 
   th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", NULL) == 1, 5000);
   /* Every piece of garbage was counted, the connection carried on. */
-  g_assert_cmpuint (th_test_feed_stat (fx->hub, "parse_errors"), ==, 3 + 3);    /* not JSON, truncated, array; binary, UTF-8, huge */
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "parse_errors"), ==, 3 + 5);    /* not JSON, truncated, array; binary, 3 not UTF-8, huge */
   g_assert_cmpuint (th_test_feed_stat (fx->hub, "bad_values"), ==, 7);          /* {}, NaN, -5, 1e400, 2 bad times, unknown symbol */
   g_assert_cmpuint (th_test_feed_stat (fx->hub, "unknown_messages"), ==, 2);    /* depthUpdate, error reply */
   g_assert_cmpuint (th_test_feed_stat (fx->hub, "oversize"), ==, 1);

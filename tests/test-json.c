@@ -73,6 +73,125 @@ test_round_trip_random (void)
     }
 }
 
+/* What the writer gave before its exact 16/17-digit path: the shortest of
+ * %.15g, %.16g and %.17g that strtod() reads back (C locale). */
+static char *
+reference_double (double v)
+{
+  char buf[64];
+
+  for (int precision = 15; precision <= 17; precision++)
+    {
+      g_snprintf (buf, sizeof buf, "%.*g", precision, v);
+      if (precision == 17 || g_ascii_strtod (buf, NULL) == v)
+        break;
+    }
+  return g_strdup (buf);
+}
+
+static guint
+significant_digits (const char *text)
+{
+  guint n = 0, zeros = 0;
+  gboolean started = FALSE;
+
+  for (const char *p = text; *p != '\0' && *p != 'e'; p++)
+    {
+      if (!g_ascii_isdigit (*p))
+        continue;
+      if (*p == '0' && !started)
+        continue;
+      started = TRUE;
+      if (*p == '0')
+        zeros++;
+      else
+        {
+          n += zeros + 1;
+          zeros = 0;
+        }
+    }
+  return n;
+}
+
+static void
+check_against_reference (double v)
+{
+  g_autofree char *s = fmt_double (v);
+  g_autofree char *ref = reference_double (v);
+
+  g_assert_cmpfloat (g_ascii_strtod (s, NULL), ==, v);
+  /* -0 is written 0 (test_doubles); below 1e-4 the fast path writes
+   * fixed decimals where %g has an exponent: only the exact path's range
+   * is compared. */
+  if (fabs (v) < 1e-4 || fabs (v) >= 1e14)
+    return;
+  /* 16 digits may be written from the fast path, the fewest decimals that
+   * read back: another 16-digit decimal naming the same double (the
+   * writer's comment). Anything else is the same text. */
+  if (significant_digits (ref) == 16)
+    g_assert_cmpuint (significant_digits (s), <=, 16);
+  else if (g_strcmp0 (s, ref) != 0)
+    g_error ("%.17g: wrote %s, %%.Ng gives %s", v, s, ref);
+}
+
+/* The 16/17-digit path (1e-4 up to 1e14) is exact: the same text as the
+ * snprintf() and strtod() loop it replaces, for computed values (24 h
+ * changes), random magnitudes, values of a few binary digits (ties in the
+ * rounding), powers of ten and two and their neighbours. */
+static void
+test_doubles_exact (void)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (11);
+  static const struct { double v; const char *s; } cases[] = {
+    { 0.30000000000000004, "0.30000000000000004" },
+    { 1.0000000000000002, "1.0000000000000002" },
+    { 0.00010000000000000002, "0.00010000000000000002" },
+    { 99999999999999.98, "99999999999999.98" },
+    { 2.4658426577993637, "2.4658426577993637" },
+    { 0.1 + 0.7, "0.7999999999999999" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *s = fmt_double (cases[i].v);
+
+      g_assert_cmpstr (s, ==, cases[i].s);
+      check_against_reference (cases[i].v);
+    }
+
+  for (int i = 0; i < 300000; i++)
+    {
+      double open = nearbyint (g_rand_double_range (rand, 0.01, 100000) * 100) / 100;
+      double last = nearbyint (open * exp (g_rand_double_range (rand, -0.2, 0.2)) * 100) / 100;
+      double mag = g_rand_double_range (rand, 1, 10) * pow (10, g_rand_int_range (rand, -5, 15));
+      double bin = ldexp ((double) g_rand_int (rand), -g_rand_int_range (rand, 0, 60)) + g_rand_int_range (rand, 0, 100000);
+
+      check_against_reference ((last - open) / open * 100);
+      check_against_reference (-(last - open));
+      check_against_reference (mag);
+      check_against_reference (bin);
+    }
+
+  for (int e = -5; e <= 15; e++)
+    {
+      double p = pow (10, e);
+
+      check_against_reference (p);
+      check_against_reference (nextafter (p, 0));
+      check_against_reference (nextafter (p, INFINITY));
+      check_against_reference (nextafter (nextafter (p, 0), 0));
+    }
+  for (int e = -15; e <= 48; e++)
+    {
+      double p = ldexp (1, e);
+
+      check_against_reference (p);
+      check_against_reference (nextafter (p, 0));
+      check_against_reference (nextafter (p, INFINITY));
+      check_against_reference (-nextafter (p, 0));
+    }
+}
+
 static void
 test_times (void)
 {
@@ -409,6 +528,7 @@ main (int   argc,
 
   g_test_add_func ("/json/doubles", test_doubles);
   g_test_add_func ("/json/doubles-round-trip", test_round_trip_random);
+  g_test_add_func ("/json/doubles-exact", test_doubles_exact);
   g_test_add_func ("/json/times", test_times);
   g_test_add_func ("/json/strings", test_strings);
   g_test_add_func ("/json/event-round-trip", test_event_round_trip);
