@@ -596,11 +596,11 @@ assert_tail_of (GPtrArray *served,
       break;
   if (start == upstream->len)
     g_error ("the first event served is not one of the ingest's: %s", (char *) served->pdata[0]);
-  g_assert_cmpuint (upstream->len - start, ==, served->len);
-  for (guint i = 0; i < served->len; i++)
+  for (guint i = 0; i < served->len && start + i < upstream->len; i++)
     if (!g_str_equal (upstream->pdata[start + i], served->pdata[i]))
       g_error ("event %u served differs from the ingest's:\n  %s\n  %s", i, (char *) served->pdata[i],
                (char *) upstream->pdata[start + i]);
+  g_assert_cmpuint (upstream->len - start, ==, served->len);
 }
 
 static ThHub *
@@ -667,6 +667,9 @@ test_socketio_edges (Fixture       *f,
   th_test_run_for (300);
   sio_collect (c1);
   sio_collect (c2);
+  /* Whatever the ingest said meanwhile too. */
+  g_ptr_array_unref (ji);
+  ji = named_json (ei);
 
   g_assert_cmpuint (th_test_feed_stat (edge1, "parse_errors"), ==, 0);
   g_assert_cmpuint (c1->events->len, ==, c2->events->len);
@@ -725,6 +728,8 @@ test_edge_restart (Fixture       *f,
   th_test_wait_until ((sio_collect (c), c->events->len >= ji->len - 20), TH_TEST_WAIT_MS);
   th_test_run_for (300);
   sio_collect (c);
+  g_ptr_array_unref (ji);
+  ji = named_json (ei);
 
   /* The events published while the feed was stopped came after it started again. */
   g_assert_cmpuint (th_test_feed_stat (edge, "gaps"), ==, 0);
