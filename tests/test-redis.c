@@ -470,6 +470,277 @@ test_standby (Fixture       *f,
   th_test_hub_clear (&b);
 }
 
+/* Socket.IO clients of an edge's server: the websocket transport, the
+ * namespace connected, in every room an event of @names goes to. */
+
+typedef struct
+{
+  ThTestWs  *ws;
+  GPtrArray *events;   /* char*: {"event":NAME,"data":DATA} of each 42 packet named in @names */
+} SioClient;
+
+static const char *const sio_names[] = { "financial_data_update", "candle_update", NULL };
+
+static char *
+sio_next (ThTestWs   *w,
+          const char *prefix)
+{
+  for (;;)
+    {
+      char *p;
+
+      th_test_wait_until (th_test_ws_has_message (w), TH_TEST_WAIT_MS);
+      p = g_queue_pop_head (&w->messages);
+      if (p == NULL)
+        g_error ("closed while waiting for %s", prefix);
+      if (g_str_has_prefix (p, prefix))
+        return p;
+      if (g_str_equal (p, "2"))
+        th_test_ws_send (w, "3");
+      g_free (p);
+    }
+}
+
+static SioClient *
+sio_connect (SoupSession *session,
+             ThHub       *edge)
+{
+  g_autofree char *url = g_strdup_printf ("ws://127.0.0.1:%u/socket.io/?EIO=4&transport=websocket",
+                                          th_test_server_port (edge));
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+  SioClient *c = g_new0 (SioClient, 1);
+  const char *rooms[] = { "financial_data", "symbol_BTC", "symbol_ETH" };
+
+  c->ws = th_test_ws_connect (session, msg, NULL);
+  g_assert_no_error (c->ws->error);
+  c->events = g_ptr_array_new_with_free_func (g_free);
+  g_free (sio_next (c->ws, "0{"));
+  th_test_ws_send (c->ws, "40");
+  g_free (sio_next (c->ws, "40{\"sid\":"));
+  g_free (sio_next (c->ws, "42[\"connected\","));
+  for (guint i = 0; i < G_N_ELEMENTS (rooms); i++)
+    {
+      g_autofree char *join = g_strdup_printf ("42[\"join_room\",{\"room\":\"%s\"}]", rooms[i]);
+
+      th_test_ws_send (c->ws, join);
+      g_free (sio_next (c->ws, "42[\"room_joined\","));
+    }
+  return c;
+}
+
+/* Takes in what came: each event as the envelope the hub serialized. */
+static void
+sio_collect (SioClient *c)
+{
+  char *p;
+
+  while ((p = g_queue_pop_head (&c->ws->messages)) != NULL)
+    {
+      g_autofree char *packet = p;
+
+      if (g_str_equal (packet, "2"))
+        {
+          th_test_ws_send (c->ws, "3");
+          continue;
+        }
+      if (!g_str_has_prefix (packet, "42[\"") || !g_str_has_suffix (packet, "]"))
+        continue;
+      for (const char *const *n = sio_names; *n != NULL; n++)
+        {
+          gsize len = strlen (*n);
+
+          if (strncmp (packet + 4, *n, len) == 0 && strncmp (packet + 4 + len, "\",", 2) == 0)
+            {
+              const char *data = packet + 4 + len + 2;
+
+              g_ptr_array_add (c->events, g_strdup_printf ("{\"event\":\"%s\",\"data\":%.*s}", *n,
+                                                           (int) (strlen (data) - 1), data));
+              break;
+            }
+        }
+    }
+}
+
+static void
+sio_free (SioClient *c)
+{
+  th_test_ws_free (c->ws);
+  g_ptr_array_unref (c->events);
+  g_free (c);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SioClient, sio_free)
+
+/* The ingest's events of @names, as JSON. */
+static GPtrArray *
+named_json (GPtrArray *events)
+{
+  GPtrArray *out = g_ptr_array_new ();
+
+  for (guint i = 0; i < events->len; i++)
+    if (g_strv_contains (sio_names, th_event_get_name (events->pdata[i])))
+      g_ptr_array_add (out, (gpointer) th_event_get_json (events->pdata[i]));
+  return out;
+}
+
+/* @served is @upstream from some index to its end. */
+static void
+assert_tail_of (GPtrArray *served,
+                GPtrArray *upstream)
+{
+  guint start;
+
+  g_assert_cmpuint (served->len, >, 0);
+  for (start = 0; start < upstream->len; start++)
+    if (g_str_equal (upstream->pdata[start], served->pdata[0]))
+      break;
+  if (start == upstream->len)
+    g_error ("the first event served is not one of the ingest's: %s", (char *) served->pdata[0]);
+  for (guint i = 0; i < served->len && start + i < upstream->len; i++)
+    if (!g_str_equal (upstream->pdata[start + i], served->pdata[i]))
+      g_error ("event %u served differs from the ingest's:\n  %s\n  %s", i, (char *) served->pdata[i],
+               (char *) upstream->pdata[start + i]);
+  g_assert_cmpuint (upstream->len - start, ==, served->len);
+}
+
+static ThHub *
+edge_server_new (Fixture *f)
+{
+  g_autofree char *conf = g_strdup_printf (
+    "[tickhub]\nplugins=redis;server\nsymbols=BTC;ETH\ntimeframes=1m\n"
+    "[redis]\nurl=unix://%s\nrole=edge\nblock=0.1\n"
+    "[server]\nlisten=127.0.0.1:0\nstatus-interval=0\nrate-limit=0\n", f->redis.socket);
+
+  return th_test_hub_new (conf, NULL);
+}
+
+static void
+stop_feeds (ThHub *hub)
+{
+  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (hub);
+
+  for (guint i = 0; i < feeds->len; i++)
+    th_feed_source_stop (feeds->pdata[i]);
+}
+
+static ThFeedSource *
+redis_feed (ThHub *hub)
+{
+  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (hub);
+
+  for (guint i = 0; i < feeds->len; i++)
+    if (g_str_equal (th_hub_get_plugin_name (hub, feeds->pdata[i]), "redis"))
+      return feeds->pdata[i];
+  g_assert_not_reached ();
+}
+
+/* One ingest, two edges each with its server: a Socket.IO client on each
+ * edge gets the same events in the same order, the ingest's. */
+static void
+test_socketio_edges (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(ThHub) edge1 = edge_server_new (f);
+  g_autoptr(ThHub) edge2 = edge_server_new (f);
+  g_autoptr(ThHub) ingest = ingest_new (f, NULL);
+  g_autoptr(GPtrArray) ei = th_test_capture_events (ingest);
+  g_autoptr(GPtrArray) ji = NULL;
+  g_autoptr(SoupSession) session = th_test_session_new ();
+  g_autoptr(SioClient) c1 = NULL;
+  g_autoptr(SioClient) c2 = NULL;
+
+  th_hub_start (edge1);
+  th_hub_start (edge2);
+  th_test_wait_until (redis_state (edge1) == TH_SOURCE_STATE_LIVE && redis_state (edge2) == TH_SOURCE_STATE_LIVE,
+                      TH_TEST_WAIT_MS);
+  c1 = sio_connect (session, edge1);
+  c2 = sio_connect (session, edge2);
+  th_hub_start (ingest);
+  th_test_wait_until ((sio_collect (c1), sio_collect (c2), c1->events->len >= 200 && c2->events->len >= 200),
+                      TH_TEST_WAIT_MS * 2);
+
+  stop_feeds (ingest);
+  th_test_wait_until (sink_stat (ingest, "acked") >= sink_stat (ingest, "published"), TH_TEST_WAIT_MS);
+  ji = named_json (ei);
+  th_test_wait_until ((sio_collect (c1), sio_collect (c2),
+                       c1->events->len >= ji->len - 20 && c2->events->len == c1->events->len), TH_TEST_WAIT_MS);
+  th_test_run_for (300);
+  sio_collect (c1);
+  sio_collect (c2);
+  /* Whatever the ingest said meanwhile too. */
+  g_ptr_array_unref (ji);
+  ji = named_json (ei);
+
+  g_assert_cmpuint (th_test_feed_stat (edge1, "parse_errors"), ==, 0);
+  g_assert_cmpuint (c1->events->len, ==, c2->events->len);
+  for (guint i = 0; i < c1->events->len; i++)
+    g_assert_cmpstr (c1->events->pdata[i], ==, c2->events->pdata[i]);
+  assert_tail_of (c1->events, ji);
+  g_assert_cmpuint (th_test_count_events (ei, "candle_update", NULL), >, 0);
+
+  g_clear_pointer (&c1, sio_free);
+  g_clear_pointer (&c2, sio_free);
+  th_test_hub_clear (&ingest);
+  th_test_hub_clear (&edge1);
+  th_test_hub_clear (&edge2);
+}
+
+/* An edge whose feed stops mid-stream and starts again while the ingest
+ * publishes catches up from its last id: what its Socket.IO client got
+ * before and after is the ingest's events, none lost, none twice. */
+static void
+test_edge_restart (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(ThHub) edge = edge_server_new (f);
+  g_autoptr(ThHub) ingest = ingest_new (f, NULL);
+  g_autoptr(GPtrArray) ei = th_test_capture_events (ingest);
+  g_autoptr(GPtrArray) ji = NULL;
+  g_autoptr(SoupSession) session = th_test_session_new ();
+  g_autoptr(SioClient) c = NULL;
+  ThFeedSource *feed;
+  guint64 acked_at_stop, relayed_at_stop;
+  guint served_at_stop;
+
+  th_hub_start (edge);
+  th_test_wait_until (redis_state (edge) == TH_SOURCE_STATE_LIVE, TH_TEST_WAIT_MS);
+  c = sio_connect (session, edge);
+  th_hub_start (ingest);
+  th_test_wait_until ((sio_collect (c), c->events->len >= 100), TH_TEST_WAIT_MS);
+
+  /* Down for a while: the ingest goes on publishing. */
+  feed = redis_feed (edge);
+  th_feed_source_stop (feed);
+  relayed_at_stop = th_test_feed_stat (edge, "relayed");
+  acked_at_stop = sink_stat (ingest, "acked");
+  th_test_wait_until (sink_stat (ingest, "acked") >= acked_at_stop + 100, TH_TEST_WAIT_MS);
+  th_test_run_for (50);
+  sio_collect (c);
+  served_at_stop = c->events->len;
+  g_assert_cmpuint (th_test_feed_stat (edge, "relayed"), ==, relayed_at_stop);
+
+  th_feed_source_start (feed);
+  th_test_wait_until ((sio_collect (c), c->events->len >= served_at_stop + 150), TH_TEST_WAIT_MS);
+
+  stop_feeds (ingest);
+  th_test_wait_until (sink_stat (ingest, "acked") >= sink_stat (ingest, "published"), TH_TEST_WAIT_MS);
+  ji = named_json (ei);
+  th_test_wait_until ((sio_collect (c), c->events->len >= ji->len - 20), TH_TEST_WAIT_MS);
+  th_test_run_for (300);
+  sio_collect (c);
+  g_ptr_array_unref (ji);
+  ji = named_json (ei);
+
+  /* The events published while the feed was stopped came after it started again. */
+  g_assert_cmpuint (th_test_feed_stat (edge, "gaps"), ==, 0);
+  g_assert_cmpuint (th_test_feed_stat (edge, "parse_errors"), ==, 0);
+  assert_tail_of (c->events, ji);
+
+  g_clear_pointer (&c, sio_free);
+  th_test_hub_clear (&ingest);
+  th_test_hub_clear (&edge);
+}
+
 static void
 test_config (void)
 {
@@ -515,6 +786,8 @@ main (int   argc,
   g_test_add ("/redis/garbage", Fixture, NULL, fixture_set_up, test_garbage, fixture_tear_down);
   g_test_add ("/redis/down-at-start-and-restart", Fixture, "no", fixture_set_up, test_restart, fixture_tear_down);
   g_test_add ("/redis/maxmemory", Fixture, "no", fixture_set_up, test_full, fixture_tear_down);
+  g_test_add ("/redis/socketio-edges", Fixture, NULL, fixture_set_up, test_socketio_edges, fixture_tear_down);
+  g_test_add ("/redis/edge-restart", Fixture, NULL, fixture_set_up, test_edge_restart, fixture_tear_down);
   g_test_add ("/redis/standby", Fixture, NULL, fixture_set_up, test_standby, fixture_tear_down);
   return g_test_run ();
 }
