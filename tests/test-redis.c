@@ -741,6 +741,179 @@ test_edge_restart (Fixture       *f,
   th_test_hub_clear (&edge);
 }
 
+static ThHub *
+edge_named_new (Fixture    *f,
+                const char *node_id)
+{
+  g_autofree char *conf = g_strdup_printf (
+    "[tickhub]\nplugins=redis\nsymbols=BTC;ETH\ntimeframes=1m\n"
+    "[redis]\nurl=unix://%s\nrole=edge\nblock=0.1\nnode-id=%s\n", f->redis.socket, node_id);
+
+  return th_test_hub_new (conf, NULL);
+}
+
+static void
+start_feeds (ThHub *hub)
+{
+  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (hub);
+
+  for (guint i = 0; i < feeds->len; i++)
+    th_feed_source_start (feeds->pdata[i]);
+}
+
+/* The JSON of @events named @name */
+static GPtrArray *
+json_of (GPtrArray  *events,
+         const char *name)
+{
+  GPtrArray *out = g_ptr_array_new ();
+
+  for (guint i = 0; i < events->len; i++)
+    if (g_str_equal (th_event_get_name (events->pdata[i]), name))
+      g_ptr_array_add (out, (gpointer) th_event_get_json (events->pdata[i]));
+  return out;
+}
+
+static char *
+saved_position (Fixture    *f,
+                const char *node_id)
+{
+  redisReply *r = redis_command (&f->redis, "GET tickhub:edge:%s", node_id);
+  char *id = r->type == REDIS_REPLY_STRING ? g_strdup (r->str) : NULL;
+
+  freeReplyObject (r);
+  return id;
+}
+
+static gboolean
+position_is (Fixture    *f,
+             const char *node_id,
+             const char *id)
+{
+  g_autofree char *now = saved_position (f, node_id);
+
+  return g_strcmp0 (now, id) == 0;
+}
+
+/* An edge *process* restarted (a new hub: nothing kept in memory) with
+ * the same node-id resumes from the position it saved in Redis: the
+ * prices it relays before and after are the ingest's, none lost, none
+ * twice. Then, the stream trimmed past its position while it was away:
+ * the gap is counted and shown as the reason of its `redis` source. */
+static void
+test_edge_process_restart (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(ThHub) ingest = ingest_new (f, NULL);
+  g_autoptr(ThHub) edge = edge_named_new (f, "edge-a");
+  g_autoptr(ThHub) anonymous = edge_new (f);
+  g_autoptr(GPtrArray) ei = th_test_capture_events (ingest);
+  g_autoptr(GPtrArray) e1 = th_test_capture_events (edge);
+  g_autoptr(GPtrArray) e2 = NULL;
+  g_autoptr(GPtrArray) e3 = NULL;
+  g_autoptr(GPtrArray) served = g_ptr_array_new ();
+  g_autoptr(GPtrArray) up = NULL;
+  g_autofree char *saved = NULL;
+  g_autofree char *reason = NULL;
+  guint64 acked;
+  redisReply *r;
+  gboolean said = FALSE;
+
+  th_hub_start (edge);
+  th_hub_start (anonymous);
+  th_test_wait_until (redis_state (edge) == TH_SOURCE_STATE_LIVE, TH_TEST_WAIT_MS);
+  th_hub_start (ingest);
+  th_test_wait_until (th_test_feed_stat (edge, "relayed") >= 100, TH_TEST_WAIT_MS);
+  g_assert_cmpuint (th_test_feed_stat (edge, "resumes"), ==, 0);
+
+  /* The process ends; the ingest goes on publishing meanwhile. */
+  th_test_hub_clear (&edge);
+  saved = saved_position (f, "edge-a");
+  g_assert_nonnull (saved);
+  g_assert_true (g_regex_match_simple ("^[0-9]+-[0-9]+$", saved, 0, 0));
+  /* Only a node with a node-id of its own keeps a position. */
+  r = redis_command (&f->redis, "KEYS tickhub:edge:*");
+  g_assert_cmpint (r->type, ==, REDIS_REPLY_ARRAY);
+  g_assert_cmpuint (r->elements, ==, 1);
+  freeReplyObject (r);
+  acked = sink_stat (ingest, "acked");
+  th_test_wait_until (sink_stat (ingest, "acked") >= acked + 150, TH_TEST_WAIT_MS);
+  stop_feeds (ingest);
+  th_test_wait_until (sink_stat (ingest, "acked") >= sink_stat (ingest, "published"), TH_TEST_WAIT_MS);
+
+  /* Started again: it catches up from its position. */
+  edge = edge_named_new (f, "edge-a");
+  e2 = th_test_capture_events (edge);
+  th_hub_start (edge);
+  th_test_wait_until (redis_state (edge) == TH_SOURCE_STATE_LIVE, TH_TEST_WAIT_MS);
+  th_test_wait_until (!position_is (f, "edge-a", saved), TH_TEST_WAIT_MS);
+  th_test_run_for (500);
+  g_assert_cmpuint (th_test_feed_stat (edge, "resumes"), ==, 1);
+  g_assert_cmpuint (th_test_feed_stat (edge, "gaps"), ==, 0);
+  g_assert_cmpuint (th_test_feed_stat (edge, "parse_errors"), ==, 0);
+  /* Every entry after its position, and from the hashes at most the
+   * sources' states (the replay brought every symbol's price). */
+  r = redis_command (&f->redis, "XRANGE tickhub:events (%s +", saved);
+  g_assert_cmpuint (r->elements, >=, 50);
+  g_assert_cmpuint (th_test_feed_stat (edge, "relayed"), >=, r->elements);
+  g_assert_cmpuint (th_test_feed_stat (edge, "relayed"), <=, r->elements + 2);
+  g_assert_cmpuint (th_test_feed_stat (edge, "snapshot"), <=, 2);
+  freeReplyObject (r);
+
+  /* Before + after = the ingest's prices from the first the edge got. */
+  {
+    g_autoptr(GPtrArray) before = json_of (e1, "financial_data_update");
+    g_autoptr(GPtrArray) after = json_of (e2, "financial_data_update");
+
+    g_ptr_array_extend (served, before, NULL, NULL);
+    g_ptr_array_extend (served, after, NULL, NULL);
+    g_assert_cmpuint (after->len, >, 20);
+  }
+  up = json_of (ei, "financial_data_update");
+  if (g_getenv ("DEBUG_RESUME"))
+    {
+      g_printerr ("e1 %u e2 %u up %u saved %s\n", e1->len, e2->len, up->len, saved);
+      for (guint i = 0; i < served->len; i++)
+        g_printerr ("S%u %.120s\n", i, (char *) served->pdata[i] + 40);
+      for (guint i = 0; i < up->len; i++)
+        g_printerr ("U%u %.120s\n", i, (char *) up->pdata[i] + 40);
+    }
+  assert_tail_of (served, up);
+  /* Its own position moved to the end of the stream. */
+  r = redis_command (&f->redis, "XREVRANGE tickhub:events + - COUNT 1");
+  g_assert_cmpuint (r->elements, ==, 1);
+  g_assert_true (position_is (f, "edge-a", r->element[0]->element[0]->str));
+  freeReplyObject (r);
+
+  /* Away again; the stream is trimmed past its position meanwhile. */
+  th_test_hub_clear (&edge);
+  start_feeds (ingest);
+  acked = sink_stat (ingest, "acked");
+  th_test_wait_until (sink_stat (ingest, "acked") >= acked + 50, TH_TEST_WAIT_MS);
+  stop_feeds (ingest);
+  th_test_wait_until (sink_stat (ingest, "acked") >= sink_stat (ingest, "published"), TH_TEST_WAIT_MS);
+  freeReplyObject (redis_command (&f->redis, "XTRIM tickhub:events MAXLEN 10"));
+
+  edge = edge_named_new (f, "edge-a");
+  e3 = th_test_capture_events (edge);
+  th_hub_start (edge);
+  th_test_wait_until (th_test_feed_stat (edge, "gaps") == 1, TH_TEST_WAIT_MS);
+  th_test_wait_until (th_test_feed_stat (edge, "relayed") >= 10, TH_TEST_WAIT_MS);
+  g_assert_cmpuint (th_test_feed_stat (edge, "resumes"), ==, 1);
+  g_assert_cmpint (th_hub_get_source_state (edge, "redis", &reason), ==, TH_SOURCE_STATE_LIVE);
+  g_assert_nonnull (strstr (reason, "trimmed past"));
+  for (guint i = 0; i < e3->len; i++)
+    if (g_str_equal (th_event_get_name (e3->pdata[i]), "source_status") &&
+        strstr (th_event_get_json (e3->pdata[i]), "\"source\":\"redis\"") != NULL &&
+        strstr (th_event_get_json (e3->pdata[i]), "trimmed past") != NULL)
+      said = TRUE;
+  g_assert_true (said);
+
+  th_test_hub_clear (&ingest);
+  th_test_hub_clear (&edge);
+  th_test_hub_clear (&anonymous);
+}
+
 static void
 test_config (void)
 {
@@ -788,6 +961,8 @@ main (int   argc,
   g_test_add ("/redis/maxmemory", Fixture, "no", fixture_set_up, test_full, fixture_tear_down);
   g_test_add ("/redis/socketio-edges", Fixture, NULL, fixture_set_up, test_socketio_edges, fixture_tear_down);
   g_test_add ("/redis/edge-restart", Fixture, NULL, fixture_set_up, test_edge_restart, fixture_tear_down);
+  g_test_add ("/redis/edge-process-restart", Fixture, NULL, fixture_set_up, test_edge_process_restart,
+              fixture_tear_down);
   g_test_add ("/redis/standby", Fixture, NULL, fixture_set_up, test_standby, fixture_tear_down);
   return g_test_run ();
 }

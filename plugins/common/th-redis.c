@@ -15,6 +15,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 
@@ -425,6 +426,33 @@ th_redis_start (ThRedis *self)
 {
   self->started = TRUE;
   connect_now (self);
+}
+
+/* Writes what is queued for Redis now, waiting at most @timeout_ms for
+ * the socket: for a last command before th_redis_free(), which drops
+ * what is not written yet. Replies are not waited for. */
+void
+th_redis_flush (ThRedis *self,
+                int      timeout_ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  redisContext *c;
+  int done = 0;
+
+  if (self == NULL || self->ac == NULL || self->closing || !(self->ac->c.flags & REDIS_CONNECTED))
+    return;
+  c = &self->ac->c;
+  while (!done)
+    {
+      struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+      gint64 left;
+
+      if (redisBufferWrite (c, &done) != REDIS_OK || done)
+        return;
+      left = (end - g_get_monotonic_time ()) / 1000;
+      if (left <= 0 || poll (&p, 1, (int) left) <= 0)
+        return;
+    }
 }
 
 void

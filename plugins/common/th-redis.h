@@ -50,6 +50,8 @@ ThRedis      *th_redis_new          (const ThRedisUrl *url,
                                      ThRedisStateFunc  on_state,
                                      gpointer          user_data);
 void          th_redis_start        (ThRedis          *self);
+void          th_redis_flush        (ThRedis          *self,
+                                     int               timeout_ms);
 void          th_redis_free         (ThRedis          *self);
 ThRedisState  th_redis_get_state    (ThRedis          *self);
 const char   *th_redis_get_reason   (ThRedis          *self);

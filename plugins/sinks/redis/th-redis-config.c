@@ -66,7 +66,8 @@ th_redis_config_read (ThHub          *hub,
   config->max_queue = (guint64) MAX (n, 1);
 
   config->node_id = th_config_get_string (c, TH_REDIS_GROUP, "node-id", "");
-  if (*config->node_id == '\0')
+  config->node_id_set = *config->node_id != '\0';
+  if (!config->node_id_set)
     {
       g_free (config->node_id);
       config->node_id = g_strdup_printf ("%s:%d:%08x", g_get_host_name (), (int) getpid (), g_random_int ());

@@ -26,6 +26,7 @@ typedef struct
   guint64     max_length;   /* XADD MAXLEN ~ */
   gint64      lease_ms;     /* 0: no lease, always publish */
   char       *node_id;
+  gboolean    node_id_set;  /* from the keyfile: an edge keeps its position under it */
   guint64     max_queue;    /* commands waiting for their reply */
   gint64      block_ms;     /* XREAD BLOCK */
   guint64     count;        /* XREAD COUNT */

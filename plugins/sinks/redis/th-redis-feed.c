@@ -17,6 +17,20 @@
  * event an edge does not relay, a symbol this hub does not serve) is
  * refused, counted (`parse_errors`) and logged once.
  *
+ * Across a restart of the edge *process*: with an explicit `node-id`, the
+ * feed keeps the id of the last entry it relayed in Redis, under
+ * PREFIX:edge:NODE-ID (SET, pipelined with the next XREAD: one more
+ * command per batch, no more round trips). In Redis rather than in a state
+ * file because it then lives and dies with the stream it points into: a
+ * Redis restarted without persistence loses both (the edge starts from the
+ * snapshot), and edges need no state directory. On starting, the feed
+ * reads it back: if the stream still holds what follows it, the edge
+ * relays everything from there (its store and candles miss nothing), then
+ * takes from the hashes only the prices of symbols the replay did not
+ * bring; if the stream was trimmed past it, the gap is counted (`gaps`),
+ * logged and shown as the reason of the `redis` source's status (live).
+ * Without `node-id` the name changes at each start: no position is kept.
+ *
  * The feed's own state is the source `redis` (`source_status`): live while
  * reading, down with the reason while Redis is unreachable. Meanwhile the
  * relayed prices go stale through the edge's TTLs.
@@ -51,6 +65,9 @@ struct _ThRedisFeed
   char          *count_text;
   gboolean       running;
   gboolean       warned_garbage;
+  char          *resume_key;    /* PREFIX:edge:NODE-ID, NULL without node-id */
+  gboolean       resume_tried;  /* the saved position was looked up */
+  gboolean       catching_up;   /* replaying from a saved position */
 
   struct
   {
@@ -60,6 +77,7 @@ struct _ThRedisFeed
     guint64 parse_errors;
     guint64 reconnects;
     guint64 gaps;
+    guint64 resumes;
     guint64 snapshot;
     guint64 snapshot_stale;
   } stats;
@@ -123,6 +141,85 @@ relay (ThRedisFeed *self,
 }
 
 static void read_next (ThRedisFeed *self);
+static void relay_hash (ThRedisFeed *self, redisReply *reply, gboolean prices, gboolean missing_only);
+
+/* A stream id, MS-SEQ */
+static void
+parse_id (const char *id,
+          guint64    *ms,
+          guint64    *seq)
+{
+  const char *dash = strchr (id, '-');
+
+  *ms = g_ascii_strtoull (id, NULL, 10);
+  *seq = dash != NULL ? g_ascii_strtoull (dash + 1, NULL, 10) : 0;
+}
+
+/* Whether entries may have been trimmed between @last (relayed) and
+ * @first (the oldest the stream holds now): @first is after @last and is
+ * not its immediate successor in the same millisecond. A next entry in a
+ * later millisecond cannot be told from a gap: that counts as one. */
+static gboolean
+is_gap (const char *last,
+        const char *first)
+{
+  guint64 lm, ls, fm, fs;
+
+  parse_id (last, &lm, &ls);
+  parse_id (first, &fm, &fs);
+  if (fm < lm || (fm == lm && fs <= ls + 1))
+    return FALSE;
+  return TRUE;
+}
+
+static void
+report_gap (ThRedisFeed *self,
+            const char  *first,
+            const char  *when)
+{
+  g_autofree char *why = g_strdup_printf ("%s: the stream was trimmed past the last entry relayed (%s; oldest now %s): "
+                                          "events in between are lost", when, self->last_id, first);
+
+  self->stats.gaps++;
+  g_message ("[redis] %s; raise [redis] max-length", why);
+  /* Live, with the gap as its reason: a source_status event says so. */
+  th_hub_report_source_status (self->hub, SOURCE, TH_SOURCE_STATE_LIVE, why);
+}
+
+static void
+on_fill_sources (ThRedis    *redis,
+                 redisReply *reply,
+                 gpointer    user_data)
+{
+  ThRedisFeed *self = user_data;
+
+  if (reply != NULL && self->running)
+    relay_hash (self, reply, FALSE, TRUE);
+}
+
+static void
+on_fill_prices (ThRedis    *redis,
+                redisReply *reply,
+                gpointer    user_data)
+{
+  ThRedisFeed *self = user_data;
+
+  if (reply != NULL && self->running)
+    relay_hash (self, reply, TRUE, TRUE);
+}
+
+/* Caught up after a resume: what the replay did not bring, from the hashes. */
+static void
+fill_from_hashes (ThRedisFeed *self)
+{
+  g_autofree char *sources = g_strconcat (self->config.prefix, ":sources", NULL);
+  g_autofree char *prices = g_strconcat (self->config.prefix, ":prices", NULL);
+  const char *a[] = { "HGETALL", sources };
+  const char *b[] = { "HGETALL", prices };
+
+  th_redis_command (self->redis, on_fill_sources, self, 2, a, NULL);
+  th_redis_command (self->redis, on_fill_prices, self, 2, b, NULL);
+}
 
 static void
 on_xread (ThRedis    *redis,
@@ -143,6 +240,7 @@ on_xread (ThRedis    *redis,
     }
 
   /* NIL: the BLOCK timed out with nothing new. */
+  guint64 n_entries = 0;
   if (reply->type == REDIS_REPLY_ARRAY)
     for (size_t s = 0; s < reply->elements; s++)
       {
@@ -153,6 +251,7 @@ on_xread (ThRedis    *redis,
             stream->element[1]->type != REDIS_REPLY_ARRAY)
           continue;
         entries = stream->element[1];
+        n_entries += entries->elements;
         for (size_t i = 0; i < entries->elements && self->running; i++)
           {
             redisReply *entry = entries->element[i];
@@ -184,8 +283,22 @@ on_xread (ThRedis    *redis,
           }
       }
 
-  if (self->running)
-    read_next (self);
+  if (!self->running)
+    return;
+  if (n_entries > 0 && self->resume_key != NULL)
+    {
+      /* Pipelined with the next XREAD: no round trip of its own. */
+      const char *argv[] = { "SET", self->resume_key, self->last_id };
+
+      th_redis_command (self->redis, NULL, NULL, G_N_ELEMENTS (argv), argv, NULL);
+    }
+  if (self->catching_up && n_entries < self->config.count)
+    {
+      self->catching_up = FALSE;
+      g_message ("[redis] caught up from the saved position (%s)", self->last_id);
+      fill_from_hashes (self);
+    }
+  read_next (self);
 }
 
 static void
@@ -201,7 +314,8 @@ read_next (ThRedisFeed *self)
 static void
 relay_hash (ThRedisFeed *self,
             redisReply  *reply,
-            gboolean     prices)
+            gboolean     prices,
+            gboolean     missing_only)
 {
   g_autoptr(GHashTable) times = g_hash_table_new (g_str_hash, g_str_equal);
   gint64 now_ms = g_get_real_time () / 1000;
@@ -222,6 +336,11 @@ relay_hash (ThRedisFeed *self,
 
       if (field->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING ||
           g_str_has_suffix (field->str, "@t"))
+        continue;
+      /* After a replay: only the symbols it did not bring (a source's
+       * state relayed again unchanged is no new event). */
+      if (missing_only && prices &&
+          th_price_book_get_selected (th_hub_get_price_book (self->hub), field->str) != NULL)
         continue;
       tkey = g_strconcat (field->str, "@t", NULL);
       t = g_hash_table_lookup (times, tkey);
@@ -262,7 +381,7 @@ on_sources (ThRedis    *redis,
 
   if (reply == NULL || !self->running)
     return;
-  relay_hash (self, reply, FALSE);
+  relay_hash (self, reply, FALSE, FALSE);
 }
 
 static void
@@ -274,7 +393,7 @@ on_prices (ThRedis    *redis,
 
   if (reply == NULL || !self->running)
     return;
-  relay_hash (self, reply, TRUE);
+  relay_hash (self, reply, TRUE, FALSE);
   th_hub_report_source_status (self->hub, SOURCE, TH_SOURCE_STATE_LIVE, NULL);
   read_next (self);
 }
@@ -310,13 +429,15 @@ on_last_id (ThRedis    *redis,
   }
 }
 
-/* After a reconnection: is the entry after our last id still there? */
+/* After a reconnection, or on starting from a saved position: is the
+ * entry after our last id still there? */
 static void
 on_first_id (ThRedis    *redis,
              redisReply *reply,
              gpointer    user_data)
 {
   ThRedisFeed *self = user_data;
+  gboolean gap = FALSE;
 
   if (reply == NULL || !self->running)
     return;
@@ -325,15 +446,11 @@ on_first_id (ThRedis    *redis,
       reply->element[0]->element[0]->type == REDIS_REPLY_STRING)
     {
       const char *first = reply->element[0]->element[0]->str;
-      guint64 a = g_ascii_strtoull (first, NULL, 10), b = g_ascii_strtoull (self->last_id, NULL, 10);
 
-      if (a > b || (a == b && strcmp (first, self->last_id) > 0 && strchr (first, '-') != NULL &&
-                    g_ascii_strtoull (strchr (first, '-') + 1, NULL, 10) >
-                    g_ascii_strtoull (strchr (self->last_id, '-') != NULL ? strchr (self->last_id, '-') + 1 : "0", NULL, 10) + 1))
+      if (is_gap (self->last_id, first))
         {
-          self->stats.gaps++;
-          g_message ("[redis] the stream was trimmed past the last entry relayed (%s; oldest now %s): "
-                     "events in between are lost; raise [redis] max-length", self->last_id, first);
+          gap = TRUE;
+          report_gap (self, first, self->catching_up ? "resuming after a restart" : "after a reconnection");
         }
     }
   else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 0)
@@ -342,8 +459,43 @@ on_first_id (ThRedis    *redis,
       g_free (self->last_id);
       self->last_id = g_strdup ("0-0");
     }
-  th_hub_report_source_status (self->hub, SOURCE, TH_SOURCE_STATE_LIVE, NULL);
+  if (!gap)
+    th_hub_report_source_status (self->hub, SOURCE, TH_SOURCE_STATE_LIVE, NULL);
   read_next (self);
+}
+
+static void
+start_from_snapshot (ThRedisFeed *self)
+{
+  const char *argv[] = { "XREVRANGE", self->config.stream, "+", "-", "COUNT", "1" };
+
+  th_redis_command (self->redis, on_last_id, self, G_N_ELEMENTS (argv), argv, NULL);
+}
+
+/* The position saved by this node before it was restarted, if any. */
+static void
+on_saved_id (ThRedis    *redis,
+             redisReply *reply,
+             gpointer    user_data)
+{
+  ThRedisFeed *self = user_data;
+  guint64 ms, seq;
+
+  if (reply == NULL || !self->running)
+    return;
+  self->resume_tried = TRUE;
+  if (reply->type == REDIS_REPLY_STRING && (parse_id (reply->str, &ms, &seq), ms > 0 || seq > 0))
+    {
+      const char *argv[] = { "XRANGE", self->config.stream, "-", "+", "COUNT", "1" };
+
+      self->last_id = g_strdup (reply->str);
+      self->catching_up = TRUE;
+      self->stats.resumes++;
+      g_message ("[redis] resuming from the position saved under %s: %s", self->resume_key, self->last_id);
+      th_redis_command (redis, on_first_id, self, G_N_ELEMENTS (argv), argv, NULL);
+    }
+  else
+    start_from_snapshot (self);
 }
 
 static void
@@ -363,11 +515,13 @@ on_state (ThRedis      *redis,
       if (th_redis_get_connects (redis) > 1)
         self->stats.reconnects++;
       g_message ("[redis] connected to %s", where);
-      if (self->last_id == NULL)
+      if (self->last_id == NULL && self->resume_key != NULL && !self->resume_tried)
         {
-          const char *argv[] = { "XREVRANGE", self->config.stream, "+", "-", "COUNT", "1" };
-          th_redis_command (redis, on_last_id, self, G_N_ELEMENTS (argv), argv, NULL);
+          const char *argv[] = { "GET", self->resume_key };
+          th_redis_command (redis, on_saved_id, self, G_N_ELEMENTS (argv), argv, NULL);
         }
+      else if (self->last_id == NULL)
+        start_from_snapshot (self);
       else
         {
           const char *argv[] = { "XRANGE", self->config.stream, "-", "+", "COUNT", "1" };
@@ -402,6 +556,9 @@ th_redis_feed_configure (ThFeedSource  *feed,
   g_free (self->count_text);
   self->block_text = g_strdup_printf ("%" G_GINT64_FORMAT, self->config.block_ms);
   self->count_text = g_strdup_printf ("%" G_GUINT64_FORMAT, self->config.count);
+  g_clear_pointer (&self->resume_key, g_free);
+  if (self->config.node_id_set)
+    self->resume_key = g_strconcat (self->config.prefix, ":edge:", self->config.node_id, NULL);
   return TRUE;
 }
 
@@ -423,6 +580,16 @@ th_redis_feed_stop (ThFeedSource *feed)
   ThRedisFeed *self = TH_REDIS_FEED (feed);
 
   self->running = FALSE;
+  /* The position of the last entry relayed, written before the
+   * connection goes: a restarted process resumes exactly after it. */
+  if (self->redis != NULL && self->resume_key != NULL && self->last_id != NULL &&
+      th_redis_get_state (self->redis) == TH_REDIS_READY)
+    {
+      const char *argv[] = { "SET", self->resume_key, self->last_id };
+
+      if (th_redis_command (self->redis, NULL, NULL, G_N_ELEMENTS (argv), argv, NULL))
+        th_redis_flush (self->redis, 100);
+    }
   g_clear_pointer (&self->redis, th_redis_free);
 }
 
@@ -439,6 +606,7 @@ th_redis_feed_get_stats (ThFeedSource *feed)
     { "parse_errors", self->stats.parse_errors },
     { "reconnects", self->stats.reconnects },
     { "gaps", self->stats.gaps },
+    { "resumes", self->stats.resumes },
     { "snapshot", self->stats.snapshot },
     { "snapshot_stale", self->stats.snapshot_stale },
   };
@@ -490,6 +658,7 @@ th_redis_feed_finalize (GObject *object)
   g_free (self->last_id);
   g_free (self->block_text);
   g_free (self->count_text);
+  g_free (self->resume_key);
   G_OBJECT_CLASS (th_redis_feed_parent_class)->finalize (object);
 }
 
