@@ -851,6 +851,10 @@ test_edge_process_restart (Fixture       *f,
   g_assert_cmpuint (r->elements, ==, 1);
   freeReplyObject (r);
   acked = sink_stat (ingest, "acked");
+  th_test_wait_until (sink_stat (ingest, "acked") >= acked + 75, TH_TEST_WAIT_MS);
+  /* A source's state, in the stream and the hash: replayed, then not
+   * repeated from the hash. */
+  th_hub_report_source_status (ingest, "simulator", TH_SOURCE_STATE_LIVE, "said while edge-a was away");
   th_test_wait_until (sink_stat (ingest, "acked") >= acked + 150, TH_TEST_WAIT_MS);
   stop_feeds (ingest);
   th_test_wait_until (sink_stat (ingest, "acked") >= sink_stat (ingest, "published"), TH_TEST_WAIT_MS);
@@ -873,6 +877,24 @@ test_edge_process_restart (Fixture       *f,
   g_assert_cmpuint (th_test_feed_stat (edge, "relayed"), <=, r->elements + 2);
   g_assert_cmpuint (th_test_feed_stat (edge, "snapshot"), <=, 2);
   freeReplyObject (r);
+  /* The hashes repeat no source state the replay already said. */
+  {
+    const char *prev = NULL;
+    guint n = 0;
+
+    for (guint i = 0; i < e2->len; i++)
+      if (g_str_equal (th_event_get_name (e2->pdata[i]), "source_status") &&
+          strstr (th_event_get_json (e2->pdata[i]), "\"source\":\"simulator\"") != NULL)
+        {
+          g_assert_cmpstr (th_event_get_json (e2->pdata[i]), !=, prev);
+          prev = th_event_get_json (e2->pdata[i]);
+          n++;
+        }
+    /* The one said while it was away, once. */
+    g_assert_cmpuint (n, ==, 1);
+    g_assert_nonnull (strstr (prev, "while edge-a was away"));
+    g_assert_cmpuint (th_test_feed_stat (edge, "snapshot"), ==, 0);
+  }
 
   /* Before + after = the ingest's prices from the first the edge got. */
   {
@@ -884,14 +906,6 @@ test_edge_process_restart (Fixture       *f,
     g_assert_cmpuint (after->len, >, 20);
   }
   up = json_of (ei, "financial_data_update");
-  if (g_getenv ("DEBUG_RESUME"))
-    {
-      g_printerr ("e1 %u e2 %u up %u saved %s\n", e1->len, e2->len, up->len, saved);
-      for (guint i = 0; i < served->len; i++)
-        g_printerr ("S%u %.120s\n", i, (char *) served->pdata[i] + 40);
-      for (guint i = 0; i < up->len; i++)
-        g_printerr ("U%u %.120s\n", i, (char *) up->pdata[i] + 40);
-    }
   assert_tail_of (served, up);
   /* Its own position moved to the end of the stream. */
   r = redis_command (&f->redis, "XREVRANGE tickhub:events + - COUNT 1");

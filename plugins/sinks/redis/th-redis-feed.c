@@ -26,8 +26,8 @@
  * snapshot), and edges need no state directory. On starting, the feed
  * reads it back: if the stream still holds what follows it, the edge
  * relays everything from there (its store and candles miss nothing), then
- * takes from the hashes only the prices of symbols the replay did not
- * bring; if the stream was trimmed past it, the gap is counted (`gaps`),
+ * takes from the hashes only the prices of symbols and the states of
+ * sources the replay did not bring; if the stream was trimmed past it, the gap is counted (`gaps`),
  * logged and shown as the reason of the `redis` source's status (live).
  * Without `node-id` the name changes at each start: no position is kept.
  *
@@ -68,6 +68,7 @@ struct _ThRedisFeed
   char          *resume_key;    /* PREFIX:edge:NODE-ID, NULL without node-id */
   gboolean       resume_tried;  /* the saved position was looked up */
   gboolean       catching_up;   /* replaying from a saved position */
+  GHashTable    *replayed_sources; /* sources whose source_status the replay relayed */
 
   struct
   {
@@ -138,6 +139,23 @@ relay (ThRedisFeed *self,
       return;
     }
   self->stats.relayed++;
+  /* Replaying: note which sources' state it said, not to repeat it from
+   * the hashes afterwards. */
+  if (self->catching_up && g_str_equal (th_event_get_name (event), "source_status"))
+    {
+      g_autoptr(JsonNode) node = th_json_parse (json, length, NULL);
+      JsonNode *data = node != NULL && JSON_NODE_HOLDS_OBJECT (node)
+                       ? json_object_get_member (json_node_get_object (node), "data") : NULL;
+      const char *source = data != NULL && JSON_NODE_HOLDS_OBJECT (data)
+                           ? th_json_object_get_string (json_node_get_object (data), "source") : NULL;
+
+      if (source != NULL)
+        {
+          if (self->replayed_sources == NULL)
+            self->replayed_sources = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+          g_hash_table_add (self->replayed_sources, g_strdup (source));
+        }
+    }
 }
 
 static void read_next (ThRedisFeed *self);
@@ -195,6 +213,7 @@ on_fill_sources (ThRedis    *redis,
 
   if (reply != NULL && self->running)
     relay_hash (self, reply, FALSE, TRUE);
+  g_clear_pointer (&self->replayed_sources, g_hash_table_unref);
 }
 
 static void
@@ -227,6 +246,7 @@ on_xread (ThRedis    *redis,
           gpointer    user_data)
 {
   ThRedisFeed *self = user_data;
+  guint64 n_entries = 0;
 
   if (reply == NULL || !self->running)
     return;
@@ -240,7 +260,6 @@ on_xread (ThRedis    *redis,
     }
 
   /* NIL: the BLOCK timed out with nothing new. */
-  guint64 n_entries = 0;
   if (reply->type == REDIS_REPLY_ARRAY)
     for (size_t s = 0; s < reply->elements; s++)
       {
@@ -337,10 +356,13 @@ relay_hash (ThRedisFeed *self,
       if (field->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING ||
           g_str_has_suffix (field->str, "@t"))
         continue;
-      /* After a replay: only the symbols it did not bring (a source's
-       * state relayed again unchanged is no new event). */
+      /* After a replay: only the symbols it did not bring, and the
+       * sources whose state it did not already say. */
       if (missing_only && prices &&
           th_price_book_get_selected (th_hub_get_price_book (self->hub), field->str) != NULL)
+        continue;
+      if (missing_only && !prices && self->replayed_sources != NULL &&
+          g_hash_table_contains (self->replayed_sources, field->str))
         continue;
       tkey = g_strconcat (field->str, "@t", NULL);
       t = g_hash_table_lookup (times, tkey);
@@ -659,6 +681,7 @@ th_redis_feed_finalize (GObject *object)
   g_free (self->block_text);
   g_free (self->count_text);
   g_free (self->resume_key);
+  g_clear_pointer (&self->replayed_sources, g_hash_table_unref);
   G_OBJECT_CLASS (th_redis_feed_parent_class)->finalize (object);
 }
 
