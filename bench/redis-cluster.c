@@ -10,9 +10,10 @@
  *        - cluster: clients on an edge node's server sink, the edge reading
  *          the ingest's stream (ingest → XADD → Redis → XREAD → edge →
  *          client).
- *      The ingest hub runs in this process, pinned to the first CPU; the
- *      edge is a tickhubd process (role=edge, as deployed), pinned with
- *      both client processes to the second; redis-server runs anywhere.
+ *      The ingest hub runs in this process, pinned to the first CPU, both
+ *      client processes to the second; the edge is a tickhubd process
+ *      (role=edge, as deployed) that runs where the scheduler finds room
+ *      (--edge-cpu pins it); redis-server runs anywhere.
  *      The difference between the two paths is what the Redis hop adds
  *      (XADD, Redis, XREAD, the edge's parsing and relaying, one more
  *      process to schedule), both paths seeing the same moments of the
@@ -31,7 +32,8 @@
  * pid; so are the edges.
  *
  *   meson devenv -C build bench/redis-cluster [--clients N] [--seconds S] [--runs N]
- *                                             [--edge-clients N] [latency|reuse-port]
+ *                                             [--edge-cpu CPU] [--edge-clients N]
+ *                                             [latency|reuse-port]
  *
  * Defaults: 10 latency clients per path, 3 s per run, 3 runs at each rate
  * (the medians are printed), 1,000 clients on the edges
@@ -62,6 +64,7 @@
 static cpu_set_t original_cpus;
 static int server_cpu = -1;
 static int client_cpu = -1;
+static int edge_cpu = -1;             /* the latency edge: anywhere unless --edge-cpu */
 
 static void
 restore_cpus (gpointer data)
@@ -435,9 +438,9 @@ bench_latency (Redis  *r,
   gint64 end = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
   Edge edge = { 0 };
 
-  /* The edge: a tickhubd process, on the clients' CPU (the ingest has
-   * its own); its port reserved with reuse-port. */
-  if (!edge_start (&edge, r, edge_port, 9, client_cpu))
+  /* The edge: a tickhubd process, where the scheduler finds room (or on
+   * --edge-cpu); its port reserved with reuse-port. */
+  if (!edge_start (&edge, r, edge_port, 9, edge_cpu))
     return;
   while (!port_answers (edge_port) && g_get_monotonic_time () < end)
     run_for (50);
@@ -446,8 +449,12 @@ bench_latency (Redis  *r,
           "%.0f s per run, %u run%s per rate; the two paths measure the same updates at once\n", n_clients,
           server_cpu >= 0 ? ", pinned" : "", seconds, runs, runs > 1 ? "s" : "");
   if (server_cpu >= 0)
-    printf ("   the ingest (this process) on CPU %d; the edge (tickhubd) and both client processes on CPU %d; "
-            "redis-server anywhere\n", server_cpu, client_cpu);
+    {
+      g_autofree char *where = edge_cpu >= 0 ? g_strdup_printf ("on CPU %d", edge_cpu) : g_strdup ("anywhere");
+
+      printf ("   the ingest (this process) on CPU %d, both client processes on CPU %d, the edge (tickhubd) %s, "
+              "redis-server anywhere\n", server_cpu, client_cpu, where);
+    }
   for (guint i = 0; i < G_N_ELEMENTS (rates); i++)
     {
       g_autofree double *d50 = g_new0 (double, runs);
@@ -839,8 +846,10 @@ main (int   argc,
         n_clients = atoi (argv[++i]);
       else if (g_str_equal (argv[i], "--edge-clients") && i + 1 < argc)
         edge_clients = atoi (argv[++i]);
+      else if (g_str_equal (argv[i], "--edge-cpu") && i + 1 < argc)
+        edge_cpu = atoi (argv[++i]);
       else if (g_str_equal (argv[i], "--runs") && i + 1 < argc)
-        runs = MAX (1, atoi (argv[++i]));
+        runs = (guint) atoi (argv[++i]);
       else if (g_str_equal (argv[i], "--seconds") && i + 1 < argc)
         seconds = share_seconds = g_ascii_strtod (argv[++i], NULL);
       else if (g_str_equal (argv[i], "latency"))
@@ -849,14 +858,15 @@ main (int   argc,
         latency = FALSE;
       else
         {
-          fprintf (stderr, "usage: %s [--clients N] [--edge-clients N] [--seconds S] [--runs N] [latency|reuse-port]\n",
+          fprintf (stderr, "usage: %s [--clients N] [--edge-clients N] [--seconds S] [--runs N] [--edge-cpu CPU] "
+                   "[latency|reuse-port]\n",
                    argv[0]);
           return 2;
         }
     }
-  if (n_clients == 0 || edge_clients == 0 || seconds <= 0)
+  if (n_clients == 0 || edge_clients == 0 || seconds <= 0 || runs == 0)
     {
-      fprintf (stderr, "%s: clients and seconds must be positive\n", argv[0]);
+      fprintf (stderr, "%s: clients, seconds and runs must be positive\n", argv[0]);
       return 2;
     }
 
