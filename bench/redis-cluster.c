@@ -35,9 +35,9 @@
  *                                             [--edge-cpu CPU] [--edge-clients N]
  *                                             [latency|reuse-port]
  *
- * Defaults: 10 latency clients per path, 3 s per run, 3 runs at each rate
- * (the medians are printed), 1,000 clients on the edges
- * for 5 s.
+ * Defaults: 10 latency clients per path, 3 s per run, 3 runs at each rate;
+ * 1,000 clients on the edges, 5 s per run, 3 runs of 1 then 2 processes;
+ * the medians are printed.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -781,11 +781,15 @@ reserve_port (guint *port)
 static void
 bench_reuse_port (Redis  *r,
                   guint   n_clients,
-                  double  seconds)
+                  double  seconds,
+                  guint   runs)
 {
   ThHub *ingest;
-  Share one, two;
-  gboolean a, b;
+  g_autofree double *ratio = g_new0 (double, runs);
+  g_autofree double *per_core = g_new0 (double, runs);
+  g_autofree double *cpu_ratio = g_new0 (double, runs);
+  g_autofree double *d1 = g_new0 (double, runs), *d2 = g_new0 (double, runs);
+  guint n = 0;
   guint port;
   int fd;
   long cpus = sysconf (_SC_NPROCESSORS_ONLN);
@@ -797,35 +801,50 @@ bench_reuse_port (Redis  *r,
   ingest = start_hub (r, "ingest", "127.0.0.1:0", FALSE, NULL);
   run_for (300);
   printf ("\n2. edge processes (tickhubd, role=edge) sharing port %u with reuse-port=true; %u /ws clients "
-          "(another process) spread over them by the kernel; %.0f s, %d CPUs\n", port, n_clients, seconds,
-          (int) cpus);
-  a = share_run (r, ingest, port, 1, n_clients, seconds, &one);
-  b = share_run (r, ingest, port, 2, n_clients, seconds, &two);
-  if (a)
-    printf ("1 edge process  : %9.0f deliveries/s to %u clients; edge CPU %.2f s = %.3f µs per delivery\n",
-            one.deliveries_s, one.clients, one.cpu_s, one.cpu_us_per_delivery);
-  if (b)
-    printf ("2 edge processes: %9.0f deliveries/s to %u clients (%u + %u by the kernel); edge CPU %.2f s = "
-            "%.3f µs per delivery\n", two.deliveries_s, two.clients, two.spread[0], two.spread[1], two.cpu_s,
-            two.cpu_us_per_delivery);
-  for (guint i = 0; i < 2; i++)
+          "(another process) spread over them by the kernel; %.0f s each, 1 then 2 processes, %u time%s; %d CPUs\n",
+          port, n_clients, seconds, runs, runs > 1 ? "s" : "", (int) cpus);
+  for (guint k = 0; k < runs; k++)
     {
-      const Share *x = i == 0 ? &one : &two;
+      Share one, two;
+      gboolean a = share_run (r, ingest, port, 1, n_clients, seconds, &one);
+      gboolean b = share_run (r, ingest, port, 2, n_clients, seconds, &two);
 
-      if (i == 0 ? a : b)
-        printf ("   CPUs busy with %u edge%s (CPU-seconds per second): edges %.2f, clients %.2f, ingest %.2f, "
-                "redis-server %.2f, total %.2f of %d\n", x->edges, x->edges > 1 ? "s" : "",
-                x->cpu_s / x->seconds, x->clients_cpu_s / x->seconds, x->ingest_cpu_s / x->seconds,
-                x->redis_cpu_s / x->seconds,
-                (x->cpu_s + x->clients_cpu_s + x->ingest_cpu_s + x->redis_cpu_s) / x->seconds, (int) cpus);
+      if (a)
+        printf ("1 edge process  : %9.0f deliveries/s to %u clients; edge CPU %.2f s = %.3f µs per delivery\n",
+                one.deliveries_s, one.clients, one.cpu_s, one.cpu_us_per_delivery);
+      if (b)
+        printf ("2 edge processes: %9.0f deliveries/s to %u clients (%u + %u by the kernel); edge CPU %.2f s = "
+                "%.3f µs per delivery\n", two.deliveries_s, two.clients, two.spread[0], two.spread[1], two.cpu_s,
+                two.cpu_us_per_delivery);
+      for (guint i = 0; i < 2; i++)
+        {
+          const Share *x = i == 0 ? &one : &two;
+
+          if (i == 0 ? a : b)
+            printf ("   CPUs busy with %u edge%s (CPU-seconds per second): edges %.2f, clients %.2f, ingest %.2f, "
+                    "redis-server %.2f, total %.2f of %d\n", x->edges, x->edges > 1 ? "s" : "",
+                    x->cpu_s / x->seconds, x->clients_cpu_s / x->seconds, x->ingest_cpu_s / x->seconds,
+                    x->redis_cpu_s / x->seconds,
+                    (x->cpu_s + x->clients_cpu_s + x->ingest_cpu_s + x->redis_cpu_s) / x->seconds, (int) cpus);
+        }
+      if (a && b && one.deliveries_s > 0 && one.cpu_s > 0 && two.cpu_s > 0)
+        {
+          d1[n] = one.deliveries_s;
+          d2[n] = two.deliveries_s;
+          ratio[n] = two.deliveries_s / one.deliveries_s;
+          per_core[n] = (two.deliveries_s / (two.cpu_s / two.seconds)) / (one.deliveries_s / (one.cpu_s / one.seconds));
+          cpu_ratio[n] = two.cpu_us_per_delivery / one.cpu_us_per_delivery;
+          printf ("   ratio 2 / 1 processes: %.2f× the deliveries/s; per core used by the edges %.2f× (deliveries "
+                  "per edge-CPU-second; the edges used %.2f and %.2f cores); %.2f× the CPU per delivery\n",
+                  ratio[n], per_core[n], two.cpu_s / two.seconds, one.cpu_s / one.seconds, cpu_ratio[n]);
+          n++;
+        }
+      fflush (stdout);
     }
-  if (a && b && one.deliveries_s > 0)
-    printf ("ratio 2 / 1 processes: %.2f× the deliveries/s; per core used by the edges %.2f× (deliveries per "
-            "edge-CPU-second; the edges used %.2f and %.2f cores); %.2f× the CPU per delivery\n",
-            two.deliveries_s / one.deliveries_s,
-            (two.deliveries_s / (two.cpu_s / two.seconds)) / (one.deliveries_s / (one.cpu_s / one.seconds)),
-            two.cpu_s / two.seconds, one.cpu_s / one.seconds,
-            two.cpu_us_per_delivery / one.cpu_us_per_delivery);
+  if (n > 0)
+    printf ("=> median of %u: 1 edge process %.0f deliveries/s, 2 processes %.0f: ratio %.2f× "
+            "(per core used by the edges %.2f×, CPU per delivery %.2f×)\n", n, median (d1, n), median (d2, n),
+            median (ratio, n), median (per_core, n), median (cpu_ratio, n));
   fflush (stdout);
   stop_hub (ingest);
   close (fd);
@@ -890,7 +909,7 @@ main (int   argc,
   if (latency)
     bench_latency (&r, n_clients, seconds, runs);
   if (share)
-    bench_reuse_port (&r, edge_clients, share_seconds);
+    bench_reuse_port (&r, edge_clients, share_seconds, runs);
 
   redis_stop (&r);
   rmdir (r.dir);
