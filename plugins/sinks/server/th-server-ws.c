@@ -1218,6 +1218,9 @@ ws_accepted (ThServer  *self,
       return;
     }
   th_server_client_added (self, &c->base);
+  /* The connected event now, not at the next write pass (the last use of
+   * c here: a failed write ends the client). */
+  th_ws_conn_flush (c->conn);
 }
 
 /* Refuses a new connection of any transport when the server stops, is
