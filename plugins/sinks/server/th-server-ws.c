@@ -57,12 +57,16 @@
 #define CLOSE_WAIT_MSEC     1000
 /* Connections still in their handshake (th_ws_conn_set_handshake): read
  * at a priority above the fan-out's write pass and the other clients'
- * reads, HANDSHAKE_BATCH events per dispatch, and after HANDSHAKE_RUN of
- * them in a row the source drops to the default priority for one
- * dispatch, so that a flood of handshakes cannot shut the broadcast out. */
+ * reads, HANDSHAKE_BATCH events per dispatch. After HANDSHAKE_RUN events
+ * or HANDSHAKE_RUN_USEC in a row (a stretch ends when the source has not
+ * been dispatched for HANDSHAKE_RUN_USEC) the source drops to the default
+ * priority for one dispatch, so that neither a flood of handshakes nor a
+ * client that keeps sending before its CONNECT can shut the broadcast
+ * out. */
 #define HANDSHAKE_PRIORITY  (G_PRIORITY_DEFAULT - 10)
 #define HANDSHAKE_BATCH     64
 #define HANDSHAKE_RUN       512
+#define HANDSHAKE_RUN_USEC  (20 * 1000)
 
 typedef struct
 {
@@ -128,6 +132,8 @@ struct _ThWsPoller
   int        hs_epfd;     /* connections in their handshake */
   GSource   *hs_source;   /* at HANDSHAKE_PRIORITY, or yielding at the default */
   guint      hs_run;      /* events taken at HANDSHAKE_PRIORITY in a row */
+  gint64     hs_since;    /* monotonic µs: the start of that stretch */
+  gint64     hs_last;     /* monotonic µs: its last dispatch */
   gboolean   dispatching;
   GPtrArray *graveyard;   /* ThWsConn* ended during a dispatch, freed after */
 };
@@ -217,19 +223,29 @@ handshake_dispatch (int          epfd,
                     gpointer     data)
 {
   ThWsPoller *p = data;
+  gint64 now = g_source_get_time (p->hs_source);
   int n = poller_run (p, epfd, HANDSHAKE_BATCH, TRUE);
 
-  /* Dispatched at the default priority: the fan-out had its turn in this
-   * iteration; back above it. */
   if (g_source_get_priority (p->hs_source) != HANDSHAKE_PRIORITY)
     {
+      /* Dispatched at the default priority: the fan-out had its turn in
+       * this iteration; back above it, a new stretch. */
       g_source_set_priority (p->hs_source, HANDSHAKE_PRIORITY);
       p->hs_run = 0;
+      p->hs_since = now;
     }
-  else if (n < HANDSHAKE_BATCH)
-    p->hs_run = 0;      /* none left waiting */
-  else if ((p->hs_run += n) >= HANDSHAKE_RUN)
-    g_source_set_priority (p->hs_source, G_PRIORITY_DEFAULT);
+  else
+    {
+      if (now - p->hs_last > HANDSHAKE_RUN_USEC)
+        {
+          p->hs_run = 0;   /* the main loop did other work meanwhile */
+          p->hs_since = now;
+        }
+      p->hs_run += n;
+      if (p->hs_run >= HANDSHAKE_RUN || now - p->hs_since > HANDSHAKE_RUN_USEC)
+        g_source_set_priority (p->hs_source, G_PRIORITY_DEFAULT);
+    }
+  p->hs_last = now;
   return G_SOURCE_CONTINUE;
 }
 
