@@ -62,6 +62,7 @@ typedef struct
   uint8_t  state;
   uint8_t  batch;
   uint16_t len;
+  int64_t  mark;      /* monotonic µs: the end of its last phase */
   uint8_t  buf[CONN_BUF];
 } Conn;
 
@@ -170,12 +171,28 @@ conn_end (Conn *c,
   c->state = CONN_DEAD;
 }
 
+/* @c ends phase @ph at @now */
+static void
+conn_phase (Conn    *c,
+            int      ph,
+            int64_t  now)
+{
+  int64_t d = now - c->mark;
+
+  c->mark = now;
+  __atomic_add_fetch (&shm->phase_count[ph], 1, __ATOMIC_RELEASE);
+  __atomic_add_fetch (&shm->phase_sum_usec[ph], d, __ATOMIC_RELEASE);
+  if (d > FC_LOAD (shm->phase_max_usec[ph]))
+    FC_STORE (shm->phase_max_usec[ph], d);
+}
+
 static void
 conn_welcomed (Conn   *c,
                int64_t now)
 {
   Batch *b = &batches[c->batch];
 
+  conn_phase (c, FC_PHASE_WELCOME, now);
   __atomic_add_fetch (&shm->batch_connected, 1, __ATOMIC_RELEASE);
   FC_STORE (shm->batch_in_usec, now - b->start);
   if (!send_text (c->fd, shm->socketio ? sio_subscribe : ws_subscribe))
@@ -261,6 +278,7 @@ conn_frame (Conn          *c,
         }
       else if (c->state == CONN_OPENING && len > 0 && data[0] == '0')
         {
+          conn_phase (c, FC_PHASE_OPEN, now);
           if (!send_text (c->fd, "40"))
             conn_end (c, 0);
           else
@@ -348,6 +366,7 @@ conn_writable (Conn *c)
       conn_end (c, 0);
       return;
     }
+  conn_phase (c, FC_PHASE_TCP, now_usec ());
   c->state = CONN_HANDSHAKE;
 }
 
@@ -391,6 +410,7 @@ conn_readable (Conn *c)
           else
             {
               used = (size_t) (end + 4 - scratch);
+              conn_phase (c, FC_PHASE_UPGRADE, now);
               c->state = shm->socketio ? CONN_OPENING : CONN_WELCOME;
             }
         }
@@ -419,6 +439,7 @@ conn_start (Conn *c)
   int one = 1;
 
   c->state = CONN_CONNECTING;
+  c->mark = now_usec ();
   c->fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (c->fd < 0)
     {
@@ -459,6 +480,12 @@ batch_start (uint32_t n,
   FC_STORE (shm->batch_timed_out, 0);
   FC_STORE (shm->batch_in_usec, 0);
   FC_STORE (shm->batch_done_usec, 0);
+  for (int i = 0; i < FC_N_PHASES; i++)
+    {
+      FC_STORE (shm->phase_count[i], 0);
+      FC_STORE (shm->phase_sum_usec[i], 0);
+      FC_STORE (shm->phase_max_usec[i], 0);
+    }
   if (n_batches == MAX_BATCHES)
     {
       FC_STORE (shm->batch_failed, n);

@@ -83,7 +83,25 @@ typedef struct
   uint32_t pad2;
   uint64_t n_samples;         /* written before it is published */
   uint64_t notify_base;       /* 0, or a received_base to be woken at */
+
+  /* Where the time of the last FC_CMD_CONNECT batch's connections went:
+   * per phase (FC_PHASE_*), how many connections ended it, the sum of
+   * their times in it (from the end of the phase before, or from their
+   * connect()) and the longest. */
+  uint32_t phase_count[4];
+  int64_t  phase_sum_usec[4];
+  int64_t  phase_max_usec[4];
 } FcShared;
+
+/* The phases of a connection until its connected event */
+enum
+{
+  FC_PHASE_TCP,       /* connect() to writable: the kernel's handshake (the backlog) */
+  FC_PHASE_UPGRADE,   /* request written to the 101 read: accept, HTTP, 101 */
+  FC_PHASE_OPEN,      /* Socket.IO: the 101 to the open packet (0{...}) */
+  FC_PHASE_WELCOME,   /* the 101 (/ws) or `40` sent (Socket.IO) to the connected event */
+  FC_N_PHASES
+};
 
 _Static_assert (sizeof (FcShared) <= FC_HEADER_SIZE, "FcShared fits its header");
 

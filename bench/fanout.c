@@ -497,7 +497,41 @@ typedef struct
   guint   extra, extra_in, extra_failed, extra_timed_out;
   double  extra_s, accepts_s, saturated_deliveries_s;
   guint   lost;
+  /* Where a connection's time went, the storm [0] and while saturated
+   * [1]: per FC_PHASE_*, the mean and the longest, ms. */
+  double  phase_mean_ms[2][FC_N_PHASES], phase_max_ms[2][FC_N_PHASES];
 } External;
+
+static void
+take_phases (FcShared *shm,
+             External *x,
+             guint     which)
+{
+  for (guint i = 0; i < FC_N_PHASES; i++)
+    {
+      guint32 n = FC_LOAD (shm->phase_count[i]);
+
+      x->phase_mean_ms[which][i] = n > 0 ? FC_LOAD (shm->phase_sum_usec[i]) / 1000.0 / n : 0;
+      x->phase_max_ms[which][i] = FC_LOAD (shm->phase_max_usec[i]) / 1000.0;
+    }
+}
+
+static void
+print_phases (const External *x,
+              guint           which,
+              const char     *what)
+{
+  static const char *const names[FC_N_PHASES] = { "TCP", "upgrade (accept, HTTP, 101)", "open packet",
+                                                  "connected event" };
+  const char *transport = use_socketio ? "socket.io" : "websocket";
+
+  printf ("%s %6u clients: %s, a connection's time, mean / longest:", transport, x->n, what);
+  for (guint i = 0; i < FC_N_PHASES; i++)
+    if (i != FC_PHASE_OPEN || use_socketio)
+      printf ("%s %s %.1f / %.1f ms", i > 0 ? ";" : "", names[i], x->phase_mean_ms[which][i],
+              x->phase_max_ms[which][i]);
+  printf ("\n");
+}
 
 /* This process's CPU time (user + system), µs: the server's own cost,
  * whatever else the machine runs meanwhile. */
@@ -679,6 +713,7 @@ run_external (guint     n,
   x->failed = FC_LOAD (shm->batch_failed);
   x->timed_out = FC_LOAD (shm->batch_timed_out);
   x->storm_s = FC_LOAD (shm->batch_in_usec) / 1e6;
+  take_phases (shm, x, 0);
   /* The rest a few at a time, so that what follows has its N clients. */
   if (x->in < n)
     {
@@ -755,6 +790,7 @@ run_external (guint     n,
       x->extra_timed_out = FC_LOAD (shm->batch_timed_out);
       x->extra_s = FC_LOAD (shm->batch_in_usec) / 1e6;
       x->accepts_s = x->extra_s > 0 ? x->extra_in / x->extra_s : 0;
+      take_phases (shm, x, 1);
       x->saturated_deliveries_s = (FC_LOAD (shm->received) - total0) / ((t1 - t0) / 1e6);
       /* Let the queues drain before the end. */
       wait_deliveries (d, base + pushed * x->in, G_USEC_PER_SEC, 30 * G_USEC_PER_SEC);
@@ -785,6 +821,7 @@ print_external (const External *x)
           "server CPU %.0f ms (load average %.2f)\n",
           transport, x->n, x->storm_in, x->storm_s, x->failed, x->timed_out, STORM_TIMEOUT_MS / 1000,
           x->storm_cpu_ms, x->load);
+  print_phases (x, 0, "storm");
   if (x->topped_up + x->topup_missing > 0)
     printf ("%s %6u clients: the %u missing connected %u at a time: %u in after %.2f s, %u not\n",
             transport, x->n, x->topped_up + x->topup_missing, TOPUP_CONCURRENCY, x->topped_up,
@@ -805,6 +842,8 @@ print_external (const External *x)
             "%u failed, %u timed out; %.0f deliveries/s meanwhile\n",
             transport, x->in, x->extra_in, x->extra, x->extra_s, x->accepts_s,
             x->extra_failed, x->extra_timed_out, x->saturated_deliveries_s);
+  if (x->extra > 0)
+    print_phases (x, 1, "while saturated");
   if (x->lost > 0)
     printf ("%s %6u clients: %u connections ended by the server during the run\n", transport, x->in, x->lost);
   fflush (stdout);

@@ -149,6 +149,7 @@ typedef struct
   gboolean  socketio;
   Client   *clients;
   gint      done;          /* the storm is over (every client in or out) */
+  gint      updates;       /* financial_data_update frames read, every client */
   gint      quit;
   guint     in;            /* counts, once done */
   guint     refused;
@@ -238,6 +239,7 @@ client_progress (Storm  *st,
       while ((p = memmem (p, end - p, name, sizeof name - 1)) != NULL)
         {
           c->updates++;
+          g_atomic_int_inc (&st->updates);
           p += sizeof name - 1;
         }
       /* Keep a tail that may hold half a name. */
@@ -463,9 +465,11 @@ test_backlog (Fixture       *fx,
 }
 
 /* Ticks pushed flat out while a second wave of clients connects: every
- * one of them gets in (accepting is not starved by the broadcast). On
- * /ws, or on Socket.IO, whose clients also need the namespace CONNECT
- * (`40`) answered while the server broadcasts. */
+ * one of them gets in (accepting is not starved by the broadcast), and
+ * the first wave goes on getting updates meanwhile (the broadcast is not
+ * starved by the handshakes either). On /ws, or on Socket.IO, whose
+ * clients also need the namespace CONNECT (`40`) answered while the
+ * server broadcasts: it is read before the fan-out, in bounded batches. */
 static void
 accept_while_broadcasting (Fixture  *fx,
                            gboolean  socketio)
@@ -474,9 +478,15 @@ accept_while_broadcasting (Fixture  *fx,
   Storm *first = storm_start (fx, budget, socketio);
   Storm *second;
   guint seq = 0;
+  guint before, during;
 
   storm_wait (first);
   g_assert_cmpuint (first->in, ==, first->n);
+  /* The first wave subscribed as it came in: the broadcast reaches it. */
+  th_test_push_quote (fx->hub, "BTC", 99);
+  th_test_run_for (200);
+  before = (guint) g_atomic_int_get (&first->updates);
+  g_assert_cmpuint (before, >, 0);
   second = storm_start (fx, budget, socketio);
   while (!g_atomic_int_get (&second->done))
     {
@@ -484,8 +494,12 @@ accept_while_broadcasting (Fixture  *fx,
         th_test_push_quote (fx->hub, "BTC", 100 + (seq++ % 1000));
       g_main_context_iteration (NULL, FALSE);
     }
+  during = (guint) g_atomic_int_get (&first->updates) - before;
   storm_wait (second);
   g_assert_cmpuint (second->in, ==, second->n);
+  /* Updates reached the first wave while the second connected. */
+  g_test_message ("the first wave read %u updates while the second connected", during);
+  g_assert_cmpuint (during, >, 0);
   /* And the broadcast went on meanwhile: the first wave got updates. */
   th_test_run_for (200);
   {

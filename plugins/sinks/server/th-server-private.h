@@ -451,6 +451,8 @@ guint          th_ws_conn_drop              (ThWsConn          *conn,
                                              const char        *incoming,
                                              ThDropMode         mode);
 gsize          th_ws_conn_get_queued        (ThWsConn          *conn);
+void           th_ws_conn_set_handshake     (ThWsConn          *conn,
+                                             gboolean           handshake);
 gboolean       th_ws_conn_flush             (ThWsConn          *conn);
 void           th_ws_conn_close             (ThWsConn          *conn,
                                              guint16            code,

@@ -953,6 +953,10 @@ handle_connect (Session    *s,
       s->connected = TRUE;
       session_push (s, bytes_printf ("40{\"sid\":\"%s\"}", sid), NULL, 0);
       th_server_client_welcome (&s->base);
+      /* Connected: read with the other clients from now on (the answer
+       * still goes out at once, from the handshake dispatch). */
+      if (s->ws != NULL)
+        th_ws_conn_set_handshake (s->ws, FALSE);
     }
 }
 
@@ -1406,6 +1410,11 @@ ws_accepted (ThServer  *server,
   th_server_client_register_pending (server, &s->base);
   th_ws_conn_push (s->ws, open_packet (s, FALSE), NULL, 0);
   schedule_ping (s);
+  /* The client answers the open packet with its CONNECT (40): both go
+   * before the fan-out, the open packet now (the last use of s here: a
+   * failed write ends the session). */
+  th_ws_conn_set_handshake (s->ws, TRUE);
+  th_ws_conn_flush (s->ws);
 }
 
 /* HTTP */

@@ -55,6 +55,18 @@
 #define WRITE_SLICE         (512 * 1024)          /* bytes per client per iteration */
 #define READ_CHUNK          (16 * 1024)
 #define CLOSE_WAIT_MSEC     1000
+/* Connections still in their handshake (th_ws_conn_set_handshake): read
+ * at a priority above the fan-out's write pass and the other clients'
+ * reads, HANDSHAKE_BATCH events per dispatch. After HANDSHAKE_RUN events
+ * or HANDSHAKE_RUN_USEC in a row (a stretch ends when the source has not
+ * been dispatched for HANDSHAKE_RUN_USEC) the source drops to the default
+ * priority for one dispatch, so that neither a flood of handshakes nor a
+ * client that keeps sending before its CONNECT can shut the broadcast
+ * out. */
+#define HANDSHAKE_PRIORITY  (G_PRIORITY_DEFAULT - 10)
+#define HANDSHAKE_BATCH     64
+#define HANDSHAKE_RUN       512
+#define HANDSHAKE_RUN_USEC  (20 * 1000)
 
 typedef struct
 {
@@ -88,6 +100,8 @@ struct _ThWsConn
   int             fd;
   int             fd_pending;
   guint32         epoll_mask; /* what the poller watches now */
+  int             epoll_set;  /* the poller's epoll set it is in, -1: none */
+  gboolean        handshake;  /* in the poller's handshake set */
   gboolean        reading;
   gboolean        waiting_out; /* the socket was full: waiting to write */
 
@@ -115,6 +129,11 @@ struct _ThWsPoller
 {
   int        epfd;
   GSource   *source;
+  int        hs_epfd;     /* connections in their handshake */
+  GSource   *hs_source;   /* at HANDSHAKE_PRIORITY, or yielding at the default */
+  guint      hs_run;      /* events taken at HANDSHAKE_PRIORITY in a row */
+  gint64     hs_since;    /* monotonic µs: the start of that stretch */
+  gint64     hs_last;     /* monotonic µs: its last dispatch */
   gboolean   dispatching;
   GPtrArray *graveyard;   /* ThWsConn* ended during a dispatch, freed after */
 };
@@ -128,24 +147,41 @@ update_epoll (ThWsConn *c)
 {
   guint32 mask = (c->reading ? EPOLLIN : 0) | (c->waiting_out ? EPOLLOUT : 0);
   struct epoll_event ev = { .events = mask, .data.ptr = c };
+  int set;
   int op;
 
-  if (c->fd < 0 || mask == c->epoll_mask)
+  if (c->fd < 0)
+    return;
+  set = c->handshake ? c->poller->hs_epfd : c->poller->epfd;
+  if (c->epoll_mask != 0 && c->epoll_set != set)
+    {
+      /* Moving between the sets */
+      if (epoll_ctl (c->epoll_set, EPOLL_CTL_DEL, c->fd, NULL) < 0)
+        g_debug ("server: epoll_ctl: %s", g_strerror (errno));
+      c->epoll_mask = 0;
+      c->epoll_set = -1;
+    }
+  if (mask == c->epoll_mask)
     return;
   op = c->epoll_mask == 0 ? EPOLL_CTL_ADD : (mask == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD);
-  if (epoll_ctl (c->poller->epfd, op, c->fd, &ev) < 0)
+  if (epoll_ctl (set, op, c->fd, &ev) < 0)
     g_debug ("server: epoll_ctl: %s", g_strerror (errno));
   c->epoll_mask = mask;
+  c->epoll_set = mask != 0 ? set : -1;
 }
 
-static gboolean
-poller_dispatch (int          epfd,
-                 GIOCondition condition,
-                 gpointer     data)
+/* Handles up to @max events of @epfd; returns how many there were. In
+ * the handshake set (@handshake), what a read queued is written at once:
+ * the answer to a handshake step should not wait for the next write pass,
+ * which at 10,000 clients takes tens of milliseconds. */
+static int
+poller_run (ThWsPoller *p,
+            int         epfd,
+            int         max,
+            gboolean    handshake)
 {
-  ThWsPoller *p = data;
   struct epoll_event events[256];
-  int n = epoll_wait (epfd, events, G_N_ELEMENTS (events), 0);
+  int n = epoll_wait (epfd, events, MIN (max, (int) G_N_ELEMENTS (events)), 0);
 
   p->dispatching = TRUE;
   for (int i = 0; i < n; i++)
@@ -160,14 +196,56 @@ poller_dispatch (int          epfd,
           update_epoll (c);
           write_some (c);
         }
-      if (!c->destroyed && c->reading && (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
-        read_ready (c);
+      if (!c->destroyed && c->reading && (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) &&
+          read_ready (c) && handshake && !c->destroyed && c->ring_len > 0)
+        th_ws_conn_flush (c);
     }
   p->dispatching = FALSE;
   /* Ended meanwhile: a later event of the batch may have named them. */
   for (guint i = 0; i < p->graveyard->len; i++)
     conn_free (p->graveyard->pdata[i]);
   g_ptr_array_set_size (p->graveyard, 0);
+  return MAX (n, 0);
+}
+
+static gboolean
+poller_dispatch (int          epfd,
+                 GIOCondition condition,
+                 gpointer     data)
+{
+  poller_run (data, epfd, 256, FALSE);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+handshake_dispatch (int          epfd,
+                    GIOCondition condition,
+                    gpointer     data)
+{
+  ThWsPoller *p = data;
+  gint64 now = g_source_get_time (p->hs_source);
+  int n = poller_run (p, epfd, HANDSHAKE_BATCH, TRUE);
+
+  if (g_source_get_priority (p->hs_source) != HANDSHAKE_PRIORITY)
+    {
+      /* Dispatched at the default priority: the fan-out had its turn in
+       * this iteration; back above it, a new stretch. */
+      g_source_set_priority (p->hs_source, HANDSHAKE_PRIORITY);
+      p->hs_run = 0;
+      p->hs_since = now;
+    }
+  else
+    {
+      if (now - p->hs_last > HANDSHAKE_RUN_USEC)
+        {
+          p->hs_run = 0;   /* the main loop did other work meanwhile */
+          p->hs_since = now;
+        }
+      p->hs_run += n;
+      if (p->hs_run >= HANDSHAKE_RUN || now - p->hs_since > HANDSHAKE_RUN_USEC)
+        g_source_set_priority (p->hs_source, G_PRIORITY_DEFAULT);
+    }
+  p->hs_last = now;
   return G_SOURCE_CONTINUE;
 }
 
@@ -184,6 +262,14 @@ th_ws_poller_new (void)
   g_source_set_static_name (p->source, "[server] clients");
   g_source_set_callback (p->source, G_SOURCE_FUNC (poller_dispatch), p, NULL);
   g_source_attach (p->source, NULL);
+  p->hs_epfd = epoll_create1 (EPOLL_CLOEXEC);
+  if (p->hs_epfd < 0)
+    g_error ("server: epoll_create1: %s", g_strerror (errno));
+  p->hs_source = g_unix_fd_source_new (p->hs_epfd, G_IO_IN);
+  g_source_set_static_name (p->hs_source, "[server] clients in their handshake");
+  g_source_set_priority (p->hs_source, HANDSHAKE_PRIORITY);
+  g_source_set_callback (p->hs_source, G_SOURCE_FUNC (handshake_dispatch), p, NULL);
+  g_source_attach (p->hs_source, NULL);
   return p;
 }
 
@@ -195,8 +281,11 @@ th_ws_poller_free (ThWsPoller *p)
     return;
   g_source_destroy (p->source);
   g_source_unref (p->source);
+  g_source_destroy (p->hs_source);
+  g_source_unref (p->hs_source);
   g_ptr_array_unref (p->graveyard);
   close (p->epfd);
+  close (p->hs_epfd);
   g_free (p);
 }
 
@@ -304,6 +393,18 @@ th_ws_conn_drop (ThWsConn   *c,
     }
   c->ring_len = kept;
   return dropped;
+}
+
+/* While @handshake, @c is read before the fan-out (see HANDSHAKE_PRIORITY)
+ * and what its reads queue is written at once: for a connection whose
+ * client waits for an answer before it counts as connected (Socket.IO's
+ * namespace CONNECT). TLS connections keep their stream's source. */
+void
+th_ws_conn_set_handshake (ThWsConn *c,
+                          gboolean  handshake)
+{
+  c->handshake = handshake;
+  update_epoll (c);
 }
 
 gsize
@@ -802,12 +903,23 @@ read_ready (ThWsConn *c)
     }
 }
 
+/* read_ready(), then for a connection in its handshake the answer at
+ * once (see poller_run) */
+static void
+read_and_answer (ThWsConn *c)
+{
+  gboolean handshake = c->handshake;
+
+  if (read_ready (c) && handshake && !c->destroyed && c->ring_len > 0)
+    th_ws_conn_flush (c);
+}
+
 static gboolean
 on_readable (GObject  *stream,
              gpointer  data)
 {
   /* read_ready() removes the source itself when it is done with it. */
-  read_ready (data);
+  read_and_answer (data);
   return G_SOURCE_CONTINUE;
 }
 
@@ -817,7 +929,7 @@ first_read (gpointer data)
   ThWsConn *c = data;
 
   c->drain_id = 0;
-  read_ready (c);
+  read_and_answer (c);
   return G_SOURCE_REMOVE;
 }
 
@@ -848,6 +960,7 @@ th_ws_conn_new (ThServerClient          *owner,
   c->out = g_io_stream_get_output_stream (c->stream);
   c->fd = -1;
   c->fd_pending = -1;
+  c->epoll_set = -1;
   socket = g_object_get_data (G_OBJECT (stream), "th-socket");
   if (socket != NULL)
     {
@@ -1121,6 +1234,9 @@ ws_accepted (ThServer  *self,
       return;
     }
   th_server_client_added (self, &c->base);
+  /* The connected event now, not at the next write pass (the last use of
+   * c here: a failed write ends the client). */
+  th_ws_conn_flush (c->conn);
 }
 
 /* Refuses a new connection of any transport when the server stops, is
