@@ -685,6 +685,9 @@ handle_answer (ThBinance  *self,
   Request *r;
   gint64 id;
 
+  /* Stream messages ({"stream":…} or {"e":…}) fail on the third byte. */
+  if (length < 3 || text[0] != '{' || text[1] != '"' || (text[2] != 'r' && text[2] != 'c' && text[2] != 'i'))
+    return FALSE;
   if (!g_str_has_prefix (text, "{\"result\"") && !g_str_has_prefix (text, "{\"code\"") &&
       !g_str_has_prefix (text, "{\"id\""))
     return FALSE;
