@@ -72,6 +72,7 @@
 #include <tickhub.h>
 
 #include "th-json-reader.h"
+#include "th-private.h"
 #include "th-venue-listing.h"
 #include "th-venue-rest.h"
 
@@ -429,14 +430,10 @@ get_time (ThJsonReader *r,
           gint64       *out)
 {
   const char *text = _th_json_reader_get_string (r, obj, member);
-  g_autoptr(GDateTime) dt = NULL;
 
-  if (text == NULL)
+  /* GDateTime's answers, its usual form read without one. */
+  if (text == NULL || !_th_parse_iso8601 (text, out))
     return FALSE;
-  dt = g_date_time_new_from_iso8601 (text, NULL);
-  if (dt == NULL)
-    return FALSE;
-  *out = g_date_time_to_unix (dt) * G_USEC_PER_SEC + g_date_time_get_microsecond (dt);
   return *out > 0;
 }
 
