@@ -15,6 +15,7 @@ enum
 {
   TICK_INLINE_SYMBOL = 1 << 0,
   TICK_INLINE_SOURCE = 1 << 1,
+  TICK_STATIC_QUOTE  = 1 << 2,
 };
 
 /**
@@ -97,7 +98,8 @@ th_tick_unref (ThTick *tick)
 
   if (!(tick->inline_strings & TICK_INLINE_SYMBOL))
     g_free (tick->symbol);
-  g_free (tick->quote);
+  if (!(tick->inline_strings & TICK_STATIC_QUOTE))
+    g_free (tick->quote);
   if (!(tick->inline_strings & TICK_INLINE_SOURCE))
     g_free (tick->source);
   g_free (tick);
@@ -161,8 +163,23 @@ th_tick_set_quote (ThTick     *tick,
                    const char *quote)
 {
   g_return_if_fail (tick != NULL);
-  g_free (tick->quote);
+  if (!(tick->inline_strings & TICK_STATIC_QUOTE))
+    g_free (tick->quote);
+  tick->inline_strings &= ~TICK_STATIC_QUOTE;
   tick->quote = g_strdup (quote);
+}
+
+/* th_tick_set_quote() with a string that lives as long as the program
+ * (interned, or a literal): the tick points at it instead of a copy. */
+void
+_th_tick_set_quote_static (ThTick     *tick,
+                           const char *quote)
+{
+  g_return_if_fail (tick != NULL);
+  if (!(tick->inline_strings & TICK_STATIC_QUOTE))
+    g_free (tick->quote);
+  tick->inline_strings |= TICK_STATIC_QUOTE;
+  tick->quote = (char *) quote;
 }
 
 /**

@@ -319,6 +319,23 @@ test_tick_strings (void)
   g_assert_cmpstr (d->source, ==, "x");
   th_tick_set_source (d, NULL);
   g_assert_null (d->source);
+
+  /* A quote that lives forever is pointed at, then replaced or copied
+   * as before. */
+  _th_tick_set_quote_static (b, "USDT");
+  g_assert_cmpstr (b->quote, ==, "USDT");
+  {
+    g_autoptr(ThTick) e = th_tick_copy (b);
+
+    g_assert_true (e->quote != b->quote);
+    g_assert_cmpstr (e->quote, ==, "USDT");
+  }
+  th_tick_set_quote (b, "EUR");
+  g_assert_cmpstr (b->quote, ==, "EUR");
+  _th_tick_set_quote_static (b, g_intern_string ("GBP"));
+  _th_tick_set_quote_static (b, NULL);
+  g_assert_null (b->quote);
+  _th_tick_set_quote_static (d, "USD");
 }
 
 /* _th_parse_iso8601() gives GDateTime's answers: on random times in its
