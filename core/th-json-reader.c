@@ -30,6 +30,11 @@ enum
   TOK_INTEGER = 1 << 2,   /* a number without fraction or exponent */
 };
 
+/* Objects with at least this many members get an index on their first
+ * lookup; smaller ones are walked. */
+#define INDEX_MIN_MEMBERS 8
+#define INDEX_BUCKETS     64
+
 typedef struct
 {
   guint8  kind;
@@ -49,6 +54,14 @@ struct _ThJsonReader
   guint       capacity;
   char       *scratch;        /* unescaped strings, at their own offsets */
   gsize       scratch_size;
+  /* The member index of one object (the last large one looked up in):
+   * member names hashed into buckets, chained newest first, so that the
+   * first match is the last duplicate, as in the walk. */
+  guint       index_object;   /* _TH_JSON_NONE: none for this parse */
+  gboolean    index_usable;   /* FALSE when a name is escaped: walk instead */
+  guint32    *chain;          /* per tape index: the next name in the bucket, + 1 */
+  guint       chain_capacity;
+  guint32     buckets[INDEX_BUCKETS];   /* a name's tape index + 1; 0: empty */
 };
 
 ThJsonReader *
@@ -58,6 +71,7 @@ _th_json_reader_new (void)
 
   reader->capacity = 64;
   reader->tokens = g_new (Token, reader->capacity);
+  reader->index_object = _TH_JSON_NONE;
   return reader;
 }
 
@@ -68,6 +82,7 @@ _th_json_reader_free (ThJsonReader *reader)
     return;
   g_free (reader->tokens);
   g_free (reader->scratch);
+  g_free (reader->chain);
   g_free (reader);
 }
 
@@ -115,7 +130,8 @@ hex4 (const guchar *p)
 static inline gboolean
 is_ws (guchar c)
 {
-  return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+  /* One comparison settles the usual case, a byte above the space. */
+  return c <= ' ' && (c == ' ' || c == '\n' || c == '\r' || c == '\t');
 }
 
 /* The bytes a string's fast loop stops at: the quote, the backslash, a
@@ -133,16 +149,17 @@ static const guint8 string_stop[256] = {
     return FALSE; \
   } G_STMT_END
 
-/* A string from after its opening quote; *@pp is left after the closing one. */
-static inline gboolean
-scan_string (ThJsonReader  *reader,
-             const guchar **pp,
-             const guchar  *begin,
-             const guchar  *end,
-             GError       **error)
+/* The rest of string token @tok from @p, where the fast loop stopped on
+ * a byte that is not the closing quote: escapes, UTF-8, errors. */
+G_NO_INLINE static gboolean
+scan_string_slow (ThJsonReader  *reader,
+                  guint          tok,
+                  const guchar  *p,
+                  const guchar **pp,
+                  const guchar  *begin,
+                  const guchar  *end,
+                  GError       **error)
 {
-  const guchar *p = *pp;
-  guint tok = push (reader, _TH_JSON_KIND_STRING, (guint32) (p - begin));
   guint8 flags = 0;
 
   for (;;)
@@ -247,6 +264,69 @@ utf8:
   FAIL ("a string that is not UTF-8 (byte %" G_GSIZE_FORMAT ")", (gsize) (p - begin));
 }
 
+/* Which bytes of @w (eight bytes, little-endian order) a string's fast
+ * loop stops at, as string_stop[]: the quote, the backslash, below 0x20,
+ * 0x80 and above. Each test below is exact for the lowest byte it flags
+ * (a borrow only runs upwards from a flagged byte), so the lowest set bit
+ * of the answer is on the first byte to stop at; 0 when there is none. */
+static inline guint64
+stop_bytes (guint64 w)
+{
+  const guint64 ones = G_GUINT64_CONSTANT (0x0101010101010101);
+  const guint64 high = G_GUINT64_CONSTANT (0x8080808080808080);
+  guint64 quote = w ^ (ones * '"');
+  guint64 backslash = w ^ (ones * '\\');
+
+  return (((w - ones * 0x20) & ~w) |
+          ((quote - ones) & ~quote) |
+          ((backslash - ones) & ~backslash) |
+          w) & high;
+}
+
+/* A string from after its opening quote; *@pp is left after the closing
+ * one. Plain strings end here, eight bytes at a time; the rest goes on in
+ * scan_string_slow(). Inlined in both its callers: the call was a fifth
+ * of its cost. */
+G_ALWAYS_INLINE static inline gboolean
+scan_string (ThJsonReader  *reader,
+             const guchar **pp,
+             const guchar  *begin,
+             const guchar  *end,
+             GError       **error)
+{
+  const guchar *p = *pp;
+  guint tok = push (reader, _TH_JSON_KIND_STRING, (guint32) (p - begin));
+
+  while (end - p >= 8)
+    {
+      guint64 w;
+      guint64 stop;
+
+      memcpy (&w, p, sizeof w);
+#if G_BYTE_ORDER == G_BIG_ENDIAN
+      w = GUINT64_SWAP_LE_BE (w);
+#endif
+      stop = stop_bytes (w);
+      if (stop != 0)
+        {
+          p += __builtin_ctzll (stop) >> 3;
+          goto stopped;
+        }
+      p += 8;
+    }
+  while (p < end && !string_stop[*p])
+    p++;
+stopped:
+  if (G_LIKELY (p < end && *p == '"'))
+    {
+      reader->tokens[tok].flags = 0;
+      reader->tokens[tok].length = (guint32) (p - begin) - reader->tokens[tok].offset;
+      *pp = p + 1;
+      return TRUE;
+    }
+  return scan_string_slow (reader, tok, p, pp, begin, end, error);
+}
+
 static inline gboolean
 scan_number (ThJsonReader  *reader,
              const guchar **pp,
@@ -322,6 +402,7 @@ _th_json_reader_parse (ThJsonReader *reader,
   reader->data = data;
   reader->size = length;
   reader->n_tokens = 0;
+  reader->index_object = _TH_JSON_NONE;
   if (length >= G_MAXUINT32)
     FAIL ("a JSON text of 4 GiB or more");
 
@@ -599,6 +680,51 @@ _th_json_reader_string_is (ThJsonReader *reader,
   return strlen (text) == t->length && memcmp (reader->data + t->offset, text, t->length) == 0;
 }
 
+/* A member name's bucket: from its length and first and last bytes (for
+ * a one-letter name, 7 × the letter: every letter its own bucket). */
+static inline guint
+name_bucket (const char *name,
+             gsize       len)
+{
+  guint first = len > 0 ? (guchar) name[0] : 0;
+  guint last = len > 0 ? (guchar) name[len - 1] : 0;
+
+  return (first * 5 + last * 2 + (guint) len * 9) & (INDEX_BUCKETS - 1);
+}
+
+/* Indexes the member names of @object (an object token with @t->length
+ * members); not usable when one of them is escaped. */
+static void
+build_index (ThJsonReader *reader,
+             guint         object,
+             const Token  *t)
+{
+  guint k = object + 1;
+
+  reader->index_object = object;
+  reader->index_usable = FALSE;
+  if (reader->chain_capacity < reader->n_tokens)
+    {
+      reader->chain_capacity = MAX (reader->capacity, reader->n_tokens);
+      g_free (reader->chain);
+      reader->chain = g_new (guint32, reader->chain_capacity);
+    }
+  memset (reader->buckets, 0, sizeof reader->buckets);
+  for (guint i = 0; i < t->length; i++)
+    {
+      const Token *kt = &reader->tokens[k];
+      guint b;
+
+      if (kt->flags & TOK_ESCAPED)
+        return;
+      b = name_bucket (reader->data + kt->offset, kt->length);
+      reader->chain[k] = reader->buckets[b];
+      reader->buckets[b] = k + 1;
+      k = reader->tokens[k + 1].end;
+    }
+  reader->index_usable = TRUE;
+}
+
 /* The value of @key in @object (the last one, when the key is there more
  * than once); _TH_JSON_NONE when absent or @object is not an object. */
 guint
@@ -614,6 +740,26 @@ _th_json_reader_member (ThJsonReader *reader,
   if (t == NULL || t->kind != _TH_JSON_KIND_OBJECT)
     return _TH_JSON_NONE;
   key_len = strlen (key);
+
+  /* A large object (a venue's message): its names hashed once, then each
+   * lookup reads one short chain instead of every name. */
+  if (t->length >= INDEX_MIN_MEMBERS)
+    {
+      if (reader->index_object != object)
+        build_index (reader, object, t);
+      if (reader->index_usable)
+        {
+          for (guint32 c = reader->buckets[name_bucket (key, key_len)]; c != 0; c = reader->chain[c - 1])
+            {
+              const Token *kt = &reader->tokens[c - 1];
+
+              if (kt->length == key_len && memcmp (reader->data + kt->offset, key, key_len) == 0)
+                return c;   /* the value follows its name: (c - 1) + 1 */
+            }
+          return _TH_JSON_NONE;
+        }
+    }
+
   k = object + 1;
   for (guint i = 0; i < t->length; i++)
     {
@@ -733,14 +879,19 @@ _th_json_reader_int (ThJsonReader *reader,
       negative = TRUE;
       p++;
     }
-  for (; p < end; p++)
-    {
-      guint64 d = (guint64) (*p - '0');
+  /* Up to 19 digits cannot overflow 64 bits unsigned. */
+  if (end - p <= 19)
+    for (; p < end; p++)
+      m = m * 10 + (guint64) (*p - '0');
+  else
+    for (; p < end; p++)
+      {
+        guint64 d = (guint64) (*p - '0');
 
-      if (m > (G_MAXUINT64 - d) / 10)
-        return FALSE;
-      m = m * 10 + d;
-    }
+        if (m > (G_MAXUINT64 - d) / 10)
+          return FALSE;
+        m = m * 10 + d;
+      }
   if (negative ? m > (guint64) G_MAXINT64 + 1 : m > (guint64) G_MAXINT64)
     return FALSE;
   *out = negative ? (gint64) (0 - m) : (gint64) m;
@@ -813,12 +964,14 @@ _th_json_reader_number (ThJsonReader *reader,
           }
         if (len == 0)
           return TH_JSON_FIELD_BAD;
+        /* What the fast path takes (digits, one point, a leading minus)
+         * passes the check below too. */
+        if (fast_decimal (text, len, out))
+          return TH_JSON_FIELD_OK;
         for (gsize i = 0; i < len; i++)
           if (!g_ascii_isdigit (text[i]) && text[i] != '.' && text[i] != '-' &&
               text[i] != '+' && text[i] != 'e' && text[i] != 'E')
             return TH_JSON_FIELD_BAD;
-        if (fast_decimal (text, len, out))
-          return TH_JSON_FIELD_OK;
         text = decode (reader, t);
         *out = g_ascii_strtod (text, &end);
         return *end == '\0' && isfinite (*out) ? TH_JSON_FIELD_OK : TH_JSON_FIELD_BAD;

@@ -44,6 +44,12 @@ void     _th_json_append_time   (GString    *out,
 TH_PRIVATE_API
 gboolean _th_parse_time         (const char *text,
                                  gint64     *usec);
+TH_PRIVATE_API
+gboolean _th_parse_iso8601      (const char *text,
+                                 gint64     *usec);
+TH_PRIVATE_API
+void     _th_tick_set_quote_static (ThTick     *tick,
+                                    const char *quote);
 
 /* At most @max_bytes of @text for quoting it in a message, cut on a
  * character boundary (never inside a UTF-8 sequence), invalid bytes

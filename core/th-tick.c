@@ -5,10 +5,18 @@
 #include "config.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "th-private.h"
 
 G_DEFINE_BOXED_TYPE (ThTick, th_tick, th_tick_ref, th_tick_unref)
+
+enum
+{
+  TICK_INLINE_SYMBOL = 1 << 0,
+  TICK_INLINE_SOURCE = 1 << 1,
+  TICK_STATIC_QUOTE  = 1 << 2,
+};
 
 /**
  * th_tick_new:
@@ -29,11 +37,24 @@ th_tick_new (const char *symbol,
              double      price,
              gint64      exchange_time)
 {
-  ThTick *tick = g_new0 (ThTick, 1);
+  /* One allocation: the struct, then the symbol and source it points at
+   * (three allocations and three frees a tick before). */
+  gsize symbol_size = symbol != NULL ? strlen (symbol) + 1 : 0;
+  gsize source_size = source != NULL ? strlen (source) + 1 : 0;
+  ThTick *tick = g_malloc0 (sizeof (ThTick) + symbol_size + source_size);
+  char *strings = (char *) (tick + 1);
 
   tick->ref_count = 1;
-  tick->symbol = g_strdup (symbol);
-  tick->source = g_strdup (source);
+  if (symbol != NULL)
+    {
+      tick->symbol = memcpy (strings, symbol, symbol_size);
+      tick->inline_strings |= TICK_INLINE_SYMBOL;
+    }
+  if (source != NULL)
+    {
+      tick->source = memcpy (strings + symbol_size, source, source_size);
+      tick->inline_strings |= TICK_INLINE_SOURCE;
+    }
   tick->kind = kind;
   tick->price = price;
   tick->size = NAN;
@@ -75,9 +96,12 @@ th_tick_unref (ThTick *tick)
   if (!g_atomic_int_dec_and_test (&tick->ref_count))
     return;
 
-  g_free (tick->symbol);
-  g_free (tick->quote);
-  g_free (tick->source);
+  if (!(tick->inline_strings & TICK_INLINE_SYMBOL))
+    g_free (tick->symbol);
+  if (!(tick->inline_strings & TICK_STATIC_QUOTE))
+    g_free (tick->quote);
+  if (!(tick->inline_strings & TICK_INLINE_SOURCE))
+    g_free (tick->source);
   g_free (tick);
 }
 
@@ -99,6 +123,7 @@ th_tick_copy (const ThTick *tick)
 
   copy = g_memdup2 (tick, sizeof *tick);
   copy->ref_count = 1;
+  copy->inline_strings = 0;
   copy->symbol = g_strdup (tick->symbol);
   copy->quote = g_strdup (tick->quote);
   copy->source = g_strdup (tick->source);
@@ -119,7 +144,9 @@ th_tick_set_symbol (ThTick     *tick,
                     const char *symbol)
 {
   g_return_if_fail (tick != NULL);
-  g_free (tick->symbol);
+  if (!(tick->inline_strings & TICK_INLINE_SYMBOL))
+    g_free (tick->symbol);
+  tick->inline_strings &= ~TICK_INLINE_SYMBOL;
   tick->symbol = g_strdup (symbol);
 }
 
@@ -136,8 +163,23 @@ th_tick_set_quote (ThTick     *tick,
                    const char *quote)
 {
   g_return_if_fail (tick != NULL);
-  g_free (tick->quote);
+  if (!(tick->inline_strings & TICK_STATIC_QUOTE))
+    g_free (tick->quote);
+  tick->inline_strings &= ~TICK_STATIC_QUOTE;
   tick->quote = g_strdup (quote);
+}
+
+/* th_tick_set_quote() with a string that lives as long as the program
+ * (interned, or a literal): the tick points at it instead of a copy. */
+void
+_th_tick_set_quote_static (ThTick     *tick,
+                           const char *quote)
+{
+  g_return_if_fail (tick != NULL);
+  if (!(tick->inline_strings & TICK_STATIC_QUOTE))
+    g_free (tick->quote);
+  tick->inline_strings |= TICK_STATIC_QUOTE;
+  tick->quote = (char *) quote;
 }
 
 /**
@@ -153,7 +195,9 @@ th_tick_set_source (ThTick     *tick,
                     const char *source)
 {
   g_return_if_fail (tick != NULL);
-  g_free (tick->source);
+  if (!(tick->inline_strings & TICK_INLINE_SOURCE))
+    g_free (tick->source);
+  tick->inline_strings &= ~TICK_INLINE_SOURCE;
   tick->source = g_strdup (source);
 }
 

@@ -76,6 +76,11 @@ struct _ThTick
    * is on: how many fresh sources of the same quote there were (0: not
    * compared) and their spread, in basis points of their median. */
   guint       n_sources;
+  /* Which of symbol (1) and source (2) th_tick_new() wrote into the
+   * tick's own block, after the struct, and whether quote (4) is a
+   * string that lives forever (_th_tick_set_quote_static()): not freed
+   * on their own. */
+  guint       inline_strings;
   double      spread_bps;
 };
 

@@ -163,6 +163,68 @@ test_same_as_json_glib (void)
   _th_json_reader_free (r);
 }
 
+/* A member by walking the names, the last duplicate winning: the lookup's
+ * reference, indexed or not. */
+static guint
+walk_member (ThJsonReader *r,
+             guint         obj,
+             const char   *key)
+{
+  guint found = _TH_JSON_NONE;
+
+  for (guint k = _th_json_reader_first (r, obj); k != _TH_JSON_NONE && k < _th_json_reader_next (r, obj);
+       k = _th_json_reader_next (r, k + 1))
+    if (g_strcmp0 (_th_json_reader_string (r, k), key) == 0)
+      found = k + 1;
+  return found;
+}
+
+/* Large objects are looked up through an index of their names: the same
+ * answers as the walk for duplicates, colliding names, escaped names,
+ * absent and empty keys, two large objects in turn and a second parse. */
+static void
+test_member_index (void)
+{
+  static const char *const texts[] = {
+    "{\"e\":\"aggTrade\",\"E\":1,\"s\":\"BTCUSDT\",\"a\":2,\"p\":\"1.5\",\"q\":\"2\",\"f\":3,\"l\":4,"
+    "\"T\":5,\"m\":true,\"M\":false,\"p\":\"9.5\",\"\":7,\"inner\":{\"a\":1,\"b\":2,\"c\":3,\"d\":4,"
+    "\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"a\":9}}",
+    "{\"best_bid\":1,\"best_ask\":2,\"best_bid_size\":3,\"best_ask_size\":4,\"bxxxxxxd\":5,"
+    "\"price\":6,\"time\":7,\"type\":8,\"side\":9,\"best_bid\":10}",
+    "{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"\\u0068\":8,\"h\":9,\"i\":10}",
+    "{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7}",
+  };
+  static const char *const keys[] = {
+    "e", "E", "s", "a", "p", "q", "T", "m", "M", "", "inner", "b", "h", "i", "x", "pp",
+    "best_bid", "best_ask", "best_bid_size", "best_ask_size", "bxxxxxxd", "price", "time",
+    "type", "side", "best", "g", "\xc3\xa9",
+  };
+  ThJsonReader *r = _th_json_reader_new ();
+
+  for (guint round = 0; round < 2; round++)
+    for (guint t = 0; t < G_N_ELEMENTS (texts); t++)
+      {
+        guint inner;
+
+        g_assert_true (parse (r, texts[t]));
+        inner = _th_json_reader_member (r, 0, "inner");
+        for (guint i = 0; i < 3; i++)
+          for (guint k = 0; k < G_N_ELEMENTS (keys); k++)
+            {
+              g_assert_cmpuint (_th_json_reader_member (r, 0, keys[k]), ==, walk_member (r, 0, keys[k]));
+              if (inner != _TH_JSON_NONE)
+                g_assert_cmpuint (_th_json_reader_member (r, inner, keys[k]), ==, walk_member (r, inner, keys[k]));
+            }
+      }
+  g_assert_true (parse (r, texts[0]));
+  g_assert_true (_th_json_reader_string_is (r, _th_json_reader_member (r, 0, "p"), "9.5"));
+  g_assert_true (parse (r, texts[2]));
+  g_assert_cmpuint (_th_json_reader_member (r, 0, "h"), ==, 18);
+  g_assert_true (parse (r, texts[1]));
+  g_assert_cmpuint (_th_json_reader_member (r, 0, "best_bid"), ==, 20);
+  _th_json_reader_free (r);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -172,5 +234,6 @@ main (int   argc,
   g_test_add_func ("/json-reader/nesting", test_nesting);
   g_test_add_func ("/json-reader/values", test_values);
   g_test_add_func ("/json-reader/same-as-json-glib", test_same_as_json_glib);
+  g_test_add_func ("/json-reader/member-index", test_member_index);
   return g_test_run ();
 }

@@ -288,6 +288,127 @@ test_tick_json (void)
 
 /* th_json_to_string(): trees (REST bodies, replies, events built from a
  * JsonNode) get the same shortest doubles as the hot path. */
+/* th_tick_new() keeps symbol and source in the tick's own block: the
+ * setters, copies and NULL names still work (ASan sees a bad free). */
+static void
+test_tick_strings (void)
+{
+  g_autoptr(ThTick) a = th_tick_new ("BTC", "binance", TH_TICK_KIND_QUOTE, 43000, 1);
+  g_autoptr(ThTick) b = NULL;
+  g_autoptr(ThTick) c = th_tick_new (NULL, NULL, TH_TICK_KIND_QUOTE, 1, 1);
+  g_autoptr(ThTick) d = th_tick_new ("", "x", TH_TICK_KIND_TRADE, 1, 1);
+
+  g_assert_cmpstr (a->symbol, ==, "BTC");
+  g_assert_cmpstr (a->source, ==, "binance");
+  b = th_tick_copy (a);
+  th_tick_set_symbol (a, "ETH");
+  th_tick_set_source (a, "coinbase");
+  th_tick_set_quote (a, "USD");
+  g_assert_cmpstr (a->symbol, ==, "ETH");
+  g_assert_cmpstr (a->source, ==, "coinbase");
+  g_assert_cmpstr (b->symbol, ==, "BTC");
+  g_assert_cmpstr (b->source, ==, "binance");
+  th_tick_set_symbol (b, "SOL");
+  th_tick_set_symbol (b, "ADA");
+  g_assert_cmpstr (b->symbol, ==, "ADA");
+  g_assert_null (c->symbol);
+  g_assert_null (c->source);
+  th_tick_set_source (c, "kraken");
+  g_assert_cmpstr (c->source, ==, "kraken");
+  g_assert_cmpstr (d->symbol, ==, "");
+  g_assert_cmpstr (d->source, ==, "x");
+  th_tick_set_source (d, NULL);
+  g_assert_null (d->source);
+
+  /* A quote that lives forever is pointed at, then replaced or copied
+   * as before. */
+  _th_tick_set_quote_static (b, "USDT");
+  g_assert_cmpstr (b->quote, ==, "USDT");
+  {
+    g_autoptr(ThTick) e = th_tick_copy (b);
+
+    g_assert_true (e->quote != b->quote);
+    g_assert_cmpstr (e->quote, ==, "USDT");
+  }
+  th_tick_set_quote (b, "EUR");
+  g_assert_cmpstr (b->quote, ==, "EUR");
+  _th_tick_set_quote_static (b, g_intern_string ("GBP"));
+  _th_tick_set_quote_static (b, NULL);
+  g_assert_null (b->quote);
+  _th_tick_set_quote_static (d, "USD");
+}
+
+/* _th_parse_iso8601() gives GDateTime's answers: on random times in its
+ * own form (every fraction length, every year), on dates that do not
+ * exist, and on the forms it leaves to GLib. */
+static gboolean
+iso_reference (const char *text,
+               gint64     *usec)
+{
+  g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601 (text, NULL);
+
+  if (dt == NULL)
+    return FALSE;
+  *usec = g_date_time_to_unix (dt) * G_USEC_PER_SEC + g_date_time_get_microsecond (dt);
+  return TRUE;
+}
+
+static void
+check_iso (const char *text)
+{
+  gint64 a = 0, b = 0;
+  gboolean ok_a = _th_parse_iso8601 (text, &a);
+  gboolean ok_b = iso_reference (text, &b);
+
+  if (ok_a != ok_b || (ok_a && a != b))
+    g_error ("%s: %d %" G_GINT64_FORMAT ", GDateTime %d %" G_GINT64_FORMAT, text, ok_a, a, ok_b, b);
+}
+
+static void
+test_iso8601 (void)
+{
+  static const char *const fixed[] = {
+    "2022-10-19T23:28:22.061769Z", "2022-10-19T23:28:22Z", "2022-10-19T23:28:22.Z",
+    "2022-10-19T23:28:22.0617691Z", "2022-10-19T23:28:22.061769123Z", "2022-10-19t23:28:22Z",
+    "2022-10-19T23:28:22z", "2022-10-19 23:28:22Z", "2022-10-19T23:28:22+02:00",
+    "2022-10-19T23:28:22.5-0130", "2022-10-19T23:28:60Z", "2016-12-31T23:59:60.5Z",
+    "2022-10-19T24:00:00Z", "2022-10-19T23:60:00Z", "2022-02-29T00:00:00Z", "2024-02-29T00:00:00Z",
+    "2100-02-29T00:00:00Z", "2000-02-29T00:00:00Z", "2022-04-31T00:00:00Z", "2022-13-01T00:00:00Z",
+    "2022-00-01T00:00:00Z", "2022-01-00T00:00:00Z", "0000-01-01T00:00:00Z", "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59.999999Z", "1969-12-31T23:59:59.999999Z", "1970-01-01T00:00:00Z",
+    "2022-1a-19T23:28:22Z", "2022-10-19T23:28:2xZ", "2022-10-19T23:28:22.06a769Z", "+2022-10-19T23:28:22Z",
+    "2022-10-19T23:28:22.-1Z", "2022-10-19T23:28:22,5Z", "20221019T232822Z", "2022-292T23:28:22Z",
+    "2022-10-19T23:28Z", "2022-10-19", "", "Z", "2022-10-19T23:28:22.0000000000000000000001Z",
+    "2022-10-19T-3:28:22Z", "-022-10-19T23:28:22Z", "2022-10-19T23:28:22.061769ZZ",
+  };
+  GRand *rand = g_rand_new_with_seed (17);
+
+  for (guint i = 0; i < G_N_ELEMENTS (fixed); i++)
+    check_iso (fixed[i]);
+  for (guint i = 0; i < 200000; i++)
+    {
+      char text[64];
+      int digits = g_rand_int_range (rand, 0, 9);
+      int year = i % 4 == 0 ? g_rand_int_range (rand, 0, 10000) : g_rand_int_range (rand, 1960, 2110);
+      int n;
+
+      n = g_snprintf (text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d", year,
+                      g_rand_int_range (rand, 0, 14), g_rand_int_range (rand, 0, 33),
+                      g_rand_int_range (rand, 0, 25), g_rand_int_range (rand, 0, 61),
+                      g_rand_int_range (rand, 0, 62));
+      if (digits > 0)
+        {
+          text[n++] = '.';
+          for (int d = 0; d < digits; d++)
+            text[n++] = (char) ('0' + g_rand_int_range (rand, 0, 10));
+        }
+      text[n++] = 'Z';
+      text[n] = '\0';
+      check_iso (text);
+    }
+  g_rand_free (rand);
+}
+
 static void
 test_tree (void)
 {
@@ -527,6 +648,8 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/json/doubles", test_doubles);
+  g_test_add_func ("/json/tick-strings", test_tick_strings);
+  g_test_add_func ("/json/iso8601", test_iso8601);
   g_test_add_func ("/json/doubles-round-trip", test_round_trip_random);
   g_test_add_func ("/json/doubles-exact", test_doubles_exact);
   g_test_add_func ("/json/times", test_times);

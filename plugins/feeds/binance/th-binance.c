@@ -35,6 +35,7 @@
 #include <tickhub.h>
 
 #include "th-json-reader.h"
+#include "th-private.h"
 #include "th-venue-listing.h"
 #include "th-venue-rest.h"
 
@@ -503,7 +504,8 @@ parse_payload (ThBinance  *self,
       return;
     }
 
-  th_tick_set_quote (tick, quote_of (self, _th_json_reader_get_string (self->reader, data, "s")));
+  /* quote_of() gives an interned string: no copy. */
+  _th_tick_set_quote_static (tick, quote_of (self, _th_json_reader_get_string (self->reader, data, "s")));
   th_ws_feed_push_tick (TH_WS_FEED (self), tick);
 }
 
@@ -685,6 +687,9 @@ handle_answer (ThBinance  *self,
   Request *r;
   gint64 id;
 
+  /* Stream messages ({"stream":…} or {"e":…}) fail on the third byte. */
+  if (length < 3 || text[0] != '{' || text[1] != '"' || (text[2] != 'r' && text[2] != 'c' && text[2] != 'i'))
+    return FALSE;
   if (!g_str_has_prefix (text, "{\"result\"") && !g_str_has_prefix (text, "{\"code\"") &&
       !g_str_has_prefix (text, "{\"id\""))
     return FALSE;

@@ -72,6 +72,7 @@
 #include <tickhub.h>
 
 #include "th-json-reader.h"
+#include "th-private.h"
 #include "th-venue-listing.h"
 #include "th-venue-rest.h"
 
@@ -104,7 +105,7 @@ typedef struct
 {
   char     *product_id;   /* Coinbase's code, such as BTC-USD */
   char     *symbol;       /* canonical, such as BTC */
-  char     *quote;        /* from the product: USD */
+  const char *quote;      /* from the product: USD; interned, outlives the ticks */
   Sequence  seq[N_SEQ];
   gint64    trade_id;     /* of the last price pushed, -1 when unknown */
 } Product;
@@ -138,7 +139,6 @@ product_free (gpointer data)
 
   g_free (p->product_id);
   g_free (p->symbol);
-  g_free (p->quote);
   g_free (p);
 }
 
@@ -203,7 +203,11 @@ add_products (ThCoinbase *self,
       p = g_new0 (Product, 1);
       p->product_id = g_strdup (code);
       p->symbol = g_strdup (symbols[s]);
-      p->quote = th_symbol_code_get_quote (code);
+      {
+        g_autofree char *quote = th_symbol_code_get_quote (code);
+
+        p->quote = quote != NULL ? g_intern_string (quote) : NULL;
+      }
       for (guint c = 0; c < N_SEQ; c++)
         p->seq[c].last = -1;
       p->trade_id = -1;
@@ -429,14 +433,10 @@ get_time (ThJsonReader *r,
           gint64       *out)
 {
   const char *text = _th_json_reader_get_string (r, obj, member);
-  g_autoptr(GDateTime) dt = NULL;
 
-  if (text == NULL)
+  /* GDateTime's answers, its usual form read without one. */
+  if (text == NULL || !_th_parse_iso8601 (text, out))
     return FALSE;
-  dt = g_date_time_new_from_iso8601 (text, NULL);
-  if (dt == NULL)
-    return FALSE;
-  *out = g_date_time_to_unix (dt) * G_USEC_PER_SEC + g_date_time_get_microsecond (dt);
   return *out > 0;
 }
 
@@ -614,7 +614,7 @@ parse_ticker (ThCoinbase *self,
     trade_id = -1;
 
   tick = th_tick_new (p->symbol, "coinbase", TH_TICK_KIND_QUOTE, price, time);
-  th_tick_set_quote (tick, p->quote);
+  _th_tick_set_quote_static (tick, p->quote);
   if (get_number (self->reader, obj, "best_bid", &v) && v > 0)
     tick->bid = v;
   if (get_number (self->reader, obj, "best_ask", &v) && v > 0)
@@ -670,7 +670,7 @@ parse_match (ThCoinbase *self,
    * the opposite of the ticker's and most venues' taker side. Candles need
    * only the price and the size, so it is not used. */
   tick = th_tick_new (p->symbol, "coinbase", TH_TICK_KIND_TRADE, price, time);
-  th_tick_set_quote (tick, p->quote);
+  _th_tick_set_quote_static (tick, p->quote);
   tick->size = size;
   th_ws_feed_push_tick (TH_WS_FEED (self), tick);
   p->trade_id = has_seq ? seq : -1;

@@ -34,6 +34,7 @@
 #include <tickhub.h>
 
 #include "th-json-reader.h"
+#include "th-private.h"
 #include "th-venue-listing.h"
 
 /* Seconds before trying again after CoinCap rejected the key: a constant,
@@ -458,7 +459,7 @@ th_coincap_message (ThWsFeed   *feed,
         }
       tick = th_tick_new (symbol, "coincap", TH_TICK_KIND_QUOTE, price, time);
       /* CoinCap's prices stream is in US dollars, whatever [tickhub] quote says. */
-      th_tick_set_quote (tick, "USD");
+      _th_tick_set_quote_static (tick, "USD");
       th_ws_feed_push_tick (feed, tick);
     }
 }
