@@ -15,6 +15,22 @@
  * here first, when configured) is given to libsoup with
  * soup_server_accept_iostream().
  *
+ * The first request. libsoup reads a request with a source of its own at
+ * the default priority, one main-loop iteration per step, behind every
+ * fan-out pass of a busy server: while saturated, a WebSocket upgrade
+ * waited up to a second there. So a plain-TCP connection is first held
+ * here until its request's head has arrived: its socket is in an epoll
+ * set of ours (edge-triggered) watched at HEAD_PRIORITY, above the
+ * fan-out, and peeked (MSG_PEEK: nothing is consumed) at each arrival.
+ * Once the head is complete (or more than HEAD_PEEK bytes, or the end,
+ * or an error: libsoup's to judge), the connection goes to libsoup, whose
+ * first read happens inside soup_server_accept_iostream(): it finds the
+ * whole head and answers (a 101, a REST answer) in that same dispatch.
+ * The set takes HEAD_BATCH connections a dispatch and, after HEAD_RUN of
+ * them or HEAD_RUN_USEC in a row, yields one dispatch at the default
+ * priority, so a storm cannot shut the broadcast out either. TLS
+ * connections skip it (their bytes are the handshake's).
+ *
  * Counting. Every accepted socket counts against [server] max-sockets
  * until it is closed, whatever it became (a REST request, a Socket.IO
  * poll, a WebSocket): over the limit a new one is closed at once. The
@@ -41,12 +57,15 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <errno.h>
+#include <glib-unix.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "th-server-private.h"
 
@@ -56,6 +75,11 @@
 #define FD_RESERVE          64     /* descriptors kept for everything else */
 #define TRIM_AFTER_CHURN    512    /* malloc_trim() once this many connections
                                     * closed or finished their handshake */
+#define HEAD_PRIORITY       (G_PRIORITY_DEFAULT - 10)  /* see "The first request" */
+#define HEAD_BATCH          512
+#define HEAD_PEEK           8192
+#define HEAD_RUN            2048
+#define HEAD_RUN_USEC       (20 * 1000)
 
 /* The kernel's send buffer is a queue in front of ours: for a client that
  * stops reading it would hold megabytes of stale updates that our budget
@@ -88,6 +112,9 @@ typedef struct
   Phase           phase;
   gint64          deadline;      /* monotonic µs, 0: none */
   gboolean        timed_out;
+  GIOStream      *held;          /* owned while its first request's head is
+                                  * awaited here, then libsoup's */
+  GSocketAddress *held_local;
 } HttpConn;
 
 struct _ThServerListen
@@ -101,6 +128,11 @@ struct _ThServerListen
   GHashTable   *conns;           /* HttpConn* set: every open accepted socket */
   GQueue        http;            /* HttpConn.link: those not upgraded */
   guint         churn;           /* closed or upgraded since the last trim */
+  int           head_epfd;       /* connections held for their first head */
+  GSource      *head_source;     /* at HEAD_PRIORITY, or yielding at the default */
+  guint         head_run;        /* taken at HEAD_PRIORITY in a row */
+  gint64        head_since;      /* monotonic µs: the start of that stretch */
+  gint64        head_last;       /* monotonic µs: its last dispatch */
   gulong        started_id;
   gulong        read_id;
   gulong        finished_id;
@@ -219,6 +251,14 @@ set_phase (HttpConn *c,
 static void
 conn_free (HttpConn *c)
 {
+  if (c->held != NULL)
+    {
+      if (c->listen->head_epfd >= 0)
+        epoll_ctl (c->listen->head_epfd, EPOLL_CTL_DEL, g_socket_get_fd (c->socket), NULL);
+      g_io_stream_close (c->held, NULL, NULL);
+      g_clear_object (&c->held);
+      g_clear_object (&c->held_local);
+    }
   if (c->phase != PHASE_UPGRADED)
     g_queue_unlink (&c->listen->http, &c->link);
   g_object_set_qdata (G_OBJECT (c->remote), conn_quark, NULL);
@@ -354,6 +394,112 @@ th_server_get_max_sockets (ThServer *self)
   return listen != NULL ? listen->max_sockets : 0;
 }
 
+/* Holding a connection for its first request's head */
+
+typedef enum
+{
+  HEAD_WAIT,       /* not all there yet */
+  HEAD_COMPLETE,
+  HEAD_LIBSOUP,    /* the end, an error, or too long to peek: libsoup's to judge */
+} HeadState;
+
+static HeadState
+head_arrived (HttpConn *c)
+{
+  char buf[HEAD_PEEK];
+  ssize_t n = recv (g_socket_get_fd (c->socket), buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+
+  if (n < 0)
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? HEAD_WAIT : HEAD_LIBSOUP;
+  if (n == 0 || (gsize) n == sizeof buf)
+    return HEAD_LIBSOUP;
+  /* The empty line that ends the head; libsoup also takes bare LFs. */
+  return memmem (buf, (gsize) n, "\n\r\n", 3) != NULL || memmem (buf, (gsize) n, "\n\n", 2) != NULL
+         ? HEAD_COMPLETE : HEAD_WAIT;
+}
+
+static void give_to_libsoup (ThServerListen *listen, HttpConn *c, GIOStream *stream, GSocketAddress *local);
+
+static void
+head_release (ThServerListen *listen,
+              HttpConn       *c)
+{
+  g_autoptr(GIOStream) stream = g_steal_pointer (&c->held);
+  g_autoptr(GSocketAddress) local = g_steal_pointer (&c->held_local);
+
+  if (epoll_ctl (listen->head_epfd, EPOLL_CTL_DEL, g_socket_get_fd (c->socket), NULL) < 0)
+    g_debug ("server: epoll_ctl: %s", g_strerror (errno));
+  /* May free @c (libsoup refused it, or answered and closed already). */
+  give_to_libsoup (listen, c, stream, local);
+}
+
+static void
+head_hold (ThServerListen *listen,
+           HttpConn       *c,
+           GIOStream      *stream,
+           GSocketAddress *local)
+{
+  struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c };
+
+  /* Accepted late (a storm, a busy server), a connection usually has its
+   * request already: answered now, at the accept's priority. */
+  if (head_arrived (c) != HEAD_WAIT)
+    {
+      give_to_libsoup (listen, c, stream, local);
+      return;
+    }
+  c->held = g_object_ref (stream);
+  c->held_local = g_object_ref (local);
+  if (epoll_ctl (listen->head_epfd, EPOLL_CTL_ADD, g_socket_get_fd (c->socket), &ev) < 0)
+    {
+      g_debug ("server: epoll_ctl: %s", g_strerror (errno));
+      head_release (listen, c);
+    }
+}
+
+static gboolean
+head_dispatch (int          epfd,
+               GIOCondition condition,
+               gpointer     data)
+{
+  ThServerListen *listen = data;
+  struct epoll_event events[HEAD_BATCH];
+  gint64 now = g_source_get_time (listen->head_source);
+  int n = epoll_wait (epfd, events, G_N_ELEMENTS (events), 0);
+
+  /* Each event is a different connection, and handing one to libsoup
+   * does not end another. */
+  for (int i = 0; i < n; i++)
+    {
+      HttpConn *c = events[i].data.ptr;
+
+      if (head_arrived (c) != HEAD_WAIT)
+        head_release (listen, c);
+    }
+
+  if (g_source_get_priority (listen->head_source) != HEAD_PRIORITY)
+    {
+      /* Dispatched at the default priority: the fan-out had its turn in
+       * this iteration; back above it, a new stretch. */
+      g_source_set_priority (listen->head_source, HEAD_PRIORITY);
+      listen->head_run = 0;
+      listen->head_since = now;
+    }
+  else
+    {
+      if (now - listen->head_last > HEAD_RUN_USEC)
+        {
+          listen->head_run = 0;   /* the main loop did other work meanwhile */
+          listen->head_since = now;
+        }
+      listen->head_run += (guint) MAX (n, 0);
+      if (listen->head_run >= HEAD_RUN || now - listen->head_since > HEAD_RUN_USEC)
+        g_source_set_priority (listen->head_source, G_PRIORITY_DEFAULT);
+    }
+  listen->head_last = now;
+  return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 sweep (gpointer data)
 {
@@ -361,15 +507,18 @@ sweep (gpointer data)
   ThServerStats *stats = th_server_get_stats (listen->server);
   gint64 now = g_get_monotonic_time ();
 
-  for (GList *l = listen->http.head; l != NULL; l = l->next)
+  for (GList *l = listen->http.head, *next; l != NULL; l = next)
     {
       HttpConn *c = l->data;
 
+      next = l->next;
       if (c->deadline == 0 || now < c->deadline || c->timed_out)
         continue;
       /* Bytes are waiting that we have not read: the delay is ours (a
-       * storm, a busy server), not the client's. */
-      if (c->phase != PHASE_IDLE && g_socket_get_available_bytes (c->socket) > 0)
+       * storm, a busy server), not the client's. Held here, that is a
+       * complete head not yet handed on. */
+      if (c->held != NULL ? head_arrived (c) == HEAD_COMPLETE
+                          : c->phase != PHASE_IDLE && g_socket_get_available_bytes (c->socket) > 0)
         {
           c->deadline = now + G_USEC_PER_SEC;
           continue;
@@ -389,6 +538,12 @@ sweep (gpointer data)
         }
       g_debug ("server: closing %s: no complete %s within its timeout", c->remote_host,
                c->phase == PHASE_IDLE ? "request after the last one" : phase_names[c->phase]);
+      if (c->held != NULL)
+        {
+          /* Not libsoup's yet: ours to close. */
+          conn_drop (c);
+          continue;
+        }
       /* libsoup reads the end of the stream and closes it; the weak
        * reference then frees us. */
       g_socket_shutdown (c->socket, TRUE, TRUE, NULL);
@@ -735,7 +890,10 @@ take (ThServerListen *listen,
                                         on_tls_handshake, h);
       return;
     }
-  give_to_libsoup (listen, c, G_IO_STREAM (connection), local);
+  if (listen->head_source != NULL)
+    head_hold (listen, c, G_IO_STREAM (connection), local);
+  else
+    give_to_libsoup (listen, c, G_IO_STREAM (connection), local);
 }
 
 static gboolean accept_ready (GSocket *socket, GIOCondition condition, gpointer data);
@@ -809,6 +967,7 @@ th_server_listen_new (ThServer *server)
   listen->conns = g_hash_table_new (NULL, NULL);
   listen->cancellable = g_cancellable_new ();
   g_queue_init (&listen->http);
+  listen->head_epfd = -1;
   listen->backlog = SOMAXCONN;
   listen->max_sockets = 1024;
   listen->header_timeout = DEFAULT_HEADER_TIMEOUT;
@@ -902,6 +1061,22 @@ th_server_listen_start (ThServerListen  *listen,
   listen->read_id = g_signal_connect (soup, "request-read", G_CALLBACK (on_request_read), listen);
   listen->finished_id = g_signal_connect (soup, "request-finished", G_CALLBACK (on_request_done), listen);
   listen->aborted_id = g_signal_connect (soup, "request-aborted", G_CALLBACK (on_request_done), listen);
+  if (!th_server_is_tls (listen->server))
+    {
+      listen->head_epfd = epoll_create1 (EPOLL_CLOEXEC);
+      if (listen->head_epfd < 0)
+        {
+          int errsv = errno;
+
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "epoll_create1: %s", g_strerror (errsv));
+          return FALSE;
+        }
+      listen->head_source = g_unix_fd_source_new (listen->head_epfd, G_IO_IN);
+      g_source_set_static_name (listen->head_source, "[server] first requests");
+      g_source_set_priority (listen->head_source, HEAD_PRIORITY);
+      g_source_set_callback (listen->head_source, G_SOURCE_FUNC (head_dispatch), listen, NULL);
+      g_source_attach (listen->head_source, NULL);
+    }
   attach_accept (listen);
   listen->sweep_id = g_timeout_add_seconds (1, sweep, listen);
   g_source_set_static_name (g_main_context_find_source_by_id (NULL, listen->sweep_id), "[server] timeouts");
@@ -921,6 +1096,20 @@ th_server_listen_stop (ThServerListen *listen)
       g_clear_pointer (&listen->accept_source, g_source_unref);
     }
   g_cancellable_cancel (listen->cancellable);
+  if (listen->head_source != NULL)
+    {
+      GList *next;
+
+      /* Those still held are ours to end. */
+      for (GList *l = listen->http.head; l != NULL; l = next)
+        {
+          next = l->next;
+          if (((HttpConn *) l->data)->held != NULL)
+            conn_drop (l->data);
+        }
+      g_source_destroy (listen->head_source);
+      g_clear_pointer (&listen->head_source, g_source_unref);
+    }
   g_clear_handle_id (&listen->retry_id, g_source_remove);
   g_clear_handle_id (&listen->sweep_id, g_source_remove);
   if (soup != NULL)
@@ -955,5 +1144,7 @@ th_server_listen_free (ThServerListen *listen)
   g_hash_table_unref (listen->conns);
   g_clear_object (&listen->cancellable);
   g_clear_object (&listen->socket);
+  if (listen->head_epfd >= 0)
+    close (listen->head_epfd);
   g_free (listen);
 }
