@@ -992,16 +992,25 @@ make_certificates (const char *dir)
                         "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost", NULL };
   const char *sign[] = { "openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
                          "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.cnf", NULL };
+  const char *client_req[] = { "openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                               "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=tickhub node", NULL };
+  const char *client_sign[] = { "openssl", "x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                                "-CAcreateserial", "-out", "client.pem", "-days", "2", "-extfile", "client.cnf", NULL };
   g_autofree char *san = g_build_filename (tls, "san.cnf", NULL);
+  g_autofree char *client = g_build_filename (tls, "client.cnf", NULL);
   g_autoptr(GError) error = NULL;
 
   g_assert_cmpint (g_mkdir (tls, 0700), ==, 0);
   g_file_set_contents (san, "subjectAltName=IP:127.0.0.1,DNS:localhost\n", -1, &error);
   g_assert_no_error (error);
+  g_file_set_contents (client, "extendedKeyUsage=clientAuth\n", -1, &error);
+  g_assert_no_error (error);
   run_in (tls, ca);
   run_in (tls, other);
   run_in (tls, req);
   run_in (tls, sign);
+  run_in (tls, client_req);
+  run_in (tls, client_sign);
 }
 
 static ThHub *
@@ -1087,9 +1096,35 @@ test_tls (Fixture       *f,
   th_test_run_for (500);
   g_assert_cmpuint (th_test_feed_stat (stranger, "relayed"), ==, 0);
   g_assert_cmpint (th_hub_get_source_state (stranger, "redis", NULL), ==, TH_SOURCE_STATE_DOWN);
-
   th_test_hub_clear (&stranger);
   th_test_hub_clear (&system_cas);
+
+  /* Redis asks for client certificates: a node without one is refused
+   * (the reason says TLS), one with cert= and key= gets in. */
+  reply = redis_command (&f->redis, "CONFIG SET tls-auth-clients yes");
+  g_assert_cmpint (reply->type, ==, REDIS_REPLY_STATUS);
+  freeReplyObject (reply);
+  {
+    g_autofree char *with_cert = g_strdup_printf ("%s&cert=%s/tls/client.pem&key=%s/tls/client.key", good,
+                                                  f->redis.dir, f->redis.dir);
+
+    stranger = tls_hub_new (f, "edge", good);
+    th_hub_start (stranger);
+    th_test_wait_until (th_hub_get_source_state (stranger, "redis", NULL) == TH_SOURCE_STATE_DOWN, TH_TEST_WAIT_MS);
+    g_clear_pointer (&reason, g_free);
+    th_hub_get_source_state (stranger, "redis", &reason);
+    if (strstr (reason, "TLS") == NULL)
+      g_error ("reason: %s", reason);
+    th_test_hub_clear (&stranger);
+
+    stranger = tls_hub_new (f, "edge", with_cert);
+    th_hub_start (stranger);
+    th_test_wait_until (redis_state (stranger) == TH_SOURCE_STATE_LIVE, TH_TEST_WAIT_MS);
+    before = th_test_feed_stat (stranger, "relayed");
+    th_test_wait_until (th_test_feed_stat (stranger, "relayed") >= before + 20, TH_TEST_WAIT_MS);
+    th_test_hub_clear (&stranger);
+  }
+
   th_test_hub_clear (&ingest);
   th_test_hub_clear (&edge);
 }
