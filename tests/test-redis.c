@@ -1016,13 +1016,15 @@ make_certificates (const char *dir)
 static ThHub *
 tls_hub_new (Fixture    *f,
              const char *role,
-             const char *query)
+             const char *query,
+             const char *extra)
 {
   g_autofree char *conf = g_strdup_printf (
     "[tickhub]\nplugins=%s\nsymbols=BTC;ETH\ntimeframes=1m\n%s"
-    "[redis]\nurl=rediss://127.0.0.1:%u/0?%s\nrole=%s\nlease=0\nblock=0.1\n",
+    "[redis]\nurl=rediss://127.0.0.1:%u/0?%s\nrole=%s\nlease=0\nblock=0.1\n%s",
     g_str_equal (role, "ingest") ? "simulator;redis" : "redis",
-    g_str_equal (role, "ingest") ? "[simulator]\ninterval=0.02\n" : "", f->redis.tls_port, query, role);
+    g_str_equal (role, "ingest") ? "[simulator]\ninterval=0.02\n" : "", f->redis.tls_port, query, role,
+    extra != NULL ? extra : "");
 
   return th_test_hub_new (conf, NULL);
 }
@@ -1050,8 +1052,8 @@ test_tls (Fixture       *f,
   good = g_strdup_printf ("cacert=%s/tls/ca.pem", f->redis.dir);
   wrong = g_strdup_printf ("cacert=%s/tls/other-ca.pem", f->redis.dir);
 
-  edge = tls_hub_new (f, "edge", good);
-  ingest = tls_hub_new (f, "ingest", good);
+  edge = tls_hub_new (f, "edge", good, "node-id=tls-edge\n");
+  ingest = tls_hub_new (f, "ingest", good, NULL);
   th_hub_start (edge);
   th_test_wait_until (redis_state (edge) == TH_SOURCE_STATE_LIVE, TH_TEST_WAIT_MS);
   th_hub_start (ingest);
@@ -1079,7 +1081,7 @@ test_tls (Fixture       *f,
   g_assert_cmpuint (sink_stat (ingest, "reconnects"), >=, 1);
 
   /* Another CA, or the system's CAs: not trusted, said in the reason, retried. */
-  stranger = tls_hub_new (f, "edge", wrong);
+  stranger = tls_hub_new (f, "edge", wrong, NULL);
   th_hub_start (stranger);
   th_test_wait_until (th_hub_get_source_state (stranger, "redis", NULL) == TH_SOURCE_STATE_DOWN, TH_TEST_WAIT_MS);
   th_hub_get_source_state (stranger, "redis", &reason);
@@ -1088,7 +1090,7 @@ test_tls (Fixture       *f,
       || strstr (reason, "unknown authority") == NULL)
     g_error ("reason: %s", reason);
   g_clear_pointer (&reason, g_free);
-  system_cas = tls_hub_new (f, "edge", "");
+  system_cas = tls_hub_new (f, "edge", "", NULL);
   th_hub_start (system_cas);
   th_test_wait_until (th_hub_get_source_state (system_cas, "redis", NULL) == TH_SOURCE_STATE_DOWN, TH_TEST_WAIT_MS);
   th_hub_get_source_state (system_cas, "redis", &reason);
@@ -1108,7 +1110,7 @@ test_tls (Fixture       *f,
     g_autofree char *with_cert = g_strdup_printf ("%s&cert=%s/tls/client.pem&key=%s/tls/client.key", good,
                                                   f->redis.dir, f->redis.dir);
 
-    stranger = tls_hub_new (f, "edge", good);
+    stranger = tls_hub_new (f, "edge", good, NULL);
     th_hub_start (stranger);
     th_test_wait_until (th_hub_get_source_state (stranger, "redis", NULL) == TH_SOURCE_STATE_DOWN, TH_TEST_WAIT_MS);
     g_clear_pointer (&reason, g_free);
@@ -1117,7 +1119,7 @@ test_tls (Fixture       *f,
       g_error ("reason: %s", reason);
     th_test_hub_clear (&stranger);
 
-    stranger = tls_hub_new (f, "edge", with_cert);
+    stranger = tls_hub_new (f, "edge", with_cert, NULL);
     th_hub_start (stranger);
     th_test_wait_until (redis_state (stranger) == TH_SOURCE_STATE_LIVE, TH_TEST_WAIT_MS);
     before = th_test_feed_stat (stranger, "relayed");
@@ -1126,7 +1128,22 @@ test_tls (Fixture       *f,
   }
 
   th_test_hub_clear (&ingest);
+
+  /* The edge's last position, written as it stops, goes out through the
+   * bridge after th_redis_free() (the one saved with each batch removed
+   * first, once nothing more comes). */
+  th_test_run_for (500);
+  reply = redis_command (&f->redis, "DEL tickhub:edge:tls-edge");
+  g_assert_cmpint (reply->integer, ==, 1);
+  freeReplyObject (reply);
+  th_test_run_for (300);
+  g_assert_null (saved_position (f, "tls-edge"));
   th_test_hub_clear (&edge);
+  {
+    g_autofree char *position = NULL;
+
+    th_test_wait_until ((g_free (position), (position = saved_position (f, "tls-edge")) != NULL), TH_TEST_WAIT_MS);
+  }
 }
 
 static void

@@ -468,8 +468,11 @@ on_tls_connected (GObject      *source,
     g_signal_handlers_disconnect_by_data (g_tcp_wrapper_connection_get_base_io_stream (G_TCP_WRAPPER_CONNECTION (remote)),
                                           link);
   link->remote = G_IO_STREAM (g_steal_pointer (&remote));
+  /* Not cancelled by th_redis_free(): what hiredis wrote last (an edge's
+   * resume position, th_redis_flush()) still goes out, then hiredis's
+   * socket is closed and the splice ends. */
   g_io_stream_splice_async (G_IO_STREAM (link->local), link->remote, G_IO_STREAM_SPLICE_NONE, G_PRIORITY_DEFAULT,
-                            link->bridge->cancel, on_spliced, link);
+                            NULL, on_spliced, link);
 }
 
 static void
@@ -541,7 +544,8 @@ fail:
   return NULL;
 }
 
-/* Stops accepting, ends every link, removes the socket and its folder. */
+/* Stops accepting and connecting, removes the socket and its folder; the
+ * links already spliced end when hiredis's socket closes. */
 static void
 bridge_close (Bridge *b)
 {
