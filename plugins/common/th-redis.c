@@ -15,9 +15,10 @@
  * by th_redis_free()); each connection accepted there gets a new TLS
  * connection to host:port (the certificate checked against the system's
  * CAs, or the file of ?cacert=FILE, for the URL's host name or address;
- * a client certificate with &cert=FILE&key=FILE), and the two are spliced.
- * When either side ends, both are closed: hiredis sees the socket close
- * and the usual reconnect with backoff runs, with a new TLS session. A
+ * a client certificate with &cert=FILE&key=FILE), and the two are spliced,
+ * one direction each. When Redis's side ends, hiredis sees its socket
+ * close and the usual reconnect with backoff runs, with a new TLS
+ * session; when hiredis closes, what it wrote last is sent first. A
  * TLS failure (a certificate not trusted, a handshake error) is the
  * state's reason.
  *
@@ -86,6 +87,8 @@ typedef struct
   GSocketConnection    *local;
   GIOStream            *remote;
   GTlsCertificateFlags  errors;
+  GCancellable         *cancel;  /* ends the remote-to-hiredis direction */
+  int                   running; /* directions spliced */
 } Link;
 
 typedef struct
@@ -350,41 +353,82 @@ bridge_unref (Bridge *b)
   g_atomic_rc_box_release_full (b, (GDestroyNotify) bridge_clear);
 }
 
-/* A link ends: the reason (if any) goes to the ThRedis first, then hiredis
- * sees its socket closed and the usual disconnect and backoff follow. */
+/* The reason (if any) goes to the ThRedis before hiredis sees its socket
+ * close, so that its disconnect says why. */
 static void
-link_free (Link       *link,
+link_tell (Link       *link,
            const char *reason)
 {
   ThRedis *redis = link->bridge->redis;
 
-  if (reason != NULL && redis != NULL && !g_cancellable_is_cancelled (link->bridge->cancel))
+  if (reason != NULL && redis != NULL)
     {
       g_free (redis->bridge_reason);
       redis->bridge_reason = g_strdup (reason);
     }
+}
+
+static void
+link_free (Link       *link,
+           const char *reason)
+{
+  link_tell (link, reason);
   if (link->local != NULL)
     g_io_stream_close (G_IO_STREAM (link->local), NULL, NULL);
   if (link->remote != NULL)
     g_io_stream_close_async (link->remote, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
   g_clear_object (&link->local);
   g_clear_object (&link->remote);
+  g_clear_object (&link->cancel);
   bridge_unref (link->bridge);
   g_free (link);
 }
 
+static char *
+splice_failure (GAsyncResult *result)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (g_output_stream_splice_finish (G_OUTPUT_STREAM (g_async_result_get_source_object (result)), result, &error) >= 0
+      || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return NULL;
+  return g_strdup_printf ("connection lost: TLS: %s", error->message);
+}
+
+/* hiredis to Redis: ends when hiredis closes its socket, after what it
+ * wrote last is sent; then the other direction is stopped. */
 static void
-on_spliced (GObject      *source,
+on_up_done (GObject      *source,
             GAsyncResult *result,
             gpointer      data)
 {
   Link *link = data;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *why = NULL;
+  g_autofree char *why = splice_failure (result);
 
-  if (!g_io_stream_splice_finish (result, &error) && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    why = g_strdup_printf ("connection lost: TLS: %s", error->message);
-  link_free (link, why);
+  g_object_unref (source); /* g_async_result_get_source_object */
+  link_tell (link, why);
+  g_cancellable_cancel (link->cancel);
+  if (--link->running == 0)
+    link_free (link, NULL);
+}
+
+/* Redis to hiredis: ends when Redis or the network closes the TLS
+ * connection (or hiredis's socket is gone); hiredis is told by a shutdown
+ * of the socket's sending side, and closes it, which ends the other
+ * direction once it has read what hiredis wrote last. */
+static void
+on_down_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  Link *link = data;
+  g_autofree char *why = splice_failure (result);
+
+  g_object_unref (source);
+  link_tell (link, why);
+  g_socket_shutdown (g_socket_connection_get_socket (link->local), FALSE, TRUE, NULL);
+  if (--link->running == 0)
+    link_free (link, NULL);
 }
 
 static gboolean
@@ -468,11 +512,19 @@ on_tls_connected (GObject      *source,
     g_signal_handlers_disconnect_by_data (g_tcp_wrapper_connection_get_base_io_stream (G_TCP_WRAPPER_CONNECTION (remote)),
                                           link);
   link->remote = G_IO_STREAM (g_steal_pointer (&remote));
-  /* Not cancelled by th_redis_free(): what hiredis wrote last (an edge's
-   * resume position, th_redis_flush()) still goes out, then hiredis's
-   * socket is closed and the splice ends. */
-  g_io_stream_splice_async (G_IO_STREAM (link->local), link->remote, G_IO_STREAM_SPLICE_NONE, G_PRIORITY_DEFAULT,
-                            NULL, on_spliced, link);
+  /* Each direction on its own, not g_io_stream_splice_async(): that one
+   * ends both at the first to end, and a reply written to the socket
+   * hiredis just closed would end the link before what hiredis wrote last
+   * (an edge's resume position, th_redis_flush()) is sent. Not cancelled
+   * by th_redis_free() for the same reason. */
+  link->cancel = g_cancellable_new ();
+  link->running = 2;
+  g_output_stream_splice_async (g_io_stream_get_output_stream (link->remote),
+                                g_io_stream_get_input_stream (G_IO_STREAM (link->local)),
+                                G_OUTPUT_STREAM_SPLICE_NONE, G_PRIORITY_DEFAULT, NULL, on_up_done, link);
+  g_output_stream_splice_async (g_io_stream_get_output_stream (G_IO_STREAM (link->local)),
+                                g_io_stream_get_input_stream (link->remote),
+                                G_OUTPUT_STREAM_SPLICE_NONE, G_PRIORITY_DEFAULT, link->cancel, on_down_done, link);
 }
 
 static void
