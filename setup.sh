@@ -31,6 +31,7 @@ packages=(
   systemd   # systemd-analyze checks the shipped units in the tests (not run as init)
   python3-socketio python3-websocket python3-requests
   redis-server libhiredis-dev   # the redis plugin (many nodes) and its tests
+  openssl   # the redis TLS test makes its CA and server certificate at test time
   nginx-light haproxy   # docs/deploy.md examples, checked in the tests
   chromium   # the dashboard's browser tests (tests/js/test-dashboard.mjs, headless)
 )

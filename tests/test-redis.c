@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
 #include <hiredis/hiredis.h>
 
 #include "test-utils.h"
@@ -22,6 +23,7 @@ typedef struct
   char  *socket;
   GPid   pid;
   char  *maxmemory;
+  guint  tls_port;  /* also TLS on 127.0.0.1:tls_port, with tls/server.pem */
 } Redis;
 
 typedef struct
@@ -62,6 +64,7 @@ redis_start (Redis *r)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *tls_port = g_strdup_printf ("%u", r->tls_port);
 
   g_ptr_array_add (argv, (char *) "redis-server");
   g_ptr_array_add (argv, (char *) "--port");
@@ -82,6 +85,21 @@ redis_start (Redis *r)
       g_ptr_array_add (argv, r->maxmemory);
       g_ptr_array_add (argv, (char *) "--maxmemory-policy");
       g_ptr_array_add (argv, (char *) "noeviction");
+    }
+  if (r->tls_port != 0)
+    {
+      g_ptr_array_add (argv, (char *) "--bind");
+      g_ptr_array_add (argv, (char *) "127.0.0.1");
+      g_ptr_array_add (argv, (char *) "--tls-port");
+      g_ptr_array_add (argv, tls_port);
+      g_ptr_array_add (argv, (char *) "--tls-cert-file");
+      g_ptr_array_add (argv, (char *) "tls/server.pem");
+      g_ptr_array_add (argv, (char *) "--tls-key-file");
+      g_ptr_array_add (argv, (char *) "tls/server.key");
+      g_ptr_array_add (argv, (char *) "--tls-ca-cert-file");
+      g_ptr_array_add (argv, (char *) "tls/ca.pem");
+      g_ptr_array_add (argv, (char *) "--tls-auth-clients");
+      g_ptr_array_add (argv, (char *) "no");
     }
   g_ptr_array_add (argv, NULL);
 
@@ -942,12 +960,187 @@ test_edge_process_restart (Fixture       *f,
   th_test_hub_clear (&anonymous);
 }
 
+/* Runs a command (argv, NULL-terminated) in @dir; fails the test when it fails. */
+static void
+run_in (const char *dir,
+        const char *const *argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+  int status = 0;
+
+  g_spawn_sync (dir, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                NULL, &err, &status, &error);
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("%s failed: %s", argv[0], err);
+}
+
+/* In DIR/tls: a CA (ca.pem), a server certificate it signed for 127.0.0.1
+ * and localhost (server.pem, server.key), and another CA that signed
+ * nothing here (other-ca.pem). */
+static void
+make_certificates (const char *dir)
+{
+  g_autofree char *tls = g_build_filename (dir, "tls", NULL);
+  const char *ca[] = { "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                       "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=tickhub test CA", NULL };
+  const char *other[] = { "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                          "-nodes", "-keyout", "other-ca.key", "-out", "other-ca.pem", "-days", "2",
+                          "-subj", "/CN=another CA", NULL };
+  const char *req[] = { "openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                        "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost", NULL };
+  const char *sign[] = { "openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                         "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.cnf", NULL };
+  const char *client_req[] = { "openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                               "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=tickhub node", NULL };
+  const char *client_sign[] = { "openssl", "x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                                "-CAcreateserial", "-out", "client.pem", "-days", "2", "-extfile", "client.cnf", NULL };
+  g_autofree char *san = g_build_filename (tls, "san.cnf", NULL);
+  g_autofree char *client = g_build_filename (tls, "client.cnf", NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir (tls, 0700), ==, 0);
+  g_file_set_contents (san, "subjectAltName=IP:127.0.0.1,DNS:localhost\n", -1, &error);
+  g_assert_no_error (error);
+  g_file_set_contents (client, "extendedKeyUsage=clientAuth\n", -1, &error);
+  g_assert_no_error (error);
+  run_in (tls, ca);
+  run_in (tls, other);
+  run_in (tls, req);
+  run_in (tls, sign);
+  run_in (tls, client_req);
+  run_in (tls, client_sign);
+}
+
+static ThHub *
+tls_hub_new (Fixture    *f,
+             const char *role,
+             const char *query,
+             const char *extra)
+{
+  g_autofree char *conf = g_strdup_printf (
+    "[tickhub]\nplugins=%s\nsymbols=BTC;ETH\ntimeframes=1m\n%s"
+    "[redis]\nurl=rediss://127.0.0.1:%u/0?%s\nrole=%s\nlease=0\nblock=0.1\n%s",
+    g_str_equal (role, "ingest") ? "simulator;redis" : "redis",
+    g_str_equal (role, "ingest") ? "[simulator]\ninterval=0.02\n" : "", f->redis.tls_port, query, role,
+    extra != NULL ? extra : "");
+
+  return th_test_hub_new (conf, NULL);
+}
+
+/* rediss://: an ingest and an edge reach Redis only through its TLS port
+ * (the bridge); the stream is read back on the plain unix socket. A
+ * certificate from a CA not given is refused, with the reason saying so. */
+static void
+test_tls (Fixture       *f,
+          gconstpointer  data)
+{
+  g_autofree char *good = NULL;
+  g_autofree char *wrong = NULL;
+  g_autoptr(ThHub) edge = NULL;
+  g_autoptr(ThHub) ingest = NULL;
+  g_autoptr(ThHub) stranger = NULL;
+  g_autoptr(ThHub) system_cas = NULL;
+  g_autofree char *reason = NULL;
+  redisReply *reply;
+  guint64 before;
+
+  make_certificates (f->redis.dir);
+  f->redis.tls_port = th_test_closed_port ();
+  redis_start (&f->redis);
+  good = g_strdup_printf ("cacert=%s/tls/ca.pem", f->redis.dir);
+  wrong = g_strdup_printf ("cacert=%s/tls/other-ca.pem", f->redis.dir);
+
+  edge = tls_hub_new (f, "edge", good, NULL);
+  ingest = tls_hub_new (f, "ingest", good, NULL);
+  th_hub_start (edge);
+  th_test_wait_until (redis_state (edge) == TH_SOURCE_STATE_LIVE, TH_TEST_WAIT_MS);
+  th_hub_start (ingest);
+  th_test_wait_until (th_test_feed_stat (edge, "relayed") >= 100, TH_TEST_WAIT_MS);
+  g_assert_cmpuint (th_test_feed_stat (edge, "parse_errors"), ==, 0);
+
+  /* The entries are in Redis, read in clear on the unix socket. */
+  reply = redis_command (&f->redis, "XLEN tickhub:events");
+  g_assert_cmpint (reply->type, ==, REDIS_REPLY_INTEGER);
+  g_assert_cmpint (reply->integer, >=, 100);
+  freeReplyObject (reply);
+  /* The nodes' connections are TCP ones, and the only TCP port is the TLS one. */
+  reply = redis_command (&f->redis, "CLIENT LIST");
+  g_assert_cmpint (reply->type, ==, REDIS_REPLY_STRING);
+  g_assert_nonnull (strstr (reply->str, "addr=127.0.0.1:"));
+  freeReplyObject (reply);
+
+  /* Redis restarts: both reconnect through a new TLS session. */
+  redis_stop (&f->redis);
+  th_test_wait_until (redis_state (edge) == TH_SOURCE_STATE_DOWN, TH_TEST_WAIT_MS);
+  redis_start (&f->redis);
+  th_test_wait_until (redis_state (edge) == TH_SOURCE_STATE_LIVE, TH_TEST_WAIT_MS);
+  before = th_test_feed_stat (edge, "relayed");
+  th_test_wait_until (th_test_feed_stat (edge, "relayed") >= before + 50, TH_TEST_WAIT_MS);
+  g_assert_cmpuint (sink_stat (ingest, "reconnects"), >=, 1);
+
+  /* Another CA, or the system's CAs: not trusted, said in the reason, retried. */
+  stranger = tls_hub_new (f, "edge", wrong, NULL);
+  th_hub_start (stranger);
+  th_test_wait_until (th_hub_get_source_state (stranger, "redis", NULL) == TH_SOURCE_STATE_DOWN, TH_TEST_WAIT_MS);
+  th_hub_get_source_state (stranger, "redis", &reason);
+  g_assert_nonnull (reason);
+  if (strstr (reason, "TLS: the certificate of 127.0.0.1") == NULL || strstr (reason, "not trusted") == NULL
+      || strstr (reason, "unknown authority") == NULL)
+    g_error ("reason: %s", reason);
+  g_clear_pointer (&reason, g_free);
+  system_cas = tls_hub_new (f, "edge", "", NULL);
+  th_hub_start (system_cas);
+  th_test_wait_until (th_hub_get_source_state (system_cas, "redis", NULL) == TH_SOURCE_STATE_DOWN, TH_TEST_WAIT_MS);
+  th_hub_get_source_state (system_cas, "redis", &reason);
+  g_assert_nonnull (strstr (reason, "not trusted"));
+  th_test_run_for (500);
+  g_assert_cmpuint (th_test_feed_stat (stranger, "relayed"), ==, 0);
+  g_assert_cmpint (th_hub_get_source_state (stranger, "redis", NULL), ==, TH_SOURCE_STATE_DOWN);
+  th_test_hub_clear (&stranger);
+  th_test_hub_clear (&system_cas);
+
+  /* Redis asks for client certificates: a node without one is refused
+   * (the reason says TLS), one with cert= and key= gets in. */
+  reply = redis_command (&f->redis, "CONFIG SET tls-auth-clients yes");
+  g_assert_cmpint (reply->type, ==, REDIS_REPLY_STATUS);
+  freeReplyObject (reply);
+  {
+    g_autofree char *with_cert = g_strdup_printf ("%s&cert=%s/tls/client.pem&key=%s/tls/client.key", good,
+                                                  f->redis.dir, f->redis.dir);
+
+    stranger = tls_hub_new (f, "edge", good, NULL);
+    th_hub_start (stranger);
+    th_test_wait_until (th_hub_get_source_state (stranger, "redis", NULL) == TH_SOURCE_STATE_DOWN, TH_TEST_WAIT_MS);
+    g_clear_pointer (&reason, g_free);
+    th_hub_get_source_state (stranger, "redis", &reason);
+    if (strstr (reason, "TLS") == NULL)
+      g_error ("reason: %s", reason);
+    th_test_hub_clear (&stranger);
+
+    stranger = tls_hub_new (f, "edge", with_cert, NULL);
+    th_hub_start (stranger);
+    th_test_wait_until (redis_state (stranger) == TH_SOURCE_STATE_LIVE, TH_TEST_WAIT_MS);
+    before = th_test_feed_stat (stranger, "relayed");
+    th_test_wait_until (th_test_feed_stat (stranger, "relayed") >= before + 20, TH_TEST_WAIT_MS);
+    th_test_hub_clear (&stranger);
+  }
+
+  th_test_hub_clear (&ingest);
+  th_test_hub_clear (&edge);
+}
+
 static void
 test_config (void)
 {
   const struct { const char *conf; const char *needle; } cases[] = {
-    { "url=rediss://h:6380/0\n", "no TLS" },
-    { "url=http://h/\n", "not a redis:// or unix:// URL" },
+    { "url=rediss://h:6380/0?verify=no\n", "unknown parameter “verify”" },
+    { "url=rediss://h:6380/0?cert=/etc/hostname\n", "both cert=FILE and key=FILE" },
+    { "url=rediss://h:6380/0?cacert=/nonexistent/ca.pem\n", "cacert:" },
+    { "url=rediss://h:6380/0?cacert=\n", "“cacert” is empty" },
+    { "url=redis://h:6379/0?cacert=/etc/ssl/certs/ca-certificates.crt\n", "use rediss://" },
+    { "url=http://h/\n", "not a redis://, rediss:// or unix:// URL" },
     { "url=redis://h:1/x\n", "database number" },
     { "url=unix://relative\n", "absolute path" },
     { "lease=0.1\n", "[redis] lease" },
@@ -992,5 +1185,6 @@ main (int   argc,
   g_test_add ("/redis/edge-process-restart", Fixture, NULL, fixture_set_up, test_edge_process_restart,
               fixture_tear_down);
   g_test_add ("/redis/standby", Fixture, NULL, fixture_set_up, test_standby, fixture_tear_down);
+  g_test_add ("/redis/tls", Fixture, "no", fixture_set_up, test_tls, fixture_tear_down);
   return g_test_run ();
 }

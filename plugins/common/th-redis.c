@@ -3,12 +3,24 @@
  * hiredis 0.14 does the protocol and ships a GLib adapter
  * (hiredis/adapters/glib.h, a GSource polling the socket); this file adds
  * what a long-running node needs around it: URLs
- * (redis://[user:password@]host:port/db, unix:///path/to/socket), AUTH
+ * (redis[s]://[user:password@]host:port/db, unix:///path/to/socket), AUTH
  * (a Redis 6 ACL user or the password alone) and SELECT on every
  * connection, a state (down / connecting / ready, with the reason), and
  * reconnection with exponential backoff (100 ms doubling to 5 s, with
- * jitter). hiredis 0.14 has no TLS: `rediss://` is refused with an error
- * saying so rather than connecting in clear.
+ * jitter).
+ *
+ * TLS (rediss://): hiredis 0.14 has none, so a bridge in this process
+ * does it with GIO (glib-networking, GnuTLS). hiredis connects to a
+ * private unix socket (in a g_dir_make_tmp() folder, mode 0700, removed
+ * by th_redis_free()); each connection accepted there gets a new TLS
+ * connection to host:port (the certificate checked against the system's
+ * CAs, or the file of ?cacert=FILE, for the URL's host name or address;
+ * a client certificate with &cert=FILE&key=FILE), and the two are spliced,
+ * one direction each. When Redis's side ends, hiredis sees its socket
+ * close and the usual reconnect with backoff runs, with a new TLS
+ * session; when hiredis closes, what it wrote last is sent first. A
+ * TLS failure (a certificate not trusted, a handshake error) is the
+ * state's reason.
  *
  * A reply callback is never called after th_redis_free(): pending
  * commands are dropped silently then.
@@ -19,6 +31,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include <glib/gstdio.h>
 #include <hiredis/adapters/glib.h>
 #include <tickhub.h>
 
@@ -26,6 +39,9 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+#define TLS_TIMEOUT_S  10
+
+typedef struct _Bridge Bridge;
 
 struct _ThRedis
 {
@@ -43,7 +59,37 @@ struct _ThRedis
   guint64            connects;
   gboolean           started;
   gboolean           closing;
+
+  Bridge            *bridge;        /* rediss:// only */
+  char              *bridge_reason; /* why the last TLS link ended, for on_disconnect */
 };
+
+/* rediss://: hiredis 0.14 has no TLS, so it talks to a private unix
+ * socket, and every connection accepted there is joined to a new TLS
+ * connection (GIO, glib-networking) to the real host:port. Outlives its
+ * ThRedis while callbacks are pending: @redis is NULL then. */
+struct _Bridge
+{
+  ThRedis         *redis;
+  GCancellable    *cancel;
+  GSocketListener *listener;
+  char            *dir;
+  char            *path;
+  char            *host;
+  int              port;
+  GTlsDatabase    *database;    /* NULL: the system's */
+  GTlsCertificate *certificate; /* NULL: none */
+};
+
+typedef struct
+{
+  Bridge               *bridge;
+  GSocketConnection    *local;
+  GIOStream            *remote;
+  GTlsCertificateFlags  errors;
+  GCancellable         *cancel;  /* ends the remote-to-hiredis direction */
+  int                   running; /* directions spliced */
+} Link;
 
 typedef struct
 {
@@ -51,6 +97,85 @@ typedef struct
   ThRedisReplyFunc  func;
   gpointer          user_data;
 } Call;
+
+/* The query of a redis:// or rediss:// URL: cacert=, cert=, key= (TLS
+ * only), each file loaded once here so that a wrong path or a bad PEM is
+ * a config error rather than a reconnect loop. */
+static gboolean
+url_parse_tls (const char  *text,
+               const char  *query,
+               ThRedisUrl  *url,
+               GError     **error)
+{
+  g_autoptr(GHashTable) params = NULL;
+  g_autoptr(GError) local = NULL;
+  GHashTableIter iter;
+  gpointer key, value;
+
+  if (query == NULL || *query == '\0')
+    return TRUE;
+  params = g_uri_parse_params (query, -1, "&", G_URI_PARAMS_NONE, &local);
+  if (params == NULL)
+    {
+      g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG, "“%s”: bad query: %s", text, local->message);
+      return FALSE;
+    }
+  g_hash_table_iter_init (&iter, params);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      char **slot = g_str_equal (key, "cacert") ? &url->cacert
+                    : g_str_equal (key, "cert") ? &url->cert
+                    : g_str_equal (key, "key") ? &url->key
+                    : NULL;
+
+      if (slot == NULL)
+        {
+          g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG, "“%s”: unknown parameter “%s”; a rediss:// URL takes "
+                       "cacert=FILE (the CAs to trust), cert=FILE and key=FILE (a client certificate)", text, (char *) key);
+          return FALSE;
+        }
+      if (!url->tls)
+        {
+          g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG, "“%s”: “%s” is a TLS parameter; use rediss:// "
+                       "(redis:// is not encrypted)", text, (char *) key);
+          return FALSE;
+        }
+      if (*(char *) value == '\0')
+        {
+          g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG, "“%s”: “%s” is empty; give a file, such as %s=/etc/tickhub/%s.pem",
+                       text, (char *) key, (char *) key, (char *) key);
+          return FALSE;
+        }
+      g_free (*slot);
+      *slot = g_strdup (value);
+    }
+  if ((url->cert == NULL) != (url->key == NULL))
+    {
+      g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG, "“%s”: a client certificate needs both cert=FILE and key=FILE", text);
+      return FALSE;
+    }
+  if (url->cacert != NULL)
+    {
+      g_autoptr(GTlsDatabase) db = g_tls_file_database_new (url->cacert, &local);
+
+      if (db == NULL)
+        {
+          g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG, "“%s”: cacert: %s", text, local->message);
+          return FALSE;
+        }
+    }
+  if (url->cert != NULL)
+    {
+      g_autoptr(GTlsCertificate) cert = g_tls_certificate_new_from_files (url->cert, url->key, &local);
+
+      if (cert == NULL)
+        {
+          g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG, "“%s”: cert/key: %s", text, local->message);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
 
 gboolean
 th_redis_url_parse (const char  *text,
@@ -71,21 +196,20 @@ th_redis_url_parse (const char  *text,
   uri = g_uri_parse (text, G_URI_FLAGS_HAS_PASSWORD, &local);
   if (uri == NULL)
     {
-      g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG, "“%s” is not a URL; use redis://[USER:PASSWORD@]HOST:PORT/DB "
+      g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG, "“%s” is not a URL; use redis[s]://[USER:PASSWORD@]HOST:PORT/DB "
                    "or unix:///PATH/TO/SOCKET", text);
       return FALSE;
     }
   scheme = g_uri_get_scheme (uri);
-  if (g_str_equal (scheme, "rediss"))
+  if (!g_str_equal (scheme, "redis") && !g_str_equal (scheme, "rediss") && !g_str_equal (scheme, "unix"))
     {
-      g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG,
-                   "“%s”: rediss:// (TLS) is not supported: the hiredis library of this system (0.14) has no TLS; "
-                   "use redis:// on a trusted network, or a TLS tunnel (stunnel, spiped) to a local redis:// port", text);
+      g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG, "“%s” is not a redis://, rediss:// or unix:// URL", text);
       return FALSE;
     }
-  if (!g_str_equal (scheme, "redis") && !g_str_equal (scheme, "unix"))
+  url->tls = g_str_equal (scheme, "rediss");
+  if (!g_str_equal (scheme, "unix") && !url_parse_tls (text, g_uri_get_query (uri), url, error))
     {
-      g_set_error (error, TH_ERROR, TH_ERROR_BAD_CONFIG, "“%s” is not a redis:// or unix:// URL", text);
+      th_redis_url_clear (url);
       return FALSE;
     }
 
@@ -150,6 +274,10 @@ th_redis_url_clear (ThRedisUrl *url)
   g_clear_pointer (&url->socket, g_free);
   g_clear_pointer (&url->user, g_free);
   g_clear_pointer (&url->password, g_free);
+  g_clear_pointer (&url->cacert, g_free);
+  g_clear_pointer (&url->cert, g_free);
+  g_clear_pointer (&url->key, g_free);
+  url->tls = FALSE;
 }
 
 /* Without the password. */
@@ -158,7 +286,7 @@ th_redis_url_describe (const ThRedisUrl *url)
 {
   if (url->socket != NULL)
     return g_strdup_printf ("unix://%s (db %d)", url->socket, url->db);
-  return g_strdup_printf ("redis://%s%s%s:%d/%d", url->user != NULL ? url->user : "",
+  return g_strdup_printf ("%s://%s%s%s:%d/%d", url->tls ? "rediss" : "redis", url->user != NULL ? url->user : "",
                           url->user != NULL ? "@" : "", url->host, url->port, url->db);
 }
 
@@ -197,6 +325,289 @@ static GSourceFuncs safe_funcs = {
 
 static void set_state (ThRedis *self, ThRedisState state, const char *reason);
 static void connect_now (ThRedis *self);
+
+
+/* TLS bridge (rediss://) */
+
+static void
+bridge_clear (Bridge *b)
+{
+  g_clear_object (&b->cancel);
+  g_clear_object (&b->listener);
+  g_clear_object (&b->database);
+  g_clear_object (&b->certificate);
+  g_free (b->dir);
+  g_free (b->path);
+  g_free (b->host);
+}
+
+static Bridge *
+bridge_ref (Bridge *b)
+{
+  return g_atomic_rc_box_acquire (b);
+}
+
+static void
+bridge_unref (Bridge *b)
+{
+  g_atomic_rc_box_release_full (b, (GDestroyNotify) bridge_clear);
+}
+
+/* The reason (if any) goes to the ThRedis before hiredis sees its socket
+ * close, so that its disconnect says why. */
+static void
+link_tell (Link       *link,
+           const char *reason)
+{
+  ThRedis *redis = link->bridge->redis;
+
+  if (reason != NULL && redis != NULL)
+    {
+      g_free (redis->bridge_reason);
+      redis->bridge_reason = g_strdup (reason);
+    }
+}
+
+static void
+link_free (Link       *link,
+           const char *reason)
+{
+  link_tell (link, reason);
+  if (link->local != NULL)
+    g_io_stream_close (G_IO_STREAM (link->local), NULL, NULL);
+  if (link->remote != NULL)
+    g_io_stream_close_async (link->remote, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+  g_clear_object (&link->local);
+  g_clear_object (&link->remote);
+  g_clear_object (&link->cancel);
+  bridge_unref (link->bridge);
+  g_free (link);
+}
+
+static char *
+splice_failure (GAsyncResult *result)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (g_output_stream_splice_finish (G_OUTPUT_STREAM (g_async_result_get_source_object (result)), result, &error) >= 0
+      || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return NULL;
+  return g_strdup_printf ("connection lost: TLS: %s", error->message);
+}
+
+/* hiredis to Redis: ends when hiredis closes its socket, after what it
+ * wrote last is sent; then the other direction is stopped. */
+static void
+on_up_done (GObject      *source,
+            GAsyncResult *result,
+            gpointer      data)
+{
+  Link *link = data;
+  g_autofree char *why = splice_failure (result);
+
+  g_object_unref (source); /* g_async_result_get_source_object */
+  link_tell (link, why);
+  g_cancellable_cancel (link->cancel);
+  if (--link->running == 0)
+    link_free (link, NULL);
+}
+
+/* Redis to hiredis: ends when Redis or the network closes the TLS
+ * connection (or hiredis's socket is gone); hiredis is told by a shutdown
+ * of the socket's sending side, and closes it, which ends the other
+ * direction once it has read what hiredis wrote last. */
+static void
+on_down_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  Link *link = data;
+  g_autofree char *why = splice_failure (result);
+
+  g_object_unref (source);
+  link_tell (link, why);
+  g_socket_shutdown (g_socket_connection_get_socket (link->local), FALSE, TRUE, NULL);
+  if (--link->running == 0)
+    link_free (link, NULL);
+}
+
+static gboolean
+on_accept_certificate (GTlsConnection       *conn,
+                       GTlsCertificate      *peer,
+                       GTlsCertificateFlags  errors,
+                       gpointer              data)
+{
+  Link *link = data;
+
+  link->errors = errors;
+  return FALSE;
+}
+
+static void
+on_client_event (GSocketClient      *client,
+                 GSocketClientEvent  event,
+                 GSocketConnectable *connectable,
+                 GIOStream          *connection,
+                 gpointer            data)
+{
+  Link *link = data;
+
+  if (event != G_SOCKET_CLIENT_TLS_HANDSHAKING)
+    return;
+  if (link->bridge->database != NULL)
+    g_tls_connection_set_database (G_TLS_CONNECTION (connection), link->bridge->database);
+  if (link->bridge->certificate != NULL)
+    g_tls_connection_set_certificate (G_TLS_CONNECTION (connection), link->bridge->certificate);
+  g_signal_connect (connection, "accept-certificate", G_CALLBACK (on_accept_certificate), link);
+}
+
+/* “the certificate of HOST:PORT is not trusted: ...” from the checks that failed. */
+static char *
+describe_certificate_errors (Link                 *link,
+                             GTlsCertificateFlags  errors)
+{
+  GString *s = g_string_new (NULL);
+  const struct { GTlsCertificateFlags flag; const char *text; } what[] = {
+    { G_TLS_CERTIFICATE_UNKNOWN_CA, "signed by an unknown authority (give its CA with ?cacert=FILE)" },
+    { G_TLS_CERTIFICATE_BAD_IDENTITY, "not issued for this host name or address" },
+    { G_TLS_CERTIFICATE_NOT_ACTIVATED, "not valid yet" },
+    { G_TLS_CERTIFICATE_EXPIRED, "expired" },
+    { G_TLS_CERTIFICATE_REVOKED, "revoked" },
+    { G_TLS_CERTIFICATE_INSECURE, "uses an insecure algorithm" },
+    { G_TLS_CERTIFICATE_GENERIC_ERROR, "invalid" },
+  };
+
+  g_string_printf (s, "TLS: the certificate of %s:%d is not trusted: ", link->bridge->host, link->bridge->port);
+  for (guint i = 0, n = 0; i < G_N_ELEMENTS (what); i++)
+    if (errors & what[i].flag)
+      g_string_append_printf (s, "%s%s", n++ > 0 ? ", " : "", what[i].text);
+  return g_string_free (s, FALSE);
+}
+
+static void
+on_tls_connected (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      data)
+{
+  Link *link = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketConnection) remote = g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (source), result, &error);
+  g_autofree char *why = NULL;
+
+  g_signal_handlers_disconnect_by_data (source, link);
+  if (remote == NULL)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        why = NULL;
+      else if (link->errors != 0)
+        why = describe_certificate_errors (link, link->errors);
+      else if (error->domain == G_TLS_ERROR)
+        why = g_strdup_printf ("TLS: %s:%d: %s", link->bridge->host, link->bridge->port, error->message);
+      else
+        why = g_strdup_printf ("cannot connect: %s:%d: %s", link->bridge->host, link->bridge->port, error->message);
+      link_free (link, why);
+      return;
+    }
+  if (G_IS_TCP_WRAPPER_CONNECTION (remote))
+    g_signal_handlers_disconnect_by_data (g_tcp_wrapper_connection_get_base_io_stream (G_TCP_WRAPPER_CONNECTION (remote)),
+                                          link);
+  link->remote = G_IO_STREAM (g_steal_pointer (&remote));
+  /* Each direction on its own, not g_io_stream_splice_async(): that one
+   * ends both at the first to end, and a reply written to the socket
+   * hiredis just closed would end the link before what hiredis wrote last
+   * (an edge's resume position, th_redis_flush()) is sent. Not cancelled
+   * by th_redis_free() for the same reason. */
+  link->cancel = g_cancellable_new ();
+  link->running = 2;
+  g_output_stream_splice_async (g_io_stream_get_output_stream (link->remote),
+                                g_io_stream_get_input_stream (G_IO_STREAM (link->local)),
+                                G_OUTPUT_STREAM_SPLICE_NONE, G_PRIORITY_DEFAULT, NULL, on_up_done, link);
+  g_output_stream_splice_async (g_io_stream_get_output_stream (G_IO_STREAM (link->local)),
+                                g_io_stream_get_input_stream (link->remote),
+                                G_OUTPUT_STREAM_SPLICE_NONE, G_PRIORITY_DEFAULT, link->cancel, on_down_done, link);
+}
+
+static void
+on_bridge_accept (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      data)
+{
+  Bridge *b = data;
+  g_autoptr(GError) error = NULL;
+  GSocketConnection *local = g_socket_listener_accept_finish (G_SOCKET_LISTENER (source), result, NULL, &error);
+  g_autoptr(GSocketClient) client = NULL;
+  Link *link;
+
+  if (local == NULL || g_cancellable_is_cancelled (b->cancel))
+    {
+      if (local == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && b->redis != NULL)
+        g_warning ("[redis] TLS bridge: cannot accept: %s", error->message);
+      g_clear_object (&local);
+      bridge_unref (b);
+      return;
+    }
+  g_socket_listener_accept_async (b->listener, b->cancel, on_bridge_accept, bridge_ref (b));
+
+  /* A new TLS session for every connection hiredis makes. */
+  link = g_new0 (Link, 1);
+  link->bridge = b; /* takes this callback's reference */
+  link->local = local;
+  client = g_socket_client_new ();
+  g_socket_client_set_tls (client, TRUE);
+  g_socket_client_set_enable_proxy (client, FALSE);
+  g_socket_client_set_timeout (client, TLS_TIMEOUT_S);
+  g_signal_connect (client, "event", G_CALLBACK (on_client_event), link);
+  g_socket_client_connect_to_host_async (client, b->host, b->port, b->cancel, on_tls_connected, link);
+}
+
+static Bridge *
+bridge_new (ThRedis  *redis,
+            GError  **error)
+{
+  Bridge *b = g_atomic_rc_box_new0 (Bridge);
+  g_autoptr(GSocketAddress) address = NULL;
+
+  b->redis = redis;
+  b->cancel = g_cancellable_new ();
+  b->host = g_strdup (redis->url.host);
+  b->port = redis->url.port;
+  if (redis->url.cacert != NULL && (b->database = g_tls_file_database_new (redis->url.cacert, error)) == NULL)
+    goto fail;
+  if (redis->url.cert != NULL
+      && (b->certificate = g_tls_certificate_new_from_files (redis->url.cert, redis->url.key, error)) == NULL)
+    goto fail;
+  /* g_dir_make_tmp: mode 0700, only this user reaches the socket. */
+  if ((b->dir = g_dir_make_tmp ("tickhub-rediss-XXXXXX", error)) == NULL)
+    goto fail;
+  b->path = g_build_filename (b->dir, "redis.sock", NULL);
+  address = g_unix_socket_address_new (b->path);
+  b->listener = g_socket_listener_new ();
+  if (!g_socket_listener_add_address (b->listener, address, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
+                                      NULL, NULL, error))
+    goto fail;
+  g_socket_listener_accept_async (b->listener, b->cancel, on_bridge_accept, bridge_ref (b));
+  return b;
+
+fail:
+  if (b->dir != NULL)
+    g_rmdir (b->dir);
+  b->redis = NULL;
+  bridge_unref (b);
+  return NULL;
+}
+
+/* Stops accepting and connecting, removes the socket and its folder; the
+ * links already spliced end when hiredis's socket closes. */
+static void
+bridge_close (Bridge *b)
+{
+  b->redis = NULL;
+  g_cancellable_cancel (b->cancel);
+  g_socket_listener_close (b->listener);
+  g_unlink (b->path);
+  g_rmdir (b->dir);
+  bridge_unref (b);
+}
 
 static gboolean
 on_retry (gpointer data)
@@ -291,6 +702,7 @@ on_disconnect (const redisAsyncContext *ac,
   {
     g_autofree char *why = status == REDIS_OK && self->reason != NULL && self->state == TH_REDIS_DOWN
                            ? g_strdup (self->reason)
+                           : self->bridge_reason != NULL ? g_steal_pointer (&self->bridge_reason)
                            : g_strdup_printf ("connection lost: %s", ac->errstr[0] != '\0' ? ac->errstr : "closed by the server");
     set_state (self, TH_REDIS_DOWN, why);
   }
@@ -345,8 +757,28 @@ connect_now (ThRedis *self)
   if (self->ac != NULL || self->closing)
     return;
 
-  set_state (self, TH_REDIS_CONNECTING, NULL);
-  if (self->url.socket != NULL)
+  /* A retry stays down with its reason: the same failure again changes
+   * nothing, and is logged once, not on every retry. */
+  if (self->state != TH_REDIS_DOWN || self->reason == NULL)
+    set_state (self, TH_REDIS_CONNECTING, NULL);
+  g_clear_pointer (&self->bridge_reason, g_free);
+  if (self->url.tls && self->bridge == NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      self->bridge = bridge_new (self, &error);
+      if (self->bridge == NULL)
+        {
+          g_autofree char *why = g_strdup_printf ("TLS bridge: %s", error->message);
+
+          set_state (self, TH_REDIS_DOWN, why);
+          schedule_retry (self);
+          return;
+        }
+    }
+  if (self->bridge != NULL)
+    ac = redisAsyncConnectUnix (self->bridge->path);
+  else if (self->url.socket != NULL)
     ac = redisAsyncConnectUnix (self->url.socket);
   else
     ac = redisAsyncConnect (self->url.host, self->url.port);
@@ -414,6 +846,10 @@ th_redis_new (const ThRedisUrl *url,
   self->url.user = g_strdup (url->user);
   self->url.password = g_strdup (url->password);
   self->url.db = url->db;
+  self->url.tls = url->tls;
+  self->url.cacert = g_strdup (url->cacert);
+  self->url.cert = g_strdup (url->cert);
+  self->url.key = g_strdup (url->key);
   self->on_state = on_state;
   self->user_data = user_data;
   self->state = TH_REDIS_DOWN;
@@ -471,8 +907,11 @@ th_redis_free (ThRedis *self)
       self->ac = NULL;
     }
   drop_source (self);
+  if (self->bridge != NULL)
+    bridge_close (g_steal_pointer (&self->bridge));
   th_redis_url_clear (&self->url);
   g_free (self->reason);
+  g_free (self->bridge_reason);
   g_free (self);
 }
 

@@ -19,6 +19,10 @@ typedef struct
   char *user;       /* NULL: AUTH with the password only */
   char *password;   /* NULL: no AUTH */
   int   db;
+  gboolean tls;     /* rediss:// */
+  char *cacert;     /* rediss://...?cacert=FILE: the CAs to trust (NULL: the system's) */
+  char *cert;       /* rediss://...?cert=FILE&key=FILE: a client certificate */
+  char *key;
 } ThRedisUrl;
 
 typedef enum
