@@ -726,7 +726,10 @@ run_external (guint     n,
       x->topup_s = FC_LOAD (shm->batch_done_usec) / 1e6;
       x->in += x->topped_up;
     }
-  run_for (200);
+  /* Idle: after the server's sweep (once a second) has given what a
+   * burst of handshakes left behind back to the system, as it does in
+   * service (th-server-listen.c, maybe_trim). */
+  run_for (1200);
   rss1 = fc_rss_bytes ();
   x->kb_per_conn = x->in > 0 ? (rss1 - rss0) / 1024.0 / x->in : 0;
   x->heap_kb_per_conn = x->in > 0 ? ((double) mallinfo2 ().uordblks - heap0) / 1024.0 / x->in : 0;
