@@ -53,7 +53,10 @@ typedef struct _ThTick ThTick;
  *
  * A normalized tick. Fields a source does not provide are NaN, and appear as
  * `null` in events. Ticks are reference counted and must not be changed once
- * handed to th_hub_push_tick().
+ * handed to th_hub_push_tick(). Change @symbol, @quote and @source with
+ * th_tick_set_symbol(), th_tick_set_quote() and th_tick_set_source(), never
+ * by assigning or freeing the fields: th_tick_new() keeps its strings in the
+ * tick's own block.
  */
 struct _ThTick
 {
