@@ -130,9 +130,7 @@ struct _ThServerListen
   guint         churn;           /* closed or upgraded since the last trim */
   int           head_epfd;       /* connections held for their first head */
   GSource      *head_source;     /* at HEAD_PRIORITY, or yielding at the default */
-  guint         head_run;        /* taken at HEAD_PRIORITY in a row */
-  gint64        head_since;      /* monotonic µs: the start of that stretch */
-  gint64        head_last;       /* monotonic µs: its last dispatch */
+  ThServerYield head_yield;
   gulong        started_id;
   gulong        read_id;
   gulong        finished_id;
@@ -464,7 +462,6 @@ head_dispatch (int          epfd,
 {
   ThServerListen *listen = data;
   struct epoll_event events[HEAD_BATCH];
-  gint64 now = g_source_get_time (listen->head_source);
   int n = epoll_wait (epfd, events, G_N_ELEMENTS (events), 0);
 
   /* Each event is a different connection, and handing one to libsoup
@@ -477,26 +474,8 @@ head_dispatch (int          epfd,
         head_release (listen, c);
     }
 
-  if (g_source_get_priority (listen->head_source) != HEAD_PRIORITY)
-    {
-      /* Dispatched at the default priority: the fan-out had its turn in
-       * this iteration; back above it, a new stretch. */
-      g_source_set_priority (listen->head_source, HEAD_PRIORITY);
-      listen->head_run = 0;
-      listen->head_since = now;
-    }
-  else
-    {
-      if (now - listen->head_last > HEAD_RUN_USEC)
-        {
-          listen->head_run = 0;   /* the main loop did other work meanwhile */
-          listen->head_since = now;
-        }
-      listen->head_run += (guint) MAX (n, 0);
-      if (listen->head_run >= HEAD_RUN || now - listen->head_since > HEAD_RUN_USEC)
-        g_source_set_priority (listen->head_source, G_PRIORITY_DEFAULT);
-    }
-  listen->head_last = now;
+  th_server_yield_dispatched (&listen->head_yield, listen->head_source, HEAD_PRIORITY, (guint) MAX (n, 0),
+                              HEAD_RUN, HEAD_RUN_USEC);
   return G_SOURCE_CONTINUE;
 }
 

@@ -453,6 +453,24 @@ guint          th_ws_conn_drop              (ThWsConn          *conn,
 gsize          th_ws_conn_get_queued        (ThWsConn          *conn);
 void           th_ws_conn_set_handshake     (ThWsConn          *conn,
                                              gboolean           handshake);
+
+/* A source that runs above the fan-out (handshakes, first requests) but
+ * yields one dispatch at the default priority after @max_run events or
+ * @max_usec in a row, so that neither a storm nor a chatty client can shut
+ * the broadcast out. Call after each dispatch with the events it took. */
+typedef struct
+{
+  guint  run;     /* events taken at the high priority in a row */
+  gint64 since;   /* monotonic µs: the start of that stretch */
+  gint64 last;    /* monotonic µs: the last dispatch */
+} ThServerYield;
+
+void           th_server_yield_dispatched   (ThServerYield     *yield,
+                                             GSource           *source,
+                                             int                priority,
+                                             guint              n,
+                                             guint              max_run,
+                                             gint64             max_usec);
 gboolean       th_ws_conn_flush             (ThWsConn          *conn);
 void           th_ws_conn_close             (ThWsConn          *conn,
                                              guint16            code,

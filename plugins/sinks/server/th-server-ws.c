@@ -131,9 +131,7 @@ struct _ThWsPoller
   GSource   *source;
   int        hs_epfd;     /* connections in their handshake */
   GSource   *hs_source;   /* at HANDSHAKE_PRIORITY, or yielding at the default */
-  guint      hs_run;      /* events taken at HANDSHAKE_PRIORITY in a row */
-  gint64     hs_since;    /* monotonic µs: the start of that stretch */
-  gint64     hs_last;     /* monotonic µs: its last dispatch */
+  ThServerYield hs_yield;
   gboolean   dispatching;
   GPtrArray *graveyard;   /* ThWsConn* ended during a dispatch, freed after */
 };
@@ -223,30 +221,43 @@ handshake_dispatch (int          epfd,
                     gpointer     data)
 {
   ThWsPoller *p = data;
-  gint64 now = g_source_get_time (p->hs_source);
   int n = poller_run (p, epfd, HANDSHAKE_BATCH, TRUE);
 
-  if (g_source_get_priority (p->hs_source) != HANDSHAKE_PRIORITY)
+  th_server_yield_dispatched (&p->hs_yield, p->hs_source, HANDSHAKE_PRIORITY, (guint) n,
+                              HANDSHAKE_RUN, HANDSHAKE_RUN_USEC);
+  return G_SOURCE_CONTINUE;
+}
+
+void
+th_server_yield_dispatched (ThServerYield *y,
+                            GSource       *source,
+                            int            priority,
+                            guint          n,
+                            guint          max_run,
+                            gint64         max_usec)
+{
+  gint64 now = g_source_get_time (source);
+
+  if (g_source_get_priority (source) != priority)
     {
       /* Dispatched at the default priority: the fan-out had its turn in
        * this iteration; back above it, a new stretch. */
-      g_source_set_priority (p->hs_source, HANDSHAKE_PRIORITY);
-      p->hs_run = 0;
-      p->hs_since = now;
+      g_source_set_priority (source, priority);
+      y->run = 0;
+      y->since = now;
     }
   else
     {
-      if (now - p->hs_last > HANDSHAKE_RUN_USEC)
+      if (now - y->last > max_usec)
         {
-          p->hs_run = 0;   /* the main loop did other work meanwhile */
-          p->hs_since = now;
+          y->run = 0;   /* the main loop did other work meanwhile */
+          y->since = now;
         }
-      p->hs_run += n;
-      if (p->hs_run >= HANDSHAKE_RUN || now - p->hs_since > HANDSHAKE_RUN_USEC)
-        g_source_set_priority (p->hs_source, G_PRIORITY_DEFAULT);
+      y->run += n;
+      if (y->run >= max_run || now - y->since > max_usec)
+        g_source_set_priority (source, G_PRIORITY_DEFAULT);
     }
-  p->hs_last = now;
-  return G_SOURCE_CONTINUE;
+  y->last = now;
 }
 
 ThWsPoller *
