@@ -464,6 +464,11 @@ test_standby (Fixture       *f,
 
   th_test_hub_clear (&a);
   stopped = g_get_monotonic_time ();
+  /* A gave the lease back as it stopped: gone, or B's already. */
+  reply = redis_command (&f->redis, "GET tickhub:leader");
+  g_assert_true (reply->type == REDIS_REPLY_NIL ||
+                 (reply->type == REDIS_REPLY_STRING && g_str_equal (reply->str, "B")));
+  freeReplyObject (reply);
   th_test_wait_until (sink_stat (b, "leader") == 1, TH_TEST_WAIT_MS);
   g_assert_cmpint (g_get_monotonic_time () - stopped, <, 500 * 1000 + 300 * 1000);
   th_test_wait_until (sink_stat (b, "acked") > 20, TH_TEST_WAIT_MS);
@@ -1159,6 +1164,42 @@ test_config (void)
     }
 }
 
+/* What the sink queued before the hub stops reaches Redis: events pushed
+ * and the hub stopped at once, without a main-loop iteration between (the
+ * connection would otherwise have written them on its next one), are all
+ * in the stream afterwards. */
+static void
+test_stop_flushes (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autofree char *conf = g_strdup_printf (
+    "[tickhub]\nplugins=redis\nsymbols=BTC;ETH\n"
+    "[redis]\nurl=unix://%s\nrole=ingest\nlease=0\n", f->redis.socket);
+  g_autoptr(ThHub) ingest = th_test_hub_new (conf, NULL);
+  guint64 published, before;
+  redisReply *r;
+
+  th_hub_start (ingest);
+  th_test_wait_until (sink_stat (ingest, "leader") == 1, TH_TEST_WAIT_MS);
+  th_test_run_for (100);
+  before = sink_stat (ingest, "published");
+  for (guint i = 0; i < 200; i++)
+    {
+      g_autoptr(ThTick) tick = th_tick_new (i % 2 ? "BTC" : "ETH", "binance", TH_TICK_KIND_QUOTE,
+                                            100 + i, g_get_real_time () / 1000);
+
+      th_hub_push_tick (ingest, tick);
+    }
+  published = sink_stat (ingest, "published");
+  g_assert_cmpuint (published - before, >=, 200);
+  th_test_hub_clear (&ingest);
+
+  r = redis_command (&f->redis, "XLEN tickhub:events");
+  g_assert_cmpint (r->type, ==, REDIS_REPLY_INTEGER);
+  g_assert_cmpuint ((guint64) r->integer, ==, published);
+  freeReplyObject (r);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1185,6 +1226,7 @@ main (int   argc,
   g_test_add ("/redis/edge-process-restart", Fixture, NULL, fixture_set_up, test_edge_process_restart,
               fixture_tear_down);
   g_test_add ("/redis/standby", Fixture, NULL, fixture_set_up, test_standby, fixture_tear_down);
+  g_test_add ("/redis/stop-flushes", Fixture, NULL, fixture_set_up, test_stop_flushes, fixture_tear_down);
   g_test_add ("/redis/tls", Fixture, "no", fixture_set_up, test_tls, fixture_tear_down);
   return g_test_run ();
 }

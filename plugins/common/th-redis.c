@@ -27,9 +27,12 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <hiredis/adapters/glib.h>
@@ -515,7 +518,8 @@ on_tls_connected (GObject      *source,
   /* Each direction on its own, not g_io_stream_splice_async(): that one
    * ends both at the first to end, and a reply written to the socket
    * hiredis just closed would end the link before what hiredis wrote last
-   * (an edge's resume position, th_redis_flush()) is sent. Not cancelled
+   * (an ingest's last events, an edge's resume position: th_redis_finish())
+   * is sent. Not cancelled
    * by th_redis_free() for the same reason. */
   link->cancel = g_cancellable_new ();
   link->running = 2;
@@ -864,12 +868,18 @@ th_redis_start (ThRedis *self)
   connect_now (self);
 }
 
-/* Writes what is queued for Redis now, waiting at most @timeout_ms for
- * the socket: for a last command before th_redis_free(), which drops
- * what is not written yet. Replies are not waited for. */
+/* Ends the connection cleanly, before th_redis_free() (which drops what is
+ * not written yet): writes what is queued, then half-closes the socket
+ * and reads, discarding the replies, until Redis closes its end, having
+ * run everything it was sent; at most @timeout_ms in all. Closing with
+ * replies unread instead makes Redis's next write to us fail (a reset),
+ * and Redis then drops what it had not read yet: measured, 37 of 202
+ * XADDs arrived. Reply callbacks do not run. Through the TLS bridge,
+ * which runs in this main loop, only the writing is done here: the
+ * bridge forwards it when the loop runs next. */
 void
-th_redis_flush (ThRedis *self,
-                int      timeout_ms)
+th_redis_finish (ThRedis *self,
+                 int      timeout_ms)
 {
   gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
   redisContext *c;
@@ -883,10 +893,27 @@ th_redis_flush (ThRedis *self,
       struct pollfd p = { .fd = c->fd, .events = POLLOUT };
       gint64 left;
 
-      if (redisBufferWrite (c, &done) != REDIS_OK || done)
+      if (redisBufferWrite (c, &done) != REDIS_OK)
         return;
+      if (done)
+        break;
       left = (end - g_get_monotonic_time ()) / 1000;
       if (left <= 0 || poll (&p, 1, (int) left) <= 0)
+        return;
+    }
+  if (self->bridge != NULL || shutdown (c->fd, SHUT_WR) != 0)
+    return;
+  for (;;)
+    {
+      struct pollfd p = { .fd = c->fd, .events = POLLIN };
+      char buf[16384];
+      gint64 left = (end - g_get_monotonic_time ()) / 1000;
+      ssize_t n;
+
+      if (left <= 0 || poll (&p, 1, (int) left) <= 0)
+        return;
+      n = read (c->fd, buf, sizeof buf);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
         return;
     }
 }

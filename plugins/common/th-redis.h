@@ -54,7 +54,7 @@ ThRedis      *th_redis_new          (const ThRedisUrl *url,
                                      ThRedisStateFunc  on_state,
                                      gpointer          user_data);
 void          th_redis_start        (ThRedis          *self);
-void          th_redis_flush        (ThRedis          *self,
+void          th_redis_finish       (ThRedis          *self,
                                      int               timeout_ms);
 void          th_redis_free         (ThRedis          *self);
 ThRedisState  th_redis_get_state    (ThRedis          *self);

@@ -602,16 +602,13 @@ th_redis_feed_stop (ThFeedSource *feed)
   ThRedisFeed *self = TH_REDIS_FEED (feed);
 
   self->running = FALSE;
-  /* The position of the last entry relayed, written before the
-   * connection goes: a restarted process resumes exactly after it. */
-  if (self->redis != NULL && self->resume_key != NULL && self->last_id != NULL &&
-      th_redis_get_state (self->redis) == TH_REDIS_READY)
-    {
-      const char *argv[] = { "SET", self->resume_key, self->last_id };
-
-      if (th_redis_command (self->redis, NULL, NULL, G_N_ELEMENTS (argv), argv, NULL))
-        th_redis_flush (self->redis, 100);
-    }
+  /* The last batch's position is queued with the XREAD that follows it:
+   * written now, before the connection goes, a restarted process resumes
+   * exactly after that batch. (Nothing sent after an XREAD that blocks
+   * would be run: Redis drops a blocked client's queued commands when it
+   * goes.) */
+  if (self->redis != NULL && th_redis_get_state (self->redis) == TH_REDIS_READY)
+    th_redis_finish (self->redis, 100);
   g_clear_pointer (&self->redis, th_redis_free);
 }
 

@@ -15,7 +15,13 @@
  * that could not renew for `lease` (Redis unreachable, the process paused)
  * stops publishing on its own clock before the lease can expire in Redis,
  * so no event is published by two nodes. The new leader publishes the
- * state of every source on taking over, so edges see the change.
+ * state of every source on taking over, so edges see the change. A leader
+ * that stops gives the lease back (deleted if still ours), so a standby
+ * takes over at its next attempt (lease/4) instead of at the expiry.
+ *
+ * At stop, what is still queued (events published in the main-loop
+ * iteration that stops the hub, the release) is written before the
+ * connection goes, waiting at most a second for the socket.
  *
  * Commands are pipelined; the replies are counted. Redis down: events are
  * dropped and counted (the edges' prices go stale through their TTLs); more
@@ -32,6 +38,12 @@
 #define RENEW_SCRIPT \
   "if redis.call('get', KEYS[1]) == ARGV[1] then " \
   "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+#define RELEASE_SCRIPT \
+  "if redis.call('get', KEYS[1]) == ARGV[1] then " \
+  "return redis.call('del', KEYS[1]) else return 0 end"
+/* At stop, how long the sink waits at most for the socket to take what is
+ * still queued (events, the lease's release). */
+#define STOP_FLUSH_MS 1000
 
 #define TH_TYPE_REDIS_SINK (th_redis_sink_get_type ())
 G_DECLARE_FINAL_TYPE (ThRedisSink, th_redis_sink, TH, REDIS_SINK, GObject)
@@ -387,6 +399,16 @@ th_redis_sink_stop (ThSink *sink)
   ThRedisSink *self = TH_REDIS_SINK (sink);
 
   g_clear_handle_id (&self->lease_id, g_source_remove);
+  if (self->redis != NULL && th_redis_get_state (self->redis) == TH_REDIS_READY)
+    {
+      if (self->config.lease_ms > 0 && self->leader)
+        {
+          const char *argv[] = { "EVAL", RELEASE_SCRIPT, "1", self->lease_key, self->config.node_id };
+
+          th_redis_command (self->redis, NULL, NULL, G_N_ELEMENTS (argv), argv, NULL);
+        }
+      th_redis_finish (self->redis, STOP_FLUSH_MS);
+    }
   g_clear_pointer (&self->redis, th_redis_free);
   self->leader = FALSE;
 }
