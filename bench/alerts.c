@@ -23,6 +23,7 @@
 #include <glib/gstdio.h>
 
 #include "th-private.h"
+#include "bench-hub.h"
 
 #define T0       G_GINT64_CONSTANT (1704067200000000)
 #define N_TICKS  300000
@@ -70,18 +71,12 @@ hub_new (const char *dir,
   g_autofree char *text = g_strdup_printf (
     "[tickhub]\nplugins=alerts\nsymbols=BTC;ETH;SOL;ADA;XRP\ntimeframes=1m;5m;1h\n"
     "[prices]\norder=binance\n[alerts]\nmax-rules=1000000\nstate-file=%s/alerts.json\n", dir);
-  g_autoptr(ThConfig) config = th_config_new ();
-  g_autoptr(GError) error = NULL;
   g_autofree char *state = g_build_filename (dir, "alerts.json", NULL);
   ThHub *hub;
 
   /* Each hub starts without the rules of the one before. */
   g_unlink (state);
-  th_config_load_from_data (config, text, -1, &error);
-  g_assert_no_error (error);
-  hub = th_hub_new (config, clock);
-  if (!th_hub_load (hub, &error))
-    g_error ("%s", error->message);
+  hub = bench_hub_new (text, clock);
   th_hub_start (hub);
   g_signal_connect (th_hub_get_alerts (hub), "triggered", G_CALLBACK (on_triggered), NULL);
   return hub;

@@ -21,6 +21,7 @@
 #include <libsoup/soup.h>
 
 #include "th-private.h"
+#include "bench-hub.h"
 
 #define N_SYMBOLS 500
 #define RATE      10      /* updates a second per symbol */
@@ -108,23 +109,6 @@ cpu_seconds (void)
   return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-static void
-run_for (guint ms)
-{
-  gint64 end = g_get_monotonic_time () + ms * 1000;
-
-  /* The tick timer wakes the loop every 10 ms at least. */
-  while (g_get_monotonic_time () < end)
-    g_main_context_iteration (NULL, TRUE);
-}
-
-static void
-on_stopped (GObject *source, GAsyncResult *result, gpointer data)
-{
-  th_hub_stop_finish (TH_HUB (source), result, NULL);
-  *(gboolean *) data = TRUE;
-}
-
 int
 main (int   argc,
       char *argv[])
@@ -133,13 +117,10 @@ main (int   argc,
   double seconds = argc > 1 ? g_ascii_strtod (argv[1], NULL) : 5;
   guint n_clients = argc > 2 ? (guint) g_ascii_strtoull (argv[2], NULL, 10) : 10;
   g_autoptr(GString) text = g_string_new ("[tickhub]\nplugins=server\ntimeframes=1m\nsymbols=");
-  g_autoptr(ThConfig) config = th_config_new ();
-  g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) sinks = NULL;
   g_autoptr(SoupSession) session = soup_session_new ();
   g_autofree Client *clients = NULL;
   double reference_updates = 0, reference_bytes = 0, reference_cpu = 0;
-  gboolean stopped = FALSE;
   guint port, timer;
   ThHub *hub;
 
@@ -157,11 +138,7 @@ main (int   argc,
   g_string_append (text, "\n[prices]\norder=binance\n[binance]\nttl=3600\n"
                    "[server]\nlisten=127.0.0.1:0\nrate-limit=0\nstatus-interval=0\n"
                    "client-buffer=16777216\nping-interval=3600\n");
-  th_config_load_from_data (config, text->str, -1, &error);
-  g_assert_no_error (error);
-  hub = th_hub_new (config, NULL);
-  if (!th_hub_load (hub, &error))
-    g_error ("%s", error->message);
+  hub = bench_hub_new (text->str, NULL);
   th_hub_start (hub);
   sinks = th_hub_get_sinks (hub);
   g_object_get (sinks->pdata[0], "port", &port, NULL);
@@ -200,11 +177,11 @@ main (int   argc,
             all = all && clients[i].conflate_ms == modes[m];
         }
       while (!all);
-      run_for (MAX (1000, 2 * modes[m]));        /* settle */
+      bench_run_for (MAX (1000, 2 * modes[m]));        /* settle */
       for (guint i = 0; i < n_clients; i++)
         clients[i].updates = clients[i].bytes = 0;
       cpu0 = cpu_seconds ();
-      run_for ((guint) (seconds * 1000));
+      bench_run_for ((guint) (seconds * 1000));
       cpu1 = cpu_seconds ();
       for (guint i = 0; i < n_clients; i++)
         {
@@ -232,9 +209,7 @@ main (int   argc,
       soup_websocket_connection_close (clients[i].ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
       g_clear_object (&clients[i].ws);
     }
-  th_hub_stop_async (hub, NULL, on_stopped, &stopped);
-  while (!stopped)
-    g_main_context_iteration (NULL, TRUE);
+  bench_hub_stop (hub);
   g_object_unref (hub);
   for (guint i = 0; i < N_SYMBOLS; i++)
     g_free (symbols[i]);

@@ -58,6 +58,7 @@
 
 #include "th-private.h"
 #include "fanout-driver.h"
+#include "bench-hub.h"
 
 #define WINDOW_TICKS 1024
 
@@ -139,16 +140,9 @@ start_hub (Redis      *r,
                                            "[redis]\nurl=unix://%s\nrole=%s\nlease=0\n"
                                            "max-length=1000000\nmax-queue=1000000\nblock=1\n",
                                            common, listen, reuse_port ? "true" : "false", r->socket, role);
-  g_autoptr(ThConfig) config = th_config_new ();
-  g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) sinks = NULL;
-  ThHub *hub;
+  ThHub *hub = bench_hub_new (text, NULL);
 
-  if (!th_config_load_from_data (config, text, -1, &error))
-    g_error ("%s", error->message);
-  hub = th_hub_new (config, NULL);
-  if (!th_hub_load (hub, &error))
-    g_error ("%s", error->message);
   th_hub_start (hub);
   sinks = th_hub_get_sinks (hub);
   for (guint i = 0; port != NULL && i < sinks->len; i++)
@@ -158,22 +152,9 @@ start_hub (Redis      *r,
 }
 
 static void
-on_stopped (GObject      *source,
-            GAsyncResult *result,
-            gpointer      data)
-{
-  th_hub_stop_finish (TH_HUB (source), result, NULL);
-  *(gboolean *) data = TRUE;
-}
-
-static void
 stop_hub (ThHub *hub)
 {
-  gboolean stopped = FALSE;
-
-  th_hub_stop_async (hub, NULL, on_stopped, &stopped);
-  while (!stopped)
-    g_main_context_iteration (NULL, TRUE);
+  bench_hub_stop (hub);
   g_object_unref (hub);
 }
 
@@ -215,23 +196,6 @@ static gboolean
 tick_timer (gpointer data)
 {
   return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-set_flag (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static void
-run_for (guint ms)
-{
-  gboolean done = FALSE;
-
-  g_timeout_add (ms, set_flag, &done);
-  while (!done)
-    g_main_context_iteration (NULL, TRUE);
 }
 
 /* Until the clients (not extra) have had @target deliveries, or none came
@@ -345,13 +309,13 @@ latency_run (ThHub  *ingest,
   for (guint i = 0; i < 20; i++)
     {
       push (ingest, a);
-      run_for (5);
+      bench_run_for (5);
     }
   if (!wait_deliveries (a, base_a + 20 * n_clients, 3 * G_USEC_PER_SEC) ||
       !wait_deliveries (b, base_b + 20 * n_clients, 3 * G_USEC_PER_SEC))
     printf ("(warm-up: %" G_GUINT64_FORMAT " and %" G_GUINT64_FORMAT " of %u deliveries)\n",
             FC_LOAD (a->shm->received_base) - base_a, FC_LOAD (b->shm->received_base) - base_b, 20 * n_clients);
-  run_for (200);
+  bench_run_for (200);
 
   base_a = FC_LOAD (a->shm->received_base);
   base_b = FC_LOAD (b->shm->received_base);
@@ -443,8 +407,8 @@ bench_latency (Redis  *r,
   if (!edge_start (&edge, r, edge_port, 9, edge_cpu))
     return;
   while (!port_answers (edge_port) && g_get_monotonic_time () < end)
-    run_for (50);
-  run_for (1000);
+    bench_run_for (50);
+  bench_run_for (1000);
   printf ("\n1. latency, push on the ingest hub → frame read by a /ws client (%u clients in another process%s), "
           "%.0f s per run, %u run%s per rate; the two paths measure the same updates at once\n", n_clients,
           server_cpu >= 0 ? ", pinned" : "", seconds, runs, runs > 1 ? "s" : "");
@@ -680,8 +644,8 @@ share_run (Redis  *r,
       /* Listening: the first answers the port; the second, once its
        * listening socket shows among its descriptors and it had time. */
       while (i == 0 && !port_answers (port) && g_get_monotonic_time () < end)
-        run_for (50);
-      run_for (1500);
+        bench_run_for (50);
+      bench_run_for (1500);
       sockets0[i] = proc_sockets (edges[i].pid);
     }
 
@@ -799,7 +763,7 @@ bench_reuse_port (Redis  *r,
   restore_cpus (NULL);
   fd = reserve_port (&port);
   ingest = start_hub (r, "ingest", "127.0.0.1:0", FALSE, NULL);
-  run_for (300);
+  bench_run_for (300);
   printf ("\n2. edge processes (tickhubd, role=edge) sharing port %u with reuse-port=true; %u /ws clients "
           "(another process) spread over them by the kernel; %.0f s each, 1 then 2 processes, %u time%s; %d CPUs\n",
           port, n_clients, seconds, runs, runs > 1 ? "s" : "", (int) cpus);

@@ -23,6 +23,7 @@
 #include <hiredis/hiredis.h>
 
 #include "th-private.h"
+#include "bench-hub.h"
 
 static const char *const symbols[] = { "BTC", "ETH", "SOL", "ADA", "XRP" };
 
@@ -105,41 +106,6 @@ redis_flush (Redis *r)
   redisFree (c);
 }
 
-static ThHub *
-make_hub (const char *text)
-{
-  g_autoptr(ThConfig) config = th_config_new ();
-  g_autoptr(GError) error = NULL;
-  ThHub *hub;
-
-  if (!th_config_load_from_data (config, text, -1, &error))
-    g_error ("%s", error->message);
-  hub = th_hub_new (config, NULL);
-  if (!th_hub_load (hub, &error))
-    g_error ("%s", error->message);
-  return hub;
-}
-
-static void
-on_stopped (GObject      *source,
-            GAsyncResult *result,
-            gpointer      data)
-{
-  th_hub_stop_finish (TH_HUB (source), result, NULL);
-  *(gboolean *) data = TRUE;
-}
-
-/* Stops @hub: its sink flushes what it holds. */
-static void
-stop (ThHub *hub)
-{
-  gboolean done = FALSE;
-
-  th_hub_stop_async (hub, NULL, on_stopped, &done);
-  while (!done)
-    g_main_context_iteration (NULL, TRUE);
-}
-
 static void
 on_event (ThHub   *hub,
           ThEvent *event,
@@ -171,7 +137,7 @@ bench_sink (Redis *r,
     "[tickhub]\nplugins=redis\nsymbols=BTC;ETH;SOL;ADA;XRP\ntimeframes=1m\n"
     "[prices]\norder=binance\n"
     "[redis]\nurl=unix://%s\nrole=ingest\nlease=0\nmax-length=100000000\nmax-queue=100000000\n", r->socket);
-  g_autoptr(ThHub) hub = make_hub (text);
+  g_autoptr(ThHub) hub = bench_hub_new (text, NULL);
   guint n_events = 0;
   gint64 t0, deadline;
   long long len = 0;
@@ -202,7 +168,7 @@ bench_sink (Redis *r,
         g_main_context_iteration (NULL, FALSE);
     }
   *n_events_out = n_events;
-  stop (hub);
+  bench_hub_stop (hub);
   return (g_get_monotonic_time () - t0) / 1e6;
 }
 
@@ -281,8 +247,8 @@ bench_latency (Redis *r,
   g_autofree char *out = g_strdup_printf (
     "[tickhub]\nplugins=redis\nsymbols=BTC\ntimeframes=1m\n[prices]\norder=binance\n"
     "[redis]\nurl=unix://%s\nrole=edge\n", r->socket);
-  g_autoptr(ThHub) ingest = make_hub (in);
-  g_autoptr(ThHub) edge = make_hub (out);
+  g_autoptr(ThHub) ingest = bench_hub_new (in, NULL);
+  g_autoptr(ThHub) edge = bench_hub_new (out, NULL);
   Latency l = { g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free),
                 g_array_new (FALSE, FALSE, sizeof (double)) };
   gint64 deadline;
@@ -320,8 +286,8 @@ bench_latency (Redis *r,
     printf ("ingest → Redis → edge at 1,000 ticks/s: %u/%u arrived, p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
             l.latencies->len, n, v[l.latencies->len / 2], v[(guint) (l.latencies->len * 0.99)],
             v[l.latencies->len - 1]);
-  stop (ingest);
-  stop (edge);
+  bench_hub_stop (ingest);
+  bench_hub_stop (edge);
   g_hash_table_unref (l.sent);
   g_array_unref (l.latencies);
 }

@@ -33,6 +33,7 @@
 #include <sqlite3.h>
 
 #include "th-private.h"
+#include "bench-hub.h"
 
 #define MINUTE      (G_GINT64_CONSTANT (60) * G_USEC_PER_SEC)
 #define N_CANDLES   43200      /* 30 days of 1m candles */
@@ -53,14 +54,8 @@ make_hub (const char *db,
                                            "[store]\npath=%s\nticks=%s\nmax-queue=5000000\n"
                                            "retention=ticks:forever;candles:forever\n",
                                            symbols, db, ticks ? "true" : "false");
-  g_autoptr(ThConfig) config = th_config_new ();
-  g_autoptr(GError) error = NULL;
-  ThHub *hub;
+  ThHub *hub = bench_hub_new (text, NULL);
 
-  th_config_load_from_data (config, text, -1, NULL);
-  hub = th_hub_new (config, NULL);
-  if (!th_hub_load (hub, &error))
-    g_error ("cannot load the hub: %s", error->message);
   th_hub_start (hub);
   return hub;
 }
@@ -89,24 +84,9 @@ flush (ThHub *hub)
 }
 
 static void
-on_stopped (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  gboolean *done = user_data;
-
-  th_hub_stop_finish (TH_HUB (source), result, NULL);
-  *done = TRUE;
-}
-
-static void
 stop (ThHub *hub)
 {
-  gboolean done = FALSE;
-
-  th_hub_stop_async (hub, NULL, on_stopped, &done);
-  while (!done)
-    g_main_context_iteration (NULL, TRUE);
+  bench_hub_stop (hub);
   g_object_run_dispose (G_OBJECT (hub));
   g_object_unref (hub);
 }
