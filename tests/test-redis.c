@@ -178,14 +178,36 @@ ingest_new (Fixture    *f,
   return th_test_hub_new (conf, NULL);
 }
 
+/* An edge: the redis feed, with @plugins beside it and @extra in its
+ * [redis] group (and the groups after it). */
+static ThHub *
+edge_hub_new (Fixture    *f,
+              const char *plugins,
+              const char *extra)
+{
+  g_autofree char *conf = g_strdup_printf (
+    "[tickhub]\nplugins=redis%s\nsymbols=BTC;ETH\ntimeframes=1m\n"
+    "[redis]\nurl=unix://%s\nrole=edge\nblock=0.1\n%s",
+    plugins != NULL ? plugins : "", f->redis.socket, extra != NULL ? extra : "");
+
+  return th_test_hub_new (conf, NULL);
+}
+
 static ThHub *
 edge_new (Fixture *f)
 {
-  g_autofree char *conf = g_strdup_printf (
-    "[tickhub]\nplugins=redis\nsymbols=BTC;ETH\ntimeframes=1m\n"
-    "[redis]\nurl=unix://%s\nrole=edge\nblock=0.1\n", f->redis.socket);
+  return edge_hub_new (f, NULL, NULL);
+}
 
-  return th_test_hub_new (conf, NULL);
+static ThFeedSource *
+redis_feed (ThHub *hub)
+{
+  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (hub);
+
+  for (guint i = 0; i < feeds->len; i++)
+    if (g_str_equal (th_hub_get_plugin_name (hub, feeds->pdata[i]), "redis"))
+      return feeds->pdata[i];
+  g_assert_not_reached ();
 }
 
 static guint64
@@ -193,18 +215,11 @@ sink_stat (ThHub      *hub,
            const char *name)
 {
   /* On an ingest node the feed reports the sink's counters. */
-  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (hub);
+  g_autoptr(GVariant) stats = th_feed_source_get_stats (redis_feed (hub));
+  guint64 v = 0;
 
-  for (guint i = 0; i < feeds->len; i++)
-    if (g_str_equal (th_hub_get_plugin_name (hub, feeds->pdata[i]), "redis"))
-      {
-        g_autoptr(GVariant) stats = th_feed_source_get_stats (feeds->pdata[i]);
-        guint64 v = 0;
-
-        g_variant_lookup (stats, name, "t", &v);
-        return v;
-      }
-  g_assert_not_reached ();
+  g_variant_lookup (stats, name, "t", &v);
+  return v;
 }
 
 /* What an edge relays of an ingest's events: all but its own process's
@@ -641,12 +656,7 @@ has_last_of (SioClient *c,
 static ThHub *
 edge_server_new (Fixture *f)
 {
-  g_autofree char *conf = g_strdup_printf (
-    "[tickhub]\nplugins=redis;server\nsymbols=BTC;ETH\ntimeframes=1m\n"
-    "[redis]\nurl=unix://%s\nrole=edge\nblock=0.1\n"
-    "[server]\nlisten=127.0.0.1:0\nstatus-interval=0\nrate-limit=0\n", f->redis.socket);
-
-  return th_test_hub_new (conf, NULL);
+  return edge_hub_new (f, ";server", "[server]\nlisten=127.0.0.1:0\nstatus-interval=0\nrate-limit=0\n");
 }
 
 static void
@@ -656,17 +666,6 @@ stop_feeds (ThHub *hub)
 
   for (guint i = 0; i < feeds->len; i++)
     th_feed_source_stop (feeds->pdata[i]);
-}
-
-static ThFeedSource *
-redis_feed (ThHub *hub)
-{
-  g_autoptr(GPtrArray) feeds = th_hub_get_feeds (hub);
-
-  for (guint i = 0; i < feeds->len; i++)
-    if (g_str_equal (th_hub_get_plugin_name (hub, feeds->pdata[i]), "redis"))
-      return feeds->pdata[i];
-  g_assert_not_reached ();
 }
 
 /* One ingest, two edges each with its server: a Socket.IO client on each
@@ -782,11 +781,9 @@ static ThHub *
 edge_named_new (Fixture    *f,
                 const char *node_id)
 {
-  g_autofree char *conf = g_strdup_printf (
-    "[tickhub]\nplugins=redis\nsymbols=BTC;ETH\ntimeframes=1m\n"
-    "[redis]\nurl=unix://%s\nrole=edge\nblock=0.1\nnode-id=%s\n", f->redis.socket, node_id);
+  g_autofree char *extra = g_strdup_printf ("node-id=%s\n", node_id);
 
-  return th_test_hub_new (conf, NULL);
+  return edge_hub_new (f, NULL, extra);
 }
 
 static void
