@@ -34,6 +34,8 @@
 #include <libpeas/peas.h>
 #include <tickhub.h>
 
+#include "th-flush-waiters.h"
+
 #define DEFAULT_MAX_QUEUE 100000
 /* Events per writev(): two iovecs each (the line and its "\n") and one for
  * the "\n" that ends a line cut short by an earlier error. */
@@ -53,15 +55,6 @@ static const char *const known_events[] = {
 
 #define TH_TYPE_JSONL (th_jsonl_get_type ())
 G_DECLARE_FINAL_TYPE (ThJsonl, th_jsonl, TH, JSONL, GObject)
-
-/* A flush waiting for the writer. */
-typedef struct
-{
-  guint64   target;          /* done once this many events are written */
-  GTask    *task;
-  GSource  *cancel_source;
-  GError   *error;
-} Flush;
 
 struct _ThJsonl
 {
@@ -95,7 +88,7 @@ struct _ThJsonl
   guint64     unwritten;      /* ... left unwritten at stop: the reader did not read */
   guint64     lost_reported;  /* lost + unwritten already reported by a flush */
   char       *last_error;
-  GQueue      flushes;        /* Flush*, oldest first */
+  ThFlushWaiters flushes;
   gboolean    writer_idle;
   gint        quit;           /* also read without the lock, atomically */
 
@@ -118,58 +111,6 @@ static void th_jsonl_flush_async (ThSink              *sink,
                                   gpointer             user_data);
 
 /* Flushes */
-
-static void
-flush_free (gpointer data)
-{
-  Flush *flush = data;
-
-  if (flush->cancel_source != NULL)
-    {
-      g_source_destroy (flush->cancel_source);
-      g_source_unref (flush->cancel_source);
-    }
-  g_clear_object (&flush->task);
-  g_clear_error (&flush->error);
-  g_free (flush);
-}
-
-/* In the task's context, after the writer is done with it. */
-static gboolean
-flush_done (gpointer data)
-{
-  Flush *flush = data;
-
-  if (flush->cancel_source != NULL)
-    g_source_destroy (flush->cancel_source);
-  if (flush->error != NULL)
-    g_task_return_error (flush->task, g_steal_pointer (&flush->error));
-  else
-    g_task_return_boolean (flush->task, TRUE);
-  return G_SOURCE_REMOVE;
-}
-
-/* In the task's context: the caller gave up waiting. */
-static gboolean
-flush_cancelled (GCancellable *cancellable,
-                 gpointer      data)
-{
-  Flush *flush = data;
-  ThJsonl *self = g_task_get_source_object (flush->task);
-  gboolean still_waiting;
-
-  g_mutex_lock (&self->lock);
-  still_waiting = g_queue_remove (&self->flushes, flush);
-  g_mutex_unlock (&self->lock);
-
-  /* Otherwise the writer has finished it already and flush_done() is due. */
-  if (still_waiting)
-    {
-      g_task_return_error_if_cancelled (flush->task);
-      flush_free (flush);
-    }
-  return G_SOURCE_REMOVE;
-}
 
 static GError *
 take_flush_error (ThJsonl *self)
@@ -194,14 +135,9 @@ complete_flushes (ThJsonl  *self,
                   gboolean  all)
 {
   g_autoptr(GError) error = NULL;
-  GQueue done = G_QUEUE_INIT;
-  Flush *flush;
   guint64 upto = self->written;
-  gboolean due = all;
 
-  for (GList *l = self->flushes.head; l != NULL && !due; l = l->next)
-    due = ((Flush *) l->data)->target <= upto;
-  if (!due)
+  if (!all && !th_flush_waiters_any_due (&self->flushes, upto, FALSE))
     return;
 
   if (self->do_fsync && self->is_regular && self->synced < upto)
@@ -225,30 +161,9 @@ complete_flushes (ThJsonl  *self,
         }
     }
 
-  for (GList *l = self->flushes.head, *next; l != NULL; l = next)
-    {
-      next = l->next;
-      flush = l->data;
-      if (all || flush->target <= upto)
-        {
-          g_queue_unlink (&self->flushes, l);
-          g_queue_push_tail_link (&done, l);
-        }
-    }
-
   if (error == NULL)
     error = take_flush_error (self);
-
-  while ((flush = g_queue_pop_head (&done)) != NULL)
-    {
-      g_autoptr(GSource) source = g_idle_source_new ();
-
-      flush->error = error != NULL ? g_error_copy (error) : NULL;
-      g_source_set_priority (source, G_PRIORITY_DEFAULT);
-      g_source_set_static_name (source, "[jsonl] flush");
-      g_source_set_callback (source, flush_done, flush, flush_free);
-      g_source_attach (source, g_task_get_context (flush->task));
-    }
+  th_flush_waiters_complete (&self->flushes, upto, all, error);
 }
 
 /* The writer thread */
@@ -768,7 +683,6 @@ th_jsonl_flush_async (ThSink              *sink,
 {
   ThJsonl *self = TH_JSONL (sink);
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  Flush *flush;
 
   g_task_set_source_tag (task, th_jsonl_flush_async);
   g_task_set_name (task, "[jsonl] flush");
@@ -783,21 +697,10 @@ th_jsonl_flush_async (ThSink              *sink,
       return;
     }
 
-  flush = g_new0 (Flush, 1);
-  flush->task = g_steal_pointer (&task);
-  if (cancellable != NULL)
-    {
-      flush->cancel_source = g_cancellable_source_new (cancellable);
-      g_source_set_static_name (flush->cancel_source, "[jsonl] flush cancelled");
-      g_source_set_callback (flush->cancel_source, G_SOURCE_FUNC (flush_cancelled), flush, NULL);
-      g_source_attach (flush->cancel_source, g_task_get_context (flush->task));
-    }
-
   /* The writer completes it, once everything consumed so far is written;
    * before start, once it starts. */
   g_mutex_lock (&self->lock);
-  flush->target = self->consumed;
-  g_queue_push_tail (&self->flushes, flush);
+  th_flush_waiters_add (&self->flushes, g_steal_pointer (&task), cancellable, self->consumed);
   if (self->writer_idle)
     {
       self->writer_idle = FALSE;
@@ -887,17 +790,10 @@ static void
 th_jsonl_dispose (GObject *object)
 {
   ThJsonl *self = TH_JSONL (object);
-  Flush *flush;
 
   stop_writer (self);
-
   /* Flushes asked for before a start that never came. */
-  while ((flush = g_queue_pop_head (&self->flushes)) != NULL)
-    {
-      g_task_return_new_error (flush->task, G_IO_ERROR, G_IO_ERROR_CLOSED,
-                               "jsonl: the sink was disposed before it started");
-      flush_free (flush);
-    }
+  th_flush_waiters_clear (&self->flushes, "jsonl: the sink was disposed before it started");
 
   g_ptr_array_set_size (self->incoming, 0);
   g_ptr_array_set_size (self->outgoing, 0);
@@ -944,7 +840,7 @@ th_jsonl_init (ThJsonl *self)
   self->max_queue = DEFAULT_MAX_QUEUE;
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
-  g_queue_init (&self->flushes);
+  th_flush_waiters_init (&self->flushes, &self->lock, "[jsonl] flush");
   self->incoming = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   self->outgoing = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
 }

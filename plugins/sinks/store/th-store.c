@@ -37,6 +37,8 @@
 #include <libpeas/peas.h>
 #include <tickhub.h>
 
+#include "th-flush-waiters.h"
+
 #define DEFAULT_MAX_QUEUE      200000
 #define DEFAULT_RETRY_INTERVAL 5.0
 #define DEFAULT_TICKS_KEEP     (G_GINT64_CONSTANT (7) * 86400 * G_USEC_PER_SEC)
@@ -132,14 +134,6 @@ typedef struct
   gint64  duration;
   gint64  keep;               /* µs; 0 keeps for ever */
 } Timeframe;
-
-typedef struct
-{
-  guint64   target;           /* done once this many records are written or lost */
-  GTask    *task;
-  GSource  *cancel_source;
-  GError   *error;
-} Flush;
 
 typedef enum {
   STMT_CANDLE,
@@ -299,7 +293,7 @@ struct _ThStore
   guint64       n_candles, n_ticks, n_sources, n_deleted, failures;
   ThSourceState state;
   char         *reason;         /* why it is down */
-  GQueue        flushes;        /* Flush*, oldest first */
+  ThFlushWaiters flushes;       /* done once this many records are written or lost */
   gboolean      writer_idle;
   gboolean      retry_now;      /* a flush came while down: try at once */
   gboolean      quit;
@@ -813,97 +807,24 @@ retention_step (ThStore  *self,
 
 /* Flushes */
 
-static void
-flush_free (gpointer data)
-{
-  Flush *flush = data;
-
-  if (flush->cancel_source != NULL)
-    {
-      g_source_destroy (flush->cancel_source);
-      g_source_unref (flush->cancel_source);
-    }
-  g_clear_object (&flush->task);
-  g_clear_error (&flush->error);
-  g_free (flush);
-}
-
-static gboolean
-flush_done (gpointer data)
-{
-  Flush *flush = data;
-
-  if (flush->cancel_source != NULL)
-    g_source_destroy (flush->cancel_source);
-  if (flush->error != NULL)
-    g_task_return_error (flush->task, g_steal_pointer (&flush->error));
-  else
-    g_task_return_boolean (flush->task, TRUE);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-flush_cancelled (GCancellable *cancellable,
-                 gpointer      data)
-{
-  Flush *flush = data;
-  ThStore *self = g_task_get_source_object (flush->task);
-  gboolean still_waiting;
-
-  g_mutex_lock (&self->lock);
-  still_waiting = g_queue_remove (&self->flushes, flush);
-  g_mutex_unlock (&self->lock);
-
-  if (still_waiting)
-    {
-      g_task_return_error_if_cancelled (flush->task);
-      flush_free (flush);
-    }
-  return G_SOURCE_REMOVE;
-}
-
 /* With the lock held: hands back every flush whose records are all
  * written (or given up on); with @all, every flush. */
 static void
 complete_flushes (ThStore  *self,
                   gboolean  all)
 {
-  Flush *flush;
-  GError *error = NULL;
+  g_autoptr(GError) error = NULL;
 
-  if (self->lost > self->lost_reported)
+  if (self->lost > self->lost_reported && th_flush_waiters_any_due (&self->flushes, self->done, all))
     {
       guint64 n = self->lost - self->lost_reported;
 
-      for (GList *l = self->flushes.head; l != NULL && error == NULL; l = l->next)
-        if (all || ((Flush *) l->data)->target <= self->done)
-          {
-            error = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED,
-                                 "store: %" G_GUINT64_FORMAT " record%s could not be written: %s",
-                                 n, n == 1 ? "" : "s", self->reason != NULL ? self->reason : "stopped");
-            self->lost_reported = self->lost;
-          }
+      error = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED,
+                           "store: %" G_GUINT64_FORMAT " record%s could not be written: %s",
+                           n, n == 1 ? "" : "s", self->reason != NULL ? self->reason : "stopped");
+      self->lost_reported = self->lost;
     }
-
-  for (GList *l = self->flushes.head, *next; l != NULL; l = next)
-    {
-      GSource *source;
-
-      next = l->next;
-      flush = l->data;
-      if (!all && flush->target > self->done)
-        continue;
-      g_queue_delete_link (&self->flushes, l);
-
-      flush->error = error != NULL ? g_error_copy (error) : NULL;
-      source = g_idle_source_new ();
-      g_source_set_priority (source, G_PRIORITY_DEFAULT);
-      g_source_set_static_name (source, "[store] flush");
-      g_source_set_callback (source, flush_done, flush, flush_free);
-      g_source_attach (source, g_task_get_context (flush->task));
-      g_source_unref (source);
-    }
-  g_clear_error (&error);
+  th_flush_waiters_complete (&self->flushes, self->done, all, error);
 }
 
 /* With the lock held, the store down: every flush fails, saying how
@@ -911,22 +832,15 @@ complete_flushes (ThStore  *self,
 static void
 fail_flushes (ThStore *self)
 {
-  Flush *flush;
+  g_autoptr(GError) error = NULL;
   guint64 waiting = self->consumed - self->done;
 
-  while ((flush = g_queue_pop_head (&self->flushes)) != NULL)
-    {
-      GSource *source = g_idle_source_new ();
-
-      flush->error = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED,
-                                  "store: %" G_GUINT64_FORMAT " record%s not written: %s",
-                                  waiting, waiting == 1 ? "" : "s", self->reason);
-      g_source_set_priority (source, G_PRIORITY_DEFAULT);
-      g_source_set_static_name (source, "[store] flush");
-      g_source_set_callback (source, flush_done, flush, flush_free);
-      g_source_attach (source, g_task_get_context (flush->task));
-      g_source_unref (source);
-    }
+  if (!th_flush_waiters_any_due (&self->flushes, 0, TRUE))
+    return;
+  error = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED,
+                       "store: %" G_GUINT64_FORMAT " record%s not written: %s",
+                       waiting, waiting == 1 ? "" : "s", self->reason);
+  th_flush_waiters_complete (&self->flushes, 0, TRUE, error);
 }
 
 /* The writer thread */
@@ -1480,7 +1394,6 @@ th_store_flush_async (ThSink              *sink,
 {
   ThStore *self = TH_STORE (sink);
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  Flush *flush;
 
   g_task_set_source_tag (task, th_store_flush_async);
   g_task_set_name (task, "[store] flush");
@@ -1493,19 +1406,8 @@ th_store_flush_async (ThSink              *sink,
       return;
     }
 
-  flush = g_new0 (Flush, 1);
-  flush->task = g_steal_pointer (&task);
-  if (cancellable != NULL)
-    {
-      flush->cancel_source = g_cancellable_source_new (cancellable);
-      g_source_set_static_name (flush->cancel_source, "[store] flush cancelled");
-      g_source_set_callback (flush->cancel_source, G_SOURCE_FUNC (flush_cancelled), flush, NULL);
-      g_source_attach (flush->cancel_source, g_task_get_context (flush->task));
-    }
-
   g_mutex_lock (&self->lock);
-  flush->target = self->consumed;
-  g_queue_push_tail (&self->flushes, flush);
+  th_flush_waiters_add (&self->flushes, g_steal_pointer (&task), cancellable, self->consumed);
   /* Down: try again now rather than at the next retry. */
   self->retry_now = TRUE;
   self->writer_idle = FALSE;
@@ -2064,15 +1966,9 @@ static void
 th_store_dispose (GObject *object)
 {
   ThStore *self = TH_STORE (object);
-  Flush *flush;
 
   stop_writer (self);
-  while ((flush = g_queue_pop_head (&self->flushes)) != NULL)
-    {
-      g_task_return_new_error (flush->task, G_IO_ERROR, G_IO_ERROR_CLOSED,
-                               "store: the sink was disposed before it started");
-      flush_free (flush);
-    }
+  th_flush_waiters_clear (&self->flushes, "store: the sink was disposed before it started");
   {
     /* The hub may be gone: a query's task held the last reference. */
     g_autoptr(ThHub) hub = g_weak_ref_get (&self->hub_ref);
@@ -2131,7 +2027,7 @@ th_store_init (ThStore *self)
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
   g_weak_ref_init (&self->hub_ref, NULL);
-  g_queue_init (&self->flushes);
+  th_flush_waiters_init (&self->flushes, &self->lock, "[store] flush");
   self->state = TH_SOURCE_STATE_CONNECTING;
   self->max_queue = DEFAULT_MAX_QUEUE;
   self->retry_interval = (gint64) (DEFAULT_RETRY_INTERVAL * G_USEC_PER_SEC);
