@@ -18,6 +18,8 @@ struct _ThEvent
   char     *timeframe_owned; /* th_event_new(): the data's timeframe, or NULL */
   GBytes   *bytes;     /* the envelope, NUL-terminated past its length */
   JsonNode *data;      /* parsed on demand */
+  gboolean  in_bytes;  /* the envelope follows the strings in the event's
+                        * block, which bytes frees (_th_event_new_copy()) */
 };
 
 G_DEFINE_BOXED_TYPE (ThEvent, th_event, th_event_ref, th_event_unref)
@@ -33,17 +35,20 @@ place (char      **dest,
   return *dest - len - 1;
 }
 
+/* @extra bytes more at the end of the block, at *@rest when not NULL. */
 static ThEvent *
 event_alloc (const char *name,
              const char *symbol,
-             const char *timeframe)
+             const char *timeframe,
+             gsize       extra,
+             char      **rest)
 {
   gsize n_name = strlen (name);
   gsize n_symbol = symbol != NULL ? strlen (symbol) : 0;
   gsize n_timeframe = timeframe != NULL ? strlen (timeframe) : 0;
   ThEvent *event = g_malloc (sizeof (ThEvent) + n_name + 1 +
                              (symbol != NULL ? n_symbol + 1 : 0) +
-                             (timeframe != NULL ? n_timeframe + 1 : 0));
+                             (timeframe != NULL ? n_timeframe + 1 : 0) + extra);
   char *tail = (char *) (event + 1);
 
   event->ref_count = 1;
@@ -53,6 +58,9 @@ event_alloc (const char *name,
   event->timeframe_owned = NULL;
   event->bytes = NULL;
   event->data = NULL;
+  event->in_bytes = FALSE;
+  if (rest != NULL)
+    *rest = tail;
   return event;
 }
 
@@ -71,7 +79,7 @@ _th_event_new_take (const char *name,
                     const char *timeframe,
                     GString    *envelope)
 {
-  ThEvent *event = event_alloc (name, symbol, timeframe);
+  ThEvent *event = event_alloc (name, symbol, timeframe, 0, NULL);
 
   event->bytes = bytes_from_string (envelope);
   return event;
@@ -86,13 +94,18 @@ _th_event_new_copy (const char *name,
                     const char *json,
                     gsize       length)
 {
-  ThEvent *event = event_alloc (name, symbol, timeframe);
-  char *copy = g_malloc (length + 1);
+  char *copy;
+  /* One block for the event and its envelope (two allocations an event
+   * instead of three): the bytes own the block and free it with their
+   * last reference, which th_event_unref() drops last; a sink may keep
+   * the bytes longer than the event. */
+  ThEvent *event = event_alloc (name, symbol, timeframe, length + 1, &copy);
 
   memcpy (copy, json, length);
   /* NUL-terminated past its length, like bytes_from_string(). */
   copy[length] = '\0';
-  event->bytes = g_bytes_new_take (copy, length);
+  event->bytes = g_bytes_new_with_free_func (copy, length, g_free, event);
+  event->in_bytes = TRUE;
   return event;
 }
 
@@ -119,7 +132,7 @@ th_event_new (const char *name,
   g_return_val_if_fail (name != NULL, NULL);
   g_return_val_if_fail (data != NULL, NULL);
 
-  event = event_alloc (name, symbol, NULL);
+  event = event_alloc (name, symbol, NULL, 0, NULL);
   json = th_json_to_string (data, NULL);
   out = g_string_sized_new (strlen (json) + strlen (name) + 24);
   g_string_append (out, "{\"event\":");
@@ -239,9 +252,15 @@ th_event_unref (ThEvent *event)
     return;
 
   g_free (event->timeframe_owned);
-  g_bytes_unref (event->bytes);
   g_clear_pointer (&event->data, json_node_unref);
-  g_free (event);
+  if (event->in_bytes)
+    /* The block is the bytes': this may free it. */
+    g_bytes_unref (event->bytes);
+  else
+    {
+      g_bytes_unref (event->bytes);
+      g_free (event);
+    }
 }
 
 /**

@@ -14,6 +14,8 @@
  */
 #pragma once
 
+#include <string.h>
+
 #include <libpeas/peas.h>
 
 #include "th-private.h"
@@ -82,6 +84,7 @@ typedef struct
   Series     *series;               /* one per timeframe */
   gint64      offset;               /* receive - exchange time of the last tick */
   gboolean    has_offset;
+  gpointer    book;                 /* its book in the price book (_th_price_book_update_latest()) */
 } SymbolState;
 
 typedef struct
@@ -145,6 +148,9 @@ struct _ThHub
   GString      *scratch;            /* the per-tick event's text, reused (th-hub-events.c) */
   const char   *last_source;        /* key of last_status in sources (never removed) */
   SourceStatus *last_status;        /* th_hub_push_tick()'s last source */
+  SymbolState  *state_cache[16];    /* _th_hub_find_state()'s last finds, by
+                                     * their first two bytes (states are kept
+                                     * until the dispose) */
   GPtrArray    *closed_spare;       /* ThCandle*: th_hub_push_tick()'s closed candles, reused */
   ThHistory    *history_provider;   /* weak: th_hub_set_history() */
   guint         warmup;             /* [tickhub] warmup: closed candles */
@@ -181,6 +187,25 @@ typedef struct
 } PriceWait;
 
 extern guint _th_hub_signals[N_SIGNALS];
+
+/* The state of @symbol, or NULL when it is not configured. A feed's
+ * ticks name a few symbols again and again: a cache of the last states
+ * found, direct-mapped by the symbol's first two bytes (the second may be
+ * its NUL), a string comparison instead of a hash lookup when it hits. */
+static inline SymbolState *
+_th_hub_find_state (ThHub      *self,
+                    const char *symbol)
+{
+  guint slot = ((guchar) symbol[0] * 31u + (guchar) symbol[1]) % G_N_ELEMENTS (self->state_cache);
+  SymbolState *state = self->state_cache[slot];
+
+  if (state != NULL && strcmp (state->symbol, symbol) == 0)
+    return state;
+  state = g_hash_table_lookup (self->states, symbol);
+  if (state != NULL)
+    self->state_cache[slot] = state;
+  return state;
+}
 
 /* th-hub.c */
 void          _th_hub_spec_free            (gpointer        data);

@@ -132,7 +132,7 @@ th_hub_has_symbol (ThHub      *self,
                    const char *symbol)
 {
   g_return_val_if_fail (TH_IS_HUB (self), FALSE);
-  return symbol != NULL && g_hash_table_contains (self->states, symbol);
+  return symbol != NULL && _th_hub_find_state (self, symbol) != NULL;
 }
 
 /**

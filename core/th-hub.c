@@ -171,6 +171,7 @@ th_hub_dispose (GObject *object)
       while (g_hash_table_iter_next (&iter, NULL, &value))
         symbol_state_free (self, value);
       g_clear_pointer (&self->states, g_hash_table_unref);
+      memset (self->state_cache, 0, sizeof self->state_cache);
     }
 
   /* Extensions before the engine that made them. */
@@ -600,7 +601,7 @@ th_hub_push_tick (ThHub  *self,
       return;
     }
 
-  state = g_hash_table_lookup (self->states, tick->symbol);
+  state = _th_hub_find_state (self, tick->symbol);
   if (state == NULL)
     {
       g_autofree char *key = g_strdup_printf ("%s/%s", tick->source, tick->symbol);
@@ -638,7 +639,7 @@ th_hub_push_tick (ThHub  *self,
   status->last_tick = tick->receive_time;
   status->ticks++;
 
-  if (!_th_price_book_update_latest (self->book, tick, &merged))
+  if (!_th_price_book_update_latest (self->book, tick, &state->book, &merged))
     return;
 
   _th_hub_emit_financial (self, merged);

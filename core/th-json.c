@@ -79,33 +79,97 @@ static const double pow10_table[] = {
   1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
+/* "00" to "99". */
+static const char digit_pairs[201] =
+  "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+  "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+  "8081828384858687888990919293949596979899";
+
+/* Writes the last @n decimal digits of @m (zeros in front) to the @n bytes
+ * before @end, two at a time. */
+static inline void
+write_digits (char    *end,
+              guint64  m,
+              int      n)
+{
+  for (; n >= 2; n -= 2)
+    {
+      end -= 2;
+      memcpy (end, digit_pairs + 2 * (m % 100), 2);
+      m /= 100;
+    }
+  if (n > 0)
+    end[-1] = (char) ('0' + m % 10);
+}
+
 /* Appends the decimal digits of @m. */
 static void
 append_uint (GString *out,
              guint64  m)
 {
   char buf[24];
-  int i = sizeof buf;
+  char *p = buf + sizeof buf;
 
-  do
+  while (m >= 100)
     {
-      buf[--i] = (char) ('0' + m % 10);
-      m /= 10;
+      p -= 2;
+      memcpy (p, digit_pairs + 2 * (m % 100), 2);
+      m /= 100;
     }
-  while (m > 0);
-  _th_string_append_len (out, buf + i, sizeof buf - i);
+  if (m >= 10)
+    {
+      p -= 2;
+      memcpy (p, digit_pairs + 2 * m, 2);
+    }
+  else
+    *--p = (char) ('0' + m);
+  _th_string_append_len (out, p, (gsize) (buf + sizeof buf - p));
 }
 
-/* 10^n as an unsigned 128-bit integer. */
-static unsigned __int128
-pow10_u128 (int n)
-{
-  unsigned __int128 r = 1;
-
-  while (n-- > 0)
-    r *= 10;
-  return r;
-}
+/* 10^n as unsigned 128-bit integers, 0 ≤ n ≤ 38: a table, not a loop of
+ * 128-bit multiplications (two thirds of exact_digits() before). */
+static const unsigned __int128 pow10_u128_table[] = {
+  (unsigned __int128) 1U,
+  (unsigned __int128) 10U,
+  (unsigned __int128) 100U,
+  (unsigned __int128) 1000U,
+  (unsigned __int128) 10000U,
+  (unsigned __int128) 100000U,
+  (unsigned __int128) 1000000U,
+  (unsigned __int128) 10000000U,
+  (unsigned __int128) 100000000U,
+  (unsigned __int128) 1000000000U,
+  (unsigned __int128) 10000000000U,
+  (unsigned __int128) 100000000000U,
+  (unsigned __int128) 1000000000000U,
+  (unsigned __int128) 10000000000000U,
+  (unsigned __int128) 100000000000000U,
+  (unsigned __int128) 1000000000000000U,
+  (unsigned __int128) 10000000000000000U,
+  (unsigned __int128) 100000000000000000U,
+  (unsigned __int128) 1000000000000000000U,
+  (unsigned __int128) 10000000000000000000U,
+  (unsigned __int128) 10000000000000000000U * 10U,
+  (unsigned __int128) 10000000000000000000U * 100U,
+  (unsigned __int128) 10000000000000000000U * 1000U,
+  (unsigned __int128) 10000000000000000000U * 10000U,
+  (unsigned __int128) 10000000000000000000U * 100000U,
+  (unsigned __int128) 10000000000000000000U * 1000000U,
+  (unsigned __int128) 10000000000000000000U * 10000000U,
+  (unsigned __int128) 10000000000000000000U * 100000000U,
+  (unsigned __int128) 10000000000000000000U * 1000000000U,
+  (unsigned __int128) 10000000000000000000U * 10000000000U,
+  (unsigned __int128) 10000000000000000000U * 100000000000U,
+  (unsigned __int128) 10000000000000000000U * 1000000000000U,
+  (unsigned __int128) 10000000000000000000U * 10000000000000U,
+  (unsigned __int128) 10000000000000000000U * 100000000000000U,
+  (unsigned __int128) 10000000000000000000U * 1000000000000000U,
+  (unsigned __int128) 10000000000000000000U * 10000000000000000U,
+  (unsigned __int128) 10000000000000000000U * 100000000000000000U,
+  (unsigned __int128) 10000000000000000000U * 1000000000000000000U,
+  (unsigned __int128) 10000000000000000000U * 10000000000000000000U,
+};
+#define pow10_u128(n) (pow10_u128_table[(n)])
 
 /* The @precision significant digits of |@value| = f·2^-s, correctly
  * rounded (ties to even, as printf): *@digits and the decimal exponent of
@@ -119,13 +183,22 @@ exact_digits (double   value,
               guint64 *digits,
               int     *exponent)
 {
-  int e2;
-  double mant = frexp (fabs (value), &e2);      /* value = mant·2^e2, mant in [0.5, 1) */
-  guint64 f = (guint64) ldexp (mant, 53);       /* exact: value = f·2^(e2-53) */
-  int s = 53 - e2;
-  int e10 = (int) floor (log10 (fabs (value)));
+  /* The bits of a normal double (all of this range): value = f·2^(e2-53)
+   * with 2^52 ≤ f < 2^53, as frexp() and ldexp() gave, without the calls. */
+  guint64 bits;
+  int e2, s, e10;
+  guint64 f;
   unsigned __int128 n, q, r, half, diff, low, scaled_gap;
   int k;
+
+  memcpy (&bits, &value, sizeof bits);
+  e2 = (int) ((bits >> 52) & 0x7ff) - 1022;
+  f = (bits & ((G_GUINT64_CONSTANT (1) << 52) - 1)) | (G_GUINT64_CONSTANT (1) << 52);
+  s = 53 - e2;
+  /* floor((e2 - 1)·log10 2) (exact for |e2| < 1,100), the decimal exponent
+   * of 2^(e2-1) ≤ |value| < 2^e2: the first digit's, or one below (then
+   * the loop below moves it up), instead of log10(). */
+  e10 = ((e2 - 1) * 78913) >> 18;
 
   for (;;)
     {
@@ -193,11 +266,7 @@ append_exact (GString *out,
       precision = 17;
       exact_digits (value, 17, &q, &e10);
     }
-  for (int j = precision - 1; j >= 0; j--)
-    {
-      digits[j] = (char) ('0' + q % 10);
-      q /= 10;
-    }
+  write_digits (digits + precision, q, precision);
   /* Trailing zeros go (%g), but never those before the point. */
   n = precision;
   while (n > 1 && n > e10 + 1 && digits[n - 1] == '0')
@@ -262,7 +331,10 @@ _th_json_append_double (GString *out,
 
       if (scaled >= 9007199254740992.0 || (k > 9 && a < 1e-4))
         break;
-      m = nearbyint (scaled);
+      /* nearbyint(), inline: below 2^52, adding and taking away 2^52
+       * rounds to an integer (in the current rounding mode, as
+       * nearbyint()); from 2^52 on every double is one. */
+      m = scaled < 4503599627370496.0 ? (scaled + 4503599627370496.0) - 4503599627370496.0 : scaled;
       if (m / pow10_table[k] == a)
         {
           guint64 im = (guint64) m;
@@ -277,11 +349,7 @@ _th_json_append_double (GString *out,
             {
               char digits[24];
 
-              for (int i = k - 1; i >= 0; i--)
-                {
-                  digits[i] = (char) ('0' + frac % 10);
-                  frac /= 10;
-                }
+              write_digits (digits + k, frac, k);
               /* m / 10^k is the shortest: no trailing zero to strip. */
               g_string_append_c (out, '.');
               _th_string_append_len (out, digits, k);
@@ -342,31 +410,41 @@ void
 _th_json_append_time (GString *out,
                       gint64   usec)
 {
+  /* The date part of the last day written, by thread: the ticks of a
+   * day share it, and civil_from_days() was half the cost. */
+  static __thread gint64 date_days = G_MININT64;
+  static __thread char date[11];
   gint64 ms = usec >= 0 ? usec / 1000 : -((-usec + 999) / 1000);
   gint64 days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
   gint64 rem = ms - days * 86400000;
-  int year, month, day;
+  char buf[26];
 
-  civil_from_days (days, &year, &month, &day);
-  if (year < 0 || year > 9999)
+#define D2(p, v) ((p)[0] = (char) ('0' + (v) / 10), (p)[1] = (char) ('0' + (v) % 10))
+  if (G_UNLIKELY (days != date_days))
     {
-      _th_string_append_lit (out, "null");
-      return;
+      int year, month, day;
+
+      civil_from_days (days, &year, &month, &day);
+      if (year < 0 || year > 9999)
+        {
+          _th_string_append_lit (out, "null");
+          return;
+        }
+      D2 (date, year / 100);
+      D2 (date + 2, year % 100);
+      date[4] = '-';
+      D2 (date + 5, month);
+      date[7] = '-';
+      D2 (date + 8, day);
+      date_days = days;
     }
 
   {
-    char buf[26];
     int hh = (int) (rem / 3600000), mi = (int) (rem / 60000 % 60);
     int ss = (int) (rem / 1000 % 60), milli = (int) (rem % 1000);
 
-#define D2(p, v) ((p)[0] = (char) ('0' + (v) / 10), (p)[1] = (char) ('0' + (v) % 10))
     buf[0] = '"';
-    D2 (buf + 1, year / 100);
-    D2 (buf + 3, year % 100);
-    buf[5] = '-';
-    D2 (buf + 6, month);
-    buf[8] = '-';
-    D2 (buf + 9, day);
+    memcpy (buf + 1, date, 10);
     buf[11] = 'T';
     D2 (buf + 12, hh);
     buf[14] = ':';
@@ -378,9 +456,9 @@ _th_json_append_time (GString *out,
     D2 (buf + 22, milli % 100);
     buf[24] = 'Z';
     buf[25] = '"';
-#undef D2
-    _th_string_append_len (out, buf, sizeof buf);
   }
+#undef D2
+  _th_string_append_len (out, buf, sizeof buf);
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (the inverse of

@@ -30,6 +30,7 @@ typedef struct
   const char *name;      /* interned */
   gint64      ttl;
   gboolean    ticked;    /* it gave a tick, of any symbol */
+  guint       index;     /* its slot in each Book's states (sources are never removed) */
 } Source;
 
 typedef struct
@@ -41,6 +42,11 @@ typedef struct
   gboolean    skipping;  /* the selection passed over it ([prices] divergence-action=skip) */
   ThMarketHours *market; /* the hub's, or NULL: trades all the time */
   GPtrArray  *order;     /* Source*: this symbol's own order, before the book's; or NULL */
+  /* The values of entries again, by Source index (NULL: none), borrowed:
+   * the per-tick reads are an index instead of a hash lookup. Written
+   * only with book_put(), with entries. */
+  ThTick    **states;
+  guint       n_states;
 } Book;
 
 /* At most this many fresh sources are compared for a symbol. */
@@ -56,6 +62,7 @@ struct _ThPriceBook
   ThClock    *clock;
   GPtrArray  *order;     /* Source*, in priority order */
   GHashTable *sources;   /* name → Source* */
+  guint       n_sources; /* the next Source's index */
   GHashTable *books;     /* symbol → Book* */
   GHashTable *reasons;   /* source → why it is not live; not itself a price source */
 
@@ -124,6 +131,7 @@ book_free (gpointer data)
 
   g_hash_table_unref (book->entries);
   g_clear_pointer (&book->order, g_ptr_array_unref);
+  g_free (book->states);
   g_free (book);
 }
 
@@ -220,10 +228,37 @@ get_source (ThPriceBook *self,
       src = g_new0 (Source, 1);
       src->name = g_intern_string (name);
       src->ttl = TH_PRICE_BOOK_DEFAULT_TTL;
+      src->index = self->n_sources++;
       g_hash_table_insert (self->sources, (gpointer) src->name, src);
       g_ptr_array_add (self->order, src);
     }
   return src;
+}
+
+/* The state of @src in @book, or NULL. */
+static inline ThTick *
+book_get (const Book   *book,
+          const Source *src)
+{
+  return src->index < book->n_states ? book->states[src->index] : NULL;
+}
+
+/* Sets the state of @src in @book (taking @state). */
+static void
+book_put (Book   *book,
+          Source *src,
+          ThTick *state)
+{
+  if (src->index >= book->n_states)
+    {
+      guint n = MAX (src->index + 1, 2 * book->n_states);
+
+      book->states = g_renew (ThTick *, book->states, n);
+      memset (book->states + book->n_states, 0, (n - book->n_states) * sizeof (ThTick *));
+      book->n_states = n;
+    }
+  g_hash_table_insert (book->entries, (gpointer) src->name, state);
+  book->states[src->index] = state;
 }
 
 /**
@@ -418,7 +453,7 @@ resolve (ThPriceBook *self,
   for (guint i = 0; i < n_own + self->order->len; i++)
     {
       Source *src = i < n_own ? book->order->pdata[i] : self->order->pdata[i - n_own];
-      ThTick *state = g_hash_table_lookup (book->entries, src->name);
+      ThTick *state = book_get (book, src);
       gint64 since = state != NULL ? MAX (state->receive_time, opened) : 0;
 
       if (state != NULL && (reopens > 0 ? newest - state->receive_time < src->ttl : now - since < src->ttl))
@@ -528,7 +563,7 @@ annotate (Book        *book,
     {
       /* Someone holds the old state (a lookup): copy on write. */
       state = th_tick_copy (state);
-      g_hash_table_insert (book->entries, (gpointer) fresh[which].src->name, state);
+      book_put (book, fresh[which].src, state);
     }
   state->n_sources = k;
   state->spread_bps = spread;
@@ -590,7 +625,7 @@ resolve_compared (ThPriceBook *self,
   for (guint i = 0; i < self->order->len && n < MAX_COMPARED; i++)
     {
       Source *src = self->order->pdata[i];
-      ThTick *state = g_hash_table_lookup (book->entries, src->name);
+      ThTick *state = book_get (book, src);
 
       if (state != NULL && now - state->receive_time < src->ttl)
         {
@@ -869,7 +904,7 @@ th_price_book_update (ThPriceBook *self,
 {
   ThTick *latest;
 
-  return _th_price_book_update_latest (self, tick, &latest);
+  return _th_price_book_update_latest (self, tick, NULL, &latest);
 }
 
 /* th_price_book_update(), also giving the source's merged state (what
@@ -877,6 +912,7 @@ th_price_book_update (ThPriceBook *self,
 gboolean
 _th_price_book_update_latest (ThPriceBook *self,
                               ThTick      *tick,
+                              gpointer    *hint,
                               ThTick     **latest)
 {
   const char *before;
@@ -896,16 +932,23 @@ _th_price_book_update_latest (ThPriceBook *self,
   if (src == NULL || strcmp (src->name, tick->source) != 0)
     src = self->last_src = get_source (self, tick->source);
   src->ticked = TRUE;
-  book = self->last_book;
-  if (book == NULL || strcmp (book->symbol, tick->symbol) != 0)
-    book = self->last_book = get_book (self, tick->symbol);
+  if (hint != NULL && *hint != NULL)
+    book = *hint;
+  else
+    {
+      book = self->last_book;
+      if (book == NULL || strcmp (book->symbol, tick->symbol) != 0)
+        book = self->last_book = get_book (self, tick->symbol);
+      if (hint != NULL)
+        *hint = book;
+    }
   before = book->selected;
 
-  state = g_hash_table_lookup (book->entries, src->name);
+  state = book_get (book, src);
   if (state == NULL)
     {
       state = th_tick_copy (tick);
-      g_hash_table_insert (book->entries, (gpointer) src->name, state);
+      book_put (book, src, state);
     }
   else if (g_atomic_int_get (&state->ref_count) == 1)
     merge (state, tick);
@@ -915,7 +958,7 @@ _th_price_book_update_latest (ThPriceBook *self,
       ThTick *fresh = th_tick_copy (state);
 
       merge (fresh, tick);
-      g_hash_table_insert (book->entries, (gpointer) src->name, fresh);
+      book_put (book, src, fresh);
       state = fresh;
     }
 
@@ -924,7 +967,7 @@ _th_price_book_update_latest (ThPriceBook *self,
    * it), and a ::source-changed handler may update the book: then the
    * entry is looked up again. */
   *latest = self->divergence_bps > 0 || book->selected != before
-            ? g_hash_table_lookup (book->entries, src->name) : state;
+            ? book_get (book, src) : state;
   return book->selected == src->name;
 }
 
@@ -976,7 +1019,8 @@ th_price_book_confirm (ThPriceBook *self,
           ThTick *fresh = th_tick_copy (state);
 
           fresh->receive_time = receive_time;
-          g_hash_table_insert (book->entries, (gpointer) g_intern_string (source), fresh);
+          /* It has a state: the book knows the source. */
+          book_put (book, g_hash_table_lookup (self->sources, source), fresh);
         }
     }
   resolve (self, book, now);
@@ -1085,7 +1129,7 @@ th_price_book_explain (ThPriceBook *self,
   for (guint i = 0; i < self->order->len; i++)
     {
       Source *src = self->order->pdata[i];
-      ThTick *state = book != NULL ? g_hash_table_lookup (book->entries, src->name) : NULL;
+      ThTick *state = book != NULL ? book_get (book, src) : NULL;
       const char *reason = g_hash_table_lookup (self->reasons, src->name);
 
       /* A name in the order that nothing feeds. */

@@ -144,9 +144,13 @@ guint64         _th_candle_series_get_late    (ThCandleSeries *series);
  * the sources its loaded feeds give (explanations name no other source
  * that never ticked), and its expiry deadline, which stops for good when
  * the hub begins to stop; and th_price_book_update() that also gives the
- * source's merged state (th_price_book_get_latest()). */
+ * source's merged state (th_price_book_get_latest()); @book, when not
+ * NULL, is the caller's place for the symbol's book (NULL at first, then
+ * kept by the book): a caller that keeps one per symbol passes the one of
+ * @tick's symbol and saves the book's lookup. */
 gboolean        _th_price_book_update_latest  (ThPriceBook       *self,
                                                ThTick            *tick,
+                                               gpointer          *book,
                                                ThTick           **latest);
 void            _th_price_book_set_feeds      (ThPriceBook       *self,
                                                const char *const *feeds);

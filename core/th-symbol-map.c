@@ -19,6 +19,11 @@ struct _ThSymbolMap
   GObject     parent_instance;
   GHashTable *forward;   /* symbol → (venue → code) */
   GHashTable *reverse;   /* venue → (code → symbol) */
+  /* th_symbol_map_reverse()'s last venue (a key of reverse, which keeps
+   * its venues for good) and its table: a feed names its own venue on
+   * every message, a string comparison instead of a hash lookup. */
+  const char *last_venue;
+  GHashTable *last_rev;
 };
 
 /**
@@ -311,8 +316,18 @@ th_symbol_map_reverse (ThSymbolMap *self,
 
   g_return_val_if_fail (TH_IS_SYMBOL_MAP (self), NULL);
 
-  rev = g_hash_table_lookup (self->reverse, venue);
-  return rev != NULL ? g_hash_table_lookup (rev, code) : NULL;
+  if (self->last_venue != NULL && venue != NULL && strcmp (self->last_venue, venue) == 0)
+    rev = self->last_rev;
+  else
+    {
+      gpointer key;
+
+      if (!g_hash_table_lookup_extended (self->reverse, venue, &key, (gpointer *) &rev))
+        return NULL;
+      self->last_venue = key;
+      self->last_rev = rev;
+    }
+  return g_hash_table_lookup (rev, code);
 }
 
 /**

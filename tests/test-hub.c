@@ -103,6 +103,64 @@ test_financial_update (Fixture       *fx,
 }
 
 static void
+on_event_keep_bytes (ThHub    *hub,
+                     ThEvent  *event,
+                     gpointer  data)
+{
+  GPtrArray *kept = data;
+
+  if (g_strcmp0 (th_event_get_name (event), "financial_data_update") != 0)
+    return;
+  g_ptr_array_add (kept, g_bytes_ref (th_event_get_bytes (event)));
+  g_ptr_array_add (kept, g_strdup (th_event_get_json (event)));
+}
+
+/* A sink may keep an event's bytes after the event is gone (the hub's
+ * events hold their envelope in the block the bytes free); ticks of three
+ * symbols in turn, two of them (BTC, BDX) in the same slot of the hub's
+ * state cache, each reach their own symbol's state and book. */
+static void
+test_event_bytes_outlive_events (Fixture       *fx,
+                                 gconstpointer  data)
+{
+  g_autoptr(GPtrArray) kept = g_ptr_array_new ();
+  static const char *const symbols[] = { "BTC", "ETH", "BTC", "BDX", "ETH", "BDX" };
+
+  g_signal_connect (fx->hub, "event", G_CALLBACK (on_event_keep_bytes), kept);
+  for (guint i = 0; i < G_N_ELEMENTS (symbols); i++)
+    push (fx, symbols[i], "binance", TH_TICK_KIND_TRADE, 100 + i, T0 + i * 1000);
+  g_signal_handlers_disconnect_by_func (fx->hub, on_event_keep_bytes, kept);
+  /* Every event gone: only the bytes are left. */
+  g_ptr_array_set_size (fx->events, 0);
+
+  g_assert_cmpuint (kept->len, ==, 2 * G_N_ELEMENTS (symbols));
+  for (guint i = 0; i < G_N_ELEMENTS (symbols); i++)
+    {
+      GBytes *bytes = kept->pdata[2 * i];
+      g_autofree char *json = kept->pdata[2 * i + 1];
+      g_autofree char *prefix = g_strdup_printf ("{\"event\":\"financial_data_update\",\"data\":{\"symbol\":\"%s\","
+                                                 "\"data\":{\"price\":%u,", symbols[i], 100 + i);
+      gsize len;
+      const char *text = g_bytes_get_data (bytes, &len);
+
+      g_assert_cmpuint (len, ==, strlen (json));
+      g_assert_cmpmem (text, len, json, strlen (json));
+      g_assert_cmpint (text[len], ==, '\0');
+      g_assert_true (g_str_has_prefix (text, prefix));
+      g_bytes_unref (bytes);
+    }
+  {
+    g_autoptr(ThTick) btc = th_hub_get_price (fx->hub, "BTC", NULL);
+    g_autoptr(ThTick) eth = th_hub_get_price (fx->hub, "ETH", NULL);
+    g_autoptr(ThTick) bdx = th_hub_get_price (fx->hub, "BDX", NULL);
+
+    g_assert_cmpfloat (btc->price, ==, 102);
+    g_assert_cmpfloat (eth->price, ==, 104);
+    g_assert_cmpfloat (bdx->price, ==, 105);
+  }
+}
+
+static void
 test_only_selected_source_publishes (Fixture       *fx,
                                      gconstpointer  data)
 {
@@ -887,6 +945,9 @@ main (int   argc,
   ADD ("/hub/typed-signals", test_typed_signals);
   ADD ("/hub/typed-getters", test_typed_getters);
   ADD ("/hub/get-price-async", test_get_price_async);
+  g_test_add ("/hub/event-bytes-outlive-events", Fixture,
+              "[tickhub]\nplugins=sma\nsymbols=BTC;ETH;BDX\ntimeframes=1m\n[prices]\norder=binance\n",
+              fixture_setup, test_event_bytes_outlive_events, fixture_teardown);
   g_test_add ("/hub/disable-plugin", Fixture,
               "[tickhub]\nplugins=simulator;jsonl\nsymbols=BTC;ETH\ntimeframes=1m\n"
               "[prices]\norder=binance;simulator\n[binance]\nttl=10\n"

@@ -192,6 +192,50 @@ test_doubles_exact (void)
     }
 }
 
+/* The writer keeps the date of the last day it wrote: times in a row on
+ * one day, across midnight, back to an earlier day, before 1970 and out
+ * of range in between, each as GDateTime formats it. */
+static void
+test_times_date_cache (void)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (17);
+  gint64 t = G_GINT64_CONSTANT (1704067200000000) - 3 * G_USEC_PER_SEC;
+
+  for (int i = 0; i < 20000; i++)
+    {
+      gint64 us;
+      g_autofree char *s = NULL;
+      g_autofree char *expected = NULL;
+      g_autoptr(GDateTime) dt = NULL;
+
+      switch (i % 5)
+        {
+        case 0:  us = t += g_rand_int_range (rand, 0, 2 * G_USEC_PER_SEC); break;      /* across midnight */
+        case 1:  us = t - (gint64) g_rand_int_range (rand, 1, 400) * 86400 * G_USEC_PER_SEC; break; /* an earlier day */
+        case 2:  us = -(gint64) g_rand_int_range (rand, 1, 1000000) * G_USEC_PER_SEC - g_rand_int_range (rand, 0, 999999);
+                 break;                                                                  /* before 1970 */
+        case 3:  us = G_GINT64_CONSTANT (300000000000000000); break;                    /* year > 9999 */
+        default: us = t; break;                                                          /* the same day again */
+        }
+      s = fmt_time (us);
+      if (us > G_GINT64_CONSTANT (253402300799999999))
+        {
+          g_assert_cmpstr (s, ==, "null");
+          continue;
+        }
+      /* Whole milliseconds, rounded down (towards the past). */
+      dt = g_date_time_new_from_unix_utc (0);
+      {
+        gint64 ms = us >= 0 ? us / 1000 : -((-us + 999) / 1000);
+        g_autoptr(GDateTime) at = g_date_time_add (dt, ms * 1000);
+        g_autofree char *date = g_date_time_format (at, "%Y-%m-%dT%H:%M:%S");
+
+        expected = g_strdup_printf ("\"%s.%03dZ\"", date, (int) (((ms % 1000) + 1000) % 1000));
+      }
+      g_assert_cmpstr (s, ==, expected);
+    }
+}
+
 static void
 test_times (void)
 {
@@ -653,6 +697,7 @@ main (int   argc,
   g_test_add_func ("/json/doubles-round-trip", test_round_trip_random);
   g_test_add_func ("/json/doubles-exact", test_doubles_exact);
   g_test_add_func ("/json/times", test_times);
+  g_test_add_func ("/json/times-date-cache", test_times_date_cache);
   g_test_add_func ("/json/strings", test_strings);
   g_test_add_func ("/json/event-round-trip", test_event_round_trip);
   g_test_add_func ("/json/tick", test_tick_json);
