@@ -86,29 +86,14 @@ _th_json_reader_free (ThJsonReader *reader)
   g_free (reader);
 }
 
-G_NO_INLINE static void
+/* The tape's room doubled, from inside the parse, which keeps its fill
+ * in a local; the new tokens array is returned. */
+G_NO_INLINE static Token *
 grow (ThJsonReader *reader)
 {
   reader->capacity *= 2;
   reader->tokens = g_renew (Token, reader->tokens, reader->capacity);
-}
-
-static inline guint
-push (ThJsonReader *reader,
-      ThJsonKind    kind,
-      guint32       offset)
-{
-  Token *t;
-
-  if (G_UNLIKELY (reader->n_tokens == reader->capacity))
-    grow (reader);
-  t = &reader->tokens[reader->n_tokens];
-  t->kind = (guint8) kind;
-  t->flags = 0;
-  t->offset = offset;
-  t->length = 0;
-  t->end = reader->n_tokens + 1;
-  return reader->n_tokens++;
+  return reader->tokens;
 }
 
 static inline int
@@ -149,13 +134,13 @@ static const guint8 string_stop[256] = {
     return FALSE; \
   } G_STMT_END
 
-/* The rest of string token @tok from @p, where the fast loop stopped on
- * a byte that is not the closing quote: escapes, UTF-8, errors. */
+/* The rest of a string from @p, where the fast loop stopped on a byte
+ * that is not the closing quote: escapes, UTF-8, errors. *@pp is left on
+ * the closing quote, *@flags_out says whether there was an escape. */
 G_NO_INLINE static gboolean
-scan_string_slow (ThJsonReader  *reader,
-                  guint          tok,
-                  const guchar  *p,
+scan_string_slow (const guchar  *p,
                   const guchar **pp,
+                  guint8        *flags_out,
                   const guchar  *begin,
                   const guchar  *end,
                   GError       **error)
@@ -253,9 +238,8 @@ scan_string_slow (ThJsonReader  *reader,
         }
     }
 
-  reader->tokens[tok].flags = flags;
-  reader->tokens[tok].length = (guint32) (p - begin) - reader->tokens[tok].offset;
-  *pp = p + 1;
+  *flags_out = flags;
+  *pp = p;
   return TRUE;
 
 surrogate:
@@ -283,19 +267,18 @@ stop_bytes (guint64 w)
           w) & high;
 }
 
-/* A string from after its opening quote; *@pp is left after the closing
- * one. Plain strings end here, eight bytes at a time; the rest goes on in
- * scan_string_slow(). Inlined in both its callers: the call was a fifth
- * of its cost. */
+/* A string from after its opening quote; *@pp is left on the closing
+ * one and *@flags says whether it holds an escape. Plain strings end
+ * here, eight bytes at a time; the rest goes on in scan_string_slow().
+ * Inlined in both its callers: the call was a fifth of its cost. */
 G_ALWAYS_INLINE static inline gboolean
-scan_string (ThJsonReader  *reader,
-             const guchar **pp,
+scan_string (const guchar **pp,
+             guint8        *flags,
              const guchar  *begin,
              const guchar  *end,
              GError       **error)
 {
   const guchar *p = *pp;
-  guint tok = push (reader, _TH_JSON_KIND_STRING, (guint32) (p - begin));
 
   while (end - p >= 8)
     {
@@ -319,61 +302,83 @@ scan_string (ThJsonReader  *reader,
 stopped:
   if (G_LIKELY (p < end && *p == '"'))
     {
-      reader->tokens[tok].flags = 0;
-      reader->tokens[tok].length = (guint32) (p - begin) - reader->tokens[tok].offset;
-      *pp = p + 1;
+      *flags = 0;
+      *pp = p;
       return TRUE;
     }
-  return scan_string_slow (reader, tok, p, pp, begin, end, error);
+  return scan_string_slow (p, pp, flags, begin, end, error);
 }
 
 static inline gboolean
-scan_number (ThJsonReader  *reader,
-             const guchar **pp,
-             const guchar  *begin,
+is_digit (guchar c)
+{
+  return (guint) (c - '0') < 10;
+}
+
+/* A number from its first byte; *@pp is left after it and *@flags says
+ * whether it is an integer. */
+static inline gboolean
+scan_number (const guchar **pp,
+             guint8        *flags,
              const guchar  *end,
              GError       **error)
 {
   const guchar *p = *pp;
-  const guchar *start = p;
-  guint8 flags = TOK_INTEGER;
-  guint tok;
 
+  *flags = TOK_INTEGER;
   if (*p == '-')
     p++;
-  if (p == end || !g_ascii_isdigit (*p))
+  if (p == end || !is_digit (*p))
     FAIL ("a number without digits");
   if (*p == '0')
     p++;
   else
-    while (p < end && g_ascii_isdigit (*p))
+    while (p < end && is_digit (*p))
       p++;
   if (p < end && *p == '.')
     {
-      flags = 0;
+      *flags = 0;
       p++;
-      if (p == end || !g_ascii_isdigit (*p))
+      if (p == end || !is_digit (*p))
         FAIL ("a number without digits after its decimal point");
-      while (p < end && g_ascii_isdigit (*p))
+      while (p < end && is_digit (*p))
         p++;
     }
   if (p < end && (*p == 'e' || *p == 'E'))
     {
-      flags = 0;
+      *flags = 0;
       p++;
       if (p < end && (*p == '+' || *p == '-'))
         p++;
-      if (p == end || !g_ascii_isdigit (*p))
+      if (p == end || !is_digit (*p))
         FAIL ("a number without digits in its exponent");
-      while (p < end && g_ascii_isdigit (*p))
+      while (p < end && is_digit (*p))
         p++;
     }
-  tok = push (reader, _TH_JSON_KIND_NUMBER, (guint32) (start - begin));
-  reader->tokens[tok].flags = flags;
-  reader->tokens[tok].length = (guint32) (p - start);
   *pp = p;
   return TRUE;
 }
+
+/* The tape's fill, its room and the innermost open container are locals
+ * of the parse: stored in the reader, each would be read again after
+ * every store to a token (a guint32 there may alias them). */
+#define PUSH(kind_, flags_, offset_, length_) G_STMT_START { \
+    if (G_UNLIKELY (n == capacity)) \
+      { \
+        tokens = grow (reader); \
+        capacity = reader->capacity; \
+      } \
+    tokens[n] = (Token) { .kind = (kind_), .flags = (flags_), .offset = (offset_), \
+                          .length = (length_), .end = n + 1 }; \
+    n++; \
+  } G_STMT_END
+
+#undef FAIL
+#define FAIL(...) G_STMT_START { \
+    reader->n_tokens = n; \
+    g_set_error (error, TH_ERROR, TH_ERROR_BAD_INPUT, __VA_ARGS__); \
+    return FALSE; \
+  } G_STMT_END
 
 /**
  * _th_json_reader_parse:
@@ -393,8 +398,19 @@ _th_json_reader_parse (ThJsonReader *reader,
   const guchar *begin = (const guchar *) data;
   const guchar *p = begin;
   const guchar *end = begin + length;
+  Token *tokens;
+  guint n = 0;
+  guint capacity;
+  /* The open containers but the innermost: their tape index, members or
+   * elements so far, and whether an object. */
   guint stack[TH_JSON_MAX_DEPTH];
+  guint counts[TH_JSON_MAX_DEPTH];
+  gboolean objects[TH_JSON_MAX_DEPTH];
   guint depth = 0;
+  /* The innermost (when depth > 0). */
+  guint top = 0;
+  guint top_count = 0;
+  gboolean top_object = FALSE;
 
   g_return_val_if_fail (reader != NULL, FALSE);
   g_return_val_if_fail (data != NULL || length == 0, FALSE);
@@ -403,6 +419,8 @@ _th_json_reader_parse (ThJsonReader *reader,
   reader->size = length;
   reader->n_tokens = 0;
   reader->index_object = _TH_JSON_NONE;
+  tokens = reader->tokens;
+  capacity = reader->capacity;
   if (length >= G_MAXUINT32)
     FAIL ("a JSON text of 4 GiB or more");
 
@@ -414,89 +432,130 @@ _th_json_reader_parse (ThJsonReader *reader,
 value:
   if (G_UNLIKELY (p == end))
     FAIL ("the text ends where a value should be");
-  if (depth > 0)
-    reader->tokens[stack[depth - 1]].length++;
+  /* Counted for the root too, where nothing reads it. */
+  top_count++;
   switch (*p)
     {
     case '"':
-      p++;
-      if (!scan_string (reader, &p, begin, end, error))
-        return FALSE;
+      {
+        const guchar *start = ++p;
+        guint8 flags;
+
+        if (!scan_string (&p, &flags, begin, end, error))
+          {
+            reader->n_tokens = n;
+            return FALSE;
+          }
+        PUSH (_TH_JSON_KIND_STRING, flags, (guint32) (start - begin), (guint32) (p - start));
+        p++;
+      }
       break;
     case '{':
     case '[':
       if (depth == TH_JSON_MAX_DEPTH)
         FAIL ("nested deeper than %u levels", (guint) TH_JSON_MAX_DEPTH);
-      stack[depth++] = push (reader, *p == '{' ? _TH_JSON_KIND_OBJECT : _TH_JSON_KIND_ARRAY,
-                             (guint32) (p - begin));
+      stack[depth] = top;
+      counts[depth] = top_count;
+      objects[depth] = top_object;
+      depth++;
+      top = n;
+      top_count = 0;
+      top_object = *p == '{';
+      PUSH (top_object ? _TH_JSON_KIND_OBJECT : _TH_JSON_KIND_ARRAY, 0, (guint32) (p - begin), 0);
       p++;
       while (p < end && is_ws (*p))
         p++;
-      if (p < end && *p == (reader->tokens[stack[depth - 1]].kind == _TH_JSON_KIND_OBJECT ? '}' : ']'))
+      if (p < end && *p == (top_object ? '}' : ']'))
         {
           p++;
-          depth--;
-          break;
+          goto close;
         }
-      if (reader->tokens[stack[depth - 1]].kind == _TH_JSON_KIND_OBJECT)
+      if (top_object)
         goto key;
       goto value;
     case 't':
       if (end - p < 4 || memcmp (p, "true", 4) != 0)
         goto unexpected;
-      push (reader, _TH_JSON_KIND_TRUE, (guint32) (p - begin));
+      PUSH (_TH_JSON_KIND_TRUE, 0, (guint32) (p - begin), 0);
       p += 4;
       break;
     case 'f':
       if (end - p < 5 || memcmp (p, "false", 5) != 0)
         goto unexpected;
-      push (reader, _TH_JSON_KIND_FALSE, (guint32) (p - begin));
+      PUSH (_TH_JSON_KIND_FALSE, 0, (guint32) (p - begin), 0);
       p += 5;
       break;
     case 'n':
       if (end - p < 4 || memcmp (p, "null", 4) != 0)
         goto unexpected;
-      push (reader, _TH_JSON_KIND_NULL, (guint32) (p - begin));
+      PUSH (_TH_JSON_KIND_NULL, 0, (guint32) (p - begin), 0);
       p += 4;
       break;
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9':
-      if (!scan_number (reader, &p, begin, end, error))
-        return FALSE;
+      {
+        const guchar *start = p;
+        guint8 flags;
+
+        if (!scan_number (&p, &flags, end, error))
+          {
+            reader->n_tokens = n;
+            return FALSE;
+          }
+        PUSH (_TH_JSON_KIND_NUMBER, flags, (guint32) (start - begin), (guint32) (p - start));
+      }
       break;
     default:
       goto unexpected;
     }
 
 after:
+  /* A member or element and its comma, without spaces: tried first. */
+  if (G_LIKELY (p < end && *p == ',' && depth > 0))
+    {
+      p++;
+      while (p < end && is_ws (*p))
+        p++;
+      if (top_object)
+        goto key;
+      goto value;
+    }
   while (p < end && is_ws (*p))
     p++;
   if (depth == 0)
     {
       if (p != end)
         goto unexpected;
+      reader->n_tokens = n;
       return TRUE;
     }
   if (p == end)
-    FAIL ("the text ends inside an %s",
-          reader->tokens[stack[depth - 1]].kind == _TH_JSON_KIND_OBJECT ? "object" : "array");
+    FAIL ("the text ends inside an %s", top_object ? "object" : "array");
   if (*p == ',')
     {
       p++;
       while (p < end && is_ws (*p))
         p++;
-      if (reader->tokens[stack[depth - 1]].kind == _TH_JSON_KIND_OBJECT)
+      if (top_object)
         goto key;
       goto value;
     }
-  if (*p == (reader->tokens[stack[depth - 1]].kind == _TH_JSON_KIND_OBJECT ? '}' : ']'))
+  if (*p == (top_object ? '}' : ']'))
     {
-      depth--;
-      reader->tokens[stack[depth]].end = reader->n_tokens;
       p++;
-      goto after;
+      goto close;
     }
   goto unexpected;
+
+close:
+  /* The innermost container ends (p is after its bracket). */
+  tokens[top].length = top_count;
+  tokens[top].end = n;
+  depth--;
+  top = stack[depth];
+  top_count = counts[depth];
+  top_object = objects[depth];
+  goto after;
 
 key:
   if (p == end || *p != '"')
@@ -505,14 +564,29 @@ key:
         FAIL ("the text ends where a member name should be");
       FAIL ("a member name that is not a string (byte %" G_GSIZE_FORMAT ")", (gsize) (p - begin));
     }
-  p++;
-  if (!scan_string (reader, &p, begin, end, error))
-    return FALSE;
-  while (p < end && is_ws (*p))
+  {
+    const guchar *start = ++p;
+    guint8 flags;
+
+    if (!scan_string (&p, &flags, begin, end, error))
+      {
+        reader->n_tokens = n;
+        return FALSE;
+      }
+    PUSH (_TH_JSON_KIND_STRING, flags, (guint32) (start - begin), (guint32) (p - start));
     p++;
-  if (p == end || *p != ':')
-    FAIL ("no “:” after a member name");
-  p++;
+  }
+  /* Venues write "name":value, without spaces: tried first. */
+  if (G_LIKELY (p < end && *p == ':'))
+    p++;
+  else
+    {
+      while (p < end && is_ws (*p))
+        p++;
+      if (p == end || *p != ':')
+        FAIL ("no “:” after a member name");
+      p++;
+    }
   while (p < end && is_ws (*p))
     p++;
   goto value;
@@ -523,6 +597,7 @@ unexpected:
   FAIL ("unexpected byte 0x%02x (byte %" G_GSIZE_FORMAT ")", *p, (gsize) (p - begin));
 }
 
+#undef PUSH
 #undef FAIL
 
 static inline const Token *
@@ -694,7 +769,7 @@ name_bucket (const char *name,
 
 /* Indexes the member names of @object (an object token with @t->length
  * members); not usable when one of them is escaped. */
-static void
+G_NO_INLINE static void
 build_index (ThJsonReader *reader,
              guint         object,
              const Token  *t)
@@ -725,6 +800,82 @@ build_index (ThJsonReader *reader,
   reader->index_usable = TRUE;
 }
 
+/* A venue's keys are short (Binance's one letter): those are counted and
+ * compared in line, cheaper than the calls to strlen() and memcmp(); a
+ * longer name is compared eight bytes at a time. */
+static inline gsize
+key_length (const char *key)
+{
+  if (key[0] == '\0')
+    return 0;
+  if (key[1] == '\0')
+    return 1;
+  if (key[2] == '\0')
+    return 2;
+  return strlen (key);
+}
+
+static inline guint64
+load8 (const char *p)
+{
+  guint64 w;
+
+  memcpy (&w, p, sizeof w);
+  return w;
+}
+
+static inline gboolean
+same_bytes (const char *a,
+            const char *b,
+            gsize       len)
+{
+  if (len >= 8)
+    {
+      /* The first eight bytes, the middle ones, then the last eight
+       * (overlapping the ones before). */
+      gsize i;
+
+      for (i = 0; i + 8 < len; i += 8)
+        if (load8 (a + i) != load8 (b + i))
+          return FALSE;
+      return load8 (a + len - 8) == load8 (b + len - 8);
+    }
+  for (gsize i = 0; i < len; i++)
+    if (a[i] != b[i])
+      return FALSE;
+  return TRUE;
+}
+
+/* The lookup by walking every name of @object (@t), for a small object
+ * or one with an escaped name; out of line, so that the indexed lookup
+ * saves fewer registers. */
+G_NO_INLINE static guint
+walk_members (ThJsonReader *reader,
+              guint         object,
+              const Token  *t,
+              const char   *key,
+              gsize         key_len)
+{
+  guint found = _TH_JSON_NONE;
+  guint k = object + 1;
+
+  for (guint i = 0; i < t->length; i++)
+    {
+      Token *kt = &reader->tokens[k];
+
+      if (G_LIKELY (!(kt->flags & TOK_ESCAPED)))
+        {
+          /* Venue keys are short, often one letter: compared in line. */
+          if (kt->length == key_len && same_bytes (reader->data + kt->offset, key, key_len))
+            found = k + 1;
+        }
+      else if (strcmp (decode (reader, kt), key) == 0)
+        found = k + 1;
+      k = reader->tokens[k + 1].end;
+    }
+  return found;
+}
+
 /* The value of @key in @object (the last one, when the key is there more
  * than once); _TH_JSON_NONE when absent or @object is not an object. */
 guint
@@ -734,12 +885,10 @@ _th_json_reader_member (ThJsonReader *reader,
 {
   const Token *t = token (reader, object);
   gsize key_len;
-  guint found = _TH_JSON_NONE;
-  guint k;
 
   if (t == NULL || t->kind != _TH_JSON_KIND_OBJECT)
     return _TH_JSON_NONE;
-  key_len = strlen (key);
+  key_len = key_length (key);
 
   /* A large object (a venue's message): its names hashed once, then each
    * lookup reads one short chain instead of every name. */
@@ -753,31 +902,13 @@ _th_json_reader_member (ThJsonReader *reader,
             {
               const Token *kt = &reader->tokens[c - 1];
 
-              if (kt->length == key_len && memcmp (reader->data + kt->offset, key, key_len) == 0)
+              if (kt->length == key_len && same_bytes (reader->data + kt->offset, key, key_len))
                 return c;   /* the value follows its name: (c - 1) + 1 */
             }
           return _TH_JSON_NONE;
         }
     }
-
-  k = object + 1;
-  for (guint i = 0; i < t->length; i++)
-    {
-      Token *kt = &reader->tokens[k];
-
-      if (G_LIKELY (!(kt->flags & TOK_ESCAPED)))
-        {
-          /* Venue keys are short, often one letter: the first byte
-           * settles most comparisons without a call. */
-          if (kt->length == key_len && (key_len == 0 || reader->data[kt->offset] == key[0]) &&
-              memcmp (reader->data + kt->offset, key, key_len) == 0)
-            found = k + 1;
-        }
-      else if (strcmp (decode (reader, kt), key) == 0)
-        found = k + 1;
-      k = reader->tokens[k + 1].end;
-    }
-  return found;
+  return walk_members (reader, object, t, key, key_len);
 }
 
 /* Numbers */
@@ -787,11 +918,95 @@ static const double exact_pow10[] = {
   1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
+static const guint64 exact_pow10_int[] = {
+  G_GUINT64_CONSTANT (1), G_GUINT64_CONSTANT (10), G_GUINT64_CONSTANT (100),
+  G_GUINT64_CONSTANT (1000), G_GUINT64_CONSTANT (10000), G_GUINT64_CONSTANT (100000),
+  G_GUINT64_CONSTANT (1000000), G_GUINT64_CONSTANT (10000000), G_GUINT64_CONSTANT (100000000),
+  G_GUINT64_CONSTANT (1000000000), G_GUINT64_CONSTANT (10000000000), G_GUINT64_CONSTANT (100000000000),
+  G_GUINT64_CONSTANT (1000000000000), G_GUINT64_CONSTANT (10000000000000),
+  G_GUINT64_CONSTANT (100000000000000), G_GUINT64_CONSTANT (1000000000000000),
+  G_GUINT64_CONSTANT (10000000000000000), G_GUINT64_CONSTANT (100000000000000000),
+  G_GUINT64_CONSTANT (1000000000000000000), G_GUINT64_CONSTANT (10000000000000000000),
+};
+
 /* Decimal text (digits, one optional '.', optional leading '-') as a
- * double, when it can be done exactly: a mantissa below 2^53 and at most
- * 22 decimals make m and 10^k exact doubles, and one correctly rounded
- * division gives the correctly rounded value — the one strtod() returns.
- * FALSE for anything else (exponents, more digits), left to strtod(). */
+ * double, when it can be done exactly; FALSE for anything else
+ * (exponents, more than 19 digits), left to strtod(). Up to 19 digits the
+ * mantissa m is exact in 64 bits and 10^k (k ≤ 19 decimals) is an exact
+ * double:
+ * - m ≤ 2^53: m and 10^k are exact doubles, and one correctly rounded
+ *   division gives the correctly rounded value — the one strtod() returns;
+ * - no decimals: (double) m is the one rounding;
+ * - else (16 to 19 digits: CoinCap's prices, a Binance quantity)
+ *   nearest_quotient() corrects the double m / 10^k to the nearest one by
+ *   exact integer comparisons. */
+#ifdef __SIZEOF_INT128__
+/* Compares m / 10^k with (2L + 1) · 2^(e - 1): the midpoint between the
+ * double L · 2^e (L its 53-bit significand) and the next one up. Both
+ * sides fit in 128 bits for the doubles near m / 10^k (m < 2^64, k ≤ 19). */
+static inline int
+compare_midpoint (guint64 m,
+                  int     k,
+                  guint64 L,
+                  int     e)
+{
+  unsigned __int128 lhs = m;
+  unsigned __int128 rhs = (unsigned __int128) (2 * L + 1) * exact_pow10_int[k];
+  int shift = e - 1;
+
+  if (shift < 0)
+    lhs <<= -shift;
+  else
+    rhs <<= shift;
+  return lhs < rhs ? -1 : lhs > rhs;
+}
+
+/* @d as L · 2^e with L an integer of 53 bits (d a positive normal double). */
+static inline guint64
+split_double (double d,
+              int   *e)
+{
+  int ex;
+  double f = frexp (d, &ex);
+
+  *e = ex - 53;
+  return (guint64) ldexp (f, 53);
+}
+
+/* The double nearest m / 10^k (ties to even), for 2^53 < m < 2^64 and
+ * 1 ≤ k ≤ 19: the quotient of the two roundings is within an ulp or two
+ * of it, then moved while m / 10^k is past a midpoint. */
+static double
+nearest_quotient (guint64 m,
+                  int     k)
+{
+  double d = (double) m / exact_pow10[k];
+
+  for (;;)
+    {
+      int e, c;
+      guint64 L = split_double (d, &e);
+      double lo;
+
+      c = compare_midpoint (m, k, L, e);
+      if (c > 0 || (c == 0 && (L & 1)))
+        {
+          d = nextafter (d, G_MAXDOUBLE);
+          continue;
+        }
+      lo = nextafter (d, 0);
+      L = split_double (lo, &e);
+      c = compare_midpoint (m, k, L, e);
+      if (c < 0 || (c == 0 && !(L & 1)))
+        {
+          d = lo;
+          continue;
+        }
+      return d;
+    }
+}
+#endif
+
 static inline gboolean
 fast_decimal (const char *s,
               gsize       len,
@@ -799,38 +1014,45 @@ fast_decimal (const char *s,
 {
   const char *p = s;
   const char *end = s + len;
+  const char *digits;
   guint64 m = 0;
-  int decimals = -1;
+  int decimals = 0;
   gboolean negative = FALSE;
-  int digits = 0;
 
   if (p < end && *p == '-')
     {
       negative = TRUE;
       p++;
     }
-  if (p == end)
+  /* The whole part, then the fraction: at least a digit in each, the
+   * point not last. m wraps around past 19 digits, then is not used. */
+  digits = p;
+  while (p < end && is_digit ((guchar) *p))
+    m = m * 10 + (guint64) (*p++ - '0');
+  if (p == digits)
     return FALSE;
-  for (; p < end; p++)
+  if (p < end && *p == '.')
     {
-      if (*p >= '0' && *p <= '9')
-        {
-          if (++digits > 15)
-            return FALSE;
-          m = m * 10 + (guint64) (*p - '0');
-          if (decimals >= 0)
-            decimals++;
-        }
-      else if (*p == '.' && decimals < 0 && digits > 0 && p + 1 < end)
-        decimals = 0;
-      else
+      const char *fraction = ++p;
+
+      while (p < end && is_digit ((guchar) *p))
+        m = m * 10 + (guint64) (*p++ - '0');
+      decimals = (int) (p - fraction);
+      if (decimals == 0)
         return FALSE;
     }
-  if (digits == 0)
+  if (p != end || (p - digits) - (decimals > 0) > 19)
     return FALSE;
-  if (decimals < 0)
-    decimals = 0;
-  *out = (double) m / exact_pow10[decimals];
+  if (m <= G_GUINT64_CONSTANT (1) << 53)
+    *out = (double) m / exact_pow10[decimals];
+  else if (decimals == 0)
+    *out = (double) m;
+  else
+#ifdef __SIZEOF_INT128__
+    *out = nearest_quotient (m, decimals);
+#else
+    return FALSE;
+#endif
   if (negative)
     *out = -*out;
   return TRUE;

@@ -135,6 +135,9 @@ test_same_as_json_glib (void)
     "0", "-0", "42000.12", "0.1", "43000.10", "12345.678", "9007199254740993", "0.30000000000000004",
     "123456789012345678", "1.7976931348623157e308", "2.2250738585072014e-308", "4.9e-324", "1e22",
     "1e23", "-1.5E-7", "99999999999999999999", "0.000001", "530000000", "3.14159265358979323846",
+    /* 16 to 19 digits, corrected to the nearest double; two ties to even. */
+    "2300.1672515782136", "0.2848719087613487", "95318.41938212985", "4503599627370496.5",
+    "4503599627370497.5", "1844674407370955161.5", "999999999999999999.9", "-0.9999999999999999999",
   };
   ThJsonReader *r = _th_json_reader_new ();
 
@@ -160,6 +163,66 @@ test_same_as_json_glib (void)
         if (fa == TH_JSON_FIELD_OK && memcmp (&a, &b, sizeof a) != 0)
           g_error ("%s: json-glib %.17g, reader %.17g", text, a, b);
       }
+  _th_json_reader_free (r);
+}
+
+/* Decimal strings of 1 to 19 digits (the reader's exact shortcut, beyond
+ * 15 digits corrected to the nearest double by integer comparisons) read
+ * bit for bit as g_ascii_strtod() reads them: random ones, and midpoints
+ * between two doubles with their neighbours. */
+static void
+test_exact_decimals (void)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (17);
+  ThJsonReader *r = _th_json_reader_new ();
+
+  for (guint i = 0; i < 200000; i++)
+    {
+      char digits[20], text[64], json[80];
+      guint n = (guint) g_rand_int_range (rand, 1, 20);
+      guint k = (guint) g_rand_int_range (rand, 0, (gint32) n + 1);
+      guint64 m = 0;
+      int o = 0;
+      double a, b;
+
+      for (guint j = 0; j < n; j++)
+        digits[j] = (char) ('0' + g_rand_int_range (rand, j == 0 && k < n ? 1 : 0, 10));
+      if (i % 3 == 0)
+        {
+          /* A midpoint (2L + 1) · 2^-j (+ -1, 0, 1 in its last digit) in decimal. */
+          guint j = (guint) g_rand_int_range (rand, 1, 5);
+
+          m = (G_GUINT64_CONSTANT (1) << 52) + (g_rand_int (rand) % (G_GUINT64_CONSTANT (1) << 20)) * 4096;
+          m = 2 * m + 1;
+          for (guint x = 0; x < j; x++)
+            m *= 5;
+          m += (guint64) g_rand_int_range (rand, -1, 2);
+          o = g_snprintf (text, sizeof text, "%" G_GUINT64_FORMAT, m);
+          memmove (text + o - j + 1, text + o - j, j + 1);
+          text[o - j] = '.';
+        }
+      else
+        {
+          if (k == n)
+            o += g_snprintf (text, sizeof text, "0.");
+          memcpy (text + o, digits, n - k);
+          o += (int) (n - k);
+          if (k > 0 && k < n)
+            text[o++] = '.';
+          if (k > 0)
+            {
+              memcpy (text + o, digits + n - k, k);
+              o += (int) k;
+            }
+          text[o] = '\0';
+        }
+      g_snprintf (json, sizeof json, "{\"v\":\"%s\"}", text);
+      g_assert_true (parse (r, json));
+      b = g_ascii_strtod (text, NULL);
+      g_assert_cmpint (_th_json_reader_get_number (r, 0, "v", TRUE, &a), ==, TH_JSON_FIELD_OK);
+      if (memcmp (&a, &b, sizeof a) != 0)
+        g_error ("%s: g_ascii_strtod %.17g, reader %.17g", text, b, a);
+    }
   _th_json_reader_free (r);
 }
 
@@ -189,7 +252,7 @@ test_member_index (void)
     "{\"e\":\"aggTrade\",\"E\":1,\"s\":\"BTCUSDT\",\"a\":2,\"p\":\"1.5\",\"q\":\"2\",\"f\":3,\"l\":4,"
     "\"T\":5,\"m\":true,\"M\":false,\"p\":\"9.5\",\"\":7,\"inner\":{\"a\":1,\"b\":2,\"c\":3,\"d\":4,"
     "\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"a\":9}}",
-    "{\"best_bid\":1,\"best_ask\":2,\"best_bid_size\":3,\"best_ask_size\":4,\"bxxxxxxd\":5,"
+    "{\"best_bid\":1,\"a_long_member_name_x\":0,\"best_ask\":2,\"best_bid_size\":3,\"best_ask_size\":4,\"bxxxxxxd\":5,"
     "\"price\":6,\"time\":7,\"type\":8,\"side\":9,\"best_bid\":10}",
     "{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"\\u0068\":8,\"h\":9,\"i\":10}",
     "{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7}",
@@ -197,7 +260,7 @@ test_member_index (void)
   static const char *const keys[] = {
     "e", "E", "s", "a", "p", "q", "T", "m", "M", "", "inner", "b", "h", "i", "x", "pp",
     "best_bid", "best_ask", "best_bid_size", "best_ask_size", "bxxxxxxd", "price", "time",
-    "type", "side", "best", "g", "\xc3\xa9",
+    "type", "side", "best", "g", "\xc3\xa9", "a_long_member_name_x", "a_long_member_name_y",
   };
   ThJsonReader *r = _th_json_reader_new ();
 
@@ -221,7 +284,7 @@ test_member_index (void)
   g_assert_true (parse (r, texts[2]));
   g_assert_cmpuint (_th_json_reader_member (r, 0, "h"), ==, 18);
   g_assert_true (parse (r, texts[1]));
-  g_assert_cmpuint (_th_json_reader_member (r, 0, "best_bid"), ==, 20);
+  g_assert_cmpuint (_th_json_reader_member (r, 0, "best_bid"), ==, 22);
   _th_json_reader_free (r);
 }
 
@@ -235,5 +298,6 @@ main (int   argc,
   g_test_add_func ("/json-reader/values", test_values);
   g_test_add_func ("/json-reader/same-as-json-glib", test_same_as_json_glib);
   g_test_add_func ("/json-reader/member-index", test_member_index);
+  g_test_add_func ("/json-reader/exact-decimals", test_exact_decimals);
   return g_test_run ();
 }

@@ -83,6 +83,11 @@ struct _ThBinance
   guint64     requests_refused;
   guint64     rows_rejected;
   GHashTable *quotes;      /* code → interned quote currency (USDT for BTCUSDT) */
+  /* The last code looked up (the table's own copy: entries are never
+   * removed) and its quote: a stream is mostly one symbol after another,
+   * and one comparison is a tenth of a hash lookup. */
+  const char *last_code;
+  const char *last_quote;
 };
 
 static void th_binance_backfill_init (ThBackfillInterface *iface);
@@ -377,12 +382,15 @@ get_time_ms (ThJsonReader *r,
   return TRUE;
 }
 
+/* The followed symbol of a payload, or NULL; *@code_out is its `s` (NULL
+ * when it has none), kept for quote_of(). */
 static const char *
-canonical (ThBinance  *self,
-           guint       data)
+canonical (ThBinance   *self,
+           guint        data,
+           const char **code_out)
 {
   ThHub *hub = th_ws_feed_get_hub (TH_WS_FEED (self));
-  const char *code = _th_json_reader_get_string (self->reader, data, "s");
+  const char *code = *code_out = _th_json_reader_get_string (self->reader, data, "s");
   const char *symbol = code != NULL ? th_symbol_map_reverse (th_hub_get_symbol_map (hub), "binance", code) : NULL;
 
   /* Only what we follow: a symbol we did not ask for is not ours to trust. */
@@ -405,6 +413,7 @@ parse_payload (ThBinance  *self,
 {
   const char *event = _th_json_reader_get_string (self->reader, data, "e");
   const char *symbol;
+  const char *code;
   g_autoptr(ThTick) tick = NULL;
   double price, v;
   gint64 time;
@@ -415,7 +424,7 @@ parse_payload (ThBinance  *self,
       return;
     }
 
-  symbol = canonical (self, data);
+  symbol = canonical (self, data, &code);
 
   if (event == NULL && HAS (self->reader, data, "u") && HAS (self->reader, data, "b"))
     event = "bookTicker";
@@ -505,7 +514,7 @@ parse_payload (ThBinance  *self,
     }
 
   /* quote_of() gives an interned string: no copy. */
-  _th_tick_set_quote_static (tick, quote_of (self, _th_json_reader_get_string (self->reader, data, "s")));
+  _th_tick_set_quote_static (tick, quote_of (self, code));
   th_ws_feed_push_tick (TH_WS_FEED (self), tick);
 }
 
@@ -1046,18 +1055,28 @@ static const char *
 quote_of (ThBinance  *self,
           const char *code)
 {
+  gpointer key, value;
   const char *quote;
 
   if (code == NULL)
     return NULL;
-  quote = g_hash_table_lookup (self->quotes, code);
-  if (quote == NULL)
+  if (self->last_code != NULL && strcmp (self->last_code, code) == 0)
+    quote = self->last_quote;
+  else
     {
-      g_autofree char *q = th_symbol_code_get_quote (code);
+      if (g_hash_table_lookup_extended (self->quotes, code, &key, &value))
+        quote = value;
+      else
+        {
+          g_autofree char *q = th_symbol_code_get_quote (code);
 
-      /* An unknown quote stays the hub's [tickhub] quote. */
-      quote = q != NULL ? g_intern_string (q) : "";
-      g_hash_table_insert (self->quotes, g_strdup (code), (gpointer) quote);
+          /* An unknown quote stays the hub's [tickhub] quote. */
+          quote = q != NULL ? g_intern_string (q) : "";
+          key = g_strdup (code);
+          g_hash_table_insert (self->quotes, key, (gpointer) quote);
+        }
+      self->last_code = key;
+      self->last_quote = quote;
     }
   return *quote != '\0' ? quote : NULL;
 }

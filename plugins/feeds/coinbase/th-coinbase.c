@@ -116,6 +116,9 @@ struct _ThCoinbase
   char      **channels;     /* as subscribed */
   GPtrArray  *products;     /* Product, in the order of [tickhub] symbols */
   GHashTable *by_id;        /* product_id → Product, borrowed from products */
+  Product    *last;         /* the last one a message named, or NULL: a stream
+                             * is mostly one product after another, and one
+                             * comparison is a tenth of a hash lookup */
   char       *subscribe;    /* the subscribe message, built once */
   ThJsonReader *reader;   /* the stream's messages, on a tape */
   char       *rest_url;     /* without a trailing slash */
@@ -322,6 +325,7 @@ th_coinbase_configure (ThWsFeed  *feed,
     g_message ("[coinbase] channels: without heartbeat a quiet market sends nothing for long stretches, "
                "and the connection is replaced after stale-after seconds of silence; add heartbeat to keep it");
 
+  self->last = NULL;
   g_ptr_array_set_size (self->products, 0);
   g_hash_table_remove_all (self->by_id);
 
@@ -476,9 +480,13 @@ product_of (ThCoinbase *self,
             guint       obj,
             const char *type)
 {
-  const char *id = _th_json_reader_get_string (self->reader, obj, "product_id");
+  guint node = _th_json_reader_member (self->reader, obj, "product_id");
+  const char *id;
   Product *p;
 
+  if (self->last != NULL && _th_json_reader_string_is (self->reader, node, self->last->product_id))
+    return self->last;
+  id = node != _TH_JSON_NONE ? _th_json_reader_string (self->reader, node) : NULL;
   if (id == NULL)
     {
       bad (self, "no product_id", type);
@@ -492,6 +500,8 @@ product_of (ThCoinbase *self,
 
       bad (self, what, type);
     }
+  else
+    self->last = p;
   return p;
 }
 

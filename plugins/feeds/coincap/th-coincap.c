@@ -64,6 +64,8 @@ struct _ThCoinCap
   char       *assets;      /* asset ids, URL-escaped, comma-separated; NULL for none */
   char       *api_key;     /* as configured; NULL for none; never logged */
   ThJsonReader *reader;    /* the frames, on a tape */
+  GPtrArray  *ids;         /* a frame's asset ids (the reader's strings), reused */
+  GArray     *values;      /* guint: their values on the tape, reused */
   ThVenueListing *listing; /* /v3/assets; NULL with listing=false or no key */
   GPtrArray  *shards;      /* char*: each connection's assets, comma-separated */
   guint       max_url;
@@ -384,8 +386,8 @@ th_coincap_message (ThWsFeed   *feed,
   ThJsonReader *r = self->reader;
   guint obj = 0;
   guint node;
-  g_autoptr(GPtrArray) ids = NULL;
-  g_autoptr(GArray) values = NULL;
+  GPtrArray *ids = self->ids;
+  GArray *values = self->values;
   gboolean flat = FALSE;
   gint64 time;
 
@@ -416,8 +418,16 @@ th_coincap_message (ThWsFeed   *feed,
 
   /* A price frame has at least one scalar member; an object of objects
    * ({"data":{...}}) or an empty one is some other message. */
-  ids = g_ptr_array_sized_new (4);
-  values = g_array_sized_new (FALSE, FALSE, sizeof (guint), 4);
+  /* A frame of many members (a hostile one) leaves no big arrays behind. */
+  if (ids->len > 64)
+    {
+      g_ptr_array_unref (self->ids);
+      g_array_unref (self->values);
+      ids = self->ids = g_ptr_array_sized_new (4);
+      values = self->values = g_array_sized_new (FALSE, FALSE, sizeof (guint), 4);
+    }
+  g_ptr_array_set_size (ids, 0);
+  g_array_set_size (values, 0);
   distinct_members (r, obj, ids, values);
   for (guint i = 0; i < values->len && !flat; i++)
     {
@@ -482,6 +492,8 @@ th_coincap_finalize (GObject *object)
   g_clear_pointer (&self->shards, g_ptr_array_unref);
   g_free (self->api_key);
   g_clear_pointer (&self->reader, _th_json_reader_free);
+  g_clear_pointer (&self->ids, g_ptr_array_unref);
+  g_clear_pointer (&self->values, g_array_unref);
   G_OBJECT_CLASS (th_coincap_parent_class)->finalize (object);
 }
 
@@ -511,6 +523,8 @@ static void
 th_coincap_init (ThCoinCap *self)
 {
   self->reader = _th_json_reader_new ();
+  self->ids = g_ptr_array_sized_new (4);
+  self->values = g_array_sized_new (FALSE, FALSE, sizeof (guint), 4);
   self->shards = g_ptr_array_new_with_free_func (g_free);
 }
 
