@@ -911,6 +911,100 @@ test_max_sockets (Fixture       *fx,
   g_assert_true (th_test_log_contains ("the [server] max-sockets limit: closing new ones"));
 }
 
+/* Reads what has come on @fd (non-blocking) into @got; TRUE once @needle
+ * is in it. */
+static gboolean
+read_until_has (int         fd,
+                GString    *got,
+                const char *needle)
+{
+  char buf[4096];
+  gssize n;
+
+  while ((n = recv (fd, buf, sizeof buf, 0)) > 0)
+    g_string_append_len (got, buf, n);
+  return memmem (got->str, got->len, needle, strlen (needle)) != NULL;
+}
+
+/* A WebSocket client (/ws, or Socket.IO's websocket transport) connected
+ * and subscribed to BTC; its input so far is dropped. */
+static int
+ws_client_open (Fixture  *fx,
+                gboolean  socketio)
+{
+  int fd = connect_to (fx->port, TRUE);
+  g_autoptr(GString) got = g_string_new (NULL);
+  g_autofree char *req = g_strdup_printf (
+    "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    socketio ? "/socket.io/?EIO=4&transport=websocket" : "/ws", fx->port);
+
+  send_all (fd, req, strlen (req));
+  g_unix_set_fd_nonblocking (fd, TRUE, NULL);
+  if (socketio)
+    {
+      th_test_wait_until (read_until_has (fd, got, "\"sid\""), TH_TEST_WAIT_MS);
+      send_text_frame (fd, "40");
+    }
+  th_test_wait_until (read_until_has (fd, got, "\"connected\""), TH_TEST_WAIT_MS);
+  g_assert_true (g_str_has_prefix (got->str, "HTTP/1.1 101 "));
+  send_text_frame (fd, socketio ? "42[\"subscribe_symbol\",{\"symbol\":\"BTC\"}]"
+                                : "{\"event\":\"subscribe_symbol\",\"data\":{\"symbol\":\"BTC\"}}");
+  g_string_truncate (got, 0);
+  th_test_wait_until (read_until_has (fd, got, "BTC"), TH_TEST_WAIT_MS);
+  return fd;
+}
+
+/* A plain-TCP WebSocket is driven on a descriptor of its own once it is
+ * upgraded (its GIO and libsoup objects let go): it still counts as a
+ * socket, against max-sockets too, until it closes, and it still gets
+ * its updates. */
+static void
+test_websocket_sockets (Fixture       *fx,
+                        gconstpointer  data)
+{
+  int ws[4];
+  int idle[5];
+  g_autofree char *answer = NULL;
+
+  th_test_capture_log ("Tickhub-Server");
+
+  for (guint i = 0; i < G_N_ELEMENTS (ws); i++)
+    ws[i] = ws_client_open (fx, i % 2 == 1);
+  th_test_run_for (100);
+  g_assert_cmpfloat (metric (fx, "tickhub_server_sockets"), ==, 4 + 1);   /* + this /metrics */
+
+  /* Four idle sockets, then a fifth: max-sockets (9) are open... */
+  for (guint i = 0; i < G_N_ELEMENTS (idle) - 1; i++)
+    idle[i] = connect_to (fx->port, TRUE);
+  th_test_run_for (200);
+  g_assert_cmpfloat (metric (fx, "tickhub_server_sockets"), ==, 8 + 1);
+  idle[G_N_ELEMENTS (idle) - 1] = connect_to (fx->port, TRUE);
+  th_test_run_for (100);
+  /* ...and the next one is closed at once: the WebSockets count. */
+  answer = exchange (fx, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 5 * G_USEC_PER_SEC);
+  g_assert_nonnull (answer);
+  g_assert_cmpstr (answer, ==, "");
+  for (guint i = 0; i < G_N_ELEMENTS (idle); i++)
+    close (idle[i]);
+  th_test_run_for (300);
+
+  /* An update still reaches every one of them. */
+  th_test_push_quote (fx->hub, "BTC", 42123);
+  for (guint i = 0; i < G_N_ELEMENTS (ws); i++)
+    {
+      g_autoptr(GString) got = g_string_new (NULL);
+
+      th_test_wait_until (read_until_has (ws[i], got, "42123"), TH_TEST_WAIT_MS);
+    }
+
+  /* Closed by the clients: their slots come back. */
+  for (guint i = 0; i < G_N_ELEMENTS (ws); i++)
+    close (ws[i]);
+  th_test_wait_until (metric (fx, "tickhub_server_sockets") == 1, TH_TEST_WAIT_MS);
+  g_assert_cmpfloat (metric (fx, "tickhub_server_sockets_refused_total"), ==, 1);
+}
+
 /* [server] reuse-port: two servers on one port (SO_REUSEPORT), both
  * answering; without it the second one cannot listen. */
 static void
@@ -984,6 +1078,7 @@ main (int   argc,
   ADD ("/server/conn/socketio-accept-while-broadcasting", "max-connections=10000", test_sio_accept_while_broadcasting);
   ADD ("/server/conn/over-max-connections", "max-connections=50", test_over_the_limit);
   ADD ("/server/conn/max-sockets", "max-connections=5\nmax-sockets=9", test_max_sockets);
+  ADD ("/server/conn/websocket-sockets", "max-connections=5\nmax-sockets=9", test_websocket_sockets);
   ADD ("/server/http/framing", NULL, test_framing);
   ADD ("/server/http/unknown-session-post", NULL, test_unknown_session_post);
   ADD ("/server/http/timeouts", "header-timeout=1\nbody-timeout=1\nidle-timeout=1", test_timeouts);

@@ -34,7 +34,11 @@
  * Counting. Every accepted socket counts against [server] max-sockets
  * until it is closed, whatever it became (a REST request, a Socket.IO
  * poll, a WebSocket): over the limit a new one is closed at once. The
- * limit is kept under the process's file descriptor limit.
+ * limit is kept under the process's file descriptor limit. An accepted
+ * socket is counted by its HttpConn, which lives as long as the stream
+ * libsoup was given; a plain-TCP WebSocket lets go of that stream (see
+ * th_server_http_upgraded) and is counted in `upgraded` instead, until
+ * its own descriptor is closed.
  *
  * Timeouts. A connection that is not a WebSocket yet is in one of four
  * phases: waiting for a request's line and headers (header-timeout, from
@@ -57,6 +61,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <glib-unix.h>
 #include <malloc.h>
 #include <netinet/in.h>
@@ -125,7 +130,10 @@ struct _ThServerListen
   GCancellable *cancellable;     /* TLS handshakes */
   guint         retry_id;
   guint         sweep_id;
-  GHashTable   *conns;           /* HttpConn* set: every open accepted socket */
+  GHashTable   *conns;           /* HttpConn* set: every open accepted socket
+                                  * but the upgraded ones below */
+  guint         upgraded;        /* plain-TCP WebSockets on a descriptor of
+                                  * their own (th_server_http_upgraded) */
   GQueue        http;            /* HttpConn.link: those not upgraded */
   guint         churn;           /* closed or upgraded since the last trim */
   int           head_epfd;       /* connections held for their first head */
@@ -148,6 +156,12 @@ struct _ThServerListen
 };
 
 static GQuark conn_quark;
+
+static guint
+open_sockets (ThServerListen *listen)
+{
+  return g_hash_table_size (listen->conns) + listen->upgraded;
+}
 
 /* Config */
 
@@ -284,7 +298,7 @@ static void
 maybe_trim (ThServerListen *listen)
 {
   if (listen->churn >= TRIM_AFTER_CHURN ||
-      (listen->churn > 0 && g_hash_table_size (listen->conns) == 0))
+      (listen->churn > 0 && open_sockets (listen) == 0))
     {
       listen->churn = 0;
       malloc_trim (0);
@@ -361,19 +375,57 @@ on_request_done (SoupServer        *soup,
 }
 
 /* The handshake has been answered 101: no HTTP deadlines any more.
- * Returns the connection's socket when it is plain TCP (to be driven on
- * its descriptor), NULL for TLS. */
-GSocket *
+ *
+ * A plain TCP connection is driven on its descriptor from now on, and
+ * the GIO objects around it (the GSocket, the GSocketConnection, its two
+ * streams, libsoup's stream over them, the peer's address: about 2 KB)
+ * would only be kept to close it, for as long as the client stays. So it
+ * gets a descriptor of its own (a dup(2) of the socket's), returned here,
+ * and the ThWsConn lets go of the GIO objects once libsoup's read-ahead is
+ * drained through them (closing them closes only the original
+ * descriptor). The socket then counts as an upgraded one, not through
+ * the stream's life, until th_server_upgraded_closed().
+ *
+ * Returns -1 for TLS (the GIO streams carry the TLS), and when dup(2)
+ * fails (out of descriptors): that connection keeps its streams and is
+ * counted as before. */
+int
 th_server_http_upgraded (ThServer          *self,
                          SoupServerMessage *msg)
 {
   HttpConn *c = conn_for_message (msg);
+  ThServerListen *listen;
+  int fd;
 
   if (c == NULL)
-    return NULL;
+    return -1;
+  listen = c->listen;
   set_phase (c, PHASE_UPGRADED);
-  c->listen->churn++;
-  return th_server_is_tls (self) ? NULL : c->socket;
+  listen->churn++;
+  if (th_server_is_tls (self))
+    return -1;
+  fd = fcntl (g_socket_get_fd (c->socket), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0)
+    {
+      g_debug ("server: dup of %s's socket: %s; it keeps its streams", c->remote_host, g_strerror (errno));
+      return -1;
+    }
+  g_object_weak_unref (G_OBJECT (c->stream), conn_gone, c);
+  g_hash_table_remove (listen->conns, c);
+  conn_free (c);
+  listen->upgraded++;
+  return fd;
+}
+
+/* A descriptor th_server_http_upgraded() returned has been closed. */
+void
+th_server_upgraded_closed (ThServer *self)
+{
+  ThServerListen *listen = th_server_get_listen (self);
+
+  g_return_if_fail (listen != NULL && listen->upgraded > 0);
+  listen->upgraded--;
+  listen->churn++;
 }
 
 guint
@@ -381,7 +433,7 @@ th_server_count_sockets (ThServer *self)
 {
   ThServerListen *listen = th_server_get_listen (self);
 
-  return listen != NULL ? g_hash_table_size (listen->conns) : 0;
+  return listen != NULL ? open_sockets (listen) : 0;
 }
 
 guint
@@ -799,7 +851,7 @@ take (ThServerListen *listen,
   HttpConn *c;
   int lowat = UNSENT_LOWAT;
 
-  if (g_hash_table_size (listen->conns) >= listen->max_sockets)
+  if (open_sockets (listen) >= listen->max_sockets)
     {
       /* The last line of defence; max-connections answers 503 well
        * before this in any normal use. */

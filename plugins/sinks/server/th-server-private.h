@@ -502,8 +502,9 @@ void           th_server_listen_stop        (ThServerListen    *listen);
 void           th_server_listen_free        (ThServerListen    *listen);
 guint          th_server_count_sockets      (ThServer          *self);
 guint          th_server_get_max_sockets    (ThServer          *self);
-GSocket       *th_server_http_upgraded      (ThServer          *self,
+int            th_server_http_upgraded      (ThServer          *self,
                                              SoupServerMessage *msg);
+void           th_server_upgraded_closed    (ThServer          *self);
 void           th_server_http_answer_and_close (ThServer       *self,
                                              SoupServerMessage *msg);
 gboolean       th_server_http_check_framing (ThServer          *self,

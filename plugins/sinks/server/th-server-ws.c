@@ -22,8 +22,13 @@
  * clients this matters: GLib's main loop walks every source on every
  * iteration and poll(2)s every descriptor, and GIO's streams add a GError
  * for each write that would block. Input libsoup read ahead of the
- * handshake is drained through the stream first. TLS connections keep
- * the GIO streams and a source each. We count the bytes we queue and the
+ * handshake is drained through the stream first; then the connection
+ * keeps only a descriptor of its own (th_server_http_upgraded dup(2)s
+ * it) and lets go of the GIO objects (GSocket, GSocketConnection, its
+ * streams, libsoup's stream over them: about 2 KB a client, for as long
+ * as it stays), and a ring that empties is freed, so an idle client holds
+ * little more than this struct and its ThServerClient. TLS connections
+ * keep the GIO streams and a source each. We count the bytes we queue and the
  * bytes the kernel takes, so the per-client budget (client-buffer, whose
  * policy is th_server_client_admit(), the same for every transport) is
  * exact.
@@ -86,7 +91,7 @@ struct _ThWsConn
   const ThWsConnCallbacks *cb;
   gpointer                 user_data;
 
-  GIOStream      *stream;
+  GIOStream      *stream;     /* NULL once a plain connection is on its fd */
   GInputStream   *in;
   GOutputStream  *out;
   GSource        *in_source;  /* the stream's, until reading moves to the fd */
@@ -95,7 +100,8 @@ struct _ThWsConn
   guint           drain_id;   /* the first read, through the stream */
 
   /* A plain TCP connection: its descriptor once libsoup's read-ahead is
-   * drained; -1 before, and for TLS. */
+   * drained; -1 before, and for TLS. It is ours (th_server_http_upgraded):
+   * the stream goes with the drain, we close the descriptor. */
   ThWsPoller     *poller;
   int             fd;
   int             fd_pending;
@@ -105,8 +111,8 @@ struct _ThWsConn
   gboolean        reading;
   gboolean        waiting_out; /* the socket was full: waiting to write */
 
-  Frame          *ring;
-  guint           ring_cap;   /* a power of two */
+  Frame          *ring;       /* NULL while empty (ring_release_if_empty) */
+  guint           ring_cap;   /* a power of two, or 0 */
   guint           ring_head;
   guint           ring_len;
   gsize           queued;     /* bytes not yet taken by the kernel */
@@ -323,6 +329,19 @@ ring_grow (ThWsConn *c)
   c->ring_head = 0;
 }
 
+/* An empty ring is given back: an idle client (most of them, most of the
+ * time) holds no ring at all, and the next frame takes one again, from
+ * the allocator's per-thread cache. */
+static void
+ring_release_if_empty (ThWsConn *c)
+{
+  if (c->ring_len > 0 || c->ring == NULL)
+    return;
+  g_clear_pointer (&c->ring, g_free);
+  c->ring_cap = 0;
+  c->ring_head = 0;
+}
+
 static void
 push_frame (ThWsConn *c,
             guint8    opcode,
@@ -403,6 +422,7 @@ th_ws_conn_drop (ThWsConn   *c,
       *ring_at (c, kept++) = f;
     }
   c->ring_len = kept;
+  ring_release_if_empty (c);
   return dropped;
 }
 
@@ -578,6 +598,8 @@ write_some (ThWsConn *c)
       th_ws_conn_destroy (c);
       return FALSE;
     }
+  else
+    ring_release_if_empty (c);
   return TRUE;
 }
 
@@ -657,10 +679,13 @@ conn_free (ThWsConn *c)
 void
 th_ws_conn_destroy (ThWsConn *c)
 {
+  ThServer *server;
+
   if (c->destroyed)
     return;
   c->destroyed = TRUE;
 
+  server = c->owner->server;   /* gone() may free the owner */
   if (c->cb != NULL && c->cb->gone != NULL)
     c->cb->gone (c, c->user_data);
   g_clear_handle_id (&c->close_timer, g_source_remove);
@@ -679,8 +704,15 @@ th_ws_conn_destroy (ThWsConn *c)
       g_clear_pointer (&c->out_source, g_source_unref);
     }
   /* A socket's close does not block. */
-  g_io_stream_close (c->stream, NULL, NULL);
+  if (c->stream != NULL)
+    g_io_stream_close (c->stream, NULL, NULL);
   g_clear_object (&c->stream);
+  if (c->fd_pending >= 0)
+    {
+      close (c->fd_pending);
+      c->fd = c->fd_pending = -1;
+      th_server_upgraded_closed (server);
+    }
   for (guint i = 0; i < c->ring_len; i++)
     g_clear_pointer (&ring_at (c, i)->body, g_bytes_unref);
   g_free (c->ring);
@@ -845,13 +877,25 @@ read_ready (ThWsConn *c)
       n = conn_recv (c, scratch, sizeof scratch);
       if (n < 0)
         {
-          /* libsoup's read-ahead is drained: the descriptor from now on. */
+          /* libsoup's read-ahead is drained: the descriptor from now on,
+           * and the GIO objects go (closing them closes the original
+           * descriptor, not ours). */
           if (c->fd < 0 && c->fd_pending >= 0)
             {
               reading_stop (c);
+              if (c->out_source != NULL)
+                {
+                  /* Waiting to write: the poller watches that now. */
+                  g_source_destroy (c->out_source);
+                  g_clear_pointer (&c->out_source, g_source_unref);
+                }
               c->fd = c->fd_pending;
               c->reading = TRUE;
               update_epoll (c);
+              g_io_stream_close (c->stream, NULL, NULL);
+              g_clear_object (&c->stream);
+              c->in = NULL;
+              c->out = NULL;
             }
           return TRUE;
         }
@@ -944,6 +988,31 @@ first_read (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* The descriptor of its own a plain connection gets on its upgrade
+ * (th_server_http_upgraded), on the stolen stream until a ThWsConn takes
+ * it; closed with the stream otherwise. */
+typedef struct
+{
+  ThServer *server;
+  int       fd;
+} OwnFd;
+
+static GQuark
+own_fd_quark (void)
+{
+  return g_quark_from_static_string ("th-server-own-fd");
+}
+
+static void
+own_fd_free (gpointer data)
+{
+  OwnFd *own = data;
+
+  close (own->fd);
+  th_server_upgraded_closed (own->server);
+  g_free (own);
+}
+
 /* Takes over a stolen connection. Returns NULL (and closes @stream) if it
  * cannot be polled. */
 ThWsConn *
@@ -952,7 +1021,7 @@ th_ws_conn_new (ThServerClient          *owner,
                 const ThWsConnCallbacks *cb,
                 gpointer                 user_data)
 {
-  GSocket *socket;
+  OwnFd *own;
   ThWsConn *c;
 
   if (!G_IS_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (stream)) ||
@@ -972,16 +1041,15 @@ th_ws_conn_new (ThServerClient          *owner,
   c->fd = -1;
   c->fd_pending = -1;
   c->epoll_set = -1;
-  socket = g_object_get_data (G_OBJECT (stream), "th-socket");
-  if (socket != NULL)
+  own = g_object_steal_qdata (G_OBJECT (stream), own_fd_quark ());
+  if (own != NULL)
     {
-      /* Output is not buffered by libsoup: the descriptor at once. For
-       * input, what libsoup read ahead is taken through the stream first
-       * (first_read, or the stream's source), then the descriptor. */
+      /* What libsoup read ahead is taken through the stream first
+       * (first_read, or the stream's source), then the descriptor; until
+       * then, output goes through the stream too. */
       c->poller = th_server_get_poller (owner->server);
-      c->fd = g_socket_get_fd (socket);
-      c->fd_pending = c->fd;
-      c->fd = -1;
+      c->fd_pending = own->fd;
+      g_free (own);
       c->drain_id = g_idle_add_full (G_PRIORITY_HIGH, first_read, c, NULL);
     }
   c->reading = TRUE;
@@ -1022,20 +1090,33 @@ on_wrote_informational (SoupServerMessage *msg,
 {
   Upgrade *u = data;
   g_autoptr(GIOStream) stream = NULL;
-  GSocket *socket;
+  int fd;
 
   if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS)
     return;
 
   g_object_ref (msg);
-  socket = th_server_http_upgraded (u->server, msg);
+  fd = th_server_http_upgraded (u->server, msg);
   stream = soup_server_message_steal_connection (msg);
   g_object_unref (msg);
   if (stream == NULL)
-    return;
+    {
+      if (fd >= 0)
+        {
+          close (fd);
+          th_server_upgraded_closed (u->server);
+        }
+      return;
+    }
   /* A plain TCP connection: ThWsConn drives it on its descriptor. */
-  if (socket != NULL)
-    g_object_set_data_full (G_OBJECT (stream), "th-socket", g_object_ref (socket), g_object_unref);
+  if (fd >= 0)
+    {
+      OwnFd *own = g_new (OwnFd, 1);
+
+      own->server = u->server;
+      own->fd = fd;
+      g_object_set_qdata_full (G_OBJECT (stream), own_fd_quark (), own, own_fd_free);
+    }
   if (th_server_is_stopped (u->server))
     {
       g_io_stream_close (stream, NULL, NULL);
