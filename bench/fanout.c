@@ -64,6 +64,7 @@
 
 #include "th-private.h"
 #include "fanout-driver.h"
+#include "bench-hub.h"
 
 #define CLIENT_BUF 4096
 
@@ -313,13 +314,6 @@ push (ThHub  *hub,
   th_hub_push_tick (hub, tick);
 }
 
-static void
-on_stopped (GObject *source, GAsyncResult *result, gpointer data)
-{
-  th_hub_stop_finish (TH_HUB (source), result, NULL);
-  *(gboolean *) data = TRUE;
-}
-
 /* A started hub with the server sink on 127.0.0.1:0, one symbol (BTC). */
 static ThHub *
 start_hub (guint  max_connections,
@@ -331,16 +325,9 @@ start_hub (guint  max_connections,
                                            "status-interval=0\nclient-buffer=4194304\n"
                                            /* the in-process clients do not answer pings */
                                            "ping-interval=3600\n", max_connections);
-  g_autoptr(ThConfig) config = th_config_new ();
-  g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) sinks = NULL;
-  ThHub *hub;
+  ThHub *hub = bench_hub_new (text, NULL);
 
-  th_config_load_from_data (config, text, -1, &error);
-  g_assert_no_error (error);
-  hub = th_hub_new (config, NULL);
-  if (!th_hub_load (hub, &error))
-    g_error ("%s", error->message);
   th_hub_start (hub);
   sinks = th_hub_get_sinks (hub);
   g_object_get (sinks->pdata[0], "port", port, NULL);
@@ -350,11 +337,7 @@ start_hub (guint  max_connections,
 static void
 stop_hub (ThHub *hub)
 {
-  gboolean stopped = FALSE;
-
-  th_hub_stop_async (hub, NULL, on_stopped, &stopped);
-  while (!stopped)
-    g_main_context_iteration (NULL, TRUE);
+  bench_hub_stop (hub);
   g_object_unref (hub);
 }
 
@@ -575,23 +558,6 @@ wake_up (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-static gboolean
-set_flag (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static void
-run_for (guint ms)
-{
-  gboolean done = FALSE;
-
-  g_timeout_add (ms, set_flag, &done);
-  while (!done)
-    g_main_context_iteration (NULL, TRUE);
-}
-
 /* Runs the main loop until @d's command is done or @timeout_usec passes;
  * returns whether it is done. */
 static gboolean
@@ -694,7 +660,7 @@ run_external (guint     n,
   shm = d->shm;
   push_time = fc_shared_push_times (shm);
   wake_id = g_unix_fd_add (d->wake_fd, G_IO_IN, on_wake_fd, d);
-  run_for (100);
+  bench_run_for (100);
   /* What the previous size freed goes back to the system, so that it
    * does not hide this size's growth. */
   malloc_trim (0);
@@ -729,7 +695,7 @@ run_external (guint     n,
   /* Idle: after the server's sweep (once a second) has given what a
    * burst of handshakes left behind back to the system, as it does in
    * service (th-server-listen.c, maybe_trim). */
-  run_for (1200);
+  bench_run_for (1200);
   rss1 = fc_rss_bytes ();
   x->kb_per_conn = x->in > 0 ? (rss1 - rss0) / 1024.0 / x->in : 0;
   x->heap_kb_per_conn = x->in > 0 ? ((double) mallinfo2 ().uordblks - heap0) / 1024.0 / x->in : 0;
