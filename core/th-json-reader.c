@@ -19,6 +19,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "th-json-reader.h"
 #include "th-private.h"
@@ -39,7 +42,7 @@ typedef struct
 {
   guint8  kind;
   guint8  flags;
-  guint16 pad;
+  guint16 bucket;   /* of a member name: its index bucket (name_bucket()) */
   guint32 offset;   /* first byte (of a string: after the quote) */
   guint32 length;   /* bytes of a string or number; children of a container */
   guint32 end;      /* the index after this value and all it holds */
@@ -280,6 +283,25 @@ scan_string (const guchar **pp,
 {
   const guchar *p = *pp;
 
+#ifdef __SSE2__
+  /* Sixteen bytes at a time where there are sixteen: the quote, the
+   * backslash, and in one signed comparison both below 0x20 and 0x80 and
+   * above (negative as signed bytes): string_stop[] exactly. */
+  while (end - p >= 16)
+    {
+      __m128i x = _mm_loadu_si128 ((const __m128i *) (const void *) p);
+      guint stop = (guint) _mm_movemask_epi8 (_mm_or_si128 (_mm_or_si128 (_mm_cmpeq_epi8 (x, _mm_set1_epi8 ('"')),
+                                                                          _mm_cmpeq_epi8 (x, _mm_set1_epi8 ('\\'))),
+                                                            _mm_cmplt_epi8 (x, _mm_set1_epi8 (0x20))));
+
+      if (stop != 0)
+        {
+          p += __builtin_ctz (stop);
+          goto stopped;
+        }
+      p += 16;
+    }
+#endif
   while (end - p >= 8)
     {
       guint64 w;
@@ -315,9 +337,33 @@ is_digit (guchar c)
   return (guint) (c - '0') < 10;
 }
 
+/* The first byte from @p on that is not a digit (or @end): sixteen bytes
+ * at a time where there are sixteen, in one signed comparison each way
+ * (bytes from 0x80 are negative: below '0'). An epoch time has 13 digits. */
+static inline const guchar *
+skip_digits (const guchar *p,
+             const guchar *end)
+{
+#ifdef __SSE2__
+  while (end - p >= 16)
+    {
+      __m128i x = _mm_loadu_si128 ((const __m128i *) (const void *) p);
+      guint other = (guint) _mm_movemask_epi8 (_mm_or_si128 (_mm_cmplt_epi8 (x, _mm_set1_epi8 ('0')),
+                                                             _mm_cmpgt_epi8 (x, _mm_set1_epi8 ('9'))));
+
+      if (other != 0)
+        return p + __builtin_ctz (other);
+      p += 16;
+    }
+#endif
+  while (p < end && is_digit (*p))
+    p++;
+  return p;
+}
+
 /* A number from its first byte; *@pp is left after it and *@flags says
  * whether it is an integer. */
-static inline gboolean
+G_ALWAYS_INLINE static inline gboolean
 scan_number (const guchar **pp,
              guint8        *flags,
              const guchar  *end,
@@ -333,16 +379,14 @@ scan_number (const guchar **pp,
   if (*p == '0')
     p++;
   else
-    while (p < end && is_digit (*p))
-      p++;
+    p = skip_digits (p + 1, end);
   if (p < end && *p == '.')
     {
       *flags = 0;
       p++;
       if (p == end || !is_digit (*p))
         FAIL ("a number without digits after its decimal point");
-      while (p < end && is_digit (*p))
-        p++;
+      p = skip_digits (p + 1, end);
     }
   if (p < end && (*p == 'e' || *p == 'E'))
     {
@@ -352,26 +396,37 @@ scan_number (const guchar **pp,
         p++;
       if (p == end || !is_digit (*p))
         FAIL ("a number without digits in its exponent");
-      while (p < end && is_digit (*p))
-        p++;
+      p = skip_digits (p + 1, end);
     }
   *pp = p;
   return TRUE;
 }
 
+/* A member name's index bucket: from its length and first and last bytes
+ * (for a one-letter name, 7 × the letter: every letter its own bucket);
+ * the empty name's is 0. */
+static inline guint
+bucket_of (guint first,
+           guint last,
+           gsize len)
+{
+  return (first * 5 + last * 2 + (guint) len * 9) & (INDEX_BUCKETS - 1);
+}
+
 /* The tape's fill, its room and the innermost open container are locals
  * of the parse: stored in the reader, each would be read again after
  * every store to a token (a guint32 there may alias them). */
-#define PUSH(kind_, flags_, offset_, length_) G_STMT_START { \
-    if (G_UNLIKELY (n == capacity)) \
+#define PUSH_NAME(kind_, flags_, bucket_, offset_, length_) G_STMT_START { \
+    if (checked && G_UNLIKELY (n == capacity)) \
       { \
         tokens = grow (reader); \
         capacity = reader->capacity; \
       } \
-    tokens[n] = (Token) { .kind = (kind_), .flags = (flags_), .offset = (offset_), \
-                          .length = (length_), .end = n + 1 }; \
+    tokens[n] = (Token) { .kind = (kind_), .flags = (flags_), .bucket = (bucket_), \
+                          .offset = (offset_), .length = (length_), .end = n + 1 }; \
     n++; \
   } G_STMT_END
+#define PUSH(kind_, flags_, offset_, length_) PUSH_NAME (kind_, flags_, 0, offset_, length_)
 
 #undef FAIL
 #define FAIL(...) G_STMT_START { \
@@ -380,20 +435,21 @@ scan_number (const guchar **pp,
     return FALSE; \
   } G_STMT_END
 
-/**
- * _th_json_reader_parse:
- * @reader: a reader
- * @data: (array length=length): the text; kept by the caller while @reader is used
- * @length: its length in bytes
- * @error: %TH_ERROR_BAD_INPUT when it is not one JSON value
- *
- * Returns: whether @data is a JSON text, now on the tape
- */
-gboolean
-_th_json_reader_parse (ThJsonReader *reader,
-                       const char   *data,
-                       gsize         length,
-                       GError      **error)
+/* Frames up to this size get a tape with a token for each of their bytes
+ * before the parse (64 KiB of tape at most), so that a token is written
+ * without checking the room for it: every token starts on a byte of its
+ * own (a quote, a bracket, a number's or literal's first byte). Larger
+ * ones grow the tape as they go. */
+#define PRESIZE_MAX_BYTES 4096
+
+/* The parse; @checked: whether the tape may fill up (a constant in both
+ * callers, so each gets its own copy). */
+G_ALWAYS_INLINE static inline gboolean
+parse_tape (ThJsonReader *reader,
+            const char   *data,
+            gsize         length,
+            GError      **error,
+            const gboolean checked)
 {
   const guchar *begin = (const guchar *) data;
   const guchar *p = begin;
@@ -411,9 +467,6 @@ _th_json_reader_parse (ThJsonReader *reader,
   guint top = 0;
   guint top_count = 0;
   gboolean top_object = FALSE;
-
-  g_return_val_if_fail (reader != NULL, FALSE);
-  g_return_val_if_fail (data != NULL || length == 0, FALSE);
 
   reader->data = data;
   reader->size = length;
@@ -568,12 +621,22 @@ key:
     const guchar *start = ++p;
     guint8 flags;
 
-    if (!scan_string (&p, &flags, begin, end, error))
+    /* A one-letter name (all of Binance's): a plain byte, then the quote. */
+    if (end - p >= 2 && p[1] == '"' && !string_stop[p[0]])
+      {
+        flags = 0;
+        p++;
+      }
+    else if (!scan_string (&p, &flags, begin, end, error))
       {
         reader->n_tokens = n;
         return FALSE;
       }
-    PUSH (_TH_JSON_KIND_STRING, flags, (guint32) (start - begin), (guint32) (p - start));
+    /* Its index bucket, while its bytes are at hand: the index of a
+     * large object is then built without reading the names again. */
+    PUSH_NAME (_TH_JSON_KIND_STRING, flags,
+               p > start ? bucket_of (start[0], p[-1], (gsize) (p - start)) : 0,
+               (guint32) (start - begin), (guint32) (p - start));
     p++;
   }
   /* Venues write "name":value, without spaces: tried first. */
@@ -598,7 +661,38 @@ unexpected:
 }
 
 #undef PUSH
+#undef PUSH_NAME
 #undef FAIL
+
+/**
+ * _th_json_reader_parse:
+ * @reader: a reader
+ * @data: (array length=length): the text; kept by the caller while @reader is used
+ * @length: its length in bytes
+ * @error: %TH_ERROR_BAD_INPUT when it is not one JSON value
+ *
+ * Returns: whether @data is a JSON text, now on the tape
+ */
+gboolean
+_th_json_reader_parse (ThJsonReader *reader,
+                       const char   *data,
+                       gsize         length,
+                       GError      **error)
+{
+  g_return_val_if_fail (reader != NULL, FALSE);
+  g_return_val_if_fail (data != NULL || length == 0, FALSE);
+
+  if (length <= PRESIZE_MAX_BYTES)
+    {
+      if (reader->capacity < length)
+        {
+          reader->capacity = MAX (reader->capacity * 2, (guint) length);
+          reader->tokens = g_renew (Token, reader->tokens, reader->capacity);
+        }
+      return parse_tape (reader, data, length, error, FALSE);
+    }
+  return parse_tape (reader, data, length, error, TRUE);
+}
 
 static inline const Token *
 token (ThJsonReader *reader,
@@ -755,16 +849,13 @@ _th_json_reader_string_is (ThJsonReader *reader,
   return strlen (text) == t->length && memcmp (reader->data + t->offset, text, t->length) == 0;
 }
 
-/* A member name's bucket: from its length and first and last bytes (for
- * a one-letter name, 7 × the letter: every letter its own bucket). */
+/* A member name's bucket (of the name as in the text: unusable when
+ * escaped); the parse stores it in the name's token. */
 static inline guint
 name_bucket (const char *name,
              gsize       len)
 {
-  guint first = len > 0 ? (guchar) name[0] : 0;
-  guint last = len > 0 ? (guchar) name[len - 1] : 0;
-
-  return (first * 5 + last * 2 + (guint) len * 9) & (INDEX_BUCKETS - 1);
+  return len > 0 ? bucket_of ((guchar) name[0], (guchar) name[len - 1], len) : 0;
 }
 
 /* Indexes the member names of @object (an object token with @t->length
@@ -792,7 +883,7 @@ build_index (ThJsonReader *reader,
 
       if (kt->flags & TOK_ESCAPED)
         return;
-      b = name_bucket (reader->data + kt->offset, kt->length);
+      b = kt->bucket;
       reader->chain[k] = reader->buckets[b];
       reader->buckets[b] = k + 1;
       k = reader->tokens[k + 1].end;

@@ -34,6 +34,7 @@ test_bad (void)
     "[\"\\ud800\\u0041\"]", "[\"\\x41\"]", "[\"\\u12\"]", "[\"a\nb\"]", "[\"\t\"]",
     "[\"\xc0\xaf\"]", "[\"\xed\xa0\x80\"]", "[\"\xf4\x90\x80\x80\"]", "[\"\xff\"]", "[\"\xe2\x82\"]",
     "[\"abc", "[1 // c\n]", "[NaN]", "[Infinity]", "\xef\xbb\xbf[1]",
+    "{\"\t\":1}", "{\"\xff\":1}", "{\"\\\":1}", "{\"\x7f\xc3\":1}",
   };
   g_autoptr(GError) error = NULL;
   ThJsonReader *r = _th_json_reader_new ();
@@ -288,6 +289,110 @@ test_member_index (void)
   _th_json_reader_free (r);
 }
 
+/* The scans that go sixteen bytes at a time (strings, digits), the
+ * one-letter name and both tapes (made to measure up to 4096 bytes,
+ * grown as the parse goes past that): a stop byte at every place of
+ * strings of every length up to 40, as a value and as a member name;
+ * digit runs of every length; texts either side of 4096 bytes. */
+static void
+test_scan_sizes (void)
+{
+  static const char *const inserts[] = { "\\\"", "\xc3\xa9", "\x01", "\xff", "\\u00e9" };
+  static const char *const decoded[] = { "\"", "\xc3\xa9", NULL, NULL, "\xc3\xa9" };
+  ThJsonReader *r = _th_json_reader_new ();
+  GString *body = g_string_new (NULL);
+  GString *want = g_string_new (NULL);
+  GString *text = g_string_new (NULL);
+
+  for (guint len = 0; len <= 40; len++)
+    for (guint pos = 0; pos <= len; pos++)
+      for (guint kind = 0; kind < G_N_ELEMENTS (inserts); kind++)
+        {
+          gboolean valid = pos == len || decoded[kind] != NULL;
+
+          g_string_truncate (body, 0);
+          g_string_truncate (want, 0);
+          for (guint i = 0; i < len; i++)
+            {
+              if (i == pos)
+                {
+                  g_string_append (body, inserts[kind]);
+                  if (decoded[kind] != NULL)
+                    g_string_append (want, decoded[kind]);
+                }
+              g_string_append_c (body, (char) ('a' + i % 26));
+              g_string_append_c (want, (char) ('a' + i % 26));
+            }
+          g_string_printf (text, "[\"%s\",1]", body->str);
+          g_assert_true (parse (r, text->str) == valid);
+          if (valid)
+            g_assert_cmpstr (_th_json_reader_string (r, 1), ==, want->str);
+          g_string_printf (text, "{\"%s\":1,\"x\":\"%s\"}", body->str, body->str);
+          g_assert_true (parse (r, text->str) == valid);
+          if (valid)
+            {
+              g_assert_cmpstr (_th_json_reader_string (r, 1), ==, want->str);
+              g_assert_cmpuint (_th_json_reader_member (r, 0, want->str), ==, 2);
+              g_assert_cmpstr (_th_json_reader_get_string (r, 0, "x"), ==, want->str);
+            }
+        }
+
+  /* Digit runs from 1 to 40 long, in each part of a number, then a byte
+   * that ends them or makes them wrong. */
+  for (guint len = 1; len <= 40; len++)
+    for (guint part = 0; part < 3; part++)
+      for (guint tail = 0; tail < 3; tail++)
+        {
+          static const char *const tails[] = { "", "]", "x]" };
+          double d;
+
+          g_string_assign (body, part == 0 ? "" : "7");
+          if (part == 1)
+            g_string_append_c (body, '.');
+          else if (part == 2)
+            g_string_append (body, "e-");
+          for (guint i = 0; i < len; i++)
+            g_string_append_c (body, (char) ('1' + (i * 7) % 9));
+          g_string_printf (text, "[%s%s", body->str, tails[tail]);
+          g_assert_true (parse (r, text->str) == (tail == 1));
+          if (tail != 1)
+            continue;
+          g_assert_true (_th_json_reader_double (r, 1, &d));
+          g_assert_true (d == g_ascii_strtod (body->str, NULL));
+        }
+
+  /* Either side of 4096 bytes (the made-to-measure tape), a token a byte
+   * pair, and far past it. */
+  for (guint size = 4090; size <= 4100; size++)
+    {
+      guint n = (size - 1) / 2;
+
+      g_string_assign (text, "[");
+      for (guint i = 0; i < n; i++)
+        g_string_append (text, i + 1 < n ? "1," : "1");
+      while (text->len + 1 < size)
+        g_string_append_c (text, ' ');
+      g_string_append_c (text, ']');
+      g_assert_cmpuint (text->len, ==, size);
+      g_assert_true (parse (r, text->str));
+      g_assert_cmpuint (_th_json_reader_length (r, 0), ==, n);
+      g_assert_cmpuint (_th_json_reader_element (r, 0, n - 1), ==, n);
+    }
+  g_string_assign (text, "[");
+  for (guint i = 0; i < 100000; i++)
+    g_string_append (text, i > 0 ? ",[]" : "[]");
+  g_string_append_c (text, ']');
+  g_assert_true (parse (r, text->str));
+  g_assert_cmpuint (_th_json_reader_length (r, 0), ==, 100000);
+  g_assert_true (parse (r, "{\"a\":1}"));
+  g_assert_cmpuint (_th_json_reader_member (r, 0, "a"), ==, 2);
+
+  g_string_free (text, TRUE);
+  g_string_free (want, TRUE);
+  g_string_free (body, TRUE);
+  _th_json_reader_free (r);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -299,5 +404,6 @@ main (int   argc,
   g_test_add_func ("/json-reader/same-as-json-glib", test_same_as_json_glib);
   g_test_add_func ("/json-reader/member-index", test_member_index);
   g_test_add_func ("/json-reader/exact-decimals", test_exact_decimals);
+  g_test_add_func ("/json-reader/scan-sizes", test_scan_sizes);
   return g_test_run ();
 }
