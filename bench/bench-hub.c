@@ -61,3 +61,14 @@ bench_run_for (guint ms)
   while (!done)
     g_main_context_iteration (NULL, TRUE);
 }
+
+/* The tickhubd of the build this benchmark belongs to (bench/ and daemon/
+ * are siblings in the build tree), wherever it is run from. */
+char *
+bench_tickhubd_path (void)
+{
+  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *dir = self != NULL ? g_path_get_dirname (self) : g_strdup (".");
+
+  return g_build_filename (dir, "..", "daemon", "tickhubd", NULL);
+}

@@ -12,5 +12,6 @@ ThHub *bench_hub_new  (const char *config_text,
                        ThClock    *clock);
 void   bench_hub_stop (ThHub      *hub);
 void   bench_run_for  (guint       ms);
+char  *bench_tickhubd_path (void);
 
 G_END_DECLS

@@ -479,15 +479,6 @@ bench_latency (Redis  *r,
 
 /* 2. Edge processes sharing a port */
 
-static char *
-tickhubd_path (void)
-{
-  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
-  g_autofree char *dir = self != NULL ? g_path_get_dirname (self) : g_strdup (".");
-
-  return g_build_filename (dir, "..", "daemon", "tickhubd", NULL);
-}
-
 static void
 pin_child (gpointer data)
 {
@@ -513,7 +504,7 @@ edge_start (Edge       *e,
             int         cpu)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *daemon = tickhubd_path ();
+  g_autofree char *daemon = bench_tickhubd_path ();
   g_autofree char *text = g_strdup_printf ("%slisten=127.0.0.1:%u\nreuse-port=true\n"
                                            "[redis]\nurl=unix://%s\nrole=edge\nblock=1\n",
                                            common, port, r->socket);

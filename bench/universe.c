@@ -30,6 +30,8 @@
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 
+#include "bench-hub.h"
+
 #define TICK_MS 20          /* the sending timer */
 
 typedef struct
@@ -249,8 +251,7 @@ measure (guint   n,
   g_autofree char *conf = g_build_filename (dir, "tickhub.conf", NULL);
   g_autofree char *symbols = NULL;
   g_autofree char *text = NULL;
-  g_autofree char *daemon = g_build_filename (g_getenv ("MESON_BUILD_ROOT") != NULL ? g_getenv ("MESON_BUILD_ROOT") : "build",
-                                              "daemon", "tickhubd", NULL);
+  g_autofree char *daemon = bench_tickhubd_path ();
   g_auto(GStrv) env = g_get_environ ();
   char *argv[] = { daemon, "--no-dbus", "-c", conf, NULL };
   g_autoptr(GError) error = NULL;
@@ -286,7 +287,7 @@ measure (guint   n,
   if (!g_spawn_async (NULL, argv, env, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
                       (g_getenv ("BENCH_VERBOSE") != NULL ? 0 : G_SPAWN_STDERR_TO_DEV_NULL),
                       NULL, NULL, &pid, &error))
-    g_error ("cannot start %s: %s (run from the source root, or under meson devenv)", daemon, error->message);
+    g_error ("cannot start %s: %s", daemon, error->message);
 
   /* Connected and subscribed from the listings, then warmed up. */
   tick = g_timeout_add (TICK_MS, on_tick, &run);
