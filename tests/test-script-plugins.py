@@ -622,6 +622,14 @@ def raising_run(mode, closes=(10.0, 20.0, 30.0, 40.0)):
         wd.cleanup()
 
 
+def assert_sma_2(values):
+    """sma(2) of the closed candles, 10, 20 and 30 closed by the next trade;
+    40 too when the housekeeping closed its candle by the clock (2024 is
+    long past) before the replay's end made the daemon exit: timing."""
+    got = [v["sma_2"] for v in values]
+    assert got in ([None, 15, 25], [None, 15, 25, 35]), values
+
+
 def assert_disabled_once(err, what):
     line = S("plugin “@RAISING@” disabled: ") + what
     assert line in err, err
@@ -636,7 +644,7 @@ def test_raising_indicator_is_disabled():
     for where in FAULTS["trace"]:
         assert where in err, (where, err)
     # Its output stays null, the others go on.
-    assert [v["sma_2"] for v in values] == [None, 15, 25], values
+    assert_sma_2(values)
     assert all(v["bad"] is None for v in values), values
 
 
@@ -644,7 +652,7 @@ def test_indicator_writing_a_string_is_disabled():
     status, err, values = raising_run("set")
     assert status == 0, (status, err)
     assert_disabled_once(err, FAULTS["set"])
-    assert [v["sma_2"] for v in values] == [None, 15, 25], values
+    assert_sma_2(values)
     assert all(v["bad"] is None for v in values), values
 
 
@@ -653,7 +661,7 @@ def test_wrong_return_type_disables_at_load():
     assert status == 0, (status, err)
     assert_disabled_once(err, FAULTS["outputs"])
     # Its outputs are unknown, so absent; the rest runs.
-    assert [v["sma_2"] for v in values] == [None, 15, 25], values
+    assert_sma_2(values)
     assert all("bad" not in v for v in values), values
 
 
@@ -661,7 +669,7 @@ def test_raising_configure_disables_and_check_config_fails():
     status, err, values = raising_run("configure")
     assert status == 0, (status, err)
     assert_disabled_once(err, FAULTS["configure"])
-    assert [v["sma_2"] for v in values] == [None, 15, 25], values
+    assert_sma_2(values)
     wd = Workdir()
     try:
         conf = wd.file("c.conf", "[tickhub]\nplugins=jsonl\nsymbols=BTC\nplugin-dirs=%s\n[jsonl]\npath=-\n"
