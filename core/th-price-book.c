@@ -904,7 +904,7 @@ th_price_book_update (ThPriceBook *self,
 {
   ThTick *latest;
 
-  return _th_price_book_update_latest (self, tick, NULL, &latest);
+  return _th_price_book_update_latest (self, tick, NULL, &latest, 0);
 }
 
 /* th_price_book_update(), also giving the source's merged state (what
@@ -913,18 +913,19 @@ gboolean
 _th_price_book_update_latest (ThPriceBook *self,
                               ThTick      *tick,
                               gpointer    *hint,
-                              ThTick     **latest)
+                              ThTick     **latest,
+                              gint64       now)
 {
   const char *before;
   Source *src;
   Book *book;
   ThTick *state;
-  gint64 now;
 
   g_return_val_if_fail (TH_IS_PRICE_BOOK (self), FALSE);
   g_return_val_if_fail (tick != NULL && tick->symbol != NULL && tick->source != NULL, FALSE);
 
-  now = th_clock_get_time (self->clock);
+  if (now == 0)
+    now = th_clock_get_time (self->clock);
   if (tick->receive_time == 0)
     tick->receive_time = now;
 

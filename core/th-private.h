@@ -86,6 +86,12 @@ ThMarketHours *_th_hub_get_market_hours  (ThHub         *hub,
  * its market is closed now: a silent feed is then no fault. */
 gboolean       _th_hub_venue_closed      (ThHub         *hub,
                                           const char    *venue);
+/* th_hub_push_tick() with the hub's clock already read by the caller for
+ * this tick (@now, µs), or 0 to read it: a feed that read it once for a
+ * message of many ticks (th-ws-feed.c) passes that reading. */
+void           _th_hub_push_tick_at      (ThHub         *hub,
+                                          ThTick        *tick,
+                                          gint64         now);
 /* @symbol's own priority order, ahead of the book's ([prices]
  * order-equities); NULL for the book's alone (th-price-book.c). */
 void           _th_price_book_set_symbol_order (ThPriceBook       *self,
@@ -147,11 +153,13 @@ guint64         _th_candle_series_get_late    (ThCandleSeries *series);
  * source's merged state (th_price_book_get_latest()); @book, when not
  * NULL, is the caller's place for the symbol's book (NULL at first, then
  * kept by the book): a caller that keeps one per symbol passes the one of
- * @tick's symbol and saves the book's lookup. */
+ * @tick's symbol and saves the book's lookup; @now: the book's clock read
+ * by the caller for this tick, or 0 to read it here. */
 gboolean        _th_price_book_update_latest  (ThPriceBook       *self,
                                                ThTick            *tick,
                                                gpointer          *book,
-                                               ThTick           **latest);
+                                               ThTick           **latest,
+                                               gint64             now);
 void            _th_price_book_set_feeds      (ThPriceBook       *self,
                                                const char *const *feeds);
 void            _th_price_book_stop_expiry    (ThPriceBook       *self);

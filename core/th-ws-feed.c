@@ -85,6 +85,8 @@ typedef struct
   guint          watchdog_id;
   GQueue         attempts;       /* monotonic times, for max_attempts */
   gint64         inject_time;    /* receive time of an injected frame */
+  gint64         inject_now;     /* the clock read by th_ws_feed_inject() for it, or 0 */
+  gint64         clock_now;      /* the clock read for the message being parsed, or 0 */
   guint64        duplicates;
   gint64         message_time;   /* receive time of the message being parsed */
 
@@ -804,9 +806,10 @@ th_ws_feed_push_tick (ThWsFeed *self,
   if (tick->source == NULL)
     th_tick_set_source (tick, feed_name (self));
   /* Freshness is about now, even for a replayed frame: the hub stamps the
-   * receive time from its clock. */
+   * receive time from its clock, read once for the message (clock_now) or
+   * at each tick pushed outside a message's parse. */
   priv->ticks++;
-  th_hub_push_tick (priv->hub, tick);
+  _th_hub_push_tick_at (priv->hub, tick, priv->clock_now);
 
   if (priv->state != TH_SOURCE_STATE_LIVE && priv->inject_time == 0)
     th_ws_feed_set_state (self, TH_SOURCE_STATE_LIVE, NULL);
@@ -869,7 +872,10 @@ handle_message (ThWsFeed   *self,
     priv->current->last_data = g_get_monotonic_time ();
   /* One reading of the clock per message: what is recorded is what the
    * parser sees, so a replay gives the same times. */
-  priv->message_time = priv->inject_time > 0 ? priv->inject_time : th_clock_get_time (th_hub_get_clock (priv->hub));
+  if (priv->inject_time > 0)
+    priv->message_time = priv->inject_time;
+  else
+    priv->message_time = th_clock_get_time (th_hub_get_clock (priv->hub));
 
   if (priv->record != NULL && priv->inject_time == 0)
     record_frame (self, data, length, text && text_is_utf8 (data, length));
@@ -896,8 +902,13 @@ handle_message (ThWsFeed   *self,
       return;
     }
 
+  /* The same reading is the hub's now for the message's ticks (and their
+   * receive time), unless the frame is replayed at a recorded time:
+   * freshness is about now. */
+  priv->clock_now = priv->inject_time > 0 ? priv->inject_now : priv->message_time;
   TH_WS_FEED_GET_CLASS (self)->message (self, data, length);
   priv->message_time = 0;
+  priv->clock_now = 0;
 }
 
 /**
@@ -935,9 +946,11 @@ th_ws_feed_inject (ThWsFeed   *self,
       text = copy;
     }
 
-  priv->inject_time = receive_time > 0 ? receive_time : th_clock_get_time (th_hub_get_clock (priv->hub));
+  priv->inject_now = receive_time > 0 ? 0 : th_clock_get_time (th_hub_get_clock (priv->hub));
+  priv->inject_time = receive_time > 0 ? receive_time : priv->inject_now;
   handle_message (self, text, (gsize) length, TRUE);
   priv->inject_time = 0;
+  priv->inject_now = 0;
 }
 
 /* Connections */

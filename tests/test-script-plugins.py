@@ -536,10 +536,11 @@ def test_rest_poll_stats_in_process():
         loop = GLib.MainLoop()
         GLib.timeout_add(500, loop.quit)
         loop.run()
-        # The plugin's module lives in this interpreter: find the feed there.
+        # The plugin's module lives in this interpreter: find the feed there
+        # (this hub's: an earlier test's may not be collected yet).
         # (Not with hub.get_feeds(): from Python it drops a reference of each
         # feed it returns, see the report of this change.)
-        feed, = [o for o in gc.get_objects() if type(o).__name__ == "RestPollFeed"]
+        feed, = [o for o in gc.get_objects() if type(o).__name__ == "RestPollFeed" and o.props.hub == hub]
         # Through the C invoker, th_feed_source_get_stats(), and back.
         stats = Tickhub.FeedSource.get_stats(feed).unpack()
         assert stats["requests"] >= 3 and stats["errors"] == 0, stats
@@ -572,7 +573,8 @@ def test_feed_source_name_in_process():
     hub = Tickhub.Hub.new(config, Tickhub.Clock.new())
     hub.load()
     gc.collect()
-    feed, = [o for o in gc.get_objects() if type(o).__name__ == "RestPollFeed"]
+    # This hub's feed: an earlier test's may not be collected yet.
+    feed, = [o for o in gc.get_objects() if type(o).__name__ == "RestPollFeed" and o.props.hub == hub]
     assert Tickhub.FeedSource.get_source_name(feed) == "renamed"
     hub.run_dispose()
 
