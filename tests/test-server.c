@@ -847,6 +847,71 @@ test_burst_order (Fixture       *fx,
   expect_pong (none);
 }
 
+/* More rooms in one write pass than the 64 whose membership is a bit in
+ * each client (th_server_deliver_pending): a client in 70 symbol rooms,
+ * another in financial_data, both get every update of a burst over the
+ * 70 symbols, once each and in order, bit or not; one in no room, none. */
+#define MANY_ROOMS 70
+
+static void
+test_burst_many_rooms (Fixture       *fx,
+                       gconstpointer  data)
+{
+  g_autoptr(ThTestWs) sub = client_new (fx);
+  g_autoptr(ThTestWs) all = client_new (fx);
+  g_autoptr(ThTestWs) none = client_new (fx);
+  g_autoptr(JsonNode) ignored = NULL;
+
+  join (all, "financial_data");
+  for (guint i = 0; i < MANY_ROOMS; i++)
+    {
+      g_autofree char *symbol = g_strdup_printf ("R%02u", i);
+      g_autofree char *msg = g_strdup_printf ("{\"event\":\"subscribe_symbol\",\"data\":{\"symbol\":\"%s\"}}", symbol);
+
+      /* A price first, so that the snapshot does not wait for one. */
+      th_test_push_quote (fx->hub, symbol, 100 + i);
+      th_test_ws_send (sub, msg);
+      g_clear_pointer (&ignored, json_node_unref);
+      ignored = next_event (sub, "symbol_subscribed");
+      g_clear_pointer (&ignored, json_node_unref);
+      ignored = next_event (sub, "symbol_data");
+    }
+  /* The updates of the prices above, before the burst. */
+  for (guint i = 0; i < MANY_ROOMS; i++)
+    {
+      g_autofree char *s = NULL;
+
+      g_assert_cmpfloat (next_update (all, &s), ==, 100 + i);
+    }
+
+  for (guint round = 0; round < 2; round++)
+    for (guint i = 0; i < MANY_ROOMS; i++)
+      {
+        g_autofree char *symbol = g_strdup_printf ("R%02u", i);
+
+        th_test_push_quote (fx->hub, symbol, 1000 * (round + 1) + i);
+      }
+  for (guint round = 0; round < 2; round++)
+    for (guint i = 0; i < MANY_ROOMS; i++)
+      {
+        g_autofree char *symbol = g_strdup_printf ("R%02u", i);
+        g_autofree char *s1 = NULL;
+        g_autofree char *s2 = NULL;
+
+        g_assert_cmpfloat (next_update (sub, &s1), ==, 1000 * (round + 1) + i);
+        g_assert_cmpstr (s1, ==, symbol);
+        g_assert_cmpfloat (next_update (all, &s2), ==, 1000 * (round + 1) + i);
+        g_assert_cmpstr (s2, ==, symbol);
+      }
+
+  th_test_ws_send (sub, "{\"event\":\"ping\",\"data\":1}");
+  th_test_ws_send (all, "{\"event\":\"ping\",\"data\":1}");
+  th_test_ws_send (none, "{\"event\":\"ping\",\"data\":1}");
+  expect_pong (sub);
+  expect_pong (all);
+  expect_pong (none);
+}
+
 static void
 test_request_bodies (Fixture       *fx,
                      gconstpointer  data)
@@ -2083,6 +2148,11 @@ main (int   argc,
   ADD ("/server/ws/conflate", "conflate-ms=200", test_conflate);
   ADD ("/server/ws/client-conflate", NULL, test_client_conflate);
   ADD ("/server/ws/burst-order", NULL, test_burst_order);
+  ADD ("/server/ws/burst-many-rooms",
+       "rate-limit=1000\n[tickhub]\nsymbols=R00;R01;R02;R03;R04;R05;R06;R07;R08;R09;R10;R11;R12;R13;R14;R15;R16;R17;R18;R19;"
+       "R20;R21;R22;R23;R24;R25;R26;R27;R28;R29;R30;R31;R32;R33;R34;R35;R36;R37;R38;R39;R40;R41;R42;R43;"
+       "R44;R45;R46;R47;R48;R49;R50;R51;R52;R53;R54;R55;R56;R57;R58;R59;R60;R61;R62;R63;R64;R65;R66;R67;"
+       "R68;R69\n", test_burst_many_rooms);
   ADD ("/server/http/request-bodies-are-not-read", NULL, test_request_bodies);
   ADD ("/server/ws/slow-client-is-cut-off", "client-buffer=65536", test_slow_client);
   ADD ("/server/ws/slow-reader-gets-the-latest-price", "client-buffer=65536", test_slow_reader_gets_the_latest_price);

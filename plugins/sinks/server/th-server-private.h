@@ -149,6 +149,7 @@ struct _ThServerClient
   gboolean    closing;
   gboolean    in_dirty;        /* in the server's list of clients to flush */
   guint       pass_mark;       /* th_server_deliver_pending's pass that found it */
+  guint64     pass_rooms;      /* that pass: the bits of its rooms (Room.pass_bit) */
   gboolean    admitted;        /* counts against max-connections (a Socket.IO
                                 * session only once its namespace CONNECT
                                 * succeeded) */
@@ -202,6 +203,8 @@ typedef struct
   GHashTable *members;   /* ThServerClient* set */
   gboolean    fixed;
   guint       pass_mark;       /* th_server_deliver_pending's pass that found it */
+  guint64     pass_bit;        /* that pass: its bit in its members' pass_rooms,
+                                * 0 past the 64th room of the pass */
 } Room;
 
 struct _ThServer
