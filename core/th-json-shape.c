@@ -25,6 +25,7 @@ typedef enum
 
 typedef struct
 {
+  guint64 mask;     /* the literal's bytes in a 64-bit load (up to 8) */
   guint32 offset;   /* of the literal in the template */
   guint16 length;   /* of the literal */
   guint8  kind;     /* StepKind: the placeholder after it */
@@ -63,6 +64,51 @@ static inline gboolean
 is_digit (guchar c)
 {
   return (guchar) (c - '0') < 10;
+}
+
+static inline guint64
+load64 (const void *p)
+{
+  guint64 w;
+
+  memcpy (&w, p, sizeof w);
+  return w;
+}
+
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN && defined (__GNUC__)
+#define SWAR 1
+#define ONES G_GUINT64_CONSTANT (0x0101010101010101)
+#define HIGH G_GUINT64_CONSTANT (0x8080808080808080)
+
+/* The high bit of each byte of @w that stops a plain string (exact for
+ * the lowest one: a borrow only runs past a byte that is flagged). */
+static inline guint64
+stop_bytes (guint64 w)
+{
+  guint64 quote = w ^ (ONES * '"');
+  guint64 backslash = w ^ (ONES * '\\');
+
+  return (((quote - ONES) & ~quote) | ((backslash - ONES) & ~backslash) | (w - ONES * 0x20) | w) & HIGH;
+}
+#endif
+
+/* Whether the @n bytes at @p (@avail ≥ @n of them readable) are @literal's
+ * (padded with 8 NULs in the shape). Literals are mostly a few bytes: one
+ * or two 8-byte comparisons, not a call. */
+static inline gboolean
+same_bytes (const guchar *p,
+            gsize         avail,
+            const char   *literal,
+            gsize         n,
+            guint64       mask)
+{
+#ifdef SWAR
+  if (n <= 8 && avail >= 8)
+    return ((load64 (p) ^ load64 (literal)) & mask) == 0;
+  if (n > 8 && n <= 16)
+    return load64 (p) == load64 (literal) && load64 (p + n - 8) == load64 (literal + n - 8);
+#endif
+  return memcmp (p, literal, n) == 0;
 }
 
 static StepKind
@@ -122,7 +168,9 @@ _th_json_shape_new (const char  *template_,
     }
 
   shape = g_malloc0 (sizeof *shape + (n + 1) * sizeof (Step));
-  shape->text = g_strndup (template_, len);
+  /* 8 NULs after it: same_bytes() reads a literal 8 bytes at a time. */
+  shape->text = g_malloc0 (len + 9);
+  memcpy (shape->text, template_, len);
   shape->n_values = n;
   for (gsize i = 0; i <= len; i++)
     {
@@ -142,6 +190,7 @@ _th_json_shape_new (const char  *template_,
       shape->steps[step].offset = (guint32) literal;
       shape->steps[step].length = (guint16) (i - literal);
       shape->steps[step].kind = (guint8) kind;
+      shape->steps[step].mask = i - literal >= 8 ? G_MAXUINT64 : (G_GUINT64_CONSTANT (1) << ((i - literal) * 8)) - 1;
       step++;
       /* A value of each kind, for the check below. */
       switch (kind)
@@ -199,8 +248,24 @@ plain_string (const guchar **pp,
   if (p == end || *p != '"')
     return FALSE;
   s = ++p;
+#ifdef SWAR
+  while (end - p >= 8)
+    {
+      guint64 m = stop_bytes (load64 (p));
+
+      if (m != 0)
+        {
+          p += __builtin_ctzll (m) / 8;
+          goto found;
+        }
+      p += 8;
+    }
+#endif
   while (p < end && !stop[*p])
     p++;
+#ifdef SWAR
+found:
+#endif
   if (p == end || *p != '"')
     return FALSE;
   *start = (const char *) s;
@@ -231,7 +296,7 @@ _th_json_shape_match (const ThJsonShape *shape,
 
   for (const Step *step = shape->steps; ; step++)
     {
-      if ((gsize) (end - p) < step->length || memcmp (p, shape->text + step->offset, step->length) != 0)
+      if ((gsize) (end - p) < step->length || !same_bytes (p, (gsize) (end - p), shape->text + step->offset, step->length, step->mask))
         return FALSE;
       p += step->length;
       switch ((StepKind) step->kind)
@@ -271,12 +336,13 @@ _th_json_shape_match (const ThJsonShape *shape,
             if (*p == '0')
               p++;
             else
-              while (p < end && is_digit (*p))
-                {
-                  if (p - digits == 19)
-                    return FALSE;
+              {
+                /* m wraps around past 19 digits, then is not used. */
+                while (p < end && is_digit (*p))
                   m = m * 10 + (guint64) (*p++ - '0');
-                }
+                if (p - digits > 19)
+                  return FALSE;
+              }
             /* No leading zero, fraction or exponent. */
             if (p < end && (is_digit (*p) || *p == '.' || *p == 'e' || *p == 'E'))
               return FALSE;
