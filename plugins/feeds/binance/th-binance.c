@@ -89,6 +89,7 @@ struct _ThBinance
    * and one comparison is a tenth of a hash lookup. */
   const char *last_code;
   const char *last_quote;
+  guint       last_shape;  /* the layout (ShapeId) the last frame matched */
 };
 
 static void th_binance_backfill_init (ThBackfillInterface *iface);
@@ -698,11 +699,16 @@ try_shapes (ThBinance  *self,
   else
     return FALSE;
 
-  for (i = 0; i < N_SHAPES; i++)
-    if (_th_json_shape_match (shapes[i], text, length, values))
-      break;
-  if (i == N_SHAPES)
-    return FALSE;
+  /* The layout of the last frame first: streams come in runs. */
+  for (guint k = 0; ; k++)
+    {
+      if (k == N_SHAPES)
+        return FALSE;
+      i = (self->last_shape + k) % N_SHAPES;
+      if (_th_json_shape_match (shapes[i], text, length, values))
+        break;
+    }
+  self->last_shape = i;
 
   /* The combined shapes' first value is the stream's name. */
   v = shapes == combined_shapes ? values + 1 : values;
