@@ -1171,6 +1171,43 @@ text_to_double (const char *s,
   return g_ascii_strtod (text, NULL);
 }
 
+/* A string value's text (@len bytes, unescaped, no NUL among them) as a
+ * venue number: digits, sign, point and exponent that g_ascii_strtod()
+ * reads whole to a finite double. The conversion of
+ * _th_json_reader_number() on a string, shared with the shapes
+ * (th-json-shape.c) so that both give the same double. */
+gboolean
+_th_json_decimal_string (const char *text,
+                         gsize       len,
+                         double     *out)
+{
+  char buf[64];
+  g_autofree char *copy = NULL;
+  const char *z;
+  char *end = NULL;
+
+  if (len == 0)
+    return FALSE;
+  /* What the fast path takes (digits, one point, a leading minus)
+   * passes the check below too. */
+  if (fast_decimal (text, len, out))
+    return TRUE;
+  for (gsize i = 0; i < len; i++)
+    if (!g_ascii_isdigit (text[i]) && text[i] != '.' && text[i] != '-' &&
+        text[i] != '+' && text[i] != 'e' && text[i] != 'E')
+      return FALSE;
+  if (len < sizeof buf)
+    {
+      memcpy (buf, text, len);
+      buf[len] = '\0';
+      z = buf;
+    }
+  else
+    z = copy = g_strndup (text, len);
+  *out = g_ascii_strtod (z, &end);
+  return *end == '\0' && isfinite (*out);
+}
+
 /* Whether @value is an integer number that fits in 64 bits (json-glib's
  * G_TYPE_INT64 node), and which. */
 gboolean
@@ -1261,7 +1298,6 @@ _th_json_reader_number (ThJsonReader *reader,
       {
         const char *text;
         gsize len;
-        char *end = NULL;
 
         if (!strings)
           return TH_JSON_FIELD_BAD;
@@ -1275,19 +1311,7 @@ _th_json_reader_number (ThJsonReader *reader,
             text = reader->data + t->offset;
             len = t->length;
           }
-        if (len == 0)
-          return TH_JSON_FIELD_BAD;
-        /* What the fast path takes (digits, one point, a leading minus)
-         * passes the check below too. */
-        if (fast_decimal (text, len, out))
-          return TH_JSON_FIELD_OK;
-        for (gsize i = 0; i < len; i++)
-          if (!g_ascii_isdigit (text[i]) && text[i] != '.' && text[i] != '-' &&
-              text[i] != '+' && text[i] != 'e' && text[i] != 'E')
-            return TH_JSON_FIELD_BAD;
-        text = decode (reader, t);
-        *out = g_ascii_strtod (text, &end);
-        return *end == '\0' && isfinite (*out) ? TH_JSON_FIELD_OK : TH_JSON_FIELD_BAD;
+        return _th_json_decimal_string (text, len, out) ? TH_JSON_FIELD_OK : TH_JSON_FIELD_BAD;
       }
     default:
       return TH_JSON_FIELD_BAD;

@@ -95,5 +95,9 @@ ThJsonField   _th_json_reader_get_number (ThJsonReader *reader,
                                           const char   *key,
                                           gboolean      strings,
                                           double       *out);
+TH_PRIVATE_API
+gboolean      _th_json_decimal_string    (const char   *text,
+                                          gsize         len,
+                                          double       *out);
 
 G_END_DECLS

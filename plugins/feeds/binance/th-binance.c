@@ -35,6 +35,7 @@
 #include <tickhub.h>
 
 #include "th-json-reader.h"
+#include "th-json-shape.h"
 #include "th-private.h"
 #include "th-venue-listing.h"
 #include "th-venue-rest.h"
@@ -88,6 +89,7 @@ struct _ThBinance
    * and one comparison is a tenth of a hash lookup. */
   const char *last_code;
   const char *last_quote;
+  guint       last_shape;  /* the layout (ShapeId) the last frame matched */
 };
 
 static void th_binance_backfill_init (ThBackfillInterface *iface);
@@ -363,34 +365,86 @@ get_number (ThJsonReader *r,
   return _th_json_reader_get_number (r, obj, member, TRUE, out) == TH_JSON_FIELD_OK;
 }
 
+/* A member that is a whole number (json-glib's G_TYPE_INT64), as is. */
 static gboolean
-get_time_ms (ThJsonReader *r,
-             guint         obj,
-             const char   *member,
-             gint64       *out)
+get_int (ThJsonReader *r,
+         guint         obj,
+         const char   *member,
+         gint64       *out)
 {
   guint node = _th_json_reader_member (r, obj, member);
-  gint64 ms;
 
-  if (node == _TH_JSON_NONE || !_th_json_reader_int (r, node, &ms))
-    return FALSE;
-  /* Epoch milliseconds: more than G_MAXINT64 / 1000 would overflow into
-   * microseconds (fuzz/corpus/binance/time-overflow). */
-  if (ms <= 0 || ms > G_MAXINT64 / 1000)
+  return node != _TH_JSON_NONE && _th_json_reader_int (r, node, out);
+}
+
+/* Epoch milliseconds to µs: more than G_MAXINT64 / 1000 would overflow
+ * (fuzz/corpus/binance/time-overflow). */
+static inline gboolean
+time_of_ms (gboolean  have,
+            gint64    ms,
+            gint64   *out)
+{
+  if (!have || ms <= 0 || ms > G_MAXINT64 / 1000)
     return FALSE;
   *out = ms * 1000;
   return TRUE;
 }
 
-/* The followed symbol of a payload, or NULL; *@code_out is its `s` (NULL
- * when it has none), kept for quote_of(). */
+typedef enum
+{
+  EVENT_NONE,          /* no `e` (and not a bookTicker) */
+  EVENT_TICKER,        /* 24hrTicker */
+  EVENT_MINI_TICKER,   /* 24hrMiniTicker */
+  EVENT_AGG_TRADE,
+  EVENT_TRADE,
+  EVENT_BOOK_TICKER,
+  EVENT_OTHER,
+} Event;
+
+/* The fields of a payload that make its tick, as read by either path:
+ * the tape reader's (parse_payload()) or a shape's (try_shapes()). */
+enum
+{
+  HAVE_C = 1 << 0, HAVE_V = 1 << 1, HAVE_B = 1 << 2, HAVE_A = 1 << 3,
+  HAVE_P_CHANGE = 1 << 4, HAVE_O = 1 << 5, HAVE_P = 1 << 6, HAVE_Q = 1 << 7,
+  HAVE_E_TIME = 1 << 8, HAVE_T_TIME = 1 << 9,
+};
+
+typedef struct
+{
+  Event       event;
+  const char *event_name;  /* `e` (or bookTicker); NULL for EVENT_NONE */
+  const char *code;        /* `s` when a string, NUL-terminated; else NULL */
+  gboolean    has_s;       /* `s` is there, whatever it is */
+  guint       have;        /* HAVE_*: the numbers read whole */
+  double      c, v, b, a, P, o, p, q;
+  gint64      E, T;        /* epoch ms, as sent */
+} Payload;
+
+static Event
+event_of (const char *name)
+{
+  if (name == NULL)
+    return EVENT_NONE;
+  if (g_str_equal (name, "24hrTicker"))
+    return EVENT_TICKER;
+  if (g_str_equal (name, "aggTrade"))
+    return EVENT_AGG_TRADE;
+  if (g_str_equal (name, "trade"))
+    return EVENT_TRADE;
+  if (g_str_equal (name, "bookTicker"))
+    return EVENT_BOOK_TICKER;
+  if (g_str_equal (name, "24hrMiniTicker"))
+    return EVENT_MINI_TICKER;
+  return EVENT_OTHER;
+}
+
+/* The followed symbol of a code, or NULL. */
 static const char *
-canonical (ThBinance   *self,
-           guint        data,
-           const char **code_out)
+canonical (ThBinance  *self,
+           const char *code)
 {
   ThHub *hub = th_ws_feed_get_hub (TH_WS_FEED (self));
-  const char *code = *code_out = _th_json_reader_get_string (self->reader, data, "s");
   const char *symbol = code != NULL ? th_symbol_map_reverse (th_hub_get_symbol_map (hub), "binance", code) : NULL;
 
   /* Only what we follow: a symbol we did not ask for is not ours to trust. */
@@ -407,16 +461,110 @@ bad (ThBinance  *self,
   th_ws_feed_reject (TH_WS_FEED (self), TH_WS_FEED_REJECT_VALUE, detail);
 }
 
+/* A payload's checks and its tick, for both paths. Checks that fail
+ * reject the message (counted and logged), unless @fast: then nothing is
+ * done and FALSE says so, for the general path to take the message again
+ * and report it as it always has. */
+#define REJECT(what) G_STMT_START { if (fast) return FALSE; what; return TRUE; } G_STMT_END
+
+static gboolean
+emit_payload (ThBinance     *self,
+              const Payload *f,
+              gboolean       fast)
+{
+  const char *symbol = canonical (self, f->code);
+  const char *event = f->event_name;
+  g_autoptr(ThTick) tick = NULL;
+  double price;
+  gint64 time;
+
+  if (f->event == EVENT_NONE)
+    REJECT (th_ws_feed_reject (TH_WS_FEED (self), TH_WS_FEED_REJECT_UNKNOWN, "a payload without an event type"));
+  if (symbol == NULL && f->has_s && f->event != EVENT_OTHER)
+    REJECT (th_ws_feed_reject (TH_WS_FEED (self), TH_WS_FEED_REJECT_VALUE, "a symbol that is not followed"));
+
+  switch (f->event)
+    {
+    case EVENT_TICKER:
+    case EVENT_MINI_TICKER:
+      price = f->c;
+      if (!(f->have & HAVE_C) || price <= 0)
+        REJECT (bad (self, "no positive last price", event));
+      if (!time_of_ms (f->have & HAVE_E_TIME, f->E, &time))
+        REJECT (bad (self, "no event time", event));
+      tick = th_tick_new (symbol, "binance", TH_TICK_KIND_QUOTE, price, time);
+      if ((f->have & HAVE_V) && f->v >= 0)
+        tick->volume_24h = f->v;
+      if (f->event == EVENT_TICKER)
+        {
+          if ((f->have & HAVE_B) && f->b > 0)
+            tick->bid = f->b;
+          if ((f->have & HAVE_A) && f->a > 0)
+            tick->ask = f->a;
+          if (f->have & HAVE_P_CHANGE)
+            tick->change_24h = f->P;
+        }
+      else if ((f->have & HAVE_O) && f->o > 0)
+        tick->change_24h = (price - f->o) / f->o * 100;
+      break;
+
+    case EVENT_AGG_TRADE:
+    case EVENT_TRADE:
+      price = f->p;
+      if (!(f->have & HAVE_P) || price <= 0)
+        REJECT (bad (self, "no positive price", event));
+      if (!(f->have & HAVE_Q) || f->q < 0)
+        REJECT (bad (self, "no quantity", event));
+      if (!time_of_ms (f->have & HAVE_T_TIME, f->T, &time) && !time_of_ms (f->have & HAVE_E_TIME, f->E, &time))
+        REJECT (bad (self, "no trade time", event));
+      tick = th_tick_new (symbol, "binance", TH_TICK_KIND_TRADE, price, time);
+      tick->size = f->q;
+      break;
+
+    case EVENT_BOOK_TICKER:
+      if (!(f->have & HAVE_B) || !(f->have & HAVE_A) || f->b <= 0 || f->a <= 0 || f->a < f->b)
+        REJECT (bad (self, "no sane bid and ask", event));
+      /* No event time in bookTicker: the receive time stands in. */
+      tick = th_tick_new (symbol, "binance", TH_TICK_KIND_QUOTE, (f->b + f->a) / 2,
+                          th_ws_feed_get_receive_time (TH_WS_FEED (self)));
+      tick->bid = f->b;
+      tick->ask = f->a;
+      break;
+
+    case EVENT_OTHER:
+    case EVENT_NONE:
+    default:
+      {
+        g_autofree char *detail = NULL;
+
+        if (fast)
+          return FALSE;
+        detail = g_strdup_printf ("event type “%s”", event);
+        th_ws_feed_reject (TH_WS_FEED (self), TH_WS_FEED_REJECT_UNKNOWN, detail);
+        return TRUE;
+      }
+    }
+
+  /* quote_of() gives an interned string: no copy. */
+  _th_tick_set_quote_static (tick, quote_of (self, f->code));
+  th_ws_feed_push_tick (TH_WS_FEED (self), tick);
+  return TRUE;
+}
+
+#undef REJECT
+
+/* One number into a Payload. */
+#define READ_NUMBER(r, obj, key, field, bit) \
+  G_STMT_START { if (get_number ((r), (obj), (key), &f.field)) f.have |= (bit); } G_STMT_END
+
+/* The general path: the fields read from the tape. */
 static void
 parse_payload (ThBinance  *self,
                guint       data)
 {
-  const char *event = _th_json_reader_get_string (self->reader, data, "e");
-  const char *symbol;
-  const char *code;
-  g_autoptr(ThTick) tick = NULL;
-  double price, v;
-  gint64 time;
+  ThJsonReader *r = self->reader;
+  const char *event = _th_json_reader_get_string (r, data, "e");
+  Payload f = { 0 };
 
   if (g_strcmp0 (event, "serverShutdown") == 0)
     {
@@ -424,98 +572,172 @@ parse_payload (ThBinance  *self,
       return;
     }
 
-  symbol = canonical (self, data, &code);
-
-  if (event == NULL && HAS (self->reader, data, "u") && HAS (self->reader, data, "b"))
+  f.code = _th_json_reader_get_string (r, data, "s");
+  f.has_s = f.code != NULL || HAS (r, data, "s");
+  if (event == NULL && HAS (r, data, "u") && HAS (r, data, "b"))
     event = "bookTicker";
-  if (event == NULL)
-    {
-      th_ws_feed_reject (TH_WS_FEED (self), TH_WS_FEED_REJECT_UNKNOWN, "a payload without an event type");
-      return;
-    }
-  if (symbol == NULL && HAS (self->reader, data, "s") &&
-      (g_str_equal (event, "24hrTicker") || g_str_equal (event, "aggTrade") ||
-       g_str_equal (event, "trade") || g_str_equal (event, "bookTicker") || g_str_equal (event, "24hrMiniTicker")))
-    {
-      th_ws_feed_reject (TH_WS_FEED (self), TH_WS_FEED_REJECT_VALUE, "a symbol that is not followed");
-      return;
-    }
+  f.event = event_of (event);
+  f.event_name = event;
 
-  if (g_str_equal (event, "24hrTicker") || g_str_equal (event, "24hrMiniTicker"))
+  switch (f.event)
     {
-      if (!get_number (self->reader, data, "c", &price) || price <= 0)
-        {
-          bad (self, "no positive last price", event);
-          return;
-        }
-      if (!get_time_ms (self->reader, data, "E", &time))
-        {
-          bad (self, "no event time", event);
-          return;
-        }
-      tick = th_tick_new (symbol, "binance", TH_TICK_KIND_QUOTE, price, time);
-      if (get_number (self->reader, data, "v", &v) && v >= 0)
-        tick->volume_24h = v;
-      if (g_str_equal (event, "24hrTicker"))
-        {
-          if (get_number (self->reader, data, "b", &v) && v > 0)
-            tick->bid = v;
-          if (get_number (self->reader, data, "a", &v) && v > 0)
-            tick->ask = v;
-          if (get_number (self->reader, data, "P", &v))
-            tick->change_24h = v;
-        }
-      else if (get_number (self->reader, data, "o", &v) && v > 0)
-        tick->change_24h = (price - v) / v * 100;
+    case EVENT_TICKER:
+      READ_NUMBER (r, data, "b", b, HAVE_B);
+      READ_NUMBER (r, data, "a", a, HAVE_A);
+      READ_NUMBER (r, data, "P", P, HAVE_P_CHANGE);
+      G_GNUC_FALLTHROUGH;
+    case EVENT_MINI_TICKER:
+      READ_NUMBER (r, data, "c", c, HAVE_C);
+      READ_NUMBER (r, data, "v", v, HAVE_V);
+      if (f.event == EVENT_MINI_TICKER)
+        READ_NUMBER (r, data, "o", o, HAVE_O);
+      if (get_int (r, data, "E", &f.E))
+        f.have |= HAVE_E_TIME;
+      break;
+    case EVENT_AGG_TRADE:
+    case EVENT_TRADE:
+      READ_NUMBER (r, data, "p", p, HAVE_P);
+      READ_NUMBER (r, data, "q", q, HAVE_Q);
+      if (get_int (r, data, "T", &f.T))
+        f.have |= HAVE_T_TIME;
+      if (get_int (r, data, "E", &f.E))
+        f.have |= HAVE_E_TIME;
+      break;
+    case EVENT_BOOK_TICKER:
+      READ_NUMBER (r, data, "b", b, HAVE_B);
+      READ_NUMBER (r, data, "a", a, HAVE_A);
+      break;
+    case EVENT_NONE:
+    case EVENT_OTHER:
+    default:
+      break;
     }
-  else if (g_str_equal (event, "aggTrade") || g_str_equal (event, "trade"))
-    {
-      double qty;
+  emit_payload (self, &f, FALSE);
+}
 
-      if (!get_number (self->reader, data, "p", &price) || price <= 0)
-        {
-          bad (self, "no positive price", event);
-          return;
-        }
-      if (!get_number (self->reader, data, "q", &qty) || qty < 0)
-        {
-          bad (self, "no quantity", event);
-          return;
-        }
-      if (!get_time_ms (self->reader, data, "T", &time) && !get_time_ms (self->reader, data, "E", &time))
-        {
-          bad (self, "no trade time", event);
-          return;
-        }
-      tick = th_tick_new (symbol, "binance", TH_TICK_KIND_TRADE, price, time);
-      tick->size = qty;
-    }
-  else if (g_str_equal (event, "bookTicker"))
-    {
-      double bid, ask;
+#undef READ_NUMBER
 
-      if (!get_number (self->reader, data, "b", &bid) || !get_number (self->reader, data, "a", &ask) || bid <= 0 || ask <= 0 || ask < bid)
+/* The fast path: the layouts Binance sends (and the test venues), matched
+ * whole by a shape (th-json-shape.h), their fields taken from it. A frame
+ * that matches none, or whose payload a check would reject, goes to the
+ * general path unchanged. */
+
+typedef enum
+{
+  SHAPE_AGG_TRADE,
+  SHAPE_TRADE,
+  SHAPE_TRADE_IDS,     /* older trades, with the buyer's and seller's order ids */
+  SHAPE_TICKER,
+  N_SHAPES
+} ShapeId;
+
+/* Each payload's layout; the values the general path reads are $n and $i,
+ * the others only need to be strings ($s) or whole numbers ($i), which
+ * the general path never looks at. Index of `s` and of the fields read. */
+static const struct
+{
+  const char *payload;
+  Event       event;
+  const char *event_name;
+  gint8       s, E, T, p, q, c, v, b, a, P;
+} shape_layouts[N_SHAPES] = {
+  [SHAPE_AGG_TRADE] = {
+    "{\"e\":\"aggTrade\",\"E\":$i,\"s\":$s,\"a\":$i,\"p\":$n,\"q\":$n,\"f\":$i,\"l\":$i,\"T\":$i,\"m\":$b,\"M\":$b}",
+    EVENT_AGG_TRADE, "aggTrade", .s = 1, .E = 0, .T = 7, .p = 3, .q = 4, .c = -1, .v = -1, .b = -1, .a = -1, .P = -1 },
+  [SHAPE_TRADE] = {
+    "{\"e\":\"trade\",\"E\":$i,\"s\":$s,\"t\":$i,\"p\":$n,\"q\":$n,\"T\":$i,\"m\":$b,\"M\":$b}",
+    EVENT_TRADE, "trade", .s = 1, .E = 0, .T = 5, .p = 3, .q = 4, .c = -1, .v = -1, .b = -1, .a = -1, .P = -1 },
+  [SHAPE_TRADE_IDS] = {
+    "{\"e\":\"trade\",\"E\":$i,\"s\":$s,\"t\":$i,\"p\":$n,\"q\":$n,\"b\":$i,\"a\":$i,\"T\":$i,\"m\":$b,\"M\":$b}",
+    EVENT_TRADE, "trade", .s = 1, .E = 0, .T = 7, .p = 3, .q = 4, .c = -1, .v = -1, .b = -1, .a = -1, .P = -1 },
+  [SHAPE_TICKER] = {
+    "{\"e\":\"24hrTicker\",\"E\":$i,\"s\":$s,\"p\":$s,\"P\":$n,\"w\":$s,\"x\":$s,\"c\":$n,\"Q\":$s,\"b\":$n,\"B\":$s,"
+    "\"a\":$n,\"A\":$s,\"o\":$s,\"h\":$s,\"l\":$s,\"v\":$n,\"q\":$s,\"O\":$i,\"C\":$i,\"F\":$i,\"L\":$i,\"n\":$i}",
+    EVENT_TICKER, "24hrTicker", .s = 1, .E = 0, .T = -1, .p = -1, .q = -1, .c = 6, .v = 15, .b = 8, .a = 10, .P = 3 },
+};
+
+/* Combined streams ({"stream":…,"data":{…}}, one value more first), then raw ones. */
+static ThJsonShape *combined_shapes[N_SHAPES];
+static ThJsonShape *raw_shapes[N_SHAPES];
+
+static void
+compile_shapes (void)
+{
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done))
+    {
+      for (guint i = 0; i < N_SHAPES; i++)
         {
-          bad (self, "no sane bid and ask", event);
-          return;
+          g_autofree char *combined = g_strdup_printf ("{\"stream\":$s,\"data\":%s}", shape_layouts[i].payload);
+
+          combined_shapes[i] = _th_json_shape_new (combined, NULL);
+          raw_shapes[i] = _th_json_shape_new (shape_layouts[i].payload, NULL);
+          g_assert (combined_shapes[i] != NULL && raw_shapes[i] != NULL);
         }
-      /* No event time in bookTicker: the receive time stands in. */
-      tick = th_tick_new (symbol, "binance", TH_TICK_KIND_QUOTE, (bid + ask) / 2,
-                          th_ws_feed_get_receive_time (TH_WS_FEED (self)));
-      tick->bid = bid;
-      tick->ask = ask;
+      g_once_init_leave (&done, 1);
     }
+}
+
+/* Whether a shape took the frame (its tick pushed). */
+static gboolean
+try_shapes (ThBinance  *self,
+            const char *text,
+            gsize       length)
+{
+  ThJsonShapeValue values[_TH_JSON_SHAPE_MAX_VALUES];
+  ThJsonShape **shapes;
+  const ThJsonShapeValue *v;
+  char code[64];
+  Payload f = { 0 };
+  guint i;
+
+  if (length > 8 && memcmp (text, "{\"stream\"", 9) == 0)
+    shapes = combined_shapes;
+  else if (length > 5 && memcmp (text, "{\"e\":\"", 6) == 0)
+    shapes = raw_shapes;
   else
+    return FALSE;
+
+  /* The layout of the last frame first: streams come in runs. */
+  for (guint k = 0; ; k++)
     {
-      g_autofree char *detail = g_strdup_printf ("event type “%s”", event);
-
-      th_ws_feed_reject (TH_WS_FEED (self), TH_WS_FEED_REJECT_UNKNOWN, detail);
-      return;
+      if (k == N_SHAPES)
+        return FALSE;
+      i = (self->last_shape + k) % N_SHAPES;
+      if (_th_json_shape_match (shapes[i], text, length, values))
+        break;
     }
+  self->last_shape = i;
 
-  /* quote_of() gives an interned string: no copy. */
-  _th_tick_set_quote_static (tick, quote_of (self, code));
-  th_ws_feed_push_tick (TH_WS_FEED (self), tick);
+  /* The combined shapes' first value is the stream's name. */
+  v = shapes == combined_shapes ? values + 1 : values;
+#define NUMBER(field, bit) \
+  G_STMT_START { if (shape_layouts[i].field >= 0) { f.field = v[shape_layouts[i].field].n; f.have |= (bit); } } G_STMT_END
+  NUMBER (c, HAVE_C);
+  NUMBER (v, HAVE_V);
+  NUMBER (b, HAVE_B);
+  NUMBER (a, HAVE_A);
+  NUMBER (P, HAVE_P_CHANGE);
+  NUMBER (p, HAVE_P);
+  NUMBER (q, HAVE_Q);
+#undef NUMBER
+  f.E = v[shape_layouts[i].E].i;
+  f.have |= HAVE_E_TIME;
+  if (shape_layouts[i].T >= 0)
+    {
+      f.T = v[shape_layouts[i].T].i;
+      f.have |= HAVE_T_TIME;
+    }
+  if (v[shape_layouts[i].s].len >= sizeof code)
+    return FALSE;
+  memcpy (code, v[shape_layouts[i].s].s, v[shape_layouts[i].s].len);
+  code[v[shape_layouts[i].s].len] = '\0';
+  f.code = code;
+  f.has_s = TRUE;
+  f.event = shape_layouts[i].event;
+  f.event_name = shape_layouts[i].event_name;
+  return emit_payload (self, &f, TRUE);
 }
 
 static void
@@ -531,6 +753,8 @@ th_binance_message (ThWsFeed   *feed,
 
   if (length == (gsize) -1)
     length = strlen (text);
+  if (try_shapes (self, text, length))
+    return;
   if (!_th_json_reader_parse (r, text, length, &error))
     {
       g_autofree char *detail = g_strdup_printf ("not JSON (%s)", error->message);
@@ -1043,6 +1267,7 @@ th_binance_class_finalize (ThBinanceClass *klass)
 static void
 th_binance_init (ThBinance *self)
 {
+  compile_shapes ();
   self->reader = _th_json_reader_new ();
   self->quotes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->requests = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, request_free);

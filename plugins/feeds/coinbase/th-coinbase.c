@@ -72,6 +72,7 @@
 #include <tickhub.h>
 
 #include "th-json-reader.h"
+#include "th-json-shape.h"
 #include "th-private.h"
 #include "th-venue-listing.h"
 #include "th-venue-rest.h"
@@ -588,53 +589,211 @@ is_new (ThCoinbase *self,
 
 /* Messages */
 
+/* The fields of a ticker message, as read by either path: the tape
+ * reader's (parse_ticker()) or the shape's (try_shape()). */
+enum
+{
+  HAVE_PRICE = 1 << 0, HAVE_BID = 1 << 1, HAVE_ASK = 1 << 2, HAVE_VOLUME = 1 << 3, HAVE_OPEN = 1 << 4,
+};
+
+typedef struct
+{
+  const char *product_id;   /* NULL when absent or not a string */
+  const char *time;         /* NULL when absent or not a string */
+  guint       have;         /* HAVE_*: the numbers read whole */
+  double      price, best_bid, best_ask, volume_24h, open_24h;
+  gboolean    has_seq, seq_int;             /* present; a 64-bit whole number */
+  gint64      seq;
+  gboolean    has_trade_id, trade_id_int;
+  gint64      trade_id;
+} Ticker;
+
+/* The followed product of a code, or NULL. */
+static Product *
+find_product (ThCoinbase *self,
+              const char *id)
+{
+  Product *p;
+
+  if (self->last != NULL && strcmp (self->last->product_id, id) == 0)
+    return self->last;
+  p = g_hash_table_lookup (self->by_id, id);
+  if (p != NULL)
+    self->last = p;
+  return p;
+}
+
+/* A ticker's checks and its tick, for both paths. Checks that fail
+ * reject the message (counted and logged), unless @fast: then nothing is
+ * done (not even the sequence's) and FALSE says so, for the general path
+ * to take the message again and report it as it always has. */
+#define REJECT(what) G_STMT_START { if (fast) return FALSE; what; return TRUE; } G_STMT_END
+
+static gboolean
+emit_ticker (ThCoinbase   *self,
+             const Ticker *t,
+             gboolean      fast)
+{
+  g_autoptr(ThTick) tick = NULL;
+  Product *p;
+  gint64 time, trade_id;
+
+  if (t->product_id == NULL)
+    REJECT (bad (self, "no product_id", "ticker"));
+  p = find_product (self, t->product_id);
+  if (p == NULL)
+    {
+      g_autofree char *what = NULL;
+
+      /* Only what we follow: a product we did not ask for is not ours to trust. */
+      if (fast)
+        return FALSE;
+      what = g_strdup_printf ("a product that is not followed (“%s”)", t->product_id);
+      bad (self, what, "ticker");
+      return TRUE;
+    }
+  if (!(t->have & HAVE_PRICE) || t->price <= 0)
+    REJECT (bad (self, "no positive price", "ticker"));
+  /* ISO 8601 with a zone, such as 2022-10-19T23:28:22.061769Z, to µs
+   * since the epoch; GDateTime's answers, its usual form read without one. */
+  if (t->time == NULL || !_th_parse_iso8601 (t->time, &time) || time <= 0)
+    REJECT (bad (self, "no ISO 8601 time", "ticker"));
+  /* The sequence: absent is fine, anything but a whole number ≥ 0 is not
+   * (an integer beyond 64 bits is not one: json-glib wrapped it around). */
+  if (t->has_seq && (!t->seq_int || t->seq < 0))
+    REJECT (bad (self, "a sequence that is not a whole number", "ticker"));
+  /* Checked last: a message rejected above leaves the sequence alone. */
+  if (t->has_seq)
+    {
+      const Sequence *s = &p->seq[SEQ_TICKER];
+
+      /* What is_new() would drop (a repeat, a snapshot already used, one
+       * out of order) the general path drops, with its report. */
+      if (fast && s->last >= 0 && (t->seq == s->last || (t->seq < s->last && !s->resumed)))
+        return FALSE;
+      if (!is_new (self, p, SEQ_TICKER, t->seq, "ticker"))
+        return TRUE;
+    }
+
+  /* The trade this price comes from, for the heartbeats (parse_heartbeat()). */
+  trade_id = t->has_trade_id && t->trade_id_int && t->trade_id >= 0 ? t->trade_id : -1;
+
+  tick = th_tick_new (p->symbol, "coinbase", TH_TICK_KIND_QUOTE, t->price, time);
+  _th_tick_set_quote_static (tick, p->quote);
+  if ((t->have & HAVE_BID) && t->best_bid > 0)
+    tick->bid = t->best_bid;
+  if ((t->have & HAVE_ASK) && t->best_ask > 0)
+    tick->ask = t->best_ask;
+  if ((t->have & HAVE_VOLUME) && t->volume_24h >= 0)
+    tick->volume_24h = t->volume_24h;
+  if ((t->have & HAVE_OPEN) && t->open_24h > 0)
+    tick->change_24h = (t->price - t->open_24h) / t->open_24h * 100;
+  th_ws_feed_push_tick (TH_WS_FEED (self), tick);
+  p->trade_id = trade_id;
+  return TRUE;
+}
+
+#undef REJECT
+
+/* The general path: the fields read from the tape. */
 static void
 parse_ticker (ThCoinbase *self,
               guint       obj)
 {
-  Product *p = product_of (self, obj, "ticker");
-  g_autoptr(ThTick) tick = NULL;
-  double price, v;
-  gint64 time, seq = 0, trade_id = -1;
-  gboolean has_seq, has_trade_id;
+  ThJsonReader *r = self->reader;
+  Ticker t = { 0 };
+  guint node;
 
-  if (p == NULL)
-    return;
-  if (!get_number (self->reader, obj, "price", &price) || price <= 0)
-    {
-      bad (self, "no positive price", "ticker");
-      return;
-    }
-  if (!get_time (self->reader, obj, "time", &time))
-    {
-      bad (self, "no ISO 8601 time", "ticker");
-      return;
-    }
-  if (!get_sequence (self->reader, obj, "sequence", &seq, &has_seq))
-    {
-      bad (self, "a sequence that is not a whole number", "ticker");
-      return;
-    }
-  /* Checked last: a message rejected above leaves the sequence alone. */
-  if (has_seq && !is_new (self, p, SEQ_TICKER, seq, "ticker"))
-    return;
+  t.product_id = _th_json_reader_get_string (r, obj, "product_id");
+  t.time = _th_json_reader_get_string (r, obj, "time");
+#define READ_NUMBER(key, field, bit) \
+  G_STMT_START { if (get_number (r, obj, (key), &t.field)) t.have |= (bit); } G_STMT_END
+  READ_NUMBER ("price", price, HAVE_PRICE);
+  READ_NUMBER ("best_bid", best_bid, HAVE_BID);
+  READ_NUMBER ("best_ask", best_ask, HAVE_ASK);
+  READ_NUMBER ("volume_24h", volume_24h, HAVE_VOLUME);
+  READ_NUMBER ("open_24h", open_24h, HAVE_OPEN);
+#undef READ_NUMBER
+  node = _th_json_reader_member (r, obj, "sequence");
+  t.has_seq = node != _TH_JSON_NONE;
+  t.seq_int = t.has_seq && _th_json_reader_int (r, node, &t.seq);
+  node = _th_json_reader_member (r, obj, "trade_id");
+  t.has_trade_id = node != _TH_JSON_NONE;
+  t.trade_id_int = t.has_trade_id && _th_json_reader_int (r, node, &t.trade_id);
+  emit_ticker (self, &t, FALSE);
+}
 
-  /* The trade this price comes from, for the heartbeats (below). */
-  if (!get_sequence (self->reader, obj, "trade_id", &trade_id, &has_trade_id) || !has_trade_id)
-    trade_id = -1;
+/* The fast path: the ticker as Coinbase sends it, matched whole by a shape
+ * (th-json-shape.h), its fields taken from it. A frame that does not
+ * match, or that a check would reject, goes to the general path unchanged.
+ * The values the general path reads are $n and $i; the others only need
+ * to be strings, which it never looks at. */
+enum
+{
+  T_SEQUENCE, T_PRODUCT_ID, T_PRICE, T_OPEN_24H, T_VOLUME_24H, T_LOW_24H, T_HIGH_24H, T_VOLUME_30D,
+  T_BEST_BID, T_BEST_BID_SIZE, T_BEST_ASK, T_BEST_ASK_SIZE, T_SIDE, T_TIME, T_TRADE_ID, T_LAST_SIZE,
+};
 
-  tick = th_tick_new (p->symbol, "coinbase", TH_TICK_KIND_QUOTE, price, time);
-  _th_tick_set_quote_static (tick, p->quote);
-  if (get_number (self->reader, obj, "best_bid", &v) && v > 0)
-    tick->bid = v;
-  if (get_number (self->reader, obj, "best_ask", &v) && v > 0)
-    tick->ask = v;
-  if (get_number (self->reader, obj, "volume_24h", &v) && v >= 0)
-    tick->volume_24h = v;
-  if (get_number (self->reader, obj, "open_24h", &v) && v > 0)
-    tick->change_24h = (price - v) / v * 100;
-  th_ws_feed_push_tick (TH_WS_FEED (self), tick);
-  p->trade_id = trade_id;
+static const char ticker_layout[] =
+  "{\"type\":\"ticker\",\"sequence\":$i,\"product_id\":$s,\"price\":$n,\"open_24h\":$n,\"volume_24h\":$n,"
+  "\"low_24h\":$s,\"high_24h\":$s,\"volume_30d\":$s,\"best_bid\":$n,\"best_bid_size\":$s,\"best_ask\":$n,"
+  "\"best_ask_size\":$s,\"side\":$s,\"time\":$s,\"trade_id\":$i,\"last_size\":$s}";
+
+static ThJsonShape *ticker_shape;
+
+static void
+compile_shapes (void)
+{
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done))
+    {
+      ticker_shape = _th_json_shape_new (ticker_layout, NULL);
+      g_assert (ticker_shape != NULL);
+      g_once_init_leave (&done, 1);
+    }
+}
+
+/* A plain string value as a C string in @buf, or FALSE when too long. */
+static gboolean
+copy_value (const ThJsonShapeValue *v,
+            char                   *buf,
+            gsize                   size)
+{
+  if (v->len >= size)
+    return FALSE;
+  memcpy (buf, v->s, v->len);
+  buf[v->len] = '\0';
+  return TRUE;
+}
+
+/* Whether the shape took the frame (its tick pushed). */
+static gboolean
+try_shape (ThCoinbase *self,
+           const char *text,
+           gsize       length)
+{
+  ThJsonShapeValue v[_TH_JSON_SHAPE_MAX_VALUES];
+  char id[64], time[64];
+  Ticker t = { 0 };
+
+  if (length < 16 || memcmp (text, "{\"type\":\"ticker\"", 16) != 0 ||
+      !_th_json_shape_match (ticker_shape, text, length, v) ||
+      !copy_value (&v[T_PRODUCT_ID], id, sizeof id) || !copy_value (&v[T_TIME], time, sizeof time))
+    return FALSE;
+  t.product_id = id;
+  t.time = time;
+  t.have = HAVE_PRICE | HAVE_BID | HAVE_ASK | HAVE_VOLUME | HAVE_OPEN;
+  t.price = v[T_PRICE].n;
+  t.best_bid = v[T_BEST_BID].n;
+  t.best_ask = v[T_BEST_ASK].n;
+  t.volume_24h = v[T_VOLUME_24H].n;
+  t.open_24h = v[T_OPEN_24H].n;
+  t.has_seq = t.seq_int = TRUE;
+  t.seq = v[T_SEQUENCE].i;
+  t.has_trade_id = t.trade_id_int = TRUE;
+  t.trade_id = v[T_TRADE_ID].i;
+  return emit_ticker (self, &t, TRUE);
 }
 
 static void
@@ -858,6 +1017,8 @@ th_coinbase_message (ThWsFeed   *feed,
 
   if (length == (gsize) -1)
     length = strlen (text);
+  if (try_shape (self, text, length))
+    return;
   if (!_th_json_reader_parse (r, text, length, &error))
     {
       g_autofree char *detail = g_strdup_printf ("not JSON (%s)", error->message);
@@ -1157,6 +1318,7 @@ th_coinbase_init (ThCoinbase *self)
 {
   self->products = g_ptr_array_new_with_free_func (product_free);
   self->by_id = g_hash_table_new (g_str_hash, g_str_equal);
+  compile_shapes ();
   self->reader = _th_json_reader_new ();
 }
 
