@@ -203,6 +203,11 @@ th_tick_set_source (ThTick     *tick,
   tick->source = g_strdup (source);
 }
 
+/* 10000-01-01T00:00:00Z in µs: no venue's clock is past it, and times
+ * below it leave room for differences (a tick's delay, the exchange's
+ * clock estimated from it) in 64 bits. */
+#define TIME_END G_GINT64_CONSTANT (253402300800000000)
+
 static gboolean
 optional_ok (double value)
 {
@@ -216,7 +221,8 @@ optional_ok (double value)
  *
  * Checks what the hub requires of every tick: a symbol and a source, a
  * price from %TH_TICK_MIN_PRICE up to (not including) %TH_TICK_MAX_PRICE
- * (no subnormal or absurd number), a timestamp, and optional fields that
+ * (no subnormal or absurd number), a timestamp (and a receive time, when
+ * set) after 1970 and before the year 10000, and optional fields that
  * are unknown (NaN) or finite and not negative (the 24 h change may be
  * negative).
  *
@@ -243,6 +249,9 @@ th_tick_validate (const ThTick *tick,
   if (tick->exchange_time <= 0)
     return g_set_error (error, TH_ERROR, TH_ERROR_BAD_INPUT,
                         "%s tick from %s has no timestamp", tick->symbol, tick->source), FALSE;
+  if (tick->exchange_time >= TIME_END || tick->receive_time < 0 || tick->receive_time >= TIME_END)
+    return g_set_error (error, TH_ERROR, TH_ERROR_BAD_INPUT,
+                        "%s tick from %s has a time past the year 9999", tick->symbol, tick->source), FALSE;
   if (!optional_ok (tick->bid) || !optional_ok (tick->ask) ||
       !optional_ok (tick->volume_24h) || !optional_ok (tick->size) ||
       !(isnan (tick->change_24h) || isfinite (tick->change_24h)))

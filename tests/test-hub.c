@@ -357,6 +357,43 @@ test_price_range (Fixture       *fx,
   g_assert_cmpuint (fx->events->len, ==, 0);
 }
 
+/* Times from the year 10000 on are refused (a venue's epoch milliseconds
+ * up to G_MAXINT64 / 1000 are µs that fit, but the hub's estimate of the
+ * exchange's clock, now minus the tick's delay, would overflow); the last
+ * microsecond of 9999 is taken. */
+static void
+test_time_range (Fixture       *fx,
+                 gconstpointer  data)
+{
+  const gint64 end = G_GINT64_CONSTANT (253402300800000000);
+  const gint64 refused[] = { end, G_GINT64_CONSTANT (9223372036854775) * 1000, G_MAXINT64 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(ThTick) last = th_tick_new ("BTC", "binance", TH_TICK_KIND_QUOTE, 5, end - 1);
+  g_autoptr(ThTick) received = th_tick_new ("BTC", "binance", TH_TICK_KIND_QUOTE, 5, T0);
+
+  g_assert_true (th_tick_validate (last, &error));
+  g_assert_no_error (error);
+  received->receive_time = end;
+  g_assert_false (th_tick_validate (received, &error));
+  g_assert_error (error, TH_ERROR, TH_ERROR_BAD_INPUT);
+  g_clear_error (&error);
+  received->receive_time = -1;
+  g_assert_false (th_tick_validate (received, NULL));
+
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autoptr(ThTick) tick = th_tick_new ("BTC", "binance", TH_TICK_KIND_QUOTE, 5, refused[i]);
+
+      g_assert_false (th_tick_validate (tick, &error));
+      g_assert_nonnull (strstr (error->message, "past the year 9999"));
+      g_clear_error (&error);
+      th_hub_push_tick (fx->hub, tick);
+    }
+  g_assert_cmpuint (th_hub_get_rejected_ticks (fx->hub), ==, G_N_ELEMENTS (refused));
+  g_assert_cmpuint (fx->events->len, ==, 0);
+}
+
 static void
 test_source_status_event (Fixture       *fx,
                           gconstpointer  data)
@@ -942,6 +979,7 @@ main (int   argc,
   ADD ("/hub/rejects-are-counted", test_rejects_are_counted);
   ADD ("/hub/source-status-event", test_source_status_event);
   ADD ("/hub/price-range", test_price_range);
+  ADD ("/hub/time-range", test_time_range);
   ADD ("/hub/typed-signals", test_typed_signals);
   ADD ("/hub/typed-getters", test_typed_getters);
   ADD ("/hub/get-price-async", test_get_price_async);
