@@ -92,6 +92,16 @@ gboolean       _th_hub_venue_closed      (ThHub         *hub,
 void           _th_hub_push_tick_at      (ThHub         *hub,
                                           ThTick        *tick,
                                           gint64         now);
+/* The feeds' parsers' calls, without the public functions' type checks
+ * (th-ws-feed.c): th_ws_feed_push_tick(), th_ws_feed_get_hub(),
+ * th_ws_feed_get_receive_time() on an instance known to be a feed. */
+TH_PRIVATE_API
+void           _th_ws_feed_push_tick      (ThWsFeed      *self,
+                                           ThTick        *tick);
+TH_PRIVATE_API
+ThHub         *_th_ws_feed_get_hub        (ThWsFeed      *self);
+TH_PRIVATE_API
+gint64         _th_ws_feed_get_receive_time (ThWsFeed    *self);
 /* @symbol's own priority order, ahead of the book's ([prices]
  * order-equities); NULL for the book's alone (th-price-book.c). */
 void           _th_price_book_set_symbol_order (ThPriceBook       *self,

@@ -526,7 +526,7 @@ emit_payload (ThBinance     *self,
         REJECT (bad (self, "no sane bid and ask", event));
       /* No event time in bookTicker: the receive time stands in. */
       tick = th_tick_new (symbol, "binance", TH_TICK_KIND_QUOTE, (f->b + f->a) / 2,
-                          th_ws_feed_get_receive_time (TH_WS_FEED (self)));
+                          _th_ws_feed_get_receive_time (TH_WS_FEED (self)));
       tick->bid = f->b;
       tick->ask = f->a;
       break;
@@ -547,7 +547,7 @@ emit_payload (ThBinance     *self,
 
   /* quote_of() gives an interned string: no copy. */
   _th_tick_set_quote_static (tick, quote_of (self, f->code));
-  th_ws_feed_push_tick (TH_WS_FEED (self), tick);
+  _th_ws_feed_push_tick (TH_WS_FEED (self), tick);
   return TRUE;
 }
 

@@ -688,7 +688,7 @@ emit_ticker (ThCoinbase   *self,
     tick->volume_24h = t->volume_24h;
   if ((t->have & HAVE_OPEN) && t->open_24h > 0)
     tick->change_24h = (t->price - t->open_24h) / t->open_24h * 100;
-  th_ws_feed_push_tick (TH_WS_FEED (self), tick);
+  _th_ws_feed_push_tick (TH_WS_FEED (self), tick);
   p->trade_id = trade_id;
   return TRUE;
 }
@@ -841,7 +841,7 @@ parse_match (ThCoinbase *self,
   tick = th_tick_new (p->symbol, "coinbase", TH_TICK_KIND_TRADE, price, time);
   _th_tick_set_quote_static (tick, p->quote);
   tick->size = size;
-  th_ws_feed_push_tick (TH_WS_FEED (self), tick);
+  _th_ws_feed_push_tick (TH_WS_FEED (self), tick);
   p->trade_id = has_seq ? seq : -1;
 }
 

@@ -380,7 +380,7 @@ th_coincap_message (ThWsFeed   *feed,
                     gsize       length)
 {
   ThCoinCap *self = TH_COINCAP (feed);
-  ThHub *hub = th_ws_feed_get_hub (feed);
+  ThHub *hub = _th_ws_feed_get_hub (feed);
   ThSymbolMap *map = th_hub_get_symbol_map (hub);
   g_autoptr(GError) error = NULL;
   ThJsonReader *r = self->reader;
@@ -445,7 +445,7 @@ th_coincap_message (ThWsFeed   *feed,
   /* CoinCap sends no timestamp: the receive time stands in as the
    * exchange time, the same for every asset of the frame (and the
    * recorded one when a recording is replayed). */
-  time = th_ws_feed_get_receive_time (feed);
+  time = _th_ws_feed_get_receive_time (feed);
 
   /* One bad asset does not spoil the others. */
   for (guint i = 0; i < ids->len; i++)
@@ -470,7 +470,7 @@ th_coincap_message (ThWsFeed   *feed,
       tick = th_tick_new (symbol, "coincap", TH_TICK_KIND_QUOTE, price, time);
       /* CoinCap's prices stream is in US dollars, whatever [tickhub] quote says. */
       _th_tick_set_quote_static (tick, "USD");
-      th_ws_feed_push_tick (feed, tick);
+      _th_ws_feed_push_tick (feed, tick);
     }
 }
 
