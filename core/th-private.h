@@ -118,8 +118,9 @@ ThEvent *_th_event_new_take     (const char *name,
                                  const char *symbol,
                                  const char *timeframe,
                                  GString    *envelope);
-/* The same, the envelope copied from @json (@length bytes). Inside
- * libtickhub only. */
+/* The same, the envelope copied from @json (@length bytes), in a block
+ * reused from freed events (exported for tests/test-hub.c). */
+TH_PRIVATE_API
 ThEvent *_th_event_new_copy     (const char *name,
                                  const char *symbol,
                                  const char *timeframe,

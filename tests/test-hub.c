@@ -160,6 +160,111 @@ test_event_bytes_outlive_events (Fixture       *fx,
   }
 }
 
+/* The blocks of freed events are reused (th-event.c's cache): the bytes
+ * a sink keeps past its event must not be one of them, whatever events
+ * are made after, of any length. */
+static char *
+event_text (guint i)
+{
+  /* From 20 to about 1,500 bytes: some fit the cached blocks, some not. */
+  GString *out = g_string_new ("{\"event\":\"x\",\"data\":\"");
+
+  for (guint k = 0; k < (i * 37) % 1500; k++)
+    g_string_append_c (out, 'a' + (i + k) % 26);
+  g_string_append (out, "\"}");
+  return g_string_free (out, FALSE);
+}
+
+static void
+test_event_kept_bytes_intact (void)
+{
+  g_autoptr(GPtrArray) kept = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; i < 2000; i++)
+    {
+      char *text = event_text (i);
+      ThEvent *event = _th_event_new_copy ("x", i % 3 ? "BTC" : NULL, i % 5 ? NULL : "1m",
+                                           text, strlen (text));
+      gsize len;
+      const char *data;
+
+      g_assert_cmpstr (th_event_get_json (event), ==, text);
+      g_assert_cmpstr (th_event_get_name (event), ==, "x");
+      g_assert_cmpstr (th_event_get_symbol (event), ==, i % 3 ? "BTC" : NULL);
+      g_assert_cmpstr (th_event_get_timeframe (event), ==, i % 5 ? NULL : "1m");
+      /* Every third one kept past its event; the others go back. */
+      if (i % 3 == 0)
+        {
+          g_ptr_array_add (kept, g_bytes_ref (th_event_get_bytes (event)));
+          g_ptr_array_add (texts, text);
+        }
+      else
+        g_free (text);
+      th_event_unref (event);
+
+      data = g_bytes_get_data (kept->pdata[kept->len - 1], &len);
+      g_assert_cmpmem (data, len, texts->pdata[texts->len - 1], strlen (texts->pdata[texts->len - 1]));
+    }
+  for (guint i = 0; i < kept->len; i++)
+    {
+      gsize len;
+      const char *data = g_bytes_get_data (kept->pdata[i], &len);
+
+      g_assert_cmpmem (data, len, texts->pdata[i], strlen (texts->pdata[i]));
+      g_assert_cmpint (data[len], ==, '\0');
+    }
+}
+
+typedef struct
+{
+  GAsyncQueue *queue;   /* GBytes, then the queue itself to stop */
+} FreeThread;
+
+static gpointer
+free_bytes_thread (gpointer data)
+{
+  FreeThread *ft = data;
+
+  for (;;)
+    {
+      gpointer item = g_async_queue_pop (ft->queue);
+
+      if (item == ft->queue)
+        return NULL;
+      g_bytes_unref (item);
+    }
+}
+
+/* A sink's thread drops the last reference to the bytes, so the block
+ * goes back to the cache from there while this thread takes blocks for
+ * new events. */
+static void
+test_event_bytes_freed_on_other_thread (void)
+{
+  FreeThread ft = { g_async_queue_new () };
+  GThread *threads[2];
+
+  for (guint t = 0; t < G_N_ELEMENTS (threads); t++)
+    threads[t] = g_thread_new ("free-bytes", free_bytes_thread, &ft);
+  for (guint i = 0; i < 20000; i++)
+    {
+      char *text = event_text (i % 40);
+      ThEvent *event = _th_event_new_copy ("financial_data_update", "ETH", NULL, text, strlen (text));
+      GBytes *bytes = g_bytes_ref (th_event_get_bytes (event));
+
+      th_event_unref (event);
+      g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), text, strlen (text));
+      g_async_queue_push (ft.queue, bytes);
+      g_free (text);
+    }
+  for (guint t = 0; t < G_N_ELEMENTS (threads); t++)
+    g_async_queue_push (ft.queue, ft.queue);
+  for (guint t = 0; t < G_N_ELEMENTS (threads); t++)
+    g_thread_join (threads[t]);
+  g_async_queue_unref (ft.queue);
+}
+
 static void
 test_only_selected_source_publishes (Fixture       *fx,
                                      gconstpointer  data)
@@ -997,6 +1102,8 @@ main (int   argc,
   g_test_add_func ("/hub/feed-source-names", test_feed_source_names);
   g_test_add_func ("/hub/no-source-names-loaded-feeds", test_no_source_names_loaded_feeds);
   g_test_add_func ("/hub/stop-with-stuck-sink", test_stop_with_stuck_sink);
+  g_test_add_func ("/hub/event-kept-bytes-intact", test_event_kept_bytes_intact);
+  g_test_add_func ("/hub/event-bytes-freed-on-other-thread", test_event_bytes_freed_on_other_thread);
 
   return g_test_run ();
 }
