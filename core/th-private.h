@@ -92,6 +92,10 @@ gboolean       _th_hub_venue_closed      (ThHub         *hub,
 void           _th_hub_push_tick_at      (ThHub         *hub,
                                           ThTick        *tick,
                                           gint64         now);
+/* Changes whenever a code of the map is set; unique across maps
+ * (th-symbol-map.c): a feed caches th_symbol_map_reverse() while it stays. */
+TH_PRIVATE_API
+guint          _th_symbol_map_get_generation (ThSymbolMap *self);
 /* The feeds' parsers' calls, without the public functions' type checks
  * (th-ws-feed.c): th_ws_feed_push_tick(), th_ws_feed_get_hub(),
  * th_ws_feed_get_receive_time() on an instance known to be a feed. */

@@ -24,7 +24,28 @@ struct _ThSymbolMap
    * every message, a string comparison instead of a hash lookup. */
   const char *last_venue;
   GHashTable *last_rev;
+  /* Changes with every th_symbol_map_set(): a value no other map nor
+   * earlier state of this one had (_th_symbol_map_get_generation()). */
+  guint       generation;
 };
+
+static guint generations;
+
+static void
+next_generation (ThSymbolMap *self)
+{
+  self->generation = (guint) g_atomic_int_add ((gint *) &generations, 1) + 1;
+}
+
+/* A number that changes whenever a code is set (a reverse lookup may then
+ * answer otherwise, or a symbol string it gave be freed), and differs
+ * between maps: a feed may keep th_symbol_map_reverse()'s answers while
+ * it stays the same. */
+guint
+_th_symbol_map_get_generation (ThSymbolMap *self)
+{
+  return self->generation;
+}
 
 /**
  * ThSymbolMap:
@@ -71,6 +92,7 @@ th_symbol_map_init (ThSymbolMap *self)
 {
   self->forward = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
   self->reverse = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
+  next_generation (self);
 }
 
 /**
@@ -135,6 +157,7 @@ th_symbol_map_set (ThSymbolMap *self,
   g_return_if_fail (TH_IS_SYMBOL_MAP (self));
   g_return_if_fail (symbol != NULL && venue != NULL);
 
+  next_generation (self);
   codes = g_hash_table_lookup (self->forward, symbol);
   if (codes == NULL)
     {

@@ -321,6 +321,33 @@ test_garbage (Fixture       *fx,
   g_assert_cmpuint (fake_ws_n_open (fx->ws), ==, 1);
 }
 
+/* The feed remembers which symbol each asset of a frame is; a code set
+ * in the symbol map afterwards is seen at the next frame (the old code's
+ * symbol string is freed by the map then: ASan would see a stale one). */
+static void
+test_symbol_map_change (Fixture       *fx,
+                        gconstpointer  data)
+{
+  ThSymbolMap *map = th_hub_get_symbol_map (fx->hub);
+
+  th_test_wait_until (fake_ws_n_open (fx->ws) == 1, 5000);
+  fake_ws_send (fx->ws, PRICES_BOTH);
+  fake_ws_send (fx->ws, PRICES_BOTH);
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", "\"symbol\":\"ETH\"") == 2, 5000);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "ticks"), ==, 4);
+
+  th_symbol_map_set (map, "BTC", "coincap", "bitcoin-v2");
+  fake_ws_send (fx->ws, "{\"bitcoin\":\"6931.5\",\"ethereum\":\"405.25\"}");
+  fake_ws_send (fx->ws, "{\"bitcoin-v2\":\"6932.75\",\"ethereum\":\"405.5\"}");
+  th_test_wait_until (th_test_count_events (fx->events, "financial_data_update", "\"symbol\":\"ETH\"") == 4, 5000);
+  /* "bitcoin" is no longer BTC's code: not followed. */
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "bad_values"), ==, 1);
+  g_assert_cmpuint (th_test_count_events (fx->events, "financial_data_update", "\"price\":6931.5,"), ==, 0);
+  g_assert_cmpuint (th_test_count_events (fx->events, "financial_data_update",
+                                          "\"symbol\":\"BTC\",\"data\":{\"price\":6932.75,"), ==, 1);
+  g_assert_cmpuint (th_test_feed_stat (fx->hub, "ticks"), ==, 7);
+}
+
 static void
 test_pings_answered (Fixture       *fx,
                      gconstpointer  data)
@@ -463,6 +490,7 @@ main (int   argc,
   ADD ("/coincap/handshake-refused", test_handshake_refused, WITH_KEY);
   ADD ("/coincap/garbage", test_garbage, WITH_KEY);
   ADD ("/coincap/deep-json", test_deep_json, WITH_KEY);
+  ADD ("/coincap/symbol-map-change", test_symbol_map_change, WITH_KEY);
   /* A later key wins in GKeyFile: no watchdog replacing the connection. */
   ADD ("/coincap/pings-answered", test_pings_answered, WITH_KEY "stale-after=60\n");
 #undef ADD

@@ -54,6 +54,8 @@
  * over 8 KiB. Past this (`max-url`), the assets are split across
  * connections. */
 #define DEFAULT_MAX_URL 8000
+/* The places of a frame whose asset is remembered (ThCoinCap.followed). */
+#define ASSET_CACHE 16
 
 #define TH_TYPE_COINCAP (th_coincap_get_type ())
 G_DECLARE_FINAL_TYPE (ThCoinCap, th_coincap, TH, COINCAP, ThWsFeed)
@@ -69,6 +71,15 @@ struct _ThCoinCap
   ThVenueListing *listing; /* /v3/assets; NULL with listing=false or no key */
   GPtrArray  *shards;      /* char*: each connection's assets, comma-separated */
   guint       max_url;
+  /* The followed symbol of the asset at each place of the last frames
+   * (CoinCap lists them in the same order): a comparison of the id
+   * instead of th_symbol_map_reverse() and th_hub_has_symbol(), two hash
+   * lookups, a sixth of a message. Valid while the symbol map's
+   * generation stays (the symbol is the map's string); an asset the hub
+   * follows stays followed (its state is kept for good). */
+  struct { char *id; const char *symbol; } followed[ASSET_CACHE];
+  ThSymbolMap *followed_map;
+  guint       followed_generation;
 };
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (ThCoinCap, th_coincap, TH_TYPE_WS_FEED, G_TYPE_FLAG_FINAL, {})
@@ -375,6 +386,16 @@ bad (ThCoinCap  *self,
 }
 
 static void
+forget_followed (ThCoinCap *self)
+{
+  for (guint i = 0; i < ASSET_CACHE; i++)
+    {
+      g_clear_pointer (&self->followed[i].id, g_free);
+      self->followed[i].symbol = NULL;
+    }
+}
+
+static void
 th_coincap_message (ThWsFeed   *feed,
                     const char *text,
                     gsize       length)
@@ -447,19 +468,38 @@ th_coincap_message (ThWsFeed   *feed,
    * recorded one when a recording is replayed). */
   time = _th_ws_feed_get_receive_time (feed);
 
+  if (map != self->followed_map || _th_symbol_map_get_generation (map) != self->followed_generation)
+    {
+      forget_followed (self);
+      self->followed_map = map;
+      self->followed_generation = _th_symbol_map_get_generation (map);
+    }
+
   /* One bad asset does not spoil the others. */
   for (guint i = 0; i < ids->len; i++)
     {
       const char *id = ids->pdata[i];
-      const char *symbol = th_symbol_map_reverse (map, "coincap", id);
+      const char *symbol;
       g_autoptr(ThTick) tick = NULL;
       double price;
 
-      /* Only what we follow: an asset we did not ask for is not ours to trust. */
-      if (symbol == NULL || !th_hub_has_symbol (hub, symbol))
+      if (i < ASSET_CACHE && self->followed[i].id != NULL && strcmp (self->followed[i].id, id) == 0)
+        symbol = self->followed[i].symbol;
+      else
         {
-          bad (self, id, "not followed");
-          continue;
+          symbol = th_symbol_map_reverse (map, "coincap", id);
+          /* Only what we follow: an asset we did not ask for is not ours to trust. */
+          if (symbol == NULL || !th_hub_has_symbol (hub, symbol))
+            {
+              bad (self, id, "not followed");
+              continue;
+            }
+          if (i < ASSET_CACHE)
+            {
+              g_free (self->followed[i].id);
+              self->followed[i].id = g_strdup (id);
+              self->followed[i].symbol = symbol;
+            }
         }
       node = g_array_index (values, guint, i);
       if (!get_price (r, node, &price))
@@ -494,6 +534,7 @@ th_coincap_finalize (GObject *object)
   g_clear_pointer (&self->reader, _th_json_reader_free);
   g_clear_pointer (&self->ids, g_ptr_array_unref);
   g_clear_pointer (&self->values, g_array_unref);
+  forget_followed (self);
   G_OBJECT_CLASS (th_coincap_parent_class)->finalize (object);
 }
 
