@@ -72,6 +72,23 @@ _th_hub_envelope_end (GString *out)
   g_string_append (out, "}}");
 }
 
+/* The member @lit (`,"name":`, a string literal) and @value: a NaN is
+ * written `null` here, as _th_json_append_double() writes it, without
+ * the call (the fields a venue does not send, a CoinCap tick's volume,
+ * change, bid and ask, are NaN); the test is one comparison, and
+ * _th_json_append_double() still writes the infinities `null`. */
+#define append_member(out, lit, value)                                 \
+  G_STMT_START {                                                       \
+    double member_value_ = (value);                                    \
+    if (G_LIKELY (member_value_ == member_value_))                     \
+      {                                                                \
+        _th_string_append_lit ((out), lit);                            \
+        _th_json_append_double ((out), member_value_);                 \
+      }                                                                \
+    else                                                               \
+      _th_string_append_lit ((out), lit "null");                       \
+  } G_STMT_END
+
 void
 _th_hub_emit_financial (ThHub        *self,
                 const ThTick *state)
@@ -89,14 +106,10 @@ _th_hub_emit_financial (ThHub        *self,
   _th_json_append_string (out, state->symbol);
   _th_string_append_lit (out, ",\"data\":{\"price\":");
   _th_json_append_double (out, state->price);
-  _th_string_append_lit (out, ",\"volume\":");
-  _th_json_append_double (out, state->volume_24h);
-  _th_string_append_lit (out, ",\"change\":");
-  _th_json_append_double (out, state->change_24h);
-  _th_string_append_lit (out, ",\"bid\":");
-  _th_json_append_double (out, state->bid);
-  _th_string_append_lit (out, ",\"ask\":");
-  _th_json_append_double (out, state->ask);
+  append_member (out, ",\"volume\":", state->volume_24h);
+  append_member (out, ",\"change\":", state->change_24h);
+  append_member (out, ",\"bid\":", state->bid);
+  append_member (out, ",\"ask\":", state->ask);
   _th_string_append_lit (out, ",\"source\":");
   _th_json_append_string (out, state->source);
   _th_string_append_lit (out, ",\"timestamp\":");

@@ -47,6 +47,20 @@ th_hub_get_clock (ThHub *self)
   return self->clock;
 }
 
+/* th_hub_get_clock() and th_hub_get_symbol_map() without the type check,
+ * for a feed's every message (the hub is known good there). */
+ThClock *
+_th_hub_get_clock (ThHub *self)
+{
+  return self->clock;
+}
+
+ThSymbolMap *
+_th_hub_get_symbol_map (ThHub *self)
+{
+  return self->symbol_map;
+}
+
 /**
  * th_hub_get_symbol_map:
  * @self: a loaded #ThHub

@@ -92,6 +92,12 @@ gboolean       _th_hub_venue_closed      (ThHub         *hub,
 void           _th_hub_push_tick_at      (ThHub         *hub,
                                           ThTick        *tick,
                                           gint64         now);
+/* th_hub_get_clock() and th_hub_get_symbol_map() without the type check
+ * (th-hub-query.c), for a feed's every message. */
+TH_PRIVATE_API
+ThClock       *_th_hub_get_clock         (ThHub         *hub);
+TH_PRIVATE_API
+ThSymbolMap   *_th_hub_get_symbol_map    (ThHub         *hub);
 /* Changes whenever a code of the map is set; unique across maps
  * (th-symbol-map.c): a feed caches th_symbol_map_reverse() while it stays. */
 TH_PRIVATE_API

@@ -800,7 +800,7 @@ _th_ws_feed_get_receive_time (ThWsFeed *self)
     return priv->inject_time;
   if (priv->message_time > 0)
     return priv->message_time;
-  return th_clock_get_time (th_hub_get_clock (priv->hub));
+  return th_clock_get_time (_th_hub_get_clock (priv->hub));
 }
 
 /**
@@ -900,7 +900,7 @@ handle_message (ThWsFeed   *self,
   if (priv->inject_time > 0)
     priv->message_time = priv->inject_time;
   else
-    priv->message_time = th_clock_get_time (th_hub_get_clock (priv->hub));
+    priv->message_time = th_clock_get_time (_th_hub_get_clock (priv->hub));
 
   if (priv->record != NULL && priv->inject_time == 0)
     record_frame (self, data, length, text && text_is_utf8 (data, length));
@@ -971,7 +971,7 @@ th_ws_feed_inject (ThWsFeed   *self,
       text = copy;
     }
 
-  priv->inject_now = receive_time > 0 ? 0 : th_clock_get_time (th_hub_get_clock (priv->hub));
+  priv->inject_now = receive_time > 0 ? 0 : th_clock_get_time (_th_hub_get_clock (priv->hub));
   priv->inject_time = receive_time > 0 ? receive_time : priv->inject_now;
   handle_message (self, text, (gsize) length, TRUE);
   priv->inject_time = 0;

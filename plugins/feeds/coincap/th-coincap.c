@@ -57,6 +57,13 @@
 /* The places of a frame whose asset is remembered (ThCoinCap.followed). */
 #define ASSET_CACHE 16
 
+/* A frame's asset id (the reader's string) and its value on the tape. */
+typedef struct
+{
+  const char *id;
+  guint       value;
+} Member;
+
 #define TH_TYPE_COINCAP (th_coincap_get_type ())
 G_DECLARE_FINAL_TYPE (ThCoinCap, th_coincap, TH, COINCAP, ThWsFeed)
 
@@ -66,8 +73,10 @@ struct _ThCoinCap
   char       *assets;      /* asset ids, URL-escaped, comma-separated; NULL for none */
   char       *api_key;     /* as configured; NULL for none; never logged */
   ThJsonReader *reader;    /* the frames, on a tape */
-  GPtrArray  *ids;         /* a frame's asset ids (the reader's strings), reused */
-  GArray     *values;      /* guint: their values on the tape, reused */
+  Member     *members;     /* a frame's assets, reused (a plain array: GLib's
+                            * were a few percent of a message) */
+  guint       n_members;
+  guint       members_size;
   ThVenueListing *listing; /* /v3/assets; NULL with listing=false or no key */
   GPtrArray  *shards;      /* char*: each connection's assets, comma-separated */
   guint       max_url;
@@ -329,13 +338,12 @@ get_price (ThJsonReader *r,
 
 /* The members of a frame as json-glib's ordered iterator gives them: each
  * name once, where it first comes, with the value of its last occurrence
- * (the last of duplicate names wins). Fills @keys and @values; names are
- * the reader's, valid until the next parse. */
+ * (the last of duplicate names wins). Fills self->members; names are the
+ * reader's, valid until the next parse. */
 static void
-distinct_members (ThJsonReader *r,
-                  guint         obj,
-                  GPtrArray    *keys,
-                  GArray       *values)
+distinct_members (ThCoinCap    *self,
+                  ThJsonReader *r,
+                  guint         obj)
 {
   guint n = _th_json_reader_length (r, obj);
   g_autoptr(GHashTable) seen = NULL;
@@ -357,21 +365,25 @@ distinct_members (ThJsonReader *r,
           if (g_hash_table_lookup_extended (seen, key, NULL, &found))
             at = GPOINTER_TO_UINT (found);
           else
-            g_hash_table_insert (seen, (gpointer) key, GUINT_TO_POINTER (keys->len));
+            g_hash_table_insert (seen, (gpointer) key, GUINT_TO_POINTER (self->n_members));
         }
       else
-        for (guint i = 0; i < keys->len && at == G_MAXUINT; i++)
-          if (strcmp (keys->pdata[i], key) == 0)
+        for (guint i = 0; i < self->n_members && at == G_MAXUINT; i++)
+          if (strcmp (self->members[i].id, key) == 0)
             at = i;
       if (at == G_MAXUINT)
         {
-          guint v = k + 1;
-
-          g_ptr_array_add (keys, (gpointer) key);
-          g_array_append_val (values, v);
+          if (self->n_members == self->members_size)
+            {
+              self->members_size *= 2;
+              self->members = g_renew (Member, self->members, self->members_size);
+            }
+          self->members[self->n_members].id = key;
+          self->members[self->n_members].value = k + 1;
+          self->n_members++;
         }
       else
-        g_array_index (values, guint, at) = k + 1;
+        self->members[at].value = k + 1;
     }
 }
 
@@ -402,18 +414,16 @@ th_coincap_message (ThWsFeed   *feed,
 {
   ThCoinCap *self = TH_COINCAP (feed);
   ThHub *hub = _th_ws_feed_get_hub (feed);
-  ThSymbolMap *map = th_hub_get_symbol_map (hub);
+  ThSymbolMap *map = _th_hub_get_symbol_map (hub);
   g_autoptr(GError) error = NULL;
   ThJsonReader *r = self->reader;
   guint obj = 0;
   guint node;
-  GPtrArray *ids = self->ids;
-  GArray *values = self->values;
   gboolean flat = FALSE;
   gint64 time;
 
   /* The whole answer to a bad key, in plain text; a close follows. */
-  if (g_str_has_prefix (text, "Unauthorized"))
+  if (text[0] == 'U' && g_str_has_prefix (text, "Unauthorized"))
     {
       /* A replayed recording has no connection to drop. */
       if (th_ws_feed_is_open (feed))
@@ -440,26 +450,24 @@ th_coincap_message (ThWsFeed   *feed,
   /* A price frame has at least one scalar member; an object of objects
    * ({"data":{...}}) or an empty one is some other message. */
   /* A frame of many members (a hostile one) leaves no big arrays behind. */
-  if (ids->len > 64)
+  if (self->members_size > 64)
     {
-      g_ptr_array_unref (self->ids);
-      g_array_unref (self->values);
-      ids = self->ids = g_ptr_array_sized_new (4);
-      values = self->values = g_array_sized_new (FALSE, FALSE, sizeof (guint), 4);
+      self->members_size = 4;
+      g_free (self->members);
+      self->members = g_new (Member, self->members_size);
     }
-  g_ptr_array_set_size (ids, 0);
-  g_array_set_size (values, 0);
-  distinct_members (r, obj, ids, values);
-  for (guint i = 0; i < values->len && !flat; i++)
+  self->n_members = 0;
+  distinct_members (self, r, obj);
+  for (guint i = 0; i < self->n_members && !flat; i++)
     {
-      ThJsonKind kind = _th_json_reader_kind (r, g_array_index (values, guint, i));
+      ThJsonKind kind = _th_json_reader_kind (r, self->members[i].value);
 
       flat = kind != _TH_JSON_KIND_OBJECT && kind != _TH_JSON_KIND_ARRAY;
     }
   if (!flat)
     {
       th_ws_feed_reject (feed, TH_WS_FEED_REJECT_UNKNOWN,
-                         ids->len == 0 ? "an empty object" : "an object without asset prices");
+                         self->n_members == 0 ? "an empty object" : "an object without asset prices");
       return;
     }
 
@@ -476,9 +484,9 @@ th_coincap_message (ThWsFeed   *feed,
     }
 
   /* One bad asset does not spoil the others. */
-  for (guint i = 0; i < ids->len; i++)
+  for (guint i = 0; i < self->n_members; i++)
     {
-      const char *id = ids->pdata[i];
+      const char *id = self->members[i].id;
       const char *symbol;
       g_autoptr(ThTick) tick = NULL;
       double price;
@@ -501,7 +509,7 @@ th_coincap_message (ThWsFeed   *feed,
               self->followed[i].symbol = symbol;
             }
         }
-      node = g_array_index (values, guint, i);
+      node = self->members[i].value;
       if (!get_price (r, node, &price))
         {
           bad (self, id, "not a positive decimal price");
@@ -532,8 +540,7 @@ th_coincap_finalize (GObject *object)
   g_clear_pointer (&self->shards, g_ptr_array_unref);
   g_free (self->api_key);
   g_clear_pointer (&self->reader, _th_json_reader_free);
-  g_clear_pointer (&self->ids, g_ptr_array_unref);
-  g_clear_pointer (&self->values, g_array_unref);
+  g_free (self->members);
   forget_followed (self);
   G_OBJECT_CLASS (th_coincap_parent_class)->finalize (object);
 }
@@ -564,8 +571,8 @@ static void
 th_coincap_init (ThCoinCap *self)
 {
   self->reader = _th_json_reader_new ();
-  self->ids = g_ptr_array_sized_new (4);
-  self->values = g_array_sized_new (FALSE, FALSE, sizeof (guint), 4);
+  self->members_size = 4;
+  self->members = g_new (Member, self->members_size);
   self->shards = g_ptr_array_new_with_free_func (g_free);
 }
 
