@@ -24,6 +24,7 @@
 #endif
 
 #include "th-json-reader.h"
+#include "th-json-scan.h"
 #include "th-private.h"
 
 enum
@@ -122,10 +123,9 @@ is_ws (guchar c)
   return c <= ' ' && (c == ' ' || c == '\n' || c == '\r' || c == '\t');
 }
 
-/* The bytes a string's fast loop stops at: the quote, the backslash, a
- * control character and any byte of a multibyte UTF-8 sequence. One load
- * and one test a byte instead of four comparisons. */
-static const guint8 string_stop[256] = {
+/* The bytes a string's fast loop stops at (th-json-scan.h): one load and
+ * one test a byte instead of four comparisons. */
+const guint8 _th_json_string_stop[256] = {
   [0x00 ... 0x1f] = 1,
   ['"'] = 1,
   ['\\'] = 1,
@@ -154,9 +154,9 @@ scan_string_slow (const guchar  *p,
     {
       guchar c;
 
-      while (p + 4 <= end && !(string_stop[p[0]] | string_stop[p[1]] | string_stop[p[2]] | string_stop[p[3]]))
+      while (p + 4 <= end && !(_th_json_string_stop[p[0]] | _th_json_string_stop[p[1]] | _th_json_string_stop[p[2]] | _th_json_string_stop[p[3]]))
         p += 4;
-      while (p < end && !string_stop[*p])
+      while (p < end && !_th_json_string_stop[*p])
         p++;
       if (G_UNLIKELY (p == end))
         FAIL ("an unterminated string");
@@ -251,28 +251,9 @@ utf8:
   FAIL ("a string that is not UTF-8 (byte %" G_GSIZE_FORMAT ")", (gsize) (p - begin));
 }
 
-/* Which bytes of @w (eight bytes, little-endian order) a string's fast
- * loop stops at, as string_stop[]: the quote, the backslash, below 0x20,
- * 0x80 and above. Each test below is exact for the lowest byte it flags
- * (a borrow only runs upwards from a flagged byte), so the lowest set bit
- * of the answer is on the first byte to stop at; 0 when there is none. */
-static inline guint64
-stop_bytes (guint64 w)
-{
-  const guint64 ones = G_GUINT64_CONSTANT (0x0101010101010101);
-  const guint64 high = G_GUINT64_CONSTANT (0x8080808080808080);
-  guint64 quote = w ^ (ones * '"');
-  guint64 backslash = w ^ (ones * '\\');
-
-  return (((w - ones * 0x20) & ~w) |
-          ((quote - ones) & ~quote) |
-          ((backslash - ones) & ~backslash) |
-          w) & high;
-}
-
 /* A string from after its opening quote; *@pp is left on the closing
  * one and *@flags says whether it holds an escape. Plain strings end
- * here, eight bytes at a time; the rest goes on in scan_string_slow().
+ * here (_th_json_skip_plain()); the rest goes on in scan_string_slow().
  * Inlined in both its callers: the call was a fifth of its cost. */
 G_ALWAYS_INLINE static inline gboolean
 scan_string (const guchar **pp,
@@ -281,47 +262,8 @@ scan_string (const guchar **pp,
              const guchar  *end,
              GError       **error)
 {
-  const guchar *p = *pp;
+  const guchar *p = _th_json_skip_plain (*pp, end);
 
-#ifdef __SSE2__
-  /* Sixteen bytes at a time where there are sixteen: the quote, the
-   * backslash, and in one signed comparison both below 0x20 and 0x80 and
-   * above (negative as signed bytes): string_stop[] exactly. */
-  while (end - p >= 16)
-    {
-      __m128i x = _mm_loadu_si128 ((const __m128i *) (const void *) p);
-      guint stop = (guint) _mm_movemask_epi8 (_mm_or_si128 (_mm_or_si128 (_mm_cmpeq_epi8 (x, _mm_set1_epi8 ('"')),
-                                                                          _mm_cmpeq_epi8 (x, _mm_set1_epi8 ('\\'))),
-                                                            _mm_cmplt_epi8 (x, _mm_set1_epi8 (0x20))));
-
-      if (stop != 0)
-        {
-          p += __builtin_ctz (stop);
-          goto stopped;
-        }
-      p += 16;
-    }
-#endif
-  while (end - p >= 8)
-    {
-      guint64 w;
-      guint64 stop;
-
-      memcpy (&w, p, sizeof w);
-#if G_BYTE_ORDER == G_BIG_ENDIAN
-      w = GUINT64_SWAP_LE_BE (w);
-#endif
-      stop = stop_bytes (w);
-      if (stop != 0)
-        {
-          p += __builtin_ctzll (stop) >> 3;
-          goto stopped;
-        }
-      p += 8;
-    }
-  while (p < end && !string_stop[*p])
-    p++;
-stopped:
   if (G_LIKELY (p < end && *p == '"'))
     {
       *flags = 0;
@@ -622,7 +564,7 @@ key:
     guint8 flags;
 
     /* A one-letter name (all of Binance's): a plain byte, then the quote. */
-    if (end - p >= 2 && p[1] == '"' && !string_stop[p[0]])
+    if (end - p >= 2 && p[1] == '"' && !_th_json_string_stop[p[0]])
       {
         flags = 0;
         p++;
@@ -1151,17 +1093,19 @@ fast_decimal (const char *s,
   return TRUE;
 }
 
+/* g_ascii_strtod() of the @len bytes at @s, which are not NUL-terminated
+ * (a copy, on the stack when short); *@whole: whether it read them all. */
 static double
-text_to_double (const char *s,
-                gsize       len)
+strtod_len (const char *s,
+            gsize       len,
+            gboolean   *whole)
 {
   char buf[64];
   g_autofree char *copy = NULL;
   const char *text;
+  char *end = NULL;
   double v;
 
-  if (fast_decimal (s, len, &v))
-    return v;
   if (len < sizeof buf)
     {
       memcpy (buf, s, len);
@@ -1170,7 +1114,21 @@ text_to_double (const char *s,
     }
   else
     text = copy = g_strndup (s, len);
-  return g_ascii_strtod (text, NULL);
+  v = g_ascii_strtod (text, &end);
+  *whole = *end == '\0';
+  return v;
+}
+
+static double
+text_to_double (const char *s,
+                gsize       len)
+{
+  gboolean whole;
+  double v;
+
+  if (fast_decimal (s, len, &v))
+    return v;
+  return strtod_len (s, len, &whole);
 }
 
 /* A string value's text (@len bytes, unescaped, no NUL among them) as a
@@ -1183,10 +1141,7 @@ _th_json_decimal_string (const char *text,
                          gsize       len,
                          double     *out)
 {
-  char buf[64];
-  g_autofree char *copy = NULL;
-  const char *z;
-  char *end = NULL;
+  gboolean whole;
 
   if (len == 0)
     return FALSE;
@@ -1198,16 +1153,8 @@ _th_json_decimal_string (const char *text,
     if (!g_ascii_isdigit (text[i]) && text[i] != '.' && text[i] != '-' &&
         text[i] != '+' && text[i] != 'e' && text[i] != 'E')
       return FALSE;
-  if (len < sizeof buf)
-    {
-      memcpy (buf, text, len);
-      buf[len] = '\0';
-      z = buf;
-    }
-  else
-    z = copy = g_strndup (text, len);
-  *out = g_ascii_strtod (z, &end);
-  return *end == '\0' && isfinite (*out);
+  *out = strtod_len (text, len, &whole);
+  return whole && isfinite (*out);
 }
 
 /* Whether @value is an integer number that fits in 64 bits (json-glib's

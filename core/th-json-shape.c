@@ -12,6 +12,7 @@
 
 #include "th-json-shape.h"
 #include "th-json-reader.h"
+#include "th-json-scan.h"
 #include "th-private.h"
 
 typedef enum
@@ -38,28 +39,6 @@ struct _ThJsonShape
   Step   steps[];   /* n_values + 1 */
 };
 
-/* Bytes that end a plain string's scan: the quote, the backslash, control
- * bytes and every byte ≥ 0x80 (a plain string is ASCII: valid UTF-8 by
- * construction). */
-static const guint8 stop[256] = {
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-  0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,   /* '"' */
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,   /* '\\' */
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-};
-
 static inline gboolean
 is_digit (guchar c)
 {
@@ -77,19 +56,6 @@ load64 (const void *p)
 
 #if G_BYTE_ORDER == G_LITTLE_ENDIAN && defined (__GNUC__)
 #define SWAR 1
-#define ONES G_GUINT64_CONSTANT (0x0101010101010101)
-#define HIGH G_GUINT64_CONSTANT (0x8080808080808080)
-
-/* The high bit of each byte of @w that stops a plain string (exact for
- * the lowest one: a borrow only runs past a byte that is flagged). */
-static inline guint64
-stop_bytes (guint64 w)
-{
-  guint64 quote = w ^ (ONES * '"');
-  guint64 backslash = w ^ (ONES * '\\');
-
-  return (((quote - ONES) & ~quote) | ((backslash - ONES) & ~backslash) | (w - ONES * 0x20) | w) & HIGH;
-}
 #endif
 
 /* Whether the @n bytes at @p (@avail ≥ @n of them readable) are @literal's
@@ -234,8 +200,9 @@ _th_json_shape_n_values (const ThJsonShape *shape)
   return shape->n_values;
 }
 
-/* A plain string from its opening quote: *@start and *@len its text;
- * *@pp after its closing quote. */
+/* A plain string from its opening quote (the tape reader's fast scan,
+ * stopping where it would go on to escapes or UTF-8): *@start and *@len
+ * its text; *@pp after its closing quote. */
 G_ALWAYS_INLINE static inline gboolean
 plain_string (const guchar **pp,
               const guchar  *end,
@@ -248,24 +215,7 @@ plain_string (const guchar **pp,
   if (p == end || *p != '"')
     return FALSE;
   s = ++p;
-#ifdef SWAR
-  while (end - p >= 8)
-    {
-      guint64 m = stop_bytes (load64 (p));
-
-      if (m != 0)
-        {
-          p += __builtin_ctzll (m) / 8;
-          goto found;
-        }
-      p += 8;
-    }
-#endif
-  while (p < end && !stop[*p])
-    p++;
-#ifdef SWAR
-found:
-#endif
+  p = _th_json_skip_plain (p, end);
   if (p == end || *p != '"')
     return FALSE;
   *start = (const char *) s;
